@@ -1,0 +1,150 @@
+/**
+ * The contract between the embedded server's storage engine (`engine/`) and its
+ * wire/command layer (everything else under `src/embedded-mongo/`).
+ *
+ * The engine owns documents, indexes, snapshot-isolated transactions, the change
+ * log and the journal. The command layer owns the wire protocol, command parsing,
+ * update operators, sort/projection/aggregation, cursors and sessions. Everything
+ * the engine does is synchronous in memory; only what must reach the disk
+ * (commit, DDL, close) is asynchronous, so no open transaction can stall others.
+ */
+import type { Document, Timestamp } from "bson";
+
+/**
+ * A stored document: BSON as deserialized with `promoteValues: false`, so Int32,
+ * Double and Long wrappers (and every other BSON type) survive the round trip.
+ * Engine callers must treat returned documents as immutable.
+ */
+export type StoredDoc = Document;
+
+/** `"db.coll"`; split at the first dot, as the driver does. */
+export type Namespace = string;
+
+/** An index as listIndexes reports it. `key` keeps the field order. */
+export interface IndexSpec {
+  readonly name: string;
+  readonly key: ReadonlyArray<readonly [field: string, direction: 1 | -1]>;
+  readonly unique?: boolean;
+  readonly sparse?: boolean;
+  readonly partialFilterExpression?: Document;
+}
+
+export interface CollectionInfo {
+  readonly name: string;
+  readonly options: Document;
+  readonly indexes: readonly IndexSpec[];
+}
+
+export type ChangeOperationType = "insert" | "update" | "replace" | "delete" | "drop" | "dropDatabase";
+
+/** One committed change, in commit order; the source of change streams. */
+export interface ChangeEvent {
+  /** Global, gap-free position in commit order (1, 2, 3, …). */
+  readonly seq: bigint;
+  readonly clusterTime: Timestamp;
+  readonly wallTime: Date;
+  readonly ns: Namespace;
+  readonly operationType: ChangeOperationType;
+  readonly documentKey?: { readonly _id: unknown };
+  /** Post-image for insert, replace and update. */
+  readonly fullDocument?: StoredDoc;
+  /** Pre-image for update, replace and delete. */
+  readonly fullDocumentBeforeChange?: StoredDoc;
+  /** For `update` only: top-level and dotted paths set, and paths removed. */
+  readonly updateDescription?: {
+    readonly updatedFields: Document;
+    readonly removedFields: readonly string[];
+    readonly truncatedArrays: readonly Document[];
+  };
+}
+
+/**
+ * A snapshot-isolated unit of work. Single statements outside a client
+ * transaction use one too (begin, write, commit), which makes every
+ * single-document write atomic.
+ */
+export interface Transaction {
+  /** Change-log position this transaction reads at. */
+  readonly snapshotSeq: bigint;
+  /**
+   * Documents of `ns` matching `filter` (MongoDB query semantics, numeric types
+   * compared by value) as of the snapshot plus this transaction's own writes, in
+   * `_id`-index order unless an index was used. Uses an index for equality, `$in`
+   * and range predicates on indexed fields, so point lookups never scan.
+   * A missing collection yields `[]`.
+   */
+  find(ns: Namespace, filter: Document): StoredDoc[];
+  /** Creates the collection implicitly. Throws `EngineError` 11000 or 112. */
+  insert(ns: Namespace, doc: StoredDoc): void;
+  /**
+   * Replaces the document whose `_id` is `id`. `kind` says which change event
+   * it becomes. Throws `EngineError` 11000 (unique index) or 112 (WriteConflict:
+   * another transaction wrote this document after our snapshot, or holds an
+   * uncommitted write to it).
+   */
+  replace(ns: Namespace, id: unknown, doc: StoredDoc, kind: "update" | "replace"): void;
+  /** Throws `EngineError` 112 on a write conflict as `replace` does. */
+  delete(ns: Namespace, id: unknown): void;
+  /** Publishes the writes; resolves only once they are in the journal (when there is one). */
+  commit(): Promise<void>;
+  /** Discards the writes and releases their write intents. Idempotent. */
+  abort(): void;
+  readonly state: "active" | "committed" | "aborted";
+}
+
+export interface ChangeLog {
+  /** Position of the newest committed change (0n before any). */
+  latestSeq(): bigint;
+  /** Oldest position still retained; resuming before it is ChangeStreamHistoryLost (286). */
+  oldestSeq(): bigint;
+  /** Events with `seq > after`, at most `limit`. */
+  since(after: bigint, limit: number): ChangeEvent[];
+  /** Resolves when `latestSeq() > after`, or after `timeoutMs`, or when `signal` aborts. */
+  waitFor(after: bigint, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Catalog and transactions of the whole server (all databases). */
+export interface Engine {
+  begin(): Transaction;
+  readonly changes: ChangeLog;
+  listDatabases(): string[];
+  listCollections(db: string): CollectionInfo[];
+  /** False when it already existed. */
+  createCollection(ns: Namespace, options?: Document): Promise<boolean>;
+  /** Null when it did not exist (NamespaceNotFound). */
+  dropCollection(ns: Namespace): Promise<{ nIndexesWas: number } | null>;
+  dropDatabase(db: string): Promise<void>;
+  /**
+   * Creates the collection implicitly; an identical existing index is a no-op;
+   * a unique index over existing duplicates fails with 11000 and creates nothing.
+   */
+  createIndexes(ns: Namespace, specs: readonly IndexSpec[]): Promise<{ before: number; after: number }>;
+  /** Null when the collection does not exist. */
+  listIndexes(ns: Namespace): IndexSpec[] | null;
+  /** Returns the count before; `_id_` cannot be dropped (code 72). */
+  dropIndexes(ns: Namespace, names: readonly string[] | "*"): Promise<number>;
+  /** Flushes and closes the journal. */
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** Journal directory; without it the engine is purely in memory. */
+  readonly dataDir?: string;
+  /** One-line reports (for example a torn journal tail cut off on start). */
+  readonly log?: (level: "info" | "warn" | "error", message: string) => void;
+}
+
+/** An error with a MongoDB code; the command layer sends it as-is. */
+export class EngineError extends Error {
+  constructor(
+    readonly code: number,
+    readonly codeName: string,
+    message: string,
+    /** Extra reply fields, e.g. `keyPattern` and `keyValue` for 11000. */
+    readonly extra: Document = {},
+    readonly errorLabels: readonly string[] = [],
+  ) {
+    super(message);
+    this.name = "EngineError";
+  }
+}
