@@ -1,0 +1,298 @@
+/**
+ * The authorization rules of Roster (issue 3, "Authorization") as pure
+ * functions over plain facts. The app layer loads the facts for a (caller,
+ * group) pair; the RPC pipeline reads each method's declared AccessRule once,
+ * mirrors it as an `AccessRuleSpec` and asks `evaluateAccess` for a decision.
+ * Nothing here does I/O, so the whole rule set is covered by table tests.
+ *
+ * Deleted groups: a DELETED group is visible only to callers whose effective
+ * permission on it is MANAGE (its direct or nested ADMINs, ACL MANAGE
+ * grantees, managers of an ancestor, system administrators) so that they can
+ * find it with show_deleted and undelete it. For everybody else it is
+ * NOT_FOUND with the same message as a group that never existed. The facts of
+ * the deleted group itself are computed as usual; that its memberships and
+ * grants "confer nothing" applies to OTHER groups (a deleted member group
+ * breaks the chain), which is the app's job when it loads facts.
+ */
+import { notFound, permissionDenied, type RosterError } from "./errors.ts";
+import type { GroupState, MemberVisibility, Permission, Role, Visibility } from "./model.ts";
+import { includesPermission, isPrivilegedRole, maxPermission, maxPermissionOf, roleToPermission } from "./permissions.ts";
+
+/** What is known about one caller and one group, loaded by the app layer. */
+export interface AccessFacts {
+  /** The group's id, used in NOT_FOUND / PERMISSION_DENIED messages. */
+  readonly groupId: string;
+  /** The group's lifecycle state: a DELETED group is visible only with MANAGE. */
+  readonly state: GroupState;
+  /** The caller is a system administrator. */
+  readonly isSystemAdmin: boolean;
+  /** The caller's highest role, directly or through nested (live) groups; undefined when not a member. */
+  readonly role: Role | undefined;
+  /** Permissions granted by the group's ACL to the caller or any group it (transitively) belongs to. */
+  readonly aclGrants: readonly Permission[];
+  /** The caller has MANAGE on some ancestor in the parent chain. */
+  readonly ancestorManage: boolean;
+  readonly visibility: Visibility;
+  readonly memberVisibility: MemberVisibility;
+}
+
+/** The base requirement of an RPC, mirroring proto `roster.v1.Requirement`. */
+export type Requirement =
+  | "UNSPECIFIED"
+  | "AUTHENTICATED"
+  | "SEE_GROUP"
+  | "LIST_MEMBERS"
+  | "WRITE"
+  | "MANAGE"
+  | "CREATE_GROUP"
+  | "FILTERED"
+  | "PER_ITEM";
+
+/**
+ * A plain mirror of the proto `AccessRule` method option (see
+ * proto/roster/v1/access.proto for each field's meaning). Empty strings mean
+ * "not declared", as in proto3.
+ */
+export interface AccessRuleSpec {
+  readonly requires: Requirement;
+  readonly groupField: string;
+  readonly namespaceField: string;
+  readonly slugField: string;
+  readonly roleField: string;
+  readonly memberField: string;
+  readonly selfAllowed: boolean;
+  readonly manageFields: readonly string[];
+  readonly memberGroupNeedsRead: boolean;
+}
+
+/**
+ * Request-dependent inputs of a decision, read from the request (and, for the
+ * target member's role and the member group, loaded by the app).
+ */
+export interface AccessSituation {
+  /**
+   * How the request named the group, when not by id (e.g. "ns/slug" from
+   * `groupRefBySlug`). NOT_FOUND messages use it so that an invisible group
+   * reads exactly like a missing one. Defaults to `facts.groupId`.
+   */
+  readonly groupRef?: string;
+  /** The role the request grants (role_field): MANAGER or ADMIN needs MANAGE. */
+  readonly requestedRole?: Role | undefined;
+  /** The current direct role of the member the request acts on (member_field), if a member. */
+  readonly targetMemberRole?: Role | undefined;
+  /** The member_field names the caller itself. */
+  readonly isSelf?: boolean;
+  /** The first manage_fields path the request changes, if any (e.g. "group.policies"). */
+  readonly manageFieldChanged?: string | undefined;
+  /** The id of the group named by member_field when it is `group:<id>`. */
+  readonly memberGroupId?: string | undefined;
+  /**
+   * Facts of the caller on that member group; undefined when it does not
+   * exist. Preferred over `memberGroupReadable` (it distinguishes "cannot see"
+   * from "can see but lacks READ").
+   */
+  readonly memberGroupFacts?: AccessFacts | undefined;
+  /** Shortcut when the facts are not loaded: the caller has READ on the member group. */
+  readonly memberGroupReadable?: boolean;
+  /**
+   * Top-level CreateGroup only: the caller may create top-level groups
+   * (no creator group is configured, or the caller is a transitive member of
+   * it). System administrators always may; pass `isSystemAdmin` for them.
+   */
+  readonly isCreator?: boolean;
+  /** Top-level CreateGroup only: the caller is a system administrator. */
+  readonly isSystemAdmin?: boolean;
+}
+
+/** The outcome of an access check. */
+export type AccessDecision = { readonly ok: true } | { readonly ok: false; readonly error: RosterError };
+
+/** Names of the actions reported in proto `CallerAccess.permissions`. */
+export type ActionName =
+  | "group.read"
+  | "group.update"
+  | "group.delete"
+  | "group.undelete"
+  | "group.manage_policies"
+  | "group.read_acl"
+  | "group.set_acl"
+  | "group.create_child"
+  | "members.list"
+  | "members.add"
+  | "members.remove"
+  | "members.manage_roles";
+
+const allowed: AccessDecision = Object.freeze({ ok: true });
+
+/** How a group named by namespace and slug appears in messages: "slug" or "namespace/slug". */
+export function groupRefBySlug(namespace: string, slug: string): string {
+  return namespace === "" ? slug : `${namespace}/${slug}`;
+}
+
+/**
+ * The NOT_FOUND error for a group, used both for missing groups and for groups
+ * the caller may not see, so the two are indistinguishable.
+ */
+export function groupNotFound(ref: string): RosterError {
+  return notFound(`group "${ref}" not found`);
+}
+
+/**
+ * The caller's effective permission: the highest of system administration
+ * (MANAGE), its role, its ACL grants and MANAGE on an ancestor. Visibility
+ * AUTHENTICATED is not a permission (see `canSeeGroup`).
+ */
+export function effectivePermission(facts: AccessFacts): Permission {
+  if (facts.isSystemAdmin || facts.ancestorManage) return "MANAGE";
+  const fromRole = facts.role === undefined ? "NONE" : roleToPermission(facts.role);
+  return maxPermission(fromRole, maxPermissionOf(facts.aclGrants));
+}
+
+/**
+ * Whether the caller may see the group's details: READ, or visibility
+ * AUTHENTICATED; a DELETED group only with MANAGE.
+ */
+export function canSeeGroup(facts: AccessFacts): boolean {
+  const permission = effectivePermission(facts);
+  if (facts.state === "DELETED") return permission === "MANAGE";
+  return includesPermission(permission, "READ") || facts.visibility === "AUTHENTICATED";
+}
+
+/** The permission needed to list the group's members: READ when member_visibility is MEMBERS, else WRITE. */
+export function listMembersPermission(facts: AccessFacts): Permission {
+  return facts.memberVisibility === "MEMBERS" ? "READ" : "WRITE";
+}
+
+/** Whether the caller may list the group's members (and ask about other principals' membership). */
+export function canListMembers(facts: AccessFacts): boolean {
+  return canSeeGroup(facts) && includesPermission(effectivePermission(facts), listMembersPermission(facts));
+}
+
+/**
+ * The actions the caller may take on the group, for `CallerAccess.permissions`
+ * (Globus allowed_actions). On a DELETED group (visible only with MANAGE) the
+ * only actions are reading and undeleting it.
+ */
+export function allowedActions(facts: AccessFacts): ActionName[] {
+  if (!canSeeGroup(facts)) return [];
+  if (facts.state === "DELETED") return ["group.read", "group.undelete"];
+  const permission = effectivePermission(facts);
+  const write = includesPermission(permission, "WRITE");
+  const manage = permission === "MANAGE";
+  const actions: ActionName[] = ["group.read"];
+  if (write) actions.push("group.update");
+  if (manage) actions.push("group.delete", "group.manage_policies", "group.read_acl", "group.set_acl");
+  if (write) actions.push("group.create_child");
+  if (canListMembers(facts)) actions.push("members.list");
+  if (write) actions.push("members.add", "members.remove");
+  if (manage) actions.push("members.manage_roles");
+  return actions;
+}
+
+/** One permission a request needs, with why (the end of the PERMISSION_DENIED message). */
+interface Need {
+  readonly permission: Permission;
+  readonly reason: string;
+}
+
+/**
+ * Decides whether the caller may make a request. Total over every
+ * `Requirement`: UNSPECIFIED is refused (fail closed). `facts` are the
+ * caller's facts on the rule's group; they may be undefined only for rules
+ * that involve no group (AUTHENTICATED, FILTERED, PER_ITEM) and for a
+ * top-level CreateGroup (empty parent), where `situation.isCreator` decides.
+ *
+ * A group the caller cannot see yields NOT_FOUND (`group "<ref>" not found`,
+ * identical to a missing group); a visible group with too little permission
+ * yields PERMISSION_DENIED naming the permission needed, e.g.
+ * "permission denied: MANAGE on group g1 is required to grant role ADMIN".
+ *
+ * @throws Error when a group rule is evaluated without facts: a wiring bug,
+ *   which must surface as INTERNAL rather than be mistaken for a denial.
+ */
+export function evaluateAccess(
+  rule: AccessRuleSpec,
+  facts: AccessFacts | undefined,
+  situation: AccessSituation = {},
+): AccessDecision {
+  switch (rule.requires) {
+    case "UNSPECIFIED":
+      return deny(permissionDenied("permission denied: the method declares no access rule"));
+    case "AUTHENTICATED":
+    case "FILTERED":
+    case "PER_ITEM":
+      return allowed;
+    case "CREATE_GROUP":
+      if (facts === undefined) return evaluateTopLevelCreate(situation);
+      return evaluateNeeds(facts, situation, [{ permission: "WRITE", reason: " to create a child group" }]);
+    case "SEE_GROUP":
+      return evaluateNeeds(requireFacts(rule, facts), situation, []);
+    case "LIST_MEMBERS": {
+      const groupFacts = requireFacts(rule, facts);
+      if (rule.selfAllowed && situation.isSelf === true) return evaluateNeeds(groupFacts, situation, []);
+      return evaluateNeeds(groupFacts, situation, [
+        { permission: listMembersPermission(groupFacts), reason: " to list its members" },
+      ]);
+    }
+    case "WRITE":
+    case "MANAGE":
+      return evaluateChange(rule, requireFacts(rule, facts), situation);
+  }
+}
+
+function evaluateTopLevelCreate(situation: AccessSituation): AccessDecision {
+  if (situation.isCreator === true || situation.isSystemAdmin === true) return allowed;
+  return deny(permissionDenied("permission denied: membership of the creator group is required to create a top-level group"));
+}
+
+function evaluateChange(rule: AccessRuleSpec, facts: AccessFacts, situation: AccessSituation): AccessDecision {
+  if (rule.selfAllowed && rule.memberField !== "" && situation.isSelf === true) {
+    return evaluateNeeds(facts, situation, []);
+  }
+  const needs: Need[] = [{ permission: rule.requires === "MANAGE" ? "MANAGE" : "WRITE", reason: "" }];
+  if (rule.manageFields.length > 0 && situation.manageFieldChanged !== undefined) {
+    needs.push({ permission: "MANAGE", reason: ` to change ${situation.manageFieldChanged}` });
+  }
+  if (rule.roleField !== "" && situation.requestedRole !== undefined && isPrivilegedRole(situation.requestedRole)) {
+    needs.push({ permission: "MANAGE", reason: ` to grant role ${situation.requestedRole}` });
+  }
+  if (rule.memberField !== "" && situation.targetMemberRole !== undefined && isPrivilegedRole(situation.targetMemberRole)) {
+    needs.push({ permission: "MANAGE", reason: ` to act on a member with role ${situation.targetMemberRole}` });
+  }
+  const decision = evaluateNeeds(facts, situation, needs);
+  if (!decision.ok || !rule.memberGroupNeedsRead || situation.memberGroupId === undefined) return decision;
+  return evaluateMemberGroup(situation.memberGroupId, situation);
+}
+
+/** Adding `group:<id>` needs READ on that group; an invisible or missing one is NOT_FOUND. */
+function evaluateMemberGroup(memberGroupId: string, situation: AccessSituation): AccessDecision {
+  const memberFacts = situation.memberGroupFacts;
+  if (memberFacts !== undefined) {
+    if (!canSeeGroup(memberFacts)) return deny(groupNotFound(memberGroupId));
+    if (includesPermission(effectivePermission(memberFacts), "READ")) return allowed;
+    return deny(permissionDenied(`permission denied: READ on group ${memberGroupId} is required to add it as a member`));
+  }
+  return situation.memberGroupReadable === true ? allowed : deny(groupNotFound(memberGroupId));
+}
+
+/** NOT_FOUND unless the caller sees the group; then PERMISSION_DENIED naming the highest unmet need. */
+function evaluateNeeds(facts: AccessFacts, situation: AccessSituation, needs: readonly Need[]): AccessDecision {
+  if (!canSeeGroup(facts)) return deny(groupNotFound(situation.groupRef ?? facts.groupId));
+  const held = effectivePermission(facts);
+  let unmet: Need | undefined;
+  for (const need of needs) {
+    if (includesPermission(held, need.permission)) continue;
+    if (unmet === undefined || !includesPermission(unmet.permission, need.permission)) unmet = need;
+  }
+  if (unmet === undefined) return allowed;
+  return deny(permissionDenied(`permission denied: ${unmet.permission} on group ${facts.groupId} is required${unmet.reason}`));
+}
+
+function requireFacts(rule: AccessRuleSpec, facts: AccessFacts | undefined): AccessFacts {
+  if (facts === undefined) throw new Error(`access rule ${rule.requires} needs the caller's facts on group field "${rule.groupField}"`);
+  return facts;
+}
+
+function deny(error: RosterError): AccessDecision {
+  return { ok: false, error };
+}

@@ -1,0 +1,82 @@
+/**
+ * Plain data types shared by every layer. They mirror the proto messages but
+ * use string unions instead of generated enums so that the domain stays free
+ * of gen/ and can be tested with literals. Converters at the edges
+ * (src/handlers, src/storage) translate to and from protobuf and documents.
+ */
+
+/** A member's role in a group. */
+export type Role = "MEMBER" | "MANAGER" | "ADMIN";
+
+/** A level of access, ordered NONE < READ < WRITE < MANAGE (see permissions.ts). */
+export type Permission = "NONE" | "READ" | "WRITE" | "MANAGE";
+
+/** A permission that can be granted in an ACL entry. */
+export type GrantablePermission = Exclude<Permission, "NONE">;
+
+/** Who may see a group's details. */
+export type Visibility = "PRIVATE" | "AUTHENTICATED";
+
+/** Who may list a group's members. */
+export type MemberVisibility = "MEMBERS" | "MANAGERS";
+
+/** Lifecycle state of a group. */
+export type GroupState = "ACTIVE" | "DELETED";
+
+/** The kinds of principal: `user:<id>`, `group:<group id>`, `service:<id>`. */
+export type PrincipalKind = "user" | "group" | "service";
+
+/** Every role, lowest first. */
+export const roles: readonly Role[] = ["MEMBER", "MANAGER", "ADMIN"];
+
+/** The authenticated caller of an RPC, as produced by the JWT verifier. */
+export interface Caller {
+  /** "user:alice" or "service:x" (never "group:…"). */
+  readonly principal: string;
+  /** Listed in ROSTER_ADMINS (or, in development mode, a roster_admin token claim). */
+  readonly isSystemAdmin: boolean;
+}
+
+/** One grant of a group's access control list. */
+export interface AclEntry {
+  readonly principal: string;
+  readonly permission: GrantablePermission;
+}
+
+/** A group as stored and returned. */
+export interface GroupRecord {
+  readonly id: string;
+  readonly namespace: string;
+  readonly slug: string;
+  readonly displayName: string;
+  readonly description: string;
+  /** "" for a top-level group. */
+  readonly parentId: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly visibility: Visibility;
+  readonly memberVisibility: MemberVisibility;
+  readonly state: GroupState;
+  /** Number of direct members. */
+  readonly memberCount: number;
+  readonly acl: readonly AclEntry[];
+  readonly createTime: Date;
+  readonly updateTime: Date;
+  /** Set while the group is DELETED. */
+  readonly deleteTime: Date | undefined;
+  readonly createdBy: string;
+  readonly updatedBy: string;
+  /** Opaque version of details and ACL; changes on every update. */
+  readonly etag: string;
+}
+
+/** A principal's membership of a group (direct, or transitive in listings). */
+export interface MembershipRecord {
+  readonly groupId: string;
+  readonly member: string;
+  readonly role: Role;
+  readonly createTime: Date;
+  readonly updateTime: Date;
+  readonly createdBy: string;
+  /** Transitive listings only: the direct member groups the member is reached through, sorted. */
+  readonly viaGroupIds?: readonly string[];
+}
