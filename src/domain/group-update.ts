@@ -1,0 +1,115 @@
+/**
+ * UpdateGroup semantics: which fields an update mask names, what the update
+ * changes, and whether it touches a MANAGE-only field (policies, parent) —
+ * the fact `evaluateAccess` needs as `manageFieldChanged`.
+ */
+import { invalidArgument } from "./errors.ts";
+import type { GroupRecord, MemberVisibility, Visibility } from "./model.ts";
+import {
+  normalizeDisplayName,
+  validateDescription,
+  validateLabels,
+  validateParentId,
+} from "./group-validation.ts";
+
+/** A mutable group field, as named in an update mask. */
+export type GroupField =
+  | "display_name"
+  | "description"
+  | "labels"
+  | "policies.visibility"
+  | "policies.member_visibility"
+  | "parent_id";
+
+/** Every mutable field: the effect of an empty mask ("replace every mutable field"). */
+export const mutableGroupFields: readonly GroupField[] = [
+  "display_name",
+  "description",
+  "labels",
+  "policies.visibility",
+  "policies.member_visibility",
+  "parent_id",
+];
+
+const allowedPaths = ["display_name", "description", "labels", "policies", ...mutableGroupFields.slice(3)];
+
+/** The requested values of the mutable fields (as sent; unmasked ones are ignored). */
+export interface GroupUpdateValues {
+  readonly displayName: string;
+  readonly description: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly visibility: Visibility;
+  readonly memberVisibility: MemberVisibility;
+  readonly parentId: string;
+}
+
+/**
+ * The fields an update mask names; "policies" stands for both policy fields.
+ * No paths means every mutable field. Unknown paths are refused.
+ */
+export function parseUpdateMask(paths: readonly string[], field = "update_mask"): ReadonlySet<GroupField> {
+  if (paths.length === 0) return new Set(mutableGroupFields);
+  const fields = new Set<GroupField>();
+  for (const path of paths) {
+    if (path === "policies") {
+      fields.add("policies.visibility").add("policies.member_visibility");
+      continue;
+    }
+    const known = mutableGroupFields.find((f) => f === path);
+    if (known === undefined) {
+      throw invalidArgument(field, `unknown or immutable field ${JSON.stringify(path)} (allowed: ${allowedPaths.join(", ")})`);
+    }
+    fields.add(known);
+  }
+  return fields;
+}
+
+/**
+ * The masked changes that differ from the stored group, validated and
+ * normalised (display name trimmed). Fields are named "group.<field>".
+ */
+export function changedGroupValues(
+  current: GroupRecord,
+  requested: GroupUpdateValues,
+  mask: ReadonlySet<GroupField>,
+): Partial<GroupUpdateValues> {
+  const changes: { -readonly [K in keyof GroupUpdateValues]?: GroupUpdateValues[K] } = {};
+  if (mask.has("display_name")) {
+    const value = normalizeDisplayName(requested.displayName);
+    if (value !== current.displayName) changes.displayName = value;
+  }
+  if (mask.has("description")) {
+    const value = validateDescription(requested.description);
+    if (value !== current.description) changes.description = value;
+  }
+  if (mask.has("labels")) {
+    const value = validateLabels(requested.labels);
+    if (!sameLabels(value, current.labels)) changes.labels = value;
+  }
+  if (mask.has("policies.visibility") && requested.visibility !== current.visibility) {
+    changes.visibility = requested.visibility;
+  }
+  if (mask.has("policies.member_visibility") && requested.memberVisibility !== current.memberVisibility) {
+    changes.memberVisibility = requested.memberVisibility;
+  }
+  if (mask.has("parent_id")) {
+    const value = validateParentId(requested.parentId);
+    if (value !== current.parentId) changes.parentId = value;
+  }
+  return changes;
+}
+
+/**
+ * The first MANAGE-only request field an update changes: "group.policies"
+ * or "group.parent_id" (matching the proto's manage_fields), or undefined.
+ */
+export function manageFieldChanged(changes: Partial<GroupUpdateValues>): string | undefined {
+  if (changes.visibility !== undefined || changes.memberVisibility !== undefined) return "group.policies";
+  if (changes.parentId !== undefined) return "group.parent_id";
+  return undefined;
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && b[key] === a[key]);
+}
