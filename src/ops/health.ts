@@ -1,0 +1,150 @@
+/**
+ * Serving status for operators and load balancers: `grpc.health.v1` (Check
+ * and Watch) on the gRPC door via `grpc-health-check`, and `isReady()` for the
+ * web door's `GET /readyz`.
+ *
+ * Roster can answer nothing useful without its database, so readiness is the
+ * database's reachability: a probe (`ping`) runs every `intervalMs`, bounded by
+ * `timeoutMs`, and every reported service — overall ("") and each Roster
+ * service — turns NOT_SERVING while it fails and SERVING when it succeeds
+ * again. Once shutdown begins everything stays NOT_SERVING, so balancers drain
+ * the instance before it stops.
+ */
+import type { Server } from "@grpc/grpc-js";
+import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+
+/** Service names reported besides the overall status "". */
+export const rosterHealthServices = ["roster.v1.GroupService", "roster.v1.MembershipService"] as const;
+
+/** The subset of a pino logger the monitor uses. */
+export interface HealthLog {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+}
+
+export interface HealthMonitorOptions {
+  /** Resolves when the database answers; rejects (or outlasts `timeoutMs`) when it does not. */
+  readonly ping: () => Promise<void>;
+  /** Time between the end of one probe and the start of the next; default 5000. */
+  readonly intervalMs?: number;
+  /** A probe taking longer than this counts as a failure; default 2000. */
+  readonly timeoutMs?: number;
+  /** Service names reported besides ""; default {@link rosterHealthServices}. */
+  readonly services?: readonly string[];
+  readonly log?: HealthLog;
+}
+
+export interface HealthMonitor {
+  /** Adds `grpc.health.v1.Health` to a grpc-js server (no token needed: it bypasses the RPC pipeline). */
+  register(server: Pick<Server, "addService">): void;
+  /** True while the last probe succeeded and shutdown has not begun. */
+  isReady(): boolean;
+  /** Runs a probe now (or joins the one running) and resolves with the resulting readiness. */
+  probeNow(): Promise<boolean>;
+  /** Reports NOT_SERVING everywhere from now on and stops probing. */
+  setShuttingDown(): void;
+  /** Stops probing (timers are also unref'd, so a forgotten monitor never keeps the process alive). */
+  stop(): void;
+}
+
+/**
+ * Creates the monitor and starts probing at once. Every status starts
+ * NOT_SERVING until the first probe succeeds, so a Check before then is honest.
+ */
+export function createHealthMonitor(options: HealthMonitorOptions): HealthMonitor {
+  const intervalMs = options.intervalMs ?? 5000;
+  const timeoutMs = options.timeoutMs ?? 2000;
+  const names = ["", ...(options.services ?? rosterHealthServices)];
+  const implementation = new HealthImplementation(Object.fromEntries(names.map((name) => [name, "NOT_SERVING"])));
+
+  let current: ServingStatus = "NOT_SERVING";
+  let databaseUp = false;
+  let shuttingDown = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<boolean> | undefined;
+
+  /** Sets every status, notifying Watch streams only on an actual change. */
+  const publish = (status: ServingStatus): void => {
+    if (status === current) return;
+    current = status;
+    for (const name of names) implementation.setStatus(name, status);
+  };
+
+  const probe = async (): Promise<boolean> => {
+    let error: unknown;
+    try {
+      await withTimeout(options.ping(), timeoutMs);
+    } catch (caught) {
+      error = caught ?? new Error("ping failed");
+    }
+    const up = error === undefined;
+    if (up !== databaseUp) {
+      databaseUp = up;
+      if (up) options.log?.info({ health: "SERVING" }, "database reachable again: health SERVING");
+      else options.log?.warn({ health: "NOT_SERVING", err: describe(error) }, "database unreachable: health NOT_SERVING");
+    }
+    if (!shuttingDown) publish(up ? "SERVING" : "NOT_SERVING");
+    return up && !shuttingDown;
+  };
+
+  const probeNow = (): Promise<boolean> => {
+    running ??= probe().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      void probeNow().finally(schedule);
+    }, intervalMs);
+    timer.unref();
+  };
+
+  void probeNow().finally(schedule);
+
+  const stop = (): void => {
+    stopped = true;
+    if (timer !== undefined) clearTimeout(timer);
+  };
+
+  return {
+    register: (server) => {
+      implementation.addToServer(server);
+    },
+    isReady: () => databaseUp && !shuttingDown,
+    probeNow,
+    setShuttingDown: () => {
+      shuttingDown = true;
+      stop();
+      publish("NOT_SERVING");
+    },
+    stop,
+  };
+}
+
+/** Rejects when `promise` has not settled within `ms`; the timer never holds the process open. */
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`no answer within ${ms} ms`));
+    }, ms);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,209 @@
+/**
+ * Prometheus metrics for `GET /metrics` on the web door (`prom-client`).
+ *
+ * A registry of its own rather than prom-client's global one, so that several
+ * servers in one process (tests) never share counters. Recorded:
+ * - RPCs by door, method and final status code, and a latency histogram by
+ *   door and method, fed by the RPC pipeline through {@link RpcObserver};
+ * - RPCs and streams in flight;
+ * - the MongoDB driver's connection pool (CMAP events): open connections,
+ *   connections in use, callers waiting for one, the configured maximum,
+ *   check-out failures and pool clears;
+ * - prom-client's default process metrics (CPU, memory, event loop lag, GC).
+ */
+import type { MongoClient, MongoClientEvents } from "mongodb";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** gRPC status names by code number, as Prometheus label values (`code="NOT_FOUND"`). */
+export const statusCodeNames = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+] as const;
+
+/** What a door knows about a call when it starts. */
+export interface ObservedCall {
+  /** "grpc" or "web". */
+  readonly door: string;
+  /** Fully-qualified method, e.g. "roster.v1.GroupService/GetGroup". */
+  readonly method: string;
+  /** True for client, server or bidi streaming methods. */
+  readonly streaming: boolean;
+}
+
+/**
+ * The hook the RPC pipeline calls: `rpcStarted` when a call enters, and the
+ * returned function exactly once when it ends, with the status code number
+ * sent (0 = OK; connect's `Code` values are the gRPC numbers).
+ */
+export interface RpcObserver {
+  rpcStarted(call: ObservedCall): (code: number) => void;
+}
+
+export interface RosterMetrics extends RpcObserver {
+  readonly registry: Registry;
+  /**
+   * Subscribes to a MongoClient's connection-pool events. Call before
+   * `client.connect()` so no connection goes uncounted. Returns a function
+   * that unsubscribes.
+   */
+  observeMongoPool(client: MongoClient): () => void;
+  /** The exposition text and its content type, for `GET /metrics`. */
+  render(): Promise<{ readonly contentType: string; readonly body: string }>;
+}
+
+export interface MetricsOptions {
+  /** Collect prom-client's default process metrics; default true. */
+  readonly processMetrics?: boolean;
+}
+
+/** Latency buckets in seconds: sub-millisecond cache hits to multi-second stragglers. */
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics(options: MetricsOptions = {}): RosterMetrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const handled = new Counter({
+    name: "roster_rpc_handled_total",
+    help: "RPCs completed, by door, method and status code.",
+    labelNames: ["door", "method", "code"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "roster_rpc_duration_seconds",
+    help: "Time from the start of an RPC to its status, by door and method.",
+    labelNames: ["door", "method"] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const rpcsInFlight = new Gauge({
+    name: "roster_rpcs_in_flight",
+    help: "Unary RPCs being served, by door.",
+    labelNames: ["door"] as const,
+    registers: [registry],
+  });
+  const streamsInFlight = new Gauge({
+    name: "roster_streams_in_flight",
+    help: "Streaming RPCs open, by door.",
+    labelNames: ["door"] as const,
+    registers: [registry],
+  });
+
+  const pool = createPoolMetrics(registry);
+
+  return {
+    registry,
+    rpcStarted: (call) => {
+      const inFlight = call.streaming ? streamsInFlight : rpcsInFlight;
+      inFlight.inc({ door: call.door });
+      const stopTimer = duration.startTimer({ door: call.door, method: call.method });
+      let finished = false;
+      return (code) => {
+        if (finished) return;
+        finished = true;
+        inFlight.dec({ door: call.door });
+        stopTimer();
+        handled.inc({ door: call.door, method: call.method, code: statusCodeNames[code] ?? String(code) });
+      };
+    },
+    observeMongoPool: pool.observe,
+    render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+  };
+}
+
+/** Pool gauges keyed by server address ("host:port"), fed by CMAP events. */
+function createPoolMetrics(registry: Registry): { observe: (client: MongoClient) => () => void } {
+  const labelNames = ["address"] as const;
+  const connections = new Gauge({
+    name: "roster_mongodb_pool_connections",
+    help: "Open connections in the MongoDB driver's pool, by server.",
+    labelNames,
+    registers: [registry],
+  });
+  const inUse = new Gauge({
+    name: "roster_mongodb_pool_connections_in_use",
+    help: "Pool connections checked out by an operation, by server.",
+    labelNames,
+    registers: [registry],
+  });
+  const waiting = new Gauge({
+    name: "roster_mongodb_pool_wait_queue",
+    help: "Operations waiting to check out a pool connection, by server.",
+    labelNames,
+    registers: [registry],
+  });
+  const maxSize = new Gauge({
+    name: "roster_mongodb_pool_max_size",
+    help: "Configured maximum size of the pool (maxPoolSize), by server.",
+    labelNames,
+    registers: [registry],
+  });
+  const checkoutFailures = new Counter({
+    name: "roster_mongodb_pool_checkout_failures_total",
+    help: "Failed connection check-outs, by server and reason (timeout, connectionError, poolClosed).",
+    labelNames: ["address", "reason"] as const,
+    registers: [registry],
+  });
+  const cleared = new Counter({
+    name: "roster_mongodb_pool_cleared_total",
+    help: "Times the pool was cleared after an error (its connections are then replaced), by server.",
+    labelNames,
+    registers: [registry],
+  });
+
+  const isPooled = (event: { connectionId: number | "<monitor>" }): boolean => event.connectionId !== "<monitor>";
+
+  return {
+    observe: (client) => {
+      const subscriptions: (() => void)[] = [];
+      const on = <E extends keyof MongoClientEvents>(event: E, listener: MongoClientEvents[E]): void => {
+        client.on(event, listener);
+        subscriptions.push(() => client.off(event, listener));
+      };
+      on("connectionPoolCreated", (e) => {
+        maxSize.set({ address: e.address }, e.options.maxPoolSize);
+      });
+      on("connectionCreated", (e) => {
+        if (isPooled(e)) connections.inc({ address: e.address });
+      });
+      on("connectionClosed", (e) => {
+        if (isPooled(e)) connections.dec({ address: e.address });
+      });
+      on("connectionCheckOutStarted", (e) => {
+        waiting.inc({ address: e.address });
+      });
+      on("connectionCheckedOut", (e) => {
+        waiting.dec({ address: e.address });
+        if (isPooled(e)) inUse.inc({ address: e.address });
+      });
+      on("connectionCheckOutFailed", (e) => {
+        waiting.dec({ address: e.address });
+        checkoutFailures.inc({ address: e.address, reason: e.reason });
+      });
+      on("connectionCheckedIn", (e) => {
+        if (isPooled(e)) inUse.dec({ address: e.address });
+      });
+      on("connectionPoolCleared", (e) => {
+        cleared.inc({ address: e.address });
+      });
+      return () => {
+        for (const unsubscribe of subscriptions.splice(0)) unsubscribe();
+      };
+    },
+  };
+}
