@@ -1,0 +1,102 @@
+/**
+ * Single-document atomicity under concurrent clients: no lost updates, and
+ * findOneAndUpdate hands out each intermediate value exactly once.
+ */
+import { describe, expect, it } from "vitest";
+import type { Collection, MongoClient } from "mongodb";
+import { useConformanceDb, type TestDoc } from "./fixture.ts";
+
+const ctx = useConformanceDb("concurrency");
+const clientCount = 4;
+const perClient = 200;
+/** Operations each client keeps in flight, so requests interleave on the server. */
+const inFlight = 8;
+
+async function clients(): Promise<MongoClient[]> {
+  return Promise.all(Array.from({ length: clientCount }, () => ctx().newClient({ maxPoolSize: inFlight })));
+}
+
+function collectionOn(client: MongoClient, name: string): Collection<TestDoc> {
+  return client.db(ctx().db.databaseName).collection<TestDoc>(name);
+}
+
+/** Runs `total` calls of `op` with `inFlight` of them running at a time. */
+async function runConcurrently(total: number, op: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < total) {
+        const i = next;
+        next += 1;
+        await op(i);
+      }
+    }),
+  );
+}
+
+describe("atomic single-document updates", () => {
+  it(`${clientCount} clients × ${perClient} concurrent $inc on one document lose nothing`, async () => {
+    await ctx().db.collection<TestDoc>("counter").insertOne({ _id: "c", n: 0, perClient: {} });
+    const all = await clients();
+    await Promise.all(
+      all.map((client, c) =>
+        runConcurrently(perClient, async () => {
+          const result = await collectionOn(client, "counter").updateOne({ _id: "c" }, { $inc: { n: 1, [`perClient.c${c}`]: 1 } });
+          expect(result.modifiedCount).toBe(1);
+        }),
+      ),
+    );
+    const doc = await ctx().db.collection<TestDoc>("counter").findOne({ _id: "c" });
+    expect(doc?.["n"]).toBe(clientCount * perClient);
+    expect(doc?.["perClient"]).toEqual(Object.fromEntries(all.map((_, c) => [`c${c}`, perClient])));
+  });
+
+  it("concurrent findOneAndUpdate $inc returns every value exactly once (after and before images)", async () => {
+    await ctx().db.collection<TestDoc>("ticket").insertOne({ _id: "t", n: 0 });
+    const all = await clients();
+    const afterValues: number[] = [];
+    const beforeValues: number[] = [];
+    await Promise.all(
+      all.map((client, c) =>
+        runConcurrently(50, async (i) => {
+          const returnDocument = (c + i) % 2 === 0 ? "after" : "before";
+          const doc = await collectionOn(client, "ticket").findOneAndUpdate({ _id: "t" }, { $inc: { n: 1 } }, { returnDocument });
+          const n = doc?.["n"] as number;
+          (returnDocument === "after" ? afterValues : beforeValues).push(n);
+        }),
+      ),
+    );
+    const total = clientCount * 50;
+    // Each increment moved n from k to k+1 for a distinct k: before-images report k, after-images k+1.
+    const steps = [...beforeValues, ...afterValues.map((v) => v - 1)].sort((a, b) => a - b);
+    expect(steps).toEqual(Array.from({ length: total }, (_, k) => k));
+    expect((await ctx().db.collection<TestDoc>("ticket").findOne({ _id: "t" }))?.["n"]).toBe(total);
+  });
+
+  it("concurrent upserts on a unique key create one document and count every call", async () => {
+    const coll = ctx().db.collection<TestDoc>("upserts");
+    await coll.createIndex({ k: 1 }, { unique: true }, undefined);
+    const all = await clients();
+    await Promise.all(
+      all.map((client) =>
+        runConcurrently(25, async () => {
+          await collectionOn(client, "upserts").updateOne({ k: "only" }, { $inc: { n: 1 } }, { upsert: true });
+        }),
+      ),
+    );
+    const docs = await coll.find({}, { projection: { _id: 0 } }).toArray();
+    expect(docs).toEqual([{ k: "only", n: clientCount * 25 }]);
+  });
+
+  it("concurrent inserts from several clients all land", async () => {
+    const all = await clients();
+    await Promise.all(
+      all.map((client, c) =>
+        runConcurrently(50, async (i) => {
+          await collectionOn(client, "inserts").insertOne({ _id: `${c}-${i}` });
+        }),
+      ),
+    );
+    expect(await ctx().db.collection<TestDoc>("inserts").countDocuments()).toBe(clientCount * 50);
+  });
+});

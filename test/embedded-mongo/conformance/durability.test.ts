@@ -1,0 +1,211 @@
+/**
+ * Durability of the embedded server with a data directory: acknowledged
+ * writes survive `kill -9`, a torn journal tail is cut off (and reported) on
+ * restart, and uncommitted or aborted transactions never come back.
+ *
+ * These tests crash and restart the server process, which cannot be done to a
+ * deployment given by MONGODB_URI, so they are skipped there (and say so).
+ */
+import { appendFile, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Decimal128, Double, Int32, Long, MongoClient, type Document } from "mongodb";
+import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../../support/mongo.ts";
+import { clientOptions, expectServerError, listIndexes, type TestDoc } from "./fixture.ts";
+
+const externalDeployment = Boolean(process.env["MONGODB_URI"]);
+const servers: SpawnedEmbeddedMongo[] = [];
+const clients: MongoClient[] = [];
+const dirs: string[] = [];
+const dbName = "durable";
+
+afterEach(async () => {
+  await Promise.allSettled(clients.splice(0).map((c) => closeQuickly(c)));
+  await Promise.allSettled(servers.splice(0).map((s) => s.stop(5_000)));
+  await Promise.allSettled(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "roster-durability-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function start(dataDir: string): Promise<{ server: SpawnedEmbeddedMongo; client: MongoClient }> {
+  const server = await spawnEmbeddedMongo({ dataDir });
+  servers.push(server);
+  const client = new MongoClient(server.uri, clientOptions);
+  clients.push(client);
+  await client.connect();
+  return { server, client };
+}
+
+/** Closing a client whose server was killed must not wait for server selection. */
+async function closeQuickly(client: MongoClient): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.close(true),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 3_000);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+async function crash(server: SpawnedEmbeddedMongo, client: MongoClient): Promise<void> {
+  server.kill("SIGKILL");
+  expect(await server.exited).toBeNull();
+  await closeQuickly(client);
+}
+
+/** Every regular file under `dir`, recursively. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+/**
+ * The journal file(s) the server appends to: among the files in the data
+ * directory, those whose names say journal/log/wal, else all of them.
+ */
+async function journalFiles(dir: string): Promise<string[]> {
+  const files = await filesUnder(dir);
+  const named = files.filter((f) => /journal|wal|\.log$/i.test(f));
+  const chosen = named.length > 0 ? named : files;
+  const sized = await Promise.all(chosen.map(async (f) => ({ f, size: (await stat(f)).size })));
+  return sized.filter((s) => s.size > 0).map((s) => s.f);
+}
+
+const tornTailPattern = /torn|truncat/i;
+
+describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: needs to crash the server process)", () => {
+  it("acknowledged inserts, updates, deletes, a committed transaction and an index survive kill -9", { timeout: 120_000 }, async () => {
+    const dataDir = await tempDir();
+    const first = await start(dataDir);
+    const db = first.client.db(dbName);
+    const users = db.collection<TestDoc>("users");
+    const accounts = db.collection<TestDoc>("accounts");
+
+    await users.createIndex({ email: 1 }, { unique: true }, undefined);
+    await users.insertMany([
+      { _id: 1, email: "a@x", n: 1 },
+      { _id: 2, email: "b@x", n: 2 },
+      { _id: 3, email: "c@x", n: 3 },
+    ]);
+    await users.updateOne({ _id: 1 }, { $inc: { n: 10 }, $set: { tags: ["t"] } });
+    await users.replaceOne({ _id: 2 }, { email: "b2@x" });
+    await users.deleteOne({ _id: 3 });
+    await users.insertOne({
+      _id: 4,
+      email: "types@x",
+      i32: new Int32(7),
+      long: Long.fromString("9007199254740993"),
+      dbl: new Double(1),
+      dec: Decimal128.fromString("2.50"),
+      at: new Date("2020-05-05T05:05:05.005Z"),
+    });
+    await accounts.insertMany([
+      { _id: "alice", balance: 100 },
+      { _id: "bob", balance: 0 },
+    ]);
+
+    const committed = first.client.startSession();
+    await committed.withTransaction(async () => {
+      await accounts.updateOne({ _id: "alice" }, { $inc: { balance: -30 } }, { session: committed });
+      await accounts.updateOne({ _id: "bob" }, { $inc: { balance: 30 } }, { session: committed });
+      await accounts.insertOne({ _id: "ledger-1", amount: 30 }, { session: committed });
+    });
+    await committed.endSession();
+
+    const aborted = first.client.startSession();
+    aborted.startTransaction();
+    await accounts.insertOne({ _id: "aborted" }, { session: aborted });
+    await accounts.updateOne({ _id: "alice" }, { $set: { balance: -1 } }, { session: aborted });
+    await aborted.abortTransaction();
+
+    const open = first.client.startSession();
+    open.startTransaction();
+    await accounts.insertOne({ _id: "uncommitted" }, { session: open });
+    await accounts.updateOne({ _id: "bob" }, { $set: { balance: -1 } }, { session: open });
+
+    await crash(first.server, first.client);
+
+    const second = await start(dataDir);
+    const db2 = second.client.db(dbName);
+    expect(await db2.collection<TestDoc>("users").find().sort({ _id: 1 }).project({ _id: 1, email: 1, n: 1, tags: 1 }).toArray()).toEqual([
+      { _id: 1, email: "a@x", n: 11, tags: ["t"] },
+      { _id: 2, email: "b2@x" },
+      { _id: 4, email: "types@x" },
+    ]);
+    const typed = (await db2.collection<TestDoc>("users").findOne({ _id: 4 }, { promoteValues: false })) as Document;
+    expect(typed["i32"]).toBeInstanceOf(Int32);
+    expect((typed["long"] as Long).toString()).toBe("9007199254740993");
+    expect(typed["dbl"]).toBeInstanceOf(Double);
+    expect((typed["dec"] as Decimal128).toString()).toBe("2.50");
+    expect((typed["at"] as Date).toISOString()).toBe("2020-05-05T05:05:05.005Z");
+
+    expect(await db2.collection<TestDoc>("accounts").find().sort({ _id: 1 }).toArray()).toEqual([
+      { _id: "alice", balance: 70 },
+      { _id: "bob", balance: 30 },
+      { _id: "ledger-1", amount: 30 },
+    ]);
+
+    const indexes = await listIndexes(db2.collection<TestDoc>("users"));
+    expect(indexes.find((ix) => ix["name"] === "email_1")).toMatchObject({ key: { email: 1 }, unique: true });
+    const dup = await expectServerError(db2.collection<TestDoc>("users").insertOne({ email: "a@x" }));
+    expect(dup.code).toBe(11000);
+    expect(dup["keyValue"]).toEqual({ email: "a@x" });
+
+    expect(await second.server.stop()).toBe(0);
+  });
+
+  it("a torn journal tail is cut off with one log line, and later writes still persist", { timeout: 120_000 }, async () => {
+    const dataDir = await tempDir();
+    const first = await start(dataDir);
+    const items = first.client.db(dbName).collection<TestDoc>("items");
+    for (let batch = 0; batch < 5; batch += 1) {
+      await items.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: batch * 20 + i, batch })));
+    }
+    await items.updateOne({ _id: 0 }, { $set: { last: true } });
+    await crash(first.server, first.client);
+
+    const journals = await journalFiles(dataDir);
+    expect(journals.length, `no non-empty files in ${dataDir}`).toBeGreaterThan(0);
+    // A partial record: what a crash in the middle of an append leaves behind.
+    for (const file of journals) await appendFile(file, Buffer.from([0x57, 0x00, 0x00, 0x00, 0xff, 0x13, 0x37]));
+
+    const second = await start(dataDir);
+    const output = second.server.output();
+    const tornLines = `${output.stdout}\n${output.stderr}`.split("\n").filter((line) => tornTailPattern.test(line));
+    expect(tornLines, `server output:\n${output.stdout}\n${output.stderr}`).toHaveLength(journals.length);
+    const items2 = second.client.db(dbName).collection<TestDoc>("items");
+    expect(await items2.countDocuments()).toBe(100);
+    expect(await items2.findOne({ _id: 0 })).toEqual({ _id: 0, batch: 0, last: true });
+    expect(await items2.findOne({ _id: 99 })).toEqual({ _id: 99, batch: 4 });
+
+    await items2.insertOne({ _id: 100, batch: 5 });
+    await crash(second.server, second.client);
+
+    const third = await start(dataDir);
+    const thirdOutput = third.server.output();
+    expect(`${thirdOutput.stdout}\n${thirdOutput.stderr}`).not.toMatch(tornTailPattern);
+    const items3 = third.client.db(dbName).collection<TestDoc>("items");
+    expect(await items3.countDocuments()).toBe(101);
+    expect(await items3.findOne({ _id: 100 })).toEqual({ _id: 100, batch: 5 });
+  });
+
+  it("a graceful stop (SIGTERM) exits 0 and keeps everything", { timeout: 120_000 }, async () => {
+    const dataDir = await tempDir();
+    const first = await start(dataDir);
+    await first.client.db(dbName).collection<TestDoc>("graceful").insertMany([{ _id: 1 }, { _id: 2 }]);
+    await first.client.db(dbName).collection<TestDoc>("graceful").createIndex({ x: 1 });
+    await first.client.close();
+    expect(await first.server.stop()).toBe(0);
+
+    const second = await start(dataDir);
+    const coll = second.client.db(dbName).collection<TestDoc>("graceful");
+    expect(await coll.find().sort({ _id: 1 }).toArray()).toEqual([{ _id: 1 }, { _id: 2 }]);
+    expect((await listIndexes(coll)).map((ix) => ix["name"] as string).sort()).toEqual(["_id_", "x_1"]);
+  });
+});
