@@ -1,0 +1,418 @@
+/**
+ * Roster's configuration, in one place: every setting is an environment
+ * variable with an optional command-line override (`--grpc-port 5000` is
+ * `ROSTER_GRPC_PORT=5000`; `MONGODB_URI` is `--mongodb-uri`). Everything is
+ * validated at start so that a typo stops the process with a message naming the
+ * variable, instead of surfacing as a strange failure on the first request.
+ *
+ * The `settings` table is exported so the README's configuration table can be
+ * generated from (and checked against) the code: `renderConfigTable()`.
+ */
+import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+/** pino levels accepted by ROSTER_LOG_LEVEL. */
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** How incoming JWTs are verified. */
+export type JwtKeySource =
+  /** No key configured: a generated HS256 key in ROSTER_DATA_DIR, announced loudly. */
+  | { readonly kind: "development" }
+  | { readonly kind: "secret"; readonly secret: string }
+  | { readonly kind: "jwks"; readonly url: URL }
+  | { readonly kind: "public-key"; readonly pem: string };
+
+/** Certificate and key files of one door (paths are checked to be readable at start). */
+export interface TlsFiles {
+  readonly certPath: string;
+  readonly keyPath: string;
+}
+
+/** How a verified client certificate may identify the caller on the gRPC door (issue 4). */
+export type ClientCertIdentity = "none" | "service-cn";
+
+/** The validated configuration of one Roster process. */
+export interface RosterConfig {
+  /** External MongoDB; undefined means "start the embedded store in dataDir". */
+  readonly mongodbUri: string | undefined;
+  readonly dataDir: string;
+  readonly host: string;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly jwtKey: JwtKeySource;
+  readonly jwtIssuer: string | undefined;
+  readonly jwtAudience: string | undefined;
+  readonly admins: readonly string[];
+  /** Group id whose (transitive) members may create top-level groups; undefined = anyone. */
+  readonly creatorGroupId: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly corsOrigins: readonly string[];
+  readonly maxMessageBytes: number;
+  readonly shutdownGraceMs: number;
+  readonly grpcTls: TlsFiles | undefined;
+  readonly httpTls: TlsFiles | undefined;
+  /** CA bundle path for verifying gRPC client certificates (mTLS); needs grpcTls. */
+  readonly grpcClientCaPath: string | undefined;
+  readonly grpcClientCertIdentity: ClientCertIdentity;
+  /** Benchmarks only: registers the hidden `roster.bench.v1.Noop/Ping` method. */
+  readonly benchNoop: boolean;
+}
+
+/** One row of the configuration table. */
+export interface SettingInfo {
+  /** Environment variable. */
+  readonly name: string;
+  /** Command-line override. */
+  readonly flag: string;
+  /** Default as written in the README; "" when unset by default. */
+  readonly defaultValue: string;
+  readonly description: string;
+}
+
+/** A configuration problem; the message names the variable (or flag) and the problem. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Every setting, in README order. Keep descriptions short and factual: they
+ * are the README's configuration table.
+ */
+export const settings: readonly SettingInfo[] = [
+  row("MONGODB_URI", "", "MongoDB connection string (`mongodb://` or `mongodb+srv://`). Unset: Roster starts its embedded store in `ROSTER_DATA_DIR` (development default)."),
+  row("ROSTER_DATA_DIR", "./data", "Directory of the embedded store and of the development JWT key."),
+  row("ROSTER_HOST", "0.0.0.0", "Address both doors listen on."),
+  row("ROSTER_GRPC_PORT", "50051", "gRPC door port (0 picks a free port)."),
+  row("ROSTER_HTTP_PORT", "8080", "Web door port: Connect, gRPC-web, health, metrics (0 picks a free port)."),
+  row("ROSTER_JWT_SECRET", "", "HS256 secret (at least 32 bytes) for verifying tokens."),
+  row("ROSTER_JWKS_URL", "", "JWKS URL for RS256/ES256 tokens."),
+  row("ROSTER_JWT_PUBLIC_KEY", "", "RS256/ES256 public key: PEM text, or the path of a PEM file. With none of the three JWT key settings Roster runs in development mode with a generated key."),
+  row("ROSTER_JWT_ISSUER", "", "Required `iss` claim, when set."),
+  row("ROSTER_JWT_AUDIENCE", "", "Required `aud` claim, when set."),
+  row("ROSTER_ADMINS", "", "Comma-separated system administrators, e.g. `user:alice,service:ops`."),
+  row("ROSTER_CREATOR_GROUP", "", "Group id (or `group:<id>`) whose members, also transitively, may create top-level groups; unset: any authenticated caller."),
+  row("ROSTER_LOG_LEVEL", "info", `Log level: ${logLevels.join(", ")}.`),
+  row("ROSTER_CORS_ORIGINS", "", "Comma-separated browser origins allowed to call the web door, e.g. `https://app.example.com`."),
+  row("ROSTER_MAX_MESSAGE_BYTES", String(4 * MiB), "Largest request or response message in bytes (4 MiB); larger requests get RESOURCE_EXHAUSTED."),
+  row("ROSTER_SHUTDOWN_GRACE_MS", "10000", "On SIGTERM/SIGINT, how long in-flight calls and streams may run before being cancelled."),
+  row("ROSTER_GRPC_TLS_CERT", "", "PEM certificate (chain) file of the gRPC door; with ROSTER_GRPC_TLS_KEY enables TLS."),
+  row("ROSTER_GRPC_TLS_KEY", "", "PEM private key file of the gRPC door."),
+  row("ROSTER_GRPC_CLIENT_CA", "", "PEM CA bundle: when set, the gRPC door requires client certificates signed by it (mTLS). Needs gRPC TLS."),
+  row("ROSTER_GRPC_CLIENT_CERT_IDENTITY", "none", "`service-cn`: a verified client certificate's subject CN identifies `service:<CN>` when no bearer token is sent; `none`: certificates only authenticate the connection."),
+  row("ROSTER_HTTP_TLS_CERT", "", "PEM certificate (chain) file of the web door; with ROSTER_HTTP_TLS_KEY enables HTTPS and HTTP/2."),
+  row("ROSTER_HTTP_TLS_KEY", "", "PEM private key file of the web door."),
+  row("ROSTER_BENCH_NOOP", "false", "Benchmarks only: `true`/`1` registers the hidden no-op RPC `/roster.bench.v1.Noop/Ping` on the gRPC door (not part of the public contract)."),
+];
+
+function row(name: string, defaultValue: string, description: string): SettingInfo {
+  return { name, flag: flagOf(name), defaultValue, description };
+}
+
+/** `ROSTER_GRPC_PORT` → `--grpc-port`, `MONGODB_URI` → `--mongodb-uri`. */
+function flagOf(name: string): string {
+  return `--${name.replace(/^ROSTER_/, "").toLowerCase().replaceAll("_", "-")}`;
+}
+
+/** The configuration table as Markdown, for the README. */
+export function renderConfigTable(): string {
+  const lines = ["| Variable | Flag | Default | Description |", "| --- | --- | --- | --- |"];
+  for (const s of settings) {
+    const def = s.defaultValue === "" ? "" : `\`${s.defaultValue}\``;
+    lines.push(`| \`${s.name}\` | \`${s.flag}\` | ${def} | ${s.description} |`);
+  }
+  return lines.join("\n");
+}
+
+/** Usage text for `--help`. */
+export function renderUsage(): string {
+  const width = Math.max(...settings.map((s) => s.flag.length));
+  const lines = ["Usage: npm start -- [--flag value]...", "", "Every flag has an environment variable; flags win.", ""];
+  for (const s of settings) {
+    const def = s.defaultValue === "" ? "" : ` (default ${s.defaultValue})`;
+    lines.push(`  ${s.flag.padEnd(width)}  ${s.name}${def}`);
+  }
+  return lines.join("\n");
+}
+
+type Source = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads command-line overrides: `--name value` or `--name=value`. Unknown
+ * flags and flags without a value are errors, so that a typo is not ignored.
+ */
+export function parseArgs(argv: readonly string[]): Record<string, string> {
+  const byFlag = new Map(settings.map((s) => [s.flag, s.name]));
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const name = byFlag.get(flag);
+    if (name === undefined) {
+      throw new ConfigError(`${arg}: unknown command-line argument (see --help)`);
+    }
+    let value: string | undefined;
+    if (eq !== -1) {
+      value = arg.slice(eq + 1);
+    } else {
+      value = argv[i + 1];
+      i++;
+    }
+    if (value === undefined) throw new ConfigError(`${flag}: missing value`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Builds the configuration from the environment and command-line overrides,
+ * validating every value. Throws ConfigError naming the variable and the
+ * problem (all problems, one per line, so a broken deployment is fixed in one go).
+ */
+export function loadConfig(env: Source = process.env, argv: readonly string[] = []): RosterConfig {
+  const overrides = parseArgs(argv);
+  const problems: string[] = [];
+  const raw = (name: string): string | undefined => {
+    const value = overrides[name] ?? env[name];
+    return value === undefined || value.trim() === "" ? undefined : value.trim();
+  };
+  /** Runs one parser, collecting its problem instead of stopping at the first. */
+  const read = <T>(name: string, fallback: T, parse: (value: string) => T): T => {
+    const value = raw(name);
+    if (value === undefined) return fallback;
+    try {
+      return parse(value);
+    } catch (error) {
+      const where = name in overrides ? `${name} (${flagOf(name)})` : name;
+      problems.push(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+      return fallback;
+    }
+  };
+
+  const mongodbUri = read<string | undefined>("MONGODB_URI", undefined, parseMongoUri);
+  const dataDir = read("ROSTER_DATA_DIR", resolve("./data"), (v) => resolve(v));
+  const host = read("ROSTER_HOST", "0.0.0.0", parseHost);
+  const grpcPort = read("ROSTER_GRPC_PORT", 50051, parsePort);
+  const httpPort = read("ROSTER_HTTP_PORT", 8080, parsePort);
+  const secret = read<string | undefined>("ROSTER_JWT_SECRET", undefined, parseSecret);
+  const jwksUrl = read<URL | undefined>("ROSTER_JWKS_URL", undefined, parseHttpUrl);
+  const publicKey = read<string | undefined>("ROSTER_JWT_PUBLIC_KEY", undefined, parsePublicKey);
+  const jwtIssuer = read<string | undefined>("ROSTER_JWT_ISSUER", undefined, (v) => v);
+  const jwtAudience = read<string | undefined>("ROSTER_JWT_AUDIENCE", undefined, (v) => v);
+  const admins = read<readonly string[]>("ROSTER_ADMINS", [], parseAdmins);
+  const creatorGroupId = read<string | undefined>("ROSTER_CREATOR_GROUP", undefined, parseGroupId);
+  const logLevel = read<LogLevel>("ROSTER_LOG_LEVEL", "info", parseLogLevel);
+  const corsOrigins = read<readonly string[]>("ROSTER_CORS_ORIGINS", [], parseOrigins);
+  const maxMessageBytes = read("ROSTER_MAX_MESSAGE_BYTES", 4 * MiB, (v) => parseInteger(v, 1024, 2 ** 31 - 1));
+  const shutdownGraceMs = read("ROSTER_SHUTDOWN_GRACE_MS", 10_000, (v) => parseInteger(v, 0, 3_600_000));
+  const grpcCert = read<string | undefined>("ROSTER_GRPC_TLS_CERT", undefined, parseReadableFile);
+  const grpcKey = read<string | undefined>("ROSTER_GRPC_TLS_KEY", undefined, parseReadableFile);
+  const grpcClientCaPath = read<string | undefined>("ROSTER_GRPC_CLIENT_CA", undefined, parseReadableFile);
+  const grpcClientCertIdentity = read<ClientCertIdentity>("ROSTER_GRPC_CLIENT_CERT_IDENTITY", "none", parseClientCertIdentity);
+  const httpCert = read<string | undefined>("ROSTER_HTTP_TLS_CERT", undefined, parseReadableFile);
+  const httpKey = read<string | undefined>("ROSTER_HTTP_TLS_KEY", undefined, parseReadableFile);
+  const benchNoop = read("ROSTER_BENCH_NOOP", false, parseBoolean);
+
+  const keySources = [
+    secret === undefined ? undefined : "ROSTER_JWT_SECRET",
+    jwksUrl === undefined ? undefined : "ROSTER_JWKS_URL",
+    publicKey === undefined ? undefined : "ROSTER_JWT_PUBLIC_KEY",
+  ].filter((name) => name !== undefined);
+  if (keySources.length > 1) {
+    problems.push(`${keySources.join(", ")}: set only one way of verifying tokens`);
+  }
+  const grpcTls = pairTls("ROSTER_GRPC_TLS_CERT", grpcCert, "ROSTER_GRPC_TLS_KEY", grpcKey, problems);
+  const httpTls = pairTls("ROSTER_HTTP_TLS_CERT", httpCert, "ROSTER_HTTP_TLS_KEY", httpKey, problems);
+  if (grpcClientCaPath !== undefined && grpcTls === undefined) {
+    problems.push("ROSTER_GRPC_CLIENT_CA: client certificates need TLS on the gRPC door (set ROSTER_GRPC_TLS_CERT and ROSTER_GRPC_TLS_KEY)");
+  }
+  if (grpcClientCertIdentity !== "none" && grpcClientCaPath === undefined) {
+    problems.push("ROSTER_GRPC_CLIENT_CERT_IDENTITY: needs ROSTER_GRPC_CLIENT_CA (only verified certificates can identify a caller)");
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+
+  const jwtKey: JwtKeySource =
+    secret !== undefined
+      ? { kind: "secret", secret }
+      : jwksUrl !== undefined
+        ? { kind: "jwks", url: jwksUrl }
+        : publicKey !== undefined
+          ? { kind: "public-key", pem: publicKey }
+          : { kind: "development" };
+
+  return {
+    mongodbUri,
+    dataDir,
+    host,
+    grpcPort,
+    httpPort,
+    jwtKey,
+    jwtIssuer,
+    jwtAudience,
+    admins,
+    creatorGroupId,
+    logLevel,
+    corsOrigins,
+    maxMessageBytes,
+    shutdownGraceMs,
+    grpcTls,
+    httpTls,
+    grpcClientCaPath,
+    grpcClientCertIdentity,
+    benchNoop,
+  };
+}
+
+function pairTls(
+  certName: string,
+  cert: string | undefined,
+  keyName: string,
+  key: string | undefined,
+  problems: string[],
+): TlsFiles | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined) {
+    problems.push(`${certName}: required when ${keyName} is set`);
+    return undefined;
+  }
+  if (key === undefined) {
+    problems.push(`${keyName}: required when ${certName} is set`);
+    return undefined;
+  }
+  return { certPath: cert, keyPath: key };
+}
+
+function parseMongoUri(value: string): string {
+  if (!/^mongodb(\+srv)?:\/\/\S+$/.test(value)) {
+    throw new Error("must start with mongodb:// or mongodb+srv://");
+  }
+  return value;
+}
+
+function parseHost(value: string): string {
+  if (/\s/.test(value)) throw new Error(`must be a host name or IP address, got "${value}"`);
+  return value;
+}
+
+function parsePort(value: string): number {
+  return parseInteger(value, 0, 65535);
+}
+
+function parseInteger(value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new Error(`must be a whole number between ${min} and ${max}, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${value}`);
+  return n;
+}
+
+function parseBoolean(value: string): boolean {
+  const v = value.toLowerCase();
+  if (v === "true" || v === "1" || v === "yes") return true;
+  if (v === "false" || v === "0" || v === "no") return false;
+  throw new Error(`must be true or false, got "${value}"`);
+}
+
+function parseSecret(value: string): string {
+  // Never echo the secret itself, only its length.
+  if (Buffer.byteLength(value) < 32) {
+    throw new Error(`must be at least 32 bytes for HS256 (got ${Buffer.byteLength(value)})`);
+  }
+  return value;
+}
+
+function parseHttpUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`must be an http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new Error(`must be an http(s) URL, got "${value}"`);
+  }
+  return url;
+}
+
+/** Inline PEM text, or the path of a PEM file (read now so a bad path fails at start). */
+function parsePublicKey(value: string): string {
+  const pem = value.includes("-----BEGIN") ? value : readText(value);
+  if (!/-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----/.test(pem)) {
+    throw new Error("must be a PEM public key (-----BEGIN PUBLIC KEY-----) or the path of a file holding one");
+  }
+  return pem;
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(`cannot read file "${path}": ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+}
+
+function parseReadableFile(value: string): string {
+  const path = resolve(value);
+  try {
+    accessSync(path, fsConstants.R_OK);
+  } catch (error) {
+    throw new Error(`cannot read file "${value}": ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+  return path;
+}
+
+const principalPattern = /^(user|service):[^\s\p{Cc}]{1,256}$/u;
+
+function parseAdmins(value: string): readonly string[] {
+  const entries = splitList(value);
+  for (const entry of entries) {
+    if (!principalPattern.test(entry)) {
+      throw new Error(`"${entry}" is not a user:<id> or service:<id> principal`);
+    }
+  }
+  return entries;
+}
+
+function parseGroupId(value: string): string {
+  const id = value.startsWith("group:") ? value.slice("group:".length) : value;
+  if (!/^[^\s\p{Cc}]{1,256}$/u.test(id)) throw new Error(`must be a group id, got "${value}"`);
+  return id;
+}
+
+function parseLogLevel(value: string): LogLevel {
+  const level = logLevels.find((l) => l === value.toLowerCase());
+  if (level === undefined) throw new Error(`must be one of ${logLevels.join(", ")}, got "${value}"`);
+  return level;
+}
+
+function parseOrigins(value: string): readonly string[] {
+  const origins = splitList(value);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.origin !== origin || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+      throw new Error(`"${origin}" is not an origin like https://app.example.com (scheme, host, optional port; no path or trailing slash)`);
+    }
+  }
+  return origins;
+}
+
+function parseClientCertIdentity(value: string): ClientCertIdentity {
+  if (value === "none" || value === "service-cn") return value;
+  throw new Error(`must be "none" or "service-cn", got "${value}"`);
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}

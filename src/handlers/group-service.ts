@@ -1,0 +1,97 @@
+/**
+ * GroupService: parse the request, call the app, convert the answer. Access
+ * was decided by the pipeline's authorization step before any of this runs
+ * (see src/rpc/authorization-interceptor.ts); the handlers never re-check.
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { RosterApp } from "../app/types.ts";
+import { allowedActions, effectivePermission } from "../domain/access-policy.ts";
+import type { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
+import { callOptionsOf, requireCaller, resolvedGroupOf } from "../rpc/context.ts";
+import {
+  aclEntriesFromProto,
+  aclEntryToProto,
+  callerAccessToProto,
+  groupInputFromProto,
+  groupToProto,
+  groupUpdateFromProto,
+} from "./convert/group.ts";
+
+/** The GroupService implementation served by both doors. */
+export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof GroupService> {
+  return {
+    async createGroup(req, ctx) {
+      const input = groupInputFromProto(req.group);
+      const group = await app.groups.create(requireCaller(ctx), input, req.requestId, callOptionsOf(ctx));
+      return { group: groupToProto(group) };
+    },
+
+    async getGroup(req, ctx) {
+      // The authorization step already loaded the group (by id or by
+      // namespace and slug) and the caller's facts on it: answer from them.
+      const resolved = resolvedGroupOf(ctx);
+      if (resolved !== undefined) {
+        const { facts } = resolved;
+        return {
+          group: groupToProto(resolved.group),
+          callerAccess: callerAccessToProto({
+            role: facts.role,
+            effectivePermission: effectivePermission(facts),
+            permissions: allowedActions(facts),
+          }),
+        };
+      }
+      const ref = req.id !== "" ? { id: req.id } : { namespace: req.namespace, slug: req.slug };
+      const { group, access } = await app.groups.get(requireCaller(ctx), ref, callOptionsOf(ctx));
+      return { group: groupToProto(group), callerAccess: callerAccessToProto(access) };
+    },
+
+    async batchGetGroups(req, ctx) {
+      const result = await app.groups.batchGet(requireCaller(ctx), req.ids, callOptionsOf(ctx));
+      return { groups: result.groups.map(groupToProto), missingIds: [...result.missingIds] };
+    },
+
+    async listGroups(req, ctx) {
+      const page = await app.groups.list(
+        requireCaller(ctx),
+        {
+          namespace: req.namespace,
+          parentId: req.parentId,
+          query: req.query,
+          showDeleted: req.showDeleted,
+          pageSize: req.pageSize,
+          pageToken: req.pageToken,
+          orderBy: req.orderBy,
+        },
+        callOptionsOf(ctx),
+      );
+      return { groups: page.groups.map(groupToProto), nextPageToken: page.nextPageToken, totalSize: page.totalSize };
+    },
+
+    async updateGroup(req, ctx) {
+      const group = await app.groups.update(requireCaller(ctx), groupUpdateFromProto(req), callOptionsOf(ctx));
+      return { group: groupToProto(group) };
+    },
+
+    async deleteGroup(req, ctx) {
+      const group = await app.groups.delete(requireCaller(ctx), req.id, req.etag, callOptionsOf(ctx));
+      return { group: groupToProto(group) };
+    },
+
+    async undeleteGroup(req, ctx) {
+      const group = await app.groups.undelete(requireCaller(ctx), req.id, callOptionsOf(ctx));
+      return { group: groupToProto(group) };
+    },
+
+    async getGroupAcl(req, ctx) {
+      const acl = await app.groups.getAcl(requireCaller(ctx), req.groupId, callOptionsOf(ctx));
+      return { entries: acl.entries.map(aclEntryToProto), etag: acl.etag };
+    },
+
+    async setGroupAcl(req, ctx) {
+      const entries = aclEntriesFromProto(req.entries);
+      const acl = await app.groups.setAcl(requireCaller(ctx), req.groupId, entries, req.etag, callOptionsOf(ctx));
+      return { entries: acl.entries.map(aclEntryToProto), etag: acl.etag };
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * MembershipService: parse the request, call the app, convert the answer.
+ * Access was decided by the pipeline's authorization step; the batch RPCs of
+ * issue 5 answer UNIMPLEMENTED until the batch engine exists (never a fake
+ * success).
+ */
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { RosterApp } from "../app/types.ts";
+import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
+import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { roleFromProto, roleToProto } from "./convert/enums.ts";
+import { membershipToProto, principalGroupToProto } from "./convert/membership.ts";
+
+/** The error of the not-yet-built batch RPCs (issue 5). */
+export function batchNotImplemented(rpc: string): ConnectError {
+  return new ConnectError(
+    `${rpc} is not implemented yet; use AddMember, RemoveMember and UpdateMemberRole`,
+    Code.Unimplemented,
+  );
+}
+
+/** A response stream that fails with `error` on its first read. */
+function failingStream(error: ConnectError): AsyncIterable<never> {
+  return {
+    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }),
+  };
+}
+
+/** The MembershipService implementation served by both doors. */
+export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {
+  return {
+    async addMember(req, ctx) {
+      // ROLE_UNSPECIFIED on AddMember means MEMBER (proto comment).
+      const role = roleFromProto(req.role, "role") ?? "MEMBER";
+      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, callOptionsOf(ctx));
+      return { membership: membershipToProto(result.membership), created: result.created };
+    },
+
+    async removeMember(req, ctx) {
+      await app.memberships.remove(requireCaller(ctx), req.groupId, req.member, callOptionsOf(ctx));
+      return {};
+    },
+
+    async updateMemberRole(req, ctx) {
+      const role = roleFromProto(req.role, "role");
+      const membership = await app.memberships.updateRole(requireCaller(ctx), req.groupId, req.member, role, callOptionsOf(ctx));
+      return { membership: membershipToProto(membership) };
+    },
+
+    async getMembership(req, ctx) {
+      const membership = await app.memberships.get(requireCaller(ctx), req.groupId, req.member, callOptionsOf(ctx));
+      return { membership: membershipToProto(membership) };
+    },
+
+    async listMemberships(req, ctx) {
+      const page = await app.memberships.list(
+        requireCaller(ctx),
+        {
+          groupId: req.groupId,
+          role: roleFromProto(req.role, "role"),
+          transitive: req.transitive,
+          pageSize: req.pageSize,
+          pageToken: req.pageToken,
+        },
+        callOptionsOf(ctx),
+      );
+      return {
+        memberships: page.memberships.map(membershipToProto),
+        nextPageToken: page.nextPageToken,
+        totalSize: page.totalSize,
+      };
+    },
+
+    async listPrincipalGroups(req, ctx) {
+      const page = await app.memberships.listPrincipalGroups(
+        requireCaller(ctx),
+        { principal: req.principal, transitive: req.transitive, pageSize: req.pageSize, pageToken: req.pageToken },
+        callOptionsOf(ctx),
+      );
+      return { entries: page.entries.map(principalGroupToProto), nextPageToken: page.nextPageToken };
+    },
+
+    async checkMembership(req, ctx) {
+      const result = await app.memberships.check(
+        requireCaller(ctx),
+        { groupId: req.groupId, principal: req.principal, directOnly: req.directOnly },
+        callOptionsOf(ctx),
+      );
+      return { isMember: result.isMember, role: roleToProto(result.role), path: [...result.path] };
+    },
+
+    batchMemberships() {
+      return failingStream(batchNotImplemented("BatchMemberships"));
+    },
+
+    batchUpdateMemberships() {
+      throw batchNotImplemented("BatchUpdateMemberships");
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Per-request data, carried in connect `ContextValues` rather than globals so
+ * that both doors (grpc-js and connect-node) hand the same keys to the same
+ * interceptors and handlers. The door sets `callInfoKey`; the pipeline sets
+ * the rest as the call goes through it.
+ */
+import { Code, ConnectError, createContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { AccessFacts } from "../domain/access-policy.ts";
+import type { CallOptions } from "../app/types.ts";
+import type { Caller, GroupRecord } from "../domain/model.ts";
+
+/** Which door a call came through. */
+export type Door = "grpc" | "web";
+
+/** Transport facts the door knows before the pipeline runs. */
+export interface CallInfo {
+  readonly door: Door;
+  /** "grpc", "grpc-web" or "connect" (connect-node's `protocolName`). */
+  readonly protocol: string;
+  /** The client's address as the door sees it, e.g. "ipv4:127.0.0.1:53122". */
+  readonly peer: string;
+}
+
+/**
+ * The group the authorization step resolved for this call (by id, or by
+ * namespace and slug) and the caller's facts on it, so the handler neither
+ * resolves nor checks it again.
+ */
+export interface ResolvedGroup {
+  readonly id: string;
+  readonly group: GroupRecord;
+  readonly facts: AccessFacts;
+}
+
+export const callInfoKey = createContextKey<CallInfo | undefined>(undefined, { description: "roster call info" });
+export const requestIdKey = createContextKey<string>("", { description: "roster request id" });
+export const loggerKey = createContextKey<Logger | undefined>(undefined, { description: "roster request logger" });
+export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "roster caller" });
+/** Epoch milliseconds by which the call must finish; undefined without a client deadline. Set by the door. */
+export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "roster call deadline" });
+export const resolvedGroupKey = createContextKey<ResolvedGroup | undefined>(undefined, {
+  description: "roster resolved group",
+});
+
+/** A HandlerContext (handlers) or an interceptor request: both carry the call's ContextValues. */
+type HasValues = Pick<HandlerContext, "values"> | { readonly contextValues: ContextValues };
+
+function valuesOf(ctx: HasValues): ContextValues {
+  return "values" in ctx ? ctx.values : ctx.contextValues;
+}
+
+/**
+ * The authenticated caller. Throws (fail closed) if the authentication step
+ * did not run, which would be a wiring bug: better an error than an
+ * anonymous call treated as someone.
+ */
+export function requireCaller(ctx: HasValues): Caller {
+  const caller = valuesOf(ctx).get(callerKey);
+  if (caller === undefined) {
+    throw new ConnectError("internal error: call reached a handler without authentication", Code.Internal);
+  }
+  return caller;
+}
+
+/** The group resolved by the authorization step, or undefined for rules without a group. */
+export function resolvedGroupOf(ctx: HasValues): ResolvedGroup | undefined {
+  return valuesOf(ctx).get(resolvedGroupKey);
+}
+
+/** The request logger (a child carrying the request id), for handlers that log. */
+export function loggerOf(ctx: HasValues): Logger | undefined {
+  return valuesOf(ctx).get(loggerKey);
+}
+
+/** The request id of the call ("" before the pipeline assigned one). */
+export function requestIdOf(ctx: HasValues): string {
+  return valuesOf(ctx).get(requestIdKey);
+}
+
+/**
+ * The app's per-call options: the door's deadline (so database work gets
+ * `maxTimeMS` from the time left) and the call's AbortSignal.
+ */
+export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal }): CallOptions {
+  const deadline = valuesOf(ctx).get(deadlineKey);
+  return deadline === undefined ? { signal: ctx.signal } : { deadline, signal: ctx.signal };
+}

@@ -1,0 +1,100 @@
+/**
+ * The one place where errors become RPC statuses. Domain, app and storage code
+ * throw `RosterError`; MongoDB driver failures that mean "try again later" or
+ * "out of time" are recognised here; everything else is a bug and becomes
+ * INTERNAL "internal error" with the cause logged server-side and never sent.
+ *
+ * `ConnectError`/`Code` from @connectrpc/connect are the neutral status type:
+ * the Connect door throws them as they are, and the gRPC door sends
+ * `code` as the gRPC status (the numeric values are the same).
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  MongoClientClosedError,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoOperationTimeoutError,
+  MongoServerClosedError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from "mongodb";
+import type { Logger } from "pino";
+import { isRosterError, type ErrorKind } from "../domain/errors.ts";
+
+/** RosterError kind → status code; exhaustive by type, so a new kind cannot be forgotten. */
+export const codeOfKind: Readonly<Record<ErrorKind, Code>> = {
+  invalid_argument: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  permission_denied: Code.PermissionDenied,
+  unauthenticated: Code.Unauthenticated,
+  failed_precondition: Code.FailedPrecondition,
+  aborted: Code.Aborted,
+  resource_exhausted: Code.ResourceExhausted,
+  deadline_exceeded: Code.DeadlineExceeded,
+  unavailable: Code.Unavailable,
+};
+
+/** The message every unexpected failure is reduced to on the wire. */
+export const internalErrorMessage = "internal error";
+
+/** MongoDB server error codes with a meaning for clients. */
+const mongoMaxTimeMsExpired = 50;
+const mongoWriteConflict = 112;
+
+/**
+ * Turns anything thrown during a call into the status the client gets.
+ *
+ * - ConnectError: already a status (thrown by a door, the deadline, or
+ *   deliberately by a handler such as UNIMPLEMENTED); passed through.
+ * - RosterError: its kind's code and its message (written to be safe to send).
+ * - MongoDB unreachable → UNAVAILABLE; server-side time limit or the
+ *   driver's timeout → DEADLINE_EXCEEDED; write conflict → ABORTED.
+ * - An abort caused by the call's own signal → the signal's reason when it
+ *   is a status (deadline, cancellation, shutdown).
+ * - Anything else → INTERNAL "internal error"; the cause goes to `logger`.
+ */
+export function toConnectError(error: unknown, logger?: Logger, signal?: AbortSignal): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (isRosterError(error)) return new ConnectError(error.message, codeOfKind[error.kind]);
+  const mongo = mongoErrorCode(error);
+  if (mongo !== undefined) {
+    logger?.warn({ err: error }, "database error");
+    return new ConnectError(mongo.message, mongo.code);
+  }
+  if (signal?.aborted === true && signal.reason instanceof ConnectError) return signal.reason;
+  if (error instanceof Error && error.name === "TimeoutError") {
+    return new ConnectError("deadline exceeded", Code.DeadlineExceeded);
+  }
+  if (error instanceof Error && error.name === "AbortError") {
+    return new ConnectError("the call was cancelled", Code.Canceled);
+  }
+  logger?.error({ err: error }, "unexpected error in RPC");
+  return new ConnectError(internalErrorMessage, Code.Internal);
+}
+
+function mongoErrorCode(error: unknown): { code: Code; message: string } | undefined {
+  if (
+    error instanceof MongoNetworkError ||
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoTopologyClosedError ||
+    error instanceof MongoNotConnectedError ||
+    error instanceof MongoClientClosedError ||
+    error instanceof MongoServerClosedError
+  ) {
+    return { code: Code.Unavailable, message: "database unavailable, try again later" };
+  }
+  if (error instanceof MongoOperationTimeoutError) {
+    return { code: Code.DeadlineExceeded, message: "deadline exceeded while waiting for the database" };
+  }
+  if (error instanceof MongoServerError) {
+    if (error.code === mongoMaxTimeMsExpired) {
+      return { code: Code.DeadlineExceeded, message: "deadline exceeded while waiting for the database" };
+    }
+    if (error.code === mongoWriteConflict || error.hasErrorLabel("TransientTransactionError")) {
+      return { code: Code.Aborted, message: "concurrent change, try again" };
+    }
+  }
+  return undefined;
+}

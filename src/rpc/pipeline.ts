@@ -1,0 +1,229 @@
+/**
+ * The transport-neutral RPC pipeline, written once for both doors:
+ *
+ *   request log → error mapping → deadline → authentication → authorization → handler
+ *
+ * Each step is a connect `Interceptor` over the call's ContextValues, so:
+ * - the Connect/gRPC-web door (connect-node, issue 4) passes
+ *   `pipeline.interceptors` to `connectNodeAdapter({ interceptors })` and
+ *   registers the same handler objects;
+ * - the gRPC door (grpc-js) has no interceptor machinery of its own for
+ *   connect handlers, so it binds each method here (`bindUnary`,
+ *   `bindStream`) and calls the returned function with a connect
+ *   HandlerContext it created for the call.
+ * Either way the same steps run in the same order around the same handlers.
+ */
+import {
+  create,
+  isMessage,
+  type DescMessage,
+  type DescMethod,
+  type DescMethodStreaming,
+  type DescMethodUnary,
+  type DescService,
+  type Message,
+} from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  type HandlerContext,
+  type Interceptor,
+  type StreamRequest,
+  type StreamResponse,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { AccessApi } from "../app/types.ts";
+import { compileAccessRules, type AccessRules } from "./access-rules.ts";
+import { createAuthenticationInterceptor, type CallerVerifier } from "./authentication-interceptor.ts";
+import { createAuthorizationInterceptor } from "./authorization-interceptor.ts";
+import { createDeadlineInterceptor } from "./deadline-interceptor.ts";
+import { createErrorMappingInterceptor } from "./error-interceptor.ts";
+import { createRequestLogInterceptor } from "./request-log-interceptor.ts";
+
+/** What the pipeline needs. `services` are every service it will serve (their rules are compiled now). */
+export interface RpcPipelineDeps {
+  readonly logger: Logger;
+  readonly verifier: CallerVerifier;
+  readonly access: AccessApi;
+  readonly services: readonly DescService[];
+}
+
+/** A unary implementation as the gRPC door calls it (any message types). */
+export type AnyUnaryImpl = (request: Message, ctx: HandlerContext) => unknown;
+/** A streaming implementation (client, server or bidi) as the gRPC door calls it. */
+export type AnyStreamImpl = (request: never, ctx: HandlerContext) => unknown;
+
+/** The outcome of a unary call: the response and the headers/trailers to send. */
+export interface UnaryResult {
+  readonly message: Message;
+  readonly header: Headers;
+  readonly trailer: Headers;
+}
+
+/** The outcome of a streaming call: messages to send as they come, then the trailers. */
+export interface StreamResult {
+  readonly message: AsyncIterable<Message>;
+  readonly header: Headers;
+  readonly trailer: Headers;
+}
+
+export interface RpcPipeline {
+  /** Every step, outermost first: for connect-node's `interceptors` option. */
+  readonly interceptors: readonly Interceptor[];
+  /** The compiled access rules (read once from the method options). */
+  readonly rules: AccessRules;
+  /** Binds a unary method's implementation; call the result once per call. */
+  bindUnary(method: DescMethodUnary, impl: AnyUnaryImpl): (ctx: HandlerContext, request: Message) => Promise<UnaryResult>;
+  /** Binds a streaming method's implementation; `requests` is one message for server streaming. */
+  bindStream(
+    method: DescMethodStreaming,
+    impl: AnyStreamImpl,
+  ): (ctx: HandlerContext, requests: AsyncIterable<Message>) => Promise<StreamResult>;
+  /**
+   * For a call the door cannot start (e.g. an undecodable request): runs
+   * only the request log and error mapping so the failure is logged and
+   * shaped like any other, and returns the status to send.
+   */
+  reject(method: DescMethod, ctx: HandlerContext, error: unknown): Promise<ConnectError>;
+}
+
+/** The HandlerContext of the call, for the innermost step of a chain bound here. */
+const handlerContextKey = createContextKey<HandlerContext | undefined>(undefined, { description: "roster handler context" });
+
+type AnyRequest = UnaryRequest | StreamRequest;
+type AnyResponse = UnaryResponse | StreamResponse;
+type AnyFn = (req: AnyRequest) => Promise<AnyResponse>;
+
+/** Builds the pipeline; throws if a method's access rule cannot be enforced as declared. */
+export function createRpcPipeline(deps: RpcPipelineDeps): RpcPipeline {
+  const rules = compileAccessRules(deps.services);
+  const outer: Interceptor[] = [createRequestLogInterceptor(deps.logger), createErrorMappingInterceptor()];
+  const inner: Interceptor[] = [
+    createDeadlineInterceptor(),
+    createAuthenticationInterceptor(deps.verifier),
+    createAuthorizationInterceptor(rules, deps.access),
+  ];
+  const interceptors = [...outer, ...inner];
+
+  return {
+    interceptors,
+    rules,
+    bindUnary(method, impl) {
+      const chain = compose(interceptors, async (req) => {
+        const ctx = contextOf(req);
+        const output = await impl(req.message as Message, ctx);
+        return {
+          stream: false,
+          message: normalize(method.output, output),
+          method,
+          service: method.parent,
+          header: ctx.responseHeader,
+          trailer: ctx.responseTrailer,
+        };
+      });
+      return async (ctx, request) => {
+        ctx.values.set(handlerContextKey, ctx);
+        const res = await chain(requestOf(ctx, method, false, request));
+        if (res.stream) throw new ConnectError("internal error: unary call produced a stream", Code.Internal);
+        return { message: res.message, header: res.header, trailer: res.trailer };
+      };
+    },
+    bindStream(method, impl) {
+      const chain = compose(interceptors, async (req) => {
+        const ctx = contextOf(req);
+        const input = req.message as AsyncIterable<Message>;
+        let output: AsyncIterable<unknown> | Iterable<unknown>;
+        switch (method.methodKind) {
+          case "server_streaming":
+            output = (impl as (r: Message, c: HandlerContext) => AsyncIterable<unknown>)(await single(input), ctx);
+            break;
+          case "client_streaming": {
+            const one = await (impl as (r: AsyncIterable<Message>, c: HandlerContext) => Promise<unknown>)(input, ctx);
+            output = [one];
+            break;
+          }
+          case "bidi_streaming":
+            output = (impl as (r: AsyncIterable<Message>, c: HandlerContext) => AsyncIterable<unknown>)(input, ctx);
+            break;
+        }
+        return {
+          stream: true,
+          message: normalizeStream(method.output, output),
+          method,
+          service: method.parent,
+          header: ctx.responseHeader,
+          trailer: ctx.responseTrailer,
+        };
+      });
+      return async (ctx, requests) => {
+        ctx.values.set(handlerContextKey, ctx);
+        const res = await chain(requestOf(ctx, method, true, requests));
+        if (!res.stream) throw new ConnectError("internal error: streaming call produced a unary response", Code.Internal);
+        return { message: res.message, header: res.header, trailer: res.trailer };
+      };
+    },
+    async reject(method, ctx, error) {
+      const failing = compose(outer, () => Promise.reject(error instanceof Error ? error : new Error(String(error))));
+      try {
+        await failing(requestOf(ctx, method, method.methodKind !== "unary", undefined));
+      } catch (status) {
+        return ConnectError.from(status);
+      }
+      return new ConnectError("internal error", Code.Internal);
+    },
+  };
+}
+
+/** connect's onion order: the first interceptor is the outermost. */
+function compose(interceptors: readonly Interceptor[], last: AnyFn): AnyFn {
+  let fn = last;
+  for (let i = interceptors.length - 1; i >= 0; i--) {
+    const interceptor = interceptors[i];
+    if (interceptor !== undefined) fn = interceptor(fn);
+  }
+  return fn;
+}
+
+function contextOf(req: AnyRequest): HandlerContext {
+  const ctx = req.contextValues.get(handlerContextKey);
+  if (ctx === undefined) throw new ConnectError("internal error: call bound without a handler context", Code.Internal);
+  return ctx;
+}
+
+function requestOf(ctx: HandlerContext, method: DescMethod, stream: boolean, message: unknown): AnyRequest {
+  return {
+    stream,
+    message,
+    method,
+    service: method.parent,
+    requestMethod: ctx.requestMethod,
+    url: ctx.url,
+    signal: ctx.signal,
+    header: ctx.requestHeader,
+    contextValues: ctx.values,
+  } as AnyRequest;
+}
+
+/** Handlers may return init objects (`{ group }`); the doors serialize real messages. */
+function normalize(schema: DescMessage, value: unknown): Message {
+  if (isMessage(value, schema)) return value;
+  return create(schema, value as never);
+}
+
+async function* normalizeStream(schema: DescMessage, values: AsyncIterable<unknown> | Iterable<unknown>): AsyncGenerator<Message> {
+  for await (const value of values) yield normalize(schema, value);
+}
+
+/** The one request of a server-streaming call. */
+async function single(input: AsyncIterable<Message>): Promise<Message> {
+  let found: Message | undefined;
+  for await (const message of input) {
+    if (found !== undefined) throw new ConnectError("protocol error: expected one request message", Code.InvalidArgument);
+    found = message;
+  }
+  if (found === undefined) throw new ConnectError("protocol error: missing request message", Code.InvalidArgument);
+  return found;
+}

@@ -1,0 +1,15 @@
+/**
+ * Request ids: the client's `x-request-id` when it is a sane token (so a
+ * caller can correlate its logs with ours), otherwise a fresh UUID. Anything
+ * else (too long, spaces, control characters) is replaced rather than logged.
+ */
+import { randomUUID } from "node:crypto";
+
+export const requestIdHeader = "x-request-id";
+const acceptable = /^[A-Za-z0-9._:/+=-]{1,128}$/;
+
+/** The request id for a call with these request headers. */
+export function requestIdFrom(headers: Headers): string {
+  const given = headers.get(requestIdHeader);
+  return given !== null && acceptable.test(given) ? given : randomUUID();
+}
