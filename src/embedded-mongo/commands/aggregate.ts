@@ -1,0 +1,172 @@
+/**
+ * aggregate: `$changeStream` pipelines go to the change-stream module; every
+ * other pipeline reads one snapshot. Leading find-like stages ($match, $sort,
+ * $skip, $limit, plain inclusion/exclusion $project) run on the stored
+ * documents, keeping their BSON types; the remaining stages run in mingo over
+ * promoted views, with `$lookup`, `$graphLookup` and `$unionWith` reading
+ * foreign collections from the same snapshot. Unknown stages fail with 40324.
+ */
+import type { Document } from "bson";
+import { Aggregator } from "mingo";
+import { MingoError } from "mingo/util";
+import type { Transaction } from "../engine/types.ts";
+import { demoteDocument, matches, promoteDocument } from "../bson-values.ts";
+import { toNumber } from "../bson-numbers.ts";
+import { isPlainObject } from "../document-paths.ts";
+import { describeValue } from "../describe-value.ts";
+import { CommandError, commandError } from "../errors.ts";
+import { compileProjection } from "../query/project-document.ts";
+import { parseSort, sortDocuments } from "../query/sort-documents.ts";
+import { commandArgs, namespaceOf } from "./command-args.ts";
+import type { CommandHandler } from "./command-context.ts";
+import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
+import { openChangeStream } from "./change-stream.ts";
+
+/** Stages mingo evaluates that are meaningful here. */
+const supportedStages = new Set([
+  "$match", "$sort", "$skip", "$limit", "$project", "$addFields", "$set", "$unset", "$group", "$count",
+  "$unwind", "$lookup", "$graphLookup", "$facet", "$replaceRoot", "$replaceWith", "$sortByCount",
+  "$bucket", "$bucketAuto", "$sample", "$unionWith", "$documents", "$redact", "$setWindowFields",
+  "$densify", "$fill",
+]);
+
+/** Real MongoDB stages this server does not implement (a distinct message from unknown names). */
+const unsupportedStages = new Set([
+  "$out", "$merge", "$geoNear", "$search", "$searchMeta", "$vectorSearch", "$indexStats", "$collStats",
+  "$currentOp", "$listSessions", "$listLocalSessions", "$planCacheStats", "$listSearchIndexes",
+  "$shardedDataDistribution", "$changeStreamSplitLargeEvent",
+]);
+
+/** Query operators the engine's matcher may not evaluate; such filters go to mingo. */
+const mingoOnlyOperators = new Set(["$where", "$text", "$function"]);
+
+function usesMingoOnlyOperator(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(usesMingoOnlyOperator);
+  if (!isPlainObject(value)) return false;
+  return Object.entries(value).some(([key, sub]) => mingoOnlyOperators.has(key) || usesMingoOnlyOperator(sub));
+}
+
+export function stageName(stage: unknown, index: number): string {
+  if (!isPlainObject(stage) || Object.keys(stage).length !== 1) {
+    throw commandError("Location40323", `A pipeline stage specification object must contain exactly one field (stage ${index}).`);
+  }
+  return Object.keys(stage)[0] ?? "";
+}
+
+/** Validates stage names of a pipeline (recursing into $facet and $lookup/$unionWith pipelines). */
+export function validatePipeline(pipeline: readonly unknown[], allowChangeStream: boolean): void {
+  pipeline.forEach((stage, index) => {
+    const name = stageName(stage, index);
+    const spec: unknown = (stage as Document)[name];
+    if (name === "$changeStream") {
+      if (!allowChangeStream || index !== 0) throw commandError("Location40602", "$changeStream is only valid as the first stage in a pipeline");
+      return;
+    }
+    if (unsupportedStages.has(name)) {
+      throw commandError("Location40324", `Unsupported pipeline stage name: '${name}' (not implemented by the embedded server)`);
+    }
+    if (!supportedStages.has(name)) throw commandError("Location40324", `Unrecognized pipeline stage name: '${name}'`);
+    if (name === "$facet" && isPlainObject(spec)) {
+      for (const sub of Object.values(spec)) if (Array.isArray(sub)) validatePipeline(sub, false);
+    }
+    if ((name === "$lookup" || name === "$unionWith") && isPlainObject(spec) && Array.isArray(spec["pipeline"])) {
+      validatePipeline(spec["pipeline"], false);
+    }
+  });
+}
+
+/** mingo's errors, in MongoDB's words where they have one. */
+export function mingoErrorToCommandError(err: unknown): unknown {
+  if (err instanceof CommandError || !(err instanceof Error)) return err;
+  if (!(err instanceof MingoError)) return err;
+  const message = err.message;
+  let match = /unknown (?:query|top level) operator:? (\$\w+)/.exec(message);
+  if (match) return commandError("BadValue", message.includes("top level") ? `unknown top level operator: ${match[1]}` : `unknown operator: ${match[1]}`);
+  match = /accumulator '(\$\w+)' is not registered/.exec(message);
+  if (match) return commandError("InvalidPipelineOperator", `Unrecognized expression '${match[1]}'`);
+  match = /unregistered pipeline operator (\$\w+)/.exec(message);
+  if (match) return commandError("Location40324", `Unrecognized pipeline stage name: '${match[1]}'`);
+  return commandError("BadValue", message);
+}
+
+/** Runs find-like leading stages on stored documents; returns the documents and the stages left. */
+function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Document[]): [Document[], Document[]] {
+  let index = 0;
+  let docs: Document[] | undefined;
+  const first = pipeline[0];
+  if (first !== undefined && isPlainObject(first["$match"]) && !usesMingoOnlyOperator(first["$match"])) {
+    docs = tx.find(ns, first["$match"]);
+    index = 1;
+  } else {
+    docs = tx.find(ns, {});
+  }
+  for (; index < pipeline.length; index++) {
+    const stage = pipeline[index] ?? {};
+    const [name] = Object.keys(stage);
+    const spec: unknown = stage[name ?? ""];
+    if (name === "$match" && isPlainObject(spec) && !usesMingoOnlyOperator(spec)) {
+      docs = docs.filter((doc) => matches(doc, spec));
+    } else if (name === "$sort" && isPlainObject(spec)) {
+      docs = sortDocuments(docs, parseSort(spec));
+    } else if ((name === "$skip" || name === "$limit") && toNumber(spec) !== undefined) {
+      const n = toNumber(spec) ?? 0;
+      if (!Number.isInteger(n) || n < 0 || (name === "$limit" && n === 0)) {
+        throw commandError("BadValue", `invalid argument to ${name} stage: ${describeValue(spec)}`);
+      }
+      docs = name === "$skip" ? docs.slice(n) : docs.slice(0, n);
+    } else if (name === "$project" && isPlainObject(spec) && Object.values(spec).every((v) => typeof v === "boolean" || toNumber(v) === 0 || toNumber(v) === 1)) {
+      const projection = compileProjection(spec);
+      if (projection !== undefined) docs = docs.map(projection);
+    } else {
+      break;
+    }
+  }
+  return [docs, pipeline.slice(index)];
+}
+
+/** Runs a validated, non-change-stream pipeline on one snapshot. */
+export function runPipeline(tx: Transaction, db: string, collection: string | undefined, pipeline: readonly Document[]): Document[] {
+  let input: Document[] = [];
+  let rest: readonly Document[] = pipeline;
+  if (collection !== undefined) [input, rest] = runStoredPrefix(tx, `${db}.${collection}`, pipeline);
+  if (rest.length === 0) return input;
+  const resolved = new Map<string, Document[]>();
+  const collectionResolver = (name: string): Document[] => {
+    let docs = resolved.get(name);
+    if (docs === undefined) {
+      docs = tx.find(`${db}.${name}`, {}).map(promoteDocument);
+      resolved.set(name, docs);
+    }
+    return docs;
+  };
+  try {
+    const aggregator = new Aggregator(rest.map(promoteDocument), { collectionResolver });
+    return aggregator.run(input.map(promoteDocument)).map(demoteDocument);
+  } catch (err) {
+    throw mingoErrorToCommandError(err);
+  }
+}
+
+export const aggregate: CommandHandler = (ctx) => {
+  const args = commandArgs(ctx.body, "aggregate");
+  const target: unknown = ctx.body["aggregate"];
+  const pipeline = args.requireArray("pipeline");
+  const cursorOptions = args.document("cursor");
+  if (cursorOptions === undefined && args.boolean("explain") !== true) {
+    throw commandError("FailedToParse", "The 'cursor' option is required, except for aggregate with the explain argument");
+  }
+  if (args.boolean("explain") === true) throw commandError("BadValue", "explain is not supported by the embedded server");
+  const batchSize = batchSizeOf(cursorOptions === undefined ? undefined : commandArgs(cursorOptions, "aggregate.cursor").integer("batchSize"));
+  validatePipeline(pipeline, true);
+  const stages = pipeline as Document[];
+  const collection = toNumber(target) === 1 ? undefined : namespaceOf(ctx.db, target, "aggregate").slice(ctx.db.length + 1);
+  if (stages[0] !== undefined && "$changeStream" in stages[0]) {
+    return openChangeStream(ctx, collection, stages[0]["$changeStream"], stages.slice(1), batchSize);
+  }
+  if (collection === undefined && !(stages[0] !== undefined && "$documents" in stages[0])) {
+    throw commandError("InvalidNamespace", "{aggregate: 1} is not valid for this pipeline: it must start with $documents or $changeStream");
+  }
+  const results = ctx.scope.read((tx) => runPipeline(tx, ctx.db, collection, stages));
+  const ns = collection === undefined ? `${ctx.db}.$cmd.aggregate` : `${ctx.db}.${collection}`;
+  return firstBatchReply(ctx.server.cursors, ns, results, { batchSize, singleBatch: false });
+};

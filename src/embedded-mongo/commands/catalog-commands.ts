@@ -1,0 +1,162 @@
+/**
+ * Catalog commands: create, drop, dropDatabase, listCollections,
+ * listDatabases, createIndexes, listIndexes, dropIndexes.
+ */
+import { Int32, Long, type Document } from "bson";
+import type { IndexSpec } from "../engine/types.ts";
+import { matches } from "../bson-values.ts";
+import { toNumber } from "../bson-numbers.ts";
+import { isPlainObject } from "../document-paths.ts";
+import { describeValue } from "../describe-value.ts";
+import { commandError } from "../errors.ts";
+import { commandArgs, namespaceOf } from "./command-args.ts";
+import type { CommandHandler } from "./command-context.ts";
+import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
+
+/** Options `create` understands; the rest are accepted and ignored (validators, collation, …). */
+const ignoredCreateFields = new Set(["create", "$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
+
+export const create: CommandHandler = async (ctx) => {
+  const ns = namespaceOf(ctx.db, ctx.body["create"], "create");
+  const options: Document = {};
+  for (const [key, value] of Object.entries(ctx.body) as [string, unknown][]) if (!ignoredCreateFields.has(key)) options[key] = value;
+  if (options["capped"] === true) throw commandError("BadValue", "capped collections are not supported by the embedded server");
+  if (options["viewOn"] !== undefined) throw commandError("BadValue", "views are not supported by the embedded server");
+  if (options["timeseries"] !== undefined) throw commandError("BadValue", "time-series collections are not supported by the embedded server");
+  const created = await ctx.server.engine.createCollection(ns, options);
+  if (!created) throw commandError("NamespaceExists", `Collection ${ns} already exists.`);
+  return { ok: 1 };
+};
+
+export const drop: CommandHandler = async (ctx) => {
+  const ns = namespaceOf(ctx.db, ctx.body["drop"], "drop");
+  const dropped = await ctx.server.engine.dropCollection(ns);
+  if (dropped === null) throw commandError("NamespaceNotFound", "ns not found");
+  return { ns, nIndexesWas: dropped.nIndexesWas, ok: 1 };
+};
+
+export const dropDatabase: CommandHandler = async (ctx) => {
+  await ctx.server.engine.dropDatabase(ctx.db);
+  return { dropped: ctx.db, ok: 1 };
+};
+
+function indexDocument(spec: IndexSpec): Document {
+  const key: Document = {};
+  for (const [field, direction] of spec.key) key[field] = new Int32(direction);
+  const doc: Document = { v: new Int32(2), key, name: spec.name };
+  if (spec.unique === true) doc["unique"] = true;
+  if (spec.sparse === true) doc["sparse"] = true;
+  if (spec.partialFilterExpression !== undefined) doc["partialFilterExpression"] = spec.partialFilterExpression;
+  return doc;
+}
+
+export const listCollections: CommandHandler = (ctx) => {
+  const args = commandArgs(ctx.body, "listCollections");
+  const filter = args.document("filter") ?? {};
+  const nameOnly = args.boolean("nameOnly") ?? false;
+  const batchSize = batchSizeOf(args.document("cursor") === undefined ? undefined : commandArgs(args.requireDocument("cursor"), "listCollections.cursor").integer("batchSize"));
+  const infos = ctx.server.engine.listCollections(ctx.db);
+  const docs: Document[] = [];
+  for (const info of infos) {
+    const idIndex = info.indexes.find((i) => i.name === "_id_");
+    const full: Document = {
+      name: info.name,
+      type: "collection",
+      options: info.options,
+      info: { readOnly: false },
+      idIndex: idIndex === undefined ? { v: new Int32(2), key: { _id: new Int32(1) }, name: "_id_" } : indexDocument(idIndex),
+    };
+    if (!matches(full, filter)) continue;
+    docs.push(nameOnly ? { name: info.name, type: "collection" } : full);
+  }
+  docs.sort((a, b) => String(a["name"]).localeCompare(String(b["name"])));
+  return firstBatchReply(ctx.server.cursors, `${ctx.db}.$cmd.listCollections`, docs, { batchSize, singleBatch: false });
+};
+
+export const listDatabases: CommandHandler = (ctx) => {
+  const args = commandArgs(ctx.body, "listDatabases");
+  const nameOnly = args.boolean("nameOnly") ?? false;
+  const filter = args.document("filter") ?? {};
+  const databases = ctx.server.engine
+    .listDatabases()
+    .map((name) => (nameOnly ? { name } : { name, sizeOnDisk: Long.fromNumber(0), empty: false }))
+    .filter((doc) => matches(doc, filter));
+  const reply: Document = { databases };
+  if (!nameOnly) reply["totalSize"] = Long.fromNumber(0);
+  reply["ok"] = 1;
+  return reply;
+};
+
+/** The default index name MongoDB derives from a key: `a_1_b_-1`. */
+export function defaultIndexName(key: readonly (readonly [string, number])[]): string {
+  return key.map(([field, direction]) => `${field}_${direction}`).join("_");
+}
+
+function parseIndexSpec(raw: unknown): IndexSpec {
+  if (!isPlainObject(raw)) throw commandError("TypeMismatch", "each index specification must be an object");
+  const keyDoc: unknown = raw["key"];
+  if (!isPlainObject(keyDoc) || Object.keys(keyDoc).length === 0) throw commandError("BadValue", "Index keys cannot be empty.");
+  const key: [string, 1 | -1][] = [];
+  for (const [field, value] of Object.entries(keyDoc)) {
+    const direction = toNumber(value);
+    if (direction !== 1 && direction !== -1) {
+      throw commandError("BadValue", `Index key '${field}: ${describeValue(value)}' is not supported by the embedded server (only ascending 1 and descending -1 keys)`);
+    }
+    key.push([field, direction]);
+  }
+  const name: unknown = raw["name"] ?? defaultIndexName(key);
+  if (typeof name !== "string" || name === "") throw commandError("BadValue", "index name must be a non-empty string");
+  const spec: { -readonly [K in keyof IndexSpec]: IndexSpec[K] } = { name, key };
+  if (raw["unique"] === true || toNumber(raw["unique"]) === 1) spec.unique = true;
+  if (raw["sparse"] === true || toNumber(raw["sparse"]) === 1) spec.sparse = true;
+  if (raw["partialFilterExpression"] !== undefined) {
+    if (!isPlainObject(raw["partialFilterExpression"])) throw commandError("TypeMismatch", "partialFilterExpression must be an object");
+    spec.partialFilterExpression = raw["partialFilterExpression"];
+  }
+  if (raw["expireAfterSeconds"] !== undefined) throw commandError("BadValue", "TTL indexes (expireAfterSeconds) are not supported by the embedded server");
+  return spec;
+}
+
+export const createIndexes: CommandHandler = async (ctx) => {
+  const args = commandArgs(ctx.body, "createIndexes");
+  const ns = namespaceOf(ctx.db, ctx.body["createIndexes"], "createIndexes");
+  const specs = args.requireArray("indexes").map(parseIndexSpec);
+  if (specs.length === 0) throw commandError("BadValue", "Must specify at least one index to create");
+  const { before, after } = await ctx.server.engine.createIndexes(ns, specs);
+  const reply: Document = { numIndexesBefore: before, numIndexesAfter: after, createdCollectionAutomatically: false };
+  if (before === after) reply["note"] = "all indexes already exist";
+  reply["ok"] = 1;
+  return reply;
+};
+
+export const listIndexes: CommandHandler = (ctx) => {
+  const args = commandArgs(ctx.body, "listIndexes");
+  const ns = namespaceOf(ctx.db, ctx.body["listIndexes"], "listIndexes");
+  const cursor = args.document("cursor");
+  const batchSize = batchSizeOf(cursor === undefined ? undefined : commandArgs(cursor, "listIndexes.cursor").integer("batchSize"));
+  const indexes = ctx.server.engine.listIndexes(ns);
+  if (indexes === null) throw commandError("NamespaceNotFound", `ns does not exist: ${ns}`);
+  return firstBatchReply(ctx.server.cursors, ns, indexes.map(indexDocument), { batchSize, singleBatch: false });
+};
+
+export const dropIndexes: CommandHandler = async (ctx) => {
+  const ns = namespaceOf(ctx.db, ctx.body["dropIndexes"], "dropIndexes");
+  const index: unknown = ctx.body["index"];
+  let names: string[] | "*";
+  if (index === "*") names = "*";
+  else if (typeof index === "string") names = [index];
+  else if (Array.isArray(index) && index.every((n) => typeof n === "string")) names = index;
+  else if (isPlainObject(index)) {
+    const key = Object.entries(index).map(([field, value]): [string, number] => [field, toNumber(value) ?? 0]);
+    const existing = ctx.server.engine.listIndexes(ns);
+    if (existing === null) throw commandError("NamespaceNotFound", `ns not found ${ns}`);
+    const found = existing.find((spec) => spec.key.length === key.length && spec.key.every(([f, d], i) => key[i]?.[0] === f && key[i][1] === d));
+    if (found === undefined) throw commandError("IndexNotFound", `can't find index with key: ${describeValue(index)}`);
+    names = [found.name];
+  } else {
+    throw commandError("TypeMismatch", "dropIndexes.index must be a string, an array of strings or a key pattern");
+  }
+  if (ctx.server.engine.listIndexes(ns) === null) throw commandError("NamespaceNotFound", `ns not found ${ns}`);
+  const nIndexesWas = await ctx.server.engine.dropIndexes(ns, names);
+  return { nIndexesWas, ok: 1 };
+};

@@ -1,0 +1,284 @@
+/**
+ * Change streams: `aggregate` with a leading `$changeStream` opens a cursor on
+ * the engine's change log; `getMore` waits (up to maxTimeMS, default 1 s) for
+ * new events, turns them into MongoDB event documents, applies the user's
+ * further stages and answers with `nextBatch` and `postBatchResumeToken`.
+ * Collection streams end with `invalidate` after the collection is dropped.
+ */
+import { BSON, Long, Timestamp, type Document } from "bson";
+import { Aggregator } from "mingo";
+import type { ChangeEvent } from "../engine/types.ts";
+import { demoteDocument, promoteDocument } from "../bson-values.ts";
+import { maxBatchBytes, type CursorEntry } from "../cursor-registry.ts";
+import { isPlainObject } from "../document-paths.ts";
+import { decodeResumeToken, encodeResumeToken } from "../change-stream-tokens.ts";
+import { commandError } from "../errors.ts";
+import { describeValue } from "../describe-value.ts";
+import { commandArgs, splitNamespace } from "./command-args.ts";
+import type { CommandContext } from "./command-context.ts";
+import { mingoErrorToCommandError, stageName } from "./aggregate.ts";
+import { defaultFirstBatchSize } from "../cursor-registry.ts";
+
+type FullDocumentMode = "default" | "updateLookup" | "whenAvailable" | "required";
+type BeforeChangeMode = "off" | "whenAvailable" | "required";
+
+interface StreamState {
+  readonly db: string;
+  /** Undefined for database and cluster streams. */
+  readonly collection: string | undefined;
+  readonly allDatabases: boolean;
+  readonly fullDocument: FullDocumentMode;
+  readonly fullDocumentBeforeChange: BeforeChangeMode;
+  /** Further user stages, or undefined when there are none. */
+  readonly stages: Aggregator | undefined;
+  /** True when every further stage is $match (events pass through unchanged). */
+  readonly filterOnly: boolean;
+  /** Last change-log position examined. */
+  afterSeq: bigint;
+  /** The invalidate event was delivered; the cursor closes. */
+  invalidated: boolean;
+}
+
+const allowedFollowingStages = new Set(["$match", "$project", "$addFields", "$set", "$unset", "$replaceRoot", "$replaceWith", "$redact"]);
+const defaultAwaitMs = 1000;
+/** Events examined per scan step. */
+const scanChunk = 1000;
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], option: string, fallback: T): T {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
+  throw commandError("BadValue", `'${describeValue(value)}' is not a valid value for $changeStream.${option}; expected one of ${allowed.join(", ")}`);
+}
+
+function compareTimestamps(a: Timestamp, b: Timestamp): number {
+  return a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.i === b.i ? 0 : a.i < b.i ? -1 : 1;
+}
+
+function historyLost(): Error {
+  return commandError("ChangeStreamHistoryLost", "Resume of change stream was not possible, as the resume point may no longer be in the oplog.");
+}
+
+/** The change-log position a new stream starts after. */
+function startPosition(ctx: CommandContext, spec: Document): bigint {
+  const changes = ctx.server.engine.changes;
+  const given = ["resumeAfter", "startAfter", "startAtOperationTime"].filter((k) => spec[k] !== undefined && spec[k] !== null);
+  if (given.length > 1) throw commandError("BadValue", `Only one of resumeAfter, startAfter and startAtOperationTime may be given (got ${given.join(", ")})`);
+  const option = given[0];
+  if (option === undefined) return changes.latestSeq();
+  if (option === "startAtOperationTime") {
+    const at: unknown = spec["startAtOperationTime"];
+    if (!(at instanceof Timestamp)) throw commandError("TypeMismatch", "$changeStream.startAtOperationTime must be a Timestamp");
+    let after = changes.oldestSeq() - 1n;
+    for (;;) {
+      const events = changes.since(after, scanChunk);
+      if (events.length === 0) return changes.latestSeq();
+      for (const event of events) {
+        if (compareTimestamps(event.clusterTime, at) >= 0) {
+          if (event.seq === changes.oldestSeq() && event.seq > 1n && compareTimestamps(event.clusterTime, at) > 0) throw historyLost();
+          return event.seq - 1n;
+        }
+        after = event.seq;
+      }
+    }
+  }
+  const position = decodeResumeToken(spec[option], option);
+  if (position.invalidate && option === "resumeAfter") {
+    throw commandError("BadValue", "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.");
+  }
+  if (position.seq < changes.oldestSeq() - 1n && position.seq < changes.latestSeq()) throw historyLost();
+  return position.seq;
+}
+
+function compileFollowingStages(stages: readonly Document[]): [Aggregator | undefined, boolean] {
+  stages.forEach((stage, index) => {
+    const name = stageName(stage, index + 1);
+    if (!allowedFollowingStages.has(name)) throw commandError("BadValue", `${name} is not permitted in a $changeStream pipeline`);
+  });
+  if (stages.length === 0) return [undefined, true];
+  const filterOnly = stages.every((stage) => "$match" in stage);
+  try {
+    return [new Aggregator(stages.map(promoteDocument)), filterOnly];
+  } catch (err) {
+    throw mingoErrorToCommandError(err);
+  }
+}
+
+function relevant(state: StreamState, event: ChangeEvent): boolean {
+  if (state.allDatabases) return true;
+  const { db, collection } = splitNamespace(event.ns);
+  if (db !== state.db) return false;
+  if (state.collection === undefined) return true;
+  return collection === state.collection || event.operationType === "dropDatabase";
+}
+
+function invalidates(state: StreamState, event: ChangeEvent): boolean {
+  if (state.allDatabases) return false;
+  if (state.collection !== undefined) return event.operationType === "drop" || event.operationType === "dropDatabase";
+  return event.operationType === "dropDatabase";
+}
+
+function lookupCurrent(ctx: CommandContext, ns: string, id: unknown): Document | null {
+  const tx = ctx.server.engine.begin();
+  try {
+    return tx.find(ns, { _id: id })[0] ?? null;
+  } finally {
+    tx.abort();
+  }
+}
+
+/** The event document MongoDB would send for `event`. */
+function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEvent): Document {
+  const { db, collection } = splitNamespace(event.ns);
+  const doc: Document = {
+    _id: encodeResumeToken(event.seq),
+    operationType: event.operationType,
+    clusterTime: event.clusterTime,
+    wallTime: event.wallTime,
+  };
+  const type = event.operationType;
+  if (type === "insert" || type === "replace") {
+    doc["fullDocument"] = event.fullDocument ?? null;
+  } else if (type === "update") {
+    if (state.fullDocument === "updateLookup") {
+      doc["fullDocument"] = event.documentKey === undefined ? null : lookupCurrent(ctx, event.ns, event.documentKey._id);
+    } else if (state.fullDocument === "whenAvailable" || state.fullDocument === "required") {
+      if (event.fullDocument === undefined && state.fullDocument === "required") {
+        throw commandError("BadValue", "Change stream was configured to require a post-image for all update events, but the post-image was not found");
+      }
+      doc["fullDocument"] = event.fullDocument ?? null;
+    }
+  }
+  doc["ns"] = type === "dropDatabase" || collection === "" ? { db } : { db, coll: collection };
+  if (event.documentKey !== undefined) doc["documentKey"] = { _id: event.documentKey._id };
+  if (type === "update") {
+    const description = event.updateDescription;
+    doc["updateDescription"] = {
+      updatedFields: description?.updatedFields ?? {},
+      removedFields: [...(description?.removedFields ?? [])],
+      truncatedArrays: [...(description?.truncatedArrays ?? [])],
+    };
+  }
+  if (state.fullDocumentBeforeChange !== "off" && (type === "update" || type === "replace" || type === "delete")) {
+    if (event.fullDocumentBeforeChange === undefined && state.fullDocumentBeforeChange === "required") {
+      throw commandError("BadValue", "Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found");
+    }
+    doc["fullDocumentBeforeChange"] = event.fullDocumentBeforeChange ?? null;
+  }
+  return doc;
+}
+
+/** Applies the user's further stages; undefined when the event is filtered out. */
+function transform(state: StreamState, doc: Document): Document | undefined {
+  if (state.stages === undefined) return doc;
+  let out: Document | undefined;
+  try {
+    const [result] = state.stages.run([promoteDocument(doc)]);
+    out = result === undefined ? undefined : demoteDocument(result);
+  } catch (err) {
+    throw mingoErrorToCommandError(err);
+  }
+  if (out === undefined) return undefined;
+  if (state.filterOnly) return doc;
+  const token: unknown = doc["_id"];
+  const kept: unknown = out["_id"];
+  if (!isPlainObject(kept) || !isPlainObject(token) || kept["_data"] !== token["_data"]) {
+    throw commandError("ChangeStreamFatalError", "Encountered an event whose _id field, which contains the resume token, was modified by the pipeline. Modifying the _id field of an event makes it impossible to resume the stream from that point. Only transformations that retain the unmodified _id field are allowed.");
+  }
+  return out;
+}
+
+/** Examines events after `state.afterSeq` without waiting; returns up to `maxEvents` of them. */
+function scan(ctx: CommandContext, state: StreamState, maxEvents: number): Document[] {
+  const out: Document[] = [];
+  let bytes = 0;
+  const changes = ctx.server.engine.changes;
+  if (state.afterSeq < changes.oldestSeq() - 1n) throw historyLost();
+  while (out.length < maxEvents && !state.invalidated) {
+    const events = changes.since(state.afterSeq, scanChunk);
+    if (events.length === 0) break;
+    for (const event of events) {
+      if (!relevant(state, event)) {
+        state.afterSeq = event.seq;
+        continue;
+      }
+      const doc = transform(state, eventDocument(ctx, state, event));
+      if (doc !== undefined) {
+        const size = BSON.calculateObjectSize(doc);
+        if (out.length > 0 && bytes + size > maxBatchBytes) return out;
+        out.push(doc);
+        bytes += size;
+      }
+      state.afterSeq = event.seq;
+      if (invalidates(state, event)) {
+        out.push({ _id: encodeResumeToken(event.seq, true), operationType: "invalidate", clusterTime: event.clusterTime, wallTime: event.wallTime });
+        state.invalidated = true;
+        break;
+      }
+      if (out.length >= maxEvents) break;
+    }
+  }
+  return out;
+}
+
+function streamState(entry: CursorEntry): StreamState {
+  if (entry.cursor.kind !== "changeStream") throw new Error("not a change-stream cursor");
+  return entry.cursor.state as StreamState;
+}
+
+/** Opens a change stream (`aggregate` whose first stage is `$changeStream`). */
+export function openChangeStream(ctx: CommandContext, collection: string | undefined, spec: unknown, following: readonly Document[], batchSize: number | undefined): Document {
+  if (!isPlainObject(spec)) throw commandError("TypeMismatch", "$changeStream stage must be an object");
+  const args = commandArgs(spec, "$changeStream");
+  const allDatabases = args.boolean("allChangesForCluster") ?? false;
+  if (allDatabases && (ctx.db !== "admin" || collection !== undefined)) {
+    throw commandError("BadValue", "A $changeStream with 'allChangesForCluster:true' may only be opened on the 'admin' database, and with aggregate: 1");
+  }
+  if (!allDatabases && ctx.db === "admin" && collection === undefined) {
+    throw commandError("InvalidNamespace", "$changeStream may not be opened on the internal admin database");
+  }
+  const [stages, filterOnly] = compileFollowingStages(following);
+  const state: StreamState = {
+    db: ctx.db,
+    collection,
+    allDatabases,
+    fullDocument: oneOf(spec["fullDocument"], ["default", "updateLookup", "whenAvailable", "required"], "fullDocument", "default"),
+    fullDocumentBeforeChange: oneOf(spec["fullDocumentBeforeChange"], ["off", "whenAvailable", "required"], "fullDocumentBeforeChange", "off"),
+    stages,
+    filterOnly,
+    afterSeq: startPosition(ctx, spec),
+    invalidated: false,
+  };
+  const ns = collection === undefined ? `${ctx.db}.$cmd.aggregate` : `${ctx.db}.${collection}`;
+  const batch = scan(ctx, state, batchSize ?? defaultFirstBatchSize);
+  const id = state.invalidated
+    ? Long.ZERO
+    : ctx.server.cursors.open(ns, { kind: "changeStream", abort: new AbortController(), state });
+  return { cursor: { firstBatch: batch, postBatchResumeToken: encodeResumeToken(state.afterSeq), id, ns }, ok: 1 };
+}
+
+/** getMore on a change-stream cursor: waits for events until maxTimeMS. */
+export async function changeStreamGetMore(ctx: CommandContext, entry: CursorEntry, batchSize: number | undefined, maxTimeMS: number | undefined): Promise<Document> {
+  const state = streamState(entry);
+  if (entry.cursor.kind !== "changeStream") throw new Error("not a change-stream cursor");
+  const signal = AbortSignal.any([entry.cursor.abort.signal, ctx.server.stopping]);
+  const deadline = Date.now() + Math.max(0, maxTimeMS ?? defaultAwaitMs);
+  const limit = batchSize === undefined || batchSize === 0 ? Number.MAX_SAFE_INTEGER : batchSize;
+  let batch: Document[];
+  try {
+    for (;;) {
+      batch = scan(ctx, state, limit);
+      const remaining = deadline - Date.now();
+      if (batch.length > 0 || remaining <= 0 || signal.aborted || state.invalidated) break;
+      await ctx.server.engine.changes.waitFor(state.afterSeq, remaining, signal);
+    }
+  } catch (err) {
+    ctx.server.cursors.kill(entry.id);
+    throw err;
+  }
+  let id = Long.fromBigInt(entry.id);
+  if (state.invalidated || signal.aborted) {
+    ctx.server.cursors.kill(entry.id);
+    id = Long.ZERO;
+  }
+  return { cursor: { nextBatch: batch, postBatchResumeToken: encodeResumeToken(state.afterSeq), id, ns: entry.ns }, ok: 1 };
+}

@@ -1,0 +1,133 @@
+/**
+ * The embedded MongoDB-wire-compatible server: a one-member replica-set
+ * primary ("rs0") on 127.0.0.1 that the official driver can use for
+ * everything Roster needs (CRUD, aggregation, indexes, sessions,
+ * transactions, retryable writes, change streams).
+ */
+import { createServer, type AddressInfo, type Socket } from "node:net";
+import { ObjectId } from "bson";
+import { pino, type Logger } from "pino";
+import { createEngine } from "./engine/index.ts";
+import type { Engine } from "./engine/types.ts";
+import type { ServerContext } from "./commands/command-context.ts";
+import { createCursorRegistry } from "./cursor-registry.ts";
+import { createSessionRegistry } from "./session-registry.ts";
+import { handleConnection, type ConnectionHandle } from "./wire/connection-handler.ts";
+
+export interface EmbeddedMongoOptions {
+  /** TCP port on 127.0.0.1; 0 (the default) picks any free port. */
+  readonly port?: number;
+  /** Journal directory; without it all data lives in memory only. */
+  readonly dataDir?: string;
+  /** Logger for connection problems and unexpected errors (silent by default). */
+  readonly log?: Logger;
+  /** Idle time after which an open cursor is closed (default 10 minutes). */
+  readonly cursorTimeoutMs?: number;
+}
+
+export interface EmbeddedMongo {
+  /** `mongodb://127.0.0.1:PORT/?directConnection=true`; `?replicaSet=rs0` works too. */
+  readonly uri: string;
+  readonly port: number;
+  /** Closes connections and cursors, aborts open transactions and closes the engine (journal flush). */
+  stop(): Promise<void>;
+}
+
+const sweepIntervalMs = 5_000;
+/** How long stop() waits for in-flight commands before closing the engine. */
+const drainTimeoutMs = 6_000;
+
+function listen(server: ReturnType<typeof createServer>, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      reject(err);
+    };
+    server.once("error", onError);
+    server.listen({ port, host: "127.0.0.1" }, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Promise<EmbeddedMongo> {
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be an integer in 0..65535, got ${port}`);
+  const log = options.log ?? pino({ level: "silent" });
+  const engineOptions = {
+    log: (level: "info" | "warn" | "error", message: string) => {
+      log[level]({ component: "engine" }, message);
+    },
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+  };
+  const engine: Engine = await createEngine(engineOptions);
+  const stopController = new AbortController();
+  let address = "127.0.0.1:0";
+  const context: ServerContext = {
+    engine,
+    cursors: createCursorRegistry({ idleTimeoutMs: options.cursorTimeoutMs ?? 10 * 60_000 }),
+    sessions: createSessionRegistry({ sessionTimeoutMs: 30 * 60_000, transactionLifetimeMs: 60_000, maxSessions: 100_000 }),
+    address: () => address,
+    log,
+    electionId: new ObjectId("7fffffff0000000000000001"),
+    stopping: stopController.signal,
+  };
+
+  const sockets = new Set<Socket>();
+  const connections = new Set<ConnectionHandle>();
+  let nextConnectionId = 0;
+  const tcp = createServer((socket) => {
+    if (stopController.signal.aborted) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    nextConnectionId++;
+    const connection = handleConnection(socket, context, nextConnectionId, log);
+    sockets.add(socket);
+    connections.add(connection);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      void connection.drained().finally(() => connections.delete(connection));
+    });
+  });
+  try {
+    await listen(tcp, port);
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  const bound = (tcp.address() as AddressInfo).port;
+  address = `127.0.0.1:${bound}`;
+  const sweeper = setInterval(() => {
+    context.cursors.sweep();
+    context.sessions.sweep();
+  }, sweepIntervalMs);
+  sweeper.unref();
+  log.info({ address }, "embedded-mongo listening");
+
+  let stopped: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    stopController.abort();
+    clearInterval(sweeper);
+    const closed = new Promise<void>((resolve) => tcp.close(() => { resolve(); }));
+    for (const socket of sockets) socket.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, drainTimeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...connections].map((c) => c.drained())), timeout]);
+    clearTimeout(timer);
+    context.cursors.closeAll();
+    context.sessions.closeAll();
+    await engine.close();
+    await closed;
+    log.info({ address }, "embedded-mongo stopped");
+  };
+
+  return {
+    uri: `mongodb://${address}/?directConnection=true`,
+    port: bound,
+    stop: () => (stopped ??= stop()),
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * One client connection: frames the byte stream, decodes each message,
+ * runs the commands strictly in arrival order and writes the replies. OP_MSG
+ * requests with `moreToCome` get no reply. A stream that cannot be framed
+ * closes the connection; a message that cannot be decoded gets an error reply.
+ */
+import type { Socket } from "node:net";
+import type { Document } from "bson";
+import type { Logger } from "pino";
+import { dispatchCommand } from "../commands/dispatch-command.ts";
+import type { ServerContext } from "../commands/command-context.ts";
+import { errorCodes } from "../errors.ts";
+import { decodeMessage, MessageDecodeError, readHeader, type DecodedRequest } from "./decode-message.ts";
+import { encodeOpMsgReply, encodeOpReply } from "./encode-reply.ts";
+import { createMessageFramer, FramingError } from "./message-framer.ts";
+import { opCodes, opMsgFlags } from "./op-codes.ts";
+
+/** Commands a legacy OP_QUERY may carry (mongod 5.1+ accepts only the handshake). */
+const opQueryCommands = new Set(["hello", "isMaster", "ismaster"]);
+/** Pause reading when this many messages wait (a client pipelining without reading replies). */
+const maxQueuedMessages = 64;
+
+let replyRequestId = 0;
+function nextRequestId(): number {
+  replyRequestId = (replyRequestId + 1) & 0x7fffffff;
+  return replyRequestId;
+}
+
+export interface ConnectionHandle {
+  /** Resolves when every queued message has been processed. */
+  drained(): Promise<void>;
+}
+
+export function handleConnection(socket: Socket, server: ServerContext, connectionId: number, log: Logger): ConnectionHandle {
+  const framer = createMessageFramer();
+  let tail: Promise<void> = Promise.resolve();
+  let queued = 0;
+
+  const send = (bytes: Buffer): void => {
+    if (!socket.destroyed && socket.writable) socket.write(bytes);
+  };
+
+  const reply = (request: { opCode: number; requestId: number }, doc: Document): void => {
+    let bytes: Buffer;
+    try {
+      bytes = request.opCode === opCodes.query ? encodeOpReply(nextRequestId(), request.requestId, doc) : encodeOpMsgReply(nextRequestId(), request.requestId, doc);
+    } catch (err) {
+      log.error({ err, connectionId }, "could not encode a reply");
+      const fallback = { ok: 0, errmsg: `could not encode the reply: ${err instanceof Error ? err.message : String(err)}`, code: errorCodes.InternalError, codeName: "InternalError" };
+      bytes = request.opCode === opCodes.query ? encodeOpReply(nextRequestId(), request.requestId, fallback) : encodeOpMsgReply(nextRequestId(), request.requestId, fallback);
+    }
+    send(bytes);
+  };
+
+  const run = async (decoded: DecodedRequest): Promise<void> => {
+    const header = { opCode: decoded.header.opCode, requestId: decoded.header.requestId };
+    if (decoded.kind === "query") {
+      const dot = decoded.collection.indexOf(".");
+      const db = dot < 0 ? "" : decoded.collection.slice(0, dot);
+      let body = decoded.command;
+      if (body["$query"] !== undefined && typeof body["$query"] === "object" && body["$query"] !== null) body = body["$query"] as Document;
+      const name = Object.keys(body)[0] ?? "";
+      if (!decoded.collection.endsWith(".$cmd") || !opQueryCommands.has(name)) {
+        reply(header, { ok: 0, errmsg: `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`, code: errorCodes.UnsupportedOpQueryCommand, codeName: "UnsupportedOpQueryCommand" });
+        return;
+      }
+      reply(header, await dispatchCommand(server, { body, connectionId, legacyDb: db }));
+      return;
+    }
+    const result = await dispatchCommand(server, { body: decoded.command, connectionId });
+    if ((decoded.flags & opMsgFlags.moreToCome) === 0) reply(header, result);
+  };
+
+  const process = async (frame: Buffer): Promise<void> => {
+    let decoded: DecodedRequest;
+    try {
+      decoded = decodeMessage(frame);
+    } catch (err) {
+      if (!(err instanceof MessageDecodeError)) throw err;
+      log.warn({ connectionId, opCode: err.header.opCode, reason: err.message }, "undecodable message");
+      if (err.replyable) {
+        reply(err.header, { ok: 0, errmsg: err.message, code: errorCodes[err.codeName], codeName: err.codeName });
+      } else if (err.header.opCode !== opCodes.msg) {
+        socket.destroy();
+      }
+      return;
+    }
+    await run(decoded);
+  };
+
+  socket.on("data", (chunk: Buffer) => {
+    let frames: Buffer[];
+    try {
+      frames = framer.push(chunk);
+    } catch (err) {
+      if (!(err instanceof FramingError)) throw err;
+      log.warn({ connectionId, reason: err.message }, "closing connection: unframeable stream");
+      socket.destroy();
+      return;
+    }
+    for (const frame of frames) {
+      queued++;
+      if (queued >= maxQueuedMessages) socket.pause();
+      tail = tail
+        .then(() => process(frame))
+        .catch((err: unknown) => {
+          log.error({ err, connectionId, opCode: readHeader(frame).opCode }, "unexpected error while handling a message");
+        })
+        .finally(() => {
+          queued--;
+          if (queued < maxQueuedMessages / 4 && socket.isPaused()) socket.resume();
+        });
+    }
+  });
+  socket.on("error", (err) => {
+    log.debug({ err, connectionId }, "connection error");
+  });
+
+  return { drained: () => tail };
+}
