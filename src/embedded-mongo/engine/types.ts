@@ -90,6 +90,18 @@ export interface Transaction {
   /** Discards the writes and releases their write intents. Idempotent. */
   abort(): void;
   readonly state: "active" | "committed" | "aborted";
+  /** How the last `find` ran (for tests and benchmarks; added by the engine). */
+  readonly lastFind?: FindStats | undefined;
+}
+
+/** The cost of one `Transaction.find`: the index used and what it examined. */
+export interface FindStats {
+  /** Index name, or null for a full `_id`-order scan. */
+  readonly index: string | null;
+  /** Committed index entries walked. */
+  readonly keysExamined: number;
+  /** Documents whose visible version was checked against the filter. */
+  readonly docsExamined: number;
 }
 
 export interface ChangeLog {
@@ -132,6 +144,10 @@ export interface EngineOptions {
   readonly dataDir?: string;
   /** One-line reports (for example a torn journal tail cut off on start). */
   readonly log?: (level: "info" | "warn" | "error", message: string) => void;
+  /** How many recent change events to keep for change streams (default 100 000). */
+  readonly changeLogRetention?: number;
+  /** Journal size that triggers a snapshot and a fresh journal (default 64 MiB). */
+  readonly compactAfterBytes?: number;
 }
 
 /** An error with a MongoDB code; the command layer sends it as-is. */

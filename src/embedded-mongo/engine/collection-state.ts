@@ -1,0 +1,193 @@
+/**
+ * The committed state of one collection, multi-versioned: each document is a
+ * chain of versions stamped with the change-log position that committed them,
+ * kept while an open transaction's snapshot may still read them. Index entries
+ * point at documents and may be stale (they cover every retained version), so
+ * readers always re-check the version they can see.
+ */
+import type { Document } from "bson";
+import { compareKeys, keyString } from "./compare.ts";
+import { compileIndex, duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
+import type { IndexDef } from "./index-keys.ts";
+import { toPromoted } from "./promote.ts";
+import { createSortedList } from "./sorted-list.ts";
+import type { SortedList } from "./sorted-list.ts";
+import type { IndexSpec, Namespace, StoredDoc } from "./types.ts";
+
+/** One committed state of a document; `doc` null is a deletion. */
+export interface Version {
+  readonly seq: bigint;
+  readonly doc: StoredDoc | null;
+  /** The promoted view, computed on first use (documents are immutable). */
+  promoted?: unknown;
+}
+
+export interface Chain {
+  readonly id: unknown;
+  readonly idk: string;
+  /** Oldest first. */
+  versions: Version[];
+}
+
+export interface IndexEntry {
+  readonly key: readonly unknown[];
+  readonly idk: string;
+}
+
+/** Anything that can hold write intents (an active transaction). */
+export interface IntentHolder {
+  readonly state: "active" | "committed" | "aborted";
+}
+
+export interface IndexState {
+  readonly def: IndexDef;
+  readonly entries: SortedList<IndexEntry>;
+  /** Unique indexes only: uncommitted keys claimed by active transactions. */
+  readonly intents: Map<string, IntentHolder>;
+}
+
+export interface CollectionState {
+  readonly ns: Namespace;
+  options: Document;
+  indexes: IndexState[];
+  readonly chains: Map<string, Chain>;
+  /** Documents with an uncommitted write, by `_id` key string. */
+  readonly docIntents: Map<string, IntentHolder>;
+  /** Bumped by index DDL; transactions that wrote under an older one cannot commit. */
+  version: number;
+  /** False while the collection exists only because an uncommitted insert created it. */
+  durable: boolean;
+  /** False once dropped. */
+  live: boolean;
+}
+
+export const ID_INDEX: IndexSpec = { name: "_id_", key: [["_id", 1]] };
+
+export function compareEntries(a: IndexEntry, b: IndexEntry): number {
+  return compareKeys(a.key, b.key) || (a.idk < b.idk ? -1 : a.idk > b.idk ? 1 : 0);
+}
+
+export function createIndexState(spec: IndexSpec): IndexState {
+  return { def: compileIndex(spec), entries: createSortedList(compareEntries), intents: new Map() };
+}
+
+export function createCollectionState(ns: Namespace, options: Document, durable: boolean): CollectionState {
+  return {
+    ns,
+    options,
+    indexes: [createIndexState(ID_INDEX)],
+    chains: new Map(),
+    docIntents: new Map(),
+    version: 0,
+    durable,
+    live: true,
+  };
+}
+
+/** The version a snapshot at `seq` sees, if any. */
+export function visibleVersion(chain: Chain | undefined, seq: bigint): Version | undefined {
+  if (chain === undefined) return undefined;
+  for (let i = chain.versions.length - 1; i >= 0; i--) {
+    const v = chain.versions[i] as Version;
+    if (v.seq <= seq) return v;
+  }
+  return undefined;
+}
+
+export function latestVersion(chain: Chain | undefined): Version | undefined {
+  return chain?.versions[chain.versions.length - 1];
+}
+
+export function promotedOf(version: Version): unknown {
+  if (version.promoted === undefined) version.promoted = toPromoted(version.doc);
+  return version.promoted;
+}
+
+/** Appends a committed version and indexes it. */
+export function publishVersion(coll: CollectionState, id: unknown, idk: string, seq: bigint, doc: StoredDoc | null): void {
+  let chain = coll.chains.get(idk);
+  if (chain === undefined) {
+    if (doc === null) return;
+    chain = { id, idk, versions: [] };
+    coll.chains.set(idk, chain);
+  }
+  chain.versions.push({ seq, doc });
+  if (doc === null) return;
+  for (const index of coll.indexes) {
+    const keys = indexKeys(index.def, doc, coll.ns);
+    if (keys !== null) for (const key of keys) index.entries.add({ key, idk });
+  }
+}
+
+function keysOfVersions(index: IndexState, versions: readonly Version[], ns: Namespace): Map<string, readonly unknown[]> {
+  const out = new Map<string, readonly unknown[]>();
+  for (const v of versions) {
+    if (v.doc === null) continue;
+    const keys = indexKeys(index.def, v.doc, ns);
+    if (keys !== null) for (const key of keys) out.set(tupleKeyString(key), key);
+  }
+  return out;
+}
+
+/**
+ * Drops the versions of a document that no snapshot at or after `horizon` can
+ * see, and the index entries only they needed. Removes the whole chain once
+ * its newest version is a deletion nobody can see past.
+ */
+export function pruneChain(coll: CollectionState, idk: string, horizon: bigint): void {
+  const chain = coll.chains.get(idk);
+  if (chain === undefined) return;
+  const versions = chain.versions;
+  let keepFrom = 0;
+  for (let i = versions.length - 1; i >= 0; i--) {
+    if ((versions[i] as Version).seq <= horizon) {
+      keepFrom = i;
+      break;
+    }
+  }
+  let kept = versions.slice(keepFrom);
+  const first = kept[0];
+  if (kept.length === 1 && first !== undefined && first.doc === null && first.seq <= horizon) kept = [];
+  if (kept.length === versions.length) return;
+  const removed = versions.slice(0, versions.length - kept.length);
+  for (const index of coll.indexes) {
+    const gone = keysOfVersions(index, removed, coll.ns);
+    if (gone.size === 0) continue;
+    const still = keysOfVersions(index, kept, coll.ns);
+    for (const [k, key] of gone) if (!still.has(k)) index.entries.remove({ key, idk });
+  }
+  if (kept.length === 0) coll.chains.delete(idk);
+  else chain.versions = kept;
+}
+
+/**
+ * Builds an index over every retained version. For a unique index, the newest
+ * committed documents must not collide (throws 11000 and builds nothing).
+ */
+export function buildIndex(coll: CollectionState, spec: IndexSpec): IndexState {
+  const index = createIndexState(spec);
+  const seen = new Map<string, string>();
+  for (const chain of coll.chains.values()) {
+    const latest = latestVersion(chain);
+    for (const v of chain.versions) {
+      if (v.doc === null) continue;
+      const keys = indexKeys(index.def, v.doc, coll.ns);
+      if (keys === null) continue;
+      for (const key of keys) {
+        index.entries.add({ key, idk: chain.idk });
+        if (index.def.unique && v === latest) {
+          const k = tupleKeyString(key);
+          const owner = seen.get(k);
+          if (owner !== undefined && owner !== chain.idk) throw duplicateKeyError(coll.ns, index.def, key);
+          seen.set(k, chain.idk);
+        }
+      }
+    }
+  }
+  return index;
+}
+
+/** The `_id` key string used to address documents. */
+export function idKey(id: unknown): string {
+  return keyString(id);
+}

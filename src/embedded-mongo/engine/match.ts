@@ -1,0 +1,215 @@
+/**
+ * MongoDB query semantics for typed documents: mingo evaluates the filter on
+ * the promoted view of the document (see promote.ts), with `$type` replaced by
+ * an implementation that looks at the typed original. Operators mingo does not
+ * know, and malformed filters, throw an `EngineError` (2, BadValue) naming the
+ * problem instead of silently matching nothing.
+ */
+import { Context } from "mingo";
+import * as expressionOperators from "mingo/operators/expression";
+import * as queryOperators from "mingo/operators/query";
+import { Query } from "mingo/query";
+import type { Document } from "bson";
+import { bsonTag } from "./compare.ts";
+import { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
+import { EngineError } from "./types.ts";
+import type { StoredDoc } from "./types.ts";
+
+/** A compiled filter; `promoted` may be passed when the caller has it cached. */
+export type DocPredicate = (doc: StoredDoc, promoted?: unknown) => boolean;
+
+const TYPE_ALIASES = new Map<string | number, string>([
+  ["double", "double"], [1, "double"],
+  ["string", "string"], [2, "string"],
+  ["object", "object"], [3, "object"],
+  ["array", "array"], [4, "array"],
+  ["binData", "binData"], [5, "binData"],
+  ["undefined", "undefined"], [6, "undefined"],
+  ["objectId", "objectId"], [7, "objectId"],
+  ["bool", "bool"], [8, "bool"],
+  ["date", "date"], [9, "date"],
+  ["null", "null"], [10, "null"],
+  ["regex", "regex"], [11, "regex"],
+  ["dbPointer", "dbPointer"], [12, "dbPointer"],
+  ["javascript", "javascript"], [13, "javascript"],
+  ["symbol", "symbol"], [14, "symbol"],
+  ["int", "int"], [16, "int"],
+  ["timestamp", "timestamp"], [17, "timestamp"],
+  ["long", "long"], [18, "long"],
+  ["decimal", "decimal"], [19, "decimal"],
+  ["minKey", "minKey"], [-1, "minKey"],
+  ["maxKey", "maxKey"], [127, "maxKey"],
+  ["number", "number"],
+]);
+
+const NUMERIC_TYPES = new Set(["double", "int", "long", "decimal"]);
+
+/** Thrown (inside mingo) when `$type` meets a number whose width is lost. */
+const AMBIGUOUS = "ambiguous";
+
+/** The BSON type name of a typed value (the names `$type` accepts). */
+export function bsonTypeName(value: unknown): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "undefined":
+      return "undefined";
+    case "string":
+      return "string";
+    case "boolean":
+      return "bool";
+    case "bigint":
+      return "long";
+    case "number":
+      // What the bson serializer writes for a plain JS number.
+      return Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff ? "int" : "double";
+    case "object":
+      break;
+    default:
+      return "javascript";
+  }
+  if (Array.isArray(value)) return "array";
+  if (value instanceof Date) return "date";
+  if (value instanceof RegExp) return "regex";
+  if (value instanceof PromotedBinary) return "binData";
+  if (value instanceof PromotedTimestamp) return "timestamp";
+  switch (bsonTag(value)) {
+    case undefined:
+      return "object";
+    case "Int32":
+      return "int";
+    case "Double":
+      return "double";
+    case "Long":
+      return "long";
+    case "Decimal128":
+      return "decimal";
+    case "Binary":
+      return "binData";
+    case "ObjectId":
+      return "objectId";
+    case "Timestamp":
+      return "timestamp";
+    case "BSONRegExp":
+      return "regex";
+    case "BSONSymbol":
+      return "symbol";
+    case "MinKey":
+      return "minKey";
+    case "MaxKey":
+      return "maxKey";
+    case "Code":
+      return "javascript";
+    case "DBRef":
+      return "object";
+    default:
+      return "object";
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && bsonTag(value) === undefined &&
+    !(value instanceof Date) && !(value instanceof RegExp) && !(value instanceof PromotedBinary) &&
+    !(value instanceof PromotedTimestamp);
+}
+
+/** Values a dotted path reaches, MongoDB style (arrays are traversed; a leaf array also yields its elements). */
+function valuesAt(node: unknown, path: readonly string[], at: number, out: unknown[]): void {
+  if (typeof node === "object" && node !== null) {
+    const original = originalOf(node);
+    if (original !== undefined) node = original;
+  }
+  if (at === path.length) {
+    out.push(node);
+    if (Array.isArray(node)) out.push(...(node as unknown[]));
+    return;
+  }
+  const field = path[at] as string;
+  if (Array.isArray(node)) {
+    if (/^\d+$/.test(field)) valuesAt(node[Number(field)], path, at + 1, out);
+    for (const element of node as unknown[]) {
+      if (isPlainObject(element) || (typeof element === "object" && element !== null && originalOf(element) !== undefined && !Array.isArray(element))) {
+        valuesAt(element, path, at, out);
+      }
+    }
+    return;
+  }
+  if (isPlainObject(node) && Object.hasOwn(node, field)) valuesAt(node[field], path, at + 1, out);
+}
+
+function typeMatches(value: unknown, wanted: ReadonlySet<string>): boolean {
+  const name = bsonTypeName(value);
+  if (wanted.has(name)) return true;
+  return wanted.has("number") && NUMERIC_TYPES.has(name);
+}
+
+/** `$type`, evaluated on the typed original of the promoted document. */
+function typeOperator(selector: string, value: unknown): (obj: unknown) => boolean {
+  const list = Array.isArray(value) ? (value as unknown[]) : [value];
+  const wanted = new Set<string>();
+  for (const t of list) {
+    const name = typeof t === "string" || typeof t === "number" ? TYPE_ALIASES.get(t) : undefined;
+    if (name === undefined) throw new EngineError(2, "BadValue", `Unknown type name alias: ${String(t)}`);
+    wanted.add(name);
+  }
+  const path = selector.split(".");
+  const widthMatters = [...wanted].some((t) => NUMERIC_TYPES.has(t));
+  return (obj: unknown) => {
+    const typedRoot = typeof obj === "object" && obj !== null && originalOf(obj) !== undefined;
+    const values: unknown[] = [];
+    valuesAt(obj, path, 0, values);
+    return values.some((v) => {
+      if (!typedRoot && widthMatters && typeof v === "number") throw new Error(AMBIGUOUS);
+      return typeMatches(v, wanted);
+    });
+  };
+}
+
+type ContextOps = NonNullable<Parameters<typeof Context.init>[0]>;
+
+const context = Context.init({
+  query: { ...queryOperators, $type: typeOperator } as unknown as ContextOps["query"],
+  expression: expressionOperators,
+} as ContextOps);
+
+function badValue(error: unknown): EngineError {
+  if (error instanceof EngineError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (message === AMBIGUOUS) {
+    return new EngineError(2, "BadValue", "$type with a numeric width (int, long, double, decimal) is not supported on scalar array elements inside $elemMatch");
+  }
+  return new EngineError(2, "BadValue", `unsupported or invalid query: ${message}`);
+}
+
+/** Filter fields MongoDB accepts that have no effect on matching. */
+function withoutComment(filter: Document): Document {
+  if (!Object.hasOwn(filter, "$comment")) return filter;
+  const { $comment: _ignored, ...rest } = filter;
+  return rest;
+}
+
+/**
+ * Compiles a filter once for many documents. Throws `EngineError` 2 (BadValue)
+ * for unknown operators or malformed operands.
+ */
+export function compileFilter(filter: Document): DocPredicate {
+  const cleaned = withoutComment(filter);
+  if (Object.keys(cleaned).length === 0) return () => true;
+  let query: Query;
+  try {
+    query = new Query(toPromoted(cleaned) as Record<string, unknown>, { context });
+  } catch (error) {
+    throw badValue(error);
+  }
+  return (doc, promoted) => {
+    try {
+      return query.test((promoted ?? toPromoted(doc)) as Record<string, unknown>);
+    } catch (error) {
+      throw badValue(error);
+    }
+  };
+}
+
+/** Whether a typed document matches a filter, with MongoDB query semantics. */
+export function matches(doc: StoredDoc, filter: Document): boolean {
+  return compileFilter(filter)(doc);
+}

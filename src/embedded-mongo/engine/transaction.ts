@@ -1,0 +1,378 @@
+/**
+ * Snapshot-isolated transactions. A transaction reads the committed state as
+ * of its snapshot plus its own writes. Every write first takes a write intent
+ * on the document (and on each unique-index key it claims); meeting another
+ * transaction's intent, or a commit newer than the snapshot, is a WriteConflict
+ * (first writer wins, as in MongoDB). Commit therefore never conflicts: it
+ * only publishes.
+ */
+import type { Document } from "bson";
+import { compareValues, typeRank } from "./compare.ts";
+import {
+  idKey, latestVersion, promotedOf, visibleVersion,
+} from "./collection-state.ts";
+import type { CollectionState, IndexEntry, IndexState } from "./collection-state.ts";
+import { duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
+import { compileFilter } from "./match.ts";
+import { toPromoted } from "./promote.ts";
+import { atOrAfterStart, pastEnd, planQuery } from "./query-plan.ts";
+import type { KeyInterval } from "./query-plan.ts";
+import { createSortedList } from "./sorted-list.ts";
+import type { SortedList } from "./sorted-list.ts";
+import { compareEntries } from "./collection-state.ts";
+import { EngineError } from "./types.ts";
+import type { FindStats, Namespace, StoredDoc, Transaction } from "./types.ts";
+import { freezeCopy } from "./values.ts";
+
+/** A committed write as the journal and the change log see it. */
+export interface WriteOp {
+  readonly kind: "insert" | "update" | "replace" | "delete";
+  readonly ns: Namespace;
+  readonly id: unknown;
+  /** The document after the write; null for delete. */
+  readonly doc: StoredDoc | null;
+}
+
+/** What a transaction needs from the engine. */
+export interface TransactionHost {
+  readonly catalog: ReadonlyMap<Namespace, CollectionState>;
+  latestSeq(): bigint;
+  /** Returns the collection, creating a not-yet-durable one if needed. */
+  collectionForWrite(ns: Namespace): CollectionState;
+  /** Publishes the writes atomically; resolves once durable. */
+  publish(ops: readonly WriteOp[], touched: readonly CollectionState[]): Promise<void>;
+  /** Called once when the transaction ends, after its intents are released. */
+  finished(txn: Transaction): void;
+  assertOpen(): void;
+}
+
+interface OwnWrite {
+  readonly id: unknown;
+  readonly doc: StoredDoc | null;
+  promoted?: unknown;
+}
+
+interface TxnCollection {
+  readonly coll: CollectionState;
+  readonly version: number;
+  readonly writes: Map<string, OwnWrite>;
+  /** The own writes' current keys, per index name (same order as committed entries). */
+  readonly ownIndexes: Map<string, SortedList<IndexEntry>>;
+}
+
+function writeConflict(detail: string): EngineError {
+  return new EngineError(112, "WriteConflict",
+    `WriteConflict error: this operation conflicted with another operation. Please retry your operation or multi-document transaction. (${detail})`,
+    {}, ["TransientTransactionError"]);
+}
+
+function noSuchTransaction(state: string): EngineError {
+  return new EngineError(251, "NoSuchTransaction", `Transaction is no longer active (it was ${state})`, {},
+    state === "aborted" ? ["TransientTransactionError"] : []);
+}
+
+function checkId(id: unknown): void {
+  if (id === undefined) throw new EngineError(2, "BadValue", "document is missing _id");
+  if (Array.isArray(id)) throw new EngineError(2, "BadValue", "can't use an array for _id");
+  const rank = typeRank(id);
+  if (rank === 50) throw new EngineError(2, "BadValue", "can't use a regex for _id");
+}
+
+/** A frozen copy with `_id` first (MongoDB moves it there). */
+function prepareDoc(doc: Document, id: unknown): StoredDoc {
+  const keys = Object.keys(doc);
+  if (keys[0] === "_id") return freezeCopy(doc);
+  const ordered: Document = { _id: id };
+  for (const k of keys) {
+    const value: unknown = doc[k];
+    if (k !== "_id") ordered[k] = value;
+  }
+  return freezeCopy(ordered);
+}
+
+function* scanInterval(list: SortedList<IndexEntry>, interval: KeyInterval): Generator<IndexEntry> {
+  for (const entry of list.from((e) => atOrAfterStart(e.key, interval))) {
+    if (pastEnd(entry.key, interval)) return;
+    yield entry;
+  }
+}
+
+function* entriesWithKey(list: SortedList<IndexEntry>, key: readonly unknown[]): Generator<IndexEntry> {
+  yield* scanInterval(list, { prefix: key });
+}
+
+let nextTxnId = 1;
+
+export function createTransaction(host: TransactionHost): Transaction & { readonly id: number } {
+  const id = nextTxnId++;
+  const snapshotSeq = host.latestSeq();
+  let state: "active" | "committed" | "aborted" = "active";
+  const colls = new Map<Namespace, TxnCollection>();
+  const ops: WriteOp[] = [];
+  /** Unique-index keys this transaction claimed. */
+  const heldKeys: { index: IndexState; key: string }[] = [];
+  let lastFind: FindStats | undefined;
+
+  function assertActive(): void {
+    host.assertOpen();
+    if (state !== "active") throw noSuchTransaction(state);
+  }
+
+  /** Per-collection write state, or a conflict if the collection changed under us. */
+  function writeState(coll: CollectionState): TxnCollection {
+    let tc = colls.get(coll.ns);
+    if (tc !== undefined && (tc.coll !== coll || tc.version !== coll.version)) {
+      throw writeConflict(`collection ${coll.ns} was dropped or its indexes changed during the transaction`);
+    }
+    if (tc === undefined) {
+      const ownIndexes = new Map<string, SortedList<IndexEntry>>();
+      for (const index of coll.indexes) ownIndexes.set(index.def.spec.name, createSortedList(compareEntries));
+      tc = { coll, version: coll.version, writes: new Map(), ownIndexes };
+      colls.set(coll.ns, tc);
+    }
+    return tc;
+  }
+
+  /** The document this transaction sees, and whether it is its own write. */
+  function current(coll: CollectionState, idk: string): StoredDoc | null {
+    const tc = colls.get(coll.ns);
+    const own = tc?.coll === coll ? tc.writes.get(idk) : undefined;
+    if (own !== undefined) return own.doc;
+    return visibleVersion(coll.chains.get(idk), snapshotSeq)?.doc ?? null;
+  }
+
+  /** Throws WriteConflict if someone else holds or has committed a newer write to `idk`. */
+  function claimDocument(coll: CollectionState, tc: TxnCollection, idk: string): void {
+    if (tc.writes.has(idk)) return;
+    const holder = coll.docIntents.get(idk);
+    if (holder !== undefined && holder !== self && holder.state === "active") {
+      throw writeConflict(`document ${idk} in ${coll.ns} has an uncommitted write by another transaction`);
+    }
+    const latest = latestVersion(coll.chains.get(idk));
+    if (latest !== undefined && latest.seq > snapshotSeq) {
+      throw writeConflict(`document ${idk} in ${coll.ns} was written after this transaction's snapshot`);
+    }
+  }
+
+  /**
+   * Checks every unique index for `doc` and returns the keys to claim; throws
+   * 11000 on a visible duplicate and 112 when the key is in flux elsewhere.
+   */
+  function checkUnique(coll: CollectionState, tc: TxnCollection, idk: string, doc: StoredDoc): { index: IndexState; key: string }[] {
+    const claims: { index: IndexState; key: string }[] = [];
+    for (const index of coll.indexes) {
+      if (!index.def.unique || index.def.spec.name === "_id_") continue;
+      const keys = indexKeys(index.def, doc, coll.ns);
+      if (keys === null) continue;
+      const own = tc.ownIndexes.get(index.def.spec.name);
+      for (const key of keys) {
+        if (own !== undefined) {
+          for (const e of entriesWithKey(own, key)) {
+            if (e.idk !== idk) throw duplicateKeyError(coll.ns, index.def, key);
+          }
+        }
+        const ks = tupleKeyString(key);
+        for (const e of entriesWithKey(index.entries, key)) {
+          if (e.idk === idk || tc.writes.has(e.idk)) continue;
+          const chain = coll.chains.get(e.idk);
+          const latest = latestVersion(chain);
+          const hasKey = (d: StoredDoc | null | undefined): boolean =>
+            d != null && (indexKeys(index.def, d, coll.ns)?.some((k) => tupleKeyString(k) === ks) ?? false);
+          if (latest !== undefined && hasKey(latest.doc)) {
+            if (latest.seq <= snapshotSeq) throw duplicateKeyError(coll.ns, index.def, key);
+            throw writeConflict(`key ${ks} of index ${index.def.spec.name} was committed after this transaction's snapshot`);
+          }
+          if (latest !== undefined && latest.seq > snapshotSeq && hasKey(visibleVersion(chain, snapshotSeq)?.doc)) {
+            throw writeConflict(`key ${ks} of index ${index.def.spec.name} changed after this transaction's snapshot`);
+          }
+        }
+        const holder = index.intents.get(ks);
+        if (holder !== undefined && holder !== self && holder.state === "active") {
+          throw writeConflict(`key ${ks} of index ${index.def.spec.name} is claimed by another transaction`);
+        }
+        claims.push({ index, key: ks });
+      }
+    }
+    return claims;
+  }
+
+  /** Records a checked write: intents, own indexes, and the op for the journal. */
+  function record(coll: CollectionState, tc: TxnCollection, idk: string, docId: unknown, doc: StoredDoc | null,
+    claims: readonly { index: IndexState; key: string }[], op: WriteOp): void {
+    const previous = tc.writes.get(idk);
+    coll.docIntents.set(idk, self);
+    for (const claim of claims) {
+      if (claim.index.intents.get(claim.key) !== self) {
+        claim.index.intents.set(claim.key, self);
+        heldKeys.push(claim);
+      }
+    }
+    for (const index of coll.indexes) {
+      const own = tc.ownIndexes.get(index.def.spec.name);
+      if (own === undefined) continue;
+      if (previous?.doc != null) {
+        for (const key of indexKeys(index.def, previous.doc, coll.ns) ?? []) own.remove({ key, idk });
+      }
+      if (doc !== null) for (const key of indexKeys(index.def, doc, coll.ns) ?? []) own.add({ key, idk });
+    }
+    tc.writes.set(idk, { id: docId, doc });
+    ops.push(op);
+  }
+
+  function release(): void {
+    for (const tc of colls.values()) {
+      for (const idk of tc.writes.keys()) {
+        if (tc.coll.docIntents.get(idk) === self) tc.coll.docIntents.delete(idk);
+      }
+    }
+    for (const { index, key } of heldKeys) if (index.intents.get(key) === self) index.intents.delete(key);
+    heldKeys.length = 0;
+  }
+
+  function candidates(coll: CollectionState, tc: TxnCollection | undefined, filter: Document, stats: { keys: number }): { idks: string[]; index: string | null } {
+    const plan = planQuery(filter, coll.indexes.map((i) => i.def));
+    const seen = new Set<string>();
+    const out: string[] = [];
+    const take = (idk: string): void => {
+      if (!seen.has(idk)) {
+        seen.add(idk);
+        out.push(idk);
+      }
+    };
+    if (plan === null) {
+      const idIndex = coll.indexes[0] as IndexState;
+      for (const e of idIndex.entries.values()) {
+        stats.keys++;
+        take(e.idk);
+      }
+      if (tc !== undefined) {
+        const own = tc.ownIndexes.get("_id_");
+        if (own === undefined) for (const idk of tc.writes.keys()) take(idk);
+        else for (const e of own.values()) take(e.idk);
+      }
+      return { idks: out, index: null };
+    }
+    const index = coll.indexes.find((i) => i.def === plan.index) as IndexState;
+    for (const interval of plan.intervals) {
+      for (const e of scanInterval(index.entries, interval)) {
+        stats.keys++;
+        take(e.idk);
+      }
+    }
+    if (tc !== undefined) {
+      const own = tc.ownIndexes.get(index.def.spec.name);
+      if (own === undefined) {
+        for (const idk of tc.writes.keys()) take(idk);
+      } else {
+        for (const interval of plan.intervals) for (const e of scanInterval(own, interval)) take(e.idk);
+      }
+    }
+    return { idks: out, index: index.def.spec.name };
+  }
+
+  const self: Transaction & { readonly id: number } = {
+    id,
+    snapshotSeq,
+    get state() {
+      return state;
+    },
+    get lastFind() {
+      return lastFind;
+    },
+    find(ns, filter) {
+      assertActive();
+      const predicate = compileFilter(filter);
+      const coll = host.catalog.get(ns);
+      if (coll === undefined) {
+        lastFind = { index: null, keysExamined: 0, docsExamined: 0 };
+        return [];
+      }
+      const tcRaw = colls.get(ns);
+      const tc = tcRaw?.coll === coll ? tcRaw : undefined;
+      const stats = { keys: 0 };
+      const { idks, index } = candidates(coll, tc, filter, stats);
+      const result: StoredDoc[] = [];
+      let docsExamined = 0;
+      for (const idk of idks) {
+        const own = tc?.writes.get(idk);
+        if (own !== undefined) {
+          if (own.doc === null) continue;
+          docsExamined++;
+          if (own.promoted === undefined) own.promoted = toPromoted(own.doc);
+          if (predicate(own.doc, own.promoted)) result.push(own.doc);
+          continue;
+        }
+        const version = visibleVersion(coll.chains.get(idk), snapshotSeq);
+        if (version?.doc == null) continue;
+        docsExamined++;
+        if (predicate(version.doc, promotedOf(version))) result.push(version.doc);
+      }
+      lastFind = { index, keysExamined: stats.keys, docsExamined };
+      return result;
+    },
+    insert(ns, doc) {
+      assertActive();
+      const docId: unknown = Object.hasOwn(doc, "_id") ? doc._id : undefined;
+      checkId(docId);
+      const coll = host.collectionForWrite(ns);
+      const tc = writeState(coll);
+      const idk = idKey(docId);
+      const stored = prepareDoc(doc, docId);
+      const idIndex = (coll.indexes[0] as IndexState).def;
+      claimDocument(coll, tc, idk);
+      if (current(coll, idk) !== null) throw duplicateKeyError(ns, idIndex, [docId]);
+      const claims = checkUnique(coll, tc, idk, stored);
+      for (const index of coll.indexes) indexKeys(index.def, stored, ns);
+      record(coll, tc, idk, docId, stored, claims, { kind: "insert", ns, id: docId, doc: stored });
+    },
+    replace(ns, docId, doc, kind) {
+      assertActive();
+      const coll = host.catalog.get(ns);
+      const idk = idKey(docId);
+      if (coll === undefined) throw new EngineError(2, "BadValue", `no document with _id ${idk} in ${ns}`);
+      const tc = writeState(coll);
+      claimDocument(coll, tc, idk);
+      if (current(coll, idk) === null) throw new EngineError(2, "BadValue", `no document with _id ${idk} in ${ns}`);
+      if (Object.hasOwn(doc, "_id") && compareValues(doc._id, docId) !== 0) {
+        throw new EngineError(66, "ImmutableField", "Performing an update on the path '_id' would modify the immutable field '_id'");
+      }
+      const stored = prepareDoc(doc, docId);
+      const claims = checkUnique(coll, tc, idk, stored);
+      for (const index of coll.indexes) indexKeys(index.def, stored, ns);
+      record(coll, tc, idk, docId, stored, claims, { kind, ns, id: docId, doc: stored });
+    },
+    delete(ns, docId) {
+      assertActive();
+      const coll = host.catalog.get(ns);
+      if (coll === undefined) return;
+      const idk = idKey(docId);
+      const tc = writeState(coll);
+      claimDocument(coll, tc, idk);
+      if (current(coll, idk) === null) return;
+      record(coll, tc, idk, docId, null, [], { kind: "delete", ns, id: docId, doc: null });
+    },
+    async commit() {
+      if (state === "committed") return;
+      assertActive();
+      const touched = [...colls.values()];
+      for (const tc of touched) {
+        if (host.catalog.get(tc.coll.ns) !== tc.coll || !tc.coll.live || tc.coll.version !== tc.version) {
+          self.abort();
+          throw writeConflict(`collection ${tc.coll.ns} was dropped or its indexes changed during the transaction`);
+        }
+      }
+      const durable = ops.length === 0 ? Promise.resolve() : host.publish(ops, touched.map((tc) => tc.coll));
+      state = "committed";
+      release();
+      host.finished(self);
+      await durable;
+    },
+    abort() {
+      if (state !== "active") return;
+      state = "aborted";
+      release();
+      host.finished(self);
+    },
+  };
+  return self;
+}

@@ -1,0 +1,44 @@
+/**
+ * Value semantics shared by the engine and the command layer: MongoDB's
+ * comparison order, query matching on typed documents, the promoted view mingo
+ * understands, and the defensive copy the engine stores.
+ */
+import { Binary, UUID } from "bson";
+import type { Document } from "bson";
+import { bsonTag } from "./compare.ts";
+
+export { bsonTag, compareKeys, compareValues, keyString, typeRank } from "./compare.ts";
+export { bsonTypeName, compileFilter, matches } from "./match.ts";
+export type { DocPredicate } from "./match.ts";
+export { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
+
+function copyValue(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return Object.freeze(value.map(copyValue));
+  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof RegExp) return new RegExp(value.source, value.flags);
+  switch (bsonTag(value)) {
+    case undefined: {
+      const out: Document = {};
+      for (const [k, v] of Object.entries(value)) out[k] = copyValue(v);
+      return Object.freeze(out);
+    }
+    case "Binary": {
+      // Binary owns a mutable buffer; UUID is a Binary subclass worth keeping.
+      const bin = value as Binary;
+      const bytes = Uint8Array.from(bin.buffer.subarray(0, bin.position));
+      return bin instanceof UUID ? new UUID(bytes) : new Binary(bytes, bin.sub_type);
+    }
+    default:
+      // The other bson wrappers (ObjectId, Long, Int32, Double, Timestamp, …) are immutable values.
+      return value;
+  }
+}
+
+/**
+ * A deep copy of `doc` whose objects and arrays are frozen, so neither the
+ * caller's later mutations nor a reader's can reach stored state.
+ */
+export function freezeCopy(doc: Document): Document {
+  return copyValue(doc) as Document;
+}

@@ -1,0 +1,47 @@
+import type { Document } from "bson";
+import { EngineError } from "../../../src/embedded-mongo/engine/index.ts";
+import type { Engine, StoredDoc } from "../../../src/embedded-mongo/engine/index.ts";
+
+/** Runs `fn` and returns the EngineError it throws (fails the test otherwise). */
+export function engineError(fn: () => unknown): EngineError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof EngineError) return error;
+    throw error;
+  }
+  throw new Error("expected an EngineError, nothing was thrown");
+}
+
+/** Like `engineError` for promises. */
+export async function engineRejection(promise: Promise<unknown>): Promise<EngineError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof EngineError) return error;
+    throw error;
+  }
+  throw new Error("expected an EngineError, the promise resolved");
+}
+
+/** Inserts documents in one committed transaction. */
+export async function insertAll(engine: Engine, ns: string, docs: readonly Document[]): Promise<void> {
+  const txn = engine.begin();
+  for (const doc of docs) txn.insert(ns, doc);
+  await txn.commit();
+}
+
+/** Reads with a fresh transaction (a snapshot of the committed state). */
+export function read(engine: Engine, ns: string, filter: Document = {}): StoredDoc[] {
+  const txn = engine.begin();
+  try {
+    return txn.find(ns, filter);
+  } finally {
+    txn.abort();
+  }
+}
+
+/** The `_id` of a document (for comparing result lists). */
+export function idOf(doc: StoredDoc): unknown {
+  return doc._id;
+}

@@ -1,0 +1,235 @@
+import { Double, Int32, Long, ObjectId } from "bson";
+import { beforeEach, describe, expect, it } from "vitest";
+import { createEngine } from "../../../src/embedded-mongo/engine/index.ts";
+import type { Engine } from "../../../src/embedded-mongo/engine/index.ts";
+import { engineError, engineRejection, idOf, insertAll, read } from "./helpers.ts";
+
+const NS = "db.people";
+let engine: Engine;
+
+beforeEach(async () => {
+  engine = await createEngine({});
+});
+
+describe("the _id index", () => {
+  it("rejects a second document with an equal _id, whatever the numeric width", async () => {
+    await insertAll(engine, NS, [{ _id: new Int32(5), name: "a" }]);
+    const txn = engine.begin();
+    const error = engineError(() => { txn.insert(NS, { _id: Long.fromNumber(5), name: "b" }); });
+    expect(error.code).toBe(11000);
+    expect(error.codeName).toBe("DuplicateKey");
+    expect(error.message).toBe("E11000 duplicate key error collection: db.people index: _id_ dup key: { _id: 5 }");
+    expect(error.extra).toEqual({ keyPattern: { _id: 1 }, keyValue: { _id: Long.fromNumber(5) } });
+    txn.abort();
+  });
+
+  it("cannot be dropped", async () => {
+    await insertAll(engine, NS, [{ _id: 1 }]);
+    const error = await engineRejection(engine.dropIndexes(NS, ["_id_"]));
+    expect(error.code).toBe(72);
+  });
+});
+
+describe("unique indexes", () => {
+  beforeEach(async () => {
+    await engine.createIndexes(NS, [{ name: "email_1", key: [["email", 1]], unique: true }]);
+  });
+
+  it("reject a duplicate on insert with keyPattern and keyValue", async () => {
+    await insertAll(engine, NS, [{ _id: 1, email: "a@x" }]);
+    const txn = engine.begin();
+    const error = engineError(() => { txn.insert(NS, { _id: 2, email: "a@x" }); });
+    expect(error.code).toBe(11000);
+    expect(error.message).toBe('E11000 duplicate key error collection: db.people index: email_1 dup key: { email: "a@x" }');
+    expect(error.extra).toEqual({ keyPattern: { email: 1 }, keyValue: { email: "a@x" } });
+    txn.abort();
+  });
+
+  it("reject a duplicate on replace, and allow replacing a document with its own key", async () => {
+    await insertAll(engine, NS, [{ _id: 1, email: "a@x" }, { _id: 2, email: "b@x" }]);
+    const txn = engine.begin();
+    txn.replace(NS, 1, { _id: 1, email: "a@x", n: 1 }, "update");
+    expect(engineError(() => { txn.replace(NS, 2, { _id: 2, email: "a@x" }, "replace"); }).code).toBe(11000);
+    await txn.commit();
+    expect(read(engine, NS, { _id: 1 })).toEqual([{ _id: 1, email: "a@x", n: 1 }]);
+  });
+
+  it("see the transaction's own writes: a key freed by the transaction can be reused", async () => {
+    await insertAll(engine, NS, [{ _id: 1, email: "a@x" }]);
+    const txn = engine.begin();
+    txn.delete(NS, 1);
+    txn.insert(NS, { _id: 2, email: "a@x" });
+    expect(engineError(() => { txn.insert(NS, { _id: 3, email: "a@x" }); }).code).toBe(11000);
+    await txn.commit();
+    expect(read(engine, NS).map(idOf)).toEqual([2]);
+  });
+
+  it("treat a missing field as null, so only one document may lack it", async () => {
+    await insertAll(engine, NS, [{ _id: 1 }]);
+    const txn = engine.begin();
+    const error = engineError(() => { txn.insert(NS, { _id: 2, email: null }); });
+    expect(error.code).toBe(11000);
+    expect(error.extra).toEqual({ keyPattern: { email: 1 }, keyValue: { email: null } });
+    txn.abort();
+  });
+
+  it("collide on equal numbers of different widths", async () => {
+    await engine.createIndexes(NS, [{ name: "n_1", key: [["n", 1]], unique: true }]);
+    await insertAll(engine, NS, [{ _id: 1, email: "a", n: new Int32(5) }]);
+    const txn = engine.begin();
+    expect(engineError(() => { txn.insert(NS, { _id: 2, email: "b", n: new Double(5) }); }).code).toBe(11000);
+    txn.abort();
+  });
+
+  it("index every element of an array (multikey)", async () => {
+    await engine.createIndexes(NS, [{ name: "tags_1", key: [["tags", 1]], unique: true }]);
+    await insertAll(engine, NS, [{ _id: 1, email: "a", tags: ["x", "y"] }]);
+    const txn = engine.begin();
+    expect(engineError(() => { txn.insert(NS, { _id: 2, email: "b", tags: ["z", "y"] }); }).code).toBe(11000);
+    txn.insert(NS, { _id: 3, email: "c", tags: ["z"] });
+    expect(txn.find(NS, { tags: "y" }).map(idOf)).toEqual([1]);
+    expect(txn.lastFind?.index).toBe("tags_1");
+    await txn.commit();
+  });
+
+  it("cannot be created over existing duplicates, and then nothing is created", async () => {
+    await insertAll(engine, NS, [{ _id: 1, email: "a", k: 1 }, { _id: 2, email: "b", k: 1 }]);
+    const error = await engineRejection(engine.createIndexes(NS, [
+      { name: "j_1", key: [["j", 1]] },
+      { name: "k_1", key: [["k", 1]], unique: true },
+    ]));
+    expect(error.code).toBe(11000);
+    expect(engine.listIndexes(NS)?.map((s) => s.name)).toEqual(["_id_", "email_1"]);
+  });
+});
+
+describe("compound indexes", () => {
+  it("enforce uniqueness of the combination only", async () => {
+    await engine.createIndexes(NS, [{ name: "g_1_u_1", key: [["g", 1], ["u", 1]], unique: true }]);
+    await insertAll(engine, NS, [{ _id: 1, g: "a", u: 1 }, { _id: 2, g: "a", u: 2 }, { _id: 3, g: "b", u: 1 }]);
+    const txn = engine.begin();
+    const error = engineError(() => { txn.insert(NS, { _id: 4, g: "a", u: 2 }); });
+    expect(error.message).toBe('E11000 duplicate key error collection: db.people index: g_1_u_1 dup key: { g: "a", u: 2 }');
+    expect(error.extra).toEqual({ keyPattern: { g: 1, u: 1 }, keyValue: { g: "a", u: 2 } });
+    expect(txn.find(NS, { g: "a", u: 2 }).map(idOf)).toEqual([2]);
+    expect(txn.lastFind).toEqual({ index: "g_1_u_1", keysExamined: 1, docsExamined: 1 });
+    expect(txn.find(NS, { g: "a" }).map(idOf)).toEqual([1, 2]);
+    expect(txn.lastFind).toEqual({ index: "g_1_u_1", keysExamined: 2, docsExamined: 2 });
+    txn.abort();
+  });
+
+  it("reject documents with two array fields (parallel arrays)", async () => {
+    await engine.createIndexes(NS, [{ name: "a_1_b_1", key: [["a", 1], ["b", 1]] }]);
+    const txn = engine.begin();
+    expect(engineError(() => { txn.insert(NS, { _id: 1, a: [1, 2], b: [3, 4] }); }).code).toBe(171);
+    txn.abort();
+  });
+});
+
+describe("sparse and partial indexes", () => {
+  it("sparse unique indexes ignore documents without the field", async () => {
+    await engine.createIndexes(NS, [{ name: "nick_1", key: [["nick", 1]], unique: true, sparse: true }]);
+    await insertAll(engine, NS, [{ _id: 1 }, { _id: 2 }, { _id: 3, nick: "z" }]);
+    const txn = engine.begin();
+    expect(engineError(() => { txn.insert(NS, { _id: 4, nick: "z" }); }).code).toBe(11000);
+    // A sparse index cannot answer a null query (it lacks the missing ones): still correct.
+    expect(txn.find(NS, { nick: null }).map(idOf)).toEqual([1, 2]);
+    txn.abort();
+  });
+
+  it("partial unique indexes only enforce on documents matching the filter", async () => {
+    await engine.createIndexes(NS, [{
+      name: "email_active", key: [["email", 1]], unique: true,
+      partialFilterExpression: { active: true },
+    }]);
+    await insertAll(engine, NS, [
+      { _id: 1, email: "a", active: true },
+      { _id: 2, email: "a", active: false },
+      { _id: 3, email: "a" },
+    ]);
+    const txn = engine.begin();
+    expect(engineError(() => { txn.insert(NS, { _id: 4, email: "a", active: true }); }).code).toBe(11000);
+    // Becoming active makes the document subject to the index.
+    expect(engineError(() => { txn.replace(NS, 2, { _id: 2, email: "a", active: true }, "update"); }).code).toBe(11000);
+    txn.abort();
+  });
+});
+
+describe("index use", () => {
+  const N = 2000;
+
+  beforeEach(async () => {
+    await engine.createIndexes(NS, [{ name: "age_1", key: [["age", 1]] }]);
+    await insertAll(engine, NS, Array.from({ length: N }, (_, i) => ({ _id: i, age: new Int32(i % 100), name: `n${i}` })));
+  });
+
+  it("point lookups on _id examine one document", () => {
+    const txn = engine.begin();
+    expect(txn.find(NS, { _id: 1234 })).toEqual([{ _id: 1234, age: new Int32(34), name: "n1234" }]);
+    expect(txn.lastFind).toEqual({ index: "_id_", keysExamined: 1, docsExamined: 1 });
+    txn.abort();
+  });
+
+  it("equality, $in and ranges on an indexed field only scan the matching keys", () => {
+    const txn = engine.begin();
+    expect(txn.find(NS, { age: 7 })).toHaveLength(N / 100);
+    expect(txn.lastFind).toEqual({ index: "age_1", keysExamined: N / 100, docsExamined: N / 100 });
+    expect(txn.find(NS, { age: { $in: [1, 2, 3] } })).toHaveLength(3 * N / 100);
+    expect(txn.lastFind?.docsExamined).toBe(3 * N / 100);
+    expect(txn.find(NS, { age: { $gte: 10, $lt: 12 } })).toHaveLength(2 * N / 100);
+    expect(txn.lastFind?.docsExamined).toBe(2 * N / 100);
+    expect(txn.find(NS, { age: { $gt: 97 } })).toHaveLength(2 * N / 100);
+    expect(txn.lastFind?.docsExamined).toBe(2 * N / 100);
+    // Type bracketing: a string bound never scans the numbers.
+    expect(txn.find(NS, { age: { $gt: "a" } })).toHaveLength(0);
+    expect(txn.lastFind?.docsExamined).toBe(0);
+    // The whole filter still applies to index candidates.
+    expect(txn.find(NS, { age: 7, name: "n7" })).toEqual([{ _id: 7, age: new Int32(7), name: "n7" }]);
+    txn.abort();
+  });
+
+  it("falls back to a full scan when nothing is indexable, with the same answer", () => {
+    const txn = engine.begin();
+    expect(txn.find(NS, { name: "n7" })).toHaveLength(1);
+    expect(txn.lastFind).toEqual({ index: null, keysExamined: N, docsExamined: N });
+    expect(txn.find(NS, { $or: [{ age: 1 }, { age: 2 }] })).toHaveLength(2 * N / 100);
+    txn.abort();
+  });
+
+  it("finds documents through their current key after an update, not a stale one", async () => {
+    const txn = engine.begin();
+    txn.replace(NS, 5, { _id: 5, age: new Int32(500), name: "n5" }, "update");
+    expect(txn.find(NS, { age: 500 }).map(idOf)).toEqual([5]);
+    expect(txn.find(NS, { age: 5 }).map(idOf)).not.toContain(5);
+    await txn.commit();
+    expect(read(engine, NS, { age: 500 }).map(idOf)).toEqual([5]);
+    expect(read(engine, NS, { age: 5 }).map(idOf)).not.toContain(5);
+  });
+
+  it("uses the index for ObjectId keys too", async () => {
+    const ids = [new ObjectId(), new ObjectId()];
+    await insertAll(engine, "db.o", ids.map((_id, i) => ({ _id, i })));
+    const txn = engine.begin();
+    expect(txn.find("db.o", { _id: ids[1] })).toEqual([{ _id: ids[1], i: 1 }]);
+    expect(txn.lastFind?.docsExamined).toBe(1);
+    txn.abort();
+  });
+});
+
+describe("index DDL", () => {
+  it("creating an identical index is a no-op; a different one with the same name conflicts", async () => {
+    const spec = { name: "a_1", key: [["a", 1]] as const };
+    expect(await engine.createIndexes(NS, [spec])).toEqual({ before: 1, after: 2 });
+    expect(await engine.createIndexes(NS, [spec])).toEqual({ before: 2, after: 2 });
+    expect((await engineRejection(engine.createIndexes(NS, [{ name: "a_1", key: [["b", 1]] }]))).code).toBe(86);
+  });
+
+  it("dropIndexes reports the count before and rejects unknown names", async () => {
+    await engine.createIndexes(NS, [{ name: "a_1", key: [["a", 1]] }, { name: "b_1", key: [["b", 1]] }]);
+    expect((await engineRejection(engine.dropIndexes(NS, ["nope"]))).code).toBe(27);
+    expect(await engine.dropIndexes(NS, ["a_1"])).toBe(3);
+    expect(await engine.dropIndexes(NS, "*")).toBe(2);
+    expect(engine.listIndexes(NS)?.map((s) => s.name)).toEqual(["_id_"]);
+    expect(engine.listIndexes("db.none")).toBeNull();
+  });
+});

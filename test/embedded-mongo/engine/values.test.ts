@@ -1,0 +1,148 @@
+import {
+  Binary, BSONRegExp, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID,
+} from "bson";
+import { describe, expect, it } from "vitest";
+import { EngineError } from "../../../src/embedded-mongo/engine/index.ts";
+import { compareValues, keyString, matches, toPromoted } from "../../../src/embedded-mongo/engine/values.ts";
+
+describe("compareValues", () => {
+  it("orders values of different types the way MongoDB does", () => {
+    const ascending: unknown[] = [
+      new MinKey(),
+      null,
+      new Int32(-3),
+      2.5,
+      Long.fromNumber(7),
+      "",
+      "b",
+      { a: 1 },
+      [1],
+      new Binary(Buffer.from([1]), 0),
+      new ObjectId("000000000000000000000001"),
+      false,
+      true,
+      new Date(0),
+      new Timestamp({ t: 1, i: 1 }),
+      /re/,
+      new MaxKey(),
+    ];
+    for (let i = 0; i + 1 < ascending.length; i++) {
+      expect(compareValues(ascending[i], ascending[i + 1]), `${i}`).toBe(-1);
+      expect(compareValues(ascending[i + 1], ascending[i]), `${i}`).toBe(1);
+    }
+  });
+
+  it("compares numbers by value whatever their BSON width", () => {
+    expect(compareValues(new Int32(5), Long.fromNumber(5))).toBe(0);
+    expect(compareValues(new Double(5), 5)).toBe(0);
+    expect(compareValues(new Decimal128("5"), new Int32(5))).toBe(0);
+    expect(compareValues(new Int32(4), new Double(4.5))).toBe(-1);
+    // Beyond 2^53 a Long is compared exactly, not through a rounded double.
+    expect(compareValues(Long.fromString("9007199254740993"), 9007199254740992)).toBe(1);
+    expect(compareValues(Number.NaN, Number.NEGATIVE_INFINITY)).toBe(-1);
+  });
+
+  it("treats null, undefined and missing alike", () => {
+    expect(compareValues(null, undefined)).toBe(0);
+  });
+
+  it("compares embedded documents field by field, respecting field order", () => {
+    expect(compareValues({ a: 1, b: 2 }, { a: 1, b: 3 })).toBe(-1);
+    expect(compareValues({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(-1);
+    expect(compareValues({ a: 1 }, { a: 1, b: 0 })).toBe(-1);
+  });
+
+  it("compares strings by code point (UTF-8 byte order)", () => {
+    // U+FF5E is one UTF-16 unit; U+1F600 is a surrogate pair that sorts after it in UTF-8.
+    expect(compareValues("\uff5e", "\u{1f600}")).toBe(-1);
+  });
+
+  it("gives equal values equal key strings, across numeric widths", () => {
+    expect(keyString(new Int32(5))).toBe(keyString(Long.fromNumber(5)));
+    expect(keyString(new Double(5))).toBe(keyString(5));
+    expect(keyString(5)).not.toBe(keyString("5"));
+    expect(keyString({ a: 1, b: 2 })).not.toBe(keyString({ b: 2, a: 1 }));
+    const id = new UUID();
+    expect(keyString(id)).toBe(keyString(new Binary(id.buffer.subarray(0, 16), 4)));
+  });
+});
+
+describe("matches", () => {
+  it("compares numeric wrappers by value (pitfall 6.2)", () => {
+    expect(matches({ n: new Int32(5) }, { n: 5 })).toBe(true);
+    expect(matches({ n: Long.fromNumber(5) }, { n: new Int32(5) })).toBe(true);
+    expect(matches({ n: new Double(1.5) }, { n: { $gt: 1, $lt: 2 } })).toBe(true);
+    expect(matches({ n: new Double(1.5) }, { n: { $in: [1.5] } })).toBe(true);
+    expect(matches({ n: new Int32(5) }, { n: 6 })).toBe(false);
+  });
+
+  it("tells BSON types apart with $type", () => {
+    expect(matches({ n: Long.fromNumber(5) }, { n: { $type: "long" } })).toBe(true);
+    expect(matches({ n: new Int32(5) }, { n: { $type: "long" } })).toBe(false);
+    expect(matches({ n: new Double(5) }, { n: { $type: "double" } })).toBe(true);
+    expect(matches({ n: new Double(5) }, { n: { $type: "number" } })).toBe(true);
+    expect(matches({ a: [{ b: new Int32(1) }] }, { "a.b": { $type: 16 } })).toBe(true);
+    expect(matches({ o: new ObjectId() }, { o: { $type: "objectId" } })).toBe(true);
+    expect(matches({ u: new UUID() }, { u: { $type: "binData" } })).toBe(true);
+    expect(matches({ a: null }, { a: { $type: "null" } })).toBe(true);
+    expect(matches({}, { a: { $type: "null" } })).toBe(false);
+  });
+
+  it("matches null against missing fields but $exists tells them apart", () => {
+    expect(matches({}, { a: null })).toBe(true);
+    expect(matches({ a: null }, { a: { $exists: true } })).toBe(true);
+    expect(matches({}, { a: { $exists: true } })).toBe(false);
+  });
+
+  it("compares binary data by subtype and bytes", () => {
+    const id = new UUID();
+    expect(matches({ u: id }, { u: new Binary(id.buffer.subarray(0, 16), 4) })).toBe(true);
+    expect(matches({ u: id }, { u: new Binary(id.buffer.subarray(0, 16), 3) })).toBe(false);
+    expect(matches({ u: id }, { u: { $in: [new UUID(id.toHexString())] } })).toBe(true);
+  });
+
+  it("orders timestamps correctly", () => {
+    expect(matches({ ts: new Timestamp({ t: 10, i: 1 }) }, { ts: { $gt: new Timestamp({ t: 9, i: 5 }) } })).toBe(true);
+    expect(matches({ ts: new Timestamp({ t: 10, i: 1 }) }, { ts: { $gt: new Timestamp({ t: 100, i: 0 }) } })).toBe(false);
+  });
+
+  it("accepts BSON regular expressions and $comment", () => {
+    expect(matches({ s: "Abc" }, { s: new BSONRegExp("^a", "i") })).toBe(true);
+    expect(matches({ a: 1 }, { $comment: "why", a: 1 })).toBe(true);
+  });
+
+  it("rejects unsupported operators with BadValue naming the operator", () => {
+    const attempt = (filter: object): unknown => {
+      try {
+        matches({ a: 1 }, filter);
+        return null;
+      } catch (error) {
+        return error;
+      }
+    };
+    for (const [filter, name] of [
+      [{ a: { $foo: 1 } }, "$foo"],
+      [{ $foo: [{ a: 1 }] }, "$foo"],
+      [{ $text: { $search: "x" } }, "$text"],
+      [{ a: { $near: [0, 0] } }, "$near"],
+      [{ $where: "this.a == 1" }, "$where"],
+      [{ a: { $type: "nosuch" } }, "nosuch"],
+    ] as const) {
+      const error = attempt(filter);
+      expect(error).toBeInstanceOf(EngineError);
+      expect((error as EngineError).code).toBe(2);
+      expect((error as EngineError).codeName).toBe("BadValue");
+      expect((error as EngineError).message).toContain(name);
+    }
+  });
+});
+
+describe("toPromoted", () => {
+  it("turns numeric wrappers into numbers and keeps other values", () => {
+    const id = new ObjectId();
+    const date = new Date(5);
+    expect(toPromoted({ a: new Int32(1), b: [Long.fromNumber(2), new Double(2.5)], id, date })).toEqual({
+      a: 1, b: [2, 2.5], id, date,
+    });
+  });
+});
