@@ -26,6 +26,8 @@ import type {
   Visibility,
 } from "../domain/model.ts";
 import type { AccessFacts, AccessRuleSpec, AccessSituation } from "../domain/access-policy.ts";
+import type { AclEntryInput } from "../domain/group-validation.ts";
+import type { RequestMemo } from "./request-memo.ts";
 
 /**
  * Per-call options. `deadline` (epoch milliseconds) bounds the database work:
@@ -36,6 +38,12 @@ import type { AccessFacts, AccessRuleSpec, AccessSituation } from "../domain/acc
 export interface CallOptions {
   readonly deadline?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Per-request cache (from `createRequestMemo()`): pass the same memo to
+   * `access.resolve` and to the use case of one RPC so the caller's
+   * transitive groups are loaded once. Never share one between requests.
+   */
+  readonly memo?: RequestMemo;
 }
 
 /** A minimal structured logger (pino's shape), for the rare event worth logging. */
@@ -180,8 +188,11 @@ export interface GroupsApi {
   /** already_exists when the slug is live again in its namespace. */
   undelete(caller: Caller, id: string, options?: CallOptions): Promise<GroupRecord>;
   getAcl(caller: Caller, groupId: string, options?: CallOptions): Promise<AclResult>;
-  /** Replaces the ACL (≤ 256 entries, one per principal) and bumps the etag. */
-  setAcl(caller: Caller, groupId: string, entries: readonly AclEntry[], etag: string, options?: CallOptions): Promise<AclResult>;
+  /**
+   * Replaces the ACL (≤ 256 entries, one per principal; permission "NONE"
+   * stands for PERMISSION_UNSPECIFIED and is refused) and bumps the etag.
+   */
+  setAcl(caller: Caller, groupId: string, entries: readonly AclEntryInput[], etag: string, options?: CallOptions): Promise<AclResult>;
 }
 
 export interface AddMemberResult {

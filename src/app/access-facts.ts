@@ -1,0 +1,75 @@
+/**
+ * Builds the domain's AccessFacts for (caller, group) from the caller's
+ * closure and the group's ancestors. Pure given its inputs; the loaders at
+ * the bottom fetch exactly those inputs (the ancestors in one `$in` query).
+ */
+import type { AccessFacts } from "../domain/access-policy.ts";
+import type { Caller, Permission } from "../domain/model.ts";
+import type { GroupNode } from "../storage/documents.ts";
+import type { StoreCall } from "../storage/store-call.ts";
+import type { AppContext } from "./app-context.ts";
+import type { PrincipalClosure } from "./principal-closure.ts";
+
+/**
+ * Whether the closure manages `group` without help from its ancestors: an
+ * ADMIN edge into it, or an ACL MANAGE grant to the principal or one of its
+ * groups. (A deleted group's own ADMINs still count for that group.)
+ */
+export function managesDirectly(group: GroupNode, closure: PrincipalClosure): boolean {
+  const role = group.state === "ACTIVE" ? closure.roles.get(group.id) : closure.deletedRoles.get(group.id);
+  if (role === "ADMIN") return true;
+  return group.acl.some((entry) => entry.permission === "MANAGE" && closure.aclPrincipals.has(entry.principal));
+}
+
+/**
+ * The caller's facts on `group`. `ancestors` maps ids to the groups of the
+ * parent chain (missing ones are ignored); only live ancestors confer MANAGE.
+ */
+export function accessFactsOf(
+  caller: Caller,
+  group: GroupNode,
+  closure: PrincipalClosure,
+  ancestors: ReadonlyMap<string, GroupNode>,
+): AccessFacts {
+  const role = group.state === "ACTIVE" ? closure.roles.get(group.id) : closure.deletedRoles.get(group.id);
+  const aclGrants: Permission[] = group.acl
+    .filter((entry) => closure.aclPrincipals.has(entry.principal))
+    .map((entry) => entry.permission);
+  const ancestorManage = group.ancestorIds.some((id) => {
+    const ancestor = ancestors.get(id);
+    return ancestor !== undefined && ancestor.state === "ACTIVE" && managesDirectly(ancestor, closure);
+  });
+  return {
+    groupId: group.id,
+    state: group.state,
+    isSystemAdmin: caller.isSystemAdmin,
+    role,
+    aclGrants,
+    ancestorManage,
+    visibility: group.visibility,
+    memberVisibility: group.memberVisibility,
+  };
+}
+
+/**
+ * Runs two loads concurrently outside transactions; inside one (a session is
+ * set) sequentially, because a transaction's session must not carry
+ * concurrent operations.
+ */
+export async function both<A, B>(call: StoreCall, a: () => Promise<A>, b: () => Promise<B>): Promise<[A, B]> {
+  if (call.session !== undefined) return [await a(), await b()];
+  return Promise.all([a(), b()]);
+}
+
+/** The ancestors of all `groups`, fetched in one query. */
+export async function loadAncestors(
+  ctx: AppContext,
+  groups: readonly GroupNode[],
+  call: StoreCall,
+): Promise<Map<string, GroupNode>> {
+  const ids = new Set<string>();
+  for (const group of groups) for (const id of group.ancestorIds) ids.add(id);
+  const ancestors = new Map<string, GroupNode>();
+  for (const ancestor of await ctx.groups.getMany([...ids], call)) ancestors.set(ancestor.id, ancestor);
+  return ancestors;
+}

@@ -1,0 +1,25 @@
+/**
+ * The dependencies every use case module shares, assembled once by
+ * `createRosterApp`. Passed explicitly (no module state), so tests can build
+ * several apps over different databases in one process.
+ */
+import type { MongoClient } from "mongodb";
+import type { GroupRequestStore } from "../storage/group-request-store.ts";
+import type { GroupStore } from "../storage/group-store.ts";
+import type { MembershipStore } from "../storage/membership-store.ts";
+import type { NestingLock } from "../storage/nesting-lock.ts";
+import type { AppLogger } from "./types.ts";
+
+export interface AppContext {
+  readonly client: MongoClient;
+  readonly groups: GroupStore;
+  readonly memberships: MembershipStore;
+  readonly groupRequests: GroupRequestStore;
+  readonly nestingLock: NestingLock;
+  readonly clock: () => Date;
+  readonly newGroupId: () => string;
+  readonly newEtag: () => string;
+  /** ROSTER_CREATOR_GROUP, or undefined when anyone may create top-level groups. */
+  readonly creatorGroupId: string | undefined;
+  readonly logger: AppLogger | undefined;
+}

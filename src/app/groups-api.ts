@@ -1,0 +1,331 @@
+/**
+ * GroupService use cases. Access was decided before these run (the RPC
+ * pipeline's authorization step, see types.ts); what remains here are the
+ * rules of the data: validation, etags, the lifecycle of deleted groups,
+ * parent-chain cycles and depth, idempotent creation, and the transactions
+ * that keep several documents consistent.
+ */
+import {
+  allowedActions,
+  canSeeGroup,
+  effectivePermission,
+  evaluateAccess,
+  groupNotFound,
+  groupRefBySlug,
+  type AccessRuleSpec,
+} from "../domain/access-policy.ts";
+import { aborted, failedPrecondition, isRosterError } from "../domain/errors.ts";
+import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../domain/group-lifecycle.ts";
+import { changedGroupValues, parseUpdateMask } from "../domain/group-update.ts";
+import {
+  validateAcl,
+  validateBatchGetIds,
+  validateGroupDraft,
+  validateGroupId,
+  validateNamespace,
+  validateRequestId,
+  validateSlug,
+} from "../domain/group-validation.ts";
+import type { Caller, GroupRecord } from "../domain/model.ts";
+import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
+import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
+import type { GroupChanges } from "../storage/group-store.ts";
+import type { StoreCall } from "../storage/store-call.ts";
+import { runTransaction } from "../storage/transaction.ts";
+import { accessFactsOf, loadAncestors } from "./access-facts.ts";
+import { loadAccessFacts } from "./access-api.ts";
+import type { AppContext } from "./app-context.ts";
+import { storeCallOf } from "./call-scope.ts";
+import { listGroups } from "./list-groups.ts";
+import { loadPrincipalClosure } from "./principal-closure.ts";
+import type { AclResult, GroupsApi, GroupWithAccess } from "./types.ts";
+
+/**
+ * Moving a group under a new parent is like creating a child there: it needs
+ * WRITE on the new parent (besides MANAGE on the group, which the declared
+ * rule of UpdateGroup covers), or the parent's managers would silently gain
+ * MANAGE over a group placed there by a stranger — and the stranger could
+ * attach groups to any tree it can name.
+ */
+const newParentRule: AccessRuleSpec = {
+  requires: "CREATE_GROUP",
+  groupField: "group.parent_id",
+  namespaceField: "",
+  slugField: "",
+  roleField: "",
+  memberField: "",
+  selfAllowed: false,
+  manageFields: [],
+  memberGroupNeedsRead: false,
+};
+
+function etagMismatch(groupId: string): Error {
+  return aborted(`the etag of group "${groupId}" does not match: it changed since it was read`);
+}
+
+function ensureEtag(group: GroupNode, etag: string): void {
+  if (etag !== "" && etag !== group.etag) throw etagMismatch(group.id);
+}
+
+/** Loads a group inside a use case; not_found like a missing one. */
+async function requireGroup(ctx: AppContext, id: string, call: StoreCall): Promise<GroupNode> {
+  const group = await ctx.groups.get(id, call);
+  if (group === undefined) throw groupNotFound(id);
+  return group;
+}
+
+/** The new ancestor chain when `group` moves under `parent`, refusing cycles and chains deeper than the limit. */
+async function chainUnder(ctx: AppContext, group: GroupNode, parent: GroupNode, call: StoreCall): Promise<string[]> {
+  if (parent.id === group.id || parent.ancestorIds.includes(group.id)) {
+    const from = parent.ancestorIds.indexOf(group.id);
+    const loop = parent.id === group.id ? [group.id, group.id] : [...parent.ancestorIds.slice(from), parent.id, group.id];
+    throw failedPrecondition(
+      `setting parent_id of group "${group.id}" to "${parent.id}" would close the cycle ${loop.join(" → ")}`,
+    );
+  }
+  const chain = [...parent.ancestorIds, parent.id];
+  const deepest = await ctx.groups.maxDescendantDepth(group.id, call);
+  const below = deepest === 0 ? 0 : deepest - group.ancestorIds.length;
+  if (chain.length + below > MAX_NESTING_DEPTH) {
+    throw failedPrecondition(
+      `setting parent_id of group "${group.id}" to "${parent.id}" would make a parent chain ${chain.length + below} levels deep; the limit is ${MAX_NESTING_DEPTH}`,
+    );
+  }
+  return chain;
+}
+
+export function createGroupsApi(ctx: AppContext): GroupsApi {
+  async function createdByRequest(caller: Caller, requestId: string, call: StoreCall): Promise<GroupRecord | undefined> {
+    const groupId = await ctx.groupRequests.find(caller.principal, requestId, call);
+    if (groupId === undefined) return undefined;
+    const group = await ctx.groups.get(groupId, call);
+    return group === undefined ? undefined : groupRecordOf(group);
+  }
+
+  const api: GroupsApi = {
+    async create(caller, input, requestId, options) {
+      const draft = validateGroupDraft(input);
+      validateRequestId(requestId);
+      const call = storeCallOf(options);
+      if (requestId !== "") {
+        const existing = await createdByRequest(caller, requestId, call);
+        if (existing !== undefined) return existing;
+      }
+      try {
+        return await runTransaction(ctx.client, call, async (tx) => {
+          if (requestId !== "") {
+            const existing = await createdByRequest(caller, requestId, tx);
+            if (existing !== undefined) return existing;
+          }
+          let ancestorIds: string[] = [];
+          if (draft.parentId !== "") {
+            const parent = await requireGroup(ctx, draft.parentId, tx);
+            ensureGroupActive(parent);
+            ancestorIds = [...parent.ancestorIds, parent.id];
+            if (ancestorIds.length > MAX_NESTING_DEPTH) {
+              throw failedPrecondition(
+                `group "${parent.id}" is already ${parent.ancestorIds.length} levels deep; a child would exceed the limit of ${MAX_NESTING_DEPTH}`,
+              );
+            }
+            // Conflicts with a concurrent DeleteGroup of the parent, which checks for live children.
+            await ctx.groups.touchChildren(parent.id, tx);
+          }
+          const now = ctx.clock();
+          const group: GroupNode = {
+            id: ctx.newGroupId(),
+            namespace: draft.namespace,
+            slug: draft.slug,
+            displayName: draft.displayName,
+            description: draft.description,
+            parentId: draft.parentId,
+            labels: draft.labels,
+            visibility: draft.visibility,
+            memberVisibility: draft.memberVisibility,
+            state: "ACTIVE",
+            memberCount: 1,
+            acl: [],
+            createTime: now,
+            updateTime: now,
+            deleteTime: undefined,
+            createdBy: caller.principal,
+            updatedBy: caller.principal,
+            etag: ctx.newEtag(),
+            ancestorIds,
+          };
+          await ctx.groups.insert(group, tx);
+          await ctx.memberships.insert(
+            { groupId: group.id, member: caller.principal, role: "ADMIN", createTime: now, updateTime: now, createdBy: caller.principal },
+            tx,
+          );
+          if (requestId !== "") await ctx.groupRequests.insert(caller.principal, requestId, group.id, now, tx);
+          return groupRecordOf(group);
+        });
+      } catch (error) {
+        // A concurrent request with the same request_id won the race (its
+        // record or its slug committed first): answer with its group.
+        if (requestId !== "" && isRosterError(error) && error.kind === "already_exists") {
+          const existing = await createdByRequest(caller, requestId, call);
+          if (existing !== undefined) return existing;
+        }
+        throw error;
+      }
+    },
+
+    async get(caller, ref, options): Promise<GroupWithAccess> {
+      const call = storeCallOf(options);
+      let group: GroupNode | undefined;
+      let name: string;
+      if ("id" in ref) {
+        validateGroupId(ref.id, "id");
+        name = ref.id;
+        group = await ctx.groups.get(ref.id, call);
+      } else {
+        const namespace = validateNamespace(ref.namespace, "namespace");
+        const slug = validateSlug(ref.slug, "slug");
+        name = groupRefBySlug(namespace, slug);
+        group = await ctx.groups.getLiveBySlug(namespace, slug, call);
+      }
+      if (group === undefined) throw groupNotFound(name);
+      const facts = await loadAccessFacts(ctx, caller, group, call, options?.memo);
+      // Same domain function as the authorization step: if the pipeline was
+      // bypassed, an invisible group still reads as a missing one.
+      if (!canSeeGroup(facts)) throw groupNotFound(name);
+      return {
+        group: groupRecordOf(group),
+        access: { role: facts.role, effectivePermission: effectivePermission(facts), permissions: allowedActions(facts) },
+      };
+    },
+
+    async batchGet(caller, ids, options) {
+      const unique = validateBatchGetIds(ids);
+      const call = storeCallOf(options);
+      const [found, closure] = await Promise.all([
+        ctx.groups.getMany(unique, call),
+        loadPrincipalClosure(ctx, caller.principal, call, options?.memo),
+      ]);
+      const ancestors = await loadAncestors(ctx, found, call);
+      const byId = new Map(found.map((group) => [group.id, group]));
+      const groups: GroupRecord[] = [];
+      const missingIds: string[] = [];
+      for (const id of unique) {
+        const group = byId.get(id);
+        if (group !== undefined && canSeeGroup(accessFactsOf(caller, group, closure, ancestors))) {
+          groups.push(groupRecordOf(group));
+        } else {
+          missingIds.push(id);
+        }
+      }
+      return { groups, missingIds };
+    },
+
+    list(caller, query, options) {
+      return listGroups(ctx, caller, query, options);
+    },
+
+    async update(caller, update, options) {
+      validateGroupId(update.id, "group.id");
+      const mask = parseUpdateMask(update.mask ?? []);
+      const call = storeCallOf(options);
+      return runTransaction(ctx.client, call, async (tx) => {
+        const current = await requireGroup(ctx, update.id, tx);
+        ensureGroupActive(current);
+        ensureEtag(current, update.etag);
+        const changes = changedGroupValues(current, update.values, mask);
+        if (Object.keys(changes).length === 0) return groupRecordOf(current);
+        let ancestorIds: string[] | undefined;
+        if (changes.parentId !== undefined) {
+          await ctx.nestingLock.take(tx);
+          if (changes.parentId === "") {
+            ancestorIds = [];
+          } else {
+            const parent = await requireGroup(ctx, changes.parentId, tx);
+            const decision = evaluateAccess(newParentRule, await loadAccessFacts(ctx, caller, parent, tx, undefined));
+            if (!decision.ok) throw decision.error;
+            ensureGroupActive(parent);
+            ancestorIds = await chainUnder(ctx, current, parent, tx);
+            await ctx.groups.touchChildren(parent.id, tx);
+          }
+        }
+        const groupChanges: GroupChanges = {
+          ...changes,
+          ...(ancestorIds === undefined ? {} : { ancestorIds }),
+          updateTime: ctx.clock(),
+          updatedBy: caller.principal,
+          etag: ctx.newEtag(),
+        };
+        const updated = await ctx.groups.applyChanges(current, groupChanges, tx);
+        if (updated === undefined) throw etagMismatch(current.id);
+        if (ancestorIds !== undefined) await ctx.groups.rewriteDescendantChains(current.id, ancestorIds, tx);
+        return groupRecordOf(updated);
+      });
+    },
+
+    async delete(caller, id, etag, options) {
+      validateGroupId(id, "id");
+      const call = storeCallOf(options);
+      return runTransaction(ctx.client, call, async (tx) => {
+        const current = await requireGroup(ctx, id, tx);
+        ensureGroupActive(current);
+        ensureEtag(current, etag);
+        ensureNoLiveChildren(id, await ctx.groups.countLiveChildren(id, tx));
+        const now = ctx.clock();
+        const updated = await ctx.groups.applyChanges(
+          current,
+          { state: "DELETED", deleteTime: now, updateTime: now, updatedBy: caller.principal, etag: ctx.newEtag() },
+          tx,
+        );
+        if (updated === undefined) throw etagMismatch(id);
+        return groupRecordOf(updated);
+      });
+    },
+
+    async undelete(caller, id, options) {
+      validateGroupId(id, "id");
+      const call = storeCallOf(options);
+      return runTransaction(ctx.client, call, async (tx) => {
+        const current = await requireGroup(ctx, id, tx);
+        ensureGroupDeleted(current);
+        if (current.parentId !== "") {
+          const parent = await ctx.groups.get(current.parentId, tx);
+          if (parent?.state !== "ACTIVE") {
+            throw failedPrecondition(`the parent group "${current.parentId}" of group "${id}" is deleted; undelete it first`);
+          }
+          await ctx.groups.touchChildren(parent.id, tx);
+        }
+        const now = ctx.clock();
+        const updated = await ctx.groups.applyChanges(
+          current,
+          { state: "ACTIVE", deleteTime: null, updateTime: now, updatedBy: caller.principal, etag: ctx.newEtag() },
+          tx,
+        );
+        if (updated === undefined) throw etagMismatch(id);
+        return groupRecordOf(updated);
+      });
+    },
+
+    async getAcl(_caller, groupId, options): Promise<AclResult> {
+      validateGroupId(groupId, "group_id");
+      const group = await requireGroup(ctx, groupId, storeCallOf(options));
+      return { entries: group.acl, etag: group.etag };
+    },
+
+    async setAcl(caller, groupId, entries, etag, options): Promise<AclResult> {
+      validateGroupId(groupId, "group_id");
+      const acl = validateAcl(entries);
+      const call = storeCallOf(options);
+      return runTransaction(ctx.client, call, async (tx) => {
+        const current = await requireGroup(ctx, groupId, tx);
+        ensureGroupActive(current);
+        ensureEtag(current, etag);
+        const updated = await ctx.groups.applyChanges(
+          current,
+          { acl, updateTime: ctx.clock(), updatedBy: caller.principal, etag: ctx.newEtag() },
+          tx,
+        );
+        if (updated === undefined) throw etagMismatch(groupId);
+        return { entries: updated.acl, etag: updated.etag };
+      });
+    },
+  };
+  return api;
+}

@@ -1,0 +1,125 @@
+/**
+ * The groups a principal belongs to, directly or through nested groups: the
+ * upward closure every access decision starts from.
+ *
+ * Walked level by level with one indexed `$in` query on memberships.member
+ * plus one projection query for the states of newly reached groups, so the
+ * work is proportional to the principal's own groups, never to the size of
+ * a collection, and bounded by MAX_NESTING_DEPTH + 1 levels. DELETED groups
+ * break the chain: an edge into one is recorded (its own ADMINs may still
+ * manage it) but never followed, and it grants nothing elsewhere.
+ */
+import type { Role } from "../domain/model.ts";
+import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
+import { maxRole } from "../domain/permissions.ts";
+import { groupIdOfPrincipal, groupPrincipal } from "../domain/principal.ts";
+import type { GroupState } from "../domain/model.ts";
+import type { StoreCall } from "../storage/store-call.ts";
+import type { AppContext } from "./app-context.ts";
+import type { RequestMemo } from "./request-memo.ts";
+
+export interface PrincipalClosure {
+  readonly principal: string;
+  /** Live groups the principal is in, with the highest role of any edge into each from the principal or the closure. */
+  readonly roles: ReadonlyMap<string, Role>;
+  /** Live groups the principal is a direct member of, with that role. */
+  readonly direct: ReadonlyMap<string, Role>;
+  /** Deleted groups reached by an edge (not followed further), with the highest role. */
+  readonly deletedRoles: ReadonlyMap<string, Role>;
+  /**
+   * For each live group, the group it was first reached from ("" = the
+   * principal itself). Breadth-first, so following it gives a shortest path.
+   */
+  readonly reachedFrom: ReadonlyMap<string, string>;
+  /** The principal and `group:<id>` of each live group in `roles`: whom ACL entries may name. */
+  readonly aclPrincipals: ReadonlySet<string>;
+}
+
+/** Loads the closure, reusing the request memo's copy when there is one. */
+export function loadPrincipalClosure(
+  ctx: AppContext,
+  principal: string,
+  call: StoreCall,
+  memo: RequestMemo | undefined,
+): Promise<PrincipalClosure> {
+  if (memo === undefined) return walkUpward(ctx, principal, call);
+  const cached = memo.closures.get(principal);
+  if (cached !== undefined) return cached;
+  const loading = walkUpward(ctx, principal, call);
+  memo.closures.set(principal, loading);
+  loading.catch(() => memo.closures.delete(principal));
+  return loading;
+}
+
+async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {
+  const roles = new Map<string, Role>();
+  const direct = new Map<string, Role>();
+  const deletedRoles = new Map<string, Role>();
+  const reachedFrom = new Map<string, string>();
+  const states = new Map<string, GroupState>();
+
+  const startGroup = groupIdOfPrincipal(principal);
+  if (startGroup !== undefined) {
+    // A deleted (or missing) group is in nothing: its memberships confer nothing.
+    const startState = (await ctx.groups.statesOf([startGroup], call)).get(startGroup);
+    if (startState !== "ACTIVE") return closureOf(principal, roles, direct, deletedRoles, reachedFrom);
+    reachedFrom.set(startGroup, "");
+  }
+
+  let frontier = [principal];
+  for (let level = 0; frontier.length > 0; level++) {
+    if (level > MAX_NESTING_DEPTH) {
+      // Writes refuse chains deeper than the limit, so this means the data
+      // broke an invariant; stop rather than walk on.
+      ctx.logger?.warn({ principal, level }, "membership chain deeper than the nesting limit; walk truncated");
+      break;
+    }
+    const edges = await ctx.memberships.edgesOfMembers(frontier, call);
+    const unknown = [...new Set(edges.map((edge) => edge.groupId))].filter((id) => !states.has(id));
+    for (const [id, state] of await ctx.groups.statesOf(unknown, call)) states.set(id, state);
+    const next: string[] = [];
+    for (const edge of edges) {
+      const state = states.get(edge.groupId);
+      if (state === undefined) continue; // a membership of a group that no longer exists
+      if (state === "DELETED") {
+        deletedRoles.set(edge.groupId, maxRole(deletedRoles.get(edge.groupId), edge.role) ?? edge.role);
+        continue;
+      }
+      roles.set(edge.groupId, maxRole(roles.get(edge.groupId), edge.role) ?? edge.role);
+      if (edge.member === principal) direct.set(edge.groupId, maxRole(direct.get(edge.groupId), edge.role) ?? edge.role);
+      if (!reachedFrom.has(edge.groupId)) {
+        reachedFrom.set(edge.groupId, edge.member === principal ? "" : (groupIdOfPrincipal(edge.member) ?? ""));
+        next.push(groupPrincipal(edge.groupId));
+      }
+    }
+    frontier = next;
+  }
+  if (startGroup !== undefined) reachedFrom.delete(startGroup);
+  return closureOf(principal, roles, direct, deletedRoles, reachedFrom);
+}
+
+function closureOf(
+  principal: string,
+  roles: Map<string, Role>,
+  direct: Map<string, Role>,
+  deletedRoles: Map<string, Role>,
+  reachedFrom: Map<string, string>,
+): PrincipalClosure {
+  const aclPrincipals = new Set<string>([principal]);
+  for (const id of roles.keys()) aclPrincipals.add(groupPrincipal(id));
+  return { principal, roles, direct, deletedRoles, reachedFrom, aclPrincipals };
+}
+
+/**
+ * Group ids from the principal's direct group up to `groupId` along a
+ * shortest path, or [] when `groupId` is not in the closure.
+ */
+export function pathTo(closure: PrincipalClosure, groupId: string): string[] {
+  if (!closure.roles.has(groupId)) return [];
+  const path: string[] = [];
+  for (let at = groupId; at !== ""; at = closure.reachedFrom.get(at) ?? "") {
+    path.push(at);
+    if (path.length > MAX_NESTING_DEPTH + 1) break;
+  }
+  return path.reverse();
+}

@@ -1,0 +1,194 @@
+/**
+ * The shapes of Roster's MongoDB documents and the converters between them
+ * and the domain records. Only storage sees documents; the app sees records.
+ *
+ * Groups carry two derived fields the domain does not: `ancestorIds` (the
+ * parent chain, root first, maintained on create and re-parenting) so that
+ * "MANAGE on any ancestor" and "descendants of a group" are single indexed
+ * queries, and `sortName` (lower-cased display name) for case-insensitive
+ * ordering. `membershipVersion` and `childVersion` are bumped by membership
+ * and child-group changes so that concurrent transactions which must not both
+ * succeed (last-admin removal, a child created while its parent is deleted)
+ * write the same document and conflict.
+ */
+import type { ObjectId } from "mongodb";
+import type {
+  AclEntry,
+  GrantablePermission,
+  GroupRecord,
+  GroupState,
+  MemberVisibility,
+  MembershipRecord,
+  Role,
+  Visibility,
+} from "../domain/model.ts";
+
+export const collectionNames = {
+  groups: "groups",
+  memberships: "memberships",
+  groupRequests: "group_requests",
+  locks: "roster_locks",
+} as const;
+
+export interface LabelDoc {
+  key: string;
+  value: string;
+}
+
+export interface AclEntryDoc {
+  principal: string;
+  permission: GrantablePermission;
+}
+
+export interface GroupDoc {
+  _id: string;
+  namespace: string;
+  slug: string;
+  displayName: string;
+  sortName: string;
+  description: string;
+  parentId: string;
+  ancestorIds: string[];
+  depth: number;
+  /** An array, not an object: label keys may contain dots, which MongoDB paths cannot address. */
+  labels: LabelDoc[];
+  visibility: Visibility;
+  memberVisibility: MemberVisibility;
+  state: GroupState;
+  memberCount: number;
+  acl: AclEntryDoc[];
+  createTime: Date;
+  updateTime: Date;
+  deleteTime?: Date;
+  createdBy: string;
+  updatedBy: string;
+  etag: string;
+  membershipVersion: number;
+  childVersion: number;
+}
+
+export interface MembershipDoc {
+  _id?: ObjectId;
+  groupId: string;
+  member: string;
+  role: Role;
+  createTime: Date;
+  updateTime: Date;
+  createdBy: string;
+}
+
+/** Idempotency record of CreateGroup: `_id` is "<caller principal> <request id>". */
+export interface GroupRequestDoc {
+  _id: string;
+  groupId: string;
+  createTime: Date;
+}
+
+export interface LockDoc {
+  _id: string;
+  version: number;
+}
+
+/** A group as storage returns it: the domain record plus its parent chain. */
+export interface GroupNode extends GroupRecord {
+  /** Ancestor ids, root first, ending with `parentId` ("" parent → empty). */
+  readonly ancestorIds: readonly string[];
+}
+
+/** The lower-cased display name used for ordering (and its keyset tokens). */
+export function sortNameOf(displayName: string): string {
+  return displayName.toLowerCase();
+}
+
+export function labelsToDoc(labels: Readonly<Record<string, string>>): LabelDoc[] {
+  return Object.keys(labels)
+    .sort()
+    .map((key) => ({ key, value: labels[key] ?? "" }));
+}
+
+export function aclToDoc(acl: readonly AclEntry[]): AclEntryDoc[] {
+  return acl.map((entry) => ({ principal: entry.principal, permission: entry.permission }));
+}
+
+export function groupFromDoc(doc: GroupDoc): GroupNode {
+  const labels: Record<string, string> = {};
+  for (const label of doc.labels) labels[label.key] = label.value;
+  return {
+    id: doc._id,
+    namespace: doc.namespace,
+    slug: doc.slug,
+    displayName: doc.displayName,
+    description: doc.description,
+    parentId: doc.parentId,
+    labels,
+    visibility: doc.visibility,
+    memberVisibility: doc.memberVisibility,
+    state: doc.state,
+    memberCount: doc.memberCount,
+    acl: doc.acl.map((entry) => ({ principal: entry.principal, permission: entry.permission })),
+    createTime: doc.createTime,
+    updateTime: doc.updateTime,
+    deleteTime: doc.deleteTime,
+    createdBy: doc.createdBy,
+    updatedBy: doc.updatedBy,
+    etag: doc.etag,
+    ancestorIds: [...doc.ancestorIds],
+  };
+}
+
+export function groupToDoc(group: GroupNode): GroupDoc {
+  const doc: GroupDoc = {
+    _id: group.id,
+    namespace: group.namespace,
+    slug: group.slug,
+    displayName: group.displayName,
+    sortName: sortNameOf(group.displayName),
+    description: group.description,
+    parentId: group.parentId,
+    ancestorIds: [...group.ancestorIds],
+    depth: group.ancestorIds.length,
+    labels: labelsToDoc(group.labels),
+    visibility: group.visibility,
+    memberVisibility: group.memberVisibility,
+    state: group.state,
+    memberCount: group.memberCount,
+    acl: aclToDoc(group.acl),
+    createTime: group.createTime,
+    updateTime: group.updateTime,
+    createdBy: group.createdBy,
+    updatedBy: group.updatedBy,
+    etag: group.etag,
+    membershipVersion: 0,
+    childVersion: 0,
+  };
+  if (group.deleteTime !== undefined) doc.deleteTime = group.deleteTime;
+  return doc;
+}
+
+/** Strips storage-only fields, for values leaving the app. */
+export function groupRecordOf(node: GroupNode): GroupRecord {
+  const { ancestorIds: _ancestors, ...record } = node;
+  return record;
+}
+
+export function membershipFromDoc(doc: MembershipDoc): MembershipRecord {
+  return {
+    groupId: doc.groupId,
+    member: doc.member,
+    role: doc.role,
+    createTime: doc.createTime,
+    updateTime: doc.updateTime,
+    createdBy: doc.createdBy,
+  };
+}
+
+export function membershipToDoc(membership: MembershipRecord): MembershipDoc {
+  return {
+    groupId: membership.groupId,
+    member: membership.member,
+    role: membership.role,
+    createTime: membership.createTime,
+    updateTime: membership.updateTime,
+    createdBy: membership.createdBy,
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * Queries and writes on the `memberships` collection: one document per direct
+ * membership (group, member, role). Graph walks use `edgesOfMembers` (upward:
+ * which groups are these principals in?) and `membershipsOfGroups`
+ * (downward: who is in these groups?), one indexed `$in` query per level.
+ */
+import type { Collection, Db, Filter } from "mongodb";
+import type { MembershipRecord, Role } from "../domain/model.ts";
+import { collectionNames, membershipFromDoc, membershipToDoc, type MembershipDoc } from "./documents.ts";
+import { driverCall } from "./driver-errors.ts";
+import { operationOptions, type StoreCall } from "./store-call.ts";
+
+/** A membership reduced to what graph walks need. */
+export interface MembershipEdge {
+  readonly groupId: string;
+  readonly member: string;
+  readonly role: Role;
+}
+
+export interface MembershipStore {
+  get(groupId: string, member: string, call: StoreCall): Promise<MembershipRecord | undefined>;
+  /** already_exists when (group, member) exists. */
+  insert(membership: MembershipRecord, call: StoreCall): Promise<void>;
+  /** Returns the removed membership, or undefined when there was none. */
+  delete(groupId: string, member: string, call: StoreCall): Promise<MembershipRecord | undefined>;
+  /** Returns the updated membership, or undefined when there is none. */
+  setRole(groupId: string, member: string, role: Role, time: Date, call: StoreCall): Promise<MembershipRecord | undefined>;
+  countWithRole(groupId: string, role: Role, call: StoreCall): Promise<number>;
+  /** Exact number of direct members (member_count is maintained from this truth). */
+  countMembers(groupId: string, role: Role | undefined, call: StoreCall): Promise<number>;
+  /** Upward step: every membership of any of `members`. */
+  edgesOfMembers(members: readonly string[], call: StoreCall): Promise<MembershipEdge[]>;
+  /** Downward step: every membership in any of `groupIds` (only `group:` members when `groupsOnly`). */
+  membershipsOfGroups(groupIds: readonly string[], groupsOnly: boolean, call: StoreCall): Promise<MembershipRecord[]>;
+  /** One keyset page of a group's direct members ordered by member, strictly after `afterMember`. */
+  listPage(
+    groupId: string,
+    role: Role | undefined,
+    afterMember: string | undefined,
+    limit: number,
+    call: StoreCall,
+  ): Promise<MembershipRecord[]>;
+}
+
+/** Every `group:<id>` principal sorts in ["group:", "group;"): ';' follows ':' in code-point order. */
+const groupMemberRange = { $gte: "group:", $lt: "group;" };
+
+export function memberExistsMessage(groupId: string, member: string): string {
+  return `${member} is already a member of group "${groupId}"`;
+}
+
+export function createMembershipStore(db: Db): MembershipStore {
+  const memberships: Collection<MembershipDoc> = db.collection<MembershipDoc>(collectionNames.memberships);
+
+  return {
+    async get(groupId, member, call) {
+      const doc = await driverCall(() => memberships.findOne({ groupId, member }, operationOptions(call)));
+      return doc === null ? undefined : membershipFromDoc(doc);
+    },
+
+    async insert(membership, call) {
+      await driverCall(
+        () => memberships.insertOne(membershipToDoc(membership), operationOptions(call)),
+        memberExistsMessage(membership.groupId, membership.member),
+      );
+    },
+
+    async delete(groupId, member, call) {
+      const doc = await driverCall(() => memberships.findOneAndDelete({ groupId, member }, operationOptions(call)));
+      return doc === null ? undefined : membershipFromDoc(doc);
+    },
+
+    async setRole(groupId, member, role, time, call) {
+      const doc = await driverCall(() =>
+        memberships.findOneAndUpdate(
+          { groupId, member },
+          { $set: { role, updateTime: time } },
+          { ...operationOptions(call), returnDocument: "after" },
+        ),
+      );
+      return doc === null ? undefined : membershipFromDoc(doc);
+    },
+
+    async countWithRole(groupId, role, call) {
+      return driverCall(() => memberships.countDocuments({ groupId, role }, operationOptions(call)));
+    },
+
+    async countMembers(groupId, role, call) {
+      const filter: Filter<MembershipDoc> = role === undefined ? { groupId } : { groupId, role };
+      return driverCall(() => memberships.countDocuments(filter, operationOptions(call)));
+    },
+
+    async edgesOfMembers(members, call) {
+      if (members.length === 0) return [];
+      const docs = await driverCall(() =>
+        memberships
+          .find(
+            { member: { $in: [...members] } },
+            { ...operationOptions(call), projection: { _id: 0, groupId: 1, member: 1, role: 1 } },
+          )
+          .toArray(),
+      );
+      return docs.map((doc) => ({ groupId: doc.groupId, member: doc.member, role: doc.role }));
+    },
+
+    async membershipsOfGroups(groupIds, groupsOnly, call) {
+      if (groupIds.length === 0) return [];
+      const filter: Filter<MembershipDoc> = groupsOnly
+        ? { groupId: { $in: [...groupIds] }, member: groupMemberRange }
+        : { groupId: { $in: [...groupIds] } };
+      const docs = await driverCall(() => memberships.find(filter, operationOptions(call)).toArray());
+      return docs.map(membershipFromDoc);
+    },
+
+    async listPage(groupId, role, afterMember, limit, call) {
+      const filter: Filter<MembershipDoc> = { groupId };
+      if (role !== undefined) filter.role = role;
+      if (afterMember !== undefined) filter.member = { $gt: afterMember };
+      const docs = await driverCall(() =>
+        memberships.find(filter, { ...operationOptions(call), sort: { member: 1 }, limit }).toArray(),
+      );
+      return docs.map(membershipFromDoc);
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Multi-document changes (a membership plus its group's member_count, a
+ * group plus its idempotency record) run in one transaction. The driver's
+ * `withTransaction` retries on write conflicts (TransientTransactionError);
+ * we bound those retries by the request's deadline.
+ */
+import { WriteConcern, type MongoClient } from "mongodb";
+import { deadlineExceeded } from "../domain/errors.ts";
+import { translateDriverError } from "./driver-errors.ts";
+import { ensureTimeLeft, type StoreCall } from "./store-call.ts";
+
+/** Without a deadline, a transaction (with its retries) gets this long. */
+const defaultTransactionBudgetMs = 30_000;
+
+/**
+ * Runs `work` in a snapshot transaction with majority writes, retrying it on
+ * write conflicts until the deadline. `work` receives a StoreCall carrying the
+ * session and must pass it to every store operation, and must be safe to run
+ * more than once (it re-reads what it depends on).
+ */
+export async function runTransaction<T>(
+  client: MongoClient,
+  call: StoreCall,
+  work: (txCall: StoreCall) => Promise<T>,
+): Promise<T> {
+  ensureTimeLeft(call);
+  const deadline = call.deadline ?? Date.now() + defaultTransactionBudgetMs;
+  const session = client.startSession();
+  try {
+    const txCall: StoreCall =
+      call.signal === undefined ? { session, deadline } : { session, deadline, signal: call.signal };
+    return await session.withTransaction(
+      async () => {
+        if (Date.now() >= deadline) throw deadlineExceeded("deadline exceeded while retrying a conflicting change");
+        return work(txCall);
+      },
+      {
+        readConcern: { level: "snapshot" },
+        writeConcern: new WriteConcern("majority"),
+        maxCommitTimeMS: Math.max(1, Math.ceil(deadline - Date.now())),
+      },
+    );
+  } catch (error) {
+    throw translateDriverError(error);
+  } finally {
+    await session.endSession();
+  }
+}
