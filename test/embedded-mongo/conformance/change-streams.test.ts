@@ -89,6 +89,18 @@ describe("events", () => {
     expect((update["updateDescription"] as Document)["updatedFields"]).toEqual({ a: 2 });
   });
 
+  it("updateLookup gives null for a document deleted before the event is read", async () => {
+    const coll = await freshCollection();
+    await coll.insertOne({ _id: 1, a: 1 });
+    const stream = await watch(coll, [], { fullDocument: "updateLookup" });
+    await coll.updateOne({ _id: 1 }, { $set: { a: 2 } });
+    await coll.deleteOne({ _id: 1 });
+    const update = await nextChange(stream);
+    expect(update["operationType"]).toBe("update");
+    expect(update["fullDocument"]).toBeNull();
+    expect((await nextChange(stream))["operationType"]).toBe("delete");
+  });
+
   it("a $match pipeline filters events", async () => {
     const coll = await freshCollection();
     const stream = await watch(coll, [{ $match: { operationType: "insert", "fullDocument.keep": true } }]);

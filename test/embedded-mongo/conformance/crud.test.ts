@@ -225,6 +225,25 @@ describe("update", () => {
     expect(await coll.findOne({})).toEqual({ _id: "fixed", n: 1 });
   });
 
+  it("upsert with a dotted equality builds the nested document", async () => {
+    const coll = freshCollection("update_upsert_dotted");
+    await coll.updateOne({ "a.b": 1, c: { $gt: 5 } }, { $set: { d: true } }, { upsert: true });
+    expect(await coll.findOne({}, { projection: { _id: 0 } })).toEqual({ a: { b: 1 }, d: true });
+  });
+
+  it("rejects invalid updates with MongoDB's codes and leaves the document alone", async () => {
+    const coll = freshCollection("update_invalid");
+    await coll.insertOne({ _id: 1, s: "text", n: 1 });
+    const codeOf = async (update: Document): Promise<number | string | undefined> =>
+      (await expectServerError(coll.updateOne({ _id: 1 }, update))).code;
+    expect(await codeOf({ $set: { _id: 2 } })).toBe(66); // ImmutableField
+    expect(await codeOf({ $set: { n: 2 }, $inc: { n: 1 } })).toBe(40); // ConflictingUpdateOperators
+    expect(await codeOf({ $inc: { s: 1 } })).toBe(14); // TypeMismatch
+    expect(await codeOf({ $push: { s: 1 } })).toBe(2); // BadValue: not an array
+    expect((await expectServerError(coll.replaceOne({ _id: 1 }, { _id: 2, s: "other" }))).code).toBe(66);
+    expect(await coll.findOne({ _id: 1 })).toEqual({ _id: 1, s: "text", n: 1 });
+  });
+
   it("applies the field operators", async () => {
     const coll = freshCollection("update_operators");
     await coll.insertOne({
@@ -421,6 +440,17 @@ describe("find", () => {
 
     expect(await coll.find({}).sort({ _id: 1 }).skip(10).toArray()).toEqual([]);
     expect(await coll.findOne({ name: "nobody" })).toBeNull();
+  });
+
+  it("honours limit across batches and $elemMatch on embedded documents", async () => {
+    const limited = freshCollection("find_limit_batches");
+    await limited.insertMany(
+      Array.from({ length: 20 }, (_, i) => ({ _id: i, items: [{ sku: i % 2 === 0 ? "even" : "odd", qty: i }] })),
+    );
+    const firstFive = await limited.find({}, { sort: { _id: 1 }, limit: 5, batchSize: 2 }).toArray();
+    expect(firstFive.map((d) => d._id)).toEqual([0, 1, 2, 3, 4]);
+    const matched = await limited.find({ items: { $elemMatch: { sku: "odd", qty: { $gt: 15 } } } }).sort({ _id: 1 }).toArray();
+    expect(matched.map((d) => d._id)).toEqual([17, 19]);
   });
 
   it("pages a 250-document result through getMore with batchSize 10", async () => {

@@ -87,6 +87,21 @@ describe("commit and abort", () => {
     expect(await outsiderColl.find().sort({ _id: 1 }).toArray()).toEqual(after);
   });
 
+  it("cursors and aggregations inside a transaction page through getMore and see its own writes", async () => {
+    const session = startSession();
+    session.startTransaction();
+    await coll.insertMany(
+      Array.from({ length: 10 }, (_, i) => ({ _id: 100 + i, v: i })),
+      { session },
+    );
+    const found = await coll.find({}, { session, batchSize: 3 }).sort({ _id: 1 }).toArray();
+    expect(found.map((d) => d._id)).toEqual([1, 2, ...Array.from({ length: 10 }, (_, i) => 100 + i)]);
+    const [sum] = await coll.aggregate([{ $group: { _id: null, total: { $sum: "$v" } } }], { session }).toArray();
+    expect(sum).toEqual({ _id: null, total: 1 + 2 + 45 });
+    await session.commitTransaction();
+    expect(await coll.countDocuments()).toBe(12);
+  });
+
   it("abortTransaction discards every write", async () => {
     const session = startSession();
     const before = await snapshotOf();
@@ -184,6 +199,33 @@ describe("write conflicts", () => {
     await second.abortTransaction();
     await first.commitTransaction();
     expect(await coll.findOne({ _id: 1 })).toEqual({ _id: 1, v: "first" });
+  });
+
+  it("a transaction writing a document changed outside it after its snapshot gets WriteConflict (112)", async () => {
+    const session = startSession();
+    session.startTransaction();
+    expect(await coll.findOne({ _id: 1 }, { session })).toEqual({ _id: 1, v: 1 });
+    await coll.updateOne({ _id: 1 }, { $set: { v: "outside" } });
+    const error = await expectServerError(coll.updateOne({ _id: 1 }, { $set: { v: "inside" } }, { session }));
+    expect(error.code).toBe(112);
+    expect(error.hasErrorLabel("TransientTransactionError")).toBe(true);
+    await session.abortTransaction();
+    expect(await coll.findOne({ _id: 1 })).toEqual({ _id: 1, v: "outside" });
+  });
+
+  it("a write outside any transaction waits for the transaction holding the document, then applies", async () => {
+    const session = startSession();
+    session.startTransaction();
+    await coll.updateOne({ _id: 1 }, { $inc: { v: 10 } }, { session });
+    let settled = false;
+    const outside = coll.updateOne({ _id: 1 }, { $inc: { v: 100 } }).finally(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(settled).toBe(false);
+    await session.commitTransaction();
+    expect((await outside).modifiedCount).toBe(1);
+    expect(await coll.findOne({ _id: 1 })).toEqual({ _id: 1, v: 111 });
   });
 
   it("withTransaction retries a conflicted attempt until it commits", async () => {
