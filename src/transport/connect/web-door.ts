@@ -1,0 +1,194 @@
+/**
+ * The web door: Roster's services for browsers and HTTP clients on
+ * `ROSTER_HTTP_PORT`, served by `@connectrpc/connect-node` — the Connect
+ * protocol (JSON and binary, GET for side-effect-free methods) and gRPC-web,
+ * over HTTP/1.1, or HTTP/2 (and HTTP/1.1) under TLS.
+ *
+ * It runs the SAME handler objects through the SAME pipeline interceptors as
+ * the gRPC door (authentication, authorization, deadlines, error mapping,
+ * request log); this file only adds what is about HTTP: CORS, the operator
+ * endpoints, message size limits, compression, and draining on shutdown.
+ */
+import { readFileSync } from "node:fs";
+import { createServer, Server as HttpServer } from "node:http";
+import { createSecureServer, type Http2SecureServer, type Http2Session } from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import type { RosterConfig } from "../../config.ts";
+import { metricsInterceptorFor } from "../../ops/metrics-interceptor.ts";
+import type { RosterMetrics } from "../../ops/metrics.ts";
+import { callInfoKey, deadlineKey } from "../../rpc/context.ts";
+import { createCorsPolicy } from "./cors.ts";
+import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
+import { createOpsEndpoints } from "./ops-endpoints.ts";
+
+/** A service and its implementation, as `createRosterServices(app)` returns them. */
+export interface WebDoorService {
+  readonly service: DescService;
+  readonly impl: Readonly<Record<string, unknown>>;
+}
+
+export type WebDoorConfig = Pick<RosterConfig, "host" | "httpPort" | "corsOrigins" | "maxMessageBytes" | "httpTls">;
+
+export interface WebDoorOptions {
+  readonly services: readonly WebDoorService[];
+  /** The RPC pipeline shared with the gRPC door; only its interceptors are used here. */
+  readonly pipeline: { readonly interceptors: readonly Interceptor[] };
+  readonly config: WebDoorConfig;
+  /** For `GET /readyz`. */
+  readonly health: { isReady(): boolean };
+  /** For `GET /metrics`; RPCs are counted here unless the pipeline already includes its interceptor. */
+  readonly metrics: RosterMetrics;
+  readonly logger: Logger;
+}
+
+export interface WebDoor {
+  readonly port: number;
+  /** Base URL for clients, e.g. `http://127.0.0.1:8080` (host "0.0.0.0" is reported as 127.0.0.1). */
+  readonly url: string;
+  /**
+   * Graceful stop: new calls get UNAVAILABLE and `/readyz` 503, the listener
+   * closes, in-flight calls and streams get `graceMs` to finish, then the
+   * rest are cancelled (UNAVAILABLE "server is shutting down") and every
+   * connection closed. Resolves when the server is closed.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/** The status of calls refused or cut off by shutdown. */
+const shuttingDown = (): ConnectError => new ConnectError("server is shutting down", Code.Unavailable);
+/** After the grace period, how long cancelled calls get to send their status before sockets are destroyed. */
+const cancelFlushMs = 250;
+
+export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
+  const { config, logger, metrics } = options;
+  const shutdown = new AbortController();
+  let draining = false;
+
+  const metricsInterceptor = metricsInterceptorFor(metrics);
+  const interceptors = options.pipeline.interceptors.includes(metricsInterceptor)
+    ? [...options.pipeline.interceptors]
+    : [metricsInterceptor, ...options.pipeline.interceptors];
+
+  const rpcHandler = connectNodeAdapter({
+    routes: (router: ConnectRouter) => {
+      for (const { service, impl } of options.services) {
+        router.service(service, impl as Partial<ServiceImpl<DescService>>);
+      }
+    },
+    interceptors,
+    // Requests above the limit fail with RESOURCE_EXHAUSTED before they are parsed.
+    readMaxBytes: config.maxMessageBytes,
+    writeMaxBytes: config.maxMessageBytes,
+    acceptCompression: [compressionGzip, compressionBrotli],
+    shutdownSignal: shutdown.signal,
+    contextValues: (req) => createContextValues().set(callInfoKey, { door: "web", protocol: "", peer: peerOf(req.socket) }),
+    // Runs once headers are in, before the body is read: the door's facts for the pipeline.
+    requestGate: (ctx) => {
+      if (draining) throw shuttingDown();
+      const info = ctx.values.get(callInfoKey);
+      ctx.values.set(callInfoKey, { door: "web", protocol: ctx.protocolName, peer: info?.peer ?? "" });
+      const timeoutMs = ctx.timeoutMs();
+      if (timeoutMs !== undefined) ctx.values.set(deadlineKey, Date.now() + timeoutMs);
+    },
+  });
+
+  const cors = createCorsPolicy(config.corsOrigins);
+  const ops = createOpsEndpoints({
+    isReady: () => options.health.isReady(),
+    isDraining: () => draining,
+    renderMetrics: () => metrics.render(),
+  });
+
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  const handle = (req: NodeServerRequest, res: NodeServerResponse): void => {
+    inFlight++;
+    res.once("close", () => {
+      inFlight--;
+      if (inFlight === 0) idle?.();
+    });
+    if (draining && req.httpVersionMajor === 1) res.setHeader("Connection", "close");
+    if (cors.apply(req, res) !== "serve") return;
+    if (ops(req, res)) return;
+    rpcHandler(req, res);
+  };
+
+  const tls = config.httpTls;
+  const server: HttpServer | Http2SecureServer =
+    tls === undefined
+      ? createServer(handle)
+      : createSecureServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true }, handle);
+  const sessions = new Set<Http2Session>();
+  if (server instanceof HttpServer) {
+    // Slow-loris bound for HTTP/1.1; streams are long-lived, so no request timeout.
+    server.headersTimeout = 30_000;
+  } else {
+    server.on("session", (session: Http2Session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.httpPort, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const url = `${tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  logger.info({ door: "web", port, tls: tls !== undefined, corsOrigins: config.corsOrigins }, "web door listening (Connect, gRPC-web)");
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs: number): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      const closed = new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+      if (server instanceof HttpServer) server.closeIdleConnections();
+      for (const session of sessions) session.close();
+
+      const finished = new Promise<void>((resolve) => {
+        if (inFlight === 0) resolve();
+        else idle = resolve;
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => {
+          resolve("timeout");
+        }, graceMs);
+      });
+      const outcome = await Promise.race([finished.then(() => "done" as const), graceOver]);
+      clearTimeout(timer);
+      if (outcome === "timeout") {
+        logger.warn({ door: "web", inFlight, graceMs }, "shutdown grace period over: cancelling the remaining calls");
+        shutdown.abort(shuttingDown());
+        await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, cancelFlushMs))]);
+      }
+      if (server instanceof HttpServer) server.closeAllConnections();
+      for (const session of sessions) session.destroy();
+      await closed;
+      logger.info({ door: "web" }, "web door closed");
+    })();
+    return closing;
+  };
+
+  return { port, url, close };
+}
+
+/** The client address in grpc-js's style ("ipv4:127.0.0.1:53122"), for the request log. */
+function peerOf(socket: Socket | null | undefined): string {
+  if (!socket?.remoteAddress) return "unknown";
+  const family = socket.remoteFamily === "IPv6" ? "ipv6" : "ipv4";
+  const address = family === "ipv6" ? `[${socket.remoteAddress}]` : socket.remoteAddress;
+  return `${family}:${address}:${socket.remotePort ?? ""}`;
+}
