@@ -107,6 +107,11 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
       dec: Decimal128.fromString("2.50"),
       at: new Date("2020-05-05T05:05:05.005Z"),
     });
+    await db.createCollection("empty_but_created");
+    await db.collection<TestDoc>("dropped").insertOne({ gone: true });
+    await db.collection<TestDoc>("dropped").drop();
+    await users.createIndex({ n: 1 }, { name: "n_dropped" }, undefined);
+    await users.dropIndex("n_dropped");
     await accounts.insertMany([
       { _id: "alice", balance: 100 },
       { _id: "bob", balance: 0 },
@@ -153,7 +158,10 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
       { _id: "ledger-1", amount: 30 },
     ]);
 
+    const collections = (await db2.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+    expect(collections).toEqual(["accounts", "empty_but_created", "users"]);
     const indexes = await listIndexes(db2.collection<TestDoc>("users"));
+    expect(indexes.map((ix) => ix["name"] as string).sort()).toEqual(["_id_", "email_1"]);
     expect(indexes.find((ix) => ix["name"] === "email_1")).toMatchObject({ key: { email: 1 }, unique: true });
     const dup = await expectServerError(db2.collection<TestDoc>("users").insertOne({ email: "a@x" }));
     expect(dup.code).toBe(11000);
