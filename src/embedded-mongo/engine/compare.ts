@@ -196,7 +196,7 @@ export function compareValues(a: unknown, b: unknown): number {
       return compareBytes(bx, by);
     }
     case 35:
-      return sign(compareStrings((a as ObjectId).toHexString(), (b as ObjectId).toHexString()));
+      return compareObjectIds(a as ObjectId, b as ObjectId);
     case 40:
       return a === b ? 0 : a === false ? -1 : 1;
     case 45: {
@@ -249,9 +249,40 @@ function compareArrays(a: readonly unknown[], b: readonly unknown[]): number {
   return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
 }
 
+/** bson 7 keeps an ObjectId as four 24-bit integers; comparing them avoids building hex strings. */
+interface PackedObjectId {
+  readonly i0?: unknown;
+  readonly i1?: unknown;
+  readonly i2?: unknown;
+  readonly i3?: unknown;
+}
+
+function compareObjectIds(a: ObjectId, b: ObjectId): number {
+  const x = a as unknown as PackedObjectId;
+  const y = b as unknown as PackedObjectId;
+  if (typeof x.i0 === "number" && typeof x.i1 === "number" && typeof x.i2 === "number" && typeof x.i3 === "number" &&
+    typeof y.i0 === "number" && typeof y.i1 === "number" && typeof y.i2 === "number" && typeof y.i3 === "number") {
+    if (x.i0 !== y.i0) return x.i0 < y.i0 ? -1 : 1;
+    if (x.i1 !== y.i1) return x.i1 < y.i1 ? -1 : 1;
+    if (x.i2 !== y.i2) return x.i2 < y.i2 ? -1 : 1;
+    return x.i3 < y.i3 ? -1 : x.i3 > y.i3 ? 1 : 0;
+  }
+  return sign(compareStrings(a.toHexString(), b.toHexString()));
+}
+
 /** Compares index keys (tuples of values) component by component. */
 export function compareKeys(a: readonly unknown[], b: readonly unknown[]): number {
   return compareArrays(a, b);
+}
+
+/** Compares the first `n` components of two keys (both at least that long, or shorter ones sort first). */
+export function comparePrefix(a: readonly unknown[], b: readonly unknown[], n: number): number {
+  for (let i = 0; i < n; i++) {
+    if (i >= a.length || i >= b.length) return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
+    const c = compareValues(a[i], b[i]);
+    if (c !== 0) return c;
+  }
+  return 0;
 }
 
 function hex(bytes: Uint8Array): string {

@@ -10,7 +10,7 @@ import * as expressionOperators from "mingo/operators/expression";
 import * as queryOperators from "mingo/operators/query";
 import { Query } from "mingo/query";
 import type { Document } from "bson";
-import { bsonTag } from "./compare.ts";
+import { bsonTag, compareValues } from "./compare.ts";
 import { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
 import { EngineError } from "./types.ts";
 import type { StoredDoc } from "./types.ts";
@@ -187,6 +187,60 @@ function withoutComment(filter: Document): Document {
   return rest;
 }
 
+const SIMPLE_TAGS = new Set(["Int32", "Double", "Long", "Decimal128", "ObjectId", "Binary", "Timestamp"]);
+
+/** Scalars whose MongoDB equality is exactly `compareValues(...) === 0` (no null, regex, arrays or documents). */
+function isSimpleScalar(value: unknown): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "number":
+    case "bigint":
+      return true;
+    case "object":
+      if (value === null) return false;
+      if (value instanceof Date) return true;
+      return SIMPLE_TAGS.has(bsonTag(value) ?? "");
+    default:
+      return false;
+  }
+}
+
+function equalsAny(actual: unknown, values: readonly unknown[]): boolean {
+  for (const v of values) if (compareValues(actual, v) === 0) return true;
+  return false;
+}
+
+/**
+ * A predicate for the commonest filters (top-level equality or `$in` on
+ * scalars, e.g. `{_id: x}` or `{email: e, active: true}`) that skips building a
+ * mingo query. The semantics are MongoDB's: a field equals a scalar, or is an
+ * array with an element equal to it. Anything else returns null (use mingo).
+ */
+function simplePredicate(filter: Document): DocPredicate | null {
+  const conditions: [field: string, values: readonly unknown[]][] = [];
+  for (const [field, condition] of Object.entries(filter) as [string, unknown][]) {
+    if (field.startsWith("$") || field.includes(".")) return null;
+    if (isSimpleScalar(condition)) {
+      conditions.push([field, [condition]]);
+      continue;
+    }
+    if (typeof condition !== "object" || condition === null || bsonTag(condition) !== undefined) return null;
+    const keys = Object.keys(condition);
+    if (keys.length !== 1) return null;
+    const operand: unknown = (condition as Document)[keys[0] as string];
+    if (keys[0] === "$eq" && isSimpleScalar(operand)) conditions.push([field, [operand]]);
+    else if (keys[0] === "$in" && Array.isArray(operand) && operand.every(isSimpleScalar)) conditions.push([field, operand]);
+    else return null;
+  }
+  return (doc) => conditions.every(([field, values]) => {
+    if (!Object.hasOwn(doc, field)) return false;
+    const actual: unknown = doc[field];
+    if (Array.isArray(actual)) return actual.some((element) => equalsAny(element, values));
+    return equalsAny(actual, values);
+  });
+}
+
 /**
  * Compiles a filter once for many documents. Throws `EngineError` 2 (BadValue)
  * for unknown operators or malformed operands.
@@ -194,6 +248,8 @@ function withoutComment(filter: Document): Document {
 export function compileFilter(filter: Document): DocPredicate {
   const cleaned = withoutComment(filter);
   if (Object.keys(cleaned).length === 0) return () => true;
+  const simple = simplePredicate(cleaned);
+  if (simple !== null) return simple;
   let query: Query;
   try {
     query = new Query(toPromoted(cleaned) as Record<string, unknown>, { context });

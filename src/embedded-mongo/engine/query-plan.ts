@@ -6,7 +6,7 @@
  * so a plan can never change the answer, only its cost.
  */
 import type { Document } from "bson";
-import { bsonTag, compareKeys, compareValues, keyString, typeRank } from "./compare.ts";
+import { bsonTag, comparePrefix, compareValues, keyString, typeRank } from "./compare.ts";
 import type { IndexDef } from "./index-keys.ts";
 
 interface Bound {
@@ -165,7 +165,7 @@ export function planQuery(filter: Document, indexes: readonly IndexDef[]): Query
 /** Whether key `key` is at or after the start of `interval`. */
 export function atOrAfterStart(key: readonly unknown[], interval: KeyInterval): boolean {
   const n = interval.prefix.length;
-  const c = compareKeys(key.slice(0, n), interval.prefix);
+  const c = comparePrefix(key, interval.prefix, n);
   if (c !== 0) return c > 0;
   const range = interval.range;
   if (range === undefined) return true;
@@ -178,7 +178,7 @@ export function atOrAfterStart(key: readonly unknown[], interval: KeyInterval): 
 /** Whether key `key` (at or after the start) is past the end of `interval`. */
 export function pastEnd(key: readonly unknown[], interval: KeyInterval): boolean {
   const n = interval.prefix.length;
-  if (compareKeys(key.slice(0, n), interval.prefix) !== 0) return true;
+  if (comparePrefix(key, interval.prefix, n) !== 0) return true;
   const range = interval.range;
   if (range === undefined) return false;
   const v = key[n];

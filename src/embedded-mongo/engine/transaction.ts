@@ -104,23 +104,46 @@ function* entriesWithKey(list: SortedList<IndexEntry>, key: readonly unknown[]):
 let nextTxnId = 1;
 
 export function createTransaction(host: TransactionHost): Transaction & { readonly id: number } {
-  const id = nextTxnId++;
-  const snapshotSeq = host.latestSeq();
-  let state: "active" | "committed" | "aborted" = "active";
-  const colls = new Map<Namespace, TxnCollection>();
-  const ops: WriteOp[] = [];
-  /** Unique-index keys this transaction claimed. */
-  const heldKeys: { index: IndexState; key: string }[] = [];
-  let lastFind: FindStats | undefined;
+  return new SnapshotTransaction(host);
+}
 
-  function assertActive(): void {
-    host.assertOpen();
-    if (state !== "active") throw noSuchTransaction(state);
+/**
+ * A class rather than a closure factory on purpose: the command layer begins
+ * one transaction per statement, and per-instance closures (each renamed by
+ * the tsx/esbuild `keepNames` helper) made `begin` several times slower.
+ */
+class SnapshotTransaction implements Transaction {
+  readonly id = nextTxnId++;
+  readonly snapshotSeq: bigint;
+  #state: "active" | "committed" | "aborted" = "active";
+  readonly #host: TransactionHost;
+  readonly #colls = new Map<Namespace, TxnCollection>();
+  readonly #ops: WriteOp[] = [];
+  /** Unique-index keys this transaction claimed. */
+  readonly #heldKeys: { index: IndexState; key: string }[] = [];
+  #lastFind: FindStats | undefined;
+
+  constructor(host: TransactionHost) {
+    this.#host = host;
+    this.snapshotSeq = host.latestSeq();
+  }
+
+  get state(): "active" | "committed" | "aborted" {
+    return this.#state;
+  }
+
+  get lastFind(): FindStats | undefined {
+    return this.#lastFind;
+  }
+
+  #assertActive(): void {
+    this.#host.assertOpen();
+    if (this.#state !== "active") throw noSuchTransaction(this.#state);
   }
 
   /** Per-collection write state, or a conflict if the collection changed under us. */
-  function writeState(coll: CollectionState): TxnCollection {
-    let tc = colls.get(coll.ns);
+  #writeState(coll: CollectionState): TxnCollection {
+    let tc = this.#colls.get(coll.ns);
     if (tc !== undefined && (tc.coll !== coll || tc.version !== coll.version)) {
       throw writeConflict(`collection ${coll.ns} was dropped or its indexes changed during the transaction`);
     }
@@ -128,28 +151,28 @@ export function createTransaction(host: TransactionHost): Transaction & { readon
       const ownIndexes = new Map<string, SortedList<IndexEntry>>();
       for (const index of coll.indexes) ownIndexes.set(index.def.spec.name, createSortedList(compareEntries));
       tc = { coll, version: coll.version, writes: new Map(), ownIndexes };
-      colls.set(coll.ns, tc);
+      this.#colls.set(coll.ns, tc);
     }
     return tc;
   }
 
-  /** The document this transaction sees, and whether it is its own write. */
-  function current(coll: CollectionState, idk: string): StoredDoc | null {
-    const tc = colls.get(coll.ns);
+  /** The document this transaction sees. */
+  #current(coll: CollectionState, idk: string): StoredDoc | null {
+    const tc = this.#colls.get(coll.ns);
     const own = tc?.coll === coll ? tc.writes.get(idk) : undefined;
     if (own !== undefined) return own.doc;
-    return visibleVersion(coll.chains.get(idk), snapshotSeq)?.doc ?? null;
+    return visibleVersion(coll.chains.get(idk), this.snapshotSeq)?.doc ?? null;
   }
 
   /** Throws WriteConflict if someone else holds or has committed a newer write to `idk`. */
-  function claimDocument(coll: CollectionState, tc: TxnCollection, idk: string): void {
+  #claimDocument(coll: CollectionState, tc: TxnCollection, idk: string): void {
     if (tc.writes.has(idk)) return;
     const holder = coll.docIntents.get(idk);
-    if (holder !== undefined && holder !== self && holder.state === "active") {
+    if (holder !== undefined && holder !== this && holder.state === "active") {
       throw writeConflict(`document ${idk} in ${coll.ns} has an uncommitted write by another transaction`);
     }
     const latest = latestVersion(coll.chains.get(idk));
-    if (latest !== undefined && latest.seq > snapshotSeq) {
+    if (latest !== undefined && latest.seq > this.snapshotSeq) {
       throw writeConflict(`document ${idk} in ${coll.ns} was written after this transaction's snapshot`);
     }
   }
@@ -158,8 +181,9 @@ export function createTransaction(host: TransactionHost): Transaction & { readon
    * Checks every unique index for `doc` and returns the keys to claim; throws
    * 11000 on a visible duplicate and 112 when the key is in flux elsewhere.
    */
-  function checkUnique(coll: CollectionState, tc: TxnCollection, idk: string, doc: StoredDoc): { index: IndexState; key: string }[] {
+  #checkUnique(coll: CollectionState, tc: TxnCollection, idk: string, doc: StoredDoc): { index: IndexState; key: string }[] {
     const claims: { index: IndexState; key: string }[] = [];
+    const snapshotSeq = this.snapshotSeq;
     for (const index of coll.indexes) {
       if (!index.def.unique || index.def.spec.name === "_id_") continue;
       const keys = indexKeys(index.def, doc, coll.ns);
@@ -172,12 +196,12 @@ export function createTransaction(host: TransactionHost): Transaction & { readon
           }
         }
         const ks = tupleKeyString(key);
+        const hasKey = (d: StoredDoc | null | undefined): boolean =>
+          d != null && (indexKeys(index.def, d, coll.ns)?.some((k) => tupleKeyString(k) === ks) ?? false);
         for (const e of entriesWithKey(index.entries, key)) {
           if (e.idk === idk || tc.writes.has(e.idk)) continue;
           const chain = coll.chains.get(e.idk);
           const latest = latestVersion(chain);
-          const hasKey = (d: StoredDoc | null | undefined): boolean =>
-            d != null && (indexKeys(index.def, d, coll.ns)?.some((k) => tupleKeyString(k) === ks) ?? false);
           if (latest !== undefined && hasKey(latest.doc)) {
             if (latest.seq <= snapshotSeq) throw duplicateKeyError(coll.ns, index.def, key);
             throw writeConflict(`key ${ks} of index ${index.def.spec.name} was committed after this transaction's snapshot`);
@@ -187,7 +211,7 @@ export function createTransaction(host: TransactionHost): Transaction & { readon
           }
         }
         const holder = index.intents.get(ks);
-        if (holder !== undefined && holder !== self && holder.state === "active") {
+        if (holder !== undefined && holder !== this && holder.state === "active") {
           throw writeConflict(`key ${ks} of index ${index.def.spec.name} is claimed by another transaction`);
         }
         claims.push({ index, key: ks });
@@ -197,14 +221,14 @@ export function createTransaction(host: TransactionHost): Transaction & { readon
   }
 
   /** Records a checked write: intents, own indexes, and the op for the journal. */
-  function record(coll: CollectionState, tc: TxnCollection, idk: string, docId: unknown, doc: StoredDoc | null,
+  #record(coll: CollectionState, tc: TxnCollection, idk: string, doc: StoredDoc | null,
     claims: readonly { index: IndexState; key: string }[], op: WriteOp): void {
     const previous = tc.writes.get(idk);
-    coll.docIntents.set(idk, self);
+    coll.docIntents.set(idk, this);
     for (const claim of claims) {
-      if (claim.index.intents.get(claim.key) !== self) {
-        claim.index.intents.set(claim.key, self);
-        heldKeys.push(claim);
+      if (claim.index.intents.get(claim.key) !== this) {
+        claim.index.intents.set(claim.key, this);
+        this.#heldKeys.push(claim);
       }
     }
     for (const index of coll.indexes) {
@@ -215,164 +239,152 @@ export function createTransaction(host: TransactionHost): Transaction & { readon
       }
       if (doc !== null) for (const key of indexKeys(index.def, doc, coll.ns) ?? []) own.add({ key, idk });
     }
-    tc.writes.set(idk, { id: docId, doc });
-    ops.push(op);
+    tc.writes.set(idk, { id: op.id, doc });
+    this.#ops.push(op);
   }
 
-  function release(): void {
-    for (const tc of colls.values()) {
+  #release(): void {
+    for (const tc of this.#colls.values()) {
       for (const idk of tc.writes.keys()) {
-        if (tc.coll.docIntents.get(idk) === self) tc.coll.docIntents.delete(idk);
+        if (tc.coll.docIntents.get(idk) === this) tc.coll.docIntents.delete(idk);
       }
     }
-    for (const { index, key } of heldKeys) if (index.intents.get(key) === self) index.intents.delete(key);
-    heldKeys.length = 0;
+    for (const { index, key } of this.#heldKeys) if (index.intents.get(key) === this) index.intents.delete(key);
+    this.#heldKeys.length = 0;
   }
 
-  function candidates(coll: CollectionState, tc: TxnCollection | undefined, filter: Document, stats: { keys: number }): { idks: string[]; index: string | null } {
+  /** Document keys to examine for `filter`, from the best index (or all, in `_id` order). */
+  #candidates(coll: CollectionState, tc: TxnCollection | undefined, filter: Document, stats: { keys: number }): { idks: Iterable<string>; index: string | null } {
     const plan = planQuery(filter, coll.indexes.map((i) => i.def));
     const seen = new Set<string>();
-    const out: string[] = [];
-    const take = (idk: string): void => {
-      if (!seen.has(idk)) {
-        seen.add(idk);
-        out.push(idk);
-      }
-    };
     if (plan === null) {
       const idIndex = coll.indexes[0] as IndexState;
       for (const e of idIndex.entries.values()) {
         stats.keys++;
-        take(e.idk);
+        seen.add(e.idk);
       }
       if (tc !== undefined) {
         const own = tc.ownIndexes.get("_id_");
-        if (own === undefined) for (const idk of tc.writes.keys()) take(idk);
-        else for (const e of own.values()) take(e.idk);
+        if (own === undefined) for (const idk of tc.writes.keys()) seen.add(idk);
+        else for (const e of own.values()) seen.add(e.idk);
       }
-      return { idks: out, index: null };
+      return { idks: seen, index: null };
     }
     const index = coll.indexes.find((i) => i.def === plan.index) as IndexState;
     for (const interval of plan.intervals) {
       for (const e of scanInterval(index.entries, interval)) {
         stats.keys++;
-        take(e.idk);
+        seen.add(e.idk);
       }
     }
     if (tc !== undefined) {
       const own = tc.ownIndexes.get(index.def.spec.name);
       if (own === undefined) {
-        for (const idk of tc.writes.keys()) take(idk);
+        for (const idk of tc.writes.keys()) seen.add(idk);
       } else {
-        for (const interval of plan.intervals) for (const e of scanInterval(own, interval)) take(e.idk);
+        for (const interval of plan.intervals) for (const e of scanInterval(own, interval)) seen.add(e.idk);
       }
     }
-    return { idks: out, index: index.def.spec.name };
+    return { idks: seen, index: index.def.spec.name };
   }
 
-  const self: Transaction & { readonly id: number } = {
-    id,
-    snapshotSeq,
-    get state() {
-      return state;
-    },
-    get lastFind() {
-      return lastFind;
-    },
-    find(ns, filter) {
-      assertActive();
-      const predicate = compileFilter(filter);
-      const coll = host.catalog.get(ns);
-      if (coll === undefined) {
-        lastFind = { index: null, keysExamined: 0, docsExamined: 0 };
-        return [];
-      }
-      const tcRaw = colls.get(ns);
-      const tc = tcRaw?.coll === coll ? tcRaw : undefined;
-      const stats = { keys: 0 };
-      const { idks, index } = candidates(coll, tc, filter, stats);
-      const result: StoredDoc[] = [];
-      let docsExamined = 0;
-      for (const idk of idks) {
-        const own = tc?.writes.get(idk);
-        if (own !== undefined) {
-          if (own.doc === null) continue;
-          docsExamined++;
-          if (own.promoted === undefined) own.promoted = toPromoted(own.doc);
-          if (predicate(own.doc, own.promoted)) result.push(own.doc);
-          continue;
-        }
-        const version = visibleVersion(coll.chains.get(idk), snapshotSeq);
-        if (version?.doc == null) continue;
+  find(ns: Namespace, filter: Document): StoredDoc[] {
+    this.#assertActive();
+    const predicate = compileFilter(filter);
+    const coll = this.#host.catalog.get(ns);
+    if (coll === undefined) {
+      this.#lastFind = { index: null, keysExamined: 0, docsExamined: 0 };
+      return [];
+    }
+    const tcRaw = this.#colls.get(ns);
+    const tc = tcRaw?.coll === coll ? tcRaw : undefined;
+    const stats = { keys: 0 };
+    const { idks, index } = this.#candidates(coll, tc, filter, stats);
+    const result: StoredDoc[] = [];
+    let docsExamined = 0;
+    for (const idk of idks) {
+      const own = tc?.writes.get(idk);
+      if (own !== undefined) {
+        if (own.doc === null) continue;
         docsExamined++;
-        if (predicate(version.doc, promotedOf(version))) result.push(version.doc);
+        if (own.promoted === undefined) own.promoted = toPromoted(own.doc);
+        if (predicate(own.doc, own.promoted)) result.push(own.doc);
+        continue;
       }
-      lastFind = { index, keysExamined: stats.keys, docsExamined };
-      return result;
-    },
-    insert(ns, doc) {
-      assertActive();
-      const docId: unknown = Object.hasOwn(doc, "_id") ? doc._id : undefined;
-      checkId(docId);
-      const coll = host.collectionForWrite(ns);
-      const tc = writeState(coll);
-      const idk = idKey(docId);
-      const stored = prepareDoc(doc, docId);
-      const idIndex = (coll.indexes[0] as IndexState).def;
-      claimDocument(coll, tc, idk);
-      if (current(coll, idk) !== null) throw duplicateKeyError(ns, idIndex, [docId]);
-      const claims = checkUnique(coll, tc, idk, stored);
-      for (const index of coll.indexes) indexKeys(index.def, stored, ns);
-      record(coll, tc, idk, docId, stored, claims, { kind: "insert", ns, id: docId, doc: stored });
-    },
-    replace(ns, docId, doc, kind) {
-      assertActive();
-      const coll = host.catalog.get(ns);
-      const idk = idKey(docId);
-      if (coll === undefined) throw new EngineError(2, "BadValue", `no document with _id ${idk} in ${ns}`);
-      const tc = writeState(coll);
-      claimDocument(coll, tc, idk);
-      if (current(coll, idk) === null) throw new EngineError(2, "BadValue", `no document with _id ${idk} in ${ns}`);
-      if (Object.hasOwn(doc, "_id") && compareValues(doc._id, docId) !== 0) {
-        throw new EngineError(66, "ImmutableField", "Performing an update on the path '_id' would modify the immutable field '_id'");
+      const version = visibleVersion(coll.chains.get(idk), this.snapshotSeq);
+      if (version?.doc == null) continue;
+      docsExamined++;
+      if (predicate(version.doc, promotedOf(version))) result.push(version.doc);
+    }
+    this.#lastFind = { index, keysExamined: stats.keys, docsExamined };
+    return result;
+  }
+
+  insert(ns: Namespace, doc: StoredDoc): void {
+    this.#assertActive();
+    const docId: unknown = Object.hasOwn(doc, "_id") ? doc._id : undefined;
+    checkId(docId);
+    const coll = this.#host.collectionForWrite(ns);
+    const tc = this.#writeState(coll);
+    const idk = idKey(docId);
+    const stored = prepareDoc(doc, docId);
+    this.#claimDocument(coll, tc, idk);
+    if (this.#current(coll, idk) !== null) throw duplicateKeyError(ns, (coll.indexes[0] as IndexState).def, [docId]);
+    const claims = this.#checkUnique(coll, tc, idk, stored);
+    // Every index must accept the document (e.g. no parallel arrays) before anything is recorded.
+    for (const index of coll.indexes) indexKeys(index.def, stored, ns);
+    this.#record(coll, tc, idk, stored, claims, { kind: "insert", ns, id: docId, doc: stored });
+  }
+
+  replace(ns: Namespace, docId: unknown, doc: StoredDoc, kind: "update" | "replace"): void {
+    this.#assertActive();
+    const coll = this.#host.catalog.get(ns);
+    const idk = idKey(docId);
+    if (coll === undefined) throw new EngineError(2, "BadValue", `no document with _id ${idk} in ${ns}`);
+    const tc = this.#writeState(coll);
+    this.#claimDocument(coll, tc, idk);
+    if (this.#current(coll, idk) === null) throw new EngineError(2, "BadValue", `no document with _id ${idk} in ${ns}`);
+    if (Object.hasOwn(doc, "_id") && compareValues(doc._id, docId) !== 0) {
+      throw new EngineError(66, "ImmutableField", "Performing an update on the path '_id' would modify the immutable field '_id'");
+    }
+    const stored = prepareDoc(doc, docId);
+    const claims = this.#checkUnique(coll, tc, idk, stored);
+    for (const index of coll.indexes) indexKeys(index.def, stored, ns);
+    this.#record(coll, tc, idk, stored, claims, { kind, ns, id: docId, doc: stored });
+  }
+
+  delete(ns: Namespace, docId: unknown): void {
+    this.#assertActive();
+    const coll = this.#host.catalog.get(ns);
+    if (coll === undefined) return;
+    const idk = idKey(docId);
+    const tc = this.#writeState(coll);
+    this.#claimDocument(coll, tc, idk);
+    if (this.#current(coll, idk) === null) return;
+    this.#record(coll, tc, idk, null, [], { kind: "delete", ns, id: docId, doc: null });
+  }
+
+  async commit(): Promise<void> {
+    if (this.#state === "committed") return;
+    this.#assertActive();
+    const touched = [...this.#colls.values()];
+    for (const tc of touched) {
+      if (this.#host.catalog.get(tc.coll.ns) !== tc.coll || !tc.coll.live || tc.coll.version !== tc.version) {
+        this.abort();
+        throw writeConflict(`collection ${tc.coll.ns} was dropped or its indexes changed during the transaction`);
       }
-      const stored = prepareDoc(doc, docId);
-      const claims = checkUnique(coll, tc, idk, stored);
-      for (const index of coll.indexes) indexKeys(index.def, stored, ns);
-      record(coll, tc, idk, docId, stored, claims, { kind, ns, id: docId, doc: stored });
-    },
-    delete(ns, docId) {
-      assertActive();
-      const coll = host.catalog.get(ns);
-      if (coll === undefined) return;
-      const idk = idKey(docId);
-      const tc = writeState(coll);
-      claimDocument(coll, tc, idk);
-      if (current(coll, idk) === null) return;
-      record(coll, tc, idk, docId, null, [], { kind: "delete", ns, id: docId, doc: null });
-    },
-    async commit() {
-      if (state === "committed") return;
-      assertActive();
-      const touched = [...colls.values()];
-      for (const tc of touched) {
-        if (host.catalog.get(tc.coll.ns) !== tc.coll || !tc.coll.live || tc.coll.version !== tc.version) {
-          self.abort();
-          throw writeConflict(`collection ${tc.coll.ns} was dropped or its indexes changed during the transaction`);
-        }
-      }
-      const durable = ops.length === 0 ? Promise.resolve() : host.publish(ops, touched.map((tc) => tc.coll));
-      state = "committed";
-      release();
-      host.finished(self);
-      await durable;
-    },
-    abort() {
-      if (state !== "active") return;
-      state = "aborted";
-      release();
-      host.finished(self);
-    },
-  };
-  return self;
+    }
+    const durable = this.#ops.length === 0 ? Promise.resolve() : this.#host.publish(this.#ops, touched.map((tc) => tc.coll));
+    this.#state = "committed";
+    this.#release();
+    this.#host.finished(this);
+    await durable;
+  }
+
+  abort(): void {
+    if (this.#state !== "active") return;
+    this.#state = "aborted";
+    this.#release();
+    this.#host.finished(this);
+  }
 }
