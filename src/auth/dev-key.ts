@@ -6,7 +6,7 @@
  * exactly like ROSTER_JWT_SECRET, so its content can be copied there.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** File name of the development secret inside the data directory. */
@@ -25,8 +25,8 @@ export interface DevSecret {
 
 /**
  * Reads the development secret, creating the directory and a new random
- * secret when missing. Creation uses O_EXCL, so a server and a token CLI
- * starting together end up with the same secret.
+ * secret when missing. Creation is atomic (link into place), so a server
+ * and a token CLI starting together end up with the same secret.
  */
 export async function loadOrCreateDevSecret(dataDir: string): Promise<DevSecret> {
   const path = join(dataDir, DEV_SECRET_FILE);
@@ -34,13 +34,20 @@ export async function loadOrCreateDevSecret(dataDir: string): Promise<DevSecret>
   if (existing !== undefined) return { secret: existing, path, created: false };
   await mkdir(dataDir, { recursive: true });
   const secret = randomBytes(32).toString("base64url");
+  // Write a private temp file, then link it into place: the link either
+  // publishes the complete secret or fails with EEXIST, so a concurrent
+  // reader never sees a half-written file.
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  await writeFile(temp, `${secret}\n`, { mode: 0o600, flag: "wx" });
   try {
-    await writeFile(path, `${secret}\n`, { mode: 0o600, flag: "wx" });
+    await link(temp, path);
   } catch (error) {
     if (!isErrno(error, "EEXIST")) throw error;
     const raced = await readSecret(path);
     if (raced === undefined) throw new Error(`development secret ${path} is empty`, { cause: error });
     return { secret: raced, path, created: false };
+  } finally {
+    await unlink(temp);
   }
   return { secret, path, created: true };
 }

@@ -1,0 +1,302 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CompactSign, exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createJwtVerifier, extractBearerToken, type JwtVerifier } from "../../src/auth/jwt-verifier.ts";
+import { signHs256Token } from "../../src/auth/token-signer.ts";
+import { RosterError } from "../../src/domain/errors.ts";
+
+const secret = "test-secret-of-at-least-32-bytes-long!!";
+const otherSecret = "another-secret-of-at-least-32-bytes!!!!";
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Signs `claims` (exp defaults to +1 h) with HS256 and `key`. */
+async function hs256(claims: Record<string, unknown>, key = secret, header: Record<string, unknown> = {}): Promise<string> {
+  // An `undefined` claim (e.g. exp) is dropped by JSON serialisation: that is how "no exp" is made.
+  return new SignJWT({ exp: now() + 3600, ...claims })
+    .setProtectedHeader({ alg: "HS256", ...header })
+    .sign(new TextEncoder().encode(key));
+}
+
+/** The caller, or "<kind>: <message>" of the RosterError; checks the message never contains the token. */
+async function outcome(verifier: JwtVerifier, authorization: string | undefined): Promise<unknown> {
+  try {
+    return await verifier.verify(authorization);
+  } catch (error) {
+    expect(error).toBeInstanceOf(RosterError);
+    const { kind, message } = error as RosterError;
+    const token = authorization?.replace(/^\S+\s+/u, "") ?? "";
+    if (token.length > 0) {
+      expect(message).not.toContain(token);
+      for (const part of token.split(".")) if (part.length > 8) expect(message).not.toContain(part);
+    }
+    return `${kind}: ${message}`;
+  }
+}
+
+const bearer = (token: string) => `Bearer ${token}`;
+
+describe("HS256", () => {
+  const verifier = createJwtVerifier({ hs256Secret: secret, admins: ["user:root", "service:ops"] });
+
+  it("accepts a valid token as user:<sub>", async () => {
+    expect(await outcome(verifier, bearer(await hs256({ sub: "alice" })))).toEqual({ principal: "user:alice", isSystemAdmin: false });
+  });
+
+  it("accepts the scheme case-insensitively and surrounding whitespace", async () => {
+    const token = await hs256({ sub: "alice" });
+    expect(await outcome(verifier, `bearer  ${token} `)).toEqual({ principal: "user:alice", isSystemAdmin: false });
+  });
+
+  it('maps principal_type "service" to service:<sub>', async () => {
+    expect(await outcome(verifier, bearer(await hs256({ sub: "ci", principal_type: "service" })))).toEqual({
+      principal: "service:ci",
+      isSystemAdmin: false,
+    });
+    expect(await outcome(verifier, bearer(await hs256({ sub: "bob", principal_type: "user" })))).toEqual({
+      principal: "user:bob",
+      isSystemAdmin: false,
+    });
+  });
+
+  it("makes listed principals system administrators, by kind", async () => {
+    expect(await outcome(verifier, bearer(await hs256({ sub: "root" })))).toEqual({ principal: "user:root", isSystemAdmin: true });
+    expect(await outcome(verifier, bearer(await hs256({ sub: "ops", principal_type: "service" })))).toEqual({
+      principal: "service:ops",
+      isSystemAdmin: true,
+    });
+    expect(await outcome(verifier, bearer(await hs256({ sub: "ops" })))).toEqual({ principal: "user:ops", isSystemAdmin: false });
+  });
+
+  it("ignores roster_admin outside development mode", async () => {
+    expect(await outcome(verifier, bearer(await hs256({ sub: "mallory", roster_admin: true })))).toEqual({
+      principal: "user:mallory",
+      isSystemAdmin: false,
+    });
+  });
+
+  it("honours roster_admin: true in development mode only", async () => {
+    const dev = createJwtVerifier({ hs256Secret: secret, developmentMode: true });
+    expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: true })))).toEqual({ principal: "user:dev", isSystemAdmin: true });
+    expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: "true" })))).toEqual({ principal: "user:dev", isSystemAdmin: false });
+    expect(await outcome(dev, bearer(await hs256({ sub: "dev" })))).toEqual({ principal: "user:dev", isSystemAdmin: false });
+  });
+
+  it.each([
+    ["an expired token", { sub: "a", exp: now() - 120 }, "unauthenticated: token expired"],
+    ["a token not yet valid", { sub: "a", nbf: now() + 120 }, "unauthenticated: token not yet valid"],
+    ["a token without sub", {}, "unauthenticated: token has no sub claim"],
+    ["a token with an empty sub", { sub: "" }, "unauthenticated: token has no sub claim"],
+    [
+      "a sub with whitespace",
+      { sub: "a b" },
+      "unauthenticated: token sub claim is not a valid principal id (1-256 characters, no whitespace or control characters)",
+    ],
+    ["an unknown principal_type", { sub: "a", principal_type: "robot" }, 'unauthenticated: token principal_type claim must be "user" or "service"'],
+    ["a token without exp", { sub: "a", exp: undefined }, "unauthenticated: token has no exp claim"],
+    ["a non-numeric exp", { sub: "a", exp: "soon" as unknown as number }, "unauthenticated: malformed token: exp claim must be a number"],
+  ])("refuses %s", async (_name, claims, expected) => {
+    expect(await outcome(verifier, bearer(await hs256(claims)))).toBe(expected);
+  });
+
+  it("tolerates 30 s of clock skew on exp and nbf", async () => {
+    expect(await outcome(verifier, bearer(await hs256({ sub: "a", exp: now() - 10 })))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    expect(await outcome(verifier, bearer(await hs256({ sub: "a", nbf: now() + 10 })))).toEqual({ principal: "user:a", isSystemAdmin: false });
+  });
+
+  it("uses the injected clock", async () => {
+    const token = await hs256({ sub: "a", exp: now() + 60 });
+    const later = createJwtVerifier({ hs256Secret: secret, now: () => new Date(Date.now() + 3_600_000) });
+    expect(await outcome(later, bearer(token))).toBe("unauthenticated: token expired");
+  });
+
+  it("refuses a token signed with another secret", async () => {
+    expect(await outcome(verifier, bearer(await hs256({ sub: "a" }, otherSecret)))).toBe("unauthenticated: bad token signature");
+  });
+
+  it("refuses a tampered payload", async () => {
+    const [header, , signature] = (await hs256({ sub: "alice" })).split(".");
+    const forged = Buffer.from(JSON.stringify({ sub: "root", exp: now() + 3600 })).toString("base64url");
+    expect(await outcome(verifier, bearer(`${header}.${forged}.${signature}`))).toBe("unauthenticated: bad token signature");
+  });
+
+  it("refuses a correctly signed payload that is not a JSON object", async () => {
+    const token = await new CompactSign(new TextEncoder().encode("[1,2]"))
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode(secret));
+    expect(await outcome(verifier, bearer(token))).toBe("unauthenticated: malformed token");
+  });
+
+  it('refuses alg "none"', async () => {
+    const header = Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url");
+    const payload = Buffer.from(JSON.stringify({ sub: "root", exp: now() + 3600 })).toString("base64url");
+    expect(await outcome(verifier, bearer(`${header}.${payload}.`))).toBe("unauthenticated: token signing algorithm is not accepted");
+  });
+
+  it.each([
+    ["a missing header", undefined, "unauthenticated: missing authorization header"],
+    ["an empty header", "", "unauthenticated: missing authorization header"],
+    ["a Basic header", "Basic YWxpY2U6c2VjcmV0cGFzc3dvcmQ=", "unauthenticated: authorization header is not a Bearer token"],
+    ["a bare token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlcw", "unauthenticated: authorization header is not a Bearer token"],
+    ["an empty Bearer", "Bearer ", "unauthenticated: malformed token: empty Bearer token"],
+    ["two tokens", "Bearer aaaaaaaaaa bbbbbbbbbb", "unauthenticated: authorization header is not a Bearer token"],
+    ["a non-JWT", "Bearer not-a-jwt-at-all", "unauthenticated: malformed token"],
+    ["three garbage parts", "Bearer aaaaaaaaaaa.bbbbbbbbbbb.ccccccccccc", "unauthenticated: malformed token"],
+    ["an unsigned non-JSON payload", `Bearer eyJhbGciOiJIUzI1NiJ9.${Buffer.from("nope").toString("base64url")}.c2lnbmF0dXJl`, "unauthenticated: bad token signature"],
+  ])("refuses %s", async (_name, header, expected) => {
+    expect(await outcome(verifier, header)).toBe(expected);
+  });
+});
+
+describe("issuer and audience", () => {
+  const verifier = createJwtVerifier({ hs256Secret: secret, issuer: "https://idp.example", audience: "roster" });
+
+  it("accepts matching claims (aud as a string or in an array)", async () => {
+    const ok = { principal: "user:a", isSystemAdmin: false };
+    expect(await outcome(verifier, bearer(await hs256({ sub: "a", iss: "https://idp.example", aud: "roster" })))).toEqual(ok);
+    expect(await outcome(verifier, bearer(await hs256({ sub: "a", iss: "https://idp.example", aud: ["x", "roster"] })))).toEqual(ok);
+  });
+
+  it.each([
+    ["a wrong issuer", { sub: "a", iss: "https://evil.example", aud: "roster" }, "unauthenticated: wrong token issuer"],
+    ["a missing issuer", { sub: "a", aud: "roster" }, "unauthenticated: wrong token issuer"],
+    ["a wrong audience", { sub: "a", iss: "https://idp.example", aud: "other" }, "unauthenticated: wrong token audience"],
+    ["a missing audience", { sub: "a", iss: "https://idp.example" }, "unauthenticated: wrong token audience"],
+  ])("refuses %s", async (_name, claims, expected) => {
+    expect(await outcome(verifier, bearer(await hs256(claims)))).toBe(expected);
+  });
+
+  it("checks the signature before the claims", async () => {
+    expect(await outcome(verifier, bearer(await hs256({ sub: "a", iss: "https://evil.example" }, otherSecret)))).toBe(
+      "unauthenticated: bad token signature",
+    );
+  });
+});
+
+describe("RS256 with a PEM public key", () => {
+  let verifier: JwtVerifier;
+  let privateKey: CryptoKey;
+  let otherKey: CryptoKey;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair("RS256", { extractable: true });
+    privateKey = pair.privateKey;
+    otherKey = (await generateKeyPair("RS256")).privateKey;
+    verifier = createJwtVerifier({ publicKeyPem: await exportSPKI(pair.publicKey) });
+  });
+
+  const rs256 = (claims: JWTPayload, key: CryptoKey) =>
+    new SignJWT({ exp: now() + 3600, ...claims }).setProtectedHeader({ alg: "RS256" }).sign(key);
+
+  it("accepts a token signed by the matching private key", async () => {
+    expect(await outcome(verifier, bearer(await rs256({ sub: "alice" }, privateKey)))).toEqual({ principal: "user:alice", isSystemAdmin: false });
+  });
+
+  it("refuses a token signed by another key", async () => {
+    expect(await outcome(verifier, bearer(await rs256({ sub: "alice" }, otherKey)))).toBe("unauthenticated: bad token signature");
+  });
+
+  it("refuses HS256 tokens when no secret is configured (no algorithm confusion)", async () => {
+    expect(await outcome(verifier, bearer(await hs256({ sub: "alice" })))).toBe("unauthenticated: token signing algorithm is not accepted");
+  });
+
+  it("refuses unusable keys at creation", () => {
+    expect(() => createJwtVerifier({ publicKeyPem: "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----" })).toThrow(
+      "JWT verifier: the public key is not a valid PEM public key",
+    );
+    expect(() => createJwtVerifier({})).toThrow("JWT verifier: no key configured (HS256 secret, JWKS URL or PEM public key)");
+  });
+});
+
+describe("ES256 via a JWKS URL", () => {
+  let server: Server;
+  let jwksUrl: string;
+  let signingKey: CryptoKey;
+  let strangerKey: CryptoKey;
+  let requests = 0;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    signingKey = pair.privateKey;
+    strangerKey = (await generateKeyPair("ES256")).privateKey;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  });
+
+  const es256 = (claims: JWTPayload, key: CryptoKey, kid = "k1") =>
+    new SignJWT({ exp: now() + 3600, ...claims }).setProtectedHeader({ alg: "ES256", kid }).sign(key);
+
+  it("accepts a token whose kid is in the key set, fetching it once", async () => {
+    const verifier = createJwtVerifier({ jwksUrl, admins: ["user:alice"] });
+    const before = requests;
+    expect(await outcome(verifier, bearer(await es256({ sub: "alice" }, signingKey)))).toEqual({ principal: "user:alice", isSystemAdmin: true });
+    expect(await outcome(verifier, bearer(await es256({ sub: "bob", principal_type: "service" }, signingKey)))).toEqual({
+      principal: "service:bob",
+      isSystemAdmin: false,
+    });
+    expect(requests - before).toBe(1);
+  });
+
+  it("refuses a token signed by another key under a known kid", async () => {
+    const verifier = createJwtVerifier({ jwksUrl });
+    expect(await outcome(verifier, bearer(await es256({ sub: "alice" }, strangerKey)))).toBe("unauthenticated: bad token signature");
+  });
+
+  it("refuses a token whose kid is unknown", async () => {
+    const verifier = createJwtVerifier({ jwksUrl });
+    expect(await outcome(verifier, bearer(await es256({ sub: "alice" }, strangerKey, "k2")))).toBe(
+      "unauthenticated: bad token signature: no matching key in the key set",
+    );
+  });
+
+  it("accepts HS256 and JWKS tokens side by side when both are configured", async () => {
+    const verifier = createJwtVerifier({ jwksUrl, hs256Secret: secret });
+    expect(await outcome(verifier, bearer(await hs256({ sub: "h" })))).toEqual({ principal: "user:h", isSystemAdmin: false });
+    expect(await outcome(verifier, bearer(await es256({ sub: "e" }, signingKey)))).toEqual({ principal: "user:e", isSystemAdmin: false });
+  });
+
+  it("answers unavailable when the key set cannot be fetched", async () => {
+    const down = createServer();
+    await new Promise<void>((resolve) => down.listen(0, "127.0.0.1", resolve));
+    const port = (down.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => down.close(() => { resolve(); }));
+    const verifier = createJwtVerifier({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` });
+    expect(await outcome(verifier, bearer(await es256({ sub: "alice" }, signingKey)))).toBe(
+      "unavailable: cannot fetch the JSON Web Key Set to verify the token",
+    );
+  });
+});
+
+describe("signHs256Token (npm run token)", () => {
+  it("produces tokens the verifier accepts, with the CLI's claims", async () => {
+    const dev = createJwtVerifier({ hs256Secret: secret, developmentMode: true, issuer: "iss", audience: "aud" });
+    const token = await signHs256Token({ subject: "bot", service: true, admin: true, ttlSeconds: 60, issuer: "iss", audience: "aud" }, secret);
+    expect(await outcome(dev, bearer(token))).toEqual({ principal: "service:bot", isSystemAdmin: true });
+    const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as JWTPayload;
+    expect(payload).toMatchObject({ sub: "bot", principal_type: "service", roster_admin: true, iss: "iss", aud: "aud" });
+    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(60);
+  });
+
+  it("expires after its ttl", async () => {
+    const issued = new Date(Date.now() - 2 * 3600_000);
+    const token = await signHs256Token({ subject: "a", ttlSeconds: 3600, now: issued }, secret);
+    expect(await outcome(createJwtVerifier({ hs256Secret: secret }), bearer(token))).toBe("unauthenticated: token expired");
+  });
+});
+
+describe("extractBearerToken", () => {
+  it("returns the token", () => {
+    expect(extractBearerToken("Bearer abc.def.ghi")).toBe("abc.def.ghi");
+    expect(extractBearerToken("BEARER x")).toBe("x");
+  });
+});
