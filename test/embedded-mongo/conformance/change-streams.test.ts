@@ -112,6 +112,22 @@ describe("events", () => {
     expect((await nextChange(stream))["documentKey"]).toEqual({ _id: 3 });
   });
 
+  it("delivers many events in commit order across several batches", async () => {
+    const coll = await freshCollection();
+    const stream = await watch(coll);
+    await coll.insertMany(Array.from({ length: 120 }, (_, i) => ({ _id: i })));
+    for (let i = 0; i < 30; i += 1) await coll.updateOne({ _id: i * 4 }, { $set: { touched: i } });
+    const seen: string[] = [];
+    for (let i = 0; i < 150; i += 1) {
+      const event = await nextChange(stream);
+      seen.push(`${event["operationType"] as string}:${JSON.stringify((event["documentKey"] as Document)["_id"])}`);
+    }
+    expect(seen).toEqual([
+      ...Array.from({ length: 120 }, (_, i) => `insert:${i}`),
+      ...Array.from({ length: 30 }, (_, i) => `update:${i * 4}`),
+    ]);
+  });
+
   it("only reports changes of the watched collection", async () => {
     const coll = await freshCollection();
     const other = await freshCollection();

@@ -99,4 +99,36 @@ describe("atomic single-document updates", () => {
     );
     expect(await ctx().db.collection<TestDoc>("inserts").countDocuments()).toBe(clientCount * 50);
   });
+
+  it("concurrent withTransaction transfers between accounts conserve the total", { timeout: 60_000 }, async () => {
+    const accounts = 5;
+    const perClientTransfers = 25;
+    await ctx().db.collection<TestDoc>("accounts").insertMany(Array.from({ length: accounts }, (_, i) => ({ _id: i, balance: 1000 })));
+    const all = await clients();
+    let attempts = 0;
+    await Promise.all(
+      all.map((client, c) =>
+        runConcurrently(perClientTransfers, async (i) => {
+          const from = (c + i) % accounts;
+          const to = (c + 2 * i + 1) % accounts;
+          if (from === to) return;
+          const coll = collectionOn(client, "accounts");
+          const session = client.startSession();
+          try {
+            await session.withTransaction(async () => {
+              attempts += 1;
+              await coll.updateOne({ _id: from }, { $inc: { balance: -7 } }, { session });
+              await coll.updateOne({ _id: to }, { $inc: { balance: 7 } }, { session });
+            });
+          } finally {
+            await session.endSession();
+          }
+        }),
+      ),
+    );
+    const docs = await ctx().db.collection<TestDoc>("accounts").find().toArray();
+    const total = docs.reduce((sum, d) => sum + (d["balance"] as number), 0);
+    expect(total).toBe(accounts * 1000);
+    expect(attempts).toBeGreaterThan(0);
+  });
 });

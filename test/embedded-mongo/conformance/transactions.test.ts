@@ -179,6 +179,22 @@ describe("snapshot isolation", () => {
       { _id: 3, v: 3 },
     ]);
   });
+
+  it("index lookups inside a transaction use the snapshot's index entries", async () => {
+    await coll.createIndex({ tag: 1 });
+    await coll.updateOne({ _id: 1 }, { $set: { tag: "a" } });
+    const session = startSession();
+    session.startTransaction({ readConcern: { level: "snapshot" } });
+    expect((await coll.find({ tag: "a" }, { session }).toArray()).map((d) => d._id)).toEqual([1]);
+
+    await coll.updateOne({ _id: 1 }, { $set: { tag: "z" } });
+    await coll.insertOne({ _id: 3, tag: "a" });
+
+    expect((await coll.find({ tag: "a" }, { session }).toArray()).map((d) => d._id)).toEqual([1]);
+    expect(await coll.find({ tag: "z" }, { session }).toArray()).toEqual([]);
+    await session.commitTransaction();
+    expect((await coll.find({ tag: "a" }).toArray()).map((d) => d._id)).toEqual([3]);
+  });
 });
 
 describe("write conflicts", () => {
@@ -226,6 +242,30 @@ describe("write conflicts", () => {
     await session.commitTransaction();
     expect((await outside).modifiedCount).toBe(1);
     expect(await coll.findOne({ _id: 1 })).toEqual({ _id: 1, v: 111 });
+  });
+
+  it("two transactions inserting the same unique key never both commit", async () => {
+    // Sparse: the fixture's documents have no email.
+    await coll.createIndex({ email: 1 }, { unique: true, sparse: true }, undefined);
+    const first = startSession();
+    const second = startSession();
+    first.startTransaction();
+    second.startTransaction();
+    await coll.insertOne({ _id: 10, email: "same@x" }, { session: first });
+    // MongoDB rejects the second insert at once (WriteConflict or DuplicateKey); a server
+    // that defers the check must then refuse the second commit instead.
+    let secondFailedEarly = false;
+    try {
+      await coll.insertOne({ _id: 11, email: "same@x" }, { session: second });
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      expect([112, 11000]).toContain(code);
+      secondFailedEarly = true;
+    }
+    await first.commitTransaction();
+    if (secondFailedEarly) await second.abortTransaction();
+    else expect([112, 11000, 251]).toContain((await expectServerError(second.commitTransaction())).code);
+    expect((await coll.find({ email: "same@x" }).toArray()).map((d) => d._id)).toEqual([10]);
   });
 
   it("withTransaction retries a conflicted attempt until it commits", async () => {
