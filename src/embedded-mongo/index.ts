@@ -23,6 +23,8 @@ export interface EmbeddedMongoOptions {
   readonly log?: Logger;
   /** Idle time after which an open cursor is closed (default 10 minutes). */
   readonly cursorTimeoutMs?: number;
+  /** Change events kept for resuming change streams (engine default when omitted). */
+  readonly changeLogRetention?: number;
 }
 
 export interface EmbeddedMongo {
@@ -59,6 +61,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
       log[level]({ component: "engine" }, message);
     },
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    ...(options.changeLogRetention === undefined ? {} : { changeLogRetention: options.changeLogRetention }),
   };
   const engine: Engine = await createEngine(engineOptions);
   const stopController = new AbortController();

@@ -12,7 +12,7 @@ import { MingoError } from "mingo/util";
 import type { Transaction } from "../engine/types.ts";
 import { demoteDocument, matches, promoteDocument } from "../bson-values.ts";
 import { toNumber } from "../bson-numbers.ts";
-import { isPlainObject } from "../document-paths.ts";
+import { isPlainObject, withIdFirst } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
 import { CommandError, commandError } from "../errors.ts";
 import { compileProjection } from "../query/project-document.ts";
@@ -141,7 +141,8 @@ export function runPipeline(tx: Transaction, db: string, collection: string | un
   };
   try {
     const aggregator = new Aggregator(rest.map(promoteDocument), { collectionResolver });
-    return aggregator.run(input.map(promoteDocument)).map(demoteDocument);
+    // mongod keeps `_id` first in computed documents; mingo appends it.
+    return aggregator.run(input.map(promoteDocument)).map((doc) => withIdFirst(demoteDocument(doc)));
   } catch (err) {
     throw mingoErrorToCommandError(err);
   }

@@ -44,8 +44,8 @@ export const getMore: CommandHandler = async (ctx) => {
   const args = commandArgs(ctx.body, "getMore");
   const id = int64Value(ctx.body["getMore"]);
   if (id === undefined) throw commandError("TypeMismatch", "BSON field 'getMore.getMore' is the wrong type, expected type 'long'");
-  const collection = args.requireString("collection");
-  const ns = namespaceOf(ctx.db, collection, "getMore");
+  // Database-level cursors live in `<db>.$cmd.aggregate` / `<db>.$cmd.listCollections`.
+  const ns = `${ctx.db}.${args.requireString("collection")}`;
   const entry = ctx.server.cursors.get(id);
   if (entry === undefined) throw commandError("CursorNotFound", `cursor id ${id} not found`);
   if (entry.ns !== ns) {
@@ -68,7 +68,7 @@ export const getMore: CommandHandler = async (ctx) => {
 
 export const killCursors: CommandHandler = (ctx) => {
   const args = commandArgs(ctx.body, "killCursors");
-  namespaceOf(ctx.db, ctx.body["killCursors"], "killCursors");
+  if (typeof ctx.body["killCursors"] !== "string") throw commandError("InvalidNamespace", "killCursors needs a collection name");
   const killed: Long[] = [];
   const notFound: Long[] = [];
   for (const raw of args.requireArray("cursors")) {

@@ -1,4 +1,4 @@
-import { MongoClient } from "mongodb";
+import { MongoClient, type TopologyDescription } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../../src/embedded-mongo/index.ts";
 
@@ -22,6 +22,10 @@ describe("handshake", () => {
     ["replicaSet=rs0", (uri: string) => uri.replace("directConnection=true", "replicaSet=rs0")],
   ])("connects with %s and sees a writable replica-set primary", async (_label, toUri) => {
     const client = new MongoClient(toUri(server.uri), { serverSelectionTimeoutMS: 5000 });
+    let description: TopologyDescription | undefined;
+    client.on("topologyDescriptionChanged", (event) => {
+      description = event.newDescription;
+    });
     try {
       await client.connect();
       const hello = await client.db("admin").command({ hello: 1 });
@@ -42,7 +46,6 @@ describe("handshake", () => {
       });
       expect(hello).not.toHaveProperty("topologyVersion");
       expect(hello).not.toHaveProperty("compression");
-      const description = client.topology?.description;
       expect(description?.type).toBe(toUri(server.uri).includes("replicaSet") ? "ReplicaSetWithPrimary" : "Single");
       expect([...(description?.servers.values() ?? [])].map((s) => s.type)).toEqual(["RSPrimary"]);
 

@@ -1,0 +1,76 @@
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { MongoClient } from "mongodb";
+import { describe, expect, it } from "vitest";
+
+const root = resolve(import.meta.dirname, "../../..");
+const tsx = join(root, "node_modules/.bin/tsx");
+const cli = join(root, "src/embedded-mongo/cli.ts");
+
+function start(args: string[]): ChildProcessWithoutNullStreams {
+  return spawn(tsx, [cli, ...args], { cwd: root, stdio: "pipe" });
+}
+
+async function collect(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  return { code, stdout, stderr };
+}
+
+async function firstLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+  let text = "";
+  for await (const chunk of child.stdout) {
+    text += (chunk as Buffer).toString();
+    if (text.includes("\n")) break;
+  }
+  return text.split("\n")[0] ?? "";
+}
+
+describe("embedded-mongo CLI", () => {
+  it("prints one URI line, serves clients, persists to --data-dir and exits 0 on SIGTERM", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "embedded-mongo-cli-"));
+    try {
+      const child = start(["--port", "0", "--data-dir", dataDir, "--log-level", "warn"]);
+      const line = await firstLine(child);
+      expect(line).toMatch(/^embedded-mongo listening on mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true$/);
+      const uri = /mongodb:\/\/\S+/.exec(line)?.[0] ?? "";
+      const client = new MongoClient(uri);
+      await client.db("cli").collection("c").insertOne({ _id: 1 } as never);
+      await client.close();
+      const rest = collect(child);
+      child.kill("SIGTERM");
+      const result = await rest;
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe("");
+
+      const again = start(["--port", "0", "--data-dir", dataDir, "--log-level", "warn"]);
+      const uri2 = /mongodb:\/\/\S+/.exec(await firstLine(again))?.[0] ?? "";
+      const client2 = new MongoClient(uri2);
+      expect(await client2.db("cli").collection("c").findOne({})).toEqual({ _id: 1 });
+      await client2.close();
+      const done = collect(again);
+      again.kill("SIGINT");
+      expect((await done).code).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [[], "--port is required"],
+    [["--port", "abc"], "--port must be an integer between 0 and 65535, got 'abc'"],
+    [["--port", "70000"], "--port must be an integer between 0 and 65535, got '70000'"],
+    [["--port", "0", "--bogus"], "Unknown option '--bogus'"],
+  ])("rejects %j with a clear message", async (args, message) => {
+    const result = await collect(start(args));
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain(message);
+  });
+});

@@ -1,0 +1,128 @@
+import { Double, Int32, Long, MongoClient, MongoServerError, type Db } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmbeddedMongo, type EmbeddedMongo } from "../../../src/embedded-mongo/index.ts";
+
+/** Test documents: numeric ids, any other fields (including operators the driver types refuse). */
+interface Loose {
+  _id: number;
+  [field: string]: unknown;
+}
+
+type Num = number | Int32 | Long | Double;
+interface Numbers {
+  _id: number;
+  i: Num;
+  l: Num;
+  d: Num;
+  small: Num;
+}
+
+let server: EmbeddedMongo;
+let client: MongoClient;
+let db: Db;
+
+beforeAll(async () => {
+  server = await startEmbeddedMongo({ port: 0 });
+  client = new MongoClient(server.uri, { maxPoolSize: 1 });
+  db = client.db("edges");
+});
+afterAll(async () => {
+  await client.close();
+  await server.stop();
+});
+
+async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof MongoServerError) return err;
+    throw err;
+  }
+  throw new Error("expected a MongoServerError");
+}
+
+describe("protocol edges through the driver", () => {
+  it("keeps a single pooled connection in step after an unacknowledged (w:0) write", async () => {
+    const coll = db.collection<Loose>("w0");
+    const result = await coll.insertOne({ _id: 1, v: "quiet" }, { writeConcern: { w: 0 } });
+    expect(result.acknowledged).toBe(false);
+    // The next command shares the connection; a stray reply would be read as its answer.
+    expect(await db.command({ ping: 1 })).toEqual({ ok: 1 });
+    expect(await coll.countDocuments({ _id: 1 })).toBe(1);
+  });
+
+  it("closes a client with ended sessions (endSessions is w:0) without disturbing the server", async () => {
+    const other = new MongoClient(server.uri);
+    const session = other.startSession();
+    await other.db("edges").collection("sessions").insertOne({ a: 1 }, { session });
+    await session.endSession();
+    await other.close();
+    expect(await db.command({ ping: 1 })).toEqual({ ok: 1 });
+  });
+
+  it("answers unknown commands with CommandNotFound", async () => {
+    const err = await serverError(db.command({ nosuch: 1 }));
+    expect(err.code).toBe(59);
+    expect(err.codeName).toBe("CommandNotFound");
+    expect(err.message).toBe("no such command: 'nosuch'");
+  });
+
+  it("names an unknown update operator (FailedToParse)", async () => {
+    const coll = db.collection<Loose>("ops");
+    await coll.insertOne({ _id: 1, a: 1 });
+    const err = await serverError(coll.updateOne({ _id: 1 }, { $frobnicate: { a: 2 } }));
+    expect(err.code).toBe(9);
+    expect(err.message).toContain("Unknown modifier: $frobnicate");
+  });
+
+  it("names an unknown query operator", async () => {
+    const err = await serverError(db.collection<Loose>("ops").find({ a: { $frobnicate: 1 } }).toArray());
+    expect(err.code).toBe(2);
+    expect(err.message).toContain("$frobnicate");
+  });
+
+  it("names an unknown aggregation stage (40324)", async () => {
+    const err = await serverError(db.collection<Loose>("ops").aggregate([{ $match: {} }, { $frobnicate: {} }]).toArray());
+    expect(err.code).toBe(40324);
+    expect(err.message).toBe("Unrecognized pipeline stage name: '$frobnicate'");
+  });
+
+  it("refuses pipeline-style updates with a clear error instead of guessing", async () => {
+    const err = await serverError(db.collection<Loose>("ops").updateOne({ _id: 1 }, [{ $set: { b: 1 } }]));
+    expect(err.code).toBe(9);
+    expect(err.message).toContain("pipeline-style updates");
+  });
+
+  it("keeps numeric BSON types through $inc and $mul", async () => {
+    const coll = db.collection<Numbers>("numbers");
+    await coll.insertOne({ _id: 1, i: new Int32(2147483646), l: Long.fromNumber(5), d: new Double(1.5), small: new Int32(3) });
+    await coll.updateOne({ _id: 1 }, { $inc: { i: new Int32(1), l: new Int32(1), d: new Int32(1), small: new Int32(1) } });
+    let doc = await coll.findOne({ _id: 1 }, { promoteValues: false });
+    expect(doc?.["i"]).toEqual(new Int32(2147483647));
+    expect(doc?.["l"]).toEqual(Long.fromNumber(6));
+    expect(doc?.["d"]).toEqual(new Double(2.5));
+    expect(doc?.["small"]).toEqual(new Int32(4));
+    await coll.updateOne({ _id: 1 }, { $inc: { i: new Int32(1) }, $mul: { small: new Double(0.5) } });
+    doc = await coll.findOne({ _id: 1 }, { promoteValues: false });
+    expect(doc?.["i"]).toEqual(Long.fromNumber(2147483648));
+    expect(doc?.["small"]).toEqual(new Double(2));
+  });
+
+  it("rejects changing _id with ImmutableField (66)", async () => {
+    const coll = db.collection<Loose>("ids");
+    await coll.insertOne({ _id: 1, a: 1 });
+    const err = await serverError(coll.updateOne({ _id: 1 }, { $set: { _id: 2 } }));
+    expect(err.code).toBe(66);
+    const replaced = await serverError(coll.replaceOne({ _id: 1 }, { _id: 3, a: 2 }));
+    expect(replaced.code).toBe(66);
+  });
+
+  it("pages a cursor with getMore and the driver's batchSize", async () => {
+    const coll = db.collection<{ _id: number }>("paging");
+    await coll.insertMany(Array.from({ length: 250 }, (_, i) => ({ _id: i })));
+    const ids = (await coll.find({}).sort({ _id: 1 }).batchSize(7).toArray()).map((d) => d._id);
+    expect(ids).toEqual(Array.from({ length: 250 }, (_, i) => i));
+    const reply = await db.command({ find: "paging", filter: {} });
+    expect((reply["cursor"] as { firstBatch: unknown[] }).firstBatch).toHaveLength(101);
+  });
+});

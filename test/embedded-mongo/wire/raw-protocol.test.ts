@@ -1,0 +1,189 @@
+import { BSON, Long } from "bson";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmbeddedMongo, type EmbeddedMongo } from "../../../src/embedded-mongo/index.ts";
+import { header, opMsg, opQuery, rawConnect, type RawConnection } from "./raw-wire-client.ts";
+
+let server: EmbeddedMongo;
+const open: RawConnection[] = [];
+
+async function connection(): Promise<RawConnection> {
+  const c = await rawConnect(server.port);
+  open.push(c);
+  return c;
+}
+
+/** The server still answers a fresh connection. */
+async function expectServerUp(): Promise<void> {
+  const c = await connection();
+  c.send(opMsg({ body: { ping: 1, $db: "admin" } }));
+  expect((await c.next()).doc).toEqual({ ok: 1 });
+}
+
+beforeAll(async () => {
+  server = await startEmbeddedMongo({ port: 0 });
+});
+afterAll(async () => {
+  for (const c of open) c.close();
+  await server.stop();
+});
+
+describe("framing", () => {
+  it("answers the legacy OP_QUERY handshake with OP_REPLY", async () => {
+    const c = await connection();
+    c.send(opQuery("admin.$cmd", { ismaster: 1, helloOk: true, client: { driver: { name: "raw" } }, compression: ["none"] }, 77));
+    const reply = await c.next();
+    expect(reply.opCode).toBe(1);
+    expect(reply.responseTo).toBe(77);
+    expect(reply.doc).toMatchObject({ ok: 1, ismaster: true, helloOk: true, maxWireVersion: 21, setName: "rs0" });
+    expect(reply.doc).not.toHaveProperty("compression");
+    expect(reply.doc).not.toHaveProperty("topologyVersion");
+  });
+
+  it("refuses other commands over OP_QUERY", async () => {
+    const c = await connection();
+    c.send(opQuery("admin.$cmd", { find: "x" }));
+    expect((await c.next()).doc).toMatchObject({ ok: 0, code: 352, codeName: "UnsupportedOpQueryCommand" });
+  });
+
+  it("answers OP_MSG with a single kind-0 section and responseTo = requestID", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { hello: 1, $db: "admin" }, requestId: 4242 }));
+    const reply = await c.next();
+    expect(reply.opCode).toBe(2013);
+    expect(reply.flags).toBe(0);
+    expect(reply.responseTo).toBe(4242);
+    expect(reply.doc).toMatchObject({ ok: 1, isWritablePrimary: true, me: `127.0.0.1:${server.port}` });
+  });
+
+  it("reassembles a message delivered one byte at a time", async () => {
+    const c = await connection();
+    const bytes = opMsg({ body: { ping: 1, $db: "admin" }, requestId: 9 });
+    for (const byte of bytes) {
+      c.send(Buffer.from([byte]));
+      await new Promise((r) => setImmediate(r));
+    }
+    const reply = await c.next();
+    expect(reply.responseTo).toBe(9);
+    expect(reply.doc).toEqual({ ok: 1 });
+  });
+
+  it("answers several messages from one chunk in order", async () => {
+    const c = await connection();
+    c.send(Buffer.concat([
+      opMsg({ body: { insert: "pipelined", documents: [{ _id: 1 }], $db: "raw" }, requestId: 101 }),
+      opMsg({ body: { insert: "pipelined", documents: [{ _id: 2 }], $db: "raw" }, requestId: 102 }),
+      opMsg({ body: { count: "pipelined", $db: "raw" }, requestId: 103 }),
+    ]));
+    const replies = [await c.next(), await c.next(), await c.next()];
+    expect(replies.map((r) => r.responseTo)).toEqual([101, 102, 103]);
+    expect(replies[2]?.doc).toMatchObject({ ok: 1, n: 2 });
+  });
+
+  it("merges kind-1 document sequences into the command", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { insert: "sequenced", $db: "raw" }, sequences: [["documents", [{ _id: "a" }, { _id: "b" }, { _id: "c" }]]] }));
+    expect((await c.next()).doc).toMatchObject({ ok: 1, n: 3 });
+    c.send(opMsg({ body: { find: "sequenced", filter: {}, $db: "raw" } }));
+    const found = await c.next();
+    expect((found.doc["cursor"] as { firstBatch: unknown[] }).firstBatch).toEqual([{ _id: "a" }, { _id: "b" }, { _id: "c" }]);
+  });
+
+  it("rejects a field present both in the body and as a document sequence", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { insert: "dup", documents: [{ _id: 1 }], $db: "raw" }, sequences: [["documents", [{ _id: 2 }]]] }));
+    expect((await c.next()).doc).toMatchObject({ ok: 0, code: 17, codeName: "ProtocolError" });
+  });
+
+  it("skips a trailing checksum when flag bit 0 is set", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { ping: 1, $db: "admin" }, checksum: true }));
+    expect((await c.next()).doc).toEqual({ ok: 1 });
+  });
+
+  it("rejects unknown required flag bits but ignores unknown optional ones", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { ping: 1, $db: "admin" }, flags: 1 << 4 }));
+    const rejected = await c.next();
+    expect(rejected.doc).toMatchObject({ ok: 0, code: 17, codeName: "ProtocolError" });
+    expect(String(rejected.doc["errmsg"])).toContain("unknown required flag bits 0x10");
+    c.send(opMsg({ body: { ping: 1, $db: "admin" }, flags: 1 << 20 }));
+    expect((await c.next()).doc).toEqual({ ok: 1 });
+  });
+
+  it("never replies to moreToCome requests, even failing ones, and keeps the connection in step", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { insert: "quiet", documents: [{ _id: 1 }], writeConcern: { w: 0 }, $db: "raw" }, flags: 2 }));
+    c.send(opMsg({ body: { nosuchcommand: 1, $db: "raw" }, flags: 2 }));
+    c.send(opMsg({ body: { ping: 1, $db: "admin" }, flags: 1 << 4 | 2 }));
+    expect(await c.silentFor(150)).toBe(true);
+    c.send(opMsg({ body: { count: "quiet", $db: "raw" }, requestId: 555 }));
+    const reply = await c.next();
+    expect(reply.responseTo).toBe(555);
+    expect(reply.doc).toMatchObject({ ok: 1, n: 1 });
+  });
+
+  it("answers invalid BSON with an error and stays usable", async () => {
+    const c = await connection();
+    const good = opMsg({ body: { ping: 1, $db: "admin" } });
+    const bad = Buffer.from(good);
+    bad.writeInt32LE(200, 21); // the kind-0 document claims more bytes than the message has
+    c.send(bad);
+    expect((await c.next()).doc).toMatchObject({ ok: 0, codeName: "InvalidBSON", code: 22 });
+    c.send(good);
+    expect((await c.next()).doc).toEqual({ ok: 1 });
+  });
+
+  it("answers an OP_MSG without a $db with an error", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { ping: 1 } }));
+    expect((await c.next()).doc).toMatchObject({ ok: 0, code: 2 });
+  });
+
+  it.each([
+    ["a negative length", -5],
+    ["a length below the header size", 8],
+    ["a length above maxMessageSizeBytes", 48_000_001],
+  ])("closes the connection on %s and keeps serving others", async (_label, length) => {
+    const c = await connection();
+    c.send(header(length, 1, 2013));
+    await c.closed();
+    await expectServerUp();
+  });
+
+  it("closes the connection on an unsupported opcode (e.g. OP_COMPRESSED)", async () => {
+    const c = await connection();
+    const body = Buffer.alloc(9);
+    c.send(Buffer.concat([header(16 + body.length, 1, 2012), body]));
+    await c.closed();
+    await expectServerUp();
+  });
+
+  it("survives a client that disconnects mid-message", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { ping: 1, $db: "admin" } }).subarray(0, 20));
+    c.close();
+    await expectServerUp();
+  });
+
+  it("returns int64 cursor ids that getMore and killCursors accept", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { insert: "cursors", documents: Array.from({ length: 5 }, (_, i) => ({ _id: i })), $db: "raw" } }));
+    await c.next();
+    c.send(opMsg({ body: { find: "cursors", batchSize: 2, $db: "raw" } }));
+    const first = await c.next();
+    const typed = BSON.deserialize(first.bson, { promoteValues: false })["cursor"] as { id: unknown; ns: string };
+    expect(typed.ns).toBe("raw.cursors");
+    expect(typed.id).toBeInstanceOf(Long);
+    const id = typed.id as Long;
+    expect(id.isZero()).toBe(false);
+    c.send(opMsg({ body: { getMore: id, collection: "cursors", batchSize: 2, $db: "raw" } }));
+    expect((await c.next()).doc["cursor"]).toMatchObject({ nextBatch: [{ _id: 2 }, { _id: 3 }] });
+    c.send(opMsg({ body: { killCursors: "cursors", cursors: [id, Long.fromNumber(12345)], $db: "raw" } }));
+    const killed = (await c.next()).doc;
+    expect(killed).toMatchObject({ ok: 1 });
+    expect((killed["cursorsKilled"] as unknown[]).map(String)).toEqual([id.toString()]);
+    expect((killed["cursorsNotFound"] as unknown[]).map(String)).toEqual(["12345"]);
+    c.send(opMsg({ body: { getMore: id, collection: "cursors", $db: "raw" } }));
+    expect((await c.next()).doc).toMatchObject({ ok: 0, code: 43, codeName: "CursorNotFound" });
+  });
+});
