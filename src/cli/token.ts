@@ -22,8 +22,13 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     return 0;
   }
   const secret = await resolveSecret(env);
-  if (nonEmpty(env.ROSTER_JWKS_URL) !== undefined) {
-    process.stderr.write("token: note: ROSTER_JWKS_URL is set; a server using it will not accept this HS256 token\n");
+  for (const name of ["ROSTER_JWKS_URL", "ROSTER_JWT_PUBLIC_KEY"] as const) {
+    if (nonEmpty(env[name]) !== undefined) {
+      process.stderr.write(`token: note: ${name} is set; a server using it will not accept this HS256 token\n`);
+    }
+  }
+  if (args.admin && nonEmpty(env.ROSTER_JWT_SECRET) !== undefined) {
+    process.stderr.write("token: note: --admin is honoured only by a server in development mode (ROSTER_JWT_SECRET unset)\n");
   }
   const token = await signHs256Token(
     {
