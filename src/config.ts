@@ -10,6 +10,7 @@
  */
 import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { hs256SecretProblem } from "./auth/dev-key.ts";
 
 /** pino levels accepted by ROSTER_LOG_LEVEL. */
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -318,10 +319,9 @@ function parseBoolean(value: string): boolean {
 }
 
 function parseSecret(value: string): string {
-  // Never echo the secret itself, only its length.
-  if (Buffer.byteLength(value) < 32) {
-    throw new Error(`must be at least 32 bytes for HS256 (got ${Buffer.byteLength(value)})`);
-  }
+  // The problem names the length only, never the secret.
+  const problem = hs256SecretProblem(value);
+  if (problem !== undefined) throw new Error(problem);
   return value;
 }
 

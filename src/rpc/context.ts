@@ -7,6 +7,7 @@
 import { Code, ConnectError, createContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { AccessFacts } from "../domain/access-policy.ts";
+import { createRequestMemo, type RequestMemo } from "../app/request-memo.ts";
 import type { CallOptions } from "../app/types.ts";
 import type { Caller, GroupRecord } from "../domain/model.ts";
 
@@ -39,6 +40,8 @@ export const loggerKey = createContextKey<Logger | undefined>(undefined, { descr
 export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "roster caller" });
 /** Epoch milliseconds by which the call must finish; undefined without a client deadline. Set by the door. */
 export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "roster call deadline" });
+/** The app's per-request cache; created on first use, never shared between calls. */
+const requestMemoKey = createContextKey<RequestMemo | undefined>(undefined, { description: "roster request memo" });
 export const resolvedGroupKey = createContextKey<ResolvedGroup | undefined>(undefined, {
   description: "roster resolved group",
 });
@@ -80,9 +83,17 @@ export function requestIdOf(ctx: HasValues): string {
 
 /**
  * The app's per-call options: the door's deadline (so database work gets
- * `maxTimeMS` from the time left) and the call's AbortSignal.
+ * `maxTimeMS` from the time left), the call's AbortSignal, and the call's
+ * request memo, shared by the authorization step and the handler so the
+ * caller's transitive groups are loaded once per call.
  */
 export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal }): CallOptions {
-  const deadline = valuesOf(ctx).get(deadlineKey);
-  return deadline === undefined ? { signal: ctx.signal } : { deadline, signal: ctx.signal };
+  const values = valuesOf(ctx);
+  let memo = values.get(requestMemoKey);
+  if (memo === undefined) {
+    memo = createRequestMemo();
+    values.set(requestMemoKey, memo);
+  }
+  const deadline = values.get(deadlineKey);
+  return deadline === undefined ? { signal: ctx.signal, memo } : { deadline, signal: ctx.signal, memo };
 }

@@ -1,7 +1,7 @@
 /**
  * The transport-neutral RPC pipeline, written once for both doors:
  *
- *   request log → error mapping → deadline → authentication → authorization → handler
+ *   [observers] → request log → error mapping → deadline → authentication → authorization → handler
  *
  * Each step is a connect `Interceptor` over the call's ContextValues, so:
  * - the Connect/gRPC-web door (connect-node, issue 4) passes
@@ -49,6 +49,11 @@ export interface RpcPipelineDeps {
   readonly verifier: CallerVerifier;
   readonly access: AccessApi;
   readonly services: readonly DescService[];
+  /**
+   * Interceptors that watch calls from outside every other step (metrics):
+   * they see the final status of each call, exactly as it is sent.
+   */
+  readonly observers?: readonly Interceptor[];
 }
 
 /** A unary implementation as the gRPC door calls it (any message types). */
@@ -100,7 +105,11 @@ type AnyFn = (req: AnyRequest) => Promise<AnyResponse>;
 /** Builds the pipeline; throws if a method's access rule cannot be enforced as declared. */
 export function createRpcPipeline(deps: RpcPipelineDeps): RpcPipeline {
   const rules = compileAccessRules(deps.services);
-  const outer: Interceptor[] = [createRequestLogInterceptor(deps.logger), createErrorMappingInterceptor()];
+  const outer: Interceptor[] = [
+    ...(deps.observers ?? []),
+    createRequestLogInterceptor(deps.logger),
+    createErrorMappingInterceptor(),
+  ];
   const inner: Interceptor[] = [
     createDeadlineInterceptor(),
     createAuthenticationInterceptor(deps.verifier),

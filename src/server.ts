@@ -1,0 +1,184 @@
+/**
+ * Wires one Roster process from a validated configuration: the store
+ * (MONGODB_URI, or the embedded store in ROSTER_DATA_DIR as a development
+ * default), the app, the JWT verifier (a generated development key when no
+ * auth is configured, announced loudly), the shared RPC pipeline and the
+ * gRPC door with its operator services (health, reflection). The web door of
+ * issue 4 plugs into the same `pipeline` and `services`.
+ */
+import { join } from "node:path";
+import { MongoClient } from "mongodb";
+import type { DestinationStream, Logger } from "pino";
+import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
+import { loadOrCreateDevSecret } from "./auth/dev-key.ts";
+import { createRosterApp } from "./app/roster-app.ts";
+import type { RosterApp } from "./app/types.ts";
+import type { RosterConfig } from "./config.ts";
+import { createRosterServices } from "./handlers/index.ts";
+import { createHealthMonitor } from "./ops/health.ts";
+import { createMetrics, type RosterMetrics } from "./ops/metrics.ts";
+import { metricsInterceptorFor } from "./ops/metrics-interceptor.ts";
+import { addReflection } from "./ops/reflection.ts";
+import { createRootLogger } from "./rpc/logger.ts";
+import { createRpcPipeline } from "./rpc/pipeline.ts";
+import { startGrpcDoor } from "./transport/grpc/grpc-door.ts";
+
+export interface StartRosterOptions {
+  /** Where log lines go (tests capture them); default stdout. */
+  readonly logDestination?: DestinationStream;
+}
+
+/** A running Roster process. */
+export interface RosterServer {
+  readonly grpcPort: number;
+  readonly logger: Logger;
+  readonly app: RosterApp;
+  readonly metrics: RosterMetrics;
+  /**
+   * Graceful stop (idempotent): health turns NOT_SERVING, new calls are
+   * refused, in-flight calls get ROSTER_SHUTDOWN_GRACE_MS, then the database
+   * client (and the embedded store, if started here) closes.
+   */
+  stop(): Promise<void>;
+}
+
+/** The database name: the one in the URI path, else "roster". */
+export function databaseNameOf(uri: string): string {
+  const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
+  return match?.[1] !== undefined && match[1] !== "" ? decodeURIComponent(match[1]) : "roster";
+}
+
+/** Starts everything; on failure, whatever was started is stopped again before rethrowing. */
+export async function startRoster(config: RosterConfig, options: StartRosterOptions = {}): Promise<RosterServer> {
+  const logger = createRootLogger(
+    options.logDestination === undefined ? { level: config.logLevel } : { level: config.logLevel, destination: options.logDestination },
+  );
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const step of cleanups.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        logger.warn({ err: error }, "error while stopping");
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const uri = await storeUri(config, logger, cleanups);
+    const metrics = createMetrics();
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: "roster" });
+    const unobservePool = metrics.observeMongoPool(client);
+    cleanups.push(() => {
+      unobservePool();
+      return Promise.resolve();
+    });
+    await client.connect();
+    cleanups.push(() => client.close());
+    const db = client.db(databaseNameOf(uri));
+
+    const app = await createRosterApp({
+      client,
+      db,
+      logger: logger.child({ component: "app" }),
+      ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
+    });
+    const verifier = createJwtVerifier(await verifierOptions(config, logger));
+    const services = createRosterServices(app);
+    const pipeline = createRpcPipeline({
+      logger,
+      verifier,
+      access: app.access,
+      services: services.map((s) => s.service),
+      observers: [metricsInterceptorFor(metrics)],
+    });
+
+    const health = createHealthMonitor({
+      ping: async () => {
+        await db.command({ ping: 1 });
+      },
+      log: logger.child({ component: "health" }),
+    });
+    cleanups.push(() => {
+      health.stop();
+      return Promise.resolve();
+    });
+    const grpc = await startGrpcDoor({
+      host: config.host,
+      port: config.grpcPort,
+      pipeline,
+      services,
+      maxMessageBytes: config.maxMessageBytes,
+      tls: config.grpcTls === undefined ? undefined : { ...config.grpcTls, clientCaPath: config.grpcClientCaPath },
+      benchNoop: config.benchNoop,
+      register: (server) => {
+        health.register(server);
+        addReflection(server);
+      },
+    });
+    cleanups.push(() => grpc.close(config.shutdownGraceMs));
+    await health.probeNow();
+    logger.info({ grpcPort: grpc.port, host: config.host, benchNoop: config.benchNoop }, "roster gRPC door listening");
+
+    let stopping: Promise<void> | undefined;
+    return {
+      grpcPort: grpc.port,
+      logger,
+      app,
+      metrics,
+      stop() {
+        stopping ??= (async () => {
+          logger.info({ graceMs: config.shutdownGraceMs }, "roster stopping");
+          health.setShuttingDown();
+          await cleanup();
+          logger.info("roster stopped");
+          logger.flush();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** MONGODB_URI, or the embedded store started in-process under ROSTER_DATA_DIR. */
+async function storeUri(config: RosterConfig, logger: Logger, cleanups: (() => Promise<void>)[]): Promise<string> {
+  if (config.mongodbUri !== undefined) return config.mongodbUri;
+  const dataDir = join(config.dataDir, "store");
+  const { startEmbeddedMongo } = await import("./embedded-mongo/index.ts");
+  const store = await startEmbeddedMongo({ port: 0, dataDir, log: logger.child({ component: "embedded-mongo" }) });
+  cleanups.push(() => store.stop());
+  logger.warn(
+    { dataDir, uri: store.uri },
+    "MONGODB_URI is not set: using the embedded store (a development default; set MONGODB_URI in production)",
+  );
+  return store.uri;
+}
+
+/** Verifier options from the configuration; development mode generates (or reuses) a key in ROSTER_DATA_DIR. */
+async function verifierOptions(config: RosterConfig, logger: Logger): Promise<JwtVerifierOptions> {
+  const common = { issuer: config.jwtIssuer, audience: config.jwtAudience, admins: config.admins };
+  switch (config.jwtKey.kind) {
+    case "secret":
+      return { ...common, hs256Secret: config.jwtKey.secret };
+    case "jwks":
+      return { ...common, jwksUrl: config.jwtKey.url };
+    case "public-key":
+      return { ...common, publicKeyPem: config.jwtKey.pem };
+    case "development": {
+      const dev = await loadOrCreateDevSecret(config.dataDir);
+      const banner = "=".repeat(72);
+      logger.warn(
+        { keyFile: dev.path, created: dev.created },
+        `\n${banner}\nDEVELOPMENT MODE: no ROSTER_JWT_SECRET, ROSTER_JWKS_URL or ROSTER_JWT_PUBLIC_KEY set.\n` +
+          `Tokens are verified with a generated HS256 key (${dev.path}); the roster_admin claim\n` +
+          `makes anyone a system administrator. Get a token: npm run token -- <subject> [--admin]\n` +
+          `NEVER run like this in production.\n${banner}`,
+      );
+      return { ...common, hs256Secret: dev.secret, developmentMode: true };
+    }
+  }
+}

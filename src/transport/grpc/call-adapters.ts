@@ -1,0 +1,195 @@
+/**
+ * grpc-js handlers for the four method kinds, each running the bound
+ * pipeline function (src/rpc/pipeline.ts) with a per-call HandlerContext and
+ * translating the outcome: response headers as initial metadata, trailers
+ * and error metadata as trailing metadata, `ConnectError.code` as the gRPC
+ * status (same numbers), `rawMessage` as its details.
+ */
+import type { DescMethod, DescMethodStreaming, DescMethodUnary, Message } from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
+import type {
+  handleBidiStreamingCall,
+  handleClientStreamingCall,
+  handleServerStreamingCall,
+  handleUnaryCall,
+  ServerDuplexStream,
+  ServerWritableStream,
+  status as GrpcStatus,
+  StatusObject,
+  UntypedHandleCall,
+} from "@grpc/grpc-js";
+import type { RpcPipeline, StreamResult } from "../../rpc/pipeline.ts";
+import { createGrpcHandlerContext, type GrpcHandlerContext } from "./call-context.ts";
+import type { DecodedRequest } from "./message-codec.ts";
+import { headersToMetadata } from "./metadata.ts";
+
+/** The gRPC status of a failed call: code, message, and its metadata plus the context's trailers. */
+export function grpcStatusOf(error: unknown, ctx: GrpcHandlerContext): Partial<StatusObject> {
+  const status = ConnectError.from(error);
+  return {
+    // connect's Code and gRPC's Status share their numeric values by design.
+    code: status.code as unknown as GrpcStatus,
+    details: status.rawMessage,
+    metadata: headersToMetadata(ctx.responseHeader, ctx.responseTrailer, status.metadata),
+  };
+}
+
+/** A grpc-js handler for `method`, calling `impl` through `pipeline`. */
+export function createCallAdapter(
+  pipeline: RpcPipeline,
+  method: DescMethod,
+  impl: unknown,
+  shutdownSignal: AbortSignal,
+): UntypedHandleCall {
+  if (typeof impl !== "function") throw new Error(`no implementation for ${method.parent.typeName}/${method.name}`);
+  switch (method.methodKind) {
+    case "unary":
+      return unaryAdapter(pipeline, method as DescMethodUnary, impl as Parameters<RpcPipeline["bindUnary"]>[1], shutdownSignal);
+    case "server_streaming":
+      return serverStreamAdapter(pipeline, method as DescMethodStreaming, impl as Parameters<RpcPipeline["bindStream"]>[1], shutdownSignal);
+    case "client_streaming":
+      return clientStreamAdapter(pipeline, method as DescMethodStreaming, impl as Parameters<RpcPipeline["bindStream"]>[1], shutdownSignal);
+    case "bidi_streaming":
+      return bidiStreamAdapter(pipeline, method as DescMethodStreaming, impl as Parameters<RpcPipeline["bindStream"]>[1], shutdownSignal);
+  }
+}
+
+function unaryAdapter(
+  pipeline: RpcPipeline,
+  method: DescMethodUnary,
+  impl: Parameters<RpcPipeline["bindUnary"]>[1],
+  shutdownSignal: AbortSignal,
+): handleUnaryCall<DecodedRequest, Message> {
+  const invoke = pipeline.bindUnary(method, impl);
+  return (call, callback) => {
+    const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
+    const decoded = call.request;
+    const run = "error" in decoded ? pipeline.reject(method, ctx, decoded.error).then(throwIt) : invoke(ctx, decoded.message);
+    run.then(
+      (res) => {
+        call.sendMetadata(headersToMetadata(res.header));
+        callback(null, res.message, headersToMetadata(res.trailer));
+        ctx.abort();
+      },
+      (error: unknown) => {
+        callback(grpcStatusOf(error, ctx));
+        ctx.abort();
+      },
+    );
+  };
+}
+
+function serverStreamAdapter(
+  pipeline: RpcPipeline,
+  method: DescMethodStreaming,
+  impl: Parameters<RpcPipeline["bindStream"]>[1],
+  shutdownSignal: AbortSignal,
+): handleServerStreamingCall<DecodedRequest, Message> {
+  const invoke = pipeline.bindStream(method, impl);
+  return (call) => {
+    const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
+    const decoded = call.request;
+    const run = "error" in decoded ? pipeline.reject(method, ctx, decoded.error).then(throwIt) : invoke(ctx, oneMessage(decoded.message));
+    void pump(call, ctx, run);
+  };
+}
+
+function clientStreamAdapter(
+  pipeline: RpcPipeline,
+  method: DescMethodStreaming,
+  impl: Parameters<RpcPipeline["bindStream"]>[1],
+  shutdownSignal: AbortSignal,
+): handleClientStreamingCall<DecodedRequest, Message> {
+  const invoke = pipeline.bindStream(method, impl);
+  return (call, callback) => {
+    const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
+    invoke(ctx, readRequests(call))
+      .then(async (res) => {
+        let response: Message | undefined;
+        for await (const message of res.message) response = message;
+        if (response === undefined) throw new Error(`${method.name}: client-streaming implementation returned no response`);
+        call.sendMetadata(headersToMetadata(res.header));
+        callback(null, response, headersToMetadata(res.trailer));
+      })
+      .catch((error: unknown) => {
+        callback(grpcStatusOf(error, ctx));
+      })
+      .finally(() => {
+        ctx.abort();
+      });
+  };
+}
+
+function bidiStreamAdapter(
+  pipeline: RpcPipeline,
+  method: DescMethodStreaming,
+  impl: Parameters<RpcPipeline["bindStream"]>[1],
+  shutdownSignal: AbortSignal,
+): handleBidiStreamingCall<DecodedRequest, Message> {
+  const invoke = pipeline.bindStream(method, impl);
+  return (call) => {
+    const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
+    void pump(call, ctx, invoke(ctx, readRequests(call)));
+  };
+}
+
+/** The single request of a server-streaming call, as the stream the pipeline expects. */
+async function* oneMessage(message: Message): AsyncGenerator<Message> {
+  await Promise.resolve();
+  yield message;
+}
+
+/** Decoded request messages of a client stream; an undecodable one fails the stream with INVALID_ARGUMENT. */
+async function* readRequests(source: AsyncIterable<unknown>): AsyncGenerator<Message> {
+  for await (const item of source) {
+    const decoded = item as DecodedRequest;
+    if ("error" in decoded) throw decoded.error;
+    yield decoded.message;
+  }
+}
+
+/** Writes a response stream with backpressure, then the trailers, or the error status. */
+async function pump(
+  call: ServerWritableStream<DecodedRequest, Message> | ServerDuplexStream<DecodedRequest, Message>,
+  ctx: GrpcHandlerContext,
+  run: Promise<StreamResult>,
+): Promise<void> {
+  let headersSent = false;
+  try {
+    const res = await run;
+    for await (const message of res.message) {
+      if (!headersSent) {
+        call.sendMetadata(headersToMetadata(res.header));
+        headersSent = true;
+      }
+      if (call.cancelled) break;
+      if (!call.write(message)) await drained(call, ctx.signal);
+    }
+    if (!headersSent) call.sendMetadata(headersToMetadata(res.header));
+    call.end(headersToMetadata(res.trailer));
+  } catch (error) {
+    call.emit("error", grpcStatusOf(error, ctx));
+  } finally {
+    ctx.abort();
+  }
+}
+
+function drained(call: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", aborted);
+      resolve();
+    };
+    const aborted = (): void => {
+      call.off("drain", done);
+      reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+    };
+    call.on("drain", done);
+    signal.addEventListener("abort", aborted, { once: true });
+  });
+}
+
+function throwIt(error: ConnectError): never {
+  throw error;
+}

@@ -1,0 +1,58 @@
+/**
+ * One connect HandlerContext per grpc-js call: request metadata as headers,
+ * the client's deadline (grpc-timeout) as the context's timeout and as the
+ * pipeline's `deadlineKey`, client cancellation and server shutdown as the
+ * context's AbortSignal, and the door's facts (door, protocol, peer).
+ */
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, createHandlerContext } from "@connectrpc/connect";
+import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
+import { callInfoKey, deadlineKey } from "../../rpc/context.ts";
+import { metadataToHeaders } from "./metadata.ts";
+import { grpcPath } from "./service-definition.ts";
+
+/** The context and a function to release its timer once the call is over. */
+export type GrpcHandlerContext = ReturnType<typeof createHandlerContext>;
+
+/** Epoch ms of the call's deadline, or undefined when the client set none. */
+export function deadlineOf(call: ServerSurfaceCall): number | undefined {
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * Creates the HandlerContext of `call`. The caller must call `ctx.abort()`
+ * when the call is over (it clears the deadline timer).
+ */
+export function createGrpcHandlerContext(
+  call: ServerSurfaceCall & { readonly metadata: import("@grpc/grpc-js").Metadata },
+  method: DescMethod,
+  shutdownSignal: AbortSignal,
+): GrpcHandlerContext {
+  const deadline = deadlineOf(call);
+  const cancelled = new AbortController();
+  call.once("cancelled", () => {
+    // grpc-js also reports its own deadline expiry as a cancellation.
+    const expired = deadline !== undefined && Date.now() >= deadline;
+    cancelled.abort(
+      expired
+        ? new ConnectError("deadline exceeded", Code.DeadlineExceeded)
+        : new ConnectError("the call was cancelled by the client", Code.Canceled),
+    );
+  });
+  const values = createContextValues().set(callInfoKey, { door: "grpc", protocol: "grpc", peer: call.getPeer() });
+  if (deadline !== undefined) values.set(deadlineKey, deadline);
+  const init = {
+    service: method.parent,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: grpcPath(method),
+    shutdownSignal,
+    requestSignal: cancelled.signal,
+    requestHeader: metadataToHeaders(call.metadata),
+    contextValues: values,
+  };
+  return createHandlerContext(deadline === undefined ? init : { ...init, timeoutMs: Math.max(0, deadline - Date.now()) });
+}
