@@ -170,6 +170,22 @@ describe("aggregate stages", () => {
     ]);
   });
 
+  it("$lookup with an array localField matches any element", async () => {
+    const products = ctx().db.collection<TestDoc>("products");
+    await products.insertMany([
+      { _id: "x", price: 1 },
+      { _id: "y", price: 2 },
+      { _id: "z", price: 3 },
+    ]);
+    const [order] = await run([
+      { $match: { _id: 1 } },
+      { $lookup: { from: "products", localField: "items", foreignField: "_id", as: "products" } },
+      { $project: { products: 1 } },
+    ]);
+    const found = (order?.["products"] as Document[]).map((p) => p["_id"] as string).sort();
+    expect(found).toEqual(["x", "y"]);
+  });
+
   it("$lookup with let and a pipeline", async () => {
     expect(
       await run([

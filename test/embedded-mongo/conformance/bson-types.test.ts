@@ -229,6 +229,27 @@ describe("sort order across types", () => {
     expect(descending.map((d) => d._id)).toEqual([13, 12, 11, 10, 9, 8, 7, 6, 5, 3, 4, 1, 2]);
   });
 
+  it("expressions compare whole arrays as their own type: objects < arrays < binary", async () => {
+    const compared = await coll
+      .aggregate([{ $sort: { _id: 1 } }, { $project: { cmp: { $cmp: ["$v", { $literal: [0] }] } } }])
+      .toArray();
+    expect(compared.map((d) => [d._id, d["cmp"]])).toEqual([
+      [1, -1],
+      [2, -1],
+      [3, -1],
+      [4, -1],
+      [5, -1],
+      [6, -1],
+      [7, -1],
+      [8, -1],
+      [9, 1],
+      [10, 1],
+      [11, 1],
+      [12, 1],
+      [13, 1],
+    ]);
+  });
+
   it("range operators only compare within a type bracket", async () => {
     const gt = await coll.find({ v: { $gt: 1 } }).sort({ _id: 1 }).toArray();
     expect(gt.map((d) => d._id)).toEqual([3, 4, 5]);

@@ -339,6 +339,49 @@ describe("update", () => {
     });
   });
 
+  it("handles array and nested-path edge cases of the update operators", async () => {
+    const coll = freshCollection("update_array_edges");
+    await coll.insertOne({
+      _id: 1,
+      arr: [1, 2, 3],
+      objs: [
+        { sku: "a", n: 1 },
+        { sku: "b", n: 2 },
+        { sku: "a", n: 3 },
+      ],
+      set: [{ k: 1, v: "x" }],
+    });
+    const update: Document = {
+      $unset: { "arr.1": "" },
+      $set: { "pad.3": "p" },
+      $pull: { objs: { sku: "a" } },
+      $addToSet: { set: { k: 1, v: "x" } },
+      $push: { created: "first" },
+      $inc: { "deep.er.count": 2 },
+    };
+    await coll.updateOne({ _id: 1 }, update);
+    expect(await coll.findOne({ _id: 1 })).toEqual({
+      _id: 1,
+      arr: [1, null, 3],
+      objs: [{ sku: "b", n: 2 }],
+      set: [{ k: 1, v: "x" }],
+      pad: { 3: "p" },
+      created: ["first"],
+      deep: { er: { count: 2 } },
+    });
+    const extend: Document = { $set: { "arr.5": 6 }, $addToSet: { set: { v: "x", k: 1 } } };
+    await coll.updateOne({ _id: 1 }, extend);
+    expect(await coll.findOne({ _id: 1 }, { projection: { arr: 1, set: 1 } })).toEqual({
+      _id: 1,
+      arr: [1, null, 3, null, null, 6],
+      // Field order matters for document equality, so { v, k } is a new element.
+      set: [
+        { k: 1, v: "x" },
+        { v: "x", k: 1 },
+      ],
+    });
+  });
+
   it("replaceOne keeps the _id and drops the old fields; upserts when asked", async () => {
     const coll = freshCollection("replace");
     await coll.insertOne({ _id: 1, a: 1, b: 2 });
@@ -434,6 +477,12 @@ describe("find", () => {
 
     const dotted = await coll.findOne({ _id: 2 }, { projection: { "addr.zip": 1, _id: 0 } });
     expect(dotted).toEqual({ addr: { zip: "00100" } });
+
+    const arrayProjection = await coll.findOne({ _id: 1 }, { projection: { _id: 0, "addr.zip": 1, scores: 1 } });
+    expect(arrayProjection).toEqual({ addr: { zip: "0150" }, scores: [70, 95] });
+
+    const byZip = await coll.find({ addr: { $exists: true } }, { sort: { "addr.zip": -1 }, projection: { _id: 1 } }).toArray();
+    expect(byZip.map((d) => d._id)).toEqual([4, 3, 1, 2]);
 
     const missingSortsFirst = await coll.find({}, { sort: { age: 1, _id: 1 }, projection: { _id: 1 } }).toArray();
     expect(missingSortsFirst.map((d) => d._id)).toEqual([5, 2, 4, 1, 3]);
