@@ -173,10 +173,10 @@ describe("keyset pagination under concurrent change", () => {
         originals.push(await fx.app.groups.create(owner, groupInput(`${ns}-${i}`, { namespace: ns, displayName: name }), ""));
       }
       const deletedOriginals = new Set<string>();
-      let stop = false;
+      const control = { stop: false };
       let mutations = 0;
       const mutator = (async () => {
-        for (let i = 0; !stop && i < 200; i++) {
+        for (let i = 0; !control.stop && i < 200; i++) {
           // Names spread over the whole key range, before and after the cursor.
           const created = await fx.app.groups.create(
             owner,
@@ -206,7 +206,7 @@ describe("keyset pagination under concurrent change", () => {
         await new Promise((resolve) => setTimeout(resolve, 5));
       } while (token !== "" && pages < 100);
       const mutationsWhilePaging = mutations;
-      stop = true;
+      control.stop = true;
       await mutator;
 
       expect(mutationsWhilePaging).toBeGreaterThan(0);
