@@ -233,7 +233,7 @@ describe("sort order across types", () => {
     const compared = await coll
       .aggregate([{ $sort: { _id: 1 } }, { $project: { cmp: { $cmp: ["$v", { $literal: [0] }] } } }])
       .toArray();
-    expect(compared.map((d) => [d._id, d["cmp"]])).toEqual([
+    expect(compared.map((d): unknown[] => [d._id, d["cmp"]])).toEqual([
       [1, -1],
       [2, -1],
       [3, -1],
