@@ -96,7 +96,8 @@ export async function spawnEmbeddedMongo(options: SpawnEmbeddedMongoOptions = {}
       reject(new Error(`embedded mongo did not print a mongodb:// URI within ${timeoutMs} ms: ${describe()}`));
     }, timeoutMs);
     const onData = (): void => {
-      const match = uriPattern.exec(stdout);
+      // Only complete lines: a chunk may end in the middle of the URI.
+      const match = uriPattern.exec(stdout.slice(0, stdout.lastIndexOf("\n") + 1));
       if (match) {
         cleanup();
         resolve(match[0]);
