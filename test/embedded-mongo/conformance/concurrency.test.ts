@@ -1,6 +1,7 @@
 /**
  * Single-document atomicity under concurrent clients: no lost updates, and
- * findOneAndUpdate hands out each intermediate value exactly once.
+ * findOneAndUpdate hands out each intermediate value exactly once, upserts on
+ * a unique key never duplicate, and concurrent transactions conserve totals.
  */
 import { describe, expect, it } from "vitest";
 import type { Collection, MongoClient } from "mongodb";
@@ -11,6 +12,8 @@ const clientCount = 4;
 const perClient = 200;
 /** Operations each client keeps in flight, so requests interleave on the server. */
 const inFlight = 8;
+/** Hundreds of round trips on a shared 2-core machine: generous, but bounded. */
+const timeout = 60_000;
 
 async function clients(): Promise<MongoClient[]> {
   return Promise.all(Array.from({ length: clientCount }, () => ctx().newClient({ maxPoolSize: inFlight })));
@@ -35,7 +38,7 @@ async function runConcurrently(total: number, op: (i: number) => Promise<void>):
 }
 
 describe("atomic single-document updates", () => {
-  it(`${clientCount} clients × ${perClient} concurrent $inc on one document lose nothing`, async () => {
+  it(`${clientCount} clients × ${perClient} concurrent $inc on one document lose nothing`, { timeout }, async () => {
     await ctx().db.collection<TestDoc>("counter").insertOne({ _id: "c", n: 0, perClient: {} });
     const all = await clients();
     await Promise.all(
@@ -51,7 +54,7 @@ describe("atomic single-document updates", () => {
     expect(doc?.["perClient"]).toEqual(Object.fromEntries(all.map((_, c) => [`c${c}`, perClient])));
   });
 
-  it("concurrent findOneAndUpdate $inc returns every value exactly once (after and before images)", async () => {
+  it("concurrent findOneAndUpdate $inc returns every value exactly once (after and before images)", { timeout }, async () => {
     await ctx().db.collection<TestDoc>("ticket").insertOne({ _id: "t", n: 0 });
     const all = await clients();
     const afterValues: number[] = [];
@@ -73,7 +76,7 @@ describe("atomic single-document updates", () => {
     expect((await ctx().db.collection<TestDoc>("ticket").findOne({ _id: "t" }))?.["n"]).toBe(total);
   });
 
-  it("concurrent upserts on a unique key create one document and count every call", async () => {
+  it("concurrent upserts on a unique key create one document and count every call", { timeout }, async () => {
     const coll = ctx().db.collection<TestDoc>("upserts");
     await coll.createIndex({ k: 1 }, { unique: true }, undefined);
     const all = await clients();
@@ -88,7 +91,7 @@ describe("atomic single-document updates", () => {
     expect(docs).toEqual([{ k: "only", n: clientCount * 25 }]);
   });
 
-  it("concurrent inserts from several clients all land", async () => {
+  it("concurrent inserts from several clients all land", { timeout }, async () => {
     const all = await clients();
     await Promise.all(
       all.map((client, c) =>
@@ -100,7 +103,7 @@ describe("atomic single-document updates", () => {
     expect(await ctx().db.collection<TestDoc>("inserts").countDocuments()).toBe(clientCount * 50);
   });
 
-  it("concurrent withTransaction transfers between accounts conserve the total", { timeout: 60_000 }, async () => {
+  it("concurrent withTransaction transfers between accounts conserve the total", { timeout }, async () => {
     const accounts = 5;
     const perClientTransfers = 25;
     await ctx().db.collection<TestDoc>("accounts").insertMany(Array.from({ length: accounts }, (_, i) => ({ _id: i, balance: 1000 })));
