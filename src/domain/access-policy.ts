@@ -158,6 +158,15 @@ export function canSeeGroup(facts: AccessFacts): boolean {
   return includesPermission(permission, "READ") || facts.visibility === "AUTHENTICATED";
 }
 
+/**
+ * Whether ListGroups shows the group: a visible live group, or with
+ * show_deleted a deleted group the caller may manage (canSeeGroup already
+ * limits deleted groups to MANAGE).
+ */
+export function showsInGroupList(facts: AccessFacts, showDeleted: boolean): boolean {
+  return (facts.state === "ACTIVE" || showDeleted) && canSeeGroup(facts);
+}
+
 /** The permission needed to list the group's members: READ when member_visibility is MEMBERS, else WRITE. */
 export function listMembersPermission(facts: AccessFacts): Permission {
   return facts.memberVisibility === "MEMBERS" ? "READ" : "WRITE";
@@ -197,7 +206,8 @@ interface Need {
 
 /**
  * Decides whether the caller may make a request. Total over every
- * `Requirement`: UNSPECIFIED is refused (fail closed). `facts` are the
+ * `Requirement`: UNSPECIFIED (and any value outside the type) is refused
+ * (fail closed). `facts` are the
  * caller's facts on the rule's group; they may be undefined only for rules
  * that involve no group (AUTHENTICATED, FILTERED, PER_ITEM) and for a
  * top-level CreateGroup (empty parent), where `situation.isCreator` decides.
@@ -237,6 +247,9 @@ export function evaluateAccess(
     case "WRITE":
     case "MANAGE":
       return evaluateChange(rule, requireFacts(rule, facts), situation);
+    default:
+      // Unreachable for well-typed callers; a value from outside the type still fails closed.
+      return deny(permissionDenied("permission denied: the method declares no access rule"));
   }
 }
 

@@ -7,6 +7,7 @@ import {
   evaluateAccess,
   groupNotFound,
   groupRefBySlug,
+  showsInGroupList,
   type AccessDecision,
   type AccessFacts,
   type AccessRuleSpec,
@@ -360,6 +361,13 @@ describe("evaluateAccess outside the matrix", () => {
     );
   });
 
+  it("refuses a requirement outside the type (fail closed, no exception)", () => {
+    const rule = { ...accessRules.GetGroup, requires: "BOGUS" } as unknown as AccessRuleSpec;
+    expect(describeDecision(evaluateAccess(rule, callers.sysAdmin, {}))).toBe(
+      "permission_denied: permission denied: the method declares no access rule",
+    );
+  });
+
   it("needs no facts for rules that involve no group", () => {
     for (const rpc of ["BatchGetGroups", "ListGroups", "ListPrincipalGroups", "BatchMemberships"] as const) {
       expect(evaluateAccess(accessRules[rpc], undefined, {}).ok).toBe(true);
@@ -419,6 +427,21 @@ describe("evaluateAccess outside the matrix", () => {
     expect(
       describeDecision(evaluateAccess(accessRules.AddMember, callers.admin, { memberGroupId: "g2", memberGroupFacts: deleted })),
     ).toBe('not_found: group "g2" not found');
+  });
+});
+
+describe("showsInGroupList", () => {
+  it.each([
+    ["member", false, true],
+    ["authVisible", false, true],
+    ["stranger", true, false],
+    ["deletedAdmin", false, false],
+    ["deletedAdmin", true, true],
+    ["deletedParentAdmin", true, true],
+    ["deletedMember", true, false],
+    ["deletedAuthVisible", true, false],
+  ] as const)("%s with show_deleted=%s → %s", (name, showDeleted, expected) => {
+    expect(showsInGroupList(callers[name], showDeleted)).toBe(expected);
   });
 });
 
