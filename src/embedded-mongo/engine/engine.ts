@@ -17,6 +17,7 @@ import { createTransaction } from "./transaction.ts";
 import type { TransactionHost, WriteOp } from "./transaction.ts";
 import { describeUpdate } from "./update-description.ts";
 import { EngineError } from "./types.ts";
+import { freezeCopy } from "./values.ts";
 import type {
   CollectionInfo, Engine, EngineOptions, IndexSpec, Namespace, StoredDoc, Transaction,
 } from "./types.ts";
@@ -85,6 +86,18 @@ function sameSpec(a: IndexSpec, b: IndexSpec): boolean {
     (a.unique ?? false) === (b.unique ?? false) &&
     (a.sparse ?? false) === (b.sparse ?? false) &&
     compareValues(a.partialFilterExpression ?? null, b.partialFilterExpression ?? null) === 0;
+}
+
+/** A private copy of a spec, with its filter in stored (BSON-typed) form, so replay yields the same spec. */
+function normalizeSpec(spec: IndexSpec): IndexSpec {
+  const out: { -readonly [K in keyof IndexSpec]: IndexSpec[K] } = {
+    name: spec.name,
+    key: spec.key.map(([field, direction]) => [field, direction] as const),
+  };
+  if (spec.unique !== undefined) out.unique = spec.unique;
+  if (spec.sparse !== undefined) out.sparse = spec.sparse;
+  if (spec.partialFilterExpression !== undefined) out.partialFilterExpression = freezeCopy(spec.partialFilterExpression);
+  return out;
 }
 
 function validateSpec(spec: IndexSpec): void {
@@ -260,8 +273,9 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     const coll = existing ?? createCollectionState(ns, {}, true);
     const before = coll.indexes.length;
     const added = [];
-    for (const spec of specs) {
-      validateSpec(spec);
+    for (const requested of specs) {
+      validateSpec(requested);
+      const spec = normalizeSpec(requested);
       const all = [...coll.indexes.map((i) => i.def.spec), ...added.map((i) => i.def.spec)];
       const byName = all.find((s) => s.name === spec.name);
       if (byName !== undefined) {
@@ -400,12 +414,13 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       splitNs(ns);
       const existing = catalog.get(ns);
       if (existing?.durable === true) return false;
-      if (existing === undefined) catalog.set(ns, createCollectionState(ns, collOptions, true));
+      const stored = freezeCopy(collOptions);
+      if (existing === undefined) catalog.set(ns, createCollectionState(ns, stored, true));
       else {
         existing.durable = true;
-        existing.options = collOptions;
+        existing.options = stored;
       }
-      await append({ t: "create", n: ns, o: collOptions });
+      await append({ t: "create", n: ns, o: stored });
       return true;
     },
     async dropCollection(ns) {

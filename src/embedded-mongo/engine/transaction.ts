@@ -333,7 +333,7 @@ class SnapshotTransaction implements Transaction {
     const claims = this.#checkUnique(coll, tc, idk, stored);
     // Every index must accept the document (e.g. no parallel arrays) before anything is recorded.
     for (const index of coll.indexes) indexKeys(index.def, stored, ns);
-    this.#record(coll, tc, idk, stored, claims, { kind: "insert", ns, id: docId, doc: stored });
+    this.#record(coll, tc, idk, stored, claims, { kind: "insert", ns, id: stored._id, doc: stored });
   }
 
   replace(ns: Namespace, docId: unknown, doc: StoredDoc, kind: "update" | "replace"): void {
@@ -350,7 +350,7 @@ class SnapshotTransaction implements Transaction {
     const stored = prepareDoc(doc, docId);
     const claims = this.#checkUnique(coll, tc, idk, stored);
     for (const index of coll.indexes) indexKeys(index.def, stored, ns);
-    this.#record(coll, tc, idk, stored, claims, { kind, ns, id: docId, doc: stored });
+    this.#record(coll, tc, idk, stored, claims, { kind, ns, id: stored._id, doc: stored });
   }
 
   delete(ns: Namespace, docId: unknown): void {
@@ -360,8 +360,9 @@ class SnapshotTransaction implements Transaction {
     const idk = idKey(docId);
     const tc = this.#writeState(coll);
     this.#claimDocument(coll, tc, idk);
-    if (this.#current(coll, idk) === null) return;
-    this.#record(coll, tc, idk, null, [], { kind: "delete", ns, id: docId, doc: null });
+    const existing = this.#current(coll, idk);
+    if (existing === null) return;
+    this.#record(coll, tc, idk, null, [], { kind: "delete", ns, id: existing._id, doc: null });
   }
 
   async commit(): Promise<void> {

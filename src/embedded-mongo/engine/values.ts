@@ -3,7 +3,7 @@
  * comparison order, query matching on typed documents, the promoted view mingo
  * understands, and the defensive copy the engine stores.
  */
-import { Binary, UUID } from "bson";
+import { Binary, Double, Int32, Long, UUID } from "bson";
 import type { Document } from "bson";
 import { bsonTag } from "./compare.ts";
 
@@ -12,7 +12,20 @@ export { bsonTypeName, compileFilter, matches } from "./match.ts";
 export type { DocPredicate } from "./match.ts";
 export { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
 
+/**
+ * The BSON value a plain JS number or bigint becomes on the wire (what the bson
+ * serializer writes): int32 when it fits, else double; bigint is int64. Storing
+ * that form keeps an in-memory engine identical to one restarted from disk.
+ */
+function numberAsBson(value: number): Int32 | Double {
+  return Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff && !Object.is(value, -0)
+    ? new Int32(value)
+    : new Double(value);
+}
+
 function copyValue(value: unknown): unknown {
+  if (typeof value === "number") return numberAsBson(value);
+  if (typeof value === "bigint") return Long.fromBigInt(value);
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) return Object.freeze(value.map(copyValue));
   if (value instanceof Date) return new Date(value.getTime());
@@ -37,7 +50,8 @@ function copyValue(value: unknown): unknown {
 
 /**
  * A deep copy of `doc` whose objects and arrays are frozen, so neither the
- * caller's later mutations nor a reader's can reach stored state.
+ * caller's later mutations nor a reader's can reach stored state. Plain JS
+ * numbers become the BSON numbers the wire would carry (see `numberAsBson`).
  */
 export function freezeCopy(doc: Document): Document {
   return copyValue(doc) as Document;

@@ -1,5 +1,6 @@
 import type { Document } from "bson";
 import { EngineError } from "../../../src/embedded-mongo/engine/index.ts";
+import { toPromoted } from "../../../src/embedded-mongo/engine/values.ts";
 import type { Engine, StoredDoc } from "../../../src/embedded-mongo/engine/index.ts";
 
 /** Runs `fn` and returns the EngineError it throws (fails the test otherwise). */
@@ -31,8 +32,8 @@ export async function insertAll(engine: Engine, ns: string, docs: readonly Docum
   await txn.commit();
 }
 
-/** Reads with a fresh transaction (a snapshot of the committed state). */
-export function read(engine: Engine, ns: string, filter: Document = {}): StoredDoc[] {
+/** Reads typed documents with a fresh transaction (a snapshot of the committed state). */
+export function readTyped(engine: Engine, ns: string, filter: Document = {}): StoredDoc[] {
   const txn = engine.begin();
   try {
     return txn.find(ns, filter);
@@ -41,7 +42,17 @@ export function read(engine: Engine, ns: string, filter: Document = {}): StoredD
   }
 }
 
-/** The `_id` of a document (for comparing result lists). */
+/** Documents with numeric wrappers as plain numbers, for readable expectations. */
+export function plain(docs: readonly StoredDoc[]): StoredDoc[] {
+  return docs.map((d) => toPromoted(d) as StoredDoc);
+}
+
+/** `readTyped`, then `plain`. */
+export function read(engine: Engine, ns: string, filter: Document = {}): StoredDoc[] {
+  return plain(readTyped(engine, ns, filter));
+}
+
+/** The `_id` of a document, numbers plain (for comparing result lists). */
 export function idOf(doc: StoredDoc): unknown {
-  return doc._id;
+  return toPromoted(doc._id);
 }
