@@ -25,23 +25,39 @@ import { accessFactsOf, both, loadAncestors } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
-import type { RequestMemo } from "./request-memo.ts";
+import { memoized, type RequestMemo } from "./request-memo.ts";
 import type { AccessApi, AccessTarget, CallOptions, ResolvedAccess } from "./types.ts";
 
 /** The caller's facts on one group (closure memoised per request). */
-export async function loadAccessFacts(
+export function loadAccessFacts(
   ctx: AppContext,
   caller: Caller,
   group: GroupNode,
   call: StoreCall,
   memo: RequestMemo | undefined,
 ): Promise<AccessFacts> {
-  const [closure, ancestors] = await both(
-    call,
-    () => loadPrincipalClosure(ctx, caller.principal, call, memo),
-    () => loadAncestors(ctx, [group], call),
-  );
-  return accessFactsOf(caller, group, closure, ancestors);
+  const load = async () => {
+    const [closure, ancestors] = await both(
+      call,
+      () => loadPrincipalClosure(ctx, caller.principal, call, memo),
+      () => loadAncestors(ctx, [group], call),
+    );
+    return accessFactsOf(caller, group, closure, ancestors);
+  };
+  if (memo === undefined || call.session !== undefined) return load();
+  // Keyed by etag too: facts on a group version the memo did not load are computed afresh.
+  return memoized(memo.facts, `${caller.principal} ${group.id} ${group.etag}`, load);
+}
+
+/** A group by id, memoised for the request (reads outside transactions only). */
+export function loadGroup(
+  ctx: AppContext,
+  id: string,
+  call: StoreCall,
+  memo: RequestMemo | undefined,
+): Promise<GroupNode | undefined> {
+  if (memo === undefined || call.session !== undefined) return ctx.groups.get(id, call);
+  return memoized(memo.groups, id, () => ctx.groups.get(id, call));
 }
 
 /** Whether the caller may create top-level groups (ROSTER_CREATOR_GROUP membership). */
@@ -82,7 +98,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
           };
         }
         validateGroupId(parentId, rule.groupField);
-        const parent = await ctx.groups.get(parentId, call);
+        const parent = await loadGroup(ctx, parentId, call, memo);
         if (parent === undefined) throw groupNotFound(parentId);
         return { group: parent, facts: await loadAccessFacts(ctx, caller, parent, call, memo), situation: {} };
       }
@@ -101,7 +117,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
     call: StoreCall,
     memo: RequestMemo | undefined,
   ): Promise<ResolvedAccess> {
-    const { group, groupRef } = await findTargetGroup(rule, target, call);
+    const { group, groupRef } = await findTargetGroup(rule, target, call, memo);
     const facts = await loadAccessFacts(ctx, caller, group, call, memo);
     const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = {};
     if (groupRef !== undefined) situation.groupRef = groupRef;
@@ -115,7 +131,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       }
       if (rule.memberGroupNeedsRead && member.kind === "group") {
         situation.memberGroupId = member.id;
-        const memberGroup = await ctx.groups.get(member.id, call);
+        const memberGroup = await loadGroup(ctx, member.id, call, memo);
         situation.memberGroupFacts =
           memberGroup === undefined ? undefined : await loadAccessFacts(ctx, caller, memberGroup, call, memo);
       }
@@ -133,6 +149,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
     rule: AccessRuleSpec,
     target: AccessTarget,
     call: StoreCall,
+    memo: RequestMemo | undefined,
   ): Promise<{ group: GroupNode; groupRef: string | undefined }> {
     const id = target.groupId ?? "";
     if (id === "" && rule.slugField !== "" && (target.slug ?? "") !== "") {
@@ -147,7 +164,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       throw invalidArgument(rule.groupField, `is required (or ${rule.namespaceField} and ${rule.slugField})`);
     }
     validateGroupId(id, rule.groupField);
-    const group = await ctx.groups.get(id, call);
+    const group = await loadGroup(ctx, id, call, memo);
     if (group === undefined) throw groupNotFound(id);
     return { group, groupRef: undefined };
   }

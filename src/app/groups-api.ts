@@ -33,7 +33,7 @@ import type { GroupChanges } from "../storage/group-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
 import { accessFactsOf, loadAncestors } from "./access-facts.ts";
-import { loadAccessFacts } from "./access-api.ts";
+import { loadAccessFacts, loadGroup } from "./access-api.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
 import { listGroups } from "./list-groups.ts";
@@ -178,7 +178,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       if ("id" in ref) {
         validateGroupId(ref.id, "id");
         name = ref.id;
-        group = await ctx.groups.get(ref.id, call);
+        group = await loadGroup(ctx, ref.id, call, options?.memo);
       } else {
         const namespace = validateNamespace(ref.namespace, "namespace");
         const slug = validateSlug(ref.slug, "slug");
@@ -305,7 +305,8 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
 
     async getAcl(_caller, groupId, options): Promise<AclResult> {
       validateGroupId(groupId, "group_id");
-      const group = await requireGroup(ctx, groupId, storeCallOf(options));
+      const group = await loadGroup(ctx, groupId, storeCallOf(options), options?.memo);
+      if (group === undefined) throw groupNotFound(groupId);
       return { entries: group.acl, etag: group.etag };
     },
 

@@ -19,6 +19,7 @@ import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
 import { accessFactsOf, loadAncestors } from "./access-facts.ts";
+import { loadGroup } from "./access-api.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
 import { loadNewEdge } from "./nesting-graph.ts";
@@ -210,7 +211,8 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       validateGroupId(query.groupId, "group_id");
       const principal = parsePrincipal(query.principal, "principal");
       const call = storeCallOf(options);
-      const group = await requireGroup(ctx, query.groupId, call);
+      const group = await loadGroup(ctx, query.groupId, call, options?.memo);
+      if (group === undefined) throw groupNotFound(query.groupId);
       const none = { isMember: false, role: undefined, path: [] };
       if (group.state !== "ACTIVE") return none;
       if (query.directOnly) {

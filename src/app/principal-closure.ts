@@ -16,7 +16,7 @@ import { groupIdOfPrincipal, groupPrincipal } from "../domain/principal.ts";
 import type { GroupState } from "../domain/model.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
-import type { RequestMemo } from "./request-memo.ts";
+import { memoized, type RequestMemo } from "./request-memo.ts";
 
 export interface PrincipalClosure {
   readonly principal: string;
@@ -42,13 +42,8 @@ export function loadPrincipalClosure(
   call: StoreCall,
   memo: RequestMemo | undefined,
 ): Promise<PrincipalClosure> {
-  if (memo === undefined) return walkUpward(ctx, principal, call);
-  const cached = memo.closures.get(principal);
-  if (cached !== undefined) return cached;
-  const loading = walkUpward(ctx, principal, call);
-  memo.closures.set(principal, loading);
-  loading.catch(() => memo.closures.delete(principal));
-  return loading;
+  if (memo === undefined || call.session !== undefined) return walkUpward(ctx, principal, call);
+  return memoized(memo.closures, principal, () => walkUpward(ctx, principal, call));
 }
 
 async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {

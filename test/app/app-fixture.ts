@@ -4,7 +4,7 @@
  * declared rule (the table proven equal to the proto options), then run the
  * use case with the same request memo.
  */
-import { MongoClient, type Db } from "mongodb";
+import { MongoClient, type CommandStartedEvent, type Db } from "mongodb";
 import { expect } from "vitest";
 import { createRosterApp } from "../../src/app/roster-app.ts";
 import { createRequestMemo } from "../../src/app/request-memo.ts";
@@ -18,6 +18,8 @@ export interface AppFixture {
   readonly app: RosterApp;
   readonly client: MongoClient;
   readonly db: Db;
+  /** Every command the app's client sent (recorded only with `monitorCommands`). */
+  readonly commands: CommandStartedEvent[];
   /** Authorize `caller` for `rpc` on `target` (as the pipeline does), then run `use` with the same memo. */
   rpc<T>(caller: Caller, rpc: RpcName, target: AccessTarget, use: (options: CallOptions) => Promise<T>): Promise<T>;
   /** A second app over the same database (e.g. with a creator group configured). */
@@ -27,10 +29,16 @@ export interface AppFixture {
 
 let shared: { mongo: TestMongo; users: number } | undefined;
 
-export async function startAppFixture(prefix: string, deps: Partial<RosterAppDeps> = {}): Promise<AppFixture> {
+export async function startAppFixture(
+  prefix: string,
+  deps: Partial<RosterAppDeps> = {},
+  { monitorCommands = false }: { monitorCommands?: boolean } = {},
+): Promise<AppFixture> {
   shared ??= { mongo: await startTestMongo(), users: 0 };
   shared.users += 1;
-  const client = new MongoClient(shared.mongo.uri);
+  const client = new MongoClient(shared.mongo.uri, { monitorCommands });
+  const commands: CommandStartedEvent[] = [];
+  if (monitorCommands) client.on("commandStarted", (event) => commands.push(event));
   await client.connect();
   const db = client.db(uniqueDbName(prefix));
   const app = await createRosterApp({ client, db, ...deps });
@@ -38,6 +46,7 @@ export async function startAppFixture(prefix: string, deps: Partial<RosterAppDep
     app,
     client,
     db,
+    commands,
     async rpc(caller, rpc, target, use) {
       const memo = createRequestMemo();
       await app.access.authorize(caller, accessRules[rpc], target, { memo });

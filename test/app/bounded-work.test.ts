@@ -1,0 +1,105 @@
+/**
+ * The database work of the read paths, observed through the driver's command
+ * monitoring: transitive resolution asks indexed questions level by level
+ * (never an empty filter, never a whole collection), and the request memo
+ * lets the use case reuse what the authorization step loaded.
+ */
+import type { Document } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GroupRecord } from "../../src/domain/model.ts";
+import { addMember, createGroup, groupInput, startAppFixture, user, type AppFixture } from "./app-fixture.ts";
+
+let fx: AppFixture;
+const owner = user("bw-owner");
+const reader = user("bw-reader");
+const chain: GroupRecord[] = [];
+
+beforeAll(async () => {
+  fx = await startAppFixture("app_bounded", {}, { monitorCommands: true });
+  // reader ∈ c0 ⊂ c1 ⊂ c2 ⊂ c3 ⊂ c4: five levels of nesting.
+  for (let i = 0; i < 5; i++) chain.push(await createGroup(fx, owner, groupInput(`bw-c${i}`)));
+  await addMember(fx, owner, chain[0]?.id ?? "", "user:bw-reader");
+  for (let i = 0; i < 4; i++) await addMember(fx, owner, chain[i + 1]?.id ?? "", `group:${chain[i]?.id ?? ""}`);
+  // Unrelated data the walks must not read.
+  for (let i = 0; i < 20; i++) {
+    const other = await fx.app.groups.create(user(`bw-other-${i}`), groupInput(`bw-other-${i}`), "");
+    await fx.app.memberships.add(user(`bw-other-${i}`), other.id, `user:bw-filler-${i}`, "MEMBER");
+  }
+});
+afterAll(async () => {
+  await fx.stop();
+});
+
+const readCommands = new Set(["find", "count", "aggregate"]);
+
+/** The filters of the read commands sent while `run` ran. */
+async function readsDuring(run: () => Promise<unknown>): Promise<{ collection: string; filter: Document }[]> {
+  const from = fx.commands.length;
+  await run();
+  return fx.commands.slice(from).flatMap((event) => {
+    if (!readCommands.has(event.commandName)) return [];
+    const body = event.command;
+    const collection = String(body[event.commandName]);
+    const filter = (event.commandName === "aggregate" ? (body["pipeline"] as Document[])[0]?.["$match"] : (body["filter"] ?? body["query"])) as
+      | Document
+      | undefined;
+    return [{ collection, filter: filter ?? {} }];
+  });
+}
+
+describe("transitive resolution", () => {
+  it("walks the five levels with keyed queries and nothing else", async () => {
+    const top = chain[4];
+    if (top === undefined) throw new Error("setup");
+    const reads = await readsDuring(() =>
+      fx.app.memberships.check(reader, { groupId: top.id, principal: "user:bw-reader", directOnly: false }),
+    );
+    for (const read of reads) expect(Object.keys(read.filter), JSON.stringify(read)).not.toEqual([]);
+    const membershipReads = reads.filter((read) => read.collection === "memberships");
+    // One `member $in` query per level (5 levels, plus the empty sixth that ends the walk).
+    expect(membershipReads.length).toBeLessThanOrEqual(6);
+    for (const read of membershipReads) expect(Object.keys(read.filter)).toEqual(["member"]);
+  });
+
+  it("GetGroup's use case reuses the authorization step's loads through the request memo", async () => {
+    const top = chain[4];
+    if (top === undefined) throw new Error("setup");
+    let authorizeReads = 0;
+    let useCaseReads = 0;
+    await fx.rpc(reader, "GetGroup", { groupId: top.id }, async (options) => {
+      authorizeReads = fx.commands.length;
+      const from = fx.commands.length;
+      const got = await fx.app.groups.get(reader, { id: top.id }, options);
+      useCaseReads = fx.commands.length - from;
+      expect(got.access.role).toBe("MEMBER");
+    });
+    expect(authorizeReads).toBeGreaterThan(0);
+    expect(useCaseReads).toBe(0);
+  });
+
+  it("ListGroups for a non-admin sends one scoped query per page, never an unfiltered one", async () => {
+    const reads = await readsDuring(() =>
+      fx.app.groups.list(reader, {
+        namespace: undefined,
+        parentId: undefined,
+        query: "",
+        showDeleted: false,
+        pageSize: 2,
+        pageToken: "",
+        orderBy: "",
+      }),
+    );
+    const groupReads = reads.filter((read) => read.collection === "groups");
+    for (const read of groupReads) expect(Object.keys(read.filter), JSON.stringify(read)).not.toEqual([]);
+    const listed = await fx.app.groups.list(reader, {
+      namespace: undefined,
+      parentId: undefined,
+      query: "",
+      showDeleted: false,
+      pageSize: 10,
+      pageToken: "",
+      orderBy: "",
+    });
+    expect(listed.groups.map((group) => group.slug).sort()).toEqual(["bw-c0", "bw-c1", "bw-c2", "bw-c3", "bw-c4"]);
+  });
+});
