@@ -164,6 +164,23 @@ describe("resuming", () => {
     await firstTokenThenRest("startAfter");
   });
 
+  it("dropping the watched collection reports drop then invalidate; startAfter the invalidate continues", async () => {
+    const coll = await freshCollection();
+    const stream = await watch(coll);
+    await coll.insertOne({ _id: 1 });
+    await coll.drop();
+    expect((await nextChange(stream))["operationType"]).toBe("insert");
+    expect((await nextChange(stream))["operationType"]).toBe("drop");
+    const invalidate = await nextChange(stream);
+    expect(invalidate["operationType"]).toBe("invalidate");
+
+    await coll.insertOne({ _id: "recreated" });
+    const after = coll.watch<Document, Document>([], { startAfter: invalidate._id as Document, maxAwaitTimeMS: 200 });
+    openStreams.push(after);
+    const next = await nextChange(after);
+    expect(next).toMatchObject({ operationType: "insert", documentKey: { _id: "recreated" } });
+  });
+
   it("the stream's resumeToken resumes after the last event seen", async () => {
     const coll = await freshCollection();
     const first = await watch(coll);
