@@ -200,6 +200,24 @@ describe("RS256 with a PEM public key", () => {
     expect(await outcome(verifier, bearer(await hs256({ sub: "alice" })))).toBe("unauthenticated: token signing algorithm is not accepted");
   });
 
+  it("refuses an ES256 token when the PEM key is RSA", async () => {
+    const ecKey = (await generateKeyPair("ES256")).privateKey;
+    const token = await new SignJWT({ sub: "a", exp: now() + 60 }).setProtectedHeader({ alg: "ES256" }).sign(ecKey);
+    expect(await outcome(verifier, bearer(token))).toBe("unauthenticated: token signing algorithm is not accepted");
+  });
+
+  it("verifies ES256 with an EC P-256 PEM key and refuses other curves", async () => {
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    const ec = createJwtVerifier({ publicKeyPem: await exportSPKI(pair.publicKey) });
+    const token = await new SignJWT({ sub: "a", exp: now() + 60 }).setProtectedHeader({ alg: "ES256" }).sign(pair.privateKey);
+    expect(await outcome(ec, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    const p384 = await generateKeyPair("ES384", { extractable: true });
+    const pem = await exportSPKI(p384.publicKey);
+    expect(() => createJwtVerifier({ publicKeyPem: pem })).toThrow(
+      "JWT verifier: the public key must be RSA (RS256) or EC P-256 (ES256)",
+    );
+  });
+
   it("refuses unusable keys at creation", () => {
     expect(() => createJwtVerifier({ publicKeyPem: "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----" })).toThrow(
       "JWT verifier: the public key is not a valid PEM public key",
