@@ -207,10 +207,10 @@ interface Need {
 /**
  * Decides whether the caller may make a request. Total over every
  * `Requirement`: UNSPECIFIED (and any value outside the type) is refused
- * (fail closed). `facts` are the
- * caller's facts on the rule's group; they may be undefined only for rules
- * that involve no group (AUTHENTICATED, FILTERED, PER_ITEM) and for a
- * top-level CreateGroup (empty parent), where `situation.isCreator` decides.
+ * (fail closed). `facts` are the caller's facts on the rule's group; they
+ * may be undefined only for rules that involve no group (AUTHENTICATED,
+ * FILTERED, PER_ITEM) and for a top-level CreateGroup (empty parent), where
+ * `situation.isCreator` / `situation.isSystemAdmin` decide.
  *
  * A group the caller cannot see yields NOT_FOUND (`group "<ref>" not found`,
  * identical to a missing group); a visible group with too little permission
