@@ -7,7 +7,6 @@
  * foreign collections from the same snapshot. Unknown stages fail with 40324.
  */
 import type { Document } from "bson";
-import { Aggregator } from "mingo";
 import { MingoError } from "mingo/util";
 import type { Transaction } from "../engine/types.ts";
 import { demoteDocument, matches, promoteDocument } from "../bson-values.ts";
@@ -16,6 +15,7 @@ import { isPlainObject, withIdFirst } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
 import { CommandError, commandError } from "../errors.ts";
 import { compileProjection } from "../query/project-document.ts";
+import { createAggregator } from "../query/mingo-options.ts";
 import { parseSort, sortDocuments } from "../query/sort-documents.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
@@ -89,6 +89,34 @@ export function mingoErrorToCommandError(err: unknown): unknown {
   return commandError("BadValue", message);
 }
 
+/**
+ * Rewrites stages whose mingo behaviour differs from mongod: `$count` becomes
+ * its documented equivalent `$group` + `$project` (mingo emits `{n: 0}` for
+ * empty input, mongod emits nothing). Recurses into sub-pipelines.
+ */
+export function rewritePipeline(pipeline: readonly Document[]): Document[] {
+  const out: Document[] = [];
+  for (const stage of pipeline) {
+    const [name] = Object.keys(stage);
+    const spec: unknown = stage[name ?? ""];
+    if (name === "$count") {
+      if (typeof spec !== "string" || spec === "" || spec.startsWith("$") || spec.includes(".")) {
+        throw commandError("BadValue", `the count field must be a non-empty string that does not start with '$' or contain '.', got ${describeValue(spec)}`);
+      }
+      out.push({ $group: { _id: null, [spec]: { $sum: 1 } } }, { $project: { _id: 0 } });
+    } else if (name === "$facet" && isPlainObject(spec)) {
+      const facets: Document = {};
+      for (const [key, sub] of Object.entries(spec) as [string, unknown][]) facets[key] = Array.isArray(sub) ? rewritePipeline(sub as Document[]) : sub;
+      out.push({ $facet: facets });
+    } else if ((name === "$lookup" || name === "$unionWith") && isPlainObject(spec) && Array.isArray(spec["pipeline"])) {
+      out.push({ [name]: { ...spec, pipeline: rewritePipeline(spec["pipeline"] as Document[]) } });
+    } else {
+      out.push(stage);
+    }
+  }
+  return out;
+}
+
 /** Runs find-like leading stages on stored documents; returns the documents and the stages left. */
 function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Document[]): [Document[], Document[]] {
   let index = 0;
@@ -140,7 +168,7 @@ export function runPipeline(tx: Transaction, db: string, collection: string | un
     return docs;
   };
   try {
-    const aggregator = new Aggregator(rest.map(promoteDocument), { collectionResolver });
+    const aggregator = createAggregator(rest.map(promoteDocument), collectionResolver);
     // mongod keeps `_id` first in computed documents; mingo appends it.
     return aggregator.run(input.map(promoteDocument)).map((doc) => withIdFirst(demoteDocument(doc)));
   } catch (err) {
@@ -159,7 +187,7 @@ export const aggregate: CommandHandler = (ctx) => {
   if (args.boolean("explain") === true) throw commandError("BadValue", "explain is not supported by the embedded server");
   const batchSize = batchSizeOf(cursorOptions === undefined ? undefined : commandArgs(cursorOptions, "aggregate.cursor").integer("batchSize"));
   validatePipeline(pipeline, true);
-  const stages = pipeline as Document[];
+  const stages = rewritePipeline(pipeline as Document[]);
   const collection = toNumber(target) === 1 ? undefined : namespaceOf(ctx.db, target, "aggregate").slice(ctx.db.length + 1);
   if (stages[0] !== undefined && "$changeStream" in stages[0]) {
     return openChangeStream(ctx, collection, stages[0]["$changeStream"], stages.slice(1), batchSize);

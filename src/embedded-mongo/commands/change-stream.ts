@@ -6,7 +6,7 @@
  * Collection streams end with `invalidate` after the collection is dropped.
  */
 import { BSON, Long, Timestamp, type Document } from "bson";
-import { Aggregator } from "mingo";
+import type { Aggregator } from "mingo/aggregator";
 import type { ChangeEvent } from "../engine/types.ts";
 import { demoteDocument, promoteDocument } from "../bson-values.ts";
 import { maxBatchBytes, type CursorEntry } from "../cursor-registry.ts";
@@ -17,6 +17,7 @@ import { describeValue } from "../describe-value.ts";
 import { commandArgs, splitNamespace } from "./command-args.ts";
 import type { CommandContext } from "./command-context.ts";
 import { mingoErrorToCommandError, stageName } from "./aggregate.ts";
+import { createAggregator } from "../query/mingo-options.ts";
 import { defaultFirstBatchSize } from "../cursor-registry.ts";
 
 type FullDocumentMode = "default" | "updateLookup" | "whenAvailable" | "required";
@@ -97,7 +98,7 @@ function compileFollowingStages(stages: readonly Document[]): [Aggregator | unde
   if (stages.length === 0) return [undefined, true];
   const filterOnly = stages.every((stage) => "$match" in stage);
   try {
-    return [new Aggregator(stages.map(promoteDocument)), filterOnly];
+    return [createAggregator(stages.map(promoteDocument)), filterOnly];
   } catch (err) {
     throw mingoErrorToCommandError(err);
   }

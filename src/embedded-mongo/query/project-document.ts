@@ -5,12 +5,12 @@
  * promoted document (values keep their numbers but not their BSON number type).
  */
 import type { Document } from "bson";
-import { Aggregator } from "mingo";
 import { demoteDocument, matches, promoteDocument } from "../bson-values.ts";
 import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
 import { commandError } from "../errors.ts";
+import { createAggregator } from "./mingo-options.ts";
 
 type Leaf =
   | { readonly kind: "include" }
@@ -139,7 +139,7 @@ function insertLeaf(tree: Tree, path: string, leaf: Leaf): void {
 }
 
 function mingoProjection(spec: Document): Projection {
-  const aggregator = new Aggregator([{ $project: promoteDocument(spec) }]);
+  const aggregator = createAggregator([{ $project: promoteDocument(spec) }]);
   return (doc) => {
     const [out] = aggregator.run([promoteDocument(doc)]);
     return demoteDocument(out ?? {});
