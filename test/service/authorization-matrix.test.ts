@@ -1,0 +1,255 @@
+/**
+ * The authorization matrix of issue 3, through a real gRPC server: every
+ * kind of caller × every unary RPC of GroupService and MembershipService,
+ * with the exact status code each gets (and, for refusals, the message).
+ *
+ * The target group G is a child of P and PRIVATE with member_visibility
+ * MEMBERS. Its members: admin (ADMIN), manager (MANAGER), member (MEMBER).
+ * Its ACL: user:acl-direct WRITE, and group:ACLG READ where ACLG contains
+ * group ACLSUB which contains user:acl-nested (a grant through nested groups).
+ * parent-admin is ADMIN of P only; root is a system administrator.
+ *
+ * Mutating calls act on per-caller targets (their own member to remove,
+ * their own copy of G to delete) so that cases stay independent.
+ */
+import type { DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
+import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
+import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
+import type { AclEntry } from "../../src/domain/model.ts";
+import type { RosterClient, RpcOptions } from "../support/roster-client.ts";
+import { failureOf } from "../support/roster-client.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
+import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import { makeGroup, root, uniqueSlug } from "./world.ts";
+
+const badCredentialCallers = ["anonymous", "malformed token", "expired token", "bad signature"] as const;
+const callers = [
+  "stranger",
+  "member",
+  "manager",
+  "admin",
+  "acl grantee",
+  "nested acl grantee",
+  "parent admin",
+  "system admin",
+] as const;
+type CallerName = (typeof callers)[number];
+type BadCallerName = (typeof badCredentialCallers)[number];
+
+const principals: Readonly<Record<CallerName, string>> = {
+  stranger: "stranger",
+  member: "member",
+  manager: "manager",
+  admin: "admin",
+  "acl grantee": "acl-direct",
+  "nested acl grantee": "acl-nested",
+  "parent admin": "parent-admin",
+  "system admin": "root",
+};
+
+type Expect = "OK" | "NOT_FOUND" | "PERMISSION_DENIED" | "UNIMPLEMENTED";
+const OK = "OK";
+const NF = "NOT_FOUND";
+const PD = "PERMISSION_DENIED";
+const UI = "UNIMPLEMENTED";
+
+/** Per RPC: the expected code for each caller (in `callers` order) and the permission named on refusal. */
+const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; readonly needs?: string }>> = {
+  //                      stranger member manager admin acl  nested parent system
+  CreateGroup: /*      */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  GetGroup: /*         */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
+  BatchGetGroups: /*   */ { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
+  ListGroups: /*       */ { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
+  UpdateGroup: /*      */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  DeleteGroup: /*      */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
+  UndeleteGroup: /*    */ { codes: [NF, NF, NF, OK, NF, NF, OK, OK] },
+  GetGroupAcl: /*      */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
+  SetGroupAcl: /*      */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
+  AddMember: /*        */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  RemoveMember: /*     */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  UpdateMemberRole: /* */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
+  GetMembership: /*    */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
+  ListMemberships: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
+  ListPrincipalGroups: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
+  CheckMembership: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
+  BatchUpdateMemberships: { codes: [UI, UI, UI, UI, UI, UI, UI, UI] },
+};
+
+interface World {
+  readonly parentId: string;
+  readonly groupId: string;
+  readonly acl: readonly AclEntry[];
+  /** Per caller: a copy of G to delete, and a deleted copy to undelete. */
+  readonly deleteTargets: Readonly<Record<string, string>>;
+  readonly undeleteTargets: Readonly<Record<string, string>>;
+}
+
+let mongo: TestMongo;
+let roster: TestRoster;
+let world: World;
+const tokens = new Map<string, string>();
+
+/** How each RPC is called by `caller` on the world: the method and its request. */
+function requestFor(rpc: string, caller: string): { method: DescMethodUnary; request: MessageInitShape<DescMethodUnary["input"]>; target: string } {
+  const g = world.groupId;
+  const m = (name: string): DescMethodUnary => {
+    const method = [...GroupService.methods, ...MembershipService.methods].find((x) => x.name === name);
+    if (method?.methodKind !== "unary") throw new Error(`no unary method ${name}`);
+    return method as DescMethodUnary;
+  };
+  const tag = caller.replaceAll(" ", "-");
+  switch (rpc) {
+    case "CreateGroup":
+      return { method: m(rpc), request: { group: { parentId: g, slug: uniqueSlug("child"), displayName: "Child" } }, target: g };
+    case "GetGroup":
+      return { method: m(rpc), request: { id: g }, target: g };
+    case "BatchGetGroups":
+      return { method: m(rpc), request: { ids: [g] }, target: g };
+    case "ListGroups":
+      return { method: m(rpc), request: {}, target: g };
+    case "UpdateGroup":
+      return { method: m(rpc), request: { group: { id: g, displayName: `G by ${caller}` }, updateMask: { paths: ["display_name"] } }, target: g };
+    case "DeleteGroup":
+      return { method: m(rpc), request: { id: world.deleteTargets[caller] ?? "" }, target: world.deleteTargets[caller] ?? "" };
+    case "UndeleteGroup":
+      return { method: m(rpc), request: { id: world.undeleteTargets[caller] ?? "" }, target: world.undeleteTargets[caller] ?? "" };
+    case "GetGroupAcl":
+      return { method: m(rpc), request: { groupId: g }, target: g };
+    case "SetGroupAcl":
+      // The same entries again: an authorized call changes nothing that matters to other cases.
+      return {
+        method: m(rpc),
+        request: {
+          groupId: g,
+          entries: world.acl.map((e) => ({
+            principal: e.principal,
+            permission: e.permission === "WRITE" ? ProtoPermission.WRITE : e.permission === "READ" ? ProtoPermission.READ : ProtoPermission.MANAGE,
+          })),
+        },
+        target: g,
+      };
+    case "AddMember":
+      return { method: m(rpc), request: { groupId: g, member: `user:new-${tag}`, role: ProtoRole.MEMBER }, target: g };
+    case "RemoveMember":
+      return { method: m(rpc), request: { groupId: g, member: `user:victim-${tag}` }, target: g };
+    case "UpdateMemberRole":
+      return { method: m(rpc), request: { groupId: g, member: `user:promote-${tag}`, role: ProtoRole.MANAGER }, target: g };
+    case "GetMembership":
+      return { method: m(rpc), request: { groupId: g, member: "user:member" }, target: g };
+    case "ListMemberships":
+      return { method: m(rpc), request: { groupId: g }, target: g };
+    case "ListPrincipalGroups":
+      return { method: m(rpc), request: {}, target: g };
+    case "CheckMembership":
+      return { method: m(rpc), request: { groupId: g, principal: "user:member" }, target: g };
+    case "BatchUpdateMemberships":
+      return { method: m(rpc), request: { operations: [{ add: { groupId: g, member: "user:x" } }] }, target: g };
+    default:
+      throw new Error(`unknown rpc ${rpc}`);
+  }
+}
+
+async function makeTargetGroup(parentId: string, acl: readonly AclEntry[]): Promise<string> {
+  return makeGroup(roster.server.app, {
+    parentId,
+    members: { "user:admin": "ADMIN", "user:manager": "MANAGER", "user:member": "MEMBER" },
+    acl,
+  });
+}
+
+beforeAll(async () => {
+  mongo = await startTestMongo();
+  roster = await startTestRoster({ mongoUri: mongo.uri, dbName: uniqueDbName("authz_matrix"), admins: ["user:root"] });
+  const app = roster.server.app;
+  const parentId = await makeGroup(app, { members: { "user:parent-admin": "ADMIN" } });
+  const aclSub = await makeGroup(app, { members: { "user:acl-nested": "MEMBER" } });
+  const aclGroup = await makeGroup(app, { members: { [`group:${aclSub}`]: "MEMBER" } });
+  const acl: AclEntry[] = [
+    { principal: "user:acl-direct", permission: "WRITE" },
+    { principal: `group:${aclGroup}`, permission: "READ" },
+  ];
+  const groupId = await makeTargetGroup(parentId, acl);
+  const deleteTargets: Record<string, string> = {};
+  const undeleteTargets: Record<string, string> = {};
+  for (const caller of callers) {
+    const tag = caller.replaceAll(" ", "-");
+    await app.memberships.add(root, groupId, `user:victim-${tag}`, "MEMBER");
+    await app.memberships.add(root, groupId, `user:promote-${tag}`, "MEMBER");
+    deleteTargets[caller] = await makeTargetGroup(parentId, acl);
+    const undeleteTarget = await makeTargetGroup(parentId, acl);
+    await app.groups.delete(root, undeleteTarget, "");
+    undeleteTargets[caller] = undeleteTarget;
+  }
+  world = { parentId, groupId, acl, deleteTargets, undeleteTargets };
+  for (const caller of callers) tokens.set(caller, await roster.token(principals[caller]));
+  tokens.set("expired token", await roster.token("member", { now: new Date(Date.now() - 2 * 3600_000), ttlSeconds: 60 }));
+  tokens.set("bad signature", await roster.token("member", { secret: "another-secret-that-is-long-enough-for-hs256" }));
+}, 120_000);
+
+afterAll(async () => {
+  await roster.stop();
+  await mongo.stop();
+});
+
+function optionsFor(caller: string): RpcOptions {
+  if (caller === "anonymous") return {};
+  if (caller === "malformed token") return { token: "not-a-jwt" };
+  const token = tokens.get(caller);
+  if (token === undefined) throw new Error(`no token for ${caller}`);
+  return { token };
+}
+
+async function run(client: RosterClient, rpc: string, caller: string): Promise<{ code: string; details: string; target: string }> {
+  const { method, request, target } = requestFor(rpc, caller);
+  const call = client.call(method, request, optionsFor(caller));
+  try {
+    await call;
+    return { code: "OK", details: "", target };
+  } catch {
+    const failure = await failureOf(call);
+    return { code: failure.code, details: failure.details, target };
+  }
+}
+
+const rpcNames = Object.keys(matrix);
+
+describe("authorization matrix over gRPC", () => {
+  it("covers every unary RPC of both services", () => {
+    const unary = [...GroupService.methods, ...MembershipService.methods].filter((m) => m.methodKind === "unary").map((m) => m.name);
+    expect(rpcNames.sort()).toEqual(unary.sort());
+  });
+
+  const cases = rpcNames.flatMap((rpc) =>
+    callers.map((caller, i) => ({ rpc, caller, expected: matrix[rpc]?.codes[i] ?? "?", needs: matrix[rpc]?.needs })),
+  );
+
+  it.each(cases)("$rpc by $caller → $expected", async ({ rpc, caller, expected, needs }) => {
+    const result = await run(roster.client, rpc, caller);
+    expect(result.code, result.details).toBe(expected);
+    if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
+    if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
+    if (expected === UI) expect(result.details).toMatch(/is not implemented yet/);
+  });
+
+  const badCases = rpcNames.flatMap((rpc) => badCredentialCallers.map((caller: BadCallerName) => ({ rpc, caller })));
+  const reasons: Readonly<Record<BadCallerName, RegExp>> = {
+    anonymous: /missing authorization header/,
+    "malformed token": /malformed/,
+    "expired token": /expired/,
+    "bad signature": /signature/,
+  };
+
+  it.each(badCases)("$rpc by $caller → UNAUTHENTICATED", async ({ rpc, caller }) => {
+    const result = await run(roster.client, rpc, caller);
+    expect(result.code).toBe("UNAUTHENTICATED");
+    expect(result.details).toMatch(reasons[caller]);
+    const token = tokens.get(caller);
+    if (token !== undefined) {
+      expect(result.details).not.toContain(token);
+      for (const part of token.split(".")) expect(result.details).not.toContain(part);
+    }
+    if (caller === "malformed token") expect(result.details).not.toContain("not-a-jwt");
+  });
+});
