@@ -7,7 +7,7 @@
 import type { Document } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GroupRecord } from "../../src/domain/model.ts";
-import { addMember, createGroup, groupInput, startAppFixture, user, type AppFixture } from "./app-fixture.ts";
+import { addMember, createGroup, groupInput, rejection, startAppFixture, user, type AppFixture } from "./app-fixture.ts";
 
 let fx: AppFixture;
 const owner = user("bw-owner");
@@ -101,5 +101,36 @@ describe("transitive resolution", () => {
       orderBy: "",
     });
     expect(listed.groups.map((group) => group.slug).sort()).toEqual(["bw-c0", "bw-c1", "bw-c2", "bw-c3", "bw-c4"]);
+  });
+});
+
+describe("deadlines", () => {
+  it("bounds every read outside transactions with maxTimeMS from the time left", async () => {
+    const top = chain[4];
+    if (top === undefined) throw new Error("setup");
+    const from = fx.commands.length;
+    await fx.app.memberships.check(reader, { groupId: top.id, principal: "user:bw-reader", directOnly: false }, { deadline: Date.now() + 5_000 });
+    const reads = fx.commands.slice(from).filter((event) => readCommands.has(event.commandName));
+    expect(reads.length).toBeGreaterThan(0);
+    for (const event of reads) {
+      const maxTimeMS = event.command["maxTimeMS"] as unknown;
+      expect(typeof maxTimeMS).toBe("number");
+      expect(maxTimeMS).toBeGreaterThan(0);
+      expect(maxTimeMS).toBeLessThanOrEqual(5_000);
+    }
+  });
+
+  it("fails with DEADLINE_EXCEEDED when the deadline has passed or the request was cancelled", async () => {
+    const top = chain[4];
+    if (top === undefined) throw new Error("setup");
+    expect(await rejection(fx.app.groups.get(reader, { id: top.id }, { deadline: Date.now() - 1 }))).toBe(
+      "deadline_exceeded: deadline exceeded before the database work finished",
+    );
+    const controller = new AbortController();
+    controller.abort();
+    expect(await rejection(fx.app.memberships.add(owner, top.id, "user:late", "MEMBER", { signal: controller.signal }))).toBe(
+      "deadline_exceeded: the request was cancelled",
+    );
+    expect((await fx.app.memberships.check(owner, { groupId: top.id, principal: "user:late", directOnly: true })).isMember).toBe(false);
   });
 });
