@@ -36,6 +36,7 @@ export interface EmbeddedMongo {
 }
 
 const sweepIntervalMs = 5_000;
+const defaultCursorTimeoutMs = 10 * 60_000;
 /** How long stop() waits for in-flight commands before closing the engine. */
 const drainTimeoutMs = 6_000;
 
@@ -68,7 +69,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
   let address = "127.0.0.1:0";
   const context: ServerContext = {
     engine,
-    cursors: createCursorRegistry({ idleTimeoutMs: options.cursorTimeoutMs ?? 10 * 60_000 }),
+    cursors: createCursorRegistry({ idleTimeoutMs: options.cursorTimeoutMs ?? defaultCursorTimeoutMs }),
     sessions: createSessionRegistry({ sessionTimeoutMs: 30 * 60_000, transactionLifetimeMs: 60_000, maxSessions: 100_000 }),
     address: () => address,
     log,
@@ -102,10 +103,11 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
   }
   const bound = (tcp.address() as AddressInfo).port;
   address = `127.0.0.1:${bound}`;
+  const cursorTimeoutMs = options.cursorTimeoutMs ?? defaultCursorTimeoutMs;
   const sweeper = setInterval(() => {
     context.cursors.sweep();
     context.sessions.sweep();
-  }, sweepIntervalMs);
+  }, Math.min(sweepIntervalMs, Math.max(50, cursorTimeoutMs / 2)));
   sweeper.unref();
   log.info({ address }, "embedded-mongo listening");
 

@@ -76,10 +76,23 @@ function isPositional(segment: string): boolean {
   return segment === "$" || segment.startsWith("$[");
 }
 
-/** Index of the first element of the array at `prefix` that makes the query match. */
+/** Whether some condition of the query (also inside $and/$or/$nor) is on `prefix` or below it. */
+function queryConstrains(query: unknown, prefix: string): boolean {
+  if (!isPlainObject(query)) return false;
+  return Object.entries(query).some(([key, value]: [string, unknown]) => {
+    if (key === "$and" || key === "$or" || key === "$nor") return Array.isArray(value) && value.some((part) => queryConstrains(part, prefix));
+    return key === prefix || key.startsWith(`${prefix}.`);
+  });
+}
+
+/**
+ * Index of the first element of the array at `prefix` whose presence makes
+ * the query match (probed by matching the document with that element alone).
+ * The query must constrain the array, or there is no match to refer to.
+ */
 function positionalIndex(prefix: string, ctx: PositionalContext): number {
   const array = getPath(ctx.original, prefix);
-  if (Array.isArray(array)) {
+  if (Array.isArray(array) && queryConstrains(ctx.query, prefix)) {
     for (let i = 0; i < array.length; i++) {
       const probe = replaceAtPath(ctx.original, prefix.split("."), [array[i]]) as Document;
       if (matches(probe, ctx.query)) return i;

@@ -126,3 +126,40 @@ describe("protocol edges through the driver", () => {
     expect((reply["cursor"] as { firstBatch: unknown[] }).firstBatch).toHaveLength(101);
   });
 });
+
+describe("large payloads", () => {
+  it("round-trips more than 16 MiB of documents (batched inserts, size-capped batches)", async () => {
+    const coll = db.collection<{ _id: number; blob: string }>("large");
+    const blob = "x".repeat(1024 * 1024);
+    await coll.insertMany(Array.from({ length: 24 }, (_, i) => ({ _id: i, blob })));
+    const reply = await db.command({ find: "large", filter: {}, batchSize: 1000 });
+    const first = (reply["cursor"] as { firstBatch: unknown[] }).firstBatch;
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.length).toBeLessThan(24);
+    await db.command({ killCursors: "large", cursors: [(reply["cursor"] as { id: unknown }).id] });
+    const all = await coll.find({}, { projection: { _id: 1 } }).toArray();
+    expect(all).toHaveLength(24);
+    const docs = await coll.find({}).toArray();
+    expect(docs.every((d) => d.blob.length === blob.length)).toBe(true);
+  });
+});
+
+describe("cursor lifetime", () => {
+  it("closes cursors left idle past the timeout", async () => {
+    const shortLived = await startEmbeddedMongo({ port: 0, cursorTimeoutMs: 200 });
+    const c = new MongoClient(shortLived.uri);
+    try {
+      const coll = c.db("lifetime").collection<{ _id: number }>("idle");
+      await coll.insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i })));
+      const reply = await c.db("lifetime").command({ find: "idle", batchSize: 2 });
+      const id = (reply["cursor"] as { id: unknown }).id;
+      const more = await c.db("lifetime").command({ getMore: id, collection: "idle", batchSize: 2 });
+      expect((more["cursor"] as { nextBatch: unknown[] }).nextBatch).toEqual([{ _id: 2 }, { _id: 3 }]);
+      await new Promise((r) => setTimeout(r, 600));
+      await expect(c.db("lifetime").command({ getMore: id, collection: "idle" })).rejects.toMatchObject({ code: 43, codeName: "CursorNotFound" });
+    } finally {
+      await c.close();
+      await shortLived.stop();
+    }
+  });
+});
