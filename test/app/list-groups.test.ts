@@ -95,6 +95,14 @@ describe("visibility", () => {
     const listed = (await listAll(viewer, query({ namespace: ns, showDeleted: true }))).map((group) => group.slug);
     expect(listed).toContain("vis-gone");
     expect(listed).not.toContain("vis-gone-member");
+    // GetGroup shows a deleted group exactly to those who may manage it: the same rule.
+    for (const group of Object.values(groups)) {
+      const visible = await fx.app.groups.get(viewer, { id: group.id }).then(
+        () => true,
+        () => false,
+      );
+      expect(listed.includes(group.slug), group.slug).toBe(visible);
+    }
     const stranger = (await listAll(user("vis-stranger"), query({ namespace: ns, showDeleted: true }))).map((group) => group.slug);
     expect(stranger).toEqual(["vis-public"]);
     const admin = await listAll(systemAdmin, query({ namespace: ns, showDeleted: true }));
