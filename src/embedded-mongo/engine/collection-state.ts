@@ -44,6 +44,12 @@ export interface IndexState {
   readonly entries: SortedList<IndexEntry>;
   /** Unique indexes only: uncommitted keys claimed by active transactions. */
   readonly intents: Map<string, IntentHolder>;
+  /**
+   * Set once any document (committed or not) had an array in an indexed field;
+   * then two bounds on one field cannot be intersected (different elements may
+   * satisfy each), as in MongoDB. Never reset: conservative.
+   */
+  multikey: boolean;
 }
 
 export interface CollectionState {
@@ -68,7 +74,7 @@ export function compareEntries(a: IndexEntry, b: IndexEntry): number {
 }
 
 export function createIndexState(spec: IndexSpec): IndexState {
-  return { def: compileIndex(spec), entries: createSortedList(compareEntries), intents: new Map() };
+  return { def: compileIndex(spec), entries: createSortedList(compareEntries), intents: new Map(), multikey: false };
 }
 
 export function createCollectionState(ns: Namespace, options: Document, durable: boolean): CollectionState {
@@ -114,7 +120,7 @@ export function publishVersion(coll: CollectionState, id: unknown, idk: string, 
   chain.versions.push({ seq, doc });
   if (doc === null) return;
   for (const index of coll.indexes) {
-    const keys = indexKeys(index.def, doc, coll.ns);
+    const keys = indexKeys(index.def, doc, coll.ns, index);
     if (keys !== null) for (const key of keys) index.entries.add({ key, idk });
   }
 }
@@ -171,7 +177,7 @@ export function buildIndex(coll: CollectionState, spec: IndexSpec): IndexState {
     const latest = latestVersion(chain);
     for (const v of chain.versions) {
       if (v.doc === null) continue;
-      const keys = indexKeys(index.def, v.doc, coll.ns);
+      const keys = indexKeys(index.def, v.doc, coll.ns, index);
       if (keys === null) continue;
       for (const key of keys) {
         index.entries.add({ key, idk: chain.idk });

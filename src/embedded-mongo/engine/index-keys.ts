@@ -95,9 +95,10 @@ function fieldValues(doc: StoredDoc, path: readonly string[]): { values: unknown
 /**
  * The key tuples `doc` has in index `def`, or null when the index does not hold
  * the document (sparse and every field missing, or outside the partial filter).
- * Throws 171 for parallel arrays, as MongoDB does.
+ * Throws 171 for parallel arrays, as MongoDB does. Sets `seen.multikey` when
+ * an indexed field holds an array.
  */
-export function indexKeys(def: IndexDef, doc: StoredDoc, ns: Namespace): unknown[][] | null {
+export function indexKeys(def: IndexDef, doc: StoredDoc, ns: Namespace, seen?: { multikey: boolean }): unknown[][] | null {
   if (def.partial !== undefined && !def.partial(doc)) return null;
   const perField: unknown[][] = [];
   let anyPresent = false;
@@ -110,6 +111,7 @@ export function indexKeys(def: IndexDef, doc: StoredDoc, ns: Namespace): unknown
           `cannot index parallel arrays [${def.fields[i] ?? ""}] [${multiField}] in ${ns}`);
       }
       if (values.length > 1) multiField = def.fields[i];
+      if (seen !== undefined) seen.multikey = true;
     }
     if (values.some((v) => v !== MISSING)) anyPresent = true;
     perField.push(values.map((v) => (v === MISSING ? null : v)));

@@ -10,7 +10,7 @@ import * as expressionOperators from "mingo/operators/expression";
 import * as queryOperators from "mingo/operators/query";
 import { Query } from "mingo/query";
 import type { Document } from "bson";
-import { bsonTag, compareValues } from "./compare.ts";
+import { bsonTag, compareValues, typeRank } from "./compare.ts";
 import { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
 import { EngineError } from "./types.ts";
 import type { StoredDoc } from "./types.ts";
@@ -206,38 +206,77 @@ function isSimpleScalar(value: unknown): boolean {
   }
 }
 
-function equalsAny(actual: unknown, values: readonly unknown[]): boolean {
-  for (const v of values) if (compareValues(actual, v) === 0) return true;
+/** One condition on one top-level field: the field's value (undefined when missing) and whether it is present. */
+type FieldTest = (values: readonly unknown[], present: boolean) => boolean;
+
+function anyEqual(values: readonly unknown[], operands: readonly unknown[]): boolean {
+  for (const x of values) for (const v of operands) if (compareValues(x, v) === 0) return true;
   return false;
 }
 
+/** Some value of the same canonical type (MongoDB's type bracketing) compares as `accept` wants. */
+function anyCompared(values: readonly unknown[], operand: unknown, accept: (c: number) => boolean): boolean {
+  const rank = typeRank(operand);
+  for (const x of values) if (typeRank(x) === rank && accept(compareValues(x, operand))) return true;
+  return false;
+}
+
+function scalarTest(op: string, operand: unknown): FieldTest | null {
+  const list = Array.isArray(operand) ? (operand as unknown[]) : null;
+  switch (op) {
+    case "$eq":
+      return isSimpleScalar(operand) ? (values, present) => present && anyEqual(values, [operand]) : null;
+    case "$ne":
+      return isSimpleScalar(operand) ? (values, present) => !present || !anyEqual(values, [operand]) : null;
+    case "$in":
+      return list?.every(isSimpleScalar) === true ? (values, present) => present && anyEqual(values, list) : null;
+    case "$nin":
+      return list?.every(isSimpleScalar) === true ? (values, present) => !present || !anyEqual(values, list) : null;
+    case "$gt":
+      return isSimpleScalar(operand) ? (values, present) => present && anyCompared(values, operand, (c) => c > 0) : null;
+    case "$gte":
+      return isSimpleScalar(operand) ? (values, present) => present && anyCompared(values, operand, (c) => c >= 0) : null;
+    case "$lt":
+      return isSimpleScalar(operand) ? (values, present) => present && anyCompared(values, operand, (c) => c < 0) : null;
+    case "$lte":
+      return isSimpleScalar(operand) ? (values, present) => present && anyCompared(values, operand, (c) => c <= 0) : null;
+    default:
+      return null;
+  }
+}
+
 /**
- * A predicate for the commonest filters (top-level equality or `$in` on
- * scalars, e.g. `{_id: x}` or `{email: e, active: true}`) that skips building a
- * mingo query. The semantics are MongoDB's: a field equals a scalar, or is an
- * array with an element equal to it. Anything else returns null (use mingo).
+ * A predicate for the commonest filters: comparisons of top-level fields with
+ * scalars (`{_id: x}`, `{email: e, n: {$gte: 1, $lt: 9}}`, `$in`, `$ne`, …),
+ * evaluated exactly with `compareValues` (so Longs beyond 2^53 compare
+ * exactly) and without building a mingo query. MongoDB semantics: an array
+ * field matches when one of its elements does, and comparisons only match
+ * values of the operand's canonical type. Anything else returns null (mingo).
  */
 function simplePredicate(filter: Document): DocPredicate | null {
-  const conditions: [field: string, values: readonly unknown[]][] = [];
+  const tests: [field: string, test: FieldTest][] = [];
   for (const [field, condition] of Object.entries(filter) as [string, unknown][]) {
     if (field.startsWith("$") || field.includes(".")) return null;
     if (isSimpleScalar(condition)) {
-      conditions.push([field, [condition]]);
+      tests.push([field, (values, present) => present && anyEqual(values, [condition])]);
       continue;
     }
-    if (typeof condition !== "object" || condition === null || bsonTag(condition) !== undefined) return null;
-    const keys = Object.keys(condition);
-    if (keys.length !== 1) return null;
-    const operand: unknown = (condition as Document)[keys[0] as string];
-    if (keys[0] === "$eq" && isSimpleScalar(operand)) conditions.push([field, [operand]]);
-    else if (keys[0] === "$in" && Array.isArray(operand) && operand.every(isSimpleScalar)) conditions.push([field, operand]);
-    else return null;
+    if (typeof condition !== "object" || condition === null || Array.isArray(condition) || bsonTag(condition) !== undefined ||
+      condition instanceof Date || condition instanceof RegExp) {
+      return null;
+    }
+    const ops = Object.entries(condition) as [string, unknown][];
+    if (ops.length === 0) return null;
+    for (const [op, operand] of ops) {
+      const test = scalarTest(op, operand);
+      if (test === null) return null;
+      tests.push([field, test]);
+    }
   }
-  return (doc) => conditions.every(([field, values]) => {
-    if (!Object.hasOwn(doc, field)) return false;
-    const actual: unknown = doc[field];
-    if (Array.isArray(actual)) return actual.some((element) => equalsAny(element, values));
-    return equalsAny(actual, values);
+  return (doc) => tests.every(([field, test]) => {
+    const present = Object.hasOwn(doc, field);
+    const actual: unknown = present ? doc[field] : undefined;
+    return test(Array.isArray(actual) ? actual : [actual], present);
   });
 }
 

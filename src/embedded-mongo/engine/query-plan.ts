@@ -26,8 +26,15 @@ export interface KeyInterval {
   readonly range?: { readonly rank: number; readonly lower?: Bound; readonly upper?: Bound };
 }
 
-export interface QueryPlan {
-  readonly index: IndexDef;
+/** What the planner needs to know about an index. */
+export interface PlannableIndex {
+  readonly def: IndexDef;
+  /** True once an indexed field held an array: bounds on one field are then not intersected. */
+  readonly multikey: boolean;
+}
+
+export interface QueryPlan<I extends PlannableIndex = PlannableIndex> {
+  readonly index: I;
   readonly intervals: readonly KeyInterval[];
 }
 
@@ -110,8 +117,10 @@ function addConstraints(filter: Document, out: Map<string, FieldConstraint>): vo
   }
 }
 
-function rangeOf(c: FieldConstraint): KeyInterval["range"] | undefined {
-  const { lower, upper } = c;
+function rangeOf(c: FieldConstraint, multikey: boolean): KeyInterval["range"] | undefined {
+  const { lower } = c;
+  // On a multikey index {$gt: 1, $lt: 6} may be met by two different elements: scan one side only.
+  const upper = multikey && lower !== undefined ? undefined : c.upper;
   if (lower === undefined && upper === undefined) return undefined;
   // MongoDB's type bracketing: {$gt: 5} only ever matches numbers.
   if (lower !== undefined && upper !== undefined && typeRank(lower.value) !== typeRank(upper.value)) {
@@ -125,12 +134,13 @@ function rangeOf(c: FieldConstraint): KeyInterval["range"] | undefined {
  * The cheapest plan for `filter` over `indexes`, or null for a full scan.
  * Partial indexes are never used; sparse ones not for null lookups.
  */
-export function planQuery(filter: Document, indexes: readonly IndexDef[]): QueryPlan | null {
+export function planQuery<I extends PlannableIndex>(filter: Document, candidates: readonly I[]): QueryPlan<I> | null {
   const constraints = new Map<string, FieldConstraint>();
   addConstraints(filter, constraints);
   if (constraints.size === 0) return null;
-  let best: { plan: QueryPlan; score: number } | null = null;
-  for (const index of indexes) {
+  let best: { plan: QueryPlan<I>; score: number } | null = null;
+  for (const candidate of candidates) {
+    const index = candidate.def;
     if (index.partial !== undefined) continue;
     let prefixes: unknown[][] = [[]];
     let range: KeyInterval["range"] | undefined;
@@ -147,7 +157,7 @@ export function planQuery(filter: Document, indexes: readonly IndexDef[]): Query
         eqFields++;
         continue;
       }
-      range = rangeOf(c);
+      range = rangeOf(c, candidate.multikey);
       break;
     }
     if (eqFields === 0 && range === undefined) continue;
@@ -156,7 +166,7 @@ export function planQuery(filter: Document, indexes: readonly IndexDef[]): Query
     if (index.spec.name === "_id_") score += 1;
     if (best === null || score > best.score) {
       const intervals = prefixes.map((prefix) => (range === undefined ? { prefix } : { prefix, range }));
-      best = { plan: { index, intervals }, score };
+      best = { plan: { index: candidate, intervals }, score };
     }
   }
   return best?.plan ?? null;

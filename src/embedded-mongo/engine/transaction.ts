@@ -237,7 +237,7 @@ class SnapshotTransaction implements Transaction {
       if (previous?.doc != null) {
         for (const key of indexKeys(index.def, previous.doc, coll.ns) ?? []) own.remove({ key, idk });
       }
-      if (doc !== null) for (const key of indexKeys(index.def, doc, coll.ns) ?? []) own.add({ key, idk });
+      if (doc !== null) for (const key of indexKeys(index.def, doc, coll.ns, index) ?? []) own.add({ key, idk });
     }
     tc.writes.set(idk, { id: op.id, doc });
     this.#ops.push(op);
@@ -255,7 +255,7 @@ class SnapshotTransaction implements Transaction {
 
   /** Document keys to examine for `filter`, from the best index (or all, in `_id` order). */
   #candidates(coll: CollectionState, tc: TxnCollection | undefined, filter: Document, stats: { keys: number }): { idks: Iterable<string>; index: string | null } {
-    const plan = planQuery(filter, coll.indexes.map((i) => i.def));
+    const plan = planQuery(filter, coll.indexes);
     const seen = new Set<string>();
     if (plan === null) {
       const idIndex = coll.indexes[0] as IndexState;
@@ -270,7 +270,7 @@ class SnapshotTransaction implements Transaction {
       }
       return { idks: seen, index: null };
     }
-    const index = coll.indexes.find((i) => i.def === plan.index) as IndexState;
+    const index = plan.index;
     for (const interval of plan.intervals) {
       for (const e of scanInterval(index.entries, interval)) {
         stats.keys++;

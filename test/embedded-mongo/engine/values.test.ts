@@ -146,3 +146,41 @@ describe("toPromoted", () => {
     });
   });
 });
+
+describe("scalar comparisons (evaluated without mingo)", () => {
+  const values: unknown[] = [
+    undefined, null, 0, 5, new Int32(5), Long.fromNumber(5), new Double(5.5), 7, "5", "x", true,
+    new Date(5), new ObjectId("000000000000000000000005"), [1, 5], [], ["x", 9], { n: 5 },
+  ];
+  const docs = values.map((v, i) => (v === undefined ? { _id: i } : { _id: i, a: v }));
+  const filters = [
+    { a: 5 }, { a: { $eq: 5.5 } }, { a: { $ne: 5 } }, { a: { $gt: 4 } }, { a: { $gte: 5, $lt: 7 } },
+    { a: { $lte: "5" } }, { a: { $in: [5, "x"] } }, { a: { $nin: [5, true] } }, { a: { $gt: new Date(1) } },
+    { a: "x", _id: { $lt: 100 } },
+  ];
+  // The expected answers, written out per MongoDB semantics (array fields match through any element).
+  const expected: Record<string, number[]> = {
+    '{"a":5}': [3, 4, 5, 13],
+    '{"a":{"$eq":5.5}}': [6],
+    '{"a":{"$ne":5}}': [0, 1, 2, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16],
+    '{"a":{"$gt":4}}': [3, 4, 5, 6, 7, 13, 15],
+    '{"a":{"$gte":5,"$lt":7}}': [3, 4, 5, 6, 13],
+    '{"a":{"$lte":"5"}}': [8],
+    '{"a":{"$in":[5,"x"]}}': [3, 4, 5, 9, 13, 15],
+    '{"a":{"$nin":[5,true]}}': [0, 1, 2, 6, 7, 8, 9, 11, 12, 14, 15, 16],
+    '{"a":{"$gt":"1970-01-01T00:00:00.001Z"}}': [11],
+    '{"a":"x","_id":{"$lt":100}}': [9, 15],
+  };
+
+  it.each(filters)("%j", (filter) => {
+    const got = docs.filter((d) => matches(d, filter)).map((d) => d._id);
+    expect(got).toEqual(expected[JSON.stringify(filter)]);
+  });
+
+  it("compares Longs beyond 2^53 exactly", () => {
+    const doc = { n: Long.fromString("9007199254740993") };
+    expect(matches(doc, { n: { $gt: Long.fromString("9007199254740992") } })).toBe(true);
+    expect(matches(doc, { n: Long.fromString("9007199254740992") })).toBe(false);
+    expect(matches(doc, { n: { $in: [Long.fromString("9007199254740993")] } })).toBe(true);
+  });
+});
