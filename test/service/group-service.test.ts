@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- deliberately not a Visibility value
-const undefinedVisibility: Visibility = 9;
+const undefinedVisibility: Visibility = Number("9");
 
 async function expectFailure(call: Promise<unknown>, code: string, message: string | RegExp): Promise<void> {
   const failure = await failureOf(call);
