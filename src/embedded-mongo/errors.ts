@@ -22,6 +22,7 @@ export const errorCodes = {
   ConflictingUpdateOperators: 40,
   CursorNotFound: 43,
   NamespaceExists: 48,
+  MaxTimeMSExpired: 50,
   CommandNotFound: 59,
   ImmutableField: 66,
   InvalidOptions: 72,

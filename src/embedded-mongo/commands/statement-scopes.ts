@@ -5,10 +5,14 @@
  * session's multi-statement transaction.
  */
 import type { Engine, Transaction } from "../engine/types.ts";
-import { errorCodes, isCodedError } from "../errors.ts";
+import { commandError, errorCodes, isCodedError } from "../errors.ts";
 import type { StatementScope } from "./command-context.ts";
 
-/** Upper bound for retrying an autocommit write that keeps conflicting. */
+/**
+ * Upper bound for retrying an autocommit write that keeps conflicting, when
+ * the client gave no maxTimeMS (then WriteConflict is reported); with one,
+ * retries last until it and MaxTimeMSExpired (50) is reported, as mongod does.
+ */
 export const defaultWriteConflictBudgetMs = 5000;
 
 function isWriteConflict(err: unknown): boolean {
@@ -40,7 +44,12 @@ export function autocommitScope(engine: Engine, maxTimeMS: number | undefined): 
           return result;
         } catch (err) {
           tx.abort();
-          if (!isWriteConflict(err) || Date.now() + delay > deadline) throw err;
+          if (!isWriteConflict(err)) throw err;
+          if (Date.now() + delay > deadline) {
+            // mongod keeps retrying until the client's time limit, then reports that limit.
+            if (maxTimeMS !== undefined && maxTimeMS > 0) throw commandError("MaxTimeMSExpired", "operation exceeded time limit");
+            throw err;
+          }
         }
         await sleep(delay);
         delay = Math.min(delay * 2, 100);

@@ -105,6 +105,23 @@ describe("transactions", () => {
     }
   });
 
+  it("reports MaxTimeMSExpired when a conflicting autocommit write outlasts its maxTimeMS", async () => {
+    const coll = db.collection<Counter>("autocommit-timeout");
+    await coll.insertOne({ _id: "c", n: 0 });
+    const session = client.startSession();
+    try {
+      session.startTransaction();
+      await coll.updateOne({ _id: "c" }, { $inc: { n: 1 } }, { session });
+      const started = Date.now();
+      await expect(coll.updateOne({ _id: "c" }, { $inc: { n: 10 } }, { maxTimeMS: 200 })).rejects.toMatchObject({ code: 50, codeName: "MaxTimeMSExpired" });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      await session.abortTransaction();
+      expect(await coll.findOne({ _id: "c" })).toEqual({ _id: "c", n: 0 });
+    } finally {
+      await session.endSession();
+    }
+  });
+
   it("reports WriteConflict with TransientTransactionError so withTransaction retries", async () => {
     const coll = db.collection<Counter>("conflict");
     await coll.insertOne({ _id: "c", n: 0 });
