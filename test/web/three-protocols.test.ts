@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
+import { createConnectGetGroup } from "../../bench/support/connect-getgroup.ts";
 import { createProtocolClient, protocolNames, type Outcome, type ProtocolClient, type ProtocolName } from "./support/protocol-clients.ts";
 import { startRosterStack, type RosterStack } from "./support/roster-stack.ts";
 
@@ -190,6 +191,23 @@ describe("across protocols", () => {
       expect(reads[0]?.code).toBe("OK");
     } finally {
       for (const c of clients) c.close();
+    }
+  });
+
+  it("the bench's Connect GetGroup call works against the web door, and fails loudly on a wrong id", async () => {
+    const grpcClient = createProtocolClient("gRPC", { grpcAddress: stack.grpcAddress, webUrl: stack.webUrl });
+    const created = await grpcClient.call(GroupService, "CreateGroup", { group: { slug: "bench", displayName: "Bench" } }, alice);
+    grpcClient.close();
+    if (created.code !== "OK") throw new Error("CreateGroup failed");
+    const id = ((created.response as Record<string, JsonValue>)["group"] as Record<string, JsonValue>)["id"] as string;
+    for (const variant of [{}, { json: true }, { httpGet: true }]) {
+      const bench = createConnectGetGroup({ baseUrl: stack.webUrl, token: alice, maxSockets: 4, ...variant });
+      try {
+        await Promise.all([bench.call(id), bench.call(id), bench.call(id)]);
+        await expect(bench.call("nosuchgroup00000")).rejects.toMatchObject({ code: Code.NotFound });
+      } finally {
+        bench.close();
+      }
     }
   });
 });
