@@ -1,0 +1,144 @@
+/**
+ * The batch engine behind BatchMemberships (stream) and
+ * BatchUpdateMemberships (unary). It is pull-driven end to end:
+ *
+ *   request stream ──(chunk reader: ≤ chunkSize, lingerMs)──▶ applyChunk (one transaction)
+ *        ▲                                                        │
+ *        └──── next chunk read only when ◀── results yielded one by one, each only
+ *              every result was taken          when the transport asks for it
+ *
+ * The transport asks for the next result only after the previous one was
+ * written (the gRPC door waits for 'drain'), so a client that stops reading
+ * stops the engine, which stops reading requests, which lets HTTP/2 flow
+ * control stop the client. Memory per stream is one chunk of operations and
+ * results, whatever the stream's length.
+ *
+ * Limits end the stream after everything before them was answered:
+ * operations per stream → RESOURCE_EXHAUSTED; stream duration and idle time
+ * between messages → DEADLINE_EXCEEDED. Each message names the setting.
+ */
+import type { Db } from "mongodb";
+import { deadlineExceeded, invalidArgument, resourceExhausted } from "../../domain/errors.ts";
+import type { Caller } from "../../domain/model.ts";
+import { createMembershipBulkStore } from "../../storage/membership-bulk-store.ts";
+import { createSyncMarkStore } from "../../storage/sync-mark-store.ts";
+import type { AppContext } from "../app-context.ts";
+import { storeCallOf } from "../call-scope.ts";
+import type { CallOptions } from "../types.ts";
+import { applyChunk, type ChunkDeps, type IndexedItem } from "./apply-chunk.ts";
+import { createChunkReader } from "./chunk-reader.ts";
+import { defaultBatchLimits } from "./limits.ts";
+import { createStreamAccess } from "./stream-access.ts";
+import { countEffects, finishSync, startSync, type SyncDeps, type SyncRun } from "./sync-run.ts";
+import type { BatchAccessRules, BatchApi, BatchItem, BatchLimits, BatchRequest, BatchResponse, BatchResult } from "./types.ts";
+
+/** Creates the engine over the app's stores; `db` is where its bulk and scratch collections live. */
+export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = defaultBatchLimits): BatchApi {
+  const bulk = createMembershipBulkStore(db);
+  const marks = createSyncMarkStore(db);
+  let pulled = 0;
+  let answered = 0;
+
+  async function* stream(
+    caller: Caller,
+    requests: AsyncIterable<BatchRequest>,
+    rules: BatchAccessRules,
+    options?: CallOptions,
+  ): AsyncGenerator<BatchResponse> {
+    const call = storeCallOf(options);
+    const endBy = Date.now() + limits.maxDurationMs;
+    const reader = createChunkReader(requests, {
+      maxSize: limits.chunkSize,
+      lingerMs: limits.lingerMs,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      endBy,
+      signal: options?.signal,
+      tooLong: () =>
+        deadlineExceeded(`the stream ran longer than ${limits.maxDurationMs} ms (ROSTER_BATCH_MAX_DURATION_MS); results sent so far stand`),
+      idle: () =>
+        deadlineExceeded(`no message for ${limits.idleTimeoutMs} ms (ROSTER_BATCH_IDLE_TIMEOUT_MS); the stream was closed, results sent so far stand`),
+    });
+    const access = createStreamAccess(ctx, caller);
+    const chunkDeps: ChunkDeps = { ctx, bulk, marks, caller, rules, access };
+    const syncDeps: SyncDeps = { ...chunkDeps, pageSize: limits.chunkSize };
+    let sync: SyncRun | undefined;
+    let first = true;
+    let index = 0;
+    try {
+      for (;;) {
+        const chunk = await reader.next();
+        if (chunk === undefined) break;
+        const items: IndexedItem[] = [];
+        let overLimit = false;
+        for (const request of chunk) {
+          if (request.kind === "sync") {
+            if (!first) throw invalidArgument("sync", "is only allowed as the first message of the stream");
+            first = false;
+            sync = await startSync(syncDeps, request.groupId, request.dryRun, call);
+            continue;
+          }
+          first = false;
+          if (index >= limits.maxOperations) {
+            overLimit = true;
+            break;
+          }
+          pulled += 1;
+          items.push({ index, item: request.item });
+          index += 1;
+        }
+        if (items.length > 0) {
+          const outcome = await applyChunk(
+            chunkDeps,
+            items,
+            sync === undefined ? undefined : { groupId: sync.groupId, syncId: sync.syncId, dryRun: sync.dryRun, adminDelta: sync.adminDelta },
+            call,
+          );
+          if (sync !== undefined) countEffects(sync, outcome.effects, outcome.syncAdminDelta);
+          for (const result of outcome.results) {
+            answered += 1;
+            yield { kind: "result", result };
+          }
+        }
+        if (overLimit) {
+          throw resourceExhausted(
+            `too many operations: a stream may carry at most ${limits.maxOperations} (ROSTER_BATCH_MAX_OPERATIONS); ` +
+              `operations 0-${limits.maxOperations - 1} were answered${sync === undefined ? "" : ", the sync was not completed"}`,
+          );
+        }
+      }
+      if (sync !== undefined) yield { kind: "summary", summary: await finishSync(syncDeps, sync, call) };
+    } finally {
+      await reader.close();
+      if (sync !== undefined) {
+        const syncId = sync.syncId;
+        // Best effort: stale marks are also swept by later syncs.
+        await marks.clear(syncId, {}).catch((error: unknown) => {
+          ctx.logger?.warn({ err: error, syncId }, "could not delete the marks of a sync stream");
+        });
+      }
+    }
+  }
+
+  return {
+    limits,
+    stream,
+    async applyAll(caller, items, rules, options) {
+      if (items.length === 0 || items.length > limits.maxUnaryOperations) {
+        throw invalidArgument("operations", `must hold 1-${limits.maxUnaryOperations} operations, got ${items.length}`);
+      }
+      const results: BatchResult[] = [];
+      for await (const response of stream(caller, requestsOf(items), rules, options)) {
+        if (response.kind === "result") results.push(response.result);
+      }
+      return results;
+    },
+    stats: () => ({ pulled, answered }),
+  };
+}
+
+async function* requestsOf(items: readonly BatchItem[]): AsyncGenerator<BatchRequest> {
+  for (const item of items) {
+    await Promise.resolve();
+    yield { kind: "operation", item };
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Sync mode (issue 5): a stream whose first message declares `sync` for a
+ * group sends the complete desired set of that group's direct members. Each
+ * add is applied like any other (a different role changes the role), and
+ * every member sent is marked in a scratch collection (see
+ * ../../storage/sync-mark-store.ts) instead of server memory, so groups of
+ * any size sync in bounded memory. At the end the group's members are paged
+ * through twice in member order:
+ *
+ * 1. plan: each unmarked member must be removable by the caller (the
+ *    RemoveMember rule, e.g. MANAGE for an ADMIN) — otherwise the stream ends
+ *    with that error before anything is removed — and the direct ADMINs that
+ *    would be left are counted; when none would be, the first unmarked ADMIN
+ *    in member order is kept (the domain's `adminsToKeep`);
+ * 2. remove (not in a dry run): one transaction per page deletes the
+ *    unmarked members and bumps member_count once; if concurrent changes left
+ *    the group with fewer ADMINs than planned, more are kept rather than
+ *    leaving none.
+ *
+ * A dry run applies each chunk in a transaction that is rolled back, keeps
+ * the simulated roles in the marks (so later chunks see earlier ones), and
+ * only counts in the plan step.
+ */
+import { randomBytes } from "node:crypto";
+import { evaluateAccess, groupNotFound, type AccessFacts } from "../../domain/access-policy.ts";
+import { ensureGroupActive } from "../../domain/group-lifecycle.ts";
+import { validateGroupId } from "../../domain/group-validation.ts";
+import { adminsToKeep } from "../../domain/membership-rules.ts";
+import type { Caller, MembershipRecord } from "../../domain/model.ts";
+import { parsePrincipal } from "../../domain/principal.ts";
+import type { MembershipBulkStore, MembershipWrite } from "../../storage/membership-bulk-store.ts";
+import type { StoreCall } from "../../storage/store-call.ts";
+import type { SyncMarkStore } from "../../storage/sync-mark-store.ts";
+import { runTransaction } from "../../storage/transaction.ts";
+import type { AppContext } from "../app-context.ts";
+import type { OperationEffect } from "./apply-chunk.ts";
+import { situationFor, type StreamAccess } from "./stream-access.ts";
+import type { BatchAccessRules, SyncSummary } from "./types.ts";
+
+export interface SyncDeps {
+  readonly ctx: AppContext;
+  readonly bulk: MembershipBulkStore;
+  readonly marks: SyncMarkStore;
+  readonly caller: Caller;
+  readonly rules: BatchAccessRules;
+  readonly access: StreamAccess;
+  /** Members read per page at the end of the stream. */
+  readonly pageSize: number;
+}
+
+/** The running state of one sync stream. */
+export interface SyncRun {
+  readonly groupId: string;
+  readonly dryRun: boolean;
+  readonly syncId: string;
+  readonly facts: AccessFacts;
+  /** Dry run: net change of direct ADMINs simulated so far. */
+  adminDelta: number;
+  added: number;
+  changed: number;
+  unchanged: number;
+}
+
+/**
+ * Starts a sync of `groupId`: the group must exist and be visible (NOT_FOUND
+ * otherwise), be live, and the caller needs what adding members needs
+ * (WRITE). Refusals end the stream: it is about that one group.
+ */
+export async function startSync(deps: SyncDeps, groupId: string, dryRun: boolean, call: StoreCall): Promise<SyncRun> {
+  validateGroupId(groupId, "sync.group_id");
+  const facts = await deps.access.factsOf(groupId, call);
+  if (facts === undefined) throw groupNotFound(groupId);
+  const decision = evaluateAccess(deps.rules.add, facts, {});
+  if (!decision.ok) throw decision.error;
+  ensureGroupActive({ id: groupId, state: facts.state });
+  await deps.marks.prepare(deps.ctx.clock(), call);
+  return {
+    groupId,
+    dryRun,
+    syncId: randomBytes(12).toString("base64url"),
+    facts,
+    adminDelta: 0,
+    added: 0,
+    changed: 0,
+    unchanged: 0,
+  };
+}
+
+/** Counts a chunk's effects into the summary. */
+export function countEffects(run: SyncRun, effects: readonly (OperationEffect | undefined)[], adminDelta: number): void {
+  for (const effect of effects) {
+    if (effect === "added") run.added += 1;
+    else if (effect === "changed") run.changed += 1;
+    else if (effect === "unchanged") run.unchanged += 1;
+  }
+  if (run.dryRun) run.adminDelta += adminDelta;
+}
+
+/** Removes (or, in a dry run, counts) the members not sent, and returns the summary. */
+export async function finishSync(deps: SyncDeps, run: SyncRun, call: StoreCall): Promise<SyncSummary> {
+  const plan = await planRemovals(deps, run, call);
+  let removed = plan.removable - plan.keep.size;
+  let kept = plan.keep.size;
+  if (!run.dryRun) {
+    const done = await removeUnmarked(deps, run, plan.keep, call);
+    removed = done.removed;
+    kept += done.extraKept;
+  }
+  return {
+    groupId: run.groupId,
+    added: run.added,
+    changed: run.changed,
+    removed,
+    unchanged: run.unchanged,
+    keptLastAdmins: kept,
+    dryRun: run.dryRun,
+  };
+}
+
+interface RemovalPlan {
+  /** Unmarked members. */
+  readonly removable: number;
+  /** Unmarked ADMINs kept so the group keeps one. */
+  readonly keep: ReadonlySet<string>;
+}
+
+/** Each unmarked member of a page, with the access check of removing it. */
+async function unmarkedOf(deps: SyncDeps, run: SyncRun, page: readonly MembershipRecord[], call: StoreCall): Promise<MembershipRecord[]> {
+  const marked = await deps.marks.find(run.syncId, page.map((m) => m.member), call);
+  const unmarked = page.filter((m) => !marked.has(m.member));
+  for (const membership of unmarked) {
+    const decision = evaluateAccess(
+      deps.rules.remove,
+      run.facts,
+      situationFor(deps.rules.remove, deps.caller, {
+        member: parsePrincipal(membership.member, "member"),
+        role: undefined,
+        currentRole: membership.role,
+        memberGroupFacts: undefined,
+      }),
+    );
+    if (!decision.ok) throw decision.error;
+  }
+  return unmarked;
+}
+
+async function planRemovals(deps: SyncDeps, run: SyncRun, call: StoreCall): Promise<RemovalPlan> {
+  let removable = 0;
+  let firstUnmarkedAdmin: string | undefined;
+  for (let after: string | undefined; ; ) {
+    const page = await deps.ctx.memberships.listPage(run.groupId, undefined, after, deps.pageSize, call);
+    if (page.length === 0) break;
+    for (const membership of await unmarkedOf(deps, run, page, call)) {
+      removable += 1;
+      if (membership.role === "ADMIN") firstUnmarkedAdmin ??= membership.member;
+    }
+    after = page.at(-1)?.member;
+    if (page.length < deps.pageSize) break;
+  }
+  // Members marked ADMIN are the direct ADMINs the sync leaves (dry run: would leave).
+  const remainingAdmins = await deps.marks.countWithRole(run.syncId, "ADMIN", call);
+  const keep = adminsToKeep(firstUnmarkedAdmin === undefined ? [] : [firstUnmarkedAdmin], remainingAdmins);
+  return { removable, keep: new Set(keep) };
+}
+
+async function removeUnmarked(
+  deps: SyncDeps,
+  run: SyncRun,
+  keep: ReadonlySet<string>,
+  call: StoreCall,
+): Promise<{ removed: number; extraKept: number }> {
+  const { ctx } = deps;
+  let removed = 0;
+  let extraKept = 0;
+  for (let after: string | undefined; ; ) {
+    const page = await runTransaction(ctx.client, call, async (tx) => {
+      const group = await ctx.groups.get(run.groupId, tx);
+      if (group === undefined) throw groupNotFound(run.groupId);
+      ensureGroupActive(group);
+      const members = await ctx.memberships.listPage(run.groupId, undefined, after, deps.pageSize, tx);
+      const doomed = (await unmarkedOf(deps, run, members, tx)).filter((m) => !keep.has(m.member));
+      let keptHere = 0;
+      const admins = doomed.filter((m) => m.role === "ADMIN");
+      if (admins.length > 0) {
+        // Concurrent changes may have removed the ADMINs the plan counted on: never leave none.
+        const left = (await ctx.memberships.countWithRole(run.groupId, "ADMIN", tx)) - admins.length;
+        if (left < 1) {
+          const spared = admins[0];
+          if (spared !== undefined) {
+            doomed.splice(doomed.indexOf(spared), 1);
+            keptHere = 1;
+          }
+        }
+      }
+      const writes: MembershipWrite[] = doomed.map((m) => ({ kind: "delete", groupId: m.groupId, member: m.member }));
+      await deps.bulk.applyWrites(writes, tx);
+      if (writes.length > 0) await ctx.groups.bumpMembership(run.groupId, -writes.length, tx);
+      return { removed: writes.length, keptHere, last: members.at(-1)?.member, full: members.length === deps.pageSize };
+    });
+    removed += page.removed;
+    extraKept += page.keptHere;
+    if (page.last === undefined || !page.full) break;
+    after = page.last;
+  }
+  return { removed, extraKept };
+}

@@ -1,0 +1,128 @@
+/**
+ * BatchMemberships (bidirectional stream) and BatchUpdateMemberships (unary):
+ * convert protobuf at the edge and hand the operations to the app's batch
+ * engine, which applies them in chunks and authorizes each with the declared
+ * access rule of the matching unary RPC (AddMember, RemoveMember,
+ * UpdateMemberRole), read here once from the proto options. The pipeline only
+ * authenticated the call (REQUIREMENT_PER_ITEM).
+ *
+ * Per-item failures become `OperationStatus {code, message}` with the same
+ * code mapping as whole calls (`codeOfKind`); failures of the stream itself
+ * are thrown and mapped by the pipeline like any RPC error.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { BatchAccessRules, BatchApi, BatchItem, BatchRequest, BatchResponse, BatchResult } from "../app/batch/types.ts";
+import { invalidArgument, isRosterError } from "../domain/errors.ts";
+import {
+  OperationResultSchema,
+  SyncSummarySchema,
+  type MembershipOperation,
+  type OperationResult,
+  type SyncSummary,
+} from "../../gen/roster/v1/membership_pb.ts";
+import {
+  BatchMembershipsResponseSchema,
+  MembershipService,
+  type BatchMembershipsRequest,
+  type BatchMembershipsResponse,
+} from "../../gen/roster/v1/membership_service_pb.ts";
+import { compileAccessRule } from "../rpc/access-rules.ts";
+import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { codeOfKind } from "../rpc/error-mapping.ts";
+import { roleFromProto } from "./convert/enums.ts";
+import { membershipToProto } from "./convert/membership.ts";
+
+/** The access rules the batch operations borrow from the unary RPCs, as declared in the proto. */
+export function batchAccessRules(): BatchAccessRules {
+  return {
+    add: compileAccessRule(MembershipService.method.addMember).spec,
+    remove: compileAccessRule(MembershipService.method.removeMember).spec,
+    changeRole: compileAccessRule(MembershipService.method.updateMemberRole).spec,
+  };
+}
+
+/** One proto operation as a batch item; what cannot even be converted becomes the item's error. */
+export function batchItemFromProto(operation: MembershipOperation): BatchItem {
+  const tag = operation.tag;
+  try {
+    const op = operation.operation;
+    switch (op.case) {
+      case "add":
+        return { tag, operation: { kind: "add", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") } };
+      case "remove":
+        return { tag, operation: { kind: "remove", groupId: op.value.groupId, member: op.value.member } };
+      case "changeRole":
+        return {
+          tag,
+          operation: { kind: "change_role", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") },
+        };
+      case undefined:
+        return { tag, operation: invalidArgument("operation", "is required (add, remove or change_role)") };
+    }
+  } catch (error) {
+    if (isRosterError(error)) return { tag, operation: error };
+    throw error;
+  }
+}
+
+/** One stream message; a message carrying nothing counts as an operation without one. */
+export function batchRequestFromProto(request: BatchMembershipsRequest): BatchRequest {
+  const message = request.message;
+  switch (message.case) {
+    case "operation":
+      return { kind: "operation", item: batchItemFromProto(message.value) };
+    case "sync":
+      return { kind: "sync", groupId: message.value.groupId, dryRun: message.value.dryRun };
+    case undefined:
+      return { kind: "operation", item: { tag: "", operation: invalidArgument("operation", "is required (add, remove or change_role)") } };
+  }
+}
+
+export function batchResultToProto(result: BatchResult): OperationResult {
+  const outcome = result.outcome;
+  if (!outcome.ok) {
+    return create(OperationResultSchema, {
+      index: result.index,
+      tag: result.tag,
+      status: { code: codeOfKind[outcome.error.kind], message: outcome.error.message },
+    });
+  }
+  return create(OperationResultSchema, {
+    index: result.index,
+    tag: result.tag,
+    status: { code: 0, message: "" },
+    membership: membershipToProto(outcome.membership),
+    changed: outcome.changed,
+  });
+}
+
+export function batchResponseToProto(response: BatchResponse): BatchMembershipsResponse {
+  if (response.kind === "result") {
+    return create(BatchMembershipsResponseSchema, { message: { case: "result", value: batchResultToProto(response.result) } });
+  }
+  const summary: SyncSummary = create(SyncSummarySchema, response.summary);
+  return create(BatchMembershipsResponseSchema, { message: { case: "summary", value: summary } });
+}
+
+async function* requestsFromProto(requests: AsyncIterable<BatchMembershipsRequest>): AsyncGenerator<BatchRequest> {
+  for await (const request of requests) yield batchRequestFromProto(request);
+}
+
+/** The two batch methods of MembershipService over the app's batch engine. */
+export function createBatchMembershipHandlers(
+  batch: BatchApi,
+): Pick<ServiceImpl<typeof MembershipService>, "batchMemberships" | "batchUpdateMemberships"> {
+  const rules = batchAccessRules();
+  return {
+    async *batchMemberships(requests: AsyncIterable<BatchMembershipsRequest>, ctx: HandlerContext) {
+      const responses = batch.stream(requireCaller(ctx), requestsFromProto(requests), rules, callOptionsOf(ctx));
+      for await (const response of responses) yield batchResponseToProto(response);
+    },
+
+    async batchUpdateMemberships(req, ctx) {
+      const results = await batch.applyAll(requireCaller(ctx), req.operations.map(batchItemFromProto), rules, callOptionsOf(ctx));
+      return { results: results.map(batchResultToProto) };
+    },
+  };
+}
