@@ -145,7 +145,7 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
     case "CheckMembership":
       return { method: m(rpc), request: { groupId: g, principal: "user:member" }, target: g };
     case "BatchUpdateMemberships":
-      return { method: m(rpc), request: { operations: [{ add: { groupId: g, member: "user:x" } }] }, target: g };
+      return { method: m(rpc), request: { operations: [{ operation: { case: "add", value: { groupId: g, member: "user:x" } } }] }, target: g };
     default:
       throw new Error(`unknown rpc ${rpc}`);
   }
