@@ -10,6 +10,7 @@ import { ensureIndexes } from "../storage/indexes.ts";
 import { createMembershipStore } from "../storage/membership-store.ts";
 import { createNestingLock } from "../storage/nesting-lock.ts";
 import { createAccessApi } from "./access-api.ts";
+import { createBatchApi } from "./batch/batch-engine.ts";
 import type { AppContext } from "./app-context.ts";
 import { createGroupsApi } from "./groups-api.ts";
 import { newEtag, newGroupId } from "./ids.ts";
@@ -38,5 +39,6 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     groups: createGroupsApi(ctx),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
+    batch: createBatchApi(ctx, deps.db, deps.batchLimits),
   };
 }

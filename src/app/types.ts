@@ -28,6 +28,7 @@ import type {
 import type { AccessFacts, AccessRuleSpec, AccessSituation } from "../domain/access-policy.ts";
 import type { AclEntryInput } from "../domain/group-validation.ts";
 import type { RequestMemo } from "./request-memo.ts";
+import type { BatchApi, BatchLimits } from "./batch/types.ts";
 
 /**
  * Per-call options. `deadline` (epoch milliseconds) bounds the database work:
@@ -67,6 +68,8 @@ export interface RosterAppDeps {
    */
   readonly creatorGroupId?: string;
   readonly logger?: AppLogger;
+  /** Limits of the batch engine (ROSTER_BATCH_*); defaults in ./batch/limits.ts. */
+  readonly batchLimits?: BatchLimits;
 }
 
 /** The mutable fields of a group, as the client supplies them (already parsed from proto). */
@@ -312,6 +315,8 @@ export interface RosterApp {
   readonly groups: GroupsApi;
   readonly memberships: MembershipsApi;
   readonly access: AccessApi;
+  /** BatchMemberships / BatchUpdateMemberships (issue 5), see ./batch/types.ts. */
+  readonly batch: BatchApi;
 }
 
 /** Signature of the factory in ./roster-app.ts. */
