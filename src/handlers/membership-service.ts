@@ -1,34 +1,21 @@
 /**
  * MembershipService: parse the request, call the app, convert the answer.
  * Access was decided by the pipeline's authorization step; the batch RPCs of
- * issue 5 answer UNIMPLEMENTED until the batch engine exists (never a fake
- * success).
+ * issue 5 (per-item authorization) live in ./batch-memberships.ts.
  */
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/types.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { createBatchMembershipHandlers } from "./batch-memberships.ts";
 import { roleFromProto, roleToProto } from "./convert/enums.ts";
 import { membershipToProto, principalGroupToProto } from "./convert/membership.ts";
-
-/** The error of the not-yet-built batch RPCs (issue 5). */
-export function batchNotImplemented(rpc: string): ConnectError {
-  return new ConnectError(
-    `${rpc} is not implemented yet; use AddMember, RemoveMember and UpdateMemberRole`,
-    Code.Unimplemented,
-  );
-}
-
-/** A response stream that fails with `error` on its first read. */
-function failingStream(error: ConnectError): AsyncIterable<never> {
-  return {
-    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }),
-  };
-}
 
 /** The MembershipService implementation served by both doors. */
 export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {
   return {
+    ...createBatchMembershipHandlers(app.batch),
+
     async addMember(req, ctx) {
       // ROLE_UNSPECIFIED on AddMember means MEMBER (proto comment).
       const role = roleFromProto(req.role, "role") ?? "MEMBER";
@@ -87,14 +74,6 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
         callOptionsOf(ctx),
       );
       return { isMember: result.isMember, role: roleToProto(result.role), path: [...result.path] };
-    },
-
-    batchMemberships() {
-      return failingStream(batchNotImplemented("BatchMemberships"));
-    },
-
-    batchUpdateMemberships() {
-      throw batchNotImplemented("BatchUpdateMemberships");
     },
   };
 }
