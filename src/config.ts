@@ -10,6 +10,8 @@
  */
 import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { BatchLimits } from "./app/batch/types.ts";
+import { defaultBatchLimits } from "./app/batch/limits.ts";
 import { hs256SecretProblem } from "./auth/dev-key.ts";
 
 /** pino levels accepted by ROSTER_LOG_LEVEL. */
@@ -58,6 +60,8 @@ export interface RosterConfig {
   readonly grpcClientCertIdentity: ClientCertIdentity;
   /** Benchmarks only: registers the hidden `roster.bench.v1.Noop/Ping` method. */
   readonly benchNoop: boolean;
+  /** Limits of BatchMemberships / BatchUpdateMemberships (ROSTER_BATCH_*). */
+  readonly batchLimits: BatchLimits;
 }
 
 /** One row of the configuration table. */
@@ -105,6 +109,10 @@ export const settings: readonly SettingInfo[] = [
   row("ROSTER_GRPC_CLIENT_CERT_IDENTITY", "none", "`service-cn`: a verified client certificate's subject CN identifies `service:<CN>` when no bearer token is sent; `none`: certificates only authenticate the connection."),
   row("ROSTER_HTTP_TLS_CERT", "", "PEM certificate (chain) file of the web door; with ROSTER_HTTP_TLS_KEY enables HTTPS and HTTP/2."),
   row("ROSTER_HTTP_TLS_KEY", "", "PEM private key file of the web door."),
+  row("ROSTER_BATCH_MAX_OPERATIONS", String(defaultBatchLimits.maxOperations), "Operations one BatchMemberships stream may carry; the next one ends it with RESOURCE_EXHAUSTED (results sent before stand)."),
+  row("ROSTER_BATCH_MAX_DURATION_MS", String(defaultBatchLimits.maxDurationMs), "How long a BatchMemberships stream may run before it ends with DEADLINE_EXCEEDED."),
+  row("ROSTER_BATCH_IDLE_TIMEOUT_MS", String(defaultBatchLimits.idleTimeoutMs), "How long a BatchMemberships stream may go without a client message before it ends with DEADLINE_EXCEEDED."),
+  row("ROSTER_BATCH_CHUNK_SIZE", String(defaultBatchLimits.chunkSize), "Batch operations applied per transaction (1-5000)."),
   row("ROSTER_BENCH_NOOP", "false", "Benchmarks only: `true`/`1` registers the hidden no-op RPC `/roster.bench.v1.Noop/Ping` on the gRPC door (not part of the public contract)."),
 ];
 
@@ -216,6 +224,13 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
   const httpCert = read<string | undefined>("ROSTER_HTTP_TLS_CERT", undefined, parseReadableFile);
   const httpKey = read<string | undefined>("ROSTER_HTTP_TLS_KEY", undefined, parseReadableFile);
   const benchNoop = read("ROSTER_BENCH_NOOP", false, parseBoolean);
+  const batchLimits: BatchLimits = {
+    ...defaultBatchLimits,
+    maxOperations: read("ROSTER_BATCH_MAX_OPERATIONS", defaultBatchLimits.maxOperations, (v) => parseInteger(v, 1, 1_000_000_000)),
+    maxDurationMs: read("ROSTER_BATCH_MAX_DURATION_MS", defaultBatchLimits.maxDurationMs, (v) => parseInteger(v, 1, 86_400_000)),
+    idleTimeoutMs: read("ROSTER_BATCH_IDLE_TIMEOUT_MS", defaultBatchLimits.idleTimeoutMs, (v) => parseInteger(v, 1, 86_400_000)),
+    chunkSize: read("ROSTER_BATCH_CHUNK_SIZE", defaultBatchLimits.chunkSize, (v) => parseInteger(v, 1, 5_000)),
+  };
 
   const keySources = [
     secret === undefined ? undefined : "ROSTER_JWT_SECRET",
@@ -266,6 +281,7 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     grpcClientCaPath,
     grpcClientCertIdentity,
     benchNoop,
+    batchLimits,
   };
 }
 

@@ -82,6 +82,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       client,
       db,
       logger: logger.child({ component: "app" }),
+      batchLimits: config.batchLimits,
       ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
     });
     const verifier = createJwtVerifier(await verifierOptions(config, logger));
