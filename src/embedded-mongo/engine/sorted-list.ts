@@ -4,7 +4,7 @@
  * elements, so building an index of 100k entries stays fast, while range scans
  * walk contiguous arrays.
  */
-const LOAD = 512;
+const LOAD = 128;
 
 export interface SortedList<T> {
   readonly size: number;
@@ -113,7 +113,10 @@ class ChunkedSortedList<T> implements SortedList<T> {
     }
     const chunk = chunks[c] as T[];
     if (p < chunk.length && this.#compare(chunk[p] as T, item) === 0) return false;
-    chunk.splice(p, 0, item);
+    // A manual shift: Array#splice allocates a result array on every call.
+    chunk.push(item);
+    for (let i = chunk.length - 1; i > p; i--) chunk[i] = chunk[i - 1] as T;
+    chunk[p] = item;
     this.#size++;
     if (chunk.length > 2 * LOAD) chunks.splice(c + 1, 0, chunk.splice(LOAD));
     return true;

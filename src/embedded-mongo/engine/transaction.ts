@@ -56,8 +56,13 @@ interface TxnCollection {
   readonly coll: CollectionState;
   readonly version: number;
   readonly writes: Map<string, OwnWrite>;
-  /** The own writes' current keys, per index name (same order as committed entries). */
-  readonly ownIndexes: Map<string, SortedList<IndexEntry>>;
+  /** Unique indexes (not `_id_`): key string → `_id` key of the own write holding it. */
+  readonly ownUnique: Map<string, Map<string, string>>;
+  /**
+   * The own writes' current keys per index name, ordered like committed
+   * entries; built on the first find that needs them (bulk inserts never do).
+   */
+  ownIndexes: Map<string, SortedList<IndexEntry>> | null;
 }
 
 function writeConflict(detail: string): EngineError {
@@ -148,9 +153,11 @@ class SnapshotTransaction implements Transaction {
       throw writeConflict(`collection ${coll.ns} was dropped or its indexes changed during the transaction`);
     }
     if (tc === undefined) {
-      const ownIndexes = new Map<string, SortedList<IndexEntry>>();
-      for (const index of coll.indexes) ownIndexes.set(index.def.spec.name, createSortedList(compareEntries));
-      tc = { coll, version: coll.version, writes: new Map(), ownIndexes };
+      const ownUnique = new Map<string, Map<string, string>>();
+      for (const index of coll.indexes) {
+        if (index.def.unique && index.def.spec.name !== "_id_") ownUnique.set(index.def.spec.name, new Map());
+      }
+      tc = { coll, version: coll.version, writes: new Map(), ownUnique, ownIndexes: null };
       this.#colls.set(coll.ns, tc);
     }
     return tc;
@@ -188,14 +195,11 @@ class SnapshotTransaction implements Transaction {
       if (!index.def.unique || index.def.spec.name === "_id_") continue;
       const keys = indexKeys(index.def, doc, coll.ns);
       if (keys === null) continue;
-      const own = tc.ownIndexes.get(index.def.spec.name);
+      const own = tc.ownUnique.get(index.def.spec.name);
       for (const key of keys) {
-        if (own !== undefined) {
-          for (const e of entriesWithKey(own, key)) {
-            if (e.idk !== idk) throw duplicateKeyError(coll.ns, index.def, key);
-          }
-        }
         const ks = tupleKeyString(key);
+        const ownHolder = own?.get(ks);
+        if (ownHolder !== undefined && ownHolder !== idk) throw duplicateKeyError(coll.ns, index.def, key);
         const hasKey = (d: StoredDoc | null | undefined): boolean =>
           d != null && (indexKeys(index.def, d, coll.ns)?.some((k) => tupleKeyString(k) === ks) ?? false);
         for (const e of entriesWithKey(index.entries, key)) {
@@ -232,15 +236,42 @@ class SnapshotTransaction implements Transaction {
       }
     }
     for (const index of coll.indexes) {
-      const own = tc.ownIndexes.get(index.def.spec.name);
-      if (own === undefined) continue;
+      const name = index.def.spec.name;
+      const unique = tc.ownUnique.get(name);
+      const sorted = tc.ownIndexes?.get(name);
+      if (unique === undefined && sorted === undefined) continue;
       if (previous?.doc != null) {
-        for (const key of indexKeys(index.def, previous.doc, coll.ns) ?? []) own.remove({ key, idk });
+        for (const key of indexKeys(index.def, previous.doc, coll.ns) ?? []) {
+          sorted?.remove({ key, idk });
+          const ks = tupleKeyString(key);
+          if (unique?.get(ks) === idk) unique.delete(ks);
+        }
       }
-      if (doc !== null) for (const key of indexKeys(index.def, doc, coll.ns, index) ?? []) own.add({ key, idk });
+      if (doc !== null) {
+        for (const key of indexKeys(index.def, doc, coll.ns) ?? []) {
+          sorted?.add({ key, idk });
+          unique?.set(tupleKeyString(key), idk);
+        }
+      }
     }
     tc.writes.set(idk, { id: op.id, doc });
     this.#ops.push(op);
+  }
+
+  /** The own writes indexed like the collection (built once, then kept up to date by #record). */
+  #ownIndexes(coll: CollectionState, tc: TxnCollection): Map<string, SortedList<IndexEntry>> {
+    if (tc.ownIndexes !== null) return tc.ownIndexes;
+    const lists = new Map<string, SortedList<IndexEntry>>();
+    for (const index of coll.indexes) {
+      const list = createSortedList(compareEntries);
+      for (const [idk, write] of tc.writes) {
+        if (write.doc === null) continue;
+        for (const key of indexKeys(index.def, write.doc, coll.ns) ?? []) list.add({ key, idk });
+      }
+      lists.set(index.def.spec.name, list);
+    }
+    tc.ownIndexes = lists;
+    return lists;
   }
 
   #release(): void {
@@ -263,8 +294,8 @@ class SnapshotTransaction implements Transaction {
         stats.keys++;
         seen.add(e.idk);
       }
-      if (tc !== undefined) {
-        const own = tc.ownIndexes.get("_id_");
+      if (tc !== undefined && tc.writes.size > 0) {
+        const own = this.#ownIndexes(coll, tc).get("_id_");
         if (own === undefined) for (const idk of tc.writes.keys()) seen.add(idk);
         else for (const e of own.values()) seen.add(e.idk);
       }
@@ -277,8 +308,8 @@ class SnapshotTransaction implements Transaction {
         seen.add(e.idk);
       }
     }
-    if (tc !== undefined) {
-      const own = tc.ownIndexes.get(index.def.spec.name);
+    if (tc !== undefined && tc.writes.size > 0) {
+      const own = this.#ownIndexes(coll, tc).get(index.def.spec.name);
       if (own === undefined) {
         for (const idk of tc.writes.keys()) seen.add(idk);
       } else {
@@ -332,7 +363,7 @@ class SnapshotTransaction implements Transaction {
     if (this.#current(coll, idk) !== null) throw duplicateKeyError(ns, (coll.indexes[0] as IndexState).def, [docId]);
     const claims = this.#checkUnique(coll, tc, idk, stored);
     // Every index must accept the document (e.g. no parallel arrays) before anything is recorded.
-    for (const index of coll.indexes) indexKeys(index.def, stored, ns);
+    for (const index of coll.indexes) indexKeys(index.def, stored, ns, index);
     this.#record(coll, tc, idk, stored, claims, { kind: "insert", ns, id: stored._id, doc: stored });
   }
 
@@ -349,7 +380,7 @@ class SnapshotTransaction implements Transaction {
     }
     const stored = prepareDoc(doc, docId);
     const claims = this.#checkUnique(coll, tc, idk, stored);
-    for (const index of coll.indexes) indexKeys(index.def, stored, ns);
+    for (const index of coll.indexes) indexKeys(index.def, stored, ns, index);
     this.#record(coll, tc, idk, stored, claims, { kind, ns, id: stored._id, doc: stored });
   }
 
