@@ -177,7 +177,8 @@ export interface GroupsApi {
   create(caller: Caller, input: GroupInput, requestId: string, options?: CallOptions): Promise<GroupRecord>;
   /**
    * Returns the group with the caller's access. not_found when missing or
-   * (for a DELETED group) when the caller may not manage it.
+   * not visible to the caller (a DELETED group is visible only with MANAGE),
+   * by the same domain rule as the authorization step.
    */
   get(caller: Caller, ref: GroupRef, options?: CallOptions): Promise<GroupWithAccess>;
   /** 1–100 ids (invalid_argument "ids" otherwise); filtered by what the caller may see. */
