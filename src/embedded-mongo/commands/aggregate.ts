@@ -7,13 +7,14 @@
  * foreign collections from the same snapshot. Unknown stages fail with 40324.
  */
 import type { Document } from "bson";
-import { MingoError } from "mingo/util";
 import type { Transaction } from "../engine/types.ts";
 import { demoteDocument, matches, promoteDocument } from "../bson-values.ts";
 import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject, withIdFirst } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
-import { CommandError, commandError } from "../errors.ts";
+import { commandError } from "../errors.ts";
+import { mingoErrorToCommandError } from "../query/mingo-errors.ts";
+import { stageName } from "../query/pipeline-stage.ts";
 import { compileProjection } from "../query/project-document.ts";
 import { createAggregator } from "../query/mingo-options.ts";
 import { parseSort, sortDocuments } from "../query/sort-documents.ts";
@@ -46,13 +47,6 @@ function usesMingoOnlyOperator(value: unknown): boolean {
   return Object.entries(value).some(([key, sub]) => mingoOnlyOperators.has(key) || usesMingoOnlyOperator(sub));
 }
 
-export function stageName(stage: unknown, index: number): string {
-  if (!isPlainObject(stage) || Object.keys(stage).length !== 1) {
-    throw commandError("Location40323", `A pipeline stage specification object must contain exactly one field (stage ${index}).`);
-  }
-  return Object.keys(stage)[0] ?? "";
-}
-
 /** Validates stage names of a pipeline (recursing into $facet and $lookup/$unionWith pipelines). */
 export function validatePipeline(pipeline: readonly unknown[], allowChangeStream: boolean): void {
   pipeline.forEach((stage, index) => {
@@ -73,20 +67,6 @@ export function validatePipeline(pipeline: readonly unknown[], allowChangeStream
       validatePipeline(spec["pipeline"], false);
     }
   });
-}
-
-/** mingo's errors, in MongoDB's words where they have one. */
-export function mingoErrorToCommandError(err: unknown): unknown {
-  if (err instanceof CommandError || !(err instanceof Error)) return err;
-  if (!(err instanceof MingoError)) return err;
-  const message = err.message;
-  let match = /unknown (?:query|top level) operator:? (\$\w+)/.exec(message);
-  if (match) return commandError("BadValue", message.includes("top level") ? `unknown top level operator: ${match[1]}` : `unknown operator: ${match[1]}`);
-  match = /accumulator '(\$\w+)' is not registered/.exec(message);
-  if (match) return commandError("InvalidPipelineOperator", `Unrecognized expression '${match[1]}'`);
-  match = /unregistered pipeline operator (\$\w+)/.exec(message);
-  if (match) return commandError("Location40324", `Unrecognized pipeline stage name: '${match[1]}'`);
-  return commandError("BadValue", message);
 }
 
 /**

@@ -16,7 +16,8 @@ import { commandError } from "../errors.ts";
 import { describeValue } from "../describe-value.ts";
 import { commandArgs, splitNamespace } from "./command-args.ts";
 import type { CommandContext } from "./command-context.ts";
-import { mingoErrorToCommandError, stageName } from "./aggregate.ts";
+import { mingoErrorToCommandError } from "../query/mingo-errors.ts";
+import { stageName } from "../query/pipeline-stage.ts";
 import { createAggregator } from "../query/mingo-options.ts";
 import { defaultFirstBatchSize } from "../cursor-registry.ts";
 

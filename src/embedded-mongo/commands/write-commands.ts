@@ -11,6 +11,7 @@ import { bsonTypeName } from "../describe-value.ts";
 import { commandError, errorCodes, isCodedError, writeErrorEntry, type CodedError } from "../errors.ts";
 import { sortDocuments, parseSort } from "../query/sort-documents.ts";
 import { applyOperatorUpdate, applyReplacement, buildUpsertDocument, isOperatorUpdate, sameBson } from "../update/apply-update.ts";
+import { applyPipelineUpdate, buildPipelineUpsert, validatePipelineUpdate } from "../update/apply-pipeline-update.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
 
@@ -80,7 +81,8 @@ export const insert: CommandHandler = async (ctx) => {
 
 interface UpdateStatement {
   readonly q: Document;
-  readonly u: Document;
+  /** Operators, a replacement document, or (pipeline updates) validated stages. */
+  readonly u: Document | Document[];
   readonly upsert: boolean;
   readonly multi: boolean;
   readonly arrayFilters: Document[] | undefined;
@@ -91,16 +93,21 @@ function parseUpdateStatement(raw: unknown): UpdateStatement {
   if (!isPlainObject(raw)) throw commandError("TypeMismatch", "each update statement must be an object");
   const args = commandArgs(raw, "update.updates");
   const q = args.document("q") ?? {};
-  const u: unknown = raw["u"];
-  if (Array.isArray(u)) {
-    throw commandError("FailedToParse", "pipeline-style updates (an array for 'u') are not supported by the embedded server; use update operators");
-  }
-  if (!isPlainObject(u)) throw commandError("FailedToParse", `BSON field 'update.updates.u' is the wrong type '${bsonTypeName(u)}', expected type 'object'`);
+  const rawUpdate: unknown = raw["u"];
   const multi = args.boolean("multi") ?? false;
-  if (multi && !isOperatorUpdate(u) && Object.keys(u).length > 0) {
-    throw commandError("FailedToParse", "multi update is not supported for replacement-style update");
-  }
   const arrayFilters = args.array("arrayFilters") as Document[] | undefined;
+  let u: Document | Document[];
+  if (Array.isArray(rawUpdate)) {
+    if (arrayFilters !== undefined) throw commandError("FailedToParse", "arrayFilters may not be specified for pipeline-style updates");
+    u = validatePipelineUpdate(rawUpdate);
+  } else if (isPlainObject(rawUpdate)) {
+    u = rawUpdate;
+    if (multi && !isOperatorUpdate(u) && Object.keys(u).length > 0) {
+      throw commandError("FailedToParse", "multi update is not supported for replacement-style update");
+    }
+  } else {
+    throw commandError("FailedToParse", `BSON field 'update.updates.u' is the wrong type '${bsonTypeName(rawUpdate)}', expected type 'object' or 'array'`);
+  }
   return { q, u, upsert: args.boolean("upsert") ?? false, multi, arrayFilters, sort: args.document("sort") };
 }
 
@@ -115,22 +122,24 @@ export interface UpdateOutcome {
 
 /** Applies one update statement inside `tx`. Shared by update and findAndModify. */
 export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateStatement, targets: readonly Document[]): UpdateOutcome {
-  const operator = isOperatorUpdate(stmt.u);
+  const u = stmt.u;
   if (targets.length === 0) {
     if (!stmt.upsert) return { matched: 0, modified: 0 };
-    const doc = buildUpsertDocument(stmt.q, stmt.u, stmt.arrayFilters);
+    const doc = Array.isArray(u) ? buildPipelineUpsert(stmt.q, u) : buildUpsertDocument(stmt.q, u, stmt.arrayFilters);
     tx.insert(ns, doc);
-    return { matched: 0, modified: 0, upsertedId: doc["_id"], after: doc };
+    return { matched: 0, modified: 0, upsertedId: doc["_id"] as unknown, after: doc };
   }
+  const kind = Array.isArray(u) || isOperatorUpdate(u) ? "update" : "replace";
   let modified = 0;
   let after: Document | undefined;
   for (const doc of targets) {
-    const next = operator
-      ? applyOperatorUpdate(doc, stmt.u, { query: stmt.q, arrayFilters: stmt.arrayFilters, isInsert: false })
-      : applyReplacement(doc, stmt.u);
+    let next: Document;
+    if (Array.isArray(u)) next = applyPipelineUpdate(doc, u);
+    else if (kind === "update") next = applyOperatorUpdate(doc, u, { query: stmt.q, arrayFilters: stmt.arrayFilters, isInsert: false });
+    else next = applyReplacement(doc, u);
     after = next;
     if (!sameBson(doc, next)) {
-      tx.replace(ns, doc["_id"], next, operator ? "update" : "replace");
+      tx.replace(ns, doc["_id"], next, kind);
       modified++;
     }
   }

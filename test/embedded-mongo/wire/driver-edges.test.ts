@@ -87,10 +87,21 @@ describe("protocol edges through the driver", () => {
     expect(err.message).toBe("Unrecognized pipeline stage name: '$frobnicate'");
   });
 
-  it("refuses pipeline-style updates with a clear error instead of guessing", async () => {
-    const err = await serverError(db.collection<Loose>("ops").updateOne({ _id: 1 }, [{ $set: { b: 1 } }]));
-    expect(err.code).toBe(9);
-    expect(err.message).toContain("pipeline-style updates");
+  it("applies pipeline-style updates, keeping the BSON types of untouched values", async () => {
+    const coll = db.collection<Loose>("pipeline");
+    await coll.insertOne({ _id: 1, count: Long.fromNumber(7), ratio: new Double(2), name: "ada", nested: { keep: new Int32(1), drop: 1 } });
+    await coll.updateOne({ _id: 1 }, [{ $set: { upper: { $toUpper: "$name" }, total: { $add: ["$count", 1] } } }, { $unset: "nested.drop" }]);
+    const doc = await coll.findOne({ _id: 1 }, { promoteValues: false });
+    expect(doc).toEqual({ _id: new Int32(1), count: Long.fromNumber(7), ratio: new Double(2), name: "ada", nested: { keep: new Int32(1) }, upper: "ADA", total: expect.anything() as unknown });
+    expect(Number(doc?.["total"])).toBe(8);
+    const upserted = await coll.updateOne({ _id: 2 }, [{ $set: { made: { $literal: true } } }], { upsert: true });
+    expect(upserted.upsertedId).toBe(2);
+    expect(await coll.findOne({ _id: 2 })).toEqual({ _id: 2, made: true });
+    const err = await serverError(coll.updateOne({ _id: 1 }, [{ $group: { _id: null } }]));
+    expect(err.code).toBe(72);
+    expect(err.message).toBe("$group is not allowed to be used within an update");
+    const immutable = await serverError(coll.updateOne({ _id: 1 }, [{ $set: { _id: 5 } }]));
+    expect(immutable.code).toBe(66);
   });
 
   it("keeps numeric BSON types through $inc and $mul", async () => {
