@@ -45,13 +45,13 @@ export function autocommitScope(engine: Engine, maxTimeMS: number | undefined): 
         } catch (err) {
           tx.abort();
           if (!isWriteConflict(err)) throw err;
-          if (Date.now() + delay > deadline) {
+          if (Date.now() >= deadline) {
             // mongod keeps retrying until the client's time limit, then reports that limit.
             if (maxTimeMS !== undefined && maxTimeMS > 0) throw commandError("MaxTimeMSExpired", "operation exceeded time limit");
             throw err;
           }
         }
-        await sleep(delay);
+        await sleep(Math.max(1, Math.min(delay, deadline - Date.now())));
         delay = Math.min(delay * 2, 100);
       }
     },
