@@ -134,6 +134,23 @@ describe("diamond", () => {
   });
 });
 
+describe("ListPrincipalGroups pages", () => {
+  it("pages by group id without repeating or dropping groups", async () => {
+    const all = [B.id, L.id, R.id, T.id].sort();
+    const first = await fx.app.memberships.listPrincipalGroups(dave, { principal: "", transitive: true, pageSize: 3, pageToken: "" });
+    expect(first.entries.map((entry) => entry.group.id)).toEqual(all.slice(0, 3));
+    expect(first.nextPageToken).not.toBe("");
+    const second = await fx.app.memberships.listPrincipalGroups(dave, {
+      principal: "",
+      transitive: true,
+      pageSize: 3,
+      pageToken: first.nextPageToken,
+    });
+    expect(second.entries.map((entry) => entry.group.id)).toEqual(all.slice(3));
+    expect(second.nextPageToken).toBe("");
+  });
+});
+
 describe("cycles and depth", () => {
   it("refuses an edge that closes a cycle, naming it", async () => {
     const message = await rejection(addMember(fx, owner, B.id, `group:${T.id}`));
