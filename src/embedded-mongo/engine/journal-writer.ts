@@ -49,6 +49,8 @@ export interface JournalWriter {
   /** Sends later appends to `file`; the old file is closed once drained. */
   switchTo(file: JournalFile): void;
   readonly current: JournalFile;
+  /** fdatasync calls so far (group commit makes this far smaller than the appends). */
+  readonly syncs: number;
   /** Resolves when everything queued so far is durable (or has failed). */
   drain(): Promise<void>;
   /** Drains and closes the current file. */
@@ -74,6 +76,7 @@ export function createJournalWriter(initial: JournalFile, onError: (error: unkno
   let queue: Pending[] = [];
   let running: Promise<void> | null = null;
   let failure: Error | null = null;
+  let syncs = 0;
   const retired: JournalFile[] = [];
 
   async function run(): Promise<void> {
@@ -87,6 +90,7 @@ export function createJournalWriter(initial: JournalFile, onError: (error: unkno
         if (failure !== null) throw failure;
         await writeAll(file.fd, Buffer.concat(batch.map((p) => p.bytes)));
         await fdatasyncAsync(file.fd);
+        syncs++;
         if (file.newFile) {
           await fsyncAsync(file.fd);
           await fsyncDirectory(dirname(file.path));
@@ -121,6 +125,9 @@ export function createJournalWriter(initial: JournalFile, onError: (error: unkno
   return {
     get current() {
       return current;
+    },
+    get syncs() {
+      return syncs;
     },
     append(bytes) {
       if (failure !== null) return Promise.reject(failure);
