@@ -97,7 +97,9 @@ export async function expandMembers(ctx: AppContext, groupId: string, call: Stor
   const result: MembershipRecord[] = [];
   for (const [member, reached] of leaves) {
     if (reached.role === undefined) continue;
-    const viaGroupIds = [...reached.vias].sort();
+    // As the proto documents: empty for a direct member (its role still
+    // counts the groups it also comes through).
+    const viaGroupIds = reached.direct === undefined ? [...reached.vias].sort() : [];
     // Times and creator: the direct membership when there is one, else the
     // edge of the first (sorted) member group it comes through.
     const source = reached.direct ?? directGroupEdges.get(viaGroupIds[0] ?? "");
