@@ -73,7 +73,9 @@ async function writeSnapshot(dir: string, gen: number, content: SnapshotContent)
   const handle = await open(tmp, "w");
   try {
     const write = async (doc: Document): Promise<void> => {
-      await handle.write(encodeRecord(doc));
+      const bytes = encodeRecord(doc);
+      let offset = 0;
+      while (offset < bytes.length) offset += (await handle.write(bytes, offset)).bytesWritten;
     };
     await write({ t: "snapshot", v: 1, s: Long.fromBigInt(content.seq), ct: new Timestamp({ t: content.clusterTime.t, i: content.clusterTime.i }) });
     for (const coll of content.collections) {
@@ -193,6 +195,9 @@ function createSink(dir: string, startGen: number, writer: JournalWriter, compac
   return {
     append(record) {
       return writer.append(encodeRecord(recordToDocument(record)));
+    },
+    get failed() {
+      return writer.failure !== null;
     },
     afterAppend(snapshot) {
       if (compaction !== null || writer.current.size < compactAfter) return;

@@ -26,6 +26,8 @@ import type {
 export interface RecordSink {
   /** Appends in call order; resolves once the record is durable. */
   append(record: EngineRecord): Promise<void>;
+  /** Set once the journal failed: nothing more may be applied, since it could not be made durable. */
+  readonly failed: boolean;
   /** Called after each append; may start a compaction from `snapshot`. */
   afterAppend(snapshot: () => SnapshotContent): void;
   close(): Promise<void>;
@@ -135,6 +137,14 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     if (closed) throw new EngineError(8, "UnknownError", "the embedded storage engine is closed");
   }
 
+  /** Refuses changes once the journal has failed, before anything is applied in memory. */
+  function assertWritable(): void {
+    assertOpen();
+    if (sink?.failed === true) {
+      throw new EngineError(8, "UnknownError", "the embedded storage engine's journal failed earlier; it no longer accepts writes");
+    }
+  }
+
   function horizon(): bigint {
     let min = changes.latestSeq();
     for (const txn of active) if (txn.snapshotSeq < min) min = txn.snapshotSeq;
@@ -230,6 +240,7 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       return coll;
     },
     publish(writes, touched) {
+      assertWritable();
       const ops: JournalOp[] = [];
       for (const coll of touched) {
         if (!coll.durable) {
@@ -410,7 +421,7 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
     async createCollection(ns, collOptions = {}) {
-      assertOpen();
+      assertWritable();
       splitNs(ns);
       const existing = catalog.get(ns);
       if (existing?.durable === true) return false;
@@ -424,7 +435,7 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       return true;
     },
     async dropCollection(ns) {
-      assertOpen();
+      assertWritable();
       const wallTime = new Date();
       const s = changes.latestSeq();
       const coll = catalog.get(ns);
@@ -439,14 +450,14 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       return { nIndexesWas };
     },
     async dropDatabase(db) {
-      assertOpen();
+      assertWritable();
       const wallTime = new Date();
       const s = changes.latestSeq();
       dropDatabaseNow(db, wallTime);
       await append({ t: "dropDatabase", s, w: wallTime, db });
     },
     async createIndexes(ns, specs) {
-      assertOpen();
+      assertWritable();
       splitNs(ns);
       const result = createIndexesNow(ns, specs);
       await append({ t: "createIndexes", n: ns, specs: [...specs] });
@@ -457,7 +468,7 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       return coll?.durable === true ? coll.indexes.map((i) => i.def.spec) : null;
     },
     async dropIndexes(ns, names) {
-      assertOpen();
+      assertWritable();
       const before = dropIndexesNow(ns, names);
       await append({ t: "dropIndexes", n: ns, names: names === "*" ? "*" : [...names] });
       return before;

@@ -51,6 +51,8 @@ export interface JournalWriter {
   readonly current: JournalFile;
   /** fdatasync calls so far (group commit makes this far smaller than the appends). */
   readonly syncs: number;
+  /** The first write or sync error; once set, every append is rejected. */
+  readonly failure: Error | null;
   /** Resolves when everything queued so far is durable (or has failed). */
   drain(): Promise<void>;
   /** Drains and closes the current file. */
@@ -128,6 +130,9 @@ export function createJournalWriter(initial: JournalFile, onError: (error: unkno
     },
     get syncs() {
       return syncs;
+    },
+    get failure() {
+      return failure;
     },
     append(bytes) {
       if (failure !== null) return Promise.reject(failure);
