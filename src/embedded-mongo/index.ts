@@ -87,10 +87,13 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     }
     socket.setNoDelay(true);
     nextConnectionId++;
-    const connection = handleConnection(socket, context, nextConnectionId, log);
+    const connectionId = nextConnectionId;
+    const connection = handleConnection(socket, context, connectionId, log);
     sockets.add(socket);
     connections.add(connection);
+    log.debug({ connectionId, remote: socket.remotePort }, "connection opened");
     socket.on("close", () => {
+      log.debug({ connectionId }, "connection closed");
       sockets.delete(socket);
       void connection.drained().finally(() => connections.delete(connection));
     });

@@ -94,7 +94,7 @@ function isChangeStreamGetMore(server: ServerContext, name: string, body: Docume
   return id !== undefined && server.cursors.get(id)?.cursor.kind === "changeStream";
 }
 
-async function execute(server: ServerContext, request: CommandRequest, name: string, spec: CommandSpec, session: SessionState | undefined): Promise<Document> {
+async function execute(server: ServerContext, request: CommandRequest, spec: CommandSpec, session: SessionState | undefined): Promise<Document> {
   const body = request.body;
   const db: unknown = request.legacyDb ?? body["$db"];
   if (typeof db !== "string" || db === "") throw commandError("BadValue", "OP_MSG requests require a $db argument");
@@ -133,7 +133,7 @@ export async function dispatchCommand(server: ServerContext, request: CommandReq
   try {
     const lsid: unknown = request.body["lsid"];
     const session = lsid === undefined ? undefined : server.sessions.get(lsid);
-    const run = (): Promise<Document> => execute(server, request, name, spec, session);
+    const run = (): Promise<Document> => execute(server, request, spec, session);
     if (session === undefined || isChangeStreamGetMore(server, spec.name, request.body)) return await run();
     return await server.sessions.runExclusive(session, run);
   } catch (err) {

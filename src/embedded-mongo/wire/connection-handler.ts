@@ -93,8 +93,8 @@ export function handleConnection(socket: Socket, server: ServerContext, connecti
     try {
       frames = framer.push(chunk);
     } catch (err) {
-      if (!(err instanceof FramingError)) throw err;
-      log.warn({ connectionId, reason: err.message }, "closing connection: unframeable stream");
+      if (err instanceof FramingError) log.warn({ connectionId, reason: err.message }, "closing connection: unframeable stream");
+      else log.error({ err, connectionId }, "closing connection: unexpected framing failure");
       socket.destroy();
       return;
     }
