@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Timestamp, type ChangeStream, type ChangeStreamOptions, type Collection, type Document } from "mongodb";
+import { uniqueDbName } from "../../support/mongo.ts";
 import { useConformanceDb, type TestDoc } from "./fixture.ts";
 
 const ctx = useConformanceDb("changes");
@@ -140,6 +141,27 @@ describe("events", () => {
     await other.insertOne({ _id: "elsewhere" });
     await coll.insertOne({ _id: "here" });
     expect((await nextChange(stream))["documentKey"]).toEqual({ _id: "here" });
+  });
+});
+
+describe("database-level streams", () => {
+  it("db.watch() reports changes of every collection in that database only", async () => {
+    const first = await freshCollection();
+    const second = await freshCollection();
+    const db = ctx().db;
+    const stream = db.watch<Document, Document>([], { maxAwaitTimeMS: 200 });
+    openStreams.push(stream);
+    expect(await stream.tryNext()).toBeNull();
+    const otherDb = ctx().client.db(uniqueDbName("changes_other"));
+    await otherDb.collection<TestDoc>("elsewhere").insertOne({ _id: "other-db" });
+    await first.insertOne({ _id: "one" });
+    await second.insertOne({ _id: "two" });
+    const events = [await nextChange(stream), await nextChange(stream)];
+    expect(events.map((e): unknown[] => [(e["ns"] as Document)["coll"], (e["documentKey"] as Document)["_id"]])).toEqual([
+      [first.collectionName, "one"],
+      [second.collectionName, "two"],
+    ]);
+    await otherDb.dropDatabase();
   });
 });
 

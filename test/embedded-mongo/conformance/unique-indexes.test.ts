@@ -88,6 +88,39 @@ describe("kinds of unique index", () => {
     expectDuplicate(await expectServerError(coll.insertOne({ email: "a@x" })), { email: 1 }, { email: "a@x" });
   });
 
+  it("multikey: arrays sharing an element collide, repeats inside one document do not", async () => {
+    const coll = await freshCollection("multikey", { tags: 1 });
+    await coll.insertOne({ _id: 1, tags: ["a", "b", "b"] });
+    await coll.insertOne({ _id: 2, tags: ["c"] });
+    expectDuplicate(await expectServerError(coll.insertOne({ _id: 3, tags: ["d", "b"] })), { tags: 1 }, { tags: "b" });
+    expectDuplicate(await expectServerError(coll.updateOne({ _id: 2 }, { $push: { tags: "a" } })), { tags: 1 }, { tags: "a" });
+    await coll.updateOne({ _id: 2 }, { $push: { tags: "c" } });
+    expect(await coll.findOne({ _id: 2 })).toEqual({ _id: 2, tags: ["c", "c"] });
+  });
+
+  it("nested paths and compound keys with a missing part", async () => {
+    const nested = await freshCollection("nested", { "profile.email": 1 });
+    await nested.insertOne({ profile: { email: "a@x", name: "A" } });
+    expectDuplicate(
+      await expectServerError(nested.insertOne({ profile: { email: "a@x", name: "B" } })),
+      { "profile.email": 1 },
+      { "profile.email": "a@x" },
+    );
+    const compound = await freshCollection("compound_missing", { a: 1, b: 1 });
+    await compound.insertOne({ a: 1 });
+    await compound.insertOne({ a: 1, b: 2 });
+    expectDuplicate(await expectServerError(compound.insertOne({ a: 1, b: null })), { a: 1, b: 1 }, { a: 1, b: null });
+  });
+
+  it("dropping a unique index lifts the constraint", async () => {
+    const coll = await freshCollection("dropped_unique", { k: 1 });
+    await coll.insertOne({ k: 1 });
+    expect((await expectServerError(coll.insertOne({ k: 1 }))).code).toBe(11000);
+    await coll.dropIndex("k_1");
+    await coll.insertOne({ k: 1 });
+    expect(await coll.countDocuments({ k: 1 })).toBe(2);
+  });
+
   it("numbers of different BSON types with the same value are the same key", async () => {
     const coll = await freshCollection("numeric", { n: 1 });
     await coll.insertOne({ n: 1 });
