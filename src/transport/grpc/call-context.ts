@@ -14,6 +14,9 @@ import { grpcPath } from "./service-definition.ts";
 /** The context and a function to release its timer once the call is over. */
 export type GrpcHandlerContext = ReturnType<typeof createHandlerContext>;
 
+/** A cancellation this close to the deadline is taken to be the deadline. */
+const deadlineSlackMs = 50;
+
 /** Epoch ms of the call's deadline, or undefined when the client set none. */
 export function deadlineOf(call: ServerSurfaceCall): number | undefined {
   const deadline = call.getDeadline();
@@ -33,8 +36,11 @@ export function createGrpcHandlerContext(
   const deadline = deadlineOf(call);
   const cancelled = new AbortController();
   call.once("cancelled", () => {
-    // grpc-js also reports its own deadline expiry as a cancellation.
-    const expired = deadline !== undefined && Date.now() >= deadline;
+    // grpc-js reports its own deadline expiry as a cancellation, and a client
+    // whose deadline passed cancels the stream, which can arrive a moment
+    // before the server's copy of the deadline (computed from grpc-timeout
+    // after transit) expires: both are the deadline, not a user's cancel.
+    const expired = deadline !== undefined && Date.now() >= deadline - deadlineSlackMs;
     cancelled.abort(
       expired
         ? new ConnectError("deadline exceeded", Code.DeadlineExceeded)
