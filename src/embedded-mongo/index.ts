@@ -23,6 +23,8 @@ export interface EmbeddedMongoOptions {
   readonly log?: Logger;
   /** Idle time after which an open cursor is closed (default 10 minutes). */
   readonly cursorTimeoutMs?: number;
+  /** Idle time after which an open transaction is aborted (default 60 s, mongod's transactionLifetimeLimitSeconds). */
+  readonly transactionLifetimeMs?: number;
   /** Change events kept for resuming change streams (engine default when omitted). */
   readonly changeLogRetention?: number;
 }
@@ -37,6 +39,7 @@ export interface EmbeddedMongo {
 
 const sweepIntervalMs = 5_000;
 const defaultCursorTimeoutMs = 10 * 60_000;
+const defaultTransactionLifetimeMs = 60_000;
 /** How long stop() waits for in-flight commands before closing the engine. */
 const drainTimeoutMs = 6_000;
 
@@ -64,13 +67,15 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     ...(options.changeLogRetention === undefined ? {} : { changeLogRetention: options.changeLogRetention }),
   };
+  const cursorTimeoutMs = options.cursorTimeoutMs ?? defaultCursorTimeoutMs;
+  const transactionLifetimeMs = options.transactionLifetimeMs ?? defaultTransactionLifetimeMs;
   const engine: Engine = await createEngine(engineOptions);
   const stopController = new AbortController();
   let address = "127.0.0.1:0";
   const context: ServerContext = {
     engine,
-    cursors: createCursorRegistry({ idleTimeoutMs: options.cursorTimeoutMs ?? defaultCursorTimeoutMs }),
-    sessions: createSessionRegistry({ sessionTimeoutMs: 30 * 60_000, transactionLifetimeMs: 60_000, maxSessions: 100_000 }),
+    cursors: createCursorRegistry({ idleTimeoutMs: cursorTimeoutMs }),
+    sessions: createSessionRegistry({ sessionTimeoutMs: 30 * 60_000, transactionLifetimeMs, maxSessions: 100_000 }),
     address: () => address,
     log,
     electionId: new ObjectId("7fffffff0000000000000001"),
@@ -106,11 +111,12 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
   }
   const bound = (tcp.address() as AddressInfo).port;
   address = `127.0.0.1:${bound}`;
-  const cursorTimeoutMs = options.cursorTimeoutMs ?? defaultCursorTimeoutMs;
+  // Sweep at least twice per timeout so short (test) timeouts are honoured promptly.
+  const shortestTimeout = Math.min(cursorTimeoutMs, transactionLifetimeMs);
   const sweeper = setInterval(() => {
     context.cursors.sweep();
     context.sessions.sweep();
-  }, Math.min(sweepIntervalMs, Math.max(50, cursorTimeoutMs / 2)));
+  }, Math.min(sweepIntervalMs, Math.max(50, shortestTimeout / 2)));
   sweeper.unref();
   log.info({ address }, "embedded-mongo listening");
 

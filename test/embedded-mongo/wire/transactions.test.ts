@@ -228,3 +228,28 @@ describe("retryable writes", () => {
     }
   });
 });
+
+describe("abandoned transactions", () => {
+  it("are aborted after the transaction lifetime, releasing their documents", async () => {
+    const shortLived = await startEmbeddedMongo({ port: 0, transactionLifetimeMs: 200 });
+    const c = new MongoClient(shortLived.uri);
+    const session = c.startSession();
+    try {
+      const coll = c.db("txn").collection<Counter>("abandoned");
+      await coll.insertOne({ _id: "c", n: 0 });
+      session.startTransaction();
+      await coll.updateOne({ _id: "c" }, { $inc: { n: 1 } }, { session });
+      await new Promise((r) => setTimeout(r, 600));
+      // No longer blocked by the abandoned write intent.
+      const started = Date.now();
+      await coll.updateOne({ _id: "c" }, { $inc: { n: 10 } }, { maxTimeMS: 2000 });
+      expect(Date.now() - started).toBeLessThan(1000);
+      await expect(session.commitTransaction()).rejects.toMatchObject({ code: 251 });
+      expect(await coll.findOne({ _id: "c" })).toEqual({ _id: "c", n: 10 });
+    } finally {
+      await session.endSession();
+      await c.close();
+      await shortLived.stop();
+    }
+  });
+});
