@@ -129,7 +129,9 @@ function bidiStreamAdapter(
   const invoke = pipeline.bindStream(method, impl);
   return (call) => {
     const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
-    void pump(call, ctx, invoke(ctx, readRequests(call)));
+    // Not `for await (… of call)`: that iterator destroys the duplex call
+    // when the client half-closes, and the status could then never be sent.
+    void pump(call, ctx, invoke(ctx, readRequests(call.iterator({ destroyOnReturn: false }))));
   };
 }
 
