@@ -203,6 +203,68 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
     expect(await items3.findOne({ _id: 100 })).toEqual({ _id: 100, batch: 5 });
   });
 
+  it("kill -9 in the middle of concurrent writes and transactions loses no acknowledged write and tears no transaction", { timeout: 120_000 }, async () => {
+    const dataDir = await tempDir();
+    const server = await spawnEmbeddedMongo({ dataDir });
+    servers.push(server);
+    // No retries: an acknowledgement must mean "committed by the server that was killed".
+    const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 2_000, retryWrites: false, maxPoolSize: 16 });
+    clients.push(client);
+    await client.connect();
+    const db = client.db(dbName);
+    const accountCount = 5;
+    await db.collection<TestDoc>("accounts").insertMany(Array.from({ length: accountCount }, (_, i) => ({ _id: i, balance: 1000 })));
+
+    const acknowledged: string[] = [];
+    let acknowledgedTransfers = 0;
+    let stop = false;
+    const inserter = async (w: number): Promise<void> => {
+      for (let i = 0; !stop; i += 1) {
+        await db.collection<TestDoc>("stream").insertOne({ _id: `${w}-${i}`, pad: "x".repeat(200) });
+        acknowledged.push(`${w}-${i}`);
+      }
+    };
+    const transferrer = async (w: number): Promise<void> => {
+      for (let i = 0; !stop; i += 1) {
+        const session = client.startSession();
+        try {
+          await session.withTransaction(
+            async () => {
+              const accounts = db.collection<TestDoc>("accounts");
+              await accounts.updateOne({ _id: (w + i) % accountCount }, { $inc: { balance: -3 } }, { session });
+              await accounts.updateOne({ _id: (w + 2 * i + 1) % accountCount }, { $inc: { balance: 3 } }, { session });
+            },
+            { timeoutMS: 5_000 },
+          );
+          acknowledgedTransfers += 1;
+        } finally {
+          await session.endSession().catch(() => undefined);
+        }
+      }
+    };
+    const workers = [
+      ...Array.from({ length: 6 }, (_, w) => inserter(w)),
+      ...Array.from({ length: 3 }, (_, w) => transferrer(w)),
+    ].map((p) => p.catch(() => undefined));
+
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    server.kill("SIGKILL");
+    expect(await server.exited).toBeNull();
+    stop = true;
+    await Promise.all(workers);
+    await closeQuickly(client);
+    expect(acknowledged.length).toBeGreaterThan(20);
+    expect(acknowledgedTransfers).toBeGreaterThan(0);
+
+    const second = await start(dataDir);
+    const db2 = second.client.db(dbName);
+    const stored = new Set((await db2.collection<TestDoc>("stream").find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id as string));
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    const balances = (await db2.collection<TestDoc>("accounts").find().toArray()).map((d) => d["balance"] as number);
+    expect(balances).toHaveLength(accountCount);
+    expect(balances.reduce((a, b) => a + b, 0)).toBe(accountCount * 1000);
+  });
+
   it("a graceful stop (SIGTERM) exits 0 and keeps everything", { timeout: 120_000 }, async () => {
     const dataDir = await tempDir();
     const first = await start(dataDir);

@@ -93,8 +93,10 @@ describe("kinds of unique index", () => {
     await coll.insertOne({ _id: 1, tags: ["a", "b", "b"] });
     await coll.insertOne({ _id: 2, tags: ["c"] });
     expectDuplicate(await expectServerError(coll.insertOne({ _id: 3, tags: ["d", "b"] })), { tags: 1 }, { tags: "b" });
-    expectDuplicate(await expectServerError(coll.updateOne({ _id: 2 }, { $push: { tags: "a" } })), { tags: 1 }, { tags: "a" });
-    await coll.updateOne({ _id: 2 }, { $push: { tags: "c" } });
+    const pushA: Document = { $push: { tags: "a" } };
+    const pushC: Document = { $push: { tags: "c" } };
+    expectDuplicate(await expectServerError(coll.updateOne({ _id: 2 }, pushA)), { tags: 1 }, { tags: "a" });
+    await coll.updateOne({ _id: 2 }, pushC);
     expect(await coll.findOne({ _id: 2 })).toEqual({ _id: 2, tags: ["c", "c"] });
   });
 
