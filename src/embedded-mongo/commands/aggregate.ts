@@ -41,10 +41,17 @@ const unsupportedStages = new Set([
 /** Query operators the engine's matcher may not evaluate; such filters go to mingo. */
 const mingoOnlyOperators = new Set(["$where", "$text", "$function"]);
 
-function usesMingoOnlyOperator(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(usesMingoOnlyOperator);
-  if (!isPlainObject(value)) return false;
-  return Object.entries(value).some(([key, sub]) => mingoOnlyOperators.has(key) || usesMingoOnlyOperator(sub));
+/**
+ * Whether a `$match` filter must run in mingo: it uses an operator the engine
+ * does not evaluate, or `$expr` while the command has `let` variables (which
+ * only mingo is given).
+ */
+function needsMingo(filter: unknown, hasVariables: boolean): boolean {
+  if (Array.isArray(filter)) return filter.some((item) => needsMingo(item, hasVariables));
+  if (!isPlainObject(filter)) return false;
+  return Object.entries(filter).some(
+    ([key, sub]: [string, unknown]) => mingoOnlyOperators.has(key) || (hasVariables && key === "$expr") || needsMingo(sub, hasVariables),
+  );
 }
 
 /** Validates stage names of a pipeline (recursing into $facet and $lookup/$unionWith pipelines). */
@@ -98,11 +105,11 @@ export function rewritePipeline(pipeline: readonly Document[]): Document[] {
 }
 
 /** Runs find-like leading stages on stored documents; returns the documents and the stages left. */
-function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Document[]): [Document[], Document[]] {
+function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Document[], hasVariables: boolean): [Document[], Document[]] {
   let index = 0;
   let docs: Document[] | undefined;
   const first = pipeline[0];
-  if (first !== undefined && isPlainObject(first["$match"]) && !usesMingoOnlyOperator(first["$match"])) {
+  if (first !== undefined && isPlainObject(first["$match"]) && !needsMingo(first["$match"], hasVariables)) {
     docs = tx.find(ns, first["$match"]);
     index = 1;
   } else {
@@ -112,7 +119,7 @@ function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Documen
     const stage = pipeline[index] ?? {};
     const [name] = Object.keys(stage);
     const spec: unknown = stage[name ?? ""];
-    if (name === "$match" && isPlainObject(spec) && !usesMingoOnlyOperator(spec)) {
+    if (name === "$match" && isPlainObject(spec) && !needsMingo(spec, hasVariables)) {
       docs = docs.filter((doc) => matches(doc, spec));
     } else if (name === "$sort" && isPlainObject(spec)) {
       docs = sortDocuments(docs, parseSort(spec));
@@ -133,10 +140,10 @@ function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Documen
 }
 
 /** Runs a validated, non-change-stream pipeline on one snapshot. */
-export function runPipeline(tx: Transaction, db: string, collection: string | undefined, pipeline: readonly Document[]): Document[] {
+export function runPipeline(tx: Transaction, db: string, collection: string | undefined, pipeline: readonly Document[], variables?: Document): Document[] {
   let input: Document[] = [];
   let rest: readonly Document[] = pipeline;
-  if (collection !== undefined) [input, rest] = runStoredPrefix(tx, `${db}.${collection}`, pipeline);
+  if (collection !== undefined) [input, rest] = runStoredPrefix(tx, `${db}.${collection}`, pipeline, variables !== undefined);
   if (rest.length === 0) return input;
   const resolved = new Map<string, Document[]>();
   const collectionResolver = (name: string): Document[] => {
@@ -148,7 +155,7 @@ export function runPipeline(tx: Transaction, db: string, collection: string | un
     return docs;
   };
   try {
-    const aggregator = createAggregator(rest.map(promoteDocument), collectionResolver);
+    const aggregator = createAggregator(rest.map(promoteDocument), variables === undefined ? { collectionResolver } : { collectionResolver, variables: promoteDocument(variables) });
     // mongod keeps `_id` first in computed documents; mingo appends it.
     return aggregator.run(input.map(promoteDocument)).map((doc) => withIdFirst(demoteDocument(doc)));
   } catch (err) {
@@ -175,7 +182,8 @@ export const aggregate: CommandHandler = (ctx) => {
   if (collection === undefined && !(stages[0] !== undefined && "$documents" in stages[0])) {
     throw commandError("InvalidNamespace", "{aggregate: 1} is not valid for this pipeline: it must start with $documents or $changeStream");
   }
-  const results = ctx.scope.read((tx) => runPipeline(tx, ctx.db, collection, stages));
+  const variables = args.document("let");
+  const results = ctx.scope.read((tx) => runPipeline(tx, ctx.db, collection, stages, variables));
   const ns = collection === undefined ? `${ctx.db}.$cmd.aggregate` : `${ctx.db}.${collection}`;
   return firstBatchReply(ctx.server.cursors, ns, results, { batchSize, singleBatch: false });
 };

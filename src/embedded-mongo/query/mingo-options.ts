@@ -56,11 +56,17 @@ const context = Context.init({
   window: windowOperators,
 });
 
-/**
- * A mingo aggregator over promoted documents; `collectionResolver` serves
- * `$lookup`, `$graphLookup` and `$unionWith`.
- */
-export function createAggregator(pipeline: readonly AnyObject[], collectionResolver?: (name: string) => AnyObject[]): Aggregator {
-  const options: Partial<Options> = collectionResolver === undefined ? { context } : { context, collectionResolver };
+export interface AggregatorSources {
+  /** Serves `$lookup`, `$graphLookup` and `$unionWith`. */
+  readonly collectionResolver?: (name: string) => AnyObject[];
+  /** The command's `let` variables (promoted), visible as `$$name`. */
+  readonly variables?: AnyObject;
+}
+
+/** A mingo aggregator over promoted documents. */
+export function createAggregator(pipeline: readonly AnyObject[], sources: AggregatorSources = {}): Aggregator {
+  const options: { -readonly [K in keyof Options]?: Options[K] } = { context };
+  if (sources.collectionResolver !== undefined) options.collectionResolver = sources.collectionResolver;
+  if (sources.variables !== undefined) options.variables = sources.variables;
   return new Aggregator([...pipeline], options);
 }

@@ -104,6 +104,15 @@ describe("protocol edges through the driver", () => {
     expect(immutable.code).toBe(66);
   });
 
+  it("passes aggregate `let` variables to $match/$expr and expressions", async () => {
+    const coll = db.collection<Loose>("let");
+    await coll.insertMany([{ _id: 1, qty: 5 }, { _id: 2, qty: 15 }]);
+    const result = await coll
+      .aggregate([{ $match: { $expr: { $gt: ["$qty", "$$limit"] } } }, { $project: { over: { $subtract: ["$qty", "$$limit"] } } }], { let: { limit: 10 } })
+      .toArray();
+    expect(result).toEqual([{ _id: 2, over: 5 }]);
+  });
+
   it("keeps numeric BSON types through $inc and $mul", async () => {
     const coll = db.collection<Numbers>("numbers");
     await coll.insertOne({ _id: 1, i: new Int32(2147483646), l: Long.fromNumber(5), d: new Double(1.5), small: new Int32(3) });
