@@ -8,6 +8,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { compressionGzip, createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GroupSchema, type Group } from "../../gen/roster/v1/group_pb.ts";
@@ -216,6 +217,28 @@ describe("web door over HTTP/1.1", () => {
       expect(fake.calls).toBe(before);
       // Just under the limit is fine.
       await expect(client.createGroup({ group: { slug: "fits", description: "x".repeat(maxMessageBytes - 100) } })).resolves.toBeDefined();
+    });
+
+    it("ends the connection after refusing a body it did not read, so the socket is not reused mid-body", async () => {
+      // A gRPC-web request announcing a message one byte over the limit, body still being sent.
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = httpRequest(`${door.url}/roster.v1.GroupService/CreateGroup`, {
+          method: "POST",
+          headers: { "Content-Type": "application/grpc-web+proto", "X-Grpc-Web": "1" },
+        });
+        req.on("response", resolve);
+        req.on("error", reject);
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(maxMessageBytes + 1, 1);
+        req.write(prefix);
+        req.write(Buffer.alloc(1000));
+      });
+      response.resume();
+      expect(response.headers["grpc-status"] ?? "").toBe("");
+      expect(response.headers.connection).toBe("close");
+      // And the door keeps serving.
+      const client = createClient(GroupService, createGrpcWebTransport({ baseUrl: door.url, httpVersion: "1.1" }));
+      await expect(client.getGroup({ id: "nope" })).rejects.toMatchObject({ code: Code.NotFound });
     });
 
     it("accepts gzip-compressed requests and offers gzip responses", async () => {

@@ -10,7 +10,7 @@
  * endpoints, message size limits, compression, and draining on shutdown.
  */
 import { readFileSync } from "node:fs";
-import { createServer, Server as HttpServer } from "node:http";
+import { createServer, IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import { createSecureServer, type Http2SecureServer, type Http2Session } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
@@ -111,7 +111,10 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
       inFlight--;
       if (inFlight === 0) idle?.();
     });
-    if (draining && req.httpVersionMajor === 1) res.setHeader("Connection", "close");
+    if (req instanceof IncomingMessage && res instanceof ServerResponse) {
+      if (draining) res.setHeader("Connection", "close");
+      else closeIfAnsweredEarly(req, res);
+    }
     if (cors.apply(req, res) !== "serve") return;
     if (ops(req, res)) return;
     rpcHandler(req, res);
@@ -124,8 +127,12 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
       : createSecureServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true }, handle);
   const sessions = new Set<Http2Session>();
   if (server instanceof HttpServer) {
-    // Slow-loris bound for HTTP/1.1; streams are long-lived, so no request timeout.
+    // Keep idle keep-alive connections open longer than clients do (Node's
+    // agent: 5 s), so a client never reuses a socket the server just closed.
+    server.keepAliveTimeout = 65_000;
+    // Slow-loris bound on the headers; no bound on the whole request, as streams are long-lived.
     server.headersTimeout = 30_000;
+    server.requestTimeout = 0;
   } else {
     server.on("session", (session: Http2Session) => {
       sessions.add(session);
@@ -183,6 +190,21 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   };
 
   return { port, url, close };
+}
+
+/**
+ * HTTP/1.1: when the response starts before the request body was fully
+ * received — connect refusing an oversized message after reading only its
+ * length prefix — the connection ends with the response (`Connection: close`).
+ * Otherwise the client may send its next request on a socket whose previous
+ * body is still in flight, and that request hangs or is reset.
+ */
+function closeIfAnsweredEarly(req: IncomingMessage, res: ServerResponse): void {
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.writeHead = (...args: unknown[]) => {
+    if (!req.complete) res.setHeader("Connection", "close");
+    return writeHead(...args);
+  };
 }
 
 /** The client address in grpc-js's style ("ipv4:127.0.0.1:53122"), for the request log. */
