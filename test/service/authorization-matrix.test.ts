@@ -252,4 +252,15 @@ describe("authorization matrix over gRPC", () => {
     }
     if (caller === "malformed token") expect(result.details).not.toContain("not-a-jwt");
   });
+
+  it("logged one line per call above, and never a token", () => {
+    const lines = roster.logs().filter((l) => l["msg"] === "rpc");
+    expect(lines.length).toBeGreaterThanOrEqual(cases.length + badCases.length);
+    const raw = roster.rawLogs();
+    for (const token of tokens.values()) {
+      for (const part of token.split(".")) expect(raw).not.toContain(part);
+    }
+    expect(raw).not.toContain("not-a-jwt");
+    expect(raw).not.toMatch(/Bearer/i);
+  });
 });
