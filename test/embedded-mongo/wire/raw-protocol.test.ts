@@ -165,6 +165,47 @@ describe("framing", () => {
     await expectServerUp();
   });
 
+  it("serves many connections at once, each strictly in its own order", async () => {
+    const clients = await Promise.all(Array.from({ length: 20 }, () => connection()));
+    clients.forEach((c, k) => {
+      const frames = Array.from({ length: 15 }, (_, i) =>
+        opMsg({ body: { insert: "many", documents: [{ _id: `${k}-${i}` }], $db: "raw" }, requestId: k * 100 + i }),
+      );
+      c.send(Buffer.concat(frames));
+    });
+    const replies = await Promise.all(clients.map(async (c) => Promise.all(Array.from({ length: 15 }, () => c.next(10_000)))));
+    replies.forEach((list, k) => {
+      expect(list.map((r) => r.responseTo)).toEqual(Array.from({ length: 15 }, (_, i) => k * 100 + i));
+      expect(list.every((r) => r.doc["ok"] === 1 && r.doc["n"] === 1)).toBe(true);
+    });
+    const check = clients[0];
+    if (check === undefined) throw new Error("no client");
+    check.send(opMsg({ body: { count: "many", $db: "raw" } }));
+    expect((await check.next()).doc).toMatchObject({ ok: 1, n: 300 });
+  });
+
+  it("stays up under a stream of garbage frames (deterministic pseudo-random bodies)", async () => {
+    let seed = 42;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    for (let round = 0; round < 40; round++) {
+      const c = await connection();
+      const length = 16 + Math.floor(random() * 200);
+      const frame = Buffer.alloc(length);
+      for (let i = 16; i < length; i++) frame[i] = Math.floor(random() * 256);
+      frame.writeInt32LE(length, 0);
+      frame.writeInt32LE(round, 4);
+      frame.writeInt32LE(0, 8);
+      frame.writeInt32LE(round % 2 === 0 ? 2013 : 2004, 12);
+      if (round % 4 === 0) frame.writeUInt32LE(0, 16); // plausible flags, random sections
+      c.send(frame);
+      c.close();
+    }
+    await expectServerUp();
+  });
+
   it("returns int64 cursor ids that getMore and killCursors accept", async () => {
     const c = await connection();
     c.send(opMsg({ body: { insert: "cursors", documents: Array.from({ length: 5 }, (_, i) => ({ _id: i })), $db: "raw" } }));
