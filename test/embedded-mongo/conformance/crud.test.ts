@@ -218,6 +218,13 @@ describe("update", () => {
     expect(await coll.findOne({ k: "x" }, { projection: { _id: 0 } })).toEqual({ k: "x", v: 2, created: true });
   });
 
+  it("updateMany with upsert inserts a single document when nothing matches", async () => {
+    const coll = freshCollection("update_many_upsert");
+    const result = await coll.updateMany({ g: "none" }, { $set: { v: 1 } }, { upsert: true });
+    expect([result.matchedCount, result.upsertedCount]).toEqual([0, 1]);
+    expect(await coll.find({}, { projection: { _id: 0 } }).toArray()).toEqual([{ g: "none", v: 1 }]);
+  });
+
   it("upsert with an _id equality uses that _id", async () => {
     const coll = freshCollection("update_upsert_id");
     const result = await coll.updateOne({ _id: "fixed" }, { $inc: { n: 1 } }, { upsert: true });
@@ -392,6 +399,11 @@ describe("update", () => {
     const upserted = await coll.replaceOne({ _id: 2 }, { d: 4 }, { upsert: true });
     expect(upserted.upsertedId).toBe(2);
     expect(await coll.findOne({ _id: 2 })).toEqual({ _id: 2, d: 4 });
+
+    // A replacement upsert copies only an _id equality from the filter, never other fields.
+    const byField = await coll.replaceOne({ k: "from-filter" }, { f: 6 }, { upsert: true });
+    expect(byField.upsertedId).toBeInstanceOf(ObjectId);
+    expect(await coll.findOne({ f: 6 }, { projection: { _id: 0 } })).toEqual({ f: 6 });
 
     const missing = await coll.replaceOne({ _id: 3 }, { e: 5 });
     expect([missing.matchedCount, missing.modifiedCount, missing.upsertedCount]).toEqual([0, 0, 0]);
