@@ -255,24 +255,40 @@ function scalarTest(op: string, operand: unknown): FieldTest | null {
  */
 function simplePredicate(filter: Document): DocPredicate | null {
   const tests: [field: string, test: FieldTest][] = [];
+  return collectSimpleTests(filter, tests) ? simpleTestsPredicate(tests) : null;
+}
+
+/** Adds the tests of `filter` (and of a top-level `$and` of such filters); false if anything is not simple. */
+function collectSimpleTests(filter: Document, tests: [field: string, test: FieldTest][]): boolean {
   for (const [field, condition] of Object.entries(filter) as [string, unknown][]) {
-    if (field.startsWith("$") || field.includes(".")) return null;
+    if (field === "$and" && Array.isArray(condition) && condition.length > 0) {
+      for (const part of condition as unknown[]) {
+        if (typeof part !== "object" || part === null || Array.isArray(part) || bsonTag(part) !== undefined) return false;
+        if (Object.keys(part).length === 0 || !collectSimpleTests(part, tests)) return false;
+      }
+      continue;
+    }
+    if (field.startsWith("$") || field.includes(".")) return false;
     if (isSimpleScalar(condition)) {
       tests.push([field, (values, present) => present && anyEqual(values, [condition])]);
       continue;
     }
     if (typeof condition !== "object" || condition === null || Array.isArray(condition) || bsonTag(condition) !== undefined ||
       condition instanceof Date || condition instanceof RegExp) {
-      return null;
+      return false;
     }
     const ops = Object.entries(condition) as [string, unknown][];
-    if (ops.length === 0) return null;
+    if (ops.length === 0) return false;
     for (const [op, operand] of ops) {
       const test = scalarTest(op, operand);
-      if (test === null) return null;
+      if (test === null) return false;
       tests.push([field, test]);
     }
   }
+  return true;
+}
+
+function simpleTestsPredicate(tests: readonly [field: string, test: FieldTest][]): DocPredicate {
   return (doc) => tests.every(([field, test]) => {
     const present = Object.hasOwn(doc, field);
     const actual: unknown = present ? doc[field] : undefined;

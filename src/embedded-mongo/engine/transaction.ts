@@ -106,6 +106,12 @@ function* entriesWithKey(list: SortedList<IndexEntry>, key: readonly unknown[]):
   yield* scanInterval(list, { prefix: key });
 }
 
+/** Whether `doc` has the key `ks` (a tupleKeyString) in `index`. */
+function hasKey(index: IndexState, coll: CollectionState, doc: StoredDoc | null | undefined, ks: string): boolean {
+  if (doc == null) return false;
+  return indexKeys(index.def, doc, coll.ns)?.some((k) => tupleKeyString(k) === ks) ?? false;
+}
+
 let nextTxnId = 1;
 
 export function createTransaction(host: TransactionHost): Transaction & { readonly id: number } {
@@ -200,17 +206,15 @@ class SnapshotTransaction implements Transaction {
         const ks = tupleKeyString(key);
         const ownHolder = own?.get(ks);
         if (ownHolder !== undefined && ownHolder !== idk) throw duplicateKeyError(coll.ns, index.def, key);
-        const hasKey = (d: StoredDoc | null | undefined): boolean =>
-          d != null && (indexKeys(index.def, d, coll.ns)?.some((k) => tupleKeyString(k) === ks) ?? false);
         for (const e of entriesWithKey(index.entries, key)) {
           if (e.idk === idk || tc.writes.has(e.idk)) continue;
           const chain = coll.chains.get(e.idk);
           const latest = latestVersion(chain);
-          if (latest !== undefined && hasKey(latest.doc)) {
+          if (latest !== undefined && hasKey(index, coll, latest.doc, ks)) {
             if (latest.seq <= snapshotSeq) throw duplicateKeyError(coll.ns, index.def, key);
             throw writeConflict(`key ${ks} of index ${index.def.spec.name} was committed after this transaction's snapshot`);
           }
-          if (latest !== undefined && latest.seq > snapshotSeq && hasKey(visibleVersion(chain, snapshotSeq)?.doc)) {
+          if (latest !== undefined && latest.seq > snapshotSeq && hasKey(index, coll, visibleVersion(chain, snapshotSeq)?.doc, ks)) {
             throw writeConflict(`key ${ks} of index ${index.def.spec.name} changed after this transaction's snapshot`);
           }
         }

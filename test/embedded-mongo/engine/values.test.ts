@@ -157,6 +157,7 @@ describe("scalar comparisons (evaluated without mingo)", () => {
     { a: 5 }, { a: { $eq: 5.5 } }, { a: { $ne: 5 } }, { a: { $gt: 4 } }, { a: { $gte: 5, $lt: 7 } },
     { a: { $lte: "5" } }, { a: { $in: [5, "x"] } }, { a: { $nin: [5, true] } }, { a: { $gt: new Date(1) } },
     { a: "x", _id: { $lt: 100 } },
+    { $and: [{ a: { $gt: 4 } }, { a: { $lt: 7 } }] },
   ];
   // The expected answers, written out per MongoDB semantics (array fields match through any element).
   const expected: Record<string, number[]> = {
@@ -170,6 +171,7 @@ describe("scalar comparisons (evaluated without mingo)", () => {
     '{"a":{"$nin":[5,true]}}': [0, 1, 2, 6, 7, 8, 9, 11, 12, 14, 15, 16],
     '{"a":{"$gt":"1970-01-01T00:00:00.001Z"}}': [11],
     '{"a":"x","_id":{"$lt":100}}': [9, 15],
+    '{"$and":[{"a":{"$gt":4}},{"a":{"$lt":7}}]}': [3, 4, 5, 6, 13],
   };
 
   it.each(filters)("%j", (filter) => {
@@ -182,5 +184,6 @@ describe("scalar comparisons (evaluated without mingo)", () => {
     expect(matches(doc, { n: { $gt: Long.fromString("9007199254740992") } })).toBe(true);
     expect(matches(doc, { n: Long.fromString("9007199254740992") })).toBe(false);
     expect(matches(doc, { n: { $in: [Long.fromString("9007199254740993")] } })).toBe(true);
+    expect(matches(doc, { $and: [{ n: { $lt: Long.fromString("9007199254740994") } }, { n: { $gt: Long.fromString("9007199254740992") } }] })).toBe(true);
   });
 });
