@@ -31,7 +31,13 @@ export const find: CommandHandler = (ctx) => {
     singleBatch = true;
   }
   const batchSize = batchSizeOf(args.integer("batchSize"));
-  if (args.boolean("tailable") === true) throw commandError("BadValue", "tailable cursors are not supported by the embedded server");
+  // Options that would change the answer are refused rather than ignored.
+  for (const option of ["tailable", "awaitData", "returnKey", "showRecordId"]) {
+    if (args.boolean(option) === true) throw commandError("BadValue", `find option '${option}' is not supported by the embedded server`);
+  }
+  for (const option of ["min", "max"]) {
+    if (args.has(option)) throw commandError("BadValue", `find option '${option}' is not supported by the embedded server`);
+  }
   const matched = ctx.scope.read((tx) => tx.find(ns, filter));
   let results = sortDocuments(matched, sort);
   if (skip > 0 || limit > 0) results = results.slice(skip, limit > 0 ? skip + limit : undefined);
