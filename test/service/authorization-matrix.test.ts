@@ -49,11 +49,10 @@ const principals: Readonly<Record<CallerName, string>> = {
   "system admin": "root",
 };
 
-type Expect = "OK" | "NOT_FOUND" | "PERMISSION_DENIED" | "UNIMPLEMENTED";
+type Expect = "OK" | "NOT_FOUND" | "PERMISSION_DENIED";
 const OK = "OK";
 const NF = "NOT_FOUND";
 const PD = "PERMISSION_DENIED";
-const UI = "UNIMPLEMENTED";
 
 /** Per RPC: the expected code for each caller (in `callers` order) and the permission named on refusal. */
 const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; readonly needs?: string }>> = {
@@ -74,8 +73,13 @@ const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; reado
   ListMemberships: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
   ListPrincipalGroups: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
   CheckMembership: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
-  BatchUpdateMemberships: { codes: [UI, UI, UI, UI, UI, UI, UI, UI] },
+  // PER_ITEM: the call itself only needs authentication; its one `add`
+  // operation is refused or applied exactly like AddMember (checked below).
+  BatchUpdateMemberships: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
 };
+
+/** gRPC code numbers of the per-item statuses. */
+const codeNumbers: Readonly<Record<Expect, number>> = { OK: 0, NOT_FOUND: 5, PERMISSION_DENIED: 7 };
 
 interface World {
   readonly parentId: string;
@@ -145,7 +149,11 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
     case "CheckMembership":
       return { method: m(rpc), request: { groupId: g, principal: "user:member" }, target: g };
     case "BatchUpdateMemberships":
-      return { method: m(rpc), request: { operations: [{ operation: { case: "add", value: { groupId: g, member: "user:x" } } }] }, target: g };
+      return {
+        method: m(rpc),
+        request: { operations: [{ operation: { case: "add", value: { groupId: g, member: `user:batch-${tag}` } } }] },
+        target: g,
+      };
     default:
       throw new Error(`unknown rpc ${rpc}`);
   }
@@ -201,12 +209,16 @@ function optionsFor(caller: string): RpcOptions {
   return { token };
 }
 
-async function run(client: RosterClient, rpc: string, caller: string): Promise<{ code: string; details: string; target: string }> {
+async function run(
+  client: RosterClient,
+  rpc: string,
+  caller: string,
+): Promise<{ code: string; details: string; target: string; response?: unknown }> {
   const { method, request, target } = requestFor(rpc, caller);
   const call = client.call(method, request, optionsFor(caller));
   try {
-    await call;
-    return { code: "OK", details: "", target };
+    const res = await call;
+    return { code: "OK", details: "", target, response: res.message };
   } catch {
     const failure = await failureOf(call);
     return { code: failure.code, details: failure.details, target };
@@ -230,7 +242,15 @@ describe("authorization matrix over gRPC", () => {
     expect(result.code, result.details).toBe(expected);
     if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
     if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
-    if (expected === UI) expect(result.details).toMatch(/is not implemented yet/);
+    if (rpc === "BatchUpdateMemberships") {
+      // The per-item status is what AddMember would answer the same caller.
+      const addMemberExpected = matrix["AddMember"]?.codes[callers.indexOf(caller)] ?? "OK";
+      const results = (result.response as { results: { status?: { code: number; message: string } }[] }).results;
+      expect(results).toHaveLength(1);
+      expect(results[0]?.status?.code).toBe(codeNumbers[addMemberExpected]);
+      if (addMemberExpected === NF) expect(results[0]?.status?.message).toBe(`group "${result.target}" not found`);
+      if (addMemberExpected === PD) expect(results[0]?.status?.message).toMatch(/^permission denied: WRITE on group /);
+    }
   });
 
   const badCases = rpcNames.flatMap((rpc) => badCredentialCallers.map((caller: BadCallerName) => ({ rpc, caller })));

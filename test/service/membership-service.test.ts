@@ -1,16 +1,11 @@
 /**
  * MembershipService through a real gRPC server: every RPC's success path and
- * its validation errors (exact codes, messages naming the field), and the
- * batch RPCs of issue 5 answering UNIMPLEMENTED rather than a fake success.
+ * its validation errors (exact codes, messages naming the field). The batch
+ * RPCs of issue 5 have their own suites.
  */
-import { create, type Message } from "@bufbuild/protobuf";
-import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";
 import { MemberVisibility } from "../../gen/roster/v1/group_pb.ts";
-import { BatchMembershipsRequestSchema, MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
-import { decodeResponse, encodeMessage } from "../../src/transport/grpc/message-codec.ts";
-import { grpcPath } from "../../src/transport/grpc/service-definition.ts";
 import { failureOf, type RosterClient } from "../support/roster-client.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
 import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
@@ -20,13 +15,11 @@ let mongo: TestMongo;
 let roster: TestRoster;
 let alice: RosterClient;
 let bob: RosterClient;
-let aliceToken: string;
 
 beforeAll(async () => {
   mongo = await startTestMongo();
   roster = await startTestRoster({ mongoUri: mongo.uri, dbName: uniqueDbName("membership_service"), admins: ["user:root"] });
-  aliceToken = await roster.token("alice");
-  alice = roster.client.as(aliceToken);
+  alice = roster.client.as(await roster.token("alice"));
   bob = roster.client.as(await roster.token("bob"));
 });
 
@@ -245,52 +238,5 @@ describe("CheckMembership", () => {
       `permission denied: WRITE on group ${g} is required to list its members`,
     );
     await expectFailure(alice.memberships.checkMembership({ groupId: g, principal: "" }), "INVALID_ARGUMENT", "principal: is required");
-  });
-});
-
-describe("batch RPCs (issue 5)", () => {
-  it("BatchUpdateMemberships answers UNIMPLEMENTED, not a fake success", async () => {
-    const g = await newGroup();
-    await expectFailure(
-      alice.memberships.batchUpdateMemberships({ operations: [{ operation: { case: "add", value: { groupId: g, member: "user:bob" } } }] }),
-      "UNIMPLEMENTED",
-      "BatchUpdateMemberships is not implemented yet; use AddMember, RemoveMember and UpdateMemberRole",
-    );
-    const members = await alice.memberships.listMemberships({ groupId: g });
-    expect(members.memberships.map((m) => m.member)).toEqual(["user:alice"]);
-  });
-
-  function openBatchStream(token: string | undefined): Promise<{ code: string; details: string; messages: number }> {
-    const method = MembershipService.method.batchMemberships;
-    const metadata = new Metadata();
-    if (token !== undefined) metadata.set("authorization", `Bearer ${token}`);
-    return new Promise((resolve) => {
-      let messages = 0;
-      const stream = roster.client.raw.makeBidiStreamRequest(
-        grpcPath(method),
-        (m: Message) => encodeMessage(method.input, m),
-        (b: Buffer) => decodeResponse(method.output, b),
-        metadata,
-        {},
-      );
-      stream.on("data", () => (messages += 1));
-      stream.on("error", (error: ServiceError) => {
-        resolve({ code: status[error.code], details: error.details, messages });
-      });
-      stream.on("end", () => {
-        resolve({ code: "OK", details: "", messages });
-      });
-      stream.write(create(BatchMembershipsRequestSchema, { message: { case: "operation", value: { tag: "t" } } }));
-      stream.end();
-    });
-  }
-
-  it("the BatchMemberships stream ends with UNIMPLEMENTED for a caller, UNAUTHENTICATED without a token", async () => {
-    expect(await openBatchStream(aliceToken)).toEqual({
-      code: "UNIMPLEMENTED",
-      details: "BatchMemberships is not implemented yet; use AddMember, RemoveMember and UpdateMemberRole",
-      messages: 0,
-    });
-    expect(await openBatchStream(undefined)).toEqual({ code: "UNAUTHENTICATED", details: "missing authorization header", messages: 0 });
   });
 });

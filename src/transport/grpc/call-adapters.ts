@@ -103,7 +103,7 @@ function clientStreamAdapter(
   const invoke = pipeline.bindStream(method, impl);
   return (call, callback) => {
     const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
-    invoke(ctx, readRequests(call))
+    invoke(ctx, readRequests(call.iterator({ destroyOnReturn: false })))
       .then(async (res) => {
         let response: Message | undefined;
         for await (const message of res.message) response = message;
