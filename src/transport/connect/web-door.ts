@@ -9,6 +9,7 @@
  * request log); this file only adds what is about HTTP: CORS, the operator
  * endpoints, message size limits, compression, and draining on shutdown.
  */
+import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer, IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import { createSecureServer, type Http2SecureServer, type Http2Session } from "node:http2";
@@ -66,6 +67,8 @@ const cancelFlushMs = 250;
 export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   const { config, logger, metrics } = options;
   const shutdown = new AbortController();
+  // connect links every in-flight call's signal to this one: one listener per call, by design.
+  setMaxListeners(0, shutdown.signal);
   let draining = false;
 
   const metricsInterceptor = metricsInterceptorFor(metrics);
