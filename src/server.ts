@@ -2,9 +2,10 @@
  * Wires one Roster process from a validated configuration: the store
  * (MONGODB_URI, or the embedded store in ROSTER_DATA_DIR as a development
  * default), the app, the JWT verifier (a generated development key when no
- * auth is configured, announced loudly), the shared RPC pipeline and the
- * gRPC door with its operator services (health, reflection). The web door of
- * issue 4 plugs into the same `pipeline` and `services`.
+ * auth is configured, announced loudly), the shared RPC pipeline, and both
+ * doors over the same `pipeline` and `services`: gRPC (grpc-js, with health
+ * and reflection) and web (connect-node: Connect, gRPC-web, /healthz,
+ * /readyz, /metrics).
  */
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
@@ -21,6 +22,7 @@ import { metricsInterceptorFor } from "./ops/metrics-interceptor.ts";
 import { addReflection } from "./ops/reflection.ts";
 import { createRootLogger } from "./rpc/logger.ts";
 import { createRpcPipeline } from "./rpc/pipeline.ts";
+import { startWebDoor } from "./transport/connect/web-door.ts";
 import { startGrpcDoor } from "./transport/grpc/grpc-door.ts";
 
 export interface StartRosterOptions {
@@ -31,6 +33,10 @@ export interface StartRosterOptions {
 /** A running Roster process. */
 export interface RosterServer {
   readonly grpcPort: number;
+  /** The web door (Connect, gRPC-web, health, metrics). */
+  readonly httpPort: number;
+  /** Base URL of the web door, e.g. `http://127.0.0.1:8080`. */
+  readonly httpUrl: string;
   readonly logger: Logger;
   readonly app: RosterApp;
   readonly metrics: RosterMetrics;
@@ -118,13 +124,18 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
         addReflection(server);
       },
     });
-    cleanups.push(() => grpc.close(config.shutdownGraceMs));
+    const web = await startWebDoor({ services, pipeline, config, health, metrics, logger: logger.child({ component: "web-door" }) });
+    // Both doors drain in parallel within the same grace period.
+    cleanups.push(() => Promise.all([grpc.close(config.shutdownGraceMs), web.close(config.shutdownGraceMs)]).then(() => undefined));
     await health.probeNow();
     logger.info({ grpcPort: grpc.port, host: config.host, benchNoop: config.benchNoop }, "roster gRPC door listening");
+    logger.info({ httpPort: web.port, url: web.url, corsOrigins: config.corsOrigins }, "roster web door listening");
 
     let stopping: Promise<void> | undefined;
     return {
       grpcPort: grpc.port,
+      httpPort: web.port,
+      httpUrl: web.url,
       logger,
       app,
       metrics,

@@ -4,6 +4,7 @@
  * descriptors. Operator services (health, reflection) are added by the caller
  * through `register`, outside the pipeline (they need no token).
  */
+import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
@@ -52,6 +53,8 @@ const forceDelayMs = 200;
 /** Starts the gRPC door and resolves once it is listening. */
 export async function startGrpcDoor(options: GrpcDoorOptions): Promise<GrpcDoor> {
   const shutdown = new AbortController();
+  // Every in-flight call's context links to this signal (and unlinks when the call ends).
+  setMaxListeners(0, shutdown.signal);
   const server = new Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
