@@ -5,8 +5,8 @@
  * point at documents and may be stale (they cover every retained version), so
  * readers always re-check the version they can see.
  */
-import type { Document } from "bson";
-import { compareKeys, keyString } from "./compare.ts";
+import type { Document, ObjectId } from "bson";
+import { bsonTag, compareKeys, keyString, NUMBER_RANK, numericValue, typeRank } from "./compare.ts";
 import { compileIndex, duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
 import type { IndexDef } from "./index-keys.ts";
 import { toPromoted } from "./promote.ts";
@@ -32,6 +32,33 @@ export interface Chain {
 export interface IndexEntry {
   readonly key: readonly unknown[];
   readonly idk: string;
+  /**
+   * For one-field keys holding a number, a string without surrogates or an
+   * ObjectId: a JS number or string whose native order is MongoDB's order for
+   * values of that type, so most comparisons skip `compareValues`.
+   */
+  readonly fast: number | string | undefined;
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+function fastKey(key: readonly unknown[]): number | string | undefined {
+  if (key.length !== 1) return undefined;
+  const v = key[0];
+  if (typeof v === "string") return SURROGATE.test(v) || v.startsWith("\u0000") ? undefined : v;
+  const rank = typeRank(v);
+  if (rank === NUMBER_RANK) {
+    const n = numericValue(v);
+    return typeof n === "number" && !Number.isNaN(n) ? n : undefined;
+  }
+  // Fixed-length lowercase hex sorts like the bytes; the "\u0000" prefix keeps it apart from real strings.
+  if (bsonTag(v) === "ObjectId") return `\u0000${(v as ObjectId).toHexString()}`;
+  return undefined;
+}
+
+/** An index entry (always built here, so `fast` is consistent). */
+export function indexEntry(key: readonly unknown[], idk: string): IndexEntry {
+  return { key, idk, fast: fastKey(key) };
 }
 
 /** Anything that can hold write intents (an active transaction). */
@@ -70,7 +97,17 @@ export interface CollectionState {
 export const ID_INDEX: IndexSpec = { name: "_id_", key: [["_id", 1]] };
 
 export function compareEntries(a: IndexEntry, b: IndexEntry): number {
-  return compareKeys(a.key, b.key) || (a.idk < b.idk ? -1 : a.idk > b.idk ? 1 : 0);
+  const fa = a.fast;
+  const fb = b.fast;
+  let c: number;
+  // Same JS type means same MongoDB type bracket here (numbers, plain strings, or prefixed ObjectIds).
+  if (fa !== undefined && fb !== undefined && typeof fa === typeof fb &&
+    (typeof fa === "number" || (fa.startsWith("\u0000") === (fb as string).startsWith("\u0000")))) {
+    c = fa < fb ? -1 : fa > fb ? 1 : 0;
+  } else {
+    c = compareKeys(a.key, b.key);
+  }
+  return c || (a.idk < b.idk ? -1 : a.idk > b.idk ? 1 : 0);
 }
 
 export function createIndexState(spec: IndexSpec): IndexState {
@@ -121,7 +158,7 @@ export function publishVersion(coll: CollectionState, id: unknown, idk: string, 
   if (doc === null) return;
   for (const index of coll.indexes) {
     const keys = indexKeys(index.def, doc, coll.ns, index);
-    if (keys !== null) for (const key of keys) index.entries.add({ key, idk });
+    if (keys !== null) for (const key of keys) index.entries.add(indexEntry(key, idk));
   }
 }
 
@@ -160,7 +197,7 @@ export function pruneChain(coll: CollectionState, idk: string, horizon: bigint):
     const gone = keysOfVersions(index, removed, coll.ns);
     if (gone.size === 0) continue;
     const still = keysOfVersions(index, kept, coll.ns);
-    for (const [k, key] of gone) if (!still.has(k)) index.entries.remove({ key, idk });
+    for (const [k, key] of gone) if (!still.has(k)) index.entries.remove(indexEntry(key, idk));
   }
   if (kept.length === 0) coll.chains.delete(idk);
   else chain.versions = kept;
@@ -180,7 +217,7 @@ export function buildIndex(coll: CollectionState, spec: IndexSpec): IndexState {
       const keys = indexKeys(index.def, v.doc, coll.ns, index);
       if (keys === null) continue;
       for (const key of keys) {
-        index.entries.add({ key, idk: chain.idk });
+        index.entries.add(indexEntry(key, chain.idk));
         if (index.def.unique && v === latest) {
           const k = tupleKeyString(key);
           const owner = seen.get(k);

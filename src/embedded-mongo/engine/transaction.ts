@@ -19,7 +19,7 @@ import { atOrAfterStart, pastEnd, planQuery } from "./query-plan.ts";
 import type { KeyInterval } from "./query-plan.ts";
 import { createSortedList } from "./sorted-list.ts";
 import type { SortedList } from "./sorted-list.ts";
-import { compareEntries } from "./collection-state.ts";
+import { compareEntries, indexEntry } from "./collection-state.ts";
 import { EngineError } from "./types.ts";
 import type { FindStats, Namespace, StoredDoc, Transaction } from "./types.ts";
 import { freezeCopy } from "./values.ts";
@@ -246,14 +246,14 @@ class SnapshotTransaction implements Transaction {
       if (unique === undefined && sorted === undefined) continue;
       if (previous?.doc != null) {
         for (const key of indexKeys(index.def, previous.doc, coll.ns) ?? []) {
-          sorted?.remove({ key, idk });
+          sorted?.remove(indexEntry(key, idk));
           const ks = tupleKeyString(key);
           if (unique?.get(ks) === idk) unique.delete(ks);
         }
       }
       if (doc !== null) {
         for (const key of indexKeys(index.def, doc, coll.ns) ?? []) {
-          sorted?.add({ key, idk });
+          sorted?.add(indexEntry(key, idk));
           unique?.set(tupleKeyString(key), idk);
         }
       }
@@ -270,7 +270,7 @@ class SnapshotTransaction implements Transaction {
       const list = createSortedList(compareEntries);
       for (const [idk, write] of tc.writes) {
         if (write.doc === null) continue;
-        for (const key of indexKeys(index.def, write.doc, coll.ns) ?? []) list.add({ key, idk });
+        for (const key of indexKeys(index.def, write.doc, coll.ns) ?? []) list.add(indexEntry(key, idk));
       }
       lists.set(index.def.spec.name, list);
     }
