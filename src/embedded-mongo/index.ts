@@ -70,7 +70,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
   const cursorTimeoutMs = options.cursorTimeoutMs ?? defaultCursorTimeoutMs;
   const transactionLifetimeMs = options.transactionLifetimeMs ?? defaultTransactionLifetimeMs;
   const engine: Engine = await createEngine(engineOptions);
-  const stopController = new AbortController();
+  let stopping = false;
   let address = "127.0.0.1:0";
   const context: ServerContext = {
     engine,
@@ -79,14 +79,13 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     address: () => address,
     log,
     electionId: new ObjectId("7fffffff0000000000000001"),
-    stopping: stopController.signal,
   };
 
   const sockets = new Set<Socket>();
   const connections = new Set<ConnectionHandle>();
   let nextConnectionId = 0;
   const tcp = createServer((socket) => {
-    if (stopController.signal.aborted) {
+    if (stopping) {
       socket.destroy();
       return;
     }
@@ -122,10 +121,12 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
 
   let stopped: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
-    stopController.abort();
+    stopping = true;
     clearInterval(sweeper);
     const closed = new Promise<void>((resolve) => tcp.close(() => { resolve(); }));
     for (const socket of sockets) socket.destroy();
+    // Ends pending change-stream waits, so in-flight commands finish promptly.
+    context.cursors.closeAll();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, drainTimeoutMs);

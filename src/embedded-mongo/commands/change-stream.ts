@@ -262,7 +262,8 @@ export function openChangeStream(ctx: CommandContext, collection: string | undef
 export async function changeStreamGetMore(ctx: CommandContext, entry: CursorEntry, batchSize: number | undefined, maxTimeMS: number | undefined): Promise<Document> {
   const state = streamState(entry);
   if (entry.cursor.kind !== "changeStream") throw new Error("not a change-stream cursor");
-  const signal = AbortSignal.any([entry.cursor.abort.signal, ctx.server.stopping]);
+  // Aborted when the cursor is killed, also by the server stopping (closeAll).
+  const signal = entry.cursor.abort.signal;
   const deadline = Date.now() + Math.max(0, maxTimeMS ?? defaultAwaitMs);
   const limit = batchSize === undefined || batchSize === 0 ? Number.MAX_SAFE_INTEGER : batchSize;
   let batch: Document[];

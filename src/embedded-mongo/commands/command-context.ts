@@ -17,8 +17,6 @@ export interface ServerContext {
   readonly address: () => string;
   readonly log: Logger;
   readonly electionId: ObjectId;
-  /** Aborted when the server stops (ends change-stream waits). */
-  readonly stopping: AbortSignal;
 }
 
 /** How a statement reaches the data. */

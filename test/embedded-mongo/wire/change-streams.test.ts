@@ -150,3 +150,23 @@ describe("change streams", () => {
     expect((err as MongoServerError).codeName).toBe("ChangeStreamHistoryLost");
   });
 });
+
+describe("stopping", () => {
+  it("stops promptly while a change-stream getMore is waiting", async () => {
+    const own = await startEmbeddedMongo({ port: 0 });
+    const c = new MongoClient(own.uri);
+    try {
+      const opened = await c.db("stop").command({ aggregate: "w", pipeline: [{ $changeStream: {} }], cursor: {} });
+      const id = (opened["cursor"] as { id: unknown }).id;
+      const waiting = c.db("stop").command({ getMore: id, collection: "w", maxTimeMS: 10_000 }).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      await own.stop();
+      expect(Date.now() - started).toBeLessThan(2000);
+      await waiting;
+    } finally {
+      await c.close();
+      await own.stop();
+    }
+  });
+});
