@@ -101,6 +101,8 @@ describe("web door over HTTP/1.1", () => {
     it("GET /healthz says the process is up", async () => {
       const res = await fetch(`${door.url}/healthz`);
       expect([res.status, await res.text()]).toEqual([200, "ok\n"]);
+      // Probes reuse their connection (only early answers to unread bodies close it).
+      expect(res.headers.get("connection")).toBe("keep-alive");
     });
 
     it("GET /readyz follows the database", async () => {

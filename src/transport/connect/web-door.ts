@@ -204,6 +204,8 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
  */
 function closeIfAnsweredEarly(req: IncomingMessage, res: ServerResponse): void {
   const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+  const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+  if (!hasBody) return;
   res.writeHead = (...args: unknown[]) => {
     if (!req.complete) res.setHeader("Connection", "close");
     return writeHead(...args);
