@@ -10,6 +10,7 @@ import { startEmbeddedMongo } from "./index.ts";
 const usage = "usage: npm run embedded-mongo -- --port <0..65535> [--data-dir <dir>] [--log-level <level>]";
 
 interface CliOptions {
+  readonly help: boolean;
   readonly port: number;
   readonly dataDir: string | undefined;
   readonly logLevel: string;
@@ -28,7 +29,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     allowPositionals: true,
     strict: true,
   });
-  if (values.help === true) throw new Error(usage);
+  if (values.help === true) return { help: true, port: 0, dataDir: undefined, logLevel: "info" };
   if (positionals.length > 0) throw new Error(`unexpected argument '${positionals[0] ?? ""}'\n${usage}`);
   if (values.port === undefined) throw new Error(`--port is required\n${usage}`);
   if (!/^\d+$/.test(values.port) || Number(values.port) > 65535) {
@@ -40,7 +41,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     throw new Error(`--log-level must be one of fatal, error, warn, info, debug, trace, silent; got '${logLevel}'`);
   }
-  return { port: Number(values.port), dataDir, logLevel };
+  return { help: false, port: Number(values.port), dataDir, logLevel };
 }
 
 async function main(): Promise<void> {
@@ -50,6 +51,10 @@ async function main(): Promise<void> {
   } catch (err) {
     process.stderr.write(`embedded-mongo: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
+  }
+  if (options.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
   }
   const log = pino({ level: options.logLevel }, pino.destination(2));
   const server = await startEmbeddedMongo({

@@ -62,6 +62,12 @@ describe("embedded-mongo CLI", () => {
     }
   });
 
+  it("prints usage for --help and exits 0", async () => {
+    const result = await collect(start(["--help"]));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("usage: npm run embedded-mongo -- --port <0..65535> [--data-dir <dir>]");
+  });
+
   it.each([
     [[], "--port is required"],
     [["--port", "abc"], "--port must be an integer between 0 and 65535, got 'abc'"],
