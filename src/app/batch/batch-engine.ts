@@ -10,8 +10,11 @@
  * The transport asks for the next result only after the previous one was
  * written (the gRPC door waits for 'drain'), so a client that stops reading
  * stops the engine, which stops reading requests, which lets HTTP/2 flow
- * control stop the client. Memory per stream is one chunk of operations and
- * results, whatever the stream's length.
+ * control stop the client. While a chunk is applied the next one is read
+ * (one chunk of lookahead, so reading and the transaction overlap); memory
+ * per stream is two chunks of operations and one of results, whatever the
+ * stream's length. Idle time counts only while the engine waits for the
+ * client with nothing else to do.
  *
  * Limits end the stream after everything before them was answered:
  * operations per stream → RESOURCE_EXHAUSTED; stream duration and idle time
@@ -26,7 +29,7 @@ import type { AppContext } from "../app-context.ts";
 import { storeCallOf } from "../call-scope.ts";
 import type { CallOptions } from "../types.ts";
 import { applyChunk, type ChunkDeps, type IndexedItem } from "./apply-chunk.ts";
-import { createChunkReader } from "./chunk-reader.ts";
+import { createChunkReader, waitForClient, type WaitLimits } from "./chunk-reader.ts";
 import { defaultBatchLimits } from "./limits.ts";
 import { createStreamAccess } from "./stream-access.ts";
 import { countEffects, finishSync, startSync, type SyncDeps, type SyncRun } from "./sync-run.ts";
@@ -50,6 +53,9 @@ export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = de
     const reader = createChunkReader(requests, {
       maxSize: limits.chunkSize,
       lingerMs: limits.lingerMs,
+      maxGatherMs: limits.lingerMs * 20,
+    });
+    const waitLimits: WaitLimits = {
       idleTimeoutMs: limits.idleTimeoutMs,
       endBy,
       signal: options?.signal,
@@ -57,16 +63,26 @@ export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = de
         deadlineExceeded(`the stream ran longer than ${limits.maxDurationMs} ms (ROSTER_BATCH_MAX_DURATION_MS); results sent so far stand`),
       idle: () =>
         deadlineExceeded(`no message for ${limits.idleTimeoutMs} ms (ROSTER_BATCH_IDLE_TIMEOUT_MS); the stream was closed, results sent so far stand`),
-    });
+    };
+    /** Reads the next chunk; started while the previous one is applied (one chunk of lookahead, no more). */
+    const readAhead = (): Promise<BatchRequest[] | undefined> => {
+      const next = reader.next().then((chunk) => {
+        pulled += chunk?.length ?? 0;
+        return chunk;
+      });
+      next.catch(() => undefined);
+      return next;
+    };
     const access = createStreamAccess(ctx, caller);
     const chunkDeps: ChunkDeps = { ctx, bulk, marks, caller, rules, access };
     const syncDeps: SyncDeps = { ...chunkDeps, pageSize: limits.chunkSize };
     let sync: SyncRun | undefined;
     let first = true;
     let index = 0;
+    let upcoming = readAhead();
     try {
       for (;;) {
-        const chunk = await reader.next();
+        const chunk = await waitForClient(upcoming, waitLimits);
         if (chunk === undefined) break;
         const items: IndexedItem[] = [];
         let overLimit = false;
@@ -82,10 +98,10 @@ export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = de
             overLimit = true;
             break;
           }
-          pulled += 1;
           items.push({ index, item: request.item });
           index += 1;
         }
+        upcoming = overLimit ? Promise.resolve(undefined) : readAhead();
         if (items.length > 0) {
           const outcome = await applyChunk(
             chunkDeps,
@@ -108,7 +124,7 @@ export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = de
       }
       if (sync !== undefined) yield { kind: "summary", summary: await finishSync(syncDeps, sync, call) };
     } finally {
-      await reader.close();
+      reader.close();
       if (sync !== undefined) {
         const syncId = sync.syncId;
         // Best effort: stale marks are also swept by later syncs.
