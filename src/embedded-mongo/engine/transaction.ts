@@ -306,6 +306,15 @@ class SnapshotTransaction implements Transaction {
       return { idks: seen, index: null };
     }
     const index = plan.index;
+    if (index === coll.indexes[0] && plan.intervals.every((i) => i.range === undefined)) {
+      // `_id` equality: documents are addressed by `_id` key string, no ordered scan needed.
+      for (const interval of plan.intervals) {
+        const idk = idKey(interval.prefix[0]);
+        stats.keys++;
+        if (coll.chains.has(idk) || tc?.writes.has(idk) === true) seen.add(idk);
+      }
+      return { idks: seen, index: index.def.spec.name };
+    }
     for (const interval of plan.intervals) {
       for (const e of scanInterval(index.entries, interval)) {
         stats.keys++;
