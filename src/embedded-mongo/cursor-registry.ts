@@ -15,6 +15,8 @@ export const defaultFirstBatchSize = 101;
 export interface QueryCursorState {
   readonly kind: "query";
   readonly docs: Document[];
+  /** Applied to each document as it is sent (a find projection), so unsent results cost nothing. */
+  readonly transform: ((doc: Document) => Document) | undefined;
   position: number;
 }
 
@@ -98,15 +100,17 @@ export function createCursorRegistry(options: { idleTimeoutMs: number }): Cursor
 }
 
 /**
- * The next batch from `docs[start…]`: at most `maxCount` documents and about
- * `maxBatchBytes`, but always at least one document when any remain.
+ * The next batch from `docs[start…]` (each passed through `transform`): at
+ * most `maxCount` documents and about `maxBatchBytes`, but always at least one
+ * document when any remain.
  */
-export function takeBatch(docs: readonly Document[], start: number, maxCount: number): Document[] {
+export function takeBatch(docs: readonly Document[], start: number, maxCount: number, transform?: (doc: Document) => Document): Document[] {
   const out: Document[] = [];
   let bytes = 0;
   for (let i = start; i < docs.length && out.length < maxCount; i++) {
-    const doc = docs[i];
-    if (doc === undefined) break;
+    const stored = docs[i];
+    if (stored === undefined) break;
+    const doc = transform === undefined ? stored : transform(stored);
     const size = BSON.calculateObjectSize(doc);
     if (out.length > 0 && bytes + size > maxBatchBytes) break;
     out.push(doc);

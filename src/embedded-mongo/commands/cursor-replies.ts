@@ -9,6 +9,8 @@ import { commandError } from "../errors.ts";
 export interface BatchOptions {
   readonly batchSize: number | undefined;
   readonly singleBatch: boolean;
+  /** Applied to each result as it is sent (find projections). */
+  readonly transform?: ((doc: Document) => Document) | undefined;
 }
 
 export function cursorReply(ns: string, batchField: "firstBatch" | "nextBatch", batch: Document[], id: Long): Document {
@@ -27,10 +29,10 @@ export function batchSizeOf(value: number | undefined): number | undefined {
  * everything fit or the caller wants a single batch.
  */
 export function firstBatchReply(cursors: CursorRegistry, ns: string, results: Document[], options: BatchOptions): Document {
-  const batch = takeBatch(results, 0, options.batchSize ?? defaultFirstBatchSize);
+  const batch = takeBatch(results, 0, options.batchSize ?? defaultFirstBatchSize, options.transform);
   if (options.singleBatch || batch.length >= results.length) {
     return cursorReply(ns, "firstBatch", batch, Long.ZERO);
   }
-  const id = cursors.open(ns, { kind: "query", docs: results, position: batch.length });
+  const id = cursors.open(ns, { kind: "query", docs: results, transform: options.transform, position: batch.length });
   return cursorReply(ns, "firstBatch", batch, id);
 }

@@ -41,9 +41,8 @@ export const find: CommandHandler = (ctx) => {
   const matched = ctx.scope.read((tx) => tx.find(ns, filter));
   let results = sortDocuments(matched, sort);
   if (skip > 0 || limit > 0) results = results.slice(skip, limit > 0 ? skip + limit : undefined);
-  if (projection !== undefined) results = results.map(projection);
   const effectiveBatch = limit > 0 && (batchSize === undefined || batchSize > limit) ? limit : batchSize;
-  return firstBatchReply(ctx.server.cursors, ns, results, { batchSize: effectiveBatch, singleBatch });
+  return firstBatchReply(ctx.server.cursors, ns, results, { batchSize: effectiveBatch, singleBatch, transform: projection });
 };
 
 export const getMore: CommandHandler = async (ctx) => {
@@ -62,7 +61,7 @@ export const getMore: CommandHandler = async (ctx) => {
     return changeStreamGetMore(ctx, entry, batchSize, args.integer("maxTimeMS"));
   }
   const cursor = entry.cursor;
-  const batch = takeBatch(cursor.docs, cursor.position, batchSize === undefined || batchSize === 0 ? Number.MAX_SAFE_INTEGER : batchSize);
+  const batch = takeBatch(cursor.docs, cursor.position, batchSize === undefined || batchSize === 0 ? Number.MAX_SAFE_INTEGER : batchSize, cursor.transform);
   cursor.position += batch.length;
   let replyId = Long.fromBigInt(id);
   if (cursor.position >= cursor.docs.length) {
