@@ -180,6 +180,19 @@ describe("across protocols", () => {
     }
   });
 
+  it("the server logged one line per RPC naming door and protocol, never the token", () => {
+    const lines = stack.logs().filter((line) => line["msg"] === "rpc" && line["method"] === "roster.v1.GroupService/CreateGroup");
+    const seen = new Set(lines.map((line) => `${String(line["door"])}/${String(line["protocol"])}`));
+    expect([...seen].sort()).toEqual(["grpc/grpc", "web/connect", "web/grpc-web"]);
+    for (const line of lines) {
+      expect(line).toMatchObject({ code: expect.any(String) as unknown, ms: expect.any(Number) as unknown, requestId: expect.any(String) as unknown });
+      expect(String(line["peer"])).toMatch(/^127\.0\.0\.1:\d+$/);
+    }
+    const raw = JSON.stringify(stack.logs());
+    expect(raw).not.toContain(alice);
+    expect(raw).not.toContain(bob);
+  });
+
   it("the same group read by the same caller is identical through all four", async () => {
     const clients = protocolNames.map((name) => createProtocolClient(name, { grpcAddress: stack.grpcAddress, webUrl: stack.webUrl }));
     try {

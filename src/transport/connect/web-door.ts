@@ -212,10 +212,9 @@ function closeIfAnsweredEarly(req: IncomingMessage, res: ServerResponse): void {
   };
 }
 
-/** The client address in grpc-js's style ("ipv4:127.0.0.1:53122"), for the request log. */
+/** The client address as grpc-js reports it on the gRPC door ("127.0.0.1:53122", "[::1]:53122"), for the request log. */
 function peerOf(socket: Socket | null | undefined): string {
   if (!socket?.remoteAddress) return "unknown";
-  const family = socket.remoteFamily === "IPv6" ? "ipv6" : "ipv4";
-  const address = family === "ipv6" ? `[${socket.remoteAddress}]` : socket.remoteAddress;
-  return `${family}:${address}:${socket.remotePort ?? ""}`;
+  const address = socket.remoteFamily === "IPv6" ? `[${socket.remoteAddress}]` : socket.remoteAddress;
+  return `${address}:${socket.remotePort ?? ""}`;
 }
