@@ -108,6 +108,10 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     await engine.close();
     throw err;
   }
+  // After listening, errors (such as EMFILE on accept) are logged, never fatal.
+  tcp.on("error", (err) => {
+    log.error({ err }, "listener error");
+  });
   const bound = (tcp.address() as AddressInfo).port;
   address = `127.0.0.1:${bound}`;
   // Sweep at least twice per timeout so short (test) timeouts are honoured promptly.
