@@ -193,6 +193,16 @@ describe("across protocols", () => {
     expect(raw).not.toContain(bob);
   });
 
+  it("metrics count every call once, by door (the pipeline's metrics step is not doubled by the web door)", async () => {
+    const metric = stack.metrics.registry.getSingleMetric("roster_rpc_handled_total");
+    const values = (await metric?.get())?.values ?? [];
+    const count = (door: string, code: string): number | undefined =>
+      values.find((v) => v.labels["door"] === door && v.labels["method"] === "roster.v1.GroupService/CreateGroup" && v.labels["code"] === code)?.value;
+    expect(count("grpc", "ALREADY_EXISTS")).toBe(1);
+    expect(count("web", "ALREADY_EXISTS")).toBe(3);
+    expect(count("web", "INVALID_ARGUMENT")).toBe(3);
+  });
+
   it("the same group read by the same caller is identical through all four", async () => {
     const clients = protocolNames.map((name) => createProtocolClient(name, { grpcAddress: stack.grpcAddress, webUrl: stack.webUrl }));
     try {
