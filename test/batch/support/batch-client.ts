@@ -4,7 +4,7 @@
  * test asks (so a test can play a slow reader), and request builders.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { Metadata, status, type Client, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type Client, type ClientDuplexStream, type ServiceError, type StatusObject } from "@grpc/grpc-js";
 import { Role } from "../../../gen/roster/v1/access_pb.ts";
 import type { MembershipOperationSchema, OperationResult, SyncSummary } from "../../../gen/roster/v1/membership_pb.ts";
 import {
@@ -63,6 +63,11 @@ export function openBatchStream(client: Client, token: string | undefined): Batc
     metadata,
     {},
   );
+  // The final status, also when the stream fails while nobody is reading (no uncaught 'error').
+  const finalStatus = new Promise<StatusObject>((resolve) => {
+    call.on("status", resolve);
+  });
+  call.on("error", () => undefined);
   const iterator = (call as AsyncIterable<BatchMembershipsResponse>)[Symbol.asyncIterator]();
   const next = async (): Promise<BatchMembershipsResponse | undefined> => {
     const result = await iterator.next();
@@ -85,11 +90,10 @@ export function openBatchStream(client: Client, token: string | undefined): Batc
           else if (response.message.case === "summary") summary = response.message.value;
         }
       } catch (error) {
-        const e = error as ServiceError;
-        if (typeof e.code !== "number") throw error;
-        return { results, summary, code: status[e.code], details: e.details };
+        if (typeof (error as Partial<ServiceError>).code !== "number") throw error;
       }
-      return { results, summary, code: "OK", details: "" };
+      const final = await finalStatus;
+      return { results, summary, code: status[final.code], details: final.code === status.OK ? "" : final.details };
     },
   };
 }
