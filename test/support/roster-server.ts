@@ -1,7 +1,7 @@
 /**
  * Starts the whole Roster service in-process for tests: real config
  * validation, real app over MongoDB (a fresh database per call), real JWT
- * verification with a random HS256 secret, the gRPC door on a free port on
+ * verification with a random HS256 secret, both doors on free ports on
  * 127.0.0.1. Captures the log lines so tests can assert on them, and signs
  * tokens for any subject.
  */
@@ -34,8 +34,11 @@ export interface TokenOptions {
 }
 
 export interface TestRoster {
+  /** `127.0.0.1:<port>` of the gRPC door. */
   readonly address: string;
   readonly grpcPort: number;
+  /** Base URL of the web door (Connect, gRPC-web), e.g. `http://127.0.0.1:41234`. */
+  readonly httpUrl: string;
   readonly server: RosterServer;
   /** A client connected to the server (closed by stop). */
   readonly client: RosterClient;
@@ -83,6 +86,7 @@ export async function startTestRoster(options: TestRosterOptions): Promise<TestR
   return {
     address,
     grpcPort: server.grpcPort,
+    httpUrl: server.httpUrl,
     server,
     client,
     token: (subject, tokenOptions = {}) =>
