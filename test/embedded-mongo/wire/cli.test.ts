@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MongoClient } from "mongodb";
 import { describe, expect, it } from "vitest";
+import { parseCli } from "../../../src/embedded-mongo/cli-options.ts";
 
 const root = resolve(import.meta.dirname, "../../..");
 const tsx = join(root, "node_modules/.bin/tsx");
@@ -68,15 +69,29 @@ describe("embedded-mongo CLI", () => {
     expect(result.stdout).toContain("usage: npm run embedded-mongo -- --port <0..65535> [--data-dir <dir>]");
   });
 
+  it("exits 2 with the problem on stderr for invalid arguments", async () => {
+    const result = await collect(start(["--port", "70000"]));
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("--port must be an integer between 0 and 65535, got '70000'");
+  });
+});
+
+describe("parseCli", () => {
+  it("accepts a port, a data directory and a log level", () => {
+    expect(parseCli(["--port", "0"])).toEqual({ help: false, port: 0, dataDir: undefined, logLevel: "info" });
+    expect(parseCli(["--port", "27017", "--data-dir", "/tmp/x", "--log-level", "debug"])).toEqual({ help: false, port: 27017, dataDir: "/tmp/x", logLevel: "debug" });
+  });
+
   it.each([
     [[], "--port is required"],
     [["--port", "abc"], "--port must be an integer between 0 and 65535, got 'abc'"],
-    [["--port", "70000"], "--port must be an integer between 0 and 65535, got '70000'"],
+    [["--port=-1"], "--port must be an integer between 0 and 65535, got '-1'"],
     [["--port", "0", "--bogus"], "Unknown option '--bogus'"],
-  ])("rejects %j with a clear message", async (args, message) => {
-    const result = await collect(start(args));
-    expect(result.code).toBe(2);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toContain(message);
+    [["--port", "0", "extra"], "unexpected argument 'extra'"],
+    [["--port", "0", "--data-dir", " "], "--data-dir must not be empty"],
+    [["--port", "0", "--log-level", "loud"], "--log-level must be one of"],
+  ])("rejects %j with a clear message", (args, message) => {
+    expect(() => parseCli(args)).toThrow(message);
   });
 });
