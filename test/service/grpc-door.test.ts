@@ -261,3 +261,50 @@ describe("gRPC door", () => {
     expect(logText).not.toContain('"authorization"');
   });
 });
+
+describe("graceful stop of the gRPC door", () => {
+  async function startDoor(impl: Record<string, unknown>): Promise<{ door: GrpcDoor; client: RosterClient }> {
+    const logger = createRootLogger({ level: "silent" });
+    const services = [{ service: GroupService, impl: { ...groupImpl, ...impl } }];
+    const pipeline = createRpcPipeline({ logger, verifier, access, services: services.map((s) => s.service) });
+    const started = await startGrpcDoor({ host: "127.0.0.1", port: 0, pipeline, services, maxMessageBytes: 64 * 1024 });
+    return { door: started, client: createRosterClient(`127.0.0.1:${started.port}`) };
+  }
+
+  it("lets an in-flight call finish within the grace period", async () => {
+    const { door: d, client: c } = await startDoor({
+      getGroup: async (_req: unknown, ctx: { signal: AbortSignal }) => {
+        await sleep(300, ctx.signal);
+        return { group: { id: "g1" } };
+      },
+    });
+    try {
+      const inFlight = c.groups.getGroup({ id: "g1" }, { token: "ok" });
+      await new Promise((r) => setTimeout(r, 100));
+      const closing = d.close(3_000);
+      expect((await inFlight).group?.id).toBe("g1");
+      await closing;
+    } finally {
+      c.close();
+    }
+  });
+
+  it("cancels calls still running when the grace period ends with UNAVAILABLE", async () => {
+    const { door: d, client: c } = await startDoor({
+      getGroup: async (_req: unknown, ctx: { signal: AbortSignal }) => {
+        await sleep(10_000, ctx.signal);
+        return { group: { id: "g1" } };
+      },
+    });
+    try {
+      const inFlight = failureOf(c.groups.getGroup({ id: "g1" }, { token: "ok" }));
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      await d.close(200);
+      expect(await inFlight).toMatchObject({ code: "UNAVAILABLE", details: "server is shutting down" });
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      c.close();
+    }
+  });
+});
