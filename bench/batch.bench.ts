@@ -1,0 +1,248 @@
+/**
+ * `npm run bench:batch`: adding 100,000 members to one group through the
+ * BatchMemberships stream, against the same 100,000 membership documents
+ * inserted with the raw driver's `insertMany` into the same store, in one
+ * run, with everything in its own process:
+ *
+ *   this process ──gRPC──▶ `node src/main.ts` ──wire──▶ `node src/embedded-mongo/cli.ts`
+ *        └──────────────── driver insertMany ──────────────▶ (same store)
+ *
+ * The stream client honours backpressure (waits for 'drain') and reads its
+ * results as they come, like a well-behaved client. The baseline writes the
+ * same documents (same fields, into a collection with the same indexes) in
+ * batches of 1,000, unordered. The service's resident memory is sampled from
+ * /proc/<pid>/status every 50 ms during the stream; the peak is reported
+ * next to its resident memory before the stream.
+ *
+ * BENCH_BATCH_MEMBERS overrides the 100,000 (e.g. for a quick try).
+ */
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { MongoClient } from "mongodb";
+import { signHs256Token } from "../src/auth/token-signer.ts";
+import { collectionNames, membershipToDoc } from "../src/storage/documents.ts";
+import { rosterIndexes } from "../src/storage/indexes.ts";
+import { addOp, openBatchStream } from "../test/batch/support/batch-client.ts";
+import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
+import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../test/support/spawn-embedded-mongo.ts";
+
+const members = Number(process.env["BENCH_BATCH_MEMBERS"] ?? "100000");
+const insertBatch = 1_000;
+const sampleEveryMs = 50;
+const repoRoot = fileURLToPath(new URL("../", import.meta.url));
+
+type ServiceProcess = ChildProcessByStdio<null, Readable, Readable>;
+
+let store: SpawnedEmbeddedMongo | undefined;
+let service: ServiceProcess | undefined;
+let dataDir: string | undefined;
+const closers: (() => Promise<void> | void)[] = [];
+
+async function cleanup(): Promise<void> {
+  for (const close of closers.splice(0).reverse()) await close();
+  if (service !== undefined && service.exitCode === null && service.signalCode === null) {
+    const exited = new Promise((resolve) => service?.once("exit", resolve));
+    service.kill("SIGTERM");
+    const timer = setTimeout(() => service?.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  service = undefined;
+  await store?.stop();
+  store = undefined;
+  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
+}
+
+process.once("exit", () => {
+  service?.kill("SIGKILL");
+  store?.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Starts `node src/main.ts` (the real process, not a wrapper, so /proc/<pid> is the service) and resolves with its gRPC port. */
+function startService(env: Record<string, string>): Promise<{ grpcPort: number; pid: number }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: repoRoot,
+    env: { PATH: process.env["PATH"] ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  service = child;
+  let stderr = "";
+  let pending = "";
+  let grpcPort: number | undefined;
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`the service did not start within 30 s\n${stderr}`));
+    }, 30_000);
+    // Keep draining stdout so the pipe never blocks the service.
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      if (grpcPort !== undefined) return;
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        if (!line.startsWith("{")) continue;
+        const entry = JSON.parse(line) as { msg?: string; grpcPort?: number };
+        if (entry.msg === "roster gRPC door listening" && entry.grpcPort !== undefined) {
+          grpcPort = entry.grpcPort;
+          clearTimeout(timer);
+          resolve({ grpcPort, pid: child.pid ?? 0 });
+        }
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the service exited with code ${code ?? "?"} before listening\n${stderr}`));
+    });
+  });
+}
+
+/** VmRSS and VmHWM of a process, in MiB. */
+async function memoryOf(pid: number): Promise<{ rss: number; hwm: number }> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? "0");
+  return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
+}
+
+function member(i: number): string {
+  return `user:bench-${String(i).padStart(7, "0")}`;
+}
+
+interface StreamRun {
+  readonly elapsedMs: number;
+  readonly rssBefore: number;
+  readonly rssPeak: number;
+  readonly results: number;
+}
+
+/** Streams `members` adds to `groupId`, honouring backpressure and reading results concurrently. */
+async function streamAdds(client: RosterClient, token: string, groupId: string, pid: number): Promise<StreamRun> {
+  const rssBefore = (await memoryOf(pid)).rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => {
+    void memoryOf(pid).then(({ rss }) => {
+      rssPeak = Math.max(rssPeak, rss);
+    });
+  }, sampleEveryMs);
+  const started = performance.now();
+  try {
+    const stream = openBatchStream(client.raw, token);
+    const finished = stream.finish();
+    for (let i = 0; i < members; i++) {
+      if (!stream.send(addOp(groupId, member(i)))) await new Promise((resolve) => stream.call.once("drain", resolve));
+    }
+    stream.end();
+    const outcome = await finished;
+    const elapsedMs = performance.now() - started;
+    if (outcome.code !== "OK") throw new Error(`the stream ended with ${outcome.code}: ${outcome.details}`);
+    const failed = outcome.results.find((r) => r.status?.code !== 0);
+    if (failed !== undefined) throw new Error(`operation ${failed.index} failed: ${failed.status?.message ?? "?"}`);
+    if (outcome.results.length !== members) throw new Error(`expected ${members} results, got ${outcome.results.length}`);
+    rssPeak = Math.max(rssPeak, (await memoryOf(pid)).rss);
+    return { elapsedMs, rssBefore, rssPeak, results: outcome.results.length };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** The same documents through the raw driver: insertMany in batches, into a collection with Roster's membership indexes. */
+async function insertManyBaseline(uri: string): Promise<number> {
+  const client = new MongoClient(uri);
+  closers.push(() => client.close());
+  await client.connect();
+  const collection = client.db("bench_baseline").collection(collectionNames.memberships);
+  await collection.createIndexes([...(rosterIndexes[collectionNames.memberships] ?? [])]);
+  const now = new Date();
+  const started = performance.now();
+  for (let start = 0; start < members; start += insertBatch) {
+    const docs = [];
+    for (let i = start; i < Math.min(members, start + insertBatch); i++) {
+      docs.push(membershipToDoc({ groupId: "baseline", member: member(i), role: "MEMBER", createTime: now, updateTime: now, createdBy: "user:bench" }));
+    }
+    await collection.insertMany(docs, { ordered: false });
+  }
+  const elapsedMs = performance.now() - started;
+  const count = await collection.countDocuments({ groupId: "baseline" });
+  if (count !== members) throw new Error(`baseline stored ${count} documents, expected ${members}`);
+  return elapsedMs;
+}
+
+function printTable(rows: readonly (readonly string[])[]): void {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const line = (row: readonly string[]): string => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|\n`);
+  for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
+}
+
+async function main(): Promise<void> {
+  dataDir = await mkdtemp(join(tmpdir(), "roster-bench-batch-"));
+  process.stdout.write("starting the embedded store and the service (separate processes)...\n");
+  store = await spawnEmbeddedMongo({ port: 0, dataDir: join(dataDir, "store") });
+  const secret = randomBytes(32).toString("base64url");
+  const { grpcPort, pid } = await startService({
+    MONGODB_URI: store.uri.replace(/\/?(\?.*)?$/, "/roster$1"),
+    ROSTER_DATA_DIR: dataDir,
+    ROSTER_HOST: "127.0.0.1",
+    ROSTER_GRPC_PORT: "0",
+    ROSTER_HTTP_PORT: "0",
+    ROSTER_JWT_SECRET: secret,
+    // info: the "listening" line carries the port; the bench makes only a handful of RPCs.
+    ROSTER_LOG_LEVEL: "info",
+  });
+  const token = await signHs256Token({ subject: "bench", ttlSeconds: 3600 }, secret);
+  const client = createRosterClient(`127.0.0.1:${grpcPort}`);
+  closers.push(() => {
+    client.close();
+  });
+  const group = await client.as(token).groups.createGroup({ group: { slug: "bench-batch", displayName: "Batch bench" } });
+  const groupId = group.group?.id ?? "";
+
+  process.stdout.write(`streaming ${members} adds to one group through BatchMemberships...\n`);
+  const stream = await streamAdds(client, token, groupId, pid);
+  const stored = await client.as(token).groups.getGroup({ id: groupId });
+  if (stored.group?.memberCount !== members + 1) throw new Error(`member_count is ${stored.group?.memberCount}, expected ${members + 1}`);
+
+  process.stdout.write(`inserting the same ${members} documents with insertMany (batches of ${insertBatch})...\n`);
+  const baselineMs = await insertManyBaseline(store.uri);
+
+  const streamRate = (members * 1000) / stream.elapsedMs;
+  const baselineRate = (members * 1000) / baselineMs;
+  printTable([
+    ["", "operations", "seconds", "ops/s", "vs insertMany"],
+    ["BatchMemberships stream (adds, one group)", String(members), (stream.elapsedMs / 1000).toFixed(1), Math.round(streamRate).toString(), `${(streamRate / baselineRate).toFixed(2)}×`],
+    [`raw driver insertMany (batches of ${insertBatch})`, String(members), (baselineMs / 1000).toFixed(1), Math.round(baselineRate).toString(), "1.00×"],
+  ]);
+  printTable([
+    ["service memory (RSS)", "MiB"],
+    ["before the stream", stream.rssBefore.toFixed(1)],
+    [`peak during the stream (sampled every ${sampleEveryMs} ms)`, stream.rssPeak.toFixed(1)],
+    ["growth", (stream.rssPeak - stream.rssBefore).toFixed(1)],
+  ]);
+  process.stdout.write(
+    `\nmember_count checked: ${members + 1}. Client, service and embedded store each in their own process ` +
+      `(node ${process.version}); chunks of 500 operations, one transaction each.\n`,
+  );
+}
+
+main()
+  .catch((error: unknown) => {
+    process.stderr.write(`bench:batch failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() =>
+    cleanup().catch((error: unknown) => {
+      process.stderr.write(`bench:batch cleanup failed: ${String(error)}\n`);
+      process.exitCode = 1;
+    }),
+  );
