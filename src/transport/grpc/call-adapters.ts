@@ -19,7 +19,7 @@ import type {
   UntypedHandleCall,
 } from "@grpc/grpc-js";
 import type { RpcPipeline, StreamResult } from "../../rpc/pipeline.ts";
-import { createGrpcHandlerContext, type GrpcHandlerContext } from "./call-context.ts";
+import { createGrpcHandlerContext, finishCall, type GrpcHandlerContext } from "./call-context.ts";
 import type { DecodedRequest } from "./message-codec.ts";
 import { headersToMetadata } from "./metadata.ts";
 
@@ -69,11 +69,11 @@ function unaryAdapter(
       (res) => {
         call.sendMetadata(headersToMetadata(res.header));
         callback(null, res.message, headersToMetadata(res.trailer));
-        ctx.abort();
+        finishCall(ctx);
       },
       (error: unknown) => {
         callback(grpcStatusOf(error, ctx));
-        ctx.abort();
+        finishCall(ctx);
       },
     );
   };
@@ -115,7 +115,7 @@ function clientStreamAdapter(
         callback(grpcStatusOf(error, ctx));
       })
       .finally(() => {
-        ctx.abort();
+        finishCall(ctx);
       });
   };
 }
@@ -172,7 +172,7 @@ async function pump(
   } catch (error) {
     call.emit("error", grpcStatusOf(error, ctx));
   } finally {
-    ctx.abort();
+    finishCall(ctx);
   }
 }
 

@@ -34,19 +34,6 @@ export function createGrpcHandlerContext(
   shutdownSignal: AbortSignal,
 ): GrpcHandlerContext {
   const deadline = deadlineOf(call);
-  const cancelled = new AbortController();
-  call.once("cancelled", () => {
-    // grpc-js reports its own deadline expiry as a cancellation, and a client
-    // whose deadline passed cancels the stream, which can arrive a moment
-    // before the server's copy of the deadline (computed from grpc-timeout
-    // after transit) expires: both are the deadline, not a user's cancel.
-    const expired = deadline !== undefined && Date.now() >= deadline - deadlineSlackMs;
-    cancelled.abort(
-      expired
-        ? new ConnectError("deadline exceeded", Code.DeadlineExceeded)
-        : new ConnectError("the call was cancelled by the client", Code.Canceled),
-    );
-  });
   const values = createContextValues().set(callInfoKey, { door: "grpc", protocol: "grpc", peer: call.getPeer() });
   if (deadline !== undefined) values.set(deadlineKey, deadline);
   const init = {
@@ -56,9 +43,26 @@ export function createGrpcHandlerContext(
     requestMethod: "POST",
     url: grpcPath(method),
     shutdownSignal,
-    requestSignal: cancelled.signal,
     requestHeader: metadataToHeaders(call.metadata),
     contextValues: values,
   };
-  return createHandlerContext(deadline === undefined ? init : { ...init, timeoutMs: Math.max(0, deadline - Date.now()) });
+  const ctx = createHandlerContext(deadline === undefined ? init : { ...init, timeoutMs: Math.max(0, deadline - Date.now()) });
+  call.once("cancelled", () => {
+    // grpc-js reports its own deadline expiry as a cancellation, and a client
+    // whose deadline passed cancels the stream, which can arrive a moment
+    // before the server's copy of the deadline (computed from grpc-timeout
+    // after transit) expires: both are the deadline, not a user's cancel.
+    const expired = deadline !== undefined && Date.now() >= deadline - deadlineSlackMs;
+    ctx.abort(expired ? new ConnectError("deadline exceeded", Code.DeadlineExceeded) : cancelledByClient);
+  });
+  return ctx;
+}
+
+const cancelledByClient = new ConnectError("the call was cancelled by the client", Code.Canceled);
+/** The abort reason once a call is over (preallocated: aborting without a reason builds a DOMException per call). */
+const callFinished = new ConnectError("the call has finished", Code.Canceled);
+
+/** Releases the context of a finished call: clears its deadline timer and aborts its signal for leftover work. */
+export function finishCall(ctx: GrpcHandlerContext): void {
+  ctx.abort(callFinished);
 }
