@@ -33,6 +33,12 @@ export interface PrincipalClosure {
    * principal itself). Breadth-first, so following it gives a shortest path.
    */
   readonly reachedFrom: ReadonlyMap<string, string>;
+  /**
+   * For each live group, the member ("" = the principal itself, else a group
+   * id) whose edge into it carries the group's highest role, shallowest first:
+   * the last hop of the path that explains the role CheckMembership reports.
+   */
+  readonly bestRoleFrom: ReadonlyMap<string, string>;
   /** The principal and `group:<id>` of each live group in `roles`: whom ACL entries may name. */
   readonly aclPrincipals: ReadonlySet<string>;
 }
@@ -82,9 +88,10 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
   const direct = new Map<string, Role>();
   const deletedRoles = new Map<string, Role>();
   const reachedFrom = new Map<string, string>();
+  const bestRoleFrom = new Map<string, string>();
   // A deleted (or missing) group is in nothing: its memberships confer nothing.
   if (startGroup !== undefined && states.get(startGroup) !== "ACTIVE") {
-    return closureOf(principal, roles, direct, deletedRoles, reachedFrom);
+    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom);
   }
   // Breadth-first over live groups, so `reachedFrom` gives shortest paths.
   let queue = [principal];
@@ -100,19 +107,23 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
           continue;
         }
         if (edge.groupId === startGroup) continue;
-        roles.set(edge.groupId, maxRole(roles.get(edge.groupId), edge.role) ?? edge.role);
+        const from = member === principal ? "" : (groupIdOfPrincipal(member) ?? "");
+        const held = roles.get(edge.groupId);
+        // Strictly higher only: breadth-first order keeps the shallowest edge among equals.
+        if (held === undefined || maxRole(held, edge.role) !== held) bestRoleFrom.set(edge.groupId, from);
+        roles.set(edge.groupId, maxRole(held, edge.role) ?? edge.role);
         if (member === principal) direct.set(edge.groupId, maxRole(direct.get(edge.groupId), edge.role) ?? edge.role);
         const groupMember = groupPrincipal(edge.groupId);
         if (!expanded.has(groupMember)) {
           expanded.add(groupMember);
-          reachedFrom.set(edge.groupId, member === principal ? "" : (groupIdOfPrincipal(member) ?? ""));
+          reachedFrom.set(edge.groupId, from);
           nextQueue.push(groupMember);
         }
       }
     }
     queue = nextQueue;
   }
-  return closureOf(principal, roles, direct, deletedRoles, reachedFrom);
+  return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom);
 }
 
 function closureOf(
@@ -121,21 +132,25 @@ function closureOf(
   direct: Map<string, Role>,
   deletedRoles: Map<string, Role>,
   reachedFrom: Map<string, string>,
+  bestRoleFrom: Map<string, string>,
 ): PrincipalClosure {
   const aclPrincipals = new Set<string>([principal]);
   for (const id of roles.keys()) aclPrincipals.add(groupPrincipal(id));
-  return { principal, roles, direct, deletedRoles, reachedFrom, aclPrincipals };
+  return { principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, aclPrincipals };
 }
 
 /**
- * Group ids from the principal's direct group up to `groupId` along a
- * shortest path, or [] when `groupId` is not in the closure.
+ * Group ids from the principal's direct group up to `groupId`, or [] when
+ * `groupId` is not in the closure. The last hop is the edge that carries the
+ * principal's highest role in `groupId` (so the path explains the role
+ * reported with it); the hops before it follow a shortest path.
  */
 export function pathTo(closure: PrincipalClosure, groupId: string): string[] {
   if (!closure.roles.has(groupId)) return [];
-  const path: string[] = [];
-  for (let at = groupId; at !== ""; at = closure.reachedFrom.get(at) ?? "") {
+  const path = [groupId];
+  for (let at = closure.bestRoleFrom.get(groupId) ?? ""; at !== ""; at = closure.reachedFrom.get(at) ?? "") {
     path.push(at);
+    // Writes refuse cycles and deep chains; never loop on broken data.
     if (path.length > MAX_NESTING_DEPTH + 1) break;
   }
   return path.reverse();

@@ -67,20 +67,31 @@ describe("diamond", () => {
     expect(second.nextPageToken).toBe("");
   });
 
-  it("checks membership through the diamond with a shortest path", async () => {
+  it("checks membership through the diamond along the path that carries the reported role", async () => {
     const check = await fx.rpc(dave, "CheckMembership", { groupId: T.id, member: "user:dave" }, (o) =>
       fx.app.memberships.check(dave, { groupId: T.id, principal: "user:dave", directOnly: false }, o),
     );
     expect(check.isMember).toBe(true);
     expect(check.role).toBe("MANAGER");
-    expect(check.path).toHaveLength(3);
-    expect(check.path[0]).toBe(B.id);
-    expect([L.id, R.id]).toContain(check.path[1]);
-    expect(check.path[2]).toBe(T.id);
+    // Both sides are as short; only R's edge into T carries MANAGER.
+    expect(check.path).toEqual([B.id, R.id, T.id]);
     const direct = await fx.app.memberships.check(dave, { groupId: T.id, principal: "user:dave", directOnly: true });
     expect(direct).toEqual({ isMember: false, role: undefined, path: [] });
     const own = await fx.app.memberships.check(dave, { groupId: B.id, principal: "user:dave", directOnly: false });
     expect(own).toEqual({ isMember: true, role: "MEMBER", path: [B.id] });
+  });
+
+  it("reports the longer path when only it carries the highest role", async () => {
+    const top = await createGroup(fx, owner, groupInput("shortcut-top"));
+    const mid = await createGroup(fx, owner, groupInput("shortcut-mid"));
+    const low = await createGroup(fx, owner, groupInput("shortcut-low"));
+    await addMember(fx, owner, top.id, `group:${low.id}`, "MEMBER"); // short path, low role
+    await addMember(fx, owner, top.id, `group:${mid.id}`, "MANAGER");
+    await addMember(fx, owner, mid.id, `group:${low.id}`, "MEMBER");
+    await addMember(fx, owner, low.id, "user:hank", "MEMBER");
+    const hank = user("hank");
+    const check = await fx.app.memberships.check(hank, { groupId: top.id, principal: "user:hank", directOnly: false });
+    expect(check).toEqual({ isMember: true, role: "MANAGER", path: [low.id, mid.id, top.id] });
   });
 
   it("authorizes through the diamond: dave holds WRITE on the top group from the MANAGER edge", async () => {
