@@ -70,7 +70,8 @@ export type Membership = Message<"roster.v1.Membership"> & {
 
   /**
    * Transitive listings only: the direct member groups of group_id the
-   * member is reached through, sorted; empty for a direct member.
+   * member is reached through, sorted. Empty for a member reached only
+   * directly; a direct member also reached through groups lists them.
    *
    * @generated from field: repeated string via_group_ids = 7;
    */
