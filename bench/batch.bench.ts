@@ -14,7 +14,10 @@
  * /proc/<pid>/status every 50 ms during the stream; the peak is reported
  * next to its resident memory before the stream.
  *
- * BENCH_BATCH_MEMBERS overrides the 100,000 (e.g. for a quick try).
+ * BENCH_BATCH_MEMBERS overrides the 100,000 (e.g. for a quick try);
+ * BENCH_SERVICE_NODE_ARGS passes node flags to the service, e.g.
+ * `--max-old-space-size=64` to show the stream completes with a heap far
+ * smaller than its 100,000 operations would need if they were buffered.
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -71,7 +74,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 /** Starts `node src/main.ts` (the real process, not a wrapper, so /proc/<pid> is the service) and resolves with its gRPC port. */
 function startService(env: Record<string, string>): Promise<{ grpcPort: number; pid: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const nodeArgs = (process.env["BENCH_SERVICE_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
     cwd: repoRoot,
     env: { PATH: process.env["PATH"] ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
