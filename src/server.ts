@@ -124,9 +124,13 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
         addReflection(server);
       },
     });
-    const web = await startWebDoor({ services, pipeline, config, health, metrics, logger: logger.child({ component: "web-door" }) });
+    // Registered before the web door starts, so a web door that fails to
+    // start (say, its port is taken) does not leave the gRPC door running.
+    const doors: { close(graceMs: number): Promise<void> }[] = [grpc];
     // Both doors drain in parallel within the same grace period.
-    cleanups.push(() => Promise.all([grpc.close(config.shutdownGraceMs), web.close(config.shutdownGraceMs)]).then(() => undefined));
+    cleanups.push(() => Promise.all(doors.map((door) => door.close(config.shutdownGraceMs))).then(() => undefined));
+    const web = await startWebDoor({ services, pipeline, config, health, metrics, logger: logger.child({ component: "web-door" }) });
+    doors.push(web);
     await health.probeNow();
     logger.info({ grpcPort: grpc.port, host: config.host, benchNoop: config.benchNoop }, "roster gRPC door listening");
     logger.info({ httpPort: web.port, url: web.url, corsOrigins: config.corsOrigins }, "roster web door listening");
