@@ -231,9 +231,10 @@ export type CallerAccess = Message<"roster.v1.CallerAccess"> & {
 
   /**
    * The actions the caller may take, by name: "group.read", "group.update",
-   * "group.delete", "group.manage_policies", "group.read_acl",
-   * "group.set_acl", "group.create_child", "members.list", "members.add",
-   * "members.remove", "members.manage_roles".
+   * "group.delete", "group.undelete" (deleted groups only),
+   * "group.manage_policies", "group.read_acl", "group.set_acl",
+   * "group.create_child", "members.list", "members.add", "members.remove",
+   * "members.manage_roles".
    *
    * @generated from field: repeated string permissions = 3;
    */

@@ -600,7 +600,8 @@ export const GroupService: GenService<{
   },
   /**
    * Changes a group. Display fields and labels need WRITE; policies and
-   * parent_id need MANAGE.
+   * parent_id need MANAGE, and moving under a new parent also needs WRITE on
+   * that parent (as creating a child there would).
    *
    * @generated from rpc roster.v1.GroupService.UpdateGroup
    */
