@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import type { DestinationStream, Logger } from "pino";
+import { createCertificateCaller } from "./auth/certificate-caller.ts";
 import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
 import { loadOrCreateDevSecret } from "./auth/dev-key.ts";
 import { createRosterApp } from "./app/roster-app.ts";
@@ -99,6 +100,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       access: app.access,
       services: services.map((s) => s.service),
       observers: [metricsInterceptorFor(metrics)],
+      certificateCaller: config.grpcClientCertIdentity === "service-cn" ? createCertificateCaller(config.admins) : undefined,
     });
 
     const health = createHealthMonitor({
@@ -117,7 +119,14 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       pipeline,
       services,
       maxMessageBytes: config.maxMessageBytes,
-      tls: config.grpcTls === undefined ? undefined : { ...config.grpcTls, clientCaPath: config.grpcClientCaPath },
+      tls:
+        config.grpcTls === undefined
+          ? undefined
+          : {
+              ...config.grpcTls,
+              clientCaPath: config.grpcClientCaPath,
+              readClientCertificate: config.grpcClientCertIdentity === "service-cn",
+            },
       benchNoop: config.benchNoop,
       register: (server) => {
         health.register(server);

@@ -38,6 +38,15 @@ export const callInfoKey = createContextKey<CallInfo | undefined>(undefined, { d
 export const requestIdKey = createContextKey<string>("", { description: "roster request id" });
 export const loggerKey = createContextKey<Logger | undefined>(undefined, { description: "roster request logger" });
 export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "roster caller" });
+/**
+ * The subject CN of the client certificate the TLS handshake verified (gRPC
+ * door with ROSTER_GRPC_CLIENT_CA and ROSTER_GRPC_CLIENT_CERT_IDENTITY=service-cn);
+ * undefined otherwise, and always on the web door. Set by the door; the
+ * authentication step decides whether it names the caller.
+ */
+export const clientCertificateCnKey = createContextKey<string | undefined>(undefined, {
+  description: "roster verified client certificate CN",
+});
 /** Epoch milliseconds by which the call must finish; undefined without a client deadline. Set by the door. */
 export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "roster call deadline" });
 /** The app's per-request cache; created on first use, never shared between calls. */

@@ -36,6 +36,7 @@ import {
 } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { AccessApi } from "../app/types.ts";
+import type { CertificateCaller } from "../auth/certificate-caller.ts";
 import { compileAccessRules, type AccessRules } from "./access-rules.ts";
 import { createAuthenticationInterceptor, type CallerVerifier } from "./authentication-interceptor.ts";
 import { createAuthorizationInterceptor } from "./authorization-interceptor.ts";
@@ -49,6 +50,12 @@ export interface RpcPipelineDeps {
   readonly verifier: CallerVerifier;
   readonly access: AccessApi;
   readonly services: readonly DescService[];
+  /**
+   * Names the caller of a call without a bearer token from its verified
+   * client certificate (ROSTER_GRPC_CLIENT_CERT_IDENTITY=service-cn); absent:
+   * certificates never identify a caller.
+   */
+  readonly certificateCaller?: CertificateCaller | undefined;
   /**
    * Interceptors that watch calls from outside every other step (metrics):
    * they see the final status of each call, exactly as it is sent.
@@ -112,7 +119,7 @@ export function createRpcPipeline(deps: RpcPipelineDeps): RpcPipeline {
   ];
   const inner: Interceptor[] = [
     createDeadlineInterceptor(),
-    createAuthenticationInterceptor(deps.verifier),
+    createAuthenticationInterceptor(deps.verifier, deps.certificateCaller),
     createAuthorizationInterceptor(rules, deps.access),
   ];
   const interceptors = [...outer, ...inner];

@@ -5,7 +5,7 @@
  * typed response message or rejects with the gRPC ServiceError.
  */
 import { create, type Message, type DescMethod, type DescMethodUnary, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { decodeResponse, encodeMessage } from "../../src/transport/grpc/message-codec.ts";
@@ -55,8 +55,13 @@ export interface RosterClient {
   close(): void;
 }
 
-export function createRosterClient(address: string): RosterClient {
-  const raw = new Client(address, credentials.createInsecure());
+/** A client of the gRPC door at `address`; plaintext unless `channelCredentials` say TLS (and client certificate). */
+export function createRosterClient(
+  address: string,
+  channelCredentials: ChannelCredentials = credentials.createInsecure(),
+  channelOptions: ChannelOptions = {},
+): RosterClient {
+  const raw = new Client(address, channelCredentials, channelOptions);
   return bind(raw, {});
 }
 

@@ -19,7 +19,7 @@ import type {
   UntypedHandleCall,
 } from "@grpc/grpc-js";
 import type { RpcPipeline, StreamResult } from "../../rpc/pipeline.ts";
-import { createGrpcHandlerContext, finishCall, type GrpcHandlerContext } from "./call-context.ts";
+import { createGrpcHandlerContext, finishCall, type DoorCallOptions, type GrpcHandlerContext } from "./call-context.ts";
 import type { DecodedRequest } from "./message-codec.ts";
 import { headersToMetadata } from "./metadata.ts";
 
@@ -39,18 +39,18 @@ export function createCallAdapter(
   pipeline: RpcPipeline,
   method: DescMethod,
   impl: unknown,
-  shutdownSignal: AbortSignal,
+  options: DoorCallOptions,
 ): UntypedHandleCall {
   if (typeof impl !== "function") throw new Error(`no implementation for ${method.parent.typeName}/${method.name}`);
   switch (method.methodKind) {
     case "unary":
-      return unaryAdapter(pipeline, method as DescMethodUnary, impl as Parameters<RpcPipeline["bindUnary"]>[1], shutdownSignal);
+      return unaryAdapter(pipeline, method as DescMethodUnary, impl as Parameters<RpcPipeline["bindUnary"]>[1], options);
     case "server_streaming":
-      return serverStreamAdapter(pipeline, method as DescMethodStreaming, impl as Parameters<RpcPipeline["bindStream"]>[1], shutdownSignal);
+      return serverStreamAdapter(pipeline, method as DescMethodStreaming, impl as Parameters<RpcPipeline["bindStream"]>[1], options);
     case "client_streaming":
-      return clientStreamAdapter(pipeline, method as DescMethodStreaming, impl as Parameters<RpcPipeline["bindStream"]>[1], shutdownSignal);
+      return clientStreamAdapter(pipeline, method as DescMethodStreaming, impl as Parameters<RpcPipeline["bindStream"]>[1], options);
     case "bidi_streaming":
-      return bidiStreamAdapter(pipeline, method as DescMethodStreaming, impl as Parameters<RpcPipeline["bindStream"]>[1], shutdownSignal);
+      return bidiStreamAdapter(pipeline, method as DescMethodStreaming, impl as Parameters<RpcPipeline["bindStream"]>[1], options);
   }
 }
 
@@ -58,11 +58,11 @@ function unaryAdapter(
   pipeline: RpcPipeline,
   method: DescMethodUnary,
   impl: Parameters<RpcPipeline["bindUnary"]>[1],
-  shutdownSignal: AbortSignal,
+  options: DoorCallOptions,
 ): handleUnaryCall<DecodedRequest, Message> {
   const invoke = pipeline.bindUnary(method, impl);
   return (call, callback) => {
-    const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
+    const ctx = createGrpcHandlerContext(call, method, options);
     const decoded = call.request;
     const run = "error" in decoded ? pipeline.reject(method, ctx, decoded.error).then(throwIt) : invoke(ctx, decoded.message);
     run.then(
@@ -83,11 +83,11 @@ function serverStreamAdapter(
   pipeline: RpcPipeline,
   method: DescMethodStreaming,
   impl: Parameters<RpcPipeline["bindStream"]>[1],
-  shutdownSignal: AbortSignal,
+  options: DoorCallOptions,
 ): handleServerStreamingCall<DecodedRequest, Message> {
   const invoke = pipeline.bindStream(method, impl);
   return (call) => {
-    const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
+    const ctx = createGrpcHandlerContext(call, method, options);
     const decoded = call.request;
     const run = "error" in decoded ? pipeline.reject(method, ctx, decoded.error).then(throwIt) : invoke(ctx, oneMessage(decoded.message));
     void pump(call, ctx, run);
@@ -98,11 +98,11 @@ function clientStreamAdapter(
   pipeline: RpcPipeline,
   method: DescMethodStreaming,
   impl: Parameters<RpcPipeline["bindStream"]>[1],
-  shutdownSignal: AbortSignal,
+  options: DoorCallOptions,
 ): handleClientStreamingCall<DecodedRequest, Message> {
   const invoke = pipeline.bindStream(method, impl);
   return (call, callback) => {
-    const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
+    const ctx = createGrpcHandlerContext(call, method, options);
     invoke(ctx, readRequests(call.iterator({ destroyOnReturn: false })))
       .then(async (res) => {
         let response: Message | undefined;
@@ -124,11 +124,11 @@ function bidiStreamAdapter(
   pipeline: RpcPipeline,
   method: DescMethodStreaming,
   impl: Parameters<RpcPipeline["bindStream"]>[1],
-  shutdownSignal: AbortSignal,
+  options: DoorCallOptions,
 ): handleBidiStreamingCall<DecodedRequest, Message> {
   const invoke = pipeline.bindStream(method, impl);
   return (call) => {
-    const ctx = createGrpcHandlerContext(call, method, shutdownSignal);
+    const ctx = createGrpcHandlerContext(call, method, options);
     // Not `for await (… of call)`: that iterator destroys the duplex call
     // when the client half-closes, and the status could then never be sent.
     void pump(call, ctx, invoke(ctx, readRequests(call.iterator({ destroyOnReturn: false }))));

@@ -7,9 +7,21 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createHandlerContext } from "@connectrpc/connect";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
-import { callInfoKey, deadlineKey } from "../../rpc/context.ts";
+import { callInfoKey, clientCertificateCnKey, deadlineKey } from "../../rpc/context.ts";
 import { metadataToHeaders } from "./metadata.ts";
 import { grpcPath } from "./service-definition.ts";
+
+/** What every call of the door shares. */
+export interface DoorCallOptions {
+  /** Aborted (with UNAVAILABLE) when the door's shutdown grace period is over. */
+  readonly shutdownSignal: AbortSignal;
+  /**
+   * Read the verified client certificate's subject CN into the call's context
+   * (mTLS with ROSTER_GRPC_CLIENT_CERT_IDENTITY=service-cn); off otherwise, so
+   * calls do not pay for copying the certificate.
+   */
+  readonly readClientCertificate: boolean;
+}
 
 /** The context and a function to release its timer once the call is over. */
 export type GrpcHandlerContext = ReturnType<typeof createHandlerContext>;
@@ -31,18 +43,22 @@ export function deadlineOf(call: ServerSurfaceCall): number | undefined {
 export function createGrpcHandlerContext(
   call: ServerSurfaceCall & { readonly metadata: import("@grpc/grpc-js").Metadata },
   method: DescMethod,
-  shutdownSignal: AbortSignal,
+  options: DoorCallOptions,
 ): GrpcHandlerContext {
   const deadline = deadlineOf(call);
   const values = createContextValues().set(callInfoKey, { door: "grpc", protocol: "grpc", peer: call.getPeer() });
   if (deadline !== undefined) values.set(deadlineKey, deadline);
+  if (options.readClientCertificate) {
+    const cn = verifiedClientCn(call);
+    if (cn !== undefined) values.set(clientCertificateCnKey, cn);
+  }
   const init = {
     service: method.parent,
     method,
     protocolName: "grpc",
     requestMethod: "POST",
     url: grpcPath(method),
-    shutdownSignal,
+    shutdownSignal: options.shutdownSignal,
     requestHeader: metadataToHeaders(call.metadata),
     contextValues: values,
   };
@@ -56,6 +72,18 @@ export function createGrpcHandlerContext(
     ctx.abort(expired ? new ConnectError("deadline exceeded", Code.DeadlineExceeded) : cancelledByClient);
   });
   return ctx;
+}
+
+/**
+ * The subject CN of the client certificate, if the TLS handshake verified it:
+ * grpc-js reports a peer certificate only for an authorized TLS socket. A
+ * certificate with several CNs names no one (which one would it be?).
+ */
+function verifiedClientCn(call: ServerSurfaceCall): string | undefined {
+  const auth = call.getAuthContext();
+  if (auth.transportSecurityType !== "ssl") return undefined;
+  const cn = auth.sslPeerCertificate?.subject.CN;
+  return typeof cn === "string" ? cn : undefined;
 }
 
 const cancelledByClient = new ConnectError("the call was cancelled by the client", Code.Canceled);

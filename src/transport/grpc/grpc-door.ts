@@ -19,6 +19,11 @@ export interface GrpcTlsOptions {
   readonly certPath: string;
   readonly keyPath: string;
   readonly clientCaPath?: string | undefined;
+  /**
+   * With `clientCaPath`: pass each call's verified certificate subject CN to
+   * the pipeline, whose authentication step may name the caller by it.
+   */
+  readonly readClientCertificate?: boolean | undefined;
 }
 
 export interface GrpcDoorOptions {
@@ -59,10 +64,14 @@ export async function startGrpcDoor(options: GrpcDoorOptions): Promise<GrpcDoor>
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
   });
+  const callOptions = {
+    shutdownSignal: shutdown.signal,
+    readClientCertificate: options.tls?.clientCaPath !== undefined && options.tls.readClientCertificate === true,
+  };
   for (const { service, impl } of options.services) {
     const handlers: UntypedServiceImplementation = {};
     for (const method of service.methods) {
-      handlers[method.name] = createCallAdapter(options.pipeline, method, impl[method.localName], shutdown.signal);
+      handlers[method.name] = createCallAdapter(options.pipeline, method, impl[method.localName], callOptions);
     }
     server.addService(createServerServiceDefinition(service), handlers);
   }
