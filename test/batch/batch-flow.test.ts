@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addOp, openBatchStream, removeOp, runBatch } from "./support/batch-client.ts";
+import { openRawBatchStream } from "./support/raw-batch-stream.ts";
 import { startBatchWorld, userCaller, type BatchWorld } from "./support/batch-world.ts";
 
 let world: BatchWorld;
@@ -34,8 +35,9 @@ describe("flow control", () => {
     const total = 6000;
     const chunkSize = world.app.batch.limits.chunkSize;
     const start = world.app.batch.stats();
-    const stream = openBatchStream(world.roster.client.raw, aliceToken);
-    // Ignore the client's own backpressure: everything is queued at once, as a careless client would.
+    // A client that really does not read (see raw-batch-stream.ts), and that
+    // ignores its own backpressure: everything is queued at once.
+    const stream = openRawBatchStream(world.roster.address, aliceToken);
     for (let i = 0; i < total; i++) stream.send(addOp(g, member(i)));
     stream.end();
 
@@ -60,10 +62,12 @@ describe("flow control", () => {
     expect(pulled).toBeLessThan(total / 2);
     expect(pulled - answered).toBeLessThanOrEqual(2 * chunkSize);
 
-    const outcome = await stream.finish();
-    expect(outcome.code).toBe("OK");
-    expect(outcome.results).toHaveLength(total);
-    expect(outcome.results.every((r, i) => r.index === i && r.status?.code === 0 && r.changed)).toBe(true);
+    const outcome = await stream.readAll();
+    stream.close();
+    expect(outcome.grpcStatus).toBe("0");
+    const results = outcome.responses.map((r) => (r.message.case === "result" ? r.message.value : undefined));
+    expect(results).toHaveLength(total);
+    expect(results.every((r, i) => r?.index === i && r.status?.code === 0 && r.changed)).toBe(true);
     expect((await world.getGroup(g)).memberCount).toBe(total + 1);
   }, 60_000);
 });
