@@ -48,22 +48,28 @@ const mongoWriteConflict = 112;
  *
  * - ConnectError: already a status (thrown by a door, the deadline, or
  *   deliberately by a handler such as UNIMPLEMENTED); passed through.
+ * - Anything thrown after the call's own signal was aborted with a status
+ *   (deadline, cancellation, shutdown) → that status: the error is only a
+ *   consequence of the abort (e.g. the batch engine's "the request was
+ *   cancelled" must reach a client cut off by shutdown as UNAVAILABLE).
  * - RosterError: its kind's code and its message (written to be safe to send).
  * - MongoDB unreachable → UNAVAILABLE; server-side time limit or the
  *   driver's timeout → DEADLINE_EXCEEDED; write conflict → ABORTED.
- * - An abort caused by the call's own signal → the signal's reason when it
- *   is a status (deadline, cancellation, shutdown).
  * - Anything else → INTERNAL "internal error"; the cause goes to `logger`.
  */
 export function toConnectError(error: unknown, logger?: Logger, signal?: AbortSignal): ConnectError {
   if (error instanceof ConnectError) return error;
+  // Once the call's signal is aborted with a status (deadline, client cancel,
+  // server shutdown), whatever the work below threw because of it — a
+  // RosterError "the request was cancelled", a driver abort — is a
+  // consequence: the signal's reason is the truth the client must get.
+  if (signal?.aborted === true && signal.reason instanceof ConnectError) return signal.reason;
   if (isRosterError(error)) return new ConnectError(error.message, codeOfKind[error.kind]);
   const mongo = mongoErrorCode(error);
   if (mongo !== undefined) {
     logger?.warn({ err: error }, "database error");
     return new ConnectError(mongo.message, mongo.code);
   }
-  if (signal?.aborted === true && signal.reason instanceof ConnectError) return signal.reason;
   if (error instanceof Error && error.name === "TimeoutError") {
     return new ConnectError("deadline exceeded", Code.DeadlineExceeded);
   }

@@ -62,6 +62,15 @@ describe("error mapping", () => {
     controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
     expect(toConnectError(new Error("aborted"), undefined, controller.signal).code).toBe(Code.DeadlineExceeded);
   });
+
+  it("prefers the aborted signal's status over the error the abort caused (shutdown is UNAVAILABLE, not the app's deadline error)", () => {
+    const shutdown = new AbortController();
+    shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
+    const status = toConnectError(new RosterError("deadline_exceeded", "the request was cancelled"), undefined, shutdown.signal);
+    expect([status.code, status.rawMessage]).toEqual([Code.Unavailable, "server is shutting down"]);
+    // Without an abort the RosterError is mapped as usual.
+    expect(toConnectError(new RosterError("deadline_exceeded", "the request was cancelled")).code).toBe(Code.DeadlineExceeded);
+  });
 });
 
 describe("access rules from the method options", () => {
