@@ -15,6 +15,7 @@
  * next to its resident memory before the stream.
  *
  * BENCH_BATCH_MEMBERS overrides the 100,000 (e.g. for a quick try);
+ * ROSTER_BATCH_CHUNK_SIZE is passed on to the service;
  * BENCH_SERVICE_NODE_ARGS passes node flags to the service, e.g.
  * `--max-old-space-size=64` to show the stream completes with a heap far
  * smaller than its 100,000 operations would need if they were buffered.
@@ -203,6 +204,7 @@ async function main(): Promise<void> {
     ROSTER_JWT_SECRET: secret,
     // info: the "listening" line carries the port; the bench makes only a handful of RPCs.
     ROSTER_LOG_LEVEL: "info",
+    ...(process.env["ROSTER_BATCH_CHUNK_SIZE"] === undefined ? {} : { ROSTER_BATCH_CHUNK_SIZE: process.env["ROSTER_BATCH_CHUNK_SIZE"] }),
   });
   const token = await signHs256Token({ subject: "bench", ttlSeconds: 3600 }, secret);
   const client = createRosterClient(`127.0.0.1:${grpcPort}`);
@@ -235,7 +237,7 @@ async function main(): Promise<void> {
   ]);
   process.stdout.write(
     `\nmember_count checked: ${members + 1}. Client, service and embedded store each in their own process ` +
-      `(node ${process.version}); chunks of 500 operations, one transaction each.\n`,
+      `(node ${process.version}); chunks of ${process.env["ROSTER_BATCH_CHUNK_SIZE"] ?? "500"} operations, one transaction each.\n`,
   );
 }
 
