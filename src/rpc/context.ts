@@ -47,6 +47,12 @@ export const callerKey = createContextKey<Caller | undefined>(undefined, { descr
 export const clientCertificateCnKey = createContextKey<string | undefined>(undefined, {
   description: "roster verified client certificate CN",
 });
+/**
+ * `performance.now()` when the door received the call, if earlier than the
+ * pipeline's start (the web door: before the body was read); the request
+ * log measures the call's duration from here.
+ */
+export const callStartedKey = createContextKey<number | undefined>(undefined, { description: "roster call start" });
 /** Epoch milliseconds by which the call must finish; undefined without a client deadline. Set by the door. */
 export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "roster call deadline" });
 /** The app's per-request cache; created on first use, never shared between calls. */

@@ -7,7 +7,7 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { callerKey, callInfoKey, loggerKey, requestIdKey } from "./context.ts";
+import { callerKey, callInfoKey, callStartedKey, loggerKey, requestIdKey } from "./context.ts";
 import { requestIdFrom, requestIdHeader } from "./request-id.ts";
 import { statusName } from "./status-names.ts";
 import { observeStream } from "./stream-observer.ts";
@@ -18,7 +18,7 @@ const serverFaults: ReadonlySet<Code> = new Set([Code.Internal, Code.Unknown, Co
 /** One line per RPC to `logger` (see the module comment for the fields). */
 export function createRequestLogInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
-    const started = performance.now();
+    const started = req.contextValues.get(callStartedKey) ?? performance.now();
     const requestId = requestIdFrom(req.header);
     const log = logger.child({ requestId });
     req.contextValues.set(requestIdKey, requestId).set(loggerKey, log);

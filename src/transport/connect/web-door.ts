@@ -15,14 +15,23 @@ import { createServer, IncomingMessage, Server as HttpServer, ServerResponse } f
 import { createSecureServer, type Http2SecureServer, type Http2Session } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  type ConnectRouter,
+  type ContextValues,
+  type Interceptor,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { RosterConfig } from "../../config.ts";
 import { metricsInterceptorFor } from "../../ops/metrics-interceptor.ts";
 import type { RosterMetrics } from "../../ops/metrics.ts";
-import { callInfoKey, deadlineKey } from "../../rpc/context.ts";
+import { callInfoKey, callStartedKey, deadlineKey } from "../../rpc/context.ts";
 import { createCorsPolicy } from "./cors.ts";
+import { createNotFoundHandler, rememberCallContext, reportIfPipelineSkipped, type RejectCall } from "./early-failures.ts";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 import { createOpsEndpoints } from "./ops-endpoints.ts";
 
@@ -36,8 +45,12 @@ export type WebDoorConfig = Pick<RosterConfig, "host" | "httpPort" | "corsOrigin
 
 export interface WebDoorOptions {
   readonly services: readonly WebDoorService[];
-  /** The RPC pipeline shared with the gRPC door; only its interceptors are used here. */
-  readonly pipeline: { readonly interceptors: readonly Interceptor[] };
+  /**
+   * The RPC pipeline shared with the gRPC door: its interceptors, and its
+   * `reject` for calls connect-node ends before they reach the interceptors
+   * (see early-failures.ts; without it those calls are not logged).
+   */
+  readonly pipeline: { readonly interceptors: readonly Interceptor[]; readonly reject?: RejectCall };
   readonly config: WebDoorConfig;
   /** For `GET /readyz`. */
   readonly health: { isReady(): boolean };
@@ -76,6 +89,8 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
     ? [...options.pipeline.interceptors]
     : [metricsInterceptor, ...options.pipeline.interceptors];
 
+  /** Each RPC request's context values, to find out after the response whether the pipeline saw the call. */
+  const valuesByRequest = new WeakMap<NodeServerRequest, ContextValues>();
   const rpcHandler = connectNodeAdapter({
     routes: (router: ConnectRouter) => {
       for (const { service, impl } of options.services) {
@@ -88,12 +103,20 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
     writeMaxBytes: config.maxMessageBytes,
     acceptCompression: [compressionGzip, compressionBrotli],
     shutdownSignal: shutdown.signal,
-    contextValues: (req) => createContextValues().set(callInfoKey, { door: "web", protocol: "", peer: peerOf(req.socket) }),
+    fallback: createNotFoundHandler(logger, (req) => peerOf(req.socket)),
+    contextValues: (req) => {
+      const values = createContextValues()
+        .set(callInfoKey, { door: "web", protocol: "", peer: peerOf(req.socket) })
+        .set(callStartedKey, performance.now());
+      valuesByRequest.set(req, values);
+      return values;
+    },
     // Runs once headers are in, before the body is read: the door's facts for the pipeline.
     requestGate: (ctx) => {
-      if (draining) throw shuttingDown();
       const info = ctx.values.get(callInfoKey);
       ctx.values.set(callInfoKey, { door: "web", protocol: ctx.protocolName, peer: info?.peer ?? "" });
+      rememberCallContext(ctx);
+      if (draining) throw shuttingDown();
       const timeoutMs = ctx.timeoutMs();
       if (timeoutMs !== undefined) ctx.values.set(deadlineKey, Date.now() + timeoutMs);
     },
@@ -120,6 +143,13 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
     }
     if (cors.apply(req, res) !== "serve") return;
     if (ops(req, res)) return;
+    const reject = options.pipeline.reject;
+    if (reject !== undefined) {
+      res.once("close", () => {
+        const values = valuesByRequest.get(req);
+        if (values !== undefined) reportIfPipelineSkipped(values, reject);
+      });
+    }
     rpcHandler(req, res);
   };
 
