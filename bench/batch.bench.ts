@@ -20,98 +20,18 @@
  * `--max-old-space-size=64` to show the stream completes with a heap far
  * smaller than its 100,000 operations would need if they were buffered.
  */
-import { spawn, type ChildProcessByStdio } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { readFile, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
+import { readFile } from "node:fs/promises";
 import { MongoClient } from "mongodb";
 import { signHs256Token } from "../src/auth/token-signer.ts";
 import { collectionNames, membershipToDoc } from "../src/storage/documents.ts";
 import { rosterIndexes } from "../src/storage/indexes.ts";
 import { addOp, openBatchStream } from "../test/batch/support/batch-client.ts";
 import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
-import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../test/support/spawn-embedded-mongo.ts";
+import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 
 const members = Number(process.env["BENCH_BATCH_MEMBERS"] ?? "100000");
 const insertBatch = 1_000;
 const sampleEveryMs = 50;
-const repoRoot = fileURLToPath(new URL("../", import.meta.url));
-
-type ServiceProcess = ChildProcessByStdio<null, Readable, Readable>;
-
-let store: SpawnedEmbeddedMongo | undefined;
-let service: ServiceProcess | undefined;
-let dataDir: string | undefined;
-const closers: (() => Promise<void> | void)[] = [];
-
-async function cleanup(): Promise<void> {
-  for (const close of closers.splice(0).reverse()) await close();
-  if (service !== undefined && service.exitCode === null && service.signalCode === null) {
-    const exited = new Promise((resolve) => service?.once("exit", resolve));
-    service.kill("SIGTERM");
-    const timer = setTimeout(() => service?.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  service = undefined;
-  await store?.stop();
-  store = undefined;
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
-}
-
-process.once("exit", () => {
-  service?.kill("SIGKILL");
-  store?.kill("SIGKILL");
-});
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-/** Starts `node src/main.ts` (the real process, not a wrapper, so /proc/<pid> is the service) and resolves with its gRPC port. */
-function startService(env: Record<string, string>): Promise<{ grpcPort: number; pid: number }> {
-  const nodeArgs = (process.env["BENCH_SERVICE_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
-    cwd: repoRoot,
-    env: { PATH: process.env["PATH"] ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  service = child;
-  let stderr = "";
-  let pending = "";
-  let grpcPort: number | undefined;
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`the service did not start within 30 s\n${stderr}`));
-    }, 30_000);
-    // Keep draining stdout so the pipe never blocks the service.
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      if (grpcPort !== undefined) return;
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        if (!line.startsWith("{")) continue;
-        const entry = JSON.parse(line) as { msg?: string; grpcPort?: number };
-        if (entry.msg === "roster gRPC door listening" && entry.grpcPort !== undefined) {
-          grpcPort = entry.grpcPort;
-          clearTimeout(timer);
-          resolve({ grpcPort, pid: child.pid ?? 0 });
-        }
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the service exited with code ${code ?? "?"} before listening\n${stderr}`));
-    });
-  });
-}
 
 /** VmRSS and VmHWM of a process, in MiB. */
 async function memoryOf(pid: number): Promise<{ rss: number; hwm: number }> {
@@ -162,9 +82,9 @@ async function streamAdds(client: RosterClient, token: string, groupId: string, 
 }
 
 /** The same documents through the raw driver: insertMany in batches, into a collection with Roster's membership indexes. */
-async function insertManyBaseline(uri: string): Promise<number> {
+async function insertManyBaseline(uri: string, defer: BenchRun["defer"]): Promise<number> {
   const client = new MongoClient(uri);
-  closers.push(() => client.close());
+  defer(() => client.close());
   await client.connect();
   const collection = client.db("bench_baseline").collection(collectionNames.memberships);
   await collection.createIndexes([...(rosterIndexes[collectionNames.memberships] ?? [])]);
@@ -183,32 +103,15 @@ async function insertManyBaseline(uri: string): Promise<number> {
   return elapsedMs;
 }
 
-function printTable(rows: readonly (readonly string[])[]): void {
-  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  const line = (row: readonly string[]): string => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
-  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|\n`);
-  for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
-}
-
-async function main(): Promise<void> {
-  dataDir = await mkdtemp(join(tmpdir(), "roster-bench-batch-"));
-  process.stdout.write("starting the embedded store and the service (separate processes)...\n");
-  store = await spawnEmbeddedMongo({ port: 0, dataDir: join(dataDir, "store") });
-  const secret = randomBytes(32).toString("base64url");
+async function main({ store, secret, startService, defer }: BenchRun): Promise<void> {
   const { grpcPort, pid } = await startService({
-    MONGODB_URI: store.uri.replace(/\/?(\?.*)?$/, "/roster$1"),
-    ROSTER_DATA_DIR: dataDir,
-    ROSTER_HOST: "127.0.0.1",
-    ROSTER_GRPC_PORT: "0",
-    ROSTER_HTTP_PORT: "0",
-    ROSTER_JWT_SECRET: secret,
-    // info: the "listening" line carries the port; the bench makes only a handful of RPCs.
-    ROSTER_LOG_LEVEL: "info",
-    ...(process.env["ROSTER_BATCH_CHUNK_SIZE"] === undefined ? {} : { ROSTER_BATCH_CHUNK_SIZE: process.env["ROSTER_BATCH_CHUNK_SIZE"] }),
+    mongodbUri: store.uri.replace(/\/?(\?.*)?$/, "/roster$1"),
+    // The bench makes only a handful of RPCs besides the stream.
+    env: process.env["ROSTER_BATCH_CHUNK_SIZE"] === undefined ? {} : { ROSTER_BATCH_CHUNK_SIZE: process.env["ROSTER_BATCH_CHUNK_SIZE"] },
   });
   const token = await signHs256Token({ subject: "bench", ttlSeconds: 3600 }, secret);
   const client = createRosterClient(`127.0.0.1:${grpcPort}`);
-  closers.push(() => {
+  defer(() => {
     client.close();
   });
   const group = await client.as(token).groups.createGroup({ group: { slug: "bench-batch", displayName: "Batch bench" } });
@@ -220,7 +123,7 @@ async function main(): Promise<void> {
   if (stored.group?.memberCount !== members + 1) throw new Error(`member_count is ${stored.group?.memberCount}, expected ${members + 1}`);
 
   process.stdout.write(`inserting the same ${members} documents with insertMany (batches of ${insertBatch})...\n`);
-  const baselineMs = await insertManyBaseline(store.uri);
+  const baselineMs = await insertManyBaseline(store.uri, defer);
 
   const streamRate = (members * 1000) / stream.elapsedMs;
   const baselineRate = (members * 1000) / baselineMs;
@@ -241,14 +144,4 @@ async function main(): Promise<void> {
   );
 }
 
-main()
-  .catch((error: unknown) => {
-    process.stderr.write(`bench:batch failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(() =>
-    cleanup().catch((error: unknown) => {
-      process.stderr.write(`bench:batch cleanup failed: ${String(error)}\n`);
-      process.exitCode = 1;
-    }),
-  );
+runBench("bench:batch", "roster-bench-batch-", main);

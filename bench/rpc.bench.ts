@@ -17,20 +17,13 @@
  * BENCH_SERVICE_NODE_ARGS (extra node arguments for the service process,
  * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
  */
-import { spawn, type ChildProcessByStdio } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { Role } from "../gen/roster/v1/access_pb.ts";
 import { signHs256Token } from "../src/auth/token-signer.ts";
 import { benchNoopPath } from "../src/transport/grpc/bench-noop.ts";
 import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
 import { withDatabase } from "../test/support/roster-server.ts";
-import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../test/support/spawn-embedded-mongo.ts";
+import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 import { createConnectGetGroup } from "./support/connect-getgroup.ts";
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? "5");
@@ -40,83 +33,6 @@ const warmupMs = 1_500;
 /** Each row is measured in this many alternating rounds (seconds split between them), so load drift affects all rows alike. */
 const rounds = 2;
 const nestingLevels = 5;
-const repoRoot = fileURLToPath(new URL("../", import.meta.url));
-
-type ServiceProcess = ChildProcessByStdio<null, Readable, Readable>;
-
-let store: SpawnedEmbeddedMongo | undefined;
-let service: ServiceProcess | undefined;
-let dataDir: string | undefined;
-const clients: { close(): void }[] = [];
-
-async function cleanup(): Promise<void> {
-  for (const client of clients.splice(0)) client.close();
-  if (service !== undefined && service.exitCode === null && service.signalCode === null) {
-    const exited = new Promise((resolve) => service?.once("exit", resolve));
-    service.kill("SIGTERM");
-    const timer = setTimeout(() => service?.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  service = undefined;
-  await store?.stop();
-  store = undefined;
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
-}
-
-process.once("exit", () => {
-  service?.kill("SIGKILL");
-  store?.kill("SIGKILL");
-});
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-/** Starts `node src/main.ts` and resolves with its ports once both doors listen. */
-function startService(env: Record<string, string>): Promise<{ grpcPort: number; httpUrl: string }> {
-  const nodeArgs = (process.env["BENCH_SERVICE_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
-    cwd: repoRoot,
-    env: { PATH: process.env["PATH"] ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  service = child;
-  let stderr = "";
-  let pending = "";
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    let grpcPort: number | undefined;
-    let httpUrl: string | undefined;
-    const timer = setTimeout(() => {
-      reject(new Error(`the service did not start within 30 s\n${stderr}`));
-    }, 30_000);
-    // The service logs one JSON line per RPC: keep reading (and dropping)
-    // stdout so the pipe never blocks it.
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      if (grpcPort !== undefined && httpUrl !== undefined) return;
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        if (!line.startsWith("{")) continue;
-        const entry = JSON.parse(line) as { msg?: string; grpcPort?: number; url?: string };
-        if (entry.msg === "roster gRPC door listening") grpcPort = entry.grpcPort;
-        if (entry.msg === "roster web door listening") httpUrl = entry.url;
-      }
-      if (grpcPort !== undefined && httpUrl !== undefined) {
-        clearTimeout(timer);
-        resolve({ grpcPort, httpUrl });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the service exited with code ${code ?? "?"} before listening\n${stderr}`));
-    });
-  });
-}
 
 interface Result {
   readonly label: string;
@@ -192,8 +108,8 @@ function noopCall(client: RosterClient): () => Promise<void> {
     });
 }
 
-function printTable(noop: Result, results: readonly Result[]): void {
-  const rows = [
+function printResults(noop: Result, results: readonly Result[]): void {
+  printTable([
     ["RPC (32 callers)", "req/s", "p50 ms", "p99 ms", "req/s vs no-op", "p50 vs no-op"],
     ...[noop, ...results].map((r) => [
       r.label,
@@ -203,37 +119,25 @@ function printTable(noop: Result, results: readonly Result[]): void {
       r === noop ? "1.00×" : `${(r.perSecond / noop.perSecond).toFixed(2)}×`,
       r === noop ? "1.00×" : `${(r.p50Ms / noop.p50Ms).toFixed(2)}×`,
     ]),
-  ];
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? [];
-  const line = (row: readonly string[]): string =>
-    `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
-  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|\n`);
-  for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
+  ]);
   process.stdout.write(
     `\n${seconds} s per row (${rounds} alternating rounds) after ${warmupMs / 1000} s warm-up of each, ${concurrency} concurrent callers, one client channel; ` +
       `service and embedded store each in their own process (node ${process.version}).\n`,
   );
 }
 
-async function main(): Promise<void> {
-  dataDir = await mkdtemp(join(tmpdir(), "roster-bench-"));
-  process.stdout.write("starting the embedded store and the service (separate processes)...\n");
-  store = await spawnEmbeddedMongo({ port: 0, dataDir: join(dataDir, "store") });
-  const secret = randomBytes(32).toString("base64url");
+async function main({ store, startService, secret, defer }: BenchRun): Promise<void> {
   const { grpcPort, httpUrl } = await startService({
-    MONGODB_URI: withDatabase(store.uri, "roster_bench"),
-    ROSTER_DATA_DIR: dataDir,
-    ROSTER_HOST: "127.0.0.1",
-    ROSTER_GRPC_PORT: "0",
-    ROSTER_HTTP_PORT: "0",
-    ROSTER_JWT_SECRET: secret,
-    ROSTER_BENCH_NOOP: "1",
-    ROSTER_LOG_LEVEL: "info",
+    mongodbUri: withDatabase(store.uri, "roster_bench"),
+    env: { ROSTER_BENCH_NOOP: "1" },
+    webDoor: true,
   });
 
   const token = await signHs256Token({ subject: "bench", ttlSeconds: 3600 }, secret);
   const client = createRosterClient(`127.0.0.1:${grpcPort}`);
-  clients.push(client);
+  defer(() => {
+    client.close();
+  });
   const bench = client.as(token);
 
   // The data: a group to read, and a chain L0 ⊃ L1 ⊃ … ⊃ L4 ⊃ user:deep.
@@ -255,7 +159,9 @@ async function main(): Promise<void> {
   }
 
   const connect = createConnectGetGroup({ baseUrl: httpUrl, token, maxSockets: concurrency });
-  clients.push(connect);
+  defer(() => {
+    connect.close();
+  });
   process.stdout.write(`measuring at ${concurrency} concurrent callers, ${seconds} s each in ${rounds} rounds...\n`);
   const [noop, ...results] = await measureAll([
     { label: "no-op (bare grpc-js, no pipeline)", op: noopCall(client) },
@@ -276,16 +182,7 @@ async function main(): Promise<void> {
     { label: `GetGroup (web door, ${connect.label})`, op: () => connect.call(groupId) },
   ]);
   if (noop === undefined) throw new Error("no results");
-  printTable(noop, results);
+  printResults(noop, results);
 }
 
-main()
-  .then(cleanup, async (error: unknown) => {
-    process.stderr.write(`bench:rpc failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    await cleanup();
-    process.exitCode = 1;
-  })
-  .catch((error: unknown) => {
-    process.stderr.write(`bench:rpc cleanup failed: ${String(error)}\n`);
-    process.exitCode = 1;
-  });
+runBench("bench:rpc", "roster-bench-", main);

@@ -1,0 +1,188 @@
+/**
+ * The process scaffolding the service benches share: a temp dir, the embedded
+ * store and `node src/main.ts` each in their own process, and one teardown
+ * that runs on success, on failure and on Ctrl-C (children are SIGKILLed if
+ * this process exits without it).
+ *
+ * Not test/support/roster-process.ts: that one keeps every log line (the
+ * service logs one per RPC, which would grow without bound here), stops the
+ * service with SIGKILL rather than a graceful SIGTERM, and has no
+ * BENCH_SERVICE_NODE_ARGS.
+ */
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../../test/support/spawn-embedded-mongo.ts";
+
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+const startTimeoutMs = 30_000;
+const gracefulStopMs = 5_000;
+
+type ServiceProcess = ChildProcessByStdio<null, Readable, Readable>;
+
+export interface ServiceOptions {
+  /** MONGODB_URI, database included. */
+  readonly mongodbUri: string;
+  /** Further variables on top of the bench defaults (ports 0 on 127.0.0.1, log level info, the run's secret and data dir). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface StartedService {
+  /** The service's own pid (it is spawned directly, not through a wrapper, so /proc/<pid> is the service). */
+  readonly pid: number;
+  readonly grpcPort: number;
+}
+
+export interface BenchRun {
+  /** The run's temporary directory (removed at teardown); the store keeps its data in `<dataDir>/store`. */
+  readonly dataDir: string;
+  readonly store: SpawnedEmbeddedMongo;
+  /** The HS256 secret the service verifies tokens with. */
+  readonly secret: string;
+  /**
+   * Starts `node src/main.ts` (with BENCH_SERVICE_NODE_ARGS) and resolves once
+   * its gRPC door listens — and its web door too when `webDoor` is set.
+   */
+  readonly startService: {
+    (options: ServiceOptions & { readonly webDoor: true }): Promise<StartedService & { readonly httpUrl: string }>;
+    (options: ServiceOptions & { readonly webDoor?: false }): Promise<StartedService>;
+  };
+  /** Registers something to close at teardown, before the service and store stop (last registered, first closed). */
+  readonly defer: (close: () => Promise<void> | void) => void;
+}
+
+/**
+ * Runs `main` with a fresh temp dir (named `<tempPrefix>…`) and store, then
+ * tears everything down; a failure is printed as `<name> failed: …` and sets
+ * exit code 1.
+ */
+export function runBench(name: string, tempPrefix: string, main: (run: BenchRun) => Promise<void>): void {
+  let store: SpawnedEmbeddedMongo | undefined;
+  let service: ServiceProcess | undefined;
+  let dataDir: string | undefined;
+  const closers: (() => Promise<void> | void)[] = [];
+
+  const cleanup = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close();
+    if (service !== undefined && service.exitCode === null && service.signalCode === null) {
+      const exited = new Promise((resolve) => service?.once("exit", resolve));
+      service.kill("SIGTERM");
+      const timer = setTimeout(() => service?.kill("SIGKILL"), gracefulStopMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    service = undefined;
+    await store?.stop();
+    store = undefined;
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+    dataDir = undefined;
+  };
+
+  process.once("exit", () => {
+    service?.kill("SIGKILL");
+    store?.kill("SIGKILL");
+  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  function startService(options: ServiceOptions & { readonly webDoor: true }): Promise<StartedService & { readonly httpUrl: string }>;
+  function startService(options: ServiceOptions & { readonly webDoor?: false }): Promise<StartedService>;
+  function startService(options: ServiceOptions & { readonly webDoor?: boolean }): Promise<StartedService & { readonly httpUrl?: string }> {
+    const nodeArgs = (process.env["BENCH_SERVICE_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+    const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        MONGODB_URI: options.mongodbUri,
+        ROSTER_DATA_DIR: dataDir ?? "",
+        ROSTER_HOST: "127.0.0.1",
+        ROSTER_GRPC_PORT: "0",
+        ROSTER_HTTP_PORT: "0",
+        ROSTER_JWT_SECRET: secret,
+        // info: the "listening" lines carry the ports.
+        ROSTER_LOG_LEVEL: "info",
+        ...options.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    service = child;
+    let stderr = "";
+    let pending = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    return new Promise((resolve, reject) => {
+      let grpcPort: number | undefined;
+      let httpUrl: string | undefined;
+      let listening = false;
+      const timer = setTimeout(() => {
+        reject(new Error(`the service did not start within ${startTimeoutMs / 1000} s\n${stderr}`));
+      }, startTimeoutMs);
+      // The service logs one JSON line per RPC: keep reading (and dropping)
+      // stdout so the pipe never blocks it.
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        if (listening) return;
+        pending += chunk;
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) {
+          if (!line.startsWith("{")) continue;
+          const entry = JSON.parse(line) as { msg?: string; grpcPort?: number; url?: string };
+          if (entry.msg === "roster gRPC door listening" && entry.grpcPort !== undefined) grpcPort = entry.grpcPort;
+          if (entry.msg === "roster web door listening" && entry.url !== undefined) httpUrl = entry.url;
+          if (grpcPort !== undefined && (options.webDoor !== true || httpUrl !== undefined)) {
+            listening = true;
+            clearTimeout(timer);
+            resolve({ pid: child.pid ?? 0, grpcPort, ...(httpUrl === undefined ? {} : { httpUrl }) });
+            return;
+          }
+        }
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the service exited with code ${code ?? "?"} before listening\n${stderr}`));
+      });
+    });
+  }
+
+  const secret = randomBytes(32).toString("base64url");
+  const start = async (): Promise<void> => {
+    dataDir = await mkdtemp(join(tmpdir(), tempPrefix));
+    process.stdout.write("starting the embedded store and the service (separate processes)...\n");
+    store = await spawnEmbeddedMongo({ port: 0, dataDir: join(dataDir, "store") });
+    await main({
+      dataDir,
+      store,
+      secret,
+      startService,
+      defer: (close) => {
+        closers.push(close);
+      },
+    });
+  };
+
+  start()
+    .catch((error: unknown) => {
+      process.stderr.write(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(() =>
+      cleanup().catch((error: unknown) => {
+        process.stderr.write(`${name} cleanup failed: ${String(error)}\n`);
+        process.exitCode = 1;
+      }),
+    );
+}
+
+/** Prints `rows` (the first is the header) as a Markdown table: first column left-aligned, the others right-aligned. */
+export function printTable(rows: readonly (readonly string[])[]): void {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const line = (row: readonly string[]): string => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|\n`);
+  for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
+}
