@@ -2,40 +2,17 @@
  * GroupService through a real gRPC server: every RPC's success path and its
  * validation errors, with exact codes and messages that name the field.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Permission, Role } from "../../gen/roster/v1/access_pb.ts";
 import { GroupState, MemberVisibility, Visibility } from "../../gen/roster/v1/group_pb.ts";
-import { failureOf, type RosterClient } from "../support/roster-client.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import type { RosterClient } from "../support/roster-client.ts";
+import { expectFailure, useServiceSuite } from "./service-suite.ts";
 import { uniqueSlug } from "./world.ts";
 
-let mongo: TestMongo;
-let roster: TestRoster;
-let alice: RosterClient;
-let bob: RosterClient;
-
-beforeAll(async () => {
-  mongo = await startTestMongo();
-  roster = await startTestRoster({ mongoUri: mongo.uri, dbName: uniqueDbName("group_service"), admins: ["user:root"] });
-  alice = roster.client.as(await roster.token("alice"));
-  bob = roster.client.as(await roster.token("bob"));
-});
-
-afterAll(async () => {
-  await roster.stop();
-  await mongo.stop();
-});
+const suite = useServiceSuite("group_service");
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- deliberately not a Visibility value
 const undefinedVisibility: Visibility = Number("9");
-
-async function expectFailure(call: Promise<unknown>, code: string, message: string | RegExp): Promise<void> {
-  const failure = await failureOf(call);
-  expect({ code: failure.code }).toEqual({ code });
-  if (typeof message === "string") expect(failure.details).toBe(message);
-  else expect(failure.details).toMatch(message);
-}
 
 async function createGroup(client: RosterClient, fields: { slug?: string; displayName?: string; parentId?: string; namespace?: string; description?: string } = {}) {
   const slug = fields.slug ?? uniqueSlug("grp");
@@ -47,7 +24,7 @@ async function createGroup(client: RosterClient, fields: { slug?: string; displa
 describe("CreateGroup", () => {
   it("creates a group with the caller as its first ADMIN", async () => {
     const slug = uniqueSlug("eng");
-    const res = await alice.groups.createGroup({
+    const res = await suite.alice.groups.createGroup({
       group: {
         slug,
         displayName: "  Engineering  ",
@@ -78,28 +55,28 @@ describe("CreateGroup", () => {
     expect(group?.createTime).toBeDefined();
     expect(group?.deleteTime).toBeUndefined();
 
-    const membership = await alice.memberships.getMembership({ groupId: group?.id ?? "", member: "user:alice" });
+    const membership = await suite.alice.memberships.getMembership({ groupId: group?.id ?? "", member: "user:alice" });
     expect(membership.membership?.role).toBe(Role.ADMIN);
   });
 
   it("defaults policies to PRIVATE / MEMBERS", async () => {
-    const group = await createGroup(alice);
+    const group = await createGroup(suite.alice);
     expect(group.policies?.visibility).toBe(Visibility.PRIVATE);
     expect(group.policies?.memberVisibility).toBe(MemberVisibility.MEMBERS);
   });
 
   it("returns the first group again for a repeated request_id from the same caller", async () => {
     const slug = uniqueSlug("idem");
-    const first = await alice.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` });
-    const again = await alice.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` });
+    const first = await suite.alice.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` });
+    const again = await suite.alice.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` });
     expect(again.group?.id).toBe(first.group?.id);
     // Another caller's identical request_id is a different request: the slug is taken now.
-    await expectFailure(bob.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` }), "ALREADY_EXISTS", /slug/);
+    await expectFailure(suite.bob.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` }), "ALREADY_EXISTS", /slug/);
   });
 
   it("creates a child group under a parent the caller may write", async () => {
-    const parent = await createGroup(alice);
-    const child = await createGroup(alice, { parentId: parent.id });
+    const parent = await createGroup(suite.alice);
+    const child = await createGroup(suite.alice, { parentId: parent.id });
     expect(child.parentId).toBe(parent.id);
   });
 
@@ -128,20 +105,20 @@ describe("CreateGroup", () => {
     },
     { name: "long request_id", request: { group: { slug: "ok-slug", displayName: "X" }, requestId: "r".repeat(129) }, message: "request_id: must be at most 128 characters (got 129)" },
   ])("refuses $name with INVALID_ARGUMENT naming the field", async ({ request, message }) => {
-    await expectFailure(alice.groups.createGroup(request), "INVALID_ARGUMENT", message);
+    await expectFailure(suite.alice.groups.createGroup(request), "INVALID_ARGUMENT", message);
   });
 
   it("refuses a live slug of the same namespace with ALREADY_EXISTS, but allows it in another namespace", async () => {
     const slug = uniqueSlug("dup");
-    await createGroup(alice, { slug });
-    await expectFailure(alice.groups.createGroup({ group: { slug, displayName: "Again" } }), "ALREADY_EXISTS", /slug/);
-    const other = await createGroup(alice, { slug, namespace: "other-ns" });
+    await createGroup(suite.alice, { slug });
+    await expectFailure(suite.alice.groups.createGroup({ group: { slug, displayName: "Again" } }), "ALREADY_EXISTS", /slug/);
+    const other = await createGroup(suite.alice, { slug, namespace: "other-ns" });
     expect(other.namespace).toBe("other-ns");
   });
 
   it("answers NOT_FOUND for a parent that does not exist", async () => {
     await expectFailure(
-      alice.groups.createGroup({ group: { slug: uniqueSlug("orphan"), displayName: "X", parentId: "no-such-group" } }),
+      suite.alice.groups.createGroup({ group: { slug: uniqueSlug("orphan"), displayName: "X", parentId: "no-such-group" } }),
       "NOT_FOUND",
       'group "no-such-group" not found',
     );
@@ -150,8 +127,8 @@ describe("CreateGroup", () => {
 
 describe("GetGroup", () => {
   it("returns a group by id with what the caller may do", async () => {
-    const group = await createGroup(alice);
-    const res = await alice.groups.getGroup({ id: group.id });
+    const group = await createGroup(suite.alice);
+    const res = await suite.alice.groups.getGroup({ id: group.id });
     expect(res.group?.id).toBe(group.id);
     expect(res.callerAccess?.role).toBe(Role.ADMIN);
     expect(res.callerAccess?.effectivePermission).toBe(Permission.MANAGE);
@@ -160,9 +137,9 @@ describe("GetGroup", () => {
 
   it("returns a group by namespace and slug, with the caller's lesser access", async () => {
     const slug = uniqueSlug("byslug");
-    const group = await createGroup(alice, { slug, namespace: "acme" });
-    await alice.memberships.addMember({ groupId: group.id, member: "user:bob", role: Role.MEMBER });
-    const res = await bob.groups.getGroup({ namespace: "acme", slug });
+    const group = await createGroup(suite.alice, { slug, namespace: "acme" });
+    await suite.alice.memberships.addMember({ groupId: group.id, member: "user:bob", role: Role.MEMBER });
+    const res = await suite.bob.groups.getGroup({ namespace: "acme", slug });
     expect(res.group?.id).toBe(group.id);
     expect(res.callerAccess?.role).toBe(Role.MEMBER);
     expect(res.callerAccess?.effectivePermission).toBe(Permission.READ);
@@ -171,36 +148,36 @@ describe("GetGroup", () => {
   });
 
   it("shows AUTHENTICATED groups to everyone, without membership", async () => {
-    const group = (await alice.groups.createGroup({ group: { slug: uniqueSlug("open"), displayName: "Open", policies: { visibility: Visibility.AUTHENTICATED } } })).group;
-    const res = await bob.groups.getGroup({ id: group?.id ?? "" });
+    const group = (await suite.alice.groups.createGroup({ group: { slug: uniqueSlug("open"), displayName: "Open", policies: { visibility: Visibility.AUTHENTICATED } } })).group;
+    const res = await suite.bob.groups.getGroup({ id: group?.id ?? "" });
     expect(res.callerAccess?.role).toBe(Role.UNSPECIFIED);
     expect(res.callerAccess?.effectivePermission).toBe(Permission.UNSPECIFIED);
     expect(res.callerAccess?.permissions).toEqual(["group.read"]);
   });
 
   it("refuses an empty request, and answers NOT_FOUND for unknown ids and slugs", async () => {
-    await expectFailure(alice.groups.getGroup({}), "INVALID_ARGUMENT", "id: is required (or namespace and slug)");
-    await expectFailure(alice.groups.getGroup({ id: "missing-id" }), "NOT_FOUND", 'group "missing-id" not found');
-    await expectFailure(alice.groups.getGroup({ namespace: "acme", slug: "no-such-slug" }), "NOT_FOUND", 'group "acme/no-such-slug" not found');
-    await expectFailure(alice.groups.getGroup({ id: "has space" }), "INVALID_ARGUMENT", /^id: /);
+    await expectFailure(suite.alice.groups.getGroup({}), "INVALID_ARGUMENT", "id: is required (or namespace and slug)");
+    await expectFailure(suite.alice.groups.getGroup({ id: "missing-id" }), "NOT_FOUND", 'group "missing-id" not found');
+    await expectFailure(suite.alice.groups.getGroup({ namespace: "acme", slug: "no-such-slug" }), "NOT_FOUND", 'group "acme/no-such-slug" not found');
+    await expectFailure(suite.alice.groups.getGroup({ id: "has space" }), "INVALID_ARGUMENT", /^id: /);
   });
 });
 
 describe("BatchGetGroups", () => {
   it("returns visible groups in request order and reports missing and invisible ids alike", async () => {
-    const a = await createGroup(alice);
-    const b = await createGroup(alice);
-    const hidden = await createGroup(bob);
-    const res = await alice.groups.batchGetGroups({ ids: [b.id, "nope", hidden.id, a.id, b.id] });
+    const a = await createGroup(suite.alice);
+    const b = await createGroup(suite.alice);
+    const hidden = await createGroup(suite.bob);
+    const res = await suite.alice.groups.batchGetGroups({ ids: [b.id, "nope", hidden.id, a.id, b.id] });
     expect(res.groups.map((g) => g.id)).toEqual([b.id, a.id]);
     expect(res.missingIds).toEqual(["nope", hidden.id]);
   });
 
   it("refuses no ids and more than 100", async () => {
-    await expectFailure(alice.groups.batchGetGroups({ ids: [] }), "INVALID_ARGUMENT", "ids: must have 1-100 entries (got 0)");
+    await expectFailure(suite.alice.groups.batchGetGroups({ ids: [] }), "INVALID_ARGUMENT", "ids: must have 1-100 entries (got 0)");
     const ids = Array.from({ length: 101 }, (_, i) => `id${i}`);
-    await expectFailure(alice.groups.batchGetGroups({ ids }), "INVALID_ARGUMENT", "ids: must have 1-100 entries (got 101)");
-    await expectFailure(alice.groups.batchGetGroups({ ids: ["ok", ""] }), "INVALID_ARGUMENT", "ids[1]: is required");
+    await expectFailure(suite.alice.groups.batchGetGroups({ ids }), "INVALID_ARGUMENT", "ids: must have 1-100 entries (got 101)");
+    await expectFailure(suite.alice.groups.batchGetGroups({ ids: ["ok", ""] }), "INVALID_ARGUMENT", "ids[1]: is required");
   });
 });
 
@@ -208,41 +185,41 @@ describe("ListGroups", () => {
   it("lists only readable groups, filtered by namespace, parent and query, ordered and paged", async () => {
     const ns = uniqueSlug("list");
     const names = ["Delta", "alpha", "Charlie", "bravo"];
-    for (const name of names) await createGroup(alice, { namespace: ns, displayName: name, description: `the ${name} team` });
-    await createGroup(bob, { namespace: ns, displayName: "Bob's secret" });
+    for (const name of names) await createGroup(suite.alice, { namespace: ns, displayName: name, description: `the ${name} team` });
+    await createGroup(suite.bob, { namespace: ns, displayName: "Bob's secret" });
 
-    const all = await alice.groups.listGroups({ namespace: ns });
+    const all = await suite.alice.groups.listGroups({ namespace: ns });
     // display_name order is case-insensitive.
     expect(all.groups.map((g) => g.displayName)).toEqual(["alpha", "bravo", "Charlie", "Delta"]);
     expect(all.totalSize).toBe(4);
 
-    const desc = await alice.groups.listGroups({ namespace: ns, orderBy: "display_name desc" });
+    const desc = await suite.alice.groups.listGroups({ namespace: ns, orderBy: "display_name desc" });
     expect(desc.groups.map((g) => g.displayName)).toEqual([...all.groups.map((g) => g.displayName)].reverse());
 
-    const byQuery = await alice.groups.listGroups({ namespace: ns, query: "CHARLIE" });
+    const byQuery = await suite.alice.groups.listGroups({ namespace: ns, query: "CHARLIE" });
     expect(byQuery.groups.map((g) => g.displayName)).toEqual(["Charlie"]);
-    const byDescription = await alice.groups.listGroups({ namespace: ns, query: "the delta" });
+    const byDescription = await suite.alice.groups.listGroups({ namespace: ns, query: "the delta" });
     expect(byDescription.groups.map((g) => g.displayName)).toEqual(["Delta"]);
 
-    const page1 = await alice.groups.listGroups({ namespace: ns, pageSize: 3 });
+    const page1 = await suite.alice.groups.listGroups({ namespace: ns, pageSize: 3 });
     expect(page1.groups).toHaveLength(3);
     expect(page1.nextPageToken).not.toBe("");
-    const page2 = await alice.groups.listGroups({ namespace: ns, pageSize: 3, pageToken: page1.nextPageToken });
+    const page2 = await suite.alice.groups.listGroups({ namespace: ns, pageSize: 3, pageToken: page1.nextPageToken });
     expect(page2.groups).toHaveLength(1);
     expect(page2.nextPageToken).toBe("");
     expect([...page1.groups, ...page2.groups].map((g) => g.id)).toEqual(all.groups.map((g) => g.id));
 
-    const bobs = await bob.groups.listGroups({ namespace: ns });
+    const bobs = await suite.bob.groups.listGroups({ namespace: ns });
     expect(bobs.groups.map((g) => g.displayName)).toEqual(["Bob's secret"]);
   });
 
   it("lists the children of a parent, and top-level groups with parent_id \"\"", async () => {
     const ns = uniqueSlug("tree");
-    const parent = await createGroup(alice, { namespace: ns });
-    const child = await createGroup(alice, { namespace: ns, parentId: parent.id });
-    const children = await alice.groups.listGroups({ namespace: ns, parentId: parent.id });
+    const parent = await createGroup(suite.alice, { namespace: ns });
+    const child = await createGroup(suite.alice, { namespace: ns, parentId: parent.id });
+    const children = await suite.alice.groups.listGroups({ namespace: ns, parentId: parent.id });
     expect(children.groups.map((g) => g.id)).toEqual([child.id]);
-    const top = await alice.groups.listGroups({ namespace: ns, parentId: "" });
+    const top = await suite.alice.groups.listGroups({ namespace: ns, parentId: "" });
     expect(top.groups.map((g) => g.id)).toEqual([parent.id]);
   });
 
@@ -252,15 +229,15 @@ describe("ListGroups", () => {
     { name: "garbage page_token", request: { pageToken: "garbage" }, message: "page_token: is not a valid page token" },
     { name: "long query", request: { query: "q".repeat(201) }, message: "query: must be at most 200 characters (got 201)" },
   ])("refuses $name with INVALID_ARGUMENT naming the field", async ({ request, message }) => {
-    await expectFailure(alice.groups.listGroups(request), "INVALID_ARGUMENT", message);
+    await expectFailure(suite.alice.groups.listGroups(request), "INVALID_ARGUMENT", message);
   });
 
   it("refuses a page token reused with different request fields", async () => {
     const ns = uniqueSlug("tok");
-    for (let i = 0; i < 3; i++) await createGroup(alice, { namespace: ns });
-    const page = await alice.groups.listGroups({ namespace: ns, pageSize: 1 });
+    for (let i = 0; i < 3; i++) await createGroup(suite.alice, { namespace: ns });
+    const page = await suite.alice.groups.listGroups({ namespace: ns, pageSize: 1 });
     await expectFailure(
-      alice.groups.listGroups({ namespace: ns, pageSize: 1, pageToken: page.nextPageToken, query: "x" }),
+      suite.alice.groups.listGroups({ namespace: ns, pageSize: 1, pageToken: page.nextPageToken, query: "x" }),
       "INVALID_ARGUMENT",
       /^page_token: /,
     );
@@ -269,8 +246,8 @@ describe("ListGroups", () => {
 
 describe("UpdateGroup", () => {
   it("changes only the masked fields and a new etag", async () => {
-    const group = await createGroup(alice, { description: "keep me" });
-    const res = await alice.groups.updateGroup({
+    const group = await createGroup(suite.alice, { description: "keep me" });
+    const res = await suite.alice.groups.updateGroup({
       group: { id: group.id, displayName: "Renamed", description: "ignored", labels: { a: "b" } },
       updateMask: { paths: ["display_name", "labels"] },
     });
@@ -282,45 +259,45 @@ describe("UpdateGroup", () => {
   });
 
   it("replaces every mutable field without a mask", async () => {
-    const group = await createGroup(alice, { description: "old" });
-    const res = await alice.groups.updateGroup({ group: { id: group.id, displayName: "Whole" } });
+    const group = await createGroup(suite.alice, { description: "old" });
+    const res = await suite.alice.groups.updateGroup({ group: { id: group.id, displayName: "Whole" } });
     expect(res.group?.displayName).toBe("Whole");
     expect(res.group?.description).toBe("");
     expect(res.group?.slug).toBe(group.slug);
   });
 
   it("answers ABORTED for a stale etag", async () => {
-    const group = await createGroup(alice);
-    await alice.groups.updateGroup({ group: { id: group.id, displayName: "First" }, updateMask: { paths: ["display_name"] }, etag: group.etag });
+    const group = await createGroup(suite.alice);
+    await suite.alice.groups.updateGroup({ group: { id: group.id, displayName: "First" }, updateMask: { paths: ["display_name"] }, etag: group.etag });
     await expectFailure(
-      alice.groups.updateGroup({ group: { id: group.id, displayName: "Second" }, updateMask: { paths: ["display_name"] }, etag: group.etag }),
+      suite.alice.groups.updateGroup({ group: { id: group.id, displayName: "Second" }, updateMask: { paths: ["display_name"] }, etag: group.etag }),
       "ABORTED",
       /etag/,
     );
   });
 
   it("refuses unknown mask paths, a missing group and invalid values", async () => {
-    const group = await createGroup(alice);
+    const group = await createGroup(suite.alice);
     await expectFailure(
-      alice.groups.updateGroup({ group: { id: group.id, slug: "new" }, updateMask: { paths: ["slug"] } }),
+      suite.alice.groups.updateGroup({ group: { id: group.id, slug: "new" }, updateMask: { paths: ["slug"] } }),
       "INVALID_ARGUMENT",
       "update_mask: unknown field 'slug'",
     );
-    await expectFailure(alice.groups.updateGroup({}), "INVALID_ARGUMENT", "group: is required");
+    await expectFailure(suite.alice.groups.updateGroup({}), "INVALID_ARGUMENT", "group: is required");
     await expectFailure(
-      alice.groups.updateGroup({ group: { id: group.id, displayName: "" }, updateMask: { paths: ["display_name"] } }),
+      suite.alice.groups.updateGroup({ group: { id: group.id, displayName: "" }, updateMask: { paths: ["display_name"] } }),
       "INVALID_ARGUMENT",
       "group.display_name: is required",
     );
-    await expectFailure(alice.groups.updateGroup({ group: { displayName: "x" } }), "INVALID_ARGUMENT", "group.id: is required");
+    await expectFailure(suite.alice.groups.updateGroup({ group: { displayName: "x" } }), "INVALID_ARGUMENT", "group.id: is required");
   });
 
   it("needs MANAGE to change policies: a manager may rename but not open the group", async () => {
-    const group = await createGroup(alice);
-    await alice.memberships.addMember({ groupId: group.id, member: "user:bob", role: Role.MANAGER });
-    await bob.groups.updateGroup({ group: { id: group.id, displayName: "By manager" }, updateMask: { paths: ["display_name"] } });
+    const group = await createGroup(suite.alice);
+    await suite.alice.memberships.addMember({ groupId: group.id, member: "user:bob", role: Role.MANAGER });
+    await suite.bob.groups.updateGroup({ group: { id: group.id, displayName: "By manager" }, updateMask: { paths: ["display_name"] } });
     await expectFailure(
-      bob.groups.updateGroup({ group: { id: group.id, policies: { visibility: Visibility.AUTHENTICATED } }, updateMask: { paths: ["policies.visibility"] } }),
+      suite.bob.groups.updateGroup({ group: { id: group.id, policies: { visibility: Visibility.AUTHENTICATED } }, updateMask: { paths: ["policies.visibility"] } }),
       "PERMISSION_DENIED",
       /^permission denied: MANAGE on group \S+ is required to change group\.policies/,
     );
@@ -331,52 +308,52 @@ describe("DeleteGroup and UndeleteGroup", () => {
   it("soft-deletes, hides from lists, frees the slug, and undeletes", async () => {
     const ns = uniqueSlug("del");
     const slug = uniqueSlug("gone");
-    const group = await createGroup(alice, { namespace: ns, slug });
-    const deleted = await alice.groups.deleteGroup({ id: group.id, etag: group.etag });
+    const group = await createGroup(suite.alice, { namespace: ns, slug });
+    const deleted = await suite.alice.groups.deleteGroup({ id: group.id, etag: group.etag });
     expect(deleted.group?.state).toBe(GroupState.DELETED);
     expect(deleted.group?.deleteTime).toBeDefined();
 
-    expect((await alice.groups.listGroups({ namespace: ns })).groups).toHaveLength(0);
-    const withDeleted = await alice.groups.listGroups({ namespace: ns, showDeleted: true });
+    expect((await suite.alice.groups.listGroups({ namespace: ns })).groups).toHaveLength(0);
+    const withDeleted = await suite.alice.groups.listGroups({ namespace: ns, showDeleted: true });
     expect(withDeleted.groups.map((g) => g.id)).toEqual([group.id]);
 
-    const restored = await alice.groups.undeleteGroup({ id: group.id });
+    const restored = await suite.alice.groups.undeleteGroup({ id: group.id });
     expect(restored.group?.state).toBe(GroupState.ACTIVE);
     expect(restored.group?.deleteTime).toBeUndefined();
   });
 
   it("refuses to undelete when the slug was taken meanwhile (ALREADY_EXISTS)", async () => {
     const slug = uniqueSlug("reuse");
-    const group = await createGroup(alice, { slug });
-    await alice.groups.deleteGroup({ id: group.id });
-    await createGroup(alice, { slug });
-    await expectFailure(alice.groups.undeleteGroup({ id: group.id }), "ALREADY_EXISTS", /slug/);
+    const group = await createGroup(suite.alice, { slug });
+    await suite.alice.groups.deleteGroup({ id: group.id });
+    await createGroup(suite.alice, { slug });
+    await expectFailure(suite.alice.groups.undeleteGroup({ id: group.id }), "ALREADY_EXISTS", /slug/);
   });
 
   it("refuses a group with live children (FAILED_PRECONDITION) and a stale etag (ABORTED)", async () => {
-    const parent = await createGroup(alice);
-    await createGroup(alice, { parentId: parent.id });
-    await expectFailure(alice.groups.deleteGroup({ id: parent.id }), "FAILED_PRECONDITION", /child/);
-    const lone = await createGroup(alice);
-    await alice.groups.updateGroup({ group: { id: lone.id, displayName: "changed" }, updateMask: { paths: ["display_name"] } });
-    await expectFailure(alice.groups.deleteGroup({ id: lone.id, etag: lone.etag }), "ABORTED", /etag/);
+    const parent = await createGroup(suite.alice);
+    await createGroup(suite.alice, { parentId: parent.id });
+    await expectFailure(suite.alice.groups.deleteGroup({ id: parent.id }), "FAILED_PRECONDITION", /child/);
+    const lone = await createGroup(suite.alice);
+    await suite.alice.groups.updateGroup({ group: { id: lone.id, displayName: "changed" }, updateMask: { paths: ["display_name"] } });
+    await expectFailure(suite.alice.groups.deleteGroup({ id: lone.id, etag: lone.etag }), "ABORTED", /etag/);
   });
 
   it("refuses an empty id and undeleting a live group", async () => {
-    await expectFailure(alice.groups.deleteGroup({}), "INVALID_ARGUMENT", "id: is required");
-    await expectFailure(alice.groups.undeleteGroup({}), "INVALID_ARGUMENT", "id: is required");
-    const live = await createGroup(alice);
-    await expectFailure(alice.groups.undeleteGroup({ id: live.id }), "FAILED_PRECONDITION", /not deleted/);
+    await expectFailure(suite.alice.groups.deleteGroup({}), "INVALID_ARGUMENT", "id: is required");
+    await expectFailure(suite.alice.groups.undeleteGroup({}), "INVALID_ARGUMENT", "id: is required");
+    const live = await createGroup(suite.alice);
+    await expectFailure(suite.alice.groups.undeleteGroup({ id: live.id }), "FAILED_PRECONDITION", /not deleted/);
   });
 });
 
 describe("GetGroupAcl and SetGroupAcl", () => {
   it("replaces the ACL, returns it sorted by principal with a new etag, and the grant takes effect", async () => {
-    const group = await createGroup(alice);
-    await expectFailure(bob.groups.getGroup({ id: group.id }), "NOT_FOUND", `group "${group.id}" not found`);
-    const before = await alice.groups.getGroupAcl({ groupId: group.id });
+    const group = await createGroup(suite.alice);
+    await expectFailure(suite.bob.groups.getGroup({ id: group.id }), "NOT_FOUND", `group "${group.id}" not found`);
+    const before = await suite.alice.groups.getGroupAcl({ groupId: group.id });
     expect(before.entries).toEqual([]);
-    const set = await alice.groups.setGroupAcl({
+    const set = await suite.alice.groups.setGroupAcl({
       groupId: group.id,
       etag: before.etag,
       entries: [
@@ -389,27 +366,27 @@ describe("GetGroupAcl and SetGroupAcl", () => {
       ["user:zed", Permission.MANAGE],
     ]);
     expect(set.etag).not.toBe(before.etag);
-    const after = await alice.groups.getGroupAcl({ groupId: group.id });
+    const after = await suite.alice.groups.getGroupAcl({ groupId: group.id });
     expect(after.entries.map((e) => e.principal)).toEqual(["user:bob", "user:zed"]);
     expect(after.etag).toBe(set.etag);
-    const seen = await bob.groups.getGroup({ id: group.id });
+    const seen = await suite.bob.groups.getGroup({ id: group.id });
     expect(seen.callerAccess?.effectivePermission).toBe(Permission.READ);
   });
 
   it("refuses entries without a permission, bad principals and duplicates; ABORTED for a stale etag", async () => {
-    const group = await createGroup(alice);
+    const group = await createGroup(suite.alice);
     await expectFailure(
-      alice.groups.setGroupAcl({ groupId: group.id, entries: [{ principal: "user:bob" }] }),
+      suite.alice.groups.setGroupAcl({ groupId: group.id, entries: [{ principal: "user:bob" }] }),
       "INVALID_ARGUMENT",
       "entries[0].permission: must be PERMISSION_READ, PERMISSION_WRITE or PERMISSION_MANAGE",
     );
     await expectFailure(
-      alice.groups.setGroupAcl({ groupId: group.id, entries: [{ principal: "bob", permission: Permission.READ }] }),
+      suite.alice.groups.setGroupAcl({ groupId: group.id, entries: [{ principal: "bob", permission: Permission.READ }] }),
       "INVALID_ARGUMENT",
       /^entries\[0\]\.principal: /,
     );
     await expectFailure(
-      alice.groups.setGroupAcl({
+      suite.alice.groups.setGroupAcl({
         groupId: group.id,
         entries: [
           { principal: "user:bob", permission: Permission.READ },
@@ -419,7 +396,7 @@ describe("GetGroupAcl and SetGroupAcl", () => {
       "INVALID_ARGUMENT",
       /^entries\[1\]\.principal: duplicate principal "user:bob"/,
     );
-    await expectFailure(alice.groups.setGroupAcl({ groupId: group.id, entries: [], etag: "stale" }), "ABORTED", /etag/);
-    await expectFailure(alice.groups.getGroupAcl({}), "INVALID_ARGUMENT", "group_id: is required");
+    await expectFailure(suite.alice.groups.setGroupAcl({ groupId: group.id, entries: [], etag: "stale" }), "ABORTED", /etag/);
+    await expectFailure(suite.alice.groups.getGroupAcl({}), "INVALID_ARGUMENT", "group_id: is required");
   });
 });
