@@ -10,7 +10,7 @@ import * as expressionOperators from "mingo/operators/expression";
 import * as queryOperators from "mingo/operators/query";
 import { Query } from "mingo/query";
 import type { Document } from "bson";
-import { bsonTag, compareValues, typeRank } from "./compare.ts";
+import { bsonTag, compareValues, keyString, typeRank } from "./compare.ts";
 import { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
 import { EngineError } from "./types.ts";
 import type { StoredDoc } from "./types.ts";
@@ -214,6 +214,32 @@ function anyEqual(values: readonly unknown[], operands: readonly unknown[]): boo
   return false;
 }
 
+/** Lists longer than this are hashed: a linear `$in` over thousands of values made each match O(list). */
+const HASHED_LIST_MIN = 8;
+
+/**
+ * `(values) => some value equals some operand`, for `$in`/`$nin`. Long lists
+ * are bucketed by `keyString` (equal exactly when `compareValues` says equal),
+ * and a bucket hit is still confirmed with `compareValues`.
+ */
+function equalsAnyOf(operands: readonly unknown[]): (values: readonly unknown[]) => boolean {
+  if (operands.length <= HASHED_LIST_MIN) return (values) => anyEqual(values, operands);
+  const buckets = new Map<string, unknown[]>();
+  for (const v of operands) {
+    const k = keyString(v);
+    const bucket = buckets.get(k);
+    if (bucket === undefined) buckets.set(k, [v]);
+    else bucket.push(v);
+  }
+  return (values) => {
+    for (const x of values) {
+      const bucket = buckets.get(keyString(x));
+      if (bucket !== undefined && anyEqual([x], bucket)) return true;
+    }
+    return false;
+  };
+}
+
 /** Some value of the same canonical type (MongoDB's type bracketing) compares as `accept` wants. */
 function anyCompared(values: readonly unknown[], operand: unknown, accept: (c: number) => boolean): boolean {
   const rank = typeRank(operand);
@@ -228,10 +254,16 @@ function scalarTest(op: string, operand: unknown): FieldTest | null {
       return isSimpleScalar(operand) ? (values, present) => present && anyEqual(values, [operand]) : null;
     case "$ne":
       return isSimpleScalar(operand) ? (values, present) => !present || !anyEqual(values, [operand]) : null;
-    case "$in":
-      return list?.every(isSimpleScalar) === true ? (values, present) => present && anyEqual(values, list) : null;
-    case "$nin":
-      return list?.every(isSimpleScalar) === true ? (values, present) => !present || !anyEqual(values, list) : null;
+    case "$in": {
+      if (list?.every(isSimpleScalar) !== true) return null;
+      const inList = equalsAnyOf(list);
+      return (values, present) => present && inList(values);
+    }
+    case "$nin": {
+      if (list?.every(isSimpleScalar) !== true) return null;
+      const inList = equalsAnyOf(list);
+      return (values, present) => !present || !inList(values);
+    }
     case "$gt":
       return isSimpleScalar(operand) ? (values, present) => present && anyCompared(values, operand, (c) => c > 0) : null;
     case "$gte":

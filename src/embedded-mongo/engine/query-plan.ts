@@ -38,7 +38,13 @@ export interface QueryPlan<I extends PlannableIndex = PlannableIndex> {
   readonly intervals: readonly KeyInterval[];
 }
 
-const MAX_POINTS = 1000;
+/**
+ * Bound on the point combinations (the cross product of several `$in`s) a plan
+ * materialises. One field's own list is always usable whatever its length: its
+ * intervals are linear in the query, while falling back to a shorter prefix made
+ * `{groupId, member: {$in: [2,000 members]}}` scan the whole group every time.
+ */
+const MAX_POINTS = 100_000;
 
 function isOperatorObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value) || bsonTag(value) !== undefined) return false;
@@ -150,7 +156,7 @@ export function planQuery<I extends PlannableIndex>(filter: Document, candidates
       if (c === undefined) break;
       if (c.points !== undefined) {
         if (index.sparse && c.points.some((p) => p === null)) break;
-        if (prefixes.length * c.points.length > MAX_POINTS) break;
+        if (prefixes.length > 1 && prefixes.length * c.points.length > MAX_POINTS) break;
         const next: unknown[][] = [];
         for (const prefix of prefixes) for (const p of c.points) next.push([...prefix, p]);
         prefixes = next;

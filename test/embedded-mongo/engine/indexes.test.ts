@@ -188,6 +188,29 @@ describe("index use", () => {
     txn.abort();
   });
 
+  it("a compound $in longer than a thousand values still uses the index points, not the whole prefix", async () => {
+    await engine.createIndexes("db.m", [{ name: "g_m", key: [["g", 1], ["m", 1]], unique: true }]);
+    await insertAll(engine, "db.m", Array.from({ length: 6000 }, (_, i) => ({ _id: i, g: "G", m: `m${i}` })));
+    const wanted = Array.from({ length: 2500 }, (_, i) => `m${i * 2}`);
+    const txn = engine.begin();
+    const found = txn.find("db.m", { g: "G", m: { $in: [...wanted, "absent"] } });
+    expect(found.map((d) => d["m"] as string).sort()).toEqual([...wanted].sort());
+    expect(txn.lastFind).toEqual({ index: "g_m", keysExamined: 2500, docsExamined: 2500 });
+    txn.abort();
+  });
+
+  it("falls back to a shorter prefix when several $in lists multiply past the bound", async () => {
+    await engine.createIndexes("db.p", [{ name: "a_b", key: [["a", 1], ["b", 1]] }]);
+    await insertAll(engine, "db.p", Array.from({ length: 400 }, (_, i) => ({ _id: i, a: i % 4, b: i })));
+    const as = Array.from({ length: 400 }, (_, i) => i);
+    const bs = Array.from({ length: 400 }, (_, i) => i);
+    const txn = engine.begin();
+    expect(txn.find("db.p", { a: { $in: as }, b: { $in: bs } })).toHaveLength(400);
+    // 400 × 400 points exceed the bound: only `a` is used (400 intervals), every key of them examined once.
+    expect(txn.lastFind).toEqual({ index: "a_b", keysExamined: 400, docsExamined: 400 });
+    txn.abort();
+  });
+
   it("falls back to a full scan when nothing is indexable, with the same answer", () => {
     const txn = engine.begin();
     expect(txn.find(NS, { name: "n7" })).toHaveLength(1);

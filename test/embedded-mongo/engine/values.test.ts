@@ -179,6 +179,38 @@ describe("scalar comparisons (evaluated without mingo)", () => {
     expect(got).toEqual(expected[JSON.stringify(filter)]);
   });
 
+  it("long $in and $nin lists (hashed) give the same answers as short ones", () => {
+    // Padding of values that match none of the documents pushes the lists past the hashed threshold.
+    const padding = Array.from({ length: 50 }, (_, i) => `pad-${i}`);
+    for (const filter of filters) {
+      const field = (filter as { a?: unknown }).a;
+      if (typeof field !== "object" || field === null) continue;
+      const op = Object.keys(field)[0];
+      if (op !== "$in" && op !== "$nin") continue;
+      const list = (field as Record<string, unknown[]>)[op] ?? [];
+      const long = { a: { [op]: [...padding, ...list, ...padding] } };
+      const got = docs.filter((d) => matches(d, long)).map((d) => d._id);
+      expect(got).toEqual(expected[JSON.stringify(filter)]);
+    }
+  });
+
+  it("a long $in matches numbers by value whatever their width, and nothing else", () => {
+    const list = [...Array.from({ length: 100 }, (_, i) => new Int32(i * 2)), Long.fromString("9007199254740993"), new Double(0.5)];
+    expect(matches({ n: 4 }, { n: { $in: list } })).toBe(true);
+    expect(matches({ n: new Double(198) }, { n: { $in: list } })).toBe(true);
+    expect(matches({ n: Long.fromNumber(10) }, { n: { $in: list } })).toBe(true);
+    expect(matches({ n: 0.5 }, { n: { $in: list } })).toBe(true);
+    expect(matches({ n: -0 }, { n: { $in: list } })).toBe(true);
+    expect(matches({ n: 3 }, { n: { $in: list } })).toBe(false);
+    expect(matches({ n: "4" }, { n: { $in: list } })).toBe(false);
+    expect(matches({ n: Long.fromString("9007199254740993") }, { n: { $in: list } })).toBe(true);
+    expect(matches({ n: Long.fromString("9007199254740992") }, { n: { $in: list } })).toBe(false);
+    expect(matches({ n: [1, 3, 6] }, { n: { $in: list } })).toBe(true);
+    expect(matches({ n: [1, 3] }, { n: { $nin: list } })).toBe(true);
+    expect(matches({}, { n: { $nin: list } })).toBe(true);
+    expect(matches({}, { n: { $in: list } })).toBe(false);
+  });
+
   it("compares Longs beyond 2^53 exactly", () => {
     const doc = { n: Long.fromString("9007199254740993") };
     expect(matches(doc, { n: { $gt: Long.fromString("9007199254740992") } })).toBe(true);
