@@ -18,12 +18,12 @@ import type { Db, MongoClient } from "mongodb";
 import type {
   AclEntry,
   Caller,
+  GroupDraft,
   GroupRecord,
-  MemberVisibility,
+  GroupValues as DomainGroupValues,
   MembershipRecord,
   Permission,
   Role,
-  Visibility,
 } from "../domain/model.ts";
 import type { AccessFacts, AccessRuleSpec, AccessSituation } from "../domain/access-policy.ts";
 import type { AclEntryInput } from "../domain/group-validation.ts";
@@ -72,24 +72,15 @@ export interface RosterAppDeps {
   readonly batchLimits?: BatchLimits;
 }
 
-/** The mutable fields of a group, as the client supplies them (already parsed from proto). */
-export interface GroupValues {
-  readonly displayName: string;
-  readonly description: string;
-  /** "" = top-level. */
-  readonly parentId: string;
-  readonly labels: Readonly<Record<string, string>>;
-  /** Unspecified in proto means PRIVATE: the converter supplies "PRIVATE". */
-  readonly visibility: Visibility;
-  /** Unspecified in proto means MEMBERS: the converter supplies "MEMBERS". */
-  readonly memberVisibility: MemberVisibility;
-}
+/**
+ * The mutable fields of a group, as the client supplies them (already parsed
+ * from proto: an unspecified visibility arrives as "PRIVATE", an unspecified
+ * member visibility as "MEMBERS", supplied by the converter).
+ */
+export type GroupValues = DomainGroupValues;
 
 /** CreateGroup input: the mutable fields plus the immutable scope and slug. */
-export interface GroupInput extends GroupValues {
-  readonly namespace: string;
-  readonly slug: string;
-}
+export type GroupInput = GroupDraft;
 
 /** The update_mask paths UpdateGroup accepts (proto field names). */
 export type GroupUpdatePath =

@@ -4,7 +4,7 @@
  * the fact `evaluateAccess` needs as `manageFieldChanged`.
  */
 import { invalidArgument } from "./errors.ts";
-import type { GroupRecord, MemberVisibility, Visibility } from "./model.ts";
+import type { GroupRecord, GroupValues } from "./model.ts";
 import {
   normalizeDisplayName,
   validateDescription,
@@ -33,16 +33,6 @@ export const mutableGroupFields: readonly GroupField[] = [
 
 const allowedPaths = ["display_name", "description", "labels", "policies", ...mutableGroupFields.slice(3)];
 
-/** The requested values of the mutable fields (as sent; unmasked ones are ignored). */
-export interface GroupUpdateValues {
-  readonly displayName: string;
-  readonly description: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly visibility: Visibility;
-  readonly memberVisibility: MemberVisibility;
-  readonly parentId: string;
-}
-
 /**
  * The fields an update mask names; "policies" stands for both policy fields.
  * No paths means every mutable field. Unknown paths are refused.
@@ -70,10 +60,10 @@ export function parseUpdateMask(paths: readonly string[], field = "update_mask")
  */
 export function changedGroupValues(
   current: GroupRecord,
-  requested: GroupUpdateValues,
+  requested: GroupValues,
   mask: ReadonlySet<GroupField>,
-): Partial<GroupUpdateValues> {
-  const changes: { -readonly [K in keyof GroupUpdateValues]?: GroupUpdateValues[K] } = {};
+): Partial<GroupValues> {
+  const changes: { -readonly [K in keyof GroupValues]?: GroupValues[K] } = {};
   if (mask.has("display_name")) {
     const value = normalizeDisplayName(requested.displayName);
     if (value !== current.displayName) changes.displayName = value;
@@ -103,7 +93,7 @@ export function changedGroupValues(
  * The first MANAGE-only request field an update changes: "group.policies"
  * or "group.parent_id" (matching the proto's manage_fields), or undefined.
  */
-export function manageFieldChanged(changes: Partial<GroupUpdateValues>): string | undefined {
+export function manageFieldChanged(changes: Partial<GroupValues>): string | undefined {
   if (changes.visibility !== undefined || changes.memberVisibility !== undefined) return "group.policies";
   if (changes.parentId !== undefined) return "group.parent_id";
   return undefined;

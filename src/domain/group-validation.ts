@@ -5,7 +5,7 @@
  * return the value to store.
  */
 import { invalidArgument } from "./errors.ts";
-import type { AclEntry, MemberVisibility, Permission, Visibility } from "./model.ts";
+import type { AclEntry, GroupDraft, Permission } from "./model.ts";
 import { checkPrincipalId, parsePrincipal } from "./principal.ts";
 import { codePointLength as length } from "./text-length.ts";
 
@@ -112,18 +112,6 @@ export function validateBatchGetIds(ids: readonly string[], field = "ids"): stri
   }
   ids.forEach((id, i) => validateGroupId(id, `${field}[${i}]`));
   return [...new Set(ids)];
-}
-
-/** The fields of a group a client sets on create (output-only fields are ignored). */
-export interface GroupDraft {
-  readonly namespace: string;
-  readonly slug: string;
-  readonly displayName: string;
-  readonly description: string;
-  readonly parentId: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly visibility: Visibility;
-  readonly memberVisibility: MemberVisibility;
 }
 
 /** Validates and normalises a group to create; fields are named under `prefix` ("group"). */

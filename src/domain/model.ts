@@ -43,11 +43,8 @@ export interface AclEntry {
   readonly permission: GrantablePermission;
 }
 
-/** A group as stored and returned. */
-export interface GroupRecord {
-  readonly id: string;
-  readonly namespace: string;
-  readonly slug: string;
+/** The mutable fields of a group: what UpdateGroup may replace. */
+export interface GroupValues {
   readonly displayName: string;
   readonly description: string;
   /** "" for a top-level group. */
@@ -55,6 +52,17 @@ export interface GroupRecord {
   readonly labels: Readonly<Record<string, string>>;
   readonly visibility: Visibility;
   readonly memberVisibility: MemberVisibility;
+}
+
+/** The fields of a group its creator sets: the mutable ones plus the immutable scope and slug. */
+export interface GroupDraft extends GroupValues {
+  readonly namespace: string;
+  readonly slug: string;
+}
+
+/** A group as stored and returned: its draft plus the fields the service maintains. */
+export interface GroupRecord extends GroupDraft {
+  readonly id: string;
   readonly state: GroupState;
   /** Number of direct members. */
   readonly memberCount: number;

@@ -4,9 +4,8 @@ import {
   manageFieldChanged,
   mutableGroupFields,
   parseUpdateMask,
-  type GroupUpdateValues,
 } from "../../src/domain/group-update.ts";
-import type { GroupRecord } from "../../src/domain/model.ts";
+import type { GroupRecord, GroupValues } from "../../src/domain/model.ts";
 import { thrownBy } from "./expect-roster-error.ts";
 
 const stored: GroupRecord = {
@@ -30,7 +29,7 @@ const stored: GroupRecord = {
   etag: "e1",
 };
 
-const same: GroupUpdateValues = {
+const same: GroupValues = {
   displayName: stored.displayName,
   description: stored.description,
   labels: { env: "prod" },

@@ -14,8 +14,8 @@ import {
   validateQuery,
   validateRequestId,
   validateSlug,
-  type GroupDraft,
 } from "../../src/domain/group-validation.ts";
+import type { GroupDraft } from "../../src/domain/model.ts";
 import { thrownBy } from "./expect-roster-error.ts";
 
 const slugRule = "must match ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
