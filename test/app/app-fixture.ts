@@ -74,20 +74,8 @@ export function user(name: string): Caller {
 
 export const systemAdmin: Caller = { principal: "user:root", isSystemAdmin: true };
 
-/** A valid CreateGroup input with `slug`; display name defaults to the slug. */
-export function groupInput(slug: string, overrides: Partial<GroupInput> = {}): GroupInput {
-  return {
-    namespace: "",
-    slug,
-    displayName: slug,
-    description: "",
-    parentId: "",
-    labels: {},
-    visibility: "PRIVATE",
-    memberVisibility: "MEMBERS",
-    ...overrides,
-  };
-}
+/** The shared CreateGroup input builder, offered here with the other app helpers. */
+export { groupInput } from "../support/group-input.ts";
 
 /** "<kind>: <message>" of the RosterError `promise` rejects with (fails the test otherwise). */
 export async function rejection(promise: Promise<unknown>): Promise<string> {

@@ -5,6 +5,7 @@
  */
 import type { RosterApp } from "../../src/app/types.ts";
 import type { AclEntry, Caller, MemberVisibility, Role, Visibility } from "../../src/domain/model.ts";
+import { groupInput } from "../support/group-input.ts";
 
 /** The system administrator configured in every test server (ROSTER_ADMINS). */
 export const root: Caller = { principal: "user:root", isSystemAdmin: true };
@@ -34,20 +35,7 @@ export interface GroupSpec {
 export async function makeGroup(app: RosterApp, spec: GroupSpec = {}): Promise<string> {
   const creator = spec.creator ?? root;
   const slug = spec.slug ?? uniqueSlug("g");
-  const group = await app.groups.create(
-    creator,
-    {
-      namespace: spec.namespace ?? "",
-      slug,
-      displayName: spec.displayName ?? slug,
-      description: "",
-      parentId: spec.parentId ?? "",
-      labels: {},
-      visibility: spec.visibility ?? "PRIVATE",
-      memberVisibility: spec.memberVisibility ?? "MEMBERS",
-    },
-    "",
-  );
+  const group = await app.groups.create(creator, groupInput(slug, spec), "");
   const members = Object.entries(spec.members ?? {});
   for (const [member, role] of members) {
     if (member === creator.principal) {

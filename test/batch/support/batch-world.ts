@@ -7,6 +7,7 @@
 import { MongoClient, type Db } from "mongodb";
 import type { RosterApp } from "../../../src/app/types.ts";
 import type { Caller, GroupRecord, MemberVisibility, Role, Visibility } from "../../../src/domain/model.ts";
+import { groupInput } from "../../support/group-input.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../../support/mongo.ts";
 import { startTestRoster, withDatabase, type TestRoster } from "../../support/roster-server.ts";
 
@@ -46,20 +47,7 @@ export async function startBatchWorld(prefix: string, env: Readonly<Record<strin
     async group(creator, options = {}) {
       slugCounter += 1;
       const slug = `batch-${process.pid}-${slugCounter}`;
-      const group = await app.groups.create(
-        creator,
-        {
-          namespace: "",
-          slug,
-          displayName: slug,
-          description: "",
-          parentId: "",
-          labels: {},
-          visibility: options.visibility ?? "PRIVATE",
-          memberVisibility: options.memberVisibility ?? "MEMBERS",
-        },
-        "",
-      );
+      const group = await app.groups.create(creator, groupInput(slug, options), "");
       for (const [member, role] of Object.entries(options.members ?? {})) await app.memberships.add(root, group.id, member, role);
       return group.id;
     },
