@@ -26,24 +26,17 @@ import { evaluateAccess, groupNotFound, type AccessFacts } from "../../domain/ac
 import { ensureGroupActive } from "../../domain/group-lifecycle.ts";
 import { validateGroupId } from "../../domain/group-validation.ts";
 import { adminsToKeep } from "../../domain/membership-rules.ts";
-import type { Caller, MembershipRecord } from "../../domain/model.ts";
+import type { MembershipRecord } from "../../domain/model.ts";
 import { parsePrincipal } from "../../domain/principal.ts";
-import type { MembershipBulkStore, MembershipWrite } from "../../storage/membership-bulk-store.ts";
+import type { MembershipWrite } from "../../storage/membership-bulk-store.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
-import type { SyncMarkStore } from "../../storage/sync-mark-store.ts";
 import { runTransaction } from "../../storage/transaction.ts";
-import type { AppContext } from "../app-context.ts";
-import type { OperationEffect } from "./apply-chunk.ts";
-import { situationFor, type StreamAccess } from "./stream-access.ts";
-import type { BatchAccessRules, SyncSummary } from "./types.ts";
+import type { ChunkDeps, OperationEffect } from "./apply-chunk.ts";
+import { situationFor } from "./stream-access.ts";
+import type { SyncSummary } from "./types.ts";
 
-export interface SyncDeps {
-  readonly ctx: AppContext;
-  readonly bulk: MembershipBulkStore;
-  readonly marks: SyncMarkStore;
-  readonly caller: Caller;
-  readonly rules: BatchAccessRules;
-  readonly access: StreamAccess;
+/** What a chunk needs, plus the page size of the end-of-stream read. */
+export interface SyncDeps extends ChunkDeps {
   /** Members read per page at the end of the stream. */
   readonly pageSize: number;
 }
