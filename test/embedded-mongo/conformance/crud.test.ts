@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { Long, MongoBulkWriteError, ObjectId, type Collection, type Document, type WriteError } from "mongodb";
-import { expectServerError, recordReplies, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { expectBulkError, expectServerError, recordReplies, useConformanceDb, type TestDoc } from "./fixture.ts";
 
 const ctx = useConformanceDb("crud");
 let collectionCounter = 0;
@@ -25,16 +25,6 @@ function cursorIdText(id: unknown): string {
   if (id instanceof Long) return id.toString();
   if (typeof id === "number" || typeof id === "bigint") return id.toString();
   return JSON.stringify(id);
-}
-
-async function expectBulkError(promise: Promise<unknown>): Promise<MongoBulkWriteError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MongoBulkWriteError) return error;
-    throw new Error(`expected a MongoBulkWriteError, got ${String(error)}`, { cause: error });
-  }
-  throw new Error("expected a MongoBulkWriteError, but the write succeeded");
 }
 
 describe("insert", () => {

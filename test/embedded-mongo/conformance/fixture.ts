@@ -5,7 +5,7 @@
  * replica set (`MONGODB_URI=... npx vitest run test/embedded-mongo/conformance`).
  */
 import { afterAll, beforeAll } from "vitest";
-import { MongoClient, MongoServerError, type Collection, type CommandSucceededEvent, type Db, type Document, type MongoClientOptions } from "mongodb";
+import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type CommandSucceededEvent, type Db, type Document, type MongoClientOptions } from "mongodb";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../../support/mongo.ts";
 
 export interface ConformanceContext {
@@ -75,6 +75,17 @@ export async function expectServerError(promise: Promise<unknown>): Promise<Mong
     throw new Error(`expected a MongoServerError, got ${String(error)}`, { cause: error });
   }
   throw new Error("expected a MongoServerError, but the operation succeeded");
+}
+
+/** Awaits `promise`, expecting it to reject with a MongoBulkWriteError (insertMany, bulkWrite), and returns that error. */
+export async function expectBulkError(promise: Promise<unknown>): Promise<MongoBulkWriteError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof MongoBulkWriteError) return error;
+    throw new Error(`expected a MongoBulkWriteError, got ${String(error)}`, { cause: error });
+  }
+  throw new Error("expected a MongoBulkWriteError, but the write succeeded");
 }
 
 /**

@@ -3,8 +3,8 @@
  * key error (11000 with keyPattern/keyValue) on every write path.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { Double, Long, MongoBulkWriteError, type Collection, type Document, type IndexOptions, type MongoServerError } from "mongodb";
-import { expectServerError, recordReplies, useConformanceDb, listIndexes, type TestDoc } from "./fixture.ts";
+import { Double, Long, type Collection, type Document, type IndexOptions, type MongoServerError } from "mongodb";
+import { expectBulkError, expectServerError, recordReplies, useConformanceDb, listIndexes, type TestDoc } from "./fixture.ts";
 
 const ctx = useConformanceDb("unique");
 let counter = 0;
@@ -20,16 +20,6 @@ function expectDuplicate(error: MongoServerError, keyPattern: Document, keyValue
   expect(error.code).toBe(11000);
   expect(error["keyPattern"]).toEqual(keyPattern);
   expect(error["keyValue"]).toEqual(keyValue);
-}
-
-async function expectBulkError(promise: Promise<unknown>): Promise<MongoBulkWriteError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MongoBulkWriteError) return error;
-    throw new Error(`expected a MongoBulkWriteError, got ${String(error)}`, { cause: error });
-  }
-  throw new Error("expected a MongoBulkWriteError, but the write succeeded");
 }
 
 describe("kinds of unique index", () => {
