@@ -33,32 +33,107 @@ export interface IndexEntry {
   readonly key: readonly unknown[];
   readonly idk: string;
   /**
-   * For one-field keys holding a number, a string without surrogates or an
-   * ObjectId: a JS number or string whose native order is MongoDB's order for
-   * values of that type, so most comparisons skip `compareValues`.
+   * A JS number or string whose native order is MongoDB's order of keys of the
+   * same `fastKind`, so most comparisons skip `compareKeys`: for one-field keys
+   * a number, a string without surrogates, or an ObjectId's hex; for compound
+   * keys an order-preserving encoding of the whole tuple (see `tupleFastKey`).
    */
   readonly fast: number | string | undefined;
+  /** What `fast` holds: 0 nothing, then one kind per encoding (entries of different kinds use `compareKeys`). */
+  readonly fastKind: number;
 }
 
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-function fastKey(key: readonly unknown[]): number | string | undefined {
-  if (key.length !== 1) return undefined;
-  const v = key[0];
-  if (typeof v === "string") return SURROGATE.test(v) || v.startsWith("\u0000") ? undefined : v;
+const KIND_NUMBER = 1;
+const KIND_STRING = 2;
+const KIND_OBJECT_ID = 3;
+const KIND_TUPLE = 4;
+
+const float = new Float64Array(1);
+const words = new Uint32Array(float.buffer);
+/** Which of the two 32-bit words holds the sign and exponent. */
+const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+const LOW = 1 - HIGH;
+
+/**
+ * 16 hex digits whose string order is the numeric order of doubles (NaN lowest,
+ * -0 equal to 0), as `compareValues` orders numbers and dates.
+ */
+function orderedDoubleHex(n: number): string {
+  if (Number.isNaN(n)) return "0000000000000000";
+  float[0] = n === 0 ? 0 : n;
+  let hi = words[HIGH] as number;
+  let lo = words[LOW] as number;
+  if (hi >>> 31 === 1) {
+    hi = ~hi >>> 0;
+    lo = ~lo >>> 0;
+  } else {
+    hi = (hi | 0x80000000) >>> 0;
+  }
+  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
+}
+
+/**
+ * One key component as a string that sorts like `compareValues` among encoded
+ * components: a type-rank character, then a fixed-width payload, or for strings
+ * the string and a NUL terminator (so a prefix sorts first). Undefined for
+ * values without such an encoding (they make the tuple use `compareKeys`).
+ */
+function componentFastKey(v: unknown): string | undefined {
+  if (v === null || v === undefined) return "\u0006";
+  switch (typeof v) {
+    case "string":
+      // No surrogates (UTF-16 order would differ from MongoDB's) and no NUL (the terminator).
+      return SURROGATE.test(v) || v.includes("\u0000") ? undefined : `\u0010${v}\u0000`;
+    case "number":
+      return `\u000b${orderedDoubleHex(v)}`;
+    case "boolean":
+      return v ? "\u00291" : "\u00290";
+    case "object":
+      break;
+    default:
+      return undefined;
+  }
+  if (v instanceof Date) return `\u002e${orderedDoubleHex(v.getTime())}`;
   const rank = typeRank(v);
   if (rank === NUMBER_RANK) {
     const n = numericValue(v);
-    return typeof n === "number" && !Number.isNaN(n) ? n : undefined;
+    return typeof n === "number" ? `\u000b${orderedDoubleHex(n)}` : undefined;
   }
-  // Fixed-length lowercase hex sorts like the bytes; the "\u0000" prefix keeps it apart from real strings.
-  if (bsonTag(v) === "ObjectId") return `\u0000${(v as ObjectId).toHexString()}`;
+  if (bsonTag(v) === "ObjectId") return `\u0024${(v as ObjectId).toHexString()}`;
   return undefined;
 }
 
-/** An index entry (always built here, so `fast` is consistent). */
+/** A compound key's encoding: its components' encodings in order (each self-delimiting). */
+function tupleFastKey(key: readonly unknown[]): string | undefined {
+  let out = "";
+  for (const v of key) {
+    const part = componentFastKey(v);
+    if (part === undefined) return undefined;
+    out += part;
+  }
+  return out;
+}
+
+/** An index entry (always built here, so `fast` and `fastKind` are consistent). */
 export function indexEntry(key: readonly unknown[], idk: string): IndexEntry {
-  return { key, idk, fast: fastKey(key) };
+  if (key.length !== 1) {
+    const fast = tupleFastKey(key);
+    return { key, idk, fast, fastKind: fast === undefined ? 0 : KIND_TUPLE };
+  }
+  const v = key[0];
+  if (typeof v === "string") {
+    return SURROGATE.test(v) ? { key, idk, fast: undefined, fastKind: 0 } : { key, idk, fast: v, fastKind: KIND_STRING };
+  }
+  const rank = typeRank(v);
+  if (rank === NUMBER_RANK) {
+    const n = numericValue(v);
+    return typeof n === "number" && !Number.isNaN(n) ? { key, idk, fast: n, fastKind: KIND_NUMBER } : { key, idk, fast: undefined, fastKind: 0 };
+  }
+  // Fixed-length lowercase hex sorts like the bytes.
+  if (bsonTag(v) === "ObjectId") return { key, idk, fast: (v as ObjectId).toHexString(), fastKind: KIND_OBJECT_ID };
+  return { key, idk, fast: undefined, fastKind: 0 };
 }
 
 /** Anything that can hold write intents (an active transaction). */
@@ -97,12 +172,11 @@ export interface CollectionState {
 export const ID_INDEX: IndexSpec = { name: "_id_", key: [["_id", 1]] };
 
 export function compareEntries(a: IndexEntry, b: IndexEntry): number {
-  const fa = a.fast;
-  const fb = b.fast;
   let c: number;
-  // Same JS type means same MongoDB type bracket here (numbers, plain strings, or prefixed ObjectIds).
-  if (fa !== undefined && fb !== undefined && typeof fa === typeof fb &&
-    (typeof fa === "number" || (fa.startsWith("\u0000") === (fb as string).startsWith("\u0000")))) {
+  // Same kind: the fast values' native order is MongoDB's order (numbers, plain strings, ObjectId hex, encoded tuples).
+  if (a.fastKind !== 0 && a.fastKind === b.fastKind) {
+    const fa = a.fast as number | string;
+    const fb = b.fast as number | string;
     c = fa < fb ? -1 : fa > fb ? 1 : 0;
   } else {
     c = compareKeys(a.key, b.key);

@@ -1,4 +1,4 @@
-import { Double, Int32, Long, ObjectId } from "bson";
+import { Decimal128, Double, Int32, Long, ObjectId } from "bson";
 import { describe, expect, it } from "vitest";
 import { compareEntries, indexEntry } from "../../../src/embedded-mongo/engine/collection-state.ts";
 import type { IndexEntry } from "../../../src/embedded-mongo/engine/collection-state.ts";
@@ -36,6 +36,34 @@ describe("index entry order", () => {
     });
     const fast = [...entries].sort(compareEntries).map((e) => e.idk);
     expect(fast).toEqual(reference(entries));
+  });
+
+  it("compound keys compare exactly as compareKeys does, pair by pair (encoded tuples and fallbacks alike)", () => {
+    const components: unknown[] = [
+      ...pool, undefined, -0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE, -Number.MIN_VALUE,
+      -1e300, 1e300, 2 ** 53, new Int32(-7), Long.fromNumber(-3), Decimal128.fromString("7"), Decimal128.fromString("0.1"),
+      "ab", "abc", "a\u0001", "a ", "\u007f", "\u0080", "\uffff", false, new Date(-1), new Date(Number.NaN),
+      new Date(8_640_000_000_000_000), new ObjectId("000000000000000000000000"),
+    ];
+    const next = random(7);
+    const pick = (): unknown => components[Math.floor(next() * components.length)];
+    // Mostly pairs drawn from the whole pool, plus triples sharing a first component so later ones decide.
+    const keys: unknown[][] = Array.from({ length: 500 }, (_, i) => (i % 3 === 0 ? ["shared", pick(), pick()] : [pick(), pick()]));
+    const entries = keys.map((key, i) => indexEntry(key, `id${i % 7}`));
+    let compared = 0;
+    for (const a of entries) {
+      for (const b of entries) {
+        if (a.key.length !== b.key.length) continue;
+        const expected = Math.sign(compareKeys(a.key, b.key) || (a.idk < b.idk ? -1 : a.idk > b.idk ? 1 : 0));
+        if (Math.sign(compareEntries(a, b)) !== expected) {
+          throw new Error(`compareEntries(${String(a.key)} / ${a.idk}, ${String(b.key)} / ${b.idk}) disagrees with compareKeys (${expected})`);
+        }
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(100_000);
+    // Most of these pairs took the encoded path (otherwise this test would not exercise it).
+    expect(entries.filter((e) => e.fastKind !== 0).length).toBeGreaterThan(entries.length / 2);
   });
 });
 
