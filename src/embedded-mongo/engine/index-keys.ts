@@ -93,6 +93,33 @@ function fieldValues(doc: StoredDoc, path: readonly string[]): { values: unknown
 }
 
 /**
+ * The common case without the general walk's allocations: every indexed field
+ * is a top-level one holding no array, so the document has exactly one key.
+ * Undefined when that is not so (the general walk decides then).
+ */
+function topLevelKey(def: IndexDef, doc: StoredDoc): unknown[][] | null | undefined {
+  // A `_bsontype` field makes the document look like a bson wrapper to the general walk: leave it to that.
+  if (Object.hasOwn(doc, "_bsontype")) return undefined;
+  const paths = def.paths;
+  const key: unknown[] = new Array<unknown>(paths.length);
+  let anyPresent = false;
+  for (let i = 0; i < paths.length; i++) {
+    const path = paths[i] as readonly string[];
+    if (path.length !== 1) return undefined;
+    const field = path[0] as string;
+    if (!Object.hasOwn(doc, field)) {
+      key[i] = null;
+      continue;
+    }
+    const value: unknown = doc[field];
+    if (Array.isArray(value)) return undefined;
+    key[i] = value;
+    anyPresent = true;
+  }
+  return def.sparse && !anyPresent ? null : [key];
+}
+
+/**
  * The key tuples `doc` has in index `def`, or null when the index does not hold
  * the document (sparse and every field missing, or outside the partial filter).
  * Throws 171 for parallel arrays, as MongoDB does. Sets `seen.multikey` when
@@ -100,6 +127,8 @@ function fieldValues(doc: StoredDoc, path: readonly string[]): { values: unknown
  */
 export function indexKeys(def: IndexDef, doc: StoredDoc, ns: Namespace, seen?: { multikey: boolean }): unknown[][] | null {
   if (def.partial !== undefined && !def.partial(doc)) return null;
+  const simple = topLevelKey(def, doc);
+  if (simple !== undefined) return simple;
   const perField: unknown[][] = [];
   let anyPresent = false;
   let multiField: string | undefined;

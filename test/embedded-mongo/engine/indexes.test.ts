@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { createEngine } from "../../../src/embedded-mongo/engine/index.ts";
 import type { Engine } from "../../../src/embedded-mongo/engine/index.ts";
 import { engineError, engineRejection, idOf, insertAll, plain, read } from "./helpers.ts";
+import { compileIndex, indexKeys } from "../../../src/embedded-mongo/engine/index-keys.ts";
 
 const NS = "db.people";
 let engine: Engine;
@@ -254,5 +255,32 @@ describe("index DDL", () => {
     expect(await engine.dropIndexes(NS, "*")).toBe(2);
     expect(engine.listIndexes(NS)?.map((s) => s.name)).toEqual(["_id_"]);
     expect(engine.listIndexes("db.none")).toBeNull();
+  });
+});
+
+describe("indexKeys on top-level fields (the walk-free path)", () => {
+  const def = compileIndex({ name: "a_b", key: [["a", 1], ["b", 1]] });
+  const sparse = compileIndex({ name: "a_b_sparse", key: [["a", 1], ["b", 1]], sparse: true });
+
+  it("gives one key per document, a missing field as null, and arrays fan out as before", () => {
+    expect(indexKeys(def, { _id: 1, a: 1, b: "x" }, NS)).toEqual([[1, "x"]]);
+    expect(indexKeys(def, { _id: 1, b: "x" }, NS)).toEqual([[null, "x"]]);
+    expect(indexKeys(def, { _id: 1, a: { c: 1 }, b: null }, NS)).toEqual([[{ c: 1 }, null]]);
+    expect(indexKeys(def, { _id: 1, a: [1, 2], b: "x" }, NS)).toEqual([[1, "x"], [2, "x"]]);
+    expect(indexKeys(def, { _id: 1, a: [], b: "x" }, NS)).toEqual([[null, "x"]]);
+  });
+
+  it("leaves a sparse index without the document only when every field is missing", () => {
+    expect(indexKeys(sparse, { _id: 1 }, NS)).toBeNull();
+    expect(indexKeys(sparse, { _id: 1, b: null }, NS)).toEqual([[null, null]]);
+    expect(indexKeys(sparse, { _id: 1, a: 2 }, NS)).toEqual([[2, null]]);
+  });
+
+  it("marks the index multikey only for arrays", () => {
+    const seen = { multikey: false };
+    indexKeys(def, { _id: 1, a: 1, b: 2 }, NS, seen);
+    expect(seen.multikey).toBe(false);
+    indexKeys(def, { _id: 2, a: [1], b: 2 }, NS, seen);
+    expect(seen.multikey).toBe(true);
   });
 });
