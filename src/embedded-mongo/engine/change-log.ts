@@ -26,6 +26,22 @@ export interface ChangeLogOptions {
   readonly startClusterTime?: Timestamp | undefined;
 }
 
+/**
+ * The event with its position. Built field by field: `{ ...event, seq, … }`
+ * cost microseconds per event in V8, a tenth of a large commit's CPU time.
+ * Absent optional fields stay absent (not undefined).
+ */
+function positioned(event: PendingEvent, seq: bigint, clusterTime: Timestamp, wallTime: Date): ChangeEvent {
+  const full: { -readonly [K in keyof ChangeEvent]: ChangeEvent[K] } = {
+    ns: event.ns, operationType: event.operationType, seq, clusterTime, wallTime,
+  };
+  if (event.documentKey !== undefined) full.documentKey = event.documentKey;
+  if (event.fullDocument !== undefined) full.fullDocument = event.fullDocument;
+  if (event.fullDocumentBeforeChange !== undefined) full.fullDocumentBeforeChange = event.fullDocumentBeforeChange;
+  if (event.updateDescription !== undefined) full.updateDescription = event.updateDescription;
+  return full;
+}
+
 export function createChangeLog(options: ChangeLogOptions): ChangeLogWriter {
   const retention = Math.max(1, options.retention);
   /** Events with seq `base + 1`, `base + 2`, …; trimmed from the front in chunks. */
@@ -93,7 +109,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLogWriter {
       const published: ChangeEvent[] = [];
       for (const event of pending) {
         latest++;
-        const full: ChangeEvent = { ...event, seq: latest, clusterTime: nextClusterTime(wallTime), wallTime };
+        const full = positioned(event, latest, nextClusterTime(wallTime), wallTime);
         events.push(full);
         published.push(full);
       }

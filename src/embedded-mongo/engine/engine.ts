@@ -197,28 +197,12 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       const prior = before.has(slot) ? (before.get(slot) ?? null) : (latestVersion(coll.chains.get(idk))?.doc ?? null);
       before.set(slot, op.doc);
       finals.set(slot, { coll, id: op.id, idk, doc: op.doc });
-      const documentKey = { _id: op.id };
-      switch (op.k) {
-        case "insert":
-          events.push({ ns: op.n, operationType: "insert", documentKey, ...(op.doc === null ? {} : { fullDocument: op.doc }) });
-          break;
-        case "replace":
-        case "update": {
-          const event: PendingEvent = {
-            ns: op.n,
-            operationType: op.k,
-            documentKey,
-            ...(op.doc === null ? {} : { fullDocument: op.doc }),
-            ...(prior === null ? {} : { fullDocumentBeforeChange: prior }),
-            ...(op.k === "update" && op.doc !== null ? { updateDescription: describeUpdate(prior ?? {}, op.doc) } : {}),
-          };
-          events.push(event);
-          break;
-        }
-        case "delete":
-          events.push({ ns: op.n, operationType: "delete", documentKey, ...(prior === null ? {} : { fullDocumentBeforeChange: prior }) });
-          break;
-      }
+      // Built field by field rather than with conditional spreads, which cost microseconds per event.
+      const event: { -readonly [K in keyof PendingEvent]: PendingEvent[K] } = { ns: op.n, operationType: op.k, documentKey: { _id: op.id } };
+      if (op.k !== "delete" && op.doc !== null) event.fullDocument = op.doc;
+      if (op.k !== "insert" && prior !== null) event.fullDocumentBeforeChange = prior;
+      if (op.k === "update" && op.doc !== null) event.updateDescription = describeUpdate(prior ?? {}, op.doc);
+      events.push(event);
     }
     for (const w of finals.values()) {
       publishVersion(w.coll, w.id, w.idk, commitSeq, w.doc);
