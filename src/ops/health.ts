@@ -13,6 +13,13 @@
 import type { Server } from "@grpc/grpc-js";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 
+/** What Watch tracking needs of a grpc-js server-streaming call. */
+interface WatchCall {
+  write(message: { status: ServingStatus }): unknown;
+  end(): void;
+  on(event: "cancelled" | "close", listener: () => void): unknown;
+}
+
 /** Service names reported besides the overall status "". */
 export const rosterHealthServices = ["roster.v1.GroupService", "roster.v1.MembershipService"] as const;
 
@@ -64,6 +71,24 @@ export function createHealthMonitor(options: HealthMonitorOptions): HealthMonito
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<boolean> | undefined;
 
+  const openWatches = new Set<WatchCall>();
+  const trackWatch =
+    (watch: (call: WatchCall) => void) =>
+    (call: WatchCall): void => {
+      if (shuttingDown) {
+        call.write({ status: "NOT_SERVING" });
+        call.end();
+        return;
+      }
+      openWatches.add(call);
+      const forget = (): void => {
+        openWatches.delete(call);
+      };
+      call.on("cancelled", forget);
+      call.on("close", forget);
+      watch(call);
+    };
+
   /** Sets every status, notifying Watch streams only on an actual change. */
   const publish = (status: ServingStatus): void => {
     if (status === current) return;
@@ -112,7 +137,19 @@ export function createHealthMonitor(options: HealthMonitorOptions): HealthMonito
 
   return {
     register: (server) => {
-      implementation.addToServer(server);
+      // The library's Watch handler cannot be told to finish, so its calls are
+      // tracked on their way in: at shutdown each is ended right after it has
+      // seen NOT_SERVING, instead of holding the door's drain for the whole
+      // grace period (a load balancer's Watch is always open).
+      implementation.addToServer({
+        addService: (definition, handlers) => {
+          const watch = handlers["watch"] as ((call: WatchCall) => void) | undefined;
+          server.addService(definition, {
+            ...handlers,
+            ...(watch === undefined ? {} : { watch: trackWatch(watch) }),
+          });
+        },
+      });
     },
     isReady: () => databaseUp && !shuttingDown,
     probeNow,
@@ -120,6 +157,10 @@ export function createHealthMonitor(options: HealthMonitorOptions): HealthMonito
       shuttingDown = true;
       stop();
       publish("NOT_SERVING");
+      // publish() only notifies on a change; a Watch of a database that was
+      // already down has seen NOT_SERVING too. Either way it may end now.
+      for (const call of openWatches) call.end();
+      openWatches.clear();
     },
     stop,
   };

@@ -30,7 +30,12 @@ function decodeResponse(bytes: Buffer): HealthStatus {
 export interface HealthClient {
   check(service: string): Promise<HealthStatus>;
   /** Opens a Watch stream; `next()` resolves with the next status the server sends. */
-  watch(service: string): { next(timeoutMs?: number): Promise<HealthStatus>; cancel(): void };
+  watch(service: string): {
+    next(timeoutMs?: number): Promise<HealthStatus>;
+    cancel(): void;
+    /** Resolves with the gRPC status code the stream ended with. */
+    ended: Promise<number>;
+  };
   close(): void;
 }
 
@@ -57,6 +62,11 @@ export function createHealthClient(address: string): HealthClient {
       call.on("error", () => {
         /* cancelled by the test */
       });
+      const ended = new Promise<number>((resolve) => {
+        call.on("status", (status: grpc.StatusObject) => {
+          resolve(status.code);
+        });
+      });
       return {
         next: (timeoutMs = 5000) =>
           new Promise((resolve, reject) => {
@@ -76,6 +86,7 @@ export function createHealthClient(address: string): HealthClient {
         cancel: () => {
           call.cancel();
         },
+        ended,
       };
     },
     close: () => {

@@ -117,6 +117,30 @@ describe("health monitor driven by a ping function", () => {
     expect(monitor.isReady()).toBe(false);
     watch.cancel();
   });
+
+  it("ends open Watch streams at shutdown after NOT_SERVING, so they do not hold the server's drain", async () => {
+    databaseUp = true;
+    await monitor.probeNow();
+    const serving = client.watch("");
+    expect(await serving.next()).toBe("SERVING");
+    monitor.setShuttingDown();
+    expect(await serving.next()).toBe("NOT_SERVING");
+    expect(await serving.ended).toBe(grpc.status.OK);
+    // A Watch opened during shutdown hears NOT_SERVING and ends at once.
+    const late = client.watch("roster.v1.GroupService");
+    expect(await late.next()).toBe("NOT_SERVING");
+    expect(await late.ended).toBe(grpc.status.OK);
+    // With no call left open, a graceful shutdown completes (an open Watch kept it waiting).
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error("tryShutdown still waiting after 3 s"));
+      }, 3000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  });
 });
 
 describe("health monitor polling on its own", () => {
