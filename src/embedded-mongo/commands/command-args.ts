@@ -7,7 +7,7 @@ import { Long, type Document } from "bson";
 import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { bsonTypeName } from "../describe-value.ts";
-import { commandError } from "../errors.ts";
+import { commandError, type CommandError } from "../errors.ts";
 
 function wrongType(command: string, field: string, value: unknown, expected: string): never {
   throw commandError("TypeMismatch", `BSON field '${command}.${field}' is the wrong type '${bsonTypeName(value)}', expected type${expected.includes(",") ? "s" : ""} '${expected}'`);
@@ -44,7 +44,7 @@ export function commandArgs(body: Document, command: string): CommandArgs {
     },
     requireString(field) {
       const v = args.string(field);
-      if (v === undefined) throw commandError("FailedToParse", `BSON field '${command}.${field}' is missing but a required field`);
+      if (v === undefined) throw missingField(command, field);
       return v;
     },
     number(field) {
@@ -76,7 +76,7 @@ export function commandArgs(body: Document, command: string): CommandArgs {
     },
     requireDocument(field) {
       const v = args.document(field);
-      if (v === undefined) throw commandError("FailedToParse", `BSON field '${command}.${field}' is missing but a required field`);
+      if (v === undefined) throw missingField(command, field);
       return v;
     },
     array(field) {
@@ -87,7 +87,7 @@ export function commandArgs(body: Document, command: string): CommandArgs {
     },
     requireArray(field) {
       const v = args.array(field);
-      if (v === undefined) throw commandError("FailedToParse", `BSON field '${command}.${field}' is missing but a required field`);
+      if (v === undefined) throw missingField(command, field);
       return v;
     },
   };
@@ -119,4 +119,9 @@ export function namespaceOf(db: string, collection: unknown, command: string): s
 export function splitNamespace(ns: string): { db: string; collection: string } {
   const dot = ns.indexOf(".");
   return dot < 0 ? { db: ns, collection: "" } : { db: ns.slice(0, dot), collection: ns.slice(dot + 1) };
+}
+
+/** mongod's error for a required command field that was not sent. */
+function missingField(command: string, field: string): CommandError {
+  return commandError("FailedToParse", `BSON field '${command}.${field}' is missing but a required field`);
 }
