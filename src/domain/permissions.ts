@@ -28,11 +28,6 @@ export function includesPermission(held: Permission, needed: Permission): boolea
   return rank[held] >= rank[needed];
 }
 
-/** Negative, zero or positive as `a` is lower than, equal to or higher than `b`. */
-export function comparePermissions(a: Permission, b: Permission): number {
-  return rank[a] - rank[b];
-}
-
 /** The higher of two permissions. */
 export function maxPermission(a: Permission, b: Permission): Permission {
   return rank[a] >= rank[b] ? a : b;

@@ -91,11 +91,6 @@ export function loggerOf(ctx: HasValues): Logger | undefined {
   return valuesOf(ctx).get(loggerKey);
 }
 
-/** The request id of the call ("" before the pipeline assigned one). */
-export function requestIdOf(ctx: HasValues): string {
-  return valuesOf(ctx).get(requestIdKey);
-}
-
 /**
  * The app's per-call options: the door's deadline (so database work gets
  * `maxTimeMS` from the time left), the call's AbortSignal, and the call's

@@ -38,15 +38,6 @@ export function readSlot(slot: Slot): unknown {
   return Object.hasOwn(parent, key) ? parent[key] : undefined;
 }
 
-export function slotExists(slot: Slot): boolean {
-  const { parent, key } = slot;
-  if (Array.isArray(parent)) {
-    const index = arrayIndex(key);
-    return index !== undefined && index < parent.length;
-  }
-  return Object.hasOwn(parent, key);
-}
-
 export function writeSlot(slot: Slot, value: unknown): void {
   const { parent, key } = slot;
   if (Array.isArray(parent)) {

@@ -1,8 +1,9 @@
 /**
  * grpc-js service definitions built from protobuf-es service descriptors:
  * path `/${service.typeName}/${method.name}`, streaming flags from the method
- * kind, protobuf-es binary (de)serialization. Used by the server and by the
- * typed test/bench clients, so both speak exactly the generated contract.
+ * kind, protobuf-es binary (de)serialization, for the gRPC door. The typed
+ * test clients take their method paths from `grpcPath` here too, so both
+ * sides address exactly the generated contract.
  */
 import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
@@ -26,23 +27,6 @@ export function createServerServiceDefinition(service: DescService): ServiceDefi
         throw new Error(`${grpcPath(method)}: the server never serializes requests`);
       },
       requestDeserialize: (bytes) => decodeRequest(method.input, bytes),
-      responseSerialize: (message) => encodeMessage(method.output, message),
-      responseDeserialize: (bytes) => decodeResponse(method.output, bytes),
-    };
-  }
-  return definition;
-}
-
-/** Client side (tests, benchmarks): plain messages both ways. */
-export function createClientServiceDefinition(service: DescService): ServiceDefinition {
-  const definition: Record<string, MethodDefinition<Message, Message>> = {};
-  for (const method of service.methods) {
-    definition[method.localName] = {
-      path: grpcPath(method),
-      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
-      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-      requestSerialize: (message) => encodeMessage(method.input, message),
-      requestDeserialize: (bytes) => decodeResponse(method.input, bytes),
       responseSerialize: (message) => encodeMessage(method.output, message),
       responseDeserialize: (bytes) => decodeResponse(method.output, bytes),
     };
