@@ -29,9 +29,10 @@ import type { Logger } from "pino";
 import type { RosterConfig } from "../../config.ts";
 import { metricsInterceptorFor } from "../../ops/metrics-interceptor.ts";
 import type { RosterMetrics } from "../../ops/metrics.ts";
-import { callInfoKey, callStartedKey, deadlineKey } from "../../rpc/context.ts";
+import { callInfoKey, callStartedKey, deadlineKey, requestIdKey } from "../../rpc/context.ts";
+import { requestIdFor, requestIdHeader } from "../../rpc/request-id.ts";
 import { createCorsPolicy } from "./cors.ts";
-import { createNotFoundHandler, rememberCallContext, reportIfPipelineSkipped, type RejectCall } from "./early-failures.ts";
+import { answerNotFound, callStarted, logRequestOutsidePipeline, rememberCallContext, reportIfPipelineSkipped, type RejectCall } from "./early-failures.ts";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 import { createOpsEndpoints } from "./ops-endpoints.ts";
 
@@ -89,6 +90,8 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
     ? [...options.pipeline.interceptors]
     : [metricsInterceptor, ...options.pipeline.interceptors];
 
+  /** Each request's id, sent in its `x-request-id` before anything else, and used by the call's log line. */
+  const requestIds = new WeakMap<NodeServerRequest, string>();
   /** Each RPC request's context values, to find out after the response whether the pipeline saw the call. */
   const valuesByRequest = new WeakMap<NodeServerRequest, ContextValues>();
   const rpcHandler = connectNodeAdapter({
@@ -103,11 +106,12 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
     writeMaxBytes: config.maxMessageBytes,
     acceptCompression: [compressionGzip, compressionBrotli],
     shutdownSignal: shutdown.signal,
-    fallback: createNotFoundHandler(logger, (req) => peerOf(req.socket)),
+    fallback: answerNotFound,
     contextValues: (req) => {
       const values = createContextValues()
         .set(callInfoKey, { door: "web", protocol: "", peer: peerOf(req.socket) })
-        .set(callStartedKey, performance.now());
+        .set(callStartedKey, performance.now())
+        .set(requestIdKey, requestIds.get(req) ?? "");
       valuesByRequest.set(req, values);
       return values;
     },
@@ -132,24 +136,45 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   let inFlight = 0;
   let idle: (() => void) | undefined;
   const handle = (req: NodeServerRequest, res: NodeServerResponse): void => {
+    const started = performance.now();
     inFlight++;
     res.once("close", () => {
       inFlight--;
       if (inFlight === 0) idle?.();
     });
+    // Every response carries the request's id, whoever answers it; its log line has the same.
+    const given = req.headers[requestIdHeader];
+    const requestId = requestIdFor(typeof given === "string" ? given : undefined);
+    requestIds.set(req, requestId);
+    res.setHeader(requestIdHeader, requestId);
+    /** The log line of a request answered outside the pipeline (call once its response is over). */
+    const logOutside = (routine: boolean): void => {
+      logRequestOutsidePipeline(logger, { req, res, requestId, started, peer: peerOf(req.socket), routine });
+    };
     if (req instanceof IncomingMessage && res instanceof ServerResponse) {
       if (draining) res.setHeader("Connection", "close");
       else closeIfAnsweredEarly(req, res);
     }
-    if (cors.apply(req, res) !== "serve") return;
-    if (ops(req, res)) return;
-    const reject = options.pipeline.reject;
-    if (reject !== undefined) {
+    const verdict = cors.apply(req, res);
+    if (verdict !== "serve") {
       res.once("close", () => {
-        const values = valuesByRequest.get(req);
-        if (values !== undefined) reportIfPipelineSkipped(values, reject);
+        logOutside(verdict === "answered");
       });
+      return;
     }
+    if (ops(req, res)) {
+      res.once("close", () => {
+        logOutside(true);
+      });
+      return;
+    }
+    const reject = options.pipeline.reject;
+    res.once("close", () => {
+      const values = valuesByRequest.get(req);
+      // A call: the pipeline logged it, or `reject` does now. No call: the door logs it.
+      if (values === undefined || !callStarted(values)) logOutside(false);
+      else if (reject !== undefined) reportIfPipelineSkipped(values, reject);
+    });
     rpcHandler(req, res);
   };
 
