@@ -42,7 +42,7 @@ export interface WebDoorService {
   readonly impl: Readonly<Record<string, unknown>>;
 }
 
-export type WebDoorConfig = Pick<RosterConfig, "host" | "httpPort" | "corsOrigins" | "maxMessageBytes" | "httpTls">;
+export type WebDoorConfig = Pick<RosterConfig, "hosts" | "httpPort" | "corsOrigins" | "maxMessageBytes" | "httpTls">;
 
 export interface WebDoorOptions {
   readonly services: readonly WebDoorService[];
@@ -62,7 +62,7 @@ export interface WebDoorOptions {
 
 export interface WebDoor {
   readonly port: number;
-  /** Base URL for clients, e.g. `http://127.0.0.1:8080` (host "0.0.0.0" is reported as 127.0.0.1). */
+  /** Base URL for clients on this machine, e.g. `http://127.0.0.1:8080` (the first host; "0.0.0.0" and "::" as 127.0.0.1). */
   readonly url: string;
   /**
    * Graceful stop: new calls get UNAVAILABLE and `/readyz` 503, the listener
@@ -179,47 +179,67 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   };
 
   const tls = config.httpTls;
-  const server: HttpServer | Http2SecureServer =
-    tls === undefined
-      ? createServer(handle)
-      : createSecureServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true }, handle);
   const sessions = new Set<Http2Session>();
-  if (server instanceof HttpServer) {
-    // Keep idle keep-alive connections open longer than clients do (Node's
-    // agent: 5 s), so a client never reuses a socket the server just closed.
-    server.keepAliveTimeout = 65_000;
-    // Slow-loris bound on the headers; no bound on the whole request, as streams are long-lived.
-    server.headersTimeout = 30_000;
-    server.requestTimeout = 0;
-  } else {
+  /** One server per listening address, all with the same handler. */
+  const createListener = (): HttpServer | Http2SecureServer => {
+    if (tls === undefined) {
+      const server = createServer(handle);
+      // Keep idle keep-alive connections open longer than clients do (Node's
+      // agent: 5 s), so a client never reuses a socket the server just closed.
+      server.keepAliveTimeout = 65_000;
+      // Slow-loris bound on the headers; no bound on the whole request, as streams are long-lived.
+      server.headersTimeout = 30_000;
+      server.requestTimeout = 0;
+      return server;
+    }
+    const server = createSecureServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true }, handle);
     server.on("session", (session: Http2Session) => {
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
     });
-  }
+    return server;
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.httpPort, config.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const servers: (HttpServer | Http2SecureServer)[] = [];
+  let port = config.httpPort;
+  for (const host of config.hosts) {
+    const server = createListener();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      // Addresses bound before the failing one must not stay open.
+      for (const bound of servers) bound.close();
+      throw new Error(`web door cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    servers.push(server);
+    port = (server.address() as AddressInfo).port;
+  }
+  const first = config.hosts[0] ?? "127.0.0.1";
+  const host = first === "0.0.0.0" || first === "::" ? "127.0.0.1" : first;
   const url = `${tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  logger.info({ door: "web", port, tls: tls !== undefined, corsOrigins: config.corsOrigins }, "web door listening (Connect, gRPC-web)");
+  logger.info({ door: "web", hosts: config.hosts, port, tls: tls !== undefined, corsOrigins: config.corsOrigins }, "web door listening (Connect, gRPC-web)");
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {
     closing ??= (async () => {
       draining = true;
-      const closed = new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-      if (server instanceof HttpServer) server.closeIdleConnections();
+      const closed = Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => {
+                resolve();
+              });
+            }),
+        ),
+      );
+      for (const server of servers) if (server instanceof HttpServer) server.closeIdleConnections();
       for (const session of sessions) session.close();
 
       const finished = new Promise<void>((resolve) => {
@@ -239,7 +259,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
         shutdown.abort(shuttingDown());
         await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, cancelFlushMs))]);
       }
-      if (server instanceof HttpServer) server.closeAllConnections();
+      for (const server of servers) if (server instanceof HttpServer) server.closeAllConnections();
       for (const session of sessions) session.destroy();
       await closed;
       logger.info({ door: "web" }, "web door closed");
