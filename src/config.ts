@@ -216,6 +216,29 @@ export function defaultListenHosts(developmentMode: boolean, machine: MachineFac
 }
 
 /**
+ * Separates configuration flags (`--data-dir DIR`, `--jwt-secret=S`) from a
+ * command's own arguments, so that a command beside `npm start` (`npm run
+ * token`) reads its configuration with the same flags, through `loadConfig`.
+ * A configuration flag missing its value is kept, for `loadConfig` to report.
+ */
+export function splitConfigArgs(argv: readonly string[]): { readonly config: string[]; readonly rest: string[] } {
+  const flags = new Set(settings.map((s) => s.flag));
+  const config: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const flag = arg.includes("=") ? arg.slice(0, arg.indexOf("=")) : arg;
+    if (!flags.has(flag)) rest.push(arg);
+    else if (flag !== arg) config.push(arg);
+    else {
+      config.push(...argv.slice(i, i + 2));
+      i++;
+    }
+  }
+  return { config, rest };
+}
+
+/**
  * Builds the configuration from the environment and command-line overrides,
  * validating every value. Throws ConfigError naming the variable and the
  * problem (all problems, one per line, so a broken deployment is fixed in one go).

@@ -208,7 +208,8 @@ async function verifierOptions(config: RosterConfig, logger: Logger): Promise<Jw
         { keyFile: dev.path, created: dev.created },
         `\n${banner}\nDEVELOPMENT MODE: no ROSTER_JWT_SECRET, ROSTER_JWKS_URL or ROSTER_JWT_PUBLIC_KEY set.\n` +
           `Tokens are verified with a generated HS256 key (${dev.path}); the roster_admin claim\n` +
-          `makes anyone a system administrator. Get a token: npm run token -- <subject> [--admin]\n` +
+          `makes anyone a system administrator. Get a token (npm run token reads this server's configuration):\n` +
+          `  npm run -s token -- <subject> [--admin] --data-dir ${config.dataDir}\n` +
           `NEVER run like this in production.\n${banner}`,
       );
       return { ...common, hs256Secret: dev.secret, developmentMode: true };

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ConfigError, loadConfig, parseArgs, renderConfigTable, settings } from "../../src/config.ts";
+import { ConfigError, loadConfig, parseArgs, renderConfigTable, settings, splitConfigArgs } from "../../src/config.ts";
 
 let dir: string;
 let certPath: string;
@@ -72,6 +72,14 @@ describe("loadConfig", () => {
     ["ROSTER_HOST with a configured key", { ROSTER_HOST: "127.0.0.1", ROSTER_JWT_SECRET: secret }, true, ["127.0.0.1"], false],
   ])("listens, with %s and IPv6 %s, on %j", (_what, env: Record<string, string>, ipv6, hosts, loopbackByDefault) => {
     expect(loadConfig(env, [], { ipv6 })).toMatchObject({ hosts, loopbackByDefault });
+  });
+
+  it("separates configuration flags from a command's own arguments (npm run token)", () => {
+    expect(splitConfigArgs(["alice", "--data-dir", "/d", "--admin", "--jwt-issuer=x", "--ttl", "1h", "--log-level"])).toEqual({
+      config: ["--data-dir", "/d", "--jwt-issuer=x", "--log-level"],
+      rest: ["alice", "--admin", "--ttl", "1h"],
+    });
+    expect(problemOf({}, splitConfigArgs(["alice", "--data-dir"]).config)).toBe("--data-dir: missing value");
   });
 
   it("takes --host over ROSTER_HOST", () => {
