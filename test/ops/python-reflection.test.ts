@@ -9,38 +9,20 @@
  * descriptors alone and calls them (test/ops/python/reflection_client.py).
  *
  * `.ci/run` installs the packages. Without them the test fails under CI=true
- * and is otherwise reported as skipped, with the reason in its name.
+ * and is otherwise reported as skipped, with the reason (required-tool.ts).
  */
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { getExtension, toJson, type DescService } from "@bufbuild/protobuf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { access, AccessRuleSchema } from "../../gen/roster/v1/access_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
+import { describeWithTool, whyNotRunnable } from "../support/required-tool.ts";
 import { startRosterStack, type RosterStack } from "../web/support/roster-stack.ts";
 
 const python = "/usr/bin/python3";
 const client = fileURLToPath(new URL("./python/reflection_client.py", import.meta.url));
-
-/** Why the Python client cannot run here, or undefined when it can. */
-function missingPython(): string | undefined {
-  const probe = spawnSync(python, ["-c", "import grpc, google.protobuf"], { encoding: "utf8" });
-  if (probe.error !== undefined) return `${python}: ${probe.error.message}`;
-  if (probe.status !== 0) return `${python} cannot import grpc and google.protobuf: ${probe.stderr.trim().split("\n").at(-1) ?? ""}`;
-  return undefined;
-}
-
-const missing = missingPython();
-if (missing !== undefined && process.env["CI"] === "true") {
-  // CI installs the packages: there, not being able to run is a failure, never a skip.
-  it("runs the Python reflection client (CI=true)", () => {
-    throw new Error(`${missing}: .ci/run must install python3-grpcio and python3-protobuf`);
-  });
-} else if (missing !== undefined) {
-  // vitest's default reporter lists skipped files without test names: say why here.
-  console.warn(`python reflection test SKIPPED: ${missing} (apt-get install python3-grpcio python3-protobuf; .ci/run does)`);
-}
 
 interface PythonReport {
   readonly services: Record<string, { file: string; methods: Record<string, [string, string]>; access?: Record<string, unknown> }>;
@@ -72,7 +54,7 @@ function declaredRules(service: DescService): Record<string, unknown> {
   );
 }
 
-describe.skipIf(missing !== undefined)(`Python grpcio reflection client${missing === undefined ? "" : ` (skipped: ${missing})`}`, () => {
+describeWithTool("Python grpcio reflection client", whyNotRunnable(python, ["-c", "import grpc, google.protobuf"]), "python3-grpcio python3-protobuf", () => {
   let stack: RosterStack | undefined;
   let report: PythonReport;
 
