@@ -37,7 +37,7 @@ import { exitCodes, stringFlag, UsageError } from "./command-line.ts";
 import { describeCallError } from "./connection.ts";
 import { describeGroup, fetchGroup } from "./group-ref.ts";
 import { createImportReport, type ImportReport } from "./import-report.ts";
-import { countImportRows, formatOfPath, InputFileError, readImportRows, type ImportFormat, type ImportRow, type MalformedRow } from "./import-rows.ts";
+import { countImportRows, estimateImportRows, formatOfPath, InputFileError, readImportRows, type ImportFormat, type ImportRow, type MalformedRow } from "./import-rows.ts";
 import { handleInterrupts } from "./interruption.ts";
 import { roleFlag } from "./member-commands.ts";
 import { createProgress } from "./progress.ts";
@@ -52,7 +52,7 @@ export const importCommand: Command = {
     sync: { type: "boolean", description: "the file is the complete member list: direct members it does not name are removed" },
     "dry-run": { type: "boolean", description: "with --sync: report what would change, change nothing" },
     skip: { type: "string", value: "N", description: "skip the first N rows (to resume an interrupted import)" },
-    report: { type: "string", value: "FILE", description: "where to write failed rows (default ./<file name>.report.csv, only if a row failed)" },
+    report: { type: "string", value: "FILE", description: "where failed rows go (default: ./NAME.report.csv for NAME.csv, written if a row fails)" },
     format: { type: "string", value: "csv|jsonl", description: "the file's format (default: by its extension, .csv or .jsonl)" },
     quiet: { type: "boolean", short: "q", description: "no progress on stderr" },
   },
@@ -144,11 +144,13 @@ async function runImport(ctx: CommandContext): Promise<number> {
 
   let rows: number;
   try {
-    rows = await countImportRows(options.path, options.format, options.role, options.sync
-        ? (row) => {
-            report.add(reportEntryOf(row));
-          }
-        : undefined);
+    // A sync reads the file twice: first to check every row, since a row it
+    // could not send would be a member removed.
+    rows = options.sync
+      ? await countImportRows(options.path, options.format, options.role, (row) => {
+          report.add(reportEntryOf(row));
+        })
+      : await estimateImportRows(options.path, options.format);
   } catch (error) {
     await report.close();
     if (error instanceof InputFileError) throw new UsageError(error.message);
@@ -254,12 +256,12 @@ async function runImport(ctx: CommandContext): Promise<number> {
   } finally {
     stopHandling();
     settleMalformedAhead();
-    progress.finish();
+    progress.finish(ending.kind === "complete" ? counts.done : undefined);
   }
   const reportWritten = await report.close();
   // The rows whose outcome is known, in order: up to the first still in flight.
   const resumeSkip = (pending.peek()?.number ?? lastRead + 1) - 1;
-  const outcome = { options, group, total, counts, summary, ending, resumeSkip, reportPath: reportWritten ? report.path : undefined };
+  const outcome = { options, group, total: ending.kind === "complete" ? counts.done : total, counts, summary, ending, resumeSkip, reportPath: reportWritten ? report.path : undefined };
   if (ctx.json) ctx.out.write(`${JSON.stringify(importJson(outcome, ctx))}\n`);
   else printOutcome(ctx, outcome);
 

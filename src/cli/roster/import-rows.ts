@@ -19,9 +19,10 @@
  * the report. Only a file that cannot be read at all, or a CSV header that
  * cannot be understood, stops the import (InputFileError).
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, type ReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { parse, type CsvError } from "csv-parse";
+import { parse as parseCsv } from "csv-parse/sync";
 import type { Role } from "../../../gen/roster/v1/access_pb.ts";
 import { reportColumns } from "./import-report.ts";
 import { parseRoleName, roleProblem } from "./roles.ts";
@@ -68,16 +69,7 @@ const knownColumns: readonly string[] = ["member", "role", "tag"];
 
 /** Reads `path` row by row; `defaultRole` is the role of rows that name none. */
 export async function* readImportRows(path: string, format: ImportFormat, defaultRole: Role): AsyncGenerator<ImportRow> {
-  const input = createReadStream(path);
-  // Opening errors (ENOENT, EACCES) surface here rather than mid-iteration.
-  await new Promise<void>((resolve, reject) => {
-    input.once("open", () => {
-      resolve();
-    });
-    input.once("error", (error: NodeJS.ErrnoException) => {
-      reject(new InputFileError(`cannot read "${path}": ${error.code ?? error.message}`));
-    });
-  });
+  const input = await openInput(path);
   try {
     if (format === "csv") yield* csvRows(input, defaultRole);
     else yield* jsonlRows(input, defaultRole);
@@ -87,7 +79,43 @@ export async function* readImportRows(path: string, format: ImportFormat, defaul
   }
 }
 
-/** Counts the rows of `path` (a first pass, for the progress total and the sync check); throws InputFileError as reading does. */
+/**
+ * The number of rows of `path` without parsing it (a byte scan for lines
+ * with something on them, less a CSV header), for the progress total: exact
+ * unless quoted CSV fields span lines. Checks that the file can be read and
+ * its CSV header understood, so an import fails before it sends anything.
+ */
+export async function estimateImportRows(path: string, format: ImportFormat): Promise<number> {
+  const input = await openInput(path);
+  let lines = 0;
+  let content = false;
+  let first = "";
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (byte === 0x0a) {
+        if (content) lines += 1;
+        content = false;
+      } else if (!content && byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) {
+        content = true;
+      }
+    }
+    if (lines === 0 && first.length < 65_536) first += chunk.toString("utf8");
+  }
+  if (content) lines += 1;
+  if (format === "jsonl") return lines;
+  const firstLine = first.replace(/^\uFEFF/, "").split("\n").find((line) => line.trim() !== "") ?? "";
+  let header: ColumnIndex | undefined;
+  try {
+    header = headerOf(parseCsv(firstLine, { relax_column_count: true, trim: true, relax_quotes: true })[0] ?? []);
+  } catch (error) {
+    if (error instanceof InputFileError) throw error;
+    header = undefined;
+  }
+  return header === undefined ? lines : lines - 1;
+}
+
+/** Counts the rows of `path` by reading them all (a first pass that checks every row, for a sync); throws InputFileError as reading does. */
 export async function countImportRows(path: string, format: ImportFormat, defaultRole: Role, onMalformed?: (row: MalformedRow) => void): Promise<number> {
   let count = 0;
   for await (const row of readImportRows(path, format, defaultRole)) {
@@ -95,6 +123,20 @@ export async function countImportRows(path: string, format: ImportFormat, defaul
     if (row.kind === "malformed") onMalformed?.(row);
   }
   return count;
+}
+
+/** The file as a stream, once open: opening errors (ENOENT, EACCES) surface here rather than mid-iteration. */
+async function openInput(path: string): Promise<ReadStream> {
+  const input = createReadStream(path);
+  await new Promise<void>((resolve, reject) => {
+    input.once("open", () => {
+      resolve();
+    });
+    input.once("error", (error: NodeJS.ErrnoException) => {
+      reject(new InputFileError(`cannot read "${path}": ${error.code ?? error.message}`));
+    });
+  });
+  return input;
 }
 
 async function* csvRows(input: NodeJS.ReadableStream, defaultRole: Role): AsyncGenerator<ImportRow> {
@@ -115,7 +157,7 @@ async function* csvRows(input: NodeJS.ReadableStream, defaultRole: Role): AsyncG
   };
   let first = true;
   for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    yield* brokenBefore(info.lines);
+    if (broken.length > 0) yield* brokenBefore(info.lines);
     if (first) {
       first = false;
       columns = headerOf(record);

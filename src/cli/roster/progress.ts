@@ -18,8 +18,8 @@ export interface Progress {
   update(done: number, failed: number): void;
   /** Prints a message on its own line (the bar is redrawn under it). */
   note(text: string): void;
-  /** Draws the final state and stops drawing. */
-  finish(): void;
+  /** Draws the final state and stops drawing; `total` corrects an estimated total once the work is complete. */
+  finish(total?: number): void;
 }
 
 export interface ProgressOptions {
@@ -41,8 +41,9 @@ export function createProgress(options: ProgressOptions): Progress {
   const tty = options.stream.isTTY === true;
   let done = 0;
   let failed = 0;
+  let total = options.total;
   let finished = false;
-  const state = (): ProgressState => ({ done, total: options.total, failed, elapsedMs: performance.now() - started });
+  const state = (): ProgressState => ({ done, total, failed, elapsedMs: performance.now() - started });
   const draw = (): void => {
     if (tty) {
       options.stream.write(`\r\x1b[2K${formatProgressBar(options.label, state(), options.stream.columns ?? 80)}`);
@@ -61,9 +62,10 @@ export function createProgress(options: ProgressOptions): Progress {
       options.stream.write(tty && !options.quiet && !finished ? `\r\x1b[2K${text}\n` : `${text}\n`);
       if (tty && !options.quiet && !finished) draw();
     },
-    finish() {
+    finish(finalTotal) {
       if (finished) return;
       finished = true;
+      total = finalTotal ?? total;
       clearInterval(timer);
       if (options.quiet) return;
       draw();
