@@ -18,21 +18,21 @@ import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";
 import { commands } from "../../src/cli/roster/run-roster.ts";
-import { startLatencyProxy, type LatencyProxy } from "../support/latency-proxy.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
+import type { LatencyProxy } from "../support/latency-proxy.ts";
+import { uniqueDbName } from "../support/mongo.ts";
+import { startRosterBehindProxy, type RosterBehindProxy } from "../support/roster-behind-proxy.ts";
 import { runRosterCommand, startRosterCommand, type CommandRun } from "../support/roster-command.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import type { TestRoster } from "../support/roster-server.ts";
 
-let mongo: TestMongo;
+let stack: RosterBehindProxy;
 let proxy: LatencyProxy;
 let roster: TestRoster;
 let token: string;
 let dir: string;
 
 beforeAll(async () => {
-  mongo = await startTestMongo();
-  proxy = await startLatencyProxy(mongo.uri);
-  roster = await startTestRoster({ mongoUri: proxy.uri, dbName: uniqueDbName("roster_cli") });
+  stack = await startRosterBehindProxy({ dbName: uniqueDbName("roster_cli") });
+  ({ roster, proxy } = stack);
   token = await roster.token("alice");
   dir = await mkdtemp(join(tmpdir(), "roster-cli-"));
 });
@@ -42,9 +42,7 @@ beforeEach(() => {
 });
 
 afterAll(async () => {
-  await roster.stop();
-  await proxy.close();
-  await mongo.stop();
+  await stack.stop();
   await rm(dir, { recursive: true, force: true });
 });
 

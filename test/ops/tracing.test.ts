@@ -20,15 +20,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { collectionNames } from "../../src/storage/documents.ts";
 import { addOp, openBatchStream } from "../batch/support/batch-client.ts";
-import { startLatencyProxy, type LatencyProxy } from "../support/latency-proxy.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import type { LatencyProxy } from "../support/latency-proxy.ts";
+import { uniqueDbName } from "../support/mongo.ts";
+import { startRosterBehindProxy, type RosterBehindProxy } from "../support/roster-behind-proxy.ts";
+import type { TestRoster } from "../support/roster-server.ts";
 
 const chunkSize = 10;
 const dbDelayMs = 1500;
 const deadlineMs = 300;
 
-let mongo: TestMongo;
+let stack: RosterBehindProxy;
 let proxy: LatencyProxy;
 let roster: TestRoster;
 let token: string;
@@ -36,14 +37,12 @@ let groupId: string;
 const exporter = new InMemorySpanExporter();
 
 beforeAll(async () => {
-  mongo = await startTestMongo();
-  proxy = await startLatencyProxy(mongo.uri);
-  roster = await startTestRoster({
-    mongoUri: proxy.uri,
+  stack = await startRosterBehindProxy({
     dbName: uniqueDbName("tracing"),
     spanExporter: exporter,
     env: { ROSTER_BATCH_CHUNK_SIZE: String(chunkSize) },
   });
+  ({ roster, proxy } = stack);
   token = await roster.token("alice");
   const created = await roster.client.groups.createGroup({ group: { slug: "traced", displayName: "Traced" } }, { token });
   groupId = created.group?.id ?? "";
@@ -54,9 +53,7 @@ beforeEach(() => {
 });
 
 afterAll(async () => {
-  await roster.stop();
-  await proxy.close();
-  await mongo.stop();
+  await stack.stop();
 });
 
 /** A caller's span: a fresh trace id and span id, and the traceparent/tracestate headers naming them. */
