@@ -15,7 +15,9 @@
  * the first pass that counts the rows, CSV parsing, progress, the report;
  * the budget is 10% more time. Stream and command run twice each (stream,
  * command, command, stream), every run on a fresh store and service warmed
- * up with 5,000 unmeasured adds. The baseline writes the same documents (same
+ * up with 5,000 unmeasured adds; next to the times, the CPU seconds the
+ * service and the client (this process, or the command's) spent, which the
+ * machine's other load disturbs less than the times. The baseline writes the same documents (same
  * fields, into a collection with the same indexes) in batches of 1,000,
  * unordered. The service's resident memory is sampled from /proc/<pid>/status
  * every 50 ms during the first stream, the command's likewise.
@@ -54,8 +56,20 @@ function member(i: number): string {
   return `user:bench-${String(i).padStart(7, "0")}`;
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from
+ * /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+ */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 interface StreamRun {
   readonly elapsedMs: number;
+  /** CPU seconds this process spent on the stream. */
+  readonly clientCpu: number;
   readonly rssBefore: number;
   readonly rssPeak: number;
   readonly results: number;
@@ -71,6 +85,7 @@ async function streamAdds(client: RosterClient, token: string, groupId: string, 
     });
   }, sampleEveryMs);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   try {
     const stream = openBatchStream(client.raw, token);
     const finished = stream.finish();
@@ -85,7 +100,8 @@ async function streamAdds(client: RosterClient, token: string, groupId: string, 
     if (failed !== undefined) throw new Error(`operation ${failed.index} failed: ${failed.status?.message ?? "?"}`);
     if (outcome.results.length !== members) throw new Error(`expected ${members} results, got ${outcome.results.length}`);
     rssPeak = Math.max(rssPeak, (await memoryOf(pid)).rss);
-    return { elapsedMs, rssBefore, rssPeak, results: outcome.results.length };
+    const cpu = process.cpuUsage(cpuBefore);
+    return { elapsedMs, clientCpu: (cpu.user + cpu.system) / 1e6, rssBefore, rssPeak, results: outcome.results.length };
   } finally {
     clearInterval(sampler);
   }
@@ -93,6 +109,8 @@ async function streamAdds(client: RosterClient, token: string, groupId: string, 
 
 interface CommandImport {
   readonly elapsedMs: number;
+  /** CPU seconds of the command's process, as last sampled (at most 50 ms before it exited). */
+  readonly clientCpu: number;
   readonly rssPeak: number;
 }
 
@@ -105,11 +123,13 @@ async function commandImport(grpcPort: number, token: string, groupId: string, f
     ROSTER_PLAINTEXT: "true",
   });
   let rssPeak = 0;
+  let clientCpu = 0;
   const pid = running.child.pid ?? 0;
   const sampler = setInterval(() => {
-    void memoryOf(pid).then(
-      ({ hwm }) => {
+    void Promise.all([memoryOf(pid), cpuSecondsOf(pid)]).then(
+      ([{ hwm }, cpu]) => {
         rssPeak = Math.max(rssPeak, hwm);
+        clientCpu = Math.max(clientCpu, cpu);
       },
       () => undefined,
     );
@@ -120,7 +140,7 @@ async function commandImport(grpcPort: number, token: string, groupId: string, f
     if (result.code !== 0) throw new Error(`roster import exited with ${result.code ?? "?"}: ${result.stderr}${result.stdout}`);
     const summary = JSON.parse(result.stdout) as { done: number; failed: number };
     if (summary.done !== members || summary.failed !== 0) throw new Error(`roster import: ${result.stdout}`);
-    return { elapsedMs, rssPeak };
+    return { elapsedMs, clientCpu, rssPeak };
   } finally {
     clearInterval(sampler);
   }
@@ -158,8 +178,8 @@ async function main({ store, secret, startService, startStore, defer, dataDir }:
   // starts from the same state. (On one store, the runs after the first
   // would find it fuller, and the one whose writes cross 64 MiB of journal
   // would also pay for the snapshot of everything the store then writes.)
-  const streams: StreamRun[] = [];
-  const commands: CommandImport[] = [];
+  const streams: (StreamRun & { readonly serviceCpu: number })[] = [];
+  const commands: (CommandImport & { readonly serviceCpu: number })[] = [];
   for (const what of ["stream", "command", "command", "stream"] as const) {
     const runStore = await startStore();
     const { grpcPort, pid } = await startService({
@@ -183,12 +203,15 @@ async function main({ store, secret, startService, startStore, defer, dataDir }:
     if ((await warmed).code !== "OK") throw new Error("the warm-up stream failed");
 
     const groupId = await newGroup("bench-batch");
+    const serviceCpuBefore = await cpuSecondsOf(pid);
     if (what === "stream") {
       process.stdout.write(`streaming ${members} adds to one group through BatchMemberships...\n`);
-      streams.push(await streamAdds(client, token, groupId, pid));
+      const run = await streamAdds(client, token, groupId, pid);
+      streams.push({ ...run, serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore });
     } else {
       process.stdout.write(`importing the same ${members} members from a CSV file with \`roster import\`...\n`);
-      commands.push(await commandImport(grpcPort, token, groupId, file));
+      const run = await commandImport(grpcPort, token, groupId, file);
+      commands.push({ ...run, serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore });
     }
     const stored = await client.as(token).groups.getGroup({ id: groupId });
     if (stored.group?.memberCount !== members + 1) throw new Error(`member_count is ${stored.group?.memberCount}, expected ${members + 1}`);
@@ -201,10 +224,22 @@ async function main({ store, secret, startService, startStore, defer, dataDir }:
   const commandMs = commands.reduce((sum, run) => sum + run.elapsedMs, 0) / commands.length;
   const rate = (ms: number): number => (members * 1000) / ms;
   const runs = (list: readonly { elapsedMs: number }[]): string => list.map((run) => (run.elapsedMs / 1000).toFixed(1)).join(", ");
+  const meanOf = (list: readonly { serviceCpu: number; clientCpu: number }[], key: "serviceCpu" | "clientCpu"): string =>
+    (list.reduce((sum, run) => sum + run[key], 0) / list.length).toFixed(1);
   const stream = streams[0] ?? { elapsedMs: 0, rssBefore: 0, rssPeak: 0, results: 0 };
   printTable([
-    ["", "operations", "runs (s)", "mean (s)", "ops/s", "vs insertMany", "time vs stream"],
-    ["BatchMemberships stream (adds, one group)", String(members), runs(streams), (streamMs / 1000).toFixed(1), Math.round(rate(streamMs)).toString(), `${(rate(streamMs) / rate(baselineMs)).toFixed(2)}×`, "1.00×"],
+    ["", "operations", "runs (s)", "mean (s)", "ops/s", "vs insertMany", "time vs stream", "service CPU (s)", "client CPU (s)"],
+    [
+      "BatchMemberships stream (adds, one group)",
+      String(members),
+      runs(streams),
+      (streamMs / 1000).toFixed(1),
+      Math.round(rate(streamMs)).toString(),
+      `${(rate(streamMs) / rate(baselineMs)).toFixed(2)}×`,
+      "1.00×",
+      meanOf(streams, "serviceCpu"),
+      meanOf(streams, "clientCpu"),
+    ],
     [
       "`roster import` of a CSV file (own process, start to exit)",
       String(members),
@@ -213,8 +248,10 @@ async function main({ store, secret, startService, startStore, defer, dataDir }:
       Math.round(rate(commandMs)).toString(),
       `${(rate(commandMs) / rate(baselineMs)).toFixed(2)}×`,
       `${(commandMs / streamMs).toFixed(2)}×`,
+      meanOf(commands, "serviceCpu"),
+      meanOf(commands, "clientCpu"),
     ],
-    [`raw driver insertMany (batches of ${insertBatch})`, String(members), (baselineMs / 1000).toFixed(1), (baselineMs / 1000).toFixed(1), Math.round(rate(baselineMs)).toString(), "1.00×", ""],
+    [`raw driver insertMany (batches of ${insertBatch})`, String(members), (baselineMs / 1000).toFixed(1), (baselineMs / 1000).toFixed(1), Math.round(rate(baselineMs)).toString(), "1.00×", "", "", ""],
   ]);
   printTable([
     ["memory (RSS)", "MiB"],

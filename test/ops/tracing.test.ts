@@ -28,6 +28,7 @@ import type { TestRoster } from "../support/roster-server.ts";
 const chunkSize = 10;
 const dbDelayMs = 1500;
 const deadlineMs = 300;
+const browserOrigin = "https://app.example.com";
 
 let stack: RosterBehindProxy;
 let proxy: LatencyProxy;
@@ -40,7 +41,7 @@ beforeAll(async () => {
   stack = await startRosterBehindProxy({
     dbName: uniqueDbName("tracing"),
     spanExporter: exporter,
-    env: { ROSTER_BATCH_CHUNK_SIZE: String(chunkSize) },
+    env: { ROSTER_BATCH_CHUNK_SIZE: String(chunkSize), ROSTER_CORS_ORIGINS: browserOrigin },
   });
   ({ roster, proxy } = stack);
   token = await roster.token("alice");
@@ -217,6 +218,29 @@ describe("tracing a BatchMemberships stream", () => {
     const stores = childrenOf(span);
     expect(stores.some((s) => s.attributes["db.collection.name"] === collectionNames.memberships)).toBe(true);
     expect(stores.some((s) => s.attributes["db.operation.name"] === "commitTransaction")).toBe(true);
+  });
+});
+
+describe("tracing a browser's call", () => {
+  it("lets a page on an allowed origin send its trace context (CORS), and continues its trace", async () => {
+    const preflight = await fetch(`${roster.httpUrl}/roster.v1.GroupService/GetGroup`, {
+      method: "OPTIONS",
+      headers: { Origin: browserOrigin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type,traceparent,tracestate" },
+    });
+    expect(preflight.status).toBe(204);
+    const allowed = (preflight.headers.get("access-control-allow-headers") ?? "").toLowerCase().split(/,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(["traceparent", "tracestate", "baggage"]));
+
+    const caller = callerSpan();
+    const res = await fetch(`${roster.httpUrl}/roster.v1.GroupService/GetGroup`, {
+      method: "POST",
+      headers: { Origin: browserOrigin, "Content-Type": "application/json", authorization: `Bearer ${token}`, ...caller.headers },
+      body: JSON.stringify({ id: groupId }),
+    });
+    expect(res.status).toBe(200);
+    const span = await serverSpanOf(caller.traceId);
+    expect(span.parentSpanContext?.spanId).toBe(caller.spanId);
+    expect(span.attributes["rpc.system"]).toBe("connect_rpc");
   });
 });
 
