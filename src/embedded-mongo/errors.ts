@@ -44,6 +44,7 @@ export const errorCodes = {
   Location31254: 31254,
   Location31253: 31253,
   Location51270: 51270,
+  Location15955: 15955,
 } as const;
 
 export type ErrorCodeName = keyof typeof errorCodes;

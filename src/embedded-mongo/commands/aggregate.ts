@@ -8,7 +8,7 @@
  */
 import type { Document } from "bson";
 import type { Transaction } from "../engine/types.ts";
-import { demoteDocument, matches, promoteDocument } from "../bson-values.ts";
+import { compileFilter, demoteDocument, promoteDocument } from "../bson-values.ts";
 import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject, withIdFirst } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
@@ -38,20 +38,14 @@ const unsupportedStages = new Set([
   "$shardedDataDistribution", "$changeStreamSplitLargeEvent",
 ]);
 
-/** Query operators the engine's matcher may not evaluate; such filters go to mingo. */
+/** Query operators the engine's matcher does not evaluate; such filters go to mingo. */
 const mingoOnlyOperators = new Set(["$where", "$text", "$function"]);
 
-/**
- * Whether a `$match` filter must run in mingo: it uses an operator the engine
- * does not evaluate, or `$expr` while the command has `let` variables (which
- * only mingo is given).
- */
-function needsMingo(filter: unknown, hasVariables: boolean): boolean {
-  if (Array.isArray(filter)) return filter.some((item) => needsMingo(item, hasVariables));
+/** Whether a `$match` filter uses an operator only mingo evaluates. */
+function needsMingo(filter: unknown): boolean {
+  if (Array.isArray(filter)) return filter.some((item) => needsMingo(item));
   if (!isPlainObject(filter)) return false;
-  return Object.entries(filter).some(
-    ([key, sub]: [string, unknown]) => mingoOnlyOperators.has(key) || (hasVariables && key === "$expr") || needsMingo(sub, hasVariables),
-  );
+  return Object.entries(filter).some(([key, sub]: [string, unknown]) => mingoOnlyOperators.has(key) || needsMingo(sub));
 }
 
 /** Validates stage names of a pipeline (recursing into $facet and $lookup/$unionWith pipelines). */
@@ -105,12 +99,12 @@ export function rewritePipeline(pipeline: readonly Document[]): Document[] {
 }
 
 /** Runs find-like leading stages on stored documents; returns the documents and the stages left. */
-function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Document[], hasVariables: boolean): [Document[], Document[]] {
+function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Document[], variables: Document | undefined): [Document[], Document[]] {
   let index = 0;
   let docs: Document[] | undefined;
   const first = pipeline[0];
-  if (first !== undefined && isPlainObject(first["$match"]) && !needsMingo(first["$match"], hasVariables)) {
-    docs = tx.find(ns, first["$match"]);
+  if (first !== undefined && isPlainObject(first["$match"]) && !needsMingo(first["$match"])) {
+    docs = tx.find(ns, first["$match"], variables);
     index = 1;
   } else {
     docs = tx.find(ns, {});
@@ -119,8 +113,9 @@ function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Documen
     const stage = pipeline[index] ?? {};
     const [name] = Object.keys(stage);
     const spec: unknown = stage[name ?? ""];
-    if (name === "$match" && isPlainObject(spec) && !needsMingo(spec, hasVariables)) {
-      docs = docs.filter((doc) => matches(doc, spec));
+    if (name === "$match" && isPlainObject(spec) && !needsMingo(spec)) {
+      const predicate = compileFilter(spec, variables);
+      docs = docs.filter((doc) => predicate(doc));
     } else if (name === "$sort" && isPlainObject(spec)) {
       docs = sortDocuments(docs, parseSort(spec));
     } else if ((name === "$skip" || name === "$limit") && toNumber(spec) !== undefined) {
@@ -143,7 +138,7 @@ function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Documen
 export function runPipeline(tx: Transaction, db: string, collection: string | undefined, pipeline: readonly Document[], variables?: Document): Document[] {
   let input: Document[] = [];
   let rest: readonly Document[] = pipeline;
-  if (collection !== undefined) [input, rest] = runStoredPrefix(tx, `${db}.${collection}`, pipeline, variables !== undefined);
+  if (collection !== undefined) [input, rest] = runStoredPrefix(tx, `${db}.${collection}`, pipeline, variables);
   if (rest.length === 0) return input;
   const resolved = new Map<string, Document[]>();
   const collectionResolver = (name: string): Document[] => {

@@ -20,6 +20,7 @@ export const findAndModify: CommandHandler = async (ctx) => {
   const upsert = args.boolean("upsert") ?? false;
   const hasUpdate = args.has("update");
   const projection = compileProjection(ctx.body["fields"]);
+  const variables = args.document("let");
   if (remove && hasUpdate) throw commandError("FailedToParse", "Cannot specify both an update and remove=true");
   if (!remove && !hasUpdate) throw commandError("FailedToParse", "Either an update or remove=true must be specified");
   if (remove && upsert) throw commandError("FailedToParse", "Cannot specify both upsert=true and remove=true ");
@@ -29,12 +30,12 @@ export const findAndModify: CommandHandler = async (ctx) => {
     : undefined;
 
   const result = await ctx.scope.write((tx) => {
-    const target = sortDocuments(tx.find(ns, query), sort)[0];
+    const target = sortDocuments(tx.find(ns, query, variables), sort)[0];
     if (stmt === undefined) {
       if (target !== undefined) tx.delete(ns, target["_id"]);
       return { lastErrorObject: { n: target === undefined ? 0 : 1 }, value: target ?? null };
     }
-    const outcome = applyUpdateStatement(tx, ns, stmt, target === undefined ? [] : [target]);
+    const outcome = applyUpdateStatement(tx, ns, stmt, target === undefined ? [] : [target], variables);
     if (outcome.upsertedId !== undefined) {
       return {
         lastErrorObject: { n: 1, updatedExisting: false, upserted: outcome.upsertedId },

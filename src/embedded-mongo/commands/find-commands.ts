@@ -38,7 +38,8 @@ export const find: CommandHandler = (ctx) => {
   for (const option of ["min", "max"]) {
     if (args.has(option)) throw commandError("BadValue", `find option '${option}' is not supported by the embedded server`);
   }
-  const matched = ctx.scope.read((tx) => tx.find(ns, filter));
+  const variables = args.document("let");
+  const matched = ctx.scope.read((tx) => tx.find(ns, filter, variables));
   let results = sortDocuments(matched, sort);
   if (skip > 0 || limit > 0) results = results.slice(skip, limit > 0 ? skip + limit : undefined);
   const effectiveBatch = limit > 0 && (batchSize === undefined || batchSize > limit) ? limit : batchSize;

@@ -121,11 +121,11 @@ export interface UpdateOutcome {
 }
 
 /** Applies one update statement inside `tx`. Shared by update and findAndModify. */
-export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateStatement, targets: readonly Document[]): UpdateOutcome {
+export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateStatement, targets: readonly Document[], variables?: Document): UpdateOutcome {
   const u = stmt.u;
   if (targets.length === 0) {
     if (!stmt.upsert) return { matched: 0, modified: 0 };
-    const doc = Array.isArray(u) ? buildPipelineUpsert(stmt.q, u) : buildUpsertDocument(stmt.q, u, stmt.arrayFilters);
+    const doc = Array.isArray(u) ? buildPipelineUpsert(stmt.q, u, variables) : buildUpsertDocument(stmt.q, u, stmt.arrayFilters);
     tx.insert(ns, doc);
     return { matched: 0, modified: 0, upsertedId: doc["_id"] as unknown, after: doc };
   }
@@ -134,7 +134,7 @@ export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateSt
   let after: Document | undefined;
   for (const doc of targets) {
     let next: Document;
-    if (Array.isArray(u)) next = applyPipelineUpdate(doc, u);
+    if (Array.isArray(u)) next = applyPipelineUpdate(doc, u, variables);
     else if (kind === "update") next = applyOperatorUpdate(doc, u, { query: stmt.q, arrayFilters: stmt.arrayFilters, isInsert: false });
     else next = applyReplacement(doc, u);
     after = next;
@@ -154,14 +154,15 @@ export const update: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["update"], "update");
   const raw = args.requireArray("updates");
   const ordered = args.boolean("ordered") ?? true;
+  const variables = args.document("let");
   const result = await ctx.scope.write((tx) => {
     const out = { n: 0, nModified: 0, upserted: [] as Document[], writeErrors: [] as Document[] };
     runStatements(raw.length, ordered, out, (i) => {
       const stmt = parseUpdateStatement(raw[i]);
-      let targets = tx.find(ns, stmt.q);
+      let targets = tx.find(ns, stmt.q, variables);
       if (stmt.sort !== undefined) targets = sortDocuments(targets, parseSort(stmt.sort));
       if (!stmt.multi) targets = targets.slice(0, 1);
-      const outcome = applyUpdateStatement(tx, ns, stmt, targets);
+      const outcome = applyUpdateStatement(tx, ns, stmt, targets, variables);
       if (outcome.upsertedId !== undefined) {
         out.n += 1;
         out.upserted.push({ index: i, _id: outcome.upsertedId });
@@ -183,6 +184,7 @@ export const deleteCommand: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["delete"], "delete");
   const raw = args.requireArray("deletes");
   const ordered = args.boolean("ordered") ?? true;
+  const variables = args.document("let");
   const result = await ctx.scope.write((tx) => {
     const out: BatchResult = { n: 0, writeErrors: [] };
     runStatements(raw.length, ordered, out, (i) => {
@@ -192,7 +194,7 @@ export const deleteCommand: CommandHandler = async (ctx) => {
       const q = stmtArgs.document("q") ?? {};
       const limit = stmtArgs.integer("limit") ?? 0;
       if (limit !== 0 && limit !== 1) throw commandError("FailedToParse", `The limit field in delete objects must be 0 or 1. Got ${limit}`);
-      let targets = tx.find(ns, q);
+      let targets = tx.find(ns, q, variables);
       if (limit === 1) targets = targets.slice(0, 1);
       for (const doc of targets) {
         tx.delete(ns, doc["_id"]);

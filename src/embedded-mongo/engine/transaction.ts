@@ -332,9 +332,9 @@ class SnapshotTransaction implements Transaction {
     return { idks: seen, index: index.def.spec.name };
   }
 
-  find(ns: Namespace, filter: Document): StoredDoc[] {
+  find(ns: Namespace, filter: Document, variables?: Document): StoredDoc[] {
     this.#assertActive();
-    const predicate = compileFilter(filter);
+    const predicate = compileFilter(filter, variables);
     const coll = this.#host.catalog.get(ns);
     if (coll === undefined) {
       this.#lastFind = { index: null, keysExamined: 0, docsExamined: 0 };

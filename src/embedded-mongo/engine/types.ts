@@ -71,9 +71,10 @@ export interface Transaction {
    * compared by value) as of the snapshot plus this transaction's own writes, in
    * `_id`-index order unless an index was used. Uses an index for equality, `$in`
    * and range predicates on indexed fields, so point lookups never scan.
-   * A missing collection yields `[]`.
+   * A missing collection yields `[]`. `variables` are the command's `let`
+   * variables (`$$name` in `$expr`).
    */
-  find(ns: Namespace, filter: Document): StoredDoc[];
+  find(ns: Namespace, filter: Document, variables?: Document): StoredDoc[];
   /** Creates the collection implicitly. Throws `EngineError` 11000 or 112. */
   insert(ns: Namespace, doc: StoredDoc): void;
   /**
