@@ -19,7 +19,7 @@ export const findAndModify: CommandHandler = async (ctx) => {
   const returnNew = args.boolean("new") ?? false;
   const upsert = args.boolean("upsert") ?? false;
   const hasUpdate = args.has("update");
-  const projection = compileProjection(ctx.body["fields"]);
+  const projection = compileProjection(ctx.body["fields"], query);
   const variables = args.document("let");
   if (remove && hasUpdate) throw commandError("FailedToParse", "Cannot specify both an update and remove=true");
   if (!remove && !hasUpdate) throw commandError("FailedToParse", "Either an update or remove=true must be specified");

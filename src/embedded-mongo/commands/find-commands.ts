@@ -22,7 +22,7 @@ export const find: CommandHandler = (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["find"], "find");
   const filter = args.document("filter") ?? {};
   const sort = parseSort(ctx.body["sort"]);
-  const projection = compileProjection(ctx.body["projection"]);
+  const projection = compileProjection(ctx.body["projection"], filter);
   const skip = nonNegative(args.integer("skip"), "skip");
   let limit = args.integer("limit") ?? 0;
   let singleBatch = args.boolean("singleBatch") ?? false;
