@@ -15,8 +15,8 @@ import type { CollectionState, IndexEntry, IndexState } from "./collection-state
 import { duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
 import { compileFilter } from "./match.ts";
 import { toPromoted } from "./promote.ts";
-import { atOrAfterStart, pastEnd, planQuery } from "./query-plan.ts";
-import type { KeyInterval } from "./query-plan.ts";
+import { atOrAfterStart, pastEnd, planFind } from "./query-plan.ts";
+import type { FindPlan, KeyInterval, QueryPlan } from "./query-plan.ts";
 import { createSortedList } from "./sorted-list.ts";
 import type { SortedList } from "./sorted-list.ts";
 import { compareEntries, indexEntry } from "./collection-state.ts";
@@ -100,6 +100,19 @@ function* scanInterval(list: SortedList<IndexEntry>, interval: KeyInterval): Gen
     if (pastEnd(entry.key, interval)) return;
     yield entry;
   }
+}
+
+/** Committed index keys `plan` would examine, counting no further than `cap`. */
+function planCost(plan: QueryPlan<IndexState>, cap: number): number {
+  const { index, intervals } = plan;
+  if (index.def.spec.name === "_id_" && intervals.every((i) => i.range === undefined)) return intervals.length;
+  let n = 0;
+  for (const interval of intervals) {
+    for (const _ of scanInterval(index.entries, interval)) {
+      if (++n >= cap) return n;
+    }
+  }
+  return n;
 }
 
 function* entriesWithKey(list: SortedList<IndexEntry>, key: readonly unknown[]): Generator<IndexEntry> {
@@ -288,9 +301,9 @@ class SnapshotTransaction implements Transaction {
     this.#heldKeys.length = 0;
   }
 
-  /** Document keys to examine for `filter`, from the best index (or all, in `_id` order). */
+  /** Document keys to examine for `filter`, from the best index or index union (or all, in `_id` order). */
   #candidates(coll: CollectionState, tc: TxnCollection | undefined, filter: Document, stats: { keys: number }): { idks: Iterable<string>; index: string | null } {
-    const plan = planQuery(filter, coll.indexes);
+    const plan = planFind(filter, coll.indexes, (p, cap) => planCost(p, cap), coll.chains.size);
     const seen = new Set<string>();
     if (plan === null) {
       const idIndex = coll.indexes[0] as IndexState;
@@ -305,17 +318,25 @@ class SnapshotTransaction implements Transaction {
       }
       return { idks: seen, index: null };
     }
-    const index = plan.index;
-    if (index === coll.indexes[0] && plan.intervals.every((i) => i.range === undefined)) {
+    return { idks: seen, index: this.#scanPlan(coll, tc, plan, seen, stats) };
+  }
+
+  /** Adds the document keys `plan` selects to `seen`; returns the plan's name for FindStats. */
+  #scanPlan(coll: CollectionState, tc: TxnCollection | undefined, plan: FindPlan<IndexState>, seen: Set<string>, stats: { keys: number }): string {
+    if (plan.kind === "union") {
+      return `$or(${plan.branches.map((branch) => this.#scanPlan(coll, tc, branch, seen, stats)).join(", ")})`;
+    }
+    const { index, intervals } = plan.plan;
+    if (index === coll.indexes[0] && intervals.every((i) => i.range === undefined)) {
       // `_id` equality: documents are addressed by `_id` key string, no ordered scan needed.
-      for (const interval of plan.intervals) {
+      for (const interval of intervals) {
         const idk = idKey(interval.prefix[0]);
         stats.keys++;
         if (coll.chains.has(idk) || tc?.writes.has(idk) === true) seen.add(idk);
       }
-      return { idks: seen, index: index.def.spec.name };
+      return index.def.spec.name;
     }
-    for (const interval of plan.intervals) {
+    for (const interval of intervals) {
       for (const e of scanInterval(index.entries, interval)) {
         stats.keys++;
         seen.add(e.idk);
@@ -326,10 +347,10 @@ class SnapshotTransaction implements Transaction {
       if (own === undefined) {
         for (const idk of tc.writes.keys()) seen.add(idk);
       } else {
-        for (const interval of plan.intervals) for (const e of scanInterval(own, interval)) seen.add(e.idk);
+        for (const interval of intervals) for (const e of scanInterval(own, interval)) seen.add(e.idk);
       }
     }
-    return { idks: seen, index: index.def.spec.name };
+    return index.def.spec.name;
   }
 
   find(ns: Namespace, filter: Document, variables?: Document): StoredDoc[] {
