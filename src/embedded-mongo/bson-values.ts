@@ -9,7 +9,11 @@
 import type { Document } from "bson";
 import { fromExpressionView, toExpressionView } from "./engine/values.ts";
 
-export { compareValues, compareViewValues, compileFilter, keyString, matches, typedAccumulatorOperators, typedExpressionOperators } from "./engine/values.ts";
+export {
+  collatedComparator, collationDocument, compareValues, compareViewValues, compileFilter, foldValue, keyString, matches, parseCollation,
+  typedAccumulatorOperators, typedExpressionOperators,
+} from "./engine/values.ts";
+export type { Collation } from "./engine/values.ts";
 
 /** The expression view of a stored document (or of a pipeline stage, a `let` document, …). */
 export function promoteDocument(doc: Document): Document {

@@ -4,11 +4,12 @@
  */
 import { Int32, Long, type Document } from "bson";
 import type { IndexSpec } from "../engine/types.ts";
-import { matches } from "../bson-values.ts";
+import { collationDocument, matches, parseCollation } from "../bson-values.ts";
 import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
 import { commandError } from "../errors.ts";
+import { validatePartialFilter } from "../query/partial-filter.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
@@ -47,6 +48,7 @@ function indexDocument(spec: IndexSpec): Document {
   if (spec.unique === true) doc["unique"] = true;
   if (spec.sparse === true) doc["sparse"] = true;
   if (spec.partialFilterExpression !== undefined) doc["partialFilterExpression"] = spec.partialFilterExpression;
+  if (spec.collation !== undefined) doc["collation"] = spec.collation;
   return doc;
 }
 
@@ -111,8 +113,11 @@ function parseIndexSpec(raw: unknown): IndexSpec {
   if (raw["sparse"] === true || toNumber(raw["sparse"]) === 1) spec.sparse = true;
   if (raw["partialFilterExpression"] !== undefined) {
     if (!isPlainObject(raw["partialFilterExpression"])) throw commandError("TypeMismatch", "partialFilterExpression must be an object");
+    validatePartialFilter(raw["partialFilterExpression"]);
     spec.partialFilterExpression = raw["partialFilterExpression"];
   }
+  const collation = parseCollation(raw["collation"]);
+  if (collation !== undefined) spec.collation = collationDocument(collation);
   if (raw["expireAfterSeconds"] !== undefined) throw commandError("BadValue", "TTL indexes (expireAfterSeconds) are not supported by the embedded server");
   return spec;
 }

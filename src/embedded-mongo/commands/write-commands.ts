@@ -6,6 +6,7 @@
  */
 import { ObjectId, type Document } from "bson";
 import type { Transaction } from "../engine/types.ts";
+import { parseCollation } from "../bson-values.ts";
 import { isPlainObject, withIdFirst } from "../document-paths.ts";
 import { bsonTypeName } from "../describe-value.ts";
 import { commandError, errorCodes, isCodedError, writeErrorEntry, type CodedError } from "../errors.ts";
@@ -14,6 +15,7 @@ import { applyOperatorUpdate, applyReplacement, buildUpsertDocument, isOperatorU
 import { applyPipelineUpdate, buildPipelineUpsert, validatePipelineUpdate } from "../update/apply-pipeline-update.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
+import { validateHint } from "./index-hint.ts";
 
 /** Per-statement errors become write errors; WriteConflict and unexpected errors escape. */
 function asWriteError(err: unknown): CodedError {
@@ -159,8 +161,10 @@ export const update: CommandHandler = async (ctx) => {
     const out = { n: 0, nModified: 0, upserted: [] as Document[], writeErrors: [] as Document[] };
     runStatements(raw.length, ordered, out, (i) => {
       const stmt = parseUpdateStatement(raw[i]);
-      let targets = tx.find(ns, stmt.q, variables);
-      if (stmt.sort !== undefined) targets = sortDocuments(targets, parseSort(stmt.sort));
+      validateHint(ctx.server.engine, ns, (raw[i] as Document)["hint"]);
+      const collation = parseCollation((raw[i] as Document)["collation"]);
+      let targets = tx.find(ns, stmt.q, { variables, collation });
+      if (stmt.sort !== undefined) targets = sortDocuments(targets, parseSort(stmt.sort), collation);
       if (!stmt.multi) targets = targets.slice(0, 1);
       const outcome = applyUpdateStatement(tx, ns, stmt, targets, variables);
       if (outcome.upsertedId !== undefined) {
@@ -194,7 +198,8 @@ export const deleteCommand: CommandHandler = async (ctx) => {
       const q = stmtArgs.document("q") ?? {};
       const limit = stmtArgs.integer("limit") ?? 0;
       if (limit !== 0 && limit !== 1) throw commandError("FailedToParse", `The limit field in delete objects must be 0 or 1. Got ${limit}`);
-      let targets = tx.find(ns, q, variables);
+      validateHint(ctx.server.engine, ns, stmt["hint"]);
+      let targets = tx.find(ns, q, { variables, collation: parseCollation(stmt["collation"]) });
       if (limit === 1) targets = targets.slice(0, 1);
       for (const doc of targets) {
         tx.delete(ns, doc["_id"]);

@@ -156,7 +156,8 @@ function indexPlans<I extends PlannableIndex>(filter: Document, candidates: read
   const out: { plan: QueryPlan<I>; score: number }[] = [];
   for (const candidate of candidates) {
     const index = candidate.def;
-    if (index.partial !== undefined) continue;
+    // Partial indexes may lack matching documents; collated ones hold folded strings.
+    if (index.partial !== undefined || index.collation !== undefined) continue;
     let prefixes: unknown[][] = [[]];
     let range: KeyInterval["range"] | undefined;
     let eqFields = 0;

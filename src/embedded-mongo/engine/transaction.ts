@@ -14,6 +14,7 @@ import {
 import type { CollectionState, IndexEntry, IndexState } from "./collection-state.ts";
 import { duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
 import { compileFilter } from "./match.ts";
+import type { DocPredicate } from "./match.ts";
 import { toPromoted } from "./promote.ts";
 import { atOrAfterStart, pastEnd, planFind } from "./query-plan.ts";
 import type { FindPlan, KeyInterval, QueryPlan } from "./query-plan.ts";
@@ -21,7 +22,8 @@ import { createSortedList } from "./sorted-list.ts";
 import type { SortedList } from "./sorted-list.ts";
 import { compareEntries, indexEntry } from "./collection-state.ts";
 import { EngineError } from "./types.ts";
-import type { FindStats, Namespace, StoredDoc, Transaction } from "./types.ts";
+import type { FindOptions, FindStats, Namespace, StoredDoc, Transaction } from "./types.ts";
+import { foldValue } from "./collation.ts";
 import { freezeCopy } from "./values.ts";
 
 /** A committed write as the journal and the change log see it. */
@@ -353,9 +355,17 @@ class SnapshotTransaction implements Transaction {
     return index.def.spec.name;
   }
 
-  find(ns: Namespace, filter: Document, variables?: Document): StoredDoc[] {
+  find(ns: Namespace, filter: Document, options: FindOptions = {}): StoredDoc[] {
     this.#assertActive();
-    const predicate = compileFilter(filter, variables);
+    const { collation, variables } = options;
+    let predicate: DocPredicate;
+    if (collation === undefined) {
+      predicate = compileFilter(filter, variables);
+    } else {
+      // Strings compare through their folded forms; indexes hold unfolded keys, so such finds scan.
+      const folded = compileFilter(foldValue(collation, filter) as Document, variables);
+      predicate = (doc) => folded(foldValue(collation, doc) as StoredDoc);
+    }
     const coll = this.#host.catalog.get(ns);
     if (coll === undefined) {
       this.#lastFind = { index: null, keysExamined: 0, docsExamined: 0 };
@@ -364,7 +374,7 @@ class SnapshotTransaction implements Transaction {
     const tcRaw = this.#colls.get(ns);
     const tc = tcRaw?.coll === coll ? tcRaw : undefined;
     const stats = { keys: 0 };
-    const { idks, index } = this.#candidates(coll, tc, filter, stats);
+    const { idks, index } = this.#candidates(coll, tc, collation === undefined ? filter : {}, stats);
     const result: StoredDoc[] = [];
     let docsExamined = 0;
     for (const idk of idks) {

@@ -9,6 +9,7 @@
  * (commit, DDL, close) is asynchronous, so no open transaction can stall others.
  */
 import type { Document, Timestamp } from "bson";
+import type { Collation } from "./collation.ts";
 
 /**
  * A stored document: BSON as deserialized with `promoteValues: false`, so Int32,
@@ -27,6 +28,16 @@ export interface IndexSpec {
   readonly unique?: boolean;
   readonly sparse?: boolean;
   readonly partialFilterExpression?: Document;
+  /** MongoDB's normalised collation document (see collation.ts); absent for binary comparison. */
+  readonly collation?: Document;
+}
+
+/** How `Transaction.find` matches besides the filter. */
+export interface FindOptions {
+  /** The command's `let` variables (`$$name` in `$expr`). */
+  readonly variables?: Document | undefined;
+  /** Strings compare under this collation (such finds scan the collection). */
+  readonly collation?: Collation | undefined;
 }
 
 export interface CollectionInfo {
@@ -71,10 +82,9 @@ export interface Transaction {
    * compared by value) as of the snapshot plus this transaction's own writes, in
    * `_id`-index order unless an index was used. Uses an index for equality, `$in`
    * and range predicates on indexed fields, so point lookups never scan.
-   * A missing collection yields `[]`. `variables` are the command's `let`
-   * variables (`$$name` in `$expr`).
+   * A missing collection yields `[]`.
    */
-  find(ns: Namespace, filter: Document, variables?: Document): StoredDoc[];
+  find(ns: Namespace, filter: Document, options?: FindOptions): StoredDoc[];
   /** Creates the collection implicitly. Throws `EngineError` 11000 or 112. */
   insert(ns: Namespace, doc: StoredDoc): void;
   /**

@@ -12,6 +12,8 @@ export { bsonTypeName, compileFilter, matches } from "./match.ts";
 export type { DocPredicate } from "./match.ts";
 export { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
 export { fromExpressionView, toExpressionView } from "./expression-view.ts";
+export { collatedComparator, collationDocument, foldValue, parseCollation } from "./collation.ts";
+export type { Collation } from "./collation.ts";
 export { compareViewValues, isTruthy, typedAccumulatorOperators, typedExpressionOperators } from "./expression-operators.ts";
 
 /**

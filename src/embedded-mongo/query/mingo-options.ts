@@ -23,7 +23,9 @@ import * as queryOperators from "mingo/operators/query";
 import * as windowOperators from "mingo/operators/window";
 import type { AnyObject, Options } from "mingo/types";
 import type { Document } from "bson";
-import { compileFilter, demoteDocument, demoteValue, keyString, typedAccumulatorOperators, typedExpressionOperators } from "../bson-values.ts";
+import {
+  compileFilter, demoteDocument, demoteValue, foldValue, keyString, typedAccumulatorOperators, typedExpressionOperators, type Collation,
+} from "../bson-values.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { commandError } from "../errors.ts";
 import { parseSort, sortDocuments } from "./sort-documents.ts";
@@ -40,14 +42,26 @@ function variablesOf(options: Options): Document | undefined {
   return demoteDocument({ ...options.variables, ...local });
 }
 
+/** The command's collation, which createAggregator puts in mingo's own option. */
+function collationOf(options: Options): Collation | undefined {
+  return options.collation as Collation | undefined;
+}
+
 const $match: PipelineOperator = (collection, expr, options) => {
   if (!isPlainObject(expr)) throw commandError("BadValue", "the match filter must be an expression in an object");
-  const predicate = compileFilter(demoteDocument(expr), variablesOf(options));
-  return collection.filter((doc) => predicate(demoteDocument(doc)));
+  const collation = collationOf(options);
+  const filter = demoteDocument(expr);
+  if (collation === undefined) {
+    const predicate = compileFilter(filter, variablesOf(options));
+    return collection.filter((doc) => predicate(demoteDocument(doc)));
+  }
+  const predicate = compileFilter(foldValue(collation, filter) as Document, variablesOf(options));
+  return collection.filter((doc) => predicate(foldValue(collation, demoteDocument(doc)) as Document));
 };
 
-const $sort: PipelineOperator = (collection, expr) => {
+const $sort: PipelineOperator = (collection, expr, options) => {
   const spec = parseSort(demoteValue(expr));
+  const collation = collationOf(options);
   return collection.transform((items: unknown[]) => {
     const typed = new Map<Document, unknown>();
     const docs = items.map((item) => {
@@ -55,7 +69,7 @@ const $sort: PipelineOperator = (collection, expr) => {
       typed.set(doc, item);
       return doc;
     });
-    return Lazy(sortDocuments(docs, spec).map((doc) => typed.get(doc)));
+    return Lazy(sortDocuments(docs, spec, collation).map((doc) => typed.get(doc)));
   });
 };
 
@@ -65,11 +79,13 @@ const $group: PipelineOperator = (collection, expr, options) => {
   }
   const idExpr: unknown = expr["_id"];
   const fields = Object.keys(expr).filter((k) => k !== "_id");
+  const collation = collationOf(options);
   return collection.transform((items: unknown[]) => {
     const groups = new Map<string, { key: unknown; members: AnyObject[] }>();
     for (const item of items) {
       const key = evalExpr(item, idExpr, options) ?? null;
-      const k = keyString(demoteValue(key));
+      const typedKey = demoteValue(key);
+      const k = keyString(collation === undefined ? typedKey : foldValue(collation, typedKey));
       const group = groups.get(k);
       if (group === undefined) groups.set(k, { key, members: [item as AnyObject] });
       else group.members.push(item as AnyObject);
@@ -99,6 +115,8 @@ export interface AggregatorSources {
   readonly collectionResolver?: (name: string) => AnyObject[];
   /** The command's `let` variables (in the expression view), visible as `$$name`. */
   readonly variables?: AnyObject;
+  /** The command's collation, for $match, $sort and $group keys. */
+  readonly collation?: Collation;
 }
 
 /** A mingo aggregator over documents in the expression view. */
@@ -106,5 +124,6 @@ export function createAggregator(pipeline: readonly AnyObject[], sources: Aggreg
   const options: { -readonly [K in keyof Options]?: Options[K] } = { context };
   if (sources.collectionResolver !== undefined) options.collectionResolver = sources.collectionResolver;
   if (sources.variables !== undefined) options.variables = sources.variables;
+  if (sources.collation !== undefined) options.collation = sources.collation;
   return new Aggregator([...pipeline], options);
 }
