@@ -11,10 +11,11 @@ import { describeValue } from "../describe-value.ts";
 import { commandError } from "../errors.ts";
 import { validatePartialFilter } from "../query/partial-filter.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
+import { checkValidationOptions, collModOptions } from "./document-validation.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
 
-/** Options `create` understands; the rest are accepted and ignored (validators, collation, …). */
+/** Command fields of `create` that are not collection options. */
 const ignoredCreateFields = new Set(["create", "$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
 
 export const create: CommandHandler = async (ctx) => {
@@ -24,8 +25,21 @@ export const create: CommandHandler = async (ctx) => {
   if (options["capped"] === true) throw commandError("BadValue", "capped collections are not supported by the embedded server");
   if (options["viewOn"] !== undefined) throw commandError("BadValue", "views are not supported by the embedded server");
   if (options["timeseries"] !== undefined) throw commandError("BadValue", "time-series collections are not supported by the embedded server");
+  if (options["collation"] !== undefined) {
+    throw commandError("BadValue", "a collection default collation is not supported by the embedded server: give 'collation' to each index and operation instead");
+  }
+  checkValidationOptions(options);
   const created = await ctx.server.engine.createCollection(ns, options);
   if (!created) throw commandError("NamespaceExists", `Collection ${ns} already exists.`);
+  return { ok: 1 };
+};
+
+/** collMod: the validator, validationLevel and validationAction; other changes are refused by name. */
+export const collMod: CommandHandler = async (ctx) => {
+  const ns = namespaceOf(ctx.db, ctx.body["collMod"], "collMod");
+  const current = ctx.server.engine.collectionOptions(ns);
+  if (current === null) throw commandError("NamespaceNotFound", `ns does not exist: ${ns}`);
+  await ctx.server.engine.setCollectionOptions(ns, collModOptions(current, ctx.body));
   return { ok: 1 };
 };
 

@@ -9,6 +9,7 @@ import { compileProjection } from "../query/project-document.ts";
 import { parseSort, sortDocuments } from "../query/sort-documents.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
+import { documentCheck } from "./document-validation.ts";
 import { validateHint } from "./index-hint.ts";
 import { applyUpdateStatement, parseUpdateStatement } from "./write-commands.ts";
 
@@ -24,6 +25,7 @@ export const findAndModify: CommandHandler = async (ctx) => {
   const projection = compileProjection(ctx.body["fields"], query);
   const variables = args.document("let");
   const collation = parseCollation(ctx.body["collation"]);
+  const check = documentCheck(ctx, ns);
   validateHint(ctx.server.engine, ns, ctx.body["hint"]);
   if (remove && hasUpdate) throw commandError("FailedToParse", "Cannot specify both an update and remove=true");
   if (!remove && !hasUpdate) throw commandError("FailedToParse", "Either an update or remove=true must be specified");
@@ -39,7 +41,7 @@ export const findAndModify: CommandHandler = async (ctx) => {
       if (target !== undefined) tx.delete(ns, target["_id"]);
       return { lastErrorObject: { n: target === undefined ? 0 : 1 }, value: target ?? null };
     }
-    const outcome = applyUpdateStatement(tx, ns, stmt, target === undefined ? [] : [target], variables);
+    const outcome = applyUpdateStatement(tx, ns, stmt, target === undefined ? [] : [target], { variables, check });
     if (outcome.upsertedId !== undefined) {
       return {
         lastErrorObject: { n: 1, updatedExisting: false, upserted: outcome.upsertedId },

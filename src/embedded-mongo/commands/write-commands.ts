@@ -15,6 +15,7 @@ import { applyOperatorUpdate, applyReplacement, buildUpsertDocument, isOperatorU
 import { applyPipelineUpdate, buildPipelineUpsert, validatePipelineUpdate } from "../update/apply-pipeline-update.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
+import { documentCheck, type DocumentCheck } from "./document-validation.ts";
 import { validateHint } from "./index-hint.ts";
 
 /** Per-statement errors become write errors; WriteConflict and unexpected errors escape. */
@@ -68,11 +69,13 @@ export const insert: CommandHandler = async (ctx) => {
       return asWriteError(err);
     }
   });
+  const check = documentCheck(ctx, ns);
   const result = await ctx.scope.write((tx) => {
     const out: BatchResult = { n: 0, writeErrors: [] };
     runStatements(prepared.length, ordered, out, (i) => {
       const doc = prepared[i];
       if (doc === undefined || isCodedError(doc)) throw doc ?? commandError("BadValue", "missing document");
+      check(null, doc);
       tx.insert(ns, doc);
       out.n++;
     });
@@ -122,12 +125,22 @@ export interface UpdateOutcome {
   before?: Document;
 }
 
+/** What an update statement runs with besides its own fields. */
+export interface StatementContext {
+  /** The command's `let` variables. */
+  readonly variables: Document | undefined;
+  /** The collection's validator, for each document written. */
+  readonly check: DocumentCheck;
+}
+
 /** Applies one update statement inside `tx`. Shared by update and findAndModify. */
-export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateStatement, targets: readonly Document[], variables?: Document): UpdateOutcome {
+export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateStatement, targets: readonly Document[], context: StatementContext): UpdateOutcome {
   const u = stmt.u;
+  const { variables, check } = context;
   if (targets.length === 0) {
     if (!stmt.upsert) return { matched: 0, modified: 0 };
     const doc = Array.isArray(u) ? buildPipelineUpsert(stmt.q, u, variables) : buildUpsertDocument(stmt.q, u, stmt.arrayFilters);
+    check(null, doc);
     tx.insert(ns, doc);
     return { matched: 0, modified: 0, upsertedId: doc["_id"] as unknown, after: doc };
   }
@@ -141,6 +154,7 @@ export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateSt
     else next = applyReplacement(doc, u);
     after = next;
     if (!sameBson(doc, next)) {
+      check(doc, next);
       tx.replace(ns, doc["_id"], next, kind);
       modified++;
     }
@@ -157,6 +171,7 @@ export const update: CommandHandler = async (ctx) => {
   const raw = args.requireArray("updates");
   const ordered = args.boolean("ordered") ?? true;
   const variables = args.document("let");
+  const check = documentCheck(ctx, ns);
   const result = await ctx.scope.write((tx) => {
     const out = { n: 0, nModified: 0, upserted: [] as Document[], writeErrors: [] as Document[] };
     runStatements(raw.length, ordered, out, (i) => {
@@ -166,7 +181,7 @@ export const update: CommandHandler = async (ctx) => {
       let targets = tx.find(ns, stmt.q, { variables, collation });
       if (stmt.sort !== undefined) targets = sortDocuments(targets, parseSort(stmt.sort), collation);
       if (!stmt.multi) targets = targets.slice(0, 1);
-      const outcome = applyUpdateStatement(tx, ns, stmt, targets, variables);
+      const outcome = applyUpdateStatement(tx, ns, stmt, targets, { variables, check });
       if (outcome.upsertedId !== undefined) {
         out.n += 1;
         out.upserted.push({ index: i, _id: outcome.upsertedId });

@@ -49,6 +49,7 @@ export interface SnapshotContent {
 export type EngineRecord =
   | { t: "txn"; s: bigint; w: Date; ops: JournalOp[] }
   | { t: "create"; n: Namespace; o: Document }
+  | { t: "collMod"; n: Namespace; o: Document }
   | { t: "createIndexes"; n: Namespace; specs: IndexSpec[] }
   | { t: "dropIndexes"; n: Namespace; names: string[] | "*" }
   | { t: "drop"; s: bigint; w: Date; n: Namespace }
@@ -329,6 +330,11 @@ export function createEngineCore(options: EngineOptions): EngineCore {
         else existing.durable = true;
         break;
       }
+      case "collMod": {
+        const coll = catalog.get(record.n);
+        if (coll !== undefined) coll.options = record.o;
+        break;
+      }
       case "createIndexes":
         createIndexesNow(record.n, record.specs);
         break;
@@ -419,6 +425,18 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       }
       await append({ t: "create", n: ns, o: stored });
       return true;
+    },
+    collectionOptions(ns) {
+      const coll = catalog.get(ns);
+      return coll?.durable === true ? coll.options : null;
+    },
+    async setCollectionOptions(ns, collOptions) {
+      assertWritable();
+      const coll = catalog.get(ns);
+      if (coll?.durable !== true) throw new EngineError(26, "NamespaceNotFound", `ns does not exist: ${ns}`);
+      const stored = freezeCopy(collOptions);
+      coll.options = stored;
+      await append({ t: "collMod", n: ns, o: stored });
     },
     async dropCollection(ns) {
       assertWritable();

@@ -18,6 +18,7 @@ import { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./pro
 import { bsonTypeName } from "./bson-type-name.ts";
 import { isTruthy, typedAccumulatorOperators, typedExpressionOperators } from "./expression-operators.ts";
 import { toExpressionView } from "./expression-view.ts";
+import { compileJsonSchema } from "./json-schema.ts";
 import { EngineError } from "./types.ts";
 import type { StoredDoc } from "./types.ts";
 
@@ -156,6 +157,15 @@ function bitwiseOperator(test: (bits: bigint, mask: bigint) => boolean): (select
         return bits !== undefined && test(bits, mask);
       });
     };
+  };
+}
+
+/** `$jsonSchema` in queries and validators, checked on the typed document. */
+function jsonSchemaValidator(schema: Record<string, unknown>): (obj: unknown) => boolean {
+  const check = compileJsonSchema(schema);
+  return (obj) => {
+    const typed = typeof obj === "object" && obj !== null ? originalOf(obj) : undefined;
+    return check((typed ?? obj) as Document).length === 0;
   };
 }
 
@@ -360,7 +370,7 @@ export function compileFilter(filter: Document, variables?: Document): DocPredic
   if (simple !== null) return simple;
   let query: Query;
   try {
-    const options = variables === undefined ? { context } : { context, variables: toExpressionView(variables) as Record<string, unknown> };
+    const options = variables === undefined ? { context, jsonSchemaValidator } : { context, jsonSchemaValidator, variables: toExpressionView(variables) as Record<string, unknown> };
     query = new Query(promoteFilter(cleaned), options);
   } catch (error) {
     throw badValue(error);

@@ -134,6 +134,10 @@ export interface Engine {
   listCollections(db: string): CollectionInfo[];
   /** False when it already existed. */
   createCollection(ns: Namespace, options?: Document): Promise<boolean>;
+  /** The options a collection was created (or last collMod-ed) with; null when it does not exist. */
+  collectionOptions(ns: Namespace): Document | null;
+  /** Replaces a collection's options (collMod); NamespaceNotFound (26) when it does not exist. */
+  setCollectionOptions(ns: Namespace, options: Document): Promise<void>;
   /** Null when it did not exist (NamespaceNotFound). */
   dropCollection(ns: Namespace): Promise<{ nIndexesWas: number } | null>;
   dropDatabase(db: string): Promise<void>;

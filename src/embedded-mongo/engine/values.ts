@@ -14,6 +14,7 @@ export { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./pro
 export { fromExpressionView, toExpressionView } from "./expression-view.ts";
 export { collatedComparator, collationDocument, foldValue, parseCollation } from "./collation.ts";
 export type { Collation } from "./collation.ts";
+export { compileJsonSchema } from "./json-schema.ts";
 export { compareViewValues, isTruthy, typedAccumulatorOperators, typedExpressionOperators } from "./expression-operators.ts";
 
 /**
