@@ -1,10 +1,14 @@
 /** The `$type` names of BSON values, for typed, promoted and expression-view values alike. */
 import { bsonTag } from "./compare.ts";
 import { PromotedBinary, PromotedTimestamp } from "./promote.ts";
+import { numericKindOf } from "./typed-numbers.ts";
 
 /** The BSON type name of a typed value (the names `$type` accepts). */
 export function bsonTypeName(value: unknown): string {
   if (value === null) return "null";
+  // Numbers and numeric wrappers (a plain JS number: what the serializer writes for it).
+  const numeric = numericKindOf(value);
+  if (numeric !== undefined) return numeric;
   switch (typeof value) {
     case "undefined":
       return "undefined";
@@ -12,11 +16,6 @@ export function bsonTypeName(value: unknown): string {
       return "string";
     case "boolean":
       return "bool";
-    case "bigint":
-      return "long";
-    case "number":
-      // What the bson serializer writes for a plain JS number.
-      return Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff ? "int" : "double";
     case "object":
       break;
     default:
@@ -30,14 +29,6 @@ export function bsonTypeName(value: unknown): string {
   switch (bsonTag(value)) {
     case undefined:
       return "object";
-    case "Int32":
-      return "int";
-    case "Double":
-      return "double";
-    case "Long":
-      return "long";
-    case "Decimal128":
-      return "decimal";
     case "Binary":
       return "binData";
     case "ObjectId":

@@ -128,25 +128,21 @@ const $multiply: ExpressionOperator = (obj, expr, options) => {
   return result;
 };
 
-const $divide: ExpressionOperator = (obj, expr, options) => {
-  const [a, b] = exactlyArgs(obj, expr, options, "$divide", 2);
-  if (isNullish(a) || isNullish(b)) return null;
-  if (numericKindOf(a) === undefined || numericKindOf(b) === undefined) {
-    throw new EngineError(16609, "TypeMismatch", `$divide only supports numeric types, not ${describe(a)} and ${describe(b)}`);
-  }
-  if (isZero(b)) throw new EngineError(2, "BadValue", "can't $divide by zero");
-  return divideNumbers(a, b);
-};
+/** `$divide` and `$mod`: two numbers, a zero divisor refused with mongod's code for the operator. */
+function division(name: "$divide" | "$mod", typeCode: number, byZero: EngineError, compute: (a: unknown, b: unknown) => unknown): ExpressionOperator {
+  return (obj, expr, options) => {
+    const [a, b] = exactlyArgs(obj, expr, options, name, 2);
+    if (isNullish(a) || isNullish(b)) return null;
+    if (numericKindOf(a) === undefined || numericKindOf(b) === undefined) {
+      throw new EngineError(typeCode, "TypeMismatch", `${name} only supports numeric types, not ${describe(a)} and ${describe(b)}`);
+    }
+    if (isZero(b)) throw byZero;
+    return compute(a, b);
+  };
+}
 
-const $mod: ExpressionOperator = (obj, expr, options) => {
-  const [a, b] = exactlyArgs(obj, expr, options, "$mod", 2);
-  if (isNullish(a) || isNullish(b)) return null;
-  if (numericKindOf(a) === undefined || numericKindOf(b) === undefined) {
-    throw new EngineError(16611, "TypeMismatch", `$mod only supports numeric types, not ${describe(a)} and ${describe(b)}`);
-  }
-  if (isZero(b)) throw new EngineError(16610, "Location16610", "can't $mod by zero");
-  return modNumbers(a, b);
-};
+const $divide = division("$divide", 16609, new EngineError(2, "BadValue", "can't $divide by zero"), divideNumbers);
+const $mod = division("$mod", 16611, new EngineError(16610, "Location16610", "can't $mod by zero"), modNumbers);
 
 function unaryNumber(name: string, fn: (value: unknown) => unknown): ExpressionOperator {
   return (obj, expr, options) => {

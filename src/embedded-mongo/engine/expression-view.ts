@@ -12,12 +12,8 @@
  */
 import type { Binary, BSONRegExp, Double, Timestamp } from "bson";
 import { bsonTag } from "./compare.ts";
-import { PromotedBinary, PromotedTimestamp } from "./promote.ts";
+import { PromotedBinary, PromotedTimestamp, regexFromBson } from "./promote.ts";
 import { isInt32Number } from "./typed-numbers.ts";
-
-function regexFromBson(re: BSONRegExp): RegExp {
-  return new RegExp(re.pattern, re.options.replace(/[^imsu]/g, ""));
-}
 
 /** The expression view of a stored value (or of a command's expression, literal values included). */
 export function toExpressionView(value: unknown): unknown {

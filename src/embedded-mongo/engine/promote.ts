@@ -42,7 +42,7 @@ export class PromotedTimestamp {
 }
 
 /** Turns BSON regex options into JS RegExp flags (JS has no `x` or `l`). */
-function regexFromBson(re: BSONRegExp): RegExp {
+export function regexFromBson(re: BSONRegExp): RegExp {
   const flags = re.options.replace(/[^imsu]/g, "");
   return new RegExp(re.pattern, flags);
 }

@@ -259,6 +259,14 @@ describe("pipeline-style updates", () => {
     ]);
   });
 
+  it("$inc and $mul compute Decimal128 in decimal and widen int32 overflow to Long", async () => {
+    const docs = ctx().db.collection<TestDoc>("operator_updates");
+    await docs.insertOne({ _id: 1, dec: Decimal128.fromString("0.10"), m: Decimal128.fromString("0.10"), i: new Int32(2147483647) });
+    await docs.updateOne({ _id: 1 }, { $inc: { dec: Decimal128.fromString("0.05"), i: 1 }, $mul: { m: 3 } });
+    const doc = (await docs.findOne({ _id: 1 }, { promoteValues: false })) as Document;
+    expect([doc["dec"], doc["m"], doc["i"]].map(typed)).toEqual(["Decimal128(0.15)", "Decimal128(0.30)", "Long(2147483648)"]);
+  });
+
   it("$group, $project and $addFields pass values through untouched", async () => {
     const [doc] = await coll
       .aggregate([{ $addFields: { copy: "$l", alsoD1: "$d1" } }, { $project: { _id: 0, l: 1, copy: 1, alsoD1: 1, dec1: 1 } }], { promoteValues: false })

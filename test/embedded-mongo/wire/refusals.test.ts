@@ -9,9 +9,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MongoClient, MongoServerError, type Db, type Document } from "mongodb";
+import { MongoClient, type Db, type Document } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../../src/embedded-mongo/index.ts";
+import { expectServerError as refusal } from "../conformance/fixture.ts";
 
 let server: EmbeddedMongo;
 let client: MongoClient;
@@ -26,16 +27,6 @@ afterAll(async () => {
   await client.close();
   await server.stop();
 });
-
-async function refusal(promise: Promise<unknown>): Promise<MongoServerError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof MongoServerError) return err;
-    throw err;
-  }
-  throw new Error("expected the store to refuse the command");
-}
 
 describe("refused by name", () => {
   it("collation options beyond locale and strength", async () => {
