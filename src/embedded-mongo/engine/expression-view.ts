@@ -10,9 +10,9 @@
  * operators (expression-operators.ts) can compute in its type. Binary and
  * Timestamp become the comparable stand-ins of the query view (promote.ts).
  */
-import type { Binary, BSONRegExp, Double, Timestamp } from "bson";
+import type { Double } from "bson";
 import { bsonTag } from "./compare.ts";
-import { PromotedBinary, PromotedTimestamp, regexFromBson } from "./promote.ts";
+import { PromotedBinary, PromotedTimestamp, standInOf } from "./promote.ts";
 import { isInt32Number } from "./typed-numbers.ts";
 
 /** The expression view of a stored value (or of a command's expression, literal values included). */
@@ -32,15 +32,9 @@ export function toExpressionView(value: unknown): unknown {
       const x = (value as Double).value;
       return isInt32Number(x) ? value : x;
     }
-    case "Binary":
-      return new PromotedBinary(value as Binary);
-    case "Timestamp":
-      return new PromotedTimestamp(value as Timestamp);
-    case "BSONRegExp":
-      return regexFromBson(value as BSONRegExp);
     default:
-      // Long, Decimal128, ObjectId, MinKey, MaxKey, Code, …: kept as they are.
-      return value;
+      // Binary, Timestamp and BSONRegExp become stand-ins; Long, Decimal128, ObjectId, … stay as they are.
+      return standInOf(value);
   }
 }
 
