@@ -11,7 +11,7 @@ import { describeValue } from "../describe-value.ts";
 import { commandError } from "../errors.ts";
 import { validatePartialFilter } from "../query/partial-filter.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
-import { checkValidationOptions, collModOptions } from "./document-validation.ts";
+import { collModOptions, validationOptions } from "./document-validation.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
 
@@ -28,8 +28,7 @@ export const create: CommandHandler = async (ctx) => {
   if (options["collation"] !== undefined) {
     throw commandError("BadValue", "a collection default collation is not supported by the embedded server: give 'collation' to each index and operation instead");
   }
-  checkValidationOptions(options);
-  const created = await ctx.server.engine.createCollection(ns, options);
+  const created = await ctx.server.engine.createCollection(ns, validationOptions(options));
   if (!created) throw commandError("NamespaceExists", `Collection ${ns} already exists.`);
   return { ok: 1 };
 };

@@ -44,9 +44,11 @@ function assertAllowed(filter: unknown): void {
 
 /**
  * Checks the validation options of `create` or `collMod` (compiling the
- * validator, so a bad one fails the command rather than every later write).
+ * validator, so a bad one fails the command rather than every later write)
+ * and returns them with MongoDB's defaults filled in: a collection with a
+ * validator lists `validationLevel: 'strict'` and `validationAction: 'error'`.
  */
-export function checkValidationOptions(options: Document): void {
+export function validationOptions(options: Document): Document {
   const validator: unknown = options["validator"];
   if (validator !== undefined) {
     if (!isPlainObject(validator)) throw commandError("TypeMismatch", `'validator' must be an object, not ${describeValue(validator)}`);
@@ -61,6 +63,8 @@ export function checkValidationOptions(options: Document): void {
   if (action !== undefined && (typeof action !== "string" || !actions.has(action))) {
     throw commandError("BadValue", `Enumeration value '${describeValue(action)}' for field 'validationAction' is not a valid value.`);
   }
+  if (validator === undefined) return options;
+  return { ...options, validationLevel: level ?? "strict", validationAction: action ?? "error" };
 }
 
 const compiled = new WeakMap<Document, CollectionValidator | null>();
@@ -146,6 +150,5 @@ export function collModOptions(current: Document, body: Document): Document {
     if (!collModFields.has(key)) throw commandError("InvalidOptions", `collMod option '${key}' is not supported by the embedded server`);
     changes[key] = value;
   }
-  checkValidationOptions(changes);
-  return { ...current, ...changes };
+  return validationOptions({ ...current, ...changes });
 }

@@ -104,7 +104,7 @@ describe("query validators, levels, actions and bypass", () => {
       details: { operatorName: "$gt", specifiedAs: { qty: { $gt: 0 } }, reason: "comparison failed", consideredValue: 0 },
     });
     const options = (await db.listCollections({ name: "orders" }).toArray())[0] as Document;
-    expect(options["options"]).toEqual({ validator: { qty: { $gt: 0 } } });
+    expect(options["options"]).toEqual({ validator: { qty: { $gt: 0 } }, validationLevel: "strict", validationAction: "error" });
   });
 
   it("collMod adds a validator; moderate lets invalid documents be updated; warn and bypassDocumentValidation let writes through", async () => {
