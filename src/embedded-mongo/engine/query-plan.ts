@@ -1,13 +1,12 @@
 /**
- * Index selection for `Transaction.find`: turns the indexable parts of a filter
- * (equality, `$in`, and range predicates on fields, also inside a top-level
- * `$and` and on the sub-fields an `$elemMatch` names) into key intervals on
- * the best index, or, for an `$or`
- * whose every branch has a usable index (with the predicates around the `$or`
- * pushed into each branch), into an index union, as MongoDB's planner does.
- * A plan only narrows the candidates; every candidate is still checked
- * against the whole filter, so a plan can never change the answer, only its
- * cost.
+ * Index selection for `Transaction.find`: turns the indexable parts of a
+ * filter (equality, `$in`, and range predicates on fields, also inside a
+ * top-level `$and` and on the sub-fields an `$elemMatch` names) into key
+ * intervals on the best index; for an `$or` whose every branch has a usable
+ * index (with the predicates around the `$or` pushed into each branch), into
+ * an index union, as MongoDB's planner does. A plan only narrows the
+ * candidates; every candidate is still checked against the whole filter, so
+ * a plan can never change the answer, only its cost.
  */
 import type { Document } from "bson";
 import { bsonTag, comparePrefix, compareValues, keyString, typeRank } from "./compare.ts";
