@@ -8,7 +8,7 @@ import type { Caller, Permission } from "../domain/model.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
-import type { PrincipalClosure } from "./principal-closure.ts";
+import { loadPrincipalClosure, type PrincipalClosure } from "./principal-closure.ts";
 
 /**
  * Whether the closure manages `group` without help from its ancestors: an
@@ -49,6 +49,43 @@ export function accessFactsOf(
     visibility: group.visibility,
     memberVisibility: group.memberVisibility,
   };
+}
+
+/**
+ * Whether the closure's principal may create top-level groups: anyone when no
+ * ROSTER_CREATOR_GROUP is configured, else its (transitive) members. System
+ * administrators always may; the domain rules add that.
+ */
+export function isCreator(ctx: AppContext, closure: PrincipalClosure): boolean {
+  return ctx.creatorGroupId === undefined || closure.roles.has(ctx.creatorGroupId);
+}
+
+/**
+ * What the caller's access rests on, read now: its closure, and its facts on
+ * each of `groups` (one closure walk and one ancestors query, whatever the
+ * number of groups). For decisions that must use facts read at a given point
+ * (inside a transaction, at the start of a batch chunk), so nothing memoised.
+ */
+export interface AccessSnapshot {
+  readonly closure: PrincipalClosure;
+  /** The caller's facts on a group given to `loadAccessSnapshot`; undefined for any other id. */
+  factsOf(groupId: string): AccessFacts | undefined;
+}
+
+/** Loads an AccessSnapshot of `caller` on `groups` (see there). */
+export async function loadAccessSnapshot(
+  ctx: AppContext,
+  caller: Caller,
+  groups: readonly GroupNode[],
+  call: StoreCall,
+): Promise<AccessSnapshot> {
+  const [closure, ancestors] = await both(
+    call,
+    () => loadPrincipalClosure(ctx, caller.principal, call, undefined),
+    () => loadAncestors(ctx, groups, call),
+  );
+  const facts = new Map(groups.map((group) => [group.id, accessFactsOf(caller, group, closure, ancestors)]));
+  return { closure, factsOf: (groupId) => facts.get(groupId) };
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   groupNotFound,
   groupRefBySlug,
   type AccessRuleSpec,
+  type AccessSituation,
 } from "../domain/access-policy.ts";
 import { aborted, failedPrecondition, isRosterError } from "../domain/errors.ts";
 import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../domain/group-lifecycle.ts";
@@ -32,32 +33,13 @@ import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
-import { accessFactsOf, loadAncestors } from "./access-facts.ts";
+import { accessFactsOf, isCreator, loadAccessSnapshot, loadAncestors } from "./access-facts.ts";
 import { loadAccessFacts, loadGroup } from "./access-api.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
 import { listGroups } from "./list-groups.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 import type { AclResult, GroupsApi, GroupWithAccess } from "./types.ts";
-
-/**
- * Moving a group under a new parent is like creating a child there: it needs
- * WRITE on the new parent (besides MANAGE on the group, which the declared
- * rule of UpdateGroup covers), or the parent's managers would silently gain
- * MANAGE over a group placed there by a stranger — and the stranger could
- * attach groups to any tree it can name.
- */
-const newParentRule: AccessRuleSpec = {
-  requires: "CREATE_GROUP",
-  groupField: "group.parent_id",
-  namespaceField: "",
-  slugField: "",
-  roleField: "",
-  memberField: "",
-  selfAllowed: false,
-  manageFields: [],
-  memberGroupNeedsRead: false,
-};
 
 function etagMismatch(groupId: string): Error {
   return aborted(`the etag of group "${groupId}" does not match: it changed since it was read`);
@@ -72,6 +54,36 @@ async function requireGroup(ctx: AppContext, id: string, call: StoreCall): Promi
   const group = await ctx.groups.get(id, call);
   if (group === undefined) throw groupNotFound(id);
   return group;
+}
+
+/**
+ * Authorizes an update that moves `group` to `newParent` (undefined: to the
+ * top level) with the declared rule of UpdateGroup (its parent_field),
+ * on facts read inside the update's transaction: the caller's facts on the
+ * group, its current parent and the new parent, from one closure walk.
+ */
+async function authorizeMove(
+  ctx: AppContext,
+  caller: Caller,
+  rule: AccessRuleSpec,
+  group: GroupNode,
+  newParent: GroupNode | undefined,
+  tx: StoreCall,
+): Promise<void> {
+  const currentParent = group.parentId === "" ? undefined : await requireGroup(ctx, group.parentId, tx);
+  const involved = [group, currentParent, newParent].filter((g): g is GroupNode => g !== undefined);
+  const snapshot = await loadAccessSnapshot(ctx, caller, involved, tx);
+  const facts = snapshot.factsOf(group.id);
+  if (facts === undefined) throw groupNotFound(group.id);
+  const situation: AccessSituation = {
+    parentMove: {
+      from: currentParent === undefined ? undefined : snapshot.factsOf(currentParent.id),
+      to: newParent === undefined ? undefined : snapshot.factsOf(newParent.id),
+      isCreator: isCreator(ctx, snapshot.closure),
+    },
+  };
+  const decision = evaluateAccess(rule, facts, situation);
+  if (!decision.ok) throw decision.error;
 }
 
 /** The new ancestor chain when `group` moves under `parent`, refusing cycles and chains deeper than the limit. */
@@ -222,7 +234,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       return listGroups(ctx, caller, query, options);
     },
 
-    async update(caller, update, options) {
+    async update(caller, update, rule, options) {
       validateGroupId(update.id, "group.id");
       const mask = parseUpdateMask(update.mask ?? []);
       const call = storeCallOf(options);
@@ -235,12 +247,11 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         let ancestorIds: string[] | undefined;
         if (changes.parentId !== undefined) {
           await ctx.nestingLock.take(tx);
-          if (changes.parentId === "") {
+          const parent = changes.parentId === "" ? undefined : await requireGroup(ctx, changes.parentId, tx);
+          await authorizeMove(ctx, caller, rule, current, parent, tx);
+          if (parent === undefined) {
             ancestorIds = [];
           } else {
-            const parent = await requireGroup(ctx, changes.parentId, tx);
-            const decision = evaluateAccess(newParentRule, await loadAccessFacts(ctx, caller, parent, tx, undefined));
-            if (!decision.ok) throw decision.error;
             ensureGroupActive(parent);
             ancestorIds = await chainUnder(ctx, current, parent, tx);
             await ctx.groups.touchChildren(parent.id, tx);

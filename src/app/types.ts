@@ -176,8 +176,13 @@ export interface GroupsApi {
   batchGet(caller: Caller, ids: readonly string[], options?: CallOptions): Promise<BatchGetResult>;
   /** Only groups the caller can see; keyset pagination. */
   list(caller: Caller, query: ListGroupsQuery, options?: CallOptions): Promise<GroupPage>;
-  /** Stale etag → aborted; parent change checked for cycles and depth. */
-  update(caller: Caller, update: GroupUpdate, options?: CallOptions): Promise<GroupRecord>;
+  /**
+   * Stale etag → aborted; parent change checked for cycles and depth.
+   * `rule` is UpdateGroup's declared access rule: a parent change (its
+   * parent_field) is authorized here, inside the transaction, on the stored
+   * group the update writes.
+   */
+  update(caller: Caller, update: GroupUpdate, rule: AccessRuleSpec, options?: CallOptions): Promise<GroupRecord>;
   /** Soft delete; failed_precondition with live children. `etag` "" = unchecked. */
   delete(caller: Caller, id: string, etag: string, options?: CallOptions): Promise<GroupRecord>;
   /** already_exists when the slug is live again in its namespace. */
