@@ -126,9 +126,11 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       }
     }
     if (rule.manageFields.length > 0 && target.update !== undefined) {
+      // On the group as read now, so that a refusal comes early and names the
+      // highest need; the update decides again inside its transaction, on the
+      // version it writes, and that decision is the one that counts.
       const changes = changedGroupValues(group, target.update.values, parseUpdateMask(target.update.mask ?? []));
-      const changed = manageFieldChanged(changes);
-      if (changed !== undefined && rule.manageFields.includes(changed)) situation.manageFieldChanged = changed;
+      situation.manageFieldChanged = manageFieldChanged(changes, rule.manageFields);
     }
     return { group, facts, situation };
   }

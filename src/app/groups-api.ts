@@ -17,7 +17,7 @@ import {
 } from "../domain/access-policy.ts";
 import { aborted, failedPrecondition, isRosterError } from "../domain/errors.ts";
 import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../domain/group-lifecycle.ts";
-import { changedGroupValues, parseUpdateMask } from "../domain/group-update.ts";
+import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
 import {
   validateAcl,
   validateBatchGetIds,
@@ -27,7 +27,7 @@ import {
   validateRequestId,
   validateSlug,
 } from "../domain/group-validation.ts";
-import type { Caller, GroupRecord } from "../domain/model.ts";
+import type { Caller, GroupRecord, GroupValues } from "../domain/model.ts";
 import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
@@ -57,30 +57,41 @@ async function requireGroup(ctx: AppContext, id: string, call: StoreCall): Promi
 }
 
 /**
- * Authorizes an update that moves `group` to `newParent` (undefined: to the
- * top level) with the declared rule of UpdateGroup (its parent_field),
- * on facts read inside the update's transaction: the caller's facts on the
- * group, its current parent and the new parent, from one closure walk.
+ * Decides UpdateGroup's declared rule inside the update's transaction, on
+ * `current` as the transaction read it: whether the update changes a
+ * MANAGE-only field (manage_fields) and where it moves the group
+ * (parent_field) depend on the stored group, so they are decided on the very
+ * version the update writes. A change committed after the pipeline's check
+ * therefore cannot turn a WRITE caller's request into an unchecked MANAGE
+ * change; one committed after this read makes the write conflict, and the
+ * transaction is decided again or the call ends ABORTED. The caller's facts
+ * on the group and on its old and new parent come from one closure walk in
+ * the same transaction.
  */
-async function authorizeMove(
+async function authorizeUpdate(
   ctx: AppContext,
   caller: Caller,
   rule: AccessRuleSpec,
-  group: GroupNode,
+  current: GroupNode,
+  changes: Partial<GroupValues>,
   newParent: GroupNode | undefined,
   tx: StoreCall,
 ): Promise<void> {
-  const currentParent = group.parentId === "" ? undefined : await requireGroup(ctx, group.parentId, tx);
-  const involved = [group, currentParent, newParent].filter((g): g is GroupNode => g !== undefined);
+  const moves = changes.parentId !== undefined;
+  const currentParent = moves && current.parentId !== "" ? await requireGroup(ctx, current.parentId, tx) : undefined;
+  const involved = [current, currentParent, newParent].filter((g): g is GroupNode => g !== undefined);
   const snapshot = await loadAccessSnapshot(ctx, caller, involved, tx);
-  const facts = snapshot.factsOf(group.id);
-  if (facts === undefined) throw groupNotFound(group.id);
+  const facts = snapshot.factsOf(current.id);
+  if (facts === undefined) throw groupNotFound(current.id);
   const situation: AccessSituation = {
-    parentMove: {
-      from: currentParent === undefined ? undefined : snapshot.factsOf(currentParent.id),
-      to: newParent === undefined ? undefined : snapshot.factsOf(newParent.id),
-      isCreator: isCreator(ctx, snapshot.closure),
-    },
+    manageFieldChanged: manageFieldChanged(changes, rule.manageFields),
+    parentMove: moves
+      ? {
+          from: currentParent === undefined ? undefined : snapshot.factsOf(currentParent.id),
+          to: newParent === undefined ? undefined : snapshot.factsOf(newParent.id),
+          isCreator: isCreator(ctx, snapshot.closure),
+        }
+      : undefined,
   };
   const decision = evaluateAccess(rule, facts, situation);
   if (!decision.ok) throw decision.error;
@@ -244,11 +255,11 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         ensureEtag(current, update.etag);
         const changes = changedGroupValues(current, update.values, mask);
         if (Object.keys(changes).length === 0) return groupRecordOf(current);
+        const parent = changes.parentId === undefined || changes.parentId === "" ? undefined : await requireGroup(ctx, changes.parentId, tx);
+        await authorizeUpdate(ctx, caller, rule, current, changes, parent, tx);
         let ancestorIds: string[] | undefined;
         if (changes.parentId !== undefined) {
           await ctx.nestingLock.take(tx);
-          const parent = changes.parentId === "" ? undefined : await requireGroup(ctx, changes.parentId, tx);
-          await authorizeMove(ctx, caller, rule, current, parent, tx);
           if (parent === undefined) {
             ancestorIds = [];
           } else {

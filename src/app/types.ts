@@ -178,9 +178,10 @@ export interface GroupsApi {
   list(caller: Caller, query: ListGroupsQuery, options?: CallOptions): Promise<GroupPage>;
   /**
    * Stale etag → aborted; parent change checked for cycles and depth.
-   * `rule` is UpdateGroup's declared access rule: a parent change (its
-   * parent_field) is authorized here, inside the transaction, on the stored
-   * group the update writes.
+   * `rule` is UpdateGroup's declared access rule, decided again here inside
+   * the transaction on the stored group the update writes: which of its
+   * manage_fields change and where its parent_field moves the group depend
+   * on that version.
    */
   update(caller: Caller, update: GroupUpdate, rule: AccessRuleSpec, options?: CallOptions): Promise<GroupRecord>;
   /** Soft delete; failed_precondition with live children. `etag` "" = unchecked. */

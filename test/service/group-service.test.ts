@@ -302,6 +302,42 @@ describe("UpdateGroup", () => {
       /^permission denied: MANAGE on group \S+ is required to change group\.policies/,
     );
   });
+
+  it("decides MANAGE-only changes on the version it writes: a manager's full replace cannot undo a concurrent policy change", async () => {
+    const group = await createGroup(suite.alice, { description: "before" });
+    await suite.alice.memberships.addMember({ groupId: group.id, member: "user:bob", role: Role.MANAGER });
+    // bob read the group while it was PRIVATE and replaces every field with
+    // what he read plus a new description: no MANAGE-only change, on that version.
+    const replace = {
+      group: { id: group.id, displayName: group.displayName, description: "by bob", policies: { visibility: Visibility.PRIVATE, memberVisibility: MemberVisibility.MEMBERS } },
+    };
+    // Deterministic race: right after the pipeline's authorization step read
+    // the group for bob's call, alice's policy change commits.
+    const app = suite.roster.server.app;
+    const resolve = app.access.resolve.bind(app.access);
+    let raced = false;
+    app.access.resolve = async (caller, rule, target, options) => {
+      const resolved = await resolve(caller, rule, target, options);
+      if (!raced && caller.principal === "user:bob" && target.groupId === group.id) {
+        raced = true;
+        await suite.alice.groups.updateGroup({ group: { id: group.id, policies: { visibility: Visibility.AUTHENTICATED } }, updateMask: { paths: ["policies.visibility"] } });
+      }
+      return resolved;
+    };
+    try {
+      await expectFailure(
+        suite.bob.groups.updateGroup(replace),
+        "PERMISSION_DENIED",
+        `permission denied: MANAGE on group ${group.id} is required to change group.policies`,
+      );
+    } finally {
+      app.access.resolve = resolve;
+    }
+    expect(raced).toBe(true);
+    const after = await suite.alice.groups.getGroup({ id: group.id });
+    expect(after.group?.policies?.visibility).toBe(Visibility.AUTHENTICATED);
+    expect(after.group?.description).toBe("before");
+  });
 });
 
 describe("DeleteGroup and UndeleteGroup", () => {

@@ -75,8 +75,9 @@ export type AccessRule = Message<"roster.v1.AccessRule"> & {
   selfAllowed: boolean;
 
   /**
-   * Dotted paths whose change (compared with the stored group) raises the
-   * requirement to MANAGE, for example "group.policies".
+   * Dotted paths whose change (compared with the stored group, the version
+   * the request writes) raises the requirement to MANAGE, for example
+   * "group.policies".
    *
    * @generated from field: repeated string manage_fields = 8;
    */

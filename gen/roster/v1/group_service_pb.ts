@@ -605,9 +605,10 @@ export const GroupService: GenService<{
    * needs MANAGE on the current parent; moving it under a new parent also
    * needs WRITE on that parent (as creating a child there would); making it
    * top-level also needs the right to create top-level groups (membership of
-   * ROSTER_CREATOR_GROUP when it is set). Whether the parent changes is
-   * decided on the stored group the update writes, with or without an
-   * update_mask.
+   * ROSTER_CREATOR_GROUP when it is set). Which fields change is decided
+   * inside the update's transaction, on the stored version it writes (with
+   * or without an update_mask); a concurrent change makes it decide again or
+   * answer ABORTED.
    *
    * @generated from rpc roster.v1.GroupService.UpdateGroup
    */
