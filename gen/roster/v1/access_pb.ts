@@ -264,8 +264,10 @@ export enum Requirement {
 
   /**
    * A batch of operations: the interceptor only authenticates, and each
-   * operation is authorized by the same rules as the matching unary RPC
-   * (once per group per call), failing only that operation.
+   * operation is authorized by the same rules as the matching unary RPC,
+   * failing only that operation. Operations are applied in chunks, and each
+   * chunk decides on the caller's access as read at its start, so a
+   * permission revoked while a stream runs stops working from the next chunk.
    *
    * @generated from enum value: REQUIREMENT_PER_ITEM = 8;
    */

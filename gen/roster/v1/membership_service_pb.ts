@@ -666,7 +666,9 @@ export const MembershipService: GenService<{
    * as it is applied. An invalid or refused operation fails only itself;
    * only failures of the stream (authentication, limits, the database)
    * end the stream. A first message with `sync` makes the stream the
-   * complete desired member list of that group.
+   * complete desired member list of that group. Each chunk of operations is
+   * authorized on the caller's access as read when the chunk starts: a
+   * permission revoked during the stream stops working from the next chunk.
    *
    * @generated from rpc roster.v1.MembershipService.BatchMemberships
    */
