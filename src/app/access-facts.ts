@@ -3,7 +3,7 @@
  * closure and the group's ancestors. Pure given its inputs; the loaders at
  * the bottom fetch exactly those inputs (the ancestors in one `$in` query).
  */
-import type { AccessFacts } from "../domain/access-policy.ts";
+import { canSeeGroup, type AccessFacts } from "../domain/access-policy.ts";
 import type { Caller, Permission } from "../domain/model.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
@@ -86,6 +86,26 @@ export async function loadAccessSnapshot(
   );
   const facts = new Map(groups.map((group) => [group.id, accessFactsOf(caller, group, closure, ancestors)]));
   return { closure, factsOf: (groupId) => facts.get(groupId) };
+}
+
+/**
+ * Which of `groupIds` the caller can see now (the domain's `canSeeGroup`):
+ * for error messages built from stored data, which name only those.
+ */
+export async function loadVisibleGroupIds(
+  ctx: AppContext,
+  caller: Caller,
+  groupIds: readonly string[],
+  call: StoreCall,
+): Promise<Set<string>> {
+  const groups = await ctx.groups.getMany([...new Set(groupIds)], call);
+  const snapshot = await loadAccessSnapshot(ctx, caller, groups, call);
+  return new Set(
+    groups.filter((group) => {
+      const facts = snapshot.factsOf(group.id);
+      return facts !== undefined && canSeeGroup(facts);
+    }).map((group) => group.id),
+  );
 }
 
 /**

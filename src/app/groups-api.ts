@@ -28,12 +28,12 @@ import {
   validateSlug,
 } from "../domain/group-validation.ts";
 import type { Caller, GroupRecord, GroupValues } from "../domain/model.ts";
-import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
+import { describeCycle, MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
-import { accessFactsOf, isCreator, loadAccessSnapshot, loadAncestors } from "./access-facts.ts";
+import { accessFactsOf, isCreator, loadAccessSnapshot, loadAncestors, loadVisibleGroupIds } from "./access-facts.ts";
 import { loadAccessFacts, loadGroup } from "./access-api.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
@@ -97,22 +97,25 @@ async function authorizeUpdate(
   if (!decision.ok) throw decision.error;
 }
 
-/** The new ancestor chain when `group` moves under `parent`, refusing cycles and chains deeper than the limit. */
-async function chainUnder(ctx: AppContext, group: GroupNode, parent: GroupNode, call: StoreCall): Promise<string[]> {
+/**
+ * The new ancestor chain when `group` moves under `parent`, refusing cycles
+ * (naming only the groups on the cycle the caller can see) and chains deeper
+ * than the limit (without counting levels, which may run through groups the
+ * caller cannot see).
+ */
+async function chainUnder(ctx: AppContext, caller: Caller, group: GroupNode, parent: GroupNode, call: StoreCall): Promise<string[]> {
+  const setting = `setting parent_id of group "${group.id}" to "${parent.id}"`;
   if (parent.id === group.id || parent.ancestorIds.includes(group.id)) {
     const from = parent.ancestorIds.indexOf(group.id);
     const loop = parent.id === group.id ? [group.id, group.id] : [...parent.ancestorIds.slice(from), parent.id, group.id];
-    throw failedPrecondition(
-      `setting parent_id of group "${group.id}" to "${parent.id}" would close the cycle ${loop.join(" → ")}`,
-    );
+    const visible = await loadVisibleGroupIds(ctx, caller, loop, call);
+    throw failedPrecondition(`${setting} would close the cycle ${describeCycle(loop, (id) => visible.has(id))}`);
   }
   const chain = [...parent.ancestorIds, parent.id];
   const deepest = await ctx.groups.maxDescendantDepth(group.id, call);
   const below = deepest === 0 ? 0 : deepest - group.ancestorIds.length;
   if (chain.length + below > MAX_NESTING_DEPTH) {
-    throw failedPrecondition(
-      `setting parent_id of group "${group.id}" to "${parent.id}" would make a parent chain ${chain.length + below} levels deep; the limit is ${MAX_NESTING_DEPTH}`,
-    );
+    throw failedPrecondition(`${setting} would make a parent chain deeper than the limit of ${MAX_NESTING_DEPTH} levels`);
   }
   return chain;
 }
@@ -264,7 +267,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
             ancestorIds = [];
           } else {
             ensureGroupActive(parent);
-            ancestorIds = await chainUnder(ctx, current, parent, tx);
+            ancestorIds = await chainUnder(ctx, caller, current, parent, tx);
             await ctx.groups.touchChildren(parent.id, tx);
           }
         }
@@ -310,7 +313,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         if (current.parentId !== "") {
           const parent = await ctx.groups.get(current.parentId, tx);
           if (parent?.state !== "ACTIVE") {
-            throw failedPrecondition(`the parent group "${current.parentId}" of group "${id}" is deleted; undelete it first`);
+            throw failedPrecondition(`the parent of group "${id}" is deleted; undelete the parent first`);
           }
           await ctx.groups.touchChildren(parent.id, tx);
         }

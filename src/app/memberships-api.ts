@@ -12,7 +12,6 @@ import { ensureGroupActive } from "../domain/group-lifecycle.ts";
 import { normalizePageSize, validateGroupId } from "../domain/group-validation.ts";
 import { ensureKeepsAnAdmin } from "../domain/membership-rules.ts";
 import type { MembershipRecord, Role } from "../domain/model.ts";
-import { ensureNestingAllowed } from "../domain/nesting.ts";
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
@@ -22,7 +21,7 @@ import { accessFactsOf, loadAncestors } from "./access-facts.ts";
 import { loadGroup } from "./access-api.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
-import { loadNewEdge } from "./nesting-graph.ts";
+import { ensureEdgeAllowed } from "./nesting-graph.ts";
 import { loadPrincipalClosure, pathTo } from "./principal-closure.ts";
 import { expandMembers } from "./transitive-members.ts";
 import type { MembershipsApi, PrincipalGroupEntry } from "./types.ts";
@@ -63,7 +62,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
             const memberGroup = await requireGroup(ctx, principal.id, tx);
             ensureGroupActive(memberGroup);
             await ctx.nestingLock.take(tx);
-            ensureNestingAllowed(await loadNewEdge(ctx, groupId, principal.id, tx));
+            await ensureEdgeAllowed(ctx, caller, groupId, principal.id, tx);
           }
           const now = ctx.clock();
           const membership: MembershipRecord = {

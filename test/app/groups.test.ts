@@ -296,7 +296,7 @@ describe("DeleteGroup and UndeleteGroup", () => {
     await fx.app.groups.delete(alice, child.id, "");
     await fx.app.groups.delete(alice, parent.id, "");
     expect(await rejection(fx.app.groups.undelete(alice, child.id))).toBe(
-      `failed_precondition: the parent group "${parent.id}" of group "${child.id}" is deleted; undelete it first`,
+      `failed_precondition: the parent of group "${child.id}" is deleted; undelete the parent first`,
     );
   });
 });

@@ -575,7 +575,9 @@ export const BatchUpdateMembershipsResponseSchema: GenMessage<BatchUpdateMembers
  * `authorization: Bearer <JWT>`. A member may be `group:<id>`: that group's
  * members are then members of this group with the role of that edge.
  * Edges that would close a cycle or nest deeper than 32 levels are refused
- * with FAILED_PRECONDITION. Deleted groups confer nothing and break chains.
+ * with FAILED_PRECONDITION; a cycle is named by the groups on it the caller
+ * can see, each run of the others written as "…". Deleted groups confer
+ * nothing and break chains.
  *
  * @generated from service roster.v1.MembershipService
  */

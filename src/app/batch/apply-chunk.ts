@@ -30,7 +30,6 @@ import { isRosterError, notFound, type ErrorKind, type RosterError } from "../..
 import { ensureGroupActive } from "../../domain/group-lifecycle.ts";
 import { ensureKeepsAnAdmin } from "../../domain/membership-rules.ts";
 import type { Caller, MembershipRecord, Role } from "../../domain/model.ts";
-import { ensureNestingAllowed } from "../../domain/nesting.ts";
 import type { GroupNode } from "../../storage/documents.ts";
 import type { MembershipBulkStore, MembershipWrite } from "../../storage/membership-bulk-store.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
@@ -38,7 +37,7 @@ import type { SyncMark, SyncMarkStore } from "../../storage/sync-mark-store.ts";
 import { runTransaction } from "../../storage/transaction.ts";
 import { loadAccessSnapshot } from "../access-facts.ts";
 import type { AppContext } from "../app-context.ts";
-import { loadNewEdge } from "../nesting-graph.ts";
+import { ensureEdgeAllowed } from "../nesting-graph.ts";
 import { checkOperation, type CheckedOperation } from "./check-operation.ts";
 import { situationFor } from "./operation-access.ts";
 import type { BatchAccessRules, BatchItem, BatchResult } from "./types.ts";
@@ -301,7 +300,7 @@ async function applyInTransaction(
             await ctx.nestingLock.take(tx);
             nestingLocked = true;
           }
-          ensureNestingAllowed(await loadNewEdge(ctx, op.groupId, op.member.id, tx));
+          await ensureEdgeAllowed(ctx, caller, op.groupId, op.member.id, tx);
         }
         const membership: MembershipRecord = {
           groupId: op.groupId,
