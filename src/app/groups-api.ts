@@ -15,7 +15,7 @@ import {
   type AccessRuleSpec,
   type AccessSituation,
 } from "../domain/access-policy.ts";
-import { aborted, failedPrecondition, isRosterError } from "../domain/errors.ts";
+import { aborted, failedPrecondition, isRosterError, notFound } from "../domain/errors.ts";
 import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../domain/group-lifecycle.ts";
 import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
 import {
@@ -121,11 +121,20 @@ async function chainUnder(ctx: AppContext, caller: Caller, group: GroupNode, par
 }
 
 export function createGroupsApi(ctx: AppContext): GroupsApi {
-  async function createdByRequest(caller: Caller, requestId: string, call: StoreCall): Promise<GroupRecord | undefined> {
+  /**
+   * The answer to a replayed request_id of `caller`: undefined when the id is
+   * new; else the group it created exactly as GetGroup shows it to the
+   * caller now, while it is live and the caller can see it; NOT_FOUND
+   * otherwise (access lost, group deleted), naming the request_id rather
+   * than a group id the caller may not be entitled to.
+   */
+  async function replayOf(caller: Caller, requestId: string, call: StoreCall): Promise<GroupRecord | undefined> {
     const groupId = await ctx.groupRequests.find(caller.principal, requestId, call);
     if (groupId === undefined) return undefined;
     const group = await ctx.groups.get(groupId, call);
-    return group === undefined ? undefined : groupRecordOf(group);
+    // The loader and the domain rule of GetGroup (`get` below).
+    if (group?.state === "ACTIVE" && canSeeGroup(await loadAccessFacts(ctx, caller, group, call, undefined))) return groupRecordOf(group);
+    throw notFound(`the group created by request_id ${JSON.stringify(requestId)} was not found`);
   }
 
   const api: GroupsApi = {
@@ -134,13 +143,13 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       validateRequestId(requestId);
       const call = storeCallOf(options);
       if (requestId !== "") {
-        const existing = await createdByRequest(caller, requestId, call);
+        const existing = await replayOf(caller, requestId, call);
         if (existing !== undefined) return existing;
       }
       try {
         return await runTransaction(ctx.client, call, async (tx) => {
           if (requestId !== "") {
-            const existing = await createdByRequest(caller, requestId, tx);
+            const existing = await replayOf(caller, requestId, tx);
             if (existing !== undefined) return existing;
           }
           let ancestorIds: string[] = [];
@@ -190,7 +199,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         // A concurrent request with the same request_id won the race (its
         // record or its slug committed first): answer with its group.
         if (requestId !== "" && isRosterError(error) && error.kind === "already_exists") {
-          const existing = await createdByRequest(caller, requestId, call);
+          const existing = await replayOf(caller, requestId, call);
           if (existing !== undefined) return existing;
         }
         throw error;

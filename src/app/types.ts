@@ -163,7 +163,8 @@ export interface GroupsApi {
   /**
    * Creates a group; the caller becomes its first ADMIN (memberCount 1). The
    * same caller repeating `requestId` (non-empty) gets the group created the
-   * first time, even when both requests raced.
+   * first time, even when both requests raced, as GetGroup shows it to the
+   * caller now; not_found when it is deleted or the caller cannot see it.
    */
   create(caller: Caller, input: GroupInput, requestId: string, options?: CallOptions): Promise<GroupRecord>;
   /**

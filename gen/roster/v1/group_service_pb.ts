@@ -33,8 +33,10 @@ export type CreateGroupRequest = Message<"roster.v1.CreateGroupRequest"> & {
 
   /**
    * Optional client-chosen key (at most 128 characters). Repeating a
-   * request_id from the same caller returns the group it created the first
-   * time instead of creating a second one.
+   * request_id from the same caller creates nothing: it answers with the
+   * group the first request created, exactly as GetGroup shows it to the
+   * caller now, while that group is live and the caller can see it; and
+   * NOT_FOUND otherwise (the caller lost access, the group was deleted).
    *
    * @generated from field: string request_id = 2;
    */
