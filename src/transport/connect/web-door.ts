@@ -32,6 +32,7 @@ import type { RosterMetrics } from "../../ops/metrics.ts";
 import { callInfoKey, callStartedKey, deadlineKey } from "../../rpc/context.ts";
 import { createCorsPolicy } from "./cors.ts";
 import { createNotFoundHandler, rememberCallContext, reportIfPipelineSkipped, type RejectCall } from "./early-failures.ts";
+import { createReadFailureInterceptor, restateReadFailuresOnAbort } from "./read-failures.ts";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 import { createOpsEndpoints } from "./ops-endpoints.ts";
 
@@ -85,9 +86,12 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   let draining = false;
 
   const metricsInterceptor = metricsInterceptorFor(metrics);
-  const interceptors = options.pipeline.interceptors.includes(metricsInterceptor)
-    ? [...options.pipeline.interceptors]
-    : [metricsInterceptor, ...options.pipeline.interceptors];
+  const interceptors = [
+    ...(options.pipeline.interceptors.includes(metricsInterceptor) ? [] : [metricsInterceptor]),
+    ...options.pipeline.interceptors,
+    // Innermost: the handler and every pipeline step see Roster's status for a malformed streamed message.
+    createReadFailureInterceptor(),
+  ];
 
   /** Each RPC request's context values, to find out after the response whether the pipeline saw the call. */
   const valuesByRequest = new WeakMap<NodeServerRequest, ContextValues>();
@@ -116,6 +120,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
       const info = ctx.values.get(callInfoKey);
       ctx.values.set(callInfoKey, { door: "web", protocol: ctx.protocolName, peer: info?.peer ?? "" });
       rememberCallContext(ctx);
+      restateReadFailuresOnAbort(ctx);
       if (draining) throw shuttingDown();
       const timeoutMs = ctx.timeoutMs();
       if (timeoutMs !== undefined) ctx.values.set(deadlineKey, Date.now() + timeoutMs);
