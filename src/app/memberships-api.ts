@@ -23,7 +23,7 @@ import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
 import { ensureEdgeAllowed } from "./nesting-graph.ts";
 import { loadPrincipalClosure, pathTo } from "./principal-closure.ts";
-import { expandMembers } from "./transitive-members.ts";
+import { transitivePage } from "./transitive-members.ts";
 import type { MembershipsApi, PrincipalGroupEntry } from "./types.ts";
 
 function isString(value: unknown): value is string {
@@ -148,25 +148,23 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
       const call = storeCallOf(options);
-      if (!query.transitive) {
-        const [rows, totalSize] = await Promise.all([
-          ctx.memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
-          ctx.memberships.countMembers(query.groupId, query.role, call),
-        ]);
-        const page = rows.slice(0, pageSize);
-        const last = page.at(-1);
-        const nextPageToken = rows.length > pageSize && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
-        return { memberships: page, nextPageToken, totalSize };
+      const group = await loadGroup(ctx, query.groupId, call, options?.memo);
+      if (group === undefined) throw groupNotFound(query.groupId);
+      if (query.transitive) {
+        const page = await transitivePage(ctx, group, query.role, after, pageSize, call);
+        const last = page.memberships.at(-1);
+        const nextPageToken = page.more && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
+        return { memberships: page.memberships, nextPageToken, totalSize: page.totalSize };
       }
-      const all = (await expandMembers(ctx, query.groupId, call)).filter(
-        (membership) => query.role === undefined || membership.role === query.role,
-      );
-      const start = after === undefined ? 0 : all.findIndex((membership) => membership.member > after);
-      const rest = start < 0 ? [] : all.slice(start);
-      const page = rest.slice(0, pageSize);
+      const [rows, totalSize] = await Promise.all([
+        ctx.memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
+        // member_count is kept exact with every membership change: counting would read the whole group.
+        query.role === undefined ? Promise.resolve(group.memberCount) : ctx.memberships.countMembers(query.groupId, query.role, call),
+      ]);
+      const page = rows.slice(0, pageSize);
       const last = page.at(-1);
-      const nextPageToken = rest.length > pageSize && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
-      return { memberships: page, nextPageToken, totalSize: all.length };
+      const nextPageToken = rows.length > pageSize && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
+      return { memberships: page, nextPageToken, totalSize };
     },
 
     async listPrincipalGroups(caller, query, options) {

@@ -42,7 +42,7 @@ export async function loadDepthBelow(ctx: AppContext, groupId: string, call: Sto
   const seen = new Set<string>([groupId]);
   let frontier = [groupId];
   for (let level = 0; frontier.length > 0 && level <= MAX_NESTING_DEPTH + 1; level++) {
-    const found = await ctx.memberships.membershipsOfGroups(frontier, true, call);
+    const found = await ctx.memberships.groupEdgesOf(frontier, call);
     const next: string[] = [];
     for (const membership of found) {
       const child = groupIdOfPrincipal(membership.member);
