@@ -30,44 +30,36 @@ async function sendAndRead(stream: BatchStream, operation: Parameters<BatchStrea
   return summarize(response.message.value);
 }
 
+/**
+ * Bob's stream adds user:before to `g` (committed), then `revoke` runs, then
+ * the same stream's add of user:after must get exactly `refusal`, and nothing
+ * but user:before is added.
+ */
+async function expectRefusedAfterRevocation(g: string, revoke: () => Promise<unknown>, refusal: { code: number; message: string }): Promise<void> {
+  const stream = openBatchStream(world.roster.client.raw, bobToken);
+  expect(await sendAndRead(stream, addOp(g, "user:before", undefined, "before"))).toMatchObject({ index: 0, code: 0, changed: true });
+  await revoke();
+  expect(await sendAndRead(stream, addOp(g, "user:after", undefined, "after"))).toEqual({ index: 1, tag: "after", ...refusal });
+  stream.end();
+  expect((await stream.finish()).code).toBe("OK");
+  expect([...(await world.members(g)).keys()].sort()).toEqual(["user:before", "user:root"]);
+}
+
 describe("BatchMemberships honours a revocation from the next chunk on", () => {
   it("the caller removed from the group", async () => {
     const g = await world.group(root, { members: { "user:bob": "MANAGER" } });
-    const stream = openBatchStream(world.roster.client.raw, bobToken);
-    expect(await sendAndRead(stream, addOp(g, "user:before", undefined, "before"))).toMatchObject({ index: 0, code: 0, changed: true });
-
-    await world.app.memberships.remove(root, g, "user:bob");
-
-    expect(await sendAndRead(stream, addOp(g, "user:after", undefined, "after"))).toEqual({
-      index: 1,
-      tag: "after",
-      code: 5,
-      message: `group "${g}" not found`,
-    });
-    stream.end();
-    expect((await stream.finish()).code).toBe("OK");
-    expect([...(await world.members(g)).keys()].sort()).toEqual(["user:before", "user:root"]);
+    await expectRefusedAfterRevocation(g, () => world.app.memberships.remove(root, g, "user:bob"), { code: 5, message: `group "${g}" not found` });
   });
 
   it("the caller removed from the team an ACL grant names", async () => {
     const team = await world.group(root, { members: { "user:bob": "MEMBER" } });
     const g = await world.group(root, { visibility: "AUTHENTICATED" });
     await world.app.groups.setAcl(root, g, [{ principal: `group:${team}`, permission: "WRITE" }], "");
-    const stream = openBatchStream(world.roster.client.raw, bobToken);
-    expect(await sendAndRead(stream, addOp(g, "user:before", undefined, "before"))).toMatchObject({ index: 0, code: 0, changed: true });
-
-    await world.app.memberships.remove(root, team, "user:bob");
-
     // g is AUTHENTICATED: bob still sees it, and is refused the WRITE he lost.
-    expect(await sendAndRead(stream, addOp(g, "user:after", undefined, "after"))).toEqual({
-      index: 1,
-      tag: "after",
+    await expectRefusedAfterRevocation(g, () => world.app.memberships.remove(root, team, "user:bob"), {
       code: 7,
       message: `permission denied: WRITE on group ${g} is required`,
     });
-    stream.end();
-    expect((await stream.finish()).code).toBe("OK");
-    expect([...(await world.members(g)).keys()].sort()).toEqual(["user:before", "user:root"]);
   });
 
   it("a sync stream whose caller lost access before its end removes nothing", async () => {

@@ -6,46 +6,23 @@
  * and Connect JSON on the web door), with the exact code and message each
  * gets.
  *
- * Each case moves a fresh group G, child of P: its members admin (ADMIN),
- * manager (MANAGER), member (MEMBER); its ACL user:acl-direct WRITE and
- * group:ACLG READ (ACLG ∋ ACLSUB ∋ user:acl-nested). parent-admin and
- * parent-creator are ADMINs of P; both are MANAGERs of P2, the destination
- * of moves, and so is admin. The creator group C holds admin and
- * parent-creator. root is a system administrator.
+ * Each case moves a fresh group G, child of P, as caller-profiles.ts
+ * describes it, with one more profile: parent-creator, ADMIN of P like
+ * parent-admin. Both are MANAGERs of P2, the destination of moves, and so is
+ * admin. The creator group C holds admin and parent-creator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
-import type { RosterApp } from "../../src/app/types.ts";
 import type { AclEntry } from "../../src/domain/model.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
 import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
 import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../web/support/protocol-clients.ts";
+import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "./caller-profiles.ts";
 import { makeGroup, root } from "./world.ts";
 
-const callers = [
-  "stranger",
-  "member",
-  "manager",
-  "admin",
-  "acl grantee",
-  "nested acl grantee",
-  "parent admin",
-  "parent admin in the creator group",
-  "system admin",
-] as const;
+const callers = [...callerProfiles, "parent admin in the creator group"] as const;
 type CallerName = (typeof callers)[number];
-
-const principals: Readonly<Record<CallerName, string>> = {
-  stranger: "stranger",
-  member: "member",
-  manager: "manager",
-  admin: "admin",
-  "acl grantee": "acl-direct",
-  "nested acl grantee": "acl-nested",
-  "parent admin": "parent-admin",
-  "parent admin in the creator group": "parent-creator",
-  "system admin": "root",
-};
+const principals: Readonly<Record<CallerName, string>> = { ...profilePrincipals, "parent admin in the creator group": "parent-creator" };
 
 const doors: readonly ProtocolName[] = ["gRPC", "Connect JSON"];
 const configs = ["without ROSTER_CREATOR_GROUP", "with ROSTER_CREATOR_GROUP"] as const;
@@ -121,12 +98,7 @@ beforeAll(async () => {
   const dbName = uniqueDbName("authz_moves");
   const plain = await startTestRoster({ mongoUri: mongo.uri, dbName, admins: ["user:root"] });
   const app = plain.server.app;
-  const aclSub = await makeGroup(app, { members: { "user:acl-nested": "MEMBER" } });
-  const aclGroup = await makeGroup(app, { members: { [`group:${aclSub}`]: "MEMBER" } });
-  const acl: AclEntry[] = [
-    { principal: "user:acl-direct", permission: "WRITE" },
-    { principal: `group:${aclGroup}`, permission: "READ" },
-  ];
+  const acl = await makeProfileAcl(app);
   const creators = await makeGroup(app, { members: { "user:admin": "MEMBER", "user:parent-creator": "MEMBER" } });
   const restricted = await startTestRoster({
     mongoUri: mongo.uri,
@@ -146,15 +118,6 @@ afterAll(async () => {
   await mongo.stop();
 });
 
-/** A fresh G under P, as described at the top. */
-function makeChild(app: RosterApp, world: World): Promise<string> {
-  return makeGroup(app, {
-    parentId: world.parentId,
-    members: { "user:admin": "ADMIN", "user:manager": "MANAGER", "user:member": "MEMBER" },
-    acl: world.acl,
-  });
-}
-
 const cases = configs.flatMap((config) =>
   doors.flatMap((door) =>
     moves.flatMap((move) => masks.flatMap((mask) => callers.map((caller) => ({ config, door, move, mask, caller })))),
@@ -167,7 +130,7 @@ describe("authorization matrix of parent moves, over both doors", () => {
     const client = world?.clients.get(door);
     if (world === undefined || client === undefined) throw new Error("world not set up");
     const app = world.roster.server.app;
-    const groupId = await makeChild(app, world);
+    const groupId = await makeProfileTarget(app, world.parentId, world.acl);
     const stored = await app.groups.get(root, { id: groupId });
     const newParentId = move === "detach" ? "" : world.destinationId;
     const group =
