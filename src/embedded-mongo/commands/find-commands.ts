@@ -38,7 +38,9 @@ export const find: CommandHandler = (ctx) => {
   for (const option of ["min", "max"]) {
     if (args.has(option)) throw commandError("BadValue", `find option '${option}' is not supported by the embedded server`);
   }
-  const matched = ctx.scope.read((tx) => tx.find(ns, filter));
+  // With a sort and a limit, an index walked in the sort's order stops at skip + limit (keyset pages).
+  const order = sort?.kind === "fields" && limit > 0 ? { sort: sort.fields.map(([segments, direction]) => [segments.join("."), direction] as const), limit: skip + limit } : undefined;
+  const matched = ctx.scope.read((tx) => tx.find(ns, filter, order));
   let results = sortDocuments(matched, sort);
   if (skip > 0 || limit > 0) results = results.slice(skip, limit > 0 ? skip + limit : undefined);
   const effectiveBatch = limit > 0 && (batchSize === undefined || batchSize > limit) ? limit : batchSize;
