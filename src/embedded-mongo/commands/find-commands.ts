@@ -42,7 +42,9 @@ export const find: CommandHandler = (ctx) => {
   const variables = args.document("let");
   validateHint(ctx.server.engine, ns, ctx.body["hint"]);
   const collation = parseCollation(ctx.body["collation"]);
-  const matched = ctx.scope.read((tx) => tx.find(ns, filter, { variables, collation }));
+  // With a sort and a limit, an index walked in the sort's order stops at skip + limit (keyset pages).
+  const order = sort?.kind === "fields" && limit > 0 ? { sort: sort.fields.map(([segments, direction]) => [segments.join("."), direction] as const), limit: skip + limit } : undefined;
+  const matched = ctx.scope.read((tx) => tx.find(ns, filter, { variables, collation, order }));
   let results = sortDocuments(matched, sort, collation);
   if (skip > 0 || limit > 0) results = results.slice(skip, limit > 0 ? skip + limit : undefined);
   const effectiveBatch = limit > 0 && (batchSize === undefined || batchSize > limit) ? limit : batchSize;

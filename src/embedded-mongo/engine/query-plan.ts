@@ -246,7 +246,8 @@ function orClauses(filter: Document, pushdown: readonly Document[]): OrClause[] 
 /** Upper bound on the plans costed for one find, so a filter with many `$or`s cannot make planning expensive. */
 const MAX_PLANS = 64;
 
-interface Costed<I extends PlannableIndex> {
+/** A plan with the number of index keys it examines. */
+export interface Costed<I extends PlannableIndex> {
   readonly plan: FindPlan<I>;
   readonly cost: number;
 }
@@ -300,6 +301,22 @@ class UnionPlanner<I extends PlannableIndex> {
 }
 
 /**
+ * The cheapest index union over one of the filter's own `$or`s, examining
+ * fewer than `cap` keys, with that number; null when there is none.
+ */
+export function cheapestUnion<I extends PlannableIndex>(filter: Document, candidates: readonly I[], costOf: PlanCost<I>, cap: number): Costed<I> | null {
+  const clauses = orClauses(filter, []);
+  if (clauses.length === 0) return null;
+  const planner = new UnionPlanner(candidates, costOf);
+  let best: Costed<I> | null = null;
+  for (const clause of clauses) {
+    const union = planner.union(clause, best?.cost ?? cap);
+    if (union !== null) best = union;
+  }
+  return best;
+}
+
+/**
  * The plan `Transaction.find` runs: the heuristic single-index plan, unless
  * the filter has an `$or` every branch of which can use an index and whose
  * union examines fewer keys (then an index union, each branch with the
@@ -308,14 +325,7 @@ class UnionPlanner<I extends PlannableIndex> {
  */
 export function planFind<I extends PlannableIndex>(filter: Document, candidates: readonly I[], costOf: PlanCost<I>, fullScan: number): FindPlan<I> | null {
   const single = planQuery(filter, candidates);
-  const clauses = orClauses(filter, []);
-  if (clauses.length === 0) return single === null ? null : { kind: "index", plan: single };
-  const planner = new UnionPlanner(candidates, costOf);
-  let best: Costed<I> | null = null;
-  for (const clause of clauses) {
-    const union = planner.union(clause, best?.cost ?? fullScan + 1);
-    if (union !== null) best = union;
-  }
+  const best = cheapestUnion(filter, candidates, costOf, fullScan + 1);
   if (single === null) return best?.plan ?? null;
   if (best === null) return { kind: "index", plan: single };
   // Costed last, against the union's cost, so a poor single-index plan is never walked to its end; a tie keeps the single index.

@@ -16,13 +16,13 @@ import { duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
 import { compileFilter } from "./match.ts";
 import type { DocPredicate } from "./match.ts";
 import { toPromoted } from "./promote.ts";
-import { atOrAfterStart, pastEnd, planFind } from "./query-plan.ts";
+import { atOrAfterStart, cheapestUnion, pastEnd, planFind, planQuery } from "./query-plan.ts";
 import type { FindPlan, KeyInterval, QueryPlan } from "./query-plan.ts";
 import { createSortedList } from "./sorted-list.ts";
 import type { SortedList } from "./sorted-list.ts";
 import { compareEntries, indexEntry } from "./collection-state.ts";
 import { EngineError } from "./types.ts";
-import type { FindOptions, FindStats, Namespace, StoredDoc, Transaction } from "./types.ts";
+import type { FindOptions, FindOrder, FindStats, Namespace, StoredDoc, Transaction } from "./types.ts";
 import { foldValue } from "./collation.ts";
 import { freezeCopy } from "./values.ts";
 
@@ -125,6 +125,25 @@ function* entriesWithKey(list: SortedList<IndexEntry>, key: readonly unknown[]):
 function hasKey(index: IndexState, coll: CollectionState, doc: StoredDoc | null | undefined, ks: string): boolean {
   if (doc == null) return false;
   return indexKeys(index.def, doc, coll.ns)?.some((k) => tupleKeyString(k) === ks) ?? false;
+}
+
+/**
+ * The one interval of `plan` when walking it yields documents in `order`
+ * (see FindOrder), else undefined.
+ */
+function orderedInterval(plan: QueryPlan<IndexState>, order: FindOrder): KeyInterval | undefined {
+  const interval = plan.intervals.length === 1 ? plan.intervals[0] : undefined;
+  if (interval === undefined || plan.index.multikey) return undefined;
+  const key = plan.index.def.spec.key;
+  const prefixFields = new Set(key.slice(0, interval.prefix.length).map(([field]) => field));
+  let next = interval.prefix.length;
+  for (const [field, direction] of order.sort) {
+    if (prefixFields.has(field)) continue;
+    const indexed = key[next];
+    if (indexed === undefined || indexed[0] !== field || indexed[1] !== 1 || direction !== 1) return undefined;
+    next++;
+  }
+  return interval;
 }
 
 let nextTxnId = 1;
@@ -357,7 +376,7 @@ class SnapshotTransaction implements Transaction {
 
   find(ns: Namespace, filter: Document, options: FindOptions = {}): StoredDoc[] {
     this.#assertActive();
-    const { collation, variables } = options;
+    const { collation, variables, order } = options;
     let predicate: DocPredicate;
     if (collation === undefined) {
       predicate = compileFilter(filter, variables);
@@ -373,6 +392,18 @@ class SnapshotTransaction implements Transaction {
     }
     const tcRaw = this.#colls.get(ns);
     const tc = tcRaw?.coll === coll ? tcRaw : undefined;
+    if (order !== undefined && collation === undefined && (tc === undefined || tc.writes.size === 0)) {
+      const plan = planQuery(filter, coll.indexes);
+      const interval = plan === null ? undefined : orderedInterval(plan, order);
+      if (plan !== null && interval !== undefined) {
+        // Raced against an $or union, as MongoDB's planner does: the ordered walk may
+        // examine only as many keys as the union would, else the union answers.
+        const union = cheapestUnion(filter, coll.indexes, planCost, coll.chains.size + 1);
+        const budget = union === null ? Number.POSITIVE_INFINITY : Math.max(union.cost, order.limit);
+        const walked = this.#findInOrder(coll, plan.index, interval, predicate, order.limit, budget);
+        if (walked !== undefined) return walked;
+      }
+    }
     const stats = { keys: 0 };
     const { idks, index } = this.#candidates(coll, tc, collation === undefined ? filter : {}, stats);
     const result: StoredDoc[] = [];
@@ -392,6 +423,41 @@ class SnapshotTransaction implements Transaction {
       if (predicate(version.doc, promotedOf(version))) result.push(version.doc);
     }
     this.#lastFind = { index, keysExamined: stats.keys, docsExamined };
+    return result;
+  }
+
+  /**
+   * Walks `interval` of `index` in key order and returns the first `limit`
+   * matching documents, in that order; undefined once `budget` keys were
+   * examined without finding them. Entries may be stale (they cover every
+   * retained version): a document counts only at the entry carrying the key
+   * of the version this snapshot sees, so it is neither skipped nor placed out
+   * of order.
+   */
+  #findInOrder(
+    coll: CollectionState,
+    index: IndexState,
+    interval: KeyInterval,
+    predicate: ReturnType<typeof compileFilter>,
+    limit: number,
+    budget: number,
+  ): StoredDoc[] | undefined {
+    const result: StoredDoc[] = [];
+    let keysExamined = 0;
+    let docsExamined = 0;
+    if (limit > 0) {
+      for (const entry of scanInterval(index.entries, interval)) {
+        if (keysExamined >= budget) return undefined;
+        keysExamined++;
+        const version = visibleVersion(coll.chains.get(entry.idk), this.snapshotSeq);
+        if (version?.doc == null || !hasKey(index, coll, version.doc, tupleKeyString(entry.key))) continue;
+        docsExamined++;
+        if (!predicate(version.doc, promotedOf(version))) continue;
+        result.push(version.doc);
+        if (result.length >= limit) break;
+      }
+    }
+    this.#lastFind = { index: index.def.spec.name, keysExamined, docsExamined, ordered: true };
     return result;
   }
 

@@ -115,6 +115,23 @@ describe("$or index union", () => {
     expect(find(filter)).toEqual({ ids: ["g00010"], stats: { index: "_id_", keysExamined: 1, docsExamined: 1 } });
   });
 
+  it("with a sort and limit, races the index walked in sort order against the union (the ListGroups page)", () => {
+    const order = { sort: [["sortName", 1], ["_id", 1]] as const, limit: 51 };
+    const txn = engine.begin();
+    // Few visible groups: the sorted walk would pass 18,000 live groups to find 51; the union answers.
+    const few = txn.find(NS, visibility(["g00010", "g00011"]), { order });
+    expect(few.map(idOf).sort()).toEqual(find(visibility(["g00010", "g00011"])).ids);
+    expect(txn.lastFind?.index).toBe("$or(_id_, acl_principal, ancestors, visibility_state)");
+    expect(txn.lastFind?.ordered).toBeUndefined();
+    // Most live groups match: the walk in sort order finds its 51 within the union's cost, and stops.
+    const many = { state: "ACTIVE", $or: [{ visibility: "PRIVATE" }, { _id: { $in: ["g00010"] } }] };
+    const page = txn.find(NS, many, { order });
+    expect(page).toHaveLength(51);
+    expect(txn.lastFind).toMatchObject({ index: "state_sortname_id", ordered: true });
+    expect(txn.lastFind?.keysExamined).toBeLessThan(60);
+    txn.abort();
+  });
+
   it("sees the transaction's own writes in every branch", () => {
     const txn = engine.begin();
     txn.insert(NS, { ...group(N + 1), _id: "new-authenticated", visibility: "AUTHENTICATED", state: "ACTIVE" });
