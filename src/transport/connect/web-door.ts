@@ -33,6 +33,7 @@ import { callInfoKey, callStartedKey, deadlineKey, requestIdKey } from "../../rp
 import { requestIdFor, requestIdHeader } from "../../rpc/request-id.ts";
 import { createCorsPolicy } from "./cors.ts";
 import { answerNotFound, callStarted, logRequestOutsidePipeline, rememberCallContext, reportIfPipelineSkipped, type RejectCall } from "./early-failures.ts";
+import { createReadFailureInterceptor, restateReadFailuresOnAbort } from "./read-failures.ts";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 import { createOpsEndpoints } from "./ops-endpoints.ts";
 
@@ -86,9 +87,12 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   let draining = false;
 
   const metricsInterceptor = metricsInterceptorFor(metrics);
-  const interceptors = options.pipeline.interceptors.includes(metricsInterceptor)
-    ? [...options.pipeline.interceptors]
-    : [metricsInterceptor, ...options.pipeline.interceptors];
+  const interceptors = [
+    ...(options.pipeline.interceptors.includes(metricsInterceptor) ? [] : [metricsInterceptor]),
+    ...options.pipeline.interceptors,
+    // Innermost: the handler and every pipeline step see Roster's status for a malformed streamed message.
+    createReadFailureInterceptor(),
+  ];
 
   /** Each request's id, sent in its `x-request-id` before anything else, and used by the call's log line. */
   const requestIds = new WeakMap<NodeServerRequest, string>();
@@ -120,6 +124,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
       const info = ctx.values.get(callInfoKey);
       ctx.values.set(callInfoKey, { door: "web", protocol: ctx.protocolName, peer: info?.peer ?? "" });
       rememberCallContext(ctx);
+      restateReadFailuresOnAbort(ctx);
       if (draining) throw shuttingDown();
       const timeoutMs = ctx.timeoutMs();
       if (timeoutMs !== undefined) ctx.values.set(deadlineKey, Date.now() + timeoutMs);
