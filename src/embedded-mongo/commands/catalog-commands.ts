@@ -1,6 +1,8 @@
 /**
- * Catalog commands: create, drop, dropDatabase, listCollections,
- * listDatabases, createIndexes, listIndexes, dropIndexes.
+ * Catalog commands: create, collMod, drop, dropDatabase, listCollections,
+ * listDatabases, createIndexes, listIndexes, dropIndexes. create and
+ * createIndexes also run inside a transaction (MongoDB 4.4+), on the
+ * transaction's own new collections, and take effect with its commit.
  */
 import { Int32, Long, type Document } from "bson";
 import type { IndexSpec } from "../engine/types.ts";
@@ -13,18 +15,58 @@ import { commandArgs, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
 
-/** Options `create` understands; the rest are accepted and ignored (validators, collation, …). */
-const ignoredCreateFields = new Set(["create", "$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
+/** Fields every command may carry; they are not collection options. */
+const genericFields = new Set(["$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
+
+/** The command's own fields: everything but its name and the generic fields. */
+function commandOptions(body: Document, name: string): Document {
+  const options: Document = {};
+  for (const [key, value] of Object.entries(body) as [string, unknown][]) if (key !== name && !genericFields.has(key)) options[key] = value;
+  return options;
+}
+
+/** `changeStreamPreAndPostImages: {enabled: <bool>}`, checked as mongod does. */
+function checkPreAndPostImages(value: unknown, command: string): void {
+  if (value === undefined) return;
+  if (!isPlainObject(value) || typeof value["enabled"] !== "boolean" || Object.keys(value).length !== 1) {
+    throw commandError("TypeMismatch", `BSON field '${command}.changeStreamPreAndPostImages' must be {enabled: <bool>}, got ${describeValue(value)}`);
+  }
+}
 
 export const create: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["create"], "create");
-  const options: Document = {};
-  for (const [key, value] of Object.entries(ctx.body) as [string, unknown][]) if (!ignoredCreateFields.has(key)) options[key] = value;
+  const options = commandOptions(ctx.body, "create");
   if (options["capped"] === true) throw commandError("BadValue", "capped collections are not supported by the embedded server");
   if (options["viewOn"] !== undefined) throw commandError("BadValue", "views are not supported by the embedded server");
   if (options["timeseries"] !== undefined) throw commandError("BadValue", "time-series collections are not supported by the embedded server");
+  checkPreAndPostImages(options["changeStreamPreAndPostImages"], "create");
+  if (ctx.scope.inTransaction) {
+    await ctx.scope.write((tx) => { tx.createCollection(ns, options); });
+    return { ok: 1 };
+  }
   const created = await ctx.server.engine.createCollection(ns, options);
   if (!created) throw commandError("NamespaceExists", `Collection ${ns} already exists.`);
+  return { ok: 1 };
+};
+
+/**
+ * collMod: only `changeStreamPreAndPostImages` (and an empty collMod, which
+ * changes nothing but is still a `modify` event); other options are refused
+ * by name rather than ignored.
+ */
+export const collMod: CommandHandler = async (ctx) => {
+  const ns = namespaceOf(ctx.db, ctx.body["collMod"], "collMod");
+  const requested = commandOptions(ctx.body, "collMod");
+  for (const option of Object.keys(requested)) {
+    if (option !== "changeStreamPreAndPostImages") throw commandError("InvalidOptions", `collMod option '${option}' is not supported by the embedded server`);
+  }
+  checkPreAndPostImages(requested["changeStreamPreAndPostImages"], "collMod");
+  const current = ctx.server.engine.listCollections(ctx.db).find((c) => `${ctx.db}.${c.name}` === ns);
+  if (current === undefined) throw commandError("NamespaceNotFound", `ns does not exist: ${ns}`);
+  const options: Document = { ...current.options, ...requested };
+  const images: unknown = options["changeStreamPreAndPostImages"];
+  if (isPlainObject(images) && images["enabled"] === false) delete options["changeStreamPreAndPostImages"];
+  if (!(await ctx.server.engine.modifyCollection(ns, options))) throw commandError("NamespaceNotFound", `ns does not exist: ${ns}`);
   return { ok: 1 };
 };
 
@@ -40,7 +82,8 @@ export const dropDatabase: CommandHandler = async (ctx) => {
   return { dropped: ctx.db, ok: 1 };
 };
 
-function indexDocument(spec: IndexSpec): Document {
+/** An index as listIndexes (and change events) report it. */
+export function indexDocument(spec: IndexSpec): Document {
   const key: Document = {};
   for (const [field, direction] of spec.key) key[field] = new Int32(direction);
   const doc: Document = { v: new Int32(2), key, name: spec.name };
@@ -122,8 +165,11 @@ export const createIndexes: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["createIndexes"], "createIndexes");
   const specs = args.requireArray("indexes").map(parseIndexSpec);
   if (specs.length === 0) throw commandError("BadValue", "Must specify at least one index to create");
-  const { before, after } = await ctx.server.engine.createIndexes(ns, specs);
-  const reply: Document = { numIndexesBefore: before, numIndexesAfter: after, createdCollectionAutomatically: false };
+  const existed = ctx.server.engine.listIndexes(ns) !== null;
+  const { before, after } = ctx.scope.inTransaction
+    ? await ctx.scope.write((tx) => tx.createIndexes(ns, specs))
+    : await ctx.server.engine.createIndexes(ns, specs);
+  const reply: Document = { numIndexesBefore: before, numIndexesAfter: after, createdCollectionAutomatically: !existed };
   if (before === after) reply["note"] = "all indexes already exist";
   reply["ok"] = 1;
   return reply;

@@ -12,7 +12,8 @@ import { commandError, errorCodes, isCodedError, writeErrorEntry, type CodedErro
 import { sortDocuments, parseSort } from "../query/sort-documents.ts";
 import { applyOperatorUpdate, applyReplacement, buildUpsertDocument, isOperatorUpdate, sameBson } from "../update/apply-update.ts";
 import { applyPipelineUpdate, buildPipelineUpsert, validatePipelineUpdate } from "../update/apply-pipeline-update.ts";
-import { commandArgs, namespaceOf } from "./command-args.ts";
+import { commandArgs, namespaceOf, type CommandArgs } from "./command-args.ts";
+import { maxWriteBatchSize } from "./hello-commands.ts";
 import type { CommandHandler } from "./command-context.ts";
 
 /** Per-statement errors become write errors; WriteConflict and unexpected errors escape. */
@@ -38,6 +39,15 @@ function runStatements(count: number, ordered: boolean, result: BatchResult, sta
   }
 }
 
+/** The statements of a write command, refused outside 1..maxWriteBatchSize as mongod does. */
+function statementsOf(args: CommandArgs, field: string): unknown[] {
+  const statements = args.requireArray(field);
+  if (statements.length === 0 || statements.length > maxWriteBatchSize) {
+    throw commandError("InvalidLength", `Write batch sizes must be between 1 and ${maxWriteBatchSize}. Got ${statements.length} operations.`);
+  }
+  return statements;
+}
+
 function withErrors(reply: Document, writeErrors: Document[]): Document {
   if (writeErrors.length > 0) reply["writeErrors"] = writeErrors;
   return reply;
@@ -56,7 +66,7 @@ export function prepareInsert(doc: unknown): Document {
 export const insert: CommandHandler = async (ctx) => {
   const args = commandArgs(ctx.body, "insert");
   const ns = namespaceOf(ctx.db, ctx.body["insert"], "insert");
-  const raw = args.requireArray("documents");
+  const raw = statementsOf(args, "documents");
   const ordered = args.boolean("ordered") ?? true;
   // Prepared once, so a retried attempt inserts the same generated _ids.
   const prepared = raw.map((doc): Document | CodedError => {
@@ -126,7 +136,7 @@ export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateSt
   if (targets.length === 0) {
     if (!stmt.upsert) return { matched: 0, modified: 0 };
     const doc = Array.isArray(u) ? buildPipelineUpsert(stmt.q, u) : buildUpsertDocument(stmt.q, u, stmt.arrayFilters);
-    tx.insert(ns, doc);
+    tx.insert(ns, doc, "upsert");
     return { matched: 0, modified: 0, upsertedId: doc["_id"] as unknown, after: doc };
   }
   const kind = Array.isArray(u) || isOperatorUpdate(u) ? "update" : "replace";
@@ -152,7 +162,7 @@ export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateSt
 export const update: CommandHandler = async (ctx) => {
   const args = commandArgs(ctx.body, "update");
   const ns = namespaceOf(ctx.db, ctx.body["update"], "update");
-  const raw = args.requireArray("updates");
+  const raw = statementsOf(args, "updates");
   const ordered = args.boolean("ordered") ?? true;
   const result = await ctx.scope.write((tx) => {
     const out = { n: 0, nModified: 0, upserted: [] as Document[], writeErrors: [] as Document[] };
@@ -181,7 +191,7 @@ export const update: CommandHandler = async (ctx) => {
 export const deleteCommand: CommandHandler = async (ctx) => {
   const args = commandArgs(ctx.body, "delete");
   const ns = namespaceOf(ctx.db, ctx.body["delete"], "delete");
-  const raw = args.requireArray("deletes");
+  const raw = statementsOf(args, "deletes");
   const ordered = args.boolean("ordered") ?? true;
   const result = await ctx.scope.write((tx) => {
     const out: BatchResult = { n: 0, writeErrors: [] };
