@@ -12,6 +12,7 @@ import { Binary, type Document } from "bson";
 import { EngineError } from "../engine/types.ts";
 import { codeNameFor, commandError, errorCodes, errorReply, isCodedError } from "../errors.ts";
 import type { FailCommandAction } from "../fail-points.ts";
+import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { abortSessionTransaction, type SessionState, type SessionTransaction } from "../session-registry.ts";
 import { clusterTimeDocument, createOperationTiming, gossipedClusterTime, type OperationTiming } from "./cluster-time.ts";
@@ -49,7 +50,7 @@ class InjectedError extends EngineError {
   }
 }
 
-/** Thrown to end the command without a reply (failCommand closeConnection). */
+/** Thrown to end the command without a reply (a fail point's closeConnection). */
 class CloseConnection extends Error {}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,7 +92,7 @@ async function runInTransaction(ctx: CommandContext, run: () => Promise<Document
     if (Array.isArray(reply["writeErrors"]) && reply["writeErrors"].length > 0) abortTxn(ctx.session, txn);
     return reply;
   } catch (err) {
-    if (!(err instanceof CloseConnection)) abortTxn(ctx.session, txn);
+    abortTxn(ctx.session, txn);
     throw err;
   }
 }
@@ -100,7 +101,12 @@ function abortTxn(session: SessionState | undefined, txn: SessionTransaction): v
   if (session?.txn === txn) abortSessionTransaction(session);
 }
 
-async function runRetryableWrite(run: () => Promise<Document>, session: SessionState, txnNumber: bigint): Promise<Document> {
+/**
+ * Runs a retryable write once per txnNumber; a retry gets the first
+ * attempt's reply. The onPrimaryTransactionalWrite fail point can fail the
+ * write before it commits, or drop the connection after it committed.
+ */
+async function runRetryableWrite(server: ServerContext, run: () => Promise<Document>, session: SessionState, txnNumber: bigint): Promise<Document> {
   if (txnNumber < session.highestTxnNumber) {
     throw commandError("TransactionTooOld", `Retryable write with txnNumber ${txnNumber} is prohibited on session because a newer retryable write with txnNumber ${session.highestTxnNumber} has already started on this session.`);
   }
@@ -108,8 +114,14 @@ async function runRetryableWrite(run: () => Promise<Document>, session: SessionS
   if (previous?.txnNumber === txnNumber) return previous.reply;
   if (session.txn?.state === "active") abortSessionTransaction(session);
   session.highestTxnNumber = txnNumber;
+  const failPoint = server.failPoints?.onRetryableWrite();
+  if (failPoint?.failBeforeCommitExceptionCode !== undefined) {
+    if (failPoint.closeConnection) throw new CloseConnection();
+    throw new InjectedError(failPoint.failBeforeCommitExceptionCode, undefined);
+  }
   const reply = await run();
   session.lastRetryable = { txnNumber, reply };
+  if (failPoint?.closeConnection === true) throw new CloseConnection();
   return reply;
 }
 
@@ -119,21 +131,24 @@ function isChangeStreamGetMore(server: ServerContext, name: string, body: Docume
   return id !== undefined && server.cursors.get(id)?.cursor.kind === "changeStream";
 }
 
-/** Applies a fail point's action around the handler: block, close, fail, or run and report a write concern error. */
-function withFailPoint(action: FailCommandAction | undefined, run: () => Promise<Document>): () => Promise<Document> {
-  if (action === undefined) return run;
-  return async () => {
-    if (action.blockTimeMS > 0) await sleep(action.blockTimeMS);
-    if (action.closeConnection) throw new CloseConnection();
-    if (action.errorCode !== undefined) throw new InjectedError(action.errorCode, action.errorLabels);
-    return run();
-  };
+/**
+ * Applies failCommand before the command touches any session or transaction
+ * state, as mongod evaluates it: block, then close the connection or fail (a
+ * write concern error is added to the reply once the command has run).
+ */
+async function applyFailCommand(action: FailCommandAction | undefined): Promise<void> {
+  if (action === undefined) return;
+  if (action.blockTimeMS > 0) await sleep(action.blockTimeMS);
+  if (action.closeConnection) throw new CloseConnection();
+  if (action.errorCode !== undefined) throw new InjectedError(action.errorCode, action.errorLabels);
 }
 
 /** How one command runs: what its labels depend on, and what it must add to a successful reply. */
 interface Execution {
   labels: LabelContext;
   writeConcernError: Document | undefined;
+  /** A fail point's labels for its writeConcernError (instead of mongod's rules). */
+  writeConcernErrorLabels: readonly string[] | undefined;
 }
 
 function labelContext(spec: CommandSpec, body: Document, changeStreamGetMore: boolean): LabelContext {
@@ -176,12 +191,16 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
   const deadline = maxTimeMS !== undefined && maxTimeMS > 0 ? Date.now() + maxTimeMS : undefined;
   const readConcern = parseReadConcern(body["readConcern"]);
   const failPoint = server.failPoints?.failCommand(spec.name, request.connection.appName);
+  await applyFailCommand(failPoint);
   const base = {
     name: spec.name, body, db, connectionId: request.connection.id, connection: request.connection,
     legacy: request.legacyDb !== undefined, server, session, txnNumber, readConcern, timing,
   };
   const context = (scope: StatementScope): CommandContext => ({ ...base, scope });
-  if (failPoint?.writeConcernError !== undefined) execution.writeConcernError = failPoint.writeConcernError;
+  if (failPoint?.writeConcernError !== undefined) {
+    execution.writeConcernError = failPoint.writeConcernError;
+    execution.writeConcernErrorLabels = failPoint.errorLabels;
+  }
 
   if (session !== undefined && txnNumber !== undefined && autocommit === false && !transactionCommands.has(spec.name)) {
     if (spec.inTransaction !== true) {
@@ -195,7 +214,7 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
     if (starting) await waitForReadConcern(server.engine, readConcern, deadline);
     const txn = transactionFor(server, session, body["lsid"], txnNumber, body);
     const ctx = context(transactionScope(txn.tx, timing));
-    return runInTransaction(ctx, withFailPoint(failPoint, async () => spec.handler(ctx)), txn);
+    return runInTransaction(ctx, async () => spec.handler(ctx), txn);
   }
   if (body["startTransaction"] !== undefined && !transactionCommands.has(spec.name)) {
     throw commandError("InvalidOptions", "startTransaction requires autocommit:false, a session and a txnNumber");
@@ -205,18 +224,23 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
   checkAtClusterTime(server, readConcern);
   await waitForReadConcern(server.engine, readConcern, deadline);
   const ctx = context(autocommitScope(server.engine, { maxTimeMS, readAt: readPoint(readConcern), timing }));
-  const run = withFailPoint(failPoint, async () => spec.handler(ctx));
+  const run = async (): Promise<Document> => spec.handler(ctx);
   if (session !== undefined && txnNumber !== undefined && spec.retryableWrite === true) {
-    return runRetryableWrite(run, session, txnNumber);
+    return runRetryableWrite(server, run, session, txnNumber);
   }
   return run();
 }
 
-/** Labels for a failed command: the fail point's own, or mongod's rules plus the error's (a transaction's only inside one). */
+/**
+ * Labels for a failed command: the fail point's own, or mongod's rules plus
+ * the error's (a transaction's only inside one). An error failCommand injects
+ * precedes the cursor lookup, so it never gets ResumableChangeStreamError.
+ */
 function labelsForError(err: unknown, labels: LabelContext): string[] | undefined {
   if (err instanceof InjectedError && err.explicitLabels !== undefined) return [...err.explicitLabels];
   if (!isCodedError(err)) return undefined;
-  const computed = errorLabelsFor(err.code, undefined, labels);
+  const context = err instanceof InjectedError ? { ...labels, changeStreamGetMore: false } : labels;
+  const computed = errorLabelsFor(err.code, undefined, context);
   const own = err.errorLabels.filter((l) => labels.inTransaction || l !== "TransientTransactionError");
   return [...new Set([...computed, ...own])];
 }
@@ -245,19 +269,20 @@ export async function dispatchCommand(server: ServerContext, request: CommandReq
     return { kind: "reply", reply: stamp(server, { ok: 0, errmsg: `no such command: '${name}'`, code: errorCodes.CommandNotFound, codeName: "CommandNotFound" }, timing) };
   }
   const changeStreamGetMore = isChangeStreamGetMore(server, spec.name, request.body);
-  const execution: Execution = { labels: labelContext(spec, request.body, changeStreamGetMore), writeConcernError: undefined };
+  const execution: Execution = { labels: labelContext(spec, request.body, changeStreamGetMore), writeConcernError: undefined, writeConcernErrorLabels: undefined };
   try {
     const gossip = gossipedClusterTime(request.body);
     if (gossip !== undefined) server.engine.advanceClusterTime(gossip);
     const lsid: unknown = request.body["lsid"];
     const session = lsid === undefined ? undefined : server.sessions.get(lsid);
     const run = (): Promise<Document> => execute(server, request, spec, session, timing, execution);
-    const reply = session === undefined || changeStreamGetMore ? await run() : await server.sessions.runExclusive(session, run);
+    const result = session === undefined || changeStreamGetMore ? await run() : await server.sessions.runExclusive(session, run);
+    // A copy: the handler's reply may be kept (a retryable write's, for its retries) and must stay as it was.
+    const reply: Document = { ...result };
     const wce = execution.writeConcernError;
     if (wce !== undefined && reply["ok"] !== 0) {
       reply["writeConcernError"] = wce;
-      const code = typeof wce["code"] === "number" ? wce["code"] : undefined;
-      const labels = errorLabelsFor(undefined, code, execution.labels);
+      const labels = execution.writeConcernErrorLabels ?? errorLabelsFor(undefined, toNumber(wce["code"]), execution.labels);
       if (labels.length > 0) reply["errorLabels"] = labels;
     }
     if (!execution.labels.inTransaction) addSnapshotTime(reply, parseReadConcernQuietly(request.body), timing);

@@ -21,6 +21,9 @@ const resumable = new Set<number>([
   errorCodes.FailedToSatisfyReadPreference,
 ]);
 
+/** mongod's NonResumableChangeStreamError category. */
+const nonResumable = new Set<number>([errorCodes.ChangeStreamFatalError, errorCodes.ChangeStreamHistoryLost]);
+
 /** Errors that make a transaction worth retrying as a whole. */
 const transient = new Set<number>([errorCodes.WriteConflict, errorCodes.LockTimeout, errorCodes.PreparedTransactionInProgress, errorCodes.SnapshotUnavailable]);
 
@@ -45,5 +48,6 @@ export function errorLabelsFor(code: number | undefined, wcCode: number | undefi
     labels.push("RetryableWriteError");
   }
   if (context.changeStreamGetMore && code !== undefined && resumable.has(code)) labels.push("ResumableChangeStreamError");
+  if (context.changeStreamGetMore && code !== undefined && nonResumable.has(code)) labels.push("NonResumableChangeStreamError");
   return labels;
 }
