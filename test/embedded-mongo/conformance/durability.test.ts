@@ -342,7 +342,7 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
     await writeFile(journal, bytes);
 
     const failure = await spawnEmbeddedMongo({ dataDir }).then(
-      async (server) => {
+      (server) => {
         servers.push(server);
         return "started";
       },

@@ -118,10 +118,10 @@ describe("ordered and unordered batches report exactly what applied", () => {
     const big = docOfSize(3, maxBsonObjectSize + 1);
     const ordered = await ctx().db.command({ insert: coll.collectionName, documents: [{ _id: 1 }, { _id: 2 }, big, { _id: 4 }], ordered: true });
     expect(ordered["n"]).toBe(1);
-    expect((ordered["writeErrors"] as Document[]).map((e) => [e["index"], e["code"]])).toEqual([[1, 11000]]);
+    expect((ordered["writeErrors"] as Document[]).map((e): unknown[] => [e["index"], e["code"]])).toEqual([[1, 11000]]);
     const unordered = await ctx().db.command({ insert: coll.collectionName, documents: [{ _id: 5 }, { _id: 2 }, big, { _id: 6 }], ordered: false });
     expect(unordered["n"]).toBe(2);
-    expect((unordered["writeErrors"] as Document[]).map((e) => [e["index"], e["code"]])).toEqual([[1, 11000], [2, 10334]]);
+    expect((unordered["writeErrors"] as Document[]).map((e): unknown[] => [e["index"], e["code"]])).toEqual([[1, 11000], [2, 10334]]);
     expect((await coll.find().sort({ _id: 1 }).toArray()).map((d) => d._id)).toEqual([1, 2, 5, 6]);
   });
 });
