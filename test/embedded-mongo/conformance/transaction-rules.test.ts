@@ -6,7 +6,7 @@
  * deployment cannot satisfy (reported, with the write applied).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { MongoWriteConcernError, type ClientSession, type Document } from "mongodb";
+import { MongoWriteConcernError, WriteConcern, type ClientSession, type Document } from "mongodb";
 import { expectServerError, useConformanceDb, type TestDoc } from "./fixture.ts";
 
 const ctx = useConformanceDb("txnrules");
@@ -33,8 +33,8 @@ async function collectionNames(): Promise<string[]> {
 }
 
 async function indexNames(name: string): Promise<string[]> {
-  const indexes: Document[] = await ctx().db.collection(name).listIndexes().toArray();
-  return indexes.map((i) => String(i["name"])).sort();
+  const indexes: unknown[] = await ctx().db.collection(name).listIndexes().toArray();
+  return indexes.map((i) => String((i as Document)["name"])).sort();
 }
 
 /** Resolves `promise`, or reports that it is still pending after `ms`. */
@@ -195,7 +195,7 @@ describe("write concerns the deployment cannot satisfy", () => {
 
   it("a commit with an unsatisfiable write concern commits and reports it", async () => {
     const coll = await ctx().db.createCollection<TestDoc>(freshName());
-    const session = ctx().client.startSession({ defaultTransactionOptions: { writeConcern: { w: 50 } } });
+    const session = ctx().client.startSession({ defaultTransactionOptions: { writeConcern: new WriteConcern(50) } });
     sessions.push(session);
     session.startTransaction();
     await coll.insertOne({ _id: 1 }, { session });
