@@ -1,11 +1,11 @@
 /**
  * Change-stream resume tokens: `{_data: <hex>}` holding the cluster time and
- * the change-log position, then the token's kind. Fixed-width big-endian hex,
- * so tokens sort like the positions they stand for (time, then position), as
- * MongoDB's do. The kinds: an event's own token, an invalidate event's
- * (resumable only with `startAfter`), and a high-water mark (the
- * `postBatchResumeToken` of a stream that has seen every change up to a cluster
- * time, which keeps moving while the stream is idle).
+ * the change-log position, the token's kind, and the store's id. Fixed-width
+ * big-endian hex, so tokens of one store sort like the positions they stand
+ * for (time, then position), as MongoDB's do. The kinds: an event's own token,
+ * an invalidate event's (resumable only with `startAfter`), and a high-water
+ * mark (the `postBatchResumeToken` of a stream that has seen every change up
+ * to a cluster time, which keeps moving while the stream is idle).
  */
 import { Timestamp, type Document } from "bson";
 import { isPlainObject } from "./document-paths.ts";
@@ -19,26 +19,29 @@ export interface ResumePosition {
   /** Its cluster time; absent in tokens issued before tokens carried one. */
   readonly time: Timestamp | undefined;
   readonly kind: TokenKind;
+  /** The issuing store (absent in tokens issued before tokens carried it). */
+  readonly storeId: string | undefined;
 }
 
 const kindCodes: Readonly<Record<TokenKind, string>> = { event: "00", invalidate: "01", highWaterMark: "02" };
 
 const hex = (n: number | bigint, width: number): string => n.toString(16).padStart(width, "0");
 
-export function encodeResumeToken(position: { readonly seq: bigint; readonly time: Timestamp; readonly kind: TokenKind }): Document {
-  return { _data: `${hex(position.time.t, 8)}${hex(position.time.i, 8)}${hex(position.seq, 16)}${kindCodes[position.kind]}` };
+export function encodeResumeToken(position: { readonly seq: bigint; readonly time: Timestamp; readonly kind: TokenKind }, storeId: string): Document {
+  return { _data: `${hex(position.time.t, 8)}${hex(position.time.i, 8)}${hex(position.seq, 16)}${kindCodes[position.kind]}${storeId}` };
 }
+
+const kinds: Readonly<Record<string, TokenKind>> = { "00": "event", "01": "invalidate", "02": "highWaterMark" };
 
 export function decodeResumeToken(token: unknown, option: string): ResumePosition {
   const data: unknown = isPlainObject(token) ? token["_data"] : undefined;
-  if (typeof data === "string" && /^[0-9a-f]{32}0[0-2]$/.test(data)) {
+  if (typeof data === "string" && /^[0-9a-f]{32}0[0-2][0-9a-f]{16}$/.test(data)) {
     const time = new Timestamp({ t: Number.parseInt(data.slice(0, 8), 16), i: Number.parseInt(data.slice(8, 16), 16) });
-    const kind = data.endsWith("01") ? "invalidate" : data.endsWith("02") ? "highWaterMark" : "event";
-    return { seq: BigInt(`0x${data.slice(16, 32)}`), time, kind };
+    return { seq: BigInt(`0x${data.slice(16, 32)}`), time, kind: kinds[data.slice(32, 34)] ?? "event", storeId: data.slice(34) };
   }
   // The form before tokens carried a cluster time: position and invalidate flag.
   if (typeof data === "string" && /^[0-9a-f]{16}0[01]$/.test(data)) {
-    return { seq: BigInt(`0x${data.slice(0, 16)}`), time: undefined, kind: data.endsWith("01") ? "invalidate" : "event" };
+    return { seq: BigInt(`0x${data.slice(0, 16)}`), time: undefined, kind: data.endsWith("01") ? "invalidate" : "event", storeId: undefined };
   }
   throw commandError("BadValue", `${option} is not a resume token issued by this server: ${JSON.stringify(token)}`);
 }

@@ -80,6 +80,7 @@ const zeroTime = new Timestamp({ t: 0, i: 0 });
  */
 function checkToken(ctx: CommandContext, position: ResumePosition, token: unknown): void {
   const changes = ctx.server.engine.changes;
+  if (position.storeId !== undefined && position.storeId !== ctx.server.engine.storeId) throw tokenNotFound(token);
   if (position.seq > changes.latestSeq()) throw tokenNotFound(token);
   if (position.seq < changes.oldestSeq() - 1n) throw historyLost();
   if (position.time === undefined) return;
@@ -199,7 +200,7 @@ function operationDescription(event: ChangeEvent): Document {
 function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEvent): Document {
   const { db, collection } = splitNamespace(event.ns);
   const doc: Document = {
-    _id: encodeResumeToken({ seq: event.seq, time: event.clusterTime, kind: "event" }),
+    _id: encodeResumeToken({ seq: event.seq, time: event.clusterTime, kind: "event" }, ctx.server.engine.storeId),
     operationType: event.operationType,
     clusterTime: event.clusterTime,
     wallTime: event.wallTime,
@@ -296,7 +297,7 @@ function scan(ctx: CommandContext, state: StreamState, maxEvents: number): Docum
       state.afterSeq = event.seq;
       state.afterTime = event.clusterTime;
       if (invalidates(state, event)) {
-        out.push({ _id: encodeResumeToken({ seq: event.seq, time: event.clusterTime, kind: "invalidate" }), operationType: "invalidate", clusterTime: event.clusterTime, wallTime: event.wallTime });
+        out.push({ _id: encodeResumeToken({ seq: event.seq, time: event.clusterTime, kind: "invalidate" }, ctx.server.engine.storeId), operationType: "invalidate", clusterTime: event.clusterTime, wallTime: event.wallTime });
         state.invalidated = true;
         break;
       }
@@ -314,11 +315,11 @@ function scan(ctx: CommandContext, state: StreamState, maxEvents: number): Docum
 function postBatchResumeToken(ctx: CommandContext, state: StreamState): Document {
   const engine = ctx.server.engine;
   if (state.invalidated || state.afterSeq < engine.changes.durableSeq()) {
-    return encodeResumeToken({ seq: state.afterSeq, time: state.afterTime, kind: "event" });
+    return encodeResumeToken({ seq: state.afterSeq, time: state.afterTime, kind: "event" }, engine.storeId);
   }
   const mark = engine.durableHighWaterMark();
   const time = compareTimestamps(mark, state.afterTime) > 0 ? mark : state.afterTime;
-  return encodeResumeToken({ seq: state.afterSeq, time, kind: "highWaterMark" });
+  return encodeResumeToken({ seq: state.afterSeq, time, kind: "highWaterMark" }, engine.storeId);
 }
 
 function streamState(entry: CursorEntry): StreamState {

@@ -12,6 +12,7 @@
 import { Binary, calculateObjectSize, Long, Timestamp, UUID } from "bson";
 import type { Document } from "bson";
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { EngineCore, JournalOp, RecordSink, SnapshotContent } from "./engine.ts";
 import { createJournalWriter, fsyncDirectory, openJournalFileSync } from "./journal-writer.ts";
@@ -171,6 +172,32 @@ function replayJournal(core: EngineCore, path: string, data: Uint8Array): Replay
   return { cutAt: undefined, reason: "", applied };
 }
 
+const storeIdName = "store-id";
+
+/** The data directory's identity, created (durably) on first use. */
+async function storeIdOf(dir: string): Promise<string> {
+  const path = join(dir, storeIdName);
+  try {
+    const id = (await readFile(path, "utf8")).trim();
+    if (/^[0-9a-f]{16}$/.test(id)) return id;
+    throw new DataDirError(`${path} does not hold a store id (16 hex digits); refusing to start`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const id = randomBytes(8).toString("hex");
+  const tmp = `${path}.tmp`;
+  const handle = await open(tmp, "w");
+  try {
+    await handle.writeFile(`${id}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+  await fsyncDirectory(dir);
+  return id;
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -179,6 +206,7 @@ export async function openDataDir(core: EngineCore, dir: string, options: Engine
   const log: Log = options.log ?? (() => undefined);
   const compactAfter = options.compactAfterBytes ?? DEFAULT_COMPACT_BYTES;
   await mkdir(dir, { recursive: true });
+  core.adoptStoreId(await storeIdOf(dir));
   let names = await readdir(dir);
   for (const name of names) if (name.endsWith(".tmp")) await rm(join(dir, name), { force: true });
   names = await readdir(dir);

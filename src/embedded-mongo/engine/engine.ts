@@ -7,6 +7,7 @@
  * same apply functions. Each commit takes one cluster time, shared by all its
  * change events.
  */
+import { randomBytes } from "node:crypto";
 import { Timestamp, UUID } from "bson";
 import type { Document } from "bson";
 import { createChangeLog } from "./change-log.ts";
@@ -92,6 +93,8 @@ export interface EngineCore {
   restore(snapshot: SnapshotContent): void;
   /** Everything replayed is durable: change streams may read it. */
   replayed(): void;
+  /** Adopts the identity kept in the data directory. */
+  adoptStoreId(id: string): void;
   snapshot(): SnapshotContent;
   attach(sink: RecordSink): void;
 }
@@ -123,6 +126,7 @@ export function createEngineCore(options: EngineOptions): EngineCore {
   let gcHead = 0;
   let sink: RecordSink | null = null;
   let closed = false;
+  let storeId = randomBytes(8).toString("hex");
 
   function assertOpen(): void {
     if (closed) throw new EngineError(8, "UnknownError", "the embedded storage engine is closed");
@@ -491,6 +495,9 @@ export function createEngineCore(options: EngineOptions): EngineCore {
   }
 
   const engine: Engine = {
+    get storeId() {
+      return storeId;
+    },
     begin(beginOptions = {}) {
       assertOpen();
       const txn = createTransaction(host, beginOptions.session, beginOptions.readAt ?? "latest");
@@ -602,6 +609,9 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     restore,
     replayed() {
       changes.markDurable(changes.latestSeq(), lastCommitTime);
+    },
+    adoptStoreId(id) {
+      storeId = id;
     },
     snapshot,
     attach(s) {

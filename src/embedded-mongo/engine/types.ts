@@ -172,6 +172,12 @@ export interface BeginOptions {
 }
 
 export interface Engine {
+  /**
+   * This store's identity (16 hex digits): random per in-memory store, kept
+   * in the data directory otherwise. Resume tokens carry it, so a token from
+   * another store (or one that lost its data) is refused, not misread.
+   */
+  readonly storeId: string;
   begin(options?: BeginOptions): Transaction;
   readonly changes: ChangeLog;
   /** The current cluster time (`$clusterTime` of replies); never less than any commit time. */

@@ -229,3 +229,41 @@ describe("framing", () => {
     expect((await c.next()).doc).toMatchObject({ ok: 0, code: 43, codeName: "CursorNotFound" });
   });
 });
+
+describe("message and document size limits", () => {
+  const MiB = 1024 * 1024;
+
+  it("accepts a 45 MB message (three 15 MiB documents in a kind-1 section) and inserts them all", { timeout: 60_000 }, async () => {
+    const c = await connection();
+    const docs = [1, 2, 3].map((i) => ({ _id: i, s: String(i).repeat(15 * MiB) }));
+    const frame = opMsg({ body: { insert: "big", ordered: true, $db: "raw" }, sequences: [["documents", docs]] });
+    expect(frame.length).toBeGreaterThan(45 * 1_000_000);
+    expect(frame.length).toBeLessThan(48_000_000);
+    c.send(frame);
+    expect((await c.next(30_000)).doc).toMatchObject({ ok: 1, n: 3 });
+    c.send(opMsg({ body: { aggregate: "big", pipeline: [{ $project: { len: { $strLenBytes: "$s" } } }], cursor: {}, $db: "raw" } }));
+    expect(((await c.next(30_000)).doc["cursor"] as { firstBatch: unknown[] }).firstBatch).toEqual([
+      { _id: 1, len: 15 * MiB },
+      { _id: 2, len: 15 * MiB },
+      { _id: 3, len: 15 * MiB },
+    ]);
+  });
+
+  it("answers a command document above 16 MiB plus envelope with BSONObjectTooLarge and stays usable", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { insert: "huge", documents: [{ _id: 1, s: "x".repeat(16 * MiB + 16 * 1024) }], $db: "raw" } }));
+    const reply = (await c.next()).doc;
+    expect(reply).toMatchObject({ ok: 0, code: 10334, codeName: "BSONObjectTooLarge" });
+    expect(String(reply["errmsg"])).toMatch(/^BSONObj size: \d+ \(0x[0-9A-F]+\) is invalid\. Size must be between 0 and 16793600\(16MB\)$/);
+    c.send(opMsg({ body: { count: "huge", $db: "raw" } }));
+    expect((await c.next()).doc).toMatchObject({ ok: 1, n: 0 });
+  });
+
+  it("gives a document above 16 MiB in a sequence its own write error (10334), the others are inserted", async () => {
+    const c = await connection();
+    const docs = [{ _id: 1 }, { _id: 2, s: "x".repeat(16 * MiB) }, { _id: 3 }];
+    c.send(opMsg({ body: { insert: "seq", ordered: false, $db: "raw" }, sequences: [["documents", docs]] }));
+    const reply = (await c.next()).doc;
+    expect(reply).toMatchObject({ ok: 1, n: 2, writeErrors: [{ index: 1, code: 10334, codeName: "BSONObjectTooLarge" }] });
+  });
+});
