@@ -1,5 +1,5 @@
 /**
- * Catalog commands: create, collMod, drop, dropDatabase, listCollections,
+ * Catalog commands: create, collMod, drop, renameCollection, dropDatabase, listCollections,
  * listDatabases, createIndexes, listIndexes, dropIndexes. create and
  * createIndexes also run inside a transaction (MongoDB 4.4+), on the
  * transaction's own new collections, and take effect with its commit.
@@ -75,6 +75,24 @@ export const drop: CommandHandler = async (ctx) => {
   const dropped = await ctx.server.engine.dropCollection(ns);
   if (dropped === null) throw commandError("NamespaceNotFound", "ns not found");
   return { ns, nIndexesWas: dropped.nIndexesWas, ok: 1 };
+};
+
+/** A full namespace argument (`db.coll`), validated as namespaceOf validates its parts. */
+function fullNamespace(value: unknown, field: string): string {
+  if (typeof value !== "string") throw commandError("TypeMismatch", `BSON field 'renameCollection.${field}' is the wrong type, expected type 'string'`);
+  const dot = value.indexOf(".");
+  if (dot <= 0) throw commandError("InvalidNamespace", `Invalid ${field} namespace: ${value}`);
+  return namespaceOf(value.slice(0, dot), value.slice(dot + 1), "renameCollection");
+}
+
+/** renameCollection (run against admin): moves a collection, also into another database. */
+export const renameCollection: CommandHandler = async (ctx) => {
+  if (ctx.db !== "admin") throw commandError("Unauthorized", "renameCollection may only be run against the admin database.");
+  const from = fullNamespace(ctx.body["renameCollection"], "renameCollection");
+  const to = fullNamespace(ctx.body["to"], "to");
+  const dropTarget = commandArgs(ctx.body, "renameCollection").boolean("dropTarget") ?? false;
+  await ctx.server.engine.renameCollection(from, to, dropTarget);
+  return { ok: 1 };
 };
 
 export const dropDatabase: CommandHandler = async (ctx) => {

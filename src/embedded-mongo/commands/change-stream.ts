@@ -149,8 +149,9 @@ function relevant(state: StreamState, event: ChangeEvent): boolean {
 
 function invalidates(state: StreamState, event: ChangeEvent): boolean {
   if (state.allDatabases) return false;
-  if (state.collection !== undefined) return event.operationType === "drop" || event.operationType === "dropDatabase";
-  return event.operationType === "dropDatabase";
+  const type = event.operationType;
+  if (state.collection !== undefined) return type === "drop" || type === "rename" || type === "dropDatabase";
+  return type === "dropDatabase";
 }
 
 function lookupCurrent(ctx: CommandContext, ns: string, id: unknown): Document | null {
@@ -167,17 +168,16 @@ function eventSummary(event: ChangeEvent): string {
   return describeValue({ operationType: event.operationType, ns: event.ns, documentKey: event.documentKey, clusterTime: event.clusterTime });
 }
 
-/**
- * `disambiguatedPaths` (expanded events): for every changed path with a
- * numeric component, its components, so a field named "1" cannot be mistaken
- * for an array index. Paths here never run through arrays (arrays are
- * reported whole), so every component is a field name.
- */
-function disambiguatedPaths(paths: readonly string[]): Document {
+function namespaceDocument(ns: string): Document {
+  const { db, collection } = splitNamespace(ns);
+  return { db, coll: collection };
+}
+
+/** `disambiguatedPaths` as sent: array indices as int32. */
+function disambiguated(paths: Document): Document {
   const out: Document = {};
-  for (const path of paths) {
-    const parts = path.split(".");
-    if (parts.some((p) => /^\d+$/.test(p))) out[path] = parts;
+  for (const [path, parts] of Object.entries(paths) as [string, (string | number)[]][]) {
+    out[path] = parts.map((p) => (typeof p === "number" ? new Int32(p) : p));
   }
   return out;
 }
@@ -191,6 +191,11 @@ function operationDescription(event: ChangeEvent): Document {
     case "createIndexes":
     case "dropIndexes":
       return { indexes: (described?.indexes ?? []).map(indexDocument) };
+    case "rename": {
+      const out: Document = { to: namespaceDocument(described?.to ?? "") };
+      if (described?.droppedTarget !== undefined) out["dropTarget"] = described.droppedTarget;
+      return out;
+    }
     default:
       return { ...(described?.options ?? {}) };
   }
@@ -227,7 +232,7 @@ function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEve
     const updatedFields = description?.updatedFields ?? {};
     const removedFields = [...(description?.removedFields ?? [])];
     const update: Document = { updatedFields, removedFields, truncatedArrays: [...(description?.truncatedArrays ?? [])] };
-    if (state.expanded) update["disambiguatedPaths"] = disambiguatedPaths([...Object.keys(updatedFields), ...removedFields]);
+    if (state.expanded) update["disambiguatedPaths"] = disambiguated(description?.disambiguatedPaths ?? {});
     doc["updateDescription"] = update;
   }
   if (state.fullDocumentBeforeChange !== "off" && (type === "update" || type === "replace" || type === "delete")) {
@@ -236,7 +241,8 @@ function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEve
     }
     doc["fullDocumentBeforeChange"] = event.fullDocumentBeforeChange ?? null;
   }
-  if (expandedOnly.has(type)) doc["operationDescription"] = operationDescription(event);
+  if (type === "rename") doc["to"] = namespaceDocument(event.operationDescription?.to ?? "");
+  if (expandedOnly.has(type) || (state.expanded && type === "rename")) doc["operationDescription"] = operationDescription(event);
   if (event.txn !== undefined) {
     doc["lsid"] = event.txn.lsid;
     doc["txnNumber"] = Long.fromBigInt(event.txn.txnNumber);

@@ -6,7 +6,7 @@
  */
 import type { CommandHandler } from "./command-context.ts";
 import { aggregate } from "./aggregate.ts";
-import { collMod, create, createIndexes, drop, dropDatabase, dropIndexes, listCollections, listDatabases, listIndexes } from "./catalog-commands.ts";
+import { collMod, create, createIndexes, drop, dropDatabase, dropIndexes, listCollections, listDatabases, listIndexes, renameCollection } from "./catalog-commands.ts";
 import { count, distinct, find, getMore, killCursors } from "./find-commands.ts";
 import { findAndModify } from "./find-and-modify.ts";
 import { buildInfo, getCmdLineOpts, getParameter, hello, ping, serverStatus, whatsMyUri } from "./hello-commands.ts";
@@ -51,6 +51,7 @@ const specs: readonly CommandSpec[] = [
   { name: "create", handler: create, inTransaction: true, writeConcern: true },
   { name: "collMod", handler: collMod, writeConcern: true },
   { name: "drop", handler: drop, writeConcern: true },
+  { name: "renameCollection", handler: renameCollection, writeConcern: true },
   { name: "dropDatabase", handler: dropDatabase, writeConcern: true },
   { name: "listCollections", handler: listCollections },
   { name: "listDatabases", handler: listDatabases },

@@ -78,6 +78,7 @@ export type EngineRecord =
   | Stamped<{ t: "createIndexes"; n: Namespace; specs: IndexSpec[]; u?: UUID }>
   | Stamped<{ t: "dropIndexes"; n: Namespace; names: string[] | "*" }>
   | Stamped<{ t: "drop"; n: Namespace }>
+  | Stamped<{ t: "rename"; n: Namespace; to: Namespace; dropTarget: boolean }>
   | Stamped<{ t: "dropDatabase"; db: string }>;
 
 export type JournalOp =
@@ -317,6 +318,21 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     return coll.durable ? [{ ns, operationType: "drop", collectionUUID: coll.uuid }] : [];
   }
 
+  /** Moves the collection to `to` (its state shared, the old object retired); the target is dropped first. */
+  function renameNow(from: Namespace, to: Namespace): PendingEvent[] {
+    const coll = requireCollection(from);
+    const replaced = catalog.get(to);
+    const events = dropCollectionNow(to);
+    catalog.delete(from);
+    coll.live = false;
+    const moved: CollectionState = { ...coll, ns: to, live: true };
+    catalog.set(to, moved);
+    const description: { to: Namespace; droppedTarget?: UUID } = { to };
+    if (replaced?.durable === true) description.droppedTarget = replaced.uuid;
+    events.push({ ns: from, operationType: "rename", collectionUUID: coll.uuid, operationDescription: description });
+    return events;
+  }
+
   function dropDatabaseNow(db: string): PendingEvent[] {
     const prefix = `${db}.`;
     const events: PendingEvent[] = [];
@@ -442,12 +458,15 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       case "drop":
         events = dropCollectionNow(record.n);
         break;
+      case "rename":
+        events = renameNow(record.n, record.to);
+        break;
       case "dropDatabase":
         events = dropDatabaseNow(record.db);
         break;
     }
     // Unstamped DDL took no position then, and must not take one now.
-    if (!stamped && record.t !== "txn" && record.t !== "drop" && record.t !== "dropDatabase") events = [];
+    if (!stamped && record.t !== "txn" && record.t !== "drop" && record.t !== "rename" && record.t !== "dropDatabase") events = [];
     changes.append(events, wallTime, time);
     if (events.length > 0) lastCommitTime = time;
   }
@@ -557,6 +576,15 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       const nIndexesWas = coll.indexes.length;
       await ddl({ t: "drop", n: ns }, () => dropCollectionNow(ns));
       return { nIndexesWas };
+    },
+    async renameCollection(from, to, dropTarget) {
+      assertWritable();
+      splitNs(to);
+      const coll = catalog.get(from);
+      if (coll?.durable !== true) throw new EngineError(26, "NamespaceNotFound", `Source collection ${from} does not exist`);
+      if (from === to) throw new EngineError(20, "IllegalOperation", "Can't rename a collection to itself");
+      if (catalog.get(to)?.durable === true && !dropTarget) throw new EngineError(48, "NamespaceExists", "target namespace exists");
+      await ddl({ t: "rename", n: from, to, dropTarget }, () => renameNow(from, to));
     },
     async dropDatabase(db) {
       assertWritable();

@@ -170,6 +170,8 @@ export function recordToDocuments(record: EngineRecord): Document[] {
       return [{ t: "dropIndexes", ...stampToDocument(record), n: record.n, names: record.names }];
     case "drop":
       return [{ t: "drop", ...stampToDocument(record), n: record.n }];
+    case "rename":
+      return [{ t: "rename", ...stampToDocument(record), n: record.n, to: record.to, dropTarget: record.dropTarget }];
     case "dropDatabase":
       return [{ t: "dropDatabase", ...stampToDocument(record), db: record.db }];
   }
@@ -243,6 +245,8 @@ export function recordFromDocument(doc: Document): DecodedRecord {
     }
     case "drop":
       return whole({ t, ...stamp, n: str(doc, "n") });
+    case "rename":
+      return whole({ t, ...stamp, n: str(doc, "n"), to: str(doc, "to"), dropTarget: doc.dropTarget === true });
     case "dropDatabase":
       return whole({ t, ...stamp, db: str(doc, "db") });
     default:

@@ -38,7 +38,7 @@ export interface CollectionInfo {
 
 /** Data changes, drops, and the DDL events MongoDB shows with `showExpandedEvents`. */
 export type ChangeOperationType =
-  | "insert" | "update" | "replace" | "delete" | "drop" | "dropDatabase"
+  | "insert" | "update" | "replace" | "delete" | "drop" | "rename" | "dropDatabase"
   | "create" | "createIndexes" | "dropIndexes" | "modify";
 
 /** The session and transaction number of a multi-document transaction. */
@@ -62,18 +62,29 @@ export interface ChangeEvent {
   readonly fullDocument?: StoredDoc;
   /** Pre-image for update, replace and delete. */
   readonly fullDocumentBeforeChange?: StoredDoc;
-  /** For `update` only: top-level and dotted paths set, and paths removed. */
+  /** For `update` only: paths set, paths removed, arrays truncated. */
   readonly updateDescription?: {
     readonly updatedFields: Document;
     readonly removedFields: readonly string[];
     readonly truncatedArrays: readonly Document[];
+    /** Changed paths with an array index or a numeric field name, component by component (indices as numbers). */
+    readonly disambiguatedPaths: Document;
   };
   /** Set when the change belongs to a multi-document transaction. */
   readonly txn?: TransactionSession;
   /** The collection's UUID (absent for dropDatabase). */
   readonly collectionUUID?: UUID;
-  /** DDL events: the options a `create` or `modify` set, the indexes `createIndexes`/`dropIndexes` touched. */
-  readonly operationDescription?: { readonly options?: Document; readonly indexes?: readonly IndexSpec[] };
+  /**
+   * DDL events: the options a `create` or `modify` set, the indexes
+   * `createIndexes`/`dropIndexes` touched, a `rename`'s target (and the UUID
+   * of the collection it replaced).
+   */
+  readonly operationDescription?: {
+    readonly options?: Document;
+    readonly indexes?: readonly IndexSpec[];
+    readonly to?: Namespace;
+    readonly droppedTarget?: UUID;
+  };
 }
 
 /**
@@ -197,6 +208,12 @@ export interface Engine {
   modifyCollection(ns: Namespace, options: Document): Promise<boolean>;
   /** Null when it did not exist (NamespaceNotFound). */
   dropCollection(ns: Namespace): Promise<{ nIndexesWas: number } | null>;
+  /**
+   * Moves a collection (documents, indexes, UUID) to another namespace, also
+   * in another database. Throws 26 when the source does not exist, 48 when
+   * the target does and `dropTarget` is false (with it, the target is dropped).
+   */
+  renameCollection(from: Namespace, to: Namespace, dropTarget: boolean): Promise<void>;
   dropDatabase(db: string): Promise<void>;
   /**
    * Creates the collection implicitly; an identical existing index is a no-op;

@@ -96,6 +96,42 @@ describe("showExpandedEvents", () => {
   });
 });
 
+describe("renaming", () => {
+  it("a collection stream sees rename (with its target) and then invalidate; the documents move with it", async () => {
+    const [from, to] = [freshName(), freshName()];
+    const coll = await ctx().db.createCollection<TestDoc>(from);
+    await coll.insertOne({ _id: 1 });
+    const stream = await open(coll.watch<Document, Document>([], { maxAwaitTimeMS: 200 }));
+    await coll.rename(to);
+    const [rename, invalidate] = await nextEvents(stream, 2);
+    expect(rename).toMatchObject({ operationType: "rename", ns: { db: ctx().db.databaseName, coll: from }, to: { db: ctx().db.databaseName, coll: to } });
+    expect(invalidate?.["operationType"]).toBe("invalidate");
+    expect(await ctx().db.collection<TestDoc>(to).find().toArray()).toEqual([{ _id: 1 }]);
+    expect(await ctx().db.listCollections({ name: from }).toArray()).toEqual([]);
+  });
+
+  it("with dropTarget the target is dropped first; expanded events describe the rename", async () => {
+    const [from, to] = [freshName(), freshName()];
+    await ctx().db.collection<TestDoc>(to).insertOne({ _id: "old" });
+    const coll = await ctx().db.createCollection<TestDoc>(from);
+    await coll.insertOne({ _id: "new" });
+    const stream = await open(ctx().db.watch<Document, Document>([], { showExpandedEvents: true, maxAwaitTimeMS: 200 }));
+    expect((await expectRenameError(coll, to)).code).toBe(48);
+    await coll.rename(to, { dropTarget: true });
+    const [drop, rename] = await nextEvents(stream, 2);
+    expect(drop).toMatchObject({ operationType: "drop", ns: { coll: to } });
+    expect(rename).toMatchObject({ operationType: "rename", ns: { coll: from }, operationDescription: { to: { db: ctx().db.databaseName, coll: to } } });
+    expect((rename?.["operationDescription"] as Document)["dropTarget"]).toEqual(drop?.["collectionUUID"]);
+    expect(await ctx().db.collection<TestDoc>(to).find().toArray()).toEqual([{ _id: "new" }]);
+  });
+});
+
+async function expectRenameError(coll: Collection<TestDoc>, to: string): Promise<MongoServerError> {
+  const error = await coll.rename(to).then(() => undefined, (e: unknown) => e);
+  if (!(error instanceof MongoServerError)) throw new Error(`expected a server error, got ${String(error)}`);
+  return error;
+}
+
 describe("pre- and post-images", () => {
   it("fullDocument 'required' fails the stream where changeStreamPreAndPostImages is off (NoMatchingDocument, 47)", async () => {
     const coll = await ctx().db.createCollection<TestDoc>(freshName());

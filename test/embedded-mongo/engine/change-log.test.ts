@@ -48,12 +48,27 @@ describe("change events", () => {
       updatedFields: { a: new Int32(2), "sub.y": new Int32(3), "sub.z": new Int32(4) },
       removedFields: ["gone"],
       truncatedArrays: [],
+      disambiguatedPaths: {},
     });
     expect(replace?.updateDescription).toBeUndefined();
     expect(plain([replace?.fullDocumentBeforeChange ?? {}])).toEqual([{ _id: 2, b: 1 }]);
     // The delete's pre-image is the state after the earlier write in the same transaction.
     expect(plain([del?.fullDocumentBeforeChange ?? {}])).toEqual([{ _id: 1, a: 2, sub: { x: 1, y: 3, z: 4 } }]);
     expect(del?.fullDocument).toBeUndefined();
+  });
+
+  it("describes array changes element by element, as MongoDB's diff does", async () => {
+    await insertAll(engine, NS, [{ _id: 1, tags: ["a", "b", "c"], list: ["foo", { a: "bar" }, 1, 2, 3], nested: [{ "1": 1 }], whole: [1, 2] }]);
+    const txn = engine.begin();
+    txn.replace(NS, 1, { _id: 1, tags: ["a", "B", "c", "d"], list: ["foo", { a: "bar" }], nested: [{ "1": 2 }], whole: [3, 4] }, "update");
+    await txn.commit();
+    const [update] = engine.changes.since(2n, 1);
+    expect(update?.updateDescription).toEqual({
+      updatedFields: { "tags.1": "B", "tags.3": "d", "nested.0.1": new Int32(2), whole: [new Int32(3), new Int32(4)] },
+      removedFields: [],
+      truncatedArrays: [{ field: "list", newSize: new Int32(2) }],
+      disambiguatedPaths: { "tags.1": ["tags", 1], "tags.3": ["tags", 3], "nested.0.1": ["nested", 0, "1"] },
+    });
   });
 
   it("keeps no pre-images, and no post-images of updates, where changeStreamPreAndPostImages is off", async () => {

@@ -114,6 +114,29 @@ describe("journal replay", () => {
     expect(third.engine.changes.latestSeq()).toBe(3n);
   });
 
+  it("replays renames (with the target dropped), collMod options and DDL events", async () => {
+    const dir = join(root, "live");
+    const first = await start(dir);
+    await insertAll(first.engine, "db.a", [{ _id: 1 }]);
+    await first.engine.createIndexes("db.a", [{ name: "k_1", key: [["k", 1]], unique: true }]);
+    await insertAll(first.engine, "other.b", [{ _id: 2 }]);
+    await first.engine.renameCollection("db.a", "other.b", true);
+    await first.engine.modifyCollection("other.b", { changeStreamPreAndPostImages: { enabled: true } });
+    const uuid = first.engine.listCollections("other")[0]?.uuid.toHexString();
+    const events = first.engine.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.ns, e.clusterTime]);
+    const copy = await crashCopy(dir, "crashed");
+    const second = await start(copy);
+    expect(second.logs.filter((l) => l.level !== "info")).toEqual([]);
+    expect(second.engine.listCollections("db")).toEqual([]);
+    expect(second.engine.listCollections("other").map((c) => [c.name, c.uuid.toHexString(), c.options])).toEqual([
+      ["b", uuid, { changeStreamPreAndPostImages: { enabled: true } }],
+    ]);
+    expect(read(second.engine, "other.b").map(idOf)).toEqual([1]);
+    expect(second.engine.listIndexes("other.b")?.map((s) => s.name)).toEqual(["_id_", "k_1"]);
+    expect(second.engine.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.ns, e.clusterTime])).toEqual(events);
+    expect(events.map((e) => e[1])).toEqual(["create", "insert", "createIndexes", "create", "insert", "drop", "rename", "modify"]);
+  });
+
   it("writes nothing to disk without a data directory", async () => {
     const engine = await createEngine({});
     await insertAll(engine, NS, [{ _id: 1 }]);
