@@ -30,6 +30,8 @@ export interface EmbeddedMongoOptions {
   readonly changeLogRetention?: number;
   /** How long change events are kept for resuming change streams (default 24 hours). */
   readonly changeLogRetentionMs?: number;
+  /** How long snapshot reads at a cluster time can reach back (mongod's minSnapshotHistoryWindowInSeconds; default 300 s). */
+  readonly snapshotHistoryMs?: number;
   /**
    * Enables test commands, as mongod's `--setParameter enableTestCommands=1`:
    * `configureFailPoint` with the `failCommand` fail point. Off by default
@@ -76,6 +78,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     ...(options.changeLogRetention === undefined ? {} : { changeLogRetention: options.changeLogRetention }),
     ...(options.changeLogRetentionMs === undefined ? {} : { changeLogRetentionMs: options.changeLogRetentionMs }),
+    ...(options.snapshotHistoryMs === undefined ? {} : { snapshotHistoryMs: options.snapshotHistoryMs }),
   };
   const cursorTimeoutMs = options.cursorTimeoutMs ?? defaultCursorTimeoutMs;
   const transactionLifetimeMs = options.transactionLifetimeMs ?? defaultTransactionLifetimeMs;

@@ -68,7 +68,10 @@ function transactionFor(server: ServerContext, session: SessionState, lsid: unkn
     }
     abortSessionTransaction(session);
     const id: unknown = isPlainObject(lsid) ? lsid["id"] : undefined;
-    const tx = server.engine.begin({ session: { lsid: { id, uid: anonymousUid }, txnNumber } });
+    const at = parseReadConcern(body["readConcern"])?.atClusterTime;
+    const owner = { lsid: { id, uid: anonymousUid }, txnNumber };
+    // A snapshot transaction at a given cluster time reads as of it.
+    const tx = server.engine.begin(at === undefined ? { session: owner } : { session: owner, readAt: at });
     const txn: SessionTransaction = { txnNumber, tx, state: "active", lastUsed: Date.now() };
     session.txn = txn;
     session.highestTxnNumber = txnNumber;
@@ -162,20 +165,6 @@ function labelContext(spec: CommandSpec, body: Document, changeStreamGetMore: bo
   };
 }
 
-/** Refuses atClusterTime reads this store cannot serve (it keeps no history beyond the durable state). */
-function checkAtClusterTime(server: ServerContext, concern: ReadConcern | undefined): void {
-  const at = concern?.atClusterTime;
-  if (at === undefined) return;
-  const durable = server.engine.changes.durableTime();
-  if (!at.equals(durable)) {
-    throw commandError("SnapshotTooOld", `Read timestamp ${describeTimestamp(at)} is not available: the embedded server keeps no snapshot history, only the state at ${describeTimestamp(durable)}`);
-  }
-}
-
-function describeTimestamp(t: { t: number; i: number }): string {
-  return `Timestamp(${t.t}, ${t.i})`;
-}
-
 async function execute(server: ServerContext, request: CommandRequest, spec: CommandSpec, session: SessionState | undefined, timing: OperationTiming, execution: Execution): Promise<Document> {
   const body = request.body;
   const db: unknown = request.legacyDb ?? body["$db"];
@@ -221,7 +210,6 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
   }
   checkReadConcernSupported(spec.name, readConcern, spec.reads === true);
   if (spec.writeConcern === true && execution.writeConcernError === undefined) execution.writeConcernError = writeConcernError(body["writeConcern"]);
-  checkAtClusterTime(server, readConcern);
   await waitForReadConcern(server.engine, readConcern, deadline);
   const ctx = context(autocommitScope(server.engine, { maxTimeMS, readAt: readPoint(readConcern), timing }));
   const run = async (): Promise<Document> => spec.handler(ctx);

@@ -57,8 +57,9 @@ export function checkReadConcernSupported(command: string, concern: ReadConcern 
   throw commandError("InvalidOptions", `Command ${command} does not support ${quoted(concern)}`);
 }
 
-/** Where a read outside a transaction looks. */
-export function readPoint(concern: ReadConcern | undefined): "latest" | "durable" {
+/** Where a read looks: the state at `atClusterTime`, the durable state, or everything applied. */
+export function readPoint(concern: ReadConcern | undefined): "latest" | "durable" | Timestamp {
+  if (concern?.atClusterTime !== undefined) return concern.atClusterTime;
   const level = concern?.level;
   return level === "majority" || level === "linearizable" || level === "snapshot" ? "durable" : "latest";
 }
@@ -66,16 +67,19 @@ export function readPoint(concern: ReadConcern | undefined): "latest" | "durable
 const sleepUntil = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Waits as mongod does before a read with `afterClusterTime`: refused when it
- * is past the cluster time (InvalidOptions); for durable levels, until every
- * change applied so far is in the journal (MaxTimeMSExpired at `deadline`).
- * Local reads need no wait: every change up to the cluster time is applied.
+ * Waits as mongod does before a read at or after a cluster time: refused when
+ * it is past the cluster time (InvalidOptions); for durable levels, until
+ * every change applied so far is in the journal (MaxTimeMSExpired at
+ * `deadline`). Local reads need no wait: every change up to the cluster time
+ * is applied.
  */
 export async function waitForReadConcern(engine: Engine, concern: ReadConcern | undefined, deadline: number | undefined): Promise<void> {
-  if (concern?.afterClusterTime === undefined) return;
+  const time = concern?.afterClusterTime ?? concern?.atClusterTime;
+  if (time === undefined) return;
   const current = engine.clusterTime();
-  if (compareTimestamps(concern.afterClusterTime, current) > 0) {
-    throw commandError("InvalidOptions", `readConcern afterClusterTime value must not be greater than the current clusterTime. Requested clusterTime: ${describeValue(concern.afterClusterTime)}; current clusterTime: ${describeValue(current)}`);
+  if (compareTimestamps(time, current) > 0) {
+    const field = concern?.afterClusterTime === undefined ? "atClusterTime" : "afterClusterTime";
+    throw commandError("InvalidOptions", `readConcern ${field} value must not be greater than the current clusterTime. Requested clusterTime: ${describeValue(time)}; current clusterTime: ${describeValue(current)}`);
   }
   if (readPoint(concern) === "latest") return;
   const target = engine.changes.latestSeq();

@@ -6,6 +6,7 @@
  * or inside the session's multi-statement transaction. Both record the
  * cluster time of what they read or committed (the reply's operationTime).
  */
+import type { Timestamp } from "bson";
 import { WriteConflictError, type Engine, type Transaction } from "../engine/types.ts";
 import { commandError, errorCodes, isCodedError } from "../errors.ts";
 import type { OperationTiming } from "./cluster-time.ts";
@@ -48,7 +49,7 @@ async function awaitBlocker(blocker: Promise<void>, deadline: number | undefined
 export interface AutocommitOptions {
   readonly maxTimeMS: number | undefined;
   /** Where reads look (see readConcern). */
-  readonly readAt: "latest" | "durable";
+  readonly readAt: "latest" | "durable" | Timestamp;
   readonly timing: OperationTiming;
 }
 

@@ -99,6 +99,33 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLogWriter {
       return lostUpTo;
     },
     oldestSeq,
+    positionAt(time) {
+      trim();
+      // Binary search for the last retained event at or before `time` (events are in time order).
+      let lo = head;
+      let hi = events.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((events[mid] as ChangeEvent).clusterTime.greaterThan(time)) hi = mid;
+        else lo = mid + 1;
+      }
+      if (lo === head) {
+        // Nothing retained at or before `time`: known only if nothing before the window could be.
+        return time.lessThan(lostUpTo) ? undefined : base + BigInt(head);
+      }
+      return base + BigInt(lo);
+    },
+    positionBefore(wallTime) {
+      trim();
+      let lo = head;
+      let hi = events.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((events[mid] as ChangeEvent).wallTime.getTime() >= wallTime) hi = mid;
+        else lo = mid + 1;
+      }
+      return base + BigInt(lo);
+    },
     since(after, limit) {
       const oldest = oldestSeq();
       const start = after + 1n < oldest ? oldest : after + 1n;

@@ -102,6 +102,7 @@ export interface EngineCore {
 
 const DEFAULT_RETENTION = 100_000;
 const DEFAULT_RETENTION_MS = 24 * 60 * 60_000;
+const DEFAULT_SNAPSHOT_HISTORY_MS = 300_000;
 
 function splitNs(ns: Namespace): [db: string, coll: string] {
   const dot = ns.indexOf(".");
@@ -141,11 +142,25 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     }
   }
 
-  /** The oldest position a snapshot may read at: open transactions', and the durable one (majority reads). */
+  const snapshotHistoryMs = options.snapshotHistoryMs ?? DEFAULT_SNAPSHOT_HISTORY_MS;
+
+  /**
+   * The oldest position a snapshot may read at: open transactions', the
+   * durable one (majority reads), and the start of the snapshot history
+   * (reads at a cluster time); older versions may be pruned.
+   */
   function horizon(): bigint {
     let min = changes.durableSeq();
+    if (snapshotHistoryMs > 0) {
+      const history = changes.positionBefore(Date.now() - snapshotHistoryMs);
+      if (history < min) min = history;
+    }
     for (const txn of active) if (txn.snapshotSeq < min) min = txn.snapshotSeq;
     return min;
+  }
+
+  function snapshotTooOld(time: Timestamp): EngineError {
+    return new EngineError(239, "SnapshotTooOld", `Read timestamp Timestamp(${time.t}, ${time.i}) is older than the oldest available timestamp.`);
   }
 
   function collectGarbage(): void {
@@ -287,7 +302,11 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     catalog,
     snapshotPoint(readAt) {
       if (readAt === "durable") return { seq: changes.durableSeq(), time: changes.durableTime() };
-      return { seq: changes.latestSeq(), time: lastCommitTime };
+      if (readAt === "latest") return { seq: changes.latestSeq(), time: lastCommitTime };
+      // A cluster time: the state after the last commit at or before it (the caller waited for it to be durable).
+      const seq = changes.positionAt(readAt);
+      if (seq === undefined || seq < horizon() || seq > changes.durableSeq()) throw snapshotTooOld(readAt);
+      return { seq, time: readAt };
     },
     assertOpen,
     collectionForWrite(ns) {

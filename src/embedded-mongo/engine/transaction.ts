@@ -57,7 +57,7 @@ export interface CommitContent {
 export interface TransactionHost {
   readonly catalog: ReadonlyMap<Namespace, CollectionState>;
   /** The position and cluster time a new transaction reads at. */
-  snapshotPoint(readAt: "latest" | "durable"): { readonly seq: bigint; readonly time: Timestamp };
+  snapshotPoint(readAt: "latest" | "durable" | Timestamp): { readonly seq: bigint; readonly time: Timestamp };
   /** Returns the collection, creating a not-yet-durable one if needed. */
   collectionForWrite(ns: Namespace): CollectionState;
   /**
@@ -164,7 +164,7 @@ function hasKey(index: IndexState, coll: CollectionState, doc: StoredDoc | null 
 
 let nextTxnId = 1;
 
-export function createTransaction(host: TransactionHost, session?: TransactionSession, readAt: "latest" | "durable" = "latest"): Transaction & { readonly id: number } {
+export function createTransaction(host: TransactionHost, session?: TransactionSession, readAt: "latest" | "durable" | Timestamp = "latest"): Transaction & { readonly id: number } {
   return new SnapshotTransaction(host, session, readAt);
 }
 
@@ -189,7 +189,7 @@ class SnapshotTransaction implements Transaction {
   #lastFind: FindStats | undefined;
   #commitTime: Timestamp | null = null;
 
-  constructor(host: TransactionHost, session: TransactionSession | undefined, readAt: "latest" | "durable") {
+  constructor(host: TransactionHost, session: TransactionSession | undefined, readAt: "latest" | "durable" | Timestamp) {
     this.#host = host;
     this.#session = session;
     const point = host.snapshotPoint(readAt);

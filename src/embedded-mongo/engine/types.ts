@@ -164,6 +164,10 @@ export interface ChangeLog {
   oldestSeq(): bigint;
   /** Changes with a cluster time up to this one may be gone; starting at or before it is ChangeStreamHistoryLost. */
   lostUpTo(): Timestamp;
+  /** The position of the last change at or before `time`; undefined when that history is gone. */
+  positionAt(time: Timestamp): bigint | undefined;
+  /** The position of the last change before wall-clock time `wallTime` (ms) among those retained. */
+  positionBefore(wallTime: number): bigint;
   /** Durable events with `seq > after`, at most `limit`. */
   since(after: bigint, limit: number): ChangeEvent[];
   /** Resolves when `durableSeq() > after`, or after `timeoutMs`, or when `signal` aborts. */
@@ -177,9 +181,12 @@ export interface BeginOptions {
   readonly session?: TransactionSession;
   /**
    * "durable" reads the newest durable state (readConcern majority or
-   * snapshot outside a transaction); "latest" (default) everything applied.
+   * snapshot outside a transaction); "latest" (default) everything applied; a
+   * Timestamp the state as of that cluster time (readConcern snapshot with
+   * atClusterTime), which must be durable and within the snapshot history
+   * (else 239 SnapshotTooOld).
    */
-  readonly readAt?: "latest" | "durable";
+  readonly readAt?: "latest" | "durable" | Timestamp;
 }
 
 export interface Engine {
@@ -237,6 +244,11 @@ export interface EngineOptions {
   readonly changeLogRetention?: number;
   /** How long to keep change events for change streams (default 24 hours). */
   readonly changeLogRetentionMs?: number;
+  /**
+   * How long old document versions stay readable by snapshot reads at a
+   * cluster time (mongod's minSnapshotHistoryWindowInSeconds; default 300 s).
+   */
+  readonly snapshotHistoryMs?: number;
   /** Journal size that triggers a snapshot and a fresh journal (default 64 MiB). */
   readonly compactAfterBytes?: number;
 }

@@ -174,6 +174,23 @@ describe("causal consistency", () => {
   });
 });
 
+describe("snapshot sessions", () => {
+  it("read one snapshot, at the cluster time the first read reports, while others write", async () => {
+    const m = await monitored();
+    await m.coll.insertMany([{ _id: 1, v: "before" }, { _id: 2, v: "before" }]);
+    const session = m.client.startSession({ snapshot: true });
+    sessions.push(session);
+    expect(await m.coll.findOne({ _id: 1 }, { session })).toEqual({ _id: 1, v: "before" });
+    const firstFind = lastReply(m, "find");
+    const atClusterTime = timestampOf((firstFind["cursor"] as Document)["atClusterTime"]);
+    await ctx().db.collection<TestDoc>(m.coll.collectionName).updateMany({}, { $set: { v: "after" } });
+    expect(await m.coll.find({}, { session }).sort({ _id: 1 }).toArray()).toEqual([{ _id: 1, v: "before" }, { _id: 2, v: "before" }]);
+    const secondFind = m.started.filter((e) => e.commandName === "find").at(-1)?.command;
+    expect(timestampOf((secondFind?.["readConcern"] as Document | undefined)?.["atClusterTime"]).equals(atClusterTime)).toBe(true);
+    expect(await m.coll.find().sort({ _id: 1 }).toArray()).toEqual([{ _id: 1, v: "after" }, { _id: 2, v: "after" }]);
+  });
+});
+
 describe("startAtOperationTime", () => {
   it("a stream started at a write's operationTime reports that write and the later ones only", async () => {
     const m = await monitored();

@@ -341,3 +341,35 @@ describe("sessions, blockers and read points", () => {
     reader.abort();
   });
 });
+
+describe("reads at a cluster time", () => {
+  it("see the state as of that time while it is within the snapshot history", async () => {
+    await insertAll(engine, NS, [{ _id: 1, v: 1 }]);
+    const first = engine.changes.since(0n, 10).at(-1)?.clusterTime;
+    const txn = engine.begin();
+    txn.replace(NS, 1, { _id: 1, v: 2 }, "update");
+    const second = await txn.commit();
+    if (first === undefined || second === null) throw new Error("no commit times");
+    const atFirst = engine.begin({ readAt: first });
+    expect(read(engine, NS)).toEqual([{ _id: 1, v: 2 }]);
+    expect(plain(atFirst.find(NS, {}))).toEqual([{ _id: 1, v: 1 }]);
+    expect(atFirst.snapshotTime).toEqual(first);
+    atFirst.abort();
+    const atSecond = engine.begin({ readAt: second });
+    expect(plain(atSecond.find(NS, {}))).toEqual([{ _id: 1, v: 2 }]);
+    atSecond.abort();
+  });
+
+  it("are refused with SnapshotTooOld (239) once that history is gone", async () => {
+    const forgetful = await createEngine({ snapshotHistoryMs: 0 });
+    await insertAll(forgetful, NS, [{ _id: 1, v: 1 }]);
+    const first = forgetful.changes.since(0n, 10).at(-1)?.clusterTime;
+    const txn = forgetful.begin();
+    txn.replace(NS, 1, { _id: 1, v: 2 }, "update");
+    await txn.commit();
+    if (first === undefined) throw new Error("no commit time");
+    const error = engineError(() => forgetful.begin({ readAt: first }));
+    expect([error.code, error.codeName]).toEqual([239, "SnapshotTooOld"]);
+    expect(error.message).toBe(`Read timestamp Timestamp(${first.t}, ${first.i}) is older than the oldest available timestamp.`);
+  });
+});
