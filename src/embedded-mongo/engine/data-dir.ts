@@ -290,7 +290,8 @@ function createSink(dir: string, startGen: number, writer: JournalWriter, compac
   return {
     encode(record) {
       const docs = recordToDocuments(record);
-      return docs.length === 1 ? encodeRecord(docs[0] as Document) : Buffer.concat(docs.map(encodeRecord));
+      const encoded = docs.map((d) => encodeRecord(d.doc, d.bound));
+      return encoded.length === 1 ? (encoded[0] as Buffer) : Buffer.concat(encoded);
     },
     append(bytes) {
       return writer.append(bytes);

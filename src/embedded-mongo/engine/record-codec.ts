@@ -80,8 +80,10 @@ export function specFromDocument(value: unknown): IndexSpec {
 
 /** Payload budget of one journal record holding transaction ops; one larger op gets a record to itself. */
 export const partBytes = 8 * 1024 * 1024;
-/** Per-op framing beyond the document (kind, namespace, field names): an upper-bound estimate. */
+/** Per-op framing beyond the document and namespace (kind, field names, array index): an upper bound. */
 const opOverhead = 64;
+/** A transaction record's own fields (type, stamp, part count, session): an upper bound. */
+const recordOverhead = 1024;
 
 function stampToDocument(record: EngineRecord): Document {
   const out: Document = {};
@@ -111,14 +113,22 @@ function opToDocument(op: JournalOp): Document {
 
 /** An upper bound of the op's share of a record, from the size measured when it was written. */
 function opBytes(op: JournalOp): number {
+  // A namespace character takes at most three bytes of UTF-8.
+  const framing = opOverhead + 3 * op.n.length;
   switch (op.k) {
     case "create":
-      return opOverhead + op.n.length + (op.o === undefined ? 0 : calculateObjectSize(op.o));
+      return framing + (op.o === undefined ? 0 : calculateObjectSize(op.o));
     case "createIndexes":
-      return opOverhead + op.n.length + calculateObjectSize({ specs: op.specs.map(specToDocument) });
+      return framing + calculateObjectSize({ specs: op.specs.map(specToDocument) });
     default:
-      return opOverhead + op.n.length + (op.size ?? calculateObjectSize(op.doc ?? { id: op.id }));
+      return framing + (op.size ?? calculateObjectSize(op.doc ?? { id: op.id }));
   }
+}
+
+/** A journal document, with an upper bound of its size when one is known without measuring it. */
+export interface RecordDocument {
+  readonly doc: Document;
+  readonly bound: number | undefined;
 }
 
 /**
@@ -129,51 +139,61 @@ function opBytes(op: JournalOp): number {
  * incomplete tail. Every document stays below the 16 MiB BSON limit (a single
  * op is at most a 16 MiB document plus its framing).
  */
-export function recordToDocuments(record: EngineRecord): Document[] {
+export function recordToDocuments(record: EngineRecord): RecordDocument[] {
   switch (record.t) {
     case "txn": {
-      const chunks: JournalOp[][] = [[]];
-      let bytes = 0;
+      const chunks: { ops: JournalOp[]; bytes: number }[] = [{ ops: [], bytes: 0 }];
       for (const op of record.ops) {
         const size = opBytes(op);
-        if (bytes + size > partBytes && (chunks[chunks.length - 1] as JournalOp[]).length > 0) {
-          chunks.push([]);
-          bytes = 0;
+        let chunk = chunks[chunks.length - 1] as { ops: JournalOp[]; bytes: number };
+        if (chunk.bytes + size > partBytes && chunk.ops.length > 0) {
+          chunk = { ops: [], bytes: 0 };
+          chunks.push(chunk);
         }
-        (chunks[chunks.length - 1] as JournalOp[]).push(op);
-        bytes += size;
+        chunk.ops.push(op);
+        chunk.bytes += size;
       }
-      const last = chunks.pop() as JournalOp[];
-      const out: Document[] = chunks.map((ops) => ({ t: "part", ops: ops.map(opToDocument) }));
-      const final: Document = { t: "txn", ...stampToDocument(record), ops: last.map(opToDocument) };
+      const last = chunks.pop() as { ops: JournalOp[]; bytes: number };
+      const out: RecordDocument[] = chunks.map((chunk) => ({ doc: { t: "part", ops: chunk.ops.map(opToDocument) }, bound: chunk.bytes + recordOverhead }));
+      const final: Document = { t: "txn", ...stampToDocument(record), ops: last.ops.map(opToDocument) };
       if (chunks.length > 0) final.p = chunks.length;
+      let sessionBytes = 0;
       if (record.session !== undefined) {
         final.l = record.session.lsid;
         final.x = Long.fromBigInt(record.session.txnNumber);
+        sessionBytes = calculateObjectSize({ l: record.session.lsid });
       }
-      out.push(final);
+      out.push({ doc: final, bound: last.bytes + recordOverhead + sessionBytes });
       return out;
     }
+    default:
+      // DDL records are small, but may carry user-given options: measured when encoded.
+      return [{ doc: ddlToDocument(record), bound: undefined }];
+  }
+}
+
+function ddlToDocument(record: Exclude<EngineRecord, { t: "txn" }>): Document {
+  switch (record.t) {
     case "create": {
       const out: Document = { t: "create", ...stampToDocument(record), n: record.n, o: record.o };
       if (record.u !== undefined) out.u = record.u;
-      return [out];
+      return out;
     }
     case "modify":
-      return [{ t: "modify", ...stampToDocument(record), n: record.n, o: record.o }];
+      return { t: "modify", ...stampToDocument(record), n: record.n, o: record.o };
     case "createIndexes": {
       const out: Document = { t: "createIndexes", ...stampToDocument(record), n: record.n, specs: record.specs.map(specToDocument) };
       if (record.u !== undefined) out.u = record.u;
-      return [out];
+      return out;
     }
     case "dropIndexes":
-      return [{ t: "dropIndexes", ...stampToDocument(record), n: record.n, names: record.names }];
+      return { t: "dropIndexes", ...stampToDocument(record), n: record.n, names: record.names };
     case "drop":
-      return [{ t: "drop", ...stampToDocument(record), n: record.n }];
+      return { t: "drop", ...stampToDocument(record), n: record.n };
     case "rename":
-      return [{ t: "rename", ...stampToDocument(record), n: record.n, to: record.to, dropTarget: record.dropTarget }];
+      return { t: "rename", ...stampToDocument(record), n: record.n, to: record.to, dropTarget: record.dropTarget };
     case "dropDatabase":
-      return [{ t: "dropDatabase", ...stampToDocument(record), db: record.db }];
+      return { t: "dropDatabase", ...stampToDocument(record), db: record.db };
   }
 }
 

@@ -23,8 +23,28 @@ export class RecordTooLargeError extends Error {
   override readonly name = "RecordTooLargeError";
 }
 
-/** Frames one document; throws RecordTooLargeError above `maxRecordBytes`. */
-export function encodeRecord(doc: Document): Buffer {
+/**
+ * Frames one document; throws RecordTooLargeError above `maxRecordBytes`.
+ * With `bound`, a known upper bound of its size (at most `maxRecordBytes`),
+ * the document is serialized without measuring it first: measuring walks
+ * every byte once more, a fifth of a large commit's CPU time.
+ */
+export function encodeRecord(doc: Document, bound?: number): Buffer {
+  if (bound !== undefined && bound <= maxRecordBytes) {
+    const out = Buffer.allocUnsafe(HEADER + bound);
+    let end: number;
+    try {
+      end = serializeWithBufferAndIndex(doc, out, { index: HEADER });
+    } catch {
+      // The bound was too small after all: measure.
+      return encodeRecord(doc);
+    }
+    const framed = out.subarray(0, end + 1);
+    const size = framed.length - HEADER;
+    framed.writeUInt32LE(size, 0);
+    framed.writeUInt32LE(crc32(framed.subarray(HEADER)), 4);
+    return framed;
+  }
   const size = calculateObjectSize(doc);
   if (size > maxRecordBytes) throw new RecordTooLargeError(`a journal record of ${size} bytes exceeds the ${maxRecordBytes}-byte limit`);
   const out = Buffer.allocUnsafe(HEADER + size);

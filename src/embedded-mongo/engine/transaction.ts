@@ -6,8 +6,8 @@
  * (first writer wins, as in MongoDB). Commit therefore never conflicts: it
  * only publishes.
  */
-import { calculateObjectSize } from "bson";
 import type { Document, Timestamp } from "bson";
+import { documentSize } from "./bson-size.ts";
 import { compareValues, typeRank } from "./compare.ts";
 import {
   createIndexState, idKey, latestVersion, promotedOf, visibleVersion,
@@ -105,7 +105,7 @@ function writeConflict(detail: string, holder?: IntentHolder): EngineError {
  * for the operation (a document that big could neither be sent back nor journaled).
  */
 function checkedSize(doc: StoredDoc, operation: "insert" | "upsert" | "update"): number {
-  const size = calculateObjectSize(doc);
+  const size = documentSize(doc);
   if (size <= maxBsonObjectSize) return size;
   switch (operation) {
     case "insert":
@@ -493,7 +493,7 @@ class SnapshotTransaction implements Transaction {
     const existing = this.#current(coll, idk);
     if (existing === null) return;
     const id: unknown = existing._id;
-    this.#record(coll, tc, idk, null, [], { kind: "delete", ns, id, doc: null, size: calculateObjectSize({ _id: id }) });
+    this.#record(coll, tc, idk, null, [], { kind: "delete", ns, id, doc: null, size: documentSize({ _id: id }) });
   }
 
   createCollection(ns: Namespace, options: Document): void {
