@@ -39,7 +39,7 @@ function valueSize(value: unknown): number {
   if (typeof tag === "string") return fixedSizes[tag] ?? -1;
   // Plain documents only; RegExp, Buffer and the like are left to bson.
   const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null ? documentSize(value as Document) : -1;
+  return proto === Object.prototype || proto === null ? documentSize(value) : -1;
 }
 
 function elementSize(key: string, value: unknown): number {
