@@ -211,7 +211,7 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
   checkReadConcernSupported(spec.name, readConcern, spec.reads === true);
   if (spec.writeConcern === true && execution.writeConcernError === undefined) execution.writeConcernError = writeConcernError(body["writeConcern"]);
   await waitForReadConcern(server.engine, readConcern, deadline);
-  const ctx = context(autocommitScope(server.engine, { maxTimeMS, readAt: readPoint(readConcern), timing }));
+  const ctx = context(autocommitScope(server.engine, { maxTimeMS, readAt: readPoint(readConcern), keepSnapshot: readConcern?.level === "snapshot", timing }));
   const run = async (): Promise<Document> => spec.handler(ctx);
   if (session !== undefined && txnNumber !== undefined && spec.retryableWrite === true) {
     return runRetryableWrite(server, run, session, txnNumber);

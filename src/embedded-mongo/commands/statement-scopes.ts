@@ -50,16 +50,18 @@ export interface AutocommitOptions {
   readonly maxTimeMS: number | undefined;
   /** Where reads look (see readConcern). */
   readonly readAt: "latest" | "durable" | Timestamp;
+  /** A snapshot read: what it reads stays readable at its cluster time for the rest of its session. */
+  readonly keepSnapshot: boolean;
   readonly timing: OperationTiming;
 }
 
 export function autocommitScope(engine: Engine, options: AutocommitOptions): StatementScope {
-  const { maxTimeMS, readAt, timing } = options;
+  const { maxTimeMS, readAt, keepSnapshot, timing } = options;
   const limited = maxTimeMS !== undefined && maxTimeMS > 0;
   return {
     inTransaction: false,
     read(fn) {
-      const tx = engine.begin({ readAt });
+      const tx = engine.begin({ readAt, keepSnapshot });
       timing.observe(tx.snapshotTime);
       try {
         return fn(tx);

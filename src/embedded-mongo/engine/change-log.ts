@@ -115,17 +115,6 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLogWriter {
       }
       return base + BigInt(lo);
     },
-    positionBefore(wallTime) {
-      trim();
-      let lo = head;
-      let hi = events.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if ((events[mid] as ChangeEvent).wallTime.getTime() >= wallTime) hi = mid;
-        else lo = mid + 1;
-      }
-      return base + BigInt(lo);
-    },
     since(after, limit) {
       const oldest = oldestSeq();
       const start = after + 1n < oldest ? oldest : after + 1n;

@@ -143,17 +143,20 @@ export function createEngineCore(options: EngineOptions): EngineCore {
   }
 
   const snapshotHistoryMs = options.snapshotHistoryMs ?? DEFAULT_SNAPSHOT_HISTORY_MS;
+  /** Positions snapshot reads saw, kept readable until their time is up (oldest first). */
+  let kept: { readonly seq: bigint; readonly until: number }[] = [];
 
   /**
    * The oldest position a snapshot may read at: open transactions', the
-   * durable one (majority reads), and the start of the snapshot history
-   * (reads at a cluster time); older versions may be pruned.
+   * durable one (majority reads), and the ones recent snapshot reads saw;
+   * older versions may be pruned.
    */
   function horizon(): bigint {
     let min = changes.durableSeq();
-    if (snapshotHistoryMs > 0) {
-      const history = changes.positionBefore(Date.now() - snapshotHistoryMs);
-      if (history < min) min = history;
+    if (kept.length > 0) {
+      const now = Date.now();
+      kept = kept.filter((k) => k.until > now);
+      for (const k of kept) if (k.seq < min) min = k.seq;
     }
     for (const txn of active) if (txn.snapshotSeq < min) min = txn.snapshotSeq;
     return min;
@@ -540,6 +543,12 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       assertOpen();
       const txn = createTransaction(host, beginOptions.session, beginOptions.readAt ?? "latest");
       active.add(txn);
+      if (beginOptions.keepSnapshot === true && snapshotHistoryMs > 0) {
+        const last = kept.at(-1);
+        // One entry per position (a session's reads share one); extended by each read.
+        if (last?.seq === txn.snapshotSeq) kept[kept.length - 1] = { seq: last.seq, until: Date.now() + snapshotHistoryMs };
+        else kept.push({ seq: txn.snapshotSeq, until: Date.now() + snapshotHistoryMs });
+      }
       return txn;
     },
     get changes() {

@@ -166,8 +166,6 @@ export interface ChangeLog {
   lostUpTo(): Timestamp;
   /** The position of the last change at or before `time`; undefined when that history is gone. */
   positionAt(time: Timestamp): bigint | undefined;
-  /** The position of the last change before wall-clock time `wallTime` (ms) among those retained. */
-  positionBefore(wallTime: number): bigint;
   /** Durable events with `seq > after`, at most `limit`. */
   since(after: bigint, limit: number): ChangeEvent[];
   /** Resolves when `durableSeq() > after`, or after `timeoutMs`, or when `signal` aborts. */
@@ -187,6 +185,12 @@ export interface BeginOptions {
    * (else 239 SnapshotTooOld).
    */
   readonly readAt?: "latest" | "durable" | Timestamp;
+  /**
+   * A snapshot read (readConcern snapshot): keeps the state it reads readable
+   * for the snapshot history window, so later reads at its cluster time (the
+   * rest of a snapshot session) see the same state.
+   */
+  readonly keepSnapshot?: boolean;
 }
 
 export interface Engine {
@@ -245,8 +249,9 @@ export interface EngineOptions {
   /** How long to keep change events for change streams (default 24 hours). */
   readonly changeLogRetentionMs?: number;
   /**
-   * How long old document versions stay readable by snapshot reads at a
-   * cluster time (mongod's minSnapshotHistoryWindowInSeconds; default 300 s).
+   * How long the state a snapshot read saw stays readable by later snapshot
+   * reads at its cluster time (mongod's minSnapshotHistoryWindowInSeconds;
+   * default 300 s). Only snapshot reads keep old versions; other work does not.
    */
   readonly snapshotHistoryMs?: number;
   /** Journal size that triggers a snapshot and a fresh journal (default 64 MiB). */

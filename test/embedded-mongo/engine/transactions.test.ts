@@ -343,13 +343,15 @@ describe("sessions, blockers and read points", () => {
 });
 
 describe("reads at a cluster time", () => {
-  it("see the state as of that time while it is within the snapshot history", async () => {
+  it("see the state a snapshot read saw, at its cluster time, within the snapshot history", async () => {
     await insertAll(engine, NS, [{ _id: 1, v: 1 }]);
-    const first = engine.changes.since(0n, 10).at(-1)?.clusterTime;
+    const snapshotRead = engine.begin({ readAt: "durable", keepSnapshot: true });
+    const first = snapshotRead.snapshotTime;
+    snapshotRead.abort();
     const txn = engine.begin();
     txn.replace(NS, 1, { _id: 1, v: 2 }, "update");
     const second = await txn.commit();
-    if (first === undefined || second === null) throw new Error("no commit times");
+    if (second === null) throw new Error("no commit time");
     const atFirst = engine.begin({ readAt: first });
     expect(read(engine, NS)).toEqual([{ _id: 1, v: 2 }]);
     expect(plain(atFirst.find(NS, {}))).toEqual([{ _id: 1, v: 1 }]);
@@ -360,8 +362,22 @@ describe("reads at a cluster time", () => {
     atSecond.abort();
   });
 
-  it("are refused with SnapshotTooOld (239) once that history is gone", async () => {
-    const forgetful = await createEngine({ snapshotHistoryMs: 0 });
+  it("are refused once the snapshot history window has passed", async () => {
+    const brief = await createEngine({ snapshotHistoryMs: 50 });
+    await insertAll(brief, NS, [{ _id: 1, v: 1 }]);
+    const snapshotRead = brief.begin({ readAt: "durable", keepSnapshot: true });
+    const first = snapshotRead.snapshotTime;
+    snapshotRead.abort();
+    await insertAll(brief, NS, [{ _id: 2 }]);
+    const inWindow = brief.begin({ readAt: first });
+    expect(inWindow.find(NS, {}).map(idOf)).toEqual([1]);
+    inWindow.abort();
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(engineError(() => brief.begin({ readAt: first })).code).toBe(239);
+  });
+
+  it("are refused with SnapshotTooOld (239) where no snapshot read kept that state", async () => {
+    const forgetful = await createEngine({ snapshotHistoryMs: 60_000 });
     await insertAll(forgetful, NS, [{ _id: 1, v: 1 }]);
     const first = forgetful.changes.since(0n, 10).at(-1)?.clusterTime;
     const txn = forgetful.begin();
