@@ -5,53 +5,18 @@
  * before valid records stops the start with an error naming file and byte.
  */
 import { Binary, Long, Timestamp, UUID } from "bson";
-import { appendFile, cp, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { appendFile, readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createEngine } from "../../../src/embedded-mongo/engine/index.ts";
-import type { Engine, EngineOptions } from "../../../src/embedded-mongo/engine/index.ts";
+import type { Engine } from "../../../src/embedded-mongo/engine/index.ts";
 import { decodeRecords } from "../../../src/embedded-mongo/engine/record-file.ts";
+import { useDataDirs } from "./data-dirs.ts";
 import { engineError, idOf, insertAll, read } from "./helpers.ts";
 
 const NS = "db.big";
 const MiB = 1024 * 1024;
-let root: string;
-const open: Engine[] = [];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "engine-integrity-"));
-});
-
-afterEach(async () => {
-  for (const engine of open.splice(0)) await engine.close();
-  await rm(root, { recursive: true, force: true });
-});
-
-interface Logged {
-  readonly level: string;
-  readonly message: string;
-}
-
-async function start(dir: string, extra: Partial<EngineOptions> = {}): Promise<{ engine: Engine; logs: Logged[] }> {
-  const logs: Logged[] = [];
-  const engine = await createEngine({ dataDir: dir, log: (level, message) => logs.push({ level, message }), ...extra });
-  open.push(engine);
-  return { engine, logs };
-}
-
-async function crashCopy(dir: string, name: string): Promise<string> {
-  const copy = join(root, name);
-  await cp(dir, copy, { recursive: true });
-  return copy;
-}
-
-async function journalOf(dir: string, index = -1): Promise<string> {
-  const names = (await readdir(dir)).filter((n) => n.startsWith("journal-")).sort();
-  const name = names.at(index);
-  if (name === undefined) throw new Error(`no journal in ${dir}`);
-  return join(dir, name);
-}
+const dirs = useDataDirs("engine-integrity");
 
 /** A document of about `mib` MiB. */
 function sized(id: number, mib: number, fill = "x"): { _id: number; s: string } {
@@ -87,8 +52,8 @@ describe("the 16 MiB document limit", () => {
 
 describe("records larger than one journal record", () => {
   it("journals a 48 MiB transaction and a 16 MiB document, and replays them after a crash", async () => {
-    const dir = join(root, "live");
-    const { engine } = await start(dir);
+    const dir = dirs.path("live");
+    const { engine } = await dirs.start(dir);
     const txn = engine.begin({ session: { lsid: { id: new UUID() }, txnNumber: 7n } });
     for (let i = 1; i <= 3; i++) txn.insert(NS, sized(i, 15, String(i)));
     txn.insert(NS, { _id: 4, small: true });
@@ -97,10 +62,10 @@ describe("records larger than one journal record", () => {
     await insertAll(engine, NS, [{ _id: 5, s: "m".repeat(16 * MiB - overhead) }]);
     await insertAll(engine, NS, [{ _id: 6 }]);
     const events = engine.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.clusterTime, e.txn?.txnNumber]);
-    const crashed = await crashCopy(dir, "crashed");
+    const crashed = await dirs.crashCopy(dir, "crashed");
 
     // The transaction took several records (parts, then the final one), each below the BSON limit.
-    const decoded = decodeRecords(await readFile(await journalOf(crashed)));
+    const decoded = decodeRecords(await readFile(await dirs.journal(crashed)));
     const kinds = decoded.records.map((r): unknown => r.doc["t"]);
     const parts = kinds.filter((t) => t === "part").length;
     expect(parts).toBeGreaterThanOrEqual(3);
@@ -109,7 +74,7 @@ describe("records larger than one journal record", () => {
     const sizes = decoded.records.map((r, i) => (decoded.records[i + 1]?.offset ?? decoded.validBytes) - r.offset);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(16 * MiB + 64 * 1024 + 8);
 
-    const { engine: reopened, logs } = await start(crashed);
+    const { engine: reopened, logs } = await dirs.start(crashed);
     expect(logs.filter((l) => l.level !== "info")).toEqual([]);
     expect(read(reopened, NS).map((d): unknown[] => [d._id, typeof d.s === "string" ? d.s.length : d.s, (d.s as string | undefined)?.[0]])).toEqual([
       [1, 15 * MiB - 40, "1"],
@@ -124,14 +89,14 @@ describe("records larger than one journal record", () => {
   });
 
   it("cuts off the parts of a transaction whose final record was never written", async () => {
-    const dir = join(root, "live");
-    const { engine } = await start(dir);
+    const dir = dirs.path("live");
+    const { engine } = await dirs.start(dir);
     await insertAll(engine, NS, [{ _id: 0 }]);
     const txn = engine.begin();
     for (let i = 1; i <= 3; i++) txn.insert(NS, sized(i, 6));
     await txn.commit();
-    const crashed = await crashCopy(dir, "crashed");
-    const journal = await journalOf(crashed);
+    const crashed = await dirs.crashCopy(dir, "crashed");
+    const journal = await dirs.journal(crashed);
     const decoded = decodeRecords(await readFile(journal));
     const lastRecord = decoded.records.at(-1);
     expect(lastRecord?.doc["t"]).toBe("txn");
@@ -139,7 +104,7 @@ describe("records larger than one journal record", () => {
     // The crash came after the parts reached the disk, before the final record did.
     await truncate(journal, lastRecord?.offset ?? 0);
 
-    const { engine: reopened, logs } = await start(crashed);
+    const { engine: reopened, logs } = await dirs.start(crashed);
     expect(read(reopened, NS).map(idOf)).toEqual([0]);
     const warnings = logs.filter((l) => l.level === "warn");
     expect(warnings).toHaveLength(1);
@@ -151,11 +116,11 @@ describe("records larger than one journal record", () => {
 
 describe("damage that is not a torn tail", () => {
   async function threeCommits(): Promise<{ dir: string; journal: string; offsets: number[] }> {
-    const dir = join(root, "live");
-    const { engine } = await start(dir);
+    const dir = dirs.path("live");
+    const { engine } = await dirs.start(dir);
     for (let i = 1; i <= 3; i++) await insertAll(engine, NS, [{ _id: i, v: `value-${i}` }]);
-    const crashed = await crashCopy(dir, "crashed");
-    const journal = await journalOf(crashed);
+    const crashed = await dirs.crashCopy(dir, "crashed");
+    const journal = await dirs.journal(crashed);
     const offsets = decodeRecords(await readFile(journal)).records.map((r) => r.offset);
     return { dir: crashed, journal, offsets };
   }
@@ -189,12 +154,11 @@ describe("damage that is not a torn tail", () => {
   });
 
   it("refuses to start from an unreadable snapshot rather than fall back", async () => {
-    const dir = join(root, "live");
-    const { engine } = await start(dir, { compactAfterBytes: 1 });
+    const dir = dirs.path("live");
+    const { engine } = await dirs.start(dir, { compactAfterBytes: 1 });
     await insertAll(engine, NS, [{ _id: 1 }]);
     await insertAll(engine, NS, [{ _id: 2 }]);
     await engine.close();
-    open.length = 0;
     const snapshot = (await readdir(dir)).find((n) => n.startsWith("snapshot-"));
     expect(snapshot).toBeDefined();
     const path = join(dir, snapshot ?? "");
@@ -227,8 +191,8 @@ async function engineRejectionOrError(promise: Promise<Engine>): Promise<Error> 
 
 describe("a change that cannot be journaled", () => {
   it("is refused before anything is applied", async () => {
-    const dir = join(root, "live");
-    const { engine } = await start(dir);
+    const dir = dirs.path("live");
+    const { engine } = await dirs.start(dir);
     // A collection option this large has no legal command behind it; it stands in for any unjournalable record.
     const error = await engine.createCollection("db.huge", { note: "x".repeat(17 * MiB) }).then(() => new Error("created"), (e: unknown) => e as Error);
     expect(error.name).toBe("RecordTooLargeError");
