@@ -9,6 +9,7 @@
  * generated from (and checked against) the code: `renderConfigTable()`.
  */
 import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
 import type { BatchLimits } from "./app/batch/types.ts";
 import { defaultBatchLimits } from "./app/batch/limits.ts";
@@ -40,7 +41,14 @@ export interface RosterConfig {
   /** External MongoDB; undefined means "start the embedded store in dataDir". */
   readonly mongodbUri: string | undefined;
   readonly dataDir: string;
-  readonly host: string;
+  /**
+   * Addresses both doors listen on, the same port on each: ROSTER_HOST, or by
+   * default loopback in development mode and all interfaces otherwise (see
+   * {@link defaultListenHosts}).
+   */
+  readonly hosts: readonly string[];
+  /** True when `hosts` is development mode's loopback default (the start-up log says how to expose the doors). */
+  readonly loopbackByDefault: boolean;
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly jwtKey: JwtKeySource;
@@ -72,6 +80,8 @@ export interface SettingInfo {
   readonly flag: string;
   /** Default as written in the README; "" when unset by default. */
   readonly defaultValue: string;
+  /** A default that depends on other settings, in words (Markdown), shown instead of `defaultValue`. */
+  readonly defaultText?: string;
   readonly description: string;
 }
 
@@ -89,7 +99,12 @@ const MiB = 1024 * 1024;
 export const settings: readonly SettingInfo[] = [
   row("MONGODB_URI", "", "MongoDB connection string (`mongodb://` or `mongodb+srv://`). Unset: Roster starts its embedded store in `ROSTER_DATA_DIR` (development default)."),
   row("ROSTER_DATA_DIR", "./data", "Directory of the embedded store and of the development JWT key."),
-  row("ROSTER_HOST", "0.0.0.0", "Address both doors listen on."),
+  row(
+    "ROSTER_HOST",
+    "",
+    "Address both doors listen on, e.g. `0.0.0.0` (IPv4 only) or `::` (IPv4 and IPv6). Unset: loopback only (`127.0.0.1` and `::1`) in development mode; all interfaces otherwise (`::`, or `0.0.0.0` on a machine without IPv6).",
+    "loopback in development mode, else all interfaces",
+  ),
   row("ROSTER_GRPC_PORT", "50051", "gRPC door port (0 picks a free port)."),
   row("ROSTER_HTTP_PORT", "8080", "Web door port: Connect, gRPC-web, health, metrics (0 picks a free port)."),
   row("ROSTER_JWT_SECRET", "", "HS256 secret (at least 32 bytes) for verifying tokens."),
@@ -116,8 +131,8 @@ export const settings: readonly SettingInfo[] = [
   row("ROSTER_BENCH_NOOP", "false", "Benchmarks only: `true`/`1` registers the hidden no-op RPC `/roster.bench.v1.Noop/Ping` on the gRPC door (not part of the public contract)."),
 ];
 
-function row(name: string, defaultValue: string, description: string): SettingInfo {
-  return { name, flag: flagOf(name), defaultValue, description };
+function row(name: string, defaultValue: string, description: string, defaultText?: string): SettingInfo {
+  return { name, flag: flagOf(name), defaultValue, description, ...(defaultText === undefined ? {} : { defaultText }) };
 }
 
 /** `ROSTER_GRPC_PORT` → `--grpc-port`, `MONGODB_URI` → `--mongodb-uri`. */
@@ -129,7 +144,7 @@ function flagOf(name: string): string {
 export function renderConfigTable(): string {
   const lines = ["| Variable | Flag | Default | Description |", "| --- | --- | --- | --- |"];
   for (const s of settings) {
-    const def = s.defaultValue === "" ? "" : `\`${s.defaultValue}\``;
+    const def = s.defaultText ?? (s.defaultValue === "" ? "" : `\`${s.defaultValue}\``);
     lines.push(`| \`${s.name}\` | \`${s.flag}\` | ${def} | ${s.description} |`);
   }
   return lines.join("\n");
@@ -140,7 +155,7 @@ export function renderUsage(): string {
   const width = Math.max(...settings.map((s) => s.flag.length));
   const lines = ["Usage: npm start -- [--flag value]...", "", "Every flag has an environment variable; flags win.", ""];
   for (const s of settings) {
-    const def = s.defaultValue === "" ? "" : ` (default ${s.defaultValue})`;
+    const def = s.defaultText !== undefined ? ` (default: ${s.defaultText})` : s.defaultValue === "" ? "" : ` (default ${s.defaultValue})`;
     lines.push(`  ${s.flag.padEnd(width)}  ${s.name}${def}`);
   }
   return lines.join("\n");
@@ -176,12 +191,59 @@ export function parseArgs(argv: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** What the machine offers that the defaults depend on. */
+export interface MachineFacts {
+  /** The machine has IPv6 (an IPv6 loopback address): listen on `::1` / `::` too. */
+  readonly ipv6: boolean;
+}
+
+/** This machine's facts: IPv6 when the loopback interface has `::1` (it has not where IPv6 is disabled). */
+export function machineFacts(): MachineFacts {
+  const addresses = Object.values(networkInterfaces()).flat();
+  return { ipv6: addresses.some((address) => address?.family === "IPv6" && address.internal) };
+}
+
+/**
+ * Where the doors listen without ROSTER_HOST. Development mode accepts tokens
+ * anyone can mint with `npm run token` (and the roster_admin claim), so it
+ * stays on loopback; with a configured key the service is meant to be
+ * reached, on every interface. `::` accepts IPv4 connections too (Node binds
+ * it dual-stack).
+ */
+export function defaultListenHosts(developmentMode: boolean, machine: MachineFacts): readonly string[] {
+  if (developmentMode) return machine.ipv6 ? ["127.0.0.1", "::1"] : ["127.0.0.1"];
+  return [machine.ipv6 ? "::" : "0.0.0.0"];
+}
+
+/**
+ * Separates configuration flags (`--data-dir DIR`, `--jwt-secret=S`) from a
+ * command's own arguments, so that a command beside `npm start` (`npm run
+ * token`) reads its configuration with the same flags, through `loadConfig`.
+ * A configuration flag missing its value is kept, for `loadConfig` to report.
+ */
+export function splitConfigArgs(argv: readonly string[]): { readonly config: string[]; readonly rest: string[] } {
+  const flags = new Set(settings.map((s) => s.flag));
+  const config: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const flag = arg.includes("=") ? arg.slice(0, arg.indexOf("=")) : arg;
+    if (!flags.has(flag)) rest.push(arg);
+    else if (flag !== arg) config.push(arg);
+    else {
+      config.push(...argv.slice(i, i + 2));
+      i++;
+    }
+  }
+  return { config, rest };
+}
+
 /**
  * Builds the configuration from the environment and command-line overrides,
  * validating every value. Throws ConfigError naming the variable and the
  * problem (all problems, one per line, so a broken deployment is fixed in one go).
  */
-export function loadConfig(env: Source = process.env, argv: readonly string[] = []): RosterConfig {
+export function loadConfig(env: Source = process.env, argv: readonly string[] = [], machine: MachineFacts = machineFacts()): RosterConfig {
   const overrides = parseArgs(argv);
   const problems: string[] = [];
   const raw = (name: string): string | undefined => {
@@ -203,7 +265,7 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
 
   const mongodbUri = read<string | undefined>("MONGODB_URI", undefined, parseMongoUri);
   const dataDir = read("ROSTER_DATA_DIR", resolve("./data"), (v) => resolve(v));
-  const host = read("ROSTER_HOST", "0.0.0.0", parseHost);
+  const host = read<string | undefined>("ROSTER_HOST", undefined, parseHost);
   const grpcPort = read("ROSTER_GRPC_PORT", 50051, parsePort);
   const httpPort = read("ROSTER_HTTP_PORT", 8080, parsePort);
   const secret = read<string | undefined>("ROSTER_JWT_SECRET", undefined, parseSecret);
@@ -260,11 +322,13 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
         : publicKey !== undefined
           ? { kind: "public-key", pem: publicKey }
           : { kind: "development" };
+  const hosts = host === undefined ? defaultListenHosts(jwtKey.kind === "development", machine) : [host];
 
   return {
     mongodbUri,
     dataDir,
-    host,
+    hosts,
+    loopbackByDefault: host === undefined && jwtKey.kind === "development",
     grpcPort,
     httpPort,
     jwtKey,

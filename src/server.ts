@@ -114,7 +114,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       return Promise.resolve();
     });
     const grpc = await startGrpcDoor({
-      host: config.host,
+      hosts: config.hosts,
       port: config.grpcPort,
       pipeline,
       services,
@@ -141,8 +141,16 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     const web = await startWebDoor({ services, pipeline, config, health, metrics, logger: logger.child({ component: "web-door" }) });
     doors.push(web);
     await health.probeNow();
-    logger.info({ grpcPort: grpc.port, host: config.host, benchNoop: config.benchNoop }, "roster gRPC door listening");
-    logger.info({ httpPort: web.port, url: web.url, corsOrigins: config.corsOrigins }, "roster web door listening");
+    logger.info({ grpcPort: grpc.port, hosts: config.hosts, benchNoop: config.benchNoop }, "roster gRPC door listening");
+    logger.info({ httpPort: web.port, url: web.url, hosts: config.hosts, corsOrigins: config.corsOrigins }, "roster web door listening");
+    if (config.loopbackByDefault) {
+      logger.info(
+        { hosts: config.hosts },
+        `development mode: both doors listen on loopback only (${config.hosts.join(", ")}). To expose them, set ROSTER_HOST ` +
+          "(ROSTER_HOST=:: for every interface, IPv4 and IPv6; ROSTER_HOST=0.0.0.0 for IPv4 only), or configure a JWT key " +
+          "(ROSTER_JWT_SECRET, ROSTER_JWKS_URL or ROSTER_JWT_PUBLIC_KEY), with which every interface is the default",
+      );
+    }
 
     let stopping: Promise<void> | undefined;
     return {
@@ -200,7 +208,8 @@ async function verifierOptions(config: RosterConfig, logger: Logger): Promise<Jw
         { keyFile: dev.path, created: dev.created },
         `\n${banner}\nDEVELOPMENT MODE: no ROSTER_JWT_SECRET, ROSTER_JWKS_URL or ROSTER_JWT_PUBLIC_KEY set.\n` +
           `Tokens are verified with a generated HS256 key (${dev.path}); the roster_admin claim\n` +
-          `makes anyone a system administrator. Get a token: npm run token -- <subject> [--admin]\n` +
+          `makes anyone a system administrator. Get a token (npm run token reads this server's configuration):\n` +
+          `  npm run -s token -- <subject> [--admin] --data-dir ${config.dataDir}\n` +
           `NEVER run like this in production.\n${banner}`,
       );
       return { ...common, hs256Secret: dev.secret, developmentMode: true };

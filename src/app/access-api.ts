@@ -21,7 +21,7 @@ import type { Caller } from "../domain/model.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
-import { accessFactsOf, both, loadAncestors } from "./access-facts.ts";
+import { accessFactsOf, both, isCreator, loadAncestors } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
@@ -60,18 +60,6 @@ export function loadGroup(
   return memoized(memo.groups, id, () => ctx.groups.get(id, call));
 }
 
-/** Whether the caller may create top-level groups (ROSTER_CREATOR_GROUP membership). */
-async function isCreator(
-  ctx: AppContext,
-  caller: Caller,
-  call: StoreCall,
-  memo: RequestMemo | undefined,
-): Promise<boolean> {
-  if (ctx.creatorGroupId === undefined) return true;
-  const closure = await loadPrincipalClosure(ctx, caller.principal, call, memo);
-  return closure.roles.has(ctx.creatorGroupId);
-}
-
 export function createAccessApi(ctx: AppContext): AccessApi {
   async function resolve(
     caller: Caller,
@@ -90,7 +78,8 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       case "CREATE_GROUP": {
         const parentId = target.groupId ?? "";
         if (parentId === "") {
-          const creator = caller.isSystemAdmin || (await isCreator(ctx, caller, call, memo));
+          const creator =
+            caller.isSystemAdmin || ctx.creatorGroupId === undefined || isCreator(ctx, await loadPrincipalClosure(ctx, caller.principal, call, memo));
           return {
             group: undefined,
             facts: undefined,
@@ -137,9 +126,11 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       }
     }
     if (rule.manageFields.length > 0 && target.update !== undefined) {
+      // On the group as read now, so that a refusal comes early and names the
+      // highest need; the update decides again inside its transaction, on the
+      // version it writes, and that decision is the one that counts.
       const changes = changedGroupValues(group, target.update.values, parseUpdateMask(target.update.mask ?? []));
-      const changed = manageFieldChanged(changes);
-      if (changed !== undefined && rule.manageFields.includes(changed)) situation.manageFieldChanged = changed;
+      situation.manageFieldChanged = manageFieldChanged(changes, rule.manageFields);
     }
     return { group, facts, situation };
   }

@@ -3,12 +3,12 @@
  * closure and the group's ancestors. Pure given its inputs; the loaders at
  * the bottom fetch exactly those inputs (the ancestors in one `$in` query).
  */
-import type { AccessFacts } from "../domain/access-policy.ts";
+import { canSeeGroup, type AccessFacts } from "../domain/access-policy.ts";
 import type { Caller, Permission } from "../domain/model.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
-import type { PrincipalClosure } from "./principal-closure.ts";
+import { loadPrincipalClosure, type PrincipalClosure } from "./principal-closure.ts";
 
 /**
  * Whether the closure manages `group` without help from its ancestors: an
@@ -49,6 +49,63 @@ export function accessFactsOf(
     visibility: group.visibility,
     memberVisibility: group.memberVisibility,
   };
+}
+
+/**
+ * Whether the closure's principal may create top-level groups: anyone when no
+ * ROSTER_CREATOR_GROUP is configured, else its (transitive) members. System
+ * administrators always may; the domain rules add that.
+ */
+export function isCreator(ctx: AppContext, closure: PrincipalClosure): boolean {
+  return ctx.creatorGroupId === undefined || closure.roles.has(ctx.creatorGroupId);
+}
+
+/**
+ * What the caller's access rests on, read now: its closure, and its facts on
+ * each of `groups` (one closure walk and one ancestors query, whatever the
+ * number of groups). For decisions that must use facts read at a given point
+ * (inside a transaction, at the start of a batch chunk), so nothing memoised.
+ */
+export interface AccessSnapshot {
+  readonly closure: PrincipalClosure;
+  /** The caller's facts on a group given to `loadAccessSnapshot`; undefined for any other id. */
+  factsOf(groupId: string): AccessFacts | undefined;
+}
+
+/** Loads an AccessSnapshot of `caller` on `groups` (see there). */
+export async function loadAccessSnapshot(
+  ctx: AppContext,
+  caller: Caller,
+  groups: readonly GroupNode[],
+  call: StoreCall,
+): Promise<AccessSnapshot> {
+  const [closure, ancestors] = await both(
+    call,
+    () => loadPrincipalClosure(ctx, caller.principal, call, undefined),
+    () => loadAncestors(ctx, groups, call),
+  );
+  const facts = new Map(groups.map((group) => [group.id, accessFactsOf(caller, group, closure, ancestors)]));
+  return { closure, factsOf: (groupId) => facts.get(groupId) };
+}
+
+/**
+ * Which of `groupIds` the caller can see now (the domain's `canSeeGroup`):
+ * for error messages built from stored data, which name only those.
+ */
+export async function loadVisibleGroupIds(
+  ctx: AppContext,
+  caller: Caller,
+  groupIds: readonly string[],
+  call: StoreCall,
+): Promise<Set<string>> {
+  const groups = await ctx.groups.getMany([...new Set(groupIds)], call);
+  const snapshot = await loadAccessSnapshot(ctx, caller, groups, call);
+  return new Set(
+    groups.filter((group) => {
+      const facts = snapshot.factsOf(group.id);
+      return facts !== undefined && canSeeGroup(facts);
+    }).map((group) => group.id),
+  );
 }
 
 /**

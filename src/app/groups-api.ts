@@ -13,10 +13,11 @@ import {
   groupNotFound,
   groupRefBySlug,
   type AccessRuleSpec,
+  type AccessSituation,
 } from "../domain/access-policy.ts";
-import { aborted, failedPrecondition, isRosterError } from "../domain/errors.ts";
+import { aborted, failedPrecondition, isRosterError, notFound } from "../domain/errors.ts";
 import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../domain/group-lifecycle.ts";
-import { changedGroupValues, parseUpdateMask } from "../domain/group-update.ts";
+import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
 import {
   validateAcl,
   validateBatchGetIds,
@@ -26,38 +27,19 @@ import {
   validateRequestId,
   validateSlug,
 } from "../domain/group-validation.ts";
-import type { Caller, GroupRecord } from "../domain/model.ts";
-import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
+import type { Caller, GroupRecord, GroupValues } from "../domain/model.ts";
+import { describeCycle, MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
-import { accessFactsOf, loadAncestors } from "./access-facts.ts";
+import { accessFactsOf, isCreator, loadAccessSnapshot, loadAncestors, loadVisibleGroupIds } from "./access-facts.ts";
 import { loadAccessFacts, loadGroup } from "./access-api.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
 import { listGroups } from "./list-groups.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 import type { AclResult, GroupsApi, GroupWithAccess } from "./types.ts";
-
-/**
- * Moving a group under a new parent is like creating a child there: it needs
- * WRITE on the new parent (besides MANAGE on the group, which the declared
- * rule of UpdateGroup covers), or the parent's managers would silently gain
- * MANAGE over a group placed there by a stranger — and the stranger could
- * attach groups to any tree it can name.
- */
-const newParentRule: AccessRuleSpec = {
-  requires: "CREATE_GROUP",
-  groupField: "group.parent_id",
-  namespaceField: "",
-  slugField: "",
-  roleField: "",
-  memberField: "",
-  selfAllowed: false,
-  manageFields: [],
-  memberGroupNeedsRead: false,
-};
 
 function etagMismatch(groupId: string): Error {
   return aborted(`the etag of group "${groupId}" does not match: it changed since it was read`);
@@ -74,32 +56,85 @@ async function requireGroup(ctx: AppContext, id: string, call: StoreCall): Promi
   return group;
 }
 
-/** The new ancestor chain when `group` moves under `parent`, refusing cycles and chains deeper than the limit. */
-async function chainUnder(ctx: AppContext, group: GroupNode, parent: GroupNode, call: StoreCall): Promise<string[]> {
+/**
+ * Decides UpdateGroup's declared rule inside the update's transaction, on
+ * `current` as the transaction read it: whether the update changes a
+ * MANAGE-only field (manage_fields) and where it moves the group
+ * (parent_field) depend on the stored group, so they are decided on the very
+ * version the update writes. A change committed after the pipeline's check
+ * therefore cannot turn a WRITE caller's request into an unchecked MANAGE
+ * change; one committed after this read makes the write conflict, and the
+ * transaction is decided again or the call ends ABORTED. The caller's facts
+ * on the group and on its old and new parent come from one closure walk in
+ * the same transaction.
+ */
+async function authorizeUpdate(
+  ctx: AppContext,
+  caller: Caller,
+  rule: AccessRuleSpec,
+  current: GroupNode,
+  changes: Partial<GroupValues>,
+  newParent: GroupNode | undefined,
+  tx: StoreCall,
+): Promise<void> {
+  const moves = changes.parentId !== undefined;
+  const currentParent = moves && current.parentId !== "" ? await requireGroup(ctx, current.parentId, tx) : undefined;
+  const involved = [current, currentParent, newParent].filter((g): g is GroupNode => g !== undefined);
+  const snapshot = await loadAccessSnapshot(ctx, caller, involved, tx);
+  const facts = snapshot.factsOf(current.id);
+  if (facts === undefined) throw groupNotFound(current.id);
+  const situation: AccessSituation = {
+    manageFieldChanged: manageFieldChanged(changes, rule.manageFields),
+    parentMove: moves
+      ? {
+          from: currentParent === undefined ? undefined : snapshot.factsOf(currentParent.id),
+          to: newParent === undefined ? undefined : snapshot.factsOf(newParent.id),
+          isCreator: isCreator(ctx, snapshot.closure),
+        }
+      : undefined,
+  };
+  const decision = evaluateAccess(rule, facts, situation);
+  if (!decision.ok) throw decision.error;
+}
+
+/**
+ * The new ancestor chain when `group` moves under `parent`, refusing cycles
+ * (naming only the groups on the cycle the caller can see) and chains deeper
+ * than the limit (without counting levels, which may run through groups the
+ * caller cannot see).
+ */
+async function chainUnder(ctx: AppContext, caller: Caller, group: GroupNode, parent: GroupNode, call: StoreCall): Promise<string[]> {
+  const setting = `setting parent_id of group "${group.id}" to "${parent.id}"`;
   if (parent.id === group.id || parent.ancestorIds.includes(group.id)) {
     const from = parent.ancestorIds.indexOf(group.id);
     const loop = parent.id === group.id ? [group.id, group.id] : [...parent.ancestorIds.slice(from), parent.id, group.id];
-    throw failedPrecondition(
-      `setting parent_id of group "${group.id}" to "${parent.id}" would close the cycle ${loop.join(" → ")}`,
-    );
+    const visible = await loadVisibleGroupIds(ctx, caller, loop, call);
+    throw failedPrecondition(`${setting} would close the cycle ${describeCycle(loop, (id) => visible.has(id))}`);
   }
   const chain = [...parent.ancestorIds, parent.id];
   const deepest = await ctx.groups.maxDescendantDepth(group.id, call);
   const below = deepest === 0 ? 0 : deepest - group.ancestorIds.length;
   if (chain.length + below > MAX_NESTING_DEPTH) {
-    throw failedPrecondition(
-      `setting parent_id of group "${group.id}" to "${parent.id}" would make a parent chain ${chain.length + below} levels deep; the limit is ${MAX_NESTING_DEPTH}`,
-    );
+    throw failedPrecondition(`${setting} would make a parent chain deeper than the limit of ${MAX_NESTING_DEPTH} levels`);
   }
   return chain;
 }
 
 export function createGroupsApi(ctx: AppContext): GroupsApi {
-  async function createdByRequest(caller: Caller, requestId: string, call: StoreCall): Promise<GroupRecord | undefined> {
+  /**
+   * The answer to a replayed request_id of `caller`: undefined when the id is
+   * new; else the group it created exactly as GetGroup shows it to the
+   * caller now, while it is live and the caller can see it; NOT_FOUND
+   * otherwise (access lost, group deleted), naming the request_id rather
+   * than a group id the caller may not be entitled to.
+   */
+  async function replayOf(caller: Caller, requestId: string, call: StoreCall): Promise<GroupRecord | undefined> {
     const groupId = await ctx.groupRequests.find(caller.principal, requestId, call);
     if (groupId === undefined) return undefined;
     const group = await ctx.groups.get(groupId, call);
-    return group === undefined ? undefined : groupRecordOf(group);
+    // The loader and the domain rule of GetGroup (`get` below).
+    if (group?.state === "ACTIVE" && canSeeGroup(await loadAccessFacts(ctx, caller, group, call, undefined))) return groupRecordOf(group);
+    throw notFound(`the group created by request_id ${JSON.stringify(requestId)} was not found`);
   }
 
   const api: GroupsApi = {
@@ -108,13 +143,13 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       validateRequestId(requestId);
       const call = storeCallOf(options);
       if (requestId !== "") {
-        const existing = await createdByRequest(caller, requestId, call);
+        const existing = await replayOf(caller, requestId, call);
         if (existing !== undefined) return existing;
       }
       try {
         return await runTransaction(ctx.client, call, async (tx) => {
           if (requestId !== "") {
-            const existing = await createdByRequest(caller, requestId, tx);
+            const existing = await replayOf(caller, requestId, tx);
             if (existing !== undefined) return existing;
           }
           let ancestorIds: string[] = [];
@@ -164,7 +199,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         // A concurrent request with the same request_id won the race (its
         // record or its slug committed first): answer with its group.
         if (requestId !== "" && isRosterError(error) && error.kind === "already_exists") {
-          const existing = await createdByRequest(caller, requestId, call);
+          const existing = await replayOf(caller, requestId, call);
           if (existing !== undefined) return existing;
         }
         throw error;
@@ -222,7 +257,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       return listGroups(ctx, caller, query, options);
     },
 
-    async update(caller, update, options) {
+    async update(caller, update, rule, options) {
       validateGroupId(update.id, "group.id");
       const mask = parseUpdateMask(update.mask ?? []);
       const call = storeCallOf(options);
@@ -232,17 +267,16 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         ensureEtag(current, update.etag);
         const changes = changedGroupValues(current, update.values, mask);
         if (Object.keys(changes).length === 0) return groupRecordOf(current);
+        const parent = changes.parentId === undefined || changes.parentId === "" ? undefined : await requireGroup(ctx, changes.parentId, tx);
+        await authorizeUpdate(ctx, caller, rule, current, changes, parent, tx);
         let ancestorIds: string[] | undefined;
         if (changes.parentId !== undefined) {
           await ctx.nestingLock.take(tx);
-          if (changes.parentId === "") {
+          if (parent === undefined) {
             ancestorIds = [];
           } else {
-            const parent = await requireGroup(ctx, changes.parentId, tx);
-            const decision = evaluateAccess(newParentRule, await loadAccessFacts(ctx, caller, parent, tx, undefined));
-            if (!decision.ok) throw decision.error;
             ensureGroupActive(parent);
-            ancestorIds = await chainUnder(ctx, current, parent, tx);
+            ancestorIds = await chainUnder(ctx, caller, current, parent, tx);
             await ctx.groups.touchChildren(parent.id, tx);
           }
         }
@@ -288,7 +322,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         if (current.parentId !== "") {
           const parent = await ctx.groups.get(current.parentId, tx);
           if (parent?.state !== "ACTIVE") {
-            throw failedPrecondition(`the parent group "${current.parentId}" of group "${id}" is deleted; undelete it first`);
+            throw failedPrecondition(`the parent of group "${id}" is deleted; undelete the parent first`);
           }
           await ctx.groups.touchChildren(parent.id, tx);
         }

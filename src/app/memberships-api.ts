@@ -12,7 +12,6 @@ import { ensureGroupActive } from "../domain/group-lifecycle.ts";
 import { normalizePageSize, validateGroupId } from "../domain/group-validation.ts";
 import { ensureKeepsAnAdmin } from "../domain/membership-rules.ts";
 import type { MembershipRecord, Role } from "../domain/model.ts";
-import { ensureNestingAllowed } from "../domain/nesting.ts";
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
@@ -22,9 +21,9 @@ import { accessFactsOf, loadAncestors } from "./access-facts.ts";
 import { loadGroup } from "./access-api.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf } from "./call-scope.ts";
-import { loadNewEdge } from "./nesting-graph.ts";
+import { ensureEdgeAllowed } from "./nesting-graph.ts";
 import { loadPrincipalClosure, pathTo } from "./principal-closure.ts";
-import { expandMembers } from "./transitive-members.ts";
+import { transitivePage } from "./transitive-members.ts";
 import type { MembershipsApi, PrincipalGroupEntry } from "./types.ts";
 
 function isString(value: unknown): value is string {
@@ -63,7 +62,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
             const memberGroup = await requireGroup(ctx, principal.id, tx);
             ensureGroupActive(memberGroup);
             await ctx.nestingLock.take(tx);
-            ensureNestingAllowed(await loadNewEdge(ctx, groupId, principal.id, tx));
+            await ensureEdgeAllowed(ctx, caller, groupId, principal.id, tx);
           }
           const now = ctx.clock();
           const membership: MembershipRecord = {
@@ -149,25 +148,23 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
       const call = storeCallOf(options);
-      if (!query.transitive) {
-        const [rows, totalSize] = await Promise.all([
-          ctx.memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
-          ctx.memberships.countMembers(query.groupId, query.role, call),
-        ]);
-        const page = rows.slice(0, pageSize);
-        const last = page.at(-1);
-        const nextPageToken = rows.length > pageSize && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
-        return { memberships: page, nextPageToken, totalSize };
+      const group = await loadGroup(ctx, query.groupId, call, options?.memo);
+      if (group === undefined) throw groupNotFound(query.groupId);
+      if (query.transitive) {
+        const page = await transitivePage(ctx, group, query.role, after, pageSize, call);
+        const last = page.memberships.at(-1);
+        const nextPageToken = page.more && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
+        return { memberships: page.memberships, nextPageToken, totalSize: page.totalSize };
       }
-      const all = (await expandMembers(ctx, query.groupId, call)).filter(
-        (membership) => query.role === undefined || membership.role === query.role,
-      );
-      const start = after === undefined ? 0 : all.findIndex((membership) => membership.member > after);
-      const rest = start < 0 ? [] : all.slice(start);
-      const page = rest.slice(0, pageSize);
+      const [rows, totalSize] = await Promise.all([
+        ctx.memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
+        // member_count is kept exact with every membership change: counting would read the whole group.
+        query.role === undefined ? Promise.resolve(group.memberCount) : ctx.memberships.countMembers(query.groupId, query.role, call),
+      ]);
+      const page = rows.slice(0, pageSize);
       const last = page.at(-1);
-      const nextPageToken = rest.length > pageSize && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
-      return { memberships: page, nextPageToken, totalSize: all.length };
+      const nextPageToken = rows.length > pageSize && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
+      return { memberships: page, nextPageToken, totalSize };
     },
 
     async listPrincipalGroups(caller, query, options) {

@@ -5,9 +5,11 @@
  * groups, because undeleting one would revive its edges, and both stop after
  * MAX_NESTING_DEPTH + 1 levels, which is all the rules need to refuse.
  */
-import { longestChain, MAX_NESTING_DEPTH, type GroupEdges, type NewEdge } from "../domain/nesting.ts";
+import type { Caller } from "../domain/model.ts";
+import { longestChain, MAX_NESTING_DEPTH, nestingRefusal, nestingViolation, type GroupEdges, type NewEdge } from "../domain/nesting.ts";
 import { groupIdOfPrincipal, groupPrincipal } from "../domain/principal.ts";
 import type { StoreCall } from "../storage/store-call.ts";
+import { loadVisibleGroupIds } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 
 /** Upward edges (group → groups it is a direct member of) of everything above `groupId`, itself included. */
@@ -40,7 +42,7 @@ export async function loadDepthBelow(ctx: AppContext, groupId: string, call: Sto
   const seen = new Set<string>([groupId]);
   let frontier = [groupId];
   for (let level = 0; frontier.length > 0 && level <= MAX_NESTING_DEPTH + 1; level++) {
-    const found = await ctx.memberships.membershipsOfGroups(frontier, true, call);
+    const found = await ctx.memberships.groupEdgesOf(frontier, call);
     const next: string[] = [];
     for (const membership of found) {
       const child = groupIdOfPrincipal(membership.member);
@@ -58,8 +60,21 @@ export async function loadDepthBelow(ctx: AppContext, groupId: string, call: Sto
   return longestChain(groupId, edges);
 }
 
-/** Everything `ensureNestingAllowed` needs for the edge `group:childId ∈ parentId`. */
-export async function loadNewEdge(ctx: AppContext, parentId: string, childId: string, call: StoreCall): Promise<NewEdge> {
+/**
+ * Refuses the edge `group:childId ∈ parentId` (FAILED_PRECONDITION) when it
+ * would close a cycle or nest too deep; a cycle's message names only the
+ * groups on it that `caller` can see.
+ */
+export async function ensureEdgeAllowed(ctx: AppContext, caller: Caller, parentId: string, childId: string, call: StoreCall): Promise<void> {
+  const edge = await loadNewEdge(ctx, parentId, childId, call);
+  const violation = nestingViolation(edge);
+  if (violation === undefined) return;
+  const visible = violation.kind === "cycle" ? await loadVisibleGroupIds(ctx, caller, violation.cycle, call) : new Set<string>();
+  throw nestingRefusal(edge, violation, (groupId) => visible.has(groupId));
+}
+
+/** Everything the nesting rules need for the edge `group:childId ∈ parentId`. */
+async function loadNewEdge(ctx: AppContext, parentId: string, childId: string, call: StoreCall): Promise<NewEdge> {
   // Sequential: this runs inside a transaction, whose session must not carry concurrent operations.
   const upward = await loadUpwardEdges(ctx, parentId, call);
   const depthBelowChild = await loadDepthBelow(ctx, childId, call);

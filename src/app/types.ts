@@ -163,7 +163,8 @@ export interface GroupsApi {
   /**
    * Creates a group; the caller becomes its first ADMIN (memberCount 1). The
    * same caller repeating `requestId` (non-empty) gets the group created the
-   * first time, even when both requests raced.
+   * first time, even when both requests raced, as GetGroup shows it to the
+   * caller now; not_found when it is deleted or the caller cannot see it.
    */
   create(caller: Caller, input: GroupInput, requestId: string, options?: CallOptions): Promise<GroupRecord>;
   /**
@@ -176,8 +177,14 @@ export interface GroupsApi {
   batchGet(caller: Caller, ids: readonly string[], options?: CallOptions): Promise<BatchGetResult>;
   /** Only groups the caller can see; keyset pagination. */
   list(caller: Caller, query: ListGroupsQuery, options?: CallOptions): Promise<GroupPage>;
-  /** Stale etag → aborted; parent change checked for cycles and depth. */
-  update(caller: Caller, update: GroupUpdate, options?: CallOptions): Promise<GroupRecord>;
+  /**
+   * Stale etag → aborted; parent change checked for cycles and depth.
+   * `rule` is UpdateGroup's declared access rule, decided again here inside
+   * the transaction on the stored group the update writes: which of its
+   * manage_fields change and where its parent_field moves the group depend
+   * on that version.
+   */
+  update(caller: Caller, update: GroupUpdate, rule: AccessRuleSpec, options?: CallOptions): Promise<GroupRecord>;
   /** Soft delete; failed_precondition with live children. `etag` "" = unchecked. */
   delete(caller: Caller, id: string, etag: string, options?: CallOptions): Promise<GroupRecord>;
   /** already_exists when the slug is live again in its namespace. */

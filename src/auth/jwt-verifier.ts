@@ -14,6 +14,10 @@
  * - `roster_admin: true` makes the caller a system administrator in
  *   development mode only; otherwise administrators are the principals listed
  *   in `admins` (ROSTER_ADMINS).
+ * - Every claim Roster or the JWT/OIDC specifications give a type (see
+ *   `claimTypes`) must have it when present, or the token is refused as
+ *   malformed, naming the claim: a correctly signed token with odd claims is
+ *   the client's mistake, never an internal error, and never half-read.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
 import {
@@ -60,6 +64,39 @@ export interface JwtVerifierOptions {
   readonly now?: (() => Date) | undefined;
 }
 
+/** The JSON types of the claims Roster reads or the JWT and OIDC specifications define (RFC 7519 §4.1, OIDC Core §2). */
+const claimTypes: Readonly<Record<string, { readonly is: (value: unknown) => boolean; readonly must: string }>> = {
+  iss: { is: isString, must: "a string" },
+  sub: { is: isString, must: "a string" },
+  aud: { is: (value) => isString(value) || (Array.isArray(value) && value.every(isString)), must: "a string or an array of strings" },
+  exp: { is: isFiniteNumber, must: "a number" },
+  nbf: { is: isFiniteNumber, must: "a number" },
+  iat: { is: isFiniteNumber, must: "a number" },
+  jti: { is: isString, must: "a string" },
+  auth_time: { is: isFiniteNumber, must: "a number" },
+  [PRINCIPAL_TYPE_CLAIM]: { is: isString, must: "a string" },
+  [DEV_ADMIN_CLAIM]: { is: (value) => typeof value === "boolean", must: "a boolean" },
+};
+
+function isString(value: unknown): value is string {
+  return typeof value === "string";
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+/** The unauthenticated error for the first claim of `payload` whose JSON type is wrong, if any. */
+function mistypedClaim(payload: unknown): RosterError | undefined {
+  if (typeof payload !== "object" || payload === null) return undefined;
+  for (const [claim, type] of Object.entries(claimTypes)) {
+    if (Object.hasOwn(payload, claim) && !type.is((payload as Record<string, unknown>)[claim])) {
+      return unauthenticated(`malformed token: ${claim} claim must be ${type.must}`);
+    }
+  }
+  return undefined;
+}
+
 /** Verifies the authorization header of a request. */
 export interface JwtVerifier {
   /**
@@ -95,6 +132,8 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       } catch (error) {
         throw toRosterError(error);
       }
+      const mistyped = mistypedClaim(payload);
+      if (mistyped !== undefined) throw mistyped;
       const principal = principalOf(payload);
       const isSystemAdmin = admins.has(principal) || (developmentMode && payload[DEV_ADMIN_CLAIM] === true);
       return { principal, isSystemAdmin };
@@ -114,6 +153,7 @@ export function extractBearerToken(authorization: string | undefined): string {
   return token;
 }
 
+/** The principal of a payload whose claims have their types (`mistypedClaim`). */
 function principalOf(payload: JWTPayload): string {
   const sub = payload.sub;
   if (sub === undefined || sub === "") throw unauthenticated("token has no sub claim");
@@ -173,6 +213,12 @@ function importPem(pem: string): { key: KeyObject; algorithm: AsymmetricAlgorith
 /** Maps jose's errors to messages that say which check failed; rethrows anything else. */
 function toRosterError(error: unknown): RosterError {
   if (error instanceof RosterError) return error;
+  // A claim check failed on a verified payload: a mistyped claim (an issuer
+  // that is a number, say) is malformed rather than merely "wrong".
+  if (error instanceof joseErrors.JWTClaimValidationFailed || error instanceof joseErrors.JWTExpired) {
+    const mistyped = mistypedClaim(error.payload);
+    if (mistyped !== undefined) return mistyped;
+  }
   if (error instanceof joseErrors.JWTExpired) {
     return unauthenticated("token expired");
   }

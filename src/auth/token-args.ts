@@ -1,21 +1,28 @@
 /**
  * Command-line arguments of `npm run token -- <subject> [--admin]
- * [--service] [--ttl 1h]`, parsed without side effects so they can be
+ * [--service] [--ttl 1h]` (npm start's configuration flags are taken out
+ * before, by `splitConfigArgs`), parsed without side effects so they can be
  * tested. Errors are `TokenArgsError` with a message fit for the terminal.
  */
 import { isValidPrincipalId } from "../domain/principal.ts";
 
 /** Usage text printed on errors and for --help. */
-export const TOKEN_USAGE = `usage: npm run token -- <subject> [--admin] [--service] [--ttl <duration>]
+export const TOKEN_USAGE = `usage: npm run token -- <subject> [--admin] [--service] [--ttl <duration>] [npm start's flags]
 
-Prints a development token (HS256) for <subject> on stdout.
+Prints an HS256 token for <subject> on stdout, for the server that npm start
+runs with the same configuration (environment and flags, e.g. --data-dir DIR).
   <subject>         the token's sub: "alice" becomes user:alice (service:alice with --service)
-  --admin           claim roster_admin: true (honoured only by a server in development mode)
+  --admin           claim roster_admin: true (development mode only)
   --service         the subject is a service (claim principal_type: "service")
   --ttl <duration>  lifetime: <n>s, <n>m, <n>h or <n>d (default 1h)
 
-The key is ROSTER_JWT_SECRET when set, else ROSTER_DATA_DIR/dev-jwt-secret
-(ROSTER_DATA_DIR defaults to ./data; the file is created when missing).
+The key is the server's:
+  development mode (no key configured): ROSTER_DATA_DIR/dev-jwt-secret
+    (--data-dir / ROSTER_DATA_DIR, default ./data; created when missing);
+  ROSTER_JWT_SECRET (--jwt-secret): that secret; --admin is refused, as such a
+    server ignores the claim (administrators are ROSTER_ADMINS);
+  ROSTER_JWKS_URL or ROSTER_JWT_PUBLIC_KEY: none this command can use (the
+    private keys are your identity provider's): it refuses.
 iss/aud claims are added when ROSTER_JWT_ISSUER/ROSTER_JWT_AUDIENCE are set.`;
 
 /** Parsed arguments. */

@@ -63,6 +63,25 @@ export interface AccessRuleSpec {
   readonly selfAllowed: boolean;
   readonly manageFields: readonly string[];
   readonly memberGroupNeedsRead: boolean;
+  readonly parentField: string;
+}
+
+/**
+ * A change of the rule's parent_field: the group moves from its current
+ * parent (or the top level) to a new parent (or the top level). The app
+ * loads these facts from the stored group the update writes.
+ */
+export interface ParentMove {
+  /** The caller's facts on the group's current parent; undefined when the group is top-level. */
+  readonly from: AccessFacts | undefined;
+  /** The caller's facts on the new parent; undefined when the group becomes top-level. */
+  readonly to: AccessFacts | undefined;
+  /**
+   * Becoming top-level: the caller may create top-level groups (no creator
+   * group is configured, or the caller is a transitive member of it). System
+   * administrators always may (`AccessFacts.isSystemAdmin`).
+   */
+  readonly isCreator: boolean;
 }
 
 /**
@@ -102,6 +121,8 @@ export interface AccessSituation {
   readonly isCreator?: boolean;
   /** Top-level CreateGroup only: the caller is a system administrator. */
   readonly isSystemAdmin?: boolean;
+  /** The request changes the rule's parent_field: what moving the group involves. */
+  readonly parentMove?: ParentMove | undefined;
 }
 
 /** The outcome of an access check. */
@@ -273,8 +294,32 @@ function evaluateChange(rule: AccessRuleSpec, facts: AccessFacts, situation: Acc
     needs.push({ permission: "MANAGE", reason: ` to act on a member with role ${situation.targetMemberRole}` });
   }
   const decision = evaluateNeeds(facts, situation, needs);
-  if (!decision.ok || !rule.memberGroupNeedsRead || situation.memberGroupId === undefined) return decision;
+  if (!decision.ok) return decision;
+  if (rule.parentField !== "" && situation.parentMove !== undefined) {
+    const move = evaluateParentMove(facts, situation.parentMove);
+    if (!move.ok) return move;
+  }
+  if (!rule.memberGroupNeedsRead || situation.memberGroupId === undefined) return decision;
   return evaluateMemberGroup(situation.memberGroupId, situation);
+}
+
+/**
+ * Moving group `facts.groupId` (the caller may change it; checked before):
+ * MANAGE on the current parent, which loses the group from its managers'
+ * reach; WRITE on the new parent, as creating a child there would; and the
+ * top-level create right to leave every parent. The current parent is named
+ * by the group itself, which the caller sees, so a refusal on it is
+ * PERMISSION_DENIED naming it even when the caller cannot see that parent;
+ * a new parent the caller cannot see is NOT_FOUND like a missing one.
+ */
+function evaluateParentMove(facts: AccessFacts, move: ParentMove): AccessDecision {
+  const groupId = facts.groupId;
+  if (move.from !== undefined && effectivePermission(move.from) !== "MANAGE") {
+    return deny(permissionDenied(`permission denied: MANAGE on group ${move.from.groupId} is required to move group ${groupId} out of it`));
+  }
+  if (move.to !== undefined) return evaluateNeeds(move.to, {}, [{ permission: "WRITE", reason: ` to move group ${groupId} under it` }]);
+  if (move.isCreator || facts.isSystemAdmin) return allowed;
+  return deny(permissionDenied(`permission denied: membership of the creator group is required to make group ${groupId} top-level`));
 }
 
 /** Adding `group:<id>` needs READ on that group; an invisible or missing one is NOT_FOUND. */

@@ -1,7 +1,7 @@
 /**
  * UpdateGroup semantics: which fields an update mask names, what the update
- * changes, and whether it touches a MANAGE-only field (policies, parent) —
- * the fact `evaluateAccess` needs as `manageFieldChanged`.
+ * changes, and whether it touches a MANAGE-only field an access rule names
+ * (policies, parent) — the fact `evaluateAccess` needs as `manageFieldChanged`.
  */
 import { invalidArgument } from "./errors.ts";
 import type { GroupRecord, GroupValues } from "./model.ts";
@@ -89,14 +89,26 @@ export function changedGroupValues(
   return changes;
 }
 
+/** The request field each group value is sent in, as access rules name them (manage_fields). */
+const requestFieldOf: Readonly<Record<keyof GroupValues, string>> = {
+  displayName: "group.display_name",
+  description: "group.description",
+  labels: "group.labels",
+  visibility: "group.policies",
+  memberVisibility: "group.policies",
+  parentId: "group.parent_id",
+};
+
 /**
- * The first MANAGE-only request field an update changes: "group.policies"
- * or "group.parent_id" (matching the proto's manage_fields), or undefined.
+ * The first of `manageFields` (request fields whose change needs MANAGE, as
+ * an access rule declares them, e.g. "group.policies", "group.parent_id")
+ * that `changes` change, or undefined.
  */
-export function manageFieldChanged(changes: Partial<GroupValues>): string | undefined {
-  if (changes.visibility !== undefined || changes.memberVisibility !== undefined) return "group.policies";
-  if (changes.parentId !== undefined) return "group.parent_id";
-  return undefined;
+export function manageFieldChanged(changes: Partial<GroupValues>, manageFields: readonly string[]): string | undefined {
+  const changed = new Set(
+    (Object.keys(changes) as (keyof GroupValues)[]).filter((key) => changes[key] !== undefined).map((key) => requestFieldOf[key]),
+  );
+  return manageFields.find((field) => changed.has(field));
 }
 
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

@@ -4,7 +4,7 @@
  * longer than MAX_NESTING_DEPTH. The app loads the neighbourhood (bounded by
  * the limit) and these pure functions decide.
  */
-import { failedPrecondition } from "./errors.ts";
+import { failedPrecondition, type RosterError } from "./errors.ts";
 
 /** The longest allowed chain of group-in-group membership edges. */
 export const MAX_NESTING_DEPTH = 32;
@@ -29,25 +29,52 @@ export interface NewEdge {
   readonly depthBelowChild: number;
 }
 
+/** Why a new edge is refused. */
+export type NestingViolation =
+  /** The groups of the cycle in containment order, from the parent back to it ("A → A" for a group added to itself). */
+  | { readonly kind: "cycle"; readonly cycle: readonly string[] }
+  /** The chain the edge would make is longer than MAX_NESTING_DEPTH. */
+  | { readonly kind: "depth" };
+
 /**
- * Throws FAILED_PRECONDITION when the new edge would close a cycle
- * ("adding group:B to A would close the cycle A → B → C → A"; adding a group
- * to itself is the cycle "A → A") or nest deeper than MAX_NESTING_DEPTH.
+ * What the new edge would break: a cycle (the shortest one, "A → B → C → A"
+ * when adding group:B to A while A is in C and C in B), a chain deeper than
+ * MAX_NESTING_DEPTH, or nothing (undefined).
  */
-export function ensureNestingAllowed(edge: NewEdge): void {
+export function nestingViolation(edge: NewEdge): NestingViolation | undefined {
   const path = findUpwardPath(edge.parentId, edge.childId, edge.upward);
-  if (path !== undefined) {
-    const cycle = [edge.parentId, ...path.reverse()];
-    throw failedPrecondition(
-      `adding group:${edge.childId} to ${edge.parentId} would close the cycle ${cycle.join(" → ")}`,
-    );
-  }
+  if (path !== undefined) return { kind: "cycle", cycle: [edge.parentId, ...path.reverse()] };
   const depth = longestChain(edge.parentId, edge.upward) + 1 + edge.depthBelowChild;
-  if (depth > MAX_NESTING_DEPTH) {
-    throw failedPrecondition(
-      `adding group:${edge.childId} to ${edge.parentId} would nest groups ${depth} levels deep; the limit is ${MAX_NESTING_DEPTH}`,
-    );
+  return depth > MAX_NESTING_DEPTH ? { kind: "depth" } : undefined;
+}
+
+/**
+ * The FAILED_PRECONDITION refusing `edge` for `violation`. Errors never
+ * reveal groups the caller cannot see: a cycle names only the groups
+ * `isVisible` says the caller sees (see `describeCycle`), and a refusal for
+ * depth does not count levels, which may run through groups it cannot see.
+ */
+export function nestingRefusal(edge: NewEdge, violation: NestingViolation, isVisible: (groupId: string) => boolean): RosterError {
+  const adding = `adding group:${edge.childId} to ${edge.parentId}`;
+  if (violation.kind === "cycle") return failedPrecondition(`${adding} would close the cycle ${describeCycle(violation.cycle, isVisible)}`);
+  return failedPrecondition(`${adding} would nest groups deeper than the limit of ${MAX_NESTING_DEPTH} levels`);
+}
+
+const hiddenGroups = "…";
+
+/**
+ * A cycle as errors write it: its groups in order joined by " → ", each run
+ * of groups the caller cannot see written as one "…" (so neither their ids
+ * nor their number show), followed by a note saying so when there is one.
+ */
+export function describeCycle(cycle: readonly string[], isVisible: (groupId: string) => boolean): string {
+  const parts: string[] = [];
+  for (const groupId of cycle) {
+    const part = isVisible(groupId) ? groupId : hiddenGroups;
+    if (part !== hiddenGroups || parts.at(-1) !== hiddenGroups) parts.push(part);
   }
+  const text = parts.join(" → ");
+  return parts.includes(hiddenGroups) ? `${text} (${hiddenGroups} stands for groups you cannot see)` : text;
 }
 
 /**

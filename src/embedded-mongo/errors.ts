@@ -23,7 +23,6 @@ export const errorCodes = {
   NetworkTimeout: 89,
   ShutdownInProgress: 91,
   UnsatisfiableWriteConcern: 100,
-  DocumentValidationFailure: 121,
   FailedToSatisfyReadPreference: 133,
   StaleEpoch: 150,
   PrimarySteppedDown: 189,
@@ -76,6 +75,9 @@ export const errorCodes = {
   Location31254: 31254,
   Location31253: 31253,
   Location51270: 51270,
+  Location15955: 15955,
+  CannotCreateIndex: 67,
+  DocumentValidationFailure: 121,
 } as const;
 
 export type ErrorCodeName = keyof typeof errorCodes;

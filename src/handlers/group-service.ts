@@ -6,7 +6,8 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/types.ts";
 import { allowedActions, effectivePermission } from "../domain/access-policy.ts";
-import type { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
+import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
+import { compileAccessRule } from "../rpc/access-rules.ts";
 import { callOptionsOf, requireCaller, resolvedGroupOf } from "../rpc/context.ts";
 import {
   aclEntriesFromProto,
@@ -19,6 +20,9 @@ import {
 
 /** The GroupService implementation served by both doors. */
 export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof GroupService> {
+  // UpdateGroup's rule depends on the stored group (manage_fields,
+  // parent_field): the app decides those parts inside its transaction.
+  const updateRule = compileAccessRule(GroupService.method.updateGroup).spec;
   return {
     async createGroup(req, ctx) {
       const input = groupInputFromProto(req.group);
@@ -69,7 +73,7 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
     },
 
     async updateGroup(req, ctx) {
-      const group = await app.groups.update(requireCaller(ctx), groupUpdateFromProto(req), callOptionsOf(ctx));
+      const group = await app.groups.update(requireCaller(ctx), groupUpdateFromProto(req), updateRule, callOptionsOf(ctx));
       return { group: groupToProto(group) };
     },
 

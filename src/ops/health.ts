@@ -65,7 +65,9 @@ export function createHealthMonitor(options: HealthMonitorOptions): HealthMonito
   const implementation = new HealthImplementation(Object.fromEntries(names.map((name) => [name, "NOT_SERVING"])));
 
   let current: ServingStatus = "NOT_SERVING";
-  let databaseUp = false;
+  /** The last probe's outcome; undefined before the first probe ends. */
+  let databaseUp: boolean | undefined;
+  let everReachable = false;
   let shuttingDown = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -104,10 +106,12 @@ export function createHealthMonitor(options: HealthMonitorOptions): HealthMonito
       error = caught ?? new Error("ping failed");
     }
     const up = error === undefined;
+    // One line per change, the first probe's outcome included; "again" only after an outage.
     if (up !== databaseUp) {
       databaseUp = up;
-      if (up) options.log?.info({ health: "SERVING" }, "database reachable again: health SERVING");
+      if (up) options.log?.info({ health: "SERVING" }, `database reachable${everReachable ? " again" : ""}: health SERVING`);
       else options.log?.warn({ health: "NOT_SERVING", err: describe(error) }, "database unreachable: health NOT_SERVING");
+      everReachable ||= up;
     }
     if (!shuttingDown) publish(up ? "SERVING" : "NOT_SERVING");
     return up && !shuttingDown;
@@ -151,7 +155,7 @@ export function createHealthMonitor(options: HealthMonitorOptions): HealthMonito
         },
       });
     },
-    isReady: () => databaseUp && !shuttingDown,
+    isReady: () => databaseUp === true && !shuttingDown,
     probeNow,
     setShuttingDown: () => {
       shuttingDown = true;

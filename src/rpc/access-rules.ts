@@ -69,6 +69,7 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
     selfAllowed: declared?.selfAllowed ?? false,
     manageFields: [...(declared?.manageFields ?? [])],
     memberGroupNeedsRead: declared?.memberGroupNeedsRead ?? false,
+    parentField: declared?.parentField ?? "",
   };
   const groupless = grouplessRequirements.has(spec.requires) || spec.requires === "UNSPECIFIED";
   const streaming = method.methodKind !== "unary";
@@ -93,10 +94,13 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
   const role = reader(spec.roleField);
   const member = reader(spec.memberField);
   for (const path of spec.manageFields) reader(path);
-  if (spec.manageFields.length > 0 && input.typeName !== UpdateGroupRequestSchema.typeName) {
-    // The app decides which manage_fields change by comparing a GroupUpdate
-    // with the stored group; no other request shape is understood yet.
-    throw new Error(`${methodName}: manage_fields are only supported on ${UpdateGroupRequestSchema.typeName}`);
+  reader(spec.parentField);
+  const comparesWithStoredGroup = spec.manageFields.length > 0 || spec.parentField !== "";
+  if (comparesWithStoredGroup && input.typeName !== UpdateGroupRequestSchema.typeName) {
+    // The app decides which manage_fields and whether the parent_field change
+    // by comparing a GroupUpdate with the stored group; no other request
+    // shape is understood yet.
+    throw new Error(`${methodName}: manage_fields and parent_field are only supported on ${UpdateGroupRequestSchema.typeName}`);
   }
   const roleFieldName = spec.roleField;
 
@@ -110,7 +114,7 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
       if (value !== undefined) t.role = value;
     }
     if (member) t.member = stringValue(member(request));
-    if (spec.manageFields.length > 0) t.update = groupUpdateFromProto(request as UpdateGroupRequest);
+    if (comparesWithStoredGroup) t.update = groupUpdateFromProto(request as UpdateGroupRequest);
     return t;
   };
   return { methodName, spec, groupless, target };

@@ -35,6 +35,12 @@ export interface ResolvedGroup {
 }
 
 export const callInfoKey = createContextKey<CallInfo | undefined>(undefined, { description: "roster call info" });
+/**
+ * The call's request id. A door that answers every HTTP request with an id
+ * (the web door) sets it before the pipeline runs, so the call's log line
+ * carries the id the client already received; otherwise ("") the request log
+ * assigns it.
+ */
 export const requestIdKey = createContextKey<string>("", { description: "roster request id" });
 export const loggerKey = createContextKey<Logger | undefined>(undefined, { description: "roster request logger" });
 export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "roster caller" });

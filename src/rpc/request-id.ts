@@ -10,6 +10,10 @@ const acceptable = /^[A-Za-z0-9._:/+=-]{1,128}$/;
 
 /** The request id for a call with these request headers. */
 export function requestIdFrom(headers: Headers): string {
-  const given = headers.get(requestIdHeader);
-  return given !== null && acceptable.test(given) ? given : randomUUID();
+  return requestIdFor(headers.get(requestIdHeader));
+}
+
+/** The request id for a request whose `x-request-id` header is `given` (absent: null or undefined). */
+export function requestIdFor(given: string | null | undefined): string {
+  return given !== null && given !== undefined && acceptable.test(given) ? given : randomUUID();
 }

@@ -1,5 +1,6 @@
 /**
- * The outermost step of every call: gives it a request id and a child logger,
+ * The outermost step of every call: gives it a request id (the one its door
+ * already answered with, if any) and a child logger,
  * returns the id in the `x-request-id` response header (or error metadata,
  * which the doors send as trailers), and writes exactly one log line when the
  * call ends: method, door, protocol, code, duration, caller, request id and
@@ -19,7 +20,7 @@ const serverFaults: ReadonlySet<Code> = new Set([Code.Internal, Code.Unknown, Co
 export function createRequestLogInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const started = req.contextValues.get(callStartedKey) ?? performance.now();
-    const requestId = requestIdFrom(req.header);
+    const requestId = req.contextValues.get(requestIdKey) || requestIdFrom(req.header);
     const log = logger.child({ requestId });
     req.contextValues.set(requestIdKey, requestId).set(loggerKey, log);
     const method = `${req.service.typeName}/${req.method.name}`;

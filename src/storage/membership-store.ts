@@ -1,8 +1,8 @@
 /**
  * Queries and writes on the `memberships` collection: one document per direct
  * membership (group, member, role). Graph walks use `edgesOfMembers` (upward:
- * which groups are these principals in?) and `membershipsOfGroups`
- * (downward: who is in these groups?), one indexed `$in` query per level.
+ * which groups are these principals in?) and `groupEdgesOf` (downward: which
+ * groups are in these groups?), one indexed `$in` query per level.
  */
 import type { Collection, Db, Filter } from "mongodb";
 import type { MembershipRecord, Role } from "../domain/model.ts";
@@ -30,8 +30,8 @@ export interface MembershipStore {
   countMembers(groupId: string, role: Role | undefined, call: StoreCall): Promise<number>;
   /** Upward step: every membership of any of `members`. */
   edgesOfMembers(members: readonly string[], call: StoreCall): Promise<MembershipEdge[]>;
-  /** Downward step: every membership in any of `groupIds` (only `group:` members when `groupsOnly`). */
-  membershipsOfGroups(groupIds: readonly string[], groupsOnly: boolean, call: StoreCall): Promise<MembershipRecord[]>;
+  /** Downward step: the `group:` members of any of `groupIds`. */
+  groupEdgesOf(groupIds: readonly string[], call: StoreCall): Promise<MembershipRecord[]>;
   /** One keyset page of a group's direct members ordered by member, strictly after `afterMember`. */
   listPage(
     groupId: string,
@@ -40,10 +40,20 @@ export interface MembershipStore {
     limit: number,
     call: StoreCall,
   ): Promise<MembershipRecord[]>;
+  /**
+   * One keyset page of a group's users and services (never its `group:`
+   * members) ordered by member, strictly after `afterMember`: one range of
+   * the `group_member` index, whose cost is the page's, not the group's.
+   */
+  usersAndServicesPage(groupId: string, afterMember: string | undefined, limit: number, call: StoreCall): Promise<MembershipRecord[]>;
 }
 
-/** Every `group:<id>` principal sorts in ["group:", "group;"): ';' follows ':' in code-point order. */
-const groupMemberRange = { $gte: "group:", $lt: "group;" };
+/**
+ * Every `group:<id>` principal sorts in ["group:", "group;"): ';' follows ':'
+ * in code-point order; `service:` and `user:` principals all sort after it.
+ */
+const groupMemberEnd = "group;";
+const groupMemberRange = { $gte: "group:", $lt: groupMemberEnd };
 
 export function memberExistsMessage(groupId: string, member: string): string {
   return `${member} is already a member of group "${groupId}"`;
@@ -52,7 +62,7 @@ export function memberExistsMessage(groupId: string, member: string): string {
 export function createMembershipStore(db: Db): MembershipStore {
   const memberships: Collection<MembershipDoc> = db.collection<MembershipDoc>(collectionNames.memberships);
 
-  return {
+  const store: MembershipStore = {
     async get(groupId, member, call) {
       const doc = await driverCall(() => memberships.findOne({ groupId, member }, operationOptions(call)));
       return doc === null ? undefined : membershipFromDoc(doc);
@@ -103,11 +113,9 @@ export function createMembershipStore(db: Db): MembershipStore {
       return docs.map((doc) => ({ groupId: doc.groupId, member: doc.member, role: doc.role }));
     },
 
-    async membershipsOfGroups(groupIds, groupsOnly, call) {
+    async groupEdgesOf(groupIds, call) {
       if (groupIds.length === 0) return [];
-      const filter: Filter<MembershipDoc> = groupsOnly
-        ? { groupId: { $in: [...groupIds] }, member: groupMemberRange }
-        : { groupId: { $in: [...groupIds] } };
+      const filter: Filter<MembershipDoc> = { groupId: { $in: [...groupIds] }, member: groupMemberRange };
       const docs = await driverCall(() => memberships.find(filter, operationOptions(call)).toArray());
       return docs.map(membershipFromDoc);
     },
@@ -121,5 +129,11 @@ export function createMembershipStore(db: Db): MembershipStore {
       );
       return docs.map(membershipFromDoc);
     },
+
+    usersAndServicesPage(groupId, afterMember, limit, call) {
+      const after = afterMember === undefined || afterMember < groupMemberEnd ? groupMemberEnd : afterMember;
+      return store.listPage(groupId, undefined, after, limit, call);
+    },
   };
+  return store;
 }

@@ -61,6 +61,23 @@ describe("transitive resolution", () => {
     for (const read of membershipReads) expect(Object.keys(read.filter)).toEqual(["member"]);
   });
 
+  it("a transitive ListMemberships page reads its page from each group, and the group edges, never whole member lists", async () => {
+    const top = chain[4];
+    if (top === undefined) throw new Error("setup");
+    const from = fx.commands.length;
+    const page = await fx.app.memberships.list(owner, { groupId: top.id, role: undefined, transitive: true, pageSize: 2, pageToken: "" });
+    expect(page.memberships.map((m) => m.member)).toEqual(["user:bw-owner", "user:bw-reader"]);
+    const reads = fx.commands.slice(from).filter((event) => readCommands.has(event.commandName) && event.command[event.commandName] === "memberships");
+    expect(reads.map((event) => event.commandName).filter((name) => name !== "find")).toEqual([]);
+    for (const event of reads) {
+      const filter = event.command["filter"] as Document;
+      // Either the `group:` edges of a level (one range of member), or one keyset batch of a group's users and
+      // services: the page's (2 + 1), or, this listing being shorter than the longest page, the exact count's (1000 + 1).
+      const edges = JSON.stringify(filter["member"]) === JSON.stringify({ $gte: "group:", $lt: "group;" });
+      expect(edges || [3, 1001].includes(event.command["limit"] as number), JSON.stringify(event.command)).toBe(true);
+    }
+  });
+
   it("GetGroup's use case reuses the authorization step's loads through the request memo", async () => {
     const top = chain[4];
     if (top === undefined) throw new Error("setup");

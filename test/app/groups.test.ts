@@ -5,7 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GroupValues } from "../../src/app/types.ts";
+import { accessRules } from "../domain/access-rules-table.ts";
 import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "./app-fixture.ts";
+
+const updateRule = accessRules.UpdateGroup;
 
 let fx: AppFixture;
 beforeAll(async () => {
@@ -144,7 +147,7 @@ describe("UpdateGroup", () => {
       mask: ["display_name", "labels"],
       etag: group.etag,
     };
-    const updated = await fx.rpc(alice, "UpdateGroup", { groupId: group.id, update }, (o) => fx.app.groups.update(alice, update, o));
+    const updated = await fx.rpc(alice, "UpdateGroup", { groupId: group.id, update }, (o) => fx.app.groups.update(alice, update, updateRule, o));
     expect(updated).toMatchObject({ displayName: "Renamed", description: "keep", labels: { b: "2" } });
     expect(updated.etag).not.toBe(group.etag);
     expect(updated.updateTime.getTime()).toBeGreaterThanOrEqual(group.updateTime.getTime());
@@ -158,19 +161,19 @@ describe("UpdateGroup", () => {
       mask: undefined,
       etag: "",
     };
-    const updated = await fx.rpc(alice, "UpdateGroup", { groupId: group.id, update }, (o) => fx.app.groups.update(alice, update, o));
+    const updated = await fx.rpc(alice, "UpdateGroup", { groupId: group.id, update }, (o) => fx.app.groups.update(alice, update, updateRule, o));
     expect(updated).toMatchObject({ displayName: "All", description: "", labels: {}, visibility: "AUTHENTICATED" });
   });
 
   it("refuses a stale etag with ABORTED and an unknown mask path with INVALID_ARGUMENT", async () => {
     const group = await createGroup(fx, alice, groupInput("upd-etag"));
     const first = { id: group.id, values: { ...valuesOf(group), description: "one" }, mask: ["description"], etag: group.etag };
-    await fx.app.groups.update(alice, first, {});
+    await fx.app.groups.update(alice, first, updateRule, {});
     const stale = { ...first, values: { ...first.values, description: "two" } };
-    expect(await rejection(fx.app.groups.update(alice, stale))).toBe(
+    expect(await rejection(fx.app.groups.update(alice, stale, updateRule))).toBe(
       `aborted: the etag of group "${group.id}" does not match: it changed since it was read`,
     );
-    expect(await rejection(fx.app.groups.update(alice, { ...first, mask: ["slug"], etag: "" }))).toMatch(
+    expect(await rejection(fx.app.groups.update(alice, { ...first, mask: ["slug"], etag: "" }, updateRule))).toMatch(
       /^invalid_argument: update_mask: unknown or immutable field "slug"/,
     );
   });
@@ -179,10 +182,10 @@ describe("UpdateGroup", () => {
     const group = await createGroup(fx, alice, groupInput("upd-policy"));
     await addMember(fx, alice, group.id, "user:bob", "MANAGER");
     const rename = { id: group.id, values: { ...valuesOf(group), displayName: "By Bob" }, mask: ["display_name"], etag: "" };
-    await fx.rpc(bob, "UpdateGroup", { groupId: group.id, update: rename }, (o) => fx.app.groups.update(bob, rename, o));
+    await fx.rpc(bob, "UpdateGroup", { groupId: group.id, update: rename }, (o) => fx.app.groups.update(bob, rename, updateRule, o));
     const policy = { id: group.id, values: { ...valuesOf(group), visibility: "AUTHENTICATED" as const }, mask: ["policies"], etag: "" };
     expect(
-      await rejection(fx.rpc(bob, "UpdateGroup", { groupId: group.id, update: policy }, (o) => fx.app.groups.update(bob, policy, o))),
+      await rejection(fx.rpc(bob, "UpdateGroup", { groupId: group.id, update: policy }, (o) => fx.app.groups.update(bob, policy, updateRule, o))),
     ).toBe(`permission_denied: permission denied: MANAGE on group ${group.id} is required to change group.policies`);
   });
 });
@@ -193,7 +196,7 @@ describe("parent groups", () => {
     const b = await createGroup(fx, alice, groupInput("pc-b", { parentId: a.id }));
     const c = await createGroup(fx, alice, groupInput("pc-c", { parentId: b.id }));
     const update = { id: a.id, values: { ...valuesOf(a), parentId: c.id }, mask: ["parent_id"], etag: "" };
-    expect(await rejection(fx.app.groups.update(alice, update))).toBe(
+    expect(await rejection(fx.app.groups.update(alice, update, updateRule))).toBe(
       `failed_precondition: setting parent_id of group "${a.id}" to "${c.id}" would close the cycle ${a.id} → ${b.id} → ${c.id} → ${a.id}`,
     );
   });
@@ -206,7 +209,7 @@ describe("parent groups", () => {
     const leaf = await createGroup(fx, alice, groupInput("mv-leaf", { parentId: moved.id }));
     expect(await rejection(fx.app.groups.get(bob, { id: leaf.id }))).toBe(`not_found: group "${leaf.id}" not found`);
     const update = { id: moved.id, values: { ...valuesOf(moved), parentId: newRoot.id }, mask: ["parent_id"], etag: "" };
-    await fx.rpc(alice, "UpdateGroup", { groupId: moved.id, update }, (o) => fx.app.groups.update(alice, update, o));
+    await fx.rpc(alice, "UpdateGroup", { groupId: moved.id, update }, (o) => fx.app.groups.update(alice, update, updateRule, o));
     // bob administers the new root only, yet manages the moved leaf through the new chain.
     const seen = await fx.app.groups.get(bob, { id: leaf.id });
     expect(seen.access.effectivePermission).toBe("MANAGE");
@@ -217,8 +220,8 @@ describe("parent groups", () => {
     const mine = await createGroup(fx, alice, groupInput("np-mine"));
     const theirs = await createGroup(fx, carol, groupInput("np-theirs", { visibility: "AUTHENTICATED" }));
     const update = { id: mine.id, values: { ...valuesOf(mine), parentId: theirs.id }, mask: ["parent_id"], etag: "" };
-    expect(await rejection(fx.app.groups.update(alice, update))).toBe(
-      `permission_denied: permission denied: WRITE on group ${theirs.id} is required to create a child group`,
+    expect(await rejection(fx.app.groups.update(alice, update, updateRule))).toBe(
+      `permission_denied: permission denied: WRITE on group ${theirs.id} is required to move group ${mine.id} under it`,
     );
   });
 
@@ -293,7 +296,7 @@ describe("DeleteGroup and UndeleteGroup", () => {
     await fx.app.groups.delete(alice, child.id, "");
     await fx.app.groups.delete(alice, parent.id, "");
     expect(await rejection(fx.app.groups.undelete(alice, child.id))).toBe(
-      `failed_precondition: the parent group "${parent.id}" of group "${child.id}" is deleted; undelete it first`,
+      `failed_precondition: the parent of group "${child.id}" is deleted; undelete the parent first`,
     );
   });
 });

@@ -78,7 +78,10 @@ describe("HS256", () => {
   it("honours roster_admin: true in development mode only", async () => {
     const dev = createJwtVerifier({ hs256Secret: secret, developmentMode: true });
     expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: true })))).toEqual({ principal: "user:dev", isSystemAdmin: true });
-    expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: "true" })))).toEqual({ principal: "user:dev", isSystemAdmin: false });
+    expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: false })))).toEqual({ principal: "user:dev", isSystemAdmin: false });
+    expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: "true" })))).toBe(
+      "unauthenticated: malformed token: roster_admin claim must be a boolean",
+    );
     expect(await outcome(dev, bearer(await hs256({ sub: "dev" })))).toEqual({ principal: "user:dev", isSystemAdmin: false });
   });
 
@@ -95,6 +98,22 @@ describe("HS256", () => {
     ["an unknown principal_type", { sub: "a", principal_type: "robot" }, 'unauthenticated: token principal_type claim must be "user" or "service"'],
     ["a token without exp", { sub: "a", exp: undefined }, "unauthenticated: token has no exp claim"],
     ["a non-numeric exp", { sub: "a", exp: "soon" as unknown as number }, "unauthenticated: malformed token: exp claim must be a number"],
+    // A correctly signed token whose claims have the wrong JSON type: the claim is named, never an internal error.
+    ["a numeric sub", { sub: 42 }, "unauthenticated: malformed token: sub claim must be a string"],
+    ["an array sub", { sub: ["alice"] }, "unauthenticated: malformed token: sub claim must be a string"],
+    ["an object sub", { sub: { id: "alice" } }, "unauthenticated: malformed token: sub claim must be a string"],
+    ["a null sub", { sub: null }, "unauthenticated: malformed token: sub claim must be a string"],
+    ["a boolean sub", { sub: true }, "unauthenticated: malformed token: sub claim must be a string"],
+    ["a numeric iss", { sub: "a", iss: 1 }, "unauthenticated: malformed token: iss claim must be a string"],
+    ["an aud of numbers", { sub: "a", aud: [1, 2] }, "unauthenticated: malformed token: aud claim must be a string or an array of strings"],
+    ["an object aud", { sub: "a", aud: { x: 1 } }, "unauthenticated: malformed token: aud claim must be a string or an array of strings"],
+    ["a string nbf", { sub: "a", nbf: "now" }, "unauthenticated: malformed token: nbf claim must be a number"],
+    ["a string iat", { sub: "a", iat: "now" }, "unauthenticated: malformed token: iat claim must be a number"],
+    ["an array exp", { sub: "a", exp: [1] }, "unauthenticated: malformed token: exp claim must be a number"],
+    ["a numeric jti", { sub: "a", jti: 7 }, "unauthenticated: malformed token: jti claim must be a string"],
+    ["a string auth_time", { sub: "a", auth_time: "yesterday" }, "unauthenticated: malformed token: auth_time claim must be a number"],
+    ["a numeric principal_type", { sub: "a", principal_type: 1 }, "unauthenticated: malformed token: principal_type claim must be a string"],
+    ["a string roster_admin", { sub: "a", roster_admin: "yes" }, "unauthenticated: malformed token: roster_admin claim must be a boolean"],
   ])("refuses %s", async (_name, claims, expected) => {
     expect(await outcome(verifier, bearer(await hs256(claims)))).toBe(expected);
   });
@@ -162,6 +181,8 @@ describe("issuer and audience", () => {
     ["a missing issuer", { sub: "a", aud: "roster" }, "unauthenticated: wrong token issuer"],
     ["a wrong audience", { sub: "a", iss: "https://idp.example", aud: "other" }, "unauthenticated: wrong token audience"],
     ["a missing audience", { sub: "a", iss: "https://idp.example" }, "unauthenticated: wrong token audience"],
+    ["an issuer of the wrong type", { sub: "a", iss: ["https://idp.example"], aud: "roster" }, "unauthenticated: malformed token: iss claim must be a string"],
+    ["an audience of the wrong type", { sub: "a", iss: "https://idp.example", aud: 7 }, "unauthenticated: malformed token: aud claim must be a string or an array of strings"],
   ])("refuses %s", async (_name, claims, expected) => {
     expect(await outcome(verifier, bearer(await hs256(claims)))).toBe(expected);
   });

@@ -165,6 +165,18 @@ const readableMemberGroup = { ...base, groupId: "g2", role: "MEMBER" } satisfies
 const invisibleMemberGroup = { ...base, groupId: "g2" } satisfies AccessFacts;
 const visibleUnreadableMemberGroup = { ...base, groupId: "g2", visibility: "AUTHENTICATED" } satisfies AccessFacts;
 
+const managedParent = { ...base, groupId: "p1", role: "ADMIN" } satisfies AccessFacts;
+const readableParent = { ...base, groupId: "p1", role: "MEMBER" } satisfies AccessFacts;
+const invisibleParent = { ...base, groupId: "p1" } satisfies AccessFacts;
+const writableNewParent = { ...base, groupId: "p2", role: "MANAGER" } satisfies AccessFacts;
+const readableNewParent = { ...base, groupId: "p2", visibility: "AUTHENTICATED" } satisfies AccessFacts;
+const invisibleNewParent = { ...base, groupId: "p2" } satisfies AccessFacts;
+
+/** `outcome` for every caller with MANAGE on g1 (who gets past the group's own rule); the rest as in `manageRow`. */
+function onlyManagersOfG1(outcome: Outcome): Partial<Record<CallerName, Outcome>> {
+  return Object.fromEntries(callerNames.filter((name) => manageRow[name] === "ok").map((name) => [name, outcome]));
+}
+
 const scenarios: Scenario[] = [
   {
     name: "CreateGroup with a parent (facts of the parent)",
@@ -187,6 +199,73 @@ const scenarios: Scenario[] = [
     situation: { manageFieldChanged: "group.parent_id" },
     denied: needs("MANAGE", " to change group.parent_id"),
     outcomes: manageRow,
+  },
+  {
+    name: "UpdateGroup detaching the group, with MANAGE on its parent and the top-level create right",
+    rpc: "UpdateGroup",
+    situation: { manageFieldChanged: "group.parent_id", parentMove: { from: managedParent, to: undefined, isCreator: true } },
+    denied: needs("MANAGE", " to change group.parent_id"),
+    outcomes: manageRow,
+  },
+  {
+    name: "UpdateGroup detaching the group without MANAGE on its parent",
+    rpc: "UpdateGroup",
+    situation: { manageFieldChanged: "group.parent_id", parentMove: { from: readableParent, to: undefined, isCreator: true } },
+    denied: needs("MANAGE", " to change group.parent_id"),
+    outcomes: { ...manageRow, ...onlyManagersOfG1({ pd: "permission denied: MANAGE on group p1 is required to move group g1 out of it" }) },
+  },
+  {
+    name: "UpdateGroup detaching the group from a parent the caller cannot see (it is named by the group: denied, not hidden)",
+    rpc: "UpdateGroup",
+    situation: { manageFieldChanged: "group.parent_id", parentMove: { from: invisibleParent, to: undefined, isCreator: true } },
+    denied: needs("MANAGE", " to change group.parent_id"),
+    outcomes: { ...manageRow, ...onlyManagersOfG1({ pd: "permission denied: MANAGE on group p1 is required to move group g1 out of it" }) },
+  },
+  {
+    name: "UpdateGroup detaching the group without the top-level create right (administrators keep it)",
+    rpc: "UpdateGroup",
+    situation: { manageFieldChanged: "group.parent_id", parentMove: { from: managedParent, to: undefined, isCreator: false } },
+    denied: needs("MANAGE", " to change group.parent_id"),
+    outcomes: {
+      ...manageRow,
+      ...onlyManagersOfG1({ pd: "permission denied: membership of the creator group is required to make group g1 top-level" }),
+      sysAdmin: "ok",
+    },
+  },
+  {
+    name: "UpdateGroup moving a top-level group under a parent the caller may write",
+    rpc: "UpdateGroup",
+    situation: { manageFieldChanged: "group.parent_id", parentMove: { from: undefined, to: writableNewParent, isCreator: false } },
+    denied: needs("MANAGE", " to change group.parent_id"),
+    outcomes: manageRow,
+  },
+  {
+    name: "UpdateGroup moving the group between parents, with MANAGE on the old one and WRITE on the new one",
+    rpc: "UpdateGroup",
+    situation: { manageFieldChanged: "group.parent_id", parentMove: { from: managedParent, to: writableNewParent, isCreator: false } },
+    denied: needs("MANAGE", " to change group.parent_id"),
+    outcomes: manageRow,
+  },
+  {
+    name: "UpdateGroup moving the group under a parent the caller sees but may not write",
+    rpc: "UpdateGroup",
+    situation: { manageFieldChanged: "group.parent_id", parentMove: { from: managedParent, to: readableNewParent, isCreator: true } },
+    denied: needs("MANAGE", " to change group.parent_id"),
+    outcomes: { ...manageRow, ...onlyManagersOfG1({ pd: "permission denied: WRITE on group p2 is required to move group g1 under it" }) },
+  },
+  {
+    name: "UpdateGroup moving the group under a parent the caller cannot see",
+    rpc: "UpdateGroup",
+    situation: { manageFieldChanged: "group.parent_id", parentMove: { from: managedParent, to: invisibleNewParent, isCreator: true } },
+    denied: needs("MANAGE", " to change group.parent_id"),
+    outcomes: { ...manageRow, ...onlyManagersOfG1({ nf: 'group "p2" not found' }) },
+  },
+  {
+    name: "UpdateGroup moving the group without MANAGE on the old parent (checked before the new one)",
+    rpc: "UpdateGroup",
+    situation: { manageFieldChanged: "group.parent_id", parentMove: { from: readableParent, to: invisibleNewParent, isCreator: true } },
+    denied: needs("MANAGE", " to change group.parent_id"),
+    outcomes: { ...manageRow, ...onlyManagersOfG1({ pd: "permission denied: MANAGE on group p1 is required to move group g1 out of it" }) },
   },
   { name: "DeleteGroup", rpc: "DeleteGroup", denied: needs("MANAGE"), outcomes: manageRow },
   { name: "UndeleteGroup", rpc: "UndeleteGroup", denied: needs("MANAGE"), outcomes: manageRow },

@@ -28,6 +28,7 @@ describe("access-rules-table mirrors the proto's (roster.v1.access) options", ()
       selfAllowed: rule.selfAllowed,
       manageFields: [...rule.manageFields],
       memberGroupNeedsRead: rule.memberGroupNeedsRead,
+      parentField: rule.parentField,
     }).toEqual(mirrored);
   });
 });

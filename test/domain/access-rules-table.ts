@@ -16,6 +16,7 @@ const none: AccessRuleSpec = {
   selfAllowed: false,
   manageFields: [],
   memberGroupNeedsRead: false,
+  parentField: "",
 };
 
 export const accessRules = {
@@ -23,7 +24,13 @@ export const accessRules = {
   GetGroup: { ...none, requires: "SEE_GROUP", groupField: "id", namespaceField: "namespace", slugField: "slug" },
   BatchGetGroups: { ...none, requires: "FILTERED" },
   ListGroups: { ...none, requires: "FILTERED" },
-  UpdateGroup: { ...none, requires: "WRITE", groupField: "group.id", manageFields: ["group.policies", "group.parent_id"] },
+  UpdateGroup: {
+    ...none,
+    requires: "WRITE",
+    groupField: "group.id",
+    manageFields: ["group.policies", "group.parent_id"],
+    parentField: "group.parent_id",
+  },
   DeleteGroup: { ...none, requires: "MANAGE", groupField: "id" },
   UndeleteGroup: { ...none, requires: "MANAGE", groupField: "id" },
   GetGroupAcl: { ...none, requires: "MANAGE", groupField: "group_id" },

@@ -57,30 +57,37 @@ describe("parseUpdateMask", () => {
 });
 
 describe("changedGroupValues and manageFieldChanged", () => {
+  const manageFields = ["group.policies", "group.parent_id"];
   const all = parseUpdateMask([]);
   it("reports nothing for an identical full replacement", () => {
     const changes = changedGroupValues(stored, same, all);
     expect(changes).toEqual({});
-    expect(manageFieldChanged(changes)).toBeUndefined();
+    expect(manageFieldChanged(changes, manageFields)).toBeUndefined();
   });
   it("reports display changes, trimmed, as WRITE-level", () => {
     const changes = changedGroupValues(stored, { ...same, displayName: " Eng ", labels: { env: "dev" } }, all);
     expect(changes).toEqual({ displayName: "Eng", labels: { env: "dev" } });
-    expect(manageFieldChanged(changes)).toBeUndefined();
+    expect(manageFieldChanged(changes, manageFields)).toBeUndefined();
   });
   it("reports policy changes as group.policies", () => {
     const changes = changedGroupValues(stored, { ...same, memberVisibility: "MANAGERS" }, all);
     expect(changes).toEqual({ memberVisibility: "MANAGERS" });
-    expect(manageFieldChanged(changes)).toBe("group.policies");
+    expect(manageFieldChanged(changes, manageFields)).toBe("group.policies");
   });
   it("reports parent changes as group.parent_id", () => {
     const changes = changedGroupValues(stored, { ...same, parentId: "g0" }, all);
-    expect(manageFieldChanged(changes)).toBe("group.parent_id");
+    expect(manageFieldChanged(changes, manageFields)).toBe("group.parent_id");
+  });
+  it("reports the first changed field in the rule's order, and only fields the rule names", () => {
+    const changes = changedGroupValues(stored, { ...same, parentId: "g0", visibility: "AUTHENTICATED" }, all);
+    expect(manageFieldChanged(changes, manageFields)).toBe("group.policies");
+    expect(manageFieldChanged(changes, ["group.parent_id"])).toBe("group.parent_id");
+    expect(manageFieldChanged(changes, [])).toBeUndefined();
   });
   it("ignores unmasked fields, even when they differ", () => {
     const changes = changedGroupValues(stored, { ...same, visibility: "AUTHENTICATED", description: "new" }, parseUpdateMask(["description"]));
     expect(changes).toEqual({ description: "new" });
-    expect(manageFieldChanged(changes)).toBeUndefined();
+    expect(manageFieldChanged(changes, manageFields)).toBeUndefined();
   });
   it("treats a removed label as a change", () => {
     expect(changedGroupValues(stored, { ...same, labels: {} }, all)).toEqual({ labels: {} });

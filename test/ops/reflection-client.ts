@@ -4,8 +4,11 @@
  * rather than with the server package's own codec, so the tests check what a
  * foreign client such as grpcurl receives.
  *
- * Request:  1 host, 3 file_by_filename, 4 file_containing_symbol, 7 list_services.
+ * Request:  1 host, 3 file_by_filename, 4 file_containing_symbol,
+ *           5 file_containing_extension { 1 containing_type, 2 extension_number },
+ *           6 all_extension_numbers_of_type, 7 list_services.
  * Response: 4 file_descriptor_response { 1 repeated bytes file_descriptor_proto },
+ *           5 all_extension_numbers_response { 1 base_type_name, 2 repeated int32 extension_number },
  *           6 list_services_response { 1 repeated ServiceResponse { 1 name } },
  *           7 error_response { 1 error_code, 2 error_message }.
  */
@@ -19,11 +22,14 @@ export type ReflectionVersion = "v1" | "v1alpha";
 export type ReflectionRequest =
   | { readonly listServices: string }
   | { readonly fileContainingSymbol: string }
-  | { readonly fileByFilename: string };
+  | { readonly fileByFilename: string }
+  | { readonly fileContainingExtension: { readonly containingType: string; readonly extensionNumber: number } }
+  | { readonly allExtensionNumbersOfType: string };
 
 export type ReflectionResponse =
   | { readonly kind: "services"; readonly services: string[] }
   | { readonly kind: "files"; readonly files: FileDescriptorProto[] }
+  | { readonly kind: "extensionNumbers"; readonly baseTypeName: string; readonly numbers: number[] }
   | { readonly kind: "error"; readonly code: number; readonly message: string };
 
 export function encodeRequest(request: ReflectionRequest): Uint8Array {
@@ -31,7 +37,17 @@ export function encodeRequest(request: ReflectionRequest): Uint8Array {
   writer.tag(1, WireType.LengthDelimited).string("");
   if ("listServices" in request) writer.tag(7, WireType.LengthDelimited).string(request.listServices);
   else if ("fileContainingSymbol" in request) writer.tag(4, WireType.LengthDelimited).string(request.fileContainingSymbol);
-  else writer.tag(3, WireType.LengthDelimited).string(request.fileByFilename);
+  else if ("fileByFilename" in request) writer.tag(3, WireType.LengthDelimited).string(request.fileByFilename);
+  else if ("allExtensionNumbersOfType" in request) writer.tag(6, WireType.LengthDelimited).string(request.allExtensionNumbersOfType);
+  else {
+    const extension = new BinaryWriter()
+      .tag(1, WireType.LengthDelimited)
+      .string(request.fileContainingExtension.containingType)
+      .tag(2, WireType.Varint)
+      .int32(request.fileContainingExtension.extensionNumber)
+      .finish();
+    writer.tag(5, WireType.LengthDelimited).bytes(extension);
+  }
   return writer.finish();
 }
 
@@ -41,6 +57,7 @@ export function decodeResponse(bytes: Uint8Array): ReflectionResponse {
   while (reader.pos < reader.len) {
     const [field, wireType] = reader.tag();
     if (field === 4) response = { kind: "files", files: decodeRepeatedBytes(reader.bytes()).map((b) => fromBinary(FileDescriptorProtoSchema, b)) };
+    else if (field === 5) response = decodeExtensionNumbers(reader.bytes());
     else if (field === 6) response = { kind: "services", services: decodeServices(reader.bytes()) };
     else if (field === 7) response = decodeError(reader.bytes());
     else reader.skip(wireType);
@@ -71,6 +88,22 @@ function decodeServices(bytes: Uint8Array): string[] {
     }
     return name;
   });
+}
+
+function decodeExtensionNumbers(bytes: Uint8Array): ReflectionResponse {
+  const reader = new BinaryReader(bytes);
+  let baseTypeName = "";
+  const numbers: number[] = [];
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1) baseTypeName = reader.string();
+    else if (field === 2 && wireType === WireType.LengthDelimited) {
+      const end = reader.uint32() + reader.pos;
+      while (reader.pos < end) numbers.push(reader.int32());
+    } else if (field === 2) numbers.push(reader.int32());
+    else reader.skip(wireType);
+  }
+  return { kind: "extensionNumbers", baseTypeName, numbers };
 }
 
 function decodeError(bytes: Uint8Array): ReflectionResponse {

@@ -4,10 +4,7 @@
  * with the exact status code each gets (and, for refusals, the message).
  *
  * The target group G is a child of P and PRIVATE with member_visibility
- * MEMBERS. Its members: admin (ADMIN), manager (MANAGER), member (MEMBER).
- * Its ACL: user:acl-direct WRITE, and group:ACLG READ where ACLG contains
- * group ACLSUB which contains user:acl-nested (a grant through nested groups).
- * parent-admin is ADMIN of P only; root is a system administrator.
+ * MEMBERS; the callers are the profiles of caller-profiles.ts.
  *
  * Mutating calls act on per-caller targets (their own member to remove,
  * their own copy of G to delete) so that cases stay independent.
@@ -22,32 +19,13 @@ import type { RosterClient, RpcOptions } from "../support/roster-client.ts";
 import { failureOf } from "../support/roster-client.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
 import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "./caller-profiles.ts";
 import { makeGroup, root, uniqueSlug } from "./world.ts";
 
 const badCredentialCallers = ["anonymous", "malformed token", "expired token", "bad signature"] as const;
-const callers = [
-  "stranger",
-  "member",
-  "manager",
-  "admin",
-  "acl grantee",
-  "nested acl grantee",
-  "parent admin",
-  "system admin",
-] as const;
-type CallerName = (typeof callers)[number];
+const callers = callerProfiles;
 type BadCallerName = (typeof badCredentialCallers)[number];
-
-const principals: Readonly<Record<CallerName, string>> = {
-  stranger: "stranger",
-  member: "member",
-  manager: "manager",
-  admin: "admin",
-  "acl grantee": "acl-direct",
-  "nested acl grantee": "acl-nested",
-  "parent admin": "parent-admin",
-  "system admin": "root",
-};
+const principals = profilePrincipals;
 
 type Expect = "OK" | "NOT_FOUND" | "PERMISSION_DENIED";
 const OK = "OK";
@@ -159,34 +137,21 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
   }
 }
 
-async function makeTargetGroup(parentId: string, acl: readonly AclEntry[]): Promise<string> {
-  return makeGroup(roster.server.app, {
-    parentId,
-    members: { "user:admin": "ADMIN", "user:manager": "MANAGER", "user:member": "MEMBER" },
-    acl,
-  });
-}
-
 beforeAll(async () => {
   mongo = await startTestMongo();
   roster = await startTestRoster({ mongoUri: mongo.uri, dbName: uniqueDbName("authz_matrix"), admins: ["user:root"] });
   const app = roster.server.app;
   const parentId = await makeGroup(app, { members: { "user:parent-admin": "ADMIN" } });
-  const aclSub = await makeGroup(app, { members: { "user:acl-nested": "MEMBER" } });
-  const aclGroup = await makeGroup(app, { members: { [`group:${aclSub}`]: "MEMBER" } });
-  const acl: AclEntry[] = [
-    { principal: "user:acl-direct", permission: "WRITE" },
-    { principal: `group:${aclGroup}`, permission: "READ" },
-  ];
-  const groupId = await makeTargetGroup(parentId, acl);
+  const acl = await makeProfileAcl(app);
+  const groupId = await makeProfileTarget(app, parentId, acl);
   const deleteTargets: Record<string, string> = {};
   const undeleteTargets: Record<string, string> = {};
   for (const caller of callers) {
     const tag = caller.replaceAll(" ", "-");
     await app.memberships.add(root, groupId, `user:victim-${tag}`, "MEMBER");
     await app.memberships.add(root, groupId, `user:promote-${tag}`, "MEMBER");
-    deleteTargets[caller] = await makeTargetGroup(parentId, acl);
-    const undeleteTarget = await makeTargetGroup(parentId, acl);
+    deleteTargets[caller] = await makeProfileTarget(app, parentId, acl);
+    const undeleteTarget = await makeProfileTarget(app, parentId, acl);
     await app.groups.delete(root, undeleteTarget, "");
     undeleteTargets[caller] = undeleteTarget;
   }

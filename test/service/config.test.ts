@@ -3,7 +3,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseArgs, renderConfigTable, settings } from "../../src/config.ts";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { ConfigError, loadConfig, parseArgs, renderConfigTable, settings, splitConfigArgs } from "../../src/config.ts";
 
 let dir: string;
 let certPath: string;
@@ -39,11 +41,12 @@ const secret = "s".repeat(32);
 
 describe("loadConfig", () => {
   it("applies the documented defaults", () => {
-    const config = loadConfig({}, []);
+    const config = loadConfig({}, [], { ipv6: true });
     expect(config).toMatchObject({
       mongodbUri: undefined,
       dataDir: resolve("./data"),
-      host: "0.0.0.0",
+      hosts: ["127.0.0.1", "::1"],
+      loopbackByDefault: true,
       grpcPort: 50051,
       httpPort: 8080,
       jwtKey: { kind: "development" },
@@ -57,6 +60,30 @@ describe("loadConfig", () => {
       httpTls: undefined,
       benchNoop: false,
     });
+  });
+
+  it.each([
+    ["development mode", {}, true, ["127.0.0.1", "::1"], true],
+    ["development mode", {}, false, ["127.0.0.1"], true],
+    ["a configured HS256 secret", { ROSTER_JWT_SECRET: secret }, true, ["::"], false],
+    ["a configured HS256 secret", { ROSTER_JWT_SECRET: secret }, false, ["0.0.0.0"], false],
+    ["a configured public key", { ROSTER_JWT_PUBLIC_KEY: pem }, true, ["::"], false],
+    ["ROSTER_HOST in development mode", { ROSTER_HOST: "0.0.0.0" }, true, ["0.0.0.0"], false],
+    ["ROSTER_HOST with a configured key", { ROSTER_HOST: "127.0.0.1", ROSTER_JWT_SECRET: secret }, true, ["127.0.0.1"], false],
+  ])("listens, with %s and IPv6 %s, on %j", (_what, env: Record<string, string>, ipv6, hosts, loopbackByDefault) => {
+    expect(loadConfig(env, [], { ipv6 })).toMatchObject({ hosts, loopbackByDefault });
+  });
+
+  it("separates configuration flags from a command's own arguments (npm run token)", () => {
+    expect(splitConfigArgs(["alice", "--data-dir", "/d", "--admin", "--jwt-issuer=x", "--ttl", "1h", "--log-level"])).toEqual({
+      config: ["--data-dir", "/d", "--jwt-issuer=x", "--log-level"],
+      rest: ["alice", "--admin", "--ttl", "1h"],
+    });
+    expect(problemOf({}, splitConfigArgs(["alice", "--data-dir"]).config)).toBe("--data-dir: missing value");
+  });
+
+  it("takes --host over ROSTER_HOST", () => {
+    expect(loadConfig({ ROSTER_HOST: "0.0.0.0" }, ["--host", "::1"], { ipv6: true }).hosts).toEqual(["::1"]);
   });
 
   it("reads the environment, and command-line flags win", () => {
@@ -176,5 +203,11 @@ describe("configuration table", () => {
     const table = renderConfigTable();
     expect(table.split("\n")).toHaveLength(settings.length + 2);
     expect(table).toContain("| `ROSTER_GRPC_PORT` | `--grpc-port` | `50051` |");
+    expect(table).toContain("| `ROSTER_HOST` | `--host` | loopback in development mode, else all interfaces |");
+  });
+
+  it("is the README's configuration table, word for word", () => {
+    const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
+    expect(readme).toContain(`\n${renderConfigTable()}\n`);
   });
 });

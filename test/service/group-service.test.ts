@@ -74,6 +74,37 @@ describe("CreateGroup", () => {
     await expectFailure(suite.bob.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` }), "ALREADY_EXISTS", /slug/);
   });
 
+  it("answers a replayed request_id with what GetGroup shows the caller now, and NOT_FOUND once it cannot see the group or it is deleted", async () => {
+    const app = suite.roster.server.app;
+    const root = { principal: "user:root", isSystemAdmin: true };
+    const replay = (slug: string, visibility = Visibility.PRIVATE) =>
+      suite.alice.groups.createGroup({ group: { slug, displayName: "Mine", policies: { visibility } }, requestId: `replay-${slug}` });
+    const gone = (slug: string) => `the group created by request_id "replay-${slug}" was not found`;
+
+    // Access lost: alice is no longer a member of her PRIVATE group.
+    const lost = uniqueSlug("lost");
+    const lostGroup = (await replay(lost)).group?.id ?? "";
+    await app.memberships.add(root, lostGroup, "user:bob", "ADMIN");
+    await app.memberships.remove(root, lostGroup, "user:alice");
+    await expectFailure(replay(lost), "NOT_FOUND", gone(lost));
+
+    // Deleted, even though alice, its ADMIN, may still read it with GetGroup.
+    const deleted = uniqueSlug("deleted");
+    const deletedGroup = (await replay(deleted)).group?.id ?? "";
+    await suite.alice.groups.deleteGroup({ id: deletedGroup });
+    await expectFailure(replay(deleted), "NOT_FOUND", gone(deleted));
+
+    // Still visible (AUTHENTICATED) without membership: its current state, exactly as GetGroup shows it.
+    const open = uniqueSlug("open");
+    const openGroup = (await replay(open, Visibility.AUTHENTICATED)).group?.id ?? "";
+    await app.memberships.add(root, openGroup, "user:bob", "ADMIN");
+    await app.memberships.remove(root, openGroup, "user:alice");
+    await suite.bob.groups.updateGroup({ group: { id: openGroup, displayName: "Renamed by bob" }, updateMask: { paths: ["display_name"] } });
+    const replayed = await replay(open, Visibility.AUTHENTICATED);
+    expect(replayed.group).toEqual((await suite.alice.groups.getGroup({ id: openGroup })).group);
+    expect(replayed.group?.displayName).toBe("Renamed by bob");
+  });
+
   it("creates a child group under a parent the caller may write", async () => {
     const parent = await createGroup(suite.alice);
     const child = await createGroup(suite.alice, { parentId: parent.id });
@@ -301,6 +332,42 @@ describe("UpdateGroup", () => {
       "PERMISSION_DENIED",
       /^permission denied: MANAGE on group \S+ is required to change group\.policies/,
     );
+  });
+
+  it("decides MANAGE-only changes on the version it writes: a manager's full replace cannot undo a concurrent policy change", async () => {
+    const group = await createGroup(suite.alice, { description: "before" });
+    await suite.alice.memberships.addMember({ groupId: group.id, member: "user:bob", role: Role.MANAGER });
+    // bob read the group while it was PRIVATE and replaces every field with
+    // what he read plus a new description: no MANAGE-only change, on that version.
+    const replace = {
+      group: { id: group.id, displayName: group.displayName, description: "by bob", policies: { visibility: Visibility.PRIVATE, memberVisibility: MemberVisibility.MEMBERS } },
+    };
+    // Deterministic race: right after the pipeline's authorization step read
+    // the group for bob's call, alice's policy change commits.
+    const app = suite.roster.server.app;
+    const resolve = app.access.resolve.bind(app.access);
+    let raced = false;
+    app.access.resolve = async (caller, rule, target, options) => {
+      const resolved = await resolve(caller, rule, target, options);
+      if (!raced && caller.principal === "user:bob" && target.groupId === group.id) {
+        raced = true;
+        await suite.alice.groups.updateGroup({ group: { id: group.id, policies: { visibility: Visibility.AUTHENTICATED } }, updateMask: { paths: ["policies.visibility"] } });
+      }
+      return resolved;
+    };
+    try {
+      await expectFailure(
+        suite.bob.groups.updateGroup(replace),
+        "PERMISSION_DENIED",
+        `permission denied: MANAGE on group ${group.id} is required to change group.policies`,
+      );
+    } finally {
+      app.access.resolve = resolve;
+    }
+    expect(raced).toBe(true);
+    const after = await suite.alice.groups.getGroup({ id: group.id });
+    expect(after.group?.policies?.visibility).toBe(Visibility.AUTHENTICATED);
+    expect(after.group?.description).toBe("before");
   });
 });
 

@@ -92,6 +92,9 @@ describe("npm start", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("DEVELOPMENT MODE");
+    // The first successful probe is "reachable", not "reachable again".
+    expect(run.stdout).toContain('"msg":"database reachable: health SERVING"');
+    expect(run.stdout).not.toContain("reachable again");
     expect(run.stdout).toContain("roster stopped");
   });
 });

@@ -14,6 +14,7 @@ import { Permission, Role } from "../../gen/roster/v1/access_pb.ts";
 import { failureOf, type RosterClient } from "../support/roster-client.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
 import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import { expectFailure } from "./service-suite.ts";
 import { makeGroup, root } from "./world.ts";
 
 let mongo: TestMongo;
@@ -53,6 +54,33 @@ describe("cycles and depth", () => {
     );
   });
 
+  it("names only the groups on the cycle the caller can see, in AddMember and in batches", async () => {
+    const app = roster.server.app;
+    // erin may write A (an ACL grant, not a membership: she is in none of the
+    // groups A is in) and read B; H, between them, she cannot see.
+    const a = await makeGroup(app, { acl: [{ principal: "user:erin", permission: "WRITE" }] });
+    const b = await makeGroup(app, { members: { "user:erin": "MEMBER" } });
+    const h = await makeGroup(app);
+    await app.memberships.add(root, h, `group:${a}`, "MEMBER");
+    await app.memberships.add(root, b, `group:${h}`, "MEMBER");
+    const erin = roster.client.as(await roster.token("erin"));
+    await expectFailure(erin.groups.getGroup({ id: h }), "NOT_FOUND", `group "${h}" not found`);
+
+    const message = `adding group:${b} to ${a} would close the cycle ${a} → ${b} → … → ${a} (… stands for groups you cannot see)`;
+    await expectFailure(erin.memberships.addMember({ groupId: a, member: `group:${b}` }), "FAILED_PRECONDITION", message);
+    const batch = await erin.memberships.batchUpdateMemberships({
+      operations: [{ operation: { case: "add", value: { groupId: a, member: `group:${b}` } } }],
+    });
+    expect(batch.results.map((r) => r.status)).toMatchObject([{ code: 9, message }]);
+    // The system administrator sees every group, and gets them all named.
+    const rootClient = roster.client.as(await roster.token("root"));
+    await expectFailure(
+      rootClient.memberships.addMember({ groupId: a, member: `group:${b}` }),
+      "FAILED_PRECONDITION",
+      `adding group:${b} to ${a} would close the cycle ${a} → ${b} → ${h} → ${a}`,
+    );
+  });
+
   it("refuses a group as its own member", async () => {
     const failure = await failureOf(owner.memberships.addMember({ groupId: top, member: `group:${top}` }));
     expect(failure).toMatchObject({ code: "FAILED_PRECONDITION", details: `adding group:${top} to ${top} would close the cycle ${top} → ${top}` });
@@ -69,7 +97,7 @@ describe("cycles and depth", () => {
     const failure = await failureOf(owner.memberships.addMember({ groupId: deepest, member: `group:${extra}` }));
     expect(failure).toMatchObject({
       code: "FAILED_PRECONDITION",
-      details: `adding group:${extra} to ${deepest} would nest groups 33 levels deep; the limit is 32`,
+      details: `adding group:${extra} to ${deepest} would nest groups deeper than the limit of 32 levels`,
     });
     // The same edge one level up (33 groups deep counting from chain[0]) is fine.
     const ok = await owner.memberships.addMember({ groupId: chain[31] ?? "", member: `group:${extra}` });

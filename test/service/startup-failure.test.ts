@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig, machineFacts } from "../../src/config.ts";
 import { startRoster } from "../../src/server.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
 import { withDatabase } from "../support/roster-server.ts";
@@ -20,11 +20,11 @@ afterAll(async () => {
   await mongo.stop();
 });
 
-function listen(port: number): Promise<Server> {
+function listen(port: number, host = "127.0.0.1"): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => {
+    server.listen(port, host, () => {
       resolve(server);
     });
   });
@@ -69,4 +69,35 @@ describe("startRoster failing half-way", () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   });
+
+  it.skipIf(!machineFacts().ipv6).each(["gRPC", "web"] as const)(
+    "rejects when the %s door's second address (::1) is taken and releases both doors' 127.0.0.1 ports",
+    async (door) => {
+      const [grpcPort, httpPort] = [await freePort(), await freePort()];
+      const taken = await listen(door === "gRPC" ? grpcPort : httpPort, "::1");
+      const dataDir = await mkdtemp(join(tmpdir(), "roster-startup-"));
+      try {
+        // Development mode without ROSTER_HOST: both doors bind 127.0.0.1, then ::1.
+        const config = loadConfig(
+          {
+            MONGODB_URI: withDatabase(mongo.uri, uniqueDbName("startup")),
+            ROSTER_DATA_DIR: dataDir,
+            ROSTER_GRPC_PORT: String(grpcPort),
+            ROSTER_HTTP_PORT: String(httpPort),
+            ROSTER_LOG_LEVEL: "silent",
+          },
+          [],
+          { ipv6: true },
+        );
+        expect(config.hosts).toEqual(["127.0.0.1", "::1"]);
+        const port = door === "gRPC" ? grpcPort : httpPort;
+        await expect(startRoster(config)).rejects.toThrow(`${door} door cannot listen on ::1:${port}`);
+        await close(await listen(grpcPort));
+        await close(await listen(httpPort));
+      } finally {
+        await close(taken);
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -43,13 +43,17 @@ export interface RosterProcess {
 /**
  * Starts the process with `env` on top of a test default (ports 0, host
  * 127.0.0.1, a random ROSTER_JWT_SECRET, a temporary ROSTER_DATA_DIR) and
- * resolves once both doors listen. Rejects with its output if it exits or
- * does not get ready within `startTimeoutMs`.
+ * command-line flags `args`, and resolves once both doors listen. Rejects with
+ * its output if it exits or does not get ready within `startTimeoutMs`.
  */
-export async function startRosterProcess(env: Readonly<Record<string, string>>, startTimeoutMs = 15_000): Promise<RosterProcess> {
+export async function startRosterProcess(
+  env: Readonly<Record<string, string>>,
+  startTimeoutMs = 15_000,
+  args: readonly string[] = [],
+): Promise<RosterProcess> {
   const secret = randomBytes(32).toString("base64url");
   const dataDir = await mkdtemp(join(tmpdir(), "roster-process-"));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
     cwd: repoRoot,
     env: {
       PATH: process.env["PATH"] ?? "",

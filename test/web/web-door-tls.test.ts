@@ -58,7 +58,7 @@ describe.skipIf(!opensslAvailable)(`web door over TLS${skipReason}`, () => {
     door = await startWebDoor({
       services: [{ service: GroupService, impl: { getGroup: () => ({ group }) } }],
       pipeline: { interceptors: [echoProtocol] },
-      config: { host: "127.0.0.1", httpPort: 0, corsOrigins: [], maxMessageBytes: 4 * 1024 * 1024, httpTls: { certPath, keyPath } },
+      config: { hosts: ["127.0.0.1"], httpPort: 0, corsOrigins: [], maxMessageBytes: 4 * 1024 * 1024, httpTls: { certPath, keyPath } },
       health: { isReady: () => true },
       metrics: createMetrics({ processMetrics: false }),
       logger: pino({ level: "silent" }),

@@ -76,7 +76,7 @@ async function startDoor(fake: Fake, overrides: Partial<WebDoorOptions> = {}): P
   return startWebDoor({
     services: [{ service: GroupService, impl: fakeGroupService(fake) }],
     pipeline: { interceptors: [echoCallFacts] },
-    config: { host: "127.0.0.1", httpPort: 0, corsOrigins: [allowedOrigin], maxMessageBytes, httpTls: undefined },
+    config: { hosts: ["127.0.0.1"], httpPort: 0, corsOrigins: [allowedOrigin], maxMessageBytes, httpTls: undefined },
     health: { isReady: () => true },
     metrics: createMetrics({ processMetrics: false }),
     logger: pino({ level: "silent" }),

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/access.proto.
  */
 export const file_roster_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("ChZyb3N0ZXIvdjEvYWNjZXNzLnByb3RvEglyb3N0ZXIudjEi8AEKCkFjY2Vzc1J1bGUSKAoIcmVxdWlyZXMYASABKA4yFi5yb3N0ZXIudjEuUmVxdWlyZW1lbnQSEwoLZ3JvdXBfZmllbGQYAiABKAkSFwoPbmFtZXNwYWNlX2ZpZWxkGAMgASgJEhIKCnNsdWdfZmllbGQYBCABKAkSEgoKcm9sZV9maWVsZBgFIAEoCRIUCgxtZW1iZXJfZmllbGQYBiABKAkSFAoMc2VsZl9hbGxvd2VkGAcgASgIEhUKDW1hbmFnZV9maWVsZHMYCCADKAkSHwoXbWVtYmVyX2dyb3VwX25lZWRzX3JlYWQYCSABKAgqTwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9NRU1CRVIQARIQCgxST0xFX01BTkFHRVIQAhIOCgpST0xFX0FETUlOEAMqagoKUGVybWlzc2lvbhIaChZQRVJNSVNTSU9OX1VOU1BFQ0lGSUVEEAASEwoPUEVSTUlTU0lPTl9SRUFEEAESFAoQUEVSTUlTU0lPTl9XUklURRACEhUKEVBFUk1JU1NJT05fTUFOQUdFEAMqgwIKC1JlcXVpcmVtZW50EhsKF1JFUVVJUkVNRU5UX1VOU1BFQ0lGSUVEEAASHQoZUkVRVUlSRU1FTlRfQVVUSEVOVElDQVRFRBABEhkKFVJFUVVJUkVNRU5UX1NFRV9HUk9VUBACEhwKGFJFUVVJUkVNRU5UX0xJU1RfTUVNQkVSUxADEhUKEVJFUVVJUkVNRU5UX1dSSVRFEAQSFgoSUkVRVUlSRU1FTlRfTUFOQUdFEAUSHAoYUkVRVUlSRU1FTlRfQ1JFQVRFX0dST1VQEAYSGAoUUkVRVUlSRU1FTlRfRklMVEVSRUQQBxIYChRSRVFVSVJFTUVOVF9QRVJfSVRFTRAIOk8KBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGNGGAyABKAsyFS5yb3N0ZXIudjEuQWNjZXNzUnVsZVIGYWNjZXNzYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChZyb3N0ZXIvdjEvYWNjZXNzLnByb3RvEglyb3N0ZXIudjEihgIKCkFjY2Vzc1J1bGUSKAoIcmVxdWlyZXMYASABKA4yFi5yb3N0ZXIudjEuUmVxdWlyZW1lbnQSEwoLZ3JvdXBfZmllbGQYAiABKAkSFwoPbmFtZXNwYWNlX2ZpZWxkGAMgASgJEhIKCnNsdWdfZmllbGQYBCABKAkSEgoKcm9sZV9maWVsZBgFIAEoCRIUCgxtZW1iZXJfZmllbGQYBiABKAkSFAoMc2VsZl9hbGxvd2VkGAcgASgIEhUKDW1hbmFnZV9maWVsZHMYCCADKAkSHwoXbWVtYmVyX2dyb3VwX25lZWRzX3JlYWQYCSABKAgSFAoMcGFyZW50X2ZpZWxkGAogASgJKk8KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfTUVNQkVSEAESEAoMUk9MRV9NQU5BR0VSEAISDgoKUk9MRV9BRE1JThADKmoKClBlcm1pc3Npb24SGgoWUEVSTUlTU0lPTl9VTlNQRUNJRklFRBAAEhMKD1BFUk1JU1NJT05fUkVBRBABEhQKEFBFUk1JU1NJT05fV1JJVEUQAhIVChFQRVJNSVNTSU9OX01BTkFHRRADKoMCCgtSZXF1aXJlbWVudBIbChdSRVFVSVJFTUVOVF9VTlNQRUNJRklFRBAAEh0KGVJFUVVJUkVNRU5UX0FVVEhFTlRJQ0FURUQQARIZChVSRVFVSVJFTUVOVF9TRUVfR1JPVVAQAhIcChhSRVFVSVJFTUVOVF9MSVNUX01FTUJFUlMQAxIVChFSRVFVSVJFTUVOVF9XUklURRAEEhYKElJFUVVJUkVNRU5UX01BTkFHRRAFEhwKGFJFUVVJUkVNRU5UX0NSRUFURV9HUk9VUBAGEhgKFFJFUVVJUkVNRU5UX0ZJTFRFUkVEEAcSGAoUUkVRVUlSRU1FTlRfUEVSX0lURU0QCDpPCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxjRhgMgASgLMhUucm9zdGVyLnYxLkFjY2Vzc1J1bGVSBmFjY2Vzc2IGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * The declared access rule of an RPC.
@@ -75,8 +75,9 @@ export type AccessRule = Message<"roster.v1.AccessRule"> & {
   selfAllowed: boolean;
 
   /**
-   * Dotted paths whose change (compared with the stored group) raises the
-   * requirement to MANAGE, for example "group.policies".
+   * Dotted paths whose change (compared with the stored group, the version
+   * the request writes) raises the requirement to MANAGE, for example
+   * "group.policies".
    *
    * @generated from field: repeated string manage_fields = 8;
    */
@@ -88,6 +89,20 @@ export type AccessRule = Message<"roster.v1.AccessRule"> & {
    * @generated from field: bool member_group_needs_read = 9;
    */
   memberGroupNeedsRead: boolean;
+
+  /**
+   * Dotted path of a request field holding the group's parent id. A request
+   * that changes it (compared with the stored group) moves the group, which
+   * besides the base requirement needs: MANAGE on the current parent when
+   * the group has one (it leaves the reach of that parent's managers), WRITE
+   * on the new parent (as creating a child there would), and, to become a
+   * top-level group, the right to create top-level groups (membership of
+   * ROSTER_CREATOR_GROUP when it is set, or system administration). The
+   * change is decided on the stored group the update writes.
+   *
+   * @generated from field: string parent_field = 10;
+   */
+  parentField: string;
 };
 
 /**
@@ -249,8 +264,10 @@ export enum Requirement {
 
   /**
    * A batch of operations: the interceptor only authenticates, and each
-   * operation is authorized by the same rules as the matching unary RPC
-   * (once per group per call), failing only that operation.
+   * operation is authorized by the same rules as the matching unary RPC,
+   * failing only that operation. Operations are applied in chunks, and each
+   * chunk decides on the caller's access as read at its start, so a
+   * permission revoked while a stream runs stops working from the next chunk.
    *
    * @generated from enum value: REQUIREMENT_PER_ITEM = 8;
    */

@@ -70,8 +70,9 @@ export type Membership = Message<"roster.v1.Membership"> & {
 
   /**
    * Transitive listings only: the direct member groups of group_id the
-   * member is reached through, sorted. Empty for a member reached only
-   * directly; a direct member also reached through groups lists them.
+   * member is reached through, sorted. Empty for a direct member of
+   * group_id, even when it is also reached through groups (its role still
+   * counts them).
    *
    * @generated from field: repeated string via_group_ids = 7;
    */

@@ -283,7 +283,7 @@ export const ListMembershipsRequestSchema: GenMessage<ListMembershipsRequest> = 
  */
 export type ListMembershipsResponse = Message<"roster.v1.ListMembershipsResponse"> & {
   /**
-   * One page of memberships, ordered by member.
+   * One page of memberships, ordered by member (by Unicode code point).
    *
    * @generated from field: repeated roster.v1.Membership memberships = 1;
    */
@@ -297,7 +297,13 @@ export type ListMembershipsResponse = Message<"roster.v1.ListMembershipsResponse
   nextPageToken: string;
 
   /**
-   * Number of memberships matching the request.
+   * Number of memberships matching the request. For a transitive listing it
+   * is exact when the listing has at most 1,000 members; beyond that it is
+   * an upper bound taken from the groups' member counts without reading
+   * their members (a page costs what the page costs): a principal reached
+   * through several groups, or directly and through a group, counts once for
+   * each, and with a role filter groups whose edge grants another role are
+   * left out.
    *
    * @generated from field: int32 total_size = 3;
    */
@@ -575,7 +581,9 @@ export const BatchUpdateMembershipsResponseSchema: GenMessage<BatchUpdateMembers
  * `authorization: Bearer <JWT>`. A member may be `group:<id>`: that group's
  * members are then members of this group with the role of that edge.
  * Edges that would close a cycle or nest deeper than 32 levels are refused
- * with FAILED_PRECONDITION. Deleted groups confer nothing and break chains.
+ * with FAILED_PRECONDITION; a cycle is named by the groups on it the caller
+ * can see, each run of the others written as "…". Deleted groups confer
+ * nothing and break chains.
  *
  * @generated from service roster.v1.MembershipService
  */
@@ -628,7 +636,8 @@ export const MembershipService: GenService<{
   },
   /**
    * Lists a group's direct members, or with transitive its users and
-   * services through nested groups (Lookup's all_members).
+   * services through nested groups (Lookup's all_members). A page costs what
+   * the page and the nesting cost, whatever the size of the listing.
    *
    * @generated from rpc roster.v1.MembershipService.ListMemberships
    */
@@ -666,7 +675,9 @@ export const MembershipService: GenService<{
    * as it is applied. An invalid or refused operation fails only itself;
    * only failures of the stream (authentication, limits, the database)
    * end the stream. A first message with `sync` makes the stream the
-   * complete desired member list of that group.
+   * complete desired member list of that group. Each chunk of operations is
+   * authorized on the caller's access as read when the chunk starts: a
+   * permission revoked during the stream stops working from the next chunk.
    *
    * @generated from rpc roster.v1.MembershipService.BatchMemberships
    */

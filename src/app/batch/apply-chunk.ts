@@ -3,10 +3,11 @@
  * stored entirely or not at all and every result reported after the commit
  * is durable:
  *
- * 1. every operation is validated (pure) and the caller's facts on each
- *    group are taken from the stream's cache (loaded once per group);
+ * 1. every operation is validated (pure);
  * 2. inside the transaction the chunk's groups and the current memberships
- *    of its members are read with one query per group;
+ *    of its members are read with one query per group, and the caller's
+ *    facts on those groups with one closure walk (see operation-access.ts):
+ *    a permission revoked before the chunk started is honoured by it;
  * 3. the operations are applied IN ORDER to that state in memory, each with
  *    the domain's rules: `evaluateAccess` with the unary RPC's declared rule,
  *    idempotent add, not-a-member, last direct ADMIN, nesting cycle/depth.
@@ -24,21 +25,21 @@
  * A failed operation fails alone; storage and driver failures are not
  * per-item and abort the transaction (the stream then ends with them).
  */
-import { evaluateAccess, groupNotFound, type AccessFacts } from "../../domain/access-policy.ts";
+import { evaluateAccess, groupNotFound } from "../../domain/access-policy.ts";
 import { isRosterError, notFound, type ErrorKind, type RosterError } from "../../domain/errors.ts";
 import { ensureGroupActive } from "../../domain/group-lifecycle.ts";
 import { ensureKeepsAnAdmin } from "../../domain/membership-rules.ts";
 import type { Caller, MembershipRecord, Role } from "../../domain/model.ts";
-import { ensureNestingAllowed } from "../../domain/nesting.ts";
 import type { GroupNode } from "../../storage/documents.ts";
 import type { MembershipBulkStore, MembershipWrite } from "../../storage/membership-bulk-store.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
 import type { SyncMark, SyncMarkStore } from "../../storage/sync-mark-store.ts";
 import { runTransaction } from "../../storage/transaction.ts";
+import { loadAccessSnapshot } from "../access-facts.ts";
 import type { AppContext } from "../app-context.ts";
-import { loadNewEdge } from "../nesting-graph.ts";
+import { ensureEdgeAllowed } from "../nesting-graph.ts";
 import { checkOperation, type CheckedOperation } from "./check-operation.ts";
-import { situationFor, type StreamAccess } from "./stream-access.ts";
+import { situationFor } from "./operation-access.ts";
 import type { BatchAccessRules, BatchItem, BatchResult } from "./types.ts";
 
 /** Error kinds an operation can fail with on its own; any other error is the stream's. */
@@ -68,7 +69,6 @@ export interface ChunkDeps {
   readonly marks: SyncMarkStore;
   readonly caller: Caller;
   readonly rules: BatchAccessRules;
-  readonly access: StreamAccess;
 }
 
 export interface ChunkOutcome {
@@ -105,14 +105,7 @@ export async function applyChunk(
       throw error;
     }
   });
-  const facts = new Map<string, AccessFacts | undefined>();
-  for (const entry of checked) {
-    if (!("op" in entry)) continue;
-    const ids = entry.op.member.kind === "group" && entry.op.kind === "add" ? [entry.op.groupId, entry.op.member.id] : [entry.op.groupId];
-    for (const id of ids) if (!facts.has(id)) facts.set(id, await deps.access.factsOf(id, call));
-  }
-
-  const work = (tx: StoreCall) => applyInTransaction(deps, checked, facts, sync, tx);
+  const work = (tx: StoreCall) => applyInTransaction(deps, checked, sync, tx);
   for (let attempt = 1; ; attempt++) {
     try {
       if (sync?.dryRun !== true) return await runTransaction(deps.ctx.client, call, work);
@@ -162,7 +155,6 @@ function adminness(record: MembershipRecord | undefined): number {
 async function applyInTransaction(
   deps: ChunkDeps,
   checked: readonly Checked[],
-  facts: ReadonlyMap<string, AccessFacts | undefined>,
   sync: ChunkSync | undefined,
   tx: StoreCall,
 ): Promise<ChunkOutcome & { marks: SyncMark[] }> {
@@ -183,6 +175,8 @@ async function applyInTransaction(
   }
   const groups = new Map<string, GroupNode>();
   for (const group of await ctx.groups.getMany([...groupIds], tx)) groups.set(group.id, group);
+  // The caller's facts as of this chunk (this attempt of its transaction): one closure walk.
+  const access = await loadAccessSnapshot(ctx, caller, [...groups.values()], tx);
   /** What the database holds now (inside this transaction). */
   const stored = new Map<string, MembershipRecord | undefined>();
   for (const [groupId, members] of membersByGroup) {
@@ -269,7 +263,7 @@ async function applyInTransaction(
   };
 
   const applyOne = async (op: CheckedOperation): Promise<{ membership: MembershipRecord; effect: OperationEffect }> => {
-    const groupFacts = facts.get(op.groupId);
+    const groupFacts = access.factsOf(op.groupId);
     if (groupFacts === undefined) throw groupNotFound(op.groupId);
     const member = op.member.principal;
     const current = state.get(memberKey(op.groupId, member));
@@ -281,7 +275,7 @@ async function applyInTransaction(
         member: op.member,
         role: op.role,
         currentRole: current?.role,
-        memberGroupFacts: op.member.kind === "group" ? facts.get(op.member.id) : undefined,
+        memberGroupFacts: op.member.kind === "group" ? access.factsOf(op.member.id) : undefined,
       }),
     );
     if (!decision.ok) throw decision.error;
@@ -306,7 +300,7 @@ async function applyInTransaction(
             await ctx.nestingLock.take(tx);
             nestingLocked = true;
           }
-          ensureNestingAllowed(await loadNewEdge(ctx, op.groupId, op.member.id, tx));
+          await ensureEdgeAllowed(ctx, caller, op.groupId, op.member.id, tx);
         }
         const membership: MembershipRecord = {
           groupId: op.groupId,

@@ -31,7 +31,6 @@ import type { CallOptions } from "../types.ts";
 import { applyChunk, type ChunkDeps, type IndexedItem } from "./apply-chunk.ts";
 import { createChunkReader, waitForClient, type WaitLimits } from "./chunk-reader.ts";
 import { defaultBatchLimits } from "./limits.ts";
-import { createStreamAccess } from "./stream-access.ts";
 import { countEffects, finishSync, startSync, type SyncDeps, type SyncRun } from "./sync-run.ts";
 import type { BatchAccessRules, BatchApi, BatchItem, BatchLimits, BatchRequest, BatchResponse, BatchResult } from "./types.ts";
 
@@ -73,8 +72,7 @@ export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = de
       next.catch(() => undefined);
       return next;
     };
-    const access = createStreamAccess(ctx, caller);
-    const chunkDeps: ChunkDeps = { ctx, bulk, marks, caller, rules, access };
+    const chunkDeps: ChunkDeps = { ctx, bulk, marks, caller, rules };
     const syncDeps: SyncDeps = { ...chunkDeps, pageSize: limits.chunkSize };
     let sync: SyncRun | undefined;
     let first = true;

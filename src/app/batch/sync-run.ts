@@ -8,12 +8,14 @@
  * through twice in member order:
  *
  * 1. plan: each unmarked member must be removable by the caller (the
- *    RemoveMember rule, e.g. MANAGE for an ADMIN) — otherwise the stream ends
- *    with that error before anything is removed — and the direct ADMINs that
+ *    RemoveMember rule, e.g. MANAGE for an ADMIN, on the caller's facts read
+ *    for each page) — otherwise the stream ends with that error before
+ *    anything is removed — and the direct ADMINs that
  *    would be left are counted; when none would be, the first unmarked ADMIN
  *    in member order is kept (the domain's `adminsToKeep`);
  * 2. remove (not in a dry run): one transaction per page deletes the
- *    unmarked members and bumps member_count once; if concurrent changes left
+ *    unmarked members (checked again on facts read in that transaction) and
+ *    bumps member_count once; if concurrent changes left
  *    the group with fewer ADMINs than planned, more are kept rather than
  *    leaving none.
  *
@@ -28,11 +30,13 @@ import { validateGroupId } from "../../domain/group-validation.ts";
 import { adminsToKeep } from "../../domain/membership-rules.ts";
 import type { MembershipRecord } from "../../domain/model.ts";
 import { parsePrincipal } from "../../domain/principal.ts";
+import type { GroupNode } from "../../storage/documents.ts";
 import type { MembershipWrite } from "../../storage/membership-bulk-store.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
 import { runTransaction } from "../../storage/transaction.ts";
+import { loadAccessSnapshot } from "../access-facts.ts";
 import type { ChunkDeps, OperationEffect } from "./apply-chunk.ts";
-import { situationFor } from "./stream-access.ts";
+import { situationFor } from "./operation-access.ts";
 import type { SyncSummary } from "./types.ts";
 
 /** What a chunk needs, plus the page size of the end-of-stream read. */
@@ -46,7 +50,6 @@ export interface SyncRun {
   readonly groupId: string;
   readonly dryRun: boolean;
   readonly syncId: string;
-  readonly facts: AccessFacts;
   /** Dry run: net change of direct ADMINs simulated so far. */
   adminDelta: number;
   added: number;
@@ -61,17 +64,13 @@ export interface SyncRun {
  */
 export async function startSync(deps: SyncDeps, groupId: string, dryRun: boolean, call: StoreCall): Promise<SyncRun> {
   validateGroupId(groupId, "sync.group_id");
-  const facts = await deps.access.factsOf(groupId, call);
-  if (facts === undefined) throw groupNotFound(groupId);
-  const decision = evaluateAccess(deps.rules.add, facts, {});
-  if (!decision.ok) throw decision.error;
+  const facts = await authorizeSync(deps, await deps.ctx.groups.get(groupId, call), groupId, call);
   ensureGroupActive({ id: groupId, state: facts.state });
   await deps.marks.prepare(deps.ctx.clock(), call);
   return {
     groupId,
     dryRun,
     syncId: randomBytes(12).toString("base64url"),
-    facts,
     adminDelta: 0,
     added: 0,
     changed: 0,
@@ -117,14 +116,33 @@ interface RemovalPlan {
   readonly keep: ReadonlySet<string>;
 }
 
-/** Each unmarked member of a page, with the access check of removing it. */
-async function unmarkedOf(deps: SyncDeps, run: SyncRun, page: readonly MembershipRecord[], call: StoreCall): Promise<MembershipRecord[]> {
+/**
+ * The caller's facts on the sync's group (`group` as just read), read now,
+ * after checking that they still allow the sync (what adding members needs:
+ * WRITE); not_found when the group is gone or no longer visible.
+ */
+async function authorizeSync(deps: SyncDeps, group: GroupNode | undefined, groupId: string, call: StoreCall): Promise<AccessFacts> {
+  const facts = group === undefined ? undefined : (await loadAccessSnapshot(deps.ctx, deps.caller, [group], call)).factsOf(group.id);
+  if (facts === undefined) throw groupNotFound(groupId);
+  const decision = evaluateAccess(deps.rules.add, facts, {});
+  if (!decision.ok) throw decision.error;
+  return facts;
+}
+
+/** Each unmarked member of a page, with the access check of removing it on `facts` (read for this page). */
+async function unmarkedOf(
+  deps: SyncDeps,
+  run: SyncRun,
+  page: readonly MembershipRecord[],
+  facts: AccessFacts,
+  call: StoreCall,
+): Promise<MembershipRecord[]> {
   const marked = await deps.marks.find(run.syncId, page.map((m) => m.member), call);
   const unmarked = page.filter((m) => !marked.has(m.member));
   for (const membership of unmarked) {
     const decision = evaluateAccess(
       deps.rules.remove,
-      run.facts,
+      facts,
       situationFor(deps.rules.remove, deps.caller, {
         member: parsePrincipal(membership.member, "member"),
         role: undefined,
@@ -143,7 +161,8 @@ async function planRemovals(deps: SyncDeps, run: SyncRun, call: StoreCall): Prom
   for (let after: string | undefined; ; ) {
     const page = await deps.ctx.memberships.listPage(run.groupId, undefined, after, deps.pageSize, call);
     if (page.length === 0) break;
-    for (const membership of await unmarkedOf(deps, run, page, call)) {
+    const facts = await authorizeSync(deps, await deps.ctx.groups.get(run.groupId, call), run.groupId, call);
+    for (const membership of await unmarkedOf(deps, run, page, facts, call)) {
       removable += 1;
       if (membership.role === "ADMIN") firstUnmarkedAdmin ??= membership.member;
     }
@@ -168,10 +187,10 @@ async function removeUnmarked(
   for (let after: string | undefined; ; ) {
     const page = await runTransaction(ctx.client, call, async (tx) => {
       const group = await ctx.groups.get(run.groupId, tx);
-      if (group === undefined) throw groupNotFound(run.groupId);
-      ensureGroupActive(group);
+      const facts = await authorizeSync(deps, group, run.groupId, tx);
+      ensureGroupActive({ id: run.groupId, state: facts.state });
       const members = await ctx.memberships.listPage(run.groupId, undefined, after, deps.pageSize, tx);
-      const doomed = (await unmarkedOf(deps, run, members, tx)).filter((m) => !keep.has(m.member));
+      const doomed = (await unmarkedOf(deps, run, members, facts, tx)).filter((m) => !keep.has(m.member));
       let keptHere = 0;
       const admins = doomed.filter((m) => m.role === "ADMIN");
       if (admins.length > 0) {

@@ -6,67 +6,66 @@
  */
 import { Int32, Long, type Document } from "bson";
 import type { IndexSpec } from "../engine/types.ts";
-import { matches } from "../bson-values.ts";
+import { collationDocument, matches, parseCollation } from "../bson-values.ts";
 import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
 import { commandError } from "../errors.ts";
+import { validatePartialFilter } from "../query/partial-filter.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
+import { collModOptions, validationOptions } from "./document-validation.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
 
-/** Fields every command may carry; they are not collection options. */
-const genericFields = new Set(["$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
+/** Command fields of `create` that are not collection options. */
+const ignoredCreateFields = new Set(["create", "$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
 
-/** The command's own fields: everything but its name and the generic fields. */
-function commandOptions(body: Document, name: string): Document {
-  const options: Document = {};
-  for (const [key, value] of Object.entries(body) as [string, unknown][]) if (key !== name && !genericFields.has(key)) options[key] = value;
-  return options;
-}
-
-/** `changeStreamPreAndPostImages: {enabled: <bool>}`, checked as mongod does. */
-function checkPreAndPostImages(value: unknown, command: string): void {
-  if (value === undefined) return;
+/**
+ * `changeStreamPreAndPostImages: {enabled: <bool>}`, checked as mongod does;
+ * `enabled: false` is the same as not setting it.
+ */
+function withPreAndPostImages(options: Document, command: string): Document {
+  const value: unknown = options["changeStreamPreAndPostImages"];
+  if (value === undefined) return options;
   if (!isPlainObject(value) || typeof value["enabled"] !== "boolean" || Object.keys(value).length !== 1) {
     throw commandError("TypeMismatch", `BSON field '${command}.changeStreamPreAndPostImages' must be {enabled: <bool>}, got ${describeValue(value)}`);
   }
+  if (value["enabled"]) return options;
+  const rest = { ...options };
+  delete rest["changeStreamPreAndPostImages"];
+  return rest;
 }
 
 export const create: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["create"], "create");
-  const options = commandOptions(ctx.body, "create");
+  const options: Document = {};
+  for (const [key, value] of Object.entries(ctx.body) as [string, unknown][]) if (!ignoredCreateFields.has(key)) options[key] = value;
   if (options["capped"] === true) throw commandError("BadValue", "capped collections are not supported by the embedded server");
   if (options["viewOn"] !== undefined) throw commandError("BadValue", "views are not supported by the embedded server");
   if (options["timeseries"] !== undefined) throw commandError("BadValue", "time-series collections are not supported by the embedded server");
-  checkPreAndPostImages(options["changeStreamPreAndPostImages"], "create");
+  if (options["collation"] !== undefined) {
+    throw commandError("BadValue", "a collection default collation is not supported by the embedded server: give 'collation' to each index and operation instead");
+  }
+  const stored = validationOptions(withPreAndPostImages(options, "create"));
   if (ctx.scope.inTransaction) {
-    await ctx.scope.write((tx) => { tx.createCollection(ns, options); });
+    await ctx.scope.write((tx) => { tx.createCollection(ns, stored); });
     return { ok: 1 };
   }
-  const created = await ctx.server.engine.createCollection(ns, options);
+  const created = await ctx.server.engine.createCollection(ns, stored);
   if (!created) throw commandError("NamespaceExists", `Collection ${ns} already exists.`);
   return { ok: 1 };
 };
 
 /**
- * collMod: only `changeStreamPreAndPostImages` (and an empty collMod, which
- * changes nothing but is still a `modify` event); other options are refused
- * by name rather than ignored.
+ * collMod: the validator, validationLevel, validationAction and
+ * changeStreamPreAndPostImages (an empty collMod changes nothing but is still
+ * a `modify` event); other changes are refused by name.
  */
 export const collMod: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["collMod"], "collMod");
-  const requested = commandOptions(ctx.body, "collMod");
-  for (const option of Object.keys(requested)) {
-    if (option !== "changeStreamPreAndPostImages") throw commandError("InvalidOptions", `collMod option '${option}' is not supported by the embedded server`);
-  }
-  checkPreAndPostImages(requested["changeStreamPreAndPostImages"], "collMod");
-  const current = ctx.server.engine.listCollections(ctx.db).find((c) => `${ctx.db}.${c.name}` === ns);
-  if (current === undefined) throw commandError("NamespaceNotFound", `ns does not exist: ${ns}`);
-  const options: Document = { ...current.options, ...requested };
-  const images: unknown = options["changeStreamPreAndPostImages"];
-  if (isPlainObject(images) && images["enabled"] === false) delete options["changeStreamPreAndPostImages"];
-  if (!(await ctx.server.engine.modifyCollection(ns, options))) throw commandError("NamespaceNotFound", `ns does not exist: ${ns}`);
+  const current = ctx.server.engine.collectionOptions(ns);
+  if (current === null) throw commandError("NamespaceNotFound", `ns does not exist: ${ns}`);
+  await ctx.server.engine.setCollectionOptions(ns, withPreAndPostImages(collModOptions(current, ctx.body), "collMod"));
   return { ok: 1 };
 };
 
@@ -108,6 +107,7 @@ export function indexDocument(spec: IndexSpec): Document {
   if (spec.unique === true) doc["unique"] = true;
   if (spec.sparse === true) doc["sparse"] = true;
   if (spec.partialFilterExpression !== undefined) doc["partialFilterExpression"] = spec.partialFilterExpression;
+  if (spec.collation !== undefined) doc["collation"] = spec.collation;
   return doc;
 }
 
@@ -172,8 +172,11 @@ function parseIndexSpec(raw: unknown): IndexSpec {
   if (raw["sparse"] === true || toNumber(raw["sparse"]) === 1) spec.sparse = true;
   if (raw["partialFilterExpression"] !== undefined) {
     if (!isPlainObject(raw["partialFilterExpression"])) throw commandError("TypeMismatch", "partialFilterExpression must be an object");
+    validatePartialFilter(raw["partialFilterExpression"]);
     spec.partialFilterExpression = raw["partialFilterExpression"];
   }
+  const collation = parseCollation(raw["collation"]);
+  if (collation !== undefined) spec.collation = collationDocument(collation);
   if (raw["expireAfterSeconds"] !== undefined) throw commandError("BadValue", "TTL indexes (expireAfterSeconds) are not supported by the embedded server");
   return spec;
 }

@@ -74,7 +74,7 @@ type Stamped<T> = T & Partial<RecordStamp>;
 export type EngineRecord =
   | Stamped<{ t: "txn"; ops: JournalOp[]; session?: TransactionSession }>
   | Stamped<{ t: "create"; n: Namespace; o: Document; u?: UUID }>
-  | Stamped<{ t: "modify"; n: Namespace; o: Document }>
+  | Stamped<{ t: "collMod"; n: Namespace; o: Document }>
   | Stamped<{ t: "createIndexes"; n: Namespace; specs: IndexSpec[]; u?: UUID }>
   | Stamped<{ t: "dropIndexes"; n: Namespace; names: string[] | "*" }>
   | Stamped<{ t: "drop"; n: Namespace }>
@@ -468,7 +468,7 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       case "create":
         events = applyCreateRecord(record.n, record.o, record.u);
         break;
-      case "modify":
+      case "collMod":
         events = applyModify(record.n, record.o);
         break;
       case "createIndexes":
@@ -585,12 +585,15 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       await ddl({ t: "create", n: ns, o: stored, u: uuid }, () => applyCreateRecord(ns, stored, uuid));
       return true;
     },
-    async modifyCollection(ns, collOptions) {
+    collectionOptions(ns) {
+      const coll = catalog.get(ns);
+      return coll?.durable === true ? coll.options : null;
+    },
+    async setCollectionOptions(ns, collOptions) {
       assertWritable();
-      if (catalog.get(ns)?.durable !== true) return false;
+      if (catalog.get(ns)?.durable !== true) throw new EngineError(26, "NamespaceNotFound", `ns does not exist: ${ns}`);
       const stored = freezeCopy(collOptions);
-      await ddl({ t: "modify", n: ns, o: stored }, () => applyModify(ns, stored));
-      return true;
+      await ddl({ t: "collMod", n: ns, o: stored }, () => applyModify(ns, stored));
     },
     async dropCollection(ns) {
       assertWritable();

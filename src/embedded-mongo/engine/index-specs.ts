@@ -20,7 +20,8 @@ function sameSpec(a: IndexSpec, b: IndexSpec): boolean {
   return sameKey(a, b) &&
     (a.unique ?? false) === (b.unique ?? false) &&
     (a.sparse ?? false) === (b.sparse ?? false) &&
-    compareValues(a.partialFilterExpression ?? null, b.partialFilterExpression ?? null) === 0;
+    compareValues(a.partialFilterExpression ?? null, b.partialFilterExpression ?? null) === 0 &&
+    compareValues(a.collation ?? null, b.collation ?? null) === 0;
 }
 
 /** A private copy of a spec, with its filter in stored (BSON-typed) form, so replay yields the same spec. */
@@ -32,6 +33,7 @@ export function normalizeSpec(spec: IndexSpec): IndexSpec {
   if (spec.unique !== undefined) out.unique = spec.unique;
   if (spec.sparse !== undefined) out.sparse = spec.sparse;
   if (spec.partialFilterExpression !== undefined) out.partialFilterExpression = freezeCopy(spec.partialFilterExpression);
+  if (spec.collation !== undefined) out.collation = freezeCopy(spec.collation);
   return out;
 }
 

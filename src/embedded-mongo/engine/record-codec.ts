@@ -59,6 +59,7 @@ export function specToDocument(spec: IndexSpec): Document {
   if (spec.unique !== undefined) out.unique = spec.unique;
   if (spec.sparse !== undefined) out.sparse = spec.sparse;
   if (spec.partialFilterExpression !== undefined) out.partialFilterExpression = spec.partialFilterExpression;
+  if (spec.collation !== undefined) out.collation = spec.collation;
   return out;
 }
 
@@ -75,6 +76,7 @@ export function specFromDocument(value: unknown): IndexSpec {
   if (typeof doc.unique === "boolean") spec.unique = doc.unique;
   if (typeof doc.sparse === "boolean") spec.sparse = doc.sparse;
   if (doc.partialFilterExpression !== undefined) spec.partialFilterExpression = docField(doc, "partialFilterExpression");
+  if (doc.collation !== undefined) spec.collation = docField(doc, "collation");
   return spec;
 }
 
@@ -179,8 +181,8 @@ function ddlToDocument(record: Exclude<EngineRecord, { t: "txn" }>): Document {
       if (record.u !== undefined) out.u = record.u;
       return out;
     }
-    case "modify":
-      return { t: "modify", ...stampToDocument(record), n: record.n, o: record.o };
+    case "collMod":
+      return { t: "collMod", ...stampToDocument(record), n: record.n, o: record.o };
     case "createIndexes": {
       const out: Document = { t: "createIndexes", ...stampToDocument(record), n: record.n, specs: record.specs.map(specToDocument) };
       if (record.u !== undefined) out.u = record.u;
@@ -252,7 +254,7 @@ export function recordFromDocument(doc: Document): DecodedRecord {
     }
     case "create":
       return whole(doc.u === undefined ? { t, ...stamp, n: str(doc, "n"), o: docField(doc, "o") } : { t, ...stamp, n: str(doc, "n"), o: docField(doc, "o"), u: uuid(doc, "u") });
-    case "modify":
+    case "collMod":
       return whole({ t, ...stamp, n: str(doc, "n"), o: docField(doc, "o") });
     case "createIndexes": {
       const specs = arrayField(doc, "specs").map(specFromDocument);

@@ -9,6 +9,7 @@
  * (commit, DDL, close) is asynchronous, so no open transaction can stall others.
  */
 import type { Document, Timestamp, UUID } from "bson";
+import type { Collation } from "./collation.ts";
 
 /**
  * A stored document: BSON as deserialized with `promoteValues: false`, so Int32,
@@ -27,6 +28,18 @@ export interface IndexSpec {
   readonly unique?: boolean;
   readonly sparse?: boolean;
   readonly partialFilterExpression?: Document;
+  /** MongoDB's normalised collation document (see collation.ts); absent for binary comparison. */
+  readonly collation?: Document;
+}
+
+/** How `Transaction.find` matches besides the filter. */
+export interface FindOptions {
+  /** The command's `let` variables (`$$name` in `$expr`). */
+  readonly variables?: Document | undefined;
+  /** Strings compare under this collation (such finds scan the collection). */
+  readonly collation?: Collation | undefined;
+  /** The order and limit the caller will apply (see FindOrder). */
+  readonly order?: FindOrder | undefined;
 }
 
 export interface CollectionInfo {
@@ -102,9 +115,14 @@ export interface Transaction {
    * compared by value) as of the snapshot plus this transaction's own writes, in
    * `_id`-index order unless an index was used. Uses an index for equality, `$in`
    * and range predicates on indexed fields, so point lookups never scan.
-   * A missing collection yields `[]`.
+   * With `options.order`, when the index the query uses yields documents in
+   * that order (see FindOrder), they come back in it and the scan stops after
+   * `order.limit` matches, so a keyset page costs its length, not the size
+   * of the range, unless an `$or` index union examines fewer keys (then the
+   * ordered walk gives up after that many); otherwise `order` changes
+   * nothing. A missing collection yields `[]`.
    */
-  find(ns: Namespace, filter: Document): StoredDoc[];
+  find(ns: Namespace, filter: Document, options?: FindOptions): StoredDoc[];
   /**
    * Creates the collection implicitly. Throws `EngineError` 11000 or 112, or
    * (for a document over 16 MiB) 10334 BSONObjectTooLarge, 17420 for an upsert.
@@ -143,6 +161,22 @@ export interface Transaction {
   readonly lastFind?: FindStats | undefined;
 }
 
+/**
+ * The order a `find` caller will sort its result in and how many documents
+ * it keeps (a find command's sort and skip + limit). The engine honours it
+ * when the query's index walks documents in that order: one interval of an
+ * index that has never held an array (an equality prefix, then at most one
+ * range), whose next fields after the prefix are the sort fields, ascending
+ * in both (sort fields in the equality prefix are constant and skipped), and
+ * no uncommitted writes of the transaction in that collection.
+ */
+export interface FindOrder {
+  /** Sort fields with their directions, as in a find command's `sort`. */
+  readonly sort: ReadonlyArray<readonly [field: string, direction: 1 | -1]>;
+  /** At most this many matching documents are needed. */
+  readonly limit: number;
+}
+
 /** The cost of one `Transaction.find`: the index used and what it examined. */
 export interface FindStats {
   /** Index name, or null for a full `_id`-order scan. */
@@ -151,6 +185,8 @@ export interface FindStats {
   readonly keysExamined: number;
   /** Documents whose visible version was checked against the filter. */
   readonly docsExamined: number;
+  /** Whether the documents came back in a FindOrder's order, the scan stopping at its limit. */
+  readonly ordered?: boolean;
 }
 
 export interface ChangeLog {
@@ -215,8 +251,10 @@ export interface Engine {
   listCollections(db: string): CollectionInfo[];
   /** False when it already existed. */
   createCollection(ns: Namespace, options?: Document): Promise<boolean>;
-  /** Replaces the collection's options (collMod); false when it does not exist. */
-  modifyCollection(ns: Namespace, options: Document): Promise<boolean>;
+  /** The options a collection was created (or last collMod-ed) with; null when it does not exist. */
+  collectionOptions(ns: Namespace): Document | null;
+  /** Replaces a collection's options (collMod, a `modify` event); NamespaceNotFound (26) when it does not exist. */
+  setCollectionOptions(ns: Namespace, options: Document): Promise<void>;
   /** Null when it did not exist (NamespaceNotFound). */
   dropCollection(ns: Namespace): Promise<{ nIndexesWas: number } | null>;
   /**

@@ -9,19 +9,22 @@
  * call the pipeline never saw to `pipeline.reject`, which logs and counts it
  * exactly like any other failed call (never the body).
  *
- * Paths that name no method (connect-node answers 404, which Connect clients
- * read as UNIMPLEMENTED) are logged here with the same fields, when they look
- * like an RPC path; they are not counted in metrics, whose method label must
- * stay bounded.
+ * Requests connect-node answers without creating a call at all are logged
+ * here, by `logRequestOutsidePipeline`: a path that names no method (404,
+ * which Connect clients read as UNIMPLEMENTED) gets the request log's `rpc`
+ * line when it looks like an RPC path; a method's wrong HTTP method (405),
+ * content type (415) or HTTP version (505), and everything else the door
+ * answers itself (CORS, /healthz, /readyz, /metrics, other paths) get one
+ * `http` line. None is counted in metrics, whose method label must stay
+ * bounded.
  */
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { requestIdKey } from "../../rpc/context.ts";
-import { requestIdFrom } from "../../rpc/request-id.ts";
+import { loggerKey } from "../../rpc/context.ts";
 import { statusName } from "../../rpc/status-names.ts";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
-import type { NodeServerRequest } from "./node-types.ts";
+import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 
 /** The pipeline's way of logging and counting a call it did not run. */
 export type RejectCall = (method: DescMethod, ctx: HandlerContext, error: unknown) => Promise<ConnectError>;
@@ -35,13 +38,22 @@ export function rememberCallContext(ctx: HandlerContext): void {
 }
 
 /**
+ * Whether connect-node started a call for the request (its request gate ran).
+ * It does not for a method's wrong HTTP method, content type or HTTP version
+ * (405, 415, 505), although it created the request's context values.
+ */
+export function callStarted(values: ContextValues | undefined): boolean {
+  return values?.get(gateContextKey) !== undefined;
+}
+
+/**
  * Once the response of a call is over: if connect-node ended it before the
- * pipeline ran (the request log never assigned a request id), report it
- * through `reject` with the error connect-node sent.
+ * pipeline ran (the request log never gave it a logger), report it through
+ * `reject` with the error connect-node sent.
  */
 export function reportIfPipelineSkipped(values: ContextValues, reject: RejectCall): void {
   const ctx = values.get(gateContextKey);
-  if (ctx === undefined || values.get(requestIdKey) !== "") return;
+  if (ctx === undefined || values.get(loggerKey) !== undefined) return;
   const reason: unknown = ctx.signal.aborted ? ctx.signal.reason : undefined;
   const error = reason instanceof ConnectError ? reason : new ConnectError("the call ended before it was handled", Code.Unknown);
   void reject(ctx.method, ctx, error);
@@ -50,39 +62,46 @@ export function reportIfPipelineSkipped(values: ContextValues, reject: RejectCal
 /** Service/method-shaped paths, e.g. `/roster.v1.GroupService/GetGroup`. */
 const rpcPathPattern = /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/;
 
+/** connect-node's `fallback` for paths that name no method: 404, as connect-node answers. */
+export const answerNotFound: NonNullable<ConnectNodeAdapterOptions["fallback"]> = (_req, res) => {
+  res.writeHead(404);
+  res.end();
+};
+
+/** What the door knows of a request it answered outside the pipeline. */
+export interface DoorExchange {
+  readonly req: NodeServerRequest;
+  readonly res: NodeServerResponse;
+  /** The id sent in the response's `x-request-id`. */
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived. */
+  readonly started: number;
+  readonly peer: string;
+  /** Probes and CORS preflights: logged at debug level, as they come every few seconds. */
+  readonly routine: boolean;
+}
+
+/** Longest request path written to the log; longer ones are cut. */
+const maxLoggedPath = 256;
+
 /**
- * connect-node's `fallback`: answers 404 like connect-node does, and writes
- * one `rpc` log line (code UNIMPLEMENTED) for RPC-shaped paths.
+ * Writes the one log line of a request the pipeline never saw (see the module
+ * comment), once its response is over, with the id the response carried.
+ * The query string is never logged: a Connect GET carries the message there.
  */
-export function createNotFoundHandler(
-  logger: Logger,
-  peerOf: (req: NodeServerRequest) => string,
-): NonNullable<ConnectNodeAdapterOptions["fallback"]> {
-  return (req, res) => {
-    const started = performance.now();
-    const path = (req.url ?? "").split("?", 1)[0] ?? "";
-    res.once("close", () => {
-      if (!rpcPathPattern.test(path) || path.length > 512) return;
-      const headers = new Headers();
-      const given = req.headers["x-request-id"];
-      if (typeof given === "string") headers.set("x-request-id", given);
-      logger.info(
-        {
-          requestId: requestIdFrom(headers),
-          method: path.slice(1),
-          door: "web",
-          protocol: protocolOf(req),
-          code: statusName(Code.Unimplemented),
-          ms: Math.round((performance.now() - started) * 1000) / 1000,
-          caller: undefined,
-          peer: peerOf(req),
-        },
-        "rpc",
-      );
-    });
-    res.writeHead(404);
-    res.end();
-  };
+export function logRequestOutsidePipeline(logger: Logger, exchange: DoorExchange): void {
+  const { req, res, requestId, peer } = exchange;
+  const path = (req.url ?? "").split("?", 1)[0] ?? "";
+  const ms = Math.round((performance.now() - exchange.started) * 1000) / 1000;
+  if (res.statusCode === 404 && rpcPathPattern.test(path) && path.length <= 512) {
+    const line = { requestId, method: path.slice(1), door: "web", protocol: protocolOf(req), code: statusName(Code.Unimplemented), ms, caller: undefined, peer };
+    logger.info(line, "rpc");
+    return;
+  }
+  const shown = path.length > maxLoggedPath ? `${path.slice(0, maxLoggedPath)}…` : path;
+  const line = { requestId, door: "web", http: `${req.method ?? "?"} ${shown}`, status: res.statusCode, ms, peer };
+  if (exchange.routine) logger.debug(line, "http");
+  else logger.info(line, "http");
 }
 
 /** The protocol a request's content type names, as connect-node reports it. */

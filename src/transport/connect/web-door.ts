@@ -29,9 +29,11 @@ import type { Logger } from "pino";
 import type { RosterConfig } from "../../config.ts";
 import { metricsInterceptorFor } from "../../ops/metrics-interceptor.ts";
 import type { RosterMetrics } from "../../ops/metrics.ts";
-import { callInfoKey, callStartedKey, deadlineKey } from "../../rpc/context.ts";
+import { callInfoKey, callStartedKey, deadlineKey, requestIdKey } from "../../rpc/context.ts";
+import { requestIdFor, requestIdHeader } from "../../rpc/request-id.ts";
 import { createCorsPolicy } from "./cors.ts";
-import { createNotFoundHandler, rememberCallContext, reportIfPipelineSkipped, type RejectCall } from "./early-failures.ts";
+import { answerNotFound, callStarted, logRequestOutsidePipeline, rememberCallContext, reportIfPipelineSkipped, type RejectCall } from "./early-failures.ts";
+import { createReadFailureInterceptor, restateReadFailuresOnAbort } from "./read-failures.ts";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 import { createOpsEndpoints } from "./ops-endpoints.ts";
 
@@ -41,7 +43,7 @@ export interface WebDoorService {
   readonly impl: Readonly<Record<string, unknown>>;
 }
 
-export type WebDoorConfig = Pick<RosterConfig, "host" | "httpPort" | "corsOrigins" | "maxMessageBytes" | "httpTls">;
+export type WebDoorConfig = Pick<RosterConfig, "hosts" | "httpPort" | "corsOrigins" | "maxMessageBytes" | "httpTls">;
 
 export interface WebDoorOptions {
   readonly services: readonly WebDoorService[];
@@ -61,7 +63,7 @@ export interface WebDoorOptions {
 
 export interface WebDoor {
   readonly port: number;
-  /** Base URL for clients, e.g. `http://127.0.0.1:8080` (host "0.0.0.0" is reported as 127.0.0.1). */
+  /** Base URL for clients on this machine, e.g. `http://127.0.0.1:8080` (the first host; "0.0.0.0" and "::" as 127.0.0.1). */
   readonly url: string;
   /**
    * Graceful stop: new calls get UNAVAILABLE and `/readyz` 503, the listener
@@ -85,10 +87,15 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   let draining = false;
 
   const metricsInterceptor = metricsInterceptorFor(metrics);
-  const interceptors = options.pipeline.interceptors.includes(metricsInterceptor)
-    ? [...options.pipeline.interceptors]
-    : [metricsInterceptor, ...options.pipeline.interceptors];
+  const interceptors = [
+    ...(options.pipeline.interceptors.includes(metricsInterceptor) ? [] : [metricsInterceptor]),
+    ...options.pipeline.interceptors,
+    // Innermost: the handler and every pipeline step see Roster's status for a malformed streamed message.
+    createReadFailureInterceptor(),
+  ];
 
+  /** Each request's id, sent in its `x-request-id` before anything else, and used by the call's log line. */
+  const requestIds = new WeakMap<NodeServerRequest, string>();
   /** Each RPC request's context values, to find out after the response whether the pipeline saw the call. */
   const valuesByRequest = new WeakMap<NodeServerRequest, ContextValues>();
   const rpcHandler = connectNodeAdapter({
@@ -103,11 +110,12 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
     writeMaxBytes: config.maxMessageBytes,
     acceptCompression: [compressionGzip, compressionBrotli],
     shutdownSignal: shutdown.signal,
-    fallback: createNotFoundHandler(logger, (req) => peerOf(req.socket)),
+    fallback: answerNotFound,
     contextValues: (req) => {
       const values = createContextValues()
         .set(callInfoKey, { door: "web", protocol: "", peer: peerOf(req.socket) })
-        .set(callStartedKey, performance.now());
+        .set(callStartedKey, performance.now())
+        .set(requestIdKey, requestIds.get(req) ?? "");
       valuesByRequest.set(req, values);
       return values;
     },
@@ -116,6 +124,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
       const info = ctx.values.get(callInfoKey);
       ctx.values.set(callInfoKey, { door: "web", protocol: ctx.protocolName, peer: info?.peer ?? "" });
       rememberCallContext(ctx);
+      restateReadFailuresOnAbort(ctx);
       if (draining) throw shuttingDown();
       const timeoutMs = ctx.timeoutMs();
       if (timeoutMs !== undefined) ctx.values.set(deadlineKey, Date.now() + timeoutMs);
@@ -132,69 +141,110 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   let inFlight = 0;
   let idle: (() => void) | undefined;
   const handle = (req: NodeServerRequest, res: NodeServerResponse): void => {
+    const started = performance.now();
     inFlight++;
     res.once("close", () => {
       inFlight--;
       if (inFlight === 0) idle?.();
     });
+    // Every response carries the request's id, whoever answers it; its log line has the same.
+    const given = req.headers[requestIdHeader];
+    const requestId = requestIdFor(typeof given === "string" ? given : undefined);
+    requestIds.set(req, requestId);
+    res.setHeader(requestIdHeader, requestId);
+    /** The log line of a request answered outside the pipeline (call once its response is over). */
+    const logOutside = (routine: boolean): void => {
+      logRequestOutsidePipeline(logger, { req, res, requestId, started, peer: peerOf(req.socket), routine });
+    };
     if (req instanceof IncomingMessage && res instanceof ServerResponse) {
       if (draining) res.setHeader("Connection", "close");
       else closeIfAnsweredEarly(req, res);
     }
-    if (cors.apply(req, res) !== "serve") return;
-    if (ops(req, res)) return;
-    const reject = options.pipeline.reject;
-    if (reject !== undefined) {
+    const verdict = cors.apply(req, res);
+    if (verdict !== "serve") {
       res.once("close", () => {
-        const values = valuesByRequest.get(req);
-        if (values !== undefined) reportIfPipelineSkipped(values, reject);
+        logOutside(verdict === "answered");
       });
+      return;
     }
+    if (ops(req, res)) {
+      res.once("close", () => {
+        logOutside(true);
+      });
+      return;
+    }
+    const reject = options.pipeline.reject;
+    res.once("close", () => {
+      const values = valuesByRequest.get(req);
+      // A call: the pipeline logged it, or `reject` does now. No call: the door logs it.
+      if (values === undefined || !callStarted(values)) logOutside(false);
+      else if (reject !== undefined) reportIfPipelineSkipped(values, reject);
+    });
     rpcHandler(req, res);
   };
 
   const tls = config.httpTls;
-  const server: HttpServer | Http2SecureServer =
-    tls === undefined
-      ? createServer(handle)
-      : createSecureServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true }, handle);
   const sessions = new Set<Http2Session>();
-  if (server instanceof HttpServer) {
-    // Keep idle keep-alive connections open longer than clients do (Node's
-    // agent: 5 s), so a client never reuses a socket the server just closed.
-    server.keepAliveTimeout = 65_000;
-    // Slow-loris bound on the headers; no bound on the whole request, as streams are long-lived.
-    server.headersTimeout = 30_000;
-    server.requestTimeout = 0;
-  } else {
+  /** One server per listening address, all with the same handler. */
+  const createListener = (): HttpServer | Http2SecureServer => {
+    if (tls === undefined) {
+      const server = createServer(handle);
+      // Keep idle keep-alive connections open longer than clients do (Node's
+      // agent: 5 s), so a client never reuses a socket the server just closed.
+      server.keepAliveTimeout = 65_000;
+      // Slow-loris bound on the headers; no bound on the whole request, as streams are long-lived.
+      server.headersTimeout = 30_000;
+      server.requestTimeout = 0;
+      return server;
+    }
+    const server = createSecureServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true }, handle);
     server.on("session", (session: Http2Session) => {
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
     });
-  }
+    return server;
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.httpPort, config.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const servers: (HttpServer | Http2SecureServer)[] = [];
+  let port = config.httpPort;
+  for (const host of config.hosts) {
+    const server = createListener();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      // Addresses bound before the failing one must not stay open.
+      for (const bound of servers) bound.close();
+      throw new Error(`web door cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    servers.push(server);
+    port = (server.address() as AddressInfo).port;
+  }
+  const first = config.hosts[0] ?? "127.0.0.1";
+  const host = first === "0.0.0.0" || first === "::" ? "127.0.0.1" : first;
   const url = `${tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  logger.info({ door: "web", port, tls: tls !== undefined, corsOrigins: config.corsOrigins }, "web door listening (Connect, gRPC-web)");
+  logger.info({ door: "web", hosts: config.hosts, port, tls: tls !== undefined, corsOrigins: config.corsOrigins }, "web door listening (Connect, gRPC-web)");
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {
     closing ??= (async () => {
       draining = true;
-      const closed = new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-      if (server instanceof HttpServer) server.closeIdleConnections();
+      const closed = Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => {
+                resolve();
+              });
+            }),
+        ),
+      );
+      for (const server of servers) if (server instanceof HttpServer) server.closeIdleConnections();
       for (const session of sessions) session.close();
 
       const finished = new Promise<void>((resolve) => {
@@ -214,7 +264,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
         shutdown.abort(shuttingDown());
         await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, cancelFlushMs))]);
       }
-      if (server instanceof HttpServer) server.closeAllConnections();
+      for (const server of servers) if (server instanceof HttpServer) server.closeAllConnections();
       for (const session of sessions) session.destroy();
       await closed;
       logger.info({ door: "web" }, "web door closed");

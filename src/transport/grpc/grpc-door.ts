@@ -27,8 +27,9 @@ export interface GrpcTlsOptions {
 }
 
 export interface GrpcDoorOptions {
-  readonly host: string;
-  /** 0 picks a free port. */
+  /** Addresses to listen on, all on the same port (e.g. `127.0.0.1` and `::1`). */
+  readonly hosts: readonly string[];
+  /** 0 picks a free port (the first address's; the others get the same). */
   readonly port: number;
   readonly pipeline: RpcPipeline;
   readonly services: readonly ServiceRegistration[];
@@ -79,12 +80,21 @@ export async function startGrpcDoor(options: GrpcDoorOptions): Promise<GrpcDoor>
   options.register?.(server);
 
   const credentials = await credentialsFor(options.tls);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${hostForUri(options.host)}:${options.port}`, credentials, (error, bound) => {
-      if (error) reject(new Error(`gRPC door cannot listen on ${options.host}:${options.port}: ${error.message}`, { cause: error }));
-      else resolve(bound);
-    });
-  });
+  let port = options.port;
+  try {
+    for (const host of options.hosts) {
+      port = await new Promise<number>((resolve, reject) => {
+        server.bindAsync(`${hostForUri(host)}:${port}`, credentials, (error, bound) => {
+          if (error) reject(new Error(`gRPC door cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
+          else resolve(bound);
+        });
+      });
+    }
+  } catch (error) {
+    // Addresses bound before the failing one must not stay open.
+    server.forceShutdown();
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {

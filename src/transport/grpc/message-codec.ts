@@ -6,18 +6,18 @@
  * the pipeline (logged like every other call).
  */
 import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import type { ConnectError } from "@connectrpc/connect";
+import { undecodableRequest } from "../../rpc/request-decoding.ts";
 
 /** A request as grpc-js hands it to the call adapter. */
 export type DecodedRequest = { readonly message: Message } | { readonly error: ConnectError };
 
-/** Decodes a request; a malformed one yields an INVALID_ARGUMENT status instead of throwing. */
+/** Decodes a request; a malformed one yields Roster's INVALID_ARGUMENT status (undecodableRequest) instead of throwing. */
 export function decodeRequest(schema: DescMessage, bytes: Buffer): DecodedRequest {
   try {
     return { message: fromBinary(schema, bytes) };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return { error: new ConnectError(`request: cannot decode ${schema.typeName}: ${reason}`, Code.InvalidArgument) };
+  } catch {
+    return { error: undecodableRequest(schema, "protobuf") };
   }
 }
 

@@ -117,7 +117,7 @@ describe("change events", () => {
     await engine.createCollection("a.x", {});
     await engine.createIndexes("a.x", [{ name: "k_1", key: [["k", 1]] }]);
     await engine.createIndexes("a.y", [{ name: "k_1", key: [["k", 1]] }]);
-    await engine.modifyCollection("a.x", { changeStreamPreAndPostImages: { enabled: true } });
+    await engine.setCollectionOptions("a.x", { changeStreamPreAndPostImages: { enabled: true } });
     await engine.dropIndexes("a.x", ["k_1"]);
     const events = engine.changes.since(0n, 10);
     expect(events.map((e) => [e.seq, e.operationType, e.ns])).toEqual([

@@ -84,7 +84,7 @@ describe("journal replay", () => {
     await first.engine.createIndexes("db.a", [{ name: "k_1", key: [["k", 1]], unique: true }]);
     await insertAll(first.engine, "other.b", [{ _id: 2 }]);
     await first.engine.renameCollection("db.a", "other.b", true);
-    await first.engine.modifyCollection("other.b", { changeStreamPreAndPostImages: { enabled: true } });
+    await first.engine.setCollectionOptions("other.b", { changeStreamPreAndPostImages: { enabled: true } });
     const uuid = first.engine.listCollections("other")[0]?.uuid.toHexString();
     const events = first.engine.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.ns, e.clusterTime]);
     const copy = await dirs.crashCopy(dir, "crashed");

@@ -230,6 +230,56 @@ describe("index use", () => {
     expect(read(engine, NS, { age: 5 }).map(idOf)).not.toContain(5);
   });
 
+  it("walks a compound index in sort order and stops at the limit: a keyset page costs its length", async () => {
+    await engine.createIndexes("db.k", [{ name: "g_m", key: [["g", 1], ["m", 1]], unique: true }]);
+    await insertAll(engine, "db.k", Array.from({ length: 5000 }, (_, i) => ({ _id: i, g: i % 2 === 0 ? "G" : "H", m: `m${String(i).padStart(5, "0")}`, r: i % 3 })));
+    const txn = engine.begin();
+    const order = { sort: [["m", 1]] as const, limit: 10 };
+    const page = txn.find("db.k", { g: "G", m: { $gt: "m03000" } }, { order });
+    expect(page.map((d) => d["m"] as string)).toEqual(Array.from({ length: 10 }, (_, i) => `m${String(3002 + 2 * i).padStart(5, "0")}`));
+    expect(txn.lastFind).toEqual({ index: "g_m", keysExamined: 10, docsExamined: 10, ordered: true });
+    // The rest of the filter still applies; non-matching documents are walked past.
+    expect(txn.find("db.k", { g: "G", m: { $gt: "m03000" }, r: 0 }, { order }).map((d) => d["m"] as string)[0]).toBe("m03006");
+    expect(txn.lastFind?.ordered).toBe(true);
+    // A sort field in the equality prefix is constant: still the index order.
+    txn.find("db.k", { g: "G" }, { order: { sort: [["g", 1], ["m", 1]], limit: 3 } });
+    expect(txn.lastFind).toEqual({ index: "g_m", keysExamined: 3, docsExamined: 3, ordered: true });
+    // Orders the index cannot give: every match, as without an order (the caller sorts).
+    for (const sort of [[["m", -1]], [["r", 1]], [["m", 1], ["r", 1]]] as const) {
+      expect(txn.find("db.k", { g: "G", m: { $gt: "m04000" } }, { order: { sort, limit: 3 } })).toHaveLength(499);
+      expect(txn.lastFind?.ordered).toBeUndefined();
+    }
+    expect(txn.find("db.k", { g: { $in: ["G", "H"] }, m: { $gt: "m04990" } }, { order })).toHaveLength(9);
+    expect(txn.lastFind?.ordered).toBeUndefined();
+    txn.abort();
+  });
+
+  it("puts a document whose key changed after the snapshot at the key the snapshot sees, once", async () => {
+    await engine.createIndexes("db.s", [{ name: "g_m", key: [["g", 1], ["m", 1]] }]);
+    await insertAll(engine, "db.s", ["b", "d", "f"].map((m, i) => ({ _id: i, g: "G", m })));
+    const reader = engine.begin();
+    const writer = engine.begin();
+    writer.replace("db.s", 0, { _id: 0, g: "G", m: "e" }, "update");
+    await writer.commit();
+    const order = { sort: [["m", 1]] as const, limit: 10 };
+    expect(reader.find("db.s", { g: "G" }, { order }).map((d) => d["m"] as string)).toEqual(["b", "d", "f"]);
+    reader.abort();
+    expect(read(engine, "db.s", { g: "G" }).map((d) => d["m"] as string).sort()).toEqual(["d", "e", "f"]);
+    const fresh = engine.begin();
+    expect(fresh.find("db.s", { g: "G" }, { order }).map((d) => d["m"] as string)).toEqual(["d", "e", "f"]);
+    fresh.abort();
+  });
+
+  it("keeps the unordered answer inside a transaction that wrote to the collection", async () => {
+    await engine.createIndexes("db.w", [{ name: "g_m", key: [["g", 1], ["m", 1]] }]);
+    await insertAll(engine, "db.w", ["b", "d"].map((m, i) => ({ _id: i, g: "G", m })));
+    const txn = engine.begin();
+    txn.insert("db.w", { _id: 9, g: "G", m: "a" });
+    expect(txn.find("db.w", { g: "G" }, { order: { sort: [["m", 1]], limit: 1 } }).map((d) => d["m"] as string).sort()).toEqual(["a", "b", "d"]);
+    expect(txn.lastFind?.ordered).toBeUndefined();
+    txn.abort();
+  });
+
   it("uses the index for ObjectId keys too", async () => {
     const ids = [new ObjectId(), new ObjectId()];
     await insertAll(engine, "db.o", ids.map((_id, i) => ({ _id, i })));
