@@ -60,6 +60,7 @@ export const errorCodes = {
   NoSuchKey: 4,
   WriteConflict: 112,
   InvalidIdField: 53,
+  DollarPrefixedFieldName: 52,
   DuplicateKey: 11000,
   TransactionTooOld: 225,
   SnapshotTooOld: 239,

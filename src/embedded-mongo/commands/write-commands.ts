@@ -57,11 +57,33 @@ function withErrors(reply: Document, writeErrors: Document[]): Document {
 }
 
 /** The stored form of an inserted document: `_id` first, generated when absent. */
+/** The first `$`-prefixed field name inside an embedded `_id` document (mongod refuses to store it). */
+function dollarPrefixedField(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
+    for (const element of value as unknown[]) {
+      const found = dollarPrefixedField(element);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (!isPlainObject(value)) return undefined;
+  for (const [key, sub] of Object.entries(value) as [string, unknown][]) {
+    if (key.startsWith("$")) return key;
+    const found = dollarPrefixedField(sub);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 export function prepareInsert(doc: unknown): Document {
   if (!isPlainObject(doc)) throw commandError("TypeMismatch", `documents to insert must be objects, got ${bsonTypeName(doc)}`);
   const id: unknown = doc["_id"];
   if (Array.isArray(id)) throw commandError("InvalidIdField", "The '_id' value cannot be of type array");
   if (id instanceof RegExp) throw commandError("InvalidIdField", "The '_id' value cannot be of type regex");
+  const dollar = isPlainObject(id) ? dollarPrefixedField(id) : undefined;
+  if (dollar !== undefined) {
+    throw commandError("DollarPrefixedFieldName", `_id fields may not contain '$'-prefixed fields: ${dollar} is not valid for storage.`);
+  }
   if (id === undefined) return { _id: new ObjectId(), ...doc };
   return withIdFirst(doc);
 }

@@ -111,6 +111,15 @@ describe("messages larger than one document", () => {
   });
 });
 
+describe("documents MongoDB will not store", () => {
+  it("an _id holding a $-prefixed field is refused (DollarPrefixedFieldName, 52)", async () => {
+    const coll = await fresh();
+    const error = await expectServerError(coll.insertOne({ _id: { a: { $b: 1 } } }));
+    expect([error.code, error.message]).toEqual([52, "_id fields may not contain '$'-prefixed fields: $b is not valid for storage."]);
+    expect(await coll.countDocuments()).toBe(0);
+  });
+});
+
 describe("ordered and unordered batches report exactly what applied", () => {
   it("an ordered insert stops at the first failure; an unordered one applies every other document", async () => {
     const coll = await fresh();
