@@ -139,8 +139,7 @@ function isChangeStreamGetMore(server: ServerContext, name: string, body: Docume
  * state, as mongod evaluates it: block, then close the connection or fail (a
  * write concern error is added to the reply once the command has run).
  */
-async function applyFailCommand(action: FailCommandAction | undefined): Promise<void> {
-  if (action === undefined) return;
+async function applyFailCommand(action: FailCommandAction): Promise<void> {
   if (action.blockTimeMS > 0) await sleep(action.blockTimeMS);
   if (action.closeConnection) throw new CloseConnection();
   if (action.errorCode !== undefined) throw new InjectedError(action.errorCode, action.errorLabels);
@@ -149,6 +148,8 @@ async function applyFailCommand(action: FailCommandAction | undefined): Promise<
 /** How one command runs: what its labels depend on, and what it must add to a successful reply. */
 interface Execution {
   labels: LabelContext;
+  /** The command's readConcern, once parsed (snapshot reads report their time). */
+  readConcern: ReadConcern | undefined;
   writeConcernError: Document | undefined;
   /** A fail point's labels for its writeConcernError (instead of mongod's rules). */
   writeConcernErrorLabels: readonly string[] | undefined;
@@ -179,8 +180,9 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
   const maxTimeMS = commandArgs(body, spec.name).number("maxTimeMS");
   const deadline = maxTimeMS !== undefined && maxTimeMS > 0 ? Date.now() + maxTimeMS : undefined;
   const readConcern = parseReadConcern(body["readConcern"]);
+  execution.readConcern = readConcern;
   const failPoint = server.failPoints?.failCommand(spec.name, request.connection.appName);
-  await applyFailCommand(failPoint);
+  if (failPoint !== undefined) await applyFailCommand(failPoint);
   const base = {
     name: spec.name, body, db, connectionId: request.connection.id, connection: request.connection,
     legacy: request.legacyDb !== undefined, server, session, txnNumber, readConcern, timing,
@@ -257,7 +259,7 @@ export async function dispatchCommand(server: ServerContext, request: CommandReq
     return { kind: "reply", reply: stamp(server, { ok: 0, errmsg: `no such command: '${name}'`, code: errorCodes.CommandNotFound, codeName: "CommandNotFound" }, timing) };
   }
   const changeStreamGetMore = isChangeStreamGetMore(server, spec.name, request.body);
-  const execution: Execution = { labels: labelContext(spec, request.body, changeStreamGetMore), writeConcernError: undefined, writeConcernErrorLabels: undefined };
+  const execution: Execution = { labels: labelContext(spec, request.body, changeStreamGetMore), readConcern: undefined, writeConcernError: undefined, writeConcernErrorLabels: undefined };
   try {
     const gossip = gossipedClusterTime(request.body);
     if (gossip !== undefined) server.engine.advanceClusterTime(gossip);
@@ -273,7 +275,7 @@ export async function dispatchCommand(server: ServerContext, request: CommandReq
       const labels = execution.writeConcernErrorLabels ?? errorLabelsFor(undefined, toNumber(wce["code"]), execution.labels);
       if (labels.length > 0) reply["errorLabels"] = labels;
     }
-    if (!execution.labels.inTransaction) addSnapshotTime(reply, parseReadConcernQuietly(request.body), timing);
+    if (!execution.labels.inTransaction) addSnapshotTime(reply, execution.readConcern, timing);
     return { kind: "reply", reply: stamp(server, reply, timing) };
   } catch (err) {
     if (err instanceof CloseConnection) return { kind: "close" };
@@ -286,14 +288,5 @@ export async function dispatchCommand(server: ServerContext, request: CommandReq
       else delete reply["errorLabels"];
     }
     return { kind: "reply", reply: stamp(server, reply, timing) };
-  }
-}
-
-/** The readConcern for reply decoration (already validated when the command ran). */
-function parseReadConcernQuietly(body: Document): ReadConcern | undefined {
-  try {
-    return parseReadConcern(body["readConcern"]);
-  } catch {
-    return undefined;
   }
 }

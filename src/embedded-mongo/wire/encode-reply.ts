@@ -4,7 +4,7 @@
  * than a command may be (16 MiB plus envelope) is refused with
  * BSONObjectTooLarge, as mongod refuses it, never sent truncated.
  */
-import { calculateObjectSize, serializeWithBufferAndIndex, type Document } from "bson";
+import { BSON, calculateObjectSize, type Document } from "bson";
 import { maxBsonInternalSize } from "../engine/types.ts";
 import { headerSize } from "./message-framer.ts";
 import { opCodes } from "./op-codes.ts";
@@ -24,12 +24,24 @@ function writeHeader(buffer: Buffer, requestId: number, responseTo: number, opCo
   buffer.writeInt32LE(opCode, 12);
 }
 
-/** A message of `prefix` bytes of header and fields, then the reply document. */
+/**
+ * A message of `prefix` bytes of header and fields, then the reply document.
+ * Measured after serializing rather than before (a second walk of every
+ * reply): the serializer works in a 17 MiB buffer, and what does not fit
+ * either throws a RangeError or comes out at least that long (truncated), so
+ * a length within the limit is exact.
+ */
 function encodeMessage(prefix: number, reply: Document): Buffer {
-  const size = calculateObjectSize(reply);
-  if (size > maxBsonInternalSize) throw new ReplyTooLargeError(size);
-  const out = Buffer.allocUnsafe(prefix + size);
-  serializeWithBufferAndIndex(reply, out, { index: prefix });
+  let body: Uint8Array;
+  try {
+    body = BSON.serialize(reply);
+  } catch (err) {
+    if (err instanceof RangeError) throw new ReplyTooLargeError(calculateObjectSize(reply));
+    throw err;
+  }
+  if (body.length > maxBsonInternalSize) throw new ReplyTooLargeError(body.length);
+  const out = Buffer.allocUnsafe(prefix + body.length);
+  out.set(body, prefix);
   return out;
 }
 

@@ -259,6 +259,18 @@ describe("message and document size limits", () => {
     expect((await c.next()).doc).toMatchObject({ ok: 1, n: 0 });
   });
 
+  it("answers a result larger than a reply may be with BSONObjectTooLarge, never a truncated reply", { timeout: 60_000 }, async () => {
+    const c = await connection();
+    const docs = [1, 2, 3].map((i) => ({ _id: i, s: String(i).repeat(7 * MiB) }));
+    c.send(opMsg({ body: { insert: "grouped", $db: "raw" }, sequences: [["documents", docs]] }));
+    expect((await c.next(30_000)).doc).toMatchObject({ ok: 1, n: 3 });
+    c.send(opMsg({ body: { aggregate: "grouped", pipeline: [{ $group: { _id: null, all: { $push: "$s" } } }], cursor: {}, $db: "raw" } }));
+    const reply = (await c.next(30_000)).doc;
+    expect(reply).toMatchObject({ ok: 0, code: 10334, codeName: "BSONObjectTooLarge" });
+    c.send(opMsg({ body: { ping: 1, $db: "raw" } }));
+    expect((await c.next()).doc["ok"]).toBe(1);
+  });
+
   it("gives a document above 16 MiB in a sequence its own write error (10334), the others are inserted", async () => {
     const c = await connection();
     const docs = [{ _id: 1 }, { _id: 2, s: "x".repeat(16 * MiB) }, { _id: 3 }];
