@@ -26,6 +26,7 @@ export const errorCodes = {
   FailedToSatisfyReadPreference: 133,
   StaleEpoch: 150,
   PrimarySteppedDown: 189,
+  ClusterTimeFailsRateLimiter: 205,
   ElectionInProgress: 216,
   RetryChangeStream: 234,
   SnapshotUnavailable: 246,

@@ -7,6 +7,7 @@
  */
 import { Binary, Long, Timestamp, type Document } from "bson";
 import { isPlainObject } from "../document-paths.ts";
+import { commandError } from "../errors.ts";
 
 /** A keyless deployment signs with keyId 0 and a zero hash. */
 const dummySignature = { hash: new Binary(Buffer.alloc(20), 0), keyId: Long.ZERO };
@@ -15,12 +16,25 @@ export function clusterTimeDocument(time: Timestamp): Document {
   return { clusterTime: time, signature: dummySignature };
 }
 
-/** The cluster time a client gossips in `$clusterTime`, if it sent a well-formed one. */
-export function gossipedClusterTime(body: Document): Timestamp | undefined {
+/** How far ahead of the wall clock a gossiped time may be (mongod's maxAcceptableLogicalClockDriftSecs). */
+const maxDriftSeconds = 365 * 24 * 60 * 60;
+
+/**
+ * The cluster time a client gossips in `$clusterTime`, if it sent a
+ * well-formed one; refused (ClusterTimeFailsRateLimiter) when it is more than
+ * a year ahead of the wall clock, as mongod refuses it, so no client can push
+ * the clock out of reach.
+ */
+export function gossipedClusterTime(body: Document, now = Date.now()): Timestamp | undefined {
   const gossip: unknown = body["$clusterTime"];
   if (!isPlainObject(gossip)) return undefined;
   const time: unknown = gossip["clusterTime"];
-  return time instanceof Timestamp ? time : undefined;
+  if (!(time instanceof Timestamp)) return undefined;
+  const wall = Math.floor(now / 1000);
+  if (time.t > wall + maxDriftSeconds) {
+    throw commandError("ClusterTimeFailsRateLimiter", `New cluster time, ${time.t}, is too far from this node's wall clock time, ${wall}.`);
+  }
+  return time;
 }
 
 /** The cluster time of what one command did, collected by its statement scope. */

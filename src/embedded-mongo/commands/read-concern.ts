@@ -5,7 +5,7 @@
  * the journal), and where a read looks (majority, linearizable and snapshot
  * reads see only durable changes).
  */
-import { Timestamp, type Document } from "bson";
+import { Timestamp } from "bson";
 import { compareTimestamps } from "../engine/cluster-clock.ts";
 import type { Engine } from "../engine/types.ts";
 import { isPlainObject } from "../document-paths.ts";
@@ -98,9 +98,4 @@ export function checkTransactionReadConcern(concern: ReadConcern | undefined, st
   if (level !== "local" && level !== "majority" && level !== "snapshot") {
     throw commandError("InvalidOptions", `The readConcern level must be either 'local' (default), 'majority' or 'snapshot' in order to run in a transaction`);
   }
-}
-
-/** The `readConcern` fields a reply echoes for snapshot reads (`atClusterTime`). */
-export function snapshotReplyFields(concern: ReadConcern | undefined, time: Timestamp | undefined): Document {
-  return concern?.level === "snapshot" && time !== undefined ? { atClusterTime: time } : {};
 }

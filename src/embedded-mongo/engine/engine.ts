@@ -296,11 +296,6 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     return ops;
   }
 
-  /** How many change-log positions applying `ops` takes. */
-  function eventCount(ops: readonly JournalOp[]): number {
-    return ops.length;
-  }
-
   const host: TransactionHost = {
     catalog,
     snapshotPoint(readAt) {
@@ -324,7 +319,7 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       assertWritable();
       const ops = commitOps(content);
       const record: EngineRecord = content.session === undefined ? { t: "txn", ops } : { t: "txn", ops, session: content.session };
-      return commitRecord(record, (stamp) => applyOps(ops, stamp.s + BigInt(eventCount(ops)), content.session, true));
+      return commitRecord(record, (stamp) => applyOps(ops, stamp.s + BigInt(ops.length), content.session, true));
     },
     finished(txn) {
       active.delete(txn);
@@ -459,8 +454,8 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     let events: PendingEvent[] = [];
     switch (record.t) {
       case "txn": {
-        // Old records gave implicit creates no position.
-        const positions = stamped ? eventCount(record.ops) : record.ops.filter((op) => op.k !== "create").length;
+        // Every op takes one position; old records gave implicit creates none.
+        const positions = stamped ? record.ops.length : record.ops.filter((op) => op.k !== "create").length;
         events = applyOps(record.ops, seqBefore + BigInt(positions), record.session, stamped);
         collectGarbage();
         break;

@@ -25,7 +25,7 @@ function sameSpec(a: IndexSpec, b: IndexSpec): boolean {
 }
 
 /** A private copy of a spec, with its filter in stored (BSON-typed) form, so replay yields the same spec. */
-export function normalizeSpec(spec: IndexSpec): IndexSpec {
+function normalizeSpec(spec: IndexSpec): IndexSpec {
   const out: { -readonly [K in keyof IndexSpec]: IndexSpec[K] } = {
     name: spec.name,
     key: spec.key.map(([field, direction]) => [field, direction] as const),
@@ -37,7 +37,7 @@ export function normalizeSpec(spec: IndexSpec): IndexSpec {
   return out;
 }
 
-export function validateSpec(spec: IndexSpec): void {
+function validateSpec(spec: IndexSpec): void {
   if (spec.name.length === 0) throw new EngineError(67, "CannotCreateIndex", "index name cannot be empty");
   if (spec.key.length === 0) throw new EngineError(67, "CannotCreateIndex", "index key pattern cannot be empty");
   const fields = new Set<string>();

@@ -1,4 +1,4 @@
-import { BSON, Long } from "bson";
+import { Binary, BSON, Long, Timestamp, type Document } from "bson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../../src/embedded-mongo/index.ts";
 import { header, opMsg, opQuery, rawConnect, type RawConnection } from "./raw-wire-client.ts";
@@ -277,5 +277,19 @@ describe("message and document size limits", () => {
     c.send(opMsg({ body: { insert: "seq", ordered: false, $db: "raw" }, sequences: [["documents", docs]] }));
     const reply = (await c.next()).doc;
     expect(reply).toMatchObject({ ok: 1, n: 2, writeErrors: [{ index: 1, code: 10334, codeName: "BSONObjectTooLarge" }] });
+  });
+});
+
+describe("cluster time gossip", () => {
+  it("moves the clock forward, but refuses a time more than a year ahead (ClusterTimeFailsRateLimiter, 205)", async () => {
+    const c = await connection();
+    const signature = { hash: new Binary(Buffer.alloc(20), 0), keyId: Long.ZERO };
+    const ahead = new Timestamp({ t: Math.floor(Date.now() / 1000) + 3_600, i: 5 });
+    c.send(opMsg({ body: { ping: 1, $db: "admin", $clusterTime: { clusterTime: ahead, signature } } }));
+    const gossiped = (await c.next()).doc;
+    expect(((gossiped["$clusterTime"] as Document)["clusterTime"] as Timestamp).equals(ahead)).toBe(true);
+    const tooFar = new Timestamp({ t: Math.floor(Date.now() / 1000) + 400 * 24 * 3_600, i: 1 });
+    c.send(opMsg({ body: { ping: 1, $db: "admin", $clusterTime: { clusterTime: tooFar, signature } } }));
+    expect((await c.next()).doc).toMatchObject({ ok: 0, code: 205, codeName: "ClusterTimeFailsRateLimiter" });
   });
 });
