@@ -23,7 +23,10 @@ async function main(): Promise<void> {
   const server = await startEmbeddedMongo({
     port: options.port,
     log,
+    enableTestCommands: options.enableTestCommands,
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    ...(options.changeLogRetention === undefined ? {} : { changeLogRetention: options.changeLogRetention }),
+    ...(options.changeLogRetentionMs === undefined ? {} : { changeLogRetentionMs: options.changeLogRetentionMs }),
   });
   process.stdout.write(`embedded-mongo listening on ${server.uri}\n`);
   let stopping = false;

@@ -10,6 +10,37 @@ import { EngineError } from "./engine/types.ts";
 export const errorCodes = {
   InternalError: 1,
   BadValue: 2,
+  HostUnreachable: 6,
+  HostNotFound: 7,
+  UnknownError: 8,
+  InvalidLength: 16,
+  LockTimeout: 24,
+  NoMatchingDocument: 47,
+  ManualInterventionRequired: 51,
+  StaleShardVersion: 63,
+  WriteConcernFailed: 64,
+  UnknownReplWriteConcern: 79,
+  NetworkTimeout: 89,
+  ShutdownInProgress: 91,
+  UnsatisfiableWriteConcern: 100,
+  FailedToSatisfyReadPreference: 133,
+  StaleEpoch: 150,
+  PrimarySteppedDown: 189,
+  ClusterTimeFailsRateLimiter: 205,
+  ElectionInProgress: 216,
+  RetryChangeStream: 234,
+  SnapshotUnavailable: 246,
+  ExceededTimeLimit: 262,
+  OperationNotSupportedInTransaction: 263,
+  PreparedTransactionInProgress: 267,
+  SocketException: 9001,
+  NotWritablePrimary: 10107,
+  BSONObjectTooLarge: 10334,
+  InterruptedAtShutdown: 11600,
+  Interrupted: 11601,
+  InterruptedDueToReplStateChange: 11602,
+  NotPrimaryNoSecondaryOk: 13435,
+  NotPrimaryOrSecondary: 13436,
   FailedToParse: 9,
   Unauthorized: 13,
   TypeMismatch: 14,
@@ -30,8 +61,10 @@ export const errorCodes = {
   NoSuchKey: 4,
   WriteConflict: 112,
   InvalidIdField: 53,
+  DollarPrefixedFieldName: 52,
   DuplicateKey: 11000,
   TransactionTooOld: 225,
+  SnapshotTooOld: 239,
   NoSuchTransaction: 251,
   ChangeStreamFatalError: 280,
   ChangeStreamHistoryLost: 286,
@@ -50,6 +83,13 @@ export const errorCodes = {
 } as const;
 
 export type ErrorCodeName = keyof typeof errorCodes;
+
+const namesByCode = new Map<number, string>(Object.entries(errorCodes).map(([name, code]) => [code, name]));
+
+/** The codeName mongod reports for `code` ("Location<code>" for codes without a name). */
+export function codeNameFor(code: number): string {
+  return namesByCode.get(code) ?? `Location${code}`;
+}
 
 /** An error the client should see with this code and message. */
 export class CommandError extends Error {

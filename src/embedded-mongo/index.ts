@@ -11,6 +11,7 @@ import { createEngine } from "./engine/index.ts";
 import type { Engine } from "./engine/types.ts";
 import type { ServerContext } from "./commands/command-context.ts";
 import { createCursorRegistry } from "./cursor-registry.ts";
+import { createFailPoints } from "./fail-points.ts";
 import { createSessionRegistry } from "./session-registry.ts";
 import { handleConnection, type ConnectionHandle } from "./wire/connection-handler.ts";
 
@@ -25,8 +26,18 @@ export interface EmbeddedMongoOptions {
   readonly cursorTimeoutMs?: number;
   /** Idle time after which an open transaction is aborted (default 60 s, mongod's transactionLifetimeLimitSeconds). */
   readonly transactionLifetimeMs?: number;
-  /** Change events kept for resuming change streams (engine default when omitted). */
+  /** Change events kept for resuming change streams (default 100,000). */
   readonly changeLogRetention?: number;
+  /** How long change events are kept for resuming change streams (default 24 hours). */
+  readonly changeLogRetentionMs?: number;
+  /** How long snapshot reads at a cluster time can reach back (mongod's minSnapshotHistoryWindowInSeconds; default 300 s). */
+  readonly snapshotHistoryMs?: number;
+  /**
+   * Enables test commands, as mongod's `--setParameter enableTestCommands=1`:
+   * `configureFailPoint` with the `failCommand` fail point. Off by default
+   * (the command is then CommandNotFound, as on a production mongod).
+   */
+  readonly enableTestCommands?: boolean;
 }
 
 export interface EmbeddedMongo {
@@ -66,6 +77,8 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     },
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     ...(options.changeLogRetention === undefined ? {} : { changeLogRetention: options.changeLogRetention }),
+    ...(options.changeLogRetentionMs === undefined ? {} : { changeLogRetentionMs: options.changeLogRetentionMs }),
+    ...(options.snapshotHistoryMs === undefined ? {} : { snapshotHistoryMs: options.snapshotHistoryMs }),
   };
   const cursorTimeoutMs = options.cursorTimeoutMs ?? defaultCursorTimeoutMs;
   const transactionLifetimeMs = options.transactionLifetimeMs ?? defaultTransactionLifetimeMs;
@@ -79,6 +92,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     address: () => address,
     log,
     electionId: new ObjectId("7fffffff0000000000000001"),
+    failPoints: options.enableTestCommands === true ? createFailPoints() : undefined,
   };
 
   const sockets = new Set<Socket>();
@@ -139,6 +153,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     clearTimeout(timer);
     context.cursors.closeAll();
     context.sessions.closeAll();
+    context.failPoints?.reset();
     await engine.close();
     await closed;
     log.info({ address }, "embedded-mongo stopped");

@@ -15,18 +15,26 @@ export interface TestMongo {
   stop(): Promise<void>;
 }
 
+export interface TestMongoOptions {
+  /**
+   * Test commands (configureFailPoint), as mongod's `enableTestCommands`. A
+   * deployment given by MONGODB_URI must have been started with them.
+   */
+  readonly enableTestCommands?: boolean;
+}
+
 /**
  * Uses `MONGODB_URI` when set, else starts the embedded server on port 0.
  * The embedded module is imported lazily so a run against a real deployment
  * never loads it.
  */
-export async function startTestMongo(): Promise<TestMongo> {
+export async function startTestMongo(options: TestMongoOptions = {}): Promise<TestMongo> {
   const external = process.env["MONGODB_URI"];
   if (external !== undefined && external !== "") {
     return { uri: external, embedded: false, stop: () => Promise.resolve() };
   }
   const { startEmbeddedMongo } = await import("../../src/embedded-mongo/index.ts");
-  const server = await startEmbeddedMongo({ port: 0 });
+  const server = await startEmbeddedMongo({ port: 0, enableTestCommands: options.enableTestCommands === true });
   return { uri: server.uri, embedded: true, stop: () => server.stop() };
 }
 

@@ -1,6 +1,8 @@
 /**
- * Catalog commands: create, drop, dropDatabase, listCollections,
- * listDatabases, createIndexes, listIndexes, dropIndexes.
+ * Catalog commands: create, collMod, drop, renameCollection, dropDatabase, listCollections,
+ * listDatabases, createIndexes, listIndexes, dropIndexes. create and
+ * createIndexes also run inside a transaction (MongoDB 4.4+), on the
+ * transaction's own new collections, and take effect with its commit.
  */
 import { Int32, Long, type Document } from "bson";
 import type { IndexSpec } from "../engine/types.ts";
@@ -18,6 +20,22 @@ import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
 /** Command fields of `create` that are not collection options. */
 const ignoredCreateFields = new Set(["create", "$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
 
+/**
+ * `changeStreamPreAndPostImages: {enabled: <bool>}`, checked as mongod does;
+ * `enabled: false` is the same as not setting it.
+ */
+function withPreAndPostImages(options: Document, command: string): Document {
+  const value: unknown = options["changeStreamPreAndPostImages"];
+  if (value === undefined) return options;
+  if (!isPlainObject(value) || typeof value["enabled"] !== "boolean" || Object.keys(value).length !== 1) {
+    throw commandError("TypeMismatch", `BSON field '${command}.changeStreamPreAndPostImages' must be {enabled: <bool>}, got ${describeValue(value)}`);
+  }
+  if (value["enabled"]) return options;
+  const rest = { ...options };
+  delete rest["changeStreamPreAndPostImages"];
+  return rest;
+}
+
 export const create: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["create"], "create");
   const options: Document = {};
@@ -28,17 +46,26 @@ export const create: CommandHandler = async (ctx) => {
   if (options["collation"] !== undefined) {
     throw commandError("BadValue", "a collection default collation is not supported by the embedded server: give 'collation' to each index and operation instead");
   }
-  const created = await ctx.server.engine.createCollection(ns, validationOptions(options));
+  const stored = validationOptions(withPreAndPostImages(options, "create"));
+  if (ctx.scope.inTransaction) {
+    await ctx.scope.write((tx) => { tx.createCollection(ns, stored); });
+    return { ok: 1 };
+  }
+  const created = await ctx.server.engine.createCollection(ns, stored);
   if (!created) throw commandError("NamespaceExists", `Collection ${ns} already exists.`);
   return { ok: 1 };
 };
 
-/** collMod: the validator, validationLevel and validationAction; other changes are refused by name. */
+/**
+ * collMod: the validator, validationLevel, validationAction and
+ * changeStreamPreAndPostImages (an empty collMod changes nothing but is still
+ * a `modify` event); other changes are refused by name.
+ */
 export const collMod: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["collMod"], "collMod");
   const current = ctx.server.engine.collectionOptions(ns);
   if (current === null) throw commandError("NamespaceNotFound", `ns does not exist: ${ns}`);
-  await ctx.server.engine.setCollectionOptions(ns, collModOptions(current, ctx.body));
+  await ctx.server.engine.setCollectionOptions(ns, withPreAndPostImages(collModOptions(current, ctx.body), "collMod"));
   return { ok: 1 };
 };
 
@@ -49,12 +76,31 @@ export const drop: CommandHandler = async (ctx) => {
   return { ns, nIndexesWas: dropped.nIndexesWas, ok: 1 };
 };
 
+/** A full namespace argument (`db.coll`), validated as namespaceOf validates its parts. */
+function fullNamespace(value: unknown, field: string): string {
+  if (typeof value !== "string") throw commandError("TypeMismatch", `BSON field 'renameCollection.${field}' is the wrong type, expected type 'string'`);
+  const dot = value.indexOf(".");
+  if (dot <= 0) throw commandError("InvalidNamespace", `Invalid ${field} namespace: ${value}`);
+  return namespaceOf(value.slice(0, dot), value.slice(dot + 1), "renameCollection");
+}
+
+/** renameCollection (run against admin): moves a collection, also into another database. */
+export const renameCollection: CommandHandler = async (ctx) => {
+  if (ctx.db !== "admin") throw commandError("Unauthorized", "renameCollection may only be run against the admin database.");
+  const from = fullNamespace(ctx.body["renameCollection"], "renameCollection");
+  const to = fullNamespace(ctx.body["to"], "to");
+  const dropTarget = commandArgs(ctx.body, "renameCollection").boolean("dropTarget") ?? false;
+  await ctx.server.engine.renameCollection(from, to, dropTarget);
+  return { ok: 1 };
+};
+
 export const dropDatabase: CommandHandler = async (ctx) => {
   await ctx.server.engine.dropDatabase(ctx.db);
   return { dropped: ctx.db, ok: 1 };
 };
 
-function indexDocument(spec: IndexSpec): Document {
+/** An index as listIndexes (and change events) report it. */
+export function indexDocument(spec: IndexSpec): Document {
   const key: Document = {};
   for (const [field, direction] of spec.key) key[field] = new Int32(direction);
   const doc: Document = { v: new Int32(2), key, name: spec.name };
@@ -140,8 +186,11 @@ export const createIndexes: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["createIndexes"], "createIndexes");
   const specs = args.requireArray("indexes").map(parseIndexSpec);
   if (specs.length === 0) throw commandError("BadValue", "Must specify at least one index to create");
-  const { before, after } = await ctx.server.engine.createIndexes(ns, specs);
-  const reply: Document = { numIndexesBefore: before, numIndexesAfter: after, createdCollectionAutomatically: false };
+  const existed = ctx.server.engine.listIndexes(ns) !== null;
+  const { before, after } = ctx.scope.inTransaction
+    ? await ctx.scope.write((tx) => tx.createIndexes(ns, specs))
+    : await ctx.server.engine.createIndexes(ns, specs);
+  const reply: Document = { numIndexesBefore: before, numIndexesAfter: after, createdCollectionAutomatically: !existed };
   if (before === after) reply["note"] = "all indexes already exist";
   reply["ok"] = 1;
   return reply;

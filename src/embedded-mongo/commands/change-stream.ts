@@ -1,17 +1,21 @@
 /**
  * Change streams: `aggregate` with a leading `$changeStream` opens a cursor on
- * the engine's change log; `getMore` waits (up to maxTimeMS, default 1 s) for
- * new events, turns them into MongoDB event documents, applies the user's
- * further stages and answers with `nextBatch` and `postBatchResumeToken`.
+ * the engine's change log (one collection, a database, or the whole cluster);
+ * `getMore` waits (up to maxTimeMS, default 1 s) for new durable events, turns
+ * them into MongoDB event documents, applies the user's further stages and
+ * answers with `nextBatch` and a `postBatchResumeToken` that keeps advancing
+ * (to the cluster time's high-water mark) while nothing happens. DDL events
+ * (create, createIndexes, dropIndexes, modify) appear with `showExpandedEvents`.
  * Collection streams end with `invalidate` after the collection is dropped.
  */
-import { BSON, Long, Timestamp, type Document } from "bson";
+import { BSON, Int32, Long, Timestamp, type Document } from "bson";
 import type { Aggregator } from "mingo/aggregator";
-import type { ChangeEvent } from "../engine/types.ts";
+import { compareTimestamps } from "../engine/cluster-clock.ts";
+import { maxBsonObjectSize, type ChangeEvent } from "../engine/types.ts";
 import { demoteDocument, promoteDocument } from "../bson-values.ts";
 import { maxBatchBytes, type CursorEntry } from "../cursor-registry.ts";
 import { isPlainObject } from "../document-paths.ts";
-import { decodeResumeToken, encodeResumeToken } from "../change-stream-tokens.ts";
+import { decodeResumeToken, encodeResumeToken, type ResumePosition } from "../change-stream-tokens.ts";
 import { commandError } from "../errors.ts";
 import { describeValue } from "../describe-value.ts";
 import { commandArgs, splitNamespace } from "./command-args.ts";
@@ -20,6 +24,7 @@ import { mingoErrorToCommandError } from "../query/mingo-errors.ts";
 import { stageName } from "../query/pipeline-stage.ts";
 import { createAggregator } from "../query/mingo-options.ts";
 import { defaultFirstBatchSize } from "../cursor-registry.ts";
+import { indexDocument } from "./catalog-commands.ts";
 
 type FullDocumentMode = "default" | "updateLookup" | "whenAvailable" | "required";
 type BeforeChangeMode = "off" | "whenAvailable" | "required";
@@ -31,12 +36,17 @@ interface StreamState {
   readonly allDatabases: boolean;
   readonly fullDocument: FullDocumentMode;
   readonly fullDocumentBeforeChange: BeforeChangeMode;
+  /** `showExpandedEvents`: DDL events, `collectionUUID`, `disambiguatedPaths`. */
+  readonly expanded: boolean;
+  /** `startAtOperationTime`: changes before it are skipped. */
+  readonly startAt: Timestamp | undefined;
   /** Further user stages, or undefined when there are none. */
   readonly stages: Aggregator | undefined;
   /** True when every further stage is $match (events pass through unchanged). */
   readonly filterOnly: boolean;
-  /** Last change-log position examined. */
+  /** Last change-log position examined, and its cluster time. */
   afterSeq: bigint;
+  afterTime: Timestamp;
   /** The invalidate event was delivered; the cursor closes. */
   invalidated: boolean;
 }
@@ -52,43 +62,62 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], option: 
   throw commandError("BadValue", `'${describeValue(value)}' is not a valid value for $changeStream.${option}; expected one of ${allowed.join(", ")}`);
 }
 
-function compareTimestamps(a: Timestamp, b: Timestamp): number {
-  return a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.i === b.i ? 0 : a.i < b.i ? -1 : 1;
-}
-
 function historyLost(): Error {
   return commandError("ChangeStreamHistoryLost", "Resume of change stream was not possible, as the resume point may no longer be in the oplog.");
 }
 
-/** The change-log position a new stream starts after. */
-function startPosition(ctx: CommandContext, spec: Document): bigint {
+function tokenNotFound(token: unknown): Error {
+  return commandError("ChangeStreamFatalError", `cannot resume stream; the resume token was not found. ${describeValue(token)}`);
+}
+
+const zeroTime = new Timestamp({ t: 0, i: 0 });
+
+/**
+ * Checks a resume token against the change log: it must lie within the
+ * window (else ChangeStreamHistoryLost) and be this store's (else the token
+ * is not found, as when it comes from another deployment or a store that lost
+ * its data: resuming there would silently skip changes).
+ */
+function checkToken(ctx: CommandContext, position: ResumePosition, token: unknown): void {
   const changes = ctx.server.engine.changes;
+  if (position.storeId !== undefined && position.storeId !== ctx.server.engine.storeId) throw tokenNotFound(token);
+  if (position.seq > changes.latestSeq()) throw tokenNotFound(token);
+  if (position.seq < changes.oldestSeq() - 1n) throw historyLost();
+  if (position.time === undefined) return;
+  const [at, next] = changes.since(position.seq - 1n, 2);
+  const atPosition = at?.seq === position.seq ? at : undefined;
+  const following = at?.seq === position.seq ? next : at;
+  if (position.kind !== "highWaterMark") {
+    if (atPosition !== undefined && compareTimestamps(atPosition.clusterTime, position.time) !== 0) throw tokenNotFound(token);
+    return;
+  }
+  if (atPosition !== undefined && compareTimestamps(atPosition.clusterTime, position.time) > 0) throw tokenNotFound(token);
+  if (following !== undefined && compareTimestamps(following.clusterTime, position.time) <= 0) throw tokenNotFound(token);
+}
+
+/** The change-log position (and its time) a new stream starts after, and the time before which it skips changes. */
+function startPosition(ctx: CommandContext, spec: Document): { seq: bigint; time: Timestamp; startAt: Timestamp | undefined } {
+  const engine = ctx.server.engine;
+  const changes = engine.changes;
   const given = ["resumeAfter", "startAfter", "startAtOperationTime"].filter((k) => spec[k] !== undefined && spec[k] !== null);
   if (given.length > 1) throw commandError("BadValue", `Only one of resumeAfter, startAfter and startAtOperationTime may be given (got ${given.join(", ")})`);
   const option = given[0];
-  if (option === undefined) return changes.latestSeq();
+  if (option === undefined) return { seq: changes.latestSeq(), time: engine.clusterTime(), startAt: undefined };
   if (option === "startAtOperationTime") {
     const at: unknown = spec["startAtOperationTime"];
     if (!(at instanceof Timestamp)) throw commandError("TypeMismatch", "$changeStream.startAtOperationTime must be a Timestamp");
-    let after = changes.oldestSeq() - 1n;
-    for (;;) {
-      const events = changes.since(after, scanChunk);
-      if (events.length === 0) return changes.latestSeq();
-      for (const event of events) {
-        if (compareTimestamps(event.clusterTime, at) >= 0) {
-          if (event.seq === changes.oldestSeq() && event.seq > 1n && compareTimestamps(event.clusterTime, at) > 0) throw historyLost();
-          return event.seq - 1n;
-        }
-        after = event.seq;
-      }
-    }
+    const lost = changes.lostUpTo();
+    if (compareTimestamps(lost, zeroTime) > 0 && compareTimestamps(at, lost) <= 0) throw historyLost();
+    // Start before the window; the scan skips the changes before `at` (including ones still on their way to the journal).
+    return { seq: changes.oldestSeq() - 1n, time: lost, startAt: at };
   }
-  const position = decodeResumeToken(spec[option], option);
-  if (position.invalidate && option === "resumeAfter") {
+  const token: unknown = spec[option];
+  const position = decodeResumeToken(token, option);
+  if (position.kind === "invalidate" && option === "resumeAfter") {
     throw commandError("BadValue", "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.");
   }
-  if (position.seq < changes.oldestSeq() - 1n && position.seq < changes.latestSeq()) throw historyLost();
-  return position.seq;
+  checkToken(ctx, position, token);
+  return { seq: position.seq, time: position.time ?? zeroTime, startAt: undefined };
 }
 
 function compileFollowingStages(stages: readonly Document[]): [Aggregator | undefined, boolean] {
@@ -105,7 +134,12 @@ function compileFollowingStages(stages: readonly Document[]): [Aggregator | unde
   }
 }
 
+/** DDL events only `showExpandedEvents` streams see. */
+const expandedOnly = new Set<ChangeEvent["operationType"]>(["create", "createIndexes", "dropIndexes", "modify"]);
+
 function relevant(state: StreamState, event: ChangeEvent): boolean {
+  if (!state.expanded && expandedOnly.has(event.operationType)) return false;
+  if (state.startAt !== undefined && compareTimestamps(event.clusterTime, state.startAt) < 0) return false;
   if (state.allDatabases) return true;
   const { db, collection } = splitNamespace(event.ns);
   if (db !== state.db) return false;
@@ -115,8 +149,9 @@ function relevant(state: StreamState, event: ChangeEvent): boolean {
 
 function invalidates(state: StreamState, event: ChangeEvent): boolean {
   if (state.allDatabases) return false;
-  if (state.collection !== undefined) return event.operationType === "drop" || event.operationType === "dropDatabase";
-  return event.operationType === "dropDatabase";
+  const type = event.operationType;
+  if (state.collection !== undefined) return type === "drop" || type === "rename" || type === "dropDatabase";
+  return type === "dropDatabase";
 }
 
 function lookupCurrent(ctx: CommandContext, ns: string, id: unknown): Document | null {
@@ -128,15 +163,54 @@ function lookupCurrent(ctx: CommandContext, ns: string, id: unknown): Document |
   }
 }
 
+/** A short description of an event for "image not found" errors. */
+function eventSummary(event: ChangeEvent): string {
+  return describeValue({ operationType: event.operationType, ns: event.ns, documentKey: event.documentKey, clusterTime: event.clusterTime });
+}
+
+function namespaceDocument(ns: string): Document {
+  const { db, collection } = splitNamespace(ns);
+  return { db, coll: collection };
+}
+
+/** `disambiguatedPaths` as sent: array indices as int32. */
+function disambiguated(paths: Document): Document {
+  const out: Document = {};
+  for (const [path, parts] of Object.entries(paths) as [string, (string | number)[]][]) {
+    out[path] = parts.map((p) => (typeof p === "number" ? new Int32(p) : p));
+  }
+  return out;
+}
+
+/** `operationDescription` of a DDL event, as MongoDB 7 reports it. */
+function operationDescription(event: ChangeEvent): Document {
+  const described = event.operationDescription;
+  switch (event.operationType) {
+    case "create":
+      return { idIndex: { v: new Int32(2), key: { _id: new Int32(1) }, name: "_id_" }, ...(described?.options ?? {}) };
+    case "createIndexes":
+    case "dropIndexes":
+      return { indexes: (described?.indexes ?? []).map(indexDocument) };
+    case "rename": {
+      const out: Document = { to: namespaceDocument(described?.to ?? "") };
+      if (described?.droppedTarget !== undefined) out["dropTarget"] = described.droppedTarget;
+      return out;
+    }
+    default:
+      return { ...(described?.options ?? {}) };
+  }
+}
+
 /** The event document MongoDB would send for `event`. */
 function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEvent): Document {
   const { db, collection } = splitNamespace(event.ns);
   const doc: Document = {
-    _id: encodeResumeToken(event.seq),
+    _id: encodeResumeToken({ seq: event.seq, time: event.clusterTime, kind: "event" }, ctx.server.engine.storeId),
     operationType: event.operationType,
     clusterTime: event.clusterTime,
     wallTime: event.wallTime,
   };
+  if (state.expanded && event.collectionUUID !== undefined) doc["collectionUUID"] = event.collectionUUID;
   const type = event.operationType;
   if (type === "insert" || type === "replace") {
     doc["fullDocument"] = event.fullDocument ?? null;
@@ -144,8 +218,9 @@ function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEve
     if (state.fullDocument === "updateLookup") {
       doc["fullDocument"] = event.documentKey === undefined ? null : lookupCurrent(ctx, event.ns, event.documentKey._id);
     } else if (state.fullDocument === "whenAvailable" || state.fullDocument === "required") {
+      // The post-image exists only where the collection has changeStreamPreAndPostImages enabled.
       if (event.fullDocument === undefined && state.fullDocument === "required") {
-        throw commandError("BadValue", "Change stream was configured to require a post-image for all update events, but the post-image was not found");
+        throw commandError("NoMatchingDocument", `Change stream was configured to require a post-image for all update events, but the post-image was not found for event: ${eventSummary(event)}`);
       }
       doc["fullDocument"] = event.fullDocument ?? null;
     }
@@ -154,17 +229,23 @@ function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEve
   if (event.documentKey !== undefined) doc["documentKey"] = { _id: event.documentKey._id };
   if (type === "update") {
     const description = event.updateDescription;
-    doc["updateDescription"] = {
-      updatedFields: description?.updatedFields ?? {},
-      removedFields: [...(description?.removedFields ?? [])],
-      truncatedArrays: [...(description?.truncatedArrays ?? [])],
-    };
+    const updatedFields = description?.updatedFields ?? {};
+    const removedFields = [...(description?.removedFields ?? [])];
+    const update: Document = { updatedFields, removedFields, truncatedArrays: [...(description?.truncatedArrays ?? [])] };
+    if (state.expanded) update["disambiguatedPaths"] = disambiguated(description?.disambiguatedPaths ?? {});
+    doc["updateDescription"] = update;
   }
   if (state.fullDocumentBeforeChange !== "off" && (type === "update" || type === "replace" || type === "delete")) {
     if (event.fullDocumentBeforeChange === undefined && state.fullDocumentBeforeChange === "required") {
-      throw commandError("BadValue", "Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found");
+      throw commandError("NoMatchingDocument", `Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: ${eventSummary(event)}`);
     }
     doc["fullDocumentBeforeChange"] = event.fullDocumentBeforeChange ?? null;
+  }
+  if (type === "rename") doc["to"] = namespaceDocument(event.operationDescription?.to ?? "");
+  if (expandedOnly.has(type) || (state.expanded && type === "rename")) doc["operationDescription"] = operationDescription(event);
+  if (event.txn !== undefined) {
+    doc["lsid"] = event.txn.lsid;
+    doc["txnNumber"] = Long.fromBigInt(event.txn.txnNumber);
   }
   return doc;
 }
@@ -189,6 +270,13 @@ function transform(state: StreamState, doc: Document): Document | undefined {
   return out;
 }
 
+/** Refuses an event document the reply could not carry, as mongod does. */
+function checkEventSize(size: number): void {
+  if (size > maxBsonObjectSize) {
+    throw commandError("BSONObjectTooLarge", `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${maxBsonObjectSize}(16MB)`);
+  }
+}
+
 /** Examines events after `state.afterSeq` without waiting; returns up to `maxEvents` of them. */
 function scan(ctx: CommandContext, state: StreamState, maxEvents: number): Document[] {
   const out: Document[] = [];
@@ -201,18 +289,21 @@ function scan(ctx: CommandContext, state: StreamState, maxEvents: number): Docum
     for (const event of events) {
       if (!relevant(state, event)) {
         state.afterSeq = event.seq;
+        state.afterTime = event.clusterTime;
         continue;
       }
       const doc = transform(state, eventDocument(ctx, state, event));
       if (doc !== undefined) {
         const size = BSON.calculateObjectSize(doc);
+        checkEventSize(size);
         if (out.length > 0 && bytes + size > maxBatchBytes) return out;
         out.push(doc);
         bytes += size;
       }
       state.afterSeq = event.seq;
+      state.afterTime = event.clusterTime;
       if (invalidates(state, event)) {
-        out.push({ _id: encodeResumeToken(event.seq, true), operationType: "invalidate", clusterTime: event.clusterTime, wallTime: event.wallTime });
+        out.push({ _id: encodeResumeToken({ seq: event.seq, time: event.clusterTime, kind: "invalidate" }, ctx.server.engine.storeId), operationType: "invalidate", clusterTime: event.clusterTime, wallTime: event.wallTime });
         state.invalidated = true;
         break;
       }
@@ -220,6 +311,21 @@ function scan(ctx: CommandContext, state: StreamState, maxEvents: number): Docum
     }
   }
   return out;
+}
+
+/**
+ * The batch's resume token: the last event examined while more are waiting;
+ * once the stream has seen everything durable, the high-water mark, so an idle
+ * consumer's token still advances with the cluster time.
+ */
+function postBatchResumeToken(ctx: CommandContext, state: StreamState): Document {
+  const engine = ctx.server.engine;
+  if (state.invalidated || state.afterSeq < engine.changes.durableSeq()) {
+    return encodeResumeToken({ seq: state.afterSeq, time: state.afterTime, kind: "event" }, engine.storeId);
+  }
+  const mark = engine.durableHighWaterMark();
+  const time = compareTimestamps(mark, state.afterTime) > 0 ? mark : state.afterTime;
+  return encodeResumeToken({ seq: state.afterSeq, time, kind: "highWaterMark" }, engine.storeId);
 }
 
 function streamState(entry: CursorEntry): StreamState {
@@ -239,15 +345,19 @@ export function openChangeStream(ctx: CommandContext, collection: string | undef
     throw commandError("InvalidNamespace", "$changeStream may not be opened on the internal admin database");
   }
   const [stages, filterOnly] = compileFollowingStages(following);
+  const start = startPosition(ctx, spec);
   const state: StreamState = {
     db: ctx.db,
     collection,
     allDatabases,
     fullDocument: oneOf(spec["fullDocument"], ["default", "updateLookup", "whenAvailable", "required"], "fullDocument", "default"),
     fullDocumentBeforeChange: oneOf(spec["fullDocumentBeforeChange"], ["off", "whenAvailable", "required"], "fullDocumentBeforeChange", "off"),
+    expanded: args.boolean("showExpandedEvents") ?? false,
+    startAt: start.startAt,
     stages,
     filterOnly,
-    afterSeq: startPosition(ctx, spec),
+    afterSeq: start.seq,
+    afterTime: start.time,
     invalidated: false,
   };
   const ns = collection === undefined ? `${ctx.db}.$cmd.aggregate` : `${ctx.db}.${collection}`;
@@ -255,7 +365,7 @@ export function openChangeStream(ctx: CommandContext, collection: string | undef
   const id = state.invalidated
     ? Long.ZERO
     : ctx.server.cursors.open(ns, { kind: "changeStream", abort: new AbortController(), state });
-  return { cursor: { firstBatch: batch, postBatchResumeToken: encodeResumeToken(state.afterSeq), id, ns }, ok: 1 };
+  return { cursor: { firstBatch: batch, postBatchResumeToken: postBatchResumeToken(ctx, state), id, ns }, ok: 1 };
 }
 
 /** getMore on a change-stream cursor: waits for events until maxTimeMS. */
@@ -283,5 +393,5 @@ export async function changeStreamGetMore(ctx: CommandContext, entry: CursorEntr
     ctx.server.cursors.kill(entry.id);
     id = Long.ZERO;
   }
-  return { cursor: { nextBatch: batch, postBatchResumeToken: encodeResumeToken(state.afterSeq), id, ns: entry.ns }, ok: 1 };
+  return { cursor: { nextBatch: batch, postBatchResumeToken: postBatchResumeToken(ctx, state), id, ns: entry.ns }, ok: 1 };
 }

@@ -7,7 +7,10 @@ import type { Document, ObjectId } from "bson";
 import type { Logger } from "pino";
 import type { Engine, Transaction } from "../engine/types.ts";
 import type { CursorRegistry } from "../cursor-registry.ts";
+import type { FailPoints } from "../fail-points.ts";
 import type { SessionRegistry, SessionState } from "../session-registry.ts";
+import type { OperationTiming } from "./cluster-time.ts";
+import type { ReadConcern } from "./read-concern.ts";
 
 export interface ServerContext {
   readonly engine: Engine;
@@ -17,6 +20,15 @@ export interface ServerContext {
   readonly address: () => string;
   readonly log: Logger;
   readonly electionId: ObjectId;
+  /** Fail points, when the server runs with test commands enabled. */
+  readonly failPoints: FailPoints | undefined;
+}
+
+/** What the server knows about one client connection. */
+export interface ConnectionState {
+  readonly id: number;
+  /** `client.application.name` from the handshake (failCommand's `appName` filter). */
+  appName: string | undefined;
 }
 
 /** How a statement reaches the data. */
@@ -39,6 +51,7 @@ export interface CommandContext {
   readonly body: Document;
   readonly db: string;
   readonly connectionId: number;
+  readonly connection: ConnectionState;
   /** Arrived as legacy OP_QUERY (hello answers with `ismaster`). */
   readonly legacy: boolean;
   readonly server: ServerContext;
@@ -46,6 +59,10 @@ export interface CommandContext {
   readonly session: SessionState | undefined;
   /** `txnNumber` as bigint, when the command carried one. */
   readonly txnNumber: bigint | undefined;
+  /** The command's readConcern (the transaction's, for its first statement). */
+  readonly readConcern: ReadConcern | undefined;
+  /** Collects the cluster time of what the command did (the reply's operationTime). */
+  readonly timing: OperationTiming;
 }
 
 export type CommandHandler = (ctx: CommandContext) => Document | Promise<Document>;

@@ -139,7 +139,7 @@ export function documentCheck(ctx: CommandContext, ns: string): DocumentCheck {
 }
 
 /** The collMod options the store implements; others are refused by name. */
-const collModFields = new Set(["validator", "validationLevel", "validationAction"]);
+const collModFields = new Set(["validator", "validationLevel", "validationAction", "changeStreamPreAndPostImages"]);
 const genericFields = new Set(["collMod", "$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
 
 /** The collection options after a collMod of `body`. */

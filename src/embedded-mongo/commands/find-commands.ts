@@ -3,7 +3,8 @@ import { Long, type Document } from "bson";
 import { compareValues, parseCollation } from "../bson-values.ts";
 import { takeBatch } from "../cursor-registry.ts";
 import { collectPathValues } from "../document-paths.ts";
-import { commandError } from "../errors.ts";
+import { EngineError } from "../engine/types.ts";
+import { codeNameFor, commandError } from "../errors.ts";
 import { compileProjection } from "../query/project-document.ts";
 import { parseSort, sortDocuments } from "../query/sort-documents.ts";
 import { commandArgs, int64Value, namespaceOf } from "./command-args.ts";
@@ -63,6 +64,12 @@ export const getMore: CommandHandler = async (ctx) => {
     throw commandError("Unauthorized", `Requested getMore on namespace '${ns}', but cursor belongs to a different namespace ${entry.ns}`);
   }
   const batchSize = batchSizeOf(args.integer("batchSize"));
+  // failGetMoreAfterCursorCheckout: the getMore fails once it holds the cursor, which dies with it.
+  const failure = ctx.server.failPoints?.failGetMore();
+  if (failure !== undefined) {
+    ctx.server.cursors.kill(id);
+    throw new EngineError(failure, codeNameFor(failure), "Failing getMore via 'failGetMoreAfterCursorCheckout' failpoint");
+  }
   if (entry.cursor.kind === "changeStream") {
     return changeStreamGetMore(ctx, entry, batchSize, args.integer("maxTimeMS"));
   }

@@ -5,15 +5,29 @@
  * compression (the driver then never compresses).
  */
 import { Int32, Long, type Document } from "bson";
+import { isPlainObject } from "../document-paths.ts";
+import { maxBsonObjectSize } from "../engine/types.ts";
 import { maxMessageSizeBytes } from "../wire/message-framer.ts";
 import type { CommandHandler } from "./command-context.ts";
 
 export const replicaSetName = "rs0";
-export const maxBsonObjectSize = 16 * 1024 * 1024;
+/** Statements per insert, update or delete command (mongod's write_ops::kMaxWriteBatchSize). */
+export const maxWriteBatchSize = 100_000;
 export const maxWireVersion = 21;
 export const serverVersion = "7.0.0";
 
+/** `client.application.name` of a handshake (what failCommand's `appName` matches). */
+function applicationName(body: Document): string | undefined {
+  const client: unknown = body["client"];
+  if (!isPlainObject(client)) return undefined;
+  const application: unknown = client["application"];
+  const name: unknown = isPlainObject(application) ? application["name"] : undefined;
+  return typeof name === "string" ? name : undefined;
+}
+
 export const hello: CommandHandler = (ctx) => {
+  const appName = applicationName(ctx.body);
+  if (appName !== undefined) ctx.connection.appName = appName;
   const address = ctx.server.address();
   const reply: Document = {};
   if (ctx.legacy || ctx.name === "isMaster") reply["ismaster"] = true;
@@ -29,7 +43,7 @@ export const hello: CommandHandler = (ctx) => {
     me: address,
     maxBsonObjectSize,
     maxMessageSizeBytes,
-    maxWriteBatchSize: 100_000,
+    maxWriteBatchSize,
     localTime: new Date(),
     logicalSessionTimeoutMinutes: 30,
     connectionId: new Int32(ctx.connectionId),

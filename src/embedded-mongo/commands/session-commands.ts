@@ -33,9 +33,13 @@ export const commitTransaction: CommandHandler = async (ctx) => {
   const { session, txnNumber } = requireTxn(ctx);
   const txn = session.txn;
   if (txn === undefined || txn.txnNumber !== txnNumber || txn.state === "aborted") throw noSuchTransaction(session, txnNumber);
-  if (txn.state === "committed") return { ok: 1 };
+  if (txn.state === "committed") {
+    // Retried commit: the same answer, with the commit's time.
+    ctx.timing.observe(await txn.tx.commit());
+    return { ok: 1 };
+  }
   try {
-    await txn.tx.commit();
+    ctx.timing.observe(await txn.tx.commit());
     txn.state = "committed";
   } catch (err) {
     abortSessionTransaction(session);

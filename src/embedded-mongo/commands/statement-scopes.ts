@@ -1,11 +1,15 @@
 /**
  * The two ways a statement reaches the engine: on its own (a fresh engine
- * transaction per attempt, committed at once, retried on WriteConflict with a
- * bounded backoff as mongod does for autocommit writes), or inside the
- * session's multi-statement transaction.
+ * transaction per attempt, committed at once, retried on WriteConflict as
+ * mongod does for autocommit writes: after another transaction's uncommitted
+ * write, once that transaction has ended; otherwise with a bounded backoff),
+ * or inside the session's multi-statement transaction. Both record the
+ * cluster time of what they read or committed (the reply's operationTime).
  */
-import type { Engine, Transaction } from "../engine/types.ts";
+import type { Timestamp } from "bson";
+import { WriteConflictError, type Engine, type Transaction } from "../engine/types.ts";
 import { commandError, errorCodes, isCodedError } from "../errors.ts";
+import type { OperationTiming } from "./cluster-time.ts";
 import type { StatementScope } from "./command-context.ts";
 
 /**
@@ -21,12 +25,44 @@ function isWriteConflict(err: unknown): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function autocommitScope(engine: Engine, maxTimeMS: number | undefined): StatementScope {
-  const budget = maxTimeMS !== undefined && maxTimeMS > 0 ? maxTimeMS : defaultWriteConflictBudgetMs;
+const expired = (): Error => commandError("MaxTimeMSExpired", "operation exceeded time limit");
+
+/**
+ * Waits for the transaction whose uncommitted write blocked a statement, as
+ * mongod blocks: until it ends (its lifetime limit bounds that), or until the
+ * client's maxTimeMS.
+ */
+async function awaitBlocker(blocker: Promise<void>, deadline: number | undefined): Promise<void> {
+  if (deadline === undefined) {
+    await blocker;
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => { resolve(true); }, Math.max(0, deadline - Date.now()));
+  });
+  const ended = await Promise.race([blocker.then(() => false), timedOut]);
+  clearTimeout(timer);
+  if (ended) throw expired();
+}
+
+export interface AutocommitOptions {
+  readonly maxTimeMS: number | undefined;
+  /** Where reads look (see readConcern). */
+  readonly readAt: "latest" | "durable" | Timestamp;
+  /** A snapshot read: what it reads stays readable at its cluster time for the rest of its session. */
+  readonly keepSnapshot: boolean;
+  readonly timing: OperationTiming;
+}
+
+export function autocommitScope(engine: Engine, options: AutocommitOptions): StatementScope {
+  const { maxTimeMS, readAt, keepSnapshot, timing } = options;
+  const limited = maxTimeMS !== undefined && maxTimeMS > 0;
   return {
     inTransaction: false,
     read(fn) {
-      const tx = engine.begin();
+      const tx = engine.begin({ readAt, keepSnapshot });
+      timing.observe(tx.snapshotTime);
       try {
         return fn(tx);
       } finally {
@@ -34,20 +70,27 @@ export function autocommitScope(engine: Engine, maxTimeMS: number | undefined): 
       }
     },
     async write(fn) {
-      const deadline = Date.now() + budget;
+      const clientDeadline = limited ? Date.now() + maxTimeMS : undefined;
+      let deadline = clientDeadline ?? Date.now() + defaultWriteConflictBudgetMs;
       let delay = 2;
       for (;;) {
         const tx = engine.begin();
         try {
           const result = fn(tx);
-          await tx.commit();
+          timing.observe((await tx.commit()) ?? tx.snapshotTime);
           return result;
         } catch (err) {
           tx.abort();
           if (!isWriteConflict(err)) throw err;
+          if (err instanceof WriteConflictError && err.blocker !== undefined) {
+            await awaitBlocker(err.blocker, clientDeadline);
+            // A fresh budget for conflicts with commits after the wait.
+            if (clientDeadline === undefined) deadline = Date.now() + defaultWriteConflictBudgetMs;
+            continue;
+          }
           if (Date.now() >= deadline) {
             // mongod keeps retrying until the client's time limit, then reports that limit.
-            if (maxTimeMS !== undefined && maxTimeMS > 0) throw commandError("MaxTimeMSExpired", "operation exceeded time limit");
+            if (limited) throw expired();
             throw err;
           }
         }
@@ -58,11 +101,17 @@ export function autocommitScope(engine: Engine, maxTimeMS: number | undefined): 
   };
 }
 
-export function transactionScope(tx: Transaction): StatementScope {
+export function transactionScope(tx: Transaction, timing: OperationTiming): StatementScope {
   return {
     inTransaction: true,
-    read: (fn) => fn(tx),
+    read: (fn) => {
+      timing.observe(tx.snapshotTime);
+      return fn(tx);
+    },
     // The executor turns a synchronous throw into a rejection.
-    write: (fn) => new Promise((resolve) => { resolve(fn(tx)); }),
+    write: (fn) => new Promise((resolve) => {
+      timing.observe(tx.snapshotTime);
+      resolve(fn(tx));
+    }),
   };
 }

@@ -13,7 +13,8 @@ import { commandError, errorCodes, isCodedError, writeErrorEntry, type CodedErro
 import { sortDocuments, parseSort } from "../query/sort-documents.ts";
 import { applyOperatorUpdate, applyReplacement, buildUpsertDocument, isOperatorUpdate, sameBson } from "../update/apply-update.ts";
 import { applyPipelineUpdate, buildPipelineUpsert, validatePipelineUpdate } from "../update/apply-pipeline-update.ts";
-import { commandArgs, namespaceOf } from "./command-args.ts";
+import { commandArgs, namespaceOf, type CommandArgs } from "./command-args.ts";
+import { maxWriteBatchSize } from "./hello-commands.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { documentCheck, type DocumentCheck } from "./document-validation.ts";
 import { validateHint } from "./index-hint.ts";
@@ -41,17 +42,48 @@ function runStatements(count: number, ordered: boolean, result: BatchResult, sta
   }
 }
 
+/** The statements of a write command, refused outside 1..maxWriteBatchSize as mongod does. */
+function statementsOf(args: CommandArgs, field: string): unknown[] {
+  const statements = args.requireArray(field);
+  if (statements.length === 0 || statements.length > maxWriteBatchSize) {
+    throw commandError("InvalidLength", `Write batch sizes must be between 1 and ${maxWriteBatchSize}. Got ${statements.length} operations.`);
+  }
+  return statements;
+}
+
 function withErrors(reply: Document, writeErrors: Document[]): Document {
   if (writeErrors.length > 0) reply["writeErrors"] = writeErrors;
   return reply;
 }
 
 /** The stored form of an inserted document: `_id` first, generated when absent. */
+/** The first `$`-prefixed field name inside an embedded `_id` document (mongod refuses to store it). */
+function dollarPrefixedField(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
+    for (const element of value as unknown[]) {
+      const found = dollarPrefixedField(element);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (!isPlainObject(value)) return undefined;
+  for (const [key, sub] of Object.entries(value) as [string, unknown][]) {
+    if (key.startsWith("$")) return key;
+    const found = dollarPrefixedField(sub);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 export function prepareInsert(doc: unknown): Document {
   if (!isPlainObject(doc)) throw commandError("TypeMismatch", `documents to insert must be objects, got ${bsonTypeName(doc)}`);
   const id: unknown = doc["_id"];
   if (Array.isArray(id)) throw commandError("InvalidIdField", "The '_id' value cannot be of type array");
   if (id instanceof RegExp) throw commandError("InvalidIdField", "The '_id' value cannot be of type regex");
+  const dollar = isPlainObject(id) ? dollarPrefixedField(id) : undefined;
+  if (dollar !== undefined) {
+    throw commandError("DollarPrefixedFieldName", `_id fields may not contain '$'-prefixed fields: ${dollar} is not valid for storage.`);
+  }
   if (id === undefined) return { _id: new ObjectId(), ...doc };
   return withIdFirst(doc);
 }
@@ -59,7 +91,7 @@ export function prepareInsert(doc: unknown): Document {
 export const insert: CommandHandler = async (ctx) => {
   const args = commandArgs(ctx.body, "insert");
   const ns = namespaceOf(ctx.db, ctx.body["insert"], "insert");
-  const raw = args.requireArray("documents");
+  const raw = statementsOf(args, "documents");
   const ordered = args.boolean("ordered") ?? true;
   // Prepared once, so a retried attempt inserts the same generated _ids.
   const prepared = raw.map((doc): Document | CodedError => {
@@ -141,7 +173,7 @@ export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateSt
     if (!stmt.upsert) return { matched: 0, modified: 0 };
     const doc = Array.isArray(u) ? buildPipelineUpsert(stmt.q, u, variables) : buildUpsertDocument(stmt.q, u, stmt.arrayFilters);
     check(null, doc);
-    tx.insert(ns, doc);
+    tx.insert(ns, doc, "upsert");
     return { matched: 0, modified: 0, upsertedId: doc["_id"] as unknown, after: doc };
   }
   const kind = Array.isArray(u) || isOperatorUpdate(u) ? "update" : "replace";
@@ -168,7 +200,7 @@ export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateSt
 export const update: CommandHandler = async (ctx) => {
   const args = commandArgs(ctx.body, "update");
   const ns = namespaceOf(ctx.db, ctx.body["update"], "update");
-  const raw = args.requireArray("updates");
+  const raw = statementsOf(args, "updates");
   const ordered = args.boolean("ordered") ?? true;
   const variables = args.document("let");
   const check = documentCheck(ctx, ns);
@@ -201,7 +233,7 @@ export const update: CommandHandler = async (ctx) => {
 export const deleteCommand: CommandHandler = async (ctx) => {
   const args = commandArgs(ctx.body, "delete");
   const ns = namespaceOf(ctx.db, ctx.body["delete"], "delete");
-  const raw = args.requireArray("deletes");
+  const raw = statementsOf(args, "deletes");
   const ordered = args.boolean("ordered") ?? true;
   const variables = args.document("let");
   const result = await ctx.scope.write((tx) => {

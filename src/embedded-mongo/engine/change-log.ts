@@ -1,19 +1,22 @@
 /**
- * The ordered, gap-free record of committed changes that change streams read.
- * It keeps a bounded window of recent events in memory; `oldestSeq` tells the
- * command layer when a resume point has fallen out of it.
+ * The ordered, gap-free record of committed changes that change streams read
+ * (the store's oplog). It keeps a bounded window of recent events in memory,
+ * by count and by age; `oldestSeq` tells the command layer when a resume point
+ * has fallen out of it. Readers only see events that are durable (in the
+ * journal, when there is one), as MongoDB change streams only return
+ * majority-committed changes: an event a consumer saw can never be lost.
  */
-import { Timestamp } from "bson";
+import type { Timestamp } from "bson";
 import type { ChangeEvent, ChangeLog } from "./types.ts";
 
 /** An event before it has a position. */
 export type PendingEvent = Omit<ChangeEvent, "seq" | "clusterTime" | "wallTime">;
 
 export interface ChangeLogWriter extends ChangeLog {
-  /** Assigns the next positions and cluster times, publishes, and wakes waiters. */
-  append(events: readonly PendingEvent[], wallTime: Date): readonly ChangeEvent[];
-  /** The cluster time of the newest event (persisted so restarts keep it increasing). */
-  lastClusterTime(): Timestamp;
+  /** Assigns the next positions, stamps every event with the commit's time, publishes. */
+  append(events: readonly PendingEvent[], wallTime: Date, clusterTime: Timestamp): readonly ChangeEvent[];
+  /** Everything up to `seq` (committed at `clusterTime`) is durable: readers may see it, and waiters wake. */
+  markDurable(seq: bigint, clusterTime: Timestamp): void;
   /** Wakes every waiter (used by close). */
   wakeAll(): void;
 }
@@ -21,10 +24,18 @@ export interface ChangeLogWriter extends ChangeLog {
 export interface ChangeLogOptions {
   /** How many recent events to keep. */
   readonly retention: number;
+  /** How long to keep an event (by its wall time). */
+  readonly retentionMs: number;
   /** Position of the last change before this process (from the journal or snapshot). */
   readonly startSeq: bigint;
-  readonly startClusterTime?: Timestamp | undefined;
+  /** The cluster time of that change (what `durableTime` reports before any event). */
+  readonly startTime: Timestamp;
+  /** Wall clock, for the age limit (tests fake it). */
+  readonly now?: () => number;
 }
+
+/** Trimmed events are dropped from the array in chunks, so appends stay amortised O(1). */
+const compactAfter = 4096;
 
 /**
  * The event with its position. Built field by field: `{ ...event, seq, … }`
@@ -39,59 +50,85 @@ function positioned(event: PendingEvent, seq: bigint, clusterTime: Timestamp, wa
   if (event.fullDocument !== undefined) full.fullDocument = event.fullDocument;
   if (event.fullDocumentBeforeChange !== undefined) full.fullDocumentBeforeChange = event.fullDocumentBeforeChange;
   if (event.updateDescription !== undefined) full.updateDescription = event.updateDescription;
+  if (event.txn !== undefined) full.txn = event.txn;
+  if (event.collectionUUID !== undefined) full.collectionUUID = event.collectionUUID;
+  if (event.operationDescription !== undefined) full.operationDescription = event.operationDescription;
   return full;
 }
 
 export function createChangeLog(options: ChangeLogOptions): ChangeLogWriter {
   const retention = Math.max(1, options.retention);
-  /** Events with seq `base + 1`, `base + 2`, …; trimmed from the front in chunks. */
+  const retentionMs = Math.max(0, options.retentionMs);
+  const now = options.now ?? Date.now;
+  /** Events with seq `base + 1`, `base + 2`, …; those before `head` are trimmed. */
   let events: ChangeEvent[] = [];
+  let head = 0;
   let base = options.startSeq;
   let latest = options.startSeq;
-  let clusterSeconds = options.startClusterTime?.t ?? 0;
-  let clusterIncrement = options.startClusterTime?.i ?? 0;
+  let durable = options.startSeq;
+  let durableTime = options.startTime;
+  /** Changes at or before this time may be gone (trimmed, or before the snapshot this log starts after). */
+  let lostUpTo = options.startTime;
   /** Pending `waitFor` calls: `wake` re-checks the condition, `release` ends the wait. */
   const waiters = new Set<{ wake: () => void; release: () => void }>();
 
-  function nextClusterTime(now: Date): Timestamp {
-    const seconds = Math.floor(now.getTime() / 1000);
-    if (seconds > clusterSeconds) {
-      clusterSeconds = seconds;
-      clusterIncrement = 1;
-    } else {
-      clusterIncrement++;
+  function trim(): void {
+    const firstKept = head;
+    head = Math.max(head, events.length - retention);
+    const cutoff = now() - retentionMs;
+    while (head < events.length && (events[head] as ChangeEvent).wallTime.getTime() < cutoff) head++;
+    if (head > firstKept) lostUpTo = (events[head - 1] as ChangeEvent).clusterTime;
+    if (head > compactAfter && head * 2 > events.length) {
+      events = events.slice(head);
+      base += BigInt(head);
+      head = 0;
     }
-    return new Timestamp({ t: clusterSeconds, i: clusterIncrement });
   }
 
-  function trim(): void {
-    const excess = events.length - retention;
-    // Trim in chunks so appends stay amortised O(1).
-    if (excess > 0 && (excess >= 1024 || excess >= retention)) {
-      events = events.slice(excess);
-      base += BigInt(excess);
-    }
+  function oldestSeq(): bigint {
+    trim();
+    return base + BigInt(head) + 1n;
   }
 
   return {
     latestSeq: () => latest,
-    oldestSeq: () => {
-      const excess = Math.max(0, events.length - retention);
-      return base + BigInt(excess) + 1n;
+    durableSeq: () => durable,
+    durableTime: () => durableTime,
+    lostUpTo() {
+      trim();
+      return lostUpTo;
+    },
+    oldestSeq,
+    positionAt(time) {
+      trim();
+      // Binary search for the last retained event at or before `time` (events are in time order).
+      let lo = head;
+      let hi = events.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((events[mid] as ChangeEvent).clusterTime.greaterThan(time)) hi = mid;
+        else lo = mid + 1;
+      }
+      if (lo === head) {
+        // Nothing retained at or before `time`: known only if nothing before the window could be.
+        return time.lessThan(lostUpTo) ? undefined : base + BigInt(head);
+      }
+      return base + BigInt(lo);
     },
     since(after, limit) {
-      const oldest = this.oldestSeq();
+      const oldest = oldestSeq();
       const start = after + 1n < oldest ? oldest : after + 1n;
-      if (start > latest || limit <= 0) return [];
+      if (start > durable || limit <= 0) return [];
       const from = Number(start - base - 1n);
-      return events.slice(from, from + limit);
+      const to = Math.min(from + limit, Number(durable - base));
+      return events.slice(from, to);
     },
     waitFor(after, timeoutMs, signal) {
-      if (latest > after || signal?.aborted === true) return Promise.resolve();
+      if (durable > after || signal?.aborted === true) return Promise.resolve();
       return new Promise<void>((resolve) => {
         const waiter = {
           wake: (): void => {
-            if (latest > after) waiter.release();
+            if (durable > after) waiter.release();
           },
           release: (): void => {
             clearTimeout(timer);
@@ -105,19 +142,23 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLogWriter {
         waiters.add(waiter);
       });
     },
-    append(pending, wallTime) {
+    append(pending, wallTime, clusterTime) {
       const published: ChangeEvent[] = [];
       for (const event of pending) {
         latest++;
-        const full = positioned(event, latest, nextClusterTime(wallTime), wallTime);
+        const full = positioned(event, latest, clusterTime, wallTime);
         events.push(full);
         published.push(full);
       }
       trim();
-      if (published.length > 0) for (const waiter of [...waiters]) waiter.wake();
       return published;
     },
-    lastClusterTime: () => new Timestamp({ t: clusterSeconds, i: clusterIncrement }),
+    markDurable(seq, clusterTime) {
+      if (seq <= durable) return;
+      durable = seq < latest ? seq : latest;
+      durableTime = clusterTime;
+      for (const waiter of [...waiters]) waiter.wake();
+    },
     wakeAll() {
       for (const waiter of [...waiters]) waiter.release();
     },

@@ -5,6 +5,7 @@
  * point at documents and may be stale (they cover every retained version), so
  * readers always re-check the version they can see.
  */
+import { UUID } from "bson";
 import type { Document, ObjectId } from "bson";
 import { bsonTag, compareKeys, keyString, NUMBER_RANK, numericValue, typeRank } from "./compare.ts";
 import { compileIndex, duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
@@ -139,6 +140,8 @@ export function indexEntry(key: readonly unknown[], idk: string): IndexEntry {
 /** Anything that can hold write intents (an active transaction). */
 export interface IntentHolder {
   readonly state: "active" | "committed" | "aborted";
+  /** Settles when the holder commits or aborts (what a blocked writer waits for). */
+  readonly ended: Promise<void>;
 }
 
 export interface IndexState {
@@ -156,6 +159,8 @@ export interface IndexState {
 
 export interface CollectionState {
   readonly ns: Namespace;
+  /** Fixed at creation, kept across restarts (listCollections `info.uuid`, change events' `collectionUUID`). */
+  readonly uuid: UUID;
   options: Document;
   indexes: IndexState[];
   readonly chains: Map<string, Chain>;
@@ -188,9 +193,10 @@ export function createIndexState(spec: IndexSpec): IndexState {
   return { def: compileIndex(spec), entries: createSortedList(compareEntries), intents: new Map(), multikey: false };
 }
 
-export function createCollectionState(ns: Namespace, options: Document, durable: boolean): CollectionState {
+export function createCollectionState(ns: Namespace, options: Document, durable: boolean, uuid: UUID = new UUID()): CollectionState {
   return {
     ns,
+    uuid,
     options,
     indexes: [createIndexState(ID_INDEX)],
     chains: new Map(),
@@ -302,6 +308,12 @@ export function buildIndex(coll: CollectionState, spec: IndexSpec): IndexState {
     }
   }
   return index;
+}
+
+/** Whether the collection records pre- and post-images for change streams (`changeStreamPreAndPostImages`). */
+export function recordsImages(coll: CollectionState): boolean {
+  const setting: unknown = coll.options["changeStreamPreAndPostImages"];
+  return typeof setting === "object" && setting !== null && (setting as Document)["enabled"] === true;
 }
 
 /** The `_id` key string used to address documents. */

@@ -1,31 +1,42 @@
 /**
- * The engine: catalog, transactions, change log and (optionally) the journal,
- * wired together. Everything that changes state is applied synchronously in
- * memory, in one order, and then appended to the journal in that same order;
- * replaying the journal runs the same apply functions.
+ * The engine: catalog, transactions, the cluster clock, the change log and
+ * (optionally) the journal, wired together. Every change is first encoded as a
+ * journal record (so a change that could not be journaled is refused before
+ * anything happens), then applied synchronously in memory in one order, then
+ * appended to the journal in that same order; replaying the journal runs the
+ * same apply functions. Each commit takes one cluster time, shared by all its
+ * change events.
  */
-import { Timestamp } from "bson";
+import { randomBytes } from "node:crypto";
+import { Timestamp, UUID } from "bson";
 import type { Document } from "bson";
 import { createChangeLog } from "./change-log.ts";
 import type { ChangeLogWriter, PendingEvent } from "./change-log.ts";
+import { createClusterClock } from "./cluster-clock.ts";
+import type { ClusterClock } from "./cluster-clock.ts";
 import {
-  buildIndex, createCollectionState, idKey, latestVersion, publishVersion, pruneChain,
+  buildIndex, createCollectionState, idKey, latestVersion, publishVersion, pruneChain, recordsImages,
 } from "./collection-state.ts";
 import type { CollectionState } from "./collection-state.ts";
-import { compareValues } from "./compare.ts";
+import { admitSpec } from "./index-specs.ts";
 import { createTransaction } from "./transaction.ts";
-import type { TransactionHost, WriteOp } from "./transaction.ts";
+import type { CommitContent, TransactionHost, WriteOp } from "./transaction.ts";
 import { describeUpdate } from "./update-description.ts";
 import { EngineError } from "./types.ts";
 import { freezeCopy } from "./values.ts";
 import type {
-  CollectionInfo, Engine, EngineOptions, IndexSpec, Namespace, StoredDoc, Transaction,
+  CollectionInfo, Engine, EngineOptions, IndexSpec, Namespace, StoredDoc, Transaction, TransactionSession,
 } from "./types.ts";
 
 /** Where committed records go; absent for a purely in-memory engine. */
 export interface RecordSink {
-  /** Appends in call order; resolves once the record is durable. */
-  append(record: EngineRecord): Promise<void>;
+  /**
+   * Encodes a record as journal bytes. Throws when it cannot be encoded, which
+   * the engine does before applying anything, so such a change never happens.
+   */
+  encode(record: EngineRecord): Buffer;
+  /** Appends in call order; resolves once the bytes are durable. */
+  append(bytes: Buffer): Promise<void>;
   /** Set once the journal failed: nothing more may be applied, since it could not be made durable. */
   readonly failed: boolean;
   /** Called after each append; may start a compaction from `snapshot`. */
@@ -39,25 +50,41 @@ export interface SnapshotContent {
   readonly clusterTime: { readonly t: number; readonly i: number };
   readonly collections: readonly {
     readonly ns: Namespace;
+    readonly uuid: UUID;
     readonly options: Document;
     readonly indexes: readonly IndexSpec[];
     readonly docs: readonly StoredDoc[];
   }[];
 }
 
+/**
+ * Position, wall time and cluster time of a record. Records written before
+ * the store kept cluster times (and, for DDL, positions) have none: they
+ * replay as they were written, without the change events added since.
+ */
+export interface RecordStamp {
+  readonly s: bigint;
+  readonly w: Date;
+  readonly ct: Timestamp;
+}
+
+type Stamped<T> = T & Partial<RecordStamp>;
+
 /** A journal or snapshot record as the engine writes and replays it. */
 export type EngineRecord =
-  | { t: "txn"; s: bigint; w: Date; ops: JournalOp[] }
-  | { t: "create"; n: Namespace; o: Document }
-  | { t: "collMod"; n: Namespace; o: Document }
-  | { t: "createIndexes"; n: Namespace; specs: IndexSpec[] }
-  | { t: "dropIndexes"; n: Namespace; names: string[] | "*" }
-  | { t: "drop"; s: bigint; w: Date; n: Namespace }
-  | { t: "dropDatabase"; s: bigint; w: Date; db: string };
+  | Stamped<{ t: "txn"; ops: JournalOp[]; session?: TransactionSession }>
+  | Stamped<{ t: "create"; n: Namespace; o: Document; u?: UUID }>
+  | Stamped<{ t: "collMod"; n: Namespace; o: Document }>
+  | Stamped<{ t: "createIndexes"; n: Namespace; specs: IndexSpec[]; u?: UUID }>
+  | Stamped<{ t: "dropIndexes"; n: Namespace; names: string[] | "*" }>
+  | Stamped<{ t: "drop"; n: Namespace }>
+  | Stamped<{ t: "rename"; n: Namespace; to: Namespace; dropTarget: boolean }>
+  | Stamped<{ t: "dropDatabase"; db: string }>;
 
 export type JournalOp =
-  | { k: "create"; n: Namespace }
-  | { k: WriteOp["kind"]; n: Namespace; id: unknown; doc: StoredDoc | null };
+  | { k: "create"; n: Namespace; o?: Document; u?: UUID }
+  | { k: "createIndexes"; n: Namespace; specs: IndexSpec[] }
+  | { k: WriteOp["kind"]; n: Namespace; id: unknown; doc: StoredDoc | null; size?: number };
 
 export interface EngineCore {
   readonly engine: Engine;
@@ -65,11 +92,17 @@ export interface EngineCore {
   replay(record: EngineRecord): void;
   /** Loads a snapshot into an empty engine. */
   restore(snapshot: SnapshotContent): void;
+  /** Everything replayed is durable: change streams may read it. */
+  replayed(): void;
+  /** Adopts the identity kept in the data directory. */
+  adoptStoreId(id: string): void;
   snapshot(): SnapshotContent;
   attach(sink: RecordSink): void;
 }
 
 const DEFAULT_RETENTION = 100_000;
+const DEFAULT_RETENTION_MS = 24 * 60 * 60_000;
+const DEFAULT_SNAPSHOT_HISTORY_MS = 300_000;
 
 function splitNs(ns: Namespace): [db: string, coll: string] {
   const dot = ns.indexOf(".");
@@ -77,64 +110,25 @@ function splitNs(ns: Namespace): [db: string, coll: string] {
   return [ns.slice(0, dot), ns.slice(dot + 1)];
 }
 
-function sameKey(a: IndexSpec, b: IndexSpec): boolean {
-  return a.key.length === b.key.length && a.key.every(([f, d], i) => {
-    const other = b.key[i];
-    return other !== undefined && other[0] === f && other[1] === d;
-  });
-}
-
-function sameSpec(a: IndexSpec, b: IndexSpec): boolean {
-  return sameKey(a, b) &&
-    (a.unique ?? false) === (b.unique ?? false) &&
-    (a.sparse ?? false) === (b.sparse ?? false) &&
-    compareValues(a.partialFilterExpression ?? null, b.partialFilterExpression ?? null) === 0 &&
-    compareValues(a.collation ?? null, b.collation ?? null) === 0;
-}
-
-/** A private copy of a spec, with its filter in stored (BSON-typed) form, so replay yields the same spec. */
-function normalizeSpec(spec: IndexSpec): IndexSpec {
-  const out: { -readonly [K in keyof IndexSpec]: IndexSpec[K] } = {
-    name: spec.name,
-    key: spec.key.map(([field, direction]) => [field, direction] as const),
-  };
-  if (spec.unique !== undefined) out.unique = spec.unique;
-  if (spec.sparse !== undefined) out.sparse = spec.sparse;
-  if (spec.partialFilterExpression !== undefined) out.partialFilterExpression = freezeCopy(spec.partialFilterExpression);
-  if (spec.collation !== undefined) out.collation = freezeCopy(spec.collation);
-  return out;
-}
-
-function validateSpec(spec: IndexSpec): void {
-  if (spec.name.length === 0) throw new EngineError(67, "CannotCreateIndex", "index name cannot be empty");
-  if (spec.key.length === 0) throw new EngineError(67, "CannotCreateIndex", "index key pattern cannot be empty");
-  const fields = new Set<string>();
-  for (const [field, declared] of spec.key) {
-    // The command layer passes what the client sent; the type says 1 | -1, the wire may not.
-    const direction: number = declared;
-    if (field.length === 0 || field.startsWith("$") || field.split(".").some((p) => p.length === 0)) {
-      throw new EngineError(67, "CannotCreateIndex", `bad index key pattern field: '${field}'`);
-    }
-    if (direction !== 1 && direction !== -1) {
-      throw new EngineError(67, "CannotCreateIndex", `bad index key pattern: direction of '${field}' must be 1 or -1`);
-    }
-    if (fields.has(field)) throw new EngineError(67, "CannotCreateIndex", `duplicate field '${field}' in index key pattern`);
-    fields.add(field);
-  }
-  if (spec.name === "_id_" && !(spec.key.length === 1 && spec.key[0]?.[0] === "_id")) {
-    throw new EngineError(67, "CannotCreateIndex", "the index name _id_ is reserved for the _id index");
-  }
-}
-
 export function createEngineCore(options: EngineOptions): EngineCore {
   const catalog = new Map<Namespace, CollectionState>();
-  let changes: ChangeLogWriter = createChangeLog({ retention: options.changeLogRetention ?? DEFAULT_RETENTION, startSeq: 0n });
+  let clock: ClusterClock = createClusterClock();
+  const newChangeLog = (startSeq: bigint, startTime: Timestamp): ChangeLogWriter => createChangeLog({
+    retention: options.changeLogRetention ?? DEFAULT_RETENTION,
+    retentionMs: options.changeLogRetentionMs ?? DEFAULT_RETENTION_MS,
+    startSeq,
+    startTime,
+  });
+  let changes = newChangeLog(0n, new Timestamp({ t: 0, i: 0 }));
+  /** The cluster time of the newest commit. */
+  let lastCommitTime = new Timestamp({ t: 0, i: 0 });
   const active = new Set<Transaction>();
   /** Chains that got a new version, to prune once no snapshot needs the older ones. */
   let gcQueue: { coll: CollectionState; idk: string; seq: bigint }[] = [];
   let gcHead = 0;
   let sink: RecordSink | null = null;
   let closed = false;
+  let storeId = randomBytes(8).toString("hex");
 
   function assertOpen(): void {
     if (closed) throw new EngineError(8, "UnknownError", "the embedded storage engine is closed");
@@ -148,10 +142,28 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     }
   }
 
+  const snapshotHistoryMs = options.snapshotHistoryMs ?? DEFAULT_SNAPSHOT_HISTORY_MS;
+  /** Positions snapshot reads saw, kept readable until their time is up (oldest first). */
+  let kept: { readonly seq: bigint; readonly until: number }[] = [];
+
+  /**
+   * The oldest position a snapshot may read at: open transactions', the
+   * durable one (majority reads), and the ones recent snapshot reads saw;
+   * older versions may be pruned.
+   */
   function horizon(): bigint {
-    let min = changes.latestSeq();
+    let min = changes.durableSeq();
+    if (kept.length > 0) {
+      const now = Date.now();
+      kept = kept.filter((k) => k.until > now);
+      for (const k of kept) if (k.seq < min) min = k.seq;
+    }
     for (const txn of active) if (txn.snapshotSeq < min) min = txn.snapshotSeq;
     return min;
+  }
+
+  function snapshotTooOld(time: Timestamp): EngineError {
+    return new EngineError(239, "SnapshotTooOld", `Read timestamp Timestamp(${time.t}, ${time.i}) is older than the oldest available timestamp.`);
   }
 
   function collectGarbage(): void {
@@ -168,55 +180,132 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     }
   }
 
-  function append(record: EngineRecord): Promise<void> {
-    if (sink === null) return Promise.resolve();
-    const done = sink.append(record);
+  /**
+   * Stamps, encodes, applies and journals one change. `apply` runs only once
+   * the record is encoded; it returns the change events. Resolves once durable.
+   */
+  function commitRecord(record: EngineRecord, apply: (stamp: RecordStamp) => PendingEvent[]): { time: Timestamp; durable: Promise<void> } {
+    const stamp: RecordStamp = { s: changes.latestSeq(), w: new Date(), ct: clock.tick() };
+    const stamped: EngineRecord = { ...record, ...stamp };
+    const bytes = sink?.encode(stamped);
+    const events = apply(stamp);
+    changes.append(events, stamp.w, stamp.ct);
+    lastCommitTime = stamp.ct;
+    const seq = changes.latestSeq();
+    if (sink === null || bytes === undefined) {
+      changes.markDurable(seq, stamp.ct);
+      return { time: stamp.ct, durable: Promise.resolve() };
+    }
+    const durable = sink.append(bytes).then(() => {
+      changes.markDurable(seq, stamp.ct);
+    });
     sink.afterAppend(snapshot);
-    return done;
+    return { time: stamp.ct, durable };
   }
 
-  /** Applies committed writes: versions, index entries and change events. */
-  function applyWrites(ops: readonly JournalOp[], wallTime: Date): void {
-    const writeCount = ops.filter((op) => op.k !== "create").length;
-    const commitSeq = changes.latestSeq() + BigInt(writeCount);
+  function createEvent(coll: CollectionState, session: TransactionSession | undefined): PendingEvent {
+    const event: { -readonly [K in keyof PendingEvent]: PendingEvent[K] } = {
+      ns: coll.ns, operationType: "create", collectionUUID: coll.uuid, operationDescription: { options: coll.options },
+    };
+    if (session !== undefined) event.txn = session;
+    return event;
+  }
+
+  function indexEvent(coll: CollectionState, type: "createIndexes" | "dropIndexes", indexes: readonly IndexSpec[], session?: TransactionSession): PendingEvent {
+    const event: { -readonly [K in keyof PendingEvent]: PendingEvent[K] } = {
+      ns: coll.ns, operationType: type, collectionUUID: coll.uuid, operationDescription: { indexes },
+    };
+    if (session !== undefined) event.txn = session;
+    return event;
+  }
+
+  /** Creates (or makes durable) a collection; the `create` event when `events`. */
+  function applyCreate(ns: Namespace, collOptions: Document | undefined, uuid: UUID | undefined): CollectionState {
+    const existing = catalog.get(ns);
+    if (existing !== undefined) {
+      existing.durable = true;
+      if (collOptions !== undefined) existing.options = collOptions;
+      return existing;
+    }
+    const coll = createCollectionState(ns, collOptions ?? {}, true, uuid);
+    catalog.set(ns, coll);
+    return coll;
+  }
+
+  /**
+   * Applies committed operations: collections and indexes first, then the
+   * document versions, index entries and change events. `ddlEvents` is false
+   * only when replaying records from before DDL had change events.
+   */
+  function applyOps(ops: readonly JournalOp[], commitSeq: bigint, session: TransactionSession | undefined, ddlEvents: boolean): PendingEvent[] {
     const before = new Map<string, StoredDoc | null>();
     const finals = new Map<string, { coll: CollectionState; id: unknown; idk: string; doc: StoredDoc | null }>();
     const events: PendingEvent[] = [];
     for (const op of ops) {
       if (op.k === "create") {
-        const existing = catalog.get(op.n);
-        if (existing === undefined) catalog.set(op.n, createCollectionState(op.n, {}, true));
-        else existing.durable = true;
+        const coll = applyCreate(op.n, op.o, op.u);
+        if (ddlEvents) events.push(createEvent(coll, session));
         continue;
       }
-      let coll = catalog.get(op.n);
-      if (coll === undefined) {
-        // Only reachable on replay of a journal written before implicit creates were recorded.
-        coll = createCollectionState(op.n, {}, true);
-        catalog.set(op.n, coll);
+      if (op.k === "createIndexes") {
+        const coll = catalog.get(op.n) ?? applyCreate(op.n, undefined, undefined);
+        const added = op.specs.map((spec) => buildIndex(coll, spec));
+        coll.indexes = [...coll.indexes, ...added];
+        coll.version++;
+        if (ddlEvents) events.push(indexEvent(coll, "createIndexes", op.specs, session));
+        continue;
       }
+      // Only on replay of a journal written before implicit creates were recorded.
+      const coll = catalog.get(op.n) ?? applyCreate(op.n, undefined, undefined);
       const idk = idKey(op.id);
       const slot = `${op.n}\u0000${idk}`;
       const prior = before.has(slot) ? (before.get(slot) ?? null) : (latestVersion(coll.chains.get(idk))?.doc ?? null);
       before.set(slot, op.doc);
       finals.set(slot, { coll, id: op.id, idk, doc: op.doc });
+      const images = recordsImages(coll);
       // Built field by field rather than with conditional spreads, which cost microseconds per event.
-      const event: { -readonly [K in keyof PendingEvent]: PendingEvent[K] } = { ns: op.n, operationType: op.k, documentKey: { _id: op.id } };
-      if (op.k !== "delete" && op.doc !== null) event.fullDocument = op.doc;
-      if (op.k !== "insert" && prior !== null) event.fullDocumentBeforeChange = prior;
+      const event: { -readonly [K in keyof PendingEvent]: PendingEvent[K] } = {
+        ns: op.n, operationType: op.k, documentKey: { _id: op.id }, collectionUUID: coll.uuid,
+      };
+      // Inserts and replacements carry their document; an update's post-image and
+      // any pre-image exist only where changeStreamPreAndPostImages is enabled.
+      if (op.doc !== null && (op.k !== "update" || images)) event.fullDocument = op.doc;
+      if (op.k !== "insert" && prior !== null && images) event.fullDocumentBeforeChange = prior;
       if (op.k === "update" && op.doc !== null) event.updateDescription = describeUpdate(prior ?? {}, op.doc);
+      if (session !== undefined) event.txn = session;
       events.push(event);
     }
     for (const w of finals.values()) {
       publishVersion(w.coll, w.id, w.idk, commitSeq, w.doc);
       gcQueue.push({ coll: w.coll, idk: w.idk, seq: commitSeq });
     }
-    changes.append(events, wallTime);
+    return events;
+  }
+
+  /** The journal ops of a commit: DDL first, then the writes. */
+  function commitOps(content: CommitContent): JournalOp[] {
+    const ops: JournalOp[] = [];
+    for (const { coll, createOptions } of content.touched) {
+      if (coll.durable) continue;
+      ops.push(createOptions === undefined ? { k: "create", n: coll.ns, u: coll.uuid } : { k: "create", n: coll.ns, o: createOptions, u: coll.uuid });
+    }
+    for (const { coll, indexes } of content.touched) {
+      if (indexes.length > 0) ops.push({ k: "createIndexes", n: coll.ns, specs: [...indexes] });
+    }
+    for (const w of content.writes) ops.push({ k: w.kind, n: w.ns, id: w.id, doc: w.doc, size: w.size });
+    return ops;
   }
 
   const host: TransactionHost = {
     catalog,
-    latestSeq: () => changes.latestSeq(),
+    snapshotPoint(readAt) {
+      if (readAt === "durable") return { seq: changes.durableSeq(), time: changes.durableTime() };
+      if (readAt === "latest") return { seq: changes.latestSeq(), time: lastCommitTime };
+      // A cluster time: the state after the last commit at or before it (the caller waited for it to be durable).
+      const seq = changes.positionAt(readAt);
+      if (seq === undefined || seq < horizon() || seq > changes.durableSeq()) throw snapshotTooOld(readAt);
+      return { seq, time: readAt };
+    },
     assertOpen,
     collectionForWrite(ns) {
       const existing = catalog.get(ns);
@@ -226,20 +315,11 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       catalog.set(ns, coll);
       return coll;
     },
-    publish(writes, touched) {
+    publish(content) {
       assertWritable();
-      const ops: JournalOp[] = [];
-      for (const coll of touched) {
-        if (!coll.durable) {
-          coll.durable = true;
-          ops.push({ k: "create", n: coll.ns });
-        }
-      }
-      for (const w of writes) ops.push({ k: w.kind, n: w.ns, id: w.id, doc: w.doc });
-      const wallTime = new Date();
-      const seqBefore = changes.latestSeq();
-      applyWrites(ops, wallTime);
-      return append({ t: "txn", s: seqBefore, w: wallTime, ops });
+      const ops = commitOps(content);
+      const record: EngineRecord = content.session === undefined ? { t: "txn", ops } : { t: "txn", ops, session: content.session };
+      return commitRecord(record, (stamp) => applyOps(ops, stamp.s + BigInt(ops.length), content.session, true));
     },
     finished(txn) {
       active.delete(txn);
@@ -247,119 +327,175 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     },
   };
 
-  function dropCollectionNow(ns: Namespace, wallTime: Date): number | null {
+  function dropCollectionNow(ns: Namespace): PendingEvent[] {
     const coll = catalog.get(ns);
-    if (coll === undefined) return null;
+    if (coll === undefined) return [];
     catalog.delete(ns);
     coll.live = false;
-    if (coll.durable) changes.append([{ ns, operationType: "drop" }], wallTime);
-    return coll.indexes.length;
+    return coll.durable ? [{ ns, operationType: "drop", collectionUUID: coll.uuid }] : [];
   }
 
-  function dropDatabaseNow(db: string, wallTime: Date): void {
+  /** Moves the collection to `to` (its state shared, the old object retired); the target is dropped first. */
+  function renameNow(from: Namespace, to: Namespace): PendingEvent[] {
+    const coll = requireCollection(from);
+    const replaced = catalog.get(to);
+    const events = dropCollectionNow(to);
+    catalog.delete(from);
+    coll.live = false;
+    const moved: CollectionState = { ...coll, ns: to, live: true };
+    catalog.set(to, moved);
+    const description: { to: Namespace; droppedTarget?: UUID } = { to };
+    if (replaced?.durable === true) description.droppedTarget = replaced.uuid;
+    events.push({ ns: from, operationType: "rename", collectionUUID: coll.uuid, operationDescription: description });
+    return events;
+  }
+
+  function dropDatabaseNow(db: string): PendingEvent[] {
     const prefix = `${db}.`;
-    let any = false;
+    const events: PendingEvent[] = [];
     for (const ns of [...catalog.keys()].sort()) {
-      if (!ns.startsWith(prefix)) continue;
-      any = dropCollectionNow(ns, wallTime) !== null || any;
+      if (ns.startsWith(prefix)) events.push(...dropCollectionNow(ns));
     }
-    if (any) changes.append([{ ns: db, operationType: "dropDatabase" }], wallTime);
+    if (events.length > 0) events.push({ ns: db, operationType: "dropDatabase" });
+    return events;
   }
 
-  function createIndexesNow(ns: Namespace, specs: readonly IndexSpec[]): { before: number; after: number } {
-    const existing = catalog.get(ns);
-    const coll = existing ?? createCollectionState(ns, {}, true);
-    const before = coll.indexes.length;
-    const added = [];
+  /** Validates index specs against the collection; the ones to add (identical existing ones are skipped). */
+  function admitIndexes(coll: CollectionState | undefined, specs: readonly IndexSpec[]): IndexSpec[] {
+    const added: IndexSpec[] = [];
     for (const requested of specs) {
-      validateSpec(requested);
-      const spec = normalizeSpec(requested);
-      const all = [...coll.indexes.map((i) => i.def.spec), ...added.map((i) => i.def.spec)];
-      const byName = all.find((s) => s.name === spec.name);
-      if (byName !== undefined) {
-        if (sameSpec(byName, spec)) continue;
-        throw new EngineError(86, "IndexKeySpecsConflict",
-          `An existing index has the same name as the requested index. Requested index: ${spec.name}`);
-      }
-      const byKey = all.find((s) => sameKey(s, spec) && sameSpec(s, spec));
-      if (byKey !== undefined) {
-        throw new EngineError(85, "IndexOptionsConflict",
-          `Index already exists with a different name: ${byKey.name}`);
-      }
-      added.push(buildIndex(coll, spec));
+      const spec = admitSpec(requested, [...(coll?.indexes.map((i) => i.def.spec) ?? [{ name: "_id_", key: [["_id", 1]] }]), ...added]);
+      if (spec !== null) added.push(spec);
     }
-    // Only now, with every index built, does anything change.
-    if (existing === undefined) catalog.set(ns, coll);
+    return added;
+  }
+
+  /** Builds every new index first (a unique index over duplicates fails with 11000 and creates nothing). */
+  function createIndexesNow(coll: CollectionState, specs: readonly IndexSpec[]): void {
+    const built = specs.map((spec) => buildIndex(coll, spec));
     coll.durable = true;
-    if (added.length > 0) {
-      coll.indexes = [...coll.indexes, ...added];
+    if (built.length > 0) {
+      coll.indexes = [...coll.indexes, ...built];
       coll.version++;
     }
-    return { before, after: coll.indexes.length };
   }
 
-  function dropIndexesNow(ns: Namespace, names: readonly string[] | "*"): number {
+  /** The names to drop (validated), or throws as mongod does. */
+  function indexesToDrop(coll: CollectionState, names: readonly string[] | "*"): IndexSpec[] {
+    if (names === "*") return coll.indexes.slice(1).map((i) => i.def.spec);
+    for (const name of names) {
+      if (name === "_id_") throw new EngineError(72, "InvalidOptions", "cannot drop _id index");
+      if (!coll.indexes.some((i) => i.def.spec.name === name)) {
+        throw new EngineError(27, "IndexNotFound", `index not found with name [${name}]`);
+      }
+    }
+    return coll.indexes.filter((i) => names.includes(i.def.spec.name)).map((i) => i.def.spec);
+  }
+
+  function dropIndexesNow(coll: CollectionState, dropped: readonly IndexSpec[]): void {
+    if (dropped.length === 0) return;
+    const names = new Set(dropped.map((s) => s.name));
+    coll.indexes = coll.indexes.filter((i) => !names.has(i.def.spec.name));
+    coll.version++;
+  }
+
+  function requireCollection(ns: Namespace): CollectionState {
     const coll = catalog.get(ns);
     if (coll === undefined) throw new EngineError(26, "NamespaceNotFound", `ns not found ${ns}`);
-    const before = coll.indexes.length;
-    if (names === "*") {
-      coll.indexes = coll.indexes.slice(0, 1);
-    } else {
-      for (const name of names) {
-        if (name === "_id_") throw new EngineError(72, "InvalidOptions", "cannot drop _id index");
-        if (!coll.indexes.some((i) => i.def.spec.name === name)) {
-          throw new EngineError(27, "IndexNotFound", `index not found with name [${name}]`);
-        }
-      }
-      coll.indexes = coll.indexes.filter((i) => !names.includes(i.def.spec.name));
-    }
-    if (coll.indexes.length !== before) coll.version++;
-    return before;
+    return coll;
   }
 
+  // The DDL changes, as both the live commands and replay apply them (so both yield the same events).
+
+  function applyCreateRecord(ns: Namespace, collOptions: Document, uuid: UUID | undefined): PendingEvent[] {
+    return [createEvent(applyCreate(ns, collOptions, uuid), undefined)];
+  }
+
+  function applyModify(ns: Namespace, collOptions: Document): PendingEvent[] {
+    const coll = requireCollection(ns);
+    coll.options = collOptions;
+    return [{ ns, operationType: "modify", collectionUUID: coll.uuid, operationDescription: { options: collOptions } }];
+  }
+
+  /** Creates the collection when needed (its `create` event first), then the already admitted indexes. */
+  function applyCreateIndexes(ns: Namespace, specs: readonly IndexSpec[], uuid: UUID | undefined): PendingEvent[] {
+    const events: PendingEvent[] = [];
+    const existing = catalog.get(ns);
+    const coll = existing ?? applyCreate(ns, undefined, uuid);
+    if (existing === undefined || !existing.durable) {
+      coll.durable = true;
+      events.push(createEvent(coll, undefined));
+    }
+    createIndexesNow(coll, specs);
+    if (specs.length > 0) events.push(indexEvent(coll, "createIndexes", specs));
+    return events;
+  }
+
+  function applyDropIndexes(ns: Namespace, names: readonly string[] | "*"): PendingEvent[] {
+    const coll = requireCollection(ns);
+    const dropped = indexesToDrop(coll, names);
+    dropIndexesNow(coll, dropped);
+    return dropped.length > 0 ? [indexEvent(coll, "dropIndexes", dropped)] : [];
+  }
+
+  /** Applies a replayed record; records without a stamp replay as written, without DDL events. */
   function replay(record: EngineRecord): void {
+    const stamped = record.ct !== undefined && record.s !== undefined;
+    if (record.s !== undefined) expectSeq(record.s);
+    const wallTime = record.w ?? new Date(0);
+    let time: Timestamp;
+    if (record.ct !== undefined) {
+      clock.advance(record.ct);
+      time = record.ct;
+    } else {
+      time = clock.tick();
+    }
+    const seqBefore = changes.latestSeq();
+    let events: PendingEvent[] = [];
     switch (record.t) {
-      case "txn":
-        expectSeq(record.s);
-        applyWrites(record.ops, record.w);
+      case "txn": {
+        // Every op takes one position; old records gave implicit creates none.
+        const positions = stamped ? record.ops.length : record.ops.filter((op) => op.k !== "create").length;
+        events = applyOps(record.ops, seqBefore + BigInt(positions), record.session, stamped);
         collectGarbage();
         break;
-      case "create": {
-        const existing = catalog.get(record.n);
-        if (existing === undefined) catalog.set(record.n, createCollectionState(record.n, record.o, true));
-        else existing.durable = true;
-        break;
       }
-      case "collMod": {
-        const coll = catalog.get(record.n);
-        if (coll !== undefined) coll.options = record.o;
+      case "create":
+        events = applyCreateRecord(record.n, record.o, record.u);
         break;
-      }
+      case "collMod":
+        events = applyModify(record.n, record.o);
+        break;
       case "createIndexes":
-        createIndexesNow(record.n, record.specs);
+        events = applyCreateIndexes(record.n, admitIndexes(catalog.get(record.n), record.specs), record.u);
         break;
       case "dropIndexes":
-        dropIndexesNow(record.n, record.names);
+        events = applyDropIndexes(record.n, record.names);
         break;
       case "drop":
-        expectSeq(record.s);
-        dropCollectionNow(record.n, record.w);
+        events = dropCollectionNow(record.n);
+        break;
+      case "rename":
+        events = renameNow(record.n, record.to);
         break;
       case "dropDatabase":
-        expectSeq(record.s);
-        dropDatabaseNow(record.db, record.w);
+        events = dropDatabaseNow(record.db);
         break;
     }
+    // Unstamped DDL took no position then, and must not take one now.
+    if (!stamped && record.t !== "txn" && record.t !== "drop" && record.t !== "rename" && record.t !== "dropDatabase") events = [];
+    changes.append(events, wallTime, time);
+    if (events.length > 0) lastCommitTime = time;
   }
 
   function expectSeq(seq: bigint): void {
     if (seq !== changes.latestSeq()) {
-      throw new Error(`journal out of order: record at ${seq} after position ${changes.latestSeq()}`);
+      throw new Error(`journal out of order: record at position ${seq} after position ${changes.latestSeq()}`);
     }
   }
 
   function snapshot(): SnapshotContent {
-    const ct = changes.lastClusterTime();
+    const ct = clock.last();
     const collections = [];
     for (const coll of catalog.values()) {
       if (!coll.durable) continue;
@@ -369,19 +505,18 @@ export function createEngineCore(options: EngineOptions): EngineCore {
         const doc = latestVersion(chain)?.doc;
         if (doc != null) docs.push(doc);
       }
-      collections.push({ ns: coll.ns, options: coll.options, indexes: coll.indexes.map((i) => i.def.spec), docs });
+      collections.push({ ns: coll.ns, uuid: coll.uuid, options: coll.options, indexes: coll.indexes.map((i) => i.def.spec), docs });
     }
     return { seq: changes.latestSeq(), clusterTime: { t: ct.t, i: ct.i }, collections };
   }
 
   function restore(content: SnapshotContent): void {
-    changes = createChangeLog({
-      retention: options.changeLogRetention ?? DEFAULT_RETENTION,
-      startSeq: content.seq,
-      startClusterTime: new Timestamp({ t: content.clusterTime.t, i: content.clusterTime.i }),
-    });
+    const time = new Timestamp({ t: content.clusterTime.t, i: content.clusterTime.i });
+    clock = createClusterClock(time);
+    changes = newChangeLog(content.seq, time);
+    lastCommitTime = time;
     for (const c of content.collections) {
-      const coll = createCollectionState(c.ns, c.options, true);
+      const coll = createCollectionState(c.ns, c.options, true, c.uuid);
       catalog.set(c.ns, coll);
       for (const doc of c.docs) publishVersion(coll, doc._id, idKey(doc._id), content.seq, doc);
       const extra = c.indexes.filter((s) => s.name !== "_id_");
@@ -389,15 +524,38 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     }
   }
 
+  /** Runs a DDL change: checks the engine accepts writes, then stamps, encodes, applies, journals. */
+  async function ddl(record: EngineRecord, apply: () => PendingEvent[]): Promise<void> {
+    assertWritable();
+    await commitRecord(record, apply).durable;
+  }
+
   const engine: Engine = {
-    begin() {
+    get storeId() {
+      return storeId;
+    },
+    begin(beginOptions = {}) {
       assertOpen();
-      const txn = createTransaction(host);
+      const txn = createTransaction(host, beginOptions.session, beginOptions.readAt ?? "latest");
       active.add(txn);
+      if (beginOptions.keepSnapshot === true && snapshotHistoryMs > 0) {
+        const last = kept.at(-1);
+        // One entry per position (a session's reads share one); extended by each read.
+        if (last?.seq === txn.snapshotSeq) kept[kept.length - 1] = { seq: last.seq, until: Date.now() + snapshotHistoryMs };
+        else kept.push({ seq: txn.snapshotSeq, until: Date.now() + snapshotHistoryMs });
+      }
       return txn;
     },
     get changes() {
       return changes;
+    },
+    clusterTime: () => clock.now(),
+    advanceClusterTime(time) {
+      clock.advance(time);
+    },
+    durableHighWaterMark() {
+      // With commits still on their way to the journal, the newest durable one bounds what is final.
+      return changes.durableSeq() < changes.latestSeq() ? changes.durableTime() : clock.now();
     },
     listDatabases() {
       const dbs = new Set<string>();
@@ -408,7 +566,7 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       const out: CollectionInfo[] = [];
       for (const coll of catalog.values()) {
         if (!coll.durable || splitNs(coll.ns)[0] !== db) continue;
-        out.push({ name: splitNs(coll.ns)[1], options: coll.options, indexes: coll.indexes.map((i) => i.def.spec) });
+        out.push({ name: splitNs(coll.ns)[1], uuid: coll.uuid, options: coll.options, indexes: coll.indexes.map((i) => i.def.spec) });
       }
       return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
@@ -418,12 +576,8 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       const existing = catalog.get(ns);
       if (existing?.durable === true) return false;
       const stored = freezeCopy(collOptions);
-      if (existing === undefined) catalog.set(ns, createCollectionState(ns, stored, true));
-      else {
-        existing.durable = true;
-        existing.options = stored;
-      }
-      await append({ t: "create", n: ns, o: stored });
+      const uuid = existing?.uuid ?? new UUID();
+      await ddl({ t: "create", n: ns, o: stored, u: uuid }, () => applyCreateRecord(ns, stored, uuid));
       return true;
     },
     collectionOptions(ns) {
@@ -432,40 +586,54 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     },
     async setCollectionOptions(ns, collOptions) {
       assertWritable();
-      const coll = catalog.get(ns);
-      if (coll?.durable !== true) throw new EngineError(26, "NamespaceNotFound", `ns does not exist: ${ns}`);
+      if (catalog.get(ns)?.durable !== true) throw new EngineError(26, "NamespaceNotFound", `ns does not exist: ${ns}`);
       const stored = freezeCopy(collOptions);
-      coll.options = stored;
-      await append({ t: "collMod", n: ns, o: stored });
+      await ddl({ t: "collMod", n: ns, o: stored }, () => applyModify(ns, stored));
     },
     async dropCollection(ns) {
       assertWritable();
-      const wallTime = new Date();
-      const s = changes.latestSeq();
       const coll = catalog.get(ns);
       if (coll === undefined) return null;
       if (!coll.durable) {
         // Only an uncommitted insert created it: nothing durable to drop.
-        dropCollectionNow(ns, wallTime);
+        dropCollectionNow(ns);
         return null;
       }
-      const nIndexesWas = dropCollectionNow(ns, wallTime) ?? 0;
-      await append({ t: "drop", s, w: wallTime, n: ns });
+      const nIndexesWas = coll.indexes.length;
+      await ddl({ t: "drop", n: ns }, () => dropCollectionNow(ns));
       return { nIndexesWas };
+    },
+    async renameCollection(from, to, dropTarget) {
+      assertWritable();
+      splitNs(to);
+      const coll = catalog.get(from);
+      if (coll?.durable !== true) throw new EngineError(26, "NamespaceNotFound", `Source collection ${from} does not exist`);
+      if (from === to) throw new EngineError(20, "IllegalOperation", "Can't rename a collection to itself");
+      if (catalog.get(to)?.durable === true && !dropTarget) throw new EngineError(48, "NamespaceExists", "target namespace exists");
+      await ddl({ t: "rename", n: from, to, dropTarget }, () => renameNow(from, to));
     },
     async dropDatabase(db) {
       assertWritable();
-      const wallTime = new Date();
-      const s = changes.latestSeq();
-      dropDatabaseNow(db, wallTime);
-      await append({ t: "dropDatabase", s, w: wallTime, db });
+      const prefix = `${db}.`;
+      if (![...catalog.values()].some((c) => c.durable && c.ns.startsWith(prefix))) {
+        // Nothing durable: forget collections only uncommitted inserts created, journal nothing.
+        dropDatabaseNow(db);
+        return;
+      }
+      await ddl({ t: "dropDatabase", db }, () => dropDatabaseNow(db));
     },
     async createIndexes(ns, specs) {
       assertWritable();
       splitNs(ns);
-      const result = createIndexesNow(ns, specs);
-      await append({ t: "createIndexes", n: ns, specs: [...specs] });
-      return result;
+      const existing = catalog.get(ns);
+      const before = existing?.indexes.length ?? 1;
+      const added = admitIndexes(existing, specs);
+      if (added.length === 0 && existing?.durable === true) return { before, after: before };
+      // Built before anything changes: a unique index over duplicates fails here, creating nothing.
+      const probe = existing ?? createCollectionState(ns, {}, true);
+      for (const spec of added) buildIndex(probe, spec);
+      await ddl({ t: "createIndexes", n: ns, specs: added, u: probe.uuid }, () => applyCreateIndexes(ns, added, probe.uuid));
+      return { before, after: before + added.length };
     },
     listIndexes(ns) {
       const coll = catalog.get(ns);
@@ -473,8 +641,11 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     },
     async dropIndexes(ns, names) {
       assertWritable();
-      const before = dropIndexesNow(ns, names);
-      await append({ t: "dropIndexes", n: ns, names: names === "*" ? "*" : [...names] });
+      const coll = requireCollection(ns);
+      const before = coll.indexes.length;
+      const dropped = indexesToDrop(coll, names);
+      if (dropped.length === 0) return before;
+      await ddl({ t: "dropIndexes", n: ns, names: dropped.map((spec) => spec.name) }, () => applyDropIndexes(ns, dropped.map((spec) => spec.name)));
       return before;
     },
     async close() {
@@ -490,6 +661,12 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     engine,
     replay,
     restore,
+    replayed() {
+      changes.markDurable(changes.latestSeq(), lastCommitTime);
+    },
+    adoptStoreId(id) {
+      storeId = id;
+    },
     snapshot,
     attach(s) {
       sink = s;

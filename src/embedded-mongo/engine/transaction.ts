@@ -6,12 +6,13 @@
  * (first writer wins, as in MongoDB). Commit therefore never conflicts: it
  * only publishes.
  */
-import type { Document } from "bson";
+import type { Document, Timestamp } from "bson";
+import { documentSize } from "./bson-size.ts";
 import { compareValues, typeRank } from "./compare.ts";
 import {
-  idKey, latestVersion, promotedOf, visibleVersion,
+  createIndexState, idKey, latestVersion, promotedOf, visibleVersion,
 } from "./collection-state.ts";
-import type { CollectionState, IndexEntry, IndexState } from "./collection-state.ts";
+import type { CollectionState, IndexEntry, IndexState, IntentHolder } from "./collection-state.ts";
 import { duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
 import { compileFilter } from "./match.ts";
 import type { DocPredicate } from "./match.ts";
@@ -21,8 +22,9 @@ import type { FindPlan, KeyInterval, QueryPlan } from "./query-plan.ts";
 import { createSortedList } from "./sorted-list.ts";
 import type { SortedList } from "./sorted-list.ts";
 import { compareEntries, indexEntry } from "./collection-state.ts";
-import { EngineError } from "./types.ts";
-import type { FindOptions, FindOrder, FindStats, Namespace, StoredDoc, Transaction } from "./types.ts";
+import { admitSpec } from "./index-specs.ts";
+import { EngineError, maxBsonObjectSize, WriteConflictError } from "./types.ts";
+import type { FindOptions, FindOrder, FindStats, IndexSpec, Namespace, StoredDoc, Transaction, TransactionSession } from "./types.ts";
 import { foldValue } from "./collation.ts";
 import { freezeCopy } from "./values.ts";
 
@@ -33,16 +35,38 @@ export interface WriteOp {
   readonly id: unknown;
   /** The document after the write; null for delete. */
   readonly doc: StoredDoc | null;
+  /** BSON size of `doc` (measured once, for the 16 MiB limit and the journal's record splitting). */
+  readonly size: number;
+}
+
+/** A collection a commit touches, with the DDL the transaction did on it. */
+export interface TouchedCollection {
+  readonly coll: CollectionState;
+  /** Options of an explicit `create` in the transaction. */
+  readonly createOptions: Document | undefined;
+  /** Indexes the transaction created on it. */
+  readonly indexes: readonly IndexSpec[];
+}
+
+/** What a commit publishes. */
+export interface CommitContent {
+  readonly writes: readonly WriteOp[];
+  readonly touched: readonly TouchedCollection[];
+  readonly session: TransactionSession | undefined;
 }
 
 /** What a transaction needs from the engine. */
 export interface TransactionHost {
   readonly catalog: ReadonlyMap<Namespace, CollectionState>;
-  latestSeq(): bigint;
+  /** The position and cluster time a new transaction reads at. */
+  snapshotPoint(readAt: "latest" | "durable" | Timestamp): { readonly seq: bigint; readonly time: Timestamp };
   /** Returns the collection, creating a not-yet-durable one if needed. */
   collectionForWrite(ns: Namespace): CollectionState;
-  /** Publishes the writes atomically; resolves once durable. */
-  publish(ops: readonly WriteOp[], touched: readonly CollectionState[]): Promise<void>;
+  /**
+   * Publishes the commit atomically (or throws before anything is applied);
+   * `durable` resolves once it is in the journal.
+   */
+  publish(content: CommitContent): { readonly time: Timestamp; readonly durable: Promise<void> };
   /** Called once when the transaction ends, after its intents are released. */
   finished(txn: Transaction): void;
   assertOpen(): void;
@@ -57,6 +81,10 @@ interface OwnWrite {
 interface TxnCollection {
   readonly coll: CollectionState;
   readonly version: number;
+  /** Options when this transaction created the collection explicitly. */
+  createOptions: Document | undefined;
+  /** Indexes this transaction created (the collection is its own, so nobody else writes to it). */
+  readonly pendingIndexes: IndexState[];
   readonly writes: Map<string, OwnWrite>;
   /** Unique indexes (not `_id_`): key string → `_id` key of the own write holding it. */
   readonly ownUnique: Map<string, Map<string, string>>;
@@ -67,10 +95,32 @@ interface TxnCollection {
   ownIndexes: Map<string, SortedList<IndexEntry>> | null;
 }
 
-function writeConflict(detail: string): EngineError {
-  return new EngineError(112, "WriteConflict",
+/** WriteConflict (112); `holder` is the transaction whose uncommitted write was in the way, if any. */
+function writeConflict(detail: string, holder?: IntentHolder): EngineError {
+  return new WriteConflictError(
     `WriteConflict error: this operation conflicted with another operation. Please retry your operation or multi-document transaction. (${detail})`,
-    {}, ["TransientTransactionError"]);
+    holder?.ended);
+}
+
+/**
+ * The document's BSON size, refused over 16 MiB with the code MongoDB uses
+ * for the operation (a document that big could neither be sent back nor journaled).
+ */
+function checkedSize(doc: StoredDoc, operation: "insert" | "upsert" | "update"): number {
+  const size = documentSize(doc);
+  if (size <= maxBsonObjectSize) return size;
+  switch (operation) {
+    case "insert":
+      throw new EngineError(10334, "BSONObjectTooLarge", `object to insert too large. size in bytes: ${size}, max size: ${maxBsonObjectSize}`);
+    case "upsert":
+      throw new EngineError(17420, "Location17420", `Document to upsert is larger than ${maxBsonObjectSize}`);
+    case "update":
+      throw new EngineError(17419, "Location17419", `Resulting document after update is larger than ${maxBsonObjectSize}`);
+  }
+}
+
+function notInTransaction(message: string): EngineError {
+  return new EngineError(263, "OperationNotSupportedInTransaction", message);
 }
 
 function noSuchTransaction(state: string): EngineError {
@@ -148,8 +198,8 @@ function orderedInterval(plan: QueryPlan<IndexState>, order: FindOrder): KeyInte
 
 let nextTxnId = 1;
 
-export function createTransaction(host: TransactionHost): Transaction & { readonly id: number } {
-  return new SnapshotTransaction(host);
+export function createTransaction(host: TransactionHost, session?: TransactionSession, readAt: "latest" | "durable" | Timestamp = "latest"): Transaction & { readonly id: number } {
+  return new SnapshotTransaction(host, session, readAt);
 }
 
 /**
@@ -160,21 +210,40 @@ export function createTransaction(host: TransactionHost): Transaction & { readon
 class SnapshotTransaction implements Transaction {
   readonly id = nextTxnId++;
   readonly snapshotSeq: bigint;
+  readonly snapshotTime: Timestamp;
   #state: "active" | "committed" | "aborted" = "active";
   readonly #host: TransactionHost;
+  readonly #session: TransactionSession | undefined;
+  #ended: Promise<void> | undefined;
+  #signalEnded: (() => void) | undefined;
   readonly #colls = new Map<Namespace, TxnCollection>();
   readonly #ops: WriteOp[] = [];
   /** Unique-index keys this transaction claimed. */
   readonly #heldKeys: { index: IndexState; key: string }[] = [];
   #lastFind: FindStats | undefined;
+  #commitTime: Timestamp | null = null;
 
-  constructor(host: TransactionHost) {
+  constructor(host: TransactionHost, session: TransactionSession | undefined, readAt: "latest" | "durable" | Timestamp) {
     this.#host = host;
-    this.snapshotSeq = host.latestSeq();
+    this.#session = session;
+    const point = host.snapshotPoint(readAt);
+    this.snapshotSeq = point.seq;
+    this.snapshotTime = point.time;
   }
 
   get state(): "active" | "committed" | "aborted" {
     return this.#state;
+  }
+
+  /** Created on first use: only a transaction somebody waits for needs the promise. */
+  get ended(): Promise<void> {
+    if (this.#ended === undefined) {
+      if (this.#state !== "active") return Promise.resolve();
+      this.#ended = new Promise((resolve) => {
+        this.#signalEnded = resolve;
+      });
+    }
+    return this.#ended;
   }
 
   get lastFind(): FindStats | undefined {
@@ -197,10 +266,24 @@ class SnapshotTransaction implements Transaction {
       for (const index of coll.indexes) {
         if (index.def.unique && index.def.spec.name !== "_id_") ownUnique.set(index.def.spec.name, new Map());
       }
-      tc = { coll, version: coll.version, writes: new Map(), ownUnique, ownIndexes: null };
+      tc = { coll, version: coll.version, createOptions: undefined, pendingIndexes: [], writes: new Map(), ownUnique, ownIndexes: null };
       this.#colls.set(coll.ns, tc);
     }
     return tc;
+  }
+
+  /** The committed indexes plus the ones this transaction created. */
+  #indexesOf(coll: CollectionState, tc: TxnCollection | undefined): readonly IndexState[] {
+    return tc === undefined || tc.pendingIndexes.length === 0 ? coll.indexes : [...coll.indexes, ...tc.pendingIndexes];
+  }
+
+  /** Refuses DDL on a collection other transactions are writing to (they would not see its new indexes). */
+  #assertSoleWriter(coll: CollectionState): void {
+    for (const holder of coll.docIntents.values()) {
+      if (holder !== this && holder.state === "active") {
+        throw writeConflict(`collection ${coll.ns} is being written by another transaction`, holder);
+      }
+    }
   }
 
   /** The document this transaction sees. */
@@ -216,7 +299,7 @@ class SnapshotTransaction implements Transaction {
     if (tc.writes.has(idk)) return;
     const holder = coll.docIntents.get(idk);
     if (holder !== undefined && holder !== this && holder.state === "active") {
-      throw writeConflict(`document ${idk} in ${coll.ns} has an uncommitted write by another transaction`);
+      throw writeConflict(`document ${idk} in ${coll.ns} has an uncommitted write by another transaction`, holder);
     }
     const latest = latestVersion(coll.chains.get(idk));
     if (latest !== undefined && latest.seq > this.snapshotSeq) {
@@ -231,7 +314,7 @@ class SnapshotTransaction implements Transaction {
   #checkUnique(coll: CollectionState, tc: TxnCollection, idk: string, doc: StoredDoc): { index: IndexState; key: string }[] {
     const claims: { index: IndexState; key: string }[] = [];
     const snapshotSeq = this.snapshotSeq;
-    for (const index of coll.indexes) {
+    for (const index of this.#indexesOf(coll, tc)) {
       if (!index.def.unique || index.def.spec.name === "_id_") continue;
       const keys = indexKeys(index.def, doc, coll.ns);
       if (keys === null) continue;
@@ -254,7 +337,7 @@ class SnapshotTransaction implements Transaction {
         }
         const holder = index.intents.get(ks);
         if (holder !== undefined && holder !== this && holder.state === "active") {
-          throw writeConflict(`key ${ks} of index ${index.def.spec.name} is claimed by another transaction`);
+          throw writeConflict(`key ${ks} of index ${index.def.spec.name} is claimed by another transaction`, holder);
         }
         claims.push({ index, key: ks });
       }
@@ -273,7 +356,7 @@ class SnapshotTransaction implements Transaction {
         this.#heldKeys.push(claim);
       }
     }
-    for (const index of coll.indexes) {
+    for (const index of this.#indexesOf(coll, tc)) {
       const name = index.def.spec.name;
       const unique = tc.ownUnique.get(name);
       const sorted = tc.ownIndexes?.get(name);
@@ -313,6 +396,7 @@ class SnapshotTransaction implements Transaction {
   }
 
   #release(): void {
+    this.#signalEnded?.();
     for (const tc of this.#colls.values()) {
       for (const idk of tc.writes.keys()) {
         if (tc.coll.docIntents.get(idk) === this) tc.coll.docIntents.delete(idk);
@@ -461,20 +545,21 @@ class SnapshotTransaction implements Transaction {
     return result;
   }
 
-  insert(ns: Namespace, doc: StoredDoc): void {
+  insert(ns: Namespace, doc: StoredDoc, origin: "insert" | "upsert" = "insert"): void {
     this.#assertActive();
     const docId: unknown = Object.hasOwn(doc, "_id") ? doc._id : undefined;
     checkId(docId);
+    const stored = prepareDoc(doc, docId);
+    const size = checkedSize(stored, origin);
     const coll = this.#host.collectionForWrite(ns);
     const tc = this.#writeState(coll);
     const idk = idKey(docId);
-    const stored = prepareDoc(doc, docId);
     this.#claimDocument(coll, tc, idk);
     if (this.#current(coll, idk) !== null) throw duplicateKeyError(ns, (coll.indexes[0] as IndexState).def, [docId]);
     const claims = this.#checkUnique(coll, tc, idk, stored);
     // Every index must accept the document (e.g. no parallel arrays) before anything is recorded.
-    for (const index of coll.indexes) indexKeys(index.def, stored, ns, index);
-    this.#record(coll, tc, idk, stored, claims, { kind: "insert", ns, id: stored._id, doc: stored });
+    for (const index of this.#indexesOf(coll, tc)) indexKeys(index.def, stored, ns, index);
+    this.#record(coll, tc, idk, stored, claims, { kind: "insert", ns, id: stored._id, doc: stored, size });
   }
 
   replace(ns: Namespace, docId: unknown, doc: StoredDoc, kind: "update" | "replace"): void {
@@ -489,9 +574,10 @@ class SnapshotTransaction implements Transaction {
       throw new EngineError(66, "ImmutableField", "Performing an update on the path '_id' would modify the immutable field '_id'");
     }
     const stored = prepareDoc(doc, docId);
+    const size = checkedSize(stored, "update");
     const claims = this.#checkUnique(coll, tc, idk, stored);
-    for (const index of coll.indexes) indexKeys(index.def, stored, ns, index);
-    this.#record(coll, tc, idk, stored, claims, { kind, ns, id: stored._id, doc: stored });
+    for (const index of this.#indexesOf(coll, tc)) indexKeys(index.def, stored, ns, index);
+    this.#record(coll, tc, idk, stored, claims, { kind, ns, id: stored._id, doc: stored, size });
   }
 
   delete(ns: Namespace, docId: unknown): void {
@@ -503,11 +589,60 @@ class SnapshotTransaction implements Transaction {
     this.#claimDocument(coll, tc, idk);
     const existing = this.#current(coll, idk);
     if (existing === null) return;
-    this.#record(coll, tc, idk, null, [], { kind: "delete", ns, id: existing._id, doc: null });
+    const id: unknown = existing._id;
+    this.#record(coll, tc, idk, null, [], { kind: "delete", ns, id, doc: null, size: documentSize({ _id: id }) });
   }
 
-  async commit(): Promise<void> {
-    if (this.#state === "committed") return;
+  createCollection(ns: Namespace, options: Document): void {
+    this.#assertActive();
+    const existing = this.#host.catalog.get(ns);
+    const own = this.#colls.get(ns);
+    if (existing?.durable === true || (own?.coll === existing && own?.createOptions !== undefined)) {
+      throw new EngineError(48, "NamespaceExists", `Collection ${ns} already exists.`);
+    }
+    const coll = this.#host.collectionForWrite(ns);
+    this.#assertSoleWriter(coll);
+    const tc = this.#writeState(coll);
+    tc.createOptions = freezeCopy(options);
+  }
+
+  createIndexes(ns: Namespace, specs: readonly IndexSpec[]): { before: number; after: number } {
+    this.#assertActive();
+    const existing = this.#host.catalog.get(ns);
+    if (existing?.durable === true) {
+      throw notInTransaction(`Cannot create new indexes on existing collection ${ns} in a multi-document transaction.`);
+    }
+    const coll = this.#host.collectionForWrite(ns);
+    this.#assertSoleWriter(coll);
+    const tc = this.#writeState(coll);
+    const before = this.#indexesOf(coll, tc).length;
+    const added: IndexState[] = [];
+    for (const requested of specs) {
+      const all = [...this.#indexesOf(coll, tc), ...added].map((i) => i.def.spec);
+      const spec = admitSpec(requested, all);
+      if (spec === null) continue;
+      const index = createIndexState(spec);
+      const unique = index.def.unique ? new Map<string, string>() : undefined;
+      // The collection is new: its only documents are this transaction's own writes.
+      for (const [idk, write] of tc.writes) {
+        if (write.doc === null) continue;
+        for (const key of indexKeys(index.def, write.doc, ns, index) ?? []) {
+          const ks = tupleKeyString(key);
+          const holder = unique?.get(ks);
+          if (holder !== undefined && holder !== idk) throw duplicateKeyError(ns, index.def, key);
+          unique?.set(ks, idk);
+        }
+      }
+      if (unique !== undefined) tc.ownUnique.set(spec.name, unique);
+      added.push(index);
+    }
+    tc.pendingIndexes.push(...added);
+    tc.ownIndexes = null;
+    return { before, after: before + added.length };
+  }
+
+  async commit(): Promise<Timestamp | null> {
+    if (this.#state === "committed") return this.#commitTime;
     this.#assertActive();
     const touched = [...this.#colls.values()];
     for (const tc of touched) {
@@ -515,12 +650,33 @@ class SnapshotTransaction implements Transaction {
         this.abort();
         throw writeConflict(`collection ${tc.coll.ns} was dropped or its indexes changed during the transaction`);
       }
+      // Its DDL assumed a collection nobody else had committed to.
+      if ((tc.createOptions !== undefined || tc.pendingIndexes.length > 0) && tc.coll.durable) {
+        this.abort();
+        throw writeConflict(`collection ${tc.coll.ns} was created by another operation during the transaction`);
+      }
     }
-    const durable = this.#ops.length === 0 ? Promise.resolve() : this.#host.publish(this.#ops, touched.map((tc) => tc.coll));
+    const ddl = touched.some((tc) => tc.createOptions !== undefined || tc.pendingIndexes.length > 0);
+    let published: { readonly time: Timestamp; readonly durable: Promise<void> } | undefined;
+    if (this.#ops.length > 0 || ddl) {
+      try {
+        published = this.#host.publish({
+          writes: this.#ops,
+          touched: touched.map((tc) => ({ coll: tc.coll, createOptions: tc.createOptions, indexes: tc.pendingIndexes.map((i) => i.def.spec) })),
+          session: this.#session,
+        });
+      } catch (error) {
+        // Nothing was applied (the record could not be written): the transaction is over.
+        this.abort();
+        throw error;
+      }
+    }
+    this.#commitTime = published?.time ?? null;
     this.#state = "committed";
     this.#release();
     this.#host.finished(this);
-    await durable;
+    await published?.durable;
+    return this.#commitTime;
   }
 
   abort(): void {

@@ -8,7 +8,7 @@
  * the engine does is synchronous in memory; only what must reach the disk
  * (commit, DDL, close) is asynchronous, so no open transaction can stall others.
  */
-import type { Document, Timestamp } from "bson";
+import type { Document, Timestamp, UUID } from "bson";
 import type { Collation } from "./collation.ts";
 
 /**
@@ -44,16 +44,28 @@ export interface FindOptions {
 
 export interface CollectionInfo {
   readonly name: string;
+  readonly uuid: UUID;
   readonly options: Document;
   readonly indexes: readonly IndexSpec[];
 }
 
-export type ChangeOperationType = "insert" | "update" | "replace" | "delete" | "drop" | "dropDatabase";
+/** Data changes, drops, and the DDL events MongoDB shows with `showExpandedEvents`. */
+export type ChangeOperationType =
+  | "insert" | "update" | "replace" | "delete" | "drop" | "rename" | "dropDatabase"
+  | "create" | "createIndexes" | "dropIndexes" | "modify";
+
+/** The session and transaction number of a multi-document transaction. */
+export interface TransactionSession {
+  /** The `lsid` as change events report it (`{id, uid}`). */
+  readonly lsid: Document;
+  readonly txnNumber: bigint;
+}
 
 /** One committed change, in commit order; the source of change streams. */
 export interface ChangeEvent {
   /** Global, gap-free position in commit order (1, 2, 3, …). */
   readonly seq: bigint;
+  /** The commit's cluster time, shared by every event of one commit (one transaction). */
   readonly clusterTime: Timestamp;
   readonly wallTime: Date;
   readonly ns: Namespace;
@@ -63,11 +75,28 @@ export interface ChangeEvent {
   readonly fullDocument?: StoredDoc;
   /** Pre-image for update, replace and delete. */
   readonly fullDocumentBeforeChange?: StoredDoc;
-  /** For `update` only: top-level and dotted paths set, and paths removed. */
+  /** For `update` only: paths set, paths removed, arrays truncated. */
   readonly updateDescription?: {
     readonly updatedFields: Document;
     readonly removedFields: readonly string[];
     readonly truncatedArrays: readonly Document[];
+    /** Changed paths with an array index or a numeric field name, component by component (indices as numbers). */
+    readonly disambiguatedPaths: Document;
+  };
+  /** Set when the change belongs to a multi-document transaction. */
+  readonly txn?: TransactionSession;
+  /** The collection's UUID (absent for dropDatabase). */
+  readonly collectionUUID?: UUID;
+  /**
+   * DDL events: the options a `create` or `modify` set, the indexes
+   * `createIndexes`/`dropIndexes` touched, a `rename`'s target (and the UUID
+   * of the collection it replaced).
+   */
+  readonly operationDescription?: {
+    readonly options?: Document;
+    readonly indexes?: readonly IndexSpec[];
+    readonly to?: Namespace;
+    readonly droppedTarget?: UUID;
   };
 }
 
@@ -79,6 +108,8 @@ export interface ChangeEvent {
 export interface Transaction {
   /** Change-log position this transaction reads at. */
   readonly snapshotSeq: bigint;
+  /** The cluster time of the last commit it sees (a read's `operationTime`). */
+  readonly snapshotTime: Timestamp;
   /**
    * Documents of `ns` matching `filter` (MongoDB query semantics, numeric types
    * compared by value) as of the snapshot plus this transaction's own writes, in
@@ -92,19 +123,37 @@ export interface Transaction {
    * nothing. A missing collection yields `[]`.
    */
   find(ns: Namespace, filter: Document, options?: FindOptions): StoredDoc[];
-  /** Creates the collection implicitly. Throws `EngineError` 11000 or 112. */
-  insert(ns: Namespace, doc: StoredDoc): void;
+  /**
+   * Creates the collection implicitly. Throws `EngineError` 11000 or 112, or
+   * (for a document over 16 MiB) 10334 BSONObjectTooLarge, 17420 for an upsert.
+   */
+  insert(ns: Namespace, doc: StoredDoc, origin?: "insert" | "upsert"): void;
   /**
    * Replaces the document whose `_id` is `id`. `kind` says which change event
    * it becomes. Throws `EngineError` 11000 (unique index) or 112 (WriteConflict:
    * another transaction wrote this document after our snapshot, or holds an
-   * uncommitted write to it).
+   * uncommitted write to it), or 17419 when the result exceeds 16 MiB.
    */
   replace(ns: Namespace, id: unknown, doc: StoredDoc, kind: "update" | "replace"): void;
   /** Throws `EngineError` 112 on a write conflict as `replace` does. */
   delete(ns: Namespace, id: unknown): void;
-  /** Publishes the writes; resolves only once they are in the journal (when there is one). */
-  commit(): Promise<void>;
+  /**
+   * Creates a collection as part of this transaction (MongoDB 4.4+): invisible
+   * to others until commit, gone on abort. Throws 48 NamespaceExists.
+   */
+  createCollection(ns: Namespace, options: Document): void;
+  /**
+   * Creates indexes as part of this transaction. Only on a collection this
+   * transaction creates (explicitly or by its first insert), as in MongoDB;
+   * otherwise 263 OperationNotSupportedInTransaction. Returns the index counts.
+   */
+  createIndexes(ns: Namespace, specs: readonly IndexSpec[]): { before: number; after: number };
+  /**
+   * Publishes the writes; resolves only once they are in the journal (when
+   * there is one), with the commit's cluster time (null when there was nothing
+   * to commit).
+   */
+  commit(): Promise<Timestamp | null>;
   /** Discards the writes and releases their write intents. Idempotent. */
   abort(): void;
   readonly state: "active" | "committed" | "aborted";
@@ -143,28 +192,77 @@ export interface FindStats {
 export interface ChangeLog {
   /** Position of the newest committed change (0n before any). */
   latestSeq(): bigint;
+  /** Position of the newest durable change; readers see nothing after it. */
+  durableSeq(): bigint;
+  /** The cluster time of the newest durable change. */
+  durableTime(): Timestamp;
   /** Oldest position still retained; resuming before it is ChangeStreamHistoryLost (286). */
   oldestSeq(): bigint;
-  /** Events with `seq > after`, at most `limit`. */
+  /** Changes with a cluster time up to this one may be gone; starting at or before it is ChangeStreamHistoryLost. */
+  lostUpTo(): Timestamp;
+  /** The position of the last change at or before `time`; undefined when that history is gone. */
+  positionAt(time: Timestamp): bigint | undefined;
+  /** Durable events with `seq > after`, at most `limit`. */
   since(after: bigint, limit: number): ChangeEvent[];
-  /** Resolves when `latestSeq() > after`, or after `timeoutMs`, or when `signal` aborts. */
+  /** Resolves when `durableSeq() > after`, or after `timeoutMs`, or when `signal` aborts. */
   waitFor(after: bigint, timeoutMs: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** Catalog and transactions of the whole server (all databases). */
+/** How a transaction begins. */
+export interface BeginOptions {
+  /** The client session of a multi-document transaction (its change events carry it). */
+  readonly session?: TransactionSession;
+  /**
+   * "durable" reads the newest durable state (readConcern majority or
+   * snapshot outside a transaction); "latest" (default) everything applied; a
+   * Timestamp the state as of that cluster time (readConcern snapshot with
+   * atClusterTime), which must be durable and within the snapshot history
+   * (else 239 SnapshotTooOld).
+   */
+  readonly readAt?: "latest" | "durable" | Timestamp;
+  /**
+   * A snapshot read (readConcern snapshot): keeps the state it reads readable
+   * for the snapshot history window, so later reads at its cluster time (the
+   * rest of a snapshot session) see the same state.
+   */
+  readonly keepSnapshot?: boolean;
+}
+
 export interface Engine {
-  begin(): Transaction;
+  /**
+   * This store's identity (16 hex digits): random per in-memory store, kept
+   * in the data directory otherwise. Resume tokens carry it, so a token from
+   * another store (or one that lost its data) is refused, not misread.
+   */
+  readonly storeId: string;
+  begin(options?: BeginOptions): Transaction;
   readonly changes: ChangeLog;
+  /** The current cluster time (`$clusterTime` of replies); never less than any commit time. */
+  clusterTime(): Timestamp;
+  /** Gossip: a client's `$clusterTime` moves the clock forward (a keyless deployment accepts it). */
+  advanceClusterTime(time: Timestamp): void;
+  /**
+   * A high-water mark for change streams: every change with a cluster time up
+   * to it is durable and at or before `durableSeq()`; later commits get greater times.
+   */
+  durableHighWaterMark(): Timestamp;
   listDatabases(): string[];
   listCollections(db: string): CollectionInfo[];
   /** False when it already existed. */
   createCollection(ns: Namespace, options?: Document): Promise<boolean>;
   /** The options a collection was created (or last collMod-ed) with; null when it does not exist. */
   collectionOptions(ns: Namespace): Document | null;
-  /** Replaces a collection's options (collMod); NamespaceNotFound (26) when it does not exist. */
+  /** Replaces a collection's options (collMod, a `modify` event); NamespaceNotFound (26) when it does not exist. */
   setCollectionOptions(ns: Namespace, options: Document): Promise<void>;
   /** Null when it did not exist (NamespaceNotFound). */
   dropCollection(ns: Namespace): Promise<{ nIndexesWas: number } | null>;
+  /**
+   * Moves a collection (documents, indexes, UUID) to another namespace, also
+   * in another database. Throws 26 when the source does not exist, 48 when
+   * the target does and `dropTarget` is false (with it, the target is dropped).
+   */
+  renameCollection(from: Namespace, to: Namespace, dropTarget: boolean): Promise<void>;
   dropDatabase(db: string): Promise<void>;
   /**
    * Creates the collection implicitly; an identical existing index is a no-op;
@@ -186,9 +284,22 @@ export interface EngineOptions {
   readonly log?: (level: "info" | "warn" | "error", message: string) => void;
   /** How many recent change events to keep for change streams (default 100 000). */
   readonly changeLogRetention?: number;
+  /** How long to keep change events for change streams (default 24 hours). */
+  readonly changeLogRetentionMs?: number;
+  /**
+   * How long the state a snapshot read saw stays readable by later snapshot
+   * reads at its cluster time (mongod's minSnapshotHistoryWindowInSeconds;
+   * default 300 s). Only snapshot reads keep old versions; other work does not.
+   */
+  readonly snapshotHistoryMs?: number;
   /** Journal size that triggers a snapshot and a fresh journal (default 64 MiB). */
   readonly compactAfterBytes?: number;
 }
+
+/** The largest document a client may store (maxBsonObjectSize, BSONObjMaxUserSize). */
+export const maxBsonObjectSize = 16 * 1024 * 1024;
+/** The largest command or reply document (BSONObjMaxInternalSize: 16 MiB plus 16 KiB of envelope). */
+export const maxBsonInternalSize = maxBsonObjectSize + 16 * 1024;
 
 /** An error with a MongoDB code; the command layer sends it as-is. */
 export class EngineError extends Error {
@@ -202,5 +313,17 @@ export class EngineError extends Error {
   ) {
     super(message);
     this.name = "EngineError";
+  }
+}
+
+/**
+ * A WriteConflict (112) caused by another transaction's uncommitted write:
+ * `blocker` settles when that transaction ends, so a statement outside a
+ * transaction can wait for it and retry, as mongod does.
+ */
+export class WriteConflictError extends EngineError {
+  constructor(message: string, readonly blocker: Promise<void> | undefined) {
+    super(112, "WriteConflict", message, {}, ["TransientTransactionError"]);
+    this.name = "WriteConflictError";
   }
 }

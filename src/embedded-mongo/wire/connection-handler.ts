@@ -7,11 +7,11 @@
 import type { Socket } from "node:net";
 import type { Document } from "bson";
 import type { Logger } from "pino";
-import { dispatchCommand } from "../commands/dispatch-command.ts";
-import type { ServerContext } from "../commands/command-context.ts";
+import { dispatchCommand, type DispatchResult } from "../commands/dispatch-command.ts";
+import type { ConnectionState, ServerContext } from "../commands/command-context.ts";
 import { errorCodes } from "../errors.ts";
 import { decodeMessage, MessageDecodeError, readHeader, type DecodedRequest } from "./decode-message.ts";
-import { encodeOpMsgReply, encodeOpReply } from "./encode-reply.ts";
+import { encodeOpMsgReply, encodeOpReply, ReplyTooLargeError } from "./encode-reply.ts";
 import { createMessageFramer, FramingError } from "./message-framer.ts";
 import { opCodes, opMsgFlags } from "./op-codes.ts";
 
@@ -33,6 +33,7 @@ export interface ConnectionHandle {
 
 export function handleConnection(socket: Socket, server: ServerContext, connectionId: number, log: Logger): ConnectionHandle {
   const framer = createMessageFramer();
+  const connection: ConnectionState = { id: connectionId, appName: undefined };
   let tail: Promise<void> = Promise.resolve();
   let queued = 0;
 
@@ -45,8 +46,11 @@ export function handleConnection(socket: Socket, server: ServerContext, connecti
     try {
       bytes = request.opCode === opCodes.query ? encodeOpReply(nextRequestId(), request.requestId, doc) : encodeOpMsgReply(nextRequestId(), request.requestId, doc);
     } catch (err) {
-      log.error({ err, connectionId }, "could not encode a reply");
-      const fallback = { ok: 0, errmsg: `could not encode the reply: ${err instanceof Error ? err.message : String(err)}`, code: errorCodes.InternalError, codeName: "InternalError" };
+      const tooLarge = err instanceof ReplyTooLargeError;
+      if (!tooLarge) log.error({ err, connectionId }, "could not encode a reply");
+      const fallback = tooLarge
+        ? { ok: 0, errmsg: err.message, code: errorCodes.BSONObjectTooLarge, codeName: "BSONObjectTooLarge" }
+        : { ok: 0, errmsg: `could not encode the reply: ${err instanceof Error ? err.message : String(err)}`, code: errorCodes.InternalError, codeName: "InternalError" };
       bytes = request.opCode === opCodes.query ? encodeOpReply(nextRequestId(), request.requestId, fallback) : encodeOpMsgReply(nextRequestId(), request.requestId, fallback);
     }
     send(bytes);
@@ -64,11 +68,20 @@ export function handleConnection(socket: Socket, server: ServerContext, connecti
         reply(header, { ok: 0, errmsg: `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`, code: errorCodes.UnsupportedOpQueryCommand, codeName: "UnsupportedOpQueryCommand" });
         return;
       }
-      reply(header, await dispatchCommand(server, { body, connectionId, legacyDb: db }));
+      answer(header, await dispatchCommand(server, { body, connection, legacyDb: db }), true);
       return;
     }
-    const result = await dispatchCommand(server, { body: decoded.command, connectionId });
-    if ((decoded.flags & opMsgFlags.moreToCome) === 0) reply(header, result);
+    const result = await dispatchCommand(server, { body: decoded.command, connection });
+    answer(header, result, (decoded.flags & opMsgFlags.moreToCome) === 0);
+  };
+
+  /** Sends the reply (unless the request wanted none), or closes the connection (failCommand closeConnection). */
+  const answer = (header: { opCode: number; requestId: number }, result: DispatchResult, wantsReply: boolean): void => {
+    if (result.kind === "close") {
+      socket.destroy();
+      return;
+    }
+    if (wantsReply) reply(header, result.reply);
   };
 
   const process = async (frame: Buffer): Promise<void> => {

@@ -4,6 +4,7 @@
  * BSON types all the way into storage.
  */
 import { BSON, type Document } from "bson";
+import { maxBsonInternalSize } from "../engine/types.ts";
 import { headerSize } from "./message-framer.ts";
 import { knownRequiredFlags, opCodes, opMsgFlags } from "./op-codes.ts";
 
@@ -27,7 +28,7 @@ export class MessageDecodeError extends Error {
   constructor(
     message: string,
     readonly header: MessageHeader,
-    readonly codeName: "ProtocolError" | "InvalidBSON",
+    readonly codeName: "ProtocolError" | "InvalidBSON" | "BSONObjectTooLarge",
     readonly replyable: boolean,
   ) {
     super(message);
@@ -52,6 +53,10 @@ function readDocument(frame: Buffer, offset: number, end: number, header: Messag
   const size = frame.readInt32LE(offset);
   if (size < 5 || offset + size > end) {
     throw new MessageDecodeError(`BSON document size ${size} exceeds its section`, header, "InvalidBSON", replyable);
+  }
+  // A command (or one document of a sequence) may hold a 16 MiB document plus its envelope, no more.
+  if (size > maxBsonInternalSize) {
+    throw new MessageDecodeError(`BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${maxBsonInternalSize}(16MB)`, header, "BSONObjectTooLarge", replyable);
   }
   try {
     return [BSON.deserialize(frame.subarray(offset, offset + size), deserializeOptions), size];

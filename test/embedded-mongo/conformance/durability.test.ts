@@ -7,11 +7,11 @@
  * These tests crash and restart the server process, which cannot be done to a
  * deployment given by MONGODB_URI, so they are skipped there (and say so).
  */
-import { appendFile, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Decimal128, Double, Int32, Long, MongoClient, type Document } from "mongodb";
+import { Decimal128, Double, Int32, Long, MongoClient, type Collection, type Document } from "mongodb";
 import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../../support/mongo.ts";
 import { clientOptions, expectServerError, listIndexes, type TestDoc } from "./fixture.ts";
 
@@ -79,8 +79,15 @@ async function currentJournal(dir: string): Promise<string> {
   return newest;
 }
 
-/** The engine reports a cut tail as "... has a torn or corrupt tail ...; cut off N bytes ...". */
+/** The engine reports a cut tail as "... ends in a torn record ...; cut off N bytes ...". */
 const tornTailPattern = /torn|truncat/i;
+
+/** Exactly these `_id`s are stored: every acknowledged document, nothing else. */
+async function expectExactly(coll: Collection<TestDoc>, ids: ReadonlySet<unknown>): Promise<void> {
+  const stored = (await coll.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
+  expect(stored.length).toBe(ids.size);
+  expect(stored.filter((id) => !ids.has(id))).toEqual([]);
+}
 
 describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: needs to crash the server process)", () => {
   it("acknowledged inserts, updates, deletes, a committed transaction and an index survive kill -9", { timeout: 120_000 }, async () => {
@@ -273,6 +280,79 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
     const balances = (await db2.collection<TestDoc>("accounts").find().toArray()).map((d) => d["balance"] as number);
     expect(balances).toHaveLength(accountCount);
     expect(balances.reduce((a, b) => a + b, 0)).toBe(accountCount * 1000);
+  });
+
+  it("after an oversized update and large writes, SIGTERM and kill -9 restarts keep every acknowledged document", { timeout: 180_000 }, async () => {
+    const MiB = 1024 * 1024;
+    const dataDir = await tempDir();
+    const first = await start(dataDir);
+    const big = first.client.db(dbName).collection<TestDoc>("big");
+    const acknowledged = new Set<unknown>();
+
+    await big.insertOne({ _id: "g", s: "a".repeat(10 * MiB) });
+    acknowledged.add("g");
+    // Refused, as MongoDB refuses it: nothing may change, and nothing after it may be lost.
+    expect((await expectServerError(big.updateOne({ _id: "g" }, { $set: { t: "b".repeat(7 * MiB) } }))).code).toBe(17419);
+    // About 18 MB: more than one document may hold, sent by the driver as several commands.
+    const pad = "p".repeat(900);
+    const many = await big.insertMany(Array.from({ length: 20_000 }, (_, i) => ({ _id: i, pad })));
+    expect(many.insertedCount).toBe(20_000);
+    for (let i = 0; i < 20_000; i++) acknowledged.add(i);
+    // A transaction of three 10 MB documents: more than any single journal record may hold.
+    const session = first.client.startSession();
+    await session.withTransaction(async () => {
+      for (const id of ["t1", "t2", "t3"]) await big.insertOne({ _id: id, s: id.repeat(5 * MiB) }, { session });
+    });
+    await session.endSession();
+    for (const id of ["t1", "t2", "t3"]) acknowledged.add(id);
+    await big.insertOne({ _id: "after" });
+    acknowledged.add("after");
+    await first.client.close();
+    expect(await first.server.stop()).toBe(0);
+
+    const second = await start(dataDir);
+    const big2 = second.client.db(dbName).collection<TestDoc>("big");
+    await expectExactly(big2, acknowledged);
+    const g = await big2.findOne({ _id: "g" });
+    expect(Object.keys(g ?? {})).toEqual(["_id", "s"]);
+    expect((g?.["s"] as string).length).toBe(10 * MiB);
+    expect(((await big2.findOne({ _id: "t2" }))?.["s"] as string).length).toBe(10 * MiB);
+    await big2.insertMany(Array.from({ length: 1_000 }, (_, i) => ({ _id: `later-${i}`, pad })));
+    for (let i = 0; i < 1_000; i++) acknowledged.add(`later-${i}`);
+    await crash(second.server, second.client);
+
+    const third = await start(dataDir);
+    await expectExactly(third.client.db(dbName).collection<TestDoc>("big"), acknowledged);
+    const output = third.server.output();
+    expect(`${output.stdout}\n${output.stderr}`).not.toMatch(tornTailPattern);
+  });
+
+  it("a journal damaged before valid records stops the start with an error naming the file and byte", { timeout: 120_000 }, async () => {
+    const dataDir = await tempDir();
+    const first = await start(dataDir);
+    const items = first.client.db(dbName).collection<TestDoc>("items");
+    for (let i = 0; i < 3; i++) await items.insertOne({ _id: i, v: `value-${i}` });
+    await first.client.close();
+    expect(await first.server.stop()).toBe(0);
+    const journal = await currentJournal(dataDir);
+    const bytes = await readFile(journal);
+    // A byte in the middle of the file: records before and after it are intact.
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
+    await writeFile(journal, bytes);
+
+    const failure = await spawnEmbeddedMongo({ dataDir }).then(
+      (server) => {
+        servers.push(server);
+        return "started";
+      },
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    expect(failure).toMatch(/exited \(code 1,/);
+    expect(failure).toContain(`journal ${journal} is damaged at byte `);
+    expect(failure).toMatch(/\(checksum mismatch in record at byte \d+\), but valid records follow at byte \d+; refusing to start/);
+    // Nothing was cut off: the file is exactly as it was.
+    expect((await readFile(journal)).equals(bytes)).toBe(true);
   });
 
   it("a graceful stop (SIGTERM) exits 0 and keeps everything", { timeout: 120_000 }, async () => {

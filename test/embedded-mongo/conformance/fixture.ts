@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll } from "vitest";
 import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type CommandSucceededEvent, type Db, type Document, type MongoClientOptions } from "mongodb";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../../support/mongo.ts";
+import { startTestMongo, uniqueDbName, type TestMongo, type TestMongoOptions } from "../../support/mongo.ts";
 
 export interface ConformanceContext {
   readonly mongo: TestMongo;
@@ -31,12 +31,12 @@ export const clientOptions: MongoClientOptions = { serverSelectionTimeoutMS: 10_
  * Registers beforeAll/afterAll hooks and returns an accessor for the context,
  * valid inside tests and hooks of the calling file.
  */
-export function useConformanceDb(prefix: string): () => ConformanceContext {
+export function useConformanceDb(prefix: string, options: TestMongoOptions = {}): () => ConformanceContext {
   let context: ConformanceContext | undefined;
   const extraClients: MongoClient[] = [];
 
   beforeAll(async () => {
-    const mongo = await startTestMongo();
+    const mongo = await startTestMongo(options);
     const client = new MongoClient(mongo.uri, clientOptions);
     await client.connect();
     const newClient = async (options: MongoClientOptions = {}): Promise<MongoClient> => {

@@ -1,55 +1,18 @@
 import { Double, Int32, Long, ObjectId, UUID } from "bson";
-import { appendFile, cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { appendFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createEngine } from "../../../src/embedded-mongo/engine/index.ts";
-import type { Engine, EngineOptions } from "../../../src/embedded-mongo/engine/index.ts";
+import { useDataDirs } from "./data-dirs.ts";
 import { engineError, idOf, insertAll, read, readTyped } from "./helpers.ts";
 
 const NS = "db.things";
-let root: string;
-const open: Engine[] = [];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "engine-durability-"));
-});
-
-afterEach(async () => {
-  for (const engine of open.splice(0)) await engine.close();
-  await rm(root, { recursive: true, force: true });
-});
-
-interface Logged {
-  readonly level: string;
-  readonly message: string;
-}
-
-async function start(dir: string, extra: Partial<EngineOptions> = {}): Promise<{ engine: Engine; logs: Logged[] }> {
-  const logs: Logged[] = [];
-  const engine = await createEngine({ dataDir: dir, log: (level, message) => logs.push({ level, message }), ...extra });
-  open.push(engine);
-  return { engine, logs };
-}
-
-/** What a crash leaves behind: the files as they are now, without close(). */
-async function crashCopy(dir: string, name: string): Promise<string> {
-  const copy = join(root, name);
-  await cp(dir, copy, { recursive: true });
-  return copy;
-}
-
-async function journalPath(dir: string): Promise<string> {
-  const names = (await readdir(dir)).filter((n) => n.startsWith("journal-")).sort();
-  const last = names[names.length - 1];
-  if (last === undefined) throw new Error(`no journal in ${dir}`);
-  return join(dir, last);
-}
+const dirs = useDataDirs("engine-durability");
 
 describe("journal replay", () => {
   it("restores acknowledged commits and DDL after a crash, with types, indexes and positions", async () => {
-    const dir = join(root, "live");
-    const { engine } = await start(dir);
+    const dir = dirs.path("live");
+    const { engine } = await dirs.start(dir);
     const oid = new ObjectId();
     const uuid = new UUID();
     await engine.createCollection("db.opts", { validator: { a: { $exists: true } } });
@@ -74,8 +37,8 @@ describe("journal replay", () => {
     await engine.dropIndexes(NS, ["tmp_1"]);
     const seq = engine.changes.latestSeq();
 
-    const copy = await crashCopy(dir, "crashed");
-    const { engine: reopened, logs } = await start(copy);
+    const copy = await dirs.crashCopy(dir, "crashed");
+    const { engine: reopened, logs } = await dirs.start(copy);
     expect(logs.filter((l) => l.level !== "info")).toEqual([]);
     expect(reopened.changes.latestSeq()).toBe(seq);
     expect(read(reopened, NS)).toEqual(read(engine, NS));
@@ -101,34 +64,58 @@ describe("journal replay", () => {
   });
 
   it("keeps appending after a restart", async () => {
-    const dir = join(root, "live");
-    const first = await start(dir);
+    const dir = dirs.path("live");
+    const first = await dirs.start(dir);
     await insertAll(first.engine, NS, [{ _id: 1 }]);
     await first.engine.close();
-    const second = await start(dir);
+    const second = await dirs.start(dir);
     await insertAll(second.engine, NS, [{ _id: 2 }]);
     await second.engine.close();
-    const third = await start(dir);
+    const third = await dirs.start(dir);
     expect(read(third.engine, NS).map(idOf)).toEqual([1, 2]);
-    expect(third.engine.changes.latestSeq()).toBe(2n);
+    // The collection's creation and the two inserts.
+    expect(third.engine.changes.latestSeq()).toBe(3n);
+  });
+
+  it("replays renames (with the target dropped), collMod options and DDL events", async () => {
+    const dir = dirs.path("live");
+    const first = await dirs.start(dir);
+    await insertAll(first.engine, "db.a", [{ _id: 1 }]);
+    await first.engine.createIndexes("db.a", [{ name: "k_1", key: [["k", 1]], unique: true }]);
+    await insertAll(first.engine, "other.b", [{ _id: 2 }]);
+    await first.engine.renameCollection("db.a", "other.b", true);
+    await first.engine.setCollectionOptions("other.b", { changeStreamPreAndPostImages: { enabled: true } });
+    const uuid = first.engine.listCollections("other")[0]?.uuid.toHexString();
+    const events = first.engine.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.ns, e.clusterTime]);
+    const copy = await dirs.crashCopy(dir, "crashed");
+    const second = await dirs.start(copy);
+    expect(second.logs.filter((l) => l.level !== "info")).toEqual([]);
+    expect(second.engine.listCollections("db")).toEqual([]);
+    expect(second.engine.listCollections("other").map((c) => [c.name, c.uuid.toHexString(), c.options])).toEqual([
+      ["b", uuid, { changeStreamPreAndPostImages: { enabled: true } }],
+    ]);
+    expect(read(second.engine, "other.b").map(idOf)).toEqual([1]);
+    expect(second.engine.listIndexes("other.b")?.map((s) => s.name)).toEqual(["_id_", "k_1"]);
+    expect(second.engine.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.ns, e.clusterTime])).toEqual(events);
+    expect(events.map((e) => e[1])).toEqual(["create", "insert", "createIndexes", "create", "insert", "drop", "rename", "modify"]);
   });
 
   it("writes nothing to disk without a data directory", async () => {
     const engine = await createEngine({});
     await insertAll(engine, NS, [{ _id: 1 }]);
     await engine.close();
-    expect(await readdir(root)).toEqual([]);
+    expect(await dirs.rootEntries()).toEqual([]);
   });
 });
 
 describe("torn or corrupt journal tails", () => {
   async function prepare(): Promise<{ dir: string; journal: string; size: number }> {
-    const dir = join(root, "live");
-    const { engine } = await start(dir);
+    const dir = dirs.path("live");
+    const { engine } = await dirs.start(dir);
     await insertAll(engine, NS, [{ _id: 1, v: "one" }]);
     await insertAll(engine, NS, [{ _id: 2, v: "two" }]);
-    const copy = await crashCopy(dir, "crashed");
-    const journal = await journalPath(copy);
+    const copy = await dirs.crashCopy(dir, "crashed");
+    const journal = await dirs.journal(copy);
     return { dir: copy, journal, size: (await stat(journal)).size };
   }
 
@@ -136,17 +123,17 @@ describe("torn or corrupt journal tails", () => {
     const { dir, journal, size } = await prepare();
     const bytes = await readFile(journal);
     await writeFile(journal, bytes.subarray(0, size - 5));
-    const { engine, logs } = await start(dir);
+    const { engine, logs } = await dirs.start(dir);
     expect(read(engine, NS).map(idOf)).toEqual([1]);
     const warnings = logs.filter((l) => l.level === "warn");
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.message).toMatch(/torn or corrupt tail .*incomplete record/);
+    expect(warnings[0]?.message).toMatch(/torn record .*incomplete record/);
     expect(logs.filter((l) => l.level === "error")).toEqual([]);
     expect((await stat(journal)).size).toBeLessThan(size - 5);
     // New commits land after the cut and survive the next restart.
     await insertAll(engine, NS, [{ _id: 3 }]);
     await engine.close();
-    const again = await start(dir);
+    const again = await dirs.start(dir);
     expect(read(again.engine, NS).map(idOf)).toEqual([1, 3]);
     expect(again.logs.filter((l) => l.level !== "info")).toEqual([]);
   });
@@ -154,7 +141,7 @@ describe("torn or corrupt journal tails", () => {
   it("cuts off garbage appended after the last record", async () => {
     const { dir, journal, size } = await prepare();
     await appendFile(journal, Buffer.from([1, 2, 3]));
-    const { engine, logs } = await start(dir);
+    const { engine, logs } = await dirs.start(dir);
     expect(read(engine, NS).map(idOf)).toEqual([1, 2]);
     expect(logs.filter((l) => l.level === "warn")).toHaveLength(1);
     expect((await stat(journal)).size).toBe(size);
@@ -165,7 +152,7 @@ describe("torn or corrupt journal tails", () => {
     const bytes = await readFile(journal);
     bytes[size - 10] = (bytes[size - 10] ?? 0) ^ 0xff;
     await writeFile(journal, bytes);
-    const { engine, logs } = await start(dir);
+    const { engine, logs } = await dirs.start(dir);
     expect(read(engine, NS).map(idOf)).toEqual([1]);
     const warnings = logs.filter((l) => l.level === "warn");
     expect(warnings).toHaveLength(1);
@@ -175,8 +162,8 @@ describe("torn or corrupt journal tails", () => {
 
 describe("compaction", () => {
   it("snapshots past the threshold, starts a new journal, and restarts with everything", async () => {
-    const dir = join(root, "live");
-    const { engine } = await start(dir, { compactAfterBytes: 4096 });
+    const dir = dirs.path("live");
+    const { engine } = await dirs.start(dir, { compactAfterBytes: 4096 });
     await engine.createIndexes(NS, [{ name: "k_1", key: [["k", 1]], unique: true }]);
     for (let i = 0; i < 60; i++) {
       const txn = engine.begin();
@@ -200,7 +187,7 @@ describe("compaction", () => {
     // The snapshot and the journal after it share a generation.
     expect(snapshots[0]?.slice("snapshot-".length, -".bson".length)).toBe(journals[0]?.slice("journal-".length, -".log".length));
 
-    const { engine: reopened, logs } = await start(dir);
+    const { engine: reopened, logs } = await dirs.start(dir);
     expect(logs.filter((l) => l.level !== "info")).toEqual([]);
     expect(read(reopened, NS)).toEqual(expected);
     expect(readTyped(reopened, NS, { _id: 0 })[0]?.n).toBeInstanceOf(Long);
@@ -218,12 +205,12 @@ describe("compaction", () => {
   });
 
   it("ignores a snapshot left half-written by a crash", async () => {
-    const dir = join(root, "live");
-    const { engine } = await start(dir);
+    const dir = dirs.path("live");
+    const { engine } = await dirs.start(dir);
     await insertAll(engine, NS, [{ _id: 1 }]);
-    const copy = await crashCopy(dir, "crashed");
+    const copy = await dirs.crashCopy(dir, "crashed");
     await writeFile(join(copy, "snapshot-00000001.bson.tmp"), Buffer.from("partial"));
-    const { engine: reopened, logs } = await start(copy);
+    const { engine: reopened, logs } = await dirs.start(copy);
     expect(read(reopened, NS).map(idOf)).toEqual([1]);
     expect(logs.filter((l) => l.level !== "info")).toEqual([]);
     expect((await readdir(copy)).filter((n) => n.endsWith(".tmp"))).toEqual([]);

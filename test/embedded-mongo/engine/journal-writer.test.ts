@@ -27,7 +27,7 @@ describe("journal writer", () => {
     await writer.close();
     const decoded = decodeRecords(await readFile(path));
     expect(decoded.problem).toBeUndefined();
-    expect(decoded.records.map((r) => Number(r.i))).toEqual(Array.from({ length: 51 }, (_, i) => i));
+    expect(decoded.records.map((r) => Number(r.doc.i))).toEqual(Array.from({ length: 51 }, (_, i) => i));
   });
 
   it("keeps order across a switch to a new file", async () => {
@@ -39,8 +39,8 @@ describe("journal writer", () => {
     const b = writer.append(encodeRecord({ f: "b" }));
     await Promise.all([a, b]);
     await writer.close();
-    expect(decodeRecords(await readFile(first)).records.map((r): unknown => r.f)).toEqual(["a"]);
-    expect(decodeRecords(await readFile(second)).records.map((r): unknown => r.f)).toEqual(["b"]);
+    expect(decodeRecords(await readFile(first)).records.map((r): unknown => r.doc.f)).toEqual(["a"]);
+    expect(decodeRecords(await readFile(second)).records.map((r): unknown => r.doc.f)).toEqual(["b"]);
   });
 
   it("rejects later appends after a write failure and reports it once", async () => {

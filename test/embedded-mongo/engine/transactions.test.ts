@@ -1,6 +1,6 @@
 import { Binary, Double, Int32, Long, ObjectId, UUID } from "bson";
 import { beforeEach, describe, expect, it } from "vitest";
-import { createEngine } from "../../../src/embedded-mongo/engine/index.ts";
+import { createEngine, WriteConflictError } from "../../../src/embedded-mongo/engine/index.ts";
 import type { Engine } from "../../../src/embedded-mongo/engine/index.ts";
 import { engineError, engineRejection, idOf, insertAll, plain, read, readTyped } from "./helpers.ts";
 
@@ -180,7 +180,8 @@ describe("abort and commit", () => {
     expect(read(engine, NS)).toEqual([{ _id: 1, v: 1 }]);
     expect(engineError(() => txn.find(NS, {})).code).toBe(251);
     expect((await engineRejection(txn.commit())).code).toBe(251);
-    expect(engine.changes.latestSeq()).toBe(1n);
+    // The collection's implicit creation and the first insert.
+    expect(engine.changes.latestSeq()).toBe(2n);
   });
 
   it("an insert into a new collection that is aborted leaves no collection behind", () => {
@@ -198,7 +199,8 @@ describe("abort and commit", () => {
     await txn.commit();
     await txn.commit();
     expect(txn.state).toBe("committed");
-    expect(engine.changes.latestSeq()).toBe(before + 3n);
+    // The implicit creation of the collection, then the three inserts.
+    expect(engine.changes.latestSeq()).toBe(before + 4n);
     expect(read(engine, NS)).toHaveLength(3);
     expect(engine.listCollections("db").map((c) => c.name)).toEqual(["items"]);
   });
@@ -233,5 +235,157 @@ describe("catalog", () => {
     await engine.dropDatabase("a");
     expect(engine.listDatabases()).toEqual(["b"]);
     expect(read(engine, "a.y")).toEqual([]);
+  });
+});
+
+describe("DDL inside a transaction", () => {
+  it("creates a collection and indexes that nobody sees before commit", async () => {
+    const txn = engine.begin();
+    txn.createCollection("db.fresh", { changeStreamPreAndPostImages: { enabled: true } });
+    expect(txn.createIndexes("db.fresh", [{ name: "k_1", key: [["k", 1]], unique: true }])).toEqual({ before: 1, after: 2 });
+    txn.insert("db.fresh", { _id: 1, k: "a" });
+    expect(engineError(() => { txn.insert("db.fresh", { _id: 2, k: "a" }); }).code).toBe(11000);
+    expect(engine.listCollections("db")).toEqual([]);
+    expect(engine.listIndexes("db.fresh")).toBeNull();
+    expect(read(engine, "db.fresh")).toEqual([]);
+    await txn.commit();
+    expect(engine.listCollections("db").map((c) => [c.name, c.options])).toEqual([["fresh", { changeStreamPreAndPostImages: { enabled: true } }]]);
+    expect(engine.listIndexes("db.fresh")?.map((s) => s.name)).toEqual(["_id_", "k_1"]);
+    const later = engine.begin();
+    expect(engineError(() => { later.insert("db.fresh", { _id: 3, k: "a" }); }).code).toBe(11000);
+    later.abort();
+  });
+
+  it("leaves nothing behind on abort", async () => {
+    const txn = engine.begin();
+    txn.createCollection("db.fresh", {});
+    txn.createIndexes("db.fresh", [{ name: "k_1", key: [["k", 1]], unique: true }]);
+    txn.insert("db.fresh", { _id: 1, k: "a" });
+    txn.abort();
+    expect(engine.listCollections("db")).toEqual([]);
+    await insertAll(engine, "db.fresh", [{ _id: 1, k: "a" }, { _id: 2, k: "a" }]);
+    expect(engine.listIndexes("db.fresh")?.map((s) => s.name)).toEqual(["_id_"]);
+  });
+
+  it("checks a new unique index against the transaction's own earlier writes", () => {
+    const txn = engine.begin();
+    txn.insert("db.fresh", { _id: 1, k: "a" });
+    txn.insert("db.fresh", { _id: 2, k: "a" });
+    const error = engineError(() => txn.createIndexes("db.fresh", [{ name: "k_1", key: [["k", 1]], unique: true }]));
+    expect(error.code).toBe(11000);
+    txn.abort();
+  });
+
+  it("refuses indexes on an existing collection and a second create, as MongoDB does", async () => {
+    await insertAll(engine, NS, [{ _id: 1 }]);
+    const txn = engine.begin();
+    const indexes = engineError(() => txn.createIndexes(NS, [{ name: "k_1", key: [["k", 1]] }]));
+    expect([indexes.code, indexes.codeName, indexes.message]).toEqual([263, "OperationNotSupportedInTransaction", `Cannot create new indexes on existing collection ${NS} in a multi-document transaction.`]);
+    const create = engineError(() => { txn.createCollection(NS, {}); });
+    expect([create.code, create.message]).toEqual([48, `Collection ${NS} already exists.`]);
+    txn.createCollection("db.other", {});
+    expect(engineError(() => { txn.createCollection("db.other", {}); }).code).toBe(48);
+    txn.abort();
+  });
+
+  it("makes the commit a WriteConflict when another commit created the collection first", async () => {
+    const txn = engine.begin();
+    txn.createCollection("db.fresh", {});
+    await insertAll(engine, "db.fresh", [{ _id: 1 }]);
+    const error = await engineRejection(txn.commit());
+    expect(error.code).toBe(112);
+    expect(error.errorLabels).toEqual(["TransientTransactionError"]);
+  });
+});
+
+describe("sessions, blockers and read points", () => {
+  it("stamps every change of a transaction with its session and one cluster time", async () => {
+    const lsid = { id: new UUID() };
+    const txn = engine.begin({ session: { lsid, txnNumber: 3n } });
+    txn.insert(NS, { _id: 1 });
+    txn.insert(NS, { _id: 2 });
+    const time = await txn.commit();
+    const events = engine.changes.since(0n, 10);
+    expect(events.map((e) => [e.operationType, e.txn?.txnNumber, e.txn?.lsid === lsid, e.clusterTime])).toEqual([
+      ["create", 3n, true, time],
+      ["insert", 3n, true, time],
+      ["insert", 3n, true, time],
+    ]);
+    await insertAll(engine, NS, [{ _id: 3 }]);
+    expect(engine.changes.since(3n, 10)[0]?.txn).toBeUndefined();
+  });
+
+  it("a WriteConflict on another transaction's uncommitted write says when that transaction ends", async () => {
+    await insertAll(engine, NS, [{ _id: 1 }]);
+    const holder = engine.begin();
+    holder.replace(NS, 1, { _id: 1, v: 1 }, "update");
+    const blocked = engine.begin();
+    const error = engineError(() => { blocked.insert(NS, { _id: 1 }); });
+    expect(error.code).toBe(112);
+    if (!(error instanceof WriteConflictError)) throw new Error(`expected a WriteConflictError, got ${error.name}`);
+    let ended = false;
+    void error.blocker?.then(() => { ended = true; });
+    await Promise.resolve();
+    expect(ended).toBe(false);
+    await holder.commit();
+    await error.blocker;
+    expect(ended).toBe(true);
+    blocked.abort();
+  });
+
+  it("reads at the durable point when asked, and reports the snapshot's cluster time", async () => {
+    await insertAll(engine, NS, [{ _id: 1 }]);
+    const reader = engine.begin({ readAt: "durable" });
+    expect(reader.find(NS, {}).map(idOf)).toEqual([1]);
+    expect(reader.snapshotTime).toEqual(engine.changes.since(0n, 10).at(-1)?.clusterTime);
+    reader.abort();
+  });
+});
+
+describe("reads at a cluster time", () => {
+  it("see the state a snapshot read saw, at its cluster time, within the snapshot history", async () => {
+    await insertAll(engine, NS, [{ _id: 1, v: 1 }]);
+    const snapshotRead = engine.begin({ readAt: "durable", keepSnapshot: true });
+    const first = snapshotRead.snapshotTime;
+    snapshotRead.abort();
+    const txn = engine.begin();
+    txn.replace(NS, 1, { _id: 1, v: 2 }, "update");
+    const second = await txn.commit();
+    if (second === null) throw new Error("no commit time");
+    const atFirst = engine.begin({ readAt: first });
+    expect(read(engine, NS)).toEqual([{ _id: 1, v: 2 }]);
+    expect(plain(atFirst.find(NS, {}))).toEqual([{ _id: 1, v: 1 }]);
+    expect(atFirst.snapshotTime).toEqual(first);
+    atFirst.abort();
+    const atSecond = engine.begin({ readAt: second });
+    expect(plain(atSecond.find(NS, {}))).toEqual([{ _id: 1, v: 2 }]);
+    atSecond.abort();
+  });
+
+  it("are refused once the snapshot history window has passed", async () => {
+    const brief = await createEngine({ snapshotHistoryMs: 50 });
+    await insertAll(brief, NS, [{ _id: 1, v: 1 }]);
+    const snapshotRead = brief.begin({ readAt: "durable", keepSnapshot: true });
+    const first = snapshotRead.snapshotTime;
+    snapshotRead.abort();
+    await insertAll(brief, NS, [{ _id: 2 }]);
+    const inWindow = brief.begin({ readAt: first });
+    expect(inWindow.find(NS, {}).map(idOf)).toEqual([1]);
+    inWindow.abort();
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(engineError(() => brief.begin({ readAt: first })).code).toBe(239);
+  });
+
+  it("are refused with SnapshotTooOld (239) where no snapshot read kept that state", async () => {
+    const forgetful = await createEngine({ snapshotHistoryMs: 60_000 });
+    await insertAll(forgetful, NS, [{ _id: 1, v: 1 }]);
+    const first = forgetful.changes.since(0n, 10).at(-1)?.clusterTime;
+    const txn = forgetful.begin();
+    txn.replace(NS, 1, { _id: 1, v: 2 }, "update");
+    await txn.commit();
+    if (first === undefined) throw new Error("no commit time");
+    const error = engineError(() => forgetful.begin({ readAt: first }));
+    expect([error.code, error.codeName]).toEqual([239, "SnapshotTooOld"]);
+    expect(error.message).toBe(`Read timestamp Timestamp(${first.t}, ${first.i}) is older than the oldest available timestamp.`);
   });
 });

@@ -1,4 +1,4 @@
-import { MongoClient, MongoServerError, type ChangeStreamDocument, type Db, type ResumeToken } from "mongodb";
+import { MongoClient, MongoServerError, Timestamp, type ChangeStreamDocument, type Db, type Document, type ResumeToken } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../../src/embedded-mongo/index.ts";
 
@@ -148,6 +148,88 @@ describe("change streams", () => {
     expect(err).toBeInstanceOf(MongoServerError);
     expect((err as MongoServerError).code).toBe(286);
     expect((err as MongoServerError).codeName).toBe("ChangeStreamHistoryLost");
+  });
+});
+
+describe("the change-log window and foreign tokens", () => {
+  async function withServer<T>(options: Parameters<typeof startEmbeddedMongo>[0], fn: (db: Db) => Promise<T>): Promise<T> {
+    const own = await startEmbeddedMongo({ port: 0, ...options });
+    const c = new MongoClient(own.uri);
+    try {
+      return await fn(c.db("window"));
+    } finally {
+      await c.close();
+      await own.stop();
+    }
+  }
+
+  async function openError(own: Db, spec: Document): Promise<MongoServerError> {
+    const err = await own.command({ aggregate: "w", pipeline: [{ $changeStream: spec }], cursor: {} }).then(() => undefined, (e: unknown) => e);
+    if (!(err instanceof MongoServerError)) throw new Error(`expected a server error, got ${String(err)}`);
+    return err;
+  }
+
+  it("startAtOperationTime before the window is ChangeStreamHistoryLost (286)", async () => {
+    await withServer({ changeLogRetention: 5 }, async (own) => {
+      const first = await own.command({ insert: "w", documents: [{ _id: 0 }] });
+      for (let i = 0; i < 10; i++) await own.command({ insert: "w", documents: [{ _id: 100 + i }] });
+      const err = await openError(own, { startAtOperationTime: first["operationTime"] as Timestamp });
+      expect([err.code, err.codeName]).toEqual([286, "ChangeStreamHistoryLost"]);
+    });
+  });
+
+  it("events older than the age limit are gone: resuming before them is ChangeStreamHistoryLost", async () => {
+    await withServer({ changeLogRetentionMs: 300 }, async (own) => {
+      const stream = own.collection("w").watch([], { maxAwaitTimeMS: 50 });
+      let token: ResumeToken;
+      try {
+        await stream.tryNext();
+        await own.command({ insert: "w", documents: [{ _id: 1 }] });
+        token = (await stream.next())._id;
+      } finally {
+        await stream.close();
+      }
+      // The change right after the token ages out of the window.
+      await own.command({ insert: "w", documents: [{ _id: 2 }] });
+      await new Promise((r) => setTimeout(r, 500));
+      await own.command({ insert: "w", documents: [{ _id: 3 }] });
+      expect((await openError(own, { resumeAfter: token })).code).toBe(286);
+    });
+  });
+
+  it("a stream that falls behind the window fails with ChangeStreamHistoryLost instead of skipping changes", async () => {
+    await withServer({ changeLogRetention: 5 }, async (own) => {
+      const opened = await own.command({ aggregate: "w", pipeline: [{ $changeStream: {} }], cursor: { batchSize: 0 } });
+      const id = (opened["cursor"] as { id: unknown }).id;
+      for (let i = 0; i < 10; i++) await own.command({ insert: "w", documents: [{ _id: i }] });
+      const err = await own.command({ getMore: id, collection: "w", maxTimeMS: 100 }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(MongoServerError);
+      expect((err as MongoServerError).code).toBe(286);
+      expect((err as MongoServerError).errorLabels).toContain("NonResumableChangeStreamError");
+    });
+  });
+
+  it("a token another store issued is not found (ChangeStreamFatalError, 280), not silently misread", async () => {
+    const token = await withServer({}, async (own) => {
+      for (let i = 0; i < 3; i++) await own.command({ insert: "w", documents: [{ _id: i }] });
+      const stream = own.collection("w").watch([], { startAtOperationTime: new Timestamp({ t: 1, i: 0 }), maxAwaitTimeMS: 50 });
+      try {
+        await stream.next();
+        return (await stream.next())._id;
+      } finally {
+        await stream.close();
+      }
+    });
+    await withServer({}, async (own) => {
+      // Another store: same positions, other cluster times; and one with fewer changes than the token's position.
+      for (let i = 0; i < 5; i++) await own.command({ insert: "w", documents: [{ _id: i }] });
+      const err = await openError(own, { resumeAfter: token });
+      expect([err.code, err.codeName]).toEqual([280, "ChangeStreamFatalError"]);
+      expect(err.message).toMatch(/^cannot resume stream; the resume token was not found/);
+    });
+    await withServer({}, async (own) => {
+      expect((await openError(own, { resumeAfter: token })).code).toBe(280);
+    });
   });
 });
 

@@ -79,8 +79,11 @@ describe("embedded-mongo CLI", () => {
 
 describe("parseCli", () => {
   it("accepts a port, a data directory and a log level", () => {
-    expect(parseCli(["--port", "0"])).toEqual({ help: false, port: 0, dataDir: undefined, logLevel: "info" });
-    expect(parseCli(["--port", "27017", "--data-dir", "/tmp/x", "--log-level", "debug"])).toEqual({ help: false, port: 27017, dataDir: "/tmp/x", logLevel: "debug" });
+    const defaults = { changeLogRetention: undefined, changeLogRetentionMs: undefined, enableTestCommands: false };
+    expect(parseCli(["--port", "0"])).toEqual({ help: false, port: 0, dataDir: undefined, logLevel: "info", ...defaults });
+    expect(parseCli(["--port", "27017", "--data-dir", "/tmp/x", "--log-level", "debug"])).toEqual({ help: false, port: 27017, dataDir: "/tmp/x", logLevel: "debug", ...defaults });
+    expect(parseCli(["--port", "0", "--enable-test-commands", "--change-log-retention", "500", "--change-log-retention-seconds", "60"]))
+      .toEqual({ help: false, port: 0, dataDir: undefined, logLevel: "info", changeLogRetention: 500, changeLogRetentionMs: 60_000, enableTestCommands: true });
   });
 
   it.each([

@@ -1,7 +1,8 @@
-import { BSON, Long } from "bson";
+import { Binary, BSON, Long, Timestamp, type Document } from "bson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../../src/embedded-mongo/index.ts";
 import { header, opMsg, opQuery, rawConnect, type RawConnection } from "./raw-wire-client.ts";
+import { expectPlainOk } from "./expect-reply.ts";
 
 let server: EmbeddedMongo;
 const open: RawConnection[] = [];
@@ -16,7 +17,7 @@ async function connection(): Promise<RawConnection> {
 async function expectServerUp(): Promise<void> {
   const c = await connection();
   c.send(opMsg({ body: { ping: 1, $db: "admin" } }));
-  expect((await c.next()).doc).toEqual({ ok: 1 });
+  expectPlainOk((await c.next()).doc);
 }
 
 beforeAll(async () => {
@@ -64,7 +65,7 @@ describe("framing", () => {
     }
     const reply = await c.next();
     expect(reply.responseTo).toBe(9);
-    expect(reply.doc).toEqual({ ok: 1 });
+    expectPlainOk(reply.doc);
   });
 
   it("answers several messages from one chunk in order", async () => {
@@ -97,7 +98,7 @@ describe("framing", () => {
   it("skips a trailing checksum when flag bit 0 is set", async () => {
     const c = await connection();
     c.send(opMsg({ body: { ping: 1, $db: "admin" }, checksum: true }));
-    expect((await c.next()).doc).toEqual({ ok: 1 });
+    expectPlainOk((await c.next()).doc);
   });
 
   it("rejects unknown required flag bits but ignores unknown optional ones", async () => {
@@ -107,7 +108,7 @@ describe("framing", () => {
     expect(rejected.doc).toMatchObject({ ok: 0, code: 17, codeName: "ProtocolError" });
     expect(String(rejected.doc["errmsg"])).toContain("unknown required flag bits 0x10");
     c.send(opMsg({ body: { ping: 1, $db: "admin" }, flags: 1 << 20 }));
-    expect((await c.next()).doc).toEqual({ ok: 1 });
+    expectPlainOk((await c.next()).doc);
   });
 
   it("never replies to moreToCome requests, even failing ones, and keeps the connection in step", async () => {
@@ -130,7 +131,7 @@ describe("framing", () => {
     c.send(bad);
     expect((await c.next()).doc).toMatchObject({ ok: 0, codeName: "InvalidBSON", code: 22 });
     c.send(good);
-    expect((await c.next()).doc).toEqual({ ok: 1 });
+    expectPlainOk((await c.next()).doc);
   });
 
   it("answers an OP_MSG without a $db with an error", async () => {
@@ -226,5 +227,69 @@ describe("framing", () => {
     expect((killed["cursorsNotFound"] as unknown[]).map(String)).toEqual(["12345"]);
     c.send(opMsg({ body: { getMore: id, collection: "cursors", $db: "raw" } }));
     expect((await c.next()).doc).toMatchObject({ ok: 0, code: 43, codeName: "CursorNotFound" });
+  });
+});
+
+describe("message and document size limits", () => {
+  const MiB = 1024 * 1024;
+
+  it("accepts a 45 MB message (three 15 MiB documents in a kind-1 section) and inserts them all", { timeout: 60_000 }, async () => {
+    const c = await connection();
+    const docs = [1, 2, 3].map((i) => ({ _id: i, s: String(i).repeat(15 * MiB) }));
+    const frame = opMsg({ body: { insert: "big", ordered: true, $db: "raw" }, sequences: [["documents", docs]] });
+    expect(frame.length).toBeGreaterThan(45 * 1_000_000);
+    expect(frame.length).toBeLessThan(48_000_000);
+    c.send(frame);
+    expect((await c.next(30_000)).doc).toMatchObject({ ok: 1, n: 3 });
+    c.send(opMsg({ body: { aggregate: "big", pipeline: [{ $project: { len: { $strLenBytes: "$s" } } }], cursor: {}, $db: "raw" } }));
+    expect(((await c.next(30_000)).doc["cursor"] as { firstBatch: unknown[] }).firstBatch).toEqual([
+      { _id: 1, len: 15 * MiB },
+      { _id: 2, len: 15 * MiB },
+      { _id: 3, len: 15 * MiB },
+    ]);
+  });
+
+  it("answers a command document above 16 MiB plus envelope with BSONObjectTooLarge and stays usable", async () => {
+    const c = await connection();
+    c.send(opMsg({ body: { insert: "huge", documents: [{ _id: 1, s: "x".repeat(16 * MiB + 16 * 1024) }], $db: "raw" } }));
+    const reply = (await c.next()).doc;
+    expect(reply).toMatchObject({ ok: 0, code: 10334, codeName: "BSONObjectTooLarge" });
+    expect(String(reply["errmsg"])).toMatch(/^BSONObj size: \d+ \(0x[0-9A-F]+\) is invalid\. Size must be between 0 and 16793600\(16MB\)$/);
+    c.send(opMsg({ body: { count: "huge", $db: "raw" } }));
+    expect((await c.next()).doc).toMatchObject({ ok: 1, n: 0 });
+  });
+
+  it("answers a result larger than a reply may be with BSONObjectTooLarge, never a truncated reply", { timeout: 60_000 }, async () => {
+    const c = await connection();
+    const docs = [1, 2, 3].map((i) => ({ _id: i, s: String(i).repeat(7 * MiB) }));
+    c.send(opMsg({ body: { insert: "grouped", $db: "raw" }, sequences: [["documents", docs]] }));
+    expect((await c.next(30_000)).doc).toMatchObject({ ok: 1, n: 3 });
+    c.send(opMsg({ body: { aggregate: "grouped", pipeline: [{ $group: { _id: null, all: { $push: "$s" } } }], cursor: {}, $db: "raw" } }));
+    const reply = (await c.next(30_000)).doc;
+    expect(reply).toMatchObject({ ok: 0, code: 10334, codeName: "BSONObjectTooLarge" });
+    c.send(opMsg({ body: { ping: 1, $db: "raw" } }));
+    expect((await c.next()).doc["ok"]).toBe(1);
+  });
+
+  it("gives a document above 16 MiB in a sequence its own write error (10334), the others are inserted", async () => {
+    const c = await connection();
+    const docs = [{ _id: 1 }, { _id: 2, s: "x".repeat(16 * MiB) }, { _id: 3 }];
+    c.send(opMsg({ body: { insert: "seq", ordered: false, $db: "raw" }, sequences: [["documents", docs]] }));
+    const reply = (await c.next()).doc;
+    expect(reply).toMatchObject({ ok: 1, n: 2, writeErrors: [{ index: 1, code: 10334, codeName: "BSONObjectTooLarge" }] });
+  });
+});
+
+describe("cluster time gossip", () => {
+  it("moves the clock forward, but refuses a time more than a year ahead (ClusterTimeFailsRateLimiter, 205)", async () => {
+    const c = await connection();
+    const signature = { hash: new Binary(Buffer.alloc(20), 0), keyId: Long.ZERO };
+    const ahead = new Timestamp({ t: Math.floor(Date.now() / 1000) + 3_600, i: 5 });
+    c.send(opMsg({ body: { ping: 1, $db: "admin", $clusterTime: { clusterTime: ahead, signature } } }));
+    const gossiped = (await c.next()).doc;
+    expect(((gossiped["$clusterTime"] as Document)["clusterTime"] as Timestamp).equals(ahead)).toBe(true);
+    const tooFar = new Timestamp({ t: Math.floor(Date.now() / 1000) + 400 * 24 * 3_600, i: 1 });
+    c.send(opMsg({ body: { ping: 1, $db: "admin", $clusterTime: { clusterTime: tooFar, signature } } }));
+    expect((await c.next()).doc).toMatchObject({ ok: 0, code: 205, codeName: "ClusterTimeFailsRateLimiter" });
   });
 });
