@@ -33,7 +33,7 @@ export interface TlsFiles {
   readonly keyPath: string;
 }
 
-/** How a verified client certificate may identify the caller on the gRPC door (issue 4). */
+/** How a verified client certificate may identify the caller on the gRPC door. */
 export type ClientCertIdentity = "none" | "service-cn";
 
 /** The validated configuration of one Roster process. */

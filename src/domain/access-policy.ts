@@ -1,5 +1,5 @@
 /**
- * The authorization rules of Roster (issue 3, "Authorization") as pure
+ * The authorization rules of Roster (README, "Authorization") as pure
  * functions over plain facts. The app layer loads the facts for a (caller,
  * group) pair; the RPC pipeline reads each method's declared AccessRule once,
  * mirrors it as an `AccessRuleSpec` and asks `evaluateAccess` for a decision.

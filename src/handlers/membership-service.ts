@@ -1,7 +1,7 @@
 /**
  * MembershipService: parse the request, call the app, convert the answer.
- * Access was decided by the pipeline's authorization step; the batch RPCs of
- * issue 5 (per-item authorization) live in ./batch-memberships.ts.
+ * Access was decided by the pipeline's authorization step; the batch RPCs
+ * (authorized per item) live in ./batch-memberships.ts.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/types.ts";

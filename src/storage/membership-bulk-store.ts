@@ -1,6 +1,6 @@
 /**
- * Bulk reads and writes on the `memberships` collection for the batch engine
- * (issue 5): one `$in` query reads the current state of a chunk's members of
+ * Bulk reads and writes on the `memberships` collection for the batch engine:
+ * one `$in` query reads the current state of a chunk's members of
  * a group, and one `bulkWrite` stores a chunk's net changes, instead of one
  * round trip per operation. Run inside the chunk's transaction (the caller
  * passes the transaction's StoreCall); the group's member_count is bumped by

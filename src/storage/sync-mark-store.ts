@@ -1,5 +1,5 @@
 /**
- * Scratch records of a sync stream (issue 5): which members the stream has
+ * Scratch records of a sync stream: which members the stream has
  * sent, and with what resulting role. A sync treats the members sent as the
  * complete desired set of a group of ANY size, so the set is kept here rather
  * than in server memory: at the end, the group's members are paged through

@@ -1,5 +1,5 @@
 /**
- * Sync mode (issue 5): a stream whose first message declares `sync` for a
+ * Sync mode: a stream whose first message declares `sync` for a
  * group sends the complete desired set of that group's direct members. Each
  * add is applied like any other (a different role changes the role), and
  * every member sent is marked in a scratch collection (see
