@@ -14,7 +14,7 @@ import { createCertificateCaller } from "./auth/certificate-caller.ts";
 import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
 import { loadOrCreateDevSecret } from "./auth/dev-key.ts";
 import { createRosterApp } from "./app/roster-app.ts";
-import type { RosterApp } from "./app/types.ts";
+import type { RosterApp } from "./app/index.ts";
 import type { RosterConfig } from "./config.ts";
 import { createRosterServices } from "./handlers/index.ts";
 import { createHealthMonitor } from "./ops/health.ts";

@@ -17,47 +17,57 @@ import {
 import { invalidArgument } from "../domain/errors.ts";
 import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
 import { validateGroupId, validateNamespace, validateSlug } from "../domain/group-validation.ts";
-import type { Caller } from "../domain/model.ts";
+import type { Caller, GroupRecord, Role } from "../domain/model.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
-import { accessFactsOf, both, isCreator, loadAncestors } from "./access-facts.ts";
+import { isCreator, loadAccessFacts, loadGroup } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf } from "./call-scope.ts";
+import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
-import { memoized, type RequestMemo } from "./request-memo.ts";
-import type { AccessApi, AccessTarget, CallOptions, ResolvedAccess } from "./types.ts";
+import type { GroupUpdate } from "./groups-api.ts";
+import type { RequestMemo } from "./request-memo.ts";
 
-/** The caller's facts on one group (closure memoised per request). */
-export function loadAccessFacts(
-  ctx: AppContext,
-  caller: Caller,
-  group: GroupNode,
-  call: StoreCall,
-  memo: RequestMemo | undefined,
-): Promise<AccessFacts> {
-  const load = async () => {
-    const [closure, ancestors] = await both(
-      call,
-      () => loadPrincipalClosure(ctx, caller.principal, call, memo),
-      () => loadAncestors(ctx, [group], call),
-    );
-    return accessFactsOf(caller, group, closure, ancestors);
-  };
-  if (memo === undefined || call.session !== undefined) return load();
-  // Keyed by etag too: facts on a group version the memo did not load are computed afresh.
-  return memoized(memo.facts, `${caller.principal} ${group.id} ${group.etag}`, load);
+/**
+ * The request values an AccessRule points at, already extracted by the RPC
+ * layer (field paths resolved, enums converted, "" for unset strings).
+ */
+export interface AccessTarget {
+  /** Value of group_field ("" when empty; for CREATE_GROUP the parent id). */
+  readonly groupId?: string;
+  /** namespace_field / slug_field (GetGroup by name when groupId is ""). */
+  readonly namespace?: string;
+  readonly slug?: string;
+  /** Value of role_field, when the rule has one and it is set. */
+  readonly role?: Role;
+  /** Value of member_field, when the rule has one. */
+  readonly member?: string;
+  /**
+   * UpdateGroup: the update, so that the resolver can tell which of the
+   * rule's manage_fields ("group.policies", "group.parent_id") would change.
+   */
+  readonly update?: GroupUpdate;
 }
 
-/** A group by id, memoised for the request (reads outside transactions only). */
-export function loadGroup(
-  ctx: AppContext,
-  id: string,
-  call: StoreCall,
-  memo: RequestMemo | undefined,
-): Promise<GroupNode | undefined> {
-  if (memo === undefined || call.session !== undefined) return ctx.groups.get(id, call);
-  return memoized(memo.groups, id, () => ctx.groups.get(id, call));
+/** What `access.resolve` found: feed `facts` and `situation` to domain evaluateAccess. */
+export interface ResolvedAccess {
+  /** The target group; undefined for rules without a group (AUTHENTICATED, top-level CREATE_GROUP). */
+  readonly group: GroupRecord | undefined;
+  /** The caller's facts on `group`; undefined exactly when `group` is. */
+  readonly facts: AccessFacts | undefined;
+  readonly situation: AccessSituation;
+}
+
+export interface AccessApi {
+  /**
+   * Loads the authorization facts of (caller, target group) with bounded
+   * transitive resolution. Throws not_found (`group "<id>" not found`) when the
+   * group does not exist; invalid_argument when the target values are
+   * malformed (e.g. an empty group id where one is required).
+   */
+  resolve(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<ResolvedAccess>;
+  /** `resolve` then domain `evaluateAccess`; throws its error when refused. */
+  authorize(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<ResolvedAccess>;
 }
 
 export function createAccessApi(ctx: AppContext): AccessApi {

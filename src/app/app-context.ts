@@ -8,7 +8,12 @@ import type { GroupRequestStore } from "../storage/group-request-store.ts";
 import type { GroupStore } from "../storage/group-store.ts";
 import type { MembershipStore } from "../storage/membership-store.ts";
 import type { NestingLock } from "../storage/nesting-lock.ts";
-import type { AppLogger } from "./types.ts";
+
+/** A minimal structured logger (pino's shape), for the rare event worth logging. */
+export interface AppLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
 
 export interface AppContext {
   readonly client: MongoClient;

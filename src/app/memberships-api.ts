@@ -1,6 +1,6 @@
 /**
  * MembershipService use cases. Access was decided before these run (see
- * types.ts), except ListPrincipalGroups, which filters with the domain's
+ * index.ts), except ListPrincipalGroups, which filters with the domain's
  * `canListMembers`. The rules enforced here whatever the caller: idempotent
  * add, not_found for non-members, the last direct ADMIN stays, nesting
  * without cycles or excessive depth, and an exact member_count (changed in
@@ -11,20 +11,89 @@ import { invalidArgument, isRosterError, notFound } from "../domain/errors.ts";
 import { ensureGroupActive } from "../domain/group-lifecycle.ts";
 import { normalizePageSize, validateGroupId } from "../domain/group-validation.ts";
 import { ensureKeepsAnAdmin } from "../domain/membership-rules.ts";
-import type { MembershipRecord, Role } from "../domain/model.ts";
+import type { Caller, GroupRecord, MembershipRecord, Role } from "../domain/model.ts";
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
-import { accessFactsOf, loadAncestors } from "./access-facts.ts";
-import { loadGroup } from "./access-api.ts";
+import { accessFactsOf, loadAncestors, loadGroup } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf } from "./call-scope.ts";
+import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { ensureEdgeAllowed } from "./nesting-graph.ts";
 import { loadPrincipalClosure, pathTo } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
-import type { MembershipsApi, PrincipalGroupEntry } from "./types.ts";
+
+export interface AddMemberResult {
+  readonly membership: MembershipRecord;
+  /** false: already a member, role unchanged. */
+  readonly created: boolean;
+}
+
+export interface ListMembershipsQuery {
+  readonly groupId: string;
+  /** undefined = any role. */
+  readonly role: Role | undefined;
+  readonly transitive: boolean;
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+export interface MembershipPage {
+  /** Ordered by member. */
+  readonly memberships: readonly MembershipRecord[];
+  readonly nextPageToken: string;
+  readonly totalSize: number;
+}
+
+export interface ListPrincipalGroupsQuery {
+  /** "" = the caller. */
+  readonly principal: string;
+  readonly transitive: boolean;
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+export interface PrincipalGroupEntry {
+  readonly group: GroupRecord;
+  /** Highest role, direct or through nested groups. */
+  readonly role: Role;
+  readonly direct: boolean;
+}
+
+export interface PrincipalGroupPage {
+  /** Ordered by group id. */
+  readonly entries: readonly PrincipalGroupEntry[];
+  readonly nextPageToken: string;
+}
+
+export interface CheckMembershipQuery {
+  readonly groupId: string;
+  readonly principal: string;
+  readonly directOnly: boolean;
+}
+
+export interface CheckMembershipResult {
+  readonly isMember: boolean;
+  readonly role: Role | undefined;
+  /** Group ids from the principal's direct group up to groupId; [] when not a member. */
+  readonly path: readonly string[];
+}
+
+export interface MembershipsApi {
+  /** Idempotent; `group:<id>` members are checked for cycles and depth. */
+  add(caller: Caller, groupId: string, member: string, role: Role, options?: CallOptions): Promise<AddMemberResult>;
+  /** not_found for a non-member; never removes the last direct ADMIN. Returns the removed membership. */
+  remove(caller: Caller, groupId: string, member: string, options?: CallOptions): Promise<MembershipRecord>;
+  /** `role` undefined → invalid_argument("role", ...); never demotes the last direct ADMIN. */
+  updateRole(caller: Caller, groupId: string, member: string, role: Role | undefined, options?: CallOptions): Promise<MembershipRecord>;
+  /** The direct membership; not_found for a non-member. */
+  get(caller: Caller, groupId: string, member: string, options?: CallOptions): Promise<MembershipRecord>;
+  list(caller: Caller, query: ListMembershipsQuery, options?: CallOptions): Promise<MembershipPage>;
+  /** FILTERED: for someone else, only groups whose members the caller may list. */
+  listPrincipalGroups(caller: Caller, query: ListPrincipalGroupsQuery, options?: CallOptions): Promise<PrincipalGroupPage>;
+  check(caller: Caller, query: CheckMembershipQuery, options?: CallOptions): Promise<CheckMembershipResult>;
+}
 
 function isString(value: unknown): value is string {
   return typeof value === "string";

@@ -1,21 +1,50 @@
 /**
  * Assembles the Roster application over a MongoDB database: stores, the
- * shared context and the three APIs of types.ts. Ensures the indexes first,
+ * shared context and the APIs declared beside their factories. Ensures the indexes first,
  * so a fresh database is usable as soon as the promise resolves.
  */
+import type { Db, MongoClient } from "mongodb";
 import { validateGroupId } from "../domain/group-validation.ts";
 import { createGroupRequestStore } from "../storage/group-request-store.ts";
 import { createGroupStore } from "../storage/group-store.ts";
 import { ensureIndexes } from "../storage/indexes.ts";
 import { createMembershipStore } from "../storage/membership-store.ts";
 import { createNestingLock } from "../storage/nesting-lock.ts";
-import { createAccessApi } from "./access-api.ts";
+import { createAccessApi, type AccessApi } from "./access-api.ts";
 import { createBatchApi } from "./batch/batch-engine.ts";
-import type { AppContext } from "./app-context.ts";
-import { createGroupsApi } from "./groups-api.ts";
+import type { BatchApi, BatchLimits } from "./batch/types.ts";
+import type { AppContext, AppLogger } from "./app-context.ts";
+import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
 import { newEtag, newGroupId } from "./ids.ts";
-import { createMembershipsApi } from "./memberships-api.ts";
-import type { RosterApp, RosterAppDeps } from "./types.ts";
+import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
+
+/** What `createRosterApp` needs. */
+export interface RosterAppDeps {
+  /** Used to start sessions for multi-document transactions. */
+  readonly client: MongoClient;
+  readonly db: Db;
+  /** Defaults to `() => new Date()`; tests inject a clock. */
+  readonly clock?: () => Date;
+  /** Group id generator; defaults to 16 random lowercase base32 characters. */
+  readonly idGenerator?: () => string;
+  /**
+   * ROSTER_CREATOR_GROUP: when set, only its (transitive) members and system
+   * administrators may create top-level groups.
+   */
+  readonly creatorGroupId?: string;
+  readonly logger?: AppLogger;
+  /** Limits of the batch engine (ROSTER_BATCH_*); defaults in ./batch/limits.ts. */
+  readonly batchLimits?: BatchLimits;
+}
+
+/** The application: one API per service area, each declared beside its factory. */
+export interface RosterApp {
+  readonly groups: GroupsApi;
+  readonly memberships: MembershipsApi;
+  readonly access: AccessApi;
+  /** BatchMemberships / BatchUpdateMemberships, see ./batch/types.ts. */
+  readonly batch: BatchApi;
+}
 
 export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
   const creatorGroupId =

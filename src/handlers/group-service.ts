@@ -4,7 +4,7 @@
  * (see src/rpc/authorization-interceptor.ts); the handlers never re-check.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { RosterApp } from "../app/types.ts";
+import type { RosterApp } from "../app/index.ts";
 import { allowedActions, effectivePermission } from "../domain/access-policy.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";

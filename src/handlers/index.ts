@@ -1,6 +1,6 @@
 /** The service implementations both doors serve, keyed by service. */
 import type { DescService } from "@bufbuild/protobuf";
-import type { RosterApp } from "../app/types.ts";
+import type { RosterApp } from "../app/index.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { createGroupServiceHandlers } from "./group-service.ts";

@@ -4,7 +4,7 @@
  * (authorized per item) live in ./batch-memberships.ts.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { RosterApp } from "../app/types.ts";
+import type { RosterApp } from "../app/index.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { createBatchMembershipHandlers } from "./batch-memberships.ts";

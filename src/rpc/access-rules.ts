@@ -10,7 +10,7 @@
  * method) is a contract bug and stops the server at start-up.
  */
 import { getOption, hasOption, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
-import type { AccessTarget } from "../app/types.ts";
+import type { AccessTarget } from "../app/index.ts";
 import type { AccessRuleSpec, Requirement as DomainRequirement } from "../domain/access-policy.ts";
 import { access, Requirement, type AccessRule, type Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
 import { UpdateGroupRequestSchema, type UpdateGroupRequest } from "../../gen/roster/v1/group_service_pb.ts";

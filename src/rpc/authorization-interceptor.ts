@@ -6,7 +6,7 @@
  * context. Methods without a rule are refused (fail closed).
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { AccessApi } from "../app/types.ts";
+import type { AccessApi } from "../app/index.ts";
 import { evaluateAccess } from "../domain/access-policy.ts";
 import { methodKey, type AccessRules } from "./access-rules.ts";
 import { callOptionsOf, requireCaller, resolvedGroupKey } from "./context.ts";

@@ -7,8 +7,8 @@
 import { Code, ConnectError, createContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { AccessFacts } from "../domain/access-policy.ts";
-import { createRequestMemo, type RequestMemo } from "../app/request-memo.ts";
-import type { CallOptions } from "../app/types.ts";
+import { createRequestMemo, type RequestMemo } from "../app/index.ts";
+import type { CallOptions } from "../app/index.ts";
 import type { Caller, GroupRecord } from "../domain/model.ts";
 
 /** Which door a call came through. */

@@ -35,7 +35,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { AccessApi } from "../app/types.ts";
+import type { AccessApi } from "../app/index.ts";
 import type { CertificateCaller } from "../auth/certificate-caller.ts";
 import { compileAccessRules, type AccessRules } from "./access-rules.ts";
 import { createAuthenticationInterceptor, type CallerVerifier } from "./authentication-interceptor.ts";

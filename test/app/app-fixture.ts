@@ -8,7 +8,7 @@ import { MongoClient, type CommandStartedEvent, type Db } from "mongodb";
 import { expect } from "vitest";
 import { createRosterApp } from "../../src/app/roster-app.ts";
 import { createRequestMemo } from "../../src/app/request-memo.ts";
-import type { AccessTarget, CallOptions, GroupInput, RosterApp, RosterAppDeps } from "../../src/app/types.ts";
+import type { AccessTarget, CallOptions, GroupInput, RosterApp, RosterAppDeps } from "../../src/app/index.ts";
 import { isRosterError } from "../../src/domain/errors.ts";
 import type { Caller, GroupRecord } from "../../src/domain/model.ts";
 import { accessRules, type RpcName } from "../domain/access-rules-table.ts";

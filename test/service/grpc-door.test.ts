@@ -10,7 +10,7 @@ import { create, createFileRegistry, type DescMethodUnary, type DescService } fr
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { MongoNetworkError } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AccessApi, ResolvedAccess } from "../../src/app/types.ts";
+import type { AccessApi, ResolvedAccess } from "../../src/app/index.ts";
 import { unauthenticated } from "../../src/domain/errors.ts";
 import type { Caller, GroupRecord } from "../../src/domain/model.ts";
 import { file_roster_v1_group_service, GroupService } from "../../gen/roster/v1/group_service_pb.ts";

@@ -6,7 +6,7 @@
 import type { AccessRuleSpec } from "../../domain/access-policy.ts";
 import type { RosterError } from "../../domain/errors.ts";
 import type { Caller, MembershipRecord, Role } from "../../domain/model.ts";
-import type { CallOptions } from "../types.ts";
+import type { CallOptions } from "../call-options.ts";
 
 /**
  * One operation as the client sent it (strings unchecked; the engine

@@ -4,7 +4,7 @@
  * Field names in errors are the proto paths the client sent ("group.policies.visibility").
  */
 import { create } from "@bufbuild/protobuf";
-import type { CallerAccess as AppCallerAccess, GroupInput, GroupUpdate, GroupUpdatePath, GroupValues } from "../../app/types.ts";
+import type { CallerAccess as AppCallerAccess, GroupInput, GroupUpdate, GroupUpdatePath, GroupValues } from "../../app/index.ts";
 import { invalidArgument } from "../../domain/errors.ts";
 import type { AclEntry as DomainAclEntry, GroupRecord } from "../../domain/model.ts";
 import {

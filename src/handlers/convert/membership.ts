@@ -1,6 +1,6 @@
 /** Memberships between the domain and protobuf. */
 import { create } from "@bufbuild/protobuf";
-import type { PrincipalGroupEntry } from "../../app/types.ts";
+import type { PrincipalGroupEntry } from "../../app/index.ts";
 import type { MembershipRecord } from "../../domain/model.ts";
 import {
   MembershipSchema,
