@@ -30,8 +30,8 @@ import {
 import { compileAccessRule } from "../rpc/access-rules.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { codeOfKind } from "../rpc/error-mapping.ts";
-import { roleFromProto } from "./convert/enums.ts";
-import { membershipToProto } from "./convert/membership.ts";
+import { roleFromProto } from "../convert/enums.ts";
+import { membershipToProto } from "../convert/membership.ts";
 
 /** The access rules the batch operations borrow from the unary RPCs, as declared in the proto. */
 export function batchAccessRules(): BatchAccessRules {

@@ -16,7 +16,7 @@ import {
   groupInputFromProto,
   groupToProto,
   groupUpdateFromProto,
-} from "./convert/group.ts";
+} from "../convert/group.ts";
 
 /** The GroupService implementation served by both doors. */
 export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof GroupService> {

@@ -8,8 +8,8 @@ import type { RosterApp } from "../app/index.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { createBatchMembershipHandlers } from "./batch-memberships.ts";
-import { roleFromProto, roleToProto } from "./convert/enums.ts";
-import { membershipToProto, principalGroupToProto } from "./convert/membership.ts";
+import { roleFromProto, roleToProto } from "../convert/enums.ts";
+import { membershipToProto, principalGroupToProto } from "../convert/membership.ts";
 
 /** The MembershipService implementation served by both doors. */
 export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {

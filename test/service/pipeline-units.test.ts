@@ -3,7 +3,7 @@
  * access rules compiled from the method options, and the request parsing of
  * the handlers' converters.
  */
-import { create, createFileRegistry, setExtension } from "@bufbuild/protobuf";
+import { create, createFileRegistry, setExtension, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, MethodOptionsSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MongoNetworkError, MongoServerError } from "mongodb";
@@ -12,7 +12,7 @@ import { access, AccessRuleSchema, Requirement, Role } from "../../gen/roster/v1
 import { file_roster_v1_group_service, GroupService, UpdateGroupRequestSchema } from "../../gen/roster/v1/group_service_pb.ts";
 import { AddMemberRequestSchema, MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { errorKinds, RosterError } from "../../src/domain/errors.ts";
-import { groupUpdateFromProto } from "../../src/handlers/convert/group.ts";
+import { groupUpdateFromProto } from "../../src/convert/group.ts";
 import { compileAccessRules, methodKey } from "../../src/rpc/access-rules.ts";
 import { codeOfKind, toConnectError } from "../../src/rpc/error-mapping.ts";
 
@@ -100,9 +100,10 @@ describe("access rules from the method options", () => {
     expect(updateTarget?.update?.mask).toEqual(["display_name"]);
   });
 
-  it("refuses at start-up a rule whose field path does not exist", () => {
+  /** test.v1.Broken/Peek, a GetGroupAcl-shaped method declaring `rule`. */
+  function brokenService(rule: MessageInitShape<typeof AccessRuleSchema>): DescService {
     const options = create(MethodOptionsSchema);
-    setExtension(options, access, create(AccessRuleSchema, { requires: Requirement.SEE_GROUP, groupField: "group_idd" }));
+    setExtension(options, access, create(AccessRuleSchema, rule));
     const file = create(FileDescriptorProtoSchema, {
       name: "test/v1/broken.proto",
       package: "test.v1",
@@ -118,8 +119,20 @@ describe("access rules from the method options", () => {
     const registry = createFileRegistry(file, (name) => (name === "roster/v1/group_service.proto" ? file_roster_v1_group_service : undefined));
     const service = registry.getService("test.v1.Broken");
     if (service === undefined) throw new Error("no service");
+    return service;
+  }
+
+  it("refuses at start-up a rule whose field path does not exist", () => {
+    const service = brokenService({ requires: Requirement.SEE_GROUP, groupField: "group_idd" });
     expect(() => compileAccessRules([service])).toThrow(
       'test.v1.Broken/Peek: field path "group_idd" of roster.v1.GetGroupAclRequest: roster.v1.GetGroupAclRequest has no field "group_idd"',
+    );
+  });
+
+  it("refuses at start-up manage_fields on a request that carries no group update", () => {
+    const service = brokenService({ requires: Requirement.WRITE, groupField: "group_id", manageFields: ["group_id"] });
+    expect(() => compileAccessRules([service])).toThrow(
+      "test.v1.Broken/Peek: manage_fields and parent_field need a request that carries a group update, not roster.v1.GetGroupAclRequest",
     );
   });
 });
