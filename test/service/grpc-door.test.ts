@@ -15,6 +15,7 @@ import { unauthenticated } from "../../src/domain/errors.ts";
 import type { Caller, GroupRecord } from "../../src/domain/model.ts";
 import { file_roster_v1_group_service, GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { createRootLogger } from "../../src/rpc/logger.ts";
+import { translateDriverError } from "../../src/storage/driver-errors.ts";
 import { createRpcPipeline } from "../../src/rpc/pipeline.ts";
 import { benchNoopPath } from "../../src/transport/grpc/bench-noop.ts";
 import { startGrpcDoor, type GrpcDoor } from "../../src/transport/grpc/grpc-door.ts";
@@ -96,7 +97,8 @@ const groupImpl: Record<string, unknown> = {
     throw new Error("connection string mongodb://admin:hunter2@db leaked");
   },
   deleteGroup: () => {
-    throw new MongoNetworkError("connect ECONNREFUSED 10.0.0.1:27017");
+    // What storage throws when the database is unreachable.
+    throw translateDriverError(new MongoNetworkError("connect ECONNREFUSED 10.0.0.1:27017"));
   },
   undeleteGroup: async (_req: unknown, ctx: { signal: AbortSignal }) => {
     await sleep(5_000, ctx.signal);

@@ -1,12 +1,19 @@
 /**
- * The pipeline's pure parts without a server: the one error mapping, the
+ * The pipeline's pure parts without a server: the one error mapping (of
+ * RosterErrors, into which storage translates the driver's errors), the
  * access rules compiled from the method options, and the request parsing of
  * the handlers' converters.
  */
 import { create, createFileRegistry, setExtension, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, MethodOptionsSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { MongoNetworkError, MongoServerError } from "mongodb";
+import {
+  MongoClientClosedError,
+  MongoNetworkError,
+  MongoOperationTimeoutError,
+  MongoServerError,
+  MongoTopologyClosedError,
+} from "mongodb";
 import { describe, expect, it } from "vitest";
 import { access, AccessRuleSchema, Requirement, Role } from "../../gen/roster/v1/access_pb.ts";
 import { file_roster_v1_group_service, GroupService, UpdateGroupRequestSchema } from "../../gen/roster/v1/group_service_pb.ts";
@@ -15,6 +22,7 @@ import { errorKinds, RosterError } from "../../src/domain/errors.ts";
 import { groupUpdateFromProto } from "../../src/convert/group.ts";
 import { compileAccessRules, methodKey } from "../../src/rpc/access-rules.ts";
 import { codeOfKind, toConnectError } from "../../src/rpc/error-mapping.ts";
+import { translateDriverError } from "../../src/storage/driver-errors.ts";
 
 describe("error mapping", () => {
   const expected: Readonly<Record<string, Code>> = {
@@ -37,12 +45,25 @@ describe("error mapping", () => {
     expect(status.rawMessage).toBe(`something about ${kind}`);
   });
 
-  it("maps MongoDB outages to UNAVAILABLE and time limits to DEADLINE_EXCEEDED", () => {
-    expect(toConnectError(new MongoNetworkError("socket closed")).code).toBe(Code.Unavailable);
+  it("maps MongoDB outages to UNAVAILABLE and time limits to DEADLINE_EXCEEDED (translated by storage)", () => {
+    const mapped = (error: unknown): Code => toConnectError(translateDriverError(error)).code;
+    expect(mapped(new MongoNetworkError("socket closed"))).toBe(Code.Unavailable);
     const maxTime = new MongoServerError({ code: 50, errmsg: "operation exceeded time limit" });
-    expect(toConnectError(maxTime).code).toBe(Code.DeadlineExceeded);
+    expect(mapped(maxTime)).toBe(Code.DeadlineExceeded);
     const conflict = new MongoServerError({ code: 112, errmsg: "WriteConflict" });
-    expect(toConnectError(conflict).code).toBe(Code.Aborted);
+    expect(mapped(conflict)).toBe(Code.Aborted);
+    expect(mapped(new MongoClientClosedError())).toBe(Code.Unavailable);
+    expect(mapped(new MongoTopologyClosedError())).toBe(Code.Unavailable);
+    expect(mapped(new MongoOperationTimeoutError("timed out"))).toBe(Code.DeadlineExceeded);
+  });
+
+  it("knows no driver error itself: one that escaped storage is INTERNAL, and a translated one logs its cause", () => {
+    expect(toConnectError(new MongoNetworkError("socket closed")).code).toBe(Code.Internal);
+    const warned: unknown[] = [];
+    const logger = { warn: (obj: unknown) => warned.push(obj), error: () => undefined } as never;
+    const status = toConnectError(translateDriverError(new MongoNetworkError("connect ECONNREFUSED 10.0.0.1:27017")), logger);
+    expect([status.code, status.rawMessage]).toEqual([Code.Unavailable, "database unavailable, try again later"]);
+    expect((warned[0] as { err: Error }).err.message).toBe("connect ECONNREFUSED 10.0.0.1:27017");
   });
 
   it("hides anything else as INTERNAL \"internal error\" and logs the cause", () => {
