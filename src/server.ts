@@ -8,7 +8,6 @@
  * /readyz, /metrics).
  */
 import { join } from "node:path";
-import { MongoClient } from "mongodb";
 import type { DestinationStream, Logger } from "pino";
 import { createCertificateCaller } from "./auth/certificate-caller.ts";
 import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
@@ -23,6 +22,8 @@ import { metricsInterceptorFor } from "./ops/metrics-interceptor.ts";
 import { addReflection } from "./ops/reflection.ts";
 import { createRootLogger } from "./rpc/logger.ts";
 import { createRpcPipeline } from "./rpc/pipeline.ts";
+import { closeDatabase, connectDatabase, createDatabase, pingDatabase } from "./storage/database.ts";
+import { observePool } from "./storage/pool-events.ts";
 import { startWebDoor } from "./transport/connect/web-door.ts";
 import { startGrpcDoor } from "./transport/grpc/grpc-door.ts";
 
@@ -49,12 +50,6 @@ export interface RosterServer {
   stop(): Promise<void>;
 }
 
-/** The database name: the one in the URI path, else "roster". */
-export function databaseNameOf(uri: string): string {
-  const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
-  return match?.[1] !== undefined && match[1] !== "" ? decodeURIComponent(match[1]) : "roster";
-}
-
 /** Starts everything; on failure, whatever was started is stopped again before rethrowing. */
 export async function startRoster(config: RosterConfig, options: StartRosterOptions = {}): Promise<RosterServer> {
   const logger = createRootLogger(
@@ -75,19 +70,17 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
   try {
     const uri = await storeUri(config, logger, cleanups);
     const metrics = createMetrics();
-    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: "roster" });
-    const unobservePool = metrics.observeMongoPool(client);
+    const database = createDatabase(uri, { serverSelectionTimeoutMs: 10_000, appName: "roster" });
+    const unobservePool = observePool(database, metrics.recordPoolEvent);
     cleanups.push(() => {
       unobservePool();
       return Promise.resolve();
     });
-    await client.connect();
-    cleanups.push(() => client.close());
-    const db = client.db(databaseNameOf(uri));
+    await connectDatabase(database);
+    cleanups.push(() => closeDatabase(database));
 
     const app = await createRosterApp({
-      client,
-      db,
+      database,
       logger: logger.child({ component: "app" }),
       batchLimits: config.batchLimits,
       ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
@@ -104,9 +97,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     });
 
     const health = createHealthMonitor({
-      ping: async () => {
-        await db.command({ ping: 1 });
-      },
+      ping: () => pingDatabase(database),
       log: logger.child({ component: "health" }),
     });
     cleanups.push(() => {

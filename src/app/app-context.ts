@@ -3,7 +3,7 @@
  * `createRosterApp`. Passed explicitly (no module state), so tests can build
  * several apps over different databases in one process.
  */
-import type { MongoClient } from "mongodb";
+import type { Database } from "../storage/database.ts";
 import type { GroupRequestStore } from "../storage/group-request-store.ts";
 import type { GroupStore } from "../storage/group-store.ts";
 import type { MembershipStore } from "../storage/membership-store.ts";
@@ -16,7 +16,8 @@ export interface AppLogger {
 }
 
 export interface AppContext {
-  readonly client: MongoClient;
+  /** Where transactions run (`runTransaction`). */
+  readonly database: Database;
   readonly groups: GroupStore;
   readonly memberships: MembershipStore;
   readonly groupRequests: GroupRequestStore;

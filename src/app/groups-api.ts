@@ -256,7 +256,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         if (existing !== undefined) return existing;
       }
       try {
-        return await runTransaction(ctx.client, call, async (tx) => {
+        return await runTransaction(ctx.database, call, async (tx) => {
           if (requestId !== "") {
             const existing = await replayOf(caller, requestId, tx);
             if (existing !== undefined) return existing;
@@ -370,7 +370,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       validateGroupId(update.id, "group.id");
       const mask = parseUpdateMask(update.mask ?? []);
       const call = storeCallOf(options);
-      return runTransaction(ctx.client, call, async (tx) => {
+      return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, update.id, tx);
         ensureGroupActive(current);
         ensureEtag(current, update.etag);
@@ -406,7 +406,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
     async delete(caller, id, etag, options) {
       validateGroupId(id, "id");
       const call = storeCallOf(options);
-      return runTransaction(ctx.client, call, async (tx) => {
+      return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, id, tx);
         ensureGroupActive(current);
         ensureEtag(current, etag);
@@ -425,7 +425,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
     async undelete(caller, id, options) {
       validateGroupId(id, "id");
       const call = storeCallOf(options);
-      return runTransaction(ctx.client, call, async (tx) => {
+      return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, id, tx);
         ensureGroupDeleted(current);
         if (current.parentId !== "") {
@@ -457,7 +457,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       validateGroupId(groupId, "group_id");
       const acl = validateAcl(entries);
       const call = storeCallOf(options);
-      return runTransaction(ctx.client, call, async (tx) => {
+      return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, groupId, tx);
         ensureGroupActive(current);
         ensureEtag(current, etag);

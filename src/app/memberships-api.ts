@@ -122,7 +122,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const principal = parsePrincipal(member, "member");
       const call = storeCallOf(options);
       const attempt = () =>
-        runTransaction(ctx.client, call, async (tx) => {
+        runTransaction(ctx.database, call, async (tx) => {
           const group = await requireGroup(ctx, groupId, tx);
           ensureGroupActive(group);
           const existing = await ctx.memberships.get(groupId, principal.principal, tx);
@@ -159,7 +159,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     async remove(_caller, groupId, member, options) {
       validateGroupId(groupId, "group_id");
       const principal = parsePrincipal(member, "member").principal;
-      return runTransaction(ctx.client, storeCallOf(options), async (tx) => {
+      return runTransaction(ctx.database, storeCallOf(options), async (tx) => {
         const group = await requireGroup(ctx, groupId, tx);
         ensureGroupActive(group);
         const existing = await ctx.memberships.get(groupId, principal, tx);
@@ -179,7 +179,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       validateGroupId(groupId, "group_id");
       const principal = parsePrincipal(member, "member").principal;
       const newRole = requireRole(role, "role");
-      return runTransaction(ctx.client, storeCallOf(options), async (tx) => {
+      return runTransaction(ctx.database, storeCallOf(options), async (tx) => {
         const group = await requireGroup(ctx, groupId, tx);
         ensureGroupActive(group);
         const existing = await ctx.memberships.get(groupId, principal, tx);

@@ -3,8 +3,8 @@
  * shared context and the APIs declared beside their factories. Ensures the indexes first,
  * so a fresh database is usable as soon as the promise resolves.
  */
-import type { Db, MongoClient } from "mongodb";
 import { validateGroupId } from "../domain/group-validation.ts";
+import type { Database } from "../storage/database.ts";
 import { createGroupRequestStore } from "../storage/group-request-store.ts";
 import { createGroupStore } from "../storage/group-store.ts";
 import { ensureIndexes } from "../storage/indexes.ts";
@@ -20,9 +20,8 @@ import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts"
 
 /** What `createRosterApp` needs. */
 export interface RosterAppDeps {
-  /** Used to start sessions for multi-document transactions. */
-  readonly client: MongoClient;
-  readonly db: Db;
+  /** The database the stores and transactions run on (storage's handle). */
+  readonly database: Database;
   /** Defaults to `() => new Date()`; tests inject a clock. */
   readonly clock?: () => Date;
   /** Group id generator; defaults to 16 random lowercase base32 characters. */
@@ -51,13 +50,13 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     deps.creatorGroupId === undefined || deps.creatorGroupId === ""
       ? undefined
       : validateGroupId(deps.creatorGroupId, "ROSTER_CREATOR_GROUP");
-  await ensureIndexes(deps.db);
+  await ensureIndexes(deps.database);
   const ctx: AppContext = {
-    client: deps.client,
-    groups: createGroupStore(deps.db),
-    memberships: createMembershipStore(deps.db),
-    groupRequests: createGroupRequestStore(deps.db),
-    nestingLock: createNestingLock(deps.db),
+    database: deps.database,
+    groups: createGroupStore(deps.database),
+    memberships: createMembershipStore(deps.database),
+    groupRequests: createGroupRequestStore(deps.database),
+    nestingLock: createNestingLock(deps.database),
     clock: deps.clock ?? (() => new Date()),
     newGroupId: deps.idGenerator ?? newGroupId,
     newEtag,
@@ -68,6 +67,6 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     groups: createGroupsApi(ctx),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
-    batch: createBatchApi(ctx, deps.db, deps.batchLimits),
+    batch: createBatchApi(ctx, deps.batchLimits),
   };
 }

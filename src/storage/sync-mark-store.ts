@@ -8,7 +8,8 @@
  * stream ends; marks left behind by a crashed process are deleted by the next
  * sync once they are a day old (the embedded store has no TTL indexes).
  */
-import type { AnyBulkWriteOperation, Collection, Db } from "mongodb";
+import type { AnyBulkWriteOperation, Collection } from "mongodb";
+import type { Database } from "./database.ts";
 import type { Role } from "../domain/model.ts";
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
@@ -50,7 +51,7 @@ function markId(syncId: string, member: string): string {
   return `${syncId} ${member}`;
 }
 
-export function createSyncMarkStore(db: Db): SyncMarkStore {
+export function createSyncMarkStore({ db }: Database): SyncMarkStore {
   const marks: Collection<SyncMarkDoc> = db.collection<SyncMarkDoc>(syncMarksCollection);
   let prepared = false;
   return {

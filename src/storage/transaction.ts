@@ -6,6 +6,7 @@
  */
 import { WriteConcern, type ClientSession, type MongoClient } from "mongodb";
 import { deadlineExceeded } from "../domain/errors.ts";
+import type { Database } from "./database.ts";
 import { translateDriverError } from "./driver-errors.ts";
 import { ensureTimeLeft, type StoreCall } from "./store-call.ts";
 
@@ -19,13 +20,13 @@ const defaultTransactionBudgetMs = 30_000;
  * more than once (it re-reads what it depends on).
  */
 export async function runTransaction<T>(
-  client: MongoClient,
+  database: Database,
   call: StoreCall,
   work: (txCall: StoreCall) => Promise<T>,
 ): Promise<T> {
   ensureTimeLeft(call);
   const deadline = call.deadline ?? Date.now() + defaultTransactionBudgetMs;
-  const session = startSession(client);
+  const session = startSession(database.client);
   try {
     const txCall: StoreCall =
       call.signal === undefined ? { session, deadline } : { session, deadline, signal: call.signal };

@@ -41,7 +41,8 @@ export async function startAppFixture(
   if (monitorCommands) client.on("commandStarted", (event) => commands.push(event));
   await client.connect();
   const db = client.db(uniqueDbName(prefix));
-  const app = await createRosterApp({ client, db, ...deps });
+  const database = { client, db };
+  const app = await createRosterApp({ database, ...deps });
   return {
     app,
     client,
@@ -52,7 +53,7 @@ export async function startAppFixture(
       await app.access.authorize(caller, accessRules[rpc], target, { memo });
       return use({ memo });
     },
-    withDeps: (more) => createRosterApp({ client, db, ...deps, ...more }),
+    withDeps: (more) => createRosterApp({ database, ...deps, ...more }),
     async stop() {
       await db.dropDatabase().catch(() => undefined);
       await client.close();

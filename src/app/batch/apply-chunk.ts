@@ -108,7 +108,7 @@ export async function applyChunk(
   const work = (tx: StoreCall) => applyInTransaction(deps, checked, sync, tx);
   for (let attempt = 1; ; attempt++) {
     try {
-      if (sync?.dryRun !== true) return await runTransaction(deps.ctx.client, call, work);
+      if (sync?.dryRun !== true) return await runTransaction(deps.ctx.database, call, work);
       return await dryRun(deps, call, work, sync);
     } catch (error) {
       // A member inserted by a concurrent call after this chunk read its
@@ -128,7 +128,7 @@ async function dryRun(
 ): Promise<ChunkOutcome> {
   let outcome: (ChunkOutcome & { marks: SyncMark[] }) | undefined;
   try {
-    await runTransaction(deps.ctx.client, call, async (tx) => {
+    await runTransaction(deps.ctx.database, call, async (tx) => {
       throw new RolledBack(await work(tx));
     });
   } catch (error) {

@@ -20,7 +20,6 @@
  * operations per stream → RESOURCE_EXHAUSTED; stream duration and idle time
  * between messages → DEADLINE_EXCEEDED. Each message names the setting.
  */
-import type { Db } from "mongodb";
 import { deadlineExceeded, invalidArgument, resourceExhausted } from "../../domain/errors.ts";
 import type { Caller } from "../../domain/model.ts";
 import { createMembershipBulkStore } from "../../storage/membership-bulk-store.ts";
@@ -34,10 +33,10 @@ import { defaultBatchLimits } from "./limits.ts";
 import { countEffects, finishSync, startSync, type SyncDeps, type SyncRun } from "./sync-run.ts";
 import type { BatchAccessRules, BatchApi, BatchItem, BatchLimits, BatchRequest, BatchResponse, BatchResult } from "./types.ts";
 
-/** Creates the engine over the app's stores; `db` is where its bulk and scratch collections live. */
-export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = defaultBatchLimits): BatchApi {
-  const bulk = createMembershipBulkStore(db);
-  const marks = createSyncMarkStore(db);
+/** Creates the engine over the app's database (its bulk and scratch collections live there too). */
+export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBatchLimits): BatchApi {
+  const bulk = createMembershipBulkStore(ctx.database);
+  const marks = createSyncMarkStore(ctx.database);
   let pulled = 0;
   let answered = 0;
 

@@ -185,7 +185,7 @@ async function removeUnmarked(
   let removed = 0;
   let extraKept = 0;
   for (let after: string | undefined; ; ) {
-    const page = await runTransaction(ctx.client, call, async (tx) => {
+    const page = await runTransaction(ctx.database, call, async (tx) => {
       const group = await ctx.groups.get(run.groupId, tx);
       const facts = await authorizeSync(deps, group, run.groupId, tx);
       ensureGroupActive({ id: run.groupId, state: facts.state });
