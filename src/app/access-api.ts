@@ -1,10 +1,11 @@
 /**
- * The authorization facts loader behind the RPC pipeline's single
- * authorization step. Given a method's declared rule and the request values
- * it points at, it loads the target group and everything the domain's
- * `evaluateAccess` needs (the caller's facts, the member's current role, the
- * member group's facts, which MANAGE-only fields an update changes); the
- * decision itself is the domain's.
+ * The RPC pipeline's single authorization step. Given a method's declared
+ * rule and the request values it points at, it loads the target group and
+ * everything the domain's `evaluateAccess` needs (the caller's facts, the
+ * member's current role, the member group's facts, which MANAGE-only fields
+ * an update changes); the decision itself is the domain's. It hands nothing
+ * to the handler: the use case loads what it needs, and the request memo
+ * makes those loads free.
  */
 import {
   evaluateAccess,
@@ -17,11 +18,11 @@ import {
 import { invalidArgument } from "../domain/errors.ts";
 import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
 import { validateGroupId, validateNamespace, validateSlug } from "../domain/group-validation.ts";
-import type { Caller, GroupRecord, Role } from "../domain/model.ts";
+import type { Caller, Role } from "../domain/model.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
-import { isCreator, loadAccessFacts, loadGroup } from "./access-facts.ts";
+import { isCreator, loadAccessFacts, loadGroup, loadLiveGroupBySlug } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
@@ -49,25 +50,27 @@ export interface AccessTarget {
   readonly update?: GroupUpdate;
 }
 
-/** What `access.resolve` found: feed `facts` and `situation` to domain evaluateAccess. */
-export interface ResolvedAccess {
-  /** The target group; undefined for rules without a group (AUTHENTICATED, top-level CREATE_GROUP). */
-  readonly group: GroupRecord | undefined;
-  /** The caller's facts on `group`; undefined exactly when `group` is. */
+/** What the facts loader found: the domain's `evaluateAccess` decides on `facts` and `situation`. */
+interface ResolvedAccess {
+  /** The caller's facts on the rule's group; undefined for rules without a group (AUTHENTICATED, top-level CREATE_GROUP). */
   readonly facts: AccessFacts | undefined;
   readonly situation: AccessSituation;
 }
 
 export interface AccessApi {
   /**
-   * Loads the authorization facts of (caller, target group) with bounded
-   * transitive resolution. Throws not_found (`group "<id>" not found`) when the
-   * group does not exist; invalid_argument when the target values are
-   * malformed (e.g. an empty group id where one is required).
+   * The single authorization step of an RPC: loads what `rule` needs to
+   * decide on the request values in `target` (the target group by id or by
+   * namespace and slug, the caller's facts on it with bounded transitive
+   * resolution, the member's current role, the member group's facts, which
+   * MANAGE-only fields an update changes) and lets the domain's
+   * `evaluateAccess` decide. Resolves when allowed; otherwise throws the
+   * refusal (NOT_FOUND exactly like a missing group, PERMISSION_DENIED
+   * naming the permission needed), or invalid_argument for malformed target
+   * values (e.g. an empty group id where one is required). Pass the call's
+   * request memo: the use case then reuses every load.
    */
-  resolve(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<ResolvedAccess>;
-  /** `resolve` then domain `evaluateAccess`; throws its error when refused. */
-  authorize(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<ResolvedAccess>;
+  authorize(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<void>;
 }
 
 export function createAccessApi(ctx: AppContext): AccessApi {
@@ -84,22 +87,18 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       case "AUTHENTICATED":
       case "FILTERED":
       case "PER_ITEM":
-        return { group: undefined, facts: undefined, situation: {} };
+        return { facts: undefined, situation: {} };
       case "CREATE_GROUP": {
         const parentId = target.groupId ?? "";
         if (parentId === "") {
           const creator =
             caller.isSystemAdmin || ctx.creatorGroupId === undefined || isCreator(ctx, await loadPrincipalClosure(ctx, caller.principal, call, memo));
-          return {
-            group: undefined,
-            facts: undefined,
-            situation: { isCreator: creator, isSystemAdmin: caller.isSystemAdmin },
-          };
+          return { facts: undefined, situation: { isCreator: creator, isSystemAdmin: caller.isSystemAdmin } };
         }
         validateGroupId(parentId, rule.groupField);
         const parent = await loadGroup(ctx, parentId, call, memo);
         if (parent === undefined) throw groupNotFound(parentId);
-        return { group: parent, facts: await loadAccessFacts(ctx, caller, parent, call, memo), situation: {} };
+        return { facts: await loadAccessFacts(ctx, caller, parent, call, memo), situation: {} };
       }
       case "SEE_GROUP":
       case "LIST_MEMBERS":
@@ -142,7 +141,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       const changes = changedGroupValues(group, target.update.values, parseUpdateMask(target.update.mask ?? []));
       situation.manageFieldChanged = manageFieldChanged(changes, rule.manageFields);
     }
-    return { group, facts, situation };
+    return { facts, situation };
   }
 
   /** The rule's group, by id or (GetGroup) by namespace and slug; not_found when missing. */
@@ -157,7 +156,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       const namespace = validateNamespace(target.namespace ?? "", rule.namespaceField);
       const slug = validateSlug(target.slug ?? "", rule.slugField);
       const groupRef = groupRefBySlug(namespace, slug);
-      const group = await ctx.groups.getLiveBySlug(namespace, slug, call);
+      const group = await loadLiveGroupBySlug(ctx, namespace, slug, call, memo);
       if (group === undefined) throw groupNotFound(groupRef);
       return { group, groupRef };
     }
@@ -171,12 +170,10 @@ export function createAccessApi(ctx: AppContext): AccessApi {
   }
 
   return {
-    resolve,
     async authorize(caller, rule, target, options) {
       const resolved = await resolve(caller, rule, target, options);
       const decision = evaluateAccess(rule, resolved.facts, resolved.situation);
       if (!decision.ok) throw decision.error;
-      return resolved;
     },
   };
 }

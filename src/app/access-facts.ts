@@ -56,6 +56,8 @@ export function accessFactsOf(
 const factsSlot = createMemoSlot<AccessFacts>("access facts");
 /** Groups by id (undefined: no such group). */
 const groupSlot = createMemoSlot<GroupNode | undefined>("group");
+/** Live groups by "<namespace>\n<slug>" (undefined: none). */
+const liveSlugSlot = createMemoSlot<GroupNode | undefined>("live group by slug");
 
 /** The caller's facts on one group (closure memoised per request). */
 export function loadAccessFacts(
@@ -85,6 +87,17 @@ export function loadGroup(
   memo: RequestMemo | undefined,
 ): Promise<GroupNode | undefined> {
   return memoized(memo, call, groupSlot, id, () => ctx.groups.get(id, call));
+}
+
+/** The live group named `slug` in `namespace`, memoised for the request (reads outside transactions only). */
+export function loadLiveGroupBySlug(
+  ctx: AppContext,
+  namespace: string,
+  slug: string,
+  call: StoreCall,
+  memo: RequestMemo | undefined,
+): Promise<GroupNode | undefined> {
+  return memoized(memo, call, liveSlugSlot, `${namespace}\n${slug}`, () => ctx.groups.getLiveBySlug(namespace, slug, call));
 }
 
 /**

@@ -41,6 +41,7 @@ import {
   loadAccessSnapshot,
   loadAncestors,
   loadGroup,
+  loadLiveGroupBySlug,
   loadVisibleGroupIds,
 } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
@@ -327,7 +328,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         const namespace = validateNamespace(ref.namespace, "namespace");
         const slug = validateSlug(ref.slug, "slug");
         name = groupRefBySlug(namespace, slug);
-        group = await ctx.groups.getLiveBySlug(namespace, slug, call);
+        group = await loadLiveGroupBySlug(ctx, namespace, slug, call, options?.memo);
       }
       if (group === undefined) throw groupNotFound(name);
       const facts = await loadAccessFacts(ctx, caller, group, call, options?.memo);

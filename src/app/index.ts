@@ -5,9 +5,9 @@
  * the dependencies of `createRosterApp`.
  *
  * Authorization contract: the RPC pipeline's single authorization step calls
- * `access.resolve` BEFORE the handler, with the values the method's
- * AccessRule points at, and runs the domain `evaluateAccess` on the facts
- * returned. Use-case methods then trust that the caller was authorized for
+ * `access.authorize` BEFORE the handler, with the values the method's
+ * AccessRule points at (the domain's `evaluateAccess` decides). Use-case
+ * methods then trust that the caller was authorized for
  * the group they name and never re-check access themselves — except the
  * FILTERED methods (`groups.batchGet`, `groups.list`,
  * `memberships.listPrincipalGroups`), which filter with the same domain
@@ -20,7 +20,7 @@ export { createRosterApp, type RosterApp, type RosterAppDeps } from "./roster-ap
 export { createRequestMemo, type RequestMemo } from "./request-memo.ts";
 export type { CallOptions } from "./call-options.ts";
 export type { AppLogger } from "./app-context.ts";
-export type { AccessApi, AccessTarget, ResolvedAccess } from "./access-api.ts";
+export type { AccessApi, AccessTarget } from "./access-api.ts";
 export type {
   AclResult,
   BatchGetResult,

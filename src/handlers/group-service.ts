@@ -5,10 +5,9 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/index.ts";
-import { allowedActions, effectivePermission } from "../domain/access-policy.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
-import { callOptionsOf, requireCaller, resolvedGroupOf } from "../rpc/context.ts";
+import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import {
   aclEntriesFromProto,
   aclEntryToProto,
@@ -31,20 +30,6 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
     },
 
     async getGroup(req, ctx) {
-      // The authorization step already loaded the group (by id or by
-      // namespace and slug) and the caller's facts on it: answer from them.
-      const resolved = resolvedGroupOf(ctx);
-      if (resolved !== undefined) {
-        const { facts } = resolved;
-        return {
-          group: groupToProto(resolved.group),
-          callerAccess: callerAccessToProto({
-            role: facts.role,
-            effectivePermission: effectivePermission(facts),
-            permissions: allowedActions(facts),
-          }),
-        };
-      }
       const ref = req.id !== "" ? { id: req.id } : { namespace: req.namespace, slug: req.slug };
       const { group, access } = await app.groups.get(requireCaller(ctx), ref, callOptionsOf(ctx));
       return { group: groupToProto(group), callerAccess: callerAccessToProto(access) };
