@@ -11,8 +11,7 @@
 import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
-import type { BatchLimits } from "./app/batch/types.ts";
-import { defaultBatchLimits } from "./app/batch/limits.ts";
+import { defaultBatchLimits, type BatchLimits } from "./app/batch/limits.ts";
 import { hs256SecretProblem } from "./auth/dev-key.ts";
 
 /** pino levels accepted by ROSTER_LOG_LEVEL. */

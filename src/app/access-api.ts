@@ -11,6 +11,9 @@ import {
   evaluateAccess,
   groupNotFound,
   groupRefBySlug,
+  memberSituation,
+  readsMemberGroup,
+  readsMemberRole,
   type AccessFacts,
   type AccessRuleSpec,
   type AccessSituation,
@@ -117,23 +120,16 @@ export function createAccessApi(ctx: AppContext): AccessApi {
   ): Promise<ResolvedAccess> {
     const { group, groupRef } = await findTargetGroup(rule, target, call, memo);
     const facts = await loadAccessFacts(ctx, caller, group, call, memo);
-    const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = {};
+    const member = rule.memberField !== "" && target.member !== undefined ? parsePrincipal(target.member, rule.memberField) : undefined;
+    const membership = member !== undefined && readsMemberRole(rule) ? await ctx.memberships.get(group.id, member.principal, call) : undefined;
+    const memberGroup = member !== undefined && readsMemberGroup(rule, member) ? await loadGroup(ctx, member.id, call, memo) : undefined;
+    const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = memberSituation(rule, caller.principal, {
+      member,
+      role: target.role,
+      currentRole: membership?.role,
+      memberGroupFacts: memberGroup === undefined ? undefined : await loadAccessFacts(ctx, caller, memberGroup, call, memo),
+    });
     if (groupRef !== undefined) situation.groupRef = groupRef;
-    if (rule.roleField !== "" && target.role !== undefined) situation.requestedRole = target.role;
-    if (rule.memberField !== "" && target.member !== undefined) {
-      const member = parsePrincipal(target.member, rule.memberField);
-      situation.isSelf = member.principal === caller.principal;
-      if (rule.requires === "WRITE" || rule.requires === "MANAGE") {
-        const membership = await ctx.memberships.get(group.id, member.principal, call);
-        if (membership !== undefined) situation.targetMemberRole = membership.role;
-      }
-      if (rule.memberGroupNeedsRead && member.kind === "group") {
-        situation.memberGroupId = member.id;
-        const memberGroup = await loadGroup(ctx, member.id, call, memo);
-        situation.memberGroupFacts =
-          memberGroup === undefined ? undefined : await loadAccessFacts(ctx, caller, memberGroup, call, memo);
-      }
-    }
     if (rule.manageFields.length > 0 && target.update !== undefined) {
       // On the group as read now, so that a refusal comes early and names the
       // highest need; the update decides again inside its transaction, on the

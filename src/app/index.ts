@@ -45,4 +45,8 @@ export type {
   PrincipalGroupEntry,
   PrincipalGroupPage,
 } from "./memberships-api.ts";
-export type * from "./batch/types.ts";
+export type { BatchAccessRules, BatchOutcome, BatchResult } from "./batch/apply-chunk.ts";
+export type { BatchApi, BatchRequest, BatchResponse, BatchStats } from "./batch/batch-engine.ts";
+export type { BatchItem, BatchOperation } from "./batch/check-operation.ts";
+export type { BatchLimits } from "./batch/limits.ts";
+export type { SyncSummary } from "./batch/sync-run.ts";

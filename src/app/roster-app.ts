@@ -8,11 +8,12 @@ import type { Database } from "../storage/database.ts";
 import { createGroupRequestStore } from "../storage/group-request-store.ts";
 import { createGroupStore } from "../storage/group-store.ts";
 import { ensureIndexes } from "../storage/indexes.ts";
+import { createMembershipBulkStore } from "../storage/membership-bulk-store.ts";
 import { createMembershipStore } from "../storage/membership-store.ts";
 import { createNestingLock } from "../storage/nesting-lock.ts";
 import { createAccessApi, type AccessApi } from "./access-api.ts";
-import { createBatchApi } from "./batch/batch-engine.ts";
-import type { BatchApi, BatchLimits } from "./batch/types.ts";
+import { createBatchApi, type BatchApi } from "./batch/batch-engine.ts";
+import type { BatchLimits } from "./batch/limits.ts";
 import type { AppContext, AppLogger } from "./app-context.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
 import { newEtag, newGroupId } from "./ids.ts";
@@ -41,7 +42,7 @@ export interface RosterApp {
   readonly groups: GroupsApi;
   readonly memberships: MembershipsApi;
   readonly access: AccessApi;
-  /** BatchMemberships / BatchUpdateMemberships, see ./batch/types.ts. */
+  /** BatchMemberships / BatchUpdateMemberships, see ./batch/batch-engine.ts. */
   readonly batch: BatchApi;
 }
 
@@ -55,6 +56,7 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     database: deps.database,
     groups: createGroupStore(deps.database),
     memberships: createMembershipStore(deps.database),
+    membershipBulk: createMembershipBulkStore(deps.database),
     groupRequests: createGroupRequestStore(deps.database),
     nestingLock: createNestingLock(deps.database),
     clock: deps.clock ?? (() => new Date()),

@@ -12,7 +12,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { BatchAccessRules, BatchApi, BatchItem, BatchRequest, BatchResponse, BatchResult } from "../app/batch/types.ts";
+import type { BatchAccessRules, BatchApi, BatchItem, BatchRequest, BatchResponse, BatchResult } from "../app/index.ts";
 import { invalidArgument, isRosterError } from "../domain/errors.ts";
 import {
   OperationResultSchema,
