@@ -207,21 +207,14 @@ async function applyInTransaction(
   const state = await readChunkState(deps, operations, sync, tx);
   const results: BatchResult[] = [];
   const effects: (MembershipEffect | undefined)[] = [];
-  const marks = new Map<string, Role>();
   for (const entry of checked) {
     const change = "operation" in entry ? await applyOperation(state, entry.operation) : entry.error;
     results.push({ index: entry.index, tag: entry.tag, outcome: outcomeOf(change) });
     effects.push(isRosterError(change) ? undefined : change.effect);
-    if ("operation" in entry && sync !== undefined && entry.operation.groupId === sync.groupId) {
-      // A member sent stays, whatever became of its operation; one that is not a member has nothing to keep.
-      const after = state.ledger.current(sync.groupId, entry.operation.member.principal);
-      if (after !== undefined) marks.set(after.member, after.role);
-    }
   }
   await writeChanges(state);
-  const syncMarks: SyncMark[] = [...marks].map(([member, role]) => ({ member, role }));
-  if (sync !== undefined && !sync.dryRun) await sync.marks.mark(sync.syncId, syncMarks, state.now, tx);
-  return { results, effects, syncAdminDelta: sync === undefined ? 0 : state.ledger.adminDelta(sync.groupId), marks: syncMarks };
+  const marks = sync === undefined ? [] : await markSyncMembers(state, sync, operations);
+  return { results, effects, syncAdminDelta: sync === undefined ? 0 : state.ledger.adminDelta(sync.groupId), marks };
 }
 
 /**
@@ -346,6 +339,24 @@ async function writeChanges(state: ChunkState): Promise<void> {
   const { ctx } = state.deps;
   await ctx.membershipBulk.applyWrites(state.ledger.drain(), state.tx);
   for (const [groupId, delta] of state.ledger.memberCountDeltas()) await ctx.groups.bumpMembership(groupId, delta, state.tx);
+}
+
+/**
+ * The sync group's members this chunk sent, with their role now: a member
+ * sent stays, whatever became of its operation (one that is not a member has
+ * nothing to keep). Recorded in the transaction, except in a dry run (which
+ * is rolled back: its caller records them after).
+ */
+async function markSyncMembers(state: ChunkState, sync: ChunkSync, operations: readonly MembershipOperation[]): Promise<SyncMark[]> {
+  const marks = new Map<string, Role>();
+  for (const operation of operations) {
+    if (operation.groupId !== sync.groupId) continue;
+    const current = state.ledger.current(sync.groupId, operation.member.principal);
+    if (current !== undefined) marks.set(current.member, current.role);
+  }
+  const syncMarks = [...marks].map(([member, role]) => ({ member, role }));
+  if (!sync.dryRun) await sync.marks.mark(sync.syncId, syncMarks, state.now, state.tx);
+  return syncMarks;
 }
 
 function outcomeOf(change: MembershipChange | RosterError): BatchOutcome {
