@@ -20,6 +20,7 @@ import type { MembershipRecord, Role } from "../../src/domain/model.ts";
 import { parsePrincipal } from "../../src/domain/principal.ts";
 import { accessRules } from "./access-rules-table.ts";
 import { thrownBy } from "./expect-roster-error.ts";
+import { strangerFacts } from "./stranger-facts.ts";
 
 const now = new Date("2030-01-02T03:04:05Z");
 const earlier = new Date("2029-01-01T00:00:00Z");
@@ -103,17 +104,7 @@ describe("decideOperation on the member's state", () => {
 });
 
 describe("decideOperation with access decided here (a batch operation)", () => {
-  const facts = (more: Partial<AccessFacts> = {}): AccessFacts => ({
-    groupId: "g1",
-    state: "ACTIVE",
-    isSystemAdmin: false,
-    role: undefined,
-    aclGrants: [],
-    ancestorManage: false,
-    visibility: "PRIVATE",
-    memberVisibility: "MEMBERS",
-    ...more,
-  });
+  const facts = (more: Partial<AccessFacts> = {}): AccessFacts => ({ ...strangerFacts, ...more });
   const decide = (operation: MembershipOperation, groupFacts: AccessFacts | undefined, memberGroupFacts?: AccessFacts): OperationAccess => ({
     kind: "decide",
     rule: operation.kind === "add" ? accessRules.AddMember : operation.kind === "remove" ? accessRules.RemoveMember : accessRules.UpdateMemberRole,

@@ -22,6 +22,7 @@ import { createRpcPipeline } from "../../src/rpc/pipeline.ts";
 import { translateDriverError } from "../../src/storage/driver-errors.ts";
 import { benchNoopPath } from "../../src/transport/grpc/bench-noop.ts";
 import { startGrpcDoor, type GrpcDoor } from "../../src/transport/grpc/grpc-door.ts";
+import { strangerFacts } from "../domain/stranger-facts.ts";
 import { createRosterClient, failureOf, type RosterClient } from "../support/roster-client.ts";
 
 /** The request memo each authorization step was given, by the request's id. */
@@ -37,16 +38,7 @@ const access: AccessApi = {
       return Promise.resolve();
     }
     if (target.groupId !== "g1") return Promise.reject(new Error(`unexpected target ${target.groupId ?? ""}`));
-    const decision = evaluateAccess(rule, {
-      groupId: "g1",
-      state: "ACTIVE",
-      isSystemAdmin: caller.principal === "user:ok",
-      role: undefined,
-      aclGrants: [],
-      ancestorManage: false,
-      visibility: "PRIVATE",
-      memberVisibility: "MEMBERS",
-    });
+    const decision = evaluateAccess(rule, { ...strangerFacts, isSystemAdmin: caller.principal === "user:ok" });
     return decision.ok ? Promise.resolve() : Promise.reject(decision.error);
   },
 };
