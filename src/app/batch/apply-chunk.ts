@@ -243,29 +243,35 @@ async function readChunkState(
   for (const group of await ctx.groups.getMany([...groupIds], tx)) groups.set(group.id, group);
   // The caller's facts as of this chunk (this attempt of its transaction): one closure walk.
   const access = deps.authorization.kind === "per_operation" ? await loadAccessSnapshot(ctx, caller, [...groups.values()], tx) : undefined;
-  const stored = new Map<string, MembershipRecord>();
+  const stored: MembershipRecord[] = [];
   for (const [groupId, members] of membersByGroup) {
-    if (!groups.has(groupId)) continue;
-    for (const record of await ctx.membershipBulk.findMembers(groupId, [...members], tx)) stored.set(`${groupId}\n${record.member}`, record);
+    if (groups.has(groupId)) stored.push(...(await ctx.membershipBulk.findMembers(groupId, [...members], tx)));
   }
-  if (sync?.dryRun === true) {
-    // Earlier chunks of a dry run were rolled back; their simulated outcome is in the marks.
-    const members = membersByGroup.get(sync.groupId);
-    const marked = members === undefined ? new Map<string, Role>() : await sync.marks.find(sync.syncId, [...members], tx);
-    for (const [member, role] of marked) {
-      const key = `${sync.groupId}\n${member}`;
-      const current = stored.get(key);
-      stored.set(
-        key,
-        current === undefined
-          ? { groupId: sync.groupId, member, role, createTime: now, updateTime: now, createdBy: caller.principal }
-          : current.role === role
-            ? current
-            : { ...current, role, updateTime: now },
-      );
-    }
-  }
-  return { deps, sync, tx, now, groups, access, ledger: createMembershipLedger(stored.values()), nestingLocked: false };
+  const sent = sync === undefined ? undefined : membersByGroup.get(sync.groupId);
+  const read = sync?.dryRun === true && sent !== undefined ? await withSimulatedRoles(stored, sync, [...sent], now, caller, tx) : stored;
+  return { deps, sync, tx, now, groups, access, ledger: createMembershipLedger(read), nestingLocked: false };
+}
+
+/**
+ * A dry run's earlier chunks were rolled back; the roles they simulated for
+ * the sync group's `members` are in the marks: `stored` with those roles.
+ */
+async function withSimulatedRoles(
+  stored: readonly MembershipRecord[],
+  sync: ChunkSync,
+  members: readonly string[],
+  now: Date,
+  caller: Caller,
+  tx: StoreCall,
+): Promise<MembershipRecord[]> {
+  const marked = await sync.marks.find(sync.syncId, members, tx);
+  const inSyncGroup = new Map(stored.filter((record) => record.groupId === sync.groupId).map((record) => [record.member, record]));
+  const simulated = [...marked].map(([member, role]): MembershipRecord => {
+    const current = inSyncGroup.get(member);
+    if (current === undefined) return { groupId: sync.groupId, member, role, createTime: now, updateTime: now, createdBy: caller.principal };
+    return current.role === role ? current : { ...current, role, updateTime: now };
+  });
+  return [...stored.filter((record) => record.groupId !== sync.groupId || !marked.has(record.member)), ...simulated];
 }
 
 /**
