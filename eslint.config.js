@@ -116,7 +116,7 @@ export default tseslint.config(
   },
   ...layering,
   {
-    files: ["eslint.config.js"],
+    files: ["eslint.config.js", "bin/**"],
     ...tseslint.configs.disableTypeChecked,
   },
 );

@@ -1,18 +1,26 @@
 /**
  * `npm run bench:batch`: adding 100,000 members to one group through the
- * BatchMemberships stream, against the same 100,000 membership documents
- * inserted with the raw driver's `insertMany` into the same store, in one
- * run, with everything in its own process:
+ * BatchMemberships stream, and with the `roster import` command from a CSV
+ * file, against the same 100,000 membership documents inserted with the raw
+ * driver's `insertMany`, in one run, with everything in its own process:
  *
  *   this process ──gRPC──▶ `node src/main.ts` ──wire──▶ `node src/embedded-mongo/cli.ts`
- *        └──────────────── driver insertMany ──────────────▶ (same store)
+ *   `roster import` ─gRPC─▶        (a store and a service for each run)
+ *        └──────────────── driver insertMany ──────────────▶ (a store of its own)
  *
  * The stream client honours backpressure (waits for 'drain') and reads its
- * results as they come, like a well-behaved client. The baseline writes the
- * same documents (same fields, into a collection with the same indexes) in
- * batches of 1,000, unordered. The service's resident memory is sampled from
- * /proc/<pid>/status every 50 ms during the stream; the peak is reported
- * next to its resident memory before the stream.
+ * results as they come, like a well-behaved client. The command
+ * (`node bin/roster.mjs import <group> members.csv`) is timed from its start
+ * to its exit, so its cost over the raw stream is all of its own: start-up,
+ * the first pass that counts the rows, CSV parsing, progress, the report;
+ * the budget is 10% more time. Stream and command run twice each (stream,
+ * command, command, stream), every run on a fresh store and service warmed
+ * up with 5,000 unmeasured adds; next to the times, the CPU seconds the
+ * service and the client (this process, or the command's) spent, which the
+ * machine's other load disturbs less than the times. The baseline writes the same documents (same
+ * fields, into a collection with the same indexes) in batches of 1,000,
+ * unordered. The service's resident memory is sampled from /proc/<pid>/status
+ * every 50 ms during the first stream, the command's likewise.
  *
  * BENCH_BATCH_MEMBERS overrides the 100,000 (e.g. for a quick try);
  * ROSTER_BATCH_CHUNK_SIZE is passed on to the service;
@@ -25,12 +33,16 @@ import { MongoClient } from "mongodb";
 import { signHs256Token } from "../src/auth/token-signer.ts";
 import { collectionNames, membershipToDoc } from "../src/storage/documents.ts";
 import { rosterIndexes } from "../src/storage/indexes.ts";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { addOp, openBatchStream } from "../test/batch/support/batch-client.ts";
+import { startRosterCommand } from "../test/support/roster-command.ts";
 import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 
 const members = Number(process.env["BENCH_BATCH_MEMBERS"] ?? "100000");
 const insertBatch = 1_000;
+const warmUpMembers = 5_000;
 const sampleEveryMs = 50;
 
 /** VmRSS and VmHWM of a process, in MiB. */
@@ -44,8 +56,20 @@ function member(i: number): string {
   return `user:bench-${String(i).padStart(7, "0")}`;
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from
+ * /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+ */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 interface StreamRun {
   readonly elapsedMs: number;
+  /** CPU seconds this process spent on the stream. */
+  readonly clientCpu: number;
   readonly rssBefore: number;
   readonly rssPeak: number;
   readonly results: number;
@@ -61,6 +85,7 @@ async function streamAdds(client: RosterClient, token: string, groupId: string, 
     });
   }, sampleEveryMs);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   try {
     const stream = openBatchStream(client.raw, token);
     const finished = stream.finish();
@@ -75,7 +100,47 @@ async function streamAdds(client: RosterClient, token: string, groupId: string, 
     if (failed !== undefined) throw new Error(`operation ${failed.index} failed: ${failed.status?.message ?? "?"}`);
     if (outcome.results.length !== members) throw new Error(`expected ${members} results, got ${outcome.results.length}`);
     rssPeak = Math.max(rssPeak, (await memoryOf(pid)).rss);
-    return { elapsedMs, rssBefore, rssPeak, results: outcome.results.length };
+    const cpu = process.cpuUsage(cpuBefore);
+    return { elapsedMs, clientCpu: (cpu.user + cpu.system) / 1e6, rssBefore, rssPeak, results: outcome.results.length };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+interface CommandImport {
+  readonly elapsedMs: number;
+  /** CPU seconds of the command's process, as last sampled (at most 50 ms before it exited). */
+  readonly clientCpu: number;
+  readonly rssPeak: number;
+}
+
+/** `roster import <group> <file> -q` as its own process, timed from spawn to exit; its peak RSS sampled like the service's. */
+async function commandImport(grpcPort: number, token: string, groupId: string, file: string): Promise<CommandImport> {
+  const started = performance.now();
+  const running = startRosterCommand(["import", groupId, file, "-q", "--json"], {
+    ROSTER_ADDR: `127.0.0.1:${grpcPort}`,
+    ROSTER_TOKEN: token,
+    ROSTER_PLAINTEXT: "true",
+  });
+  let rssPeak = 0;
+  let clientCpu = 0;
+  const pid = running.child.pid ?? 0;
+  const sampler = setInterval(() => {
+    void Promise.all([memoryOf(pid), cpuSecondsOf(pid)]).then(
+      ([{ hwm }, cpu]) => {
+        rssPeak = Math.max(rssPeak, hwm);
+        clientCpu = Math.max(clientCpu, cpu);
+      },
+      () => undefined,
+    );
+  }, sampleEveryMs);
+  try {
+    const result = await running.done;
+    const elapsedMs = performance.now() - started;
+    if (result.code !== 0) throw new Error(`roster import exited with ${result.code ?? "?"}: ${result.stderr}${result.stdout}`);
+    const summary = JSON.parse(result.stdout) as { done: number; failed: number };
+    if (summary.done !== members || summary.failed !== 0) throw new Error(`roster import: ${result.stdout}`);
+    return { elapsedMs, clientCpu, rssPeak };
   } finally {
     clearInterval(sampler);
   }
@@ -103,43 +168,100 @@ async function insertManyBaseline(uri: string, defer: BenchRun["defer"]): Promis
   return elapsedMs;
 }
 
-async function main({ store, secret, startService, defer }: BenchRun): Promise<void> {
-  const { grpcPort, pid } = await startService({
-    mongodbUri: store.uri.replace(/\/?(\?.*)?$/, "/roster$1"),
-    // The bench makes only a handful of RPCs besides the stream.
-    env: process.env["ROSTER_BATCH_CHUNK_SIZE"] === undefined ? {} : { ROSTER_BATCH_CHUNK_SIZE: process.env["ROSTER_BATCH_CHUNK_SIZE"] },
-  });
+async function main({ store, secret, startService, startStore, defer, dataDir }: BenchRun): Promise<void> {
   const token = await signHs256Token({ subject: "bench", ttlSeconds: 3600 }, secret);
-  const client = createRosterClient(`127.0.0.1:${grpcPort}`);
-  defer(() => {
-    client.close();
-  });
-  const group = await client.as(token).groups.createGroup({ group: { slug: "bench-batch", displayName: "Batch bench" } });
-  const groupId = group.group?.id ?? "";
+  const file = join(dataDir, "members.csv");
+  await writeFile(file, `member\n${Array.from({ length: members }, (_, i) => member(i)).join("\n")}\n`);
 
-  process.stdout.write(`streaming ${members} adds to one group through BatchMemberships...\n`);
-  const stream = await streamAdds(client, token, groupId, pid);
-  const stored = await client.as(token).groups.getGroup({ id: groupId });
-  if (stored.group?.memberCount !== members + 1) throw new Error(`member_count is ${stored.group?.memberCount}, expected ${members + 1}`);
+  // Stream, command, command, stream, each on a store and service of its
+  // own started for it, warmed up by a short unmeasured stream: every run
+  // starts from the same state. (On one store, the runs after the first
+  // would find it fuller, and the one whose writes cross 64 MiB of journal
+  // would also pay for the snapshot of everything the store then writes.)
+  const streams: (StreamRun & { readonly serviceCpu: number })[] = [];
+  const commands: (CommandImport & { readonly serviceCpu: number })[] = [];
+  for (const what of ["stream", "command", "command", "stream"] as const) {
+    const runStore = await startStore();
+    const { grpcPort, pid } = await startService({
+      mongodbUri: runStore.uri.replace(/\/?(\?.*)?$/, "/roster$1"),
+      // The bench makes only a handful of RPCs besides the stream.
+      env: process.env["ROSTER_BATCH_CHUNK_SIZE"] === undefined ? {} : { ROSTER_BATCH_CHUNK_SIZE: process.env["ROSTER_BATCH_CHUNK_SIZE"] },
+    });
+    const client = createRosterClient(`127.0.0.1:${grpcPort}`);
+    defer(() => {
+      client.close();
+    });
+    const newGroup = async (slug: string): Promise<string> => {
+      const created = await client.as(token).groups.createGroup({ group: { slug, displayName: "Batch bench" } });
+      return created.group?.id ?? "";
+    };
+    const warmUp = openBatchStream(client.raw, token);
+    const warmed = warmUp.finish();
+    const warmUpGroup = await newGroup("warm-up");
+    for (let i = 0; i < warmUpMembers; i++) warmUp.send(addOp(warmUpGroup, member(i)));
+    warmUp.end();
+    if ((await warmed).code !== "OK") throw new Error("the warm-up stream failed");
+
+    const groupId = await newGroup("bench-batch");
+    const serviceCpuBefore = await cpuSecondsOf(pid);
+    if (what === "stream") {
+      process.stdout.write(`streaming ${members} adds to one group through BatchMemberships...\n`);
+      const run = await streamAdds(client, token, groupId, pid);
+      streams.push({ ...run, serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore });
+    } else {
+      process.stdout.write(`importing the same ${members} members from a CSV file with \`roster import\`...\n`);
+      const run = await commandImport(grpcPort, token, groupId, file);
+      commands.push({ ...run, serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore });
+    }
+    const stored = await client.as(token).groups.getGroup({ id: groupId });
+    if (stored.group?.memberCount !== members + 1) throw new Error(`member_count is ${stored.group?.memberCount}, expected ${members + 1}`);
+  }
 
   process.stdout.write(`inserting the same ${members} documents with insertMany (batches of ${insertBatch})...\n`);
   const baselineMs = await insertManyBaseline(store.uri, defer);
 
-  const streamRate = (members * 1000) / stream.elapsedMs;
-  const baselineRate = (members * 1000) / baselineMs;
+  const streamMs = streams.reduce((sum, run) => sum + run.elapsedMs, 0) / streams.length;
+  const commandMs = commands.reduce((sum, run) => sum + run.elapsedMs, 0) / commands.length;
+  const rate = (ms: number): number => (members * 1000) / ms;
+  const runs = (list: readonly { elapsedMs: number }[]): string => list.map((run) => (run.elapsedMs / 1000).toFixed(1)).join(", ");
+  const meanOf = (list: readonly { serviceCpu: number; clientCpu: number }[], key: "serviceCpu" | "clientCpu"): string =>
+    (list.reduce((sum, run) => sum + run[key], 0) / list.length).toFixed(1);
+  const stream = streams[0] ?? { elapsedMs: 0, rssBefore: 0, rssPeak: 0, results: 0 };
   printTable([
-    ["", "operations", "seconds", "ops/s", "vs insertMany"],
-    ["BatchMemberships stream (adds, one group)", String(members), (stream.elapsedMs / 1000).toFixed(1), Math.round(streamRate).toString(), `${(streamRate / baselineRate).toFixed(2)}×`],
-    [`raw driver insertMany (batches of ${insertBatch})`, String(members), (baselineMs / 1000).toFixed(1), Math.round(baselineRate).toString(), "1.00×"],
+    ["", "operations", "runs (s)", "mean (s)", "ops/s", "vs insertMany", "time vs stream", "service CPU (s)", "client CPU (s)"],
+    [
+      "BatchMemberships stream (adds, one group)",
+      String(members),
+      runs(streams),
+      (streamMs / 1000).toFixed(1),
+      Math.round(rate(streamMs)).toString(),
+      `${(rate(streamMs) / rate(baselineMs)).toFixed(2)}×`,
+      "1.00×",
+      meanOf(streams, "serviceCpu"),
+      meanOf(streams, "clientCpu"),
+    ],
+    [
+      "`roster import` of a CSV file (own process, start to exit)",
+      String(members),
+      runs(commands),
+      (commandMs / 1000).toFixed(1),
+      Math.round(rate(commandMs)).toString(),
+      `${(rate(commandMs) / rate(baselineMs)).toFixed(2)}×`,
+      `${(commandMs / streamMs).toFixed(2)}×`,
+      meanOf(commands, "serviceCpu"),
+      meanOf(commands, "clientCpu"),
+    ],
+    [`raw driver insertMany (batches of ${insertBatch})`, String(members), (baselineMs / 1000).toFixed(1), (baselineMs / 1000).toFixed(1), Math.round(rate(baselineMs)).toString(), "1.00×", "", "", ""],
   ]);
   printTable([
-    ["service memory (RSS)", "MiB"],
-    ["before the stream", stream.rssBefore.toFixed(1)],
-    [`peak during the stream (sampled every ${sampleEveryMs} ms)`, stream.rssPeak.toFixed(1)],
-    ["growth", (stream.rssPeak - stream.rssBefore).toFixed(1)],
+    ["memory (RSS)", "MiB"],
+    ["service, before the first stream", stream.rssBefore.toFixed(1)],
+    [`service, peak during the first stream (sampled every ${sampleEveryMs} ms)`, stream.rssPeak.toFixed(1)],
+    ["service, growth", (stream.rssPeak - stream.rssBefore).toFixed(1)],
+    ["`roster import` process, peak", Math.max(...commands.map((run) => run.rssPeak)).toFixed(1)],
   ]);
   process.stdout.write(
-    `\nmember_count checked: ${members + 1}. Client, service and embedded store each in their own process ` +
+    `\nmember_count checked: ${members + 1} in each group. Client, service and embedded store each in their own process; a store and a service per run ` +
       `(node ${process.version}); chunks of ${process.env["ROSTER_BATCH_CHUNK_SIZE"] ?? "500"} operations, one transaction each.\n`,
   );
 }

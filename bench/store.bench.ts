@@ -6,15 +6,30 @@
  *     issue requires to be within 30% of each other (index lookups must not
  *     degrade with collection size), measured in alternating rounds;
  * (b) insertMany throughput in memory;
- * (c) the same inserts with a data directory (journal) against without.
+ * (c) the same inserts with a data directory (journal) against without;
+ * (d) Roster's ListGroups visibility query (an `$or` of indexed id sets and
+ *     AUTHENTICATED visibility, sorted and limited) for a caller in 5 groups,
+ *     on 1,000 and on 100,000 groups of which the caller can see the same 15:
+ *     the store-level query rate, and the median of ListGroups page 1 through
+ *     the app (closure, page and total). An index union makes both cost what
+ *     the caller can see, not the collection.
  * A `ping` round-trip rate, measured in the same run, is the bare-protocol
  * baseline every figure is also shown against. Prints PASS/FAIL for the 30%
  * criterion; the exit code only reflects errors, not the criterion.
+ * `npm run bench:store -- visibility` runs only (d).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { MongoClient, type Collection, type Db, type Document } from "mongodb";
+import { createRosterApp } from "../src/app/roster-app.ts";
+import type { ListGroupsQuery, RosterApp } from "../src/app/index.ts";
+import type { Caller } from "../src/domain/model.ts";
+import type { Database } from "../src/storage/database.ts";
+import { collectionNames, type GroupDoc } from "../src/storage/documents.ts";
+import { createGroupStore, type GroupListCriteria } from "../src/storage/group-store.ts";
+import { unboundedCall } from "../src/storage/store-call.ts";
 import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../test/support/spawn-embedded-mongo.ts";
 import { measureThroughput, seededRandomInts, type Throughput } from "./support/measure.ts";
 
@@ -43,12 +58,16 @@ async function cleanup(): Promise<void> {
 }
 
 async function startServer(dataDir?: string): Promise<Db> {
+  return (await startClient(dataDir)).db("bench");
+}
+
+async function startClient(dataDir?: string): Promise<MongoClient> {
   const server = await spawnEmbeddedMongo(dataDir === undefined ? {} : { dataDir });
   servers.push(server);
   const client = new MongoClient(server.uri, { maxPoolSize: concurrency, serverSelectionTimeoutMS: 10_000 });
   clients.push(client);
   await client.connect();
-  return client.db("bench");
+  return client;
 }
 
 function lookupKey(i: number): string {
@@ -124,6 +143,115 @@ async function measureInserts(db: Db): Promise<Throughput> {
   return { ...result, ops: result.ops * insertBatch, perSecond: result.perSecond * insertBatch };
 }
 
+const visibilitySizes = [1_000, 100_000] as const;
+const visibilityQueries = 1_000;
+const listGroupsSamples = 25;
+const benchCaller: Caller = { principal: "user:bench-caller", isSystemAdmin: false };
+const benchAdmin: Caller = { principal: "user:bench-admin", isSystemAdmin: true };
+const listPage1: ListGroupsQuery = { namespace: undefined, parentId: undefined, query: "", showDeleted: false, pageSize: 50, pageToken: "", orderBy: "" };
+
+interface VisibilityFixture {
+  readonly app: RosterApp;
+  readonly database: Database;
+  readonly db: Db;
+  /** The groups the caller is a member of. */
+  readonly memberOf: readonly string[];
+}
+
+/**
+ * A Roster database with `total` groups: 5 the caller is a member of, 10
+ * AUTHENTICATED ones (visible to everyone), the rest PRIVATE fillers the
+ * caller cannot see (copies of a real group document, inserted in bulk).
+ */
+async function seedVisibility(client: MongoClient, total: number): Promise<VisibilityFixture> {
+  const db = client.db(`bench_visibility_${total}`);
+  await db.dropDatabase();
+  const database: Database = { client, db };
+  const app = await createRosterApp({ database });
+  const create = (slug: string, visibility: "PRIVATE" | "AUTHENTICATED") =>
+    app.groups.create(benchAdmin, { namespace: "", slug, displayName: slug, description: "", parentId: "", labels: {}, visibility, memberVisibility: "MEMBERS" }, "");
+  const memberOf: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const group = await create(`mine-${i}`, "PRIVATE");
+    await app.memberships.add(benchAdmin, group.id, benchCaller.principal, "MEMBER");
+    memberOf.push(group.id);
+  }
+  for (let i = 0; i < 10; i++) await create(`open-${i}`, "AUTHENTICATED");
+  const groups = db.collection<GroupDoc>(collectionNames.groups);
+  const template = await groups.findOne({ _id: memberOf[0] ?? "" });
+  if (template === null) throw new Error("the seeded group is missing");
+  const fillers = total - 15;
+  for (let start = 0; start < fillers; start += insertBatch) {
+    const batch = Array.from({ length: Math.min(insertBatch, fillers - start) }, (_, j): GroupDoc => {
+      const n = start + j;
+      const name = `filler-${n.toString().padStart(6, "0")}`;
+      return { ...template, _id: `f${n}`, slug: name, displayName: name, sortName: name, etag: `e${n}`, memberCount: 0, acl: [] };
+    });
+    await groups.insertMany(batch, { ordered: false });
+  }
+  return { app, database, db, memberOf };
+}
+
+/** The store-level ListGroups query (page 1, display-name order) for the caller's scope. */
+function visibilityQuery(fixture: VisibilityFixture): () => Promise<void> {
+  const store = createGroupStore(fixture.database);
+  const criteria: GroupListCriteria = {
+    scope: {
+      kind: "caller",
+      memberOfIds: fixture.memberOf,
+      principals: [benchCaller.principal, ...fixture.memberOf.map((id) => `group:${id}`)],
+      manageRootIds: [],
+      deletedAdminOfIds: [],
+    },
+    includeDeleted: false,
+    namespace: undefined,
+    parentId: undefined,
+    text: "",
+  };
+  return async () => {
+    const page = await store.listPage(criteria, { field: "sortName", descending: false }, undefined, 51, unboundedCall);
+    if (page.length !== 15) throw new Error(`the caller should see 15 groups, the query returned ${page.length}`);
+  };
+}
+
+/** Median milliseconds of ListGroups page 1 through the app, one call at a time. */
+async function listGroupsMedianMs(app: RosterApp): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < listGroupsSamples + 5; i++) {
+    const started = performance.now();
+    const page = await app.groups.list(benchCaller, listPage1);
+    if (page.totalSize !== 15) throw new Error(`ListGroups total_size should be 15, got ${page.totalSize}`);
+    if (i >= 5) times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] ?? Number.NaN;
+}
+
+async function measureVisibility(): Promise<void> {
+  const client = await startClient();
+  const ping = await measurePing(client.db("bench"));
+  console.log(`${"ping round trips, visibility server (its baseline)".padEnd(labelWidth)} ${format(ping.perSecond).padStart(10)} ops/s`);
+  const rates: number[] = [];
+  const medians: number[] = [];
+  for (const total of visibilitySizes) {
+    const fixture = await seedVisibility(client, total);
+    const query = visibilityQuery(fixture);
+    // One caller at a time: a collection scan per query would otherwise queue the driver's heartbeats behind it.
+    await measureThroughput({ total: 20, concurrency: 1, budgetMs: phaseBudgetMs / 4 }, query);
+    const rate = await measureThroughput({ total: visibilityQueries, concurrency: 1, budgetMs: phaseBudgetMs }, query);
+    console.log(line(`visibility $or query (ListGroups page), ${format(total)} groups`, rate, "ops", ping));
+    rates.push(rate.perSecond);
+    const median = await listGroupsMedianMs(fixture.app);
+    console.log(`${`ListGroups page 1 median, caller in 5 groups, ${format(total)} groups`.padEnd(labelWidth)} ${median.toFixed(1).padStart(10)} ms`);
+    medians.push(median);
+    await fixture.db.dropDatabase();
+  }
+  const [smallRate = 0, bigRate = 0] = rates;
+  const [smallMedian = 0, bigMedian = 0] = medians;
+  console.log(`${"  100k / 1k visibility query rate".padEnd(labelWidth)} ${(bigRate / smallRate).toFixed(2)}`);
+  console.log(`${"  100k / 1k ListGroups page 1 median".padEnd(labelWidth)} ${(bigMedian / smallMedian).toFixed(2)}`);
+}
+
 function format(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
@@ -136,6 +264,11 @@ function line(label: string, t: Throughput, unit: string, baseline: Throughput):
 async function main(): Promise<void> {
   const started = Date.now();
   console.log(`store bench: embedded server in a child process, driver concurrency ${concurrency}`);
+  if (process.argv.includes("visibility")) {
+    await measureVisibility();
+    console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return;
+  }
 
   const memory = await startServer();
   const ping = await measurePing(memory);
@@ -170,6 +303,7 @@ async function main(): Promise<void> {
   const verdict = gap <= allowedLookupGap ? "PASS" : "FAIL";
   console.log(`${"  100k / 10k lookup rate".padEnd(labelWidth)} ${ratio.toFixed(2)}`);
   console.log(`${verdict}: lookup rates on 10k and 100k docs within ${allowedLookupGap * 100}% of each other (gap ${(gap * 100).toFixed(1)}%)`);
+  await measureVisibility();
   console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

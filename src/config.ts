@@ -69,6 +69,41 @@ export interface RosterConfig {
   readonly benchNoop: boolean;
   /** Limits of BatchMemberships / BatchUpdateMemberships (ROSTER_BATCH_*). */
   readonly batchLimits: BatchLimits;
+  /** OpenTelemetry tracing (OTEL_*); undefined: off, no span is made. */
+  readonly tracing: TracingConfig | undefined;
+}
+
+/** OTLP transports (OTEL_EXPORTER_OTLP_PROTOCOL). */
+export const otlpProtocols = ["http/protobuf", "http/json", "grpc"] as const;
+export type OtlpProtocol = (typeof otlpProtocols)[number];
+/** The samplers of OTEL_TRACES_SAMPLER that need no remote service. */
+export const traceSamplers = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+] as const;
+export type TraceSampler = (typeof traceSamplers)[number];
+
+/**
+ * Tracing as the OpenTelemetry environment variables describe it, read with
+ * the rest of the configuration so a typo stops the start like any other.
+ * Variables not listed here (OTEL_EXPORTER_OTLP_HEADERS, …_TIMEOUT,
+ * OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*) are read by the SDK itself.
+ */
+export interface TracingConfig {
+  /** "otlp" sends spans to a collector; "console" prints them (debugging). */
+  readonly exporter: "otlp" | "console";
+  readonly protocol: OtlpProtocol;
+  /** The full URL spans are sent to; undefined: the exporter's default for the protocol (localhost:4318 or :4317). */
+  readonly url: string | undefined;
+  /** OTEL_SERVICE_NAME; undefined: service.name of OTEL_RESOURCE_ATTRIBUTES, else "roster". */
+  readonly serviceName: string | undefined;
+  readonly sampler: TraceSampler;
+  /** The ratio of the traceidratio samplers, 0-1. */
+  readonly samplerRatio: number;
 }
 
 /** One row of the configuration table. */
@@ -127,6 +162,14 @@ export const settings: readonly SettingInfo[] = [
   row("ROSTER_BATCH_MAX_DURATION_MS", String(defaultBatchLimits.maxDurationMs), "How long a BatchMemberships stream may run before it ends with DEADLINE_EXCEEDED."),
   row("ROSTER_BATCH_IDLE_TIMEOUT_MS", String(defaultBatchLimits.idleTimeoutMs), "How long a BatchMemberships stream may go without a client message before it ends with DEADLINE_EXCEEDED."),
   row("ROSTER_BATCH_CHUNK_SIZE", String(defaultBatchLimits.chunkSize), "Batch operations applied per transaction (1-5000)."),
+  row("OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP collector base URL, e.g. `http://collector:4318` (spans go to its `/v1/traces`) or, with protocol `grpc`, `http://collector:4317`. Setting it turns tracing on (see Tracing)."),
+  row("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", "Full URL for spans, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT and also turns tracing on."),
+  row("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", `OTLP transport: ${otlpProtocols.join(", ")}.`),
+  row("OTEL_TRACES_EXPORTER", "", "`otlp` turns tracing on (to localhost when no endpoint is set), `console` prints spans to stdout, `none` turns it off. Unset: `otlp` when an endpoint is set, else off."),
+  row("OTEL_SERVICE_NAME", "roster", "`service.name` of the spans; unset: the `service.name` in OTEL_RESOURCE_ATTRIBUTES, else `roster`."),
+  row("OTEL_TRACES_SAMPLER", "parentbased_always_on", `Sampler: ${traceSamplers.join(", ")}.`),
+  row("OTEL_TRACES_SAMPLER_ARG", "1.0", "Sampling ratio (0-1) of the `traceidratio` samplers."),
+  row("OTEL_SDK_DISABLED", "false", "`true` turns tracing off whatever else is set."),
   row("ROSTER_BENCH_NOOP", "false", "Benchmarks only: `true`/`1` registers the hidden no-op RPC `/roster.bench.v1.Noop/Ping` on the gRPC door (not part of the public contract)."),
 ];
 
@@ -292,6 +335,7 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     idleTimeoutMs: read("ROSTER_BATCH_IDLE_TIMEOUT_MS", defaultBatchLimits.idleTimeoutMs, (v) => parseInteger(v, 1, 86_400_000)),
     chunkSize: read("ROSTER_BATCH_CHUNK_SIZE", defaultBatchLimits.chunkSize, (v) => parseInteger(v, 1, 5_000)),
   };
+  const tracing = readTracingConfig(read);
 
   const keySources = [
     secret === undefined ? undefined : "ROSTER_JWT_SECRET",
@@ -345,7 +389,52 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     grpcClientCertIdentity,
     benchNoop,
     batchLimits,
+    tracing,
   };
+}
+
+/**
+ * The OTEL_* settings: tracing is on when an OTLP endpoint or a traces
+ * exporter other than `none` is set, and OTEL_SDK_DISABLED is not true.
+ */
+function readTracingConfig(read: <T>(name: string, fallback: T, parse: (value: string) => T) => T): TracingConfig | undefined {
+  const endpoint = read<string | undefined>("OTEL_EXPORTER_OTLP_ENDPOINT", undefined, (v) => parseHttpUrl(v).href);
+  const tracesEndpoint = read<string | undefined>("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", undefined, (v) => parseHttpUrl(v).href);
+  const protocol = read<OtlpProtocol>("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", (v) => parseOneOf(v, otlpProtocols));
+  const exporter = read<"otlp" | "console" | "none" | undefined>("OTEL_TRACES_EXPORTER", undefined, (v) =>
+    parseOneOf(v, ["otlp", "console", "none"] as const),
+  );
+  const serviceName = read<string | undefined>("OTEL_SERVICE_NAME", undefined, (v) => v);
+  const sampler = read<TraceSampler>("OTEL_TRACES_SAMPLER", "parentbased_always_on", (v) => parseOneOf(v, traceSamplers));
+  const samplerRatio = read("OTEL_TRACES_SAMPLER_ARG", 1, parseRatio);
+  const disabled = read("OTEL_SDK_DISABLED", false, parseBoolean);
+  const on = exporter === undefined ? endpoint !== undefined || tracesEndpoint !== undefined : exporter !== "none";
+  if (disabled || !on) return undefined;
+  return {
+    exporter: exporter === "console" ? "console" : "otlp",
+    protocol,
+    url: tracesEndpoint ?? (endpoint === undefined ? undefined : tracesUrlOf(endpoint, protocol)),
+    serviceName,
+    sampler,
+    samplerRatio,
+  };
+}
+
+/** OTLP/HTTP appends the signal's path to the base endpoint; OTLP/gRPC uses it as is. */
+function tracesUrlOf(endpoint: string, protocol: OtlpProtocol): string {
+  return protocol === "grpc" ? endpoint : `${endpoint.replace(/\/+$/, "")}/v1/traces`;
+}
+
+function parseOneOf<const T extends string>(value: string, allowed: readonly T[]): T {
+  const found = allowed.find((a) => a === value.toLowerCase());
+  if (found === undefined) throw new Error(`must be one of ${allowed.join(", ")}, got "${value}"`);
+  return found;
+}
+
+function parseRatio(value: string): number {
+  const n = Number(value);
+  if (value === "" || !Number.isFinite(n) || n < 0 || n > 1) throw new Error(`must be a number from 0 to 1, got "${value}"`);
+  return n;
 }
 
 function pairTls(
@@ -463,9 +552,7 @@ function parseGroupId(value: string): string {
 }
 
 function parseLogLevel(value: string): LogLevel {
-  const level = logLevels.find((l) => l === value.toLowerCase());
-  if (level === undefined) throw new Error(`must be one of ${logLevels.join(", ")}, got "${value}"`);
-  return level;
+  return parseOneOf(value, logLevels);
 }
 
 function parseOrigins(value: string): readonly string[] {

@@ -5,9 +5,11 @@
  * auth is configured, announced loudly), the shared RPC pipeline, and both
  * doors over the same `pipeline` and `services`: gRPC (grpc-js, with health
  * and reflection) and web (connect-node: Connect, gRPC-web, /healthz,
- * /readyz, /metrics).
+ * /readyz, /metrics); with OTEL_* tracing configured, a span per call and
+ * per database command.
  */
 import { join } from "node:path";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
 import type { DestinationStream, Logger } from "pino";
 import { createCertificateCaller } from "./auth/certificate-caller.ts";
 import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
@@ -20,6 +22,8 @@ import { createHealthMonitor } from "./ops/health.ts";
 import { createMetrics, type RosterMetrics } from "./ops/metrics.ts";
 import { metricsInterceptorFor } from "./ops/metrics-interceptor.ts";
 import { addReflection } from "./ops/reflection.ts";
+import type { Tracing } from "./ops/tracing.ts";
+import { createTracingInterceptor } from "./ops/tracing-interceptor.ts";
 import { createRootLogger } from "./rpc/logger.ts";
 import { createRpcPipeline } from "./rpc/pipeline.ts";
 import { closeDatabase, connectDatabase, createDatabase, pingDatabase } from "./storage/database.ts";
@@ -30,6 +34,12 @@ import { startGrpcDoor } from "./transport/grpc/grpc-door.ts";
 export interface StartRosterOptions {
   /** Where log lines go (tests capture them); default stdout. */
   readonly logDestination?: DestinationStream;
+  /**
+   * Tests: trace every call into this exporter (an in-memory one), with the
+   * configured sampler and service name or the defaults, whether or not
+   * OTEL_* turns tracing on.
+   */
+  readonly spanExporter?: SpanExporter;
 }
 
 /** A running Roster process. */
@@ -68,12 +78,15 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
   };
 
   try {
+    const tracing = await startTracingIfWanted(config, options.spanExporter, logger, cleanups);
     const uri = await storeUri(config, logger, cleanups);
     const metrics = createMetrics();
-    const database = createDatabase(uri, { serverSelectionTimeoutMs: 10_000, appName: "roster" });
+    const database = createDatabase(uri, { serverSelectionTimeoutMs: 10_000, appName: "roster", monitorCommands: tracing !== undefined });
     const unobservePool = observePool(database, metrics.recordPoolEvent);
+    const untraceCommands = tracing === undefined ? undefined : (await import("./ops/mongo-tracing.ts")).traceMongoCommands(database, tracing.tracer);
     cleanups.push(() => {
       unobservePool();
+      untraceCommands?.();
       return Promise.resolve();
     });
     await connectDatabase(database);
@@ -92,7 +105,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       verifier,
       access: app.access,
       services: services.map((s) => s.service),
-      observers: [metricsInterceptorFor(metrics)],
+      observers: tracing === undefined ? [metricsInterceptorFor(metrics)] : [createTracingInterceptor(tracing), metricsInterceptorFor(metrics)],
       certificateCaller: config.grpcClientCertIdentity === "service-cn" ? createCertificateCaller(config.admins) : undefined,
     });
 
@@ -166,6 +179,29 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     await cleanup();
     throw error;
   }
+}
+
+/**
+ * Tracing when OTEL_* asks for it (or a test hands in an exporter); loaded
+ * only then, so a process without tracing pays nothing for it. It stops
+ * last, after the doors, so the spans of the last calls are exported.
+ */
+async function startTracingIfWanted(
+  config: RosterConfig,
+  exporter: SpanExporter | undefined,
+  logger: Logger,
+  cleanups: (() => Promise<void>)[],
+): Promise<Tracing | undefined> {
+  if (config.tracing === undefined && exporter === undefined) return undefined;
+  const { defaultTracingConfig, startTracing } = await import("./ops/tracing.ts");
+  const settings = config.tracing ?? defaultTracingConfig;
+  const tracing = await startTracing(settings, exporter);
+  cleanups.push(() => tracing.shutdown());
+  logger.info(
+    exporter === undefined ? { ...settings, url: settings.url ?? "(the exporter's default)" } : { exporter: "given by the caller" },
+    "tracing on",
+  );
+  return tracing;
 }
 
 /** MONGODB_URI, or the embedded store started in-process under ROSTER_DATA_DIR. */

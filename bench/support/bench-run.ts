@@ -51,6 +51,11 @@ export interface BenchRun {
     (options: ServiceOptions & { readonly webDoor: true }): Promise<StartedService & { readonly httpUrl: string }>;
     (options: ServiceOptions & { readonly webDoor?: false }): Promise<StartedService>;
   };
+  /**
+   * Starts another embedded store (its own process and data directory), for
+   * a measurement that must start from an empty store; stopped at teardown.
+   */
+  readonly startStore: () => Promise<SpawnedEmbeddedMongo>;
   /** Registers something to close at teardown, before the service and store stop (last registered, first closed). */
   readonly defer: (close: () => Promise<void> | void) => void;
 }
@@ -61,30 +66,29 @@ export interface BenchRun {
  * exit code 1.
  */
 export function runBench(name: string, tempPrefix: string, main: (run: BenchRun) => Promise<void>): void {
-  let store: SpawnedEmbeddedMongo | undefined;
-  let service: ServiceProcess | undefined;
+  const stores: SpawnedEmbeddedMongo[] = [];
+  const services: ServiceProcess[] = [];
   let dataDir: string | undefined;
   const closers: (() => Promise<void> | void)[] = [];
 
   const cleanup = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close();
-    if (service !== undefined && service.exitCode === null && service.signalCode === null) {
-      const exited = new Promise((resolve) => service?.once("exit", resolve));
+    for (const service of services.splice(0).reverse()) {
+      if (service.exitCode !== null || service.signalCode !== null) continue;
+      const exited = new Promise((resolve) => service.once("exit", resolve));
       service.kill("SIGTERM");
-      const timer = setTimeout(() => service?.kill("SIGKILL"), gracefulStopMs);
+      const timer = setTimeout(() => service.kill("SIGKILL"), gracefulStopMs);
       await exited;
       clearTimeout(timer);
     }
-    service = undefined;
-    await store?.stop();
-    store = undefined;
+    for (const store of stores.splice(0).reverse()) await store.stop();
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
     dataDir = undefined;
   };
 
   process.once("exit", () => {
-    service?.kill("SIGKILL");
-    store?.kill("SIGKILL");
+    for (const service of services) service.kill("SIGKILL");
+    for (const store of stores) store.kill("SIGKILL");
   });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
@@ -112,7 +116,7 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    service = child;
+    services.push(child);
     let stderr = "";
     let pending = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
@@ -154,12 +158,19 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
   const start = async (): Promise<void> => {
     dataDir = await mkdtemp(join(tmpdir(), tempPrefix));
     process.stdout.write("starting the embedded store and the service (separate processes)...\n");
-    store = await spawnEmbeddedMongo({ port: 0, dataDir: join(dataDir, "store") });
+    const store = await spawnEmbeddedMongo({ port: 0, dataDir: join(dataDir, "store") });
+    stores.push(store);
+    const runDir = dataDir;
     await main({
       dataDir,
       store,
       secret,
       startService,
+      startStore: async () => {
+        const another = await spawnEmbeddedMongo({ port: 0, dataDir: join(runDir, `store-${stores.length + 1}`) });
+        stores.push(another);
+        return another;
+      },
       defer: (close) => {
         closers.push(close);
       },

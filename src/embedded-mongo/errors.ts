@@ -44,6 +44,9 @@ export const errorCodes = {
   Location31254: 31254,
   Location31253: 31253,
   Location51270: 51270,
+  Location15955: 15955,
+  CannotCreateIndex: 67,
+  DocumentValidationFailure: 121,
 } as const;
 
 export type ErrorCodeName = keyof typeof errorCodes;

@@ -30,6 +30,12 @@ export const callInfoKey = createContextKey<CallInfo | undefined>(undefined, { d
  * assigns it.
  */
 export const requestIdKey = createContextKey<string>("", { description: "roster request id" });
+/**
+ * The call's trace id (32 hex digits) when tracing is on: the caller's, from
+ * its `traceparent`, or a new one. Set by the tracing step (src/ops), read by
+ * the request log so a log line leads to its trace; "" when tracing is off.
+ */
+export const traceIdKey = createContextKey<string>("", { description: "roster trace id" });
 export const loggerKey = createContextKey<Logger | undefined>(undefined, { description: "roster request logger" });
 export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "roster caller" });
 /**

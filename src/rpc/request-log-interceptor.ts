@@ -3,12 +3,13 @@
  * already answered with, if any) and a child logger,
  * returns the id in the `x-request-id` response header (or error metadata,
  * which the doors send as trailers), and writes exactly one log line when the
- * call ends: method, door, protocol, code, duration, caller, request id and
- * peer. Never the token, never a message body.
+ * call ends: method, door, protocol, code, duration, caller, request id,
+ * peer, and the trace id when tracing is on. Never the token, never a
+ * message body.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { callerKey, callInfoKey, callStartedKey, loggerKey, requestIdKey } from "./context.ts";
+import { callerKey, callInfoKey, callStartedKey, loggerKey, requestIdKey, traceIdKey } from "./context.ts";
 import { requestIdFrom, requestIdHeader } from "./request-id.ts";
 import { statusName } from "./status-names.ts";
 import { observeStream } from "./stream-observer.ts";
@@ -21,7 +22,8 @@ export function createRequestLogInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const started = req.contextValues.get(callStartedKey) ?? performance.now();
     const requestId = req.contextValues.get(requestIdKey) || requestIdFrom(req.header);
-    const log = logger.child({ requestId });
+    const traceId = req.contextValues.get(traceIdKey);
+    const log = logger.child(traceId === "" ? { requestId } : { requestId, traceId });
     req.contextValues.set(requestIdKey, requestId).set(loggerKey, log);
     const method = `${req.service.typeName}/${req.method.name}`;
 

@@ -19,11 +19,24 @@ export function databaseNameOf(uri: string): string {
 
 /**
  * A handle on the database of `uri` (see `databaseNameOf`), not yet
- * connected: observe its pool (pool-events.ts) before `connectDatabase`, so
- * that no connection goes uncounted.
+ * connected: observe its pool (pool-events.ts) and commands
+ * (command-events.ts) before `connectDatabase`, so that nothing goes
+ * unobserved.
  */
-export function createDatabase(uri: string, options: { readonly appName: string; readonly serverSelectionTimeoutMs: number }): Database {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: options.serverSelectionTimeoutMs, appName: options.appName });
+export function createDatabase(
+  uri: string,
+  options: {
+    readonly appName: string;
+    readonly serverSelectionTimeoutMs: number;
+    /** Emit command events (command-events.ts), for tracing. */
+    readonly monitorCommands?: boolean;
+  },
+): Database {
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: options.serverSelectionTimeoutMs,
+    appName: options.appName,
+    monitorCommands: options.monitorCommands ?? false,
+  });
   return { client, db: client.db(databaseNameOf(uri)) };
 }
 

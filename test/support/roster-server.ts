@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
 import { signHs256Token } from "../../src/auth/token-signer.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startRoster, type RosterServer } from "../../src/server.ts";
@@ -22,6 +23,8 @@ export interface TestRosterOptions {
   readonly admins?: readonly string[];
   /** More environment settings (ROSTER_CREATOR_GROUP, ...). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Trace every call into this exporter (an InMemorySpanExporter). */
+  readonly spanExporter?: SpanExporter;
 }
 
 export interface TokenOptions {
@@ -80,6 +83,7 @@ export async function startTestRoster(options: TestRosterOptions): Promise<TestR
         raw += line;
       },
     },
+    ...(options.spanExporter === undefined ? {} : { spanExporter: options.spanExporter }),
   });
   const address = `127.0.0.1:${server.grpcPort}`;
   const client = createRosterClient(address);

@@ -19,7 +19,11 @@
  * Limits end the stream after everything before them was answered:
  * operations per stream → RESOURCE_EXHAUSTED; stream duration and idle time
  * between messages → DEADLINE_EXCEEDED. Each message names the setting.
+ *
+ * Each applied chunk is an event (`roster.batch.chunk`) on the active trace
+ * span, the RPC's when tracing is on; without tracing that is a no-op.
  */
+import { trace } from "@opentelemetry/api";
 import { deadlineExceeded, invalidArgument, resourceExhausted } from "../../domain/errors.ts";
 import type { Caller } from "../../domain/model.ts";
 import { createSyncMarkStore } from "../../storage/sync-mark-store.ts";
@@ -145,6 +149,11 @@ export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBat
             call,
           );
           if (sync !== undefined) countEffects(sync, outcome.effects, outcome.syncAdminDelta);
+          trace.getActiveSpan()?.addEvent("roster.batch.chunk", {
+            "roster.batch.chunk.first_index": items[0]?.index ?? index,
+            "roster.batch.chunk.operations": items.length,
+            "roster.batch.chunk.failed": outcome.results.filter((result) => !result.outcome.ok).length,
+          });
           for (const result of outcome.results) {
             answered += 1;
             yield { kind: "result", result };

@@ -7,8 +7,8 @@
  * foreign collections from the same snapshot. Unknown stages fail with 40324.
  */
 import type { Document } from "bson";
-import type { Transaction } from "../engine/types.ts";
-import { demoteDocument, matches, promoteDocument } from "../bson-values.ts";
+import type { FindOptions, Transaction } from "../engine/types.ts";
+import { compileFilter, demoteDocument, parseCollation, promoteDocument } from "../bson-values.ts";
 import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject, withIdFirst } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
@@ -22,6 +22,7 @@ import { commandArgs, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
 import { openChangeStream } from "./change-stream.ts";
+import { validateHint } from "./index-hint.ts";
 
 /** Stages mingo evaluates that are meaningful here. */
 const supportedStages = new Set([
@@ -38,20 +39,14 @@ const unsupportedStages = new Set([
   "$shardedDataDistribution", "$changeStreamSplitLargeEvent",
 ]);
 
-/** Query operators the engine's matcher may not evaluate; such filters go to mingo. */
+/** Query operators the engine's matcher does not evaluate; such filters go to mingo. */
 const mingoOnlyOperators = new Set(["$where", "$text", "$function"]);
 
-/**
- * Whether a `$match` filter must run in mingo: it uses an operator the engine
- * does not evaluate, or `$expr` while the command has `let` variables (which
- * only mingo is given).
- */
-function needsMingo(filter: unknown, hasVariables: boolean): boolean {
-  if (Array.isArray(filter)) return filter.some((item) => needsMingo(item, hasVariables));
+/** Whether a `$match` filter uses an operator only mingo evaluates. */
+function needsMingo(filter: unknown): boolean {
+  if (Array.isArray(filter)) return filter.some((item) => needsMingo(item));
   if (!isPlainObject(filter)) return false;
-  return Object.entries(filter).some(
-    ([key, sub]: [string, unknown]) => mingoOnlyOperators.has(key) || (hasVariables && key === "$expr") || needsMingo(sub, hasVariables),
-  );
+  return Object.entries(filter).some(([key, sub]: [string, unknown]) => mingoOnlyOperators.has(key) || needsMingo(sub));
 }
 
 /** Validates stage names of a pipeline (recursing into $facet and $lookup/$unionWith pipelines). */
@@ -105,12 +100,13 @@ export function rewritePipeline(pipeline: readonly Document[]): Document[] {
 }
 
 /** Runs find-like leading stages on stored documents; returns the documents and the stages left. */
-function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Document[], hasVariables: boolean): [Document[], Document[]] {
+function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Document[], options: FindOptions): [Document[], Document[]] {
   let index = 0;
   let docs: Document[] | undefined;
   const first = pipeline[0];
-  if (first !== undefined && isPlainObject(first["$match"]) && !needsMingo(first["$match"], hasVariables)) {
-    docs = tx.find(ns, first["$match"]);
+  const { variables, collation } = options;
+  if (first !== undefined && isPlainObject(first["$match"]) && !needsMingo(first["$match"])) {
+    docs = tx.find(ns, first["$match"], options);
     index = 1;
   } else {
     docs = tx.find(ns, {});
@@ -119,10 +115,11 @@ function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Documen
     const stage = pipeline[index] ?? {};
     const [name] = Object.keys(stage);
     const spec: unknown = stage[name ?? ""];
-    if (name === "$match" && isPlainObject(spec) && !needsMingo(spec, hasVariables)) {
-      docs = docs.filter((doc) => matches(doc, spec));
+    if (name === "$match" && isPlainObject(spec) && !needsMingo(spec) && collation === undefined) {
+      const predicate = compileFilter(spec, variables);
+      docs = docs.filter((doc) => predicate(doc));
     } else if (name === "$sort" && isPlainObject(spec)) {
-      docs = sortDocuments(docs, parseSort(spec));
+      docs = sortDocuments(docs, parseSort(spec), collation);
     } else if ((name === "$skip" || name === "$limit") && toNumber(spec) !== undefined) {
       const n = toNumber(spec) ?? 0;
       if (!Number.isInteger(n) || n < 0 || (name === "$limit" && n === 0)) {
@@ -140,10 +137,10 @@ function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Documen
 }
 
 /** Runs a validated, non-change-stream pipeline on one snapshot. */
-export function runPipeline(tx: Transaction, db: string, collection: string | undefined, pipeline: readonly Document[], variables?: Document): Document[] {
+export function runPipeline(tx: Transaction, db: string, collection: string | undefined, pipeline: readonly Document[], options: FindOptions = {}): Document[] {
   let input: Document[] = [];
   let rest: readonly Document[] = pipeline;
-  if (collection !== undefined) [input, rest] = runStoredPrefix(tx, `${db}.${collection}`, pipeline, variables !== undefined);
+  if (collection !== undefined) [input, rest] = runStoredPrefix(tx, `${db}.${collection}`, pipeline, options);
   if (rest.length === 0) return input;
   const resolved = new Map<string, Document[]>();
   const collectionResolver = (name: string): Document[] => {
@@ -155,7 +152,12 @@ export function runPipeline(tx: Transaction, db: string, collection: string | un
     return docs;
   };
   try {
-    const aggregator = createAggregator(rest.map(promoteDocument), variables === undefined ? { collectionResolver } : { collectionResolver, variables: promoteDocument(variables) });
+    const { variables, collation } = options;
+    const aggregator = createAggregator(rest.map(promoteDocument), {
+      collectionResolver,
+      ...(variables === undefined ? {} : { variables: promoteDocument(variables) }),
+      ...(collation === undefined ? {} : { collation }),
+    });
     // mongod keeps `_id` first in computed documents; mingo appends it.
     return aggregator.run(input.map(promoteDocument)).map((doc) => withIdFirst(demoteDocument(doc)));
   } catch (err) {
@@ -183,7 +185,9 @@ export const aggregate: CommandHandler = (ctx) => {
     throw commandError("InvalidNamespace", "{aggregate: 1} is not valid for this pipeline: it must start with $documents or $changeStream");
   }
   const variables = args.document("let");
-  const results = ctx.scope.read((tx) => runPipeline(tx, ctx.db, collection, stages, variables));
+  if (collection !== undefined) validateHint(ctx.server.engine, `${ctx.db}.${collection}`, ctx.body["hint"]);
+  const collation = parseCollation(ctx.body["collation"]);
+  const results = ctx.scope.read((tx) => runPipeline(tx, ctx.db, collection, stages, { variables, collation }));
   const ns = collection === undefined ? `${ctx.db}.$cmd.aggregate` : `${ctx.db}.${collection}`;
   return firstBatchReply(ctx.server.cursors, ns, results, { batchSize, singleBatch: false });
 };

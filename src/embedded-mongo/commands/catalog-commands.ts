@@ -4,16 +4,18 @@
  */
 import { Int32, Long, type Document } from "bson";
 import type { IndexSpec } from "../engine/types.ts";
-import { matches } from "../bson-values.ts";
+import { collationDocument, matches, parseCollation } from "../bson-values.ts";
 import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
 import { commandError } from "../errors.ts";
+import { validatePartialFilter } from "../query/partial-filter.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
+import { collModOptions, validationOptions } from "./document-validation.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
 
-/** Options `create` understands; the rest are accepted and ignored (validators, collation, …). */
+/** Command fields of `create` that are not collection options. */
 const ignoredCreateFields = new Set(["create", "$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
 
 export const create: CommandHandler = async (ctx) => {
@@ -23,8 +25,20 @@ export const create: CommandHandler = async (ctx) => {
   if (options["capped"] === true) throw commandError("BadValue", "capped collections are not supported by the embedded server");
   if (options["viewOn"] !== undefined) throw commandError("BadValue", "views are not supported by the embedded server");
   if (options["timeseries"] !== undefined) throw commandError("BadValue", "time-series collections are not supported by the embedded server");
-  const created = await ctx.server.engine.createCollection(ns, options);
+  if (options["collation"] !== undefined) {
+    throw commandError("BadValue", "a collection default collation is not supported by the embedded server: give 'collation' to each index and operation instead");
+  }
+  const created = await ctx.server.engine.createCollection(ns, validationOptions(options));
   if (!created) throw commandError("NamespaceExists", `Collection ${ns} already exists.`);
+  return { ok: 1 };
+};
+
+/** collMod: the validator, validationLevel and validationAction; other changes are refused by name. */
+export const collMod: CommandHandler = async (ctx) => {
+  const ns = namespaceOf(ctx.db, ctx.body["collMod"], "collMod");
+  const current = ctx.server.engine.collectionOptions(ns);
+  if (current === null) throw commandError("NamespaceNotFound", `ns does not exist: ${ns}`);
+  await ctx.server.engine.setCollectionOptions(ns, collModOptions(current, ctx.body));
   return { ok: 1 };
 };
 
@@ -47,6 +61,7 @@ function indexDocument(spec: IndexSpec): Document {
   if (spec.unique === true) doc["unique"] = true;
   if (spec.sparse === true) doc["sparse"] = true;
   if (spec.partialFilterExpression !== undefined) doc["partialFilterExpression"] = spec.partialFilterExpression;
+  if (spec.collation !== undefined) doc["collation"] = spec.collation;
   return doc;
 }
 
@@ -111,8 +126,11 @@ function parseIndexSpec(raw: unknown): IndexSpec {
   if (raw["sparse"] === true || toNumber(raw["sparse"]) === 1) spec.sparse = true;
   if (raw["partialFilterExpression"] !== undefined) {
     if (!isPlainObject(raw["partialFilterExpression"])) throw commandError("TypeMismatch", "partialFilterExpression must be an object");
+    validatePartialFilter(raw["partialFilterExpression"]);
     spec.partialFilterExpression = raw["partialFilterExpression"];
   }
+  const collation = parseCollation(raw["collation"]);
+  if (collation !== undefined) spec.collation = collationDocument(collation);
   if (raw["expireAfterSeconds"] !== undefined) throw commandError("BadValue", "TTL indexes (expireAfterSeconds) are not supported by the embedded server");
   return spec;
 }

@@ -4,7 +4,7 @@
  */
 import type { CommandHandler } from "./command-context.ts";
 import { aggregate } from "./aggregate.ts";
-import { create, createIndexes, drop, dropDatabase, dropIndexes, listCollections, listDatabases, listIndexes } from "./catalog-commands.ts";
+import { collMod, create, createIndexes, drop, dropDatabase, dropIndexes, listCollections, listDatabases, listIndexes } from "./catalog-commands.ts";
 import { count, distinct, find, getMore, killCursors } from "./find-commands.ts";
 import { findAndModify } from "./find-and-modify.ts";
 import { buildInfo, getCmdLineOpts, getParameter, hello, ping, serverStatus, whatsMyUri } from "./hello-commands.ts";
@@ -38,6 +38,7 @@ const specs: readonly CommandSpec[] = [
   { name: "distinct", handler: distinct },
   { name: "aggregate", handler: aggregate },
   { name: "create", handler: create },
+  { name: "collMod", handler: collMod },
   { name: "drop", handler: drop },
   { name: "dropDatabase", handler: dropDatabase },
   { name: "listCollections", handler: listCollections },

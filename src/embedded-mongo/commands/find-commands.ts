@@ -1,6 +1,6 @@
 /** find, getMore, killCursors, count and distinct. */
 import { Long, type Document } from "bson";
-import { compareValues } from "../bson-values.ts";
+import { compareValues, parseCollation } from "../bson-values.ts";
 import { takeBatch } from "../cursor-registry.ts";
 import { collectPathValues } from "../document-paths.ts";
 import { commandError } from "../errors.ts";
@@ -10,6 +10,7 @@ import { commandArgs, int64Value, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, cursorReply, firstBatchReply } from "./cursor-replies.ts";
 import { changeStreamGetMore } from "./change-stream.ts";
+import { validateHint } from "./index-hint.ts";
 
 function nonNegative(value: number | undefined, what: string): number {
   if (value === undefined) return 0;
@@ -22,7 +23,7 @@ export const find: CommandHandler = (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["find"], "find");
   const filter = args.document("filter") ?? {};
   const sort = parseSort(ctx.body["sort"]);
-  const projection = compileProjection(ctx.body["projection"]);
+  const projection = compileProjection(ctx.body["projection"], filter);
   const skip = nonNegative(args.integer("skip"), "skip");
   let limit = args.integer("limit") ?? 0;
   let singleBatch = args.boolean("singleBatch") ?? false;
@@ -38,10 +39,13 @@ export const find: CommandHandler = (ctx) => {
   for (const option of ["min", "max"]) {
     if (args.has(option)) throw commandError("BadValue", `find option '${option}' is not supported by the embedded server`);
   }
+  const variables = args.document("let");
+  validateHint(ctx.server.engine, ns, ctx.body["hint"]);
+  const collation = parseCollation(ctx.body["collation"]);
   // With a sort and a limit, an index walked in the sort's order stops at skip + limit (keyset pages).
   const order = sort?.kind === "fields" && limit > 0 ? { sort: sort.fields.map(([segments, direction]) => [segments.join("."), direction] as const), limit: skip + limit } : undefined;
-  const matched = ctx.scope.read((tx) => tx.find(ns, filter, order));
-  let results = sortDocuments(matched, sort);
+  const matched = ctx.scope.read((tx) => tx.find(ns, filter, { variables, collation, order }));
+  let results = sortDocuments(matched, sort, collation);
   if (skip > 0 || limit > 0) results = results.slice(skip, limit > 0 ? skip + limit : undefined);
   const effectiveBatch = limit > 0 && (batchSize === undefined || batchSize > limit) ? limit : batchSize;
   return firstBatchReply(ctx.server.cursors, ns, results, { batchSize: effectiveBatch, singleBatch, transform: projection });
@@ -92,7 +96,9 @@ export const count: CommandHandler = (ctx) => {
   const query = args.document("query") ?? {};
   const skip = nonNegative(args.integer("skip"), "skip");
   const limit = Math.abs(args.integer("limit") ?? 0);
-  const matched = ctx.scope.read((tx) => tx.find(ns, query)).length;
+  validateHint(ctx.server.engine, ns, ctx.body["hint"]);
+  const collation = parseCollation(ctx.body["collation"]);
+  const matched = ctx.scope.read((tx) => tx.find(ns, query, { collation })).length;
   let n = Math.max(0, matched - skip);
   if (limit > 0) n = Math.min(n, limit);
   return { n, ok: 1 };
@@ -120,6 +126,8 @@ export const distinct: CommandHandler = (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["distinct"], "distinct");
   const key = args.requireString("key");
   const query = args.document("query") ?? {};
-  const docs = ctx.scope.read((tx) => tx.find(ns, query));
+  validateHint(ctx.server.engine, ns, ctx.body["hint"]);
+  const collation = parseCollation(ctx.body["collation"]);
+  const docs = ctx.scope.read((tx) => tx.find(ns, query, { collation }));
   return { values: distinctValues(docs, key), ok: 1 };
 };

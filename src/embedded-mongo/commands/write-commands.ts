@@ -6,6 +6,7 @@
  */
 import { ObjectId, type Document } from "bson";
 import type { Transaction } from "../engine/types.ts";
+import { parseCollation } from "../bson-values.ts";
 import { isPlainObject, withIdFirst } from "../document-paths.ts";
 import { bsonTypeName } from "../describe-value.ts";
 import { commandError, errorCodes, isCodedError, writeErrorEntry, type CodedError } from "../errors.ts";
@@ -14,6 +15,8 @@ import { applyOperatorUpdate, applyReplacement, buildUpsertDocument, isOperatorU
 import { applyPipelineUpdate, buildPipelineUpsert, validatePipelineUpdate } from "../update/apply-pipeline-update.ts";
 import { commandArgs, namespaceOf } from "./command-args.ts";
 import type { CommandHandler } from "./command-context.ts";
+import { documentCheck, type DocumentCheck } from "./document-validation.ts";
+import { validateHint } from "./index-hint.ts";
 
 /** Per-statement errors become write errors; WriteConflict and unexpected errors escape. */
 function asWriteError(err: unknown): CodedError {
@@ -66,11 +69,13 @@ export const insert: CommandHandler = async (ctx) => {
       return asWriteError(err);
     }
   });
+  const check = documentCheck(ctx, ns);
   const result = await ctx.scope.write((tx) => {
     const out: BatchResult = { n: 0, writeErrors: [] };
     runStatements(prepared.length, ordered, out, (i) => {
       const doc = prepared[i];
       if (doc === undefined || isCodedError(doc)) throw doc ?? commandError("BadValue", "missing document");
+      check(null, doc);
       tx.insert(ns, doc);
       out.n++;
     });
@@ -120,12 +125,22 @@ export interface UpdateOutcome {
   before?: Document;
 }
 
+/** What an update statement runs with besides its own fields. */
+export interface StatementContext {
+  /** The command's `let` variables. */
+  readonly variables: Document | undefined;
+  /** The collection's validator, for each document written. */
+  readonly check: DocumentCheck;
+}
+
 /** Applies one update statement inside `tx`. Shared by update and findAndModify. */
-export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateStatement, targets: readonly Document[]): UpdateOutcome {
+export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateStatement, targets: readonly Document[], context: StatementContext): UpdateOutcome {
   const u = stmt.u;
+  const { variables, check } = context;
   if (targets.length === 0) {
     if (!stmt.upsert) return { matched: 0, modified: 0 };
-    const doc = Array.isArray(u) ? buildPipelineUpsert(stmt.q, u) : buildUpsertDocument(stmt.q, u, stmt.arrayFilters);
+    const doc = Array.isArray(u) ? buildPipelineUpsert(stmt.q, u, variables) : buildUpsertDocument(stmt.q, u, stmt.arrayFilters);
+    check(null, doc);
     tx.insert(ns, doc);
     return { matched: 0, modified: 0, upsertedId: doc["_id"] as unknown, after: doc };
   }
@@ -134,11 +149,12 @@ export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateSt
   let after: Document | undefined;
   for (const doc of targets) {
     let next: Document;
-    if (Array.isArray(u)) next = applyPipelineUpdate(doc, u);
+    if (Array.isArray(u)) next = applyPipelineUpdate(doc, u, variables);
     else if (kind === "update") next = applyOperatorUpdate(doc, u, { query: stmt.q, arrayFilters: stmt.arrayFilters, isInsert: false });
     else next = applyReplacement(doc, u);
     after = next;
     if (!sameBson(doc, next)) {
+      check(doc, next);
       tx.replace(ns, doc["_id"], next, kind);
       modified++;
     }
@@ -154,14 +170,18 @@ export const update: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["update"], "update");
   const raw = args.requireArray("updates");
   const ordered = args.boolean("ordered") ?? true;
+  const variables = args.document("let");
+  const check = documentCheck(ctx, ns);
   const result = await ctx.scope.write((tx) => {
     const out = { n: 0, nModified: 0, upserted: [] as Document[], writeErrors: [] as Document[] };
     runStatements(raw.length, ordered, out, (i) => {
       const stmt = parseUpdateStatement(raw[i]);
-      let targets = tx.find(ns, stmt.q);
-      if (stmt.sort !== undefined) targets = sortDocuments(targets, parseSort(stmt.sort));
+      validateHint(ctx.server.engine, ns, (raw[i] as Document)["hint"]);
+      const collation = parseCollation((raw[i] as Document)["collation"]);
+      let targets = tx.find(ns, stmt.q, { variables, collation });
+      if (stmt.sort !== undefined) targets = sortDocuments(targets, parseSort(stmt.sort), collation);
       if (!stmt.multi) targets = targets.slice(0, 1);
-      const outcome = applyUpdateStatement(tx, ns, stmt, targets);
+      const outcome = applyUpdateStatement(tx, ns, stmt, targets, { variables, check });
       if (outcome.upsertedId !== undefined) {
         out.n += 1;
         out.upserted.push({ index: i, _id: outcome.upsertedId });
@@ -183,6 +203,7 @@ export const deleteCommand: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["delete"], "delete");
   const raw = args.requireArray("deletes");
   const ordered = args.boolean("ordered") ?? true;
+  const variables = args.document("let");
   const result = await ctx.scope.write((tx) => {
     const out: BatchResult = { n: 0, writeErrors: [] };
     runStatements(raw.length, ordered, out, (i) => {
@@ -192,7 +213,8 @@ export const deleteCommand: CommandHandler = async (ctx) => {
       const q = stmtArgs.document("q") ?? {};
       const limit = stmtArgs.integer("limit") ?? 0;
       if (limit !== 0 && limit !== 1) throw commandError("FailedToParse", `The limit field in delete objects must be 0 or 1. Got ${limit}`);
-      let targets = tx.find(ns, q);
+      validateHint(ctx.server.engine, ns, stmt["hint"]);
+      let targets = tx.find(ns, q, { variables, collation: parseCollation(stmt["collation"]) });
       if (limit === 1) targets = targets.slice(0, 1);
       for (const doc of targets) {
         tx.delete(ns, doc["_id"]);

@@ -49,6 +49,7 @@ export interface SnapshotContent {
 export type EngineRecord =
   | { t: "txn"; s: bigint; w: Date; ops: JournalOp[] }
   | { t: "create"; n: Namespace; o: Document }
+  | { t: "collMod"; n: Namespace; o: Document }
   | { t: "createIndexes"; n: Namespace; specs: IndexSpec[] }
   | { t: "dropIndexes"; n: Namespace; names: string[] | "*" }
   | { t: "drop"; s: bigint; w: Date; n: Namespace }
@@ -87,7 +88,8 @@ function sameSpec(a: IndexSpec, b: IndexSpec): boolean {
   return sameKey(a, b) &&
     (a.unique ?? false) === (b.unique ?? false) &&
     (a.sparse ?? false) === (b.sparse ?? false) &&
-    compareValues(a.partialFilterExpression ?? null, b.partialFilterExpression ?? null) === 0;
+    compareValues(a.partialFilterExpression ?? null, b.partialFilterExpression ?? null) === 0 &&
+    compareValues(a.collation ?? null, b.collation ?? null) === 0;
 }
 
 /** A private copy of a spec, with its filter in stored (BSON-typed) form, so replay yields the same spec. */
@@ -99,6 +101,7 @@ function normalizeSpec(spec: IndexSpec): IndexSpec {
   if (spec.unique !== undefined) out.unique = spec.unique;
   if (spec.sparse !== undefined) out.sparse = spec.sparse;
   if (spec.partialFilterExpression !== undefined) out.partialFilterExpression = freezeCopy(spec.partialFilterExpression);
+  if (spec.collation !== undefined) out.collation = freezeCopy(spec.collation);
   return out;
 }
 
@@ -327,6 +330,11 @@ export function createEngineCore(options: EngineOptions): EngineCore {
         else existing.durable = true;
         break;
       }
+      case "collMod": {
+        const coll = catalog.get(record.n);
+        if (coll !== undefined) coll.options = record.o;
+        break;
+      }
       case "createIndexes":
         createIndexesNow(record.n, record.specs);
         break;
@@ -417,6 +425,18 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       }
       await append({ t: "create", n: ns, o: stored });
       return true;
+    },
+    collectionOptions(ns) {
+      const coll = catalog.get(ns);
+      return coll?.durable === true ? coll.options : null;
+    },
+    async setCollectionOptions(ns, collOptions) {
+      assertWritable();
+      const coll = catalog.get(ns);
+      if (coll?.durable !== true) throw new EngineError(26, "NamespaceNotFound", `ns does not exist: ${ns}`);
+      const stored = freezeCopy(collOptions);
+      coll.options = stored;
+      await append({ t: "collMod", n: ns, o: stored });
     },
     async dropCollection(ns) {
       assertWritable();

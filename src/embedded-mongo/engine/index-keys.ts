@@ -6,6 +6,8 @@
  */
 import type { Document } from "bson";
 import { bsonTag, keyString } from "./compare.ts";
+import { foldValue, parseCollation } from "./collation.ts";
+import type { Collation } from "./collation.ts";
 import { compileFilter } from "./match.ts";
 import type { DocPredicate } from "./match.ts";
 import { EngineError } from "./types.ts";
@@ -19,6 +21,8 @@ export interface IndexDef {
   readonly unique: boolean;
   readonly sparse: boolean;
   readonly partial: DocPredicate | undefined;
+  /** Set for an index with a collation: its string key components are folded (collation.ts). */
+  readonly collation: Collation | undefined;
 }
 
 export function compileIndex(spec: IndexSpec): IndexDef {
@@ -30,6 +34,7 @@ export function compileIndex(spec: IndexSpec): IndexDef {
     unique: spec.unique === true,
     sparse: spec.sparse === true,
     partial: spec.partialFilterExpression === undefined ? undefined : compileFilter(spec.partialFilterExpression),
+    collation: parseCollation(spec.collation),
   };
 }
 
@@ -126,6 +131,13 @@ function topLevelKey(def: IndexDef, doc: StoredDoc): unknown[][] | null | undefi
  * an indexed field holds an array.
  */
 export function indexKeys(def: IndexDef, doc: StoredDoc, ns: Namespace, seen?: { multikey: boolean }): unknown[][] | null {
+  const keys = rawIndexKeys(def, doc, ns, seen);
+  const collation = def.collation;
+  if (keys === null || collation === undefined) return keys;
+  return keys.map((key) => key.map((v) => foldValue(collation, v)));
+}
+
+function rawIndexKeys(def: IndexDef, doc: StoredDoc, ns: Namespace, seen?: { multikey: boolean }): unknown[][] | null {
   if (def.partial !== undefined && !def.partial(doc)) return null;
   const simple = topLevelKey(def, doc);
   if (simple !== undefined) return simple;

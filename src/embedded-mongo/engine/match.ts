@@ -6,14 +6,23 @@
  * problem instead of silently matching nothing.
  */
 import { Context } from "mingo";
+import { evalExpr } from "mingo/core";
+import * as accumulatorOperators from "mingo/operators/accumulator";
 import * as expressionOperators from "mingo/operators/expression";
 import * as queryOperators from "mingo/operators/query";
 import { Query } from "mingo/query";
+import type { Options } from "mingo/types";
 import type { Document } from "bson";
 import { bsonTag, compareValues, keyString, typeRank } from "./compare.ts";
 import { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
+import { bsonTypeName } from "./bson-type-name.ts";
+import { isTruthy, typedAccumulatorOperators, typedExpressionOperators } from "./expression-operators.ts";
+import { toExpressionView } from "./expression-view.ts";
+import { compileJsonSchema } from "./json-schema.ts";
 import { EngineError } from "./types.ts";
 import type { StoredDoc } from "./types.ts";
+
+export { bsonTypeName };
 
 /** A compiled filter; `promoted` may be passed when the caller has it cached. */
 export type DocPredicate = (doc: StoredDoc, promoted?: unknown) => boolean;
@@ -46,65 +55,6 @@ const NUMERIC_TYPES = new Set(["double", "int", "long", "decimal"]);
 
 /** Thrown (inside mingo) when `$type` meets a number whose width is lost. */
 const AMBIGUOUS = "ambiguous";
-
-/** The BSON type name of a typed value (the names `$type` accepts). */
-export function bsonTypeName(value: unknown): string {
-  if (value === null) return "null";
-  switch (typeof value) {
-    case "undefined":
-      return "undefined";
-    case "string":
-      return "string";
-    case "boolean":
-      return "bool";
-    case "bigint":
-      return "long";
-    case "number":
-      // What the bson serializer writes for a plain JS number.
-      return Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff ? "int" : "double";
-    case "object":
-      break;
-    default:
-      return "javascript";
-  }
-  if (Array.isArray(value)) return "array";
-  if (value instanceof Date) return "date";
-  if (value instanceof RegExp) return "regex";
-  if (value instanceof PromotedBinary) return "binData";
-  if (value instanceof PromotedTimestamp) return "timestamp";
-  switch (bsonTag(value)) {
-    case undefined:
-      return "object";
-    case "Int32":
-      return "int";
-    case "Double":
-      return "double";
-    case "Long":
-      return "long";
-    case "Decimal128":
-      return "decimal";
-    case "Binary":
-      return "binData";
-    case "ObjectId":
-      return "objectId";
-    case "Timestamp":
-      return "timestamp";
-    case "BSONRegExp":
-      return "regex";
-    case "BSONSymbol":
-      return "symbol";
-    case "MinKey":
-      return "minKey";
-    case "MaxKey":
-      return "maxKey";
-    case "Code":
-      return "javascript";
-    case "DBRef":
-      return "object";
-    default:
-      return "object";
-  }
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) && bsonTag(value) === undefined &&
@@ -164,12 +114,92 @@ function typeOperator(selector: string, value: unknown): (obj: unknown) => boole
   };
 }
 
+/**
+ * `$expr`: the expression is evaluated on the expression view of the typed
+ * document (expression-view.ts), with the typed operators, so Longs compare
+ * exactly and `let` variables are visible. Its operand was left in the
+ * expression view by `promoteFilter`.
+ */
+function exprOperator(_selector: string, expr: unknown, options: Options): (obj: unknown) => boolean {
+  return (obj: unknown) => {
+    const typed = typeof obj === "object" && obj !== null ? originalOf(obj) : undefined;
+    const view = toExpressionView(typed ?? obj) as Record<string, unknown>;
+    return isTruthy(evalExpr(view, expr, options));
+  };
+}
+
+/** The integer a value stands for, if it is one (non-integral numbers never match bit tests). */
+function integralBits(value: unknown): bigint | undefined {
+  const n = typeof value === "number" ? value : undefined;
+  if (n === undefined || !Number.isInteger(n)) return undefined;
+  return BigInt.asUintN(64, BigInt(n));
+}
+
+function bitMask(selector: string, operand: unknown): bigint {
+  const bits = typeof operand === "object" && operand !== null ? toPromoted(operand) : operand;
+  if (typeof bits === "number" && Number.isInteger(bits) && bits >= 0) return BigInt(bits);
+  if (Array.isArray(bits) && bits.every((b) => typeof b === "number" && Number.isInteger(b) && b >= 0 && b < 64)) {
+    return (bits as number[]).reduce((mask, b) => mask | (1n << BigInt(b)), 0n);
+  }
+  throw new EngineError(2, "BadValue", `${selector} takes an Array, a number, or a BinData but received: ${String(bits)}`);
+}
+
+/** `$bitsAllSet` and its siblings: only integral numbers (as 64-bit two's complement) can match. */
+function bitwiseOperator(test: (bits: bigint, mask: bigint) => boolean): (selector: string, operand: unknown) => (obj: unknown) => boolean {
+  return (selector, operand) => {
+    const mask = bitMask(selector, operand);
+    const path = selector.split(".");
+    return (obj) => {
+      const values: unknown[] = [];
+      valuesAt(obj, path, 0, values);
+      return values.some((v) => {
+        const bits = integralBits(typeof v === "object" && v !== null ? toPromoted(v) : v);
+        return bits !== undefined && test(bits, mask);
+      });
+    };
+  };
+}
+
+/** `$jsonSchema` in queries and validators, checked on the typed document. */
+function jsonSchemaValidator(schema: Record<string, unknown>): (obj: unknown) => boolean {
+  const check = compileJsonSchema(schema);
+  return (obj) => {
+    const typed = typeof obj === "object" && obj !== null ? originalOf(obj) : undefined;
+    return check((typed ?? obj) as Document).length === 0;
+  };
+}
+
 type ContextOps = NonNullable<Parameters<typeof Context.init>[0]>;
 
 const context = Context.init({
-  query: { ...queryOperators, $type: typeOperator } as unknown as ContextOps["query"],
-  expression: expressionOperators,
+  query: {
+    ...queryOperators,
+    $type: typeOperator,
+    $expr: exprOperator,
+    $bitsAllSet: bitwiseOperator((bits, mask) => (bits & mask) === mask),
+    $bitsAnySet: bitwiseOperator((bits, mask) => (bits & mask) !== 0n),
+    $bitsAllClear: bitwiseOperator((bits, mask) => (bits & mask) === 0n),
+    $bitsAnyClear: bitwiseOperator((bits, mask) => (bits & mask) !== mask),
+  } as unknown as ContextOps["query"],
+  expression: { ...expressionOperators, ...typedExpressionOperators },
+  accumulator: { ...accumulatorOperators, ...typedAccumulatorOperators },
 } as ContextOps);
+
+/**
+ * The query view of a filter for mingo (promote.ts), except that `$expr`
+ * operands (at the top and inside `$and`/`$or`/`$nor`) go into the
+ * expression view, which keeps Long and Decimal128 literals exact.
+ */
+function promoteFilter(filter: Document): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(filter) as [string, unknown][]) {
+    if (key === "$expr") out[key] = toExpressionView(value);
+    else if ((key === "$and" || key === "$or" || key === "$nor") && Array.isArray(value)) {
+      out[key] = value.map((part: unknown) => (isPlainObject(part) ? promoteFilter(part) : toPromoted(part)));
+    } else out[key] = toPromoted(value);
+  }
+  return out;
+}
 
 function badValue(error: unknown): EngineError {
   if (error instanceof EngineError) return error;
@@ -329,17 +359,19 @@ function simpleTestsPredicate(tests: readonly [field: string, test: FieldTest][]
 }
 
 /**
- * Compiles a filter once for many documents. Throws `EngineError` 2 (BadValue)
- * for unknown operators or malformed operands.
+ * Compiles a filter once for many documents; `variables` are the command's
+ * `let` variables, visible in `$expr` as `$$name`. Throws `EngineError` 2
+ * (BadValue) for unknown operators or malformed operands.
  */
-export function compileFilter(filter: Document): DocPredicate {
+export function compileFilter(filter: Document, variables?: Document): DocPredicate {
   const cleaned = withoutComment(filter);
   if (Object.keys(cleaned).length === 0) return () => true;
   const simple = simplePredicate(cleaned);
   if (simple !== null) return simple;
   let query: Query;
   try {
-    query = new Query(toPromoted(cleaned) as Record<string, unknown>, { context });
+    const options = variables === undefined ? { context, jsonSchemaValidator } : { context, jsonSchemaValidator, variables: toExpressionView(variables) as Record<string, unknown> };
+    query = new Query(promoteFilter(cleaned), options);
   } catch (error) {
     throw badValue(error);
   }
@@ -353,6 +385,6 @@ export function compileFilter(filter: Document): DocPredicate {
 }
 
 /** Whether a typed document matches a filter, with MongoDB query semantics. */
-export function matches(doc: StoredDoc, filter: Document): boolean {
-  return compileFilter(filter)(doc);
+export function matches(doc: StoredDoc, filter: Document, variables?: Document): boolean {
+  return compileFilter(filter, variables)(doc);
 }

@@ -73,14 +73,26 @@ export function toPromoted(value: unknown): unknown {
     case "Long":
     case "Decimal128":
       return Number(numericValue(value));
+    case "BSONSymbol":
+      return String((value as { value: unknown }).value);
+    default:
+      return standInOf(value);
+  }
+}
+
+/**
+ * What both the query view and the expression view hold for a bson wrapper
+ * mingo cannot compare: comparable stand-ins for Binary and Timestamp, a
+ * RegExp for a BSONRegExp; any other wrapper itself.
+ */
+export function standInOf(value: object): unknown {
+  switch (bsonTag(value)) {
     case "Binary":
       return new PromotedBinary(value as Binary);
     case "Timestamp":
       return new PromotedTimestamp(value as Timestamp);
     case "BSONRegExp":
       return regexFromBson(value as BSONRegExp);
-    case "BSONSymbol":
-      return String((value as { value: unknown }).value);
     default:
       return value;
   }

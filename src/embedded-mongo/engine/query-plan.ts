@@ -1,9 +1,12 @@
 /**
- * Index selection for `Transaction.find`: turns the indexable parts of a filter
- * (equality, `$in`, and range predicates on top-level fields, also inside a
- * top-level `$and`) into key intervals on the best index. The plan only narrows
- * the candidates; every candidate is still checked against the whole filter,
- * so a plan can never change the answer, only its cost.
+ * Index selection for `Transaction.find`: turns the indexable parts of a
+ * filter (equality, `$in`, and range predicates on fields, also inside a
+ * top-level `$and` and on the sub-fields an `$elemMatch` names) into key
+ * intervals on the best index; for an `$or` whose every branch has a usable
+ * index (with the predicates around the `$or` pushed into each branch), into
+ * an index union, as MongoDB's planner does. A plan only narrows the
+ * candidates; every candidate is still checked against the whole filter, so
+ * a plan can never change the answer, only its cost.
  */
 import type { Document } from "bson";
 import { bsonTag, comparePrefix, compareValues, keyString, typeRank } from "./compare.ts";
@@ -112,6 +115,14 @@ function addConstraints(filter: Document, out: Map<string, FieldConstraint>): vo
               c.upper = tighterUpper(c.upper, { value: operand, inclusive: op === "$lte" });
             }
             break;
+          case "$elemMatch":
+            // An element matching {sub: cond} has its `field.sub` key in a multikey index on that path.
+            if (isDocument(operand)) {
+              for (const [sub, cond] of Object.entries(operand) as [string, unknown][]) {
+                if (!sub.startsWith("$")) addConstraints({ [`${field}.${sub}`]: cond }, out);
+              }
+            }
+            break;
           default:
             break;
         }
@@ -136,18 +147,16 @@ function rangeOf(c: FieldConstraint, multikey: boolean): KeyInterval["range"] | 
   return { rank, ...(lower === undefined ? {} : { lower }), ...(upper === undefined ? {} : { upper }) };
 }
 
-/**
- * The cheapest plan for `filter` over `indexes`, or null for a full scan.
- * Partial indexes are never used; sparse ones not for null lookups.
- */
-export function planQuery<I extends PlannableIndex>(filter: Document, candidates: readonly I[]): QueryPlan<I> | null {
+/** Every single-index plan for `filter`, with the heuristic score that ranks them. */
+function indexPlans<I extends PlannableIndex>(filter: Document, candidates: readonly I[]): { plan: QueryPlan<I>; score: number }[] {
   const constraints = new Map<string, FieldConstraint>();
   addConstraints(filter, constraints);
-  if (constraints.size === 0) return null;
-  let best: { plan: QueryPlan<I>; score: number } | null = null;
+  if (constraints.size === 0) return [];
+  const out: { plan: QueryPlan<I>; score: number }[] = [];
   for (const candidate of candidates) {
     const index = candidate.def;
-    if (index.partial !== undefined) continue;
+    // Partial indexes may lack matching documents; collated ones hold folded strings.
+    if (index.partial !== undefined || index.collation !== undefined) continue;
     let prefixes: unknown[][] = [[]];
     let range: KeyInterval["range"] | undefined;
     let eqFields = 0;
@@ -170,12 +179,157 @@ export function planQuery<I extends PlannableIndex>(filter: Document, candidates
     let score = eqFields * 4 + (range === undefined ? 0 : 1);
     if (index.unique && eqFields === index.fields.length) score += 2;
     if (index.spec.name === "_id_") score += 1;
-    if (best === null || score > best.score) {
-      const intervals = prefixes.map((prefix) => (range === undefined ? { prefix } : { prefix, range }));
-      best = { plan: { index: candidate, intervals }, score };
+    const intervals = prefixes.map((prefix) => (range === undefined ? { prefix } : { prefix, range }));
+    out.push({ plan: { index: candidate, intervals }, score });
+  }
+  return out;
+}
+
+/**
+ * The best single-index plan for `filter` over `indexes` by the heuristic
+ * score, or null for a full scan. Partial indexes are never used; sparse
+ * ones not for null lookups.
+ */
+export function planQuery<I extends PlannableIndex>(filter: Document, candidates: readonly I[]): QueryPlan<I> | null {
+  let best: { plan: QueryPlan<I>; score: number } | null = null;
+  for (const option of indexPlans(filter, candidates)) if (best === null || option.score > best.score) best = option;
+  return best?.plan ?? null;
+}
+
+/** A plan for `Transaction.find`: one index's intervals, or the union of branch plans. */
+export type FindPlan<I extends PlannableIndex = PlannableIndex> =
+  | { readonly kind: "index"; readonly plan: QueryPlan<I> }
+  | { readonly kind: "union"; readonly branches: readonly FindPlan<I>[] };
+
+/**
+ * Index keys `plan` would examine, counted no further than `cap` (the cost of
+ * the best plan so far), so costing a bad plan is never dearer than running
+ * the good one. Supplied by the caller, which owns the index entries.
+ */
+export type PlanCost<I extends PlannableIndex> = (plan: QueryPlan<I>, cap: number) => number;
+
+/** An `$or` among the conjuncts of a filter, with the other conjuncts it is and-ed with. */
+interface OrClause {
+  readonly branches: readonly Document[];
+  readonly rest: readonly Document[];
+}
+
+function isDocument(value: unknown): value is Document {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && bsonTag(value) === undefined &&
+    !(value instanceof Date) && !(value instanceof RegExp);
+}
+
+/** The filter as a list of one-condition documents, with `$and`s flattened. */
+function conjuncts(filter: Document, out: Document[] = []): Document[] {
+  for (const [key, value] of Object.entries(filter) as [string, unknown][]) {
+    if (key === "$and" && Array.isArray(value) && value.every(isDocument)) {
+      for (const part of value) conjuncts(part, out);
+    } else {
+      out.push({ [key]: value });
     }
   }
-  return best?.plan ?? null;
+  return out;
+}
+
+/** The `$or`s of `filter`'s own conjuncts (not of the branches of other `$or`s). */
+function orClauses(filter: Document, pushdown: readonly Document[]): OrClause[] {
+  const parts = conjuncts(filter);
+  const out: OrClause[] = [];
+  parts.forEach((part, i) => {
+    const branches: unknown = part["$or"];
+    if (!Array.isArray(branches) || branches.length === 0 || !branches.every(isDocument)) return;
+    out.push({ branches: branches, rest: [...pushdown, ...parts.filter((_, j) => j !== i)] });
+  });
+  return out;
+}
+
+/** Upper bound on the plans costed for one find, so a filter with many `$or`s cannot make planning expensive. */
+const MAX_PLANS = 64;
+
+/** A plan with the number of index keys it examines. */
+export interface Costed<I extends PlannableIndex> {
+  readonly plan: FindPlan<I>;
+  readonly cost: number;
+}
+
+class UnionPlanner<I extends PlannableIndex> {
+  #budget = MAX_PLANS;
+  constructor(private readonly candidates: readonly I[], private readonly costOf: PlanCost<I>) {}
+
+  /** The cheapest plan below `cap` for `filter` and-ed with `pushdown`: a single index, or a union over one of its own `$or`s. */
+  best(filter: Document, pushdown: readonly Document[], cap: number): Costed<I> | null {
+    const combined = pushdown.length === 0 ? filter : { $and: [...pushdown, filter] };
+    let best = this.cheapestSingle(indexPlans(combined, this.candidates).map((option) => option.plan), cap);
+    for (const clause of orClauses(filter, pushdown)) {
+      const union = this.union(clause, best?.cost ?? cap);
+      if (union !== null) best = union;
+    }
+    return best;
+  }
+
+  /**
+   * The single-index plan examining the fewest keys, if below `cap`. Costed
+   * in rounds with a growing limit, so finding a plan that examines k keys
+   * never walks much more than k keys of any other index.
+   */
+  cheapestSingle(plans: readonly QueryPlan<I>[], cap: number): Costed<I> | null {
+    for (let limit = Math.min(64, cap); ; limit = Math.min(limit * 8, cap)) {
+      let best: Costed<I> | null = null;
+      for (const plan of plans) {
+        if (this.#budget-- <= 0) return best;
+        const bound = best?.cost ?? limit;
+        const cost = this.costOf(plan, bound);
+        if (cost < bound) best = { plan: { kind: "index", plan }, cost };
+      }
+      if (best !== null || limit >= cap) return best;
+    }
+  }
+
+  /** A union of the branches' best plans, if every branch has one and together they cost less than `cap`. */
+  union(clause: OrClause, cap: number): Costed<I> | null {
+    const branches: FindPlan<I>[] = [];
+    let total = 0;
+    for (const branch of clause.branches) {
+      const planned = this.best(branch, clause.rest, cap - total);
+      if (planned === null) return null;
+      total += planned.cost;
+      if (total >= cap) return null;
+      branches.push(planned.plan);
+    }
+    return { plan: { kind: "union", branches }, cost: total };
+  }
+}
+
+/**
+ * The cheapest index union over one of the filter's own `$or`s, examining
+ * fewer than `cap` keys, with that number; null when there is none.
+ */
+export function cheapestUnion<I extends PlannableIndex>(filter: Document, candidates: readonly I[], costOf: PlanCost<I>, cap: number): Costed<I> | null {
+  const clauses = orClauses(filter, []);
+  if (clauses.length === 0) return null;
+  const planner = new UnionPlanner(candidates, costOf);
+  let best: Costed<I> | null = null;
+  for (const clause of clauses) {
+    const union = planner.union(clause, best?.cost ?? cap);
+    if (union !== null) best = union;
+  }
+  return best;
+}
+
+/**
+ * The plan `Transaction.find` runs: the heuristic single-index plan, unless
+ * the filter has an `$or` every branch of which can use an index and whose
+ * union examines fewer keys (then an index union, each branch with the
+ * cheapest of its indexes and the conditions around the `$or` pushed down).
+ * `fullScan` is the cost of scanning the collection. Null for a full scan.
+ */
+export function planFind<I extends PlannableIndex>(filter: Document, candidates: readonly I[], costOf: PlanCost<I>, fullScan: number): FindPlan<I> | null {
+  const single = planQuery(filter, candidates);
+  const best = cheapestUnion(filter, candidates, costOf, fullScan + 1);
+  if (single === null) return best?.plan ?? null;
+  if (best === null) return { kind: "index", plan: single };
+  // Costed last, against the union's cost, so a poor single-index plan is never walked to its end; a tie keeps the single index.
+  return costOf(single, best.cost + 1) <= best.cost ? { kind: "index", plan: single } : best.plan;
 }
 
 /** Whether key `key` is at or after the start of `interval`. */

@@ -48,6 +48,7 @@ export function specToDocument(spec: IndexSpec): Document {
   if (spec.unique !== undefined) out.unique = spec.unique;
   if (spec.sparse !== undefined) out.sparse = spec.sparse;
   if (spec.partialFilterExpression !== undefined) out.partialFilterExpression = spec.partialFilterExpression;
+  if (spec.collation !== undefined) out.collation = spec.collation;
   return out;
 }
 
@@ -64,6 +65,7 @@ export function specFromDocument(value: unknown): IndexSpec {
   if (typeof doc.unique === "boolean") spec.unique = doc.unique;
   if (typeof doc.sparse === "boolean") spec.sparse = doc.sparse;
   if (doc.partialFilterExpression !== undefined) spec.partialFilterExpression = docField(doc, "partialFilterExpression");
+  if (doc.collation !== undefined) spec.collation = docField(doc, "collation");
   return spec;
 }
 
@@ -78,6 +80,8 @@ export function recordToDocument(record: EngineRecord): Document {
       };
     case "create":
       return { t: "create", n: record.n, o: record.o };
+    case "collMod":
+      return { t: "collMod", n: record.n, o: record.o };
     case "createIndexes":
       return { t: "createIndexes", n: record.n, specs: record.specs.map(specToDocument) };
     case "dropIndexes":
@@ -108,6 +112,7 @@ export function recordFromDocument(doc: Document): EngineRecord {
     case "txn":
       return { t, s: seq(doc, "s"), w: date(doc, "w"), ops: arrayField(doc, "ops").map(opFromDocument) };
     case "create":
+    case "collMod":
       return { t, n: str(doc, "n"), o: docField(doc, "o") };
     case "createIndexes":
       return { t, n: str(doc, "n"), specs: arrayField(doc, "specs").map(specFromDocument) };

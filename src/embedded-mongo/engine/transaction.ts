@@ -14,14 +14,16 @@ import {
 import type { CollectionState, IndexEntry, IndexState } from "./collection-state.ts";
 import { duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
 import { compileFilter } from "./match.ts";
+import type { DocPredicate } from "./match.ts";
 import { toPromoted } from "./promote.ts";
-import { atOrAfterStart, pastEnd, planQuery } from "./query-plan.ts";
-import type { KeyInterval, QueryPlan } from "./query-plan.ts";
+import { atOrAfterStart, cheapestUnion, pastEnd, planFind, planQuery } from "./query-plan.ts";
+import type { FindPlan, KeyInterval, QueryPlan } from "./query-plan.ts";
 import { createSortedList } from "./sorted-list.ts";
 import type { SortedList } from "./sorted-list.ts";
 import { compareEntries, indexEntry } from "./collection-state.ts";
 import { EngineError } from "./types.ts";
-import type { FindOrder, FindStats, Namespace, StoredDoc, Transaction } from "./types.ts";
+import type { FindOptions, FindOrder, FindStats, Namespace, StoredDoc, Transaction } from "./types.ts";
+import { foldValue } from "./collation.ts";
 import { freezeCopy } from "./values.ts";
 
 /** A committed write as the journal and the change log see it. */
@@ -100,6 +102,19 @@ function* scanInterval(list: SortedList<IndexEntry>, interval: KeyInterval): Gen
     if (pastEnd(entry.key, interval)) return;
     yield entry;
   }
+}
+
+/** Committed index keys `plan` would examine, counting no further than `cap`. */
+function planCost(plan: QueryPlan<IndexState>, cap: number): number {
+  const { index, intervals } = plan;
+  if (index.def.spec.name === "_id_" && intervals.every((i) => i.range === undefined)) return intervals.length;
+  let n = 0;
+  for (const interval of intervals) {
+    for (const _ of scanInterval(index.entries, interval)) {
+      if (++n >= cap) return n;
+    }
+  }
+  return n;
 }
 
 function* entriesWithKey(list: SortedList<IndexEntry>, key: readonly unknown[]): Generator<IndexEntry> {
@@ -307,9 +322,9 @@ class SnapshotTransaction implements Transaction {
     this.#heldKeys.length = 0;
   }
 
-  /** Document keys to examine for `filter`, from the best index (or all, in `_id` order). */
+  /** Document keys to examine for `filter`, from the best index or index union (or all, in `_id` order). */
   #candidates(coll: CollectionState, tc: TxnCollection | undefined, filter: Document, stats: { keys: number }): { idks: Iterable<string>; index: string | null } {
-    const plan = planQuery(filter, coll.indexes);
+    const plan = planFind(filter, coll.indexes, (p, cap) => planCost(p, cap), coll.chains.size);
     const seen = new Set<string>();
     if (plan === null) {
       const idIndex = coll.indexes[0] as IndexState;
@@ -324,17 +339,25 @@ class SnapshotTransaction implements Transaction {
       }
       return { idks: seen, index: null };
     }
-    const index = plan.index;
-    if (index === coll.indexes[0] && plan.intervals.every((i) => i.range === undefined)) {
+    return { idks: seen, index: this.#scanPlan(coll, tc, plan, seen, stats) };
+  }
+
+  /** Adds the document keys `plan` selects to `seen`; returns the plan's name for FindStats. */
+  #scanPlan(coll: CollectionState, tc: TxnCollection | undefined, plan: FindPlan<IndexState>, seen: Set<string>, stats: { keys: number }): string {
+    if (plan.kind === "union") {
+      return `$or(${plan.branches.map((branch) => this.#scanPlan(coll, tc, branch, seen, stats)).join(", ")})`;
+    }
+    const { index, intervals } = plan.plan;
+    if (index === coll.indexes[0] && intervals.every((i) => i.range === undefined)) {
       // `_id` equality: documents are addressed by `_id` key string, no ordered scan needed.
-      for (const interval of plan.intervals) {
+      for (const interval of intervals) {
         const idk = idKey(interval.prefix[0]);
         stats.keys++;
         if (coll.chains.has(idk) || tc?.writes.has(idk) === true) seen.add(idk);
       }
-      return { idks: seen, index: index.def.spec.name };
+      return index.def.spec.name;
     }
-    for (const interval of plan.intervals) {
+    for (const interval of intervals) {
       for (const e of scanInterval(index.entries, interval)) {
         stats.keys++;
         seen.add(e.idk);
@@ -345,15 +368,23 @@ class SnapshotTransaction implements Transaction {
       if (own === undefined) {
         for (const idk of tc.writes.keys()) seen.add(idk);
       } else {
-        for (const interval of plan.intervals) for (const e of scanInterval(own, interval)) seen.add(e.idk);
+        for (const interval of intervals) for (const e of scanInterval(own, interval)) seen.add(e.idk);
       }
     }
-    return { idks: seen, index: index.def.spec.name };
+    return index.def.spec.name;
   }
 
-  find(ns: Namespace, filter: Document, order?: FindOrder): StoredDoc[] {
+  find(ns: Namespace, filter: Document, options: FindOptions = {}): StoredDoc[] {
     this.#assertActive();
-    const predicate = compileFilter(filter);
+    const { collation, variables, order } = options;
+    let predicate: DocPredicate;
+    if (collation === undefined) {
+      predicate = compileFilter(filter, variables);
+    } else {
+      // Strings compare through their folded forms; indexes hold unfolded keys, so such finds scan.
+      const folded = compileFilter(foldValue(collation, filter) as Document, variables);
+      predicate = (doc) => folded(foldValue(collation, doc) as StoredDoc);
+    }
     const coll = this.#host.catalog.get(ns);
     if (coll === undefined) {
       this.#lastFind = { index: null, keysExamined: 0, docsExamined: 0 };
@@ -361,13 +392,20 @@ class SnapshotTransaction implements Transaction {
     }
     const tcRaw = this.#colls.get(ns);
     const tc = tcRaw?.coll === coll ? tcRaw : undefined;
-    if (order !== undefined && (tc === undefined || tc.writes.size === 0)) {
+    if (order !== undefined && collation === undefined && (tc === undefined || tc.writes.size === 0)) {
       const plan = planQuery(filter, coll.indexes);
       const interval = plan === null ? undefined : orderedInterval(plan, order);
-      if (plan !== null && interval !== undefined) return this.#findInOrder(coll, plan.index, interval, predicate, order.limit);
+      if (plan !== null && interval !== undefined) {
+        // Raced against an $or union, as MongoDB's planner does: the ordered walk may
+        // examine only as many keys as the union would, else the union answers.
+        const union = cheapestUnion(filter, coll.indexes, planCost, coll.chains.size + 1);
+        const budget = union === null ? Number.POSITIVE_INFINITY : Math.max(union.cost, order.limit);
+        const walked = this.#findInOrder(coll, plan.index, interval, predicate, order.limit, budget);
+        if (walked !== undefined) return walked;
+      }
     }
     const stats = { keys: 0 };
-    const { idks, index } = this.#candidates(coll, tc, filter, stats);
+    const { idks, index } = this.#candidates(coll, tc, collation === undefined ? filter : {}, stats);
     const result: StoredDoc[] = [];
     let docsExamined = 0;
     for (const idk of idks) {
@@ -390,7 +428,8 @@ class SnapshotTransaction implements Transaction {
 
   /**
    * Walks `interval` of `index` in key order and returns the first `limit`
-   * matching documents, in that order. Entries may be stale (they cover every
+   * matching documents, in that order; undefined once `budget` keys were
+   * examined without finding them. Entries may be stale (they cover every
    * retained version): a document counts only at the entry carrying the key
    * of the version this snapshot sees, so it is neither skipped nor placed out
    * of order.
@@ -401,12 +440,14 @@ class SnapshotTransaction implements Transaction {
     interval: KeyInterval,
     predicate: ReturnType<typeof compileFilter>,
     limit: number,
-  ): StoredDoc[] {
+    budget: number,
+  ): StoredDoc[] | undefined {
     const result: StoredDoc[] = [];
     let keysExamined = 0;
     let docsExamined = 0;
     if (limit > 0) {
       for (const entry of scanInterval(index.entries, interval)) {
+        if (keysExamined >= budget) return undefined;
         keysExamined++;
         const version = visibleVersion(coll.chains.get(entry.idk), this.snapshotSeq);
         if (version?.doc == null || !hasKey(index, coll, version.doc, tupleKeyString(entry.key))) continue;

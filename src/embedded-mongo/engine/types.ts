@@ -9,6 +9,7 @@
  * (commit, DDL, close) is asynchronous, so no open transaction can stall others.
  */
 import type { Document, Timestamp } from "bson";
+import type { Collation } from "./collation.ts";
 
 /**
  * A stored document: BSON as deserialized with `promoteValues: false`, so Int32,
@@ -27,6 +28,18 @@ export interface IndexSpec {
   readonly unique?: boolean;
   readonly sparse?: boolean;
   readonly partialFilterExpression?: Document;
+  /** MongoDB's normalised collation document (see collation.ts); absent for binary comparison. */
+  readonly collation?: Document;
+}
+
+/** How `Transaction.find` matches besides the filter. */
+export interface FindOptions {
+  /** The command's `let` variables (`$$name` in `$expr`). */
+  readonly variables?: Document | undefined;
+  /** Strings compare under this collation (such finds scan the collection). */
+  readonly collation?: Collation | undefined;
+  /** The order and limit the caller will apply (see FindOrder). */
+  readonly order?: FindOrder | undefined;
 }
 
 export interface CollectionInfo {
@@ -71,13 +84,14 @@ export interface Transaction {
    * compared by value) as of the snapshot plus this transaction's own writes, in
    * `_id`-index order unless an index was used. Uses an index for equality, `$in`
    * and range predicates on indexed fields, so point lookups never scan.
-   * With `order`, when the index the query uses yields documents in that
-   * order (see FindOrder), they come back in it and the scan stops after
+   * With `options.order`, when the index the query uses yields documents in
+   * that order (see FindOrder), they come back in it and the scan stops after
    * `order.limit` matches, so a keyset page costs its length, not the size
-   * of the range; otherwise `order` changes nothing. A missing collection
-   * yields `[]`.
+   * of the range, unless an `$or` index union examines fewer keys (then the
+   * ordered walk gives up after that many); otherwise `order` changes
+   * nothing. A missing collection yields `[]`.
    */
-  find(ns: Namespace, filter: Document, order?: FindOrder): StoredDoc[];
+  find(ns: Namespace, filter: Document, options?: FindOptions): StoredDoc[];
   /** Creates the collection implicitly. Throws `EngineError` 11000 or 112. */
   insert(ns: Namespace, doc: StoredDoc): void;
   /**
@@ -145,6 +159,10 @@ export interface Engine {
   listCollections(db: string): CollectionInfo[];
   /** False when it already existed. */
   createCollection(ns: Namespace, options?: Document): Promise<boolean>;
+  /** The options a collection was created (or last collMod-ed) with; null when it does not exist. */
+  collectionOptions(ns: Namespace): Document | null;
+  /** Replaces a collection's options (collMod); NamespaceNotFound (26) when it does not exist. */
+  setCollectionOptions(ns: Namespace, options: Document): Promise<void>;
   /** Null when it did not exist (NamespaceNotFound). */
   dropCollection(ns: Namespace): Promise<{ nIndexesWas: number } | null>;
   dropDatabase(db: string): Promise<void>;

@@ -11,6 +11,11 @@ export { bsonTag, compareKeys, compareValues, keyString, typeRank } from "./comp
 export { bsonTypeName, compileFilter, matches } from "./match.ts";
 export type { DocPredicate } from "./match.ts";
 export { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
+export { fromExpressionView, toExpressionView } from "./expression-view.ts";
+export { collatedComparator, collationDocument, foldValue, parseCollation } from "./collation.ts";
+export type { Collation } from "./collation.ts";
+export { compileJsonSchema } from "./json-schema.ts";
+export { compareViewValues, isTruthy, typedAccumulatorOperators, typedExpressionOperators } from "./expression-operators.ts";
 
 /**
  * The BSON value a plain JS number or bigint becomes on the wire (what the bson

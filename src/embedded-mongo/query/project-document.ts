@@ -1,6 +1,9 @@
 /**
  * Find projections on unpromoted documents: inclusion, exclusion, `_id`,
- * dotted paths (through arrays of sub-documents), `$slice` and `$elemMatch`.
+ * dotted paths (through arrays of sub-documents), `$slice`, `$elemMatch` and
+ * the positional `field.$` (the first element the query matched). As in
+ * MongoDB, `$elemMatch` and `field.$` are inclusions, and `$elemMatch` fields
+ * come after the other included fields.
  * Projections with aggregation expressions are evaluated by mingo on the
  * promoted document (values keep their numbers but not their BSON number type).
  */
@@ -10,13 +13,15 @@ import { toNumber } from "../bson-numbers.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
 import { commandError } from "../errors.ts";
+import { matchedArrayIndex } from "../update/update-paths.ts";
 import { createAggregator } from "./mingo-options.ts";
 
 type Leaf =
   | { readonly kind: "include" }
   | { readonly kind: "exclude" }
   | { readonly kind: "slice"; readonly skip: number | undefined; readonly limit: number }
-  | { readonly kind: "elemMatch"; readonly filter: Document };
+  | { readonly kind: "elemMatch"; readonly filter: Document }
+  | { readonly kind: "positional" };
 
 interface Tree {
   [field: string]: Tree | Leaf;
@@ -67,27 +72,38 @@ function applySlice(value: unknown, leaf: Extract<Leaf, { kind: "slice" }>): unk
   return value.slice(start, start + leaf.limit);
 }
 
-function includeTree(value: unknown, tree: Tree): unknown {
+/** The first element of `item` matching an `$elemMatch` projection, as a one-element array. */
+function elemMatchOf(item: unknown, filter: Document): unknown[] | undefined {
+  const hit = Array.isArray(item) ? (item as unknown[]).find((el) => isPlainObject(el) && matches(el, filter)) : undefined;
+  return hit === undefined ? undefined : [hit];
+}
+
+/** `positional`: the index of the array element the query matched, for a `field.$` leaf. */
+function includeTree(value: unknown, tree: Tree, positional: number | undefined): unknown {
   if (Array.isArray(value)) {
-    return value.filter((item) => isPlainObject(item) || Array.isArray(item)).map((item) => includeTree(item, tree));
+    return value.filter((item) => isPlainObject(item) || Array.isArray(item)).map((item) => includeTree(item, tree, positional));
   }
   if (!isPlainObject(value)) return undefined;
   const out: Document = {};
+  const last: [string, unknown][] = [];
   for (const [key, item] of Object.entries(value) as [string, unknown][]) {
     const node = tree[key];
     if (node === undefined) continue;
     if (!isLeaf(node)) {
-      const sub = includeTree(item, node);
+      const sub = includeTree(item, node, positional);
       if (sub !== undefined) out[key] = sub;
       continue;
     }
     if (node.kind === "include") out[key] = item;
     else if (node.kind === "slice") out[key] = applySlice(item, node);
-    else if (node.kind === "elemMatch") {
-      const hit = Array.isArray(item) ? (item as unknown[]).find((el) => isPlainObject(el) && matches(el, node.filter)) : undefined;
-      if (hit !== undefined) out[key] = [hit];
+    else if (node.kind === "positional") {
+      if (Array.isArray(item) && positional !== undefined && positional < item.length) out[key] = [item[positional]];
+    } else if (node.kind === "elemMatch") {
+      const hit = elemMatchOf(item, node.filter);
+      if (hit !== undefined) last.push([key, hit]);
     }
   }
+  for (const [key, hit] of last) out[key] = hit;
   return out;
 }
 
@@ -108,8 +124,8 @@ function excludeTree(value: unknown, tree: Tree): unknown {
     if (node.kind === "exclude") continue;
     if (node.kind === "slice") out[key] = applySlice(item, node);
     else if (node.kind === "elemMatch") {
-      const hit = Array.isArray(item) ? (item as unknown[]).find((el) => isPlainObject(el) && matches(el, node.filter)) : undefined;
-      if (hit !== undefined) out[key] = [hit];
+      const hit = elemMatchOf(item, node.filter);
+      if (hit !== undefined) out[key] = hit;
     } else out[key] = item;
   }
   return out;
@@ -146,19 +162,34 @@ function mingoProjection(spec: Document): Projection {
   };
 }
 
-/** Compiles a find projection; undefined or `{}` means the whole document. */
-export function compileProjection(spec: unknown): Projection | undefined {
+/**
+ * Compiles a find projection; undefined or `{}` means the whole document.
+ * `query` is the command's filter, which a positional `field.$` refers to.
+ */
+export function compileProjection(spec: unknown, query: Document = {}): Projection | undefined {
   if (spec === undefined || spec === null) return undefined;
   if (!isPlainObject(spec)) throw commandError("TypeMismatch", `Expected field projection to be of type object, got ${describeValue(spec)}`);
   if (Object.keys(spec).length === 0) return undefined;
   const tree: Tree = {};
   let mode: "include" | "exclude" | undefined;
   let idMode: "include" | "exclude" | undefined;
-  for (const [path, value] of Object.entries(spec)) {
-    if (path.endsWith(".$") || path === "$") {
-      throw commandError("BadValue", `positional projection '${path}' is not supported by the embedded server`);
+  let positionalPath: string | undefined;
+  for (const [specPath, value] of Object.entries(spec)) {
+    let path = specPath;
+    if (path === "$" || path.startsWith("$")) throw commandError("BadValue", `FieldPath field names may not start with '$'. Given: '${path}'`);
+    if (path.endsWith(".$")) {
+      if (positionalPath !== undefined) throw commandError("BadValue", "Cannot specify more than one positional projection per query.");
+      const positional = parseLeaf(path, value);
+      if (positional !== "expression" && positional.kind === "exclude") {
+        throw commandError("BadValue", `positional projection cannot be used with exclusion: '${path}'`);
+      }
+      path = path.slice(0, -2);
+      positionalPath = path;
+      if (mode === "exclude") throw commandError("Location31253", `Cannot do inclusion on field ${specPath} in exclusion projection`);
+      mode = "include";
+      insertLeaf(tree, path, { kind: "positional" });
+      continue;
     }
-    if (path.startsWith("$")) throw commandError("BadValue", `FieldPath field names may not start with '$'. Given: '${path}'`);
     const leaf = parseLeaf(path, value);
     if (leaf === "expression") return mingoProjection(spec);
     if (path === "_id" && (leaf.kind === "include" || leaf.kind === "exclude")) {
@@ -176,9 +207,19 @@ export function compileProjection(spec: unknown): Projection | undefined {
     insertLeaf(tree, path, leaf);
   }
   if (mode === undefined && idMode === "include" && Object.keys(tree).length === 0) mode = "include";
+  // An $elemMatch projection is an inclusion (MongoDB returns only _id and the matched fields).
+  if (mode === undefined && Object.values(tree).some((node) => isLeaf(node) && node.kind === "elemMatch")) mode = "include";
   if (mode === "include") {
     if (idMode !== "exclude") tree["_id"] ??= { kind: "include" };
-    return (doc) => includeTree(doc, tree) as Document;
+    const path = positionalPath;
+    if (path === undefined) return (doc) => includeTree(doc, tree, undefined) as Document;
+    return (doc) => {
+      const index = matchedArrayIndex(doc, path, query);
+      if (index === undefined) {
+        throw commandError("BadValue", `positional operator '${path}.$' couldn't find a matching element in the array`);
+      }
+      return includeTree(doc, tree, index) as Document;
+    };
   }
   if (idMode === "exclude") tree["_id"] = { kind: "exclude" };
   return (doc) => excludeTree(doc, tree) as Document;

@@ -4,7 +4,7 @@
  * (ascending) or largest (descending) element.
  */
 import type { Document } from "bson";
-import { compareValues } from "../bson-values.ts";
+import { collatedComparator, compareValues, type Collation } from "../bson-values.ts";
 import { toNumber } from "../bson-numbers.ts";
 import { collectPathValues, isPlainObject } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
@@ -37,26 +37,27 @@ export function parseSort(spec: unknown): SortSpec | undefined {
   return { kind: "fields", fields };
 }
 
-function sortKey(doc: Document, segments: string[], direction: 1 | -1): unknown {
+function sortKey(doc: Document, segments: string[], direction: 1 | -1, compare: (a: unknown, b: unknown) => number): unknown {
   const values = collectPathValues(doc, segments).flatMap((v) => (Array.isArray(v) ? (v.length === 0 ? [undefined] : (v as unknown[])) : [v]));
   if (values.length === 0) return null;
   let best: unknown = values[0] ?? null;
   for (const value of values.slice(1)) {
-    const c = compareValues(value ?? null, best ?? null);
+    const c = compare(value ?? null, best ?? null);
     if ((direction === 1 && c < 0) || (direction === -1 && c > 0)) best = value;
   }
   return best ?? null;
 }
 
-/** A stable sorted copy. */
-export function sortDocuments(docs: readonly Document[], spec: SortSpec | undefined): Document[] {
+/** A stable sorted copy; strings compare under `collation` when one is given. */
+export function sortDocuments(docs: readonly Document[], spec: SortSpec | undefined, collation?: Collation): Document[] {
   if (spec === undefined) return [...docs];
   if (spec.kind === "natural") return spec.direction === 1 ? [...docs] : [...docs].reverse();
-  const keyed = docs.map((doc) => ({ doc, keys: spec.fields.map(([segments, direction]) => sortKey(doc, segments, direction)) }));
+  const compare = collation === undefined ? compareValues : collatedComparator(collation);
+  const keyed = docs.map((doc) => ({ doc, keys: spec.fields.map(([segments, direction]) => sortKey(doc, segments, direction, compare)) }));
   keyed.sort((a, b) => {
     for (let i = 0; i < spec.fields.length; i++) {
       const direction = spec.fields[i]?.[1] ?? 1;
-      const c = compareValues(a.keys[i], b.keys[i]);
+      const c = compare(a.keys[i], b.keys[i]);
       if (c !== 0) return direction * c;
     }
     return 0;

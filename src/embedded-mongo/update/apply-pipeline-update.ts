@@ -1,12 +1,11 @@
 /**
  * Pipeline-style updates (`u` is an array of $set/$addFields, $unset,
  * $project, $replaceRoot/$replaceWith stages). The stages run in mingo on the
- * promoted document; every value that comes out equal to the stored one keeps
- * its stored BSON type, so only computed values lose the Int32/Long/Double
- * distinction.
+ * expression view of the document, so untouched values come out as they were
+ * stored and computed ones in the type MongoDB gives them.
  */
 import type { Document } from "bson";
-import { compareValues, demoteValue, promoteDocument } from "../bson-values.ts";
+import { demoteDocument, promoteDocument } from "../bson-values.ts";
 import { isPlainObject, withIdFirst } from "../document-paths.ts";
 import { commandError } from "../errors.ts";
 import { mingoErrorToCommandError } from "../query/mingo-errors.ts";
@@ -26,41 +25,16 @@ export function validatePipelineUpdate(pipeline: readonly unknown[]): Document[]
   });
 }
 
-/** The computed value with stored values (and their BSON types) kept wherever they are unchanged. */
-function restoreTypes(value: unknown, original: unknown): unknown {
-  const plain = demoteValue(value);
-  if (original !== undefined && compareValues(plain, original) === 0 && sameShape(plain, original)) return original;
-  if (isPlainObject(plain)) {
-    const out: Document = {};
-    for (const [key, item] of Object.entries(plain) as [string, unknown][]) {
-      out[key] = restoreTypes(item, isPlainObject(original) ? (original[key] as unknown) : undefined);
-    }
-    return out;
-  }
-  if (Array.isArray(plain)) {
-    return (plain as unknown[]).map((item, i) => restoreTypes(item, Array.isArray(original) ? (original as unknown[])[i] : undefined));
-  }
-  return plain;
-}
-
-/** compareValues equates 1 and 1.0 and missing with null; keep those apart at the top of a value. */
-function sameShape(a: unknown, b: unknown): boolean {
-  if (a === null || b === null) return a === b;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (isPlainObject(a) !== isPlainObject(b)) return false;
-  if (isPlainObject(a) && isPlainObject(b)) return Object.keys(a).join("\0") === Object.keys(b).join("\0");
-  return true;
-}
-
 /** Applies a validated pipeline update to a copy of `doc`. */
-export function applyPipelineUpdate(doc: Document, pipeline: readonly Document[]): Document {
+export function applyPipelineUpdate(doc: Document, pipeline: readonly Document[], variables?: Document): Document {
   let result: unknown;
   try {
-    [result] = createAggregator(pipeline.map(promoteDocument)).run([promoteDocument(doc)]);
+    const sources = variables === undefined ? {} : { variables: promoteDocument(variables) };
+    [result] = createAggregator(pipeline.map(promoteDocument), sources).run([promoteDocument(doc)]);
   } catch (err) {
     throw mingoErrorToCommandError(err);
   }
-  const out = restoreTypes(result ?? {}, doc) as Document;
+  const out = demoteDocument(result ?? {});
   if (Object.hasOwn(doc, "_id")) {
     if (!Object.hasOwn(out, "_id")) return { _id: doc["_id"] as unknown, ...out };
     if (!sameBson(doc["_id"], out["_id"])) {
@@ -71,7 +45,7 @@ export function applyPipelineUpdate(doc: Document, pipeline: readonly Document[]
 }
 
 /** The document a pipeline upsert inserts: the query's equality fields, then the pipeline. */
-export function buildPipelineUpsert(query: Document, pipeline: readonly Document[]): Document {
+export function buildPipelineUpsert(query: Document, pipeline: readonly Document[], variables?: Document): Document {
   const seed = buildUpsertDocument(query, { $set: {} }, undefined);
-  return applyPipelineUpdate(seed, pipeline);
+  return applyPipelineUpdate(seed, pipeline, variables);
 }

@@ -78,18 +78,24 @@ function queryConstrains(query: unknown, prefix: string): boolean {
 
 /**
  * Index of the first element of the array at `prefix` whose presence makes
- * the query match (probed by matching the document with that element alone).
- * The query must constrain the array, or there is no match to refer to.
+ * the query match (probed by matching the document with that element alone);
+ * undefined when the query does not constrain the array or nothing matches.
+ * The `$` of updates and of find projections.
  */
-function positionalIndex(prefix: string, ctx: PositionalContext): number {
-  const array = getPath(ctx.original, prefix);
-  if (Array.isArray(array) && queryConstrains(ctx.query, prefix)) {
-    for (let i = 0; i < array.length; i++) {
-      const probe = replaceAtPath(ctx.original, prefix.split("."), [array[i]]) as Document;
-      if (matches(probe, ctx.query)) return i;
-    }
+export function matchedArrayIndex(doc: Document, prefix: string, query: Document): number | undefined {
+  const array = getPath(doc, prefix);
+  if (!Array.isArray(array) || !queryConstrains(query, prefix)) return undefined;
+  for (let i = 0; i < array.length; i++) {
+    const probe = replaceAtPath(doc, prefix.split("."), [array[i]]) as Document;
+    if (matches(probe, query)) return i;
   }
-  throw commandError("BadValue", "The positional operator did not find the match needed from the query.");
+  return undefined;
+}
+
+function positionalIndex(prefix: string, ctx: PositionalContext): number {
+  const index = matchedArrayIndex(ctx.original, prefix, ctx.query);
+  if (index === undefined) throw commandError("BadValue", "The positional operator did not find the match needed from the query.");
+  return index;
 }
 
 /** A shallow-copied document with the value at `segments` replaced (for positional probing). */

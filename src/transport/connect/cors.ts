@@ -6,14 +6,17 @@
  * foreign page can neither read answers nor cause side effects.
  *
  * The header and method lists are connect's own (`cors` from
- * @connectrpc/connect), plus what Roster adds: the bearer token and the
- * request id.
+ * @connectrpc/connect), plus what Roster adds: the bearer token, the
+ * request id and trace context.
  */
 import { cors as connectCors } from "@connectrpc/connect";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 
-/** Request headers a browser may send besides connect's: the token and a correlation id. */
-const rosterRequestHeaders = ["Authorization", "X-Request-Id"];
+/**
+ * Request headers a browser may send besides connect's: the token, a
+ * correlation id, and W3C trace context (a traced page's fetch sends it).
+ */
+const rosterRequestHeaders = ["Authorization", "X-Request-Id", "Traceparent", "Tracestate", "Baggage"];
 /** Response headers a browser script may read besides connect's. */
 const rosterResponseHeaders = ["X-Request-Id", "Trailer-X-Request-Id"];
 /** How long a browser may cache a preflight answer (seconds). */

@@ -52,10 +52,12 @@ export interface BatchStream {
   finish(): Promise<StreamOutcome>;
 }
 
-export function openBatchStream(client: Client, token: string | undefined): BatchStream {
+/** Opens a stream; `headers` are sent as more request metadata (e.g. `traceparent`). */
+export function openBatchStream(client: Client, token: string | undefined, headers: Readonly<Record<string, string>> = {}): BatchStream {
   const method = MembershipService.method.batchMemberships;
   const metadata = new Metadata();
   if (token !== undefined) metadata.set("authorization", `Bearer ${token}`);
+  for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
   const call = client.makeBidiStreamRequest(
     grpcPath(method),
     (message: BatchMembershipsRequest) => encodeMessage(method.input, message),

@@ -70,6 +70,12 @@ const queries: Document[] = [
   { b: { $in: [1, 3] }, c: { $lte: 5 } },
   { b: 0, a: { $gt: 2 } },
   { $or: [{ a: 1 }, { b: 3, c: { $lt: 4 } }] },
+  // $or queries the store answers by index union (every branch indexed), also with predicates around them.
+  { $or: [{ a: { $in: [2, 7] } }, { u: { $in: ["u1", "u5"] } }] },
+  { b: 1, $or: [{ a: { $gt: 6 } }, { u: "u9" }] },
+  { $and: [{ $or: [{ a: null }, { u: { $lt: "u2" } }] }, { $or: [{ b: 2 }, { c: 3 }] }] },
+  { $or: [{ a: 5 }, { $or: [{ u: "u7" }, { b: 3, c: { $gt: 20 } }] }] },
+  { $or: [{ a: { $type: "string" } }, { u: "u3" }] },
   { $and: [{ a: { $gt: 1 } }, { a: { $lt: 6 } }] },
   { u: "u42" },
   { u: { $in: ["u1", "u2", "nope"] } },
@@ -97,6 +103,12 @@ async function mismatches(): Promise<string[]> {
     const expected = (await plain.find({}).sort(sort).limit(40).toArray()).map((d) => d._id);
     const got = (await indexed.find({}).sort(sort).limit(40).toArray()).map((d) => d._id);
     compare(`sort ${JSON.stringify(sort)} limit 40`, got, expected);
+  }
+  const union = { b: { $in: [0, 1] }, $or: [{ a: { $gte: 3 } }, { u: { $in: ["u1", "u4", "u8", "u12"] } }] };
+  for (const [sort, skip] of [[{ c: -1, _id: 1 }, 0], [{ a: 1, _id: -1 }, 5]] as [Document, number][]) {
+    const expected = (await plain.find(union).sort(sort).skip(skip).limit(7).toArray()).map((d) => d._id);
+    const got = (await indexed.find(union).sort(sort).skip(skip).limit(7).toArray()).map((d) => d._id);
+    compare(`$or ${JSON.stringify(union)} sort ${JSON.stringify(sort)} skip ${skip} limit 7`, got, expected);
   }
   return found;
 }

@@ -235,21 +235,21 @@ describe("index use", () => {
     await insertAll(engine, "db.k", Array.from({ length: 5000 }, (_, i) => ({ _id: i, g: i % 2 === 0 ? "G" : "H", m: `m${String(i).padStart(5, "0")}`, r: i % 3 })));
     const txn = engine.begin();
     const order = { sort: [["m", 1]] as const, limit: 10 };
-    const page = txn.find("db.k", { g: "G", m: { $gt: "m03000" } }, order);
+    const page = txn.find("db.k", { g: "G", m: { $gt: "m03000" } }, { order });
     expect(page.map((d) => d["m"] as string)).toEqual(Array.from({ length: 10 }, (_, i) => `m${String(3002 + 2 * i).padStart(5, "0")}`));
     expect(txn.lastFind).toEqual({ index: "g_m", keysExamined: 10, docsExamined: 10, ordered: true });
     // The rest of the filter still applies; non-matching documents are walked past.
-    expect(txn.find("db.k", { g: "G", m: { $gt: "m03000" }, r: 0 }, order).map((d) => d["m"] as string)[0]).toBe("m03006");
+    expect(txn.find("db.k", { g: "G", m: { $gt: "m03000" }, r: 0 }, { order }).map((d) => d["m"] as string)[0]).toBe("m03006");
     expect(txn.lastFind?.ordered).toBe(true);
     // A sort field in the equality prefix is constant: still the index order.
-    txn.find("db.k", { g: "G" }, { sort: [["g", 1], ["m", 1]], limit: 3 });
+    txn.find("db.k", { g: "G" }, { order: { sort: [["g", 1], ["m", 1]], limit: 3 } });
     expect(txn.lastFind).toEqual({ index: "g_m", keysExamined: 3, docsExamined: 3, ordered: true });
     // Orders the index cannot give: every match, as without an order (the caller sorts).
     for (const sort of [[["m", -1]], [["r", 1]], [["m", 1], ["r", 1]]] as const) {
-      expect(txn.find("db.k", { g: "G", m: { $gt: "m04000" } }, { sort, limit: 3 })).toHaveLength(499);
+      expect(txn.find("db.k", { g: "G", m: { $gt: "m04000" } }, { order: { sort, limit: 3 } })).toHaveLength(499);
       expect(txn.lastFind?.ordered).toBeUndefined();
     }
-    expect(txn.find("db.k", { g: { $in: ["G", "H"] }, m: { $gt: "m04990" } }, order)).toHaveLength(9);
+    expect(txn.find("db.k", { g: { $in: ["G", "H"] }, m: { $gt: "m04990" } }, { order })).toHaveLength(9);
     expect(txn.lastFind?.ordered).toBeUndefined();
     txn.abort();
   });
@@ -262,11 +262,11 @@ describe("index use", () => {
     writer.replace("db.s", 0, { _id: 0, g: "G", m: "e" }, "update");
     await writer.commit();
     const order = { sort: [["m", 1]] as const, limit: 10 };
-    expect(reader.find("db.s", { g: "G" }, order).map((d) => d["m"] as string)).toEqual(["b", "d", "f"]);
+    expect(reader.find("db.s", { g: "G" }, { order }).map((d) => d["m"] as string)).toEqual(["b", "d", "f"]);
     reader.abort();
     expect(read(engine, "db.s", { g: "G" }).map((d) => d["m"] as string).sort()).toEqual(["d", "e", "f"]);
     const fresh = engine.begin();
-    expect(fresh.find("db.s", { g: "G" }, order).map((d) => d["m"] as string)).toEqual(["d", "e", "f"]);
+    expect(fresh.find("db.s", { g: "G" }, { order }).map((d) => d["m"] as string)).toEqual(["d", "e", "f"]);
     fresh.abort();
   });
 
@@ -275,7 +275,7 @@ describe("index use", () => {
     await insertAll(engine, "db.w", ["b", "d"].map((m, i) => ({ _id: i, g: "G", m })));
     const txn = engine.begin();
     txn.insert("db.w", { _id: 9, g: "G", m: "a" });
-    expect(txn.find("db.w", { g: "G" }, { sort: [["m", 1]], limit: 1 }).map((d) => d["m"] as string).sort()).toEqual(["a", "b", "d"]);
+    expect(txn.find("db.w", { g: "G" }, { order: { sort: [["m", 1]], limit: 1 } }).map((d) => d["m"] as string).sort()).toEqual(["a", "b", "d"]);
     expect(txn.lastFind?.ordered).toBeUndefined();
     txn.abort();
   });
