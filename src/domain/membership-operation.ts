@@ -105,13 +105,6 @@ export function decideOperation(
   ensureGroupActive(state.group);
   const { current } = state;
   const member = operation.member.principal;
-  const unchanged = (record: MembershipRecord): MembershipChange => ({
-    effect: "unchanged",
-    groupId: operation.groupId,
-    member,
-    before: record,
-    after: record,
-  });
   switch (operation.kind) {
     case "add": {
       if (current !== undefined) {
@@ -159,6 +152,10 @@ export function reportedMembership(change: MembershipChange): MembershipRecord {
   const record = change.after ?? change.before;
   if (record === undefined) throw new Error(`a ${change.effect} change of ${change.member} has no membership`);
   return record;
+}
+
+function unchanged(current: MembershipRecord): MembershipChange {
+  return { effect: "unchanged", groupId: current.groupId, member: current.member, before: current, after: current };
 }
 
 function roleChange(current: MembershipRecord, role: Role, now: Date): MembershipChange {

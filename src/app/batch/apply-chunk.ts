@@ -39,6 +39,7 @@ import {
   takesAnAdmin,
   type MembershipChange,
   type MembershipEffect,
+  type DecisionContext,
   type MembershipOperation,
   type OperationAccess,
 } from "../../domain/membership-operation.ts";
@@ -192,6 +193,8 @@ interface ChunkState {
   readonly groups: ReadonlyMap<string, GroupNode>;
   /** The caller's facts on the chunk's groups; undefined when the operations were authorized before. */
   readonly access: AccessSnapshot | undefined;
+  /** How every operation of the chunk is decided (the same for all). */
+  readonly context: DecisionContext;
   readonly ledger: MembershipLedger;
   /** Whether this transaction holds the nesting lock yet. */
   nestingLocked: boolean;
@@ -249,7 +252,8 @@ async function readChunkState(
   }
   const sent = sync === undefined ? undefined : membersByGroup.get(sync.groupId);
   const read = sync?.dryRun === true && sent !== undefined ? await withSimulatedRoles(stored, sync, [...sent], now, caller, tx) : stored;
-  return { deps, sync, tx, now, groups, access, ledger: createMembershipLedger(read), nestingLocked: false };
+  const context: DecisionContext = { addSetsRole: sync !== undefined, now, actor: caller.principal };
+  return { deps, sync, tx, now, groups, access, context, ledger: createMembershipLedger(read), nestingLocked: false };
 }
 
 /**
@@ -276,8 +280,9 @@ async function withSimulatedRoles(
 
 /**
  * Decides one operation on the chunk's state, checks the decided change
- * against its group, and records it; returns the change, or the RosterError
- * that fails the operation alone.
+ * against its whole group (a direct ADMIN stays; a new group edge is
+ * allowed), and records it; returns the change, or the RosterError that
+ * fails the operation alone.
  */
 async function applyOperation(state: ChunkState, operation: MembershipOperation): Promise<MembershipChange | RosterError> {
   try {
@@ -289,9 +294,11 @@ async function applyOperation(state: ChunkState, operation: MembershipOperation)
         memberGroup: operation.member.kind === "group" ? state.groups.get(operation.member.id) : undefined,
       },
       accessOf(state, operation),
-      { addSetsRole: state.sync !== undefined, now: state.now, actor: state.deps.caller.principal },
+      state.context,
     );
-    await ensureGroupKeepsItsRules(state, operation, change);
+    const edge = addsGroupEdge(operation, change);
+    if (takesAnAdmin(change)) await ensureKeepsADirectAdmin(state, change);
+    if (edge !== undefined) await ensureEdgeAllowedNow(state, edge);
     state.ledger.record(change);
     return change;
   } catch (error) {
@@ -316,28 +323,27 @@ function accessOf(state: ChunkState, operation: MembershipOperation): OperationA
   };
 }
 
-/** The rules a change must keep for its whole group: a direct ADMIN stays, and a new group edge is allowed. */
-async function ensureGroupKeepsItsRules(state: ChunkState, operation: MembershipOperation, change: MembershipChange): Promise<void> {
+/** A change taking an ADMIN away must leave the group a direct ADMIN. */
+async function ensureKeepsADirectAdmin(state: ChunkState, change: MembershipChange): Promise<void> {
+  const directAdminCount = await state.ledger.adminCount(change.groupId, async () => {
+    const stored = await state.deps.ctx.memberships.countWithRole(change.groupId, "ADMIN", state.tx);
+    // A dry run's earlier chunks were rolled back: add what they simulated.
+    const sync = state.sync;
+    return sync?.dryRun === true && change.groupId === sync.groupId ? stored + sync.adminDelta : stored;
+  });
+  ensureKeepsAnAdmin({ groupId: change.groupId, member: change.member, currentRole: "ADMIN", newRole: change.after?.role, directAdminCount });
+}
+
+/** A new group edge must close no cycle and nest not too deep, checked on the graph in the database. */
+async function ensureEdgeAllowedNow(state: ChunkState, edge: { readonly parentId: string; readonly childId: string }): Promise<void> {
   const { ctx, caller } = state.deps;
-  if (takesAnAdmin(change)) {
-    const directAdminCount = await state.ledger.adminCount(change.groupId, async () => {
-      const stored = await ctx.memberships.countWithRole(change.groupId, "ADMIN", state.tx);
-      // A dry run's earlier chunks were rolled back: add what they simulated.
-      const sync = state.sync;
-      return sync?.dryRun === true && change.groupId === sync.groupId ? stored + sync.adminDelta : stored;
-    });
-    ensureKeepsAnAdmin({ groupId: change.groupId, member: change.member, currentRole: "ADMIN", newRole: change.after?.role, directAdminCount });
+  // The check reads the graph in the database: write this chunk's earlier changes first.
+  await ctx.membershipBulk.applyWrites(state.ledger.drain(), state.tx);
+  if (!state.nestingLocked) {
+    await ctx.nestingLock.take(state.tx);
+    state.nestingLocked = true;
   }
-  const edge = addsGroupEdge(operation, change);
-  if (edge !== undefined) {
-    // The nesting check reads the graph in the database: write this chunk's earlier changes first.
-    await ctx.membershipBulk.applyWrites(state.ledger.drain(), state.tx);
-    if (!state.nestingLocked) {
-      await ctx.nestingLock.take(state.tx);
-      state.nestingLocked = true;
-    }
-    await ensureEdgeAllowed(ctx, caller, edge.parentId, edge.childId, state.tx);
-  }
+  await ensureEdgeAllowed(ctx, caller, edge.parentId, edge.childId, state.tx);
 }
 
 /** Writes the net change of every member touched, then each written group's member count. */
