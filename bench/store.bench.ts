@@ -24,8 +24,9 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { MongoClient, type Collection, type Db, type Document } from "mongodb";
 import { createRosterApp } from "../src/app/roster-app.ts";
-import type { ListGroupsQuery, RosterApp } from "../src/app/types.ts";
+import type { ListGroupsQuery, RosterApp } from "../src/app/index.ts";
 import type { Caller } from "../src/domain/model.ts";
+import type { Database } from "../src/storage/database.ts";
 import { collectionNames, type GroupDoc } from "../src/storage/documents.ts";
 import { createGroupStore, type GroupListCriteria } from "../src/storage/group-store.ts";
 import { unboundedCall } from "../src/storage/store-call.ts";
@@ -151,6 +152,7 @@ const listPage1: ListGroupsQuery = { namespace: undefined, parentId: undefined, 
 
 interface VisibilityFixture {
   readonly app: RosterApp;
+  readonly database: Database;
   readonly db: Db;
   /** The groups the caller is a member of. */
   readonly memberOf: readonly string[];
@@ -164,7 +166,8 @@ interface VisibilityFixture {
 async function seedVisibility(client: MongoClient, total: number): Promise<VisibilityFixture> {
   const db = client.db(`bench_visibility_${total}`);
   await db.dropDatabase();
-  const app = await createRosterApp({ client, db });
+  const database: Database = { client, db };
+  const app = await createRosterApp({ database });
   const create = (slug: string, visibility: "PRIVATE" | "AUTHENTICATED") =>
     app.groups.create(benchAdmin, { namespace: "", slug, displayName: slug, description: "", parentId: "", labels: {}, visibility, memberVisibility: "MEMBERS" }, "");
   const memberOf: string[] = [];
@@ -186,12 +189,12 @@ async function seedVisibility(client: MongoClient, total: number): Promise<Visib
     });
     await groups.insertMany(batch, { ordered: false });
   }
-  return { app, db, memberOf };
+  return { app, database, db, memberOf };
 }
 
 /** The store-level ListGroups query (page 1, display-name order) for the caller's scope. */
 function visibilityQuery(fixture: VisibilityFixture): () => Promise<void> {
-  const store = createGroupStore(fixture.db);
+  const store = createGroupStore(fixture.database);
   const criteria: GroupListCriteria = {
     scope: {
       kind: "caller",

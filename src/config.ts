@@ -11,8 +11,7 @@
 import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
-import type { BatchLimits } from "./app/batch/types.ts";
-import { defaultBatchLimits } from "./app/batch/limits.ts";
+import { defaultBatchLimits, type BatchLimits } from "./app/batch/limits.ts";
 import { hs256SecretProblem } from "./auth/dev-key.ts";
 
 /** pino levels accepted by ROSTER_LOG_LEVEL. */
@@ -33,7 +32,7 @@ export interface TlsFiles {
   readonly keyPath: string;
 }
 
-/** How a verified client certificate may identify the caller on the gRPC door (issue 4). */
+/** How a verified client certificate may identify the caller on the gRPC door. */
 export type ClientCertIdentity = "none" | "service-cn";
 
 /** The validated configuration of one Roster process. */

@@ -10,13 +10,12 @@
  */
 import { join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
-import { MongoClient } from "mongodb";
 import type { DestinationStream, Logger } from "pino";
 import { createCertificateCaller } from "./auth/certificate-caller.ts";
 import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
 import { loadOrCreateDevSecret } from "./auth/dev-key.ts";
 import { createRosterApp } from "./app/roster-app.ts";
-import type { RosterApp } from "./app/types.ts";
+import type { RosterApp } from "./app/index.ts";
 import type { RosterConfig } from "./config.ts";
 import { createRosterServices } from "./handlers/index.ts";
 import { createHealthMonitor } from "./ops/health.ts";
@@ -27,6 +26,8 @@ import type { Tracing } from "./ops/tracing.ts";
 import { createTracingInterceptor } from "./ops/tracing-interceptor.ts";
 import { createRootLogger } from "./rpc/logger.ts";
 import { createRpcPipeline } from "./rpc/pipeline.ts";
+import { closeDatabase, connectDatabase, createDatabase, pingDatabase } from "./storage/database.ts";
+import { observePool } from "./storage/pool-events.ts";
 import { startWebDoor } from "./transport/connect/web-door.ts";
 import { startGrpcDoor } from "./transport/grpc/grpc-door.ts";
 
@@ -59,12 +60,6 @@ export interface RosterServer {
   stop(): Promise<void>;
 }
 
-/** The database name: the one in the URI path, else "roster". */
-export function databaseNameOf(uri: string): string {
-  const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
-  return match?.[1] !== undefined && match[1] !== "" ? decodeURIComponent(match[1]) : "roster";
-}
-
 /** Starts everything; on failure, whatever was started is stopped again before rethrowing. */
 export async function startRoster(config: RosterConfig, options: StartRosterOptions = {}): Promise<RosterServer> {
   const logger = createRootLogger(
@@ -86,21 +81,19 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     const tracing = await startTracingIfWanted(config, options.spanExporter, logger, cleanups);
     const uri = await storeUri(config, logger, cleanups);
     const metrics = createMetrics();
-    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: "roster", monitorCommands: tracing !== undefined });
-    const unobservePool = metrics.observeMongoPool(client);
-    const untraceCommands = tracing === undefined ? undefined : (await import("./ops/mongo-tracing.ts")).traceMongoCommands(client, tracing.tracer);
+    const database = createDatabase(uri, { serverSelectionTimeoutMs: 10_000, appName: "roster", monitorCommands: tracing !== undefined });
+    const unobservePool = observePool(database, metrics.recordPoolEvent);
+    const untraceCommands = tracing === undefined ? undefined : (await import("./ops/mongo-tracing.ts")).traceMongoCommands(database, tracing.tracer);
     cleanups.push(() => {
       unobservePool();
       untraceCommands?.();
       return Promise.resolve();
     });
-    await client.connect();
-    cleanups.push(() => client.close());
-    const db = client.db(databaseNameOf(uri));
+    await connectDatabase(database);
+    cleanups.push(() => closeDatabase(database));
 
     const app = await createRosterApp({
-      client,
-      db,
+      database,
       logger: logger.child({ component: "app" }),
       batchLimits: config.batchLimits,
       ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
@@ -117,9 +110,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     });
 
     const health = createHealthMonitor({
-      ping: async () => {
-        await db.command({ ping: 1 });
-      },
+      ping: () => pingDatabase(database),
       log: logger.child({ component: "health" }),
     });
     cleanups.push(() => {

@@ -1,15 +1,19 @@
 /**
- * The authorization facts loader behind the RPC pipeline's single
- * authorization step. Given a method's declared rule and the request values
- * it points at, it loads the target group and everything the domain's
- * `evaluateAccess` needs (the caller's facts, the member's current role, the
- * member group's facts, which MANAGE-only fields an update changes); the
- * decision itself is the domain's.
+ * The RPC pipeline's single authorization step. Given a method's declared
+ * rule and the request values it points at, it loads the target group and
+ * everything the domain's `evaluateAccess` needs (the caller's facts, the
+ * member's current role, the member group's facts, which MANAGE-only fields
+ * an update changes); the decision itself is the domain's. It hands nothing
+ * to the handler: the use case loads what it needs, and the request memo
+ * makes those loads free.
  */
 import {
   evaluateAccess,
   groupNotFound,
   groupRefBySlug,
+  memberSituation,
+  readsMemberGroup,
+  readsMemberRole,
   type AccessFacts,
   type AccessRuleSpec,
   type AccessSituation,
@@ -17,47 +21,59 @@ import {
 import { invalidArgument } from "../domain/errors.ts";
 import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
 import { validateGroupId, validateNamespace, validateSlug } from "../domain/group-validation.ts";
-import type { Caller } from "../domain/model.ts";
+import type { Caller, Role } from "../domain/model.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
-import { accessFactsOf, both, isCreator, loadAncestors } from "./access-facts.ts";
+import { isCreator, loadAccessFacts, loadGroup, loadLiveGroupBySlug } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf } from "./call-scope.ts";
+import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
-import { memoized, type RequestMemo } from "./request-memo.ts";
-import type { AccessApi, AccessTarget, CallOptions, ResolvedAccess } from "./types.ts";
+import type { GroupUpdate } from "./groups-api.ts";
+import type { RequestMemo } from "./request-memo.ts";
 
-/** The caller's facts on one group (closure memoised per request). */
-export function loadAccessFacts(
-  ctx: AppContext,
-  caller: Caller,
-  group: GroupNode,
-  call: StoreCall,
-  memo: RequestMemo | undefined,
-): Promise<AccessFacts> {
-  const load = async () => {
-    const [closure, ancestors] = await both(
-      call,
-      () => loadPrincipalClosure(ctx, caller.principal, call, memo),
-      () => loadAncestors(ctx, [group], call),
-    );
-    return accessFactsOf(caller, group, closure, ancestors);
-  };
-  if (memo === undefined || call.session !== undefined) return load();
-  // Keyed by etag too: facts on a group version the memo did not load are computed afresh.
-  return memoized(memo.facts, `${caller.principal} ${group.id} ${group.etag}`, load);
+/**
+ * The request values an AccessRule points at, already extracted by the RPC
+ * layer (field paths resolved, enums converted, "" for unset strings).
+ */
+export interface AccessTarget {
+  /** Value of group_field ("" when empty; for CREATE_GROUP the parent id). */
+  readonly groupId?: string;
+  /** namespace_field / slug_field (GetGroup by name when groupId is ""). */
+  readonly namespace?: string;
+  readonly slug?: string;
+  /** Value of role_field, when the rule has one and it is set. */
+  readonly role?: Role;
+  /** Value of member_field, when the rule has one. */
+  readonly member?: string;
+  /**
+   * UpdateGroup: the update, so that the resolver can tell which of the
+   * rule's manage_fields ("group.policies", "group.parent_id") would change.
+   */
+  readonly update?: GroupUpdate;
 }
 
-/** A group by id, memoised for the request (reads outside transactions only). */
-export function loadGroup(
-  ctx: AppContext,
-  id: string,
-  call: StoreCall,
-  memo: RequestMemo | undefined,
-): Promise<GroupNode | undefined> {
-  if (memo === undefined || call.session !== undefined) return ctx.groups.get(id, call);
-  return memoized(memo.groups, id, () => ctx.groups.get(id, call));
+/** What the facts loader found: the domain's `evaluateAccess` decides on `facts` and `situation`. */
+interface ResolvedAccess {
+  /** The caller's facts on the rule's group; undefined for rules without a group (AUTHENTICATED, top-level CREATE_GROUP). */
+  readonly facts: AccessFacts | undefined;
+  readonly situation: AccessSituation;
+}
+
+export interface AccessApi {
+  /**
+   * The single authorization step of an RPC: loads what `rule` needs to
+   * decide on the request values in `target` (the target group by id or by
+   * namespace and slug, the caller's facts on it with bounded transitive
+   * resolution, the member's current role, the member group's facts, which
+   * MANAGE-only fields an update changes) and lets the domain's
+   * `evaluateAccess` decide. Resolves when allowed; otherwise throws the
+   * refusal (NOT_FOUND exactly like a missing group, PERMISSION_DENIED
+   * naming the permission needed), or invalid_argument for malformed target
+   * values (e.g. an empty group id where one is required). Pass the call's
+   * request memo: the use case then reuses every load.
+   */
+  authorize(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<void>;
 }
 
 export function createAccessApi(ctx: AppContext): AccessApi {
@@ -74,22 +90,18 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       case "AUTHENTICATED":
       case "FILTERED":
       case "PER_ITEM":
-        return { group: undefined, facts: undefined, situation: {} };
+        return { facts: undefined, situation: {} };
       case "CREATE_GROUP": {
         const parentId = target.groupId ?? "";
         if (parentId === "") {
           const creator =
             caller.isSystemAdmin || ctx.creatorGroupId === undefined || isCreator(ctx, await loadPrincipalClosure(ctx, caller.principal, call, memo));
-          return {
-            group: undefined,
-            facts: undefined,
-            situation: { isCreator: creator, isSystemAdmin: caller.isSystemAdmin },
-          };
+          return { facts: undefined, situation: { isCreator: creator, isSystemAdmin: caller.isSystemAdmin } };
         }
         validateGroupId(parentId, rule.groupField);
         const parent = await loadGroup(ctx, parentId, call, memo);
         if (parent === undefined) throw groupNotFound(parentId);
-        return { group: parent, facts: await loadAccessFacts(ctx, caller, parent, call, memo), situation: {} };
+        return { facts: await loadAccessFacts(ctx, caller, parent, call, memo), situation: {} };
       }
       case "SEE_GROUP":
       case "LIST_MEMBERS":
@@ -108,23 +120,16 @@ export function createAccessApi(ctx: AppContext): AccessApi {
   ): Promise<ResolvedAccess> {
     const { group, groupRef } = await findTargetGroup(rule, target, call, memo);
     const facts = await loadAccessFacts(ctx, caller, group, call, memo);
-    const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = {};
+    const member = rule.memberField !== "" && target.member !== undefined ? parsePrincipal(target.member, rule.memberField) : undefined;
+    const membership = member !== undefined && readsMemberRole(rule) ? await ctx.memberships.get(group.id, member.principal, call) : undefined;
+    const memberGroup = member !== undefined && readsMemberGroup(rule, member) ? await loadGroup(ctx, member.id, call, memo) : undefined;
+    const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = memberSituation(rule, caller.principal, {
+      member,
+      role: target.role,
+      currentRole: membership?.role,
+      memberGroupFacts: memberGroup === undefined ? undefined : await loadAccessFacts(ctx, caller, memberGroup, call, memo),
+    });
     if (groupRef !== undefined) situation.groupRef = groupRef;
-    if (rule.roleField !== "" && target.role !== undefined) situation.requestedRole = target.role;
-    if (rule.memberField !== "" && target.member !== undefined) {
-      const member = parsePrincipal(target.member, rule.memberField);
-      situation.isSelf = member.principal === caller.principal;
-      if (rule.requires === "WRITE" || rule.requires === "MANAGE") {
-        const membership = await ctx.memberships.get(group.id, member.principal, call);
-        if (membership !== undefined) situation.targetMemberRole = membership.role;
-      }
-      if (rule.memberGroupNeedsRead && member.kind === "group") {
-        situation.memberGroupId = member.id;
-        const memberGroup = await loadGroup(ctx, member.id, call, memo);
-        situation.memberGroupFacts =
-          memberGroup === undefined ? undefined : await loadAccessFacts(ctx, caller, memberGroup, call, memo);
-      }
-    }
     if (rule.manageFields.length > 0 && target.update !== undefined) {
       // On the group as read now, so that a refusal comes early and names the
       // highest need; the update decides again inside its transaction, on the
@@ -132,7 +137,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       const changes = changedGroupValues(group, target.update.values, parseUpdateMask(target.update.mask ?? []));
       situation.manageFieldChanged = manageFieldChanged(changes, rule.manageFields);
     }
-    return { group, facts, situation };
+    return { facts, situation };
   }
 
   /** The rule's group, by id or (GetGroup) by namespace and slug; not_found when missing. */
@@ -147,7 +152,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       const namespace = validateNamespace(target.namespace ?? "", rule.namespaceField);
       const slug = validateSlug(target.slug ?? "", rule.slugField);
       const groupRef = groupRefBySlug(namespace, slug);
-      const group = await ctx.groups.getLiveBySlug(namespace, slug, call);
+      const group = await loadLiveGroupBySlug(ctx, namespace, slug, call, memo);
       if (group === undefined) throw groupNotFound(groupRef);
       return { group, groupRef };
     }
@@ -161,12 +166,10 @@ export function createAccessApi(ctx: AppContext): AccessApi {
   }
 
   return {
-    resolve,
     async authorize(caller, rule, target, options) {
       const resolved = await resolve(caller, rule, target, options);
       const decision = evaluateAccess(rule, resolved.facts, resolved.situation);
       if (!decision.ok) throw decision.error;
-      return resolved;
     },
   };
 }

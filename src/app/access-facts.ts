@@ -9,6 +9,7 @@ import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
 import { loadPrincipalClosure, type PrincipalClosure } from "./principal-closure.ts";
+import { createMemoSlot, memoized, type RequestMemo } from "./request-memo.ts";
 
 /**
  * Whether the closure manages `group` without help from its ancestors: an
@@ -49,6 +50,54 @@ export function accessFactsOf(
     visibility: group.visibility,
     memberVisibility: group.memberVisibility,
   };
+}
+
+/** Facts by "<principal> <group id> <etag>". */
+const factsSlot = createMemoSlot<AccessFacts>("access facts");
+/** Groups by id (undefined: no such group). */
+const groupSlot = createMemoSlot<GroupNode | undefined>("group");
+/** Live groups by "<namespace>\n<slug>" (undefined: none). */
+const liveSlugSlot = createMemoSlot<GroupNode | undefined>("live group by slug");
+
+/** The caller's facts on one group (closure memoised per request). */
+export function loadAccessFacts(
+  ctx: AppContext,
+  caller: Caller,
+  group: GroupNode,
+  call: StoreCall,
+  memo: RequestMemo | undefined,
+): Promise<AccessFacts> {
+  const load = async () => {
+    const [closure, ancestors] = await both(
+      call,
+      () => loadPrincipalClosure(ctx, caller.principal, call, memo),
+      () => loadAncestors(ctx, [group], call),
+    );
+    return accessFactsOf(caller, group, closure, ancestors);
+  };
+  // Keyed by etag too: facts on a group version the memo did not load are computed afresh.
+  return memoized(memo, call, factsSlot, `${caller.principal} ${group.id} ${group.etag}`, load);
+}
+
+/** A group by id, memoised for the request (reads outside transactions only). */
+export function loadGroup(
+  ctx: AppContext,
+  id: string,
+  call: StoreCall,
+  memo: RequestMemo | undefined,
+): Promise<GroupNode | undefined> {
+  return memoized(memo, call, groupSlot, id, () => ctx.groups.get(id, call));
+}
+
+/** The live group named `slug` in `namespace`, memoised for the request (reads outside transactions only). */
+export function loadLiveGroupBySlug(
+  ctx: AppContext,
+  namespace: string,
+  slug: string,
+  call: StoreCall,
+  memo: RequestMemo | undefined,
+): Promise<GroupNode | undefined> {
+  return memoized(memo, call, liveSlugSlot, `${namespace}\n${slug}`, () => ctx.groups.getLiveBySlug(namespace, slug, call));
 }
 
 /**

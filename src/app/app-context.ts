@@ -3,17 +3,26 @@
  * `createRosterApp`. Passed explicitly (no module state), so tests can build
  * several apps over different databases in one process.
  */
-import type { MongoClient } from "mongodb";
+import type { Database } from "../storage/database.ts";
 import type { GroupRequestStore } from "../storage/group-request-store.ts";
 import type { GroupStore } from "../storage/group-store.ts";
+import type { MembershipBulkStore } from "../storage/membership-bulk-store.ts";
 import type { MembershipStore } from "../storage/membership-store.ts";
 import type { NestingLock } from "../storage/nesting-lock.ts";
-import type { AppLogger } from "./types.ts";
+
+/** A minimal structured logger (pino's shape), for the rare event worth logging. */
+export interface AppLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
 
 export interface AppContext {
-  readonly client: MongoClient;
+  /** Where transactions run (`runTransaction`). */
+  readonly database: Database;
   readonly groups: GroupStore;
   readonly memberships: MembershipStore;
+  /** The same collection read and written a chunk of operations at a time. */
+  readonly membershipBulk: MembershipBulkStore;
   readonly groupRequests: GroupRequestStore;
   readonly nestingLock: NestingLock;
   readonly clock: () => Date;

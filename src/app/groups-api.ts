@@ -1,6 +1,6 @@
 /**
  * GroupService use cases. Access was decided before these run (the RPC
- * pipeline's authorization step, see types.ts); what remains here are the
+ * pipeline's authorization step, see index.ts); what remains here are the
  * rules of the data: validation, etags, the lifecycle of deleted groups,
  * parent-chain cycles and depth, idempotent creation, and the transactions
  * that keep several documents consistent.
@@ -26,20 +26,130 @@ import {
   validateNamespace,
   validateRequestId,
   validateSlug,
+  type AclEntryInput,
 } from "../domain/group-validation.ts";
-import type { Caller, GroupRecord, GroupValues } from "../domain/model.ts";
+import type { AclEntry, Caller, GroupDraft, GroupRecord, GroupValues as DomainGroupValues, Permission, Role } from "../domain/model.ts";
 import { describeCycle, MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
-import { accessFactsOf, isCreator, loadAccessSnapshot, loadAncestors, loadVisibleGroupIds } from "./access-facts.ts";
-import { loadAccessFacts, loadGroup } from "./access-api.ts";
+import {
+  accessFactsOf,
+  isCreator,
+  loadAccessFacts,
+  loadAccessSnapshot,
+  loadAncestors,
+  loadGroup,
+  loadLiveGroupBySlug,
+  loadVisibleGroupIds,
+} from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf } from "./call-scope.ts";
-import { listGroups } from "./list-groups.ts";
+import { storeCallOf, type CallOptions } from "./call-options.ts";
+import { listGroups, type GroupPage, type ListGroupsQuery } from "./list-groups.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
-import type { AclResult, GroupsApi, GroupWithAccess } from "./types.ts";
+
+/**
+ * The mutable fields of a group, as the client supplies them (already parsed
+ * from proto: an unspecified visibility arrives as "PRIVATE", an unspecified
+ * member visibility as "MEMBERS", supplied by the converter).
+ */
+export type GroupValues = DomainGroupValues;
+
+/** CreateGroup input: the mutable fields plus the immutable scope and slug. */
+export type GroupInput = GroupDraft;
+
+/** The update_mask paths UpdateGroup accepts (proto field names). */
+export type GroupUpdatePath =
+  | "display_name"
+  | "description"
+  | "labels"
+  | "policies"
+  | "policies.visibility"
+  | "policies.member_visibility"
+  | "parent_id";
+
+/**
+ * UpdateGroup input. `mask` undefined = no mask: every mutable field is
+ * replaced by `values`. With a mask only the named fields change. The
+ * converter passes mask paths through unchecked; the app refuses unknown ones
+ * with invalid_argument("update_mask", ...), so the rule lives in one place.
+ */
+export interface GroupUpdate {
+  readonly id: string;
+  readonly values: GroupValues;
+  readonly mask: readonly string[] | undefined;
+  /** "" = no etag check. */
+  readonly etag: string;
+}
+
+/** GetGroup: by id, or by namespace and slug. */
+export type GroupRef = { readonly id: string } | { readonly namespace: string; readonly slug: string };
+
+/** What the caller may do on a group (proto CallerAccess). */
+export interface CallerAccess {
+  /** Highest role, direct or through nested groups; undefined when not a member. */
+  readonly role: Role | undefined;
+  readonly effectivePermission: Permission;
+  /** domain allowedActions(facts): "group.read", "members.add", ... */
+  readonly permissions: readonly string[];
+}
+
+export interface GroupWithAccess {
+  readonly group: GroupRecord;
+  readonly access: CallerAccess;
+}
+
+export interface BatchGetResult {
+  /** Found and visible, in request order, duplicates once. */
+  readonly groups: readonly GroupRecord[];
+  /** Missing or invisible, in request order. */
+  readonly missingIds: readonly string[];
+}
+
+export interface AclResult {
+  /** Sorted by principal. */
+  readonly entries: readonly AclEntry[];
+  readonly etag: string;
+}
+
+export interface GroupsApi {
+  /**
+   * Creates a group; the caller becomes its first ADMIN (memberCount 1). The
+   * same caller repeating `requestId` (non-empty) gets the group created the
+   * first time, even when both requests raced, as GetGroup shows it to the
+   * caller now; not_found when it is deleted or the caller cannot see it.
+   */
+  create(caller: Caller, input: GroupInput, requestId: string, options?: CallOptions): Promise<GroupRecord>;
+  /**
+   * Returns the group with the caller's access. not_found when missing or
+   * not visible to the caller (a DELETED group is visible only with MANAGE),
+   * by the same domain rule as the authorization step.
+   */
+  get(caller: Caller, ref: GroupRef, options?: CallOptions): Promise<GroupWithAccess>;
+  /** 1–100 ids (invalid_argument "ids" otherwise); filtered by what the caller may see. */
+  batchGet(caller: Caller, ids: readonly string[], options?: CallOptions): Promise<BatchGetResult>;
+  /** Only groups the caller can see; keyset pagination. */
+  list(caller: Caller, query: ListGroupsQuery, options?: CallOptions): Promise<GroupPage>;
+  /**
+   * Stale etag → aborted; parent change checked for cycles and depth.
+   * `rule` is UpdateGroup's declared access rule, decided again here inside
+   * the transaction on the stored group the update writes: which of its
+   * manage_fields change and where its parent_field moves the group depend
+   * on that version.
+   */
+  update(caller: Caller, update: GroupUpdate, rule: AccessRuleSpec, options?: CallOptions): Promise<GroupRecord>;
+  /** Soft delete; failed_precondition with live children. `etag` "" = unchecked. */
+  delete(caller: Caller, id: string, etag: string, options?: CallOptions): Promise<GroupRecord>;
+  /** already_exists when the slug is live again in its namespace. */
+  undelete(caller: Caller, id: string, options?: CallOptions): Promise<GroupRecord>;
+  getAcl(caller: Caller, groupId: string, options?: CallOptions): Promise<AclResult>;
+  /**
+   * Replaces the ACL (≤ 256 entries, one per principal; permission "NONE"
+   * stands for PERMISSION_UNSPECIFIED and is refused) and bumps the etag.
+   */
+  setAcl(caller: Caller, groupId: string, entries: readonly AclEntryInput[], etag: string, options?: CallOptions): Promise<AclResult>;
+}
 
 function etagMismatch(groupId: string): Error {
   return aborted(`the etag of group "${groupId}" does not match: it changed since it was read`);
@@ -73,7 +183,7 @@ async function authorizeUpdate(
   caller: Caller,
   rule: AccessRuleSpec,
   current: GroupNode,
-  changes: Partial<GroupValues>,
+  changes: Partial<DomainGroupValues>,
   newParent: GroupNode | undefined,
   tx: StoreCall,
 ): Promise<void> {
@@ -147,7 +257,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         if (existing !== undefined) return existing;
       }
       try {
-        return await runTransaction(ctx.client, call, async (tx) => {
+        return await runTransaction(ctx.database, call, async (tx) => {
           if (requestId !== "") {
             const existing = await replayOf(caller, requestId, tx);
             if (existing !== undefined) return existing;
@@ -218,7 +328,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
         const namespace = validateNamespace(ref.namespace, "namespace");
         const slug = validateSlug(ref.slug, "slug");
         name = groupRefBySlug(namespace, slug);
-        group = await ctx.groups.getLiveBySlug(namespace, slug, call);
+        group = await loadLiveGroupBySlug(ctx, namespace, slug, call, options?.memo);
       }
       if (group === undefined) throw groupNotFound(name);
       const facts = await loadAccessFacts(ctx, caller, group, call, options?.memo);
@@ -261,7 +371,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       validateGroupId(update.id, "group.id");
       const mask = parseUpdateMask(update.mask ?? []);
       const call = storeCallOf(options);
-      return runTransaction(ctx.client, call, async (tx) => {
+      return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, update.id, tx);
         ensureGroupActive(current);
         ensureEtag(current, update.etag);
@@ -297,7 +407,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
     async delete(caller, id, etag, options) {
       validateGroupId(id, "id");
       const call = storeCallOf(options);
-      return runTransaction(ctx.client, call, async (tx) => {
+      return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, id, tx);
         ensureGroupActive(current);
         ensureEtag(current, etag);
@@ -316,7 +426,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
     async undelete(caller, id, options) {
       validateGroupId(id, "id");
       const call = storeCallOf(options);
-      return runTransaction(ctx.client, call, async (tx) => {
+      return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, id, tx);
         ensureGroupDeleted(current);
         if (current.parentId !== "") {
@@ -348,7 +458,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       validateGroupId(groupId, "group_id");
       const acl = validateAcl(entries);
       const call = storeCallOf(options);
-      return runTransaction(ctx.client, call, async (tx) => {
+      return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, groupId, tx);
         ensureGroupActive(current);
         ensureEtag(current, etag);

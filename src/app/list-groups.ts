@@ -30,16 +30,38 @@ import {
   validateParentId,
   validateQuery,
 } from "../domain/group-validation.ts";
-import type { Caller } from "../domain/model.ts";
+import type { Caller, GroupRecord } from "../domain/model.ts";
 import { decodePageToken, encodePageToken, requestFingerprint, type JsonValue } from "../domain/page-token.ts";
 import { groupRecordOf, sortNameOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupKeyset, GroupListCriteria, GroupListOrder, GroupScope } from "../storage/group-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf } from "./call-scope.ts";
+import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 import type { RequestMemo } from "./request-memo.ts";
-import type { CallOptions, GroupPage, ListGroupsQuery } from "./types.ts";
+
+/** ListGroups input (proto ListGroupsRequest, with optional fields as undefined). */
+export interface ListGroupsQuery {
+  /** undefined = every namespace; "" = the global namespace. */
+  readonly namespace: string | undefined;
+  /** undefined = any level; "" = top-level only. */
+  readonly parentId: string | undefined;
+  /** Case-insensitive substring over slug, display name, description; "" = all. */
+  readonly query: string;
+  readonly showDeleted: boolean;
+  /** Raw proto value: 0 → 50, > 1000 → 1000, < 0 → invalid_argument. */
+  readonly pageSize: number;
+  readonly pageToken: string;
+  /** "", "display_name", "create_time", optionally followed by " desc". */
+  readonly orderBy: string;
+}
+
+export interface GroupPage {
+  readonly groups: readonly GroupRecord[];
+  /** "" on the last page. */
+  readonly nextPageToken: string;
+  readonly totalSize: number;
+}
 
 /** A ListGroups page token key: [sort key (name, or create time in epoch ms), group id]. */
 type ListKey = readonly [string | number, string];

@@ -1,132 +1,138 @@
 /**
  * MembershipService use cases. Access was decided before these run (see
- * types.ts), except ListPrincipalGroups, which filters with the domain's
- * `canListMembers`. The rules enforced here whatever the caller: idempotent
- * add, not_found for non-members, the last direct ADMIN stays, nesting
- * without cycles or excessive depth, and an exact member_count (changed in
- * the same transaction as the membership).
+ * index.ts), except ListPrincipalGroups, which filters with the domain's
+ * `canListMembers`. AddMember, RemoveMember and UpdateMemberRole are applied
+ * by the batch engine as a chunk of one (batch/apply-chunk.ts), so they and
+ * every batch operation share one decision (the domain's
+ * `decideOperation`): idempotent add, not_found for non-members, the last
+ * direct ADMIN stays, nesting without cycles or excessive depth, and an
+ * exact member_count (changed in the same transaction as the membership).
  */
 import { canListMembers, groupNotFound } from "../domain/access-policy.ts";
-import { invalidArgument, isRosterError, notFound } from "../domain/errors.ts";
-import { ensureGroupActive } from "../domain/group-lifecycle.ts";
 import { normalizePageSize, validateGroupId } from "../domain/group-validation.ts";
-import { ensureKeepsAnAdmin } from "../domain/membership-rules.ts";
-import type { MembershipRecord, Role } from "../domain/model.ts";
+import { notAMember, type MembershipEffect } from "../domain/membership-operation.ts";
+import type { Caller, GroupRecord, MembershipRecord, Role } from "../domain/model.ts";
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
-import type { StoreCall } from "../storage/store-call.ts";
-import { runTransaction } from "../storage/transaction.ts";
-import { accessFactsOf, loadAncestors } from "./access-facts.ts";
-import { loadGroup } from "./access-api.ts";
+import { accessFactsOf, loadAncestors, loadGroup } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf } from "./call-scope.ts";
-import { ensureEdgeAllowed } from "./nesting-graph.ts";
+import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
+import type { BatchOperation } from "./batch/check-operation.ts";
+import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { loadPrincipalClosure, pathTo } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
-import type { MembershipsApi, PrincipalGroupEntry } from "./types.ts";
+
+export interface AddMemberResult {
+  readonly membership: MembershipRecord;
+  /** false: already a member, role unchanged. */
+  readonly created: boolean;
+}
+
+export interface ListMembershipsQuery {
+  readonly groupId: string;
+  /** undefined = any role. */
+  readonly role: Role | undefined;
+  readonly transitive: boolean;
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+export interface MembershipPage {
+  /** Ordered by member. */
+  readonly memberships: readonly MembershipRecord[];
+  readonly nextPageToken: string;
+  readonly totalSize: number;
+}
+
+export interface ListPrincipalGroupsQuery {
+  /** "" = the caller. */
+  readonly principal: string;
+  readonly transitive: boolean;
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+export interface PrincipalGroupEntry {
+  readonly group: GroupRecord;
+  /** Highest role, direct or through nested groups. */
+  readonly role: Role;
+  readonly direct: boolean;
+}
+
+export interface PrincipalGroupPage {
+  /** Ordered by group id. */
+  readonly entries: readonly PrincipalGroupEntry[];
+  readonly nextPageToken: string;
+}
+
+export interface CheckMembershipQuery {
+  readonly groupId: string;
+  readonly principal: string;
+  readonly directOnly: boolean;
+}
+
+export interface CheckMembershipResult {
+  readonly isMember: boolean;
+  readonly role: Role | undefined;
+  /** Group ids from the principal's direct group up to groupId; [] when not a member. */
+  readonly path: readonly string[];
+}
+
+export interface MembershipsApi {
+  /** Idempotent; `group:<id>` members are checked for cycles and depth. */
+  add(caller: Caller, groupId: string, member: string, role: Role, options?: CallOptions): Promise<AddMemberResult>;
+  /** not_found for a non-member; never removes the last direct ADMIN. Returns the removed membership. */
+  remove(caller: Caller, groupId: string, member: string, options?: CallOptions): Promise<MembershipRecord>;
+  /** `role` undefined → invalid_argument("role", ...); never demotes the last direct ADMIN. */
+  updateRole(caller: Caller, groupId: string, member: string, role: Role | undefined, options?: CallOptions): Promise<MembershipRecord>;
+  /** The direct membership; not_found for a non-member. */
+  get(caller: Caller, groupId: string, member: string, options?: CallOptions): Promise<MembershipRecord>;
+  list(caller: Caller, query: ListMembershipsQuery, options?: CallOptions): Promise<MembershipPage>;
+  /** FILTERED: for someone else, only groups whose members the caller may list. */
+  listPrincipalGroups(caller: Caller, query: ListPrincipalGroupsQuery, options?: CallOptions): Promise<PrincipalGroupPage>;
+  check(caller: Caller, query: CheckMembershipQuery, options?: CallOptions): Promise<CheckMembershipResult>;
+}
+
+/** A unary membership change as applied. */
+interface AppliedOperation {
+  readonly membership: MembershipRecord;
+  readonly effect: MembershipEffect;
+}
 
 function isString(value: unknown): value is string {
   return typeof value === "string";
 }
 
-function notAMember(groupId: string, member: string): Error {
-  return notFound(`${member} is not a member of group "${groupId}"`);
-}
-
-async function requireGroup(ctx: AppContext, id: string, call: StoreCall): Promise<GroupNode> {
-  const group = await ctx.groups.get(id, call);
-  if (group === undefined) throw groupNotFound(id);
-  return group;
-}
-
-/** A role a request must name (UpdateMemberRole). */
-function requireRole(role: Role | undefined, field: string): Role {
-  if (role === undefined) throw invalidArgument(field, "is required (MEMBER, MANAGER or ADMIN)");
-  return role;
-}
-
 export function createMembershipsApi(ctx: AppContext): MembershipsApi {
+  /**
+   * Applies one operation the RPC pipeline authorized, as a chunk of one of
+   * the batch engine: the same parsing, decision, checks and writes as every
+   * batch operation, in one transaction. Throws the operation's error.
+   */
+  async function applyAuthorized(caller: Caller, operation: BatchOperation, options: CallOptions | undefined): Promise<AppliedOperation> {
+    const deps: ChunkDeps = { ctx, caller, authorization: { kind: "authorized" } };
+    const { results, effects } = await applyChunk(deps, [{ index: 0, item: { tag: "", operation } }], undefined, storeCallOf(options));
+    const outcome = results[0]?.outcome;
+    const effect = effects[0];
+    if (outcome === undefined) throw new Error("a chunk of one operation gave no result");
+    if (!outcome.ok) throw outcome.error;
+    if (effect === undefined) throw new Error("a successful operation has no effect");
+    return { membership: outcome.membership, effect };
+  }
+
   return {
     async add(caller, groupId, member, role, options) {
-      validateGroupId(groupId, "group_id");
-      const principal = parsePrincipal(member, "member");
-      const call = storeCallOf(options);
-      const attempt = () =>
-        runTransaction(ctx.client, call, async (tx) => {
-          const group = await requireGroup(ctx, groupId, tx);
-          ensureGroupActive(group);
-          const existing = await ctx.memberships.get(groupId, principal.principal, tx);
-          if (existing !== undefined) return { membership: existing, created: false };
-          if (principal.kind === "group") {
-            const memberGroup = await requireGroup(ctx, principal.id, tx);
-            ensureGroupActive(memberGroup);
-            await ctx.nestingLock.take(tx);
-            await ensureEdgeAllowed(ctx, caller, groupId, principal.id, tx);
-          }
-          const now = ctx.clock();
-          const membership: MembershipRecord = {
-            groupId,
-            member: principal.principal,
-            role,
-            createTime: now,
-            updateTime: now,
-            createdBy: caller.principal,
-          };
-          await ctx.memberships.insert(membership, tx);
-          await ctx.groups.bumpMembership(groupId, 1, tx);
-          return { membership, created: true };
-        });
-      try {
-        return await attempt();
-      } catch (error) {
-        // A concurrent AddMember of the same member committed first: now it
-        // is an existing member, which is an idempotent success.
-        if (isRosterError(error) && error.kind === "already_exists") return attempt();
-        throw error;
-      }
+      const { membership, effect } = await applyAuthorized(caller, { kind: "add", groupId, member, role }, options);
+      return { membership, created: effect === "added" };
     },
 
-    async remove(_caller, groupId, member, options) {
-      validateGroupId(groupId, "group_id");
-      const principal = parsePrincipal(member, "member").principal;
-      return runTransaction(ctx.client, storeCallOf(options), async (tx) => {
-        const group = await requireGroup(ctx, groupId, tx);
-        ensureGroupActive(group);
-        const existing = await ctx.memberships.get(groupId, principal, tx);
-        if (existing === undefined) throw notAMember(groupId, principal);
-        if (existing.role === "ADMIN") {
-          const directAdminCount = await ctx.memberships.countWithRole(groupId, "ADMIN", tx);
-          ensureKeepsAnAdmin({ groupId, member: principal, currentRole: existing.role, newRole: undefined, directAdminCount });
-        }
-        const removed = await ctx.memberships.delete(groupId, principal, tx);
-        if (removed === undefined) throw notAMember(groupId, principal);
-        await ctx.groups.bumpMembership(groupId, -1, tx);
-        return removed;
-      });
+    async remove(caller, groupId, member, options) {
+      return (await applyAuthorized(caller, { kind: "remove", groupId, member }, options)).membership;
     },
 
-    async updateRole(_caller, groupId, member, role, options) {
-      validateGroupId(groupId, "group_id");
-      const principal = parsePrincipal(member, "member").principal;
-      const newRole = requireRole(role, "role");
-      return runTransaction(ctx.client, storeCallOf(options), async (tx) => {
-        const group = await requireGroup(ctx, groupId, tx);
-        ensureGroupActive(group);
-        const existing = await ctx.memberships.get(groupId, principal, tx);
-        if (existing === undefined) throw notAMember(groupId, principal);
-        if (existing.role === newRole) return existing;
-        if (existing.role === "ADMIN") {
-          const directAdminCount = await ctx.memberships.countWithRole(groupId, "ADMIN", tx);
-          ensureKeepsAnAdmin({ groupId, member: principal, currentRole: existing.role, newRole, directAdminCount });
-        }
-        const updated = await ctx.memberships.setRole(groupId, principal, newRole, ctx.clock(), tx);
-        if (updated === undefined) throw notAMember(groupId, principal);
-        // Serialises role changes with other membership changes of the group
-        // (two admins demoting each other concurrently must conflict).
-        await ctx.groups.bumpMembership(groupId, 0, tx);
-        return updated;
-      });
+    async updateRole(caller, groupId, member, role, options) {
+      return (await applyAuthorized(caller, { kind: "change_role", groupId, member, role }, options)).membership;
     },
 
     async get(_caller, groupId, member, options) {

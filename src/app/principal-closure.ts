@@ -18,7 +18,7 @@ import { groupIdOfPrincipal, groupPrincipal } from "../domain/principal.ts";
 import type { MembershipEdge } from "../storage/membership-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
-import { memoized, type RequestMemo } from "./request-memo.ts";
+import { createMemoSlot, memoized, type RequestMemo } from "./request-memo.ts";
 
 export interface PrincipalClosure {
   readonly principal: string;
@@ -43,6 +43,9 @@ export interface PrincipalClosure {
   readonly aclPrincipals: ReadonlySet<string>;
 }
 
+/** Closures by principal. */
+const closureSlot = createMemoSlot<PrincipalClosure>("principal closure");
+
 /** Loads the closure, reusing the request memo's copy when there is one. */
 export function loadPrincipalClosure(
   ctx: AppContext,
@@ -50,8 +53,7 @@ export function loadPrincipalClosure(
   call: StoreCall,
   memo: RequestMemo | undefined,
 ): Promise<PrincipalClosure> {
-  if (memo === undefined || call.session !== undefined) return walkUpward(ctx, principal, call);
-  return memoized(memo.closures, principal, () => walkUpward(ctx, principal, call));
+  return memoized(memo, call, closureSlot, principal, () => walkUpward(ctx, principal, call));
 }
 
 async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {

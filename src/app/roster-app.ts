@@ -1,34 +1,64 @@
 /**
  * Assembles the Roster application over a MongoDB database: stores, the
- * shared context and the three APIs of types.ts. Ensures the indexes first,
+ * shared context and the APIs declared beside their factories. Ensures the indexes first,
  * so a fresh database is usable as soon as the promise resolves.
  */
 import { validateGroupId } from "../domain/group-validation.ts";
+import type { Database } from "../storage/database.ts";
 import { createGroupRequestStore } from "../storage/group-request-store.ts";
 import { createGroupStore } from "../storage/group-store.ts";
 import { ensureIndexes } from "../storage/indexes.ts";
+import { createMembershipBulkStore } from "../storage/membership-bulk-store.ts";
 import { createMembershipStore } from "../storage/membership-store.ts";
 import { createNestingLock } from "../storage/nesting-lock.ts";
-import { createAccessApi } from "./access-api.ts";
-import { createBatchApi } from "./batch/batch-engine.ts";
-import type { AppContext } from "./app-context.ts";
-import { createGroupsApi } from "./groups-api.ts";
+import { createAccessApi, type AccessApi } from "./access-api.ts";
+import { createBatchApi, type BatchApi } from "./batch/batch-engine.ts";
+import type { BatchLimits } from "./batch/limits.ts";
+import type { AppContext, AppLogger } from "./app-context.ts";
+import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
 import { newEtag, newGroupId } from "./ids.ts";
-import { createMembershipsApi } from "./memberships-api.ts";
-import type { RosterApp, RosterAppDeps } from "./types.ts";
+import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
+
+/** What `createRosterApp` needs. */
+export interface RosterAppDeps {
+  /** The database the stores and transactions run on (storage's handle). */
+  readonly database: Database;
+  /** Defaults to `() => new Date()`; tests inject a clock. */
+  readonly clock?: () => Date;
+  /** Group id generator; defaults to 16 random lowercase base32 characters. */
+  readonly idGenerator?: () => string;
+  /**
+   * ROSTER_CREATOR_GROUP: when set, only its (transitive) members and system
+   * administrators may create top-level groups.
+   */
+  readonly creatorGroupId?: string;
+  readonly logger?: AppLogger;
+  /** Limits of the batch engine (ROSTER_BATCH_*); defaults in ./batch/limits.ts. */
+  readonly batchLimits?: BatchLimits;
+}
+
+/** The application: one API per service area, each declared beside its factory. */
+export interface RosterApp {
+  readonly groups: GroupsApi;
+  readonly memberships: MembershipsApi;
+  readonly access: AccessApi;
+  /** BatchMemberships / BatchUpdateMemberships, see ./batch/batch-engine.ts. */
+  readonly batch: BatchApi;
+}
 
 export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
   const creatorGroupId =
     deps.creatorGroupId === undefined || deps.creatorGroupId === ""
       ? undefined
       : validateGroupId(deps.creatorGroupId, "ROSTER_CREATOR_GROUP");
-  await ensureIndexes(deps.db);
+  await ensureIndexes(deps.database);
   const ctx: AppContext = {
-    client: deps.client,
-    groups: createGroupStore(deps.db),
-    memberships: createMembershipStore(deps.db),
-    groupRequests: createGroupRequestStore(deps.db),
-    nestingLock: createNestingLock(deps.db),
+    database: deps.database,
+    groups: createGroupStore(deps.database),
+    memberships: createMembershipStore(deps.database),
+    membershipBulk: createMembershipBulkStore(deps.database),
+    groupRequests: createGroupRequestStore(deps.database),
+    nestingLock: createNestingLock(deps.database),
     clock: deps.clock ?? (() => new Date()),
     newGroupId: deps.idGenerator ?? newGroupId,
     newEtag,
@@ -39,6 +69,6 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     groups: createGroupsApi(ctx),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
-    batch: createBatchApi(ctx, deps.db, deps.batchLimits),
+    batch: createBatchApi(ctx, deps.batchLimits),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The authorization rules of Roster (issue 3, "Authorization") as pure
+ * The authorization rules of Roster (README, "Authorization") as pure
  * functions over plain facts. The app layer loads the facts for a (caller,
  * group) pair; the RPC pipeline reads each method's declared AccessRule once,
  * mirrors it as an `AccessRuleSpec` and asks `evaluateAccess` for a decision.
@@ -17,6 +17,7 @@
 import { notFound, permissionDenied, type RosterError } from "./errors.ts";
 import type { GroupState, MemberVisibility, Permission, Role, Visibility } from "./model.ts";
 import { includesPermission, isPrivilegedRole, maxPermission, maxPermissionOf, roleToPermission } from "./permissions.ts";
+import type { ParsedPrincipal } from "./principal.ts";
 
 /** What is known about one caller and one group, loaded by the app layer. */
 export interface AccessFacts {
@@ -123,6 +124,52 @@ export interface AccessSituation {
   readonly isSystemAdmin?: boolean;
   /** The request changes the rule's parent_field: what moving the group involves. */
   readonly parentMove?: ParentMove | undefined;
+}
+
+/**
+ * The request values a rule with a member_field (and role_field) decides
+ * on: what AddMember, RemoveMember, UpdateMemberRole, GetMembership or
+ * CheckMembership carries, or one operation of a batch.
+ */
+export interface MemberRequest {
+  /** The member_field's principal; undefined when the request names none. */
+  readonly member: ParsedPrincipal | undefined;
+  /** The role_field's value, when set. */
+  readonly role: Role | undefined;
+  /** The member's current direct role when `readsMemberRole(rule)`; undefined for a non-member. */
+  readonly currentRole: Role | undefined;
+  /** The caller's facts on the member group when `readsMemberGroup(rule, member)`; undefined when it does not exist. */
+  readonly memberGroupFacts: AccessFacts | undefined;
+}
+
+/** Whether deciding `rule` needs the current role of the member it names (to act on MANAGER or ADMIN needs MANAGE). */
+export function readsMemberRole(rule: AccessRuleSpec): boolean {
+  return rule.memberField !== "" && (rule.requires === "WRITE" || rule.requires === "MANAGE");
+}
+
+/** Whether deciding `rule` for `member` needs the caller's facts on the member group (adding `group:<id>` needs READ on it). */
+export function readsMemberGroup(rule: AccessRuleSpec, member: ParsedPrincipal): boolean {
+  return rule.memberField !== "" && rule.memberGroupNeedsRead && member.kind === "group";
+}
+
+/**
+ * The AccessSituation of a member request: the role granted, whether the
+ * member is the caller itself, the member's current role, the member group.
+ * One builder for the unary RPCs' authorization step and for every batch
+ * operation, so both decide alike.
+ */
+export function memberSituation(rule: AccessRuleSpec, callerPrincipal: string, request: MemberRequest): AccessSituation {
+  const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = {};
+  if (rule.roleField !== "" && request.role !== undefined) situation.requestedRole = request.role;
+  const member = request.member;
+  if (rule.memberField === "" || member === undefined) return situation;
+  situation.isSelf = member.principal === callerPrincipal;
+  if (readsMemberRole(rule) && request.currentRole !== undefined) situation.targetMemberRole = request.currentRole;
+  if (readsMemberGroup(rule, member)) {
+    situation.memberGroupId = member.id;
+    situation.memberGroupFacts = request.memberGroupFacts;
+  }
+  return situation;
 }
 
 /** The outcome of an access check. */

@@ -1,11 +1,10 @@
 /**
- * Rules about members that are not "who may" (access-policy.ts) but "what
- * may happen": a group never loses its last direct ADMIN, and a removal or
- * role change touching MANAGER/ADMIN needs MANAGE.
+ * Rules about members that are not "who may" (access-policy.ts, which also
+ * decides that touching MANAGER or ADMIN needs MANAGE) but "what may
+ * happen": a group never loses its last direct ADMIN.
  */
 import { failedPrecondition } from "./errors.ts";
-import type { Permission, Role } from "./model.ts";
-import { isPrivilegedRole } from "./permissions.ts";
+import type { Role } from "./model.ts";
 
 /** What the app knows about the member being removed or changed. */
 export interface MemberChange {
@@ -32,28 +31,8 @@ export function ensureKeepsAnAdmin(change: MemberChange): void {
   );
 }
 
-/** The permission needed to remove a member holding `role` (anyone may remove themselves). */
-export function permissionToRemove(role: Role): Permission {
-  return isPrivilegedRole(role) ? "MANAGE" : "WRITE";
-}
-
-/** The permission needed to grant `role` (MANAGER and ADMIN need MANAGE). */
-export function permissionToGrant(role: Role): Permission {
-  return isPrivilegedRole(role) ? "MANAGE" : "WRITE";
-}
-
-/** The permission needed to change a member's role from `from` to `to`. */
-export function permissionToChangeRole(from: Role, to: Role): Permission {
-  return isPrivilegedRole(from) || isPrivilegedRole(to) ? "MANAGE" : "WRITE";
-}
-
-/** Whether the request acts on the caller itself (self removal, own membership). */
-export function isSelf(callerPrincipal: string, member: string): boolean {
-  return callerPrincipal === member;
-}
-
 /**
- * Sync mode (issue 5) removes every direct member not sent. When that would
+ * A sync stream removes every direct member not sent. When that would
  * remove all direct ADMINs, one of them is kept (the first in sort order, so
  * runs are reproducible). Returns the members to keep.
  *

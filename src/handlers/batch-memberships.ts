@@ -12,7 +12,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { BatchAccessRules, BatchApi, BatchItem, BatchRequest, BatchResponse, BatchResult } from "../app/batch/types.ts";
+import type { BatchAccessRules, BatchApi, BatchItem, BatchRequest, BatchResponse, BatchResult } from "../app/index.ts";
 import { invalidArgument, isRosterError } from "../domain/errors.ts";
 import {
   OperationResultSchema,
@@ -30,8 +30,8 @@ import {
 import { compileAccessRule } from "../rpc/access-rules.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { codeOfKind } from "../rpc/error-mapping.ts";
-import { roleFromProto } from "./convert/enums.ts";
-import { membershipToProto } from "./convert/membership.ts";
+import { roleFromProto } from "../convert/enums.ts";
+import { membershipToProto } from "../convert/membership.ts";
 
 /** The access rules the batch operations borrow from the unary RPCs, as declared in the proto. */
 export function batchAccessRules(): BatchAccessRules {

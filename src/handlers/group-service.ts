@@ -4,11 +4,10 @@
  * (see src/rpc/authorization-interceptor.ts); the handlers never re-check.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { RosterApp } from "../app/types.ts";
-import { allowedActions, effectivePermission } from "../domain/access-policy.ts";
+import type { RosterApp } from "../app/index.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
-import { callOptionsOf, requireCaller, resolvedGroupOf } from "../rpc/context.ts";
+import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import {
   aclEntriesFromProto,
   aclEntryToProto,
@@ -16,7 +15,7 @@ import {
   groupInputFromProto,
   groupToProto,
   groupUpdateFromProto,
-} from "./convert/group.ts";
+} from "../convert/group.ts";
 
 /** The GroupService implementation served by both doors. */
 export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof GroupService> {
@@ -31,20 +30,6 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
     },
 
     async getGroup(req, ctx) {
-      // The authorization step already loaded the group (by id or by
-      // namespace and slug) and the caller's facts on it: answer from them.
-      const resolved = resolvedGroupOf(ctx);
-      if (resolved !== undefined) {
-        const { facts } = resolved;
-        return {
-          group: groupToProto(resolved.group),
-          callerAccess: callerAccessToProto({
-            role: facts.role,
-            effectivePermission: effectivePermission(facts),
-            permissions: allowedActions(facts),
-          }),
-        };
-      }
       const ref = req.id !== "" ? { id: req.id } : { namespace: req.namespace, slug: req.slug };
       const { group, access } = await app.groups.get(requireCaller(ctx), ref, callOptionsOf(ctx));
       return { group: groupToProto(group), callerAccess: callerAccessToProto(access) };

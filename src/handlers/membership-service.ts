@@ -1,15 +1,15 @@
 /**
  * MembershipService: parse the request, call the app, convert the answer.
- * Access was decided by the pipeline's authorization step; the batch RPCs of
- * issue 5 (per-item authorization) live in ./batch-memberships.ts.
+ * Access was decided by the pipeline's authorization step; the batch RPCs
+ * (authorized per item) live in ./batch-memberships.ts.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { RosterApp } from "../app/types.ts";
+import type { RosterApp } from "../app/index.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { createBatchMembershipHandlers } from "./batch-memberships.ts";
-import { roleFromProto, roleToProto } from "./convert/enums.ts";
-import { membershipToProto, principalGroupToProto } from "./convert/membership.ts";
+import { roleFromProto, roleToProto } from "../convert/enums.ts";
+import { membershipToProto, principalGroupToProto } from "../convert/membership.ts";
 
 /** The MembershipService implementation served by both doors. */
 export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {

@@ -6,13 +6,13 @@
  * - RPCs by door, method and final status code, and a latency histogram by
  *   door and method, fed by the RPC pipeline through {@link RpcObserver};
  * - RPCs and streams in flight;
- * - the MongoDB driver's connection pool (CMAP events): open connections,
+ * - the MongoDB driver's connection pool (storage's pool events): open connections,
  *   connections in use, callers waiting for one, the configured maximum,
  *   check-out failures and pool clears;
  * - prom-client's default process metrics (CPU, memory, event loop lag, GC).
  */
-import type { MongoClient, MongoClientEvents } from "mongodb";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { PoolEvent } from "../storage/pool-events.ts";
 
 /** gRPC status names by code number, as Prometheus label values (`code="NOT_FOUND"`). */
 export const statusCodeNames = [
@@ -57,11 +57,11 @@ export interface RpcObserver {
 export interface RosterMetrics extends RpcObserver {
   readonly registry: Registry;
   /**
-   * Subscribes to a MongoClient's connection-pool events. Call before
-   * `client.connect()` so no connection goes uncounted. Returns a function
-   * that unsubscribes.
+   * Counts one event of the database's connection pool: pass it to
+   * storage's `observePool` before the database connects, so that no
+   * connection goes uncounted.
    */
-  observeMongoPool(client: MongoClient): () => void;
+  readonly recordPoolEvent: (event: PoolEvent) => void;
   /** The exposition text and its content type, for `GET /metrics`. */
   render(): Promise<{ readonly contentType: string; readonly body: string }>;
 }
@@ -121,13 +121,13 @@ export function createMetrics(options: MetricsOptions = {}): RosterMetrics {
         handled.inc({ door: call.door, method: call.method, code: statusCodeNames[code] ?? String(code) });
       };
     },
-    observeMongoPool: pool.observe,
+    recordPoolEvent: pool.record,
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }
 
 /** Pool gauges keyed by server address ("host:port"), fed by CMAP events. */
-function createPoolMetrics(registry: Registry): { observe: (client: MongoClient) => () => void } {
+function createPoolMetrics(registry: Registry): { record: (event: PoolEvent) => void } {
   const labelNames = ["address"] as const;
   const connections = new Gauge({
     name: "roster_mongodb_pool_connections",
@@ -166,44 +166,37 @@ function createPoolMetrics(registry: Registry): { observe: (client: MongoClient)
     registers: [registry],
   });
 
-  const isPooled = (event: { connectionId: number | "<monitor>" }): boolean => event.connectionId !== "<monitor>";
-
   return {
-    observe: (client) => {
-      const subscriptions: (() => void)[] = [];
-      const on = <E extends keyof MongoClientEvents>(event: E, listener: MongoClientEvents[E]): void => {
-        client.on(event, listener);
-        subscriptions.push(() => client.off(event, listener));
-      };
-      on("connectionPoolCreated", (e) => {
-        maxSize.set({ address: e.address }, e.options.maxPoolSize);
-      });
-      on("connectionCreated", (e) => {
-        if (isPooled(e)) connections.inc({ address: e.address });
-      });
-      on("connectionClosed", (e) => {
-        if (isPooled(e)) connections.dec({ address: e.address });
-      });
-      on("connectionCheckOutStarted", (e) => {
-        waiting.inc({ address: e.address });
-      });
-      on("connectionCheckedOut", (e) => {
-        waiting.dec({ address: e.address });
-        if (isPooled(e)) inUse.inc({ address: e.address });
-      });
-      on("connectionCheckOutFailed", (e) => {
-        waiting.dec({ address: e.address });
-        checkoutFailures.inc({ address: e.address, reason: e.reason });
-      });
-      on("connectionCheckedIn", (e) => {
-        if (isPooled(e)) inUse.dec({ address: e.address });
-      });
-      on("connectionPoolCleared", (e) => {
-        cleared.inc({ address: e.address });
-      });
-      return () => {
-        for (const unsubscribe of subscriptions.splice(0)) unsubscribe();
-      };
+    record: (event) => {
+      const address = event.address;
+      switch (event.kind) {
+        case "pool_created":
+          maxSize.set({ address }, event.maxSize);
+          break;
+        case "connection_opened":
+          connections.inc({ address });
+          break;
+        case "connection_closed":
+          connections.dec({ address });
+          break;
+        case "check_out_started":
+          waiting.inc({ address });
+          break;
+        case "checked_out":
+          waiting.dec({ address });
+          if (event.pooled) inUse.inc({ address });
+          break;
+        case "check_out_failed":
+          waiting.dec({ address });
+          checkoutFailures.inc({ address, reason: event.reason });
+          break;
+        case "checked_in":
+          if (event.pooled) inUse.dec({ address });
+          break;
+        case "pool_cleared":
+          cleared.inc({ address });
+          break;
+      }
     },
   };
 }

@@ -1,10 +1,10 @@
 /**
- * A client span for every database command a traced call makes, from the
- * MongoDB driver's command monitoring events (the client must be created
- * with `monitorCommands: true`). The driver emits `commandStarted` inside the
- * operation's own async chain, so the active context there is the RPC's and
- * the span becomes a child of the RPC's server span; commands made outside
- * any traced call (health pings, start-up index builds) get no span at all.
+ * A client span for every database command a traced call makes, from
+ * storage's command events (the database handle must be created with
+ * `monitorCommands`). The driver emits them inside the operation's own async
+ * chain, so the active context there is the RPC's and the span becomes a
+ * child of the RPC's server span; commands made outside any traced call
+ * (health pings, start-up index builds) get no span at all.
  *
  * Chosen over @opentelemetry/instrumentation-mongodb, which patches driver
  * internals through module-loading hooks (and, for an ESM program, a loader
@@ -24,26 +24,26 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
 } from "@opentelemetry/semantic-conventions";
-import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent, MongoClient } from "mongodb";
+import type { Database } from "../storage/database.ts";
+import { observeCommands, type CommandEvent } from "../storage/command-events.ts";
 
-/** Starts making spans for `client`'s commands; the returned function stops (and ends any span still open). */
-export function traceMongoCommands(client: MongoClient, tracer: Tracer): () => void {
+/** Starts making spans for `database`'s commands; the returned function stops (and ends any span still open). */
+export function traceMongoCommands(database: Database, tracer: Tracer): () => void {
   // The driver's request ids come from one counter for the whole process.
   const open = new Map<number, Span>();
-  const started = (event: CommandStartedEvent): void => {
+  const started = (event: Extract<CommandEvent, { kind: "started" }>): void => {
     const parent = context.active();
     if (trace.getSpan(parent) === undefined) return;
-    const collection = collectionOf(event);
     const { host, port } = hostAndPort(event.address);
     const span = tracer.startSpan(
-      collection === undefined ? event.commandName : `${event.commandName} ${collection}`,
+      event.collection === undefined ? event.commandName : `${event.commandName} ${event.collection}`,
       {
         kind: SpanKind.CLIENT,
         attributes: {
           [ATTR_DB_SYSTEM_NAME]: "mongodb",
           [ATTR_DB_NAMESPACE]: event.databaseName,
           [ATTR_DB_OPERATION_NAME]: event.commandName,
-          ...(collection === undefined ? {} : { [ATTR_DB_COLLECTION_NAME]: collection }),
+          ...(event.collection === undefined ? {} : { [ATTR_DB_COLLECTION_NAME]: event.collection }),
           [ATTR_SERVER_ADDRESS]: host,
           ...(port === undefined ? {} : { [ATTR_SERVER_PORT]: port }),
         },
@@ -52,39 +52,25 @@ export function traceMongoCommands(client: MongoClient, tracer: Tracer): () => v
     );
     open.set(event.requestId, span);
   };
-  const succeeded = (event: CommandSucceededEvent): void => {
+  const ended = (event: Exclude<CommandEvent, { kind: "started" }>): void => {
     const span = open.get(event.requestId);
     if (span === undefined) return;
     open.delete(event.requestId);
+    if (event.kind === "failed") {
+      span.setAttribute(ATTR_ERROR_TYPE, event.errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: event.message });
+    }
     span.end();
   };
-  const failed = (event: CommandFailedEvent): void => {
-    const span = open.get(event.requestId);
-    if (span === undefined) return;
-    open.delete(event.requestId);
-    const codeName = (event.failure as { codeName?: unknown }).codeName;
-    span.setAttribute(ATTR_ERROR_TYPE, typeof codeName === "string" ? codeName : event.failure.name);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: event.failure.message });
-    span.end();
-  };
-  client.on("commandStarted", started);
-  client.on("commandSucceeded", succeeded);
-  client.on("commandFailed", failed);
+  const unobserve = observeCommands(database, (event) => {
+    if (event.kind === "started") started(event);
+    else ended(event);
+  });
   return () => {
-    client.off("commandStarted", started);
-    client.off("commandSucceeded", succeeded);
-    client.off("commandFailed", failed);
+    unobserve();
     for (const span of open.values()) span.end();
     open.clear();
   };
-}
-
-/** `find: "groups"`, `insert: "memberships"`…; getMore names it in `collection`; admin commands have none. */
-function collectionOf(event: CommandStartedEvent): string | undefined {
-  const value: unknown = event.command[event.commandName];
-  if (typeof value === "string") return value;
-  const collection: unknown = event.command["collection"];
-  return typeof collection === "string" ? collection : undefined;
 }
 
 /** "127.0.0.1:27017" or "[::1]:27017" as host and port. */

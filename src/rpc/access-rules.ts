@@ -10,12 +10,11 @@
  * method) is a contract bug and stops the server at start-up.
  */
 import { getOption, hasOption, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
-import type { AccessTarget } from "../app/types.ts";
+import type { AccessTarget } from "../app/index.ts";
 import type { AccessRuleSpec, Requirement as DomainRequirement } from "../domain/access-policy.ts";
 import { access, Requirement, type AccessRule, type Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
-import { UpdateGroupRequestSchema, type UpdateGroupRequest } from "../../gen/roster/v1/group_service_pb.ts";
-import { roleFromProto } from "../handlers/convert/enums.ts";
-import { groupUpdateFromProto } from "../handlers/convert/group.ts";
+import { roleFromProto } from "../convert/enums.ts";
+import { groupUpdateReaderFor } from "../convert/group.ts";
 import { compileFieldPath, type FieldReader } from "./field-path.ts";
 
 /** A method's declared rule, ready to enforce. */
@@ -95,12 +94,12 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
   const member = reader(spec.memberField);
   for (const path of spec.manageFields) reader(path);
   reader(spec.parentField);
+  // The app decides which manage_fields and whether the parent_field change
+  // by comparing the request's group update with the stored group.
   const comparesWithStoredGroup = spec.manageFields.length > 0 || spec.parentField !== "";
-  if (comparesWithStoredGroup && input.typeName !== UpdateGroupRequestSchema.typeName) {
-    // The app decides which manage_fields and whether the parent_field change
-    // by comparing a GroupUpdate with the stored group; no other request
-    // shape is understood yet.
-    throw new Error(`${methodName}: manage_fields and parent_field are only supported on ${UpdateGroupRequestSchema.typeName}`);
+  const readUpdate = comparesWithStoredGroup ? groupUpdateReaderFor(input) : undefined;
+  if (comparesWithStoredGroup && readUpdate === undefined) {
+    throw new Error(`${methodName}: manage_fields and parent_field need a request that carries a group update, not ${input.typeName}`);
   }
   const roleFieldName = spec.roleField;
 
@@ -114,7 +113,7 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
       if (value !== undefined) t.role = value;
     }
     if (member) t.member = stringValue(member(request));
-    if (comparesWithStoredGroup) t.update = groupUpdateFromProto(request as UpdateGroupRequest);
+    if (readUpdate) t.update = readUpdate(request);
     return t;
   };
   return { methodName, spec, groupless, target };

@@ -1,15 +1,16 @@
 /**
  * The single authorization step of every RPC: looks up the method's compiled
- * AccessRule, extracts the target from the request, asks the app for the
- * caller's facts on the target group and lets the domain `evaluateAccess`
- * decide. Handlers never re-check; they read the resolved group from the
- * context. Methods without a rule are refused (fail closed).
+ * AccessRule, extracts the target from the request and asks the app to
+ * authorize it (the domain's `evaluateAccess` decides on the caller's facts
+ * on the target group). It only authorizes: handlers never re-check, and
+ * load what they answer with from the app (the call's request memo makes
+ * those loads free). Methods without a rule are refused (fail closed).
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { AccessApi } from "../app/types.ts";
+import type { AccessApi } from "../app/index.ts";
 import { evaluateAccess } from "../domain/access-policy.ts";
 import { methodKey, type AccessRules } from "./access-rules.ts";
-import { callOptionsOf, requireCaller, resolvedGroupKey } from "./context.ts";
+import { callOptionsOf, requireCaller } from "./context.ts";
 
 export function createAuthorizationInterceptor(rules: AccessRules, access: AccessApi): Interceptor {
   return (next) => async (req) => {
@@ -28,13 +29,7 @@ export function createAuthorizationInterceptor(rules: AccessRules, access: Acces
       // let a misconfiguration through silently.
       throw new ConnectError(`permission denied: ${rule.methodName} cannot be authorized per call`, Code.PermissionDenied);
     }
-    const target = rule.target(req.message);
-    const resolved = await access.resolve(caller, rule.spec, target, callOptionsOf(req));
-    const decision = evaluateAccess(rule.spec, resolved.facts, resolved.situation);
-    if (!decision.ok) throw decision.error;
-    if (resolved.group !== undefined && resolved.facts !== undefined) {
-      req.contextValues.set(resolvedGroupKey, { id: resolved.group.id, group: resolved.group, facts: resolved.facts });
-    }
+    await access.authorize(caller, rule.spec, rule.target(req.message), callOptionsOf(req));
     return next(req);
   };
 }

@@ -6,10 +6,9 @@
  */
 import { Code, ConnectError, createContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { AccessFacts } from "../domain/access-policy.ts";
-import { createRequestMemo, type RequestMemo } from "../app/request-memo.ts";
-import type { CallOptions } from "../app/types.ts";
-import type { Caller, GroupRecord } from "../domain/model.ts";
+import { createRequestMemo, type RequestMemo } from "../app/index.ts";
+import type { CallOptions } from "../app/index.ts";
+import type { Caller } from "../domain/model.ts";
 
 /** Which door a call came through. */
 export type Door = "grpc" | "web";
@@ -21,17 +20,6 @@ export interface CallInfo {
   readonly protocol: string;
   /** The client's address as the door sees it, e.g. "ipv4:127.0.0.1:53122". */
   readonly peer: string;
-}
-
-/**
- * The group the authorization step resolved for this call (by id, or by
- * namespace and slug) and the caller's facts on it, so the handler neither
- * resolves nor checks it again.
- */
-export interface ResolvedGroup {
-  readonly id: string;
-  readonly group: GroupRecord;
-  readonly facts: AccessFacts;
 }
 
 export const callInfoKey = createContextKey<CallInfo | undefined>(undefined, { description: "roster call info" });
@@ -69,10 +57,6 @@ export const callStartedKey = createContextKey<number | undefined>(undefined, { 
 export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "roster call deadline" });
 /** The app's per-request cache; created on first use, never shared between calls. */
 const requestMemoKey = createContextKey<RequestMemo | undefined>(undefined, { description: "roster request memo" });
-export const resolvedGroupKey = createContextKey<ResolvedGroup | undefined>(undefined, {
-  description: "roster resolved group",
-});
-
 /** A HandlerContext (handlers) or an interceptor request: both carry the call's ContextValues. */
 type HasValues = Pick<HandlerContext, "values"> | { readonly contextValues: ContextValues };
 
@@ -91,11 +75,6 @@ export function requireCaller(ctx: HasValues): Caller {
     throw new ConnectError("internal error: call reached a handler without authentication", Code.Internal);
   }
   return caller;
-}
-
-/** The group resolved by the authorization step, or undefined for rules without a group. */
-export function resolvedGroupOf(ctx: HasValues): ResolvedGroup | undefined {
-  return valuesOf(ctx).get(resolvedGroupKey);
 }
 
 /** The request logger (a child carrying the request id), for handlers that log. */

@@ -1,7 +1,7 @@
 /**
  * The one place where errors become RPC statuses. Domain, app and storage code
- * throw `RosterError`; MongoDB driver failures that mean "try again later" or
- * "out of time" are recognised here; everything else is a bug and becomes
+ * throw `RosterError` (storage translates the database driver's errors, see
+ * src/storage/driver-errors.ts); everything else is a bug and becomes
  * INTERNAL "internal error" with the cause logged server-side and never sent.
  *
  * `ConnectError`/`Code` from @connectrpc/connect are the neutral status type:
@@ -9,16 +9,6 @@
  * `code` as the gRPC status (the numeric values are the same).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  MongoClientClosedError,
-  MongoNetworkError,
-  MongoNotConnectedError,
-  MongoOperationTimeoutError,
-  MongoServerClosedError,
-  MongoServerError,
-  MongoServerSelectionError,
-  MongoTopologyClosedError,
-} from "mongodb";
 import type { Logger } from "pino";
 import { isRosterError, type ErrorKind } from "../domain/errors.ts";
 
@@ -39,10 +29,6 @@ export const codeOfKind: Readonly<Record<ErrorKind, Code>> = {
 /** The message every unexpected failure is reduced to on the wire. */
 export const internalErrorMessage = "internal error";
 
-/** MongoDB server error codes with a meaning for clients. */
-const mongoMaxTimeMsExpired = 50;
-const mongoWriteConflict = 112;
-
 /**
  * Turns anything thrown during a call into the status the client gets.
  *
@@ -52,9 +38,9 @@ const mongoWriteConflict = 112;
  *   (deadline, cancellation, shutdown) → that status: the error is only a
  *   consequence of the abort (e.g. the batch engine's "the request was
  *   cancelled" must reach a client cut off by shutdown as UNAVAILABLE).
- * - RosterError: its kind's code and its message (written to be safe to send).
- * - MongoDB unreachable → UNAVAILABLE; server-side time limit or the
- *   driver's timeout → DEADLINE_EXCEEDED; write conflict → ABORTED.
+ * - RosterError: its kind's code and its message (written to be safe to send);
+ *   its cause, if any (the driver's error behind a database failure), is
+ *   logged, never sent.
  * - Anything else → INTERNAL "internal error"; the cause goes to `logger`.
  */
 export function toConnectError(error: unknown, logger?: Logger, signal?: AbortSignal): ConnectError {
@@ -64,11 +50,9 @@ export function toConnectError(error: unknown, logger?: Logger, signal?: AbortSi
   // RosterError "the request was cancelled", a driver abort — is a
   // consequence: the signal's reason is the truth the client must get.
   if (signal?.aborted === true && signal.reason instanceof ConnectError) return signal.reason;
-  if (isRosterError(error)) return new ConnectError(error.message, codeOfKind[error.kind]);
-  const mongo = mongoErrorCode(error);
-  if (mongo !== undefined) {
-    logger?.warn({ err: error }, "database error");
-    return new ConnectError(mongo.message, mongo.code);
+  if (isRosterError(error)) {
+    if (error.cause !== undefined) logger?.warn({ err: error.cause, kind: error.kind }, error.message);
+    return new ConnectError(error.message, codeOfKind[error.kind]);
   }
   if (error instanceof Error && error.name === "TimeoutError") {
     return new ConnectError("deadline exceeded", Code.DeadlineExceeded);
@@ -78,29 +62,4 @@ export function toConnectError(error: unknown, logger?: Logger, signal?: AbortSi
   }
   logger?.error({ err: error }, "unexpected error in RPC");
   return new ConnectError(internalErrorMessage, Code.Internal);
-}
-
-function mongoErrorCode(error: unknown): { code: Code; message: string } | undefined {
-  if (
-    error instanceof MongoNetworkError ||
-    error instanceof MongoServerSelectionError ||
-    error instanceof MongoTopologyClosedError ||
-    error instanceof MongoNotConnectedError ||
-    error instanceof MongoClientClosedError ||
-    error instanceof MongoServerClosedError
-  ) {
-    return { code: Code.Unavailable, message: "database unavailable, try again later" };
-  }
-  if (error instanceof MongoOperationTimeoutError) {
-    return { code: Code.DeadlineExceeded, message: "deadline exceeded while waiting for the database" };
-  }
-  if (error instanceof MongoServerError) {
-    if (error.code === mongoMaxTimeMsExpired) {
-      return { code: Code.DeadlineExceeded, message: "deadline exceeded while waiting for the database" };
-    }
-    if (error.code === mongoWriteConflict || error.hasErrorLabel("TransientTransactionError")) {
-      return { code: Code.Aborted, message: "concurrent change, try again" };
-    }
-  }
-  return undefined;
 }

@@ -4,7 +4,7 @@
  *   [observers] → request log → error mapping → deadline → authentication → authorization → handler
  *
  * Each step is a connect `Interceptor` over the call's ContextValues, so:
- * - the Connect/gRPC-web door (connect-node, issue 4) passes
+ * - the Connect/gRPC-web door (connect-node) passes
  *   `pipeline.interceptors` to `connectNodeAdapter({ interceptors })` and
  *   registers the same handler objects;
  * - the gRPC door (grpc-js) has no interceptor machinery of its own for
@@ -35,7 +35,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { AccessApi } from "../app/types.ts";
+import type { AccessApi } from "../app/index.ts";
 import type { CertificateCaller } from "../auth/certificate-caller.ts";
 import { compileAccessRules, type AccessRules } from "./access-rules.ts";
 import { createAuthenticationInterceptor, type CallerVerifier } from "./authentication-interceptor.ts";

@@ -1,11 +1,23 @@
 /**
  * The one place where MongoDB driver errors become Roster errors. Stores call
  * `translateDriverError` on what the driver throws; the transaction helper
- * calls it on what is left after retries. Everything unrecognised is passed
- * through unchanged so that the RPC layer reports it as INTERNAL (and logs it).
+ * calls it on what is left after retries. Above storage no code knows the
+ * driver's error classes: the RPC layer maps only RosterErrors, and anything
+ * unrecognised here is passed through unchanged so that it is reported as
+ * INTERNAL (and logged). A database failure keeps the driver's error as its
+ * `cause`, which the RPC layer logs server-side.
  */
-import { MongoError, MongoNetworkError, MongoServerSelectionError } from "mongodb";
-import { aborted, alreadyExists, deadlineExceeded, isRosterError, unavailable } from "../domain/errors.ts";
+import {
+  MongoClientClosedError,
+  MongoError,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoOperationTimeoutError,
+  MongoServerClosedError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from "mongodb";
+import { alreadyExists, isRosterError, RosterError } from "../domain/errors.ts";
 
 /** Server error codes Roster reacts to. */
 export const mongoErrorCodes = {
@@ -24,25 +36,38 @@ export function isTransientTransactionError(error: unknown): boolean {
   return error instanceof MongoError && error.hasErrorLabel("TransientTransactionError");
 }
 
+/** The database cannot be reached, or the client is closed (shutting down): try again later. */
+function isUnreachable(error: unknown): boolean {
+  return (
+    error instanceof MongoNetworkError ||
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoTopologyClosedError ||
+    error instanceof MongoNotConnectedError ||
+    error instanceof MongoClientClosedError ||
+    error instanceof MongoServerClosedError
+  );
+}
+
 /**
- * Turns a driver error into a RosterError where Roster has a meaning for it.
- * `duplicateMessage` is the already_exists message for a unique-index
- * violation, which only the calling store can phrase ("slug … is taken").
+ * Turns a driver error into a RosterError where Roster has a meaning for it:
+ * a unique-index violation → already_exists (`duplicateMessage`, which only
+ * the calling store can phrase: "slug … is taken"); the server's time limit
+ * or the driver's timeout → deadline_exceeded; a write conflict →
+ * aborted; an unreachable database → unavailable.
  */
 export function translateDriverError(error: unknown, duplicateMessage?: string): unknown {
   if (isRosterError(error)) return error;
   if (hasMongoCode(error, mongoErrorCodes.duplicateKey)) {
+    // A client's mistake (a taken slug), not a database failure: no cause to log.
     return alreadyExists(duplicateMessage ?? "the record already exists");
   }
-  if (hasMongoCode(error, mongoErrorCodes.maxTimeMSExpired)) {
-    return deadlineExceeded("deadline exceeded while waiting for the database");
+  if (hasMongoCode(error, mongoErrorCodes.maxTimeMSExpired) || error instanceof MongoOperationTimeoutError) {
+    return new RosterError("deadline_exceeded", "deadline exceeded while waiting for the database", { cause: error });
   }
   if (hasMongoCode(error, mongoErrorCodes.writeConflict) || isTransientTransactionError(error)) {
-    return aborted("a concurrent change conflicted with this one; retry");
+    return new RosterError("aborted", "a concurrent change conflicted with this one; retry", { cause: error });
   }
-  if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) {
-    return unavailable("the database is unreachable");
-  }
+  if (isUnreachable(error)) return new RosterError("unavailable", "database unavailable, try again later", { cause: error });
   return error;
 }
 

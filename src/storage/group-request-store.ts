@@ -3,7 +3,8 @@
  * in the same transaction as the group, so a repeated or concurrent request
  * finds the group the first one created.
  */
-import type { Collection, Db } from "mongodb";
+import type { Collection } from "mongodb";
+import type { Database } from "./database.ts";
 import { collectionNames, type GroupRequestDoc } from "./documents.ts";
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
@@ -20,7 +21,7 @@ function requestKey(principal: string, requestId: string): string {
   return `${principal} ${requestId}`;
 }
 
-export function createGroupRequestStore(db: Db): GroupRequestStore {
+export function createGroupRequestStore({ db }: Database): GroupRequestStore {
   const requests: Collection<GroupRequestDoc> = db.collection<GroupRequestDoc>(collectionNames.groupRequests);
   return {
     async find(principal, requestId, call) {

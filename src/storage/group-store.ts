@@ -4,7 +4,8 @@
  * StoreCall of the enclosing transaction. No access rules here: the app
  * decides what to ask for, this module only knows how to ask.
  */
-import type { Collection, Db, Filter, Sort, UpdateFilter } from "mongodb";
+import type { Collection, Filter, Sort, UpdateFilter } from "mongodb";
+import type { Database } from "./database.ts";
 import type { AclEntry, GroupState, MemberVisibility, Visibility } from "../domain/model.ts";
 import {
   aclToDoc,
@@ -129,7 +130,7 @@ export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-export function createGroupStore(db: Db): GroupStore {
+export function createGroupStore({ db }: Database): GroupStore {
   const groups: Collection<GroupDoc> = db.collection<GroupDoc>(collectionNames.groups);
 
   const store: GroupStore = {

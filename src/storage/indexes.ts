@@ -2,7 +2,8 @@
  * The indexes Roster's queries need, created idempotently at start-up. Each
  * entry says which query it serves; a query not listed here should not exist.
  */
-import type { Db, IndexDescription } from "mongodb";
+import type { IndexDescription } from "mongodb";
+import type { Database } from "./database.ts";
 import { collectionNames, type LockDoc } from "./documents.ts";
 import { driverCall, hasMongoCode, mongoErrorCodes } from "./driver-errors.ts";
 
@@ -43,7 +44,7 @@ export const rosterIndexes: Readonly<Record<string, readonly IndexDescription[]>
 export const nestingLockId = "nesting";
 
 /** Creates the collections' indexes and seed documents; safe to run on every start. */
-export async function ensureIndexes(db: Db): Promise<void> {
+export async function ensureIndexes({ db }: Database): Promise<void> {
   for (const [collection, indexes] of Object.entries(rosterIndexes)) {
     await driverCall(() => db.collection(collection).createIndexes([...indexes]));
   }

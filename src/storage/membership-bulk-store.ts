@@ -1,12 +1,13 @@
 /**
- * Bulk reads and writes on the `memberships` collection for the batch engine
- * (issue 5): one `$in` query reads the current state of a chunk's members of
+ * Bulk reads and writes on the `memberships` collection for the batch engine:
+ * one `$in` query reads the current state of a chunk's members of
  * a group, and one `bulkWrite` stores a chunk's net changes, instead of one
  * round trip per operation. Run inside the chunk's transaction (the caller
  * passes the transaction's StoreCall); the group's member_count is bumped by
  * the caller with `GroupStore.bumpMembership`, once per group per chunk.
  */
-import type { AnyBulkWriteOperation, Collection, Db } from "mongodb";
+import type { AnyBulkWriteOperation, Collection } from "mongodb";
+import type { Database } from "./database.ts";
 import type { MembershipRecord, Role } from "../domain/model.ts";
 import { collectionNames, membershipFromDoc, membershipToDoc, type MembershipDoc } from "./documents.ts";
 import { driverCall } from "./driver-errors.ts";
@@ -29,7 +30,7 @@ export interface MembershipBulkStore {
   applyWrites(writes: readonly MembershipWrite[], call: StoreCall): Promise<void>;
 }
 
-export function createMembershipBulkStore(db: Db): MembershipBulkStore {
+export function createMembershipBulkStore({ db }: Database): MembershipBulkStore {
   const memberships: Collection<MembershipDoc> = db.collection<MembershipDoc>(collectionNames.memberships);
   return {
     async findMembers(groupId, members, call) {

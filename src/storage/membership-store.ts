@@ -4,7 +4,8 @@
  * which groups are these principals in?) and `groupEdgesOf` (downward: which
  * groups are in these groups?), one indexed `$in` query per level.
  */
-import type { Collection, Db, Filter } from "mongodb";
+import type { Collection, Filter } from "mongodb";
+import type { Database } from "./database.ts";
 import type { MembershipRecord, Role } from "../domain/model.ts";
 import { collectionNames, membershipFromDoc, membershipToDoc, type MembershipDoc } from "./documents.ts";
 import { driverCall } from "./driver-errors.ts";
@@ -59,7 +60,7 @@ export function memberExistsMessage(groupId: string, member: string): string {
   return `${member} is already a member of group "${groupId}"`;
 }
 
-export function createMembershipStore(db: Db): MembershipStore {
+export function createMembershipStore({ db }: Database): MembershipStore {
   const memberships: Collection<MembershipDoc> = db.collection<MembershipDoc>(collectionNames.memberships);
 
   const store: MembershipStore = {

@@ -7,7 +7,7 @@
  * loser, which then sees the winner's edge. User memberships, the common
  * case, never take this lock.
  */
-import type { Db } from "mongodb";
+import type { Database } from "./database.ts";
 import { collectionNames, type LockDoc } from "./documents.ts";
 import { driverCall } from "./driver-errors.ts";
 import { nestingLockId } from "./indexes.ts";
@@ -18,7 +18,7 @@ export interface NestingLock {
   take(call: StoreCall): Promise<void>;
 }
 
-export function createNestingLock(db: Db): NestingLock {
+export function createNestingLock({ db }: Database): NestingLock {
   const locks = db.collection<LockDoc>(collectionNames.locks);
   return {
     async take(call) {

@@ -1,5 +1,5 @@
 /**
- * Scratch records of a sync stream (issue 5): which members the stream has
+ * Scratch records of a sync stream: which members the stream has
  * sent, and with what resulting role. A sync treats the members sent as the
  * complete desired set of a group of ANY size, so the set is kept here rather
  * than in server memory: at the end, the group's members are paged through
@@ -8,7 +8,8 @@
  * stream ends; marks left behind by a crashed process are deleted by the next
  * sync once they are a day old (the embedded store has no TTL indexes).
  */
-import type { AnyBulkWriteOperation, Collection, Db } from "mongodb";
+import type { AnyBulkWriteOperation, Collection } from "mongodb";
+import type { Database } from "./database.ts";
 import type { Role } from "../domain/model.ts";
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
@@ -50,7 +51,7 @@ function markId(syncId: string, member: string): string {
   return `${syncId} ${member}`;
 }
 
-export function createSyncMarkStore(db: Db): SyncMarkStore {
+export function createSyncMarkStore({ db }: Database): SyncMarkStore {
   const marks: Collection<SyncMarkDoc> = db.collection<SyncMarkDoc>(syncMarksCollection);
   let prepared = false;
   return {

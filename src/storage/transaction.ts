@@ -4,8 +4,9 @@
  * `withTransaction` retries on write conflicts (TransientTransactionError);
  * we bound those retries by the request's deadline.
  */
-import { WriteConcern, type MongoClient } from "mongodb";
+import { WriteConcern, type ClientSession, type MongoClient } from "mongodb";
 import { deadlineExceeded } from "../domain/errors.ts";
+import type { Database } from "./database.ts";
 import { translateDriverError } from "./driver-errors.ts";
 import { ensureTimeLeft, type StoreCall } from "./store-call.ts";
 
@@ -19,13 +20,13 @@ const defaultTransactionBudgetMs = 30_000;
  * more than once (it re-reads what it depends on).
  */
 export async function runTransaction<T>(
-  client: MongoClient,
+  database: Database,
   call: StoreCall,
   work: (txCall: StoreCall) => Promise<T>,
 ): Promise<T> {
   ensureTimeLeft(call);
   const deadline = call.deadline ?? Date.now() + defaultTransactionBudgetMs;
-  const session = client.startSession();
+  const session = startSession(database.client);
   try {
     const txCall: StoreCall =
       call.signal === undefined ? { session, deadline } : { session, deadline, signal: call.signal };
@@ -44,5 +45,14 @@ export async function runTransaction<T>(
     throw translateDriverError(error);
   } finally {
     await session.endSession();
+  }
+}
+
+/** A session of `client`; a closed client's refusal is translated like any driver error. */
+function startSession(client: MongoClient): ClientSession {
+  try {
+    return client.startSession();
+  } catch (error) {
+    throw translateDriverError(error);
   }
 }

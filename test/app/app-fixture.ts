@@ -8,7 +8,7 @@ import { MongoClient, type CommandStartedEvent, type Db } from "mongodb";
 import { expect } from "vitest";
 import { createRosterApp } from "../../src/app/roster-app.ts";
 import { createRequestMemo } from "../../src/app/request-memo.ts";
-import type { AccessTarget, CallOptions, GroupInput, RosterApp, RosterAppDeps } from "../../src/app/types.ts";
+import type { AccessTarget, CallOptions, GroupInput, RosterApp, RosterAppDeps } from "../../src/app/index.ts";
 import { isRosterError } from "../../src/domain/errors.ts";
 import type { Caller, GroupRecord } from "../../src/domain/model.ts";
 import { accessRules, type RpcName } from "../domain/access-rules-table.ts";
@@ -41,7 +41,8 @@ export async function startAppFixture(
   if (monitorCommands) client.on("commandStarted", (event) => commands.push(event));
   await client.connect();
   const db = client.db(uniqueDbName(prefix));
-  const app = await createRosterApp({ client, db, ...deps });
+  const database = { client, db };
+  const app = await createRosterApp({ database, ...deps });
   return {
     app,
     client,
@@ -52,7 +53,7 @@ export async function startAppFixture(
       await app.access.authorize(caller, accessRules[rpc], target, { memo });
       return use({ memo });
     },
-    withDeps: (more) => createRosterApp({ client, db, ...deps, ...more }),
+    withDeps: (more) => createRosterApp({ database, ...deps, ...more }),
     async stop() {
       await db.dropDatabase().catch(() => undefined);
       await client.close();

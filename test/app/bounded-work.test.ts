@@ -94,6 +94,19 @@ describe("transitive resolution", () => {
     expect(useCaseReads).toBe(0);
   });
 
+  it("GetGroup by namespace and slug reuses them too", async () => {
+    const top = chain[4];
+    if (top === undefined) throw new Error("setup");
+    let useCaseReads = -1;
+    await fx.rpc(reader, "GetGroup", { groupId: "", namespace: top.namespace, slug: top.slug }, async (options) => {
+      const from = fx.commands.length;
+      const got = await fx.app.groups.get(reader, { namespace: top.namespace, slug: top.slug }, options);
+      useCaseReads = fx.commands.length - from;
+      expect(got.group.id).toBe(top.id);
+    });
+    expect(useCaseReads).toBe(0);
+  });
+
   it("ListGroups for a non-admin sends one scoped query per page, never an unfiltered one", async () => {
     const reads = await readsDuring(() =>
       fx.app.groups.list(reader, {

@@ -4,7 +4,7 @@
  * case), without any transport.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GroupValues } from "../../src/app/types.ts";
+import type { GroupValues } from "../../src/app/index.ts";
 import { accessRules } from "../domain/access-rules-table.ts";
 import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "./app-fixture.ts";
 

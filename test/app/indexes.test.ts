@@ -17,7 +17,7 @@ afterAll(async () => {
 
 describe("ensureIndexes", () => {
   it("creates every declared index with its options, idempotently", async () => {
-    await ensureIndexes(fx.db);
+    await ensureIndexes({ client: fx.client, db: fx.db });
     await fx.withDeps({});
     for (const [collection, declared] of Object.entries(rosterIndexes)) {
       const existing = (await fx.db.collection(collection).indexes()) as readonly Readonly<Record<string, unknown>>[];

@@ -4,7 +4,7 @@
  * exact while another task inserts and deletes groups.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ListGroupsQuery } from "../../src/app/types.ts";
+import type { ListGroupsQuery } from "../../src/app/index.ts";
 import type { Caller, GroupRecord } from "../../src/domain/model.ts";
 import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "./app-fixture.ts";
 

@@ -12,7 +12,7 @@
  * is exact up to the longest page and an upper bound beyond.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ListMembershipsQuery } from "../../src/app/types.ts";
+import type { ListMembershipsQuery } from "../../src/app/index.ts";
 import { maxRole } from "../../src/domain/permissions.ts";
 import type { MembershipRecord, Role } from "../../src/domain/model.ts";
 import { groupIdOfPrincipal } from "../../src/domain/principal.ts";

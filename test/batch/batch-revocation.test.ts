@@ -1,6 +1,6 @@
 /**
  * A permission revoked while a BatchMemberships stream runs stops working
- * from the next chunk on (issue 9): each chunk decides on the caller's facts
+ * from the next chunk on: each chunk decides on the caller's facts
  * read at its start, never on facts cached when the stream opened. Through a
  * real gRPC server: the stream sends an operation, reads its result (its
  * chunk is committed), the permission is revoked, and the next operation of

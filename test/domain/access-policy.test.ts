@@ -16,6 +16,7 @@ import {
 } from "../../src/domain/access-policy.ts";
 import type { Permission } from "../../src/domain/model.ts";
 import { accessRules, type RpcName } from "./access-rules-table.ts";
+import { strangerFacts } from "./stranger-facts.ts";
 
 // ---------------------------------------------------------------------------
 // Callers: the facts the app layer would load for each kind of caller on
@@ -24,16 +25,7 @@ import { accessRules, type RpcName } from "./access-rules-table.ts";
 // exactly what these rows pin down.
 // ---------------------------------------------------------------------------
 
-const base: AccessFacts = {
-  groupId: "g1",
-  state: "ACTIVE",
-  isSystemAdmin: false,
-  role: undefined,
-  aclGrants: [],
-  ancestorManage: false,
-  visibility: "PRIVATE",
-  memberVisibility: "MEMBERS",
-};
+const base: AccessFacts = strangerFacts;
 
 const callers = {
   stranger: base,

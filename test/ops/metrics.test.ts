@@ -6,6 +6,7 @@
 import { MongoClient } from "mongodb";
 import { describe, expect, it } from "vitest";
 import { createMetrics, type RosterMetrics } from "../../src/ops/metrics.ts";
+import { observePool } from "../../src/storage/pool-events.ts";
 import { startTestMongo } from "../support/mongo.ts";
 
 async function valueOf(metrics: RosterMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
@@ -68,7 +69,7 @@ describe("MongoDB pool metrics", () => {
     const mongo = await startTestMongo();
     const metrics = createMetrics({ processMetrics: false });
     const client = new MongoClient(mongo.uri, { maxPoolSize: 7 });
-    const unsubscribe = metrics.observeMongoPool(client);
+    const unsubscribe = observePool({ client, db: client.db("metrics_test") }, metrics.recordPoolEvent);
     try {
       await client.connect();
       const collection = client.db("metrics_test").collection("things");

@@ -1,5 +1,5 @@
 /**
- * The authorization matrix of issue 3, through a real gRPC server: every
+ * The authorization matrix (README, "Authorization"), through a real gRPC server: every
  * kind of caller × every unary RPC of GroupService and MembershipService,
  * with the exact status code each gets (and, for refusals, the message).
  *

@@ -1,5 +1,5 @@
 /**
- * The authorization matrix of parent moves (issue 9): every kind of caller ×
+ * The authorization matrix of parent moves: every kind of caller ×
  * taking a group out of its parent (to the top level, or under another
  * parent), with the update_mask `parent_id` and with no mask (a full
  * replace), with and without ROSTER_CREATOR_GROUP, through both doors (gRPC,

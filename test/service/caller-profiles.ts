@@ -6,7 +6,7 @@
  * which contains user:acl-nested (a grant through nested groups);
  * parent-admin is ADMIN of P only; root is a system administrator.
  */
-import type { RosterApp } from "../../src/app/types.ts";
+import type { RosterApp } from "../../src/app/index.ts";
 import type { AclEntry } from "../../src/domain/model.ts";
 import { makeGroup } from "./world.ts";
 

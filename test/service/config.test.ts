@@ -170,7 +170,7 @@ describe("loadConfig", () => {
 });
 
 describe("configuration table", () => {
-  it("lists every setting of issues 3 and 4 with a flag and a description", () => {
+  it("lists every authentication and door setting with a flag and a description", () => {
     const names = settings.map((s) => s.name);
     for (const name of [
       "MONGODB_URI",

@@ -345,15 +345,14 @@ describe("UpdateGroup", () => {
     // Deterministic race: right after the pipeline's authorization step read
     // the group for bob's call, alice's policy change commits.
     const app = suite.roster.server.app;
-    const resolve = app.access.resolve.bind(app.access);
+    const authorize = app.access.authorize.bind(app.access);
     let raced = false;
-    app.access.resolve = async (caller, rule, target, options) => {
-      const resolved = await resolve(caller, rule, target, options);
+    app.access.authorize = async (caller, rule, target, options) => {
+      await authorize(caller, rule, target, options);
       if (!raced && caller.principal === "user:bob" && target.groupId === group.id) {
         raced = true;
         await suite.alice.groups.updateGroup({ group: { id: group.id, policies: { visibility: Visibility.AUTHENTICATED } }, updateMask: { paths: ["policies.visibility"] } });
       }
-      return resolved;
     };
     try {
       await expectFailure(
@@ -362,7 +361,7 @@ describe("UpdateGroup", () => {
         `permission denied: MANAGE on group ${group.id} is required to change group.policies`,
       );
     } finally {
-      app.access.resolve = resolve;
+      app.access.authorize = authorize;
     }
     expect(raced).toBe(true);
     const after = await suite.alice.groups.getGroup({ id: group.id });

@@ -9,59 +9,37 @@
 import { create, createFileRegistry, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { MongoNetworkError } from "mongodb";
+import type { HandlerContext } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AccessApi, ResolvedAccess } from "../../src/app/types.ts";
+import type { AccessApi, RequestMemo } from "../../src/app/index.ts";
+import { evaluateAccess } from "../../src/domain/access-policy.ts";
 import { unauthenticated } from "../../src/domain/errors.ts";
-import type { Caller, GroupRecord } from "../../src/domain/model.ts";
+import type { Caller } from "../../src/domain/model.ts";
 import { file_roster_v1_group_service, GroupService } from "../../gen/roster/v1/group_service_pb.ts";
+import { callOptionsOf } from "../../src/rpc/context.ts";
 import { createRootLogger } from "../../src/rpc/logger.ts";
 import { createRpcPipeline } from "../../src/rpc/pipeline.ts";
+import { translateDriverError } from "../../src/storage/driver-errors.ts";
 import { benchNoopPath } from "../../src/transport/grpc/bench-noop.ts";
 import { startGrpcDoor, type GrpcDoor } from "../../src/transport/grpc/grpc-door.ts";
+import { strangerFacts } from "../domain/stranger-facts.ts";
 import { createRosterClient, failureOf, type RosterClient } from "../support/roster-client.ts";
 
-const group: GroupRecord = {
-  id: "g1",
-  namespace: "",
-  slug: "g1",
-  displayName: "G1",
-  description: "",
-  parentId: "",
-  labels: {},
-  visibility: "PRIVATE",
-  memberVisibility: "MEMBERS",
-  state: "ACTIVE",
-  memberCount: 1,
-  acl: [],
-  createTime: new Date(0),
-  updateTime: new Date(0),
-  deleteTime: undefined,
-  createdBy: "user:a",
-  updatedBy: "user:a",
-  etag: "e",
-};
+/** The request memo each authorization step was given, by the request's id. */
+const authorizeMemos = new Map<string, RequestMemo | undefined>();
+/** The request memo each GetGroup handler got from its context, by the request's id. */
+const handlerMemos = new Map<string, RequestMemo | undefined>();
 
 /** Grants everything on g1 to user:ok; other groups do not exist. */
 const access: AccessApi = {
-  resolve(caller: Caller, _rule, target): Promise<ResolvedAccess> {
+  authorize(caller: Caller, rule, target, options): Promise<void> {
+    if (target.groupId === "memo-probe") {
+      authorizeMemos.set(target.groupId, options?.memo);
+      return Promise.resolve();
+    }
     if (target.groupId !== "g1") return Promise.reject(new Error(`unexpected target ${target.groupId ?? ""}`));
-    return Promise.resolve({
-      group,
-      facts: {
-        groupId: "g1",
-        state: "ACTIVE",
-        isSystemAdmin: caller.principal === "user:ok",
-        role: undefined,
-        aclGrants: [],
-        ancestorManage: false,
-        visibility: "PRIVATE",
-        memberVisibility: "MEMBERS",
-      },
-      situation: {},
-    });
-  },
-  authorize() {
-    return Promise.reject(new Error("not used by the pipeline"));
+    const decision = evaluateAccess(rule, { ...strangerFacts, isSystemAdmin: caller.principal === "user:ok" });
+    return decision.ok ? Promise.resolve() : Promise.reject(decision.error);
   },
 };
 
@@ -88,15 +66,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** Stand-in GroupService: each method exercises one failure mode. */
 const handlerCalls: string[] = [];
 const groupImpl: Record<string, unknown> = {
-  getGroup: () => {
+  getGroup: (req: { id: string }, ctx: HandlerContext) => {
     handlerCalls.push("getGroup");
+    if (req.id === "memo-probe") handlerMemos.set(req.id, callOptionsOf(ctx).memo);
     return { group: { id: "g1", slug: "g1" } };
   },
   getGroupAcl: () => {
     throw new Error("connection string mongodb://admin:hunter2@db leaked");
   },
   deleteGroup: () => {
-    throw new MongoNetworkError("connect ECONNREFUSED 10.0.0.1:27017");
+    // What storage throws when the database is unreachable.
+    throw translateDriverError(new MongoNetworkError("connect ECONNREFUSED 10.0.0.1:27017"));
   },
   undeleteGroup: async (_req: unknown, ctx: { signal: AbortSignal }) => {
     await sleep(5_000, ctx.signal);
@@ -183,6 +163,15 @@ describe("gRPC door", () => {
     });
     expect(typeof lines[0]?.["ms"]).toBe("number");
     expect(String(lines[0]?.["peer"])).toMatch(/127\.0\.0\.1:\d+/);
+  });
+
+  it("gives the authorization step and the handler the call's one request memo (so the handler's loads are free)", async () => {
+    await client.call(GroupService.method.getGroup, { id: "memo-probe" }, { token: "ok" });
+    const memo = authorizeMemos.get("memo-probe");
+    expect(memo).toBeDefined();
+    expect(handlerMemos.get("memo-probe")).toBe(memo);
+    await client.call(GroupService.method.getGroup, { id: "memo-probe" }, { token: "ok" });
+    expect(authorizeMemos.get("memo-probe")).not.toBe(memo);
   });
 
   it("generates a request id when the client sends none (or an unusable one), also on errors (trailers)", async () => {

@@ -1,7 +1,7 @@
 /**
  * MembershipService through a real gRPC server: every RPC's success path and
  * its validation errors (exact codes, messages naming the field). The batch
- * RPCs of issue 5 have their own suites.
+ * RPCs have their own suites (test/batch/).
  */
 import { describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";

@@ -1,20 +1,28 @@
 /**
- * The pipeline's pure parts without a server: the one error mapping, the
+ * The pipeline's pure parts without a server: the one error mapping (of
+ * RosterErrors, into which storage translates the driver's errors), the
  * access rules compiled from the method options, and the request parsing of
  * the handlers' converters.
  */
-import { create, createFileRegistry, setExtension } from "@bufbuild/protobuf";
+import { create, createFileRegistry, setExtension, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, MethodOptionsSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { MongoNetworkError, MongoServerError } from "mongodb";
+import {
+  MongoClientClosedError,
+  MongoNetworkError,
+  MongoOperationTimeoutError,
+  MongoServerError,
+  MongoTopologyClosedError,
+} from "mongodb";
 import { describe, expect, it } from "vitest";
 import { access, AccessRuleSchema, Requirement, Role } from "../../gen/roster/v1/access_pb.ts";
 import { file_roster_v1_group_service, GroupService, UpdateGroupRequestSchema } from "../../gen/roster/v1/group_service_pb.ts";
 import { AddMemberRequestSchema, MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { errorKinds, RosterError } from "../../src/domain/errors.ts";
-import { groupUpdateFromProto } from "../../src/handlers/convert/group.ts";
+import { groupUpdateFromProto } from "../../src/convert/group.ts";
 import { compileAccessRules, methodKey } from "../../src/rpc/access-rules.ts";
 import { codeOfKind, toConnectError } from "../../src/rpc/error-mapping.ts";
+import { translateDriverError } from "../../src/storage/driver-errors.ts";
 
 describe("error mapping", () => {
   const expected: Readonly<Record<string, Code>> = {
@@ -37,12 +45,25 @@ describe("error mapping", () => {
     expect(status.rawMessage).toBe(`something about ${kind}`);
   });
 
-  it("maps MongoDB outages to UNAVAILABLE and time limits to DEADLINE_EXCEEDED", () => {
-    expect(toConnectError(new MongoNetworkError("socket closed")).code).toBe(Code.Unavailable);
+  it("maps MongoDB outages to UNAVAILABLE and time limits to DEADLINE_EXCEEDED (translated by storage)", () => {
+    const mapped = (error: unknown): Code => toConnectError(translateDriverError(error)).code;
+    expect(mapped(new MongoNetworkError("socket closed"))).toBe(Code.Unavailable);
     const maxTime = new MongoServerError({ code: 50, errmsg: "operation exceeded time limit" });
-    expect(toConnectError(maxTime).code).toBe(Code.DeadlineExceeded);
+    expect(mapped(maxTime)).toBe(Code.DeadlineExceeded);
     const conflict = new MongoServerError({ code: 112, errmsg: "WriteConflict" });
-    expect(toConnectError(conflict).code).toBe(Code.Aborted);
+    expect(mapped(conflict)).toBe(Code.Aborted);
+    expect(mapped(new MongoClientClosedError())).toBe(Code.Unavailable);
+    expect(mapped(new MongoTopologyClosedError())).toBe(Code.Unavailable);
+    expect(mapped(new MongoOperationTimeoutError("timed out"))).toBe(Code.DeadlineExceeded);
+  });
+
+  it("knows no driver error itself: one that escaped storage is INTERNAL, and a translated one logs its cause", () => {
+    expect(toConnectError(new MongoNetworkError("socket closed")).code).toBe(Code.Internal);
+    const warned: unknown[] = [];
+    const logger = { warn: (obj: unknown) => warned.push(obj), error: () => undefined } as never;
+    const status = toConnectError(translateDriverError(new MongoNetworkError("connect ECONNREFUSED 10.0.0.1:27017")), logger);
+    expect([status.code, status.rawMessage]).toEqual([Code.Unavailable, "database unavailable, try again later"]);
+    expect((warned[0] as { err: Error }).err.message).toBe("connect ECONNREFUSED 10.0.0.1:27017");
   });
 
   it("hides anything else as INTERNAL \"internal error\" and logs the cause", () => {
@@ -100,9 +121,10 @@ describe("access rules from the method options", () => {
     expect(updateTarget?.update?.mask).toEqual(["display_name"]);
   });
 
-  it("refuses at start-up a rule whose field path does not exist", () => {
+  /** test.v1.Broken/Peek, a GetGroupAcl-shaped method declaring `rule`. */
+  function brokenService(rule: MessageInitShape<typeof AccessRuleSchema>): DescService {
     const options = create(MethodOptionsSchema);
-    setExtension(options, access, create(AccessRuleSchema, { requires: Requirement.SEE_GROUP, groupField: "group_idd" }));
+    setExtension(options, access, create(AccessRuleSchema, rule));
     const file = create(FileDescriptorProtoSchema, {
       name: "test/v1/broken.proto",
       package: "test.v1",
@@ -118,8 +140,20 @@ describe("access rules from the method options", () => {
     const registry = createFileRegistry(file, (name) => (name === "roster/v1/group_service.proto" ? file_roster_v1_group_service : undefined));
     const service = registry.getService("test.v1.Broken");
     if (service === undefined) throw new Error("no service");
+    return service;
+  }
+
+  it("refuses at start-up a rule whose field path does not exist", () => {
+    const service = brokenService({ requires: Requirement.SEE_GROUP, groupField: "group_idd" });
     expect(() => compileAccessRules([service])).toThrow(
       'test.v1.Broken/Peek: field path "group_idd" of roster.v1.GetGroupAclRequest: roster.v1.GetGroupAclRequest has no field "group_idd"',
+    );
+  });
+
+  it("refuses at start-up manage_fields on a request that carries no group update", () => {
+    const service = brokenService({ requires: Requirement.WRITE, groupField: "group_id", manageFields: ["group_id"] });
+    expect(() => compileAccessRules([service])).toThrow(
+      "test.v1.Broken/Peek: manage_fields and parent_field need a request that carries a group update, not roster.v1.GetGroupAclRequest",
     );
   });
 });

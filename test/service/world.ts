@@ -3,7 +3,7 @@
  * through the app (fast, no RPC), so that what the tests then exercise over
  * gRPC is the call under test and nothing else.
  */
-import type { RosterApp } from "../../src/app/types.ts";
+import type { RosterApp } from "../../src/app/index.ts";
 import type { AclEntry, Caller, MemberVisibility, Role, Visibility } from "../../src/domain/model.ts";
 import { groupInput } from "../support/group-input.ts";
 

@@ -2,7 +2,7 @@
  * The CreateGroup input the test fixtures build when they create groups
  * directly through the app: one set of defaults for all of them.
  */
-import type { GroupInput } from "../../src/app/types.ts";
+import type { GroupInput } from "../../src/app/index.ts";
 
 /** Fields to set instead of the defaults; one left undefined keeps its default (so optional fixture specs can be passed as they are). */
 export type GroupInputOverrides = { readonly [K in keyof GroupInput]?: GroupInput[K] | undefined };

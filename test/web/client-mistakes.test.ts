@@ -1,5 +1,5 @@
 /**
- * Client mistakes are never INTERNAL (issue 9), on either door: a correctly
+ * Client mistakes are never INTERNAL, on either door: a correctly
  * signed token whose claims have the wrong JSON type is UNAUTHENTICATED
  * naming the claim, and a request message that cannot be decoded (protobuf
  * or JSON, compressed or not, unary or streamed) is INVALID_ARGUMENT with

@@ -1,52 +1,93 @@
 /**
- * Applies one chunk of batch operations in ONE transaction, so a chunk is
+ * Applies a chunk of membership operations in ONE transaction, so a chunk is
  * stored entirely or not at all and every result reported after the commit
- * is durable:
+ * is durable. A batch stream applies its operations chunk by chunk; the
+ * unary AddMember, RemoveMember and UpdateMemberRole are a chunk of one. In
+ * order:
  *
- * 1. every operation is validated (pure);
- * 2. inside the transaction the chunk's groups and the current memberships
- *    of its members are read with one query per group, and the caller's
- *    facts on those groups with one closure walk (see operation-access.ts):
- *    a permission revoked before the chunk started is honoured by it;
- * 3. the operations are applied IN ORDER to that state in memory, each with
- *    the domain's rules: `evaluateAccess` with the unary RPC's declared rule,
- *    idempotent add, not-a-member, last direct ADMIN, nesting cycle/depth.
- *    Several operations on the same member of a chunk therefore see each
- *    other's effect exactly as if they were sent one by one;
+ * 1. every operation is parsed with the unary RPCs' rules and field names
+ *    (pure; check-operation.ts);
+ * 2. inside the transaction, the chunk's state is read: its groups (one
+ *    query), the current memberships of its members (one query per group),
+ *    and for a batch the caller's facts on those groups (one closure walk:
+ *    a permission revoked before the chunk started is honoured by it);
+ * 3. each operation, IN ORDER, is decided by the domain's `decideOperation`
+ *    against that state as the ledger (membership-ledger.ts) has it after
+ *    the operations before it, then checked against its group (the last
+ *    direct ADMIN stays; a new group edge closes no cycle and nests not too
+ *    deep), and recorded;
  * 4. the net change per member is written with one bulkWrite, and each
  *    group's member_count gets ONE `$inc` with the net delta (member_count
  *    stays equal to the actual members, and concurrent chunks on a group
  *    conflict on that document and are retried by the driver).
  *
- * Adding a `group:` member checks the nesting graph in the database, so the
- * writes accumulated so far are flushed (inside the same transaction) first:
+ * Checking a new group edge reads the nesting graph in the database, so the
+ * writes recorded so far are written (inside the same transaction) first:
  * the check then sees earlier edges of the same chunk.
  *
  * A failed operation fails alone; storage and driver failures are not
- * per-item and abort the transaction (the stream then ends with them).
+ * per-item and abort the transaction (the stream, or the unary call, then
+ * ends with them).
  */
-import { evaluateAccess, groupNotFound } from "../../domain/access-policy.ts";
-import { isRosterError, notFound, type ErrorKind, type RosterError } from "../../domain/errors.ts";
-import { ensureGroupActive } from "../../domain/group-lifecycle.ts";
+import type { AccessRuleSpec } from "../../domain/access-policy.ts";
+import { isRosterError, type ErrorKind, type RosterError } from "../../domain/errors.ts";
 import { ensureKeepsAnAdmin } from "../../domain/membership-rules.ts";
+import {
+  addsGroupEdge,
+  decideOperation,
+  reportedMembership,
+  takesAnAdmin,
+  type MembershipChange,
+  type MembershipEffect,
+  type DecisionContext,
+  type MembershipOperation,
+  type OperationAccess,
+} from "../../domain/membership-operation.ts";
 import type { Caller, MembershipRecord, Role } from "../../domain/model.ts";
 import type { GroupNode } from "../../storage/documents.ts";
-import type { MembershipBulkStore, MembershipWrite } from "../../storage/membership-bulk-store.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
 import type { SyncMark, SyncMarkStore } from "../../storage/sync-mark-store.ts";
 import { runTransaction } from "../../storage/transaction.ts";
-import { loadAccessSnapshot } from "../access-facts.ts";
+import { loadAccessSnapshot, type AccessSnapshot } from "../access-facts.ts";
 import type { AppContext } from "../app-context.ts";
 import { ensureEdgeAllowed } from "../nesting-graph.ts";
-import { checkOperation, type CheckedOperation } from "./check-operation.ts";
-import { situationFor } from "./operation-access.ts";
-import type { BatchAccessRules, BatchItem, BatchResult } from "./types.ts";
+import { checkOperation, type BatchItem } from "./check-operation.ts";
+import { createMembershipLedger, type MembershipLedger } from "./membership-ledger.ts";
+
+/**
+ * The declared access rules of the unary RPCs each operation kind stands
+ * for (AddMember, RemoveMember, UpdateMemberRole), read from the proto
+ * options by the RPC layer. A batch operation is allowed exactly when the
+ * matching unary call would be.
+ */
+export interface BatchAccessRules {
+  readonly add: AccessRuleSpec;
+  readonly remove: AccessRuleSpec;
+  readonly changeRole: AccessRuleSpec;
+}
+
+/** How a chunk's operations are authorized. */
+export type ChunkAuthorization =
+  /** Each with the declared rule of its unary RPC, on the caller's facts read by the chunk (a batch). */
+  | { readonly kind: "per_operation"; readonly rules: BatchAccessRules }
+  /** Already, by the RPC pipeline's authorization step (a unary call: a chunk of one). */
+  | { readonly kind: "authorized" };
+
+/** The outcome of one operation. */
+export type BatchOutcome =
+  /** `membership`: the resulting one (for a removal, the removed one); `changed` false: it already was so. */
+  | { readonly ok: true; readonly membership: MembershipRecord; readonly changed: boolean }
+  | { readonly ok: false; readonly error: RosterError };
+
+/** The result of the operation at `index` (zero-based among the operations of the stream). */
+export interface BatchResult {
+  readonly index: number;
+  readonly tag: string;
+  readonly outcome: BatchOutcome;
+}
 
 /** Error kinds an operation can fail with on its own; any other error is the stream's. */
 const itemErrorKinds: ReadonlySet<ErrorKind> = new Set(["invalid_argument", "not_found", "permission_denied", "failed_precondition"]);
-
-/** How a successful operation changed its member (sync summaries count these). */
-export type OperationEffect = "added" | "changed" | "unchanged" | "removed";
 
 /** An operation and its position in the stream. */
 export interface IndexedItem {
@@ -61,21 +102,20 @@ export interface ChunkSync {
   readonly dryRun: boolean;
   /** Dry run only: net change of the group's direct ADMINs simulated by earlier chunks. */
   readonly adminDelta: number;
+  readonly marks: SyncMarkStore;
 }
 
 export interface ChunkDeps {
   readonly ctx: AppContext;
-  readonly bulk: MembershipBulkStore;
-  readonly marks: SyncMarkStore;
   readonly caller: Caller;
-  readonly rules: BatchAccessRules;
+  readonly authorization: ChunkAuthorization;
 }
 
 export interface ChunkOutcome {
   /** One per item, in item order. */
   readonly results: BatchResult[];
   /** The effect of each successful result (undefined for failures), same order. */
-  readonly effects: (OperationEffect | undefined)[];
+  readonly effects: (MembershipEffect | undefined)[];
   /** Net change of the sync group's direct ADMINs in this chunk (for dry runs). */
   readonly syncAdminDelta: number;
 }
@@ -97,9 +137,9 @@ export async function applyChunk(
   sync: ChunkSync | undefined,
   call: StoreCall,
 ): Promise<ChunkOutcome> {
-  const checked = items.map(({ index, item }) => {
+  const checked = items.map(({ index, item }): Checked => {
     try {
-      return { index, tag: item.tag, op: checkOperation(item, sync) };
+      return { index, tag: item.tag, operation: checkOperation(item, sync) };
     } catch (error) {
       if (isRosterError(error)) return { index, tag: item.tag, error };
       throw error;
@@ -108,11 +148,11 @@ export async function applyChunk(
   const work = (tx: StoreCall) => applyInTransaction(deps, checked, sync, tx);
   for (let attempt = 1; ; attempt++) {
     try {
-      if (sync?.dryRun !== true) return await runTransaction(deps.ctx.client, call, work);
+      if (sync?.dryRun !== true) return await runTransaction(deps.ctx.database, call, work);
       return await dryRun(deps, call, work, sync);
     } catch (error) {
       // A member inserted by a concurrent call after this chunk read its
-      // state: read again and redo the chunk, as AddMember does.
+      // state: read again and redo the chunk.
       if (attempt < duplicateRetries && isRosterError(error) && error.kind === "already_exists") continue;
       throw error;
     }
@@ -128,7 +168,7 @@ async function dryRun(
 ): Promise<ChunkOutcome> {
   let outcome: (ChunkOutcome & { marks: SyncMark[] }) | undefined;
   try {
-    await runTransaction(deps.ctx.client, call, async (tx) => {
+    await runTransaction(deps.ctx.database, call, async (tx) => {
       throw new RolledBack(await work(tx));
     });
   } catch (error) {
@@ -136,20 +176,28 @@ async function dryRun(
     outcome = (error as RolledBack<ChunkOutcome & { marks: SyncMark[] }>).value;
   }
   if (outcome === undefined) throw new Error("dry-run transaction ended without its outcome");
-  await deps.marks.mark(sync.syncId, outcome.marks, deps.ctx.clock(), call);
+  await sync.marks.mark(sync.syncId, outcome.marks, deps.ctx.clock(), call);
   return outcome;
 }
 
 type Checked =
-  | { readonly index: number; readonly tag: string; readonly op: CheckedOperation }
+  | { readonly index: number; readonly tag: string; readonly operation: MembershipOperation }
   | { readonly index: number; readonly tag: string; readonly error: RosterError };
 
-function memberKey(groupId: string, member: string): string {
-  return `${groupId}\n${member}`;
-}
-
-function adminness(record: MembershipRecord | undefined): number {
-  return record?.role === "ADMIN" ? 1 : 0;
+/** What the chunk read in its transaction, and the ledger its operations are recorded in. */
+interface ChunkState {
+  readonly deps: ChunkDeps;
+  readonly sync: ChunkSync | undefined;
+  readonly tx: StoreCall;
+  readonly now: Date;
+  readonly groups: ReadonlyMap<string, GroupNode>;
+  /** The caller's facts on the chunk's groups; undefined when the operations were authorized before. */
+  readonly access: AccessSnapshot | undefined;
+  /** How every operation of the chunk is decided (the same for all). */
+  readonly context: DecisionContext;
+  readonly ledger: MembershipLedger;
+  /** Whether this transaction holds the nesting lock yet. */
+  nestingLocked: boolean;
 }
 
 async function applyInTransaction(
@@ -158,231 +206,172 @@ async function applyInTransaction(
   sync: ChunkSync | undefined,
   tx: StoreCall,
 ): Promise<ChunkOutcome & { marks: SyncMark[] }> {
-  const { ctx, bulk, caller, rules } = deps;
-  const now = ctx.clock();
+  const operations = checked.flatMap((entry) => ("operation" in entry ? [entry.operation] : []));
+  const state = await readChunkState(deps, operations, sync, tx);
+  const results: BatchResult[] = [];
+  const effects: (MembershipEffect | undefined)[] = [];
+  for (const entry of checked) {
+    const change = "operation" in entry ? await applyOperation(state, entry.operation) : entry.error;
+    results.push({ index: entry.index, tag: entry.tag, outcome: outcomeOf(change) });
+    effects.push(isRosterError(change) ? undefined : change.effect);
+  }
+  await writeChanges(state);
+  const marks = sync === undefined ? [] : await markSyncMembers(state, sync, operations);
+  return { results, effects, syncAdminDelta: sync === undefined ? 0 : state.ledger.adminDelta(sync.groupId), marks };
+}
 
-  // Read the chunk's groups and the current state of its members.
+/**
+ * Reads the chunk's groups (and `group:` members), the current memberships
+ * of its members, in a dry run the roles earlier chunks simulated, and for
+ * a batch the caller's facts on those groups.
+ */
+async function readChunkState(
+  deps: ChunkDeps,
+  operations: readonly MembershipOperation[],
+  sync: ChunkSync | undefined,
+  tx: StoreCall,
+): Promise<ChunkState> {
+  const { ctx, caller } = deps;
+  const now = ctx.clock();
   const membersByGroup = new Map<string, Set<string>>();
   const groupIds = new Set<string>();
-  for (const entry of checked) {
-    if (!("op" in entry)) continue;
-    const { op } = entry;
-    groupIds.add(op.groupId);
-    if (op.kind === "add" && op.member.kind === "group") groupIds.add(op.member.id);
-    let members = membersByGroup.get(op.groupId);
-    if (members === undefined) membersByGroup.set(op.groupId, (members = new Set()));
-    members.add(op.member.principal);
+  for (const operation of operations) {
+    groupIds.add(operation.groupId);
+    if (operation.kind === "add" && operation.member.kind === "group") groupIds.add(operation.member.id);
+    let members = membersByGroup.get(operation.groupId);
+    if (members === undefined) membersByGroup.set(operation.groupId, (members = new Set()));
+    members.add(operation.member.principal);
   }
   const groups = new Map<string, GroupNode>();
   for (const group of await ctx.groups.getMany([...groupIds], tx)) groups.set(group.id, group);
   // The caller's facts as of this chunk (this attempt of its transaction): one closure walk.
-  const access = await loadAccessSnapshot(ctx, caller, [...groups.values()], tx);
-  /** What the database holds now (inside this transaction). */
-  const stored = new Map<string, MembershipRecord | undefined>();
+  const access = deps.authorization.kind === "per_operation" ? await loadAccessSnapshot(ctx, caller, [...groups.values()], tx) : undefined;
+  const stored: MembershipRecord[] = [];
   for (const [groupId, members] of membersByGroup) {
-    if (!groups.has(groupId)) continue;
-    for (const record of await bulk.findMembers(groupId, [...members], tx)) {
-      stored.set(memberKey(groupId, record.member), record);
-    }
+    if (groups.has(groupId)) stored.push(...(await ctx.membershipBulk.findMembers(groupId, [...members], tx)));
   }
-  /** The state after the operations applied so far. */
-  const state = new Map(stored);
-  if (sync?.dryRun === true) {
-    // Earlier chunks of a dry run were rolled back; their simulated outcome is in the marks.
-    const members = membersByGroup.get(sync.groupId);
-    const marked = members === undefined ? new Map<string, Role>() : await deps.marks.find(sync.syncId, [...members], tx);
-    for (const [member, role] of marked) {
-      const key = memberKey(sync.groupId, member);
-      const current = state.get(key);
-      state.set(
-        key,
-        current === undefined
-          ? { groupId: sync.groupId, member, role, createTime: now, updateTime: now, createdBy: caller.principal }
-          : current.role === role
-            ? current
-            : { ...current, role, updateTime: now },
-      );
-    }
-    for (const [key, record] of state) stored.set(key, record);
-  }
-
-  const dirty = new Set<string>();
-  const memberDelta = new Map<string, number>();
-  const adminCounts = new Map<string, number>();
-  const unflushedAdminDelta = new Map<string, number>();
-  let syncAdminDelta = 0;
-  let nestingLocked = false;
-
-  const adminCount = async (groupId: string): Promise<number> => {
-    let count = adminCounts.get(groupId);
-    if (count === undefined) {
-      count = (await ctx.memberships.countWithRole(groupId, "ADMIN", tx)) + (unflushedAdminDelta.get(groupId) ?? 0);
-      if (sync?.dryRun === true && groupId === sync.groupId) count += sync.adminDelta;
-      adminCounts.set(groupId, count);
-    }
-    return count;
-  };
-  const setState = (groupId: string, member: string, next: MembershipRecord | undefined): void => {
-    const key = memberKey(groupId, member);
-    const delta = adminness(next) - adminness(state.get(key));
-    state.set(key, next);
-    dirty.add(key);
-    if (delta === 0) return;
-    unflushedAdminDelta.set(groupId, (unflushedAdminDelta.get(groupId) ?? 0) + delta);
-    const count = adminCounts.get(groupId);
-    if (count !== undefined) adminCounts.set(groupId, count + delta);
-    if (sync !== undefined && groupId === sync.groupId) syncAdminDelta += delta;
-  };
-  /** Writes the net change of every member touched since the last flush. */
-  const flush = async (): Promise<void> => {
-    const writes: MembershipWrite[] = [];
-    for (const key of dirty) {
-      const before = stored.get(key);
-      const after = state.get(key);
-      const record = after ?? before;
-      if (before === after || record === undefined) continue;
-      // Every group written is bumped, a role change alone too: it serialises with other membership changes.
-      if (!memberDelta.has(record.groupId)) memberDelta.set(record.groupId, 0);
-      const groupId = record.groupId;
-      if (after === undefined) {
-        writes.push({ kind: "delete", groupId, member: record.member });
-        memberDelta.set(groupId, (memberDelta.get(groupId) ?? 0) - 1);
-      } else if (before === undefined) {
-        writes.push({ kind: "insert", membership: after });
-        memberDelta.set(groupId, (memberDelta.get(groupId) ?? 0) + 1);
-      } else if (after.createTime !== before.createTime) {
-        writes.push({ kind: "replace", membership: after });
-      } else {
-        writes.push({ kind: "set_role", groupId: after.groupId, member: after.member, role: after.role, time: after.updateTime });
-      }
-      stored.set(key, after);
-    }
-    dirty.clear();
-    unflushedAdminDelta.clear();
-    await bulk.applyWrites(writes, tx);
-  };
-
-  const applyOne = async (op: CheckedOperation): Promise<{ membership: MembershipRecord; effect: OperationEffect }> => {
-    const groupFacts = access.factsOf(op.groupId);
-    if (groupFacts === undefined) throw groupNotFound(op.groupId);
-    const member = op.member.principal;
-    const current = state.get(memberKey(op.groupId, member));
-    const rule = op.kind === "add" ? rules.add : op.kind === "remove" ? rules.remove : rules.changeRole;
-    const decision = evaluateAccess(
-      rule,
-      groupFacts,
-      situationFor(rule, caller, {
-        member: op.member,
-        role: op.role,
-        currentRole: current?.role,
-        memberGroupFacts: op.member.kind === "group" ? access.factsOf(op.member.id) : undefined,
-      }),
-    );
-    if (!decision.ok) throw decision.error;
-    const group = groups.get(op.groupId);
-    if (group === undefined) throw groupNotFound(op.groupId);
-    ensureGroupActive(group);
-
-    switch (op.kind) {
-      case "add": {
-        const role = op.role ?? "MEMBER";
-        if (current !== undefined) {
-          // AddMember is idempotent and never changes the role; a sync makes the role what was sent.
-          if (sync === undefined || current.role === role) return { membership: current, effect: "unchanged" };
-          return changeRole(current, role);
-        }
-        if (op.member.kind === "group") {
-          const child = groups.get(op.member.id);
-          if (child === undefined) throw groupNotFound(op.member.id);
-          ensureGroupActive(child);
-          await flush();
-          if (!nestingLocked) {
-            await ctx.nestingLock.take(tx);
-            nestingLocked = true;
-          }
-          await ensureEdgeAllowed(ctx, caller, op.groupId, op.member.id, tx);
-        }
-        const membership: MembershipRecord = {
-          groupId: op.groupId,
-          member,
-          role,
-          createTime: now,
-          updateTime: now,
-          createdBy: caller.principal,
-        };
-        setState(op.groupId, member, membership);
-        return { membership, effect: "added" };
-      }
-      case "remove": {
-        if (current === undefined) throw notAMember(op.groupId, member);
-        if (current.role === "ADMIN") {
-          ensureKeepsAnAdmin({
-            groupId: op.groupId,
-            member,
-            currentRole: current.role,
-            newRole: undefined,
-            directAdminCount: await adminCount(op.groupId),
-          });
-        }
-        setState(op.groupId, member, undefined);
-        return { membership: current, effect: "removed" };
-      }
-      case "change_role": {
-        if (current === undefined) throw notAMember(op.groupId, member);
-        const role = op.role ?? current.role;
-        if (current.role === role) return { membership: current, effect: "unchanged" };
-        return changeRole(current, role);
-      }
-    }
-  };
-  const changeRole = async (current: MembershipRecord, role: Role): Promise<{ membership: MembershipRecord; effect: OperationEffect }> => {
-    if (current.role === "ADMIN") {
-      ensureKeepsAnAdmin({
-        groupId: current.groupId,
-        member: current.member,
-        currentRole: current.role,
-        newRole: role,
-        directAdminCount: await adminCount(current.groupId),
-      });
-    }
-    const membership: MembershipRecord = { ...current, role, updateTime: now };
-    setState(current.groupId, current.member, membership);
-    return { membership, effect: "changed" };
-  };
-
-  const results: BatchResult[] = [];
-  const effects: (OperationEffect | undefined)[] = [];
-  const marks = new Map<string, Role>();
-  for (const entry of checked) {
-    if (!("op" in entry)) {
-      results.push({ index: entry.index, tag: entry.tag, outcome: { ok: false, error: entry.error } });
-      effects.push(undefined);
-      continue;
-    }
-    try {
-      const { membership, effect } = await applyOne(entry.op);
-      results.push({ index: entry.index, tag: entry.tag, outcome: { ok: true, membership, changed: effect !== "unchanged" } });
-      effects.push(effect);
-    } catch (error) {
-      if (!isRosterError(error) || !itemErrorKinds.has(error.kind)) throw error;
-      results.push({ index: entry.index, tag: entry.tag, outcome: { ok: false, error } });
-      effects.push(undefined);
-    }
-    if (sync !== undefined && entry.op.groupId === sync.groupId) {
-      // A member sent stays, whatever became of its operation; one that is not a member has nothing to keep.
-      const after = state.get(memberKey(sync.groupId, entry.op.member.principal));
-      if (after !== undefined) marks.set(after.member, after.role);
-    }
-  }
-
-  await flush();
-  for (const [groupId, delta] of memberDelta) await ctx.groups.bumpMembership(groupId, delta, tx);
-  const syncMarks: SyncMark[] = [...marks].map(([member, role]) => ({ member, role }));
-  if (sync !== undefined && !sync.dryRun) await deps.marks.mark(sync.syncId, syncMarks, now, tx);
-  return { results, effects, syncAdminDelta, marks: syncMarks };
+  const sent = sync === undefined ? undefined : membersByGroup.get(sync.groupId);
+  const read = sync?.dryRun === true && sent !== undefined ? await withSimulatedRoles(stored, sync, [...sent], now, caller, tx) : stored;
+  const context: DecisionContext = { addSetsRole: sync !== undefined, now, actor: caller.principal };
+  return { deps, sync, tx, now, groups, access, context, ledger: createMembershipLedger(read), nestingLocked: false };
 }
 
-function notAMember(groupId: string, member: string): RosterError {
-  // The same message as the unary RemoveMember / UpdateMemberRole.
-  return notFound(`${member} is not a member of group "${groupId}"`);
+/**
+ * A dry run's earlier chunks were rolled back; the roles they simulated for
+ * the sync group's `members` are in the marks: `stored` with those roles.
+ */
+async function withSimulatedRoles(
+  stored: readonly MembershipRecord[],
+  sync: ChunkSync,
+  members: readonly string[],
+  now: Date,
+  caller: Caller,
+  tx: StoreCall,
+): Promise<MembershipRecord[]> {
+  const marked = await sync.marks.find(sync.syncId, members, tx);
+  const inSyncGroup = new Map(stored.filter((record) => record.groupId === sync.groupId).map((record) => [record.member, record]));
+  const simulated = [...marked].map(([member, role]): MembershipRecord => {
+    const current = inSyncGroup.get(member);
+    if (current === undefined) return { groupId: sync.groupId, member, role, createTime: now, updateTime: now, createdBy: caller.principal };
+    return current.role === role ? current : { ...current, role, updateTime: now };
+  });
+  return [...stored.filter((record) => record.groupId !== sync.groupId || !marked.has(record.member)), ...simulated];
+}
+
+/**
+ * Decides one operation on the chunk's state, checks the decided change
+ * against its whole group (a direct ADMIN stays; a new group edge is
+ * allowed), and records it; returns the change, or the RosterError that
+ * fails the operation alone.
+ */
+async function applyOperation(state: ChunkState, operation: MembershipOperation): Promise<MembershipChange | RosterError> {
+  try {
+    const change = decideOperation(
+      operation,
+      {
+        group: state.groups.get(operation.groupId),
+        current: state.ledger.current(operation.groupId, operation.member.principal),
+        memberGroup: operation.member.kind === "group" ? state.groups.get(operation.member.id) : undefined,
+      },
+      accessOf(state, operation),
+      state.context,
+    );
+    const edge = addsGroupEdge(operation, change);
+    if (takesAnAdmin(change)) await ensureKeepsADirectAdmin(state, change);
+    if (edge !== undefined) await ensureEdgeAllowedNow(state, edge);
+    state.ledger.record(change);
+    return change;
+  } catch (error) {
+    if (!isRosterError(error) || !itemErrorKinds.has(error.kind)) throw error;
+    return error;
+  }
+}
+
+/** Who decides `operation`'s access: the declared rule of its unary RPC on the chunk's facts, or nobody (already decided). */
+function accessOf(state: ChunkState, operation: MembershipOperation): OperationAccess {
+  const { authorization, caller } = state.deps;
+  if (authorization.kind === "authorized") return { kind: "authorized" };
+  const access = state.access;
+  if (access === undefined) throw new Error("a chunk authorized per operation read no access snapshot");
+  const rules = authorization.rules;
+  return {
+    kind: "decide",
+    rule: operation.kind === "add" ? rules.add : operation.kind === "remove" ? rules.remove : rules.changeRole,
+    callerPrincipal: caller.principal,
+    facts: access.factsOf(operation.groupId),
+    memberGroupFacts: operation.member.kind === "group" ? access.factsOf(operation.member.id) : undefined,
+  };
+}
+
+/** A change taking an ADMIN away must leave the group a direct ADMIN. */
+async function ensureKeepsADirectAdmin(state: ChunkState, change: MembershipChange): Promise<void> {
+  const directAdminCount = await state.ledger.adminCount(change.groupId, async () => {
+    const stored = await state.deps.ctx.memberships.countWithRole(change.groupId, "ADMIN", state.tx);
+    // A dry run's earlier chunks were rolled back: add what they simulated.
+    const sync = state.sync;
+    return sync?.dryRun === true && change.groupId === sync.groupId ? stored + sync.adminDelta : stored;
+  });
+  ensureKeepsAnAdmin({ groupId: change.groupId, member: change.member, currentRole: "ADMIN", newRole: change.after?.role, directAdminCount });
+}
+
+/** A new group edge must close no cycle and nest not too deep, checked on the graph in the database. */
+async function ensureEdgeAllowedNow(state: ChunkState, edge: { readonly parentId: string; readonly childId: string }): Promise<void> {
+  const { ctx, caller } = state.deps;
+  // The check reads the graph in the database: write this chunk's earlier changes first.
+  await ctx.membershipBulk.applyWrites(state.ledger.drain(), state.tx);
+  if (!state.nestingLocked) {
+    await ctx.nestingLock.take(state.tx);
+    state.nestingLocked = true;
+  }
+  await ensureEdgeAllowed(ctx, caller, edge.parentId, edge.childId, state.tx);
+}
+
+/** Writes the net change of every member touched, then each written group's member count. */
+async function writeChanges(state: ChunkState): Promise<void> {
+  const { ctx } = state.deps;
+  await ctx.membershipBulk.applyWrites(state.ledger.drain(), state.tx);
+  for (const [groupId, delta] of state.ledger.memberCountDeltas()) await ctx.groups.bumpMembership(groupId, delta, state.tx);
+}
+
+/**
+ * The sync group's members this chunk sent, with their role now: a member
+ * sent stays, whatever became of its operation (one that is not a member has
+ * nothing to keep). Recorded in the transaction, except in a dry run (which
+ * is rolled back: its caller records them after).
+ */
+async function markSyncMembers(state: ChunkState, sync: ChunkSync, operations: readonly MembershipOperation[]): Promise<SyncMark[]> {
+  const marks = new Map<string, Role>();
+  for (const operation of operations) {
+    if (operation.groupId !== sync.groupId) continue;
+    const current = state.ledger.current(sync.groupId, operation.member.principal);
+    if (current !== undefined) marks.set(current.member, current.role);
+  }
+  const syncMarks = [...marks].map(([member, role]) => ({ member, role }));
+  if (!sync.dryRun) await sync.marks.mark(sync.syncId, syncMarks, state.now, state.tx);
+  return syncMarks;
+}
+
+function outcomeOf(change: MembershipChange | RosterError): BatchOutcome {
+  if (isRosterError(change)) return { ok: false, error: change };
+  return { ok: true, membership: reportedMembership(change), changed: change.effect !== "unchanged" };
 }

@@ -24,24 +24,61 @@
  * span, the RPC's when tracing is on; without tracing that is a no-op.
  */
 import { trace } from "@opentelemetry/api";
-import type { Db } from "mongodb";
 import { deadlineExceeded, invalidArgument, resourceExhausted } from "../../domain/errors.ts";
 import type { Caller } from "../../domain/model.ts";
-import { createMembershipBulkStore } from "../../storage/membership-bulk-store.ts";
 import { createSyncMarkStore } from "../../storage/sync-mark-store.ts";
 import type { AppContext } from "../app-context.ts";
-import { storeCallOf } from "../call-scope.ts";
-import type { CallOptions } from "../types.ts";
-import { applyChunk, type ChunkDeps, type IndexedItem } from "./apply-chunk.ts";
+import { storeCallOf, type CallOptions } from "../call-options.ts";
+import { applyChunk, type BatchAccessRules, type BatchResult, type ChunkDeps, type IndexedItem } from "./apply-chunk.ts";
+import type { BatchItem } from "./check-operation.ts";
 import { createChunkReader, waitForClient, type WaitLimits } from "./chunk-reader.ts";
-import { defaultBatchLimits } from "./limits.ts";
-import { countEffects, finishSync, startSync, type SyncDeps, type SyncRun } from "./sync-run.ts";
-import type { BatchAccessRules, BatchApi, BatchItem, BatchLimits, BatchRequest, BatchResponse, BatchResult } from "./types.ts";
+import { defaultBatchLimits, type BatchLimits } from "./limits.ts";
+import { countEffects, finishSync, startSync, type SyncDeps, type SyncRun, type SyncSummary } from "./sync-run.ts";
 
-/** Creates the engine over the app's stores; `db` is where its bulk and scratch collections live. */
-export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = defaultBatchLimits): BatchApi {
-  const bulk = createMembershipBulkStore(db);
-  const marks = createSyncMarkStore(db);
+/** One message of a batch stream. */
+export type BatchRequest =
+  | { readonly kind: "operation"; readonly item: BatchItem }
+  /** Only as the first message: the stream is the complete desired member list of `groupId`. */
+  | { readonly kind: "sync"; readonly groupId: string; readonly dryRun: boolean };
+
+/** One message of the answer stream. */
+export type BatchResponse =
+  | { readonly kind: "result"; readonly result: BatchResult }
+  | { readonly kind: "summary"; readonly summary: SyncSummary };
+
+/** Counters for tests and metrics: how far the engine has read and answered, over all streams. */
+export interface BatchStats {
+  /** Operations taken from request streams. */
+  readonly pulled: number;
+  /** Results handed to the transport. */
+  readonly answered: number;
+}
+
+export interface BatchApi {
+  readonly limits: BatchLimits;
+  /**
+   * Applies a stream of operations in chunks and yields one result per
+   * operation, in request order, after the chunk holding it committed. Reads
+   * `requests` only when it is ready for another chunk and yields a chunk's
+   * results only as fast as they are consumed, so memory stays bounded by the
+   * chunk size whatever the stream's length. Throws (ending the stream) only
+   * for failures of the stream itself: limits, a misplaced sync message, a
+   * refused sync, the database.
+   */
+  stream(
+    caller: Caller,
+    requests: AsyncIterable<BatchRequest>,
+    rules: BatchAccessRules,
+    options?: CallOptions,
+  ): AsyncGenerator<BatchResponse>;
+  /** The unary form: 1..maxUnaryOperations items (invalid_argument "operations" otherwise), all results. */
+  applyAll(caller: Caller, items: readonly BatchItem[], rules: BatchAccessRules, options?: CallOptions): Promise<BatchResult[]>;
+  stats(): BatchStats;
+}
+
+/** Creates the engine over the app's stores (its scratch collection of sync marks lives in the same database). */
+export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBatchLimits): BatchApi {
+  const marks = createSyncMarkStore(ctx.database);
   let pulled = 0;
   let answered = 0;
 
@@ -76,8 +113,8 @@ export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = de
       next.catch(() => undefined);
       return next;
     };
-    const chunkDeps: ChunkDeps = { ctx, bulk, marks, caller, rules };
-    const syncDeps: SyncDeps = { ...chunkDeps, pageSize: limits.chunkSize };
+    const chunkDeps: ChunkDeps = { ctx, caller, authorization: { kind: "per_operation", rules } };
+    const syncDeps: SyncDeps = { ctx, caller, rules, marks, pageSize: limits.chunkSize };
     let sync: SyncRun | undefined;
     let first = true;
     let index = 0;
@@ -108,7 +145,7 @@ export function createBatchApi(ctx: AppContext, db: Db, limits: BatchLimits = de
           const outcome = await applyChunk(
             chunkDeps,
             items,
-            sync === undefined ? undefined : { groupId: sync.groupId, syncId: sync.syncId, dryRun: sync.dryRun, adminDelta: sync.adminDelta },
+            sync === undefined ? undefined : { groupId: sync.groupId, syncId: sync.syncId, dryRun: sync.dryRun, adminDelta: sync.adminDelta, marks },
             call,
           );
           if (sync !== undefined) countEffects(sync, outcome.effects, outcome.syncAdminDelta);

@@ -1,26 +1,37 @@
 /**
- * Validates one batch operation with the unary RPCs' rules and field names
- * ("group_id", "member", "role"), so a batch item fails with exactly the
- * message AddMember, RemoveMember or UpdateMemberRole would give.
+ * Parses one membership operation as a client sent it, with the unary RPCs'
+ * rules and field names ("group_id", "member", "role"): a batch item fails
+ * with exactly the message AddMember, RemoveMember or UpdateMemberRole
+ * would give, because those RPCs are parsed here too (as a chunk of one).
  */
-import { invalidArgument, isRosterError } from "../../domain/errors.ts";
+import { invalidArgument, isRosterError, type RosterError } from "../../domain/errors.ts";
 import { validateGroupId } from "../../domain/group-validation.ts";
+import type { MembershipOperation } from "../../domain/membership-operation.ts";
 import type { Role } from "../../domain/model.ts";
-import { parsePrincipal, type ParsedPrincipal } from "../../domain/principal.ts";
+import { parsePrincipal } from "../../domain/principal.ts";
 import { codePointLength } from "../../domain/text-length.ts";
-import type { BatchItem, BatchOperation } from "./types.ts";
+
+/**
+ * One operation as the client sent it (strings unchecked). `role` undefined
+ * is ROLE_UNSPECIFIED: MEMBER for an add, invalid for a role change.
+ */
+export type BatchOperation =
+  | { readonly kind: "add"; readonly groupId: string; readonly member: string; readonly role: Role | undefined }
+  | { readonly kind: "remove"; readonly groupId: string; readonly member: string }
+  | { readonly kind: "change_role"; readonly groupId: string; readonly member: string; readonly role: Role | undefined };
+
+/**
+ * One item of a batch: its client tag and its operation, or the error the
+ * edge already found while converting it (no operation set, an unknown role
+ * number). Such an item fails alone, like any other invalid operation.
+ */
+export interface BatchItem {
+  readonly tag: string;
+  readonly operation: BatchOperation | RosterError;
+}
 
 /** Longest client tag, in characters (proto comment on MembershipOperation.tag). */
 export const MAX_TAG_LENGTH = 256;
-
-/** A well-formed operation. */
-export interface CheckedOperation {
-  readonly kind: BatchOperation["kind"];
-  readonly groupId: string;
-  readonly member: ParsedPrincipal;
-  /** add: the role granted (MEMBER when unspecified); change_role: the new role; remove: undefined. */
-  readonly role: Role | undefined;
-}
 
 /** The group a sync stream is confined to. */
 export interface SyncScope {
@@ -28,7 +39,7 @@ export interface SyncScope {
 }
 
 /** Checks `item`; throws invalid_argument naming the field. */
-export function checkOperation(item: BatchItem, sync: SyncScope | undefined): CheckedOperation {
+export function checkOperation(item: BatchItem, sync: SyncScope | undefined): MembershipOperation {
   if (codePointLength(item.tag) > MAX_TAG_LENGTH) throw invalidArgument("tag", `must be at most ${MAX_TAG_LENGTH} characters`);
   const operation = item.operation;
   if (isRosterError(operation)) throw operation;
@@ -42,7 +53,7 @@ export function checkOperation(item: BatchItem, sync: SyncScope | undefined): Ch
       // ROLE_UNSPECIFIED on AddMember means MEMBER (proto comment).
       return { kind: "add", groupId, member, role: operation.role ?? "MEMBER" };
     case "remove":
-      return { kind: "remove", groupId, member, role: undefined };
+      return { kind: "remove", groupId, member };
     case "change_role":
       if (operation.role === undefined) throw invalidArgument("role", "is required (MEMBER, MANAGER or ADMIN)");
       return { kind: "change_role", groupId, member, role: operation.role };

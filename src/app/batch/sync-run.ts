@@ -1,5 +1,5 @@
 /**
- * Sync mode (issue 5): a stream whose first message declares `sync` for a
+ * Sync mode: a stream whose first message declares `sync` for a
  * group sends the complete desired set of that group's direct members. Each
  * add is applied like any other (a different role changes the role), and
  * every member sent is marked in a scratch collection (see
@@ -24,25 +24,41 @@
  * only counts in the plan step.
  */
 import { randomBytes } from "node:crypto";
-import { evaluateAccess, groupNotFound, type AccessFacts } from "../../domain/access-policy.ts";
+import { evaluateAccess, groupNotFound, memberSituation, type AccessFacts } from "../../domain/access-policy.ts";
 import { ensureGroupActive } from "../../domain/group-lifecycle.ts";
 import { validateGroupId } from "../../domain/group-validation.ts";
 import { adminsToKeep } from "../../domain/membership-rules.ts";
-import type { MembershipRecord } from "../../domain/model.ts";
+import type { MembershipEffect } from "../../domain/membership-operation.ts";
+import type { Caller, MembershipRecord } from "../../domain/model.ts";
 import { parsePrincipal } from "../../domain/principal.ts";
 import type { GroupNode } from "../../storage/documents.ts";
 import type { MembershipWrite } from "../../storage/membership-bulk-store.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
+import type { SyncMarkStore } from "../../storage/sync-mark-store.ts";
 import { runTransaction } from "../../storage/transaction.ts";
 import { loadAccessSnapshot } from "../access-facts.ts";
-import type { ChunkDeps, OperationEffect } from "./apply-chunk.ts";
-import { situationFor } from "./operation-access.ts";
-import type { SyncSummary } from "./types.ts";
+import type { AppContext } from "../app-context.ts";
+import type { BatchAccessRules } from "./apply-chunk.ts";
 
-/** What a chunk needs, plus the page size of the end-of-stream read. */
-export interface SyncDeps extends ChunkDeps {
+/** What a sync stream needs. */
+export interface SyncDeps {
+  readonly ctx: AppContext;
+  readonly caller: Caller;
+  readonly rules: BatchAccessRules;
+  readonly marks: SyncMarkStore;
   /** Members read per page at the end of the stream. */
   readonly pageSize: number;
+}
+
+/** Counts of a sync stream, sent last. */
+export interface SyncSummary {
+  readonly groupId: string;
+  readonly added: number;
+  readonly changed: number;
+  readonly removed: number;
+  readonly unchanged: number;
+  readonly keptLastAdmins: number;
+  readonly dryRun: boolean;
 }
 
 /** The running state of one sync stream. */
@@ -79,7 +95,7 @@ export async function startSync(deps: SyncDeps, groupId: string, dryRun: boolean
 }
 
 /** Counts a chunk's effects into the summary. */
-export function countEffects(run: SyncRun, effects: readonly (OperationEffect | undefined)[], adminDelta: number): void {
+export function countEffects(run: SyncRun, effects: readonly (MembershipEffect | undefined)[], adminDelta: number): void {
   for (const effect of effects) {
     if (effect === "added") run.added += 1;
     else if (effect === "changed") run.changed += 1;
@@ -143,7 +159,7 @@ async function unmarkedOf(
     const decision = evaluateAccess(
       deps.rules.remove,
       facts,
-      situationFor(deps.rules.remove, deps.caller, {
+      memberSituation(deps.rules.remove, deps.caller.principal, {
         member: parsePrincipal(membership.member, "member"),
         role: undefined,
         currentRole: membership.role,
@@ -185,7 +201,7 @@ async function removeUnmarked(
   let removed = 0;
   let extraKept = 0;
   for (let after: string | undefined; ; ) {
-    const page = await runTransaction(ctx.client, call, async (tx) => {
+    const page = await runTransaction(ctx.database, call, async (tx) => {
       const group = await ctx.groups.get(run.groupId, tx);
       const facts = await authorizeSync(deps, group, run.groupId, tx);
       ensureGroupActive({ id: run.groupId, state: facts.state });
@@ -205,7 +221,7 @@ async function removeUnmarked(
         }
       }
       const writes: MembershipWrite[] = doomed.map((m) => ({ kind: "delete", groupId: m.groupId, member: m.member }));
-      await deps.bulk.applyWrites(writes, tx);
+      await ctx.membershipBulk.applyWrites(writes, tx);
       if (writes.length > 0) await ctx.groups.bumpMembership(run.groupId, -writes.length, tx);
       return { removed: writes.length, keptHere, last: members.at(-1)?.member, full: members.length === deps.pageSize };
     });

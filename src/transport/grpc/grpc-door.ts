@@ -8,7 +8,7 @@ import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
-import type { ServiceRegistration } from "../../handlers/index.ts";
+import type { ServiceRegistration } from "../../rpc/service-registration.ts";
 import type { RpcPipeline } from "../../rpc/pipeline.ts";
 import { addBenchNoop } from "./bench-noop.ts";
 import { createCallAdapter } from "./call-adapters.ts";

@@ -5,7 +5,7 @@
  * is really stored.
  */
 import { MongoClient, type Db } from "mongodb";
-import type { RosterApp } from "../../../src/app/types.ts";
+import type { RosterApp } from "../../../src/app/index.ts";
 import type { Caller, GroupRecord, MemberVisibility, Role, Visibility } from "../../../src/domain/model.ts";
 import { groupInput } from "../../support/group-input.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../../support/mongo.ts";

@@ -4,14 +4,14 @@
  * client may send but that mean nothing (an unknown number, an ACL entry
  * without permission) are invalid_argument naming the field.
  */
-import { invalidArgument } from "../../domain/errors.ts";
-import type { GrantablePermission, GroupState, MemberVisibility, Permission, Role, Visibility } from "../../domain/model.ts";
-import { Permission as ProtoPermission, Role as ProtoRole } from "../../../gen/roster/v1/access_pb.ts";
+import { invalidArgument } from "../domain/errors.ts";
+import type { GrantablePermission, GroupState, MemberVisibility, Permission, Role, Visibility } from "../domain/model.ts";
+import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
 import {
   GroupState as ProtoGroupState,
   MemberVisibility as ProtoMemberVisibility,
   Visibility as ProtoVisibility,
-} from "../../../gen/roster/v1/group_pb.ts";
+} from "../../gen/roster/v1/group_pb.ts";
 
 /** ROLE_UNSPECIFIED → undefined (the caller decides what "unset" means: MEMBER on AddMember, any role in filters). */
 export function roleFromProto(value: ProtoRole, field: string): Role | undefined {

@@ -1,13 +1,13 @@
 /** Memberships between the domain and protobuf. */
 import { create } from "@bufbuild/protobuf";
-import type { PrincipalGroupEntry } from "../../app/types.ts";
-import type { MembershipRecord } from "../../domain/model.ts";
+import type { PrincipalGroupEntry } from "../app/index.ts";
+import type { MembershipRecord } from "../domain/model.ts";
 import {
   MembershipSchema,
   PrincipalGroupSchema,
   type Membership,
   type PrincipalGroup,
-} from "../../../gen/roster/v1/membership_pb.ts";
+} from "../../gen/roster/v1/membership_pb.ts";
 import { roleToProto } from "./enums.ts";
 import { groupToProto } from "./group.ts";
 import { timestampOf } from "./timestamps.ts";

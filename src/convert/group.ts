@@ -3,10 +3,10 @@
  * the request parsers that turn a proto Group into the app's plain inputs.
  * Field names in errors are the proto paths the client sent ("group.policies.visibility").
  */
-import { create } from "@bufbuild/protobuf";
-import type { CallerAccess as AppCallerAccess, GroupInput, GroupUpdate, GroupUpdatePath, GroupValues } from "../../app/types.ts";
-import { invalidArgument } from "../../domain/errors.ts";
-import type { AclEntry as DomainAclEntry, GroupRecord } from "../../domain/model.ts";
+import { create, type DescMessage, type Message } from "@bufbuild/protobuf";
+import type { CallerAccess as AppCallerAccess, GroupInput, GroupUpdate, GroupUpdatePath, GroupValues } from "../app/index.ts";
+import { invalidArgument } from "../domain/errors.ts";
+import type { AclEntry as DomainAclEntry, GroupRecord } from "../domain/model.ts";
 import {
   AclEntrySchema,
   CallerAccessSchema,
@@ -16,8 +16,8 @@ import {
   type AclEntry,
   type CallerAccess,
   type Group,
-} from "../../../gen/roster/v1/group_pb.ts";
-import type { UpdateGroupRequest } from "../../../gen/roster/v1/group_service_pb.ts";
+} from "../../gen/roster/v1/group_pb.ts";
+import { UpdateGroupRequestSchema, type UpdateGroupRequest } from "../../gen/roster/v1/group_service_pb.ts";
 import {
   grantablePermissionFromProto,
   groupStateToProto,
@@ -127,6 +127,17 @@ export function groupUpdateFromProto(request: UpdateGroupRequest): GroupUpdate {
     }
   }
   return { id: group.id, values: groupValuesFromProto(group), mask, etag: request.etag };
+}
+
+/**
+ * How to read the group update a request of type `input` carries, or
+ * undefined when it carries none. An access rule that declares
+ * manage_fields or a parent_field compares that update with the stored group,
+ * so it can only be declared on such a request (UpdateGroupRequest).
+ */
+export function groupUpdateReaderFor(input: DescMessage): ((request: Message) => GroupUpdate) | undefined {
+  if (input.typeName !== UpdateGroupRequestSchema.typeName) return undefined;
+  return (request) => groupUpdateFromProto(request as UpdateGroupRequest);
 }
 
 /** ACL entries of a request; permissions must be READ, WRITE or MANAGE ("entries[2].permission: ..."). */

@@ -1,0 +1,32 @@
+/**
+ * The per-call options every use case takes, and their translation into the
+ * StoreCall that storage methods take (deadline and cancellation, no session).
+ */
+import type { StoreCall } from "../storage/store-call.ts";
+import type { RequestMemo } from "./request-memo.ts";
+
+/**
+ * Per-call options. `deadline` (epoch milliseconds) bounds the database work:
+ * every query gets `maxTimeMS` from the time remaining, and a use case that
+ * runs out of time throws RosterError("deadline_exceeded"). `signal` aborts
+ * between database steps (a cancelled RPC), also as deadline_exceeded.
+ */
+export interface CallOptions {
+  readonly deadline?: number;
+  readonly signal?: AbortSignal;
+  /**
+   * Per-request cache (from `createRequestMemo()`): pass the same memo to
+   * `access.authorize` and to the use case of one RPC so the caller's
+   * transitive groups are loaded once. Never share one between requests.
+   */
+  readonly memo?: RequestMemo;
+}
+
+/** The StoreCall of `options`: its deadline and signal, outside any transaction. */
+export function storeCallOf(options: CallOptions | undefined): StoreCall {
+  if (options === undefined) return {};
+  const call: { deadline?: number; signal?: AbortSignal } = {};
+  if (options.deadline !== undefined) call.deadline = options.deadline;
+  if (options.signal !== undefined) call.signal = options.signal;
+  return call;
+}
