@@ -35,6 +35,7 @@ export const accessRules = {
   UndeleteGroup: { ...none, requires: "MANAGE", groupField: "id" },
   GetGroupAcl: { ...none, requires: "MANAGE", groupField: "group_id" },
   SetGroupAcl: { ...none, requires: "MANAGE", groupField: "group_id" },
+  IssueGroupToken: { ...none, requires: "WRITE", groupField: "group_id" },
   AddMember: {
     ...none,
     requires: "WRITE",
@@ -55,6 +56,7 @@ export const accessRules = {
     memberField: "principal",
     selfAllowed: true,
   },
+  CheckMemberships: { ...none, requires: "FILTERED" },
   BatchMemberships: { ...none, requires: "PER_ITEM" },
   BatchUpdateMemberships: { ...none, requires: "PER_ITEM" },
 } as const satisfies Record<string, AccessRuleSpec>;
