@@ -38,6 +38,8 @@ export type {
   AddMemberResult,
   CheckMembershipQuery,
   CheckMembershipResult,
+  CheckMembershipsQuery,
+  CheckMembershipsResult,
   ListMembershipsQuery,
   ListPrincipalGroupsQuery,
   MembershipPage,

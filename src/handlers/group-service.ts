@@ -3,7 +3,7 @@
  * was decided by the pipeline's authorization step before any of this runs
  * (see src/rpc/authorization-interceptor.ts); the handlers never re-check.
  */
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/index.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
@@ -75,6 +75,11 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
     async getGroupAcl(req, ctx) {
       const acl = await app.groups.getAcl(requireCaller(ctx), req.groupId, callOptionsOf(ctx));
       return { entries: acl.entries.map(aclEntryToProto), etag: acl.etag };
+    },
+
+    issueGroupToken() {
+      // Built in the next commits (issue 14 item 6).
+      throw new ConnectError("IssueGroupToken is not implemented yet", Code.Unimplemented);
     },
 
     async setGroupAcl(req, ctx) {

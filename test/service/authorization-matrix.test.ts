@@ -51,6 +51,8 @@ const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; reado
   ListMemberships: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
   ListPrincipalGroups: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
   CheckMembership: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
+  // FILTERED: G is answered exactly when CheckMembership would be (checked below).
+  CheckMemberships: /* */ { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
   // PER_ITEM: the call itself only needs authentication; its one `add`
   // operation is refused or applied exactly like AddMember (checked below).
   BatchUpdateMemberships: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
@@ -126,6 +128,8 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
       return { method: m(rpc), request: {}, target: g };
     case "CheckMembership":
       return { method: m(rpc), request: { groupId: g, principal: "user:member" }, target: g };
+    case "CheckMemberships":
+      return { method: m(rpc), request: { groupIds: [g], principal: "user:member" }, target: g };
     case "BatchUpdateMemberships":
       return {
         method: m(rpc),
@@ -207,6 +211,12 @@ describe("authorization matrix over gRPC", () => {
     expect(result.code, result.details).toBe(expected);
     if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
     if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
+    if (rpc === "CheckMemberships") {
+      const checkExpected = matrix["CheckMembership"]?.codes[callers.indexOf(caller)];
+      const response = result.response as { checks: { groupId: string }[]; missingIds: string[] };
+      expect(response.checks.map((check) => check.groupId)).toEqual(checkExpected === OK ? [result.target] : []);
+      expect(response.missingIds).toEqual(checkExpected === OK ? [] : [result.target]);
+    }
     if (rpc === "BatchUpdateMemberships") {
       // The per-item status is what AddMember would answer the same caller.
       const addMemberExpected = matrix["AddMember"]?.codes[callers.indexOf(caller)] ?? "OK";
