@@ -6,9 +6,7 @@
  * that keep several documents consistent.
  */
 import {
-  allowedActions,
   canSeeGroup,
-  effectivePermission,
   evaluateAccess,
   groupNotFound,
   groupRefBySlug,
@@ -28,7 +26,7 @@ import {
   validateSlug,
   type AclEntryInput,
 } from "../domain/group-validation.ts";
-import type { AclEntry, Caller, GroupDraft, GroupRecord, GroupValues as DomainGroupValues, Permission, Role } from "../domain/model.ts";
+import type { AclEntry, Caller, GroupDraft, GroupRecord, GroupValues as DomainGroupValues } from "../domain/model.ts";
 import { describeCycle, MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
@@ -36,7 +34,9 @@ import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
 import {
   accessFactsOf,
+  callerAccessOf,
   isCreator,
+  type CallerAccess,
   loadAccessFacts,
   loadAccessSnapshot,
   loadAncestors,
@@ -45,6 +45,8 @@ import {
   loadVisibleGroupIds,
 } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
+
+export type { CallerAccess } from "./access-facts.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { listGroups, type GroupPage, type ListGroupsQuery } from "./list-groups.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
@@ -85,15 +87,6 @@ export interface GroupUpdate {
 
 /** GetGroup: by id, or by namespace and slug. */
 export type GroupRef = { readonly id: string } | { readonly namespace: string; readonly slug: string };
-
-/** What the caller may do on a group (proto CallerAccess). */
-export interface CallerAccess {
-  /** Highest role, direct or through nested groups; undefined when not a member. */
-  readonly role: Role | undefined;
-  readonly effectivePermission: Permission;
-  /** domain allowedActions(facts): "group.read", "members.add", ... */
-  readonly permissions: readonly string[];
-}
 
 export interface GroupWithAccess {
   readonly group: GroupRecord;
@@ -337,7 +330,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       if (!canSeeGroup(facts)) throw groupNotFound(name);
       return {
         group: groupRecordOf(group),
-        access: { role: facts.role, effectivePermission: effectivePermission(facts), permissions: allowedActions(facts) },
+        access: callerAccessOf(facts),
       };
     },
 

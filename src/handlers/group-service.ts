@@ -8,6 +8,7 @@ import type { RosterApp } from "../app/index.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { permissionFilterFromProto } from "../convert/enums.ts";
 import {
   aclEntriesFromProto,
   aclEntryToProto,
@@ -51,10 +52,17 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
           pageSize: req.pageSize,
           pageToken: req.pageToken,
           orderBy: req.orderBy,
+          permission: permissionFilterFromProto(req.permission, "permission"),
+          memberPrincipals: req.memberPrincipals,
         },
         callOptionsOf(ctx),
       );
-      return { groups: page.groups.map(groupToProto), nextPageToken: page.nextPageToken, totalSize: page.totalSize };
+      return {
+        groups: page.groups.map(groupToProto),
+        nextPageToken: page.nextPageToken,
+        totalSize: page.totalSize,
+        callerAccess: Object.fromEntries([...page.access].map(([id, access]) => [id, callerAccessToProto(access)])),
+      };
     },
 
     async updateGroup(req, ctx) {
