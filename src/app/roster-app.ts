@@ -66,7 +66,7 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     logger: deps.logger,
   };
   return {
-    groups: createGroupsApi(ctx),
+    groups: createGroupsApi(ctx, deps.batchLimits),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),

@@ -6,6 +6,7 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/index.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
+import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { permissionFilterFromProto } from "../convert/enums.ts";
@@ -23,10 +24,12 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
   // UpdateGroup's rule depends on the stored group (manage_fields,
   // parent_field): the app decides those parts inside its transaction.
   const updateRule = compileAccessRule(GroupService.method.updateGroup).spec;
+  // CreateGroup's initial members are added as AddMember adds members.
+  const addMemberRule = compileAccessRule(MembershipService.method.addMember).spec;
   return {
     async createGroup(req, ctx) {
-      const input = groupInputFromProto(req.group);
-      const group = await app.groups.create(requireCaller(ctx), input, req.requestId, callOptionsOf(ctx));
+      const input = groupInputFromProto(req.group, req.members);
+      const group = await app.groups.create(requireCaller(ctx), input, req.requestId, callOptionsOf(ctx), addMemberRule);
       return { group: groupToProto(group) };
     },
 

@@ -5,7 +5,7 @@
 import type { GroupInput } from "../../src/app/index.ts";
 
 /** Fields to set instead of the defaults; one left undefined keeps its default (so optional fixture specs can be passed as they are). */
-export type GroupInputOverrides = { readonly [K in keyof GroupInput]?: GroupInput[K] | undefined };
+export type GroupInputOverrides = { readonly [K in Exclude<keyof GroupInput, "members">]?: GroupInput[K] | undefined };
 
 /** A valid CreateGroup input with `slug`: top-level, no namespace, description or labels, PRIVATE, MEMBERS; display name defaults to the slug. */
 export function groupInput(slug: string, overrides: GroupInputOverrides = {}): GroupInput {
