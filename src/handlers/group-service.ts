@@ -3,13 +3,14 @@
  * was decided by the pipeline's authorization step before any of this runs
  * (see src/rpc/authorization-interceptor.ts); the handlers never re-check.
  */
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/index.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { permissionFilterFromProto } from "../convert/enums.ts";
+import { secondsOf, timestampOf } from "../convert/timestamps.ts";
 import {
   aclEntriesFromProto,
   aclEntryToProto,
@@ -88,9 +89,13 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
       return { entries: acl.entries.map(aclEntryToProto), etag: acl.etag };
     },
 
-    issueGroupToken() {
-      // Built in the next commits (issue 14 item 6).
-      throw new ConnectError("IssueGroupToken is not implemented yet", Code.Unimplemented);
+    async issueGroupToken(req, ctx) {
+      const issued = await app.groupTokens.issue(
+        requireCaller(ctx),
+        { groupId: req.groupId, audience: req.audience, ttlSeconds: req.ttl === undefined ? undefined : secondsOf(req.ttl) },
+        callOptionsOf(ctx),
+      );
+      return { token: issued.token, expireTime: timestampOf(issued.expireTime), tokenId: issued.tokenId };
     },
 
     async setGroupAcl(req, ctx) {

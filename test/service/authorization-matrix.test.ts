@@ -9,6 +9,7 @@
  * Mutating calls act on per-caller targets (their own member to remove,
  * their own copy of G to delete) so that cases stay independent.
  */
+import { generateKeyPairSync } from "node:crypto";
 import type { DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
@@ -44,6 +45,7 @@ const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; reado
   UndeleteGroup: /*    */ { codes: [NF, NF, NF, OK, NF, NF, OK, OK] },
   GetGroupAcl: /*      */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
   SetGroupAcl: /*      */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
+  IssueGroupToken: /*  */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   AddMember: /*        */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   RemoveMember: /*     */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   UpdateMemberRole: /* */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
@@ -114,6 +116,8 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
         },
         target: g,
       };
+    case "IssueGroupToken":
+      return { method: m(rpc), request: { groupId: g, audience: "reports" }, target: g };
     case "AddMember":
       return { method: m(rpc), request: { groupId: g, member: `user:new-${tag}`, role: ProtoRole.MEMBER }, target: g };
     case "RemoveMember":
@@ -143,7 +147,12 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
 
 beforeAll(async () => {
   mongo = await startTestMongo();
-  roster = await startTestRoster({ mongoUri: mongo.uri, dbName: uniqueDbName("authz_matrix"), admins: ["user:root"] });
+  roster = await startTestRoster({
+    mongoUri: mongo.uri,
+    dbName: uniqueDbName("authz_matrix"),
+    admins: ["user:root"],
+    env: { ROSTER_SIGNING_KEY: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }) },
+  });
   const app = roster.server.app;
   const parentId = await makeGroup(app, { members: { "user:parent-admin": "ADMIN" } });
   const acl = await makeProfileAcl(app);
