@@ -9,7 +9,6 @@
  * Mutating calls act on per-caller targets (their own member to remove,
  * their own copy of G to delete) so that cases stay independent.
  */
-import { generateKeyPairSync } from "node:crypto";
 import type { DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
@@ -20,6 +19,7 @@ import type { RosterClient, RpcOptions } from "../support/roster-client.ts";
 import { failureOf } from "../support/roster-client.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
 import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import { newPrivateKeyPem } from "../support/signing-keys.ts";
 import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "./caller-profiles.ts";
 import { makeGroup, root, uniqueSlug } from "./world.ts";
 
@@ -151,7 +151,7 @@ beforeAll(async () => {
     mongoUri: mongo.uri,
     dbName: uniqueDbName("authz_matrix"),
     admins: ["user:root"],
-    env: { ROSTER_SIGNING_KEY: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }) },
+    env: { ROSTER_SIGNING_KEY: newPrivateKeyPem("ec") },
   });
   const app = roster.server.app;
   const parentId = await makeGroup(app, { members: { "user:parent-admin": "ADMIN" } });

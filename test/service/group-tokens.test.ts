@@ -5,19 +5,19 @@
  * access rule (WRITE), validation with exact messages, and what Roster
  * does with a group token presented as a caller token (refuses it).
  */
-import { generateKeyPairSync } from "node:crypto";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
 import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import { newPrivateKeyPem } from "../support/signing-keys.ts";
 import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../web/support/protocol-clients.ts";
 import { makeGroup, root } from "./world.ts";
 
 const doors: readonly ProtocolName[] = ["gRPC", "Connect JSON"];
 const keys = {
-  ES256: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }),
-  RS256: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }),
+  ES256: newPrivateKeyPem("ec"),
+  RS256: newPrivateKeyPem("rsa"),
 } as const;
 
 interface World {
