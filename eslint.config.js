@@ -116,7 +116,7 @@ export default tseslint.config(
   },
   ...layering,
   {
-    files: ["eslint.config.js", "bin/**"],
+    files: ["eslint.config.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
   },
 );

@@ -10,7 +10,7 @@
  *
  * The stream client honours backpressure (waits for 'drain') and reads its
  * results as they come, like a well-behaved client. The command
- * (`node bin/roster.mjs import <group> members.csv`) is timed from its start
+ * (`node src/cli/roster/bin.mjs import <group> members.csv`) is timed from its start
  * to its exit, so its cost over the raw stream is all of its own: start-up,
  * the first pass that counts the rows, CSV parsing, progress, the report;
  * the budget is 10% more time. Stream and command run twice each (stream,

@@ -1,5 +1,5 @@
 /**
- * The `roster` command as a process (`node bin/roster.mjs`, the package's
+ * The `roster` command as a process (`node src/cli/roster/bin.mjs`, the package's
  * bin) against a real server started by the test fixtures: the everyday
  * calls and their exit codes; importing 10,000 rows with bad rows mixed in
  * (the report, the exit code, the stored members); sync and dry run, and a

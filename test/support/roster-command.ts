@@ -1,5 +1,5 @@
 /**
- * The `roster` command as a child process (`node bin/roster.mjs`, what the
+ * The `roster` command as a child process (`node src/cli/roster/bin.mjs`, what the
  * package's bin runs), for tests and the batch benchmark: its exit code and
  * output, and the child itself to send it signals.
  */
@@ -24,7 +24,7 @@ export interface RunningCommand {
 
 /** Starts `roster <args>` with only `env` (plus PATH and HOME) in its environment, in `cwd` (default: the repository). */
 export function startRosterCommand(args: readonly string[], env: Readonly<Record<string, string>>, cwd = repoRoot): RunningCommand {
-  const child = spawn(process.execPath, [`${repoRoot}bin/roster.mjs`, ...args], {
+  const child = spawn(process.execPath, [`${repoRoot}src/cli/roster/bin.mjs`, ...args], {
     cwd,
     env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -14,4 +14,4 @@ await Promise.all([
 ]);
 const { register } = await import("tsx/esm/api");
 register();
-await import("../src/cli/roster/main.ts");
+await import("./main.ts");
