@@ -181,11 +181,19 @@ async function pump(
     call.end(headersToMetadata(res.trailer));
   } catch (error) {
     const status = grpcStatusOf(error, ctx);
-    await writes.flushed(ctx.signal).catch(() => undefined);
+    // Bounded: a client that stops reading must not keep the call open forever.
+    await Promise.race([writes.flushed(ctx.signal).catch(() => undefined), delay(STATUS_FLUSH_WAIT_MS)]);
     call.emit("error", status);
   } finally {
     finishCall(ctx);
   }
+}
+
+/** How long an error status waits for the messages before it to leave. */
+const STATUS_FLUSH_WAIT_MS = 5_000;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Writes to a grpc-js call, counting the messages grpc-js has not yet handed to HTTP/2. */
