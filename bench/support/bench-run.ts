@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../../test/support/spawn-embedded-mongo.ts";
+import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "@roster/embedded-mongo";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const startTimeoutMs = 30_000;

@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createHealthMonitor, type HealthMonitor } from "../../src/ops/health.ts";
-import { startEmbeddedMongo, type EmbeddedMongo } from "../../src/embedded-mongo/index.ts";
+import { startEmbeddedMongo, type EmbeddedMongo } from "@roster/embedded-mongo";
 import { createHealthClient, type HealthClient, type HealthStatus } from "./health-client.ts";
 
 let mongo: EmbeddedMongo;
