@@ -35,9 +35,9 @@ import { collectionNames, membershipToDoc } from "../src/storage/documents.ts";
 import { rosterIndexes } from "../src/storage/indexes.ts";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { addOp, openBatchStream } from "../test/batch/support/batch-client.ts";
-import { startRosterCommand } from "../test/support/roster-command.ts";
-import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
+import { addOp, openBatchStream } from "../test/fixtures/batch-stream-client.ts";
+import { startRosterCommand } from "../test/fixtures/roster-command-process.ts";
+import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 
 const members = Number(process.env["BENCH_BATCH_MEMBERS"] ?? "100000");

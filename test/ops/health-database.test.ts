@@ -10,7 +10,7 @@ import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createHealthMonitor, type HealthMonitor } from "../../src/ops/health.ts";
 import { startEmbeddedMongo, type EmbeddedMongo } from "@roster/embedded-mongo";
-import { createHealthClient, type HealthClient, type HealthStatus } from "./health-client.ts";
+import { createHealthClient, type HealthClient, type HealthStatus } from "../fixtures/health-client.ts";
 
 let mongo: EmbeddedMongo;
 let client: MongoClient;

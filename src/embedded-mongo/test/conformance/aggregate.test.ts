@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Collection, Document } from "mongodb";
-import { useConformanceDb, type TestDoc } from "./fixture.ts";
+import { useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("aggregate");
 

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MongoServerError, type ChangeStream, type Collection, type Document } from "mongodb";
 import { uniqueDbName } from "../../testing.ts";
-import { useConformanceDb, type TestDoc } from "./fixture.ts";
+import { useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("csexp");
 const streams: ChangeStream<Document, Document>[] = [];

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Timestamp, type ChangeStream, type ChangeStreamOptions, type Collection, type Document } from "mongodb";
 import { uniqueDbName } from "../../testing.ts";
-import { useConformanceDb, type TestDoc } from "./fixture.ts";
+import { useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("changes");
 const openStreams: ChangeStream<Document, Document>[] = [];

@@ -10,7 +10,7 @@ import {
   Timestamp, type ChangeStream, type ClientSession, type Collection, type CommandStartedEvent, type CommandSucceededEvent,
   type Document, type MongoClient,
 } from "mongodb";
-import { expectServerError, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { expectServerError, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("clustertime");
 const streams: ChangeStream<Document, Document>[] = [];

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Collection } from "mongodb";
-import { expectServerError, listIndexes, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { expectServerError, listIndexes, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("collation");
 const caseInsensitive = { locale: "en", strength: 2 } as const;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { Document } from "mongodb";
 import { uniqueDbName } from "../../testing.ts";
-import { expectServerError, useConformanceDb, listIndexes, type TestDoc } from "./fixture.ts";
+import { expectServerError, useConformanceDb, listIndexes, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("commands");
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Collection, MongoClient } from "mongodb";
-import { useConformanceDb, type TestDoc } from "./fixture.ts";
+import { useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("concurrency");
 const clientCount = 4;

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { Long, MongoBulkWriteError, ObjectId, type Collection, type Document, type WriteError } from "mongodb";
-import { expectBulkError, expectServerError, recordReplies, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { expectBulkError, expectServerError, recordReplies, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("crud");
 let collectionCounter = 0;

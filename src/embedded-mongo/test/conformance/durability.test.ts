@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Decimal128, Double, Int32, Long, MongoClient, type Collection, type Document } from "mongodb";
 import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../../spawn-embedded-mongo.ts";
-import { clientOptions, expectServerError, listIndexes, type TestDoc } from "./fixture.ts";
+import { clientOptions, expectServerError, listIndexes, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const externalDeployment = Boolean(process.env["MONGODB_URI"]);
 const servers: SpawnedEmbeddedMongo[] = [];

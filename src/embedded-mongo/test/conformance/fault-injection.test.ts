@@ -14,7 +14,7 @@ import {
   type Db, type Document, type MongoClientOptions,
 } from "mongodb";
 import { startTestMongo } from "../../testing.ts";
-import { clientOptions, expectServerError, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { clientOptions, expectServerError, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("faults", { enableTestCommands: true });
 const externalDeployment = Boolean(process.env["MONGODB_URI"]);

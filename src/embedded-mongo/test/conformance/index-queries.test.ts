@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { Double, Long, type Collection, type Document } from "mongodb";
-import { useConformanceDb, type TestDoc } from "./fixture.ts";
+import { useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("indexq");
 let indexed: Collection<TestDoc>;

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MongoInvalidArgumentError, type Collection, type Document } from "mongodb";
-import { expectServerError, recordReplies, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { expectServerError, recordReplies, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("limits");
 const MiB = 1024 * 1024;

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { MongoWriteConcernError, WriteConcern, type ClientSession, type Document } from "mongodb";
-import { expectServerError, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { expectServerError, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("txnrules");
 const sessions: ClientSession[] = [];

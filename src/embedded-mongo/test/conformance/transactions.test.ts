@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MongoClient, type ClientSession, type Collection, type Document } from "mongodb";
-import { clientOptions, expectServerError, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { clientOptions, expectServerError, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("txn");
 const externalDeployment = Boolean(process.env["MONGODB_URI"]);

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { BSON, Decimal128, Double, Int32, Long, type Collection, type Document } from "mongodb";
-import { expectServerError, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { expectServerError, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("typed_expr");
 

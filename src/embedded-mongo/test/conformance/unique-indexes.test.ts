@@ -4,7 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { Double, Long, type Collection, type Document, type IndexOptions, type MongoServerError } from "mongodb";
-import { expectBulkError, expectServerError, recordReplies, useConformanceDb, listIndexes, type TestDoc } from "./fixture.ts";
+import { expectBulkError, expectServerError, recordReplies, useConformanceDb, listIndexes, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("unique");
 let counter = 0;

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Document, WriteError } from "mongodb";
-import { expectBulkError, expectServerError, useConformanceDb, type TestDoc } from "./fixture.ts";
+import { expectBulkError, expectServerError, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("validation");
 

@@ -2,7 +2,7 @@ import { Int32, Timestamp } from "bson";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createEngine } from "../../engine/index.ts";
 import type { ChangeEvent, Engine } from "../../engine/index.ts";
-import { insertAll, plain } from "./helpers.ts";
+import { insertAll, plain } from "../fixtures/engine-reads-and-errors.ts";
 
 const NS = "db.events";
 let engine: Engine;

@@ -3,8 +3,8 @@ import { appendFile, readdir, readFile, stat, writeFile } from "node:fs/promises
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createEngine } from "../../engine/index.ts";
-import { useDataDirs } from "./data-dirs.ts";
-import { engineError, idOf, insertAll, read, readTyped } from "./helpers.ts";
+import { useDataDirs } from "../fixtures/temp-data-dirs.ts";
+import { engineError, idOf, insertAll, read, readTyped } from "../fixtures/engine-reads-and-errors.ts";
 
 const NS = "db.things";
 const dirs = useDataDirs("engine-durability");

@@ -2,7 +2,7 @@ import { Double, Int32, Long, ObjectId } from "bson";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createEngine } from "../../engine/index.ts";
 import type { Engine } from "../../engine/index.ts";
-import { engineError, engineRejection, idOf, insertAll, plain, read } from "./helpers.ts";
+import { engineError, engineRejection, idOf, insertAll, plain, read } from "../fixtures/engine-reads-and-errors.ts";
 import { compileIndex, indexKeys } from "../../engine/index-keys.ts";
 
 const NS = "db.people";

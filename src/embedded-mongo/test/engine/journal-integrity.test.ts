@@ -11,8 +11,8 @@ import { describe, expect, it } from "vitest";
 import { createEngine } from "../../engine/index.ts";
 import type { Engine } from "../../engine/index.ts";
 import { decodeRecords } from "../../engine/record-file.ts";
-import { useDataDirs } from "./data-dirs.ts";
-import { engineError, idOf, insertAll, read } from "./helpers.ts";
+import { useDataDirs } from "../fixtures/temp-data-dirs.ts";
+import { engineError, idOf, insertAll, read } from "../fixtures/engine-reads-and-errors.ts";
 
 const NS = "db.big";
 const MiB = 1024 * 1024;

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Document } from "bson";
 import { createEngine } from "../../engine/index.ts";
 import type { Engine, FindStats } from "../../engine/index.ts";
-import { idOf, insertAll } from "./helpers.ts";
+import { idOf, insertAll } from "../fixtures/engine-reads-and-errors.ts";
 
 const NS = "db.groups";
 const N = 20_000;

@@ -2,7 +2,7 @@ import { Binary, Double, Int32, Long, ObjectId, UUID } from "bson";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createEngine, WriteConflictError } from "../../engine/index.ts";
 import type { Engine } from "../../engine/index.ts";
-import { engineError, engineRejection, idOf, insertAll, plain, read, readTyped } from "./helpers.ts";
+import { engineError, engineRejection, idOf, insertAll, plain, read, readTyped } from "../fixtures/engine-reads-and-errors.ts";
 
 const NS = "db.items";
 let engine: Engine;

@@ -1,7 +1,7 @@
 import { Double, Int32, Long, MongoClient, MongoServerError, type Db } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../index.ts";
-import { expectPlainOk } from "./expect-reply.ts";
+import { expectPlainOk } from "../fixtures/expect-reply.ts";
 
 /** Test documents: numeric ids, any other fields (including operators the driver types refuse). */
 interface Loose {

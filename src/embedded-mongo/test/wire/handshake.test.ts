@@ -1,7 +1,7 @@
 import { MongoClient, type TopologyDescription } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../index.ts";
-import { expectPlainOk } from "./expect-reply.ts";
+import { expectPlainOk } from "../fixtures/expect-reply.ts";
 
 let server: EmbeddedMongo;
 

@@ -1,8 +1,8 @@
 import { Binary, BSON, Long, Timestamp, type Document } from "bson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../index.ts";
-import { header, opMsg, opQuery, rawConnect, type RawConnection } from "./raw-wire-client.ts";
-import { expectPlainOk } from "./expect-reply.ts";
+import { header, opMsg, opQuery, rawConnect, type RawConnection } from "../fixtures/raw-wire-client.ts";
+import { expectPlainOk } from "../fixtures/expect-reply.ts";
 
 let server: EmbeddedMongo;
 const open: RawConnection[] = [];

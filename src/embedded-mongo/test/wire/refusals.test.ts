@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { MongoClient, type Db, type Document } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../index.ts";
-import { expectServerError as refusal } from "../conformance/fixture.ts";
+import { expectServerError as refusal } from "../fixtures/conformance-database.ts";
 
 let server: EmbeddedMongo;
 let client: MongoClient;

@@ -3,7 +3,7 @@ import { MongoClient, MongoServerError, type Db } from "mongodb";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../index.ts";
-import { opMsg, rawConnect, type RawConnection } from "./raw-wire-client.ts";
+import { opMsg, rawConnect, type RawConnection } from "../fixtures/raw-wire-client.ts";
 
 let server: EmbeddedMongo;
 let client: MongoClient;
