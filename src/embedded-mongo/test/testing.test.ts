@@ -1,8 +1,8 @@
 /** The testing helpers (testing.ts, spawn-embedded-mongo.ts) behave as every suite relies on. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MongoClient } from "mongodb";
 import { spawnEmbeddedMongo } from "../spawn-embedded-mongo.ts";
-import { startTestMongo, uniqueDbName } from "../testing.ts";
+import { sharedTestMongoVariable, startSharedTestMongo, startTestMongo, uniqueDbName } from "../testing.ts";
 
 describe("uniqueDbName", () => {
   it("gives distinct names that start with the prefix", () => {
@@ -29,6 +29,37 @@ describe("startTestMongo", () => {
     } finally {
       await client.close();
       await mongo.stop();
+    }
+  });
+});
+
+const external = (process.env["MONGODB_URI"] ?? "") !== "";
+
+describe("startSharedTestMongo", () => {
+  it.skipIf(external)("starts the store startTestMongo then hands out, except to suites that need test commands (skipped with MONGODB_URI, which is the shared deployment then)", async () => {
+    const shared = await startSharedTestMongo();
+    try {
+      expect(shared.uri).toMatch(/^mongodb:\/\/127\.0\.0\.1:\d+\//);
+      vi.stubEnv(sharedTestMongoVariable, shared.uri ?? "");
+      const mongo = await startTestMongo();
+      expect(mongo).toMatchObject({ uri: shared.uri, embedded: true });
+      await mongo.stop();
+      const client = new MongoClient(mongo.uri, { serverSelectionTimeoutMS: 10_000 });
+      try {
+        // stop() of a suite leaves the shared store serving the others.
+        expect(await client.db("admin").command({ ping: 1 })).toMatchObject({ ok: 1 });
+      } finally {
+        await client.close();
+      }
+      const own = await startTestMongo({ enableTestCommands: true });
+      try {
+        expect(own.uri).not.toBe(shared.uri);
+      } finally {
+        await own.stop();
+      }
+    } finally {
+      vi.unstubAllEnvs();
+      await shared.stop();
     }
   });
 });
