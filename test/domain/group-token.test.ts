@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { groupTokenTtlSeconds, validateAudience } from "../../src/domain/group-token.ts";
-import { errorText, thrownBy } from "./expect-roster-error.ts";
+import { errorText, thrownBy } from "../fixtures/expect-roster-error.ts";
 
 const limits = { defaultTtlSeconds: 900, maxTtlSeconds: 3600 };
 

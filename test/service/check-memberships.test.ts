@@ -11,11 +11,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../web/support/protocol-clients.ts";
-import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals, type CallerProfile } from "./caller-profiles.ts";
-import { makeGroup, root } from "./world.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../fixtures/protocol-clients.ts";
+import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals, type CallerProfile } from "../fixtures/caller-profiles.ts";
+import { makeGroup, root } from "../fixtures/groups-through-app.ts";
 
 const doors: readonly ProtocolName[] = ["gRPC", "Connect JSON"];
 const missingId = "no-such-group";

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig, parseArgs, renderConfigTable, settings, splitConfigArgs } from "../../src/config.ts";
-import { newPrivateKeyPem } from "../support/signing-keys.ts";
+import { newPrivateKeyPem } from "../fixtures/signing-keys.ts";
 
 let dir: string;
 let certPath: string;

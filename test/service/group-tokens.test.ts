@@ -8,11 +8,11 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { newPrivateKeyPem } from "../support/signing-keys.ts";
-import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../web/support/protocol-clients.ts";
-import { makeGroup, root } from "./world.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { newPrivateKeyPem } from "../fixtures/signing-keys.ts";
+import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../fixtures/protocol-clients.ts";
+import { makeGroup, root } from "../fixtures/groups-through-app.ts";
 
 const doors: readonly ProtocolName[] = ["gRPC", "Connect JSON"];
 const keys = {
