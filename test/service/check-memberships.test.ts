@@ -65,9 +65,15 @@ async function checkOne(door: ProtocolName, groupId: string, principal: string, 
 describe.each(doors)("CheckMemberships over %s", (door) => {
   it("answers each group exactly as CheckMembership does, from one request", async () => {
     for (const directOnly of [false, true]) {
-      const outcome = await call(door, "CheckMemberships", { principal: "user:member", groupIds: [g, h, n, d, missingId, g], directOnly }, "system admin");
+      const outcome = await call(
+        door,
+        "CheckMemberships",
+        { principal: "user:member", groupIds: [g, h, n, d, missingId, g], directOnly },
+        "system admin",
+      );
       const expected = [];
-      for (const id of [g, h, n, d]) expected.push({ groupId: id, result: await checkOne(door, id, "user:member", directOnly, "system admin") });
+      for (const id of [g, h, n, d])
+        expected.push({ groupId: id, result: await checkOne(door, id, "user:member", directOnly, "system admin") });
       expect(outcome).toEqual({ code: "OK", response: { checks: expected, missingIds: [missingId] } });
     }
     // What those answers are: direct, through G (with the path), none in a deleted group or directly in N.
@@ -90,7 +96,12 @@ describe.each(doors)("CheckMemberships over %s", (door) => {
     const outcome = await call(door, "CheckMemberships", { principal: `group:${g}`, groupIds: [n, h] }, "system admin");
     expect(outcome).toEqual({
       code: "OK",
-      response: { checks: [{ groupId: n, result: { isMember: true, role: "ROLE_MEMBER", path: [n] } }, { groupId: h, result: {} }] },
+      response: {
+        checks: [
+          { groupId: n, result: { isMember: true, role: "ROLE_MEMBER", path: [n] } },
+          { groupId: h, result: {} },
+        ],
+      },
     });
   });
 
@@ -104,7 +115,10 @@ describe.each(doors)("CheckMemberships over %s", (door) => {
         expect(outcome, profile).toEqual({ code: "OK", response: { missingIds: [g] } });
       } else {
         expect(single.code).toBe("OK");
-        expect(outcome, profile).toEqual({ code: "OK", response: { checks: [{ groupId: g, result: single.code === "OK" ? single.response : {} }] } });
+        expect(outcome, profile).toEqual({
+          code: "OK",
+          response: { checks: [{ groupId: g, result: single.code === "OK" ? single.response : {} }] },
+        });
       }
     }
     // On H only managers may list members: a MEMBER may ask about itself, not about others.
@@ -138,7 +152,10 @@ describe.each(doors)("CheckMemberships over %s", (door) => {
   it("refuses malformed requests naming the field", async () => {
     const cases: [object, string][] = [
       [{ principal: "user:member", groupIds: [] }, "group_ids: must have 1-100 entries (got 0)"],
-      [{ principal: "user:member", groupIds: Array.from({ length: 101 }, (_, i) => `g${i}`) }, "group_ids: must have 1-100 entries (got 101)"],
+      [
+        { principal: "user:member", groupIds: Array.from({ length: 101 }, (_, i) => `g${i}`) },
+        "group_ids: must have 1-100 entries (got 101)",
+      ],
       [{ principal: "user:member", groupIds: [g, "bad id"] }, "group_ids[1]: id must not contain whitespace or control characters"],
       [{ principal: "", groupIds: [g] }, "principal: is required"],
       [{ principal: "member", groupIds: [g] }, 'principal: must be "user:<id>", "group:<group id>" or "service:<id>"'],

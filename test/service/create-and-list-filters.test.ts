@@ -86,7 +86,9 @@ describe.each(doors)("CreateGroup with members over %s", (door) => {
     const group = created["group"] as { id: string; memberCount: number };
     expect(group.memberCount).toBe(4);
     const members = responseOf(await call(door, MembershipService, "ListMemberships", { groupId: group.id }));
-    expect((members["memberships"] as { member: string; role: string; createdBy: string }[]).map((m) => [m.member, m.role, m.createdBy])).toEqual([
+    expect(
+      (members["memberships"] as { member: string; role: string; createdBy: string }[]).map((m) => [m.member, m.role, m.createdBy]),
+    ).toEqual([
       [`group:${readable}`, "ROLE_MEMBER", "user:alice"],
       ["service:ci", "ROLE_MANAGER", "user:alice"],
       ["user:alice", "ROLE_ADMIN", "user:alice"],
@@ -103,8 +105,14 @@ describe.each(doors)("CreateGroup with members over %s", (door) => {
     const slug = uniqueSlug("bad");
     const cases: [object[], string][] = [
       [[{ member: "user:bob" }, { member: "bob" }], 'members[1].member: must be "user:<id>", "group:<group id>" or "service:<id>"'],
-      [[{ member: "user:bob" }, { member: "user:carol" }, { member: "user:bob", role: 2 }], "members[2].member: user:bob is already members[0]"],
-      [[{ member: "user:alice", role: 1 }], "members[0].role: the creator user:alice becomes the group's ADMIN and cannot be listed as MEMBER"],
+      [
+        [{ member: "user:bob" }, { member: "user:carol" }, { member: "user:bob", role: 2 }],
+        "members[2].member: user:bob is already members[0]",
+      ],
+      [
+        [{ member: "user:alice", role: 1 }],
+        "members[0].role: the creator user:alice becomes the group's ADMIN and cannot be listed as MEMBER",
+      ],
       [[{ member: "user:bob", role: 9 }], "members[0].role: unknown role 9"],
       [Array.from({ length: 1001 }, (_, i) => ({ member: `user:u${i}` })), "members: must have at most 1000 entries (got 1001)"],
     ];
@@ -150,7 +158,12 @@ describe.each(doors)("ListGroups filters over %s", (door) => {
     ids["write"] = await makeGroup(app, { namespace: ns, slug: `${ns}-write`, members: { "user:alice": "MANAGER" } });
     ids["manage"] = await makeGroup(app, { namespace: ns, slug: `${ns}-manage`, members: { "user:alice": "ADMIN" } });
     ids["child"] = await makeGroup(app, { namespace: ns, slug: `${ns}-child`, parentId: ids["manage"], members: { "user:bob": "MEMBER" } });
-    ids["public"] = await makeGroup(app, { namespace: ns, slug: `${ns}-public`, visibility: "AUTHENTICATED", members: { "user:bob": "MEMBER" } });
+    ids["public"] = await makeGroup(app, {
+      namespace: ns,
+      slug: `${ns}-public`,
+      visibility: "AUTHENTICATED",
+      members: { "user:bob": "MEMBER" },
+    });
   });
 
   const slugs = (response: Record<string, unknown>) => (response["groups"] as { slug: string }[]).map((g) => g.slug.slice(ns.length + 1));
@@ -168,14 +181,21 @@ describe.each(doors)("ListGroups filters over %s", (door) => {
     const writable = responseOf(await call(door, GroupService, "ListGroups", { namespace: ns, permission: 2 }));
     expect(slugs(writable)).toEqual(["child", "manage", "write"]);
     expect(writable["totalSize"]).toBe(3);
-    expect(slugs(responseOf(await call(door, GroupService, "ListGroups", { namespace: ns, permission: 1 })))).toEqual(["child", "manage", "read", "write"]);
+    expect(slugs(responseOf(await call(door, GroupService, "ListGroups", { namespace: ns, permission: 1 })))).toEqual([
+      "child",
+      "manage",
+      "read",
+      "write",
+    ]);
   });
 
   it("lists groups with given direct members the caller may ask about", async () => {
     const withBob = responseOf(await call(door, GroupService, "ListGroups", { namespace: ns, memberPrincipals: ["user:bob"] }));
     // bob is also in `public`, whose members alice (without READ) may not list.
     expect(slugs(withBob)).toEqual(["child", "read"]);
-    const mine = responseOf(await call(door, GroupService, "ListGroups", { namespace: ns, memberPrincipals: ["user:alice"], permission: 3 }));
+    const mine = responseOf(
+      await call(door, GroupService, "ListGroups", { namespace: ns, memberPrincipals: ["user:alice"], permission: 3 }),
+    );
     expect(slugs(mine)).toEqual(["manage"]);
   });
 

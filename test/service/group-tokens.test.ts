@@ -37,7 +37,9 @@ async function makeWorld(name: string, env: Record<string, string>): Promise<Wor
   const group = await makeGroup(app, { members: { "user:admin": "ADMIN", "user:manager": "MANAGER", "user:member": "MEMBER" } });
   const deleted = await makeGroup(app, { members: { "user:admin": "ADMIN" } });
   await app.groups.delete(root, deleted, "");
-  const clients = new Map(doors.map((door) => [door, createProtocolClient(door, { grpcAddress: roster.address, webUrl: roster.httpUrl })] as const));
+  const clients = new Map(
+    doors.map((door) => [door, createProtocolClient(door, { grpcAddress: roster.address, webUrl: roster.httpUrl })] as const),
+  );
   const tokens = new Map<string, string>();
   for (const who of ["admin", "manager", "member", "stranger"]) tokens.set(who, await roster.token(who));
   return { roster, clients, tokens, group, deleted };
@@ -75,13 +77,26 @@ describe.each(doors)("IssueGroupToken over %s", (door) => {
   it.each(["ES256", "RS256"] as const)("issues a %s token that verifies with the published JWKS alone", async (alg) => {
     const world = worldOf(alg);
     const before = Math.floor(Date.now() / 1000);
-    const outcome = await issue(world, door, { groupId: world.group, audience: "https://reports.example", ttl: { seconds: 300n } }, "manager");
+    const outcome = await issue(
+      world,
+      door,
+      { groupId: world.group, audience: "https://reports.example", ttl: { seconds: 300n } },
+      "manager",
+    );
     if (outcome.code !== "OK") throw new Error(JSON.stringify(outcome));
     const response = outcome.response as { token: string; expireTime: string; tokenId: string };
     const jwks = createRemoteJWKSet(new URL(`${world.roster.httpUrl}/.well-known/jwks.json`));
-    const { payload, protectedHeader } = await jwtVerify(response.token, jwks, { issuer: "https://roster.test", audience: "https://reports.example" });
+    const { payload, protectedHeader } = await jwtVerify(response.token, jwks, {
+      issuer: "https://roster.test",
+      audience: "https://reports.example",
+    });
     expect(protectedHeader).toMatchObject({ alg, typ: "JWT" });
-    expect(payload).toMatchObject({ sub: `group:${world.group}`, aud: "https://reports.example", iss: "https://roster.test", jti: response.tokenId });
+    expect(payload).toMatchObject({
+      sub: `group:${world.group}`,
+      aud: "https://reports.example",
+      iss: "https://roster.test",
+      jti: response.tokenId,
+    });
     expect(payload.iat).toBeGreaterThanOrEqual(before);
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(300);
     expect(new Date(response.expireTime).getTime()).toBe((payload.exp ?? 0) * 1000);
@@ -94,7 +109,9 @@ describe.each(doors)("IssueGroupToken over %s", (door) => {
   it("names the key: the configured kid, or the key's thumbprint", async () => {
     for (const alg of ["ES256", "RS256"] as const) {
       const world = worldOf(alg);
-      const jwks = (await (await fetch(`${world.roster.httpUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string; alg: string; use: string; d?: string }[] };
+      const jwks = (await (await fetch(`${world.roster.httpUrl}/.well-known/jwks.json`)).json()) as {
+        keys: { kid: string; alg: string; use: string; d?: string }[];
+      };
       expect(jwks.keys).toHaveLength(1);
       const published = jwks.keys[0];
       expect(published).toMatchObject({ alg, use: "sig" });
@@ -136,7 +153,10 @@ describe.each(doors)("IssueGroupToken over %s", (door) => {
       code: 9,
       message: `group "${world.deleted}" is deleted`,
     });
-    expect(await issue(world, door, { groupId: g }, "admin")).toEqual({ code: 3, message: "audience: is required (the service the token is for)" });
+    expect(await issue(world, door, { groupId: g }, "admin")).toEqual({
+      code: 3,
+      message: "audience: is required (the service the token is for)",
+    });
     expect(await issue(world, door, { groupId: "", audience: "svc" }, "admin")).toEqual({ code: 3, message: "group_id: is required" });
   });
 
