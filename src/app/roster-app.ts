@@ -16,7 +16,9 @@ import { createBatchApi, type BatchApi } from "./batch/batch-engine.ts";
 import type { BatchLimits } from "./batch/limits.ts";
 import type { AppContext, AppLogger } from "./app-context.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
-import { newEtag, newGroupId } from "./ids.ts";
+import type { GroupTokenSigner } from "../domain/group-token.ts";
+import { createGroupTokensApi, type GroupTokensApi } from "./group-tokens.ts";
+import { newEtag, newGroupId, newTokenId } from "./ids.ts";
 import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
 
 /** What `createRosterApp` needs. */
@@ -35,6 +37,8 @@ export interface RosterAppDeps {
   readonly logger?: AppLogger;
   /** Limits of the batch engine (ROSTER_BATCH_*); defaults in ./batch/limits.ts. */
   readonly batchLimits?: BatchLimits;
+  /** Signs IssueGroupToken's tokens with Roster's key; without one the RPC answers FAILED_PRECONDITION. */
+  readonly groupTokenSigner?: GroupTokenSigner;
 }
 
 /** The application: one API per service area, each declared beside its factory. */
@@ -44,6 +48,8 @@ export interface RosterApp {
   readonly access: AccessApi;
   /** BatchMemberships / BatchUpdateMemberships, see ./batch/batch-engine.ts. */
   readonly batch: BatchApi;
+  /** IssueGroupToken. */
+  readonly groupTokens: GroupTokensApi;
 }
 
 export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
@@ -66,9 +72,10 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     logger: deps.logger,
   };
   return {
-    groups: createGroupsApi(ctx),
+    groups: createGroupsApi(ctx, deps.batchLimits),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
+    groupTokens: createGroupTokensApi(ctx, deps.groupTokenSigner, newTokenId),
   };
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/membership_service.proto.
  */
 export const file_roster_v1_membership_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiUwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlIk8KEUFkZE1lbWJlclJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjcmVhdGVkGAIgASgIIjcKE1JlbW92ZU1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJIhYKFFJlbW92ZU1lbWJlclJlc3BvbnNlIloKF1VwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUiRQoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKEAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFImoKGkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0EhEKCXByaW5jaXBhbBgBIAEoCRISCgp0cmFuc2l0aXZlGAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImIKG0xpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkucm9zdGVyLnYxLlByaW5jaXBhbEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJSChZDaGVja01lbWJlcnNoaXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJZChdDaGVja01lbWJlcnNoaXBSZXNwb25zZRIRCglpc19tZW1iZXIYASABKAgSHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEgwKBHBhdGgYAyADKAkigQEKF0JhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0EjMKCW9wZXJhdGlvbhgBIAEoCzIeLnJvc3Rlci52MS5NZW1iZXJzaGlwT3BlcmF0aW9uSAASJgoEc3luYxgCIAEoCzIWLnJvc3Rlci52MS5TeW5jT3B0aW9uc0gAQgkKB21lc3NhZ2UifgoYQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlEiwKBnJlc3VsdBgBIAEoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25SZXN1bHRIABIpCgdzdW1tYXJ5GAIgASgLMhYucm9zdGVyLnYxLlN5bmNTdW1tYXJ5SABCCQoHbWVzc2FnZSJTCh1CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBIyCgpvcGVyYXRpb25zGAEgAygLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb24iTQoeQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1Jlc3BvbnNlEisKB3Jlc3VsdHMYASADKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0MogIChFNZW1iZXJzaGlwU2VydmljZRJoCglBZGRNZW1iZXISGy5yb3N0ZXIudjEuQWRkTWVtYmVyUmVxdWVzdBocLnJvc3Rlci52MS5BZGRNZW1iZXJSZXNwb25zZSIgirUYHAgEEghncm91cF9pZCoEcm9sZTIGbWVtYmVySAESawoMUmVtb3ZlTWVtYmVyEh4ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaHy5yb3N0ZXIudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2UiGoq1GBYIBBIIZ3JvdXBfaWQyBm1lbWJlcjgBEm0KEFVwZGF0ZU1lbWJlclJvbGUSIi5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QaIy5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkEnEKDUdldE1lbWJlcnNoaXASHy5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlcXVlc3QaIC5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlc3BvbnNlIh2QAgGKtRgWCAMSCGdyb3VwX2lkMgZtZW1iZXI4ARJtCg9MaXN0TWVtYmVyc2hpcHMSIS5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBoiLnJvc3Rlci52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZSITkAIBirUYDAgDEghncm91cF9pZBJvChNMaXN0UHJpbmNpcGFsR3JvdXBzEiUucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0GiYucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEnoKD0NoZWNrTWVtYmVyc2hpcBIhLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXF1ZXN0GiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlc3BvbnNlIiCQAgGKtRgZCAMSCGdyb3VwX2lkMglwcmluY2lwYWw4ARJnChBCYXRjaE1lbWJlcnNoaXBzEiIucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0GiMucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIKAEwARJ1ChZCYXRjaFVwZGF0ZU1lbWJlcnNoaXBzEigucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXF1ZXN0Gikucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIYgZwcm90bzM", [file_roster_v1_access, file_roster_v1_membership]);
+  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiUwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlIk8KEUFkZE1lbWJlclJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjcmVhdGVkGAIgASgIIjcKE1JlbW92ZU1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJIhYKFFJlbW92ZU1lbWJlclJlc3BvbnNlIloKF1VwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUiRQoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKEAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFImoKGkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0EhEKCXByaW5jaXBhbBgBIAEoCRISCgp0cmFuc2l0aXZlGAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImIKG0xpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkucm9zdGVyLnYxLlByaW5jaXBhbEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJSChZDaGVja01lbWJlcnNoaXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJZChdDaGVja01lbWJlcnNoaXBSZXNwb25zZRIRCglpc19tZW1iZXIYASABKAgSHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEgwKBHBhdGgYAyADKAkiVAoXQ2hlY2tNZW1iZXJzaGlwc1JlcXVlc3QSEQoJcHJpbmNpcGFsGAEgASgJEhEKCWdyb3VwX2lkcxgCIAMoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJgChhDaGVja01lbWJlcnNoaXBzUmVzcG9uc2USLwoGY2hlY2tzGAEgAygLMh8ucm9zdGVyLnYxLkdyb3VwTWVtYmVyc2hpcENoZWNrEhMKC21pc3NpbmdfaWRzGAIgAygJIlwKFEdyb3VwTWVtYmVyc2hpcENoZWNrEhAKCGdyb3VwX2lkGAEgASgJEjIKBnJlc3VsdBgCIAEoCzIiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSKBAQoXQmF0Y2hNZW1iZXJzaGlwc1JlcXVlc3QSMwoJb3BlcmF0aW9uGAEgASgLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb25IABImCgRzeW5jGAIgASgLMhYucm9zdGVyLnYxLlN5bmNPcHRpb25zSABCCQoHbWVzc2FnZSJ+ChhCYXRjaE1lbWJlcnNoaXBzUmVzcG9uc2USLAoGcmVzdWx0GAEgASgLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdEgAEikKB3N1bW1hcnkYAiABKAsyFi5yb3N0ZXIudjEuU3luY1N1bW1hcnlIAEIJCgdtZXNzYWdlIlMKHUJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXF1ZXN0EjIKCm9wZXJhdGlvbnMYASADKAsyHi5yb3N0ZXIudjEuTWVtYmVyc2hpcE9wZXJhdGlvbiJNCh5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVzcG9uc2USKwoHcmVzdWx0cxgBIAMoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25SZXN1bHQy8AgKEU1lbWJlcnNoaXBTZXJ2aWNlEmgKCUFkZE1lbWJlchIbLnJvc3Rlci52MS5BZGRNZW1iZXJSZXF1ZXN0Ghwucm9zdGVyLnYxLkFkZE1lbWJlclJlc3BvbnNlIiCKtRgcCAQSCGdyb3VwX2lkKgRyb2xlMgZtZW1iZXJIARJrCgxSZW1vdmVNZW1iZXISHi5yb3N0ZXIudjEuUmVtb3ZlTWVtYmVyUmVxdWVzdBofLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJSZXNwb25zZSIairUYFggEEghncm91cF9pZDIGbWVtYmVyOAESbQoQVXBkYXRlTWVtYmVyUm9sZRIiLnJvc3Rlci52MS5VcGRhdGVNZW1iZXJSb2xlUmVxdWVzdBojLnJvc3Rlci52MS5VcGRhdGVNZW1iZXJSb2xlUmVzcG9uc2UiEIq1GAwIBRIIZ3JvdXBfaWQScQoNR2V0TWVtYmVyc2hpcBIfLnJvc3Rlci52MS5HZXRNZW1iZXJzaGlwUmVxdWVzdBogLnJvc3Rlci52MS5HZXRNZW1iZXJzaGlwUmVzcG9uc2UiHZACAYq1GBYIAxIIZ3JvdXBfaWQyBm1lbWJlcjgBEm0KD0xpc3RNZW1iZXJzaGlwcxIhLnJvc3Rlci52MS5MaXN0TWVtYmVyc2hpcHNSZXF1ZXN0GiIucm9zdGVyLnYxLkxpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlIhOQAgGKtRgMCAMSCGdyb3VwX2lkEm8KE0xpc3RQcmluY2lwYWxHcm91cHMSJS5yb3N0ZXIudjEuTGlzdFByaW5jaXBhbEdyb3Vwc1JlcXVlc3QaJi5yb3N0ZXIudjEuTGlzdFByaW5jaXBhbEdyb3Vwc1Jlc3BvbnNlIgmQAgGKtRgCCAcSegoPQ2hlY2tNZW1iZXJzaGlwEiEucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlcXVlc3QaIi5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2UiIJACAYq1GBkIAxIIZ3JvdXBfaWQyCXByaW5jaXBhbDgBEmYKEENoZWNrTWVtYmVyc2hpcHMSIi5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwc1JlcXVlc3QaIy5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwc1Jlc3BvbnNlIgmQAgGKtRgCCAcSZwoQQmF0Y2hNZW1iZXJzaGlwcxIiLnJvc3Rlci52MS5CYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBojLnJvc3Rlci52MS5CYXRjaE1lbWJlcnNoaXBzUmVzcG9uc2UiBoq1GAIICCgBMAESdQoWQmF0Y2hVcGRhdGVNZW1iZXJzaGlwcxIoLnJvc3Rlci52MS5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBopLnJvc3Rlci52MS5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVzcG9uc2UiBoq1GAIICGIGcHJvdG8z", [file_roster_v1_access, file_roster_v1_membership]);
 
 /**
  * Request of MembershipService.AddMember.
@@ -459,6 +459,97 @@ export const CheckMembershipResponseSchema: GenMessage<CheckMembershipResponse> 
   messageDesc(file_roster_v1_membership_service, 13);
 
 /**
+ * Request of MembershipService.CheckMemberships.
+ *
+ * @generated from message roster.v1.CheckMembershipsRequest
+ */
+export type CheckMembershipsRequest = Message<"roster.v1.CheckMembershipsRequest"> & {
+  /**
+   * The principal asked about.
+   *
+   * @generated from field: string principal = 1;
+   */
+  principal: string;
+
+  /**
+   * 1-100 group ids; duplicates are answered once.
+   *
+   * @generated from field: repeated string group_ids = 2;
+   */
+  groupIds: string[];
+
+  /**
+   * Only direct membership counts.
+   *
+   * @generated from field: bool direct_only = 3;
+   */
+  directOnly: boolean;
+};
+
+/**
+ * Describes the message roster.v1.CheckMembershipsRequest.
+ * Use `create(CheckMembershipsRequestSchema)` to create a new message.
+ */
+export const CheckMembershipsRequestSchema: GenMessage<CheckMembershipsRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 14);
+
+/**
+ * Response of MembershipService.CheckMemberships.
+ *
+ * @generated from message roster.v1.CheckMembershipsResponse
+ */
+export type CheckMembershipsResponse = Message<"roster.v1.CheckMembershipsResponse"> & {
+  /**
+   * One answer per group the caller may ask about, in request order.
+   *
+   * @generated from field: repeated roster.v1.GroupMembershipCheck checks = 1;
+   */
+  checks: GroupMembershipCheck[];
+
+  /**
+   * The ids not found or that the caller may not ask about, in request order.
+   *
+   * @generated from field: repeated string missing_ids = 2;
+   */
+  missingIds: string[];
+};
+
+/**
+ * Describes the message roster.v1.CheckMembershipsResponse.
+ * Use `create(CheckMembershipsResponseSchema)` to create a new message.
+ */
+export const CheckMembershipsResponseSchema: GenMessage<CheckMembershipsResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 15);
+
+/**
+ * The answer of CheckMemberships for one group.
+ *
+ * @generated from message roster.v1.GroupMembershipCheck
+ */
+export type GroupMembershipCheck = Message<"roster.v1.GroupMembershipCheck"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * What CheckMembership answers for this group.
+   *
+   * @generated from field: roster.v1.CheckMembershipResponse result = 2;
+   */
+  result?: CheckMembershipResponse | undefined;
+};
+
+/**
+ * Describes the message roster.v1.GroupMembershipCheck.
+ * Use `create(GroupMembershipCheckSchema)` to create a new message.
+ */
+export const GroupMembershipCheckSchema: GenMessage<GroupMembershipCheck> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 16);
+
+/**
  * Request of MembershipService.BatchMemberships: one message per operation,
  * optionally preceded by one `sync` declaration.
  *
@@ -495,7 +586,7 @@ export type BatchMembershipsRequest = Message<"roster.v1.BatchMembershipsRequest
  * Use `create(BatchMembershipsRequestSchema)` to create a new message.
  */
 export const BatchMembershipsRequestSchema: GenMessage<BatchMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 14);
+  messageDesc(file_roster_v1_membership_service, 17);
 
 /**
  * Response of MembershipService.BatchMemberships.
@@ -532,7 +623,7 @@ export type BatchMembershipsResponse = Message<"roster.v1.BatchMembershipsRespon
  * Use `create(BatchMembershipsResponseSchema)` to create a new message.
  */
 export const BatchMembershipsResponseSchema: GenMessage<BatchMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 15);
+  messageDesc(file_roster_v1_membership_service, 18);
 
 /**
  * Request of MembershipService.BatchUpdateMemberships.
@@ -553,7 +644,7 @@ export type BatchUpdateMembershipsRequest = Message<"roster.v1.BatchUpdateMember
  * Use `create(BatchUpdateMembershipsRequestSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsRequestSchema: GenMessage<BatchUpdateMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 16);
+  messageDesc(file_roster_v1_membership_service, 19);
 
 /**
  * Response of MembershipService.BatchUpdateMemberships.
@@ -574,7 +665,7 @@ export type BatchUpdateMembershipsResponse = Message<"roster.v1.BatchUpdateMembe
  * Use `create(BatchUpdateMembershipsResponseSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsResponseSchema: GenMessage<BatchUpdateMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 17);
+  messageDesc(file_roster_v1_membership_service, 20);
 
 /**
  * Members, roles, nested groups and transitive checks. Every call needs
@@ -669,6 +760,22 @@ export const MembershipService: GenService<{
     methodKind: "unary";
     input: typeof CheckMembershipRequestSchema;
     output: typeof CheckMembershipResponseSchema;
+  },
+  /**
+   * Answers CheckMembership for one principal and up to 100 groups at once
+   * (Microsoft Graph's checkMemberGroups, SpiceDB's bulk checks), from one
+   * walk up the principal's groups. Each group is answered exactly as
+   * CheckMembership answers it, under the same access rule: anyone may ask
+   * about themselves in a group they can see; asking about others needs the
+   * right to list the group's members. Groups that do not exist and groups
+   * the caller may not ask about are both reported in missing_ids.
+   *
+   * @generated from rpc roster.v1.MembershipService.CheckMemberships
+   */
+  checkMemberships: {
+    methodKind: "unary";
+    input: typeof CheckMembershipsRequestSchema;
+    output: typeof CheckMembershipsResponseSchema;
   },
   /**
    * Streams membership operations and answers each with a result, in order,
