@@ -15,6 +15,7 @@ import {
   type AccessRuleSpec,
   type AccessSituation,
 } from "../domain/access-policy.ts";
+import { aclChangedDraft, groupCreatedDraft, groupStateDraft, groupUpdatedDraft, membershipChangeDraft } from "../domain/change-record.ts";
 import { aborted, failedPrecondition, isRosterError, notFound } from "../domain/errors.ts";
 import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../domain/group-lifecycle.ts";
 import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
@@ -28,7 +29,16 @@ import {
   validateSlug,
   type AclEntryInput,
 } from "../domain/group-validation.ts";
-import type { AclEntry, Caller, GroupDraft, GroupRecord, GroupValues as DomainGroupValues, Permission, Role } from "../domain/model.ts";
+import type {
+  AclEntry,
+  Caller,
+  GroupDraft,
+  GroupRecord,
+  GroupValues as DomainGroupValues,
+  MembershipRecord,
+  Permission,
+  Role,
+} from "../domain/model.ts";
 import { describeCycle, MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
@@ -45,7 +55,7 @@ import {
   loadVisibleGroupIds,
 } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf, type CallOptions } from "./call-options.ts";
+import { changeOriginOf, storeCallOf, type CallOptions, type ChangeOptions } from "./call-options.ts";
 import { listGroups, type GroupPage, type ListGroupsQuery } from "./list-groups.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 
@@ -120,7 +130,7 @@ export interface GroupsApi {
    * first time, even when both requests raced, as GetGroup shows it to the
    * caller now; not_found when it is deleted or the caller cannot see it.
    */
-  create(caller: Caller, input: GroupInput, requestId: string, options?: CallOptions): Promise<GroupRecord>;
+  create(caller: Caller, input: GroupInput, requestId: string, options?: ChangeOptions): Promise<GroupRecord>;
   /**
    * Returns the group with the caller's access. not_found when missing or
    * not visible to the caller (a DELETED group is visible only with MANAGE),
@@ -138,17 +148,17 @@ export interface GroupsApi {
    * manage_fields change and where its parent_field moves the group depend
    * on that version.
    */
-  update(caller: Caller, update: GroupUpdate, rule: AccessRuleSpec, options?: CallOptions): Promise<GroupRecord>;
+  update(caller: Caller, update: GroupUpdate, rule: AccessRuleSpec, options?: ChangeOptions): Promise<GroupRecord>;
   /** Soft delete; failed_precondition with live children. `etag` "" = unchecked. */
-  delete(caller: Caller, id: string, etag: string, options?: CallOptions): Promise<GroupRecord>;
+  delete(caller: Caller, id: string, etag: string, options?: ChangeOptions): Promise<GroupRecord>;
   /** already_exists when the slug is live again in its namespace. */
-  undelete(caller: Caller, id: string, options?: CallOptions): Promise<GroupRecord>;
+  undelete(caller: Caller, id: string, options?: ChangeOptions): Promise<GroupRecord>;
   getAcl(caller: Caller, groupId: string, options?: CallOptions): Promise<AclResult>;
   /**
    * Replaces the ACL (≤ 256 entries, one per principal; permission "NONE"
    * stands for PERMISSION_UNSPECIFIED and is refused) and bumps the etag.
    */
-  setAcl(caller: Caller, groupId: string, entries: readonly AclEntryInput[], etag: string, options?: CallOptions): Promise<AclResult>;
+  setAcl(caller: Caller, groupId: string, entries: readonly AclEntryInput[], etag: string, options?: ChangeOptions): Promise<AclResult>;
 }
 
 function etagMismatch(groupId: string): Error {
@@ -251,6 +261,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
     async create(caller, input, requestId, options) {
       const draft = validateGroupDraft(input);
       validateRequestId(requestId);
+      const origin = changeOriginOf(caller, options);
       const call = storeCallOf(options);
       if (requestId !== "") {
         const existing = await replayOf(caller, requestId, call);
@@ -297,12 +308,24 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
             etag: ctx.newEtag(),
             ancestorIds,
           };
+          const creator: MembershipRecord = {
+            groupId: group.id,
+            member: caller.principal,
+            role: "ADMIN",
+            createTime: now,
+            updateTime: now,
+            createdBy: caller.principal,
+          };
           await ctx.groups.insert(group, tx);
-          await ctx.memberships.insert(
-            { groupId: group.id, member: caller.principal, role: "ADMIN", createTime: now, updateTime: now, createdBy: caller.principal },
-            tx,
-          );
+          await ctx.memberships.insert(creator, tx);
           if (requestId !== "") await ctx.groupRequests.insert(caller.principal, requestId, group.id, now, tx);
+          const joined = membershipChangeDraft(
+            { effect: "added", groupId: group.id, member: caller.principal, before: undefined, after: creator },
+            group.namespace,
+            origin,
+            now,
+          );
+          await ctx.history.append([groupCreatedDraft(group, origin), ...(joined === undefined ? [] : [joined])], tx);
           return groupRecordOf(group);
         });
       } catch (error) {
@@ -370,6 +393,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
     async update(caller, update, rule, options) {
       validateGroupId(update.id, "group.id");
       const mask = parseUpdateMask(update.mask ?? []);
+      const origin = changeOriginOf(caller, options);
       const call = storeCallOf(options);
       return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, update.id, tx);
@@ -390,22 +414,26 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
             await ctx.groups.touchChildren(parent.id, tx);
           }
         }
+        const now = ctx.clock();
         const groupChanges: GroupChanges = {
           ...changes,
           ...(ancestorIds === undefined ? {} : { ancestorIds }),
-          updateTime: ctx.clock(),
+          updateTime: now,
           updatedBy: caller.principal,
           etag: ctx.newEtag(),
         };
         const updated = await ctx.groups.applyChanges(current, groupChanges, tx);
         if (updated === undefined) throw etagMismatch(current.id);
         if (ancestorIds !== undefined) await ctx.groups.rewriteDescendantChains(current.id, ancestorIds, tx);
+        const record = groupUpdatedDraft(current, changes, origin, now);
+        if (record !== undefined) await ctx.history.append([record], tx);
         return groupRecordOf(updated);
       });
     },
 
     async delete(caller, id, etag, options) {
       validateGroupId(id, "id");
+      const origin = changeOriginOf(caller, options);
       const call = storeCallOf(options);
       return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, id, tx);
@@ -419,12 +447,14 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
           tx,
         );
         if (updated === undefined) throw etagMismatch(id);
+        await ctx.history.append([groupStateDraft(current, "DELETED", origin, now)], tx);
         return groupRecordOf(updated);
       });
     },
 
     async undelete(caller, id, options) {
       validateGroupId(id, "id");
+      const origin = changeOriginOf(caller, options);
       const call = storeCallOf(options);
       return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, id, tx);
@@ -443,6 +473,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
           tx,
         );
         if (updated === undefined) throw etagMismatch(id);
+        await ctx.history.append([groupStateDraft(current, "ACTIVE", origin, now)], tx);
         return groupRecordOf(updated);
       });
     },
@@ -457,17 +488,21 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
     async setAcl(caller, groupId, entries, etag, options): Promise<AclResult> {
       validateGroupId(groupId, "group_id");
       const acl = validateAcl(entries);
+      const origin = changeOriginOf(caller, options);
       const call = storeCallOf(options);
       return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, groupId, tx);
         ensureGroupActive(current);
         ensureEtag(current, etag);
+        const now = ctx.clock();
         const updated = await ctx.groups.applyChanges(
           current,
-          { acl, updateTime: ctx.clock(), updatedBy: caller.principal, etag: ctx.newEtag() },
+          { acl, updateTime: now, updatedBy: caller.principal, etag: ctx.newEtag() },
           tx,
         );
         if (updated === undefined) throw etagMismatch(groupId);
+        const record = aclChangedDraft(current, acl, origin, now);
+        if (record !== undefined) await ctx.history.append([record], tx);
         return { entries: updated.acl, etag: updated.etag };
       });
     },

@@ -18,7 +18,7 @@
  */
 export { createRosterApp, type RosterApp, type RosterAppDeps } from "./roster-app.ts";
 export { createRequestMemo, type RequestMemo } from "./request-memo.ts";
-export type { CallOptions } from "./call-options.ts";
+export type { CallOptions, ChangeOptions } from "./call-options.ts";
 export type { AppLogger } from "./app-context.ts";
 export type { AccessApi, AccessTarget } from "./access-api.ts";
 export type {

@@ -7,6 +7,7 @@ import { validateGroupId } from "../domain/group-validation.ts";
 import type { Database } from "../storage/database.ts";
 import { createGroupRequestStore } from "../storage/group-request-store.ts";
 import { createGroupStore } from "../storage/group-store.ts";
+import { createHistoryStore } from "../storage/history-store.ts";
 import { ensureIndexes } from "../storage/indexes.ts";
 import { createMembershipBulkStore } from "../storage/membership-bulk-store.ts";
 import { createMembershipStore } from "../storage/membership-store.ts";
@@ -58,6 +59,7 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     memberships: createMembershipStore(deps.database),
     membershipBulk: createMembershipBulkStore(deps.database),
     groupRequests: createGroupRequestStore(deps.database),
+    history: createHistoryStore(deps.database),
     nestingLock: createNestingLock(deps.database),
     clock: deps.clock ?? (() => new Date()),
     newGroupId: deps.idGenerator ?? newGroupId,

@@ -17,6 +17,7 @@ const none: AccessRuleSpec = {
   manageFields: [],
   memberGroupNeedsRead: false,
   parentField: "",
+  memberOptional: false,
 };
 
 export const accessRules = {
@@ -57,6 +58,16 @@ export const accessRules = {
   },
   BatchMemberships: { ...none, requires: "PER_ITEM" },
   BatchUpdateMemberships: { ...none, requires: "PER_ITEM" },
+  ListGroupHistory: {
+    ...none,
+    requires: "MANAGE",
+    groupField: "group_id",
+    memberField: "member",
+    selfAllowed: true,
+    memberOptional: true,
+  },
+  WatchChanges: { ...none, requires: "FILTERED" },
+  ListChanges: { ...none, requires: "FILTERED" },
 } as const satisfies Record<string, AccessRuleSpec>;
 
 export type RpcName = keyof typeof accessRules;

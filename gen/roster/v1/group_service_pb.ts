@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/group_service.proto.
  */
 export const file_roster_v1_group_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1yb3N0ZXIvdjEvZ3JvdXBfc2VydmljZS5wcm90bxIJcm9zdGVyLnYxIkkKEkNyZWF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBISCgpyZXF1ZXN0X2lkGAIgASgJIjYKE0NyZWF0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXAiPgoPR2V0R3JvdXBSZXF1ZXN0EgoKAmlkGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRzbHVnGAMgASgJImMKEEdldEdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASLgoNY2FsbGVyX2FjY2VzcxgCIAEoCzIXLnJvc3Rlci52MS5DYWxsZXJBY2Nlc3MiJAoVQmF0Y2hHZXRHcm91cHNSZXF1ZXN0EgsKA2lkcxgBIAMoCSJPChZCYXRjaEdldEdyb3Vwc1Jlc3BvbnNlEiAKBmdyb3VwcxgBIAMoCzIQLnJvc3Rlci52MS5Hcm91cBITCgttaXNzaW5nX2lkcxgCIAMoCSK9AQoRTGlzdEdyb3Vwc1JlcXVlc3QSFgoJbmFtZXNwYWNlGAEgASgJSACIAQESFgoJcGFyZW50X2lkGAIgASgJSAGIAQESDQoFcXVlcnkYAyABKAkSFAoMc2hvd19kZWxldGVkGAQgASgIEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJEhAKCG9yZGVyX2J5GAcgASgJQgwKCl9uYW1lc3BhY2VCDAoKX3BhcmVudF9pZCJjChJMaXN0R3JvdXBzUmVzcG9uc2USIAoGZ3JvdXBzGAEgAygLMhAucm9zdGVyLnYxLkdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFInQKElVwZGF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSDAoEZXRhZxgDIAEoCSI2ChNVcGRhdGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIi4KEkRlbGV0ZUdyb3VwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRldGFnGAIgASgJIjYKE0RlbGV0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXAiIgoUVW5kZWxldGVHcm91cFJlcXVlc3QSCgoCaWQYASABKAkiOAoVVW5kZWxldGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIiYKEkdldEdyb3VwQWNsUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCSJJChNHZXRHcm91cEFjbFJlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkSDAoEZXRhZxgCIAEoCSJaChJTZXRHcm91cEFjbFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSJAoHZW50cmllcxgCIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAMgASgJIkkKE1NldEdyb3VwQWNsUmVzcG9uc2USJAoHZW50cmllcxgBIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAIgASgJMqIHCgxHcm91cFNlcnZpY2USZQoLQ3JlYXRlR3JvdXASHS5yb3N0ZXIudjEuQ3JlYXRlR3JvdXBSZXF1ZXN0Gh4ucm9zdGVyLnYxLkNyZWF0ZUdyb3VwUmVzcG9uc2UiF4q1GBMIBhIPZ3JvdXAucGFyZW50X2lkEmMKCEdldEdyb3VwEhoucm9zdGVyLnYxLkdldEdyb3VwUmVxdWVzdBobLnJvc3Rlci52MS5HZXRHcm91cFJlc3BvbnNlIh6QAgGKtRgXCAISAmlkGgluYW1lc3BhY2UiBHNsdWcSYAoOQmF0Y2hHZXRHcm91cHMSIC5yb3N0ZXIudjEuQmF0Y2hHZXRHcm91cHNSZXF1ZXN0GiEucm9zdGVyLnYxLkJhdGNoR2V0R3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJUCgpMaXN0R3JvdXBzEhwucm9zdGVyLnYxLkxpc3RHcm91cHNSZXF1ZXN0Gh0ucm9zdGVyLnYxLkxpc3RHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEpABCgtVcGRhdGVHcm91cBIdLnJvc3Rlci52MS5VcGRhdGVHcm91cFJlcXVlc3QaHi5yb3N0ZXIudjEuVXBkYXRlR3JvdXBSZXNwb25zZSJCirUYPggEEghncm91cC5pZEIOZ3JvdXAucG9saWNpZXNCD2dyb3VwLnBhcmVudF9pZFIPZ3JvdXAucGFyZW50X2lkElgKC0RlbGV0ZUdyb3VwEh0ucm9zdGVyLnYxLkRlbGV0ZUdyb3VwUmVxdWVzdBoeLnJvc3Rlci52MS5EZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEl4KDVVuZGVsZXRlR3JvdXASHy5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlcXVlc3QaIC5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEmEKC0dldEdyb3VwQWNsEh0ucm9zdGVyLnYxLkdldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5HZXRHcm91cEFjbFJlc3BvbnNlIhOQAgGKtRgMCAUSCGdyb3VwX2lkEl4KC1NldEdyb3VwQWNsEh0ucm9zdGVyLnYxLlNldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5TZXRHcm91cEFjbFJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkYgZwcm90bzM", [file_google_protobuf_field_mask, file_roster_v1_access, file_roster_v1_group]);
+  fileDesc("Ch1yb3N0ZXIvdjEvZ3JvdXBfc2VydmljZS5wcm90bxIJcm9zdGVyLnYxIlkKEkNyZWF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSI2ChNDcmVhdGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIj4KD0dldEdyb3VwUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEc2x1ZxgDIAEoCSJjChBHZXRHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwEi4KDWNhbGxlcl9hY2Nlc3MYAiABKAsyFy5yb3N0ZXIudjEuQ2FsbGVyQWNjZXNzIiQKFUJhdGNoR2V0R3JvdXBzUmVxdWVzdBILCgNpZHMYASADKAkiTwoWQmF0Y2hHZXRHcm91cHNSZXNwb25zZRIgCgZncm91cHMYASADKAsyEC5yb3N0ZXIudjEuR3JvdXASEwoLbWlzc2luZ19pZHMYAiADKAkivQEKEUxpc3RHcm91cHNSZXF1ZXN0EhYKCW5hbWVzcGFjZRgBIAEoCUgAiAEBEhYKCXBhcmVudF9pZBgCIAEoCUgBiAEBEg0KBXF1ZXJ5GAMgASgJEhQKDHNob3dfZGVsZXRlZBgEIAEoCBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCRIQCghvcmRlcl9ieRgHIAEoCUIMCgpfbmFtZXNwYWNlQgwKCl9wYXJlbnRfaWQiYwoSTGlzdEdyb3Vwc1Jlc3BvbnNlEiAKBmdyb3VwcxgBIAMoCzIQLnJvc3Rlci52MS5Hcm91cBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSKEAQoSVXBkYXRlR3JvdXBSZXF1ZXN0Eh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIMCgRldGFnGAMgASgJEg4KBnJlYXNvbhgEIAEoCSI2ChNVcGRhdGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIj4KEkRlbGV0ZUdyb3VwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRldGFnGAIgASgJEg4KBnJlYXNvbhgDIAEoCSI2ChNEZWxldGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIjIKFFVuZGVsZXRlR3JvdXBSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI4ChVVbmRlbGV0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXAiJgoSR2V0R3JvdXBBY2xSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJIkkKE0dldEdyb3VwQWNsUmVzcG9uc2USJAoHZW50cmllcxgBIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAIgASgJImoKElNldEdyb3VwQWNsUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIkCgdlbnRyaWVzGAIgAygLMhMucm9zdGVyLnYxLkFjbEVudHJ5EgwKBGV0YWcYAyABKAkSDgoGcmVhc29uGAQgASgJIkkKE1NldEdyb3VwQWNsUmVzcG9uc2USJAoHZW50cmllcxgBIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAIgASgJMqIHCgxHcm91cFNlcnZpY2USZQoLQ3JlYXRlR3JvdXASHS5yb3N0ZXIudjEuQ3JlYXRlR3JvdXBSZXF1ZXN0Gh4ucm9zdGVyLnYxLkNyZWF0ZUdyb3VwUmVzcG9uc2UiF4q1GBMIBhIPZ3JvdXAucGFyZW50X2lkEmMKCEdldEdyb3VwEhoucm9zdGVyLnYxLkdldEdyb3VwUmVxdWVzdBobLnJvc3Rlci52MS5HZXRHcm91cFJlc3BvbnNlIh6QAgGKtRgXCAISAmlkGgluYW1lc3BhY2UiBHNsdWcSYAoOQmF0Y2hHZXRHcm91cHMSIC5yb3N0ZXIudjEuQmF0Y2hHZXRHcm91cHNSZXF1ZXN0GiEucm9zdGVyLnYxLkJhdGNoR2V0R3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJUCgpMaXN0R3JvdXBzEhwucm9zdGVyLnYxLkxpc3RHcm91cHNSZXF1ZXN0Gh0ucm9zdGVyLnYxLkxpc3RHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEpABCgtVcGRhdGVHcm91cBIdLnJvc3Rlci52MS5VcGRhdGVHcm91cFJlcXVlc3QaHi5yb3N0ZXIudjEuVXBkYXRlR3JvdXBSZXNwb25zZSJCirUYPggEEghncm91cC5pZEIOZ3JvdXAucG9saWNpZXNCD2dyb3VwLnBhcmVudF9pZFIPZ3JvdXAucGFyZW50X2lkElgKC0RlbGV0ZUdyb3VwEh0ucm9zdGVyLnYxLkRlbGV0ZUdyb3VwUmVxdWVzdBoeLnJvc3Rlci52MS5EZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEl4KDVVuZGVsZXRlR3JvdXASHy5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlcXVlc3QaIC5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEmEKC0dldEdyb3VwQWNsEh0ucm9zdGVyLnYxLkdldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5HZXRHcm91cEFjbFJlc3BvbnNlIhOQAgGKtRgMCAUSCGdyb3VwX2lkEl4KC1NldEdyb3VwQWNsEh0ucm9zdGVyLnYxLlNldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5TZXRHcm91cEFjbFJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkYgZwcm90bzM", [file_google_protobuf_field_mask, file_roster_v1_access, file_roster_v1_group]);
 
 /**
  * Request of GroupService.CreateGroup.
@@ -41,6 +41,14 @@ export type CreateGroupRequest = Message<"roster.v1.CreateGroupRequest"> & {
    * @generated from field: string request_id = 2;
    */
   requestId: string;
+
+  /**
+   * Optional: why the change is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
 };
 
 /**
@@ -314,6 +322,14 @@ export type UpdateGroupRequest = Message<"roster.v1.UpdateGroupRequest"> & {
    * @generated from field: string etag = 3;
    */
   etag: string;
+
+  /**
+   * Optional: why the change is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
 };
 
 /**
@@ -363,6 +379,14 @@ export type DeleteGroupRequest = Message<"roster.v1.DeleteGroupRequest"> & {
    * @generated from field: string etag = 2;
    */
   etag: string;
+
+  /**
+   * Optional: why the change is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
 };
 
 /**
@@ -405,6 +429,14 @@ export type UndeleteGroupRequest = Message<"roster.v1.UndeleteGroupRequest"> & {
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * Optional: why the change is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
 };
 
 /**
@@ -510,6 +542,14 @@ export type SetGroupAclRequest = Message<"roster.v1.SetGroupAclRequest"> & {
    * @generated from field: string etag = 3;
    */
   etag: string;
+
+  /**
+   * Optional: why the change is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
 };
 
 /**
