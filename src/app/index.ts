@@ -50,3 +50,8 @@ export type { BatchApi, BatchRequest, BatchResponse, BatchStats } from "./batch/
 export type { BatchItem, BatchOperation } from "./batch/check-operation.ts";
 export type { BatchLimits } from "./batch/limits.ts";
 export type { SyncSummary } from "./batch/sync-run.ts";
+export type { ChangesApi } from "./changes/changes-api.ts";
+export type { ChangePage, ChangeQuery, FeedMessage, ListChangesQuery } from "./changes/change-feed.ts";
+export type { ChangeSettings } from "./changes/change-settings.ts";
+export type { GroupHistoryPage, GroupHistoryQuery } from "./changes/group-history.ts";
+export type { HistoryRetention } from "./changes/history-retention.ts";

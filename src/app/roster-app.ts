@@ -16,6 +16,8 @@ import { createAccessApi, type AccessApi } from "./access-api.ts";
 import { createBatchApi, type BatchApi } from "./batch/batch-engine.ts";
 import type { BatchLimits } from "./batch/limits.ts";
 import type { AppContext, AppLogger } from "./app-context.ts";
+import { createChangesApi, type ChangesApi } from "./changes/changes-api.ts";
+import { defaultChangeSettings, type ChangeSettings } from "./changes/change-settings.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
 import { newEtag, newGroupId } from "./ids.ts";
 import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
@@ -36,6 +38,8 @@ export interface RosterAppDeps {
   readonly logger?: AppLogger;
   /** Limits of the batch engine (ROSTER_BATCH_*); defaults in ./batch/limits.ts. */
   readonly batchLimits?: BatchLimits;
+  /** The history and the change feed (ROSTER_CHANGE_*, ROSTER_HISTORY_*); defaults in ./changes/change-settings.ts. */
+  readonly changeSettings?: ChangeSettings;
 }
 
 /** The application: one API per service area, each declared beside its factory. */
@@ -45,6 +49,8 @@ export interface RosterApp {
   readonly access: AccessApi;
   /** BatchMemberships / BatchUpdateMemberships, see ./batch/batch-engine.ts. */
   readonly batch: BatchApi;
+  /** ChangeService: the history and the change feed, see ./changes/. */
+  readonly changes: ChangesApi;
 }
 
 export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
@@ -52,6 +58,14 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     deps.creatorGroupId === undefined || deps.creatorGroupId === ""
       ? undefined
       : validateGroupId(deps.creatorGroupId, "ROSTER_CREATOR_GROUP");
+  const settings = deps.changeSettings ?? defaultChangeSettings;
+  const changeSettings: ChangeSettings = {
+    ...settings,
+    changeReadersGroupId:
+      settings.changeReadersGroupId === undefined || settings.changeReadersGroupId === ""
+        ? undefined
+        : validateGroupId(settings.changeReadersGroupId, "ROSTER_CHANGE_READERS"),
+  };
   await ensureIndexes(deps.database);
   const ctx: AppContext = {
     database: deps.database,
@@ -72,5 +86,6 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
+    changes: createChangesApi(ctx, changeSettings),
   };
 }
