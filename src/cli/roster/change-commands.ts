@@ -10,7 +10,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ChangeKind, ChangeSchema, type Change } from "../../../gen/roster/v1/change_pb.ts";
 import { WatchChangesResponseSchema } from "../../../gen/roster/v1/change_service_pb.ts";
 import type { Command } from "./command.ts";
-import { exitCodes, stringFlag, UsageError } from "./command-line.ts";
+import { exitCodes, limitFlag, stringFlag, UsageError } from "./command-line.ts";
 import { groupIdOf } from "./group-ref.ts";
 import { handleInterrupts } from "./interruption.ts";
 import { formatTable, formatTime, jsonLine } from "./output.ts";
@@ -53,9 +53,7 @@ export const historyCommand: Command = {
   help: "Needs MANAGE on the group; anyone who can see it may ask for their own records (--member user:<you>). With --json, one Change per line as proto JSON.",
   examples: ["roster history acme/payroll", "roster history acme/payroll --member user:bob --json"],
   async run(ctx) {
-    const limitText = stringFlag(ctx.flags, "limit") ?? "100";
-    if (!/^\d+$/.test(limitText)) throw new UsageError(`--limit must be a whole number, got "${limitText}"`);
-    const limit = Number(limitText) === 0 ? Infinity : Number(limitText);
+    const limit = limitFlag(ctx.flags, 100);
     const sinceText = stringFlag(ctx.flags, "since");
     const since = sinceText === undefined ? undefined : new Date(sinceText);
     if (since !== undefined && Number.isNaN(since.getTime())) throw new UsageError(`--since must be an ISO-8601 time, got "${sinceText ?? ""}"`);
