@@ -193,6 +193,7 @@ describe.each(doors)("history over %s", (door) => {
   it("BatchUpdateMemberships: one record per operation that changed something, with its own reason or the request's", async () => {
     const g = await newGroup();
     await alice.memberships.addMember({ groupId: g, member: "user:carol" });
+    await alice.memberships.addMember({ groupId: g, member: "user:gone", role: Role.MANAGER });
     const { results } = await alice.memberships.batchUpdateMemberships({
       reason: "quarterly review",
       operations: [
@@ -201,6 +202,7 @@ describe.each(doors)("history over %s", (door) => {
         { operation: { case: "add", value: { groupId: g, member: "user:carol" } } },
         { operation: { case: "remove", value: { groupId: g, member: "user:nobody" } } },
         { operation: { case: "add", value: { groupId: g, member: "user:erin" } }, reason: tooLong },
+        { operation: { case: "remove", value: { groupId: g, member: "user:gone" } }, reason: "left" },
       ],
     });
     expect(results.map((r) => [r.status?.code ?? 0, r.status?.message ?? ""])).toEqual([
@@ -209,9 +211,11 @@ describe.each(doors)("history over %s", (door) => {
       [0, ""],
       [5, expect.stringContaining("user:nobody") as string],
       [3, "reason: must be at most 1024 characters (got 1025)"],
+      [0, ""],
     ]);
     const method = "roster.v1.MembershipService/BatchUpdateMemberships";
-    expect((await history(g)).slice(0, 2)).toEqual([
+    expect((await history(g)).slice(0, 3)).toEqual([
+      expect.objectContaining({ kind: "CHANGE_KIND_MEMBER_REMOVED", member: "user:gone", roleBefore: "ROLE_MANAGER", reason: "left", method }),
       expect.objectContaining({ kind: "CHANGE_KIND_MEMBER_ROLE_CHANGED", member: "user:carol", roleBefore: "ROLE_MEMBER", roleAfter: "ROLE_MANAGER", reason: "promoted", method }),
       expect.objectContaining({ kind: "CHANGE_KIND_MEMBER_ADDED", member: "user:dave", roleAfter: "ROLE_MEMBER", reason: "quarterly review", method }),
     ]);
