@@ -31,8 +31,8 @@ import { ChangeService, WatchChangesRequestSchema, type WatchChangesRequest, typ
 import { signHs256Token } from "../src/auth/token-signer.ts";
 import { decodeResponse, encodeMessage } from "../src/transport/grpc/message-codec.ts";
 import { grpcPath } from "../src/transport/grpc/service-definition.ts";
-import { addOp, openBatchStream } from "../test/batch/support/batch-client.ts";
-import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
+import { addOp, openBatchStream } from "../test/fixtures/batch-stream-client.ts";
+import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 import { percentile } from "./support/measure.ts";
 

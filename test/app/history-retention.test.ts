@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RosterApp } from "../../src/app/index.ts";
-import { startAppFixture, type AppFixture } from "./app-fixture.ts";
-import { root } from "../service/world.ts";
-import { groupInput } from "../support/group-input.ts";
+import { startAppFixture, type AppFixture } from "../fixtures/app-over-test-database.ts";
+import { root } from "../fixtures/groups-through-app.ts";
+import { groupInput } from "../fixtures/group-input.ts";
 
 const dayMs = 86_400_000;
 

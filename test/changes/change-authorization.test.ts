@@ -13,12 +13,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission, Role } from "../../gen/roster/v1/access_pb.ts";
 import { ChangeKind, type Change } from "../../gen/roster/v1/change_pb.ts";
-import { doorClients, doorFailure, doors, type Door, type DoorEndpoints } from "../support/door-clients.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { openWatch } from "../support/watch-client.ts";
-import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "../service/caller-profiles.ts";
-import { makeGroup } from "../service/world.ts";
+import { doorClients, doorFailure, doors, type Door, type DoorEndpoints } from "../fixtures/door-clients.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { openWatch } from "../fixtures/watch-client.ts";
+import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "../fixtures/caller-profiles.ts";
+import { makeGroup } from "../fixtures/groups-through-app.ts";
 
 const callers = [...callerProfiles, "change reader"] as const;
 type CallerName = (typeof callers)[number];

@@ -11,14 +11,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChangeKind, type Change } from "../../gen/roster/v1/change_pb.ts";
 import type { ChangeDraft } from "../../src/domain/change-record.ts";
-import { startEmbeddedMongo, type EmbeddedMongo } from "../../src/embedded-mongo/index.ts";
+import { startEmbeddedMongo, type EmbeddedMongo } from "@roster/embedded-mongo";
 import { closeDatabase, connectDatabase, createDatabase, type Database } from "../../src/storage/database.ts";
 import { createHistoryStore } from "../../src/storage/history-store.ts";
-import { doorClients, doorFailure, doors, type DoorClients, type DoorEndpoints } from "../support/door-clients.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, withDatabase, type TestRoster } from "../support/roster-server.ts";
-import { openWatch } from "../support/watch-client.ts";
-import { uniqueSlug } from "../service/world.ts";
+import { doorClients, doorFailure, doors, type DoorClients, type DoorEndpoints } from "../fixtures/door-clients.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, withDatabase, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { openWatch } from "../fixtures/watch-client.ts";
+import { uniqueSlug } from "../fixtures/groups-through-app.ts";
 
 const externalDeployment = (process.env["MONGODB_URI"] ?? "") !== "";
 

@@ -12,11 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChangeKind, type Change } from "../../gen/roster/v1/change_pb.ts";
-import { doorClients, doors, type DoorClients, type DoorEndpoints } from "../support/door-clients.ts";
-import { spawnEmbeddedMongo, uniqueDbName, type SpawnedEmbeddedMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { openWatch, type Watch } from "../support/watch-client.ts";
-import { uniqueSlug } from "../service/world.ts";
+import { doorClients, doors, type DoorClients, type DoorEndpoints } from "../fixtures/door-clients.ts";
+import { spawnEmbeddedMongo, uniqueDbName, type SpawnedEmbeddedMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { openWatch, type Watch } from "../fixtures/watch-client.ts";
+import { uniqueSlug } from "../fixtures/groups-through-app.ts";
 
 const externalDeployment = (process.env["MONGODB_URI"] ?? "") !== "";
 

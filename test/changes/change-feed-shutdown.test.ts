@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ChangeKind } from "../../gen/roster/v1/change_pb.ts";
-import { doorClients, doors } from "../support/door-clients.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster } from "../support/roster-server.ts";
-import { openWatch } from "../support/watch-client.ts";
+import { doorClients, doors } from "../fixtures/door-clients.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster } from "../fixtures/roster-in-process.ts";
+import { openWatch } from "../fixtures/watch-client.ts";
 
 let mongo: TestMongo;
 const dbName = uniqueDbName("change_shutdown");

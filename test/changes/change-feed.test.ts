@@ -12,11 +12,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";
 import { ChangeKind, type Change } from "../../gen/roster/v1/change_pb.ts";
-import { doorClients, doorFailure, doors, type DoorClients, type DoorEndpoints } from "../support/door-clients.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { openWatch, type Watch } from "../support/watch-client.ts";
-import { uniqueSlug } from "../service/world.ts";
+import { doorClients, doorFailure, doors, type DoorClients, type DoorEndpoints } from "../fixtures/door-clients.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { openWatch, type Watch } from "../fixtures/watch-client.ts";
+import { uniqueSlug } from "../fixtures/groups-through-app.ts";
 
 /** Short, so idle checkpoints come quickly; the default (5 s) is the same code path. */
 const checkpointIntervalMs = 400;

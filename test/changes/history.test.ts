@@ -14,9 +14,9 @@ import { ChangeSchema, type Change } from "../../gen/roster/v1/change_pb.ts";
 import type { BatchMembershipsRequestSchema, BatchMembershipsResponse } from "../../gen/roster/v1/membership_service_pb.ts";
 
 type BatchRequest = MessageInitShape<typeof BatchMembershipsRequestSchema>;
-import { doorClients, doorFailure, doors, type DoorClients } from "../support/door-clients.ts";
-import { useServiceSuite } from "../service/service-suite.ts";
-import { uniqueSlug } from "../service/world.ts";
+import { doorClients, doorFailure, doors, type DoorClients } from "../fixtures/door-clients.ts";
+import { useServiceSuite } from "../fixtures/roster-with-user-clients.ts";
+import { uniqueSlug } from "../fixtures/groups-through-app.ts";
 
 const suite = useServiceSuite("history");
 

@@ -5,9 +5,9 @@
  * it prints exactly the changes made meanwhile.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { runRosterCommand, startRosterCommand, type RunningCommand } from "../support/roster-command.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { runRosterCommand, startRosterCommand, type RunningCommand } from "../fixtures/roster-command-process.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
 
 let mongo: TestMongo;
 let roster: TestRoster;

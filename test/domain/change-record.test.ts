@@ -9,7 +9,7 @@ import {
 } from "../../src/domain/change-record.ts";
 import { decodeChangeToken, encodeChangeToken } from "../../src/domain/change-token.ts";
 import type { GroupRecord, MembershipRecord } from "../../src/domain/model.ts";
-import { errorText, thrownBy } from "./expect-roster-error.ts";
+import { errorText, thrownBy } from "../fixtures/expect-roster-error.ts";
 
 const origin: ChangeOrigin = { actor: "user:alice", requestId: "r1", method: "roster.v1.GroupService/UpdateGroup", reason: "why" };
 const at = new Date("2026-01-02T03:04:05Z");
