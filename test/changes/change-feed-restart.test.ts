@@ -84,7 +84,8 @@ describe.skipIf(externalDeployment)("a watcher and a store restart (embedded onl
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it.each(doors)("over %s: resuming from the last token after the restart loses and repeats nothing", async (door) => {
+  // The budget covers the waits below (the store coming back, the open stream, the resumed one) on a loaded machine.
+  it.each(doors)("over %s: resuming from the last token after the restart loses and repeats nothing", { timeout: 120_000 }, async (door) => {
     const alice: DoorClients = doorClients(door, endpoints, await roster.token("alice"));
     const groupId = (await alice.groups.createGroup({ group: { slug: uniqueSlug("restart"), displayName: "R" } })).group?.id ?? "";
     const watch = openWatch(door, endpoints, await roster.token("alice"), { groupIds: [groupId] });
