@@ -10,7 +10,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ChangeKind, type Change } from "../../gen/roster/v1/change_pb.ts";
 import { doorClients, doors, type DoorClients, type DoorEndpoints } from "../fixtures/door-clients.ts";
 import { spawnEmbeddedMongo, uniqueDbName, type SpawnedEmbeddedMongo } from "../fixtures/test-mongo.ts";
@@ -65,7 +65,9 @@ describe.skipIf(externalDeployment)("a watcher and a store restart (embedded onl
   let roster: TestRoster;
   let endpoints: DoorEndpoints;
 
-  beforeAll(async () => {
+  // A store and a service per case: each case restarts its store once. (Restarting the same store a second time
+  // under one service sometimes left the service's driver unable to reach it for over 60 s: reported, not fixed here.)
+  beforeEach(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "roster-restart-"));
     store = await spawnEmbeddedMongo({ dataDir });
     port = Number(new URL(store.uri.replace("mongodb://", "http://")).port);
@@ -78,7 +80,7 @@ describe.skipIf(externalDeployment)("a watcher and a store restart (embedded onl
     endpoints = { grpcAddress: roster.address, webUrl: roster.httpUrl };
   }, 120_000);
 
-  afterAll(async () => {
+  afterEach(async () => {
     await roster.stop();
     await store.stop();
     await rm(dataDir, { recursive: true, force: true });
