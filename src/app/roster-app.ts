@@ -19,7 +19,9 @@ import type { AppContext, AppLogger } from "./app-context.ts";
 import { createChangesApi, type ChangesApi } from "./changes/changes-api.ts";
 import { defaultChangeSettings, type ChangeSettings } from "./changes/change-settings.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
-import { newEtag, newGroupId } from "./ids.ts";
+import type { GroupTokenSigner } from "../domain/group-token.ts";
+import { createGroupTokensApi, type GroupTokensApi } from "./group-tokens.ts";
+import { newEtag, newGroupId, newTokenId } from "./ids.ts";
 import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
 
 /** What `createRosterApp` needs. */
@@ -40,6 +42,8 @@ export interface RosterAppDeps {
   readonly batchLimits?: BatchLimits;
   /** The history and the change feed (ROSTER_CHANGE_*, ROSTER_HISTORY_*); defaults in ./changes/change-settings.ts. */
   readonly changeSettings?: ChangeSettings;
+  /** Signs IssueGroupToken's tokens with Roster's key; without one the RPC answers FAILED_PRECONDITION. */
+  readonly groupTokenSigner?: GroupTokenSigner;
 }
 
 /** The application: one API per service area, each declared beside its factory. */
@@ -51,6 +55,8 @@ export interface RosterApp {
   readonly batch: BatchApi;
   /** ChangeService: the history and the change feed, see ./changes/. */
   readonly changes: ChangesApi;
+  /** IssueGroupToken. */
+  readonly groupTokens: GroupTokensApi;
 }
 
 export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
@@ -82,10 +88,11 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     logger: deps.logger,
   };
   return {
-    groups: createGroupsApi(ctx),
+    groups: createGroupsApi(ctx, deps.batchLimits),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
     changes: createChangesApi(ctx, changeSettings),
+    groupTokens: createGroupTokensApi(ctx, deps.groupTokenSigner, newTokenId),
   };
 }

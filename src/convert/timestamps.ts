@@ -1,5 +1,5 @@
-/** Dates ↔ google.protobuf.Timestamp, with "unset" kept unset. */
-import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+/** Dates ↔ google.protobuf.Timestamp, with "unset" kept unset; Durations as seconds. */
+import { timestampDate, timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { invalidArgument } from "../domain/errors.ts";
 
 /** A Date as a Timestamp; undefined stays undefined (e.g. delete_time of a live group). */
@@ -17,4 +17,9 @@ export function dateFromProto(timestamp: Timestamp | undefined, field: string): 
   const valid = seconds >= -62_135_596_800 && seconds <= 253_402_300_799 && timestamp.nanos >= 0 && timestamp.nanos <= 999_999_999;
   if (!valid) throw invalidArgument(field, "is not a valid time (years 1-9999)");
   return timestampDate(timestamp);
+}
+
+/** A Duration in seconds, fractions kept (IssueGroupToken's ttl). */
+export function secondsOf(duration: Duration): number {
+  return Number(duration.seconds) + duration.nanos / 1e9;
 }

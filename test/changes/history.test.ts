@@ -139,6 +139,22 @@ describe.each(doors)("history over %s", (door) => {
     ]);
   });
 
+  it("CreateGroup with initial members records them in its transaction, after the group and its creator", async () => {
+    const created = await alice.groups.createGroup({
+      group: { slug: uniqueSlug("init"), displayName: "Init" },
+      members: [{ member: "user:bob", role: Role.MANAGER }, { member: "service:ci" }],
+      reason: "kick-off",
+    });
+    const id = created.group?.id ?? "";
+    const method = "roster.v1.GroupService/CreateGroup";
+    expect((await history(id)).map((c) => [c["kind"], c["member"] ?? "", c["roleAfter"] ?? "", c["reason"], c["method"]])).toEqual([
+      ["CHANGE_KIND_MEMBER_ADDED", "service:ci", "ROLE_MEMBER", "kick-off", method],
+      ["CHANGE_KIND_MEMBER_ADDED", "user:bob", "ROLE_MANAGER", "kick-off", method],
+      ["CHANGE_KIND_MEMBER_ADDED", "user:alice", "ROLE_ADMIN", "kick-off", method],
+      ["CHANGE_KIND_GROUP_CREATED", "", "", "kick-off", method],
+    ]);
+  });
+
   it("records member added, role changed and removed; what changed nothing or failed records nothing", async () => {
     const g = await newGroup();
     await alice.memberships.addMember({ groupId: g, member: "user:bob", reason: "joins payroll" }, headers(`add-${door}`));

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/membership_service.proto.
  */
 export const file_roster_v1_membership_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiYwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBnJlYXNvbhgEIAEoCSJPChFBZGRNZW1iZXJSZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXASDwoHY3JlYXRlZBgCIAEoCCJHChNSZW1vdmVNZW1iZXJSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIOCgZyZWFzb24YAyABKAkiFgoUUmVtb3ZlTWVtYmVyUmVzcG9uc2UiagoXVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZRIOCgZyZWFzb24YBCABKAkiRQoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKEAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFImoKGkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0EhEKCXByaW5jaXBhbBgBIAEoCRISCgp0cmFuc2l0aXZlGAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImIKG0xpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkucm9zdGVyLnYxLlByaW5jaXBhbEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJSChZDaGVja01lbWJlcnNoaXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJZChdDaGVja01lbWJlcnNoaXBSZXNwb25zZRIRCglpc19tZW1iZXIYASABKAgSHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEgwKBHBhdGgYAyADKAkikQEKF0JhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0EjMKCW9wZXJhdGlvbhgBIAEoCzIeLnJvc3Rlci52MS5NZW1iZXJzaGlwT3BlcmF0aW9uSAASJgoEc3luYxgCIAEoCzIWLnJvc3Rlci52MS5TeW5jT3B0aW9uc0gAEg4KBnJlYXNvbhgDIAEoCUIJCgdtZXNzYWdlIn4KGEJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZRIsCgZyZXN1bHQYASABKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0SAASKQoHc3VtbWFyeRgCIAEoCzIWLnJvc3Rlci52MS5TeW5jU3VtbWFyeUgAQgkKB21lc3NhZ2UiYwodQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1JlcXVlc3QSMgoKb3BlcmF0aW9ucxgBIAMoCzIeLnJvc3Rlci52MS5NZW1iZXJzaGlwT3BlcmF0aW9uEg4KBnJlYXNvbhgCIAEoCSJNCh5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVzcG9uc2USKwoHcmVzdWx0cxgBIAMoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25SZXN1bHQyiAgKEU1lbWJlcnNoaXBTZXJ2aWNlEmgKCUFkZE1lbWJlchIbLnJvc3Rlci52MS5BZGRNZW1iZXJSZXF1ZXN0Ghwucm9zdGVyLnYxLkFkZE1lbWJlclJlc3BvbnNlIiCKtRgcCAQSCGdyb3VwX2lkKgRyb2xlMgZtZW1iZXJIARJrCgxSZW1vdmVNZW1iZXISHi5yb3N0ZXIudjEuUmVtb3ZlTWVtYmVyUmVxdWVzdBofLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJSZXNwb25zZSIairUYFggEEghncm91cF9pZDIGbWVtYmVyOAESbQoQVXBkYXRlTWVtYmVyUm9sZRIiLnJvc3Rlci52MS5VcGRhdGVNZW1iZXJSb2xlUmVxdWVzdBojLnJvc3Rlci52MS5VcGRhdGVNZW1iZXJSb2xlUmVzcG9uc2UiEIq1GAwIBRIIZ3JvdXBfaWQScQoNR2V0TWVtYmVyc2hpcBIfLnJvc3Rlci52MS5HZXRNZW1iZXJzaGlwUmVxdWVzdBogLnJvc3Rlci52MS5HZXRNZW1iZXJzaGlwUmVzcG9uc2UiHZACAYq1GBYIAxIIZ3JvdXBfaWQyBm1lbWJlcjgBEm0KD0xpc3RNZW1iZXJzaGlwcxIhLnJvc3Rlci52MS5MaXN0TWVtYmVyc2hpcHNSZXF1ZXN0GiIucm9zdGVyLnYxLkxpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlIhOQAgGKtRgMCAMSCGdyb3VwX2lkEm8KE0xpc3RQcmluY2lwYWxHcm91cHMSJS5yb3N0ZXIudjEuTGlzdFByaW5jaXBhbEdyb3Vwc1JlcXVlc3QaJi5yb3N0ZXIudjEuTGlzdFByaW5jaXBhbEdyb3Vwc1Jlc3BvbnNlIgmQAgGKtRgCCAcSegoPQ2hlY2tNZW1iZXJzaGlwEiEucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlcXVlc3QaIi5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2UiIJACAYq1GBkIAxIIZ3JvdXBfaWQyCXByaW5jaXBhbDgBEmcKEEJhdGNoTWVtYmVyc2hpcHMSIi5yb3N0ZXIudjEuQmF0Y2hNZW1iZXJzaGlwc1JlcXVlc3QaIy5yb3N0ZXIudjEuQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlIgaKtRgCCAgoATABEnUKFkJhdGNoVXBkYXRlTWVtYmVyc2hpcHMSKC5yb3N0ZXIudjEuQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1JlcXVlc3QaKS5yb3N0ZXIudjEuQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1Jlc3BvbnNlIgaKtRgCCAhiBnByb3RvMw", [file_roster_v1_access, file_roster_v1_membership]);
+  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiYwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBnJlYXNvbhgEIAEoCSJPChFBZGRNZW1iZXJSZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXASDwoHY3JlYXRlZBgCIAEoCCJHChNSZW1vdmVNZW1iZXJSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIOCgZyZWFzb24YAyABKAkiFgoUUmVtb3ZlTWVtYmVyUmVzcG9uc2UiagoXVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZRIOCgZyZWFzb24YBCABKAkiRQoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKEAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFImoKGkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0EhEKCXByaW5jaXBhbBgBIAEoCRISCgp0cmFuc2l0aXZlGAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImIKG0xpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkucm9zdGVyLnYxLlByaW5jaXBhbEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJSChZDaGVja01lbWJlcnNoaXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJZChdDaGVja01lbWJlcnNoaXBSZXNwb25zZRIRCglpc19tZW1iZXIYASABKAgSHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEgwKBHBhdGgYAyADKAkiVAoXQ2hlY2tNZW1iZXJzaGlwc1JlcXVlc3QSEQoJcHJpbmNpcGFsGAEgASgJEhEKCWdyb3VwX2lkcxgCIAMoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJgChhDaGVja01lbWJlcnNoaXBzUmVzcG9uc2USLwoGY2hlY2tzGAEgAygLMh8ucm9zdGVyLnYxLkdyb3VwTWVtYmVyc2hpcENoZWNrEhMKC21pc3NpbmdfaWRzGAIgAygJIlwKFEdyb3VwTWVtYmVyc2hpcENoZWNrEhAKCGdyb3VwX2lkGAEgASgJEjIKBnJlc3VsdBgCIAEoCzIiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSKRAQoXQmF0Y2hNZW1iZXJzaGlwc1JlcXVlc3QSMwoJb3BlcmF0aW9uGAEgASgLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb25IABImCgRzeW5jGAIgASgLMhYucm9zdGVyLnYxLlN5bmNPcHRpb25zSAASDgoGcmVhc29uGAMgASgJQgkKB21lc3NhZ2UifgoYQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlEiwKBnJlc3VsdBgBIAEoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25SZXN1bHRIABIpCgdzdW1tYXJ5GAIgASgLMhYucm9zdGVyLnYxLlN5bmNTdW1tYXJ5SABCCQoHbWVzc2FnZSJjCh1CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBIyCgpvcGVyYXRpb25zGAEgAygLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb24SDgoGcmVhc29uGAIgASgJIk0KHkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZRIrCgdyZXN1bHRzGAEgAygLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdDLwCAoRTWVtYmVyc2hpcFNlcnZpY2USaAoJQWRkTWVtYmVyEhsucm9zdGVyLnYxLkFkZE1lbWJlclJlcXVlc3QaHC5yb3N0ZXIudjEuQWRkTWVtYmVyUmVzcG9uc2UiIIq1GBwIBBIIZ3JvdXBfaWQqBHJvbGUyBm1lbWJlckgBEmsKDFJlbW92ZU1lbWJlchIeLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0Gh8ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlc3BvbnNlIhqKtRgWCAQSCGdyb3VwX2lkMgZtZW1iZXI4ARJtChBVcGRhdGVNZW1iZXJSb2xlEiIucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0GiMucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXNwb25zZSIQirUYDAgFEghncm91cF9pZBJxCg1HZXRNZW1iZXJzaGlwEh8ucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXF1ZXN0GiAucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXNwb25zZSIdkAIBirUYFggDEghncm91cF9pZDIGbWVtYmVyOAESbQoPTGlzdE1lbWJlcnNoaXBzEiEucm9zdGVyLnYxLkxpc3RNZW1iZXJzaGlwc1JlcXVlc3QaIi5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVzcG9uc2UiE5ACAYq1GAwIAxIIZ3JvdXBfaWQSbwoTTGlzdFByaW5jaXBhbEdyb3VwcxIlLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBomLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJ6Cg9DaGVja01lbWJlcnNoaXASIS5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBoiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSIgkAIBirUYGQgDEghncm91cF9pZDIJcHJpbmNpcGFsOAESZgoQQ2hlY2tNZW1iZXJzaGlwcxIiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBzUmVxdWVzdBojLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBzUmVzcG9uc2UiCZACAYq1GAIIBxJnChBCYXRjaE1lbWJlcnNoaXBzEiIucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0GiMucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIKAEwARJ1ChZCYXRjaFVwZGF0ZU1lbWJlcnNoaXBzEigucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXF1ZXN0Gikucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIYgZwcm90bzM", [file_roster_v1_access, file_roster_v1_membership]);
 
 /**
  * Request of MembershipService.AddMember.
@@ -483,6 +483,97 @@ export const CheckMembershipResponseSchema: GenMessage<CheckMembershipResponse> 
   messageDesc(file_roster_v1_membership_service, 13);
 
 /**
+ * Request of MembershipService.CheckMemberships.
+ *
+ * @generated from message roster.v1.CheckMembershipsRequest
+ */
+export type CheckMembershipsRequest = Message<"roster.v1.CheckMembershipsRequest"> & {
+  /**
+   * The principal asked about.
+   *
+   * @generated from field: string principal = 1;
+   */
+  principal: string;
+
+  /**
+   * 1-100 group ids; duplicates are answered once.
+   *
+   * @generated from field: repeated string group_ids = 2;
+   */
+  groupIds: string[];
+
+  /**
+   * Only direct membership counts.
+   *
+   * @generated from field: bool direct_only = 3;
+   */
+  directOnly: boolean;
+};
+
+/**
+ * Describes the message roster.v1.CheckMembershipsRequest.
+ * Use `create(CheckMembershipsRequestSchema)` to create a new message.
+ */
+export const CheckMembershipsRequestSchema: GenMessage<CheckMembershipsRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 14);
+
+/**
+ * Response of MembershipService.CheckMemberships.
+ *
+ * @generated from message roster.v1.CheckMembershipsResponse
+ */
+export type CheckMembershipsResponse = Message<"roster.v1.CheckMembershipsResponse"> & {
+  /**
+   * One answer per group the caller may ask about, in request order.
+   *
+   * @generated from field: repeated roster.v1.GroupMembershipCheck checks = 1;
+   */
+  checks: GroupMembershipCheck[];
+
+  /**
+   * The ids not found or that the caller may not ask about, in request order.
+   *
+   * @generated from field: repeated string missing_ids = 2;
+   */
+  missingIds: string[];
+};
+
+/**
+ * Describes the message roster.v1.CheckMembershipsResponse.
+ * Use `create(CheckMembershipsResponseSchema)` to create a new message.
+ */
+export const CheckMembershipsResponseSchema: GenMessage<CheckMembershipsResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 15);
+
+/**
+ * The answer of CheckMemberships for one group.
+ *
+ * @generated from message roster.v1.GroupMembershipCheck
+ */
+export type GroupMembershipCheck = Message<"roster.v1.GroupMembershipCheck"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * What CheckMembership answers for this group.
+   *
+   * @generated from field: roster.v1.CheckMembershipResponse result = 2;
+   */
+  result?: CheckMembershipResponse | undefined;
+};
+
+/**
+ * Describes the message roster.v1.GroupMembershipCheck.
+ * Use `create(GroupMembershipCheckSchema)` to create a new message.
+ */
+export const GroupMembershipCheckSchema: GenMessage<GroupMembershipCheck> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 16);
+
+/**
  * Request of MembershipService.BatchMemberships: one message per operation,
  * optionally preceded by one `sync` declaration.
  *
@@ -530,7 +621,7 @@ export type BatchMembershipsRequest = Message<"roster.v1.BatchMembershipsRequest
  * Use `create(BatchMembershipsRequestSchema)` to create a new message.
  */
 export const BatchMembershipsRequestSchema: GenMessage<BatchMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 14);
+  messageDesc(file_roster_v1_membership_service, 17);
 
 /**
  * Response of MembershipService.BatchMemberships.
@@ -567,7 +658,7 @@ export type BatchMembershipsResponse = Message<"roster.v1.BatchMembershipsRespon
  * Use `create(BatchMembershipsResponseSchema)` to create a new message.
  */
 export const BatchMembershipsResponseSchema: GenMessage<BatchMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 15);
+  messageDesc(file_roster_v1_membership_service, 18);
 
 /**
  * Request of MembershipService.BatchUpdateMemberships.
@@ -597,7 +688,7 @@ export type BatchUpdateMembershipsRequest = Message<"roster.v1.BatchUpdateMember
  * Use `create(BatchUpdateMembershipsRequestSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsRequestSchema: GenMessage<BatchUpdateMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 16);
+  messageDesc(file_roster_v1_membership_service, 19);
 
 /**
  * Response of MembershipService.BatchUpdateMemberships.
@@ -618,7 +709,7 @@ export type BatchUpdateMembershipsResponse = Message<"roster.v1.BatchUpdateMembe
  * Use `create(BatchUpdateMembershipsResponseSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsResponseSchema: GenMessage<BatchUpdateMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 17);
+  messageDesc(file_roster_v1_membership_service, 20);
 
 /**
  * Members, roles, nested groups and transitive checks. Every call needs
@@ -713,6 +804,22 @@ export const MembershipService: GenService<{
     methodKind: "unary";
     input: typeof CheckMembershipRequestSchema;
     output: typeof CheckMembershipResponseSchema;
+  },
+  /**
+   * Answers CheckMembership for one principal and up to 100 groups at once
+   * (Microsoft Graph's checkMemberGroups, SpiceDB's bulk checks), from one
+   * walk up the principal's groups. Each group is answered exactly as
+   * CheckMembership answers it, under the same access rule: anyone may ask
+   * about themselves in a group they can see; asking about others needs the
+   * right to list the group's members. Groups that do not exist and groups
+   * the caller may not ask about are both reported in missing_ids.
+   *
+   * @generated from rpc roster.v1.MembershipService.CheckMemberships
+   */
+  checkMemberships: {
+    methodKind: "unary";
+    input: typeof CheckMembershipsRequestSchema;
+    output: typeof CheckMembershipsResponseSchema;
   },
   /**
    * Streams membership operations and answers each with a result, in order,
