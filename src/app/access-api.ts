@@ -120,7 +120,8 @@ export function createAccessApi(ctx: AppContext): AccessApi {
   ): Promise<ResolvedAccess> {
     const { group, groupRef } = await findTargetGroup(rule, target, call, memo);
     const facts = await loadAccessFacts(ctx, caller, group, call, memo);
-    const member = rule.memberField !== "" && target.member !== undefined ? parsePrincipal(target.member, rule.memberField) : undefined;
+    const named = rule.memberField !== "" && target.member !== undefined && !(rule.memberOptional && target.member === "");
+    const member = named ? parsePrincipal(target.member ?? "", rule.memberField) : undefined;
     const membership = member !== undefined && readsMemberRole(rule) ? await ctx.memberships.get(group.id, member.principal, call) : undefined;
     const memberGroup = member !== undefined && readsMemberGroup(rule, member) ? await loadGroup(ctx, member.id, call, memo) : undefined;
     const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = memberSituation(rule, caller.principal, {

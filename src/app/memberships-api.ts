@@ -19,7 +19,7 @@ import { accessFactsOf, loadAncestors, loadGroup } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
-import { storeCallOf, type CallOptions } from "./call-options.ts";
+import { changeOriginOf, storeCallOf, type CallOptions, type ChangeOptions } from "./call-options.ts";
 import { loadPrincipalClosure, membershipIn, type MembershipAnswer } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
 
@@ -91,11 +91,11 @@ export interface CheckMembershipsResult {
 
 export interface MembershipsApi {
   /** Idempotent; `group:<id>` members are checked for cycles and depth. */
-  add(caller: Caller, groupId: string, member: string, role: Role, options?: CallOptions): Promise<AddMemberResult>;
+  add(caller: Caller, groupId: string, member: string, role: Role, options?: ChangeOptions): Promise<AddMemberResult>;
   /** not_found for a non-member; never removes the last direct ADMIN. Returns the removed membership. */
-  remove(caller: Caller, groupId: string, member: string, options?: CallOptions): Promise<MembershipRecord>;
+  remove(caller: Caller, groupId: string, member: string, options?: ChangeOptions): Promise<MembershipRecord>;
   /** `role` undefined → invalid_argument("role", ...); never demotes the last direct ADMIN. */
-  updateRole(caller: Caller, groupId: string, member: string, role: Role | undefined, options?: CallOptions): Promise<MembershipRecord>;
+  updateRole(caller: Caller, groupId: string, member: string, role: Role | undefined, options?: ChangeOptions): Promise<MembershipRecord>;
   /** The direct membership; not_found for a non-member. */
   get(caller: Caller, groupId: string, member: string, options?: CallOptions): Promise<MembershipRecord>;
   list(caller: Caller, query: ListMembershipsQuery, options?: CallOptions): Promise<MembershipPage>;
@@ -126,8 +126,8 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
    * the batch engine: the same parsing, decision, checks and writes as every
    * batch operation, in one transaction. Throws the operation's error.
    */
-  async function applyAuthorized(caller: Caller, operation: BatchOperation, options: CallOptions | undefined): Promise<AppliedOperation> {
-    const deps: ChunkDeps = { ctx, caller, authorization: { kind: "authorized" } };
+  async function applyAuthorized(caller: Caller, operation: BatchOperation, options: ChangeOptions | undefined): Promise<AppliedOperation> {
+    const deps: ChunkDeps = { ctx, caller, authorization: { kind: "authorized" }, origin: changeOriginOf(caller, options) };
     const { results, effects } = await applyChunk(deps, [{ index: 0, item: { tag: "", operation } }], undefined, storeCallOf(options));
     const outcome = results[0]?.outcome;
     const effect = effects[0];

@@ -7,6 +7,7 @@ import { validateGroupId } from "../domain/group-validation.ts";
 import type { Database } from "../storage/database.ts";
 import { createGroupRequestStore } from "../storage/group-request-store.ts";
 import { createGroupStore } from "../storage/group-store.ts";
+import { createHistoryStore } from "../storage/history-store.ts";
 import { ensureIndexes } from "../storage/indexes.ts";
 import { createMembershipBulkStore } from "../storage/membership-bulk-store.ts";
 import { createMembershipStore } from "../storage/membership-store.ts";
@@ -15,6 +16,8 @@ import { createAccessApi, type AccessApi } from "./access-api.ts";
 import { createBatchApi, type BatchApi } from "./batch/batch-engine.ts";
 import type { BatchLimits } from "./batch/limits.ts";
 import type { AppContext, AppLogger } from "./app-context.ts";
+import { createChangesApi, type ChangesApi } from "./changes/changes-api.ts";
+import { defaultChangeSettings, type ChangeSettings } from "./changes/change-settings.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
 import type { GroupTokenSigner } from "../domain/group-token.ts";
 import { createGroupTokensApi, type GroupTokensApi } from "./group-tokens.ts";
@@ -37,6 +40,8 @@ export interface RosterAppDeps {
   readonly logger?: AppLogger;
   /** Limits of the batch engine (ROSTER_BATCH_*); defaults in ./batch/limits.ts. */
   readonly batchLimits?: BatchLimits;
+  /** The history and the change feed (ROSTER_CHANGE_*, ROSTER_HISTORY_*); defaults in ./changes/change-settings.ts. */
+  readonly changeSettings?: ChangeSettings;
   /** Signs IssueGroupToken's tokens with Roster's key; without one the RPC answers FAILED_PRECONDITION. */
   readonly groupTokenSigner?: GroupTokenSigner;
 }
@@ -48,6 +53,8 @@ export interface RosterApp {
   readonly access: AccessApi;
   /** BatchMemberships / BatchUpdateMemberships, see ./batch/batch-engine.ts. */
   readonly batch: BatchApi;
+  /** ChangeService: the history and the change feed, see ./changes/. */
+  readonly changes: ChangesApi;
   /** IssueGroupToken. */
   readonly groupTokens: GroupTokensApi;
 }
@@ -57,6 +64,14 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     deps.creatorGroupId === undefined || deps.creatorGroupId === ""
       ? undefined
       : validateGroupId(deps.creatorGroupId, "ROSTER_CREATOR_GROUP");
+  const settings = deps.changeSettings ?? defaultChangeSettings;
+  const changeSettings: ChangeSettings = {
+    ...settings,
+    changeReadersGroupId:
+      settings.changeReadersGroupId === undefined || settings.changeReadersGroupId === ""
+        ? undefined
+        : validateGroupId(settings.changeReadersGroupId, "ROSTER_CHANGE_READERS"),
+  };
   await ensureIndexes(deps.database);
   const ctx: AppContext = {
     database: deps.database,
@@ -64,6 +79,7 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     memberships: createMembershipStore(deps.database),
     membershipBulk: createMembershipBulkStore(deps.database),
     groupRequests: createGroupRequestStore(deps.database),
+    history: createHistoryStore(deps.database),
     nestingLock: createNestingLock(deps.database),
     clock: deps.clock ?? (() => new Date()),
     newGroupId: deps.idGenerator ?? newGroupId,
@@ -76,6 +92,7 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
+    changes: createChangesApi(ctx, changeSettings),
     groupTokens: createGroupTokensApi(ctx, deps.groupTokenSigner, newTokenId),
   };
 }

@@ -6,7 +6,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/index.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
-import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { callOptionsOf, changeOptionsOf, requireCaller } from "../rpc/context.ts";
 import { createBatchMembershipHandlers } from "./batch-memberships.ts";
 import { roleFromProto } from "../convert/enums.ts";
 import { checkMembershipToProto, membershipToProto, principalGroupToProto } from "../convert/membership.ts";
@@ -19,18 +19,18 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
     async addMember(req, ctx) {
       // ROLE_UNSPECIFIED on AddMember means MEMBER (proto comment).
       const role = roleFromProto(req.role, "role") ?? "MEMBER";
-      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, callOptionsOf(ctx));
+      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, changeOptionsOf(ctx, req.reason));
       return { membership: membershipToProto(result.membership), created: result.created };
     },
 
     async removeMember(req, ctx) {
-      await app.memberships.remove(requireCaller(ctx), req.groupId, req.member, callOptionsOf(ctx));
+      await app.memberships.remove(requireCaller(ctx), req.groupId, req.member, changeOptionsOf(ctx, req.reason));
       return {};
     },
 
     async updateMemberRole(req, ctx) {
       const role = roleFromProto(req.role, "role");
-      const membership = await app.memberships.updateRole(requireCaller(ctx), req.groupId, req.member, role, callOptionsOf(ctx));
+      const membership = await app.memberships.updateRole(requireCaller(ctx), req.groupId, req.member, role, changeOptionsOf(ctx, req.reason));
       return { membership: membershipToProto(membership) };
     },
 

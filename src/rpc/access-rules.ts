@@ -69,6 +69,7 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
     manageFields: [...(declared?.manageFields ?? [])],
     memberGroupNeedsRead: declared?.memberGroupNeedsRead ?? false,
     parentField: declared?.parentField ?? "",
+    memberOptional: declared?.memberOptional ?? false,
   };
   const groupless = grouplessRequirements.has(spec.requires) || spec.requires === "UNSPECIFIED";
   const streaming = method.methodKind !== "unary";

@@ -6,6 +6,7 @@ import type { IndexDescription } from "mongodb";
 import type { Database } from "./database.ts";
 import { collectionNames, type LockDoc } from "./documents.ts";
 import { driverCall, hasMongoCode, mongoErrorCodes } from "./driver-errors.ts";
+import { historyCollection } from "./history-documents.ts";
 
 /** Index specifications per collection (exported for tests and operators). */
 export const rosterIndexes: Readonly<Record<string, readonly IndexDescription[]>> = {
@@ -37,6 +38,14 @@ export const rosterIndexes: Readonly<Record<string, readonly IndexDescription[]>
     { name: "member_group", key: { member: 1, groupId: 1 } },
     // Members of a group by role (role filter, counting ADMINs).
     { name: "group_role_member", key: { groupId: 1, role: 1, member: 1 } },
+  ],
+  [historyCollection]: [
+    // ListGroupHistory: a group's records newest first (keyset on time, id).
+    { name: "group_time_id", key: { groupId: 1, time: -1, _id: -1 } },
+    // ListGroupHistory of one member's records (one's own, or a manager's filter).
+    { name: "group_member_time_id", key: { groupId: 1, member: 1, time: -1, _id: -1 } },
+    // The retention sweeper: the oldest records first.
+    { name: "time", key: { time: 1 } },
   ],
 };
 

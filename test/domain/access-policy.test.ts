@@ -8,6 +8,7 @@ import {
   evaluateAccess,
   groupNotFound,
   groupRefBySlug,
+  mayReceiveChange,
   showsInGroupList,
   type AccessDecision,
   type AccessFacts,
@@ -580,5 +581,55 @@ describe("allowedActions", () => {
   };
   it.each(callerNames)("%s", (name) => {
     expect(allowedActions(callers[name])).toEqual(expected[name]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The change feed: which changes of g1 each caller receives.
+// ---------------------------------------------------------------------------
+
+describe("mayReceiveChange", () => {
+  const viewer = { principal: "user:me", readsEverything: false };
+  const changes = {
+    updated: { kind: "group_updated", member: undefined },
+    deleted: { kind: "group_deleted", member: undefined },
+    acl: { kind: "group_acl_changed", member: undefined },
+    otherAdded: { kind: "member_added", member: "user:other" },
+    selfRemoved: { kind: "member_removed", member: "user:me" },
+  } as const;
+  /** Per caller: updated, deleted, acl, otherAdded, selfRemoved. */
+  const expected: Record<CallerName, readonly boolean[]> = {
+    stranger: [false, false, false, false, false],
+    member: [true, true, false, true, true],
+    manager: [true, true, false, true, true],
+    admin: [true, true, true, true, true],
+    aclRead: [true, true, false, true, true],
+    aclWrite: [true, true, false, true, true],
+    aclManage: [true, true, true, true, true],
+    groupGrantee: [true, true, false, true, true],
+    nestedMember: [true, true, false, true, true],
+    parentAdmin: [true, true, true, true, true],
+    sysAdmin: [true, true, true, true, true],
+    // Sees the group, may not list its members: group changes and its own membership only.
+    authVisible: [true, true, false, false, true],
+    managersVisMember: [true, true, false, false, true],
+    managersVisManager: [true, true, false, true, true],
+    deletedAdmin: [true, true, true, true, true],
+    // A deleted group is invisible to all but MANAGE: nothing, not even one's own membership.
+    deletedMember: [false, false, false, false, false],
+    deletedAuthVisible: [false, false, false, false, false],
+    deletedParentAdmin: [true, true, true, true, true],
+  };
+  it.each(callerNames)("%s", (name) => {
+    const got = Object.values(changes).map((change) => mayReceiveChange(viewer, callers[name], change));
+    expect(got).toEqual(expected[name]);
+  });
+
+  it("a reader of every change receives everything, also of a group that no longer exists; nobody else does", () => {
+    for (const change of Object.values(changes)) {
+      expect(mayReceiveChange({ ...viewer, readsEverything: true }, undefined, change)).toBe(true);
+      expect(mayReceiveChange({ ...viewer, readsEverything: true }, callers.stranger, change)).toBe(true);
+      expect(mayReceiveChange(viewer, undefined, change)).toBe(false);
+    }
   });
 });

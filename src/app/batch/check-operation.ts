@@ -4,6 +4,7 @@
  * with exactly the message AddMember, RemoveMember or UpdateMemberRole
  * would give, because those RPCs are parsed here too (as a chunk of one).
  */
+import { validateReason } from "../../domain/change-record.ts";
 import { invalidArgument, isRosterError, type RosterError } from "../../domain/errors.ts";
 import { validateGroupId } from "../../domain/group-validation.ts";
 import type { MembershipOperation } from "../../domain/membership-operation.ts";
@@ -28,6 +29,8 @@ export type BatchOperation =
 export interface BatchItem {
   readonly tag: string;
   readonly operation: BatchOperation | RosterError;
+  /** The operation's own reason (absent or "": the stream's applies). */
+  readonly reason?: string;
 }
 
 /** Longest client tag, in characters (proto comment on MembershipOperation.tag). */
@@ -38,9 +41,10 @@ export interface SyncScope {
   readonly groupId: string;
 }
 
-/** Checks `item`; throws invalid_argument naming the field. */
+/** Checks `item` (also its reason); throws invalid_argument naming the field. */
 export function checkOperation(item: BatchItem, sync: SyncScope | undefined): MembershipOperation {
   if (codePointLength(item.tag) > MAX_TAG_LENGTH) throw invalidArgument("tag", `must be at most ${MAX_TAG_LENGTH} characters`);
+  validateReason(item.reason ?? "");
   const operation = item.operation;
   if (isRosterError(operation)) throw operation;
   if (sync !== undefined && (operation.kind !== "add" || operation.groupId !== sync.groupId)) {
