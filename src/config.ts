@@ -12,6 +12,7 @@ import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
 import { defaultBatchLimits, type BatchLimits } from "./app/batch/limits.ts";
+import { defaultReadModelSettings, type ReadModelSettings } from "./app/read-model/settings.ts";
 import { hs256SecretProblem } from "./auth/dev-key.ts";
 
 /** pino levels accepted by ROSTER_LOG_LEVEL. */
@@ -71,6 +72,8 @@ export interface RosterConfig {
   readonly batchLimits: BatchLimits;
   /** OpenTelemetry tracing (OTEL_*); undefined: off, no span is made. */
   readonly tracing: TracingConfig | undefined;
+  /** The read model (ROSTER_READ_MODEL_*), or false: every read uses the database. */
+  readonly readModel: ReadModelSettings | false;
 }
 
 /** OTLP transports (OTEL_EXPORTER_OTLP_PROTOCOL). */
@@ -162,6 +165,9 @@ export const settings: readonly SettingInfo[] = [
   row("ROSTER_BATCH_MAX_DURATION_MS", String(defaultBatchLimits.maxDurationMs), "How long a BatchMemberships stream may run before it ends with DEADLINE_EXCEEDED."),
   row("ROSTER_BATCH_IDLE_TIMEOUT_MS", String(defaultBatchLimits.idleTimeoutMs), "How long a BatchMemberships stream may go without a client message before it ends with DEADLINE_EXCEEDED."),
   row("ROSTER_BATCH_CHUNK_SIZE", String(defaultBatchLimits.chunkSize), "Batch operations applied per transaction (1-5000)."),
+  row("ROSTER_READ_MODEL", "true", "`false` turns the read model off: every read then uses the database (see Consistency)."),
+  row("ROSTER_READ_MODEL_MAX_LAG_MS", String(defaultReadModelSettings.maxLagMs), "Past this lag behind the database (and while its change stream is broken) the read model answers nothing: reads use the database."),
+  row("ROSTER_READ_MODEL_CACHED_MEMBERSHIPS", String(defaultReadModelSettings.cachedMemberships), "How many users' and services' direct memberships the read model caches (least recently used principals leave first)."),
   row("OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP collector base URL, e.g. `http://collector:4318` (spans go to its `/v1/traces`) or, with protocol `grpc`, `http://collector:4317`. Setting it turns tracing on (see Tracing)."),
   row("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", "Full URL for spans, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT and also turns tracing on."),
   row("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", `OTLP transport: ${otlpProtocols.join(", ")}.`),
@@ -336,6 +342,11 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     chunkSize: read("ROSTER_BATCH_CHUNK_SIZE", defaultBatchLimits.chunkSize, (v) => parseInteger(v, 1, 5_000)),
   };
   const tracing = readTracingConfig(read);
+  const readModelOn = read("ROSTER_READ_MODEL", true, parseBoolean);
+  const readModelSettings: ReadModelSettings = {
+    maxLagMs: read("ROSTER_READ_MODEL_MAX_LAG_MS", defaultReadModelSettings.maxLagMs, (v) => parseInteger(v, 100, 3_600_000)),
+    cachedMemberships: read("ROSTER_READ_MODEL_CACHED_MEMBERSHIPS", defaultReadModelSettings.cachedMemberships, (v) => parseInteger(v, 0, 1_000_000_000)),
+  };
 
   const keySources = [
     secret === undefined ? undefined : "ROSTER_JWT_SECRET",
@@ -390,6 +401,7 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     benchNoop,
     batchLimits,
     tracing,
+    readModel: readModelOn ? readModelSettings : false,
   };
 }
 

@@ -15,7 +15,7 @@ import { createCertificateCaller } from "./auth/certificate-caller.ts";
 import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
 import { loadOrCreateDevSecret } from "./auth/dev-key.ts";
 import { createRosterApp } from "./app/roster-app.ts";
-import type { RosterApp } from "./app/index.ts";
+import type { ReadModelStatus, RosterApp } from "./app/index.ts";
 import type { RosterConfig } from "./config.ts";
 import { createRosterServices } from "./handlers/index.ts";
 import { createHealthMonitor } from "./ops/health.ts";
@@ -96,8 +96,13 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       database,
       logger: logger.child({ component: "app" }),
       batchLimits: config.batchLimits,
+      readModel: config.readModel,
       ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
     });
+    // Runs before the database closes (cleanups run in reverse).
+    cleanups.push(() => app.close());
+    const readModel = app.readModel;
+    if (readModel !== undefined) metrics.observeReadModel(() => readModel.status());
     const verifier = createJwtVerifier(await verifierOptions(config, logger));
     const services = createRosterServices(app);
     const pipeline = createRpcPipeline({
@@ -142,7 +147,16 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     const doors: { close(graceMs: number): Promise<void> }[] = [grpc];
     // Both doors drain in parallel within the same grace period.
     cleanups.push(() => Promise.all(doors.map((door) => door.close(config.shutdownGraceMs))).then(() => undefined));
-    const web = await startWebDoor({ services, pipeline, config, health, metrics, logger: logger.child({ component: "web-door" }) });
+    const readDetail = (): string =>
+      readModel === undefined ? "reads: database (read model off)" : describeReadModel(readModel.status());
+    const web = await startWebDoor({
+      services,
+      pipeline,
+      config,
+      health: { isReady: () => health.isReady(), readDetail },
+      metrics,
+      logger: logger.child({ component: "web-door" }),
+    });
     doors.push(web);
     await health.probeNow();
     logger.info({ grpcPort: grpc.port, hosts: config.hosts, benchNoop: config.benchNoop }, "roster gRPC door listening");
@@ -179,6 +193,14 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     await cleanup();
     throw error;
   }
+}
+
+/** `/readyz`'s line about the read model. */
+function describeReadModel(status: ReadModelStatus): string {
+  const lag = status.lagMs === undefined ? "" : `, lag ${status.lagMs} ms of ${status.maxLagMs}`;
+  return status.serving
+    ? `reads: read model (${status.phase}${lag})`
+    : `reads: database, the read model is ${status.phase === "following" ? "lagging" : status.phase}${lag}`;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
 import { loadPrincipalClosure, type PrincipalClosure } from "./principal-closure.ts";
+import { readsOf } from "./read-source.ts";
 import { createMemoSlot, memoized, type RequestMemo } from "./request-memo.ts";
 
 /**
@@ -86,7 +87,7 @@ export function loadGroup(
   call: StoreCall,
   memo: RequestMemo | undefined,
 ): Promise<GroupNode | undefined> {
-  return memoized(memo, call, groupSlot, id, () => ctx.groups.get(id, call));
+  return memoized(memo, call, groupSlot, id, () => readsOf(ctx, call).groups.get(id, call));
 }
 
 /** The live group named `slug` in `namespace`, memoised for the request (reads outside transactions only). */
@@ -97,7 +98,7 @@ export function loadLiveGroupBySlug(
   call: StoreCall,
   memo: RequestMemo | undefined,
 ): Promise<GroupNode | undefined> {
-  return memoized(memo, call, liveSlugSlot, `${namespace}\n${slug}`, () => ctx.groups.getLiveBySlug(namespace, slug, call));
+  return memoized(memo, call, liveSlugSlot, `${namespace}\n${slug}`, () => readsOf(ctx, call).groups.getLiveBySlug(namespace, slug, call));
 }
 
 /**
@@ -147,7 +148,7 @@ export async function loadVisibleGroupIds(
   groupIds: readonly string[],
   call: StoreCall,
 ): Promise<Set<string>> {
-  const groups = await ctx.groups.getMany([...new Set(groupIds)], call);
+  const groups = await readsOf(ctx, call).groups.getMany([...new Set(groupIds)], call);
   const snapshot = await loadAccessSnapshot(ctx, caller, groups, call);
   return new Set(
     groups.filter((group) => {
@@ -176,6 +177,6 @@ export async function loadAncestors(
   const ids = new Set<string>();
   for (const group of groups) for (const id of group.ancestorIds) ids.add(id);
   const ancestors = new Map<string, GroupNode>();
-  for (const ancestor of await ctx.groups.getMany([...ids], call)) ancestors.set(ancestor.id, ancestor);
+  for (const ancestor of await readsOf(ctx, call).groups.getMany([...ids], call)) ancestors.set(ancestor.id, ancestor);
   return ancestors;
 }

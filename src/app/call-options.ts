@@ -2,6 +2,7 @@
  * The per-call options every use case takes, and their translation into the
  * StoreCall that storage methods take (deadline and cancellation, no session).
  */
+import type { ClusterTime, ReadConsistency } from "../domain/consistency.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { RequestMemo } from "./request-memo.ts";
 
@@ -20,13 +21,21 @@ export interface CallOptions {
    * transitive groups are loaded once. Never share one between requests.
    */
   readonly memo?: RequestMemo;
+  /**
+   * How fresh a read use case's answer must be (README, "Consistency");
+   * default minimize_latency. Writes always decide on the database.
+   */
+  readonly consistency?: ReadConsistency;
+  /** Told the cluster time of each transaction the call commits (its response's consistency token). */
+  readonly onCommit?: (time: ClusterTime) => void;
 }
 
-/** The StoreCall of `options`: its deadline and signal, outside any transaction. */
+/** The StoreCall of `options`: its deadline, signal and commit observer, outside any transaction. */
 export function storeCallOf(options: CallOptions | undefined): StoreCall {
   if (options === undefined) return {};
-  const call: { deadline?: number; signal?: AbortSignal } = {};
+  const call: { -readonly [K in keyof StoreCall]: StoreCall[K] } = {};
   if (options.deadline !== undefined) call.deadline = options.deadline;
   if (options.signal !== undefined) call.signal = options.signal;
+  if (options.onCommit !== undefined) call.onCommit = options.onCommit;
   return call;
 }

@@ -46,6 +46,7 @@ import {
 } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
+import { readCallOf, readsOf } from "./read-source.ts";
 import { listGroups, type GroupPage, type ListGroupsQuery } from "./list-groups.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 
@@ -317,7 +318,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
     },
 
     async get(caller, ref, options): Promise<GroupWithAccess> {
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       let group: GroupNode | undefined;
       let name: string;
       if ("id" in ref) {
@@ -343,9 +344,9 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
 
     async batchGet(caller, ids, options) {
       const unique = validateBatchGetIds(ids);
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       const [found, closure] = await Promise.all([
-        ctx.groups.getMany(unique, call),
+        readsOf(ctx, call).groups.getMany(unique, call),
         loadPrincipalClosure(ctx, caller.principal, call, options?.memo),
       ]);
       const ancestors = await loadAncestors(ctx, found, call);
@@ -449,7 +450,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
 
     async getAcl(_caller, groupId, options): Promise<AclResult> {
       validateGroupId(groupId, "group_id");
-      const group = await loadGroup(ctx, groupId, storeCallOf(options), options?.memo);
+      const group = await loadGroup(ctx, groupId, await readCallOf(ctx, options), options?.memo);
       if (group === undefined) throw groupNotFound(groupId);
       return { entries: group.acl, etag: group.etag };
     },

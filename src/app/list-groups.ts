@@ -36,7 +36,8 @@ import { groupRecordOf, sortNameOf, type GroupNode } from "../storage/documents.
 import type { GroupKeyset, GroupListCriteria, GroupListOrder, GroupScope } from "../storage/group-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf, type CallOptions } from "./call-options.ts";
+import type { CallOptions } from "./call-options.ts";
+import { readCallOf, readsOf } from "./read-source.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 import type { RequestMemo } from "./request-memo.ts";
 
@@ -85,7 +86,7 @@ export async function loadGroupScope(
   if (caller.isSystemAdmin) return { kind: "everything" };
   const closure = await loadPrincipalClosure(ctx, caller.principal, call, memo);
   const principals = [...closure.aclPrincipals];
-  const manageGrants = await ctx.groups.idsGrantingTo(principals, "MANAGE", call);
+  const manageGrants = await readsOf(ctx, call).groups.idsGrantingTo(principals, "MANAGE", call);
   const adminOf = [...closure.roles].filter(([, role]) => role === "ADMIN").map(([id]) => id);
   const deletedAdminOf = [...closure.deletedRoles].filter(([, role]) => role === "ADMIN").map(([id]) => id);
   return {
@@ -140,12 +141,13 @@ export async function listGroups(
   const key = decodePageToken(query.pageToken, fingerprint, isListKey);
   const after = key === undefined ? undefined : keysetOf(key, order);
 
-  const call = storeCallOf(options);
+  const call = await readCallOf(ctx, options);
+  const reads = readsOf(ctx, call);
   const scope = await loadGroupScope(ctx, caller, call, options?.memo);
   const criteria: GroupListCriteria = { scope, includeDeleted: query.showDeleted, namespace, parentId, text };
   const [rows, totalSize] = await Promise.all([
-    ctx.groups.listPage(criteria, order, after, pageSize + 1, call),
-    ctx.groups.count(criteria, call),
+    reads.groups.listPage(criteria, order, after, pageSize + 1, call),
+    reads.groups.count(criteria, call),
   ]);
   const page = rows.slice(0, pageSize);
   const last = page.at(-1);

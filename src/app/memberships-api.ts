@@ -20,6 +20,7 @@ import type { AppContext } from "./app-context.ts";
 import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
+import { readCallOf, readsOf } from "./read-source.ts";
 import { loadPrincipalClosure, pathTo } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
 
@@ -138,7 +139,8 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     async get(_caller, groupId, member, options) {
       validateGroupId(groupId, "group_id");
       const principal = parsePrincipal(member, "member").principal;
-      const membership = await ctx.memberships.get(groupId, principal, storeCallOf(options));
+      const call = await readCallOf(ctx, options);
+      const membership = await readsOf(ctx, call).memberships.get(groupId, principal, call);
       if (membership === undefined) throw notAMember(groupId, principal);
       return membership;
     },
@@ -153,7 +155,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
         transitive: query.transitive,
       });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       const group = await loadGroup(ctx, query.groupId, call, options?.memo);
       if (group === undefined) throw groupNotFound(query.groupId);
       if (query.transitive) {
@@ -163,9 +165,9 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
         return { memberships: page.memberships, nextPageToken, totalSize: page.totalSize };
       }
       const [rows, totalSize] = await Promise.all([
-        ctx.memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
+        readsOf(ctx, call).memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
         // member_count is kept exact with every membership change: counting would read the whole group.
-        query.role === undefined ? Promise.resolve(group.memberCount) : ctx.memberships.countMembers(query.groupId, query.role, call),
+        query.role === undefined ? Promise.resolve(group.memberCount) : readsOf(ctx, call).memberships.countMembers(query.groupId, query.role, call),
       ]);
       const page = rows.slice(0, pageSize);
       const last = page.at(-1);
@@ -178,7 +180,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const pageSize = normalizePageSize(query.pageSize);
       const fingerprint = requestFingerprint({ caller: caller.principal, principal, transitive: query.transitive });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       const closure = await loadPrincipalClosure(ctx, principal, call, options?.memo);
       const candidates = [...(query.transitive ? closure.roles : closure.direct).keys()]
         .filter((id) => after === undefined || id > after)
@@ -191,7 +193,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const chunkSize = pageSize + 1;
       for (let offset = 0; offset < candidates.length && !more; offset += chunkSize) {
         const ids = candidates.slice(offset, offset + chunkSize);
-        const found = new Map((await ctx.groups.getMany(ids, call)).map((group) => [group.id, group]));
+        const found = new Map((await readsOf(ctx, call).groups.getMany(ids, call)).map((group) => [group.id, group]));
         const ancestors = callerClosure === undefined ? new Map<string, GroupNode>() : await loadAncestors(ctx, [...found.values()], call);
         for (const id of ids) {
           const group = found.get(id);
@@ -213,17 +215,18 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     async check(_caller, query, options) {
       validateGroupId(query.groupId, "group_id");
       const principal = parsePrincipal(query.principal, "principal");
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
+      const reads = readsOf(ctx, call);
       const group = await loadGroup(ctx, query.groupId, call, options?.memo);
       if (group === undefined) throw groupNotFound(query.groupId);
       const none = { isMember: false, role: undefined, path: [] };
       if (group.state !== "ACTIVE") return none;
       if (query.directOnly) {
         if (principal.kind === "group") {
-          const state = (await ctx.groups.statesOf([principal.id], call)).get(principal.id);
+          const state = (await reads.groups.statesOf([principal.id], call)).get(principal.id);
           if (state !== "ACTIVE") return none;
         }
-        const membership = await ctx.memberships.get(group.id, principal.principal, call);
+        const membership = await reads.memberships.get(group.id, principal.principal, call);
         return membership === undefined ? none : { isMember: true, role: membership.role, path: [group.id] };
       }
       const closure = await loadPrincipalClosure(ctx, principal.principal, call, options?.memo);

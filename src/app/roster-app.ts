@@ -18,6 +18,9 @@ import type { AppContext, AppLogger } from "./app-context.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
 import { newEtag, newGroupId } from "./ids.ts";
 import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
+import { startReadModel, type ReadModel, type ReadModelStatus } from "./read-model/read-model.ts";
+import type { ReadModelSettings } from "./read-model/settings.ts";
+import type { ReadSource } from "./read-source.ts";
 
 /** What `createRosterApp` needs. */
 export interface RosterAppDeps {
@@ -35,6 +38,21 @@ export interface RosterAppDeps {
   readonly logger?: AppLogger;
   /** Limits of the batch engine (ROSTER_BATCH_*); defaults in ./batch/limits.ts. */
   readonly batchLimits?: BatchLimits;
+  /**
+   * The read model's settings (ROSTER_READ_MODEL_*; the server passes the
+   * configuration's, on by default), or false or absent for none: every
+   * read then uses the database.
+   */
+  readonly readModel?: ReadModelSettings | false;
+}
+
+/** What operators and tests see of the read model. */
+export interface ReadModelHandle {
+  status(): ReadModelStatus;
+  /** Resolves once it serves reads (or has stopped). */
+  whenServing(): Promise<void>;
+  /** Called whenever it starts or stops serving, or changes phase. */
+  onChange(listener: (status: ReadModelStatus) => void): void;
 }
 
 /** The application: one API per service area, each declared beside its factory. */
@@ -44,6 +62,10 @@ export interface RosterApp {
   readonly access: AccessApi;
   /** BatchMemberships / BatchUpdateMemberships, see ./batch/batch-engine.ts. */
   readonly batch: BatchApi;
+  /** The read model, when on. */
+  readonly readModel: ReadModelHandle | undefined;
+  /** Stops the read model's stream (before the database closes). */
+  close(): Promise<void>;
 }
 
 export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
@@ -52,10 +74,31 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
       ? undefined
       : validateGroupId(deps.creatorGroupId, "ROSTER_CREATOR_GROUP");
   await ensureIndexes(deps.database);
+  const groups = createGroupStore(deps.database);
+  const memberships = createMembershipStore(deps.database);
+  const databaseReads: ReadSource = { name: "database", groups, memberships };
+  const readModel: ReadModel | undefined =
+    deps.readModel === false || deps.readModel === undefined
+      ? undefined
+      : startReadModel({
+          database: deps.database,
+          databaseReads,
+          memberships,
+          settings: deps.readModel,
+          logger: deps.logger,
+        });
+  const observeCommit = deps.database.onCommit;
   const ctx: AppContext = {
-    database: deps.database,
-    groups: createGroupStore(deps.database),
-    memberships: createMembershipStore(deps.database),
+    // Every commit of this app: its next reads wait for the read model to have applied it.
+    database: {
+      ...deps.database,
+      onCommit: (time) => {
+        observeCommit?.(time);
+        readModel?.noteLocalCommit(time);
+      },
+    },
+    groups,
+    memberships,
     membershipBulk: createMembershipBulkStore(deps.database),
     groupRequests: createGroupRequestStore(deps.database),
     nestingLock: createNestingLock(deps.database),
@@ -64,11 +107,17 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     newEtag,
     creatorGroupId,
     logger: deps.logger,
+    databaseReads,
+    readModel,
   };
   return {
     groups: createGroupsApi(ctx),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
+    readModel,
+    close: async () => {
+      await readModel?.stop();
+    },
   };
 }

@@ -7,7 +7,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/index.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
-import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { callOptionsOf, consistencyTokenOf, requireCaller } from "../rpc/context.ts";
 import {
   aclEntriesFromProto,
   aclEntryToProto,
@@ -26,7 +26,7 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
     async createGroup(req, ctx) {
       const input = groupInputFromProto(req.group);
       const group = await app.groups.create(requireCaller(ctx), input, req.requestId, callOptionsOf(ctx));
-      return { group: groupToProto(group) };
+      return { group: groupToProto(group), consistencyToken: consistencyTokenOf(ctx) };
     },
 
     async getGroup(req, ctx) {
@@ -59,17 +59,17 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
 
     async updateGroup(req, ctx) {
       const group = await app.groups.update(requireCaller(ctx), groupUpdateFromProto(req), updateRule, callOptionsOf(ctx));
-      return { group: groupToProto(group) };
+      return { group: groupToProto(group), consistencyToken: consistencyTokenOf(ctx) };
     },
 
     async deleteGroup(req, ctx) {
       const group = await app.groups.delete(requireCaller(ctx), req.id, req.etag, callOptionsOf(ctx));
-      return { group: groupToProto(group) };
+      return { group: groupToProto(group), consistencyToken: consistencyTokenOf(ctx) };
     },
 
     async undeleteGroup(req, ctx) {
       const group = await app.groups.undelete(requireCaller(ctx), req.id, callOptionsOf(ctx));
-      return { group: groupToProto(group) };
+      return { group: groupToProto(group), consistencyToken: consistencyTokenOf(ctx) };
     },
 
     async getGroupAcl(req, ctx) {
@@ -80,7 +80,7 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
     async setGroupAcl(req, ctx) {
       const entries = aclEntriesFromProto(req.entries);
       const acl = await app.groups.setAcl(requireCaller(ctx), req.groupId, entries, req.etag, callOptionsOf(ctx));
-      return { entries: acl.entries.map(aclEntryToProto), etag: acl.etag };
+      return { entries: acl.entries.map(aclEntryToProto), etag: acl.etag, consistencyToken: consistencyTokenOf(ctx) };
     },
   };
 }

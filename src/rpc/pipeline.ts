@@ -1,7 +1,7 @@
 /**
  * The transport-neutral RPC pipeline, written once for both doors:
  *
- *   [observers] → request log → error mapping → deadline → authentication → authorization → handler
+ *   [observers] → request log → error mapping → deadline → authentication → consistency → authorization → handler
  *
  * Each step is a connect `Interceptor` over the call's ContextValues, so:
  * - the Connect/gRPC-web door (connect-node) passes
@@ -40,6 +40,7 @@ import type { CertificateCaller } from "../auth/certificate-caller.ts";
 import { compileAccessRules, type AccessRules } from "./access-rules.ts";
 import { createAuthenticationInterceptor, type CallerVerifier } from "./authentication-interceptor.ts";
 import { createAuthorizationInterceptor } from "./authorization-interceptor.ts";
+import { createConsistencyInterceptor } from "./consistency-interceptor.ts";
 import { createDeadlineInterceptor } from "./deadline-interceptor.ts";
 import { createErrorMappingInterceptor } from "./error-interceptor.ts";
 import { createRequestLogInterceptor } from "./request-log-interceptor.ts";
@@ -120,6 +121,7 @@ export function createRpcPipeline(deps: RpcPipelineDeps): RpcPipeline {
   const inner: Interceptor[] = [
     createDeadlineInterceptor(),
     createAuthenticationInterceptor(deps.verifier, deps.certificateCaller),
+    createConsistencyInterceptor(),
     createAuthorizationInterceptor(rules, deps.access),
   ];
   const interceptors = [...outer, ...inner];

@@ -5,10 +5,13 @@
  * reads what is inside; no layer above it names the driver.
  */
 import { MongoClient, type Db } from "mongodb";
+import type { ClusterTime } from "../domain/consistency.ts";
 
 export interface Database {
   readonly client: MongoClient;
   readonly db: Db;
+  /** Told the cluster time of every transaction `runTransaction` commits through this handle. */
+  readonly onCommit?: (time: ClusterTime) => void;
 }
 
 /** The database name: the one in the URI path, else "roster". */

@@ -17,6 +17,7 @@ import {
   type GroupDoc,
   type GroupNode,
 } from "./documents.ts";
+import { compareByCodePoint } from "../domain/text-length.ts";
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
 
@@ -342,4 +343,44 @@ function keysetClause(order: GroupListOrder, after: GroupKeyset): Filter<GroupDo
   return {
     $or: [{ [field]: { [beyond]: after.key } }, { [field]: after.key, _id: { [beyond]: after.id } }],
   };
+}
+
+/*
+ * The same ListGroups filters and order evaluated on a group in memory (the
+ * read model's listing), next to the query they mirror so that the two stay
+ * one definition: `criteriaClauses` without the scope, `listPage`'s sort and
+ * `keysetClause`.
+ */
+
+/** The test of `criteria`'s filters other than the scope (state, namespace, parent, text) on a group. */
+export function listFilterOf(criteria: GroupListCriteria): (group: GroupNode) => boolean {
+  const pattern = criteria.text === "" ? undefined : new RegExp(escapeRegex(criteria.text), "i");
+  return (group) =>
+    (group.state === "ACTIVE" || criteria.includeDeleted) &&
+    (criteria.namespace === undefined || group.namespace === criteria.namespace) &&
+    (criteria.parentId === undefined || group.parentId === criteria.parentId) &&
+    (pattern === undefined || pattern.test(group.slug) || pattern.test(group.displayName) || pattern.test(group.description));
+}
+
+/** A group's position in a listing order: its sort key (lower-cased name, or create time in ms) and id. */
+export interface ListPosition {
+  readonly key: string | number;
+  readonly id: string;
+}
+
+/** The position of `group` in `order`. */
+export function listPositionOf(group: GroupNode, order: GroupListOrder): ListPosition {
+  return { key: order.field === "sortName" ? sortNameOf(group.displayName) : group.createTime.getTime(), id: group.id };
+}
+
+/** The position of a keyset (the last group of a page) in `order`. */
+export function keysetPosition(after: GroupKeyset): ListPosition {
+  return { key: after.key instanceof Date ? after.key.getTime() : after.key, id: after.id };
+}
+
+/** Compares positions in ascending order, as the store's indexes do (strings by code point). */
+export function compareListPositions(a: ListPosition, b: ListPosition): number {
+  const byKey =
+    typeof a.key === "number" && typeof b.key === "number" ? a.key - b.key : compareByCodePoint(String(a.key), String(b.key));
+  return byKey !== 0 ? byKey : compareByCodePoint(a.id, b.id);
 }

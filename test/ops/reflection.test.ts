@@ -168,6 +168,7 @@ describe.each<ReflectionVersion>(["v1", "v1alpha"])("grpc.reflection.%s", (versi
       "grpc/reflection/v1/reflection.proto",
       "grpc/reflection/v1alpha/reflection.proto",
       "roster/v1/access.proto",
+      "roster/v1/consistency.proto",
       "roster/v1/group.proto",
       "roster/v1/group_service.proto",
       "roster/v1/membership.proto",

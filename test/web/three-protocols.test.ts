@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 /** Server-generated values, replaced by stable placeholders before comparing protocols. */
-const generatedKeys = new Set(["id", "groupId", "parentId", "etag", "createTime", "updateTime", "deleteTime"]);
+const generatedKeys = new Set(["consistencyToken", "id", "groupId", "parentId", "etag", "createTime", "updateTime", "deleteTime"]);
 
 /** Masks ids, etags and times (and the protocol's namespace) so outcomes of different runs compare equal. */
 function mask(outcome: Outcome, namespace: string, ids: Map<string, string>): unknown {

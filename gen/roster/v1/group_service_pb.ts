@@ -7,6 +7,8 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
 import { file_roster_v1_access } from "./access_pb.ts";
+import type { Consistency } from "./consistency_pb.ts";
+import { file_roster_v1_consistency } from "./consistency_pb.ts";
 import type { AclEntry, CallerAccess, Group } from "./group_pb.ts";
 import { file_roster_v1_group } from "./group_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/group_service.proto.
  */
 export const file_roster_v1_group_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1yb3N0ZXIvdjEvZ3JvdXBfc2VydmljZS5wcm90bxIJcm9zdGVyLnYxIkkKEkNyZWF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBISCgpyZXF1ZXN0X2lkGAIgASgJIjYKE0NyZWF0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXAiPgoPR2V0R3JvdXBSZXF1ZXN0EgoKAmlkGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRzbHVnGAMgASgJImMKEEdldEdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASLgoNY2FsbGVyX2FjY2VzcxgCIAEoCzIXLnJvc3Rlci52MS5DYWxsZXJBY2Nlc3MiJAoVQmF0Y2hHZXRHcm91cHNSZXF1ZXN0EgsKA2lkcxgBIAMoCSJPChZCYXRjaEdldEdyb3Vwc1Jlc3BvbnNlEiAKBmdyb3VwcxgBIAMoCzIQLnJvc3Rlci52MS5Hcm91cBITCgttaXNzaW5nX2lkcxgCIAMoCSK9AQoRTGlzdEdyb3Vwc1JlcXVlc3QSFgoJbmFtZXNwYWNlGAEgASgJSACIAQESFgoJcGFyZW50X2lkGAIgASgJSAGIAQESDQoFcXVlcnkYAyABKAkSFAoMc2hvd19kZWxldGVkGAQgASgIEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJEhAKCG9yZGVyX2J5GAcgASgJQgwKCl9uYW1lc3BhY2VCDAoKX3BhcmVudF9pZCJjChJMaXN0R3JvdXBzUmVzcG9uc2USIAoGZ3JvdXBzGAEgAygLMhAucm9zdGVyLnYxLkdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFInQKElVwZGF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSDAoEZXRhZxgDIAEoCSI2ChNVcGRhdGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIi4KEkRlbGV0ZUdyb3VwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRldGFnGAIgASgJIjYKE0RlbGV0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXAiIgoUVW5kZWxldGVHcm91cFJlcXVlc3QSCgoCaWQYASABKAkiOAoVVW5kZWxldGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIiYKEkdldEdyb3VwQWNsUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCSJJChNHZXRHcm91cEFjbFJlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkSDAoEZXRhZxgCIAEoCSJaChJTZXRHcm91cEFjbFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSJAoHZW50cmllcxgCIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAMgASgJIkkKE1NldEdyb3VwQWNsUmVzcG9uc2USJAoHZW50cmllcxgBIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAIgASgJMqIHCgxHcm91cFNlcnZpY2USZQoLQ3JlYXRlR3JvdXASHS5yb3N0ZXIudjEuQ3JlYXRlR3JvdXBSZXF1ZXN0Gh4ucm9zdGVyLnYxLkNyZWF0ZUdyb3VwUmVzcG9uc2UiF4q1GBMIBhIPZ3JvdXAucGFyZW50X2lkEmMKCEdldEdyb3VwEhoucm9zdGVyLnYxLkdldEdyb3VwUmVxdWVzdBobLnJvc3Rlci52MS5HZXRHcm91cFJlc3BvbnNlIh6QAgGKtRgXCAISAmlkGgluYW1lc3BhY2UiBHNsdWcSYAoOQmF0Y2hHZXRHcm91cHMSIC5yb3N0ZXIudjEuQmF0Y2hHZXRHcm91cHNSZXF1ZXN0GiEucm9zdGVyLnYxLkJhdGNoR2V0R3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJUCgpMaXN0R3JvdXBzEhwucm9zdGVyLnYxLkxpc3RHcm91cHNSZXF1ZXN0Gh0ucm9zdGVyLnYxLkxpc3RHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEpABCgtVcGRhdGVHcm91cBIdLnJvc3Rlci52MS5VcGRhdGVHcm91cFJlcXVlc3QaHi5yb3N0ZXIudjEuVXBkYXRlR3JvdXBSZXNwb25zZSJCirUYPggEEghncm91cC5pZEIOZ3JvdXAucG9saWNpZXNCD2dyb3VwLnBhcmVudF9pZFIPZ3JvdXAucGFyZW50X2lkElgKC0RlbGV0ZUdyb3VwEh0ucm9zdGVyLnYxLkRlbGV0ZUdyb3VwUmVxdWVzdBoeLnJvc3Rlci52MS5EZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEl4KDVVuZGVsZXRlR3JvdXASHy5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlcXVlc3QaIC5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEmEKC0dldEdyb3VwQWNsEh0ucm9zdGVyLnYxLkdldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5HZXRHcm91cEFjbFJlc3BvbnNlIhOQAgGKtRgMCAUSCGdyb3VwX2lkEl4KC1NldEdyb3VwQWNsEh0ucm9zdGVyLnYxLlNldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5TZXRHcm91cEFjbFJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkYgZwcm90bzM", [file_google_protobuf_field_mask, file_roster_v1_access, file_roster_v1_group]);
+  fileDesc("Ch1yb3N0ZXIvdjEvZ3JvdXBfc2VydmljZS5wcm90bxIJcm9zdGVyLnYxIkkKEkNyZWF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBISCgpyZXF1ZXN0X2lkGAIgASgJIlEKE0NyZWF0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASGQoRY29uc2lzdGVuY3lfdG9rZW4YAiABKAkiawoPR2V0R3JvdXBSZXF1ZXN0EgoKAmlkGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRzbHVnGAMgASgJEisKC2NvbnNpc3RlbmN5GAQgASgLMhYucm9zdGVyLnYxLkNvbnNpc3RlbmN5ImMKEEdldEdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASLgoNY2FsbGVyX2FjY2VzcxgCIAEoCzIXLnJvc3Rlci52MS5DYWxsZXJBY2Nlc3MiUQoVQmF0Y2hHZXRHcm91cHNSZXF1ZXN0EgsKA2lkcxgBIAMoCRIrCgtjb25zaXN0ZW5jeRgCIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJPChZCYXRjaEdldEdyb3Vwc1Jlc3BvbnNlEiAKBmdyb3VwcxgBIAMoCzIQLnJvc3Rlci52MS5Hcm91cBITCgttaXNzaW5nX2lkcxgCIAMoCSLqAQoRTGlzdEdyb3Vwc1JlcXVlc3QSFgoJbmFtZXNwYWNlGAEgASgJSACIAQESFgoJcGFyZW50X2lkGAIgASgJSAGIAQESDQoFcXVlcnkYAyABKAkSFAoMc2hvd19kZWxldGVkGAQgASgIEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJEhAKCG9yZGVyX2J5GAcgASgJEisKC2NvbnNpc3RlbmN5GAggASgLMhYucm9zdGVyLnYxLkNvbnNpc3RlbmN5QgwKCl9uYW1lc3BhY2VCDAoKX3BhcmVudF9pZCJjChJMaXN0R3JvdXBzUmVzcG9uc2USIAoGZ3JvdXBzGAEgAygLMhAucm9zdGVyLnYxLkdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFInQKElVwZGF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSDAoEZXRhZxgDIAEoCSJRChNVcGRhdGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAIgASgJIi4KEkRlbGV0ZUdyb3VwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRldGFnGAIgASgJIlEKE0RlbGV0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASGQoRY29uc2lzdGVuY3lfdG9rZW4YAiABKAkiIgoUVW5kZWxldGVHcm91cFJlcXVlc3QSCgoCaWQYASABKAkiUwoVVW5kZWxldGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAIgASgJIlMKEkdldEdyb3VwQWNsUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIrCgtjb25zaXN0ZW5jeRgCIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJJChNHZXRHcm91cEFjbFJlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkSDAoEZXRhZxgCIAEoCSJaChJTZXRHcm91cEFjbFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSJAoHZW50cmllcxgCIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAMgASgJImQKE1NldEdyb3VwQWNsUmVzcG9uc2USJAoHZW50cmllcxgBIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAIgASgJEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAMgASgJMqIHCgxHcm91cFNlcnZpY2USZQoLQ3JlYXRlR3JvdXASHS5yb3N0ZXIudjEuQ3JlYXRlR3JvdXBSZXF1ZXN0Gh4ucm9zdGVyLnYxLkNyZWF0ZUdyb3VwUmVzcG9uc2UiF4q1GBMIBhIPZ3JvdXAucGFyZW50X2lkEmMKCEdldEdyb3VwEhoucm9zdGVyLnYxLkdldEdyb3VwUmVxdWVzdBobLnJvc3Rlci52MS5HZXRHcm91cFJlc3BvbnNlIh6QAgGKtRgXCAISAmlkGgluYW1lc3BhY2UiBHNsdWcSYAoOQmF0Y2hHZXRHcm91cHMSIC5yb3N0ZXIudjEuQmF0Y2hHZXRHcm91cHNSZXF1ZXN0GiEucm9zdGVyLnYxLkJhdGNoR2V0R3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJUCgpMaXN0R3JvdXBzEhwucm9zdGVyLnYxLkxpc3RHcm91cHNSZXF1ZXN0Gh0ucm9zdGVyLnYxLkxpc3RHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEpABCgtVcGRhdGVHcm91cBIdLnJvc3Rlci52MS5VcGRhdGVHcm91cFJlcXVlc3QaHi5yb3N0ZXIudjEuVXBkYXRlR3JvdXBSZXNwb25zZSJCirUYPggEEghncm91cC5pZEIOZ3JvdXAucG9saWNpZXNCD2dyb3VwLnBhcmVudF9pZFIPZ3JvdXAucGFyZW50X2lkElgKC0RlbGV0ZUdyb3VwEh0ucm9zdGVyLnYxLkRlbGV0ZUdyb3VwUmVxdWVzdBoeLnJvc3Rlci52MS5EZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEl4KDVVuZGVsZXRlR3JvdXASHy5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlcXVlc3QaIC5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEmEKC0dldEdyb3VwQWNsEh0ucm9zdGVyLnYxLkdldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5HZXRHcm91cEFjbFJlc3BvbnNlIhOQAgGKtRgMCAUSCGdyb3VwX2lkEl4KC1NldEdyb3VwQWNsEh0ucm9zdGVyLnYxLlNldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5TZXRHcm91cEFjbFJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkYgZwcm90bzM", [file_google_protobuf_field_mask, file_roster_v1_access, file_roster_v1_consistency, file_roster_v1_group]);
 
 /**
  * Request of GroupService.CreateGroup.
@@ -62,6 +64,14 @@ export type CreateGroupResponse = Message<"roster.v1.CreateGroupResponse"> & {
    * @generated from field: roster.v1.Group group = 1;
    */
   group?: Group | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the group from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -97,6 +107,13 @@ export type GetGroupRequest = Message<"roster.v1.GetGroupRequest"> & {
    * @generated from field: string slug = 3;
    */
   slug: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 4;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -146,6 +163,13 @@ export type BatchGetGroupsRequest = Message<"roster.v1.BatchGetGroupsRequest"> &
    * @generated from field: repeated string ids = 1;
    */
   ids: string[];
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 2;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -242,6 +266,13 @@ export type ListGroupsRequest = Message<"roster.v1.ListGroupsRequest"> & {
    * @generated from field: string order_by = 7;
    */
   orderBy: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 8;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -335,6 +366,14 @@ export type UpdateGroupResponse = Message<"roster.v1.UpdateGroupResponse"> & {
    * @generated from field: roster.v1.Group group = 1;
    */
   group?: Group | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -384,6 +423,14 @@ export type DeleteGroupResponse = Message<"roster.v1.DeleteGroupResponse"> & {
    * @generated from field: roster.v1.Group group = 1;
    */
   group?: Group | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -426,6 +473,14 @@ export type UndeleteGroupResponse = Message<"roster.v1.UndeleteGroupResponse"> &
    * @generated from field: roster.v1.Group group = 1;
    */
   group?: Group | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -447,6 +502,13 @@ export type GetGroupAclRequest = Message<"roster.v1.GetGroupAclRequest"> & {
    * @generated from field: string group_id = 1;
    */
   groupId: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 2;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -538,6 +600,14 @@ export type SetGroupAclResponse = Message<"roster.v1.SetGroupAclResponse"> & {
    * @generated from field: string etag = 2;
    */
   etag: string;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 3;
+   */
+  consistencyToken: string;
 };
 
 /**

@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Role } from "./access_pb.ts";
 import { file_roster_v1_access } from "./access_pb.ts";
+import type { Consistency } from "./consistency_pb.ts";
+import { file_roster_v1_consistency } from "./consistency_pb.ts";
 import type { Membership, MembershipOperation, OperationResult, PrincipalGroup, SyncOptions, SyncSummary } from "./membership_pb.ts";
 import { file_roster_v1_membership } from "./membership_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/membership_service.proto.
  */
 export const file_roster_v1_membership_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiUwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlIk8KEUFkZE1lbWJlclJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjcmVhdGVkGAIgASgIIjcKE1JlbW92ZU1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJIhYKFFJlbW92ZU1lbWJlclJlc3BvbnNlIloKF1VwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUiRQoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKEAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFImoKGkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0EhEKCXByaW5jaXBhbBgBIAEoCRISCgp0cmFuc2l0aXZlGAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImIKG0xpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkucm9zdGVyLnYxLlByaW5jaXBhbEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJSChZDaGVja01lbWJlcnNoaXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJZChdDaGVja01lbWJlcnNoaXBSZXNwb25zZRIRCglpc19tZW1iZXIYASABKAgSHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEgwKBHBhdGgYAyADKAkigQEKF0JhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0EjMKCW9wZXJhdGlvbhgBIAEoCzIeLnJvc3Rlci52MS5NZW1iZXJzaGlwT3BlcmF0aW9uSAASJgoEc3luYxgCIAEoCzIWLnJvc3Rlci52MS5TeW5jT3B0aW9uc0gAQgkKB21lc3NhZ2UifgoYQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlEiwKBnJlc3VsdBgBIAEoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25SZXN1bHRIABIpCgdzdW1tYXJ5GAIgASgLMhYucm9zdGVyLnYxLlN5bmNTdW1tYXJ5SABCCQoHbWVzc2FnZSJTCh1CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBIyCgpvcGVyYXRpb25zGAEgAygLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb24iTQoeQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1Jlc3BvbnNlEisKB3Jlc3VsdHMYASADKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0MogIChFNZW1iZXJzaGlwU2VydmljZRJoCglBZGRNZW1iZXISGy5yb3N0ZXIudjEuQWRkTWVtYmVyUmVxdWVzdBocLnJvc3Rlci52MS5BZGRNZW1iZXJSZXNwb25zZSIgirUYHAgEEghncm91cF9pZCoEcm9sZTIGbWVtYmVySAESawoMUmVtb3ZlTWVtYmVyEh4ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaHy5yb3N0ZXIudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2UiGoq1GBYIBBIIZ3JvdXBfaWQyBm1lbWJlcjgBEm0KEFVwZGF0ZU1lbWJlclJvbGUSIi5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QaIy5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkEnEKDUdldE1lbWJlcnNoaXASHy5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlcXVlc3QaIC5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlc3BvbnNlIh2QAgGKtRgWCAMSCGdyb3VwX2lkMgZtZW1iZXI4ARJtCg9MaXN0TWVtYmVyc2hpcHMSIS5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBoiLnJvc3Rlci52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZSITkAIBirUYDAgDEghncm91cF9pZBJvChNMaXN0UHJpbmNpcGFsR3JvdXBzEiUucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0GiYucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEnoKD0NoZWNrTWVtYmVyc2hpcBIhLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXF1ZXN0GiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlc3BvbnNlIiCQAgGKtRgZCAMSCGdyb3VwX2lkMglwcmluY2lwYWw4ARJnChBCYXRjaE1lbWJlcnNoaXBzEiIucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0GiMucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIKAEwARJ1ChZCYXRjaFVwZGF0ZU1lbWJlcnNoaXBzEigucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXF1ZXN0Gikucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIYgZwcm90bzM", [file_roster_v1_access, file_roster_v1_membership]);
+  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiUwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlImoKEUFkZE1lbWJlclJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjcmVhdGVkGAIgASgIEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAMgASgJIjcKE1JlbW92ZU1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJIjEKFFJlbW92ZU1lbWJlclJlc3BvbnNlEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAEgASgJIloKF1VwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUiYAoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCSJlChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSKwoLY29uc2lzdGVuY3kYAyABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKxAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIrCgtjb25zaXN0ZW5jeRgGIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIpcBChpMaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBIRCglwcmluY2lwYWwYASABKAkSEgoKdHJhbnNpdGl2ZRgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIrCgtjb25zaXN0ZW5jeRgFIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJiChtMaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2USKgoHZW50cmllcxgBIAMoCzIZLnJvc3Rlci52MS5QcmluY2lwYWxHcm91cBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifwoWQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIRCglwcmluY2lwYWwYAiABKAkSEwoLZGlyZWN0X29ubHkYAyABKAgSKwoLY29uc2lzdGVuY3kYBCABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiWQoXQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2USEQoJaXNfbWVtYmVyGAEgASgIEh0KBHJvbGUYAiABKA4yDy5yb3N0ZXIudjEuUm9sZRIMCgRwYXRoGAMgAygJIoEBChdCYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBIzCglvcGVyYXRpb24YASABKAsyHi5yb3N0ZXIudjEuTWVtYmVyc2hpcE9wZXJhdGlvbkgAEiYKBHN5bmMYAiABKAsyFi5yb3N0ZXIudjEuU3luY09wdGlvbnNIAEIJCgdtZXNzYWdlIn4KGEJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZRIsCgZyZXN1bHQYASABKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0SAASKQoHc3VtbWFyeRgCIAEoCzIWLnJvc3Rlci52MS5TeW5jU3VtbWFyeUgAQgkKB21lc3NhZ2UiUwodQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1JlcXVlc3QSMgoKb3BlcmF0aW9ucxgBIAMoCzIeLnJvc3Rlci52MS5NZW1iZXJzaGlwT3BlcmF0aW9uImgKHkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZRIrCgdyZXN1bHRzGAEgAygLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCTKICAoRTWVtYmVyc2hpcFNlcnZpY2USaAoJQWRkTWVtYmVyEhsucm9zdGVyLnYxLkFkZE1lbWJlclJlcXVlc3QaHC5yb3N0ZXIudjEuQWRkTWVtYmVyUmVzcG9uc2UiIIq1GBwIBBIIZ3JvdXBfaWQqBHJvbGUyBm1lbWJlckgBEmsKDFJlbW92ZU1lbWJlchIeLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0Gh8ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlc3BvbnNlIhqKtRgWCAQSCGdyb3VwX2lkMgZtZW1iZXI4ARJtChBVcGRhdGVNZW1iZXJSb2xlEiIucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0GiMucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXNwb25zZSIQirUYDAgFEghncm91cF9pZBJxCg1HZXRNZW1iZXJzaGlwEh8ucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXF1ZXN0GiAucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXNwb25zZSIdkAIBirUYFggDEghncm91cF9pZDIGbWVtYmVyOAESbQoPTGlzdE1lbWJlcnNoaXBzEiEucm9zdGVyLnYxLkxpc3RNZW1iZXJzaGlwc1JlcXVlc3QaIi5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVzcG9uc2UiE5ACAYq1GAwIAxIIZ3JvdXBfaWQSbwoTTGlzdFByaW5jaXBhbEdyb3VwcxIlLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBomLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJ6Cg9DaGVja01lbWJlcnNoaXASIS5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBoiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSIgkAIBirUYGQgDEghncm91cF9pZDIJcHJpbmNpcGFsOAESZwoQQmF0Y2hNZW1iZXJzaGlwcxIiLnJvc3Rlci52MS5CYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBojLnJvc3Rlci52MS5CYXRjaE1lbWJlcnNoaXBzUmVzcG9uc2UiBoq1GAIICCgBMAESdQoWQmF0Y2hVcGRhdGVNZW1iZXJzaGlwcxIoLnJvc3Rlci52MS5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBopLnJvc3Rlci52MS5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVzcG9uc2UiBoq1GAIICGIGcHJvdG8z", [file_roster_v1_access, file_roster_v1_consistency, file_roster_v1_membership]);
 
 /**
  * Request of MembershipService.AddMember.
@@ -70,6 +72,14 @@ export type AddMemberResponse = Message<"roster.v1.AddMemberResponse"> & {
    * @generated from field: bool created = 2;
    */
   created: boolean;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 3;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -113,6 +123,13 @@ export const RemoveMemberRequestSchema: GenMessage<RemoveMemberRequest> = /*@__P
  * @generated from message roster.v1.RemoveMemberResponse
  */
 export type RemoveMemberResponse = Message<"roster.v1.RemoveMemberResponse"> & {
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 1;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -169,6 +186,14 @@ export type UpdateMemberRoleResponse = Message<"roster.v1.UpdateMemberRoleRespon
    * @generated from field: roster.v1.Membership membership = 1;
    */
   membership?: Membership | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -197,6 +222,13 @@ export type GetMembershipRequest = Message<"roster.v1.GetMembershipRequest"> & {
    * @generated from field: string member = 2;
    */
   member: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 3;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -267,6 +299,13 @@ export type ListMembershipsRequest = Message<"roster.v1.ListMembershipsRequest">
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 6;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -350,6 +389,13 @@ export type ListPrincipalGroupsRequest = Message<"roster.v1.ListPrincipalGroupsR
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 5;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -413,6 +459,13 @@ export type CheckMembershipRequest = Message<"roster.v1.CheckMembershipRequest">
    * @generated from field: bool direct_only = 3;
    */
   directOnly: boolean;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 4;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -567,6 +620,14 @@ export type BatchUpdateMembershipsResponse = Message<"roster.v1.BatchUpdateMembe
    * @generated from field: repeated roster.v1.OperationResult results = 1;
    */
   results: OperationResult[];
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the changes from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**

@@ -55,7 +55,7 @@ export interface WebDoorOptions {
   readonly pipeline: { readonly interceptors: readonly Interceptor[]; readonly reject?: RejectCall };
   readonly config: WebDoorConfig;
   /** For `GET /readyz`. */
-  readonly health: { isReady(): boolean };
+  readonly health: { isReady(): boolean; readDetail?(): string | undefined };
   /** For `GET /metrics`; RPCs are counted here unless the pipeline already includes its interceptor. */
   readonly metrics: RosterMetrics;
   readonly logger: Logger;
@@ -134,6 +134,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   const cors = createCorsPolicy(config.corsOrigins);
   const ops = createOpsEndpoints({
     isReady: () => options.health.isReady(),
+    readDetail: () => options.health.readDetail?.(),
     isDraining: () => draining,
     renderMetrics: () => metrics.render(),
   });
