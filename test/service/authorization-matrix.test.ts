@@ -174,13 +174,21 @@ function optionsFor(caller: string): RpcOptions {
   return { token };
 }
 
+/** The read RPCs: those whose request takes a `consistency` (the others always decide on the database). */
+function isRead(rpc: string): boolean {
+  const method = [...GroupService.methods, ...MembershipService.methods].find((x) => x.name === rpc);
+  return method?.input.fields.some((field) => field.name === "consistency") === true;
+}
+
 async function run(
   client: RosterClient,
   rpc: string,
   caller: string,
+  consistency: "default" | "fully_consistent" = "default",
 ): Promise<{ code: string; details: string; target: string; response?: unknown }> {
   const { method, request, target } = requestFor(rpc, caller);
-  const call = client.call(method, request, optionsFor(caller));
+  const asked = consistency === "default" ? request : { ...request, consistency: { requirement: { case: "fullyConsistent", value: true } } };
+  const call = client.call(method, asked as MessageInitShape<DescMethodUnary["input"]>, optionsFor(caller));
   try {
     const res = await call;
     return { code: "OK", details: "", target, response: res.message };
@@ -236,6 +244,18 @@ describe("authorization matrix over gRPC", () => {
       for (const part of token.split(".")) expect(result.details).not.toContain(part);
     }
     if (caller === "malformed token") expect(result.details).not.toContain("not-a-jwt");
+  });
+
+  // The same read cases answered by the database (fully_consistent) and by
+  // the read model (the default), one right after the other: the same code,
+  // message and response, so both paths decide identically.
+  const readCases = cases.filter(({ rpc }) => isRead(rpc));
+  it.each(readCases)("$rpc by $caller → $expected, with fully_consistent as with the read model", async ({ rpc, caller, expected }) => {
+    await roster.server.app.readModel?.whenServing();
+    const database = await run(roster.client, rpc, caller, "fully_consistent");
+    expect(database.code, database.details).toBe(expected);
+    const model = await run(roster.client, rpc, caller);
+    expect(model).toEqual(database);
   });
 
   it("logged one line per call above, and never a token", () => {
