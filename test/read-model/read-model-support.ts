@@ -2,12 +2,14 @@
  * Roster apps with read models over one database, each with its own client
  * (its own connection pool and command log), as separate replicas have.
  */
-import { MongoClient, type CommandStartedEvent } from "mongodb";
+import type { CommandStartedEvent, MongoClient } from "mongodb";
 import { createRosterApp, type RosterApp } from "../../src/app/roster-app.ts";
 import { createRequestMemo } from "../../src/app/request-memo.ts";
 import type { CallOptions } from "../../src/app/index.ts";
 import type { ReadModelSettings } from "../../src/app/read-model/settings.ts";
 import type { ClusterTime, ReadConsistency } from "../../src/domain/consistency.ts";
+import { createDatabase } from "../../src/storage/database.ts";
+import { withDatabase } from "../support/roster-server.ts";
 
 export interface Replica {
   readonly app: RosterApp;
@@ -21,17 +23,26 @@ export interface Replica {
 /** Client options of a replica: its name (fail points can target it) and how long it waits for an unreachable store. */
 export interface ReplicaClientOptions {
   readonly appName?: string;
-  readonly serverSelectionTimeoutMS?: number;
+  readonly serverSelectionTimeoutMs?: number;
 }
 
-/** An app with a read model (or none: `settings` false) over database `dbName` of `uri`, serving once returned. */
+/**
+ * An app with a read model (or none: `settings` false) over database
+ * `dbName` of `uri`, serving once returned; its client is made as the
+ * server makes its own (storage's `createDatabase`).
+ */
 export async function startReplica(
   uri: string,
   dbName: string,
   settings: ReadModelSettings | false,
   clientOptions: ReplicaClientOptions = {},
 ): Promise<Replica> {
-  const client = new MongoClient(uri, { monitorCommands: true, ...clientOptions });
+  const database = createDatabase(withDatabase(uri, dbName), {
+    appName: clientOptions.appName ?? "replica",
+    serverSelectionTimeoutMs: clientOptions.serverSelectionTimeoutMs ?? 10_000,
+    monitorCommands: true,
+  });
+  const client = database.client;
   const commands: CommandStartedEvent[] = [];
   client.on("commandStarted", (event) => {
     const target: unknown = event.command[event.commandName];
@@ -40,7 +51,7 @@ export async function startReplica(
     }
   });
   await client.connect();
-  const app = await createRosterApp({ database: { client, db: client.db(dbName) }, readModel: settings });
+  const app = await createRosterApp({ database, readModel: settings });
   await app.readModel?.whenServing();
   return {
     app,
