@@ -15,7 +15,7 @@ import type { Caller, GroupRecord, MembershipRecord, Role } from "../domain/mode
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
-import { accessFactsOf, loadAncestors, loadGroup } from "./access-facts.ts";
+import { accessFactsOf, loadAncestors, loadGroup, loadVisibleGroupIds } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
@@ -76,7 +76,7 @@ export interface CheckMembershipQuery {
 export interface CheckMembershipResult {
   readonly isMember: boolean;
   readonly role: Role | undefined;
-  /** Group ids from the principal's direct group up to groupId; [] when not a member. */
+  /** Group ids from the principal's direct group up to groupId, without those the caller cannot see; [] when not a member. */
   readonly path: readonly string[];
 }
 
@@ -212,7 +212,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       return { entries, nextPageToken: more && last !== undefined ? encodePageToken(last.group.id, fingerprint) : "" };
     },
 
-    async check(_caller, query, options) {
+    async check(caller, query, options) {
       validateGroupId(query.groupId, "group_id");
       const principal = parsePrincipal(query.principal, "principal");
       const call = await readCallOf(ctx, options);
@@ -232,7 +232,12 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const closure = await loadPrincipalClosure(ctx, principal.principal, call, options?.memo);
       const role = closure.roles.get(group.id);
       if (role === undefined) return none;
-      return { isMember: true, role, path: pathTo(closure, group.id) };
+      const path = pathTo(closure, group.id);
+      // Someone else's path may go through groups the caller cannot see: an
+      // answer names none of them (the principal's own groups it can see).
+      if (principal.principal === caller.principal || caller.isSystemAdmin || path.length <= 1) return { isMember: true, role, path };
+      const visible = await loadVisibleGroupIds(ctx, caller, path, call);
+      return { isMember: true, role, path: path.filter((id) => id === group.id || visible.has(id)) };
     },
   };
 }

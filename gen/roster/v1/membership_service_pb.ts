@@ -497,7 +497,8 @@ export type CheckMembershipResponse = Message<"roster.v1.CheckMembershipResponse
 
   /**
    * Group ids from the principal's direct group up to group_id (one entry
-   * for a direct member); empty when not a member.
+   * for a direct member); empty when not a member. When asking about someone
+   * else, the groups on the way that the caller cannot see are left out.
    *
    * @generated from field: repeated string path = 3;
    */
