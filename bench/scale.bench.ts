@@ -6,12 +6,16 @@
  *   this process ──gRPC──▶ `node src/main.ts` ──wire──▶ `node src/embedded-mongo/cli.ts`
  *
  * For each size (background groups; BENCH_SCALE_SIZES, default
- * 1000,10000,100000): a fresh database is seeded, the service is started on
- * it (its start-up time is reported), and each operation is called
- * sequentially — GetGroup, CheckMembership through 5 levels, ListGroups
- * page 1, a ListGroups search that matches nothing, ListPrincipalGroups
- * page 1 — and reported as the median latency, next to the same run's
- * smallest size (the ratio the issue's targets are about).
+ * 1000,10000,100000): a fresh database is seeded, and the service is started
+ * on it twice — reads from the database (ROSTER_READ_MODEL=false: what
+ * Roster did before its read model) and from the read model — and each
+ * operation is called sequentially — GetGroup, CheckMembership through 5
+ * levels, ListGroups page 1, a ListGroups search that matches nothing,
+ * ListPrincipalGroups page 1 — and reported as the median latency, next to
+ * the same run's smallest size (the ratio the issue's targets are about).
+ * For the read model: how long it took to load (service start until
+ * `roster_read_model_serving` is 1) and the service's heap next to the
+ * database-only service's on the same data (both after the same calls).
  *
  * Knobs: BENCH_SCALE_SIZES, BENCH_REPS (15 calls per operation),
  * BENCH_OP_SECONDS (10: an operation stops after this long, with at least
@@ -99,13 +103,35 @@ async function timeOperation(op: () => Promise<void>): Promise<{ ms: number; cal
   return { ms: median(times), calls: times.length };
 }
 
+/** Where the service answers reads from. */
+const modes = [
+  { label: "database", env: { ROSTER_READ_MODEL: "false" } },
+  { label: "read model", env: { ROSTER_READ_MODEL: "true" } },
+] as const;
+type Mode = (typeof modes)[number]["label"];
+
+interface ModeResult {
+  readonly startSeconds: number;
+  /** Service start until its read model serves (read model only). */
+  readonly loadSeconds: number | undefined;
+  /** nodejs_heap_size_used_bytes after the calls. */
+  readonly heapBytes: number;
+  /** Median ms by "<operation> / <caller>". */
+  readonly medians: ReadonlyMap<string, { ms: number; calls: number }>;
+}
+
 interface SizeResult {
   readonly size: number;
   readonly world: ScaleWorld;
   readonly seedSeconds: number;
-  readonly startSeconds: number;
-  /** Median ms by "<operation> / <caller>". */
-  readonly medians: ReadonlyMap<string, { ms: number; calls: number }>;
+  readonly byMode: ReadonlyMap<Mode, ModeResult>;
+}
+
+/** A metric's value in a Prometheus text page (the first series of that name). */
+async function metric(httpUrl: string, name: string): Promise<number | undefined> {
+  const text = await fetch(`${httpUrl}/metrics`).then((res) => res.text());
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+  return match === null ? undefined : Number(match[1]);
 }
 
 async function measureSize(run: BenchRun, size: number): Promise<SizeResult> {
@@ -126,26 +152,37 @@ async function measureSize(run: BenchRun, size: number): Promise<SizeResult> {
   const seedSeconds = (performance.now() - seedStarted) / 1000;
   process.stdout.write(`  ${world.groups} groups, ${world.memberships} memberships in ${seedSeconds.toFixed(1)} s; starting the service...\n`);
 
-  const startStarted = performance.now();
-  const service = await run.startService({ mongodbUri: uri });
-  const startSeconds = (performance.now() - startStarted) / 1000;
-  const client = createRosterClient(`127.0.0.1:${service.grpcPort}`);
-  const medians = new Map<string, { ms: number; calls: number }>();
-  try {
-    for (const caller of callers) {
-      const token = await signHs256Token({ subject: caller.principal.slice("user:".length), ttlSeconds: 7200 }, run.secret);
-      const as = client.as(token);
-      for (const operation of operations) {
-        const result = await timeOperation(() => operation.call(as, world, caller.principal));
-        medians.set(`${operation.label} / ${caller.label}`, result);
-        process.stdout.write(`  ${operation.label}, caller in ${caller.label}: ${result.ms.toFixed(2)} ms (median of ${result.calls})\n`);
-      }
+  const byMode = new Map<Mode, ModeResult>();
+  for (const mode of modes) {
+    process.stdout.write(`  reads from the ${mode.label}:\n`);
+    const startStarted = performance.now();
+    const service = await run.startService({ mongodbUri: uri, env: mode.env, webDoor: true });
+    const startSeconds = (performance.now() - startStarted) / 1000;
+    let loadSeconds: number | undefined;
+    if (mode.label === "read model") {
+      while ((await metric(service.httpUrl, "roster_read_model_serving")) !== 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      loadSeconds = (performance.now() - startStarted) / 1000;
     }
-  } finally {
-    client.close();
-    await service.stop();
+    const client = createRosterClient(`127.0.0.1:${service.grpcPort}`);
+    const medians = new Map<string, { ms: number; calls: number }>();
+    try {
+      for (const caller of callers) {
+        const token = await signHs256Token({ subject: caller.principal.slice("user:".length), ttlSeconds: 7200 }, run.secret);
+        const as = client.as(token);
+        for (const operation of operations) {
+          const result = await timeOperation(() => operation.call(as, world, caller.principal));
+          medians.set(`${operation.label} / ${caller.label}`, result);
+          process.stdout.write(`    ${operation.label}, caller in ${caller.label}: ${result.ms.toFixed(2)} ms (median of ${result.calls})\n`);
+        }
+      }
+      const heapBytes = (await metric(service.httpUrl, "nodejs_heap_size_used_bytes")) ?? Number.NaN;
+      byMode.set(mode.label, { startSeconds, loadSeconds, heapBytes, medians });
+    } finally {
+      client.close();
+      await service.stop();
+    }
   }
-  return { size, world, seedSeconds, startSeconds, medians };
+  return { size, world, seedSeconds, byMode };
 }
 
 async function main(run: BenchRun): Promise<void> {
@@ -154,29 +191,42 @@ async function main(run: BenchRun): Promise<void> {
   const base = results[0];
   if (base === undefined) throw new Error("no sizes");
   const sizeLabel = (r: SizeResult): string => `${r.size.toLocaleString("en-US")} ms`;
-  const rows: string[][] = [];
-  for (const caller of callers) {
-    for (const operation of operations) {
-      const key = `${operation.label} / ${caller.label}`;
-      const baseMs = base.medians.get(key)?.ms ?? Number.NaN;
-      const cells = results.map((r) => (r.medians.get(key)?.ms ?? Number.NaN).toFixed(2));
-      const ratios = results.slice(1).map((r) => `${((r.medians.get(key)?.ms ?? Number.NaN) / baseMs).toFixed(2)}×`);
-      rows.push([`${operation.label}, caller in ${caller.label}`, ...cells, ...ratios]);
+  const ms = (r: SizeResult, mode: Mode, key: string): number => r.byMode.get(mode)?.medians.get(key)?.ms ?? Number.NaN;
+  for (const mode of modes) {
+    process.stdout.write(`\nReads from the ${mode.label}:\n`);
+    const rows: string[][] = [];
+    for (const caller of callers) {
+      for (const operation of operations) {
+        const key = `${operation.label} / ${caller.label}`;
+        const baseMs = ms(base, mode.label, key);
+        const cells = results.map((r) => ms(r, mode.label, key).toFixed(2));
+        const ratios = results.slice(1).map((r) => `${(ms(r, mode.label, key) / baseMs).toFixed(2)}×`);
+        rows.push([`${operation.label}, caller in ${caller.label}`, ...cells, ...ratios]);
+      }
     }
+    printTable([
+      ["median of sequential calls", ...results.map(sizeLabel), ...results.slice(1).map((r) => `${r.size.toLocaleString("en-US")} / ${base.size.toLocaleString("en-US")}`)],
+      ...rows,
+    ]);
   }
+  const mib = (bytes: number | undefined): string => ((bytes ?? Number.NaN) / 2 ** 20).toFixed(0);
   printTable([
-    ["median of sequential calls", ...results.map(sizeLabel), ...results.slice(1).map((r) => `${r.size.toLocaleString("en-US")} / ${base.size.toLocaleString("en-US")}`)],
-    ...rows,
-  ]);
-  printTable([
-    ["background groups", "groups in store", "memberships", "seed s", "service start s"],
-    ...results.map((r) => [
-      r.size.toLocaleString("en-US"),
-      r.world.groups.toLocaleString("en-US"),
-      r.world.memberships.toLocaleString("en-US"),
-      r.seedSeconds.toFixed(1),
-      r.startSeconds.toFixed(2),
-    ]),
+    ["background groups", "groups in store", "memberships", "seed s", "start s (database)", "read model load s", "heap MiB (database)", "heap MiB (read model)", "model heap MiB"],
+    ...results.map((r) => {
+      const database = r.byMode.get("database");
+      const model = r.byMode.get("read model");
+      return [
+        r.size.toLocaleString("en-US"),
+        r.world.groups.toLocaleString("en-US"),
+        r.world.memberships.toLocaleString("en-US"),
+        r.seedSeconds.toFixed(1),
+        (database?.startSeconds ?? Number.NaN).toFixed(2),
+        (model?.loadSeconds ?? Number.NaN).toFixed(2),
+        mib(database?.heapBytes),
+        mib(model?.heapBytes),
+        mib((model?.heapBytes ?? Number.NaN) - (database?.heapBytes ?? Number.NaN)),
+      ];
+    }),
   ]);
   process.stdout.write(
     `\nUp to ${reps} sequential calls per operation (at most ${opSeconds} s each, median), after one warm-up call; ` +
