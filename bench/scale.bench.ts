@@ -25,8 +25,8 @@ import { performance } from "node:perf_hooks";
 import { signHs256Token } from "../src/auth/token-signer.ts";
 import { closeDatabase, connectDatabase, createDatabase } from "../src/storage/database.ts";
 import { ensureIndexes } from "../src/storage/indexes.ts";
-import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
-import { withDatabase } from "../test/support/roster-server.ts";
+import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
+import { withDatabase } from "../test/fixtures/roster-in-process.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 import { fiveGroupCaller, manyGroupCaller, manyGroupCount, seedScaleWorld, type ScaleWorld } from "./support/scale-world.ts";
 

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { fullyConsistent, minimizeLatency } from "../../src/domain/consistency.ts";
 import type { Caller } from "../../src/domain/model.ts";
-import { groupInput } from "../support/group-input.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { readOptions, startReplica, type Replica } from "./read-model-support.ts";
+import { groupInput } from "../fixtures/group-input.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { readOptions, startReplica, type Replica } from "../fixtures/read-model-replicas.ts";
 
 const root: Caller = { principal: "user:root", isSystemAdmin: true };
 const alice: Caller = { principal: "user:alice", isSystemAdmin: false };

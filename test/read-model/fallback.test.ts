@@ -8,9 +8,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ReadModelStatus } from "../../src/app/index.ts";
 import { minimizeLatency } from "../../src/domain/consistency.ts";
 import type { Caller } from "../../src/domain/model.ts";
-import { groupInput } from "../support/group-input.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { eventually, failCommand, readOptions, startReplica, writeOptions, type Replica } from "./read-model-support.ts";
+import { groupInput } from "../fixtures/group-input.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { eventually, failCommand, readOptions, startReplica, writeOptions, type Replica } from "../fixtures/read-model-replicas.ts";
 
 const alice: Caller = { principal: "user:alice", isSystemAdmin: false };
 const maxLagMs = 1_500;

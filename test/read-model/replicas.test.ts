@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fullyConsistent, minimizeLatency } from "../../src/domain/consistency.ts";
 import type { Caller } from "../../src/domain/model.ts";
-import { groupInput } from "../support/group-input.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { eventually, readOptions, startReplica, writeOptions, type Replica } from "./read-model-support.ts";
+import { groupInput } from "../fixtures/group-input.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { eventually, readOptions, startReplica, writeOptions, type Replica } from "../fixtures/read-model-replicas.ts";
 
 const alice: Caller = { principal: "user:alice", isSystemAdmin: false };
 const bob = "user:bob";

@@ -11,11 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signHs256Token } from "../../src/auth/token-signer.ts";
-import { createRosterClient, failureOf, type RosterClient } from "../support/roster-client.ts";
-import { startRosterProcess, type RosterProcess } from "../support/roster-process.ts";
-import { withDatabase } from "../support/roster-server.ts";
-import { spawnEmbeddedMongo, uniqueDbName, type SpawnedEmbeddedMongo } from "../support/mongo.ts";
-import { eventually } from "./read-model-support.ts";
+import { createRosterClient, failureOf, type RosterClient } from "../fixtures/roster-grpc-client.ts";
+import { startRosterProcess, type RosterProcess } from "../fixtures/roster-npm-start-process.ts";
+import { withDatabase } from "../fixtures/roster-in-process.ts";
+import { spawnEmbeddedMongo, uniqueDbName, type SpawnedEmbeddedMongo } from "../fixtures/test-mongo.ts";
+import { eventually } from "../fixtures/read-model-replicas.ts";
 
 const secret = randomBytes(32).toString("base64url");
 const maxLagMs = 1_000;

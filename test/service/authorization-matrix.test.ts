@@ -15,12 +15,12 @@ import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/rost
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import type { AclEntry } from "../../src/domain/model.ts";
-import type { RosterClient, RpcOptions } from "../support/roster-client.ts";
-import { failureOf } from "../support/roster-client.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "./caller-profiles.ts";
-import { makeGroup, root, uniqueSlug } from "./world.ts";
+import type { RosterClient, RpcOptions } from "../fixtures/roster-grpc-client.ts";
+import { failureOf } from "../fixtures/roster-grpc-client.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "../fixtures/caller-profiles.ts";
+import { makeGroup, root, uniqueSlug } from "../fixtures/groups-through-app.ts";
 
 const badCredentialCallers = ["anonymous", "malformed token", "expired token", "bad signature"] as const;
 const callers = callerProfiles;
@@ -188,7 +188,7 @@ async function run(
 ): Promise<{ code: string; details: string; target: string; response?: unknown }> {
   const { method, request, target } = requestFor(rpc, caller);
   const asked = consistency === "default" ? request : { ...request, consistency: { requirement: { case: "fullyConsistent", value: true } } };
-  const call = client.call(method, asked as MessageInitShape<DescMethodUnary["input"]>, optionsFor(caller));
+  const call = client.call(method, asked, optionsFor(caller));
   try {
     const res = await call;
     return { code: "OK", details: "", target, response: res.message };

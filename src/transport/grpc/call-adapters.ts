@@ -150,12 +150,22 @@ async function* readRequests(source: AsyncIterable<unknown>): AsyncGenerator<Mes
   }
 }
 
-/** Writes a response stream with backpressure, then the trailers, or the error status. */
+/** A grpc-js call the server writes a stream of responses to. */
+type ResponseStreamCall = ServerWritableStream<DecodedRequest, Message> | ServerDuplexStream<DecodedRequest, Message>;
+
+/**
+ * Writes a response stream with backpressure, then the trailers, or the
+ * error status once every message before it has left: grpc-js sends the
+ * status only after its pending writes, and an error emitted meanwhile also
+ * reaches the request iterator of a bidi call, which destroys the call
+ * before the status goes out (the client would wait past every limit).
+ */
 async function pump(
-  call: ServerWritableStream<DecodedRequest, Message> | ServerDuplexStream<DecodedRequest, Message>,
+  call: ResponseStreamCall,
   ctx: GrpcHandlerContext,
   run: Promise<StreamResult>,
 ): Promise<void> {
+  const writes = trackWrites(call);
   let headersSent = false;
   try {
     const res = await run;
@@ -165,31 +175,62 @@ async function pump(
         headersSent = true;
       }
       if (call.cancelled) break;
-      if (!call.write(message)) await drained(call, ctx.signal);
+      if (!writes.write(message)) await writes.flushed(ctx.signal);
     }
     if (!headersSent) call.sendMetadata(headersToMetadata(res.header));
     call.end(headersToMetadata(res.trailer));
   } catch (error) {
-    call.emit("error", grpcStatusOf(error, ctx));
+    const status = grpcStatusOf(error, ctx);
+    // Bounded: a client that stops reading must not keep the call open forever.
+    await Promise.race([writes.flushed(ctx.signal).catch(() => undefined), delay(STATUS_FLUSH_WAIT_MS)]);
+    call.emit("error", status);
   } finally {
     finishCall(ctx);
   }
 }
 
-function drained(call: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      call.off("drain", done);
-      signal.removeEventListener("abort", aborted);
-      resolve();
-    };
-    const aborted = (): void => {
-      call.off("drain", done);
-      reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
-    };
-    call.on("drain", done);
-    signal.addEventListener("abort", aborted, { once: true });
-  });
+/** How long an error status waits for the messages before it to leave. */
+const STATUS_FLUSH_WAIT_MS = 5_000;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Writes to a grpc-js call, counting the messages grpc-js has not yet handed to HTTP/2. */
+function trackWrites(call: ResponseStreamCall) {
+  let inFlight = 0;
+  let settle: (() => void) | undefined;
+  const written = (): void => {
+    inFlight -= 1;
+    if (inFlight === 0) settle?.();
+  };
+  return {
+    /** Writes `message`; false when the caller should wait for `flushed` (backpressure). */
+    write(message: Message): boolean {
+      inFlight += 1;
+      return call.write(message, written);
+    },
+    /** Resolves once every message written so far has left; rejects when `signal` aborts first (the call is over). */
+    flushed(signal: AbortSignal): Promise<void> {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const aborted = (): void => {
+          settle = undefined;
+          reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+        };
+        if (signal.aborted) {
+          aborted();
+          return;
+        }
+        settle = () => {
+          settle = undefined;
+          signal.removeEventListener("abort", aborted);
+          resolve();
+        };
+        signal.addEventListener("abort", aborted, { once: true });
+      });
+    },
+  };
 }
 
 function throwIt(error: ConnectError): never {
