@@ -35,10 +35,13 @@ export type {
   GroupWithAccess,
 } from "./groups-api.ts";
 export type { GroupPage, ListGroupsQuery } from "./list-groups.ts";
+export type { GroupTokenRequest, GroupTokensApi, IssuedGroupToken } from "./group-tokens.ts";
 export type {
   AddMemberResult,
   CheckMembershipQuery,
   CheckMembershipResult,
+  CheckMembershipsQuery,
+  CheckMembershipsResult,
   ListMembershipsQuery,
   ListPrincipalGroupsQuery,
   MembershipPage,

@@ -8,20 +8,21 @@
  * direct ADMIN stays, nesting without cycles or excessive depth, and an
  * exact member_count (changed in the same transaction as the membership).
  */
-import { canListMembers, groupNotFound } from "../domain/access-policy.ts";
-import { normalizePageSize, validateGroupId } from "../domain/group-validation.ts";
+import { canCheckMembership, canListMembers, groupNotFound } from "../domain/access-policy.ts";
+import { normalizePageSize, validateBatchGetIds, validateGroupId } from "../domain/group-validation.ts";
 import { notAMember, type MembershipEffect } from "../domain/membership-operation.ts";
 import type { Caller, GroupRecord, MembershipRecord, Role } from "../domain/model.ts";
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
+import type { StoreCall } from "../storage/store-call.ts";
 import { accessFactsOf, loadAncestors, loadGroup, loadVisibleGroupIds } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { readCallOf, readsOf } from "./read-source.ts";
-import { loadPrincipalClosure, pathTo } from "./principal-closure.ts";
+import { loadPrincipalClosure, membershipIn, type MembershipAnswer } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
 
 export interface AddMemberResult {
@@ -73,11 +74,21 @@ export interface CheckMembershipQuery {
   readonly directOnly: boolean;
 }
 
-export interface CheckMembershipResult {
-  readonly isMember: boolean;
-  readonly role: Role | undefined;
-  /** Group ids from the principal's direct group up to groupId, without those the caller cannot see; [] when not a member. */
-  readonly path: readonly string[];
+/** Whether the principal is a member: `role` undefined and `path` [] when not. */
+export type CheckMembershipResult = MembershipAnswer;
+
+export interface CheckMembershipsQuery {
+  readonly principal: string;
+  /** 1-100 ids (invalid_argument "group_ids" otherwise); duplicates are answered once. */
+  readonly groupIds: readonly string[];
+  readonly directOnly: boolean;
+}
+
+export interface CheckMembershipsResult {
+  /** One answer per group the caller may ask about, in request order. */
+  readonly checks: readonly { readonly groupId: string; readonly result: CheckMembershipResult }[];
+  /** Missing, or not for the caller to ask about, in request order. */
+  readonly missingIds: readonly string[];
 }
 
 export interface MembershipsApi {
@@ -93,6 +104,12 @@ export interface MembershipsApi {
   /** FILTERED: for someone else, only groups whose members the caller may list. */
   listPrincipalGroups(caller: Caller, query: ListPrincipalGroupsQuery, options?: CallOptions): Promise<PrincipalGroupPage>;
   check(caller: Caller, query: CheckMembershipQuery, options?: CallOptions): Promise<CheckMembershipResult>;
+  /**
+   * FILTERED: `check` for many groups from one walk up the principal's
+   * groups; groups the caller may not ask about (the domain's
+   * `canCheckMembership`, CheckMembership's rule) are missing ids.
+   */
+  checkMany(caller: Caller, query: CheckMembershipsQuery, options?: CallOptions): Promise<CheckMembershipsResult>;
 }
 
 /** A unary membership change as applied. */
@@ -106,6 +123,18 @@ function isString(value: unknown): value is string {
 }
 
 export function createMembershipsApi(ctx: AppContext): MembershipsApi {
+  /**
+   * `answers` about `principal` with paths naming only groups the caller can
+   * see: someone else's path may go through groups hidden from the caller
+   * (the group asked about is always visible to a caller who may ask).
+   */
+  async function withVisiblePaths(caller: Caller, principal: string, answers: readonly MembershipAnswer[], call: StoreCall): Promise<MembershipAnswer[]> {
+    const onTheWay = new Set(answers.flatMap((answer) => answer.path.slice(0, -1)));
+    if (principal === caller.principal || caller.isSystemAdmin || onTheWay.size === 0) return [...answers];
+    const visible = await loadVisibleGroupIds(ctx, caller, [...onTheWay], call);
+    return answers.map((answer) => ({ ...answer, path: answer.path.filter((id, i) => i === answer.path.length - 1 || visible.has(id)) }));
+  }
+
   /**
    * Applies one operation the RPC pipeline authorized, as a chunk of one of
    * the batch engine: the same parsing, decision, checks and writes as every
@@ -216,28 +245,37 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       validateGroupId(query.groupId, "group_id");
       const principal = parsePrincipal(query.principal, "principal");
       const call = await readCallOf(ctx, options);
-      const reads = readsOf(ctx, call);
       const group = await loadGroup(ctx, query.groupId, call, options?.memo);
       if (group === undefined) throw groupNotFound(query.groupId);
-      const none = { isMember: false, role: undefined, path: [] };
-      if (group.state !== "ACTIVE") return none;
-      if (query.directOnly) {
-        if (principal.kind === "group") {
-          const state = (await reads.groups.statesOf([principal.id], call)).get(principal.id);
-          if (state !== "ACTIVE") return none;
-        }
-        const membership = await reads.memberships.get(group.id, principal.principal, call);
-        return membership === undefined ? none : { isMember: true, role: membership.role, path: [group.id] };
-      }
       const closure = await loadPrincipalClosure(ctx, principal.principal, call, options?.memo);
-      const role = closure.roles.get(group.id);
-      if (role === undefined) return none;
-      const path = pathTo(closure, group.id);
-      // Someone else's path may go through groups the caller cannot see: an
-      // answer names none of them (the principal's own groups it can see).
-      if (principal.principal === caller.principal || caller.isSystemAdmin || path.length <= 1) return { isMember: true, role, path };
-      const visible = await loadVisibleGroupIds(ctx, caller, path, call);
-      return { isMember: true, role, path: path.filter((id) => id === group.id || visible.has(id)) };
+      const answer = membershipIn(closure, group.id, query.directOnly);
+      return (await withVisiblePaths(caller, principal.principal, [answer], call))[0] ?? answer;
+    },
+
+    async checkMany(caller, query, options) {
+      const principal = parsePrincipal(query.principal, "principal");
+      const ids = validateBatchGetIds(query.groupIds, "group_ids");
+      const call = await readCallOf(ctx, options);
+      const isSelf = principal.principal === caller.principal;
+      const callerWalk = loadPrincipalClosure(ctx, caller.principal, call, options?.memo);
+      const [found, callerClosure, closure] = await Promise.all([
+        readsOf(ctx, call).groups.getMany(ids, call),
+        callerWalk,
+        // One walk when callers ask about themselves, even without a request memo.
+        isSelf ? callerWalk : loadPrincipalClosure(ctx, principal.principal, call, options?.memo),
+      ]);
+      const ancestors = await loadAncestors(ctx, found, call);
+      const byId = new Map(found.map((group) => [group.id, group]));
+      const asked: string[] = [];
+      const missingIds: string[] = [];
+      for (const id of ids) {
+        const group = byId.get(id);
+        if (group !== undefined && canCheckMembership(accessFactsOf(caller, group, callerClosure, ancestors), isSelf)) asked.push(id);
+        else missingIds.push(id);
+      }
+      const answers = await withVisiblePaths(caller, principal.principal, asked.map((id) => membershipIn(closure, id, query.directOnly)), call);
+      const checks = asked.map((groupId, i) => ({ groupId, result: answers[i] ?? membershipIn(closure, groupId, query.directOnly) }));
+      return { checks, missingIds };
     },
   };
 }

@@ -143,6 +143,29 @@ function closureOf(
   return { principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, aclPrincipals };
 }
 
+/** Whether a principal is a member of a group, as CheckMembership answers it. */
+export interface MembershipAnswer {
+  readonly isMember: boolean;
+  /** Highest role; undefined when not a member. */
+  readonly role: Role | undefined;
+  /** Group ids from the principal's direct group up to the group; [] when not a member. */
+  readonly path: readonly string[];
+}
+
+const notAMemberAnswer: MembershipAnswer = Object.freeze({ isMember: false, role: undefined, path: Object.freeze([]) });
+
+/**
+ * The closure's principal in `groupId`, directly (`directOnly`) or through
+ * nested groups: CheckMembership and every group of CheckMemberships, so
+ * that one walk answers any number of groups alike. A deleted group, or a
+ * deleted principal group, is in nothing (the closure holds live groups only).
+ */
+export function membershipIn(closure: PrincipalClosure, groupId: string, directOnly: boolean): MembershipAnswer {
+  const role = (directOnly ? closure.direct : closure.roles).get(groupId);
+  if (role === undefined) return notAMemberAnswer;
+  return { isMember: true, role, path: directOnly ? [groupId] : pathTo(closure, groupId) };
+}
+
 /**
  * Group ids from the principal's direct group up to `groupId`, or [] when
  * `groupId` is not in the closure. The last hop is the edge that carries the

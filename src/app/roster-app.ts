@@ -16,7 +16,9 @@ import { createBatchApi, type BatchApi } from "./batch/batch-engine.ts";
 import type { BatchLimits } from "./batch/limits.ts";
 import type { AppContext, AppLogger } from "./app-context.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
-import { newEtag, newGroupId } from "./ids.ts";
+import type { GroupTokenSigner } from "../domain/group-token.ts";
+import { createGroupTokensApi, type GroupTokensApi } from "./group-tokens.ts";
+import { newEtag, newGroupId, newTokenId } from "./ids.ts";
 import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
 import { startReadModel, type ReadModel, type ReadModelStatus } from "./read-model/read-model.ts";
 import type { ReadModelSettings } from "./read-model/settings.ts";
@@ -44,6 +46,8 @@ export interface RosterAppDeps {
    * read then uses the database.
    */
   readonly readModel?: ReadModelSettings | false;
+  /** Signs IssueGroupToken's tokens with Roster's key; without one the RPC answers FAILED_PRECONDITION. */
+  readonly groupTokenSigner?: GroupTokenSigner;
 }
 
 /** What operators and tests see of the read model. */
@@ -66,6 +70,8 @@ export interface RosterApp {
   readonly readModel: ReadModelHandle | undefined;
   /** Stops the read model's stream (before the database closes). */
   close(): Promise<void>;
+  /** IssueGroupToken. */
+  readonly groupTokens: GroupTokensApi;
 }
 
 export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
@@ -111,7 +117,7 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     readModel,
   };
   return {
-    groups: createGroupsApi(ctx),
+    groups: createGroupsApi(ctx, deps.batchLimits),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
@@ -119,5 +125,6 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     close: async () => {
       await readModel?.stop();
     },
+    groupTokens: createGroupTokensApi(ctx, deps.groupTokenSigner, newTokenId),
   };
 }

@@ -1,6 +1,6 @@
 /** Memberships between the domain and protobuf. */
 import { create } from "@bufbuild/protobuf";
-import type { PrincipalGroupEntry } from "../app/index.ts";
+import type { CheckMembershipResult, PrincipalGroupEntry } from "../app/index.ts";
 import type { MembershipRecord } from "../domain/model.ts";
 import {
   MembershipSchema,
@@ -8,6 +8,7 @@ import {
   type Membership,
   type PrincipalGroup,
 } from "../../gen/roster/v1/membership_pb.ts";
+import { CheckMembershipResponseSchema, type CheckMembershipResponse } from "../../gen/roster/v1/membership_service_pb.ts";
 import { roleToProto } from "./enums.ts";
 import { groupToProto } from "./group.ts";
 import { timestampOf } from "./timestamps.ts";
@@ -28,4 +29,9 @@ export function membershipToProto(membership: MembershipRecord): Membership {
 /** One of a principal's groups as proto PrincipalGroup. */
 export function principalGroupToProto(entry: PrincipalGroupEntry): PrincipalGroup {
   return create(PrincipalGroupSchema, { group: groupToProto(entry.group), role: roleToProto(entry.role), direct: entry.direct });
+}
+
+/** CheckMembership's answer (also each group's answer of CheckMemberships) as proto. */
+export function checkMembershipToProto(result: CheckMembershipResult): CheckMembershipResponse {
+  return create(CheckMembershipResponseSchema, { isMember: result.isMember, role: roleToProto(result.role), path: [...result.path] });
 }

@@ -8,8 +8,8 @@ import type { RosterApp } from "../app/index.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { callOptionsOf, consistencyTokenOf, requireCaller } from "../rpc/context.ts";
 import { createBatchMembershipHandlers } from "./batch-memberships.ts";
-import { roleFromProto, roleToProto } from "../convert/enums.ts";
-import { membershipToProto, principalGroupToProto } from "../convert/membership.ts";
+import { roleFromProto } from "../convert/enums.ts";
+import { checkMembershipToProto, membershipToProto, principalGroupToProto } from "../convert/membership.ts";
 
 /** The MembershipService implementation served by both doors. */
 export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {
@@ -73,7 +73,19 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
         { groupId: req.groupId, principal: req.principal, directOnly: req.directOnly },
         callOptionsOf(ctx),
       );
-      return { isMember: result.isMember, role: roleToProto(result.role), path: [...result.path] };
+      return checkMembershipToProto(result);
+    },
+
+    async checkMemberships(req, ctx) {
+      const result = await app.memberships.checkMany(
+        requireCaller(ctx),
+        { principal: req.principal, groupIds: req.groupIds, directOnly: req.directOnly },
+        callOptionsOf(ctx),
+      );
+      return {
+        checks: result.checks.map((check) => ({ groupId: check.groupId, result: checkMembershipToProto(check.result) })),
+        missingIds: [...result.missingIds],
+      };
     },
   };
 }

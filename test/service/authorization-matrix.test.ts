@@ -19,6 +19,7 @@ import type { RosterClient, RpcOptions } from "../fixtures/roster-grpc-client.ts
 import { failureOf } from "../fixtures/roster-grpc-client.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
 import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { newPrivateKeyPem } from "../fixtures/signing-keys.ts";
 import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "../fixtures/caller-profiles.ts";
 import { makeGroup, root, uniqueSlug } from "../fixtures/groups-through-app.ts";
 
@@ -44,6 +45,7 @@ const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; reado
   UndeleteGroup: /*    */ { codes: [NF, NF, NF, OK, NF, NF, OK, OK] },
   GetGroupAcl: /*      */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
   SetGroupAcl: /*      */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
+  IssueGroupToken: /*  */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   AddMember: /*        */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   RemoveMember: /*     */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   UpdateMemberRole: /* */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
@@ -51,6 +53,8 @@ const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; reado
   ListMemberships: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
   ListPrincipalGroups: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
   CheckMembership: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
+  // FILTERED: G is answered exactly when CheckMembership would be (checked below).
+  CheckMemberships: /* */ { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
   // PER_ITEM: the call itself only needs authentication; its one `add`
   // operation is refused or applied exactly like AddMember (checked below).
   BatchUpdateMemberships: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
@@ -112,6 +116,8 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
         },
         target: g,
       };
+    case "IssueGroupToken":
+      return { method: m(rpc), request: { groupId: g, audience: "reports" }, target: g };
     case "AddMember":
       return { method: m(rpc), request: { groupId: g, member: `user:new-${tag}`, role: ProtoRole.MEMBER }, target: g };
     case "RemoveMember":
@@ -126,6 +132,8 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
       return { method: m(rpc), request: {}, target: g };
     case "CheckMembership":
       return { method: m(rpc), request: { groupId: g, principal: "user:member" }, target: g };
+    case "CheckMemberships":
+      return { method: m(rpc), request: { groupIds: [g], principal: "user:member" }, target: g };
     case "BatchUpdateMemberships":
       return {
         method: m(rpc),
@@ -139,7 +147,12 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
 
 beforeAll(async () => {
   mongo = await startTestMongo();
-  roster = await startTestRoster({ mongoUri: mongo.uri, dbName: uniqueDbName("authz_matrix"), admins: ["user:root"] });
+  roster = await startTestRoster({
+    mongoUri: mongo.uri,
+    dbName: uniqueDbName("authz_matrix"),
+    admins: ["user:root"],
+    env: { ROSTER_SIGNING_KEY: newPrivateKeyPem("ec") },
+  });
   const app = roster.server.app;
   const parentId = await makeGroup(app, { members: { "user:parent-admin": "ADMIN" } });
   const acl = await makeProfileAcl(app);
@@ -215,6 +228,12 @@ describe("authorization matrix over gRPC", () => {
     expect(result.code, result.details).toBe(expected);
     if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
     if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
+    if (rpc === "CheckMemberships") {
+      const checkExpected = matrix["CheckMembership"]?.codes[callers.indexOf(caller)];
+      const response = result.response as { checks: { groupId: string }[]; missingIds: string[] };
+      expect(response.checks.map((check) => check.groupId)).toEqual(checkExpected === OK ? [result.target] : []);
+      expect(response.missingIds).toEqual(checkExpected === OK ? [] : [result.target]);
+    }
     if (rpc === "BatchUpdateMemberships") {
       // The per-item status is what AddMember would answer the same caller.
       const addMemberExpected = matrix["AddMember"]?.codes[callers.indexOf(caller)] ?? "OK";

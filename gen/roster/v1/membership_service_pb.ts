@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/membership_service.proto.
  */
 export const file_roster_v1_membership_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiUwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlImoKEUFkZE1lbWJlclJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjcmVhdGVkGAIgASgIEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAMgASgJIjcKE1JlbW92ZU1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJIjEKFFJlbW92ZU1lbWJlclJlc3BvbnNlEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAEgASgJIloKF1VwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUiYAoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCSJlChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSKwoLY29uc2lzdGVuY3kYAyABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKxAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIrCgtjb25zaXN0ZW5jeRgGIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIpcBChpMaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBIRCglwcmluY2lwYWwYASABKAkSEgoKdHJhbnNpdGl2ZRgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIrCgtjb25zaXN0ZW5jeRgFIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJiChtMaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2USKgoHZW50cmllcxgBIAMoCzIZLnJvc3Rlci52MS5QcmluY2lwYWxHcm91cBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifwoWQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIRCglwcmluY2lwYWwYAiABKAkSEwoLZGlyZWN0X29ubHkYAyABKAgSKwoLY29uc2lzdGVuY3kYBCABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiWQoXQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2USEQoJaXNfbWVtYmVyGAEgASgIEh0KBHJvbGUYAiABKA4yDy5yb3N0ZXIudjEuUm9sZRIMCgRwYXRoGAMgAygJIoEBChdCYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBIzCglvcGVyYXRpb24YASABKAsyHi5yb3N0ZXIudjEuTWVtYmVyc2hpcE9wZXJhdGlvbkgAEiYKBHN5bmMYAiABKAsyFi5yb3N0ZXIudjEuU3luY09wdGlvbnNIAEIJCgdtZXNzYWdlIn4KGEJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZRIsCgZyZXN1bHQYASABKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0SAASKQoHc3VtbWFyeRgCIAEoCzIWLnJvc3Rlci52MS5TeW5jU3VtbWFyeUgAQgkKB21lc3NhZ2UiUwodQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1JlcXVlc3QSMgoKb3BlcmF0aW9ucxgBIAMoCzIeLnJvc3Rlci52MS5NZW1iZXJzaGlwT3BlcmF0aW9uImgKHkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZRIrCgdyZXN1bHRzGAEgAygLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCTKICAoRTWVtYmVyc2hpcFNlcnZpY2USaAoJQWRkTWVtYmVyEhsucm9zdGVyLnYxLkFkZE1lbWJlclJlcXVlc3QaHC5yb3N0ZXIudjEuQWRkTWVtYmVyUmVzcG9uc2UiIIq1GBwIBBIIZ3JvdXBfaWQqBHJvbGUyBm1lbWJlckgBEmsKDFJlbW92ZU1lbWJlchIeLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0Gh8ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlc3BvbnNlIhqKtRgWCAQSCGdyb3VwX2lkMgZtZW1iZXI4ARJtChBVcGRhdGVNZW1iZXJSb2xlEiIucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0GiMucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXNwb25zZSIQirUYDAgFEghncm91cF9pZBJxCg1HZXRNZW1iZXJzaGlwEh8ucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXF1ZXN0GiAucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXNwb25zZSIdkAIBirUYFggDEghncm91cF9pZDIGbWVtYmVyOAESbQoPTGlzdE1lbWJlcnNoaXBzEiEucm9zdGVyLnYxLkxpc3RNZW1iZXJzaGlwc1JlcXVlc3QaIi5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVzcG9uc2UiE5ACAYq1GAwIAxIIZ3JvdXBfaWQSbwoTTGlzdFByaW5jaXBhbEdyb3VwcxIlLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBomLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJ6Cg9DaGVja01lbWJlcnNoaXASIS5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBoiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSIgkAIBirUYGQgDEghncm91cF9pZDIJcHJpbmNpcGFsOAESZwoQQmF0Y2hNZW1iZXJzaGlwcxIiLnJvc3Rlci52MS5CYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBojLnJvc3Rlci52MS5CYXRjaE1lbWJlcnNoaXBzUmVzcG9uc2UiBoq1GAIICCgBMAESdQoWQmF0Y2hVcGRhdGVNZW1iZXJzaGlwcxIoLnJvc3Rlci52MS5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBopLnJvc3Rlci52MS5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVzcG9uc2UiBoq1GAIICGIGcHJvdG8z", [file_roster_v1_access, file_roster_v1_consistency, file_roster_v1_membership]);
+  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiUwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlImoKEUFkZE1lbWJlclJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjcmVhdGVkGAIgASgIEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAMgASgJIjcKE1JlbW92ZU1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJIjEKFFJlbW92ZU1lbWJlclJlc3BvbnNlEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAEgASgJIloKF1VwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUiYAoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCSJlChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSKwoLY29uc2lzdGVuY3kYAyABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKxAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIrCgtjb25zaXN0ZW5jeRgGIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIpcBChpMaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBIRCglwcmluY2lwYWwYASABKAkSEgoKdHJhbnNpdGl2ZRgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIrCgtjb25zaXN0ZW5jeRgFIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJiChtMaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2USKgoHZW50cmllcxgBIAMoCzIZLnJvc3Rlci52MS5QcmluY2lwYWxHcm91cBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifwoWQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIRCglwcmluY2lwYWwYAiABKAkSEwoLZGlyZWN0X29ubHkYAyABKAgSKwoLY29uc2lzdGVuY3kYBCABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiWQoXQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2USEQoJaXNfbWVtYmVyGAEgASgIEh0KBHJvbGUYAiABKA4yDy5yb3N0ZXIudjEuUm9sZRIMCgRwYXRoGAMgAygJIoEBChdDaGVja01lbWJlcnNoaXBzUmVxdWVzdBIRCglwcmluY2lwYWwYASABKAkSEQoJZ3JvdXBfaWRzGAIgAygJEhMKC2RpcmVjdF9vbmx5GAMgASgIEisKC2NvbnNpc3RlbmN5GAQgASgLMhYucm9zdGVyLnYxLkNvbnNpc3RlbmN5ImAKGENoZWNrTWVtYmVyc2hpcHNSZXNwb25zZRIvCgZjaGVja3MYASADKAsyHy5yb3N0ZXIudjEuR3JvdXBNZW1iZXJzaGlwQ2hlY2sSEwoLbWlzc2luZ19pZHMYAiADKAkiXAoUR3JvdXBNZW1iZXJzaGlwQ2hlY2sSEAoIZ3JvdXBfaWQYASABKAkSMgoGcmVzdWx0GAIgASgLMiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlc3BvbnNlIoEBChdCYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBIzCglvcGVyYXRpb24YASABKAsyHi5yb3N0ZXIudjEuTWVtYmVyc2hpcE9wZXJhdGlvbkgAEiYKBHN5bmMYAiABKAsyFi5yb3N0ZXIudjEuU3luY09wdGlvbnNIAEIJCgdtZXNzYWdlIn4KGEJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZRIsCgZyZXN1bHQYASABKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0SAASKQoHc3VtbWFyeRgCIAEoCzIWLnJvc3Rlci52MS5TeW5jU3VtbWFyeUgAQgkKB21lc3NhZ2UiUwodQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1JlcXVlc3QSMgoKb3BlcmF0aW9ucxgBIAMoCzIeLnJvc3Rlci52MS5NZW1iZXJzaGlwT3BlcmF0aW9uImgKHkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZRIrCgdyZXN1bHRzGAEgAygLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCTLwCAoRTWVtYmVyc2hpcFNlcnZpY2USaAoJQWRkTWVtYmVyEhsucm9zdGVyLnYxLkFkZE1lbWJlclJlcXVlc3QaHC5yb3N0ZXIudjEuQWRkTWVtYmVyUmVzcG9uc2UiIIq1GBwIBBIIZ3JvdXBfaWQqBHJvbGUyBm1lbWJlckgBEmsKDFJlbW92ZU1lbWJlchIeLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0Gh8ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlc3BvbnNlIhqKtRgWCAQSCGdyb3VwX2lkMgZtZW1iZXI4ARJtChBVcGRhdGVNZW1iZXJSb2xlEiIucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0GiMucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXNwb25zZSIQirUYDAgFEghncm91cF9pZBJxCg1HZXRNZW1iZXJzaGlwEh8ucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXF1ZXN0GiAucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXNwb25zZSIdkAIBirUYFggDEghncm91cF9pZDIGbWVtYmVyOAESbQoPTGlzdE1lbWJlcnNoaXBzEiEucm9zdGVyLnYxLkxpc3RNZW1iZXJzaGlwc1JlcXVlc3QaIi5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVzcG9uc2UiE5ACAYq1GAwIAxIIZ3JvdXBfaWQSbwoTTGlzdFByaW5jaXBhbEdyb3VwcxIlLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBomLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJ6Cg9DaGVja01lbWJlcnNoaXASIS5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBoiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSIgkAIBirUYGQgDEghncm91cF9pZDIJcHJpbmNpcGFsOAESZgoQQ2hlY2tNZW1iZXJzaGlwcxIiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBzUmVxdWVzdBojLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBzUmVzcG9uc2UiCZACAYq1GAIIBxJnChBCYXRjaE1lbWJlcnNoaXBzEiIucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0GiMucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIKAEwARJ1ChZCYXRjaFVwZGF0ZU1lbWJlcnNoaXBzEigucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXF1ZXN0Gikucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIYgZwcm90bzM", [file_roster_v1_access, file_roster_v1_consistency, file_roster_v1_membership]);
 
 /**
  * Request of MembershipService.AddMember.
@@ -513,6 +513,104 @@ export const CheckMembershipResponseSchema: GenMessage<CheckMembershipResponse> 
   messageDesc(file_roster_v1_membership_service, 13);
 
 /**
+ * Request of MembershipService.CheckMemberships.
+ *
+ * @generated from message roster.v1.CheckMembershipsRequest
+ */
+export type CheckMembershipsRequest = Message<"roster.v1.CheckMembershipsRequest"> & {
+  /**
+   * The principal asked about.
+   *
+   * @generated from field: string principal = 1;
+   */
+  principal: string;
+
+  /**
+   * 1-100 group ids; duplicates are answered once.
+   *
+   * @generated from field: repeated string group_ids = 2;
+   */
+  groupIds: string[];
+
+  /**
+   * Only direct membership counts.
+   *
+   * @generated from field: bool direct_only = 3;
+   */
+  directOnly: boolean;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 4;
+   */
+  consistency?: Consistency | undefined;
+};
+
+/**
+ * Describes the message roster.v1.CheckMembershipsRequest.
+ * Use `create(CheckMembershipsRequestSchema)` to create a new message.
+ */
+export const CheckMembershipsRequestSchema: GenMessage<CheckMembershipsRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 14);
+
+/**
+ * Response of MembershipService.CheckMemberships.
+ *
+ * @generated from message roster.v1.CheckMembershipsResponse
+ */
+export type CheckMembershipsResponse = Message<"roster.v1.CheckMembershipsResponse"> & {
+  /**
+   * One answer per group the caller may ask about, in request order.
+   *
+   * @generated from field: repeated roster.v1.GroupMembershipCheck checks = 1;
+   */
+  checks: GroupMembershipCheck[];
+
+  /**
+   * The ids not found or that the caller may not ask about, in request order.
+   *
+   * @generated from field: repeated string missing_ids = 2;
+   */
+  missingIds: string[];
+};
+
+/**
+ * Describes the message roster.v1.CheckMembershipsResponse.
+ * Use `create(CheckMembershipsResponseSchema)` to create a new message.
+ */
+export const CheckMembershipsResponseSchema: GenMessage<CheckMembershipsResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 15);
+
+/**
+ * The answer of CheckMemberships for one group.
+ *
+ * @generated from message roster.v1.GroupMembershipCheck
+ */
+export type GroupMembershipCheck = Message<"roster.v1.GroupMembershipCheck"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * What CheckMembership answers for this group.
+   *
+   * @generated from field: roster.v1.CheckMembershipResponse result = 2;
+   */
+  result?: CheckMembershipResponse | undefined;
+};
+
+/**
+ * Describes the message roster.v1.GroupMembershipCheck.
+ * Use `create(GroupMembershipCheckSchema)` to create a new message.
+ */
+export const GroupMembershipCheckSchema: GenMessage<GroupMembershipCheck> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 16);
+
+/**
  * Request of MembershipService.BatchMemberships: one message per operation,
  * optionally preceded by one `sync` declaration.
  *
@@ -549,7 +647,7 @@ export type BatchMembershipsRequest = Message<"roster.v1.BatchMembershipsRequest
  * Use `create(BatchMembershipsRequestSchema)` to create a new message.
  */
 export const BatchMembershipsRequestSchema: GenMessage<BatchMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 14);
+  messageDesc(file_roster_v1_membership_service, 17);
 
 /**
  * Response of MembershipService.BatchMemberships.
@@ -586,7 +684,7 @@ export type BatchMembershipsResponse = Message<"roster.v1.BatchMembershipsRespon
  * Use `create(BatchMembershipsResponseSchema)` to create a new message.
  */
 export const BatchMembershipsResponseSchema: GenMessage<BatchMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 15);
+  messageDesc(file_roster_v1_membership_service, 18);
 
 /**
  * Request of MembershipService.BatchUpdateMemberships.
@@ -607,7 +705,7 @@ export type BatchUpdateMembershipsRequest = Message<"roster.v1.BatchUpdateMember
  * Use `create(BatchUpdateMembershipsRequestSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsRequestSchema: GenMessage<BatchUpdateMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 16);
+  messageDesc(file_roster_v1_membership_service, 19);
 
 /**
  * Response of MembershipService.BatchUpdateMemberships.
@@ -636,7 +734,7 @@ export type BatchUpdateMembershipsResponse = Message<"roster.v1.BatchUpdateMembe
  * Use `create(BatchUpdateMembershipsResponseSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsResponseSchema: GenMessage<BatchUpdateMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 17);
+  messageDesc(file_roster_v1_membership_service, 20);
 
 /**
  * Members, roles, nested groups and transitive checks. Every call needs
@@ -731,6 +829,22 @@ export const MembershipService: GenService<{
     methodKind: "unary";
     input: typeof CheckMembershipRequestSchema;
     output: typeof CheckMembershipResponseSchema;
+  },
+  /**
+   * Answers CheckMembership for one principal and up to 100 groups at once
+   * (Microsoft Graph's checkMemberGroups, SpiceDB's bulk checks), from one
+   * walk up the principal's groups. Each group is answered exactly as
+   * CheckMembership answers it, under the same access rule: anyone may ask
+   * about themselves in a group they can see; asking about others needs the
+   * right to list the group's members. Groups that do not exist and groups
+   * the caller may not ask about are both reported in missing_ids.
+   *
+   * @generated from rpc roster.v1.MembershipService.CheckMemberships
+   */
+  checkMemberships: {
+    methodKind: "unary";
+    input: typeof CheckMembershipsRequestSchema;
+    output: typeof CheckMembershipsResponseSchema;
   },
   /**
    * Streams membership operations and answers each with a result, in order,
