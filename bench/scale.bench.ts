@@ -150,7 +150,9 @@ async function measureSize(run: BenchRun, size: number): Promise<SizeResult> {
     await closeDatabase(database);
   }
   const seedSeconds = (performance.now() - seedStarted) / 1000;
-  process.stdout.write(`  ${world.groups} groups, ${world.memberships} memberships in ${seedSeconds.toFixed(1)} s; starting the service...\n`);
+  process.stdout.write(
+    `  ${world.groups} groups, ${world.memberships} memberships in ${seedSeconds.toFixed(1)} s; starting the service...\n`,
+  );
 
   const byMode = new Map<Mode, ModeResult>();
   for (const mode of modes) {
@@ -172,7 +174,9 @@ async function measureSize(run: BenchRun, size: number): Promise<SizeResult> {
         for (const operation of operations) {
           const result = await timeOperation(() => operation.call(as, world, caller.principal));
           medians.set(`${operation.label} / ${caller.label}`, result);
-          process.stdout.write(`    ${operation.label}, caller in ${caller.label}: ${result.ms.toFixed(2)} ms (median of ${result.calls})\n`);
+          process.stdout.write(
+            `    ${operation.label}, caller in ${caller.label}: ${result.ms.toFixed(2)} ms (median of ${result.calls})\n`,
+          );
         }
       }
       const heapBytes = (await metric(service.httpUrl, "nodejs_heap_size_used_bytes")) ?? Number.NaN;
@@ -205,13 +209,27 @@ async function main(run: BenchRun): Promise<void> {
       }
     }
     printTable([
-      ["median of sequential calls", ...results.map(sizeLabel), ...results.slice(1).map((r) => `${r.size.toLocaleString("en-US")} / ${base.size.toLocaleString("en-US")}`)],
+      [
+        "median of sequential calls",
+        ...results.map(sizeLabel),
+        ...results.slice(1).map((r) => `${r.size.toLocaleString("en-US")} / ${base.size.toLocaleString("en-US")}`),
+      ],
       ...rows,
     ]);
   }
   const mib = (bytes: number | undefined): string => ((bytes ?? Number.NaN) / 2 ** 20).toFixed(0);
   printTable([
-    ["background groups", "groups in store", "memberships", "seed s", "start s (database)", "read model load s", "heap MiB (database)", "heap MiB (read model)", "model heap MiB"],
+    [
+      "background groups",
+      "groups in store",
+      "memberships",
+      "seed s",
+      "start s (database)",
+      "read model load s",
+      "heap MiB (database)",
+      "heap MiB (read model)",
+      "model heap MiB",
+    ],
     ...results.map((r) => {
       const database = r.byMode.get("database");
       const model = r.byMode.get("read model");

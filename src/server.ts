@@ -84,7 +84,8 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     const metrics = createMetrics();
     const database = createDatabase(uri, { serverSelectionTimeoutMs: 10_000, appName: "roster", monitorCommands: tracing !== undefined });
     const unobservePool = observePool(database, metrics.recordPoolEvent);
-    const untraceCommands = tracing === undefined ? undefined : (await import("./ops/mongo-tracing.ts")).traceMongoCommands(database, tracing.tracer);
+    const untraceCommands =
+      tracing === undefined ? undefined : (await import("./ops/mongo-tracing.ts")).traceMongoCommands(database, tracing.tracer);
     cleanups.push(() => {
       unobservePool();
       untraceCommands?.();
@@ -115,7 +116,8 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       verifier,
       access: app.access,
       services: services.map((s) => s.service),
-      observers: tracing === undefined ? [metricsInterceptorFor(metrics)] : [createTracingInterceptor(tracing), metricsInterceptorFor(metrics)],
+      observers:
+        tracing === undefined ? [metricsInterceptorFor(metrics)] : [createTracingInterceptor(tracing), metricsInterceptorFor(metrics)],
       certificateCaller: config.grpcClientCertIdentity === "service-cn" ? createCertificateCaller(config.admins) : undefined,
     });
 
@@ -153,8 +155,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     // Both doors drain in parallel within the same grace period.
     cleanups.push(() => Promise.all(doors.map((door) => door.close(config.shutdownGraceMs))).then(() => undefined));
     const jwks = signingKey === undefined ? { keys: [] } : jwksOf(signingKey);
-    const readDetail = (): string =>
-      readModel === undefined ? "reads: database (read model off)" : describeReadModel(readModel.status());
+    const readDetail = (): string => (readModel === undefined ? "reads: database (read model off)" : describeReadModel(readModel.status()));
     const web = await startWebDoor({
       services,
       pipeline,
@@ -256,7 +257,10 @@ async function loadSigningKey(config: RosterConfig, logger: Logger): Promise<Sig
   if (config.signingKeyPem !== undefined) return signingKeyFromPem(config.signingKeyPem, config.signingKeyId);
   if (config.jwtKey.kind !== "development") return undefined;
   const key = await generateSigningKey();
-  logger.warn({ kid: key.kid }, "development mode: group tokens are signed with a key generated at start (set ROSTER_SIGNING_KEY to keep one)");
+  logger.warn(
+    { kid: key.kid },
+    "development mode: group tokens are signed with a key generated at start (set ROSTER_SIGNING_KEY to keep one)",
+  );
   return key;
 }
 

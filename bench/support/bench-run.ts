@@ -150,7 +150,13 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
           if (grpcPort !== undefined && (options.webDoor !== true || httpUrl !== undefined)) {
             listening = true;
             clearTimeout(timer);
-            resolve({ pid: child.pid ?? 0, grpcPort, startLog, stop: () => stopService(child), ...(httpUrl === undefined ? {} : { httpUrl }) });
+            resolve({
+              pid: child.pid ?? 0,
+              grpcPort,
+              startLog,
+              stop: () => stopService(child),
+              ...(httpUrl === undefined ? {} : { httpUrl }),
+            });
             return;
           }
         }
@@ -201,7 +207,10 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
 /** Prints `rows` (the first is the header) as a Markdown table: first column left-aligned, the others right-aligned. */
 export function printTable(rows: readonly (readonly string[])[]): void {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  const line = (row: readonly string[]): string => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
-  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|\n`);
+  const line = (row: readonly string[]): string =>
+    `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  process.stdout.write(
+    `\n${line(rows[0] ?? [])}\n|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|\n`,
+  );
   for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
 }

@@ -21,7 +21,14 @@
  */
 import type { Db } from "mongodb";
 import type { Role } from "../../src/domain/model.ts";
-import { collectionNames, groupToDoc, membershipToDoc, type GroupDoc, type GroupNode, type MembershipDoc } from "../../src/storage/documents.ts";
+import {
+  collectionNames,
+  groupToDoc,
+  membershipToDoc,
+  type GroupDoc,
+  type GroupNode,
+  type MembershipDoc,
+} from "../../src/storage/documents.ts";
 
 /** Documents per insertMany. */
 const insertBatch = 5_000;

@@ -78,12 +78,7 @@ export interface AccessApi {
 }
 
 export function createAccessApi(ctx: AppContext): AccessApi {
-  async function resolve(
-    caller: Caller,
-    rule: AccessRuleSpec,
-    target: AccessTarget,
-    options?: CallOptions,
-  ): Promise<ResolvedAccess> {
+  async function resolve(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<ResolvedAccess> {
     const call = await readCallOf(ctx, options);
     const memo = options?.memo;
     switch (rule.requires) {
@@ -96,7 +91,9 @@ export function createAccessApi(ctx: AppContext): AccessApi {
         const parentId = target.groupId ?? "";
         if (parentId === "") {
           const creator =
-            caller.isSystemAdmin || ctx.creatorGroupId === undefined || isCreator(ctx, await loadPrincipalClosure(ctx, caller.principal, call, memo));
+            caller.isSystemAdmin ||
+            ctx.creatorGroupId === undefined ||
+            isCreator(ctx, await loadPrincipalClosure(ctx, caller.principal, call, memo));
           return { facts: undefined, situation: { isCreator: creator, isSystemAdmin: caller.isSystemAdmin } };
         }
         validateGroupId(parentId, rule.groupField);
@@ -122,7 +119,10 @@ export function createAccessApi(ctx: AppContext): AccessApi {
     const { group, groupRef } = await findTargetGroup(rule, target, call, memo);
     const facts = await loadAccessFacts(ctx, caller, group, call, memo);
     const member = rule.memberField !== "" && target.member !== undefined ? parsePrincipal(target.member, rule.memberField) : undefined;
-    const membership = member !== undefined && readsMemberRole(rule) ? await readsOf(ctx, call).memberships.get(group.id, member.principal, call) : undefined;
+    const membership =
+      member !== undefined && readsMemberRole(rule)
+        ? await readsOf(ctx, call).memberships.get(group.id, member.principal, call)
+        : undefined;
     const memberGroup = member !== undefined && readsMemberGroup(rule, member) ? await loadGroup(ctx, member.id, call, memo) : undefined;
     const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = memberSituation(rule, caller.principal, {
       member,

@@ -34,9 +34,7 @@ export function accessFactsOf(
   ancestors: ReadonlyMap<string, GroupNode>,
 ): AccessFacts {
   const role = group.state === "ACTIVE" ? closure.roles.get(group.id) : closure.deletedRoles.get(group.id);
-  const aclGrants: Permission[] = group.acl
-    .filter((entry) => closure.aclPrincipals.has(entry.principal))
-    .map((entry) => entry.permission);
+  const aclGrants: Permission[] = group.acl.filter((entry) => closure.aclPrincipals.has(entry.principal)).map((entry) => entry.permission);
   const ancestorManage = group.ancestorIds.some((id) => {
     const ancestor = ancestors.get(id);
     return ancestor !== undefined && ancestor.state === "ACTIVE" && managesDirectly(ancestor, closure);
@@ -95,12 +93,7 @@ export function loadAccessFacts(
 }
 
 /** A group by id, memoised for the request (reads outside transactions only). */
-export function loadGroup(
-  ctx: AppContext,
-  id: string,
-  call: StoreCall,
-  memo: RequestMemo | undefined,
-): Promise<GroupNode | undefined> {
+export function loadGroup(ctx: AppContext, id: string, call: StoreCall, memo: RequestMemo | undefined): Promise<GroupNode | undefined> {
   return memoized(memo, call, groupSlot, id, () => readsOf(ctx, call).groups.get(id, call));
 }
 
@@ -165,10 +158,12 @@ export async function loadVisibleGroupIds(
   const groups = await readsOf(ctx, call).groups.getMany([...new Set(groupIds)], call);
   const snapshot = await loadAccessSnapshot(ctx, caller, groups, call);
   return new Set(
-    groups.filter((group) => {
-      const facts = snapshot.factsOf(group.id);
-      return facts !== undefined && canSeeGroup(facts);
-    }).map((group) => group.id),
+    groups
+      .filter((group) => {
+        const facts = snapshot.factsOf(group.id);
+        return facts !== undefined && canSeeGroup(facts);
+      })
+      .map((group) => group.id),
   );
 }
 
@@ -183,11 +178,7 @@ export async function both<A, B>(call: StoreCall, a: () => Promise<A>, b: () => 
 }
 
 /** The ancestors of all `groups`, fetched in one query. */
-export async function loadAncestors(
-  ctx: AppContext,
-  groups: readonly GroupNode[],
-  call: StoreCall,
-): Promise<Map<string, GroupNode>> {
+export async function loadAncestors(ctx: AppContext, groups: readonly GroupNode[], call: StoreCall): Promise<Map<string, GroupNode>> {
   const ids = new Set<string>();
   for (const group of groups) for (const id of group.ancestorIds) ids.add(id);
   const ancestors = new Map<string, GroupNode>();

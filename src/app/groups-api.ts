@@ -128,13 +128,7 @@ export interface GroupsApi {
    * needs); the first that fails fails the call, its error prefixed with
    * "members[i]: ", and nothing is created.
    */
-  create(
-    caller: Caller,
-    input: GroupInput,
-    requestId: string,
-    options?: CallOptions,
-    addMemberRule?: AccessRuleSpec,
-  ): Promise<GroupRecord>;
+  create(caller: Caller, input: GroupInput, requestId: string, options?: CallOptions, addMemberRule?: AccessRuleSpec): Promise<GroupRecord>;
   /**
    * Returns the group with the caller's access. not_found when missing or
    * not visible to the caller (a DELETED group is visible only with MANAGE),
@@ -422,7 +416,8 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
         ensureEtag(current, update.etag);
         const changes = changedGroupValues(current, update.values, mask);
         if (Object.keys(changes).length === 0) return groupRecordOf(current);
-        const parent = changes.parentId === undefined || changes.parentId === "" ? undefined : await requireGroup(ctx, changes.parentId, tx);
+        const parent =
+          changes.parentId === undefined || changes.parentId === "" ? undefined : await requireGroup(ctx, changes.parentId, tx);
         await authorizeUpdate(ctx, caller, rule, current, changes, parent, tx);
         let ancestorIds: string[] | undefined;
         if (changes.parentId !== undefined) {

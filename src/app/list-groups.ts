@@ -37,13 +37,7 @@
  */
 import { canCheckMembership } from "../domain/access-policy.ts";
 import { invalidArgument } from "../domain/errors.ts";
-import {
-  normalizePageSize,
-  parseOrderBy,
-  validateNamespace,
-  validateParentId,
-  validateQuery,
-} from "../domain/group-validation.ts";
+import { normalizePageSize, parseOrderBy, validateNamespace, validateParentId, validateQuery } from "../domain/group-validation.ts";
 import type { Caller, GrantablePermission, GroupRecord, Permission } from "../domain/model.ts";
 import { includesPermission, permissions, roleToPermission } from "../domain/permissions.ts";
 import { parsePrincipal } from "../domain/principal.ts";
@@ -178,9 +172,7 @@ async function accessOnPage(
 }
 
 function keyOf(group: GroupNode, order: GroupListOrder): ListKey {
-  return order.field === "sortName"
-    ? [sortNameOf(group.displayName), group.id]
-    : [group.createTime.getTime(), group.id];
+  return order.field === "sortName" ? [sortNameOf(group.displayName), group.id] : [group.createTime.getTime(), group.id];
 }
 
 function keysetOf(key: ListKey, order: GroupListOrder): GroupKeyset {
@@ -237,8 +229,7 @@ export async function listGroups(
   ]);
   const page = rows.slice(0, pageSize);
   const last = page.at(-1);
-  const nextPageToken =
-    rows.length > pageSize && last !== undefined ? encodePageToken([...keyOf(last, order)], fingerprint) : "";
+  const nextPageToken = rows.length > pageSize && last !== undefined ? encodePageToken([...keyOf(last, order)], fingerprint) : "";
   const access = await accessOnPage(ctx, caller, page, call, memo);
   return { groups: page.map(groupRecordOf), access, nextPageToken, totalSize };
 }

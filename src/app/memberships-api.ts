@@ -128,7 +128,12 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
    * see: someone else's path may go through groups hidden from the caller
    * (the group asked about is always visible to a caller who may ask).
    */
-  async function withVisiblePaths(caller: Caller, principal: string, answers: readonly MembershipAnswer[], call: StoreCall): Promise<MembershipAnswer[]> {
+  async function withVisiblePaths(
+    caller: Caller,
+    principal: string,
+    answers: readonly MembershipAnswer[],
+    call: StoreCall,
+  ): Promise<MembershipAnswer[]> {
     const onTheWay = new Set(answers.flatMap((answer) => answer.path.slice(0, -1)));
     if (principal === caller.principal || caller.isSystemAdmin || onTheWay.size === 0) return [...answers];
     const visible = await loadVisibleGroupIds(ctx, caller, [...onTheWay], call);
@@ -196,7 +201,9 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const [rows, totalSize] = await Promise.all([
         readsOf(ctx, call).memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
         // member_count is kept exact with every membership change: counting would read the whole group.
-        query.role === undefined ? Promise.resolve(group.memberCount) : readsOf(ctx, call).memberships.countMembers(query.groupId, query.role, call),
+        query.role === undefined
+          ? Promise.resolve(group.memberCount)
+          : readsOf(ctx, call).memberships.countMembers(query.groupId, query.role, call),
       ]);
       const page = rows.slice(0, pageSize);
       const last = page.at(-1);
@@ -273,7 +280,12 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
         if (group !== undefined && canCheckMembership(accessFactsOf(caller, group, callerClosure, ancestors), isSelf)) asked.push(id);
         else missingIds.push(id);
       }
-      const answers = await withVisiblePaths(caller, principal.principal, asked.map((id) => membershipIn(closure, id, query.directOnly)), call);
+      const answers = await withVisiblePaths(
+        caller,
+        principal.principal,
+        asked.map((id) => membershipIn(closure, id, query.directOnly)),
+        call,
+      );
       const checks = asked.map((groupId, i) => ({ groupId, result: answers[i] ?? membershipIn(closure, groupId, query.directOnly) }));
       return { checks, missingIds };
     },

@@ -49,13 +49,21 @@ export function batchItemFromProto(operation: MembershipOperation): BatchItem {
     const op = operation.operation;
     switch (op.case) {
       case "add":
-        return { tag, operation: { kind: "add", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") } };
+        return {
+          tag,
+          operation: { kind: "add", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") },
+        };
       case "remove":
         return { tag, operation: { kind: "remove", groupId: op.value.groupId, member: op.value.member } };
       case "changeRole":
         return {
           tag,
-          operation: { kind: "change_role", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") },
+          operation: {
+            kind: "change_role",
+            groupId: op.value.groupId,
+            member: op.value.member,
+            role: roleFromProto(op.value.role, "role"),
+          },
         };
       case undefined:
         return { tag, operation: invalidArgument("operation", "is required (add, remove or change_role)") };
@@ -101,9 +109,14 @@ export function batchResultToProto(result: BatchResult, consistencyToken: string
 
 export function batchResponseToProto(response: BatchResponse, consistencyToken: string): BatchMembershipsResponse {
   if (response.kind === "result") {
-    return create(BatchMembershipsResponseSchema, { message: { case: "result", value: batchResultToProto(response.result, consistencyToken) } });
+    return create(BatchMembershipsResponseSchema, {
+      message: { case: "result", value: batchResultToProto(response.result, consistencyToken) },
+    });
   }
-  const summary: SyncSummary = create(SyncSummarySchema, { ...response.summary, consistencyToken: response.summary.dryRun ? "" : consistencyToken });
+  const summary: SyncSummary = create(SyncSummarySchema, {
+    ...response.summary,
+    consistencyToken: response.summary.dryRun ? "" : consistencyToken,
+  });
   return create(BatchMembershipsResponseSchema, { message: { case: "summary", value: summary } });
 }
 

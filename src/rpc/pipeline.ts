@@ -113,11 +113,7 @@ type AnyFn = (req: AnyRequest) => Promise<AnyResponse>;
 /** Builds the pipeline; throws if a method's access rule cannot be enforced as declared. */
 export function createRpcPipeline(deps: RpcPipelineDeps): RpcPipeline {
   const rules = compileAccessRules(deps.services);
-  const outer: Interceptor[] = [
-    ...(deps.observers ?? []),
-    createRequestLogInterceptor(deps.logger),
-    createErrorMappingInterceptor(),
-  ];
+  const outer: Interceptor[] = [...(deps.observers ?? []), createRequestLogInterceptor(deps.logger), createErrorMappingInterceptor()];
   const inner: Interceptor[] = [
     createDeadlineInterceptor(),
     createAuthenticationInterceptor(deps.verifier, deps.certificateCaller),

@@ -15,7 +15,15 @@ import { Long, type ClientSession, type Db, type Document, type Timestamp } from
 import type { ClusterTime } from "../domain/consistency.ts";
 import { clusterTimeOf } from "./cluster-time.ts";
 import type { Database } from "./database.ts";
-import { collectionNames, groupFromDoc, storedMembershipFromDoc, type GroupDoc, type GroupNode, type MembershipDoc, type StoredMembership } from "./documents.ts";
+import {
+  collectionNames,
+  groupFromDoc,
+  storedMembershipFromDoc,
+  type GroupDoc,
+  type GroupNode,
+  type MembershipDoc,
+  type StoredMembership,
+} from "./documents.ts";
 import { driverCall } from "./driver-errors.ts";
 import { groupMemberRange } from "./membership-store.ts";
 
@@ -35,7 +43,9 @@ export async function loadGraphSnapshot(database: Database): Promise<GraphSnapsh
   const session = database.client.startSession({ causalConsistency: false });
   try {
     const groups: GroupNode[] = [];
-    const at = await readAll(database.db, session, collectionNames.groups, {}, undefined, (doc) => groups.push(groupFromDoc(doc as GroupDoc)));
+    const at = await readAll(database.db, session, collectionNames.groups, {}, undefined, (doc) =>
+      groups.push(groupFromDoc(doc as GroupDoc)),
+    );
     const groupEdges: StoredMembership[] = [];
     await readAll(database.db, session, collectionNames.memberships, { member: groupMemberRange }, at, (doc) =>
       groupEdges.push(storedMembershipFromDoc(doc as MembershipDoc)),

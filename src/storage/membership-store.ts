@@ -9,7 +9,14 @@ import type { ClusterTime } from "../domain/consistency.ts";
 import type { Database } from "./database.ts";
 import type { MembershipRecord, Role } from "../domain/model.ts";
 import { clusterTimeOf } from "./cluster-time.ts";
-import { collectionNames, membershipFromDoc, membershipToDoc, storedMembershipFromDoc, type MembershipDoc, type StoredMembership } from "./documents.ts";
+import {
+  collectionNames,
+  membershipFromDoc,
+  membershipToDoc,
+  storedMembershipFromDoc,
+  type MembershipDoc,
+  type StoredMembership,
+} from "./documents.ts";
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
 
@@ -113,10 +120,7 @@ export function createMembershipStore({ client, db }: Database): MembershipStore
       if (members.length === 0) return [];
       const docs = await driverCall(() =>
         memberships
-          .find(
-            { member: { $in: [...members] } },
-            { ...operationOptions(call), projection: { _id: 0, groupId: 1, member: 1, role: 1 } },
-          )
+          .find({ member: { $in: [...members] } }, { ...operationOptions(call), projection: { _id: 0, groupId: 1, member: 1, role: 1 } })
           .toArray(),
       );
       return docs.map((doc) => ({ groupId: doc.groupId, member: doc.member, role: doc.role }));
@@ -148,9 +152,7 @@ export function createMembershipStore({ client, db }: Database): MembershipStore
       const filter: Filter<MembershipDoc> = { groupId };
       if (role !== undefined) filter.role = role;
       if (afterMember !== undefined) filter.member = { $gt: afterMember };
-      const docs = await driverCall(() =>
-        memberships.find(filter, { ...operationOptions(call), sort: { member: 1 }, limit }).toArray(),
-      );
+      const docs = await driverCall(() => memberships.find(filter, { ...operationOptions(call), sort: { member: 1 }, limit }).toArray());
       return docs.map(membershipFromDoc);
     },
 

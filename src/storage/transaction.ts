@@ -22,17 +22,12 @@ const defaultTransactionBudgetMs = 30_000;
  * commit's cluster time (the session's operationTime after the commit) goes
  * to `database.onCommit` and `call.onCommit`.
  */
-export async function runTransaction<T>(
-  database: Database,
-  call: StoreCall,
-  work: (txCall: StoreCall) => Promise<T>,
-): Promise<T> {
+export async function runTransaction<T>(database: Database, call: StoreCall, work: (txCall: StoreCall) => Promise<T>): Promise<T> {
   ensureTimeLeft(call);
   const deadline = call.deadline ?? Date.now() + defaultTransactionBudgetMs;
   const session = startSession(database.client);
   try {
-    const txCall: StoreCall =
-      call.signal === undefined ? { session, deadline } : { session, deadline, signal: call.signal };
+    const txCall: StoreCall = call.signal === undefined ? { session, deadline } : { session, deadline, signal: call.signal };
     const result = await session.withTransaction(
       async () => {
         if (Date.now() >= deadline) throw deadlineExceeded("deadline exceeded while retrying a conflicting change");

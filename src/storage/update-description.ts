@@ -35,7 +35,12 @@ export function applyUpdateDescription(before: Document, description: UpdateDesc
 type Container = Record<string, unknown> | unknown[];
 
 function isContainer(value: unknown): value is Container {
-  return typeof value === "object" && value !== null && !(value instanceof Date) && (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !(value instanceof Date) &&
+    (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)
+  );
 }
 
 function step(container: Container, key: string): unknown {

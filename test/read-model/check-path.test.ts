@@ -36,6 +36,10 @@ it.each([
   await app.memberships.add(root, top.id, `group:${hidden.id}`, "MEMBER", {});
   await app.memberships.add(root, hidden.id, "user:bob", "MEMBER", {});
   const query = { groupId: top.id, principal: "user:bob", directOnly: false };
-  expect(await app.memberships.check(root, query, readOptions(consistency))).toEqual({ isMember: true, role: "MEMBER", path: [hidden.id, top.id] });
+  expect(await app.memberships.check(root, query, readOptions(consistency))).toEqual({
+    isMember: true,
+    role: "MEMBER",
+    path: [hidden.id, top.id],
+  });
   expect(await app.memberships.check(alice, query, readOptions(consistency))).toEqual({ isMember: true, role: "MEMBER", path: [top.id] });
 });

@@ -35,21 +35,39 @@ it("mutating responses carry tokens that reads accept", async () => {
   const created = await client.groups.createGroup({ group: { slug: "tokens", displayName: "Tokens" } });
   const groupId = created.group?.id ?? "";
   const added = await client.memberships.addMember({ groupId, member: "user:bob" });
-  const updated = await client.groups.updateGroup({ group: { id: groupId, displayName: "Tokens 2" }, updateMask: { paths: ["display_name"] } });
-  const batch = await client.memberships.batchUpdateMemberships({ operations: [{ operation: { case: "add", value: { groupId, member: "user:carol" } } }] });
-  for (const issued of [created.consistencyToken, added.consistencyToken, updated.consistencyToken, batch.consistencyToken, batch.results[0]?.consistencyToken ?? ""]) {
+  const updated = await client.groups.updateGroup({
+    group: { id: groupId, displayName: "Tokens 2" },
+    updateMask: { paths: ["display_name"] },
+  });
+  const batch = await client.memberships.batchUpdateMemberships({
+    operations: [{ operation: { case: "add", value: { groupId, member: "user:carol" } } }],
+  });
+  for (const issued of [
+    created.consistencyToken,
+    added.consistencyToken,
+    updated.consistencyToken,
+    batch.consistencyToken,
+    batch.results[0]?.consistencyToken ?? "",
+  ]) {
     expect(issued).toMatch(/^[A-Za-z0-9_-]{12}$/);
   }
   const read = await client.groups.getGroup({ id: groupId, consistency: atLeastAsFresh(updated.consistencyToken) });
   expect(read.group?.displayName).toBe("Tokens 2");
-  const check = await client.memberships.checkMembership({ groupId, principal: "user:carol", consistency: atLeastAsFresh(batch.consistencyToken) });
+  const check = await client.memberships.checkMembership({
+    groupId,
+    principal: "user:carol",
+    consistency: atLeastAsFresh(batch.consistencyToken),
+  });
   expect(check.isMember).toBe(true);
 });
 
 it("a token Roster did not issue is INVALID_ARGUMENT naming the field", async () => {
   const call = roster.client.as(token).groups.listGroups({ consistency: atLeastAsFresh("not-a-token") });
   const failure = await failureOf(call);
-  expect(failure).toMatchObject({ code: "INVALID_ARGUMENT", details: "consistency.at_least_as_fresh: is not a consistency token issued by Roster" });
+  expect(failure).toMatchObject({
+    code: "INVALID_ARGUMENT",
+    details: "consistency.at_least_as_fresh: is not a consistency token issued by Roster",
+  });
 });
 
 it("a token the read model cannot reach in time is answered from the database within the deadline", async () => {

@@ -70,7 +70,11 @@ describe("fallback", () => {
     await reader.app.readModel?.whenServing();
     // The model resumed from its token: what was written meanwhile is in it.
     reader.clearCommands();
-    const answer = await reader.app.memberships.list(alice, { groupId: parent.id, role: undefined, transitive: false, pageSize: 10, pageToken: "" }, readOptions(minimizeLatency));
+    const answer = await reader.app.memberships.list(
+      alice,
+      { groupId: parent.id, role: undefined, transitive: false, pageSize: 10, pageToken: "" },
+      readOptions(minimizeLatency),
+    );
     expect(answer.memberships.filter((m) => m.member.startsWith("group:"))).toHaveLength(3);
     expect(await addThenCheck(parent.id, "broken-child-after")).toBe(true);
   });
@@ -78,7 +82,11 @@ describe("fallback", () => {
   it("past the lag bound (a stalled stream), reads use the database until the model catches up", async () => {
     const parent = await writer.app.groups.create(alice, groupInput("stalled-parent"), "", {});
     await reader.app.readModel?.whenServing();
-    await failCommand(writer.client, { times: 1 }, { failCommands: ["getMore"], blockConnection: true, blockTimeMS: 3 * maxLagMs, appName: "reader" });
+    await failCommand(
+      writer.client,
+      { times: 1 },
+      { failCommands: ["getMore"], blockConnection: true, blockTimeMS: 3 * maxLagMs, appName: "reader" },
+    );
     await eventually(() => Promise.resolve(!status().serving), 3 * maxLagMs, "the reader stops serving");
     expect(status().phase).toBe("following");
     expect(status().lagMs ?? 0).toBeGreaterThan(maxLagMs);

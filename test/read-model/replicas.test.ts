@@ -56,7 +56,11 @@ describe("two replicas on one store", () => {
     for (let i = 0; i < 10; i++) {
       const member = `user:own-${i}`;
       await a.app.memberships.add(alice, group.id, member, "MEMBER", {});
-      const answer = await a.app.memberships.check(alice, { groupId: group.id, principal: member, directOnly: false }, readOptions(minimizeLatency));
+      const answer = await a.app.memberships.check(
+        alice,
+        { groupId: group.id, principal: member, directOnly: false },
+        readOptions(minimizeLatency),
+      );
       expect(answer.isMember).toBe(true);
     }
   });
@@ -65,7 +69,9 @@ describe("two replicas on one store", () => {
     const group = await a.app.groups.create(alice, groupInput("no-token"), "", {});
     await a.app.memberships.add(alice, group.id, bob, "MEMBER", {});
     const took = await eventually(
-      async () => (await b.app.memberships.check(alice, { groupId: group.id, principal: bob, directOnly: false }, readOptions(minimizeLatency))).isMember,
+      async () =>
+        (await b.app.memberships.check(alice, { groupId: group.id, principal: bob, directOnly: false }, readOptions(minimizeLatency)))
+          .isMember,
       maxLagMs,
       "B sees the membership",
     );

@@ -41,12 +41,18 @@ function atLeastAsFresh(token: string): { requirement: { case: "atLeastAsFresh";
 beforeAll(async () => {
   storeDir = await mkdtemp(join(tmpdir(), "roster-two-processes-"));
   store = await spawnEmbeddedMongo({ dataDir: storeDir });
-  const env = { MONGODB_URI: withDatabase(store.uri, uniqueDbName("two_processes")), ROSTER_JWT_SECRET: secret, ROSTER_READ_MODEL_MAX_LAG_MS: String(maxLagMs) };
+  const env = {
+    MONGODB_URI: withDatabase(store.uri, uniqueDbName("two_processes")),
+    ROSTER_JWT_SECRET: secret,
+    ROSTER_READ_MODEL_MAX_LAG_MS: String(maxLagMs),
+  };
   [a, b] = await Promise.all([startRosterProcess(env, 30_000), startRosterProcess(env, 30_000)]);
   const token = await signHs256Token({ subject: "alice", ttlSeconds: 3600 }, secret);
   clientA = createRosterClient(a.address).as(token);
   clientB = createRosterClient(b.address).as(token);
-  await Promise.all([a, b].map((p) => p.waitForLog((line) => line["msg"] === "read model serving: reads are answered from memory", 30_000)));
+  await Promise.all(
+    [a, b].map((p) => p.waitForLog((line) => line["msg"] === "read model serving: reads are answered from memory", 30_000)),
+  );
 }, 90_000);
 
 afterAll(async () => {
@@ -65,11 +71,19 @@ describe("two Roster processes on one store", () => {
     const principal = `group:${child.group?.id ?? ""}`;
     const added = await clientA.memberships.addMember({ groupId: parentId, member: principal });
     expect(added.consistencyToken).toMatch(/^[A-Za-z0-9_-]{12}$/);
-    const seen = await clientB.memberships.checkMembership({ groupId: parentId, principal, consistency: atLeastAsFresh(added.consistencyToken) });
+    const seen = await clientB.memberships.checkMembership({
+      groupId: parentId,
+      principal,
+      consistency: atLeastAsFresh(added.consistencyToken),
+    });
     expect(seen.isMember).toBe(true);
 
     const removed = await clientA.memberships.removeMember({ groupId: parentId, member: principal });
-    const gone = await clientB.memberships.checkMembership({ groupId: parentId, principal, consistency: atLeastAsFresh(removed.consistencyToken) });
+    const gone = await clientB.memberships.checkMembership({
+      groupId: parentId,
+      principal,
+      consistency: atLeastAsFresh(removed.consistencyToken),
+    });
     expect(gone.isMember).toBe(false);
   });
 
@@ -85,7 +99,10 @@ describe("two Roster processes on one store", () => {
       await eventually(async () => (await serving(process)) === 0, 10_000, "the read model stops serving");
       const readyz = await fetch(`${process.httpUrl}/readyz`).then((res) => res.text());
       expect(readyz).toMatch(/reads: database, the read model is (lagging|recovering)|not ready: database unreachable/);
-      const call = (process === a ? clientA : clientB).memberships.checkMembership({ groupId, principal: "user:alice" }, { deadlineMs: 2_000 });
+      const call = (process === a ? clientA : clientB).memberships.checkMembership(
+        { groupId, principal: "user:alice" },
+        { deadlineMs: 2_000 },
+      );
       const failure = await failureOf(call);
       expect(["UNAVAILABLE", "DEADLINE_EXCEEDED"]).toContain(failure.code);
       expect(process.logs().some((line) => line["msg"] === "read model lagging behind the bound: reads use the database")).toBe(true);

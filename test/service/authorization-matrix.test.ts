@@ -78,7 +78,10 @@ let world: World;
 const tokens = new Map<string, string>();
 
 /** How each RPC is called by `caller` on the world: the method and its request. */
-function requestFor(rpc: string, caller: string): { method: DescMethodUnary; request: MessageInitShape<DescMethodUnary["input"]>; target: string } {
+function requestFor(
+  rpc: string,
+  caller: string,
+): { method: DescMethodUnary; request: MessageInitShape<DescMethodUnary["input"]>; target: string } {
   const g = world.groupId;
   const m = (name: string): DescMethodUnary => {
     const method = [...GroupService.methods, ...MembershipService.methods].find((x) => x.name === name);
@@ -96,7 +99,11 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
     case "ListGroups":
       return { method: m(rpc), request: {}, target: g };
     case "UpdateGroup":
-      return { method: m(rpc), request: { group: { id: g, displayName: `G by ${caller}` }, updateMask: { paths: ["display_name"] } }, target: g };
+      return {
+        method: m(rpc),
+        request: { group: { id: g, displayName: `G by ${caller}` }, updateMask: { paths: ["display_name"] } },
+        target: g,
+      };
     case "DeleteGroup":
       return { method: m(rpc), request: { id: world.deleteTargets[caller] ?? "" }, target: world.deleteTargets[caller] ?? "" };
     case "UndeleteGroup":
@@ -111,7 +118,8 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
           groupId: g,
           entries: world.acl.map((e) => ({
             principal: e.principal,
-            permission: e.permission === "WRITE" ? ProtoPermission.WRITE : e.permission === "READ" ? ProtoPermission.READ : ProtoPermission.MANAGE,
+            permission:
+              e.permission === "WRITE" ? ProtoPermission.WRITE : e.permission === "READ" ? ProtoPermission.READ : ProtoPermission.MANAGE,
           })),
         },
         target: g,
@@ -200,7 +208,8 @@ async function run(
   consistency: "default" | "fully_consistent" = "default",
 ): Promise<{ code: string; details: string; target: string; response?: unknown }> {
   const { method, request, target } = requestFor(rpc, caller);
-  const asked = consistency === "default" ? request : { ...request, consistency: { requirement: { case: "fullyConsistent", value: true } } };
+  const asked =
+    consistency === "default" ? request : { ...request, consistency: { requirement: { case: "fullyConsistent", value: true } } };
   const call = client.call(method, asked, optionsFor(caller));
   try {
     const res = await call;
@@ -227,7 +236,8 @@ describe("authorization matrix over gRPC", () => {
     const result = await run(roster.client, rpc, caller);
     expect(result.code, result.details).toBe(expected);
     if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
-    if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
+    if (expected === PD)
+      expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
     if (rpc === "CheckMemberships") {
       const checkExpected = matrix["CheckMembership"]?.codes[callers.indexOf(caller)];
       const response = result.response as { checks: { groupId: string }[]; missingIds: string[] };

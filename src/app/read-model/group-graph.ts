@@ -85,8 +85,14 @@ export function createGroupGraph(groups: readonly GroupNode[], groupEdges: reado
     index(group);
   }
   const everyone = groups.filter(seenByEveryone);
-  const everyoneByName = createSortedIndex((a: GroupNode, b: GroupNode) => compareListPositions(listPositionOf(a, byName), listPositionOf(b, byName)), everyone);
-  const everyoneByTime = createSortedIndex((a: GroupNode, b: GroupNode) => compareListPositions(listPositionOf(a, byTime), listPositionOf(b, byTime)), everyone);
+  const everyoneByName = createSortedIndex(
+    (a: GroupNode, b: GroupNode) => compareListPositions(listPositionOf(a, byName), listPositionOf(b, byName)),
+    everyone,
+  );
+  const everyoneByTime = createSortedIndex(
+    (a: GroupNode, b: GroupNode) => compareListPositions(listPositionOf(a, byTime), listPositionOf(b, byTime)),
+    everyone,
+  );
 
   const putEdge = (edge: StoredMembership): void => {
     const child = groupIdOfPrincipal(edge.member);

@@ -54,7 +54,9 @@ export function createModelReads({ graph, principals, database, applied }: Model
         for (const principal of names) {
           for (const id of graph.aclGroupsOf(principal) ?? []) {
             const group = graph.group(id);
-            const grants = group?.acl.some((entry) => names.has(entry.principal) && (permission === undefined || entry.permission === permission));
+            const grants = group?.acl.some(
+              (entry) => names.has(entry.principal) && (permission === undefined || entry.permission === permission),
+            );
             if (group?.state === "ACTIVE" && grants === true) ids.add(id);
           }
         }
@@ -92,7 +94,8 @@ export function createModelReads({ graph, principals, database, applied }: Model
         if (others.length > 0) {
           const { byPrincipal, readAt } = await principals.get(others, call);
           await applied(readAt, call);
-          for (const memberships of byPrincipal.values()) for (const membership of memberships.values()) if (confersAt(membership, now)) edges.push(membership);
+          for (const memberships of byPrincipal.values())
+            for (const membership of memberships.values()) if (confersAt(membership, now)) edges.push(membership);
         }
         return edges;
       },
@@ -104,7 +107,8 @@ export function createModelReads({ graph, principals, database, applied }: Model
       },
       listPage: (groupId, role, afterMember, limit, call) => database.memberships.listPage(groupId, role, afterMember, limit, call),
       countMembers: (groupId, role, call) => database.memberships.countMembers(groupId, role, call),
-      usersAndServicesPage: (groupId, afterMember, limit, call) => database.memberships.usersAndServicesPage(groupId, afterMember, limit, call),
+      usersAndServicesPage: (groupId, afterMember, limit, call) =>
+        database.memberships.usersAndServicesPage(groupId, afterMember, limit, call),
     },
   };
 }

@@ -20,7 +20,10 @@ import type { GraphChange } from "../../storage/graph-changes.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
 
 /** What loading needs: the memberships of `members` and the cluster time they were read at. */
-export type MembershipLoader = (members: readonly string[], call: StoreCall) => Promise<{ time: ClusterTime; memberships: StoredMembership[] }>;
+export type MembershipLoader = (
+  members: readonly string[],
+  call: StoreCall,
+) => Promise<{ time: ClusterTime; memberships: StoredMembership[] }>;
 
 export interface PrincipalMemberships {
   /**
@@ -28,7 +31,10 @@ export interface PrincipalMemberships {
    * not held; and the latest cluster time any of them was read at (the
    * model must have applied it before they are used).
    */
-  get(principals: readonly string[], call: StoreCall): Promise<{ byPrincipal: Map<string, ReadonlyMap<string, StoredMembership>>; readAt: ClusterTime }>;
+  get(
+    principals: readonly string[],
+    call: StoreCall,
+  ): Promise<{ byPrincipal: Map<string, ReadonlyMap<string, StoredMembership>>; readAt: ClusterTime }>;
   /** Applies a change of a membership that is not a group edge, at cluster time `time`. */
   apply(change: GraphChange, time: ClusterTime): void;
   readonly principalCount: number;
@@ -62,7 +68,10 @@ export function createPrincipalMemberships(load: MembershipLoader, maxMembership
   };
 
   /** The held membership with document id `id`, if `only` admits its principal. */
-  const heldById = (id: string, only: (principal: string) => boolean): { principal: string; entry: Entry; membership: StoredMembership } | undefined => {
+  const heldById = (
+    id: string,
+    only: (principal: string) => boolean,
+  ): { principal: string; entry: Entry; membership: StoredMembership } | undefined => {
     const owner = owners.get(id);
     if (owner === undefined || !only(owner.principal)) return undefined;
     const entry = entries.get(owner.principal);

@@ -38,7 +38,6 @@ import { createModelReads } from "./model-reads.ts";
 import { createPrincipalMemberships, type PrincipalMemberships } from "./principal-memberships.ts";
 import type { ReadModelSettings } from "./settings.ts";
 
-
 /** loading: reading a snapshot; following: applying the stream; recovering: the stream failed, reopening it. */
 export type ReadModelPhase = "loading" | "following" | "recovering" | "stopped";
 

@@ -89,7 +89,11 @@ export function visibleGroupsPage(
   for (const group of everyone) {
     if (page.length >= limit) break;
     if (own.has(group.id) || !matches(group)) continue;
-    while (page.length < limit && next < mine.length && direction * compareListPositions(listPositionOf(mine[next] as GroupNode, order), listPositionOf(group, order)) < 0) {
+    while (
+      page.length < limit &&
+      next < mine.length &&
+      direction * compareListPositions(listPositionOf(mine[next] as GroupNode, order), listPositionOf(group, order)) < 0
+    ) {
       page.push(mine[next] as GroupNode);
       next += 1;
     }
