@@ -9,7 +9,10 @@
  * bounded duration: a bare no-op RPC (`/roster.bench.v1.Noop/Ping`, enabled
  * in the service by ROSTER_BENCH_NOOP=1; raw bytes, no pipeline, no token),
  * `GetGroup`, and `CheckMembership` through 5 levels of nested groups; then
- * `GetGroup` through the web door's Connect protocol. Every figure is
+ * `GetGroup` through the web door's Connect protocol. Each Roster RPC is
+ * measured twice: answered by the read model (the default), and by a second
+ * service on the same database with ROSTER_READ_MODEL=false (reads from the
+ * database: what Roster did before its read model). Every figure is
  * printed next to the no-op's with the ratio. Children are stopped on exit,
  * on errors and on Ctrl-C.
  *
@@ -129,12 +132,21 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
     webDoor: true,
   });
 
+  const database = await startService({
+    mongodbUri: withDatabase(store.uri, "roster_bench"),
+    env: { ROSTER_READ_MODEL: "false" },
+    webDoor: true,
+  });
+
   const token = await signHs256Token({ subject: "bench", ttlSeconds: 3600 }, secret);
   const client = createRosterClient(`127.0.0.1:${grpcPort}`);
+  const databaseClient = createRosterClient(`127.0.0.1:${database.grpcPort}`);
   defer(() => {
     client.close();
+    databaseClient.close();
   });
   const bench = client.as(token);
+  const benchDatabase = databaseClient.as(token);
 
   // The data: a group to read, and a chain L0 ⊃ L1 ⊃ … ⊃ L4 ⊃ user:deep.
   const created = await bench.groups.createGroup({ group: { slug: "bench-target", displayName: "Bench target" } });
@@ -155,27 +167,34 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
   }
 
   const connect = createConnectGetGroup({ baseUrl: httpUrl, token, maxSockets: concurrency });
+  const connectDatabase = createConnectGetGroup({ baseUrl: database.httpUrl, token, maxSockets: concurrency });
   defer(() => {
     connect.close();
+    connectDatabase.close();
   });
   process.stdout.write(`measuring at ${concurrency} concurrent callers, ${seconds} s each in ${rounds} rounds...\n`);
   const [noop, ...results] = await measureAll([
     { label: "no-op (bare grpc-js, no pipeline)", op: noopCall(client) },
-    {
-      label: "GetGroup (gRPC)",
-      op: async () => {
-        const res = await bench.groups.getGroup({ id: groupId });
-        if (res.group?.id !== groupId) throw new Error("GetGroup returned the wrong group");
+    ...[
+      { source: "read model", as: bench, web: connect },
+      { source: "database", as: benchDatabase, web: connectDatabase },
+    ].flatMap(({ source, as, web }) => [
+      {
+        label: `GetGroup (gRPC, ${source})`,
+        op: async () => {
+          const res = await as.groups.getGroup({ id: groupId });
+          if (res.group?.id !== groupId) throw new Error("GetGroup returned the wrong group");
+        },
       },
-    },
-    {
-      label: `CheckMembership, ${nestingLevels} levels (gRPC)`,
-      op: async () => {
-        const res = await bench.memberships.checkMembership({ groupId: top, principal: "user:deep" });
-        if (!res.isMember) throw new Error("CheckMembership said no");
+      {
+        label: `CheckMembership, ${nestingLevels} levels (gRPC, ${source})`,
+        op: async () => {
+          const res = await as.memberships.checkMembership({ groupId: top, principal: "user:deep" });
+          if (!res.isMember) throw new Error("CheckMembership said no");
+        },
       },
-    },
-    { label: `GetGroup (web door, ${connect.label})`, op: () => connect.call(groupId) },
+      { label: `GetGroup (web door, ${web.label}, ${source})`, op: () => web.call(groupId) },
+    ]),
   ]);
   if (noop === undefined) throw new Error("no results");
   printResults(noop, results);

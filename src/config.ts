@@ -14,6 +14,7 @@ import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
 import { defaultBatchLimits, type BatchLimits } from "./app/batch/limits.ts";
 import { defaultChangeSettings, type ChangeSettings } from "./app/changes/change-settings.ts";
+import { defaultReadModelSettings, type ReadModelSettings } from "./app/read-model/settings.ts";
 import { hs256SecretProblem } from "./auth/dev-key.ts";
 import { signingAlgorithmOf } from "./auth/signing-key.ts";
 import type { GroupTokenLimits } from "./domain/group-token.ts";
@@ -84,6 +85,8 @@ export interface RosterConfig {
   readonly changeSettings: ChangeSettings;
   /** OpenTelemetry tracing (OTEL_*); undefined: off, no span is made. */
   readonly tracing: TracingConfig | undefined;
+  /** The read model (ROSTER_READ_MODEL_*), or false: every read uses the database. */
+  readonly readModel: ReadModelSettings | false;
 }
 
 /** OTLP transports (OTEL_EXPORTER_OTLP_PROTOCOL). */
@@ -144,7 +147,11 @@ const MiB = 1024 * 1024;
  * are the README's configuration table.
  */
 export const settings: readonly SettingInfo[] = [
-  row("MONGODB_URI", "", "MongoDB connection string (`mongodb://` or `mongodb+srv://`). Unset: Roster starts its embedded store in `ROSTER_DATA_DIR` (development default)."),
+  row(
+    "MONGODB_URI",
+    "",
+    "MongoDB connection string (`mongodb://` or `mongodb+srv://`). Unset: Roster starts its embedded store in `ROSTER_DATA_DIR` (development default).",
+  ),
   row("ROSTER_DATA_DIR", "./data", "Directory of the embedded store and of the development JWT key."),
   row(
     "ROSTER_HOST",
@@ -156,42 +163,105 @@ export const settings: readonly SettingInfo[] = [
   row("ROSTER_HTTP_PORT", "8080", "Web door port: Connect, gRPC-web, health, metrics (0 picks a free port)."),
   row("ROSTER_JWT_SECRET", "", "HS256 secret (at least 32 bytes) for verifying tokens."),
   row("ROSTER_JWKS_URL", "", "JWKS URL for RS256/ES256 tokens."),
-  row("ROSTER_JWT_PUBLIC_KEY", "", "RS256/ES256 public key: PEM text, or the path of a PEM file. With none of the three JWT key settings Roster runs in development mode with a generated key."),
+  row(
+    "ROSTER_JWT_PUBLIC_KEY",
+    "",
+    "RS256/ES256 public key: PEM text, or the path of a PEM file. With none of the three JWT key settings Roster runs in development mode with a generated key.",
+  ),
   row("ROSTER_JWT_ISSUER", "", "Required `iss` claim, when set."),
   row("ROSTER_JWT_AUDIENCE", "", "Required `aud` claim, when set."),
-  row("ROSTER_SIGNING_KEY", "", "Roster's own private key for group tokens (IssueGroupToken): PEM text or the path of a PEM file; RSA signs RS256, P-256 EC ES256. Its public key is served at `/.well-known/jwks.json`. Unset: group tokens are off, except in development mode (a key generated at each start)."),
+  row(
+    "ROSTER_SIGNING_KEY",
+    "",
+    "Roster's own private key for group tokens (IssueGroupToken): PEM text or the path of a PEM file; RSA signs RS256, P-256 EC ES256. Its public key is served at `/.well-known/jwks.json`. Unset: group tokens are off, except in development mode (a key generated at each start).",
+  ),
   row("ROSTER_SIGNING_KEY_ID", "", "The `kid` of the signing key in tokens and the JWKS; unset: its RFC 7638 thumbprint."),
   row("ROSTER_GROUP_TOKEN_ISSUER", "roster", "`iss` claim of group tokens."),
   row("ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS", "900", "Lifetime of a group token requested without `ttl` (at most the maximum)."),
   row("ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS", "3600", "Longest `ttl` IssueGroupToken accepts; longer is INVALID_ARGUMENT."),
   row("ROSTER_ADMINS", "", "Comma-separated system administrators, e.g. `user:alice,service:ops`."),
-  row("ROSTER_CREATOR_GROUP", "", "Group id (or `group:<id>`) whose members, also transitively, may create top-level groups; unset: any authenticated caller."),
+  row(
+    "ROSTER_CREATOR_GROUP",
+    "",
+    "Group id (or `group:<id>`) whose members, also transitively, may create top-level groups; unset: any authenticated caller.",
+  ),
   row("ROSTER_LOG_LEVEL", "info", `Log level: ${logLevels.join(", ")}.`),
   row("ROSTER_CORS_ORIGINS", "", "Comma-separated browser origins allowed to call the web door, e.g. `https://app.example.com`."),
-  row("ROSTER_MAX_MESSAGE_BYTES", String(4 * MiB), "Largest request or response message in bytes (4 MiB); larger requests get RESOURCE_EXHAUSTED."),
+  row(
+    "ROSTER_MAX_MESSAGE_BYTES",
+    String(4 * MiB),
+    "Largest request or response message in bytes (4 MiB); larger requests get RESOURCE_EXHAUSTED.",
+  ),
   row("ROSTER_SHUTDOWN_GRACE_MS", "10000", "On SIGTERM/SIGINT, how long in-flight calls and streams may run before being cancelled."),
   row("ROSTER_GRPC_TLS_CERT", "", "PEM certificate (chain) file of the gRPC door; with ROSTER_GRPC_TLS_KEY enables TLS."),
   row("ROSTER_GRPC_TLS_KEY", "", "PEM private key file of the gRPC door."),
-  row("ROSTER_GRPC_CLIENT_CA", "", "PEM CA bundle: when set, the gRPC door requires client certificates signed by it (mTLS). Needs gRPC TLS."),
-  row("ROSTER_GRPC_CLIENT_CERT_IDENTITY", "none", "`service-cn`: a verified client certificate's subject CN identifies `service:<CN>` when no bearer token is sent; `none`: certificates only authenticate the connection."),
+  row(
+    "ROSTER_GRPC_CLIENT_CA",
+    "",
+    "PEM CA bundle: when set, the gRPC door requires client certificates signed by it (mTLS). Needs gRPC TLS.",
+  ),
+  row(
+    "ROSTER_GRPC_CLIENT_CERT_IDENTITY",
+    "none",
+    "`service-cn`: a verified client certificate's subject CN identifies `service:<CN>` when no bearer token is sent; `none`: certificates only authenticate the connection.",
+  ),
   row("ROSTER_HTTP_TLS_CERT", "", "PEM certificate (chain) file of the web door; with ROSTER_HTTP_TLS_KEY enables HTTPS and HTTP/2."),
   row("ROSTER_HTTP_TLS_KEY", "", "PEM private key file of the web door."),
-  row("ROSTER_BATCH_MAX_OPERATIONS", String(defaultBatchLimits.maxOperations), "Operations one BatchMemberships stream may carry; the next one ends it with RESOURCE_EXHAUSTED (results sent before stand)."),
-  row("ROSTER_BATCH_MAX_DURATION_MS", String(defaultBatchLimits.maxDurationMs), "How long a BatchMemberships stream may run before it ends with DEADLINE_EXCEEDED."),
-  row("ROSTER_BATCH_IDLE_TIMEOUT_MS", String(defaultBatchLimits.idleTimeoutMs), "How long a BatchMemberships stream may go without a client message before it ends with DEADLINE_EXCEEDED."),
+  row(
+    "ROSTER_BATCH_MAX_OPERATIONS",
+    String(defaultBatchLimits.maxOperations),
+    "Operations one BatchMemberships stream may carry; the next one ends it with RESOURCE_EXHAUSTED (results sent before stand).",
+  ),
+  row(
+    "ROSTER_BATCH_MAX_DURATION_MS",
+    String(defaultBatchLimits.maxDurationMs),
+    "How long a BatchMemberships stream may run before it ends with DEADLINE_EXCEEDED.",
+  ),
+  row(
+    "ROSTER_BATCH_IDLE_TIMEOUT_MS",
+    String(defaultBatchLimits.idleTimeoutMs),
+    "How long a BatchMemberships stream may go without a client message before it ends with DEADLINE_EXCEEDED.",
+  ),
   row("ROSTER_BATCH_CHUNK_SIZE", String(defaultBatchLimits.chunkSize), "Batch operations applied per transaction (1-5000)."),
   row("ROSTER_HISTORY_RETENTION_DAYS", String(defaultChangeSettings.historyRetentionDays), "Days each change record is kept in the history; older ones are deleted by a sweeper every hour (0: kept forever)."),
   row("ROSTER_CHANGE_READERS", "", "Group id (or `group:<id>`) whose members, also transitively, receive every change from WatchChanges and ListChanges (sync pipelines); unset: only system administrators do."),
   row("ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS", String(defaultChangeSettings.checkpointIntervalMs), "Longest a WatchChanges stream goes without a message: a checkpoint with a newer token is sent when no change reaches the caller (100-60000)."),
-  row("OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP collector base URL, e.g. `http://collector:4318` (spans go to its `/v1/traces`) or, with protocol `grpc`, `http://collector:4317`. Setting it turns tracing on (see Tracing)."),
-  row("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", "Full URL for spans, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT and also turns tracing on."),
+  row("ROSTER_READ_MODEL", "true", "`false` turns the read model off: every read then uses the database (see Consistency)."),
+  row(
+    "ROSTER_READ_MODEL_MAX_LAG_MS",
+    String(defaultReadModelSettings.maxLagMs),
+    "Past this lag behind the database (and while its change stream is broken) the read model answers nothing: reads use the database.",
+  ),
+  row(
+    "ROSTER_READ_MODEL_CACHED_MEMBERSHIPS",
+    String(defaultReadModelSettings.cachedMemberships),
+    "How many users' and services' direct memberships the read model caches (least recently used principals leave first).",
+  ),
+  row(
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "",
+    "OTLP collector base URL, e.g. `http://collector:4318` (spans go to its `/v1/traces`) or, with protocol `grpc`, `http://collector:4317`. Setting it turns tracing on (see Tracing).",
+  ),
+  row(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "",
+    "Full URL for spans, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT and also turns tracing on.",
+  ),
   row("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", `OTLP transport: ${otlpProtocols.join(", ")}.`),
-  row("OTEL_TRACES_EXPORTER", "", "`otlp` turns tracing on (to localhost when no endpoint is set), `console` prints spans to stdout, `none` turns it off. Unset: `otlp` when an endpoint is set, else off."),
+  row(
+    "OTEL_TRACES_EXPORTER",
+    "",
+    "`otlp` turns tracing on (to localhost when no endpoint is set), `console` prints spans to stdout, `none` turns it off. Unset: `otlp` when an endpoint is set, else off.",
+  ),
   row("OTEL_SERVICE_NAME", "roster", "`service.name` of the spans; unset: the `service.name` in OTEL_RESOURCE_ATTRIBUTES, else `roster`."),
   row("OTEL_TRACES_SAMPLER", "parentbased_always_on", `Sampler: ${traceSamplers.join(", ")}.`),
   row("OTEL_TRACES_SAMPLER_ARG", "1.0", "Sampling ratio (0-1) of the `traceidratio` samplers."),
   row("OTEL_SDK_DISABLED", "false", "`true` turns tracing off whatever else is set."),
-  row("ROSTER_BENCH_NOOP", "false", "Benchmarks only: `true`/`1` registers the hidden no-op RPC `/roster.bench.v1.Noop/Ping` on the gRPC door (not part of the public contract)."),
+  row(
+    "ROSTER_BENCH_NOOP",
+    "false",
+    "Benchmarks only: `true`/`1` registers the hidden no-op RPC `/roster.bench.v1.Noop/Ping` on the gRPC door (not part of the public contract).",
+  ),
 ];
 
 function row(name: string, defaultValue: string, description: string, defaultText?: string): SettingInfo {
@@ -200,7 +270,10 @@ function row(name: string, defaultValue: string, description: string, defaultTex
 
 /** `ROSTER_GRPC_PORT` → `--grpc-port`, `MONGODB_URI` → `--mongodb-uri`. */
 function flagOf(name: string): string {
-  return `--${name.replace(/^ROSTER_/, "").toLowerCase().replaceAll("_", "-")}`;
+  return `--${name
+    .replace(/^ROSTER_/, "")
+    .toLowerCase()
+    .replaceAll("_", "-")}`;
 }
 
 /** The configuration table as Markdown, for the README. */
@@ -340,7 +413,9 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
   const signingKeyId = read<string | undefined>("ROSTER_SIGNING_KEY_ID", undefined, (v) => v);
   const groupTokenIssuer = read("ROSTER_GROUP_TOKEN_ISSUER", "roster", (v) => v);
   const maxTtlSeconds = read("ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS", 3600, (v) => parseInteger(v, 1, 31 * 86_400));
-  const defaultTtlSeconds = read("ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS", Math.min(900, maxTtlSeconds), (v) => parseInteger(v, 1, 31 * 86_400));
+  const defaultTtlSeconds = read("ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS", Math.min(900, maxTtlSeconds), (v) =>
+    parseInteger(v, 1, 31 * 86_400),
+  );
   const admins = read<readonly string[]>("ROSTER_ADMINS", [], parseAdmins);
   const creatorGroupId = read<string | undefined>("ROSTER_CREATOR_GROUP", undefined, parseGroupId);
   const logLevel = read<LogLevel>("ROSTER_LOG_LEVEL", "info", parseLogLevel);
@@ -367,6 +442,13 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     checkpointIntervalMs: read("ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS", defaultChangeSettings.checkpointIntervalMs, (v) => parseInteger(v, 100, 60_000)),
   };
   const tracing = readTracingConfig(read);
+  const readModelOn = read("ROSTER_READ_MODEL", true, parseBoolean);
+  const readModelSettings: ReadModelSettings = {
+    maxLagMs: read("ROSTER_READ_MODEL_MAX_LAG_MS", defaultReadModelSettings.maxLagMs, (v) => parseInteger(v, 100, 3_600_000)),
+    cachedMemberships: read("ROSTER_READ_MODEL_CACHED_MEMBERSHIPS", defaultReadModelSettings.cachedMemberships, (v) =>
+      parseInteger(v, 0, 1_000_000_000),
+    ),
+  };
 
   const keySources = [
     secret === undefined ? undefined : "ROSTER_JWT_SECRET",
@@ -382,7 +464,9 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     problems.push(`ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS: must be at most ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS (${maxTtlSeconds})`);
   }
   if (grpcClientCaPath !== undefined && grpcTls === undefined) {
-    problems.push("ROSTER_GRPC_CLIENT_CA: client certificates need TLS on the gRPC door (set ROSTER_GRPC_TLS_CERT and ROSTER_GRPC_TLS_KEY)");
+    problems.push(
+      "ROSTER_GRPC_CLIENT_CA: client certificates need TLS on the gRPC door (set ROSTER_GRPC_TLS_CERT and ROSTER_GRPC_TLS_KEY)",
+    );
   }
   if (grpcClientCertIdentity !== "none" && grpcClientCaPath === undefined) {
     problems.push("ROSTER_GRPC_CLIENT_CERT_IDENTITY: needs ROSTER_GRPC_CLIENT_CA (only verified certificates can identify a caller)");
@@ -429,6 +513,7 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     batchLimits,
     changeSettings,
     tracing,
+    readModel: readModelOn ? readModelSettings : false,
   };
 }
 

@@ -16,7 +16,7 @@ import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.
 import { loadOrCreateDevSecret } from "./auth/dev-key.ts";
 import { createGroupTokenSigner, generateSigningKey, jwksOf, signingKeyFromPem, type SigningKey } from "./auth/signing-key.ts";
 import { createRosterApp } from "./app/roster-app.ts";
-import type { RosterApp } from "./app/index.ts";
+import type { ReadModelStatus, RosterApp } from "./app/index.ts";
 import type { RosterConfig } from "./config.ts";
 import { createRosterServices } from "./handlers/index.ts";
 import { createHealthMonitor } from "./ops/health.ts";
@@ -87,7 +87,8 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     const metrics = createMetrics();
     const database = createDatabase(uri, { serverSelectionTimeoutMs: 10_000, appName: "roster", monitorCommands: tracing !== undefined });
     const unobservePool = observePool(database, metrics.recordPoolEvent);
-    const untraceCommands = tracing === undefined ? undefined : (await import("./ops/mongo-tracing.ts")).traceMongoCommands(database, tracing.tracer);
+    const untraceCommands =
+      tracing === undefined ? undefined : (await import("./ops/mongo-tracing.ts")).traceMongoCommands(database, tracing.tracer);
     cleanups.push(() => {
       unobservePool();
       untraceCommands?.();
@@ -102,6 +103,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       logger: logger.child({ component: "app" }),
       batchLimits: config.batchLimits,
       changeSettings: config.changeSettings,
+      readModel: config.readModel,
       ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
       ...(signingKey === undefined
         ? {}
@@ -109,6 +111,10 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     });
     const stopRetention = app.changes.retention.start(historySweepIntervalMs);
     cleanups.push(stopRetention);
+    // Runs before the database closes (cleanups run in reverse).
+    cleanups.push(() => app.close());
+    const readModel = app.readModel;
+    if (readModel !== undefined) metrics.observeReadModel(() => readModel.status());
     const verifier = createJwtVerifier(await verifierOptions(config, logger));
     const services = createRosterServices(app);
     const pipeline = createRpcPipeline({
@@ -116,7 +122,8 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       verifier,
       access: app.access,
       services: services.map((s) => s.service),
-      observers: tracing === undefined ? [metricsInterceptorFor(metrics)] : [createTracingInterceptor(tracing), metricsInterceptorFor(metrics)],
+      observers:
+        tracing === undefined ? [metricsInterceptorFor(metrics)] : [createTracingInterceptor(tracing), metricsInterceptorFor(metrics)],
       certificateCaller: config.grpcClientCertIdentity === "service-cn" ? createCertificateCaller(config.admins) : undefined,
     });
 
@@ -154,7 +161,16 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     // Both doors drain in parallel within the same grace period.
     cleanups.push(() => Promise.all(doors.map((door) => door.close(config.shutdownGraceMs))).then(() => undefined));
     const jwks = signingKey === undefined ? { keys: [] } : jwksOf(signingKey);
-    const web = await startWebDoor({ services, pipeline, config, health, metrics, jwks, logger: logger.child({ component: "web-door" }) });
+    const readDetail = (): string => (readModel === undefined ? "reads: database (read model off)" : describeReadModel(readModel.status()));
+    const web = await startWebDoor({
+      services,
+      pipeline,
+      config,
+      health: { isReady: () => health.isReady(), readDetail },
+      metrics,
+      jwks,
+      logger: logger.child({ component: "web-door" }),
+    });
     doors.push(web);
     // First at shutdown: change watches never end by themselves, so they end
     // (UNAVAILABLE: resume from the last token) instead of holding the drain.
@@ -197,6 +213,14 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     await cleanup();
     throw error;
   }
+}
+
+/** `/readyz`'s line about the read model. */
+function describeReadModel(status: ReadModelStatus): string {
+  const lag = status.lagMs === undefined ? "" : `, lag ${status.lagMs} ms of ${status.maxLagMs}`;
+  return status.serving
+    ? `reads: read model (${status.phase}${lag})`
+    : `reads: database, the read model is ${status.phase === "following" ? "lagging" : status.phase}${lag}`;
 }
 
 /**
@@ -245,7 +269,10 @@ async function loadSigningKey(config: RosterConfig, logger: Logger): Promise<Sig
   if (config.signingKeyPem !== undefined) return signingKeyFromPem(config.signingKeyPem, config.signingKeyId);
   if (config.jwtKey.kind !== "development") return undefined;
   const key = await generateSigningKey();
-  logger.warn({ kid: key.kid }, "development mode: group tokens are signed with a key generated at start (set ROSTER_SIGNING_KEY to keep one)");
+  logger.warn(
+    { kid: key.kid },
+    "development mode: group tokens are signed with a key generated at start (set ROSTER_SIGNING_KEY to keep one)",
+  );
   return key;
 }
 

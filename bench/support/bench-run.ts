@@ -35,6 +35,10 @@ export interface StartedService {
   /** The service's own pid (it is spawned directly, not through a wrapper, so /proc/<pid> is the service). */
   readonly pid: number;
   readonly grpcPort: number;
+  /** Its log lines as parsed JSON, as far as they were read (until it listened). */
+  readonly startLog: readonly Record<string, unknown>[];
+  /** Stops it now (SIGTERM, then SIGKILL), rather than at teardown; idempotent. */
+  stop(): Promise<void>;
 }
 
 export interface BenchRun {
@@ -71,16 +75,18 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
   let dataDir: string | undefined;
   const closers: (() => Promise<void> | void)[] = [];
 
+  const stopService = async (service: ServiceProcess): Promise<void> => {
+    if (service.exitCode !== null || service.signalCode !== null) return;
+    const exited = new Promise((resolve) => service.once("exit", resolve));
+    service.kill("SIGTERM");
+    const timer = setTimeout(() => service.kill("SIGKILL"), gracefulStopMs);
+    await exited;
+    clearTimeout(timer);
+  };
+
   const cleanup = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close();
-    for (const service of services.splice(0).reverse()) {
-      if (service.exitCode !== null || service.signalCode !== null) continue;
-      const exited = new Promise((resolve) => service.once("exit", resolve));
-      service.kill("SIGTERM");
-      const timer = setTimeout(() => service.kill("SIGKILL"), gracefulStopMs);
-      await exited;
-      clearTimeout(timer);
-    }
+    for (const service of services.splice(0).reverse()) await stopService(service);
     for (const store of stores.splice(0).reverse()) await store.stop();
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
     dataDir = undefined;
@@ -99,6 +105,7 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
   function startService(options: ServiceOptions & { readonly webDoor: true }): Promise<StartedService & { readonly httpUrl: string }>;
   function startService(options: ServiceOptions & { readonly webDoor?: false }): Promise<StartedService>;
   function startService(options: ServiceOptions & { readonly webDoor?: boolean }): Promise<StartedService & { readonly httpUrl?: string }> {
+    const startLog: Record<string, unknown>[] = [];
     const nodeArgs = (process.env["BENCH_SERVICE_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
     const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
       cwd: repoRoot,
@@ -137,12 +144,19 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
         for (const line of lines) {
           if (!line.startsWith("{")) continue;
           const entry = JSON.parse(line) as { msg?: string; grpcPort?: number; url?: string };
+          startLog.push(entry);
           if (entry.msg === "roster gRPC door listening" && entry.grpcPort !== undefined) grpcPort = entry.grpcPort;
           if (entry.msg === "roster web door listening" && entry.url !== undefined) httpUrl = entry.url;
           if (grpcPort !== undefined && (options.webDoor !== true || httpUrl !== undefined)) {
             listening = true;
             clearTimeout(timer);
-            resolve({ pid: child.pid ?? 0, grpcPort, ...(httpUrl === undefined ? {} : { httpUrl }) });
+            resolve({
+              pid: child.pid ?? 0,
+              grpcPort,
+              startLog,
+              stop: () => stopService(child),
+              ...(httpUrl === undefined ? {} : { httpUrl }),
+            });
             return;
           }
         }
@@ -193,7 +207,10 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
 /** Prints `rows` (the first is the header) as a Markdown table: first column left-aligned, the others right-aligned. */
 export function printTable(rows: readonly (readonly string[])[]): void {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  const line = (row: readonly string[]): string => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
-  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|\n`);
+  const line = (row: readonly string[]): string =>
+    `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  process.stdout.write(
+    `\n${line(rows[0] ?? [])}\n|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|\n`,
+  );
   for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
 }

@@ -27,7 +27,8 @@ import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import { isCreator, loadAccessFacts, loadGroup, loadLiveGroupBySlug } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf, type CallOptions } from "./call-options.ts";
+import type { CallOptions } from "./call-options.ts";
+import { readCallOf, readsOf } from "./read-source.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 import type { GroupUpdate } from "./groups-api.ts";
 import type { RequestMemo } from "./request-memo.ts";
@@ -77,13 +78,8 @@ export interface AccessApi {
 }
 
 export function createAccessApi(ctx: AppContext): AccessApi {
-  async function resolve(
-    caller: Caller,
-    rule: AccessRuleSpec,
-    target: AccessTarget,
-    options?: CallOptions,
-  ): Promise<ResolvedAccess> {
-    const call = storeCallOf(options);
+  async function resolve(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<ResolvedAccess> {
+    const call = await readCallOf(ctx, options);
     const memo = options?.memo;
     switch (rule.requires) {
       case "UNSPECIFIED":
@@ -95,7 +91,9 @@ export function createAccessApi(ctx: AppContext): AccessApi {
         const parentId = target.groupId ?? "";
         if (parentId === "") {
           const creator =
-            caller.isSystemAdmin || ctx.creatorGroupId === undefined || isCreator(ctx, await loadPrincipalClosure(ctx, caller.principal, call, memo));
+            caller.isSystemAdmin ||
+            ctx.creatorGroupId === undefined ||
+            isCreator(ctx, await loadPrincipalClosure(ctx, caller.principal, call, memo));
           return { facts: undefined, situation: { isCreator: creator, isSystemAdmin: caller.isSystemAdmin } };
         }
         validateGroupId(parentId, rule.groupField);
@@ -122,7 +120,10 @@ export function createAccessApi(ctx: AppContext): AccessApi {
     const facts = await loadAccessFacts(ctx, caller, group, call, memo);
     const named = rule.memberField !== "" && target.member !== undefined && !(rule.memberOptional && target.member === "");
     const member = named ? parsePrincipal(target.member ?? "", rule.memberField) : undefined;
-    const membership = member !== undefined && readsMemberRole(rule) ? await ctx.memberships.get(group.id, member.principal, call) : undefined;
+    const membership =
+      member !== undefined && readsMemberRole(rule)
+        ? await readsOf(ctx, call).memberships.get(group.id, member.principal, call)
+        : undefined;
     const memberGroup = member !== undefined && readsMemberGroup(rule, member) ? await loadGroup(ctx, member.id, call, memo) : undefined;
     const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = memberSituation(rule, caller.principal, {
       member,

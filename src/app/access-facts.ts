@@ -9,6 +9,7 @@ import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
 import { loadPrincipalClosure, type PrincipalClosure } from "./principal-closure.ts";
+import { readsOf } from "./read-source.ts";
 import { createMemoSlot, memoized, type RequestMemo } from "./request-memo.ts";
 
 /**
@@ -33,9 +34,7 @@ export function accessFactsOf(
   ancestors: ReadonlyMap<string, GroupNode>,
 ): AccessFacts {
   const role = group.state === "ACTIVE" ? closure.roles.get(group.id) : closure.deletedRoles.get(group.id);
-  const aclGrants: Permission[] = group.acl
-    .filter((entry) => closure.aclPrincipals.has(entry.principal))
-    .map((entry) => entry.permission);
+  const aclGrants: Permission[] = group.acl.filter((entry) => closure.aclPrincipals.has(entry.principal)).map((entry) => entry.permission);
   const ancestorManage = group.ancestorIds.some((id) => {
     const ancestor = ancestors.get(id);
     return ancestor !== undefined && ancestor.state === "ACTIVE" && managesDirectly(ancestor, closure);
@@ -94,13 +93,8 @@ export function loadAccessFacts(
 }
 
 /** A group by id, memoised for the request (reads outside transactions only). */
-export function loadGroup(
-  ctx: AppContext,
-  id: string,
-  call: StoreCall,
-  memo: RequestMemo | undefined,
-): Promise<GroupNode | undefined> {
-  return memoized(memo, call, groupSlot, id, () => ctx.groups.get(id, call));
+export function loadGroup(ctx: AppContext, id: string, call: StoreCall, memo: RequestMemo | undefined): Promise<GroupNode | undefined> {
+  return memoized(memo, call, groupSlot, id, () => readsOf(ctx, call).groups.get(id, call));
 }
 
 /** The live group named `slug` in `namespace`, memoised for the request (reads outside transactions only). */
@@ -111,7 +105,7 @@ export function loadLiveGroupBySlug(
   call: StoreCall,
   memo: RequestMemo | undefined,
 ): Promise<GroupNode | undefined> {
-  return memoized(memo, call, liveSlugSlot, `${namespace}\n${slug}`, () => ctx.groups.getLiveBySlug(namespace, slug, call));
+  return memoized(memo, call, liveSlugSlot, `${namespace}\n${slug}`, () => readsOf(ctx, call).groups.getLiveBySlug(namespace, slug, call));
 }
 
 /**
@@ -161,13 +155,15 @@ export async function loadVisibleGroupIds(
   groupIds: readonly string[],
   call: StoreCall,
 ): Promise<Set<string>> {
-  const groups = await ctx.groups.getMany([...new Set(groupIds)], call);
+  const groups = await readsOf(ctx, call).groups.getMany([...new Set(groupIds)], call);
   const snapshot = await loadAccessSnapshot(ctx, caller, groups, call);
   return new Set(
-    groups.filter((group) => {
-      const facts = snapshot.factsOf(group.id);
-      return facts !== undefined && canSeeGroup(facts);
-    }).map((group) => group.id),
+    groups
+      .filter((group) => {
+        const facts = snapshot.factsOf(group.id);
+        return facts !== undefined && canSeeGroup(facts);
+      })
+      .map((group) => group.id),
   );
 }
 
@@ -182,14 +178,10 @@ export async function both<A, B>(call: StoreCall, a: () => Promise<A>, b: () => 
 }
 
 /** The ancestors of all `groups`, fetched in one query. */
-export async function loadAncestors(
-  ctx: AppContext,
-  groups: readonly GroupNode[],
-  call: StoreCall,
-): Promise<Map<string, GroupNode>> {
+export async function loadAncestors(ctx: AppContext, groups: readonly GroupNode[], call: StoreCall): Promise<Map<string, GroupNode>> {
   const ids = new Set<string>();
   for (const group of groups) for (const id of group.ancestorIds) ids.add(id);
   const ancestors = new Map<string, GroupNode>();
-  for (const ancestor of await ctx.groups.getMany([...ids], call)) ancestors.set(ancestor.id, ancestor);
+  for (const ancestor of await readsOf(ctx, call).groups.getMany([...ids], call)) ancestors.set(ancestor.id, ancestor);
   return ancestors;
 }

@@ -10,10 +10,13 @@ import type { HistoryStore } from "../storage/history-store.ts";
 import type { MembershipBulkStore } from "../storage/membership-bulk-store.ts";
 import type { MembershipStore } from "../storage/membership-store.ts";
 import type { NestingLock } from "../storage/nesting-lock.ts";
+import type { ReadModel } from "./read-model/read-model.ts";
+import type { ReadSource } from "./read-source.ts";
 
 /** A minimal structured logger (pino's shape), for the rare event worth logging. */
 export interface AppLogger {
   debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
 }
 
@@ -34,4 +37,8 @@ export interface AppContext {
   /** ROSTER_CREATOR_GROUP, or undefined when anyone may create top-level groups. */
   readonly creatorGroupId: string | undefined;
   readonly logger: AppLogger | undefined;
+  /** The stores as a ReadSource: what reads use without the read model. */
+  readonly databaseReads: ReadSource;
+  /** This process's read model (read-model/); undefined when ROSTER_READ_MODEL is off. */
+  readonly readModel: ReadModel | undefined;
 }

@@ -3,6 +3,7 @@
  * StoreCall that storage methods take (deadline and cancellation, no session).
  */
 import { validateReason, type ChangeOrigin } from "../domain/change-record.ts";
+import type { ClusterTime, ReadConsistency } from "../domain/consistency.ts";
 import type { Caller } from "../domain/model.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { RequestMemo } from "./request-memo.ts";
@@ -22,14 +23,22 @@ export interface CallOptions {
    * transitive groups are loaded once. Never share one between requests.
    */
   readonly memo?: RequestMemo;
+  /**
+   * How fresh a read use case's answer must be (README, "Consistency");
+   * default minimize_latency. Writes always decide on the database.
+   */
+  readonly consistency?: ReadConsistency;
+  /** Told the cluster time of each transaction the call commits (its response's consistency token). */
+  readonly onCommit?: (time: ClusterTime) => void;
 }
 
-/** The StoreCall of `options`: its deadline and signal, outside any transaction. */
+/** The StoreCall of `options`: its deadline, signal and commit observer, outside any transaction. */
 export function storeCallOf(options: CallOptions | undefined): StoreCall {
   if (options === undefined) return {};
-  const call: { deadline?: number; signal?: AbortSignal } = {};
+  const call: { -readonly [K in keyof StoreCall]: StoreCall[K] } = {};
   if (options.deadline !== undefined) call.deadline = options.deadline;
   if (options.signal !== undefined) call.signal = options.signal;
+  if (options.onCommit !== undefined) call.onCommit = options.onCommit;
   return call;
 }
 

@@ -54,6 +54,7 @@ import { defaultBatchLimits, type BatchLimits } from "./batch/limits.ts";
 
 export type { CallerAccess } from "./access-facts.ts";
 import { changeOriginOf, storeCallOf, type CallOptions, type ChangeOptions } from "./call-options.ts";
+import { readCallOf, readsOf } from "./read-source.ts";
 import { listGroups, type GroupPage, type ListGroupsQuery } from "./list-groups.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 
@@ -128,13 +129,7 @@ export interface GroupsApi {
    * needs); the first that fails fails the call, its error prefixed with
    * "members[i]: ", and nothing is created.
    */
-  create(
-    caller: Caller,
-    input: GroupInput,
-    requestId: string,
-    options?: ChangeOptions,
-    addMemberRule?: AccessRuleSpec,
-  ): Promise<GroupRecord>;
+  create(caller: Caller, input: GroupInput, requestId: string, options?: ChangeOptions, addMemberRule?: AccessRuleSpec): Promise<GroupRecord>;
   /**
    * Returns the group with the caller's access. not_found when missing or
    * not visible to the caller (a DELETED group is visible only with MANAGE),
@@ -377,7 +372,7 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
     },
 
     async get(caller, ref, options): Promise<GroupWithAccess> {
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       let group: GroupNode | undefined;
       let name: string;
       if ("id" in ref) {
@@ -403,9 +398,9 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
 
     async batchGet(caller, ids, options) {
       const unique = validateBatchGetIds(ids);
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       const [found, closure] = await Promise.all([
-        ctx.groups.getMany(unique, call),
+        readsOf(ctx, call).groups.getMany(unique, call),
         loadPrincipalClosure(ctx, caller.principal, call, options?.memo),
       ]);
       const ancestors = await loadAncestors(ctx, found, call);
@@ -438,7 +433,8 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
         ensureEtag(current, update.etag);
         const changes = changedGroupValues(current, update.values, mask);
         if (Object.keys(changes).length === 0) return groupRecordOf(current);
-        const parent = changes.parentId === undefined || changes.parentId === "" ? undefined : await requireGroup(ctx, changes.parentId, tx);
+        const parent =
+          changes.parentId === undefined || changes.parentId === "" ? undefined : await requireGroup(ctx, changes.parentId, tx);
         await authorizeUpdate(ctx, caller, rule, current, changes, parent, tx);
         let ancestorIds: string[] | undefined;
         if (changes.parentId !== undefined) {
@@ -517,7 +513,7 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
 
     async getAcl(_caller, groupId, options): Promise<AclResult> {
       validateGroupId(groupId, "group_id");
-      const group = await loadGroup(ctx, groupId, storeCallOf(options), options?.memo);
+      const group = await loadGroup(ctx, groupId, await readCallOf(ctx, options), options?.memo);
       if (group === undefined) throw groupNotFound(groupId);
       return { entries: group.acl, etag: group.etag };
     },

@@ -16,7 +16,8 @@
  * be changed, the last direct ADMIN stays, cycles) are enforced by the use
  * cases whatever the caller.
  */
-export { createRosterApp, type RosterApp, type RosterAppDeps } from "./roster-app.ts";
+export { createRosterApp, type ReadModelHandle, type RosterApp, type RosterAppDeps } from "./roster-app.ts";
+export type { ReadModelStatus } from "./read-model/read-model.ts";
 export { createRequestMemo, type RequestMemo } from "./request-memo.ts";
 export type { CallOptions, ChangeOptions } from "./call-options.ts";
 export type { AppLogger } from "./app-context.ts";

@@ -37,13 +37,7 @@
  */
 import { canCheckMembership } from "../domain/access-policy.ts";
 import { invalidArgument } from "../domain/errors.ts";
-import {
-  normalizePageSize,
-  parseOrderBy,
-  validateNamespace,
-  validateParentId,
-  validateQuery,
-} from "../domain/group-validation.ts";
+import { normalizePageSize, parseOrderBy, validateNamespace, validateParentId, validateQuery } from "../domain/group-validation.ts";
 import type { Caller, GrantablePermission, GroupRecord, Permission } from "../domain/model.ts";
 import { includesPermission, permissions, roleToPermission } from "../domain/permissions.ts";
 import { parsePrincipal } from "../domain/principal.ts";
@@ -53,7 +47,8 @@ import type { GroupKeyset, GroupListCriteria, GroupListOrder, GroupScope } from 
 import type { StoreCall } from "../storage/store-call.ts";
 import { accessFactsOf, callerAccessOf, loadAncestors, type CallerAccess } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
-import { storeCallOf, type CallOptions } from "./call-options.ts";
+import type { CallOptions } from "./call-options.ts";
+import { readCallOf, readsOf } from "./read-source.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 import type { RequestMemo } from "./request-memo.ts";
 
@@ -115,7 +110,7 @@ export async function loadGroupScope(
   if (caller.isSystemAdmin) return { kind: "everything" };
   const closure = await loadPrincipalClosure(ctx, caller.principal, call, memo);
   const principals = [...closure.aclPrincipals];
-  const manageGrants = await ctx.groups.idsGrantingTo(principals, "MANAGE", call);
+  const manageGrants = await readsOf(ctx, call).groups.idsGrantingTo(principals, "MANAGE", call);
   const adminOf = [...closure.roles].filter(([, role]) => role === "ADMIN").map(([id]) => id);
   const deletedAdminOf = [...closure.deletedRoles].filter(([, role]) => role === "ADMIN").map(([id]) => id);
   const grants = (permission: Permission) => minimum === undefined || includesPermission(permission, minimum);
@@ -177,9 +172,7 @@ async function accessOnPage(
 }
 
 function keyOf(group: GroupNode, order: GroupListOrder): ListKey {
-  return order.field === "sortName"
-    ? [sortNameOf(group.displayName), group.id]
-    : [group.createTime.getTime(), group.id];
+  return order.field === "sortName" ? [sortNameOf(group.displayName), group.id] : [group.createTime.getTime(), group.id];
 }
 
 function keysetOf(key: ListKey, order: GroupListOrder): GroupKeyset {
@@ -222,21 +215,21 @@ export async function listGroups(
   const key = decodePageToken(query.pageToken, fingerprint, isListKey);
   const after = key === undefined ? undefined : keysetOf(key, order);
 
-  const call = storeCallOf(options);
+  const call = await readCallOf(ctx, options);
   const memo = options?.memo;
   const [scope, ids] = await Promise.all([
     loadGroupScope(ctx, caller, query.permission, call, memo),
     memberPrincipals.length === 0 ? undefined : groupsWithMembers(ctx, caller, memberPrincipals, call, memo),
   ]);
   const criteria: GroupListCriteria = { scope, includeDeleted: query.showDeleted, namespace, parentId, text, ids };
+  const reads = readsOf(ctx, call);
   const [rows, totalSize] = await Promise.all([
-    ctx.groups.listPage(criteria, order, after, pageSize + 1, call),
-    ctx.groups.count(criteria, call),
+    reads.groups.listPage(criteria, order, after, pageSize + 1, call),
+    reads.groups.count(criteria, call),
   ]);
   const page = rows.slice(0, pageSize);
   const last = page.at(-1);
-  const nextPageToken =
-    rows.length > pageSize && last !== undefined ? encodePageToken([...keyOf(last, order)], fingerprint) : "";
+  const nextPageToken = rows.length > pageSize && last !== undefined ? encodePageToken([...keyOf(last, order)], fingerprint) : "";
   const access = await accessOnPage(ctx, caller, page, call, memo);
   return { groups: page.map(groupRecordOf), access, nextPageToken, totalSize };
 }

@@ -15,11 +15,13 @@ import type { Caller, GroupRecord, MembershipRecord, Role } from "../domain/mode
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
-import { accessFactsOf, loadAncestors, loadGroup } from "./access-facts.ts";
+import type { StoreCall } from "../storage/store-call.ts";
+import { accessFactsOf, loadAncestors, loadGroup, loadVisibleGroupIds } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
 import { changeOriginOf, storeCallOf, type CallOptions, type ChangeOptions } from "./call-options.ts";
+import { readCallOf, readsOf } from "./read-source.ts";
 import { loadPrincipalClosure, membershipIn, type MembershipAnswer } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
 
@@ -122,6 +124,23 @@ function isString(value: unknown): value is string {
 
 export function createMembershipsApi(ctx: AppContext): MembershipsApi {
   /**
+   * `answers` about `principal` with paths naming only groups the caller can
+   * see: someone else's path may go through groups hidden from the caller
+   * (the group asked about is always visible to a caller who may ask).
+   */
+  async function withVisiblePaths(
+    caller: Caller,
+    principal: string,
+    answers: readonly MembershipAnswer[],
+    call: StoreCall,
+  ): Promise<MembershipAnswer[]> {
+    const onTheWay = new Set(answers.flatMap((answer) => answer.path.slice(0, -1)));
+    if (principal === caller.principal || caller.isSystemAdmin || onTheWay.size === 0) return [...answers];
+    const visible = await loadVisibleGroupIds(ctx, caller, [...onTheWay], call);
+    return answers.map((answer) => ({ ...answer, path: answer.path.filter((id, i) => i === answer.path.length - 1 || visible.has(id)) }));
+  }
+
+  /**
    * Applies one operation the RPC pipeline authorized, as a chunk of one of
    * the batch engine: the same parsing, decision, checks and writes as every
    * batch operation, in one transaction. Throws the operation's error.
@@ -154,7 +173,8 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     async get(_caller, groupId, member, options) {
       validateGroupId(groupId, "group_id");
       const principal = parsePrincipal(member, "member").principal;
-      const membership = await ctx.memberships.get(groupId, principal, storeCallOf(options));
+      const call = await readCallOf(ctx, options);
+      const membership = await readsOf(ctx, call).memberships.get(groupId, principal, call);
       if (membership === undefined) throw notAMember(groupId, principal);
       return membership;
     },
@@ -169,7 +189,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
         transitive: query.transitive,
       });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       const group = await loadGroup(ctx, query.groupId, call, options?.memo);
       if (group === undefined) throw groupNotFound(query.groupId);
       if (query.transitive) {
@@ -179,9 +199,11 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
         return { memberships: page.memberships, nextPageToken, totalSize: page.totalSize };
       }
       const [rows, totalSize] = await Promise.all([
-        ctx.memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
+        readsOf(ctx, call).memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
         // member_count is kept exact with every membership change: counting would read the whole group.
-        query.role === undefined ? Promise.resolve(group.memberCount) : ctx.memberships.countMembers(query.groupId, query.role, call),
+        query.role === undefined
+          ? Promise.resolve(group.memberCount)
+          : readsOf(ctx, call).memberships.countMembers(query.groupId, query.role, call),
       ]);
       const page = rows.slice(0, pageSize);
       const last = page.at(-1);
@@ -194,7 +216,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const pageSize = normalizePageSize(query.pageSize);
       const fingerprint = requestFingerprint({ caller: caller.principal, principal, transitive: query.transitive });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       const closure = await loadPrincipalClosure(ctx, principal, call, options?.memo);
       const candidates = [...(query.transitive ? closure.roles : closure.direct).keys()]
         .filter((id) => after === undefined || id > after)
@@ -207,7 +229,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const chunkSize = pageSize + 1;
       for (let offset = 0; offset < candidates.length && !more; offset += chunkSize) {
         const ids = candidates.slice(offset, offset + chunkSize);
-        const found = new Map((await ctx.groups.getMany(ids, call)).map((group) => [group.id, group]));
+        const found = new Map((await readsOf(ctx, call).groups.getMany(ids, call)).map((group) => [group.id, group]));
         const ancestors = callerClosure === undefined ? new Map<string, GroupNode>() : await loadAncestors(ctx, [...found.values()], call);
         for (const id of ids) {
           const group = found.get(id);
@@ -226,40 +248,45 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       return { entries, nextPageToken: more && last !== undefined ? encodePageToken(last.group.id, fingerprint) : "" };
     },
 
-    async check(_caller, query, options) {
+    async check(caller, query, options) {
       validateGroupId(query.groupId, "group_id");
       const principal = parsePrincipal(query.principal, "principal");
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       const group = await loadGroup(ctx, query.groupId, call, options?.memo);
       if (group === undefined) throw groupNotFound(query.groupId);
       const closure = await loadPrincipalClosure(ctx, principal.principal, call, options?.memo);
-      return membershipIn(closure, group.id, query.directOnly);
+      const answer = membershipIn(closure, group.id, query.directOnly);
+      return (await withVisiblePaths(caller, principal.principal, [answer], call))[0] ?? answer;
     },
 
     async checkMany(caller, query, options) {
       const principal = parsePrincipal(query.principal, "principal");
       const ids = validateBatchGetIds(query.groupIds, "group_ids");
-      const call = storeCallOf(options);
+      const call = await readCallOf(ctx, options);
       const isSelf = principal.principal === caller.principal;
       const callerWalk = loadPrincipalClosure(ctx, caller.principal, call, options?.memo);
       const [found, callerClosure, closure] = await Promise.all([
-        ctx.groups.getMany(ids, call),
+        readsOf(ctx, call).groups.getMany(ids, call),
         callerWalk,
         // One walk when callers ask about themselves, even without a request memo.
         isSelf ? callerWalk : loadPrincipalClosure(ctx, principal.principal, call, options?.memo),
       ]);
       const ancestors = await loadAncestors(ctx, found, call);
       const byId = new Map(found.map((group) => [group.id, group]));
-      const checks: { groupId: string; result: CheckMembershipResult }[] = [];
+      const asked: string[] = [];
       const missingIds: string[] = [];
       for (const id of ids) {
         const group = byId.get(id);
-        if (group !== undefined && canCheckMembership(accessFactsOf(caller, group, callerClosure, ancestors), isSelf)) {
-          checks.push({ groupId: id, result: membershipIn(closure, id, query.directOnly) });
-        } else {
-          missingIds.push(id);
-        }
+        if (group !== undefined && canCheckMembership(accessFactsOf(caller, group, callerClosure, ancestors), isSelf)) asked.push(id);
+        else missingIds.push(id);
       }
+      const answers = await withVisiblePaths(
+        caller,
+        principal.principal,
+        asked.map((id) => membershipIn(closure, id, query.directOnly)),
+        call,
+      );
+      const checks = asked.map((groupId, i) => ({ groupId, result: answers[i] ?? membershipIn(closure, groupId, query.directOnly) }));
       return { checks, missingIds };
     },
   };

@@ -18,6 +18,7 @@ import { groupIdOfPrincipal, groupPrincipal } from "../domain/principal.ts";
 import type { MembershipEdge } from "../storage/membership-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
+import { readsOf } from "./read-source.ts";
 import { createMemoSlot, memoized, type RequestMemo } from "./request-memo.ts";
 
 export interface PrincipalClosure {
@@ -57,6 +58,7 @@ export function loadPrincipalClosure(
 }
 
 async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {
+  const reads = readsOf(ctx, call);
   const edgesByMember = new Map<string, MembershipEdge[]>();
   const reached = new Set<string>();
   const startGroup = groupIdOfPrincipal(principal);
@@ -73,7 +75,7 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
       break;
     }
     const next: string[] = [];
-    for (const edge of await ctx.memberships.edgesOfMembers(frontier, call)) {
+    for (const edge of await reads.memberships.edgesOfMembers(frontier, call)) {
       const list = edgesByMember.get(edge.member) ?? [];
       list.push(edge);
       edgesByMember.set(edge.member, list);
@@ -84,7 +86,7 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
     }
     frontier = next;
   }
-  const states = await ctx.groups.statesOf([...reached], call);
+  const states = await reads.groups.statesOf([...reached], call);
 
   const roles = new Map<string, Role>();
   const direct = new Map<string, Role>();

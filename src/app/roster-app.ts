@@ -23,6 +23,9 @@ import type { GroupTokenSigner } from "../domain/group-token.ts";
 import { createGroupTokensApi, type GroupTokensApi } from "./group-tokens.ts";
 import { newEtag, newGroupId, newTokenId } from "./ids.ts";
 import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
+import { startReadModel, type ReadModel, type ReadModelStatus } from "./read-model/read-model.ts";
+import type { ReadModelSettings } from "./read-model/settings.ts";
+import type { ReadSource } from "./read-source.ts";
 
 /** What `createRosterApp` needs. */
 export interface RosterAppDeps {
@@ -42,8 +45,23 @@ export interface RosterAppDeps {
   readonly batchLimits?: BatchLimits;
   /** The history and the change feed (ROSTER_CHANGE_*, ROSTER_HISTORY_*); defaults in ./changes/change-settings.ts. */
   readonly changeSettings?: ChangeSettings;
+  /**
+   * The read model's settings (ROSTER_READ_MODEL_*; the server passes the
+   * configuration's, on by default), or false or absent for none: every
+   * read then uses the database.
+   */
+  readonly readModel?: ReadModelSettings | false;
   /** Signs IssueGroupToken's tokens with Roster's key; without one the RPC answers FAILED_PRECONDITION. */
   readonly groupTokenSigner?: GroupTokenSigner;
+}
+
+/** What operators and tests see of the read model. */
+export interface ReadModelHandle {
+  status(): ReadModelStatus;
+  /** Resolves once it serves reads (or has stopped). */
+  whenServing(): Promise<void>;
+  /** Called whenever it starts or stops serving, or changes phase. */
+  onChange(listener: (status: ReadModelStatus) => void): void;
 }
 
 /** The application: one API per service area, each declared beside its factory. */
@@ -55,6 +73,10 @@ export interface RosterApp {
   readonly batch: BatchApi;
   /** ChangeService: the history and the change feed, see ./changes/. */
   readonly changes: ChangesApi;
+  /** The read model, when on. */
+  readonly readModel: ReadModelHandle | undefined;
+  /** Stops the read model's stream (before the database closes). */
+  close(): Promise<void>;
   /** IssueGroupToken. */
   readonly groupTokens: GroupTokensApi;
 }
@@ -73,10 +95,31 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
         : validateGroupId(settings.changeReadersGroupId, "ROSTER_CHANGE_READERS"),
   };
   await ensureIndexes(deps.database);
+  const groups = createGroupStore(deps.database);
+  const memberships = createMembershipStore(deps.database);
+  const databaseReads: ReadSource = { name: "database", groups, memberships };
+  const readModel: ReadModel | undefined =
+    deps.readModel === false || deps.readModel === undefined
+      ? undefined
+      : startReadModel({
+          database: deps.database,
+          databaseReads,
+          memberships,
+          settings: deps.readModel,
+          logger: deps.logger,
+        });
+  const observeCommit = deps.database.onCommit;
   const ctx: AppContext = {
-    database: deps.database,
-    groups: createGroupStore(deps.database),
-    memberships: createMembershipStore(deps.database),
+    // Every commit of this app: its next reads wait for the read model to have applied it.
+    database: {
+      ...deps.database,
+      onCommit: (time) => {
+        observeCommit?.(time);
+        readModel?.noteLocalCommit(time);
+      },
+    },
+    groups,
+    memberships,
     membershipBulk: createMembershipBulkStore(deps.database),
     groupRequests: createGroupRequestStore(deps.database),
     history: createHistoryStore(deps.database),
@@ -86,6 +129,8 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     newEtag,
     creatorGroupId,
     logger: deps.logger,
+    databaseReads,
+    readModel,
   };
   return {
     groups: createGroupsApi(ctx, deps.batchLimits),
@@ -93,6 +138,10 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
     changes: createChangesApi(ctx, changeSettings),
+    readModel,
+    close: async () => {
+      await readModel?.stop();
+    },
     groupTokens: createGroupTokensApi(ctx, deps.groupTokenSigner, newTokenId),
   };
 }

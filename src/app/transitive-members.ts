@@ -29,6 +29,7 @@ import { compareByCodePoint } from "../domain/text-length.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
+import { readsOf } from "./read-source.ts";
 
 /** The live groups below a group, as transitive listings need them. */
 interface Subtree {
@@ -52,7 +53,7 @@ async function loadSubtree(ctx: AppContext, group: GroupNode, call: StoreCall): 
   let frontier = [group.id];
   for (let level = 0; frontier.length > 0 && level <= MAX_NESTING_DEPTH + 1; level++) {
     const found: string[] = [];
-    for (const edge of await ctx.memberships.groupEdgesOf(frontier, call)) {
+    for (const edge of await readsOf(ctx, call).memberships.groupEdgesOf(frontier, call)) {
       const child = groupIdOfPrincipal(edge.member);
       if (child === undefined) continue;
       groupMembers.set(edge.groupId, (groupMembers.get(edge.groupId) ?? 0) + 1);
@@ -65,7 +66,7 @@ async function loadSubtree(ctx: AppContext, group: GroupNode, call: StoreCall): 
         found.push(child);
       }
     }
-    const live = (await ctx.groups.getMany(found, call)).filter((g) => g.state === "ACTIVE");
+    const live = (await readsOf(ctx, call).groups.getMany(found, call)).filter((g) => g.state === "ACTIVE");
     for (const g of live) groups.set(g.id, g);
     frontier = live.map((g) => g.id);
   }
@@ -171,7 +172,7 @@ async function* transitiveMembers(
       sources
         .filter((source) => !source.exhausted && source.buffer.length === 0)
         .map(async (source) => {
-          const read = await ctx.memberships.usersAndServicesPage(source.groupId, source.last, batch, call);
+          const read = await readsOf(ctx, call).memberships.usersAndServicesPage(source.groupId, source.last, batch, call);
           source.buffer = read;
           source.exhausted = read.length < batch;
           source.last = read.at(-1)?.member ?? source.last;

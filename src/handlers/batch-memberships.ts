@@ -28,7 +28,7 @@ import {
   type BatchMembershipsResponse,
 } from "../../gen/roster/v1/membership_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
-import { changeOptionsOf, requireCaller } from "../rpc/context.ts";
+import { changeOptionsOf, consistencyTokenOf, requireCaller } from "../rpc/context.ts";
 import { codeOfKind } from "../rpc/error-mapping.ts";
 import { roleFromProto } from "../convert/enums.ts";
 import { membershipToProto } from "../convert/membership.ts";
@@ -88,7 +88,8 @@ export function batchRequestFromProto(request: BatchMembershipsRequest): BatchRe
   }
 }
 
-export function batchResultToProto(result: BatchResult): OperationResult {
+/** One result as proto; `consistencyToken` is the call's latest commit when the result is sent (it includes the operation). */
+export function batchResultToProto(result: BatchResult, consistencyToken: string): OperationResult {
   const outcome = result.outcome;
   if (!outcome.ok) {
     return create(OperationResultSchema, {
@@ -103,14 +104,20 @@ export function batchResultToProto(result: BatchResult): OperationResult {
     status: { code: 0, message: "" },
     membership: membershipToProto(outcome.membership),
     changed: outcome.changed,
+    consistencyToken,
   });
 }
 
-export function batchResponseToProto(response: BatchResponse): BatchMembershipsResponse {
+export function batchResponseToProto(response: BatchResponse, consistencyToken: string): BatchMembershipsResponse {
   if (response.kind === "result") {
-    return create(BatchMembershipsResponseSchema, { message: { case: "result", value: batchResultToProto(response.result) } });
+    return create(BatchMembershipsResponseSchema, {
+      message: { case: "result", value: batchResultToProto(response.result, consistencyToken) },
+    });
   }
-  const summary: SyncSummary = create(SyncSummarySchema, response.summary);
+  const summary: SyncSummary = create(SyncSummarySchema, {
+    ...response.summary,
+    consistencyToken: response.summary.dryRun ? "" : consistencyToken,
+  });
   return create(BatchMembershipsResponseSchema, { message: { case: "summary", value: summary } });
 }
 
@@ -126,12 +133,13 @@ export function createBatchMembershipHandlers(
   return {
     async *batchMemberships(requests: AsyncIterable<BatchMembershipsRequest>, ctx: HandlerContext) {
       const responses = batch.stream(requireCaller(ctx), requestsFromProto(requests), rules, changeOptionsOf(ctx, ""));
-      for await (const response of responses) yield batchResponseToProto(response);
+      for await (const response of responses) yield batchResponseToProto(response, consistencyTokenOf(ctx));
     },
 
     async batchUpdateMemberships(req, ctx) {
       const results = await batch.applyAll(requireCaller(ctx), req.operations.map(batchItemFromProto), rules, changeOptionsOf(ctx, req.reason));
-      return { results: results.map(batchResultToProto) };
+      const consistencyToken = consistencyTokenOf(ctx);
+      return { results: results.map((result) => batchResultToProto(result, consistencyToken)), consistencyToken };
     },
   };
 }

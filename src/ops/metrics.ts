@@ -9,6 +9,8 @@
  * - the MongoDB driver's connection pool (storage's pool events): open connections,
  *   connections in use, callers waiting for one, the configured maximum,
  *   check-out failures and pool clears;
+ * - the read model: its lag, whether it serves reads, its phase and size
+ *   (read from the model at each scrape, see `observeReadModel`);
  * - prom-client's default process metrics (CPU, memory, event loop lag, GC).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -62,9 +64,26 @@ export interface RosterMetrics extends RpcObserver {
    * connection goes uncounted.
    */
   readonly recordPoolEvent: (event: PoolEvent) => void;
+  /** Reports the read model's state at every scrape from `read` (call once). */
+  observeReadModel(read: () => ReadModelGauges): void;
   /** The exposition text and its content type, for `GET /metrics`. */
   render(): Promise<{ readonly contentType: string; readonly body: string }>;
 }
+
+/** What `/metrics` shows of the read model (the app's ReadModelStatus, seen from here). */
+export interface ReadModelGauges {
+  /** loading, following, recovering or stopped. */
+  readonly phase: string;
+  readonly serving: boolean;
+  /** Milliseconds behind the database; undefined before the first load. */
+  readonly lagMs: number | undefined;
+  readonly groups: number;
+  readonly groupEdges: number;
+  readonly cachedMemberships: number;
+}
+
+/** The read model's phases, one `roster_read_model_phase` series each. */
+const readModelPhases = ["loading", "following", "recovering", "stopped"] as const;
 
 export interface MetricsOptions {
   /** Collect prom-client's default process metrics; default true. */
@@ -122,8 +141,54 @@ export function createMetrics(options: MetricsOptions = {}): RosterMetrics {
       };
     },
     recordPoolEvent: pool.record,
+    observeReadModel: (read) => {
+      createReadModelMetrics(registry, read);
+    },
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
+}
+
+/** Gauges read from the read model at each scrape. */
+function createReadModelMetrics(registry: Registry, read: () => ReadModelGauges): void {
+  new Gauge({
+    name: "roster_read_model_lag_seconds",
+    help: "How far the read model is behind the database (reads fall back to the database past ROSTER_READ_MODEL_MAX_LAG_MS); NaN before its first load.",
+    registers: [registry],
+    collect() {
+      const lag = read().lagMs;
+      this.set(lag === undefined ? Number.NaN : lag / 1000);
+    },
+  });
+  new Gauge({
+    name: "roster_read_model_serving",
+    help: "1 while reads are answered from the read model, 0 while they fall back to the database.",
+    registers: [registry],
+    collect() {
+      this.set(read().serving ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "roster_read_model_phase",
+    help: "1 for the read model's current phase (loading, following, recovering, stopped), 0 for the others.",
+    labelNames: ["phase"] as const,
+    registers: [registry],
+    collect() {
+      const phase = read().phase;
+      for (const name of readModelPhases) this.set({ phase: name }, name === phase ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "roster_read_model_entries",
+    help: "What the read model holds: groups, group-in-group edges, cached user and service memberships.",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+    collect() {
+      const status = read();
+      this.set({ kind: "groups" }, status.groups);
+      this.set({ kind: "group_edges" }, status.groupEdges);
+      this.set({ kind: "cached_memberships" }, status.cachedMemberships);
+    },
+  });
 }
 
 /** Pool gauges keyed by server address ("host:port"), fed by CMAP events. */

@@ -8,7 +8,9 @@ import { Code, ConnectError, createContextKey, type ContextValues, type HandlerC
 import type { Logger } from "pino";
 import { createRequestMemo, type RequestMemo } from "../app/index.ts";
 import type { CallOptions, ChangeOptions } from "../app/index.ts";
+import type { ClusterTime, ReadConsistency } from "../domain/consistency.ts";
 import type { Caller } from "../domain/model.ts";
+import { consistencyTokenToProto } from "../convert/consistency.ts";
 
 /** Which door a call came through. */
 export type Door = "grpc" | "web";
@@ -57,6 +59,10 @@ export const callStartedKey = createContextKey<number | undefined>(undefined, { 
 export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "roster call deadline" });
 /** The app's per-request cache; created on first use, never shared between calls. */
 const requestMemoKey = createContextKey<RequestMemo | undefined>(undefined, { description: "roster request memo" });
+/** A read RPC's consistency (set by the consistency step); undefined for other calls. */
+const readConsistencyKey = createContextKey<ReadConsistency | undefined>(undefined, { description: "roster read consistency" });
+/** The latest commit of the call's transactions, for its response's consistency_token. */
+const commitsKey = createContextKey<{ latest: ClusterTime | undefined } | undefined>(undefined, { description: "roster commits" });
 /** A HandlerContext (handlers) or an interceptor request: both carry the call's ContextValues. */
 type HasValues = Pick<HandlerContext, "values"> | { readonly contextValues: ContextValues };
 
@@ -82,11 +88,17 @@ export function loggerOf(ctx: HasValues): Logger | undefined {
   return valuesOf(ctx).get(loggerKey);
 }
 
+/** Sets the consistency a read RPC asks for (the consistency step). */
+export function setReadConsistency(ctx: HasValues, consistency: ReadConsistency): void {
+  valuesOf(ctx).set(readConsistencyKey, consistency);
+}
+
 /**
  * The app's per-call options: the door's deadline (so database work gets
- * `maxTimeMS` from the time left), the call's AbortSignal, and the call's
+ * `maxTimeMS` from the time left), the call's AbortSignal, the call's
  * request memo, shared by the authorization step and the handler so the
- * caller's transitive groups are loaded once per call.
+ * caller's transitive groups are loaded once per call, a read RPC's
+ * consistency, and an observer of the call's commits (`consistencyTokenOf`).
  */
 export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal }): CallOptions {
   const values = valuesOf(ctx);
@@ -95,8 +107,29 @@ export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal })
     memo = createRequestMemo();
     values.set(requestMemoKey, memo);
   }
+  let commits = values.get(commitsKey);
+  if (commits === undefined) {
+    const created: { latest: ClusterTime | undefined } = { latest: undefined };
+    values.set(commitsKey, (commits = created));
+  }
+  const seen = commits;
+  const onCommit = (time: ClusterTime): void => {
+    if (seen.latest === undefined || time > seen.latest) seen.latest = time;
+  };
   const deadline = values.get(deadlineKey);
-  return deadline === undefined ? { signal: ctx.signal, memo } : { deadline, signal: ctx.signal, memo };
+  const consistency = values.get(readConsistencyKey);
+  return {
+    signal: ctx.signal,
+    memo,
+    onCommit,
+    ...(deadline === undefined ? {} : { deadline }),
+    ...(consistency === undefined ? {} : { consistency }),
+  };
+}
+
+/** The consistency_token of a mutating response: the latest commit made with this call's options. */
+export function consistencyTokenOf(ctx: HasValues): string {
+  return consistencyTokenToProto(valuesOf(ctx).get(commitsKey)?.latest);
 }
 
 /**

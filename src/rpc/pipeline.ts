@@ -1,7 +1,7 @@
 /**
  * The transport-neutral RPC pipeline, written once for both doors:
  *
- *   [observers] → request log → error mapping → deadline → authentication → authorization → handler
+ *   [observers] → request log → error mapping → deadline → authentication → consistency → authorization → handler
  *
  * Each step is a connect `Interceptor` over the call's ContextValues, so:
  * - the Connect/gRPC-web door (connect-node) passes
@@ -40,6 +40,7 @@ import type { CertificateCaller } from "../auth/certificate-caller.ts";
 import { compileAccessRules, type AccessRules } from "./access-rules.ts";
 import { createAuthenticationInterceptor, type CallerVerifier } from "./authentication-interceptor.ts";
 import { createAuthorizationInterceptor } from "./authorization-interceptor.ts";
+import { createConsistencyInterceptor } from "./consistency-interceptor.ts";
 import { createDeadlineInterceptor } from "./deadline-interceptor.ts";
 import { createErrorMappingInterceptor } from "./error-interceptor.ts";
 import { createRequestLogInterceptor } from "./request-log-interceptor.ts";
@@ -112,14 +113,11 @@ type AnyFn = (req: AnyRequest) => Promise<AnyResponse>;
 /** Builds the pipeline; throws if a method's access rule cannot be enforced as declared. */
 export function createRpcPipeline(deps: RpcPipelineDeps): RpcPipeline {
   const rules = compileAccessRules(deps.services);
-  const outer: Interceptor[] = [
-    ...(deps.observers ?? []),
-    createRequestLogInterceptor(deps.logger),
-    createErrorMappingInterceptor(),
-  ];
+  const outer: Interceptor[] = [...(deps.observers ?? []), createRequestLogInterceptor(deps.logger), createErrorMappingInterceptor()];
   const inner: Interceptor[] = [
     createDeadlineInterceptor(),
     createAuthenticationInterceptor(deps.verifier, deps.certificateCaller),
+    createConsistencyInterceptor(),
     createAuthorizationInterceptor(rules, deps.access),
   ];
   const interceptors = [...outer, ...inner];

@@ -5,10 +5,13 @@
  * reads what is inside; no layer above it names the driver.
  */
 import { MongoClient, type Db } from "mongodb";
+import type { ClusterTime } from "../domain/consistency.ts";
 
 export interface Database {
   readonly client: MongoClient;
   readonly db: Db;
+  /** Told the cluster time of every transaction `runTransaction` commits through this handle. */
+  readonly onCommit?: (time: ClusterTime) => void;
 }
 
 /** The database name: the one in the URI path, else "roster". */
@@ -34,6 +37,14 @@ export function createDatabase(
 ): Database {
   const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMs,
+    // Polled heartbeats (every 10 s, every 0.5 s while an operation waits for
+    // a server). With the default ("auto"), against a server whose hello
+    // carries no topologyVersion (the embedded store), a network error seen
+    // first by an operation — the read model's change stream always has one
+    // in flight — left the driver's monitor silent for good: after the store
+    // was stopped and restarted, every operation failed for minutes
+    // (test/read-model/two-processes.test.ts); polled, it reconnects at once.
+    serverMonitoringMode: "poll",
     appName: options.appName,
     monitorCommands: options.monitorCommands ?? false,
   });

@@ -11,7 +11,7 @@
  * succeed (last-admin removal, a child created while its parent is deleted)
  * write the same document and conflict.
  */
-import type { ObjectId } from "mongodb";
+import { ObjectId } from "mongodb";
 import type {
   AclEntry,
   GrantablePermission,
@@ -22,6 +22,7 @@ import type {
   Role,
   Visibility,
 } from "../domain/model.ts";
+import type { MembershipStanding } from "../domain/membership-standing.ts";
 
 export const collectionNames = {
   groups: "groups",
@@ -179,6 +180,39 @@ export function membershipFromDoc(doc: MembershipDoc): MembershipRecord {
     createTime: doc.createTime,
     updateTime: doc.updateTime,
     createdBy: doc.createdBy,
+  };
+}
+
+/**
+ * A membership with the id of its document (change events name a changed or
+ * removed membership by it alone) and its standing when the document has
+ * one (issue 14's `status` and `expireTime`: domain/membership-standing.ts).
+ */
+export interface StoredMembership extends MembershipRecord, MembershipStanding {
+  readonly id: string;
+}
+
+/** The string form of a document id (an ObjectId's hex), as change events' document keys are matched on. */
+export function documentIdOf(id: unknown): string {
+  return id instanceof ObjectId ? id.toHexString() : JSON.stringify(id);
+}
+
+export function storedMembershipFromDoc(doc: MembershipDoc): StoredMembership {
+  const standing = doc as { status?: unknown; expireTime?: unknown };
+  return {
+    ...membershipFromDoc(doc),
+    id: documentIdOf(doc._id),
+    ...(typeof standing.status === "string" ? { status: standing.status } : {}),
+    ...(standing.expireTime instanceof Date ? { expireTime: standing.expireTime } : {}),
+  };
+}
+
+/** The document of a stored membership (without its `_id`), standing included: what an update event is applied to. */
+export function storedMembershipToDoc(membership: StoredMembership): MembershipDoc & MembershipStanding {
+  return {
+    ...membershipToDoc(membership),
+    ...(membership.status === undefined ? {} : { status: membership.status }),
+    ...(membership.expireTime === undefined ? {} : { expireTime: membership.expireTime }),
   };
 }
 

@@ -52,6 +52,12 @@ function isUnreachable(error: unknown): boolean {
   );
 }
 
+/** The client was closed (the process is stopping): nothing will work on it again. */
+export function isClosedClientError(error: unknown): boolean {
+  const cause = error instanceof RosterError ? error.cause : error;
+  return cause instanceof MongoClientClosedError || cause instanceof MongoTopologyClosedError || cause instanceof MongoNotConnectedError;
+}
+
 /**
  * Turns a driver error into a RosterError where Roster has a meaning for it:
  * a unique-index violation → already_exists (`duplicateMessage`, which only

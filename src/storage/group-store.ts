@@ -17,6 +17,7 @@ import {
   type GroupDoc,
   type GroupNode,
 } from "./documents.ts";
+import { compareByCodePoint } from "../domain/text-length.ts";
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
 
@@ -152,9 +153,7 @@ export function createGroupStore({ db }: Database): GroupStore {
     },
 
     async getLiveBySlug(namespace, slug, call) {
-      const doc = await driverCall(() =>
-        groups.findOne({ namespace, slug, state: "ACTIVE" }, operationOptions(call)),
-      );
+      const doc = await driverCall(() => groups.findOne({ namespace, slug, state: "ACTIVE" }, operationOptions(call)));
       return doc === null ? undefined : groupFromDoc(doc);
     },
 
@@ -162,19 +161,14 @@ export function createGroupStore({ db }: Database): GroupStore {
       const states = new Map<string, GroupState>();
       if (ids.length === 0) return states;
       const docs = await driverCall(() =>
-        groups
-          .find({ _id: { $in: [...ids] } }, { ...operationOptions(call), projection: { _id: 1, state: 1 } })
-          .toArray(),
+        groups.find({ _id: { $in: [...ids] } }, { ...operationOptions(call), projection: { _id: 1, state: 1 } }).toArray(),
       );
       for (const doc of docs) states.set(doc._id, doc.state);
       return states;
     },
 
     async insert(group, call) {
-      await driverCall(
-        () => groups.insertOne(groupToDoc(group), operationOptions(call)),
-        slugTakenMessage(group.namespace, group.slug),
-      );
+      await driverCall(() => groups.insertOne(groupToDoc(group), operationOptions(call)), slugTakenMessage(group.namespace, group.slug));
     },
 
     async applyChanges(current, changes, call) {
@@ -213,9 +207,7 @@ export function createGroupStore({ db }: Database): GroupStore {
     },
 
     async bumpMembership(id, delta, call) {
-      await driverCall(() =>
-        groups.updateOne({ _id: id }, { $inc: { memberCount: delta, membershipVersion: 1 } }, operationOptions(call)),
-      );
+      await driverCall(() => groups.updateOne({ _id: id }, { $inc: { memberCount: delta, membershipVersion: 1 } }, operationOptions(call)));
     },
 
     async touchChildren(id, call) {
@@ -228,10 +220,7 @@ export function createGroupStore({ db }: Database): GroupStore {
 
     async maxDescendantDepth(id, call) {
       const deepest = await driverCall(() =>
-        groups.findOne(
-          { ancestorIds: id },
-          { ...operationOptions(call), sort: { depth: -1 }, projection: { _id: 1, depth: 1 } },
-        ),
+        groups.findOne({ ancestorIds: id }, { ...operationOptions(call), sort: { depth: -1 }, projection: { _id: 1, depth: 1 } }),
       );
       return deepest === null ? 0 : deepest.depth;
     },
@@ -243,17 +232,11 @@ export function createGroupStore({ db }: Database): GroupStore {
       for (let level = 0; frontier.size > 0 && level <= 64; level++) {
         const parents = [...frontier.keys()];
         const children = await driverCall(() =>
-          groups
-            .find({ parentId: { $in: parents } }, { ...operationOptions(call), projection: { _id: 1, parentId: 1 } })
-            .toArray(),
+          groups.find({ parentId: { $in: parents } }, { ...operationOptions(call), projection: { _id: 1, parentId: 1 } }).toArray(),
         );
         for (const [parentId, chain] of frontier) {
           await driverCall(() =>
-            groups.updateMany(
-              { parentId },
-              { $set: { ancestorIds: [...chain], depth: chain.length } },
-              operationOptions(call),
-            ),
+            groups.updateMany({ parentId }, { $set: { ancestorIds: [...chain], depth: chain.length } }, operationOptions(call)),
           );
         }
         const next = new Map<string, readonly string[]>();
@@ -271,9 +254,7 @@ export function createGroupStore({ db }: Database): GroupStore {
         permission === undefined
           ? { "acl.principal": { $in: [...principals] }, state: "ACTIVE" }
           : { acl: { $elemMatch: { principal: { $in: [...principals] }, permission } }, state: "ACTIVE" };
-      const docs = await driverCall(() =>
-        groups.find(filter, { ...operationOptions(call), projection: { _id: 1 } }).toArray(),
-      );
+      const docs = await driverCall(() => groups.find(filter, { ...operationOptions(call), projection: { _id: 1 } }).toArray());
       return docs.map((doc) => doc._id);
     },
 
@@ -282,9 +263,7 @@ export function createGroupStore({ db }: Database): GroupStore {
       const sort: Sort = order.field === "sortName" ? { sortName: direction, _id: direction } : { createTime: direction, _id: direction };
       const clauses = criteriaClauses(criteria);
       if (after !== undefined) clauses.push(keysetClause(order, after));
-      const docs = await driverCall(() =>
-        groups.find({ $and: clauses }, { ...operationOptions(call), sort, limit }).toArray(),
-      );
+      const docs = await driverCall(() => groups.find({ $and: clauses }, { ...operationOptions(call), sort, limit }).toArray());
       return docs.map(groupFromDoc);
     },
 
@@ -353,4 +332,43 @@ function keysetClause(order: GroupListOrder, after: GroupKeyset): Filter<GroupDo
   return {
     $or: [{ [field]: { [beyond]: after.key } }, { [field]: after.key, _id: { [beyond]: after.id } }],
   };
+}
+
+/*
+ * The same ListGroups filters and order evaluated on a group in memory (the
+ * read model's listing), next to the query they mirror so that the two stay
+ * one definition: `criteriaClauses` without the scope, `listPage`'s sort and
+ * `keysetClause`.
+ */
+
+/** The test of `criteria`'s filters other than the scope (state, namespace, parent, text) on a group. */
+export function listFilterOf(criteria: GroupListCriteria): (group: GroupNode) => boolean {
+  const pattern = criteria.text === "" ? undefined : new RegExp(escapeRegex(criteria.text), "i");
+  return (group) =>
+    (group.state === "ACTIVE" || criteria.includeDeleted) &&
+    (criteria.namespace === undefined || group.namespace === criteria.namespace) &&
+    (criteria.parentId === undefined || group.parentId === criteria.parentId) &&
+    (pattern === undefined || pattern.test(group.slug) || pattern.test(group.displayName) || pattern.test(group.description));
+}
+
+/** A group's position in a listing order: its sort key (lower-cased name, or create time in ms) and id. */
+export interface ListPosition {
+  readonly key: string | number;
+  readonly id: string;
+}
+
+/** The position of `group` in `order`. */
+export function listPositionOf(group: GroupNode, order: GroupListOrder): ListPosition {
+  return { key: order.field === "sortName" ? sortNameOf(group.displayName) : group.createTime.getTime(), id: group.id };
+}
+
+/** The position of a keyset (the last group of a page) in `order`. */
+export function keysetPosition(after: GroupKeyset): ListPosition {
+  return { key: after.key instanceof Date ? after.key.getTime() : after.key, id: after.id };
+}
+
+/** Compares positions in ascending order, as the store's indexes do (strings by code point). */
+export function compareListPositions(a: ListPosition, b: ListPosition): number {
+  const byKey = typeof a.key === "number" && typeof b.key === "number" ? a.key - b.key : compareByCodePoint(String(a.key), String(b.key));
+  return byKey !== 0 ? byKey : compareByCodePoint(a.id, b.id);
 }

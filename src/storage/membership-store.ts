@@ -5,9 +5,18 @@
  * groups are in these groups?), one indexed `$in` query per level.
  */
 import type { Collection, Filter } from "mongodb";
+import type { ClusterTime } from "../domain/consistency.ts";
 import type { Database } from "./database.ts";
 import type { MembershipRecord, Role } from "../domain/model.ts";
-import { collectionNames, membershipFromDoc, membershipToDoc, type MembershipDoc } from "./documents.ts";
+import { clusterTimeOf } from "./cluster-time.ts";
+import {
+  collectionNames,
+  membershipFromDoc,
+  membershipToDoc,
+  storedMembershipFromDoc,
+  type MembershipDoc,
+  type StoredMembership,
+} from "./documents.ts";
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
 
@@ -31,6 +40,11 @@ export interface MembershipStore {
   countMembers(groupId: string, role: Role | undefined, call: StoreCall): Promise<number>;
   /** Upward step: every membership of any of `members`. */
   edgesOfMembers(members: readonly string[], call: StoreCall): Promise<MembershipEdge[]>;
+  /**
+   * Every membership of any of `members`, with document ids, and the cluster
+   * time of the state read (the read model follows changes after it).
+   */
+  membershipsOfMembers(members: readonly string[], call: StoreCall): Promise<{ time: ClusterTime; memberships: StoredMembership[] }>;
   /** Downward step: the `group:` members of any of `groupIds`. */
   groupEdgesOf(groupIds: readonly string[], call: StoreCall): Promise<MembershipRecord[]>;
   /** One keyset page of a group's direct members ordered by member, strictly after `afterMember`. */
@@ -54,13 +68,14 @@ export interface MembershipStore {
  * in code-point order; `service:` and `user:` principals all sort after it.
  */
 const groupMemberEnd = "group;";
-const groupMemberRange = { $gte: "group:", $lt: groupMemberEnd };
+/** The filter on `member` that selects `group:<id>` members only. */
+export const groupMemberRange = { $gte: "group:", $lt: groupMemberEnd };
 
 export function memberExistsMessage(groupId: string, member: string): string {
   return `${member} is already a member of group "${groupId}"`;
 }
 
-export function createMembershipStore({ db }: Database): MembershipStore {
+export function createMembershipStore({ client, db }: Database): MembershipStore {
   const memberships: Collection<MembershipDoc> = db.collection<MembershipDoc>(collectionNames.memberships);
 
   const store: MembershipStore = {
@@ -105,13 +120,25 @@ export function createMembershipStore({ db }: Database): MembershipStore {
       if (members.length === 0) return [];
       const docs = await driverCall(() =>
         memberships
-          .find(
-            { member: { $in: [...members] } },
-            { ...operationOptions(call), projection: { _id: 0, groupId: 1, member: 1, role: 1 } },
-          )
+          .find({ member: { $in: [...members] } }, { ...operationOptions(call), projection: { _id: 0, groupId: 1, member: 1, role: 1 } })
           .toArray(),
       );
       return docs.map((doc) => ({ groupId: doc.groupId, member: doc.member, role: doc.role }));
+    },
+
+    async membershipsOfMembers(members, call) {
+      // An explicit (causally consistent) session: its operationTime after the read is the time read at.
+      const session = client.startSession();
+      try {
+        const docs = await driverCall(() =>
+          memberships.find({ member: { $in: [...members] } }, { ...operationOptions(call), session }).toArray(),
+        );
+        const time = session.operationTime;
+        if (time === undefined) throw new Error("the database reported no operationTime for a read");
+        return { time: clusterTimeOf(time), memberships: docs.map(storedMembershipFromDoc) };
+      } finally {
+        await session.endSession();
+      }
     },
 
     async groupEdgesOf(groupIds, call) {
@@ -125,9 +152,7 @@ export function createMembershipStore({ db }: Database): MembershipStore {
       const filter: Filter<MembershipDoc> = { groupId };
       if (role !== undefined) filter.role = role;
       if (afterMember !== undefined) filter.member = { $gt: afterMember };
-      const docs = await driverCall(() =>
-        memberships.find(filter, { ...operationOptions(call), sort: { member: 1 }, limit }).toArray(),
-      );
+      const docs = await driverCall(() => memberships.find(filter, { ...operationOptions(call), sort: { member: 1 }, limit }).toArray());
       return docs.map(membershipFromDoc);
     },
 

@@ -5,6 +5,7 @@
  * and a cancelled request stops between round trips.
  */
 import type { ClientSession } from "mongodb";
+import type { ClusterTime } from "../domain/consistency.ts";
 import { deadlineExceeded } from "../domain/errors.ts";
 
 export interface StoreCall {
@@ -14,6 +15,12 @@ export interface StoreCall {
   readonly deadline?: number;
   /** Aborted when the request is cancelled. */
   readonly signal?: AbortSignal;
+  /**
+   * Told the cluster time of each transaction `runTransaction` commits for
+   * this call (the consistency token of the write, and the process's own
+   * last write that its read model must have applied before it answers).
+   */
+  readonly onCommit?: (time: ClusterTime) => void;
 }
 
 /** A StoreCall with no session and no deadline, for start-up work and tests. */

@@ -6,6 +6,7 @@
  */
 import { WriteConcern, type ClientSession, type MongoClient } from "mongodb";
 import { deadlineExceeded } from "../domain/errors.ts";
+import { clusterTimeOf } from "./cluster-time.ts";
 import type { Database } from "./database.ts";
 import { translateDriverError } from "./driver-errors.ts";
 import { ensureTimeLeft, type StoreCall } from "./store-call.ts";
@@ -17,20 +18,17 @@ const defaultTransactionBudgetMs = 30_000;
  * Runs `work` in a snapshot transaction with majority writes, retrying it on
  * write conflicts until the deadline. `work` receives a StoreCall carrying the
  * session and must pass it to every store operation, and must be safe to run
- * more than once (it re-reads what it depends on).
+ * more than once (it re-reads what it depends on). Once committed, the
+ * commit's cluster time (the session's operationTime after the commit) goes
+ * to `database.onCommit` and `call.onCommit`.
  */
-export async function runTransaction<T>(
-  database: Database,
-  call: StoreCall,
-  work: (txCall: StoreCall) => Promise<T>,
-): Promise<T> {
+export async function runTransaction<T>(database: Database, call: StoreCall, work: (txCall: StoreCall) => Promise<T>): Promise<T> {
   ensureTimeLeft(call);
   const deadline = call.deadline ?? Date.now() + defaultTransactionBudgetMs;
   const session = startSession(database.client);
   try {
-    const txCall: StoreCall =
-      call.signal === undefined ? { session, deadline } : { session, deadline, signal: call.signal };
-    return await session.withTransaction(
+    const txCall: StoreCall = call.signal === undefined ? { session, deadline } : { session, deadline, signal: call.signal };
+    const result = await session.withTransaction(
       async () => {
         if (Date.now() >= deadline) throw deadlineExceeded("deadline exceeded while retrying a conflicting change");
         return work(txCall);
@@ -41,6 +39,12 @@ export async function runTransaction<T>(
         maxCommitTimeMS: Math.max(1, Math.ceil(deadline - Date.now())),
       },
     );
+    if (session.operationTime !== undefined) {
+      const time = clusterTimeOf(session.operationTime);
+      database.onCommit?.(time);
+      call.onCommit?.(time);
+    }
+    return result;
   } catch (error) {
     throw translateDriverError(error);
   } finally {

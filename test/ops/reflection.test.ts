@@ -113,25 +113,29 @@ describe.each<ReflectionVersion>(["v1", "v1alpha"])("grpc.reflection.%s", (versi
     expect([...response.services].sort()).toEqual(expectedServices);
   });
 
-  it.each(rosterServices.map((s) => [s.typeName, s] as const))("describes every method of %s with its request and response types", async (name, service) => {
-    const registry = await resolveSymbol(session, name);
-    const described = registry.getService(name);
-    expect(described, `${name} not in the returned descriptors`).toBeDefined();
-    if (described === undefined) return;
-    expect(described.methods.map((m) => m.name)).toEqual(service.methods.map((m) => m.name));
-    for (const method of service.methods) {
-      const got = described.method[method.localName];
-      expect(got?.input.typeName, method.name).toBe(method.input.typeName);
-      expect(got?.output.typeName, method.name).toBe(method.output.typeName);
-      expect(got?.methodKind, method.name).toBe(method.methodKind);
-      // Side-effect-free RPCs stay marked so (Connect clients may use GET for them).
-      expect(got?.idempotency, method.name).toBe(method.idempotency);
-      // Request fields survive, including message types from other files (grpcurl -d '{json}').
-      expect(got?.input.fields.map((f) => [f.name, f.fieldKind, f.message?.typeName ?? f.enum?.typeName]), method.name).toEqual(
-        method.input.fields.map((f) => [f.name, f.fieldKind, f.message?.typeName ?? f.enum?.typeName]),
-      );
-    }
-  });
+  it.each(rosterServices.map((s) => [s.typeName, s] as const))(
+    "describes every method of %s with its request and response types",
+    async (name, service) => {
+      const registry = await resolveSymbol(session, name);
+      const described = registry.getService(name);
+      expect(described, `${name} not in the returned descriptors`).toBeDefined();
+      if (described === undefined) return;
+      expect(described.methods.map((m) => m.name)).toEqual(service.methods.map((m) => m.name));
+      for (const method of service.methods) {
+        const got = described.method[method.localName];
+        expect(got?.input.typeName, method.name).toBe(method.input.typeName);
+        expect(got?.output.typeName, method.name).toBe(method.output.typeName);
+        expect(got?.methodKind, method.name).toBe(method.methodKind);
+        // Side-effect-free RPCs stay marked so (Connect clients may use GET for them).
+        expect(got?.idempotency, method.name).toBe(method.idempotency);
+        // Request fields survive, including message types from other files (grpcurl -d '{json}').
+        expect(
+          got?.input.fields.map((f) => [f.name, f.fieldKind, f.message?.typeName ?? f.enum?.typeName]),
+          method.name,
+        ).toEqual(method.input.fields.map((f) => [f.name, f.fieldKind, f.message?.typeName ?? f.enum?.typeName]));
+      }
+    },
+  );
 
   it("describes a single method and a message (grpcurl describe roster.v1.GroupService.GetGroup / roster.v1.Group)", async () => {
     const byMethod = await resolveSymbol(session, "roster.v1.GroupService.GetGroup");
@@ -154,7 +158,9 @@ describe.each<ReflectionVersion>(["v1", "v1alpha"])("grpc.reflection.%s", (versi
     );
     expect(health.getMessage("grpc.health.v1.HealthListResponse")?.field["statuses"]?.fieldKind).toBe("map");
     const reflection = await resolveSymbol(session, `grpc.reflection.${version}.ServerReflection`);
-    expect(reflection.getService(`grpc.reflection.${version}.ServerReflection`)?.methods.map((m) => m.name)).toEqual(["ServerReflectionInfo"]);
+    expect(reflection.getService(`grpc.reflection.${version}.ServerReflection`)?.methods.map((m) => m.name)).toEqual([
+      "ServerReflectionInfo",
+    ]);
   });
 
   it("builds every file it lists, with every import, in a strict descriptor pool", async () => {
@@ -173,6 +179,7 @@ describe.each<ReflectionVersion>(["v1", "v1alpha"])("grpc.reflection.%s", (versi
       "roster/v1/access.proto",
       "roster/v1/change.proto",
       "roster/v1/change_service.proto",
+      "roster/v1/consistency.proto",
       "roster/v1/group.proto",
       "roster/v1/group_service.proto",
       "roster/v1/membership.proto",
@@ -220,18 +227,22 @@ describe.each<ReflectionVersion>(["v1", "v1alpha"])("grpc.reflection.%s", (versi
   );
 
   it("finds the access extension by extendee and number, and lists MethodOptions' extension numbers", async () => {
-    const byExtension = files(await session.ask({ fileContainingExtension: { containingType: "google.protobuf.MethodOptions", extensionNumber: 50001 } }));
+    const byExtension = files(
+      await session.ask({ fileContainingExtension: { containingType: "google.protobuf.MethodOptions", extensionNumber: 50001 } }),
+    );
     expect(byExtension[0]?.name).toBe("roster/v1/access.proto");
     expect(await session.ask({ allExtensionNumbersOfType: "google.protobuf.MethodOptions" })).toEqual({
       kind: "extensionNumbers",
       baseTypeName: "google.protobuf.MethodOptions",
       numbers: [50001],
     });
-    expect(await session.ask({ fileContainingExtension: { containingType: "google.protobuf.MethodOptions", extensionNumber: 7 } })).toEqual({
-      kind: "error",
-      code: grpc.status.NOT_FOUND,
-      message: "Extension not found: google.protobuf.MethodOptions(7)",
-    });
+    expect(await session.ask({ fileContainingExtension: { containingType: "google.protobuf.MethodOptions", extensionNumber: 7 } })).toEqual(
+      {
+        kind: "error",
+        code: grpc.status.NOT_FOUND,
+        message: "Extension not found: google.protobuf.MethodOptions(7)",
+      },
+    );
   });
 
   it("sends a file's imports once per stream, the requested file always", async () => {

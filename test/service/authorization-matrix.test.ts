@@ -110,7 +110,11 @@ function requestFor(rpc: string, caller: string, door: Door): { method: DescMeth
     case "ListGroups":
       return { method: m(rpc), request: {}, target: g };
     case "UpdateGroup":
-      return { method: m(rpc), request: { group: { id: g, displayName: `G by ${caller}` }, updateMask: { paths: ["display_name"] } }, target: g };
+      return {
+        method: m(rpc),
+        request: { group: { id: g, displayName: `G by ${caller}` }, updateMask: { paths: ["display_name"] } },
+        target: g,
+      };
     case "DeleteGroup":
       return { method: m(rpc), request: { id: world.deleteTargets[tag] ?? "" }, target: world.deleteTargets[tag] ?? "" };
     case "UndeleteGroup":
@@ -125,7 +129,8 @@ function requestFor(rpc: string, caller: string, door: Door): { method: DescMeth
           groupId: g,
           entries: world.acl.map((e) => ({
             principal: e.principal,
-            permission: e.permission === "WRITE" ? ProtoPermission.WRITE : e.permission === "READ" ? ProtoPermission.READ : ProtoPermission.MANAGE,
+            permission:
+              e.permission === "WRITE" ? ProtoPermission.WRITE : e.permission === "READ" ? ProtoPermission.READ : ProtoPermission.MANAGE,
           })),
         },
         target: g,
@@ -202,9 +207,21 @@ function optionsFor(caller: string): RpcOptions {
   return { token };
 }
 
-async function run(door: Door, rpc: string, caller: string): Promise<{ code: string; details: string; target: string; response?: unknown }> {
+/** The read RPCs: those whose request takes a `consistency` (the others always decide on the database). */
+function isRead(rpc: string): boolean {
+  const method = [...GroupService.methods, ...MembershipService.methods].find((x) => x.name === rpc);
+  return method?.input.fields.some((field) => field.name === "consistency") === true;
+}
+
+async function run(
+  door: Door,
+  rpc: string,
+  caller: string,
+  consistency: "default" | "fully_consistent" = "default",
+): Promise<{ code: string; details: string; target: string; response?: unknown }> {
   const { method, request, target } = requestFor(rpc, caller, door);
-  return door === "gRPC" ? { ...(await runGrpc(roster.client, method, request, caller)), target } : { ...(await runConnect(method, request, caller)), target };
+  const asked = consistency === "default" ? request : { ...request, consistency: { requirement: { case: "fullyConsistent", value: true } } };
+  return door === "gRPC" ? { ...(await runGrpc(roster.client, method, asked, caller)), target } : { ...(await runConnect(method, asked, caller)), target };
 }
 
 async function runGrpc(
@@ -261,7 +278,8 @@ describe.each(doors)("authorization matrix over %s", (door) => {
     const result = await run(door, rpc, caller);
     expect(result.code, result.details).toBe(expected);
     if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
-    if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
+    if (expected === PD)
+      expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
     if (rpc === "CheckMemberships") {
       const checkExpected = matrix["CheckMembership"]?.codes[callers.indexOf(caller)];
       const response = result.response as { checks: { groupId: string }[]; missingIds: string[] };
@@ -297,6 +315,18 @@ describe.each(doors)("authorization matrix over %s", (door) => {
       for (const part of token.split(".")) expect(result.details).not.toContain(part);
     }
     if (caller === "malformed token") expect(result.details).not.toContain("not-a-jwt");
+  });
+
+  // The same read cases answered by the database (fully_consistent) and by
+  // the read model (the default), one right after the other: the same code,
+  // message and response, so both paths decide identically.
+  const readCases = cases.filter(({ rpc }) => isRead(rpc));
+  it.each(readCases)("$rpc by $caller → $expected, with fully_consistent as with the read model", async ({ rpc, caller, expected }) => {
+    await roster.server.app.readModel?.whenServing();
+    const database = await run(door, rpc, caller, "fully_consistent");
+    expect(database.code, database.details).toBe(expected);
+    const model = await run(door, rpc, caller);
+    expect(model).toEqual(database);
   });
 
   it("logged one line per call above, and never a token", () => {

@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 /** Server-generated values, replaced by stable placeholders before comparing protocols. */
-const generatedKeys = new Set(["id", "groupId", "parentId", "etag", "createTime", "updateTime", "deleteTime"]);
+const generatedKeys = new Set(["consistencyToken", "id", "groupId", "parentId", "etag", "createTime", "updateTime", "deleteTime"]);
 
 /** Masks ids, etags and times (and the protocol's namespace) so outcomes of different runs compare equal. */
 function mask(outcome: Outcome, namespace: string, ids: Map<string, string>): unknown {
@@ -88,7 +88,12 @@ describe.each(protocolNames)("%s", (protocol) => {
   });
 
   /** Calls and records the masked outcome for the cross-protocol comparison. */
-  async function call(service: typeof GroupService | typeof MembershipService, method: string, request: object, token?: string): Promise<Outcome> {
+  async function call(
+    service: typeof GroupService | typeof MembershipService,
+    method: string,
+    request: object,
+    token?: string,
+  ): Promise<Outcome> {
     const outcome = await client.call(service, method, request, token);
     recorded.push({ call: `${service.name}/${method}`, ...(mask(outcome, namespace, ids) as object) });
     return outcome;
@@ -101,7 +106,14 @@ describe.each(protocolNames)("%s", (protocol) => {
   it("CreateGroup: the caller becomes its first ADMIN", async () => {
     const response = ok(await call(GroupService, "CreateGroup", { group: { namespace, slug: "team", displayName: "Team" } }, alice));
     const group = response["group"] as Record<string, JsonValue>;
-    expect(group).toMatchObject({ namespace, slug: "team", displayName: "Team", createdBy: "user:alice", memberCount: 1, state: "GROUP_STATE_ACTIVE" });
+    expect(group).toMatchObject({
+      namespace,
+      slug: "team",
+      displayName: "Team",
+      createdBy: "user:alice",
+      memberCount: 1,
+      state: "GROUP_STATE_ACTIVE",
+    });
     groupId = group["id"] as string;
     etag = group["etag"] as string;
   });
@@ -143,7 +155,12 @@ describe.each(protocolNames)("%s", (protocol) => {
 
     const seen = ok(await call(GroupService, "GetGroup", { id: groupId }, bob));
     expect(seen["callerAccess"]).toMatchObject({ role: "ROLE_MEMBER" });
-    const update = await call(GroupService, "UpdateGroup", { group: { id: groupId, displayName: "Bob's" }, updateMask: { paths: ["display_name"] } }, bob);
+    const update = await call(
+      GroupService,
+      "UpdateGroup",
+      { group: { id: groupId, displayName: "Bob's" }, updateMask: { paths: ["display_name"] } },
+      bob,
+    );
     expect(update.code).toBe(Code.PermissionDenied);
   });
 
@@ -158,14 +175,26 @@ describe.each(protocolNames)("%s", (protocol) => {
 
   it("RemoveMember of a non-member is NOT_FOUND; DeleteGroup with a stale etag is ABORTED", async () => {
     expect((await call(MembershipService, "RemoveMember", { groupId, member: "user:carol" }, alice)).code).toBe(Code.NotFound);
-    const renamed = ok(await call(GroupService, "UpdateGroup", { group: { id: groupId, displayName: "Team 2" }, updateMask: { paths: ["display_name"] } }, alice));
+    const renamed = ok(
+      await call(
+        GroupService,
+        "UpdateGroup",
+        { group: { id: groupId, displayName: "Team 2" }, updateMask: { paths: ["display_name"] } },
+        alice,
+      ),
+    );
     expect((renamed["group"] as Record<string, JsonValue>)["etag"]).not.toBe(etag);
     expect((await call(GroupService, "DeleteGroup", { id: groupId, etag }, alice)).code).toBe(Code.Aborted);
   });
 
   it("a request above the 4 MiB message limit is RESOURCE_EXHAUSTED (not compared: each door words it its own way)", async () => {
     const huge = "x".repeat(4 * 1024 * 1024 + 1);
-    const outcome = await client.call(GroupService, "CreateGroup", { group: { namespace, slug: "huge", displayName: "Huge", description: huge } }, alice);
+    const outcome = await client.call(
+      GroupService,
+      "CreateGroup",
+      { group: { namespace, slug: "huge", displayName: "Huge", description: huge } },
+      alice,
+    );
     expect(outcome.code).toBe(Code.ResourceExhausted);
     const listed = ok(await client.call(GroupService, "ListGroups", { namespace, query: "huge" }, alice));
     expect(listed["groups"] ?? []).toEqual([]);
@@ -186,7 +215,11 @@ describe("across protocols", () => {
     const seen = new Set(lines.map((line) => `${String(line["door"])}/${String(line["protocol"])}`));
     expect([...seen].sort()).toEqual(["grpc/grpc", "web/connect", "web/grpc-web"]);
     for (const line of lines) {
-      expect(line).toMatchObject({ code: expect.any(String) as unknown, ms: expect.any(Number) as unknown, requestId: expect.any(String) as unknown });
+      expect(line).toMatchObject({
+        code: expect.any(String) as unknown,
+        ms: expect.any(Number) as unknown,
+        requestId: expect.any(String) as unknown,
+      });
       expect(String(line["peer"])).toMatch(/^127\.0\.0\.1:\d+$/);
     }
     const raw = JSON.stringify(stack.logs());
@@ -198,7 +231,9 @@ describe("across protocols", () => {
     const metric = stack.metrics.registry.getSingleMetric("roster_rpc_handled_total");
     const values = (await metric?.get())?.values ?? [];
     const count = (door: string, code: string): number | undefined =>
-      values.find((v) => v.labels["door"] === door && v.labels["method"] === "roster.v1.GroupService/CreateGroup" && v.labels["code"] === code)?.value;
+      values.find(
+        (v) => v.labels["door"] === door && v.labels["method"] === "roster.v1.GroupService/CreateGroup" && v.labels["code"] === code,
+      )?.value;
     expect(count("grpc", "ALREADY_EXISTS")).toBe(1);
     expect(count("web", "ALREADY_EXISTS")).toBe(3);
     expect(count("web", "INVALID_ARGUMENT")).toBe(3);
@@ -207,7 +242,12 @@ describe("across protocols", () => {
   it("the same group read by the same caller is identical through all four", async () => {
     const clients = protocolNames.map((name) => createProtocolClient(name, { grpcAddress: stack.grpcAddress, webUrl: stack.webUrl }));
     try {
-      const created = await clients[0]?.call(GroupService, "CreateGroup", { group: { slug: "shared", displayName: "Shared", labels: { tier: "gold" } } }, alice);
+      const created = await clients[0]?.call(
+        GroupService,
+        "CreateGroup",
+        { group: { slug: "shared", displayName: "Shared", labels: { tier: "gold" } } },
+        alice,
+      );
       if (created?.code !== "OK") throw new Error("CreateGroup failed");
       const id = ((created.response as Record<string, JsonValue>)["group"] as Record<string, JsonValue>)["id"];
       const reads = await Promise.all(clients.map((c) => c.call(GroupService, "GetGroup", { id }, alice)));

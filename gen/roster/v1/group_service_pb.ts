@@ -8,6 +8,8 @@ import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Permission, Role } from "./access_pb.ts";
 import { file_roster_v1_access } from "./access_pb.ts";
+import type { Consistency } from "./consistency_pb.ts";
+import { file_roster_v1_consistency } from "./consistency_pb.ts";
 import type { AclEntry, CallerAccess, Group } from "./group_pb.ts";
 import { file_roster_v1_group } from "./group_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/group_service.proto.
  */
 export const file_roster_v1_group_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1yb3N0ZXIvdjEvZ3JvdXBfc2VydmljZS5wcm90bxIJcm9zdGVyLnYxIoQBChJDcmVhdGVHcm91cFJlcXVlc3QSHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASEgoKcmVxdWVzdF9pZBgCIAEoCRIpCgdtZW1iZXJzGAMgAygLMhgucm9zdGVyLnYxLkluaXRpYWxNZW1iZXISDgoGcmVhc29uGAQgASgJIj4KDUluaXRpYWxNZW1iZXISDgoGbWVtYmVyGAEgASgJEh0KBHJvbGUYAiABKA4yDy5yb3N0ZXIudjEuUm9sZSI2ChNDcmVhdGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIj4KD0dldEdyb3VwUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEc2x1ZxgDIAEoCSJjChBHZXRHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwEi4KDWNhbGxlcl9hY2Nlc3MYAiABKAsyFy5yb3N0ZXIudjEuQ2FsbGVyQWNjZXNzIiQKFUJhdGNoR2V0R3JvdXBzUmVxdWVzdBILCgNpZHMYASADKAkiTwoWQmF0Y2hHZXRHcm91cHNSZXNwb25zZRIgCgZncm91cHMYASADKAsyEC5yb3N0ZXIudjEuR3JvdXASEwoLbWlzc2luZ19pZHMYAiADKAkigwIKEUxpc3RHcm91cHNSZXF1ZXN0EhYKCW5hbWVzcGFjZRgBIAEoCUgAiAEBEhYKCXBhcmVudF9pZBgCIAEoCUgBiAEBEg0KBXF1ZXJ5GAMgASgJEhQKDHNob3dfZGVsZXRlZBgEIAEoCBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCRIQCghvcmRlcl9ieRgHIAEoCRIpCgpwZXJtaXNzaW9uGAggASgOMhUucm9zdGVyLnYxLlBlcm1pc3Npb24SGQoRbWVtYmVyX3ByaW5jaXBhbHMYCSADKAlCDAoKX25hbWVzcGFjZUIMCgpfcGFyZW50X2lkIvkBChJMaXN0R3JvdXBzUmVzcG9uc2USIAoGZ3JvdXBzGAEgAygLMhAucm9zdGVyLnYxLkdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFEkYKDWNhbGxlcl9hY2Nlc3MYBCADKAsyLy5yb3N0ZXIudjEuTGlzdEdyb3Vwc1Jlc3BvbnNlLkNhbGxlckFjY2Vzc0VudHJ5GkwKEUNhbGxlckFjY2Vzc0VudHJ5EgsKA2tleRgBIAEoCRImCgV2YWx1ZRgCIAEoCzIXLnJvc3Rlci52MS5DYWxsZXJBY2Nlc3M6AjgBIoQBChJVcGRhdGVHcm91cFJlcXVlc3QSHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEgwKBGV0YWcYAyABKAkSDgoGcmVhc29uGAQgASgJIjYKE1VwZGF0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXAiPgoSRGVsZXRlR3JvdXBSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBGV0YWcYAiABKAkSDgoGcmVhc29uGAMgASgJIjYKE0RlbGV0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXAiMgoUVW5kZWxldGVHcm91cFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjgKFVVuZGVsZXRlR3JvdXBSZXNwb25zZRIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cCImChJHZXRHcm91cEFjbFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkiSQoTR2V0R3JvdXBBY2xSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMucm9zdGVyLnYxLkFjbEVudHJ5EgwKBGV0YWcYAiABKAkiagoSU2V0R3JvdXBBY2xSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEiQKB2VudHJpZXMYAiADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkSDAoEZXRhZxgDIAEoCRIOCgZyZWFzb24YBCABKAkiSQoTU2V0R3JvdXBBY2xSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMucm9zdGVyLnYxLkFjbEVudHJ5EgwKBGV0YWcYAiABKAkiZAoWSXNzdWVHcm91cFRva2VuUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRImCgN0dGwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iawoXSXNzdWVHcm91cFRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRva2VuX2lkGAMgASgJMo4ICgxHcm91cFNlcnZpY2USZQoLQ3JlYXRlR3JvdXASHS5yb3N0ZXIudjEuQ3JlYXRlR3JvdXBSZXF1ZXN0Gh4ucm9zdGVyLnYxLkNyZWF0ZUdyb3VwUmVzcG9uc2UiF4q1GBMIBhIPZ3JvdXAucGFyZW50X2lkEmMKCEdldEdyb3VwEhoucm9zdGVyLnYxLkdldEdyb3VwUmVxdWVzdBobLnJvc3Rlci52MS5HZXRHcm91cFJlc3BvbnNlIh6QAgGKtRgXCAISAmlkGgluYW1lc3BhY2UiBHNsdWcSYAoOQmF0Y2hHZXRHcm91cHMSIC5yb3N0ZXIudjEuQmF0Y2hHZXRHcm91cHNSZXF1ZXN0GiEucm9zdGVyLnYxLkJhdGNoR2V0R3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJUCgpMaXN0R3JvdXBzEhwucm9zdGVyLnYxLkxpc3RHcm91cHNSZXF1ZXN0Gh0ucm9zdGVyLnYxLkxpc3RHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEpABCgtVcGRhdGVHcm91cBIdLnJvc3Rlci52MS5VcGRhdGVHcm91cFJlcXVlc3QaHi5yb3N0ZXIudjEuVXBkYXRlR3JvdXBSZXNwb25zZSJCirUYPggEEghncm91cC5pZEIOZ3JvdXAucG9saWNpZXNCD2dyb3VwLnBhcmVudF9pZFIPZ3JvdXAucGFyZW50X2lkElgKC0RlbGV0ZUdyb3VwEh0ucm9zdGVyLnYxLkRlbGV0ZUdyb3VwUmVxdWVzdBoeLnJvc3Rlci52MS5EZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEl4KDVVuZGVsZXRlR3JvdXASHy5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlcXVlc3QaIC5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEmEKC0dldEdyb3VwQWNsEh0ucm9zdGVyLnYxLkdldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5HZXRHcm91cEFjbFJlc3BvbnNlIhOQAgGKtRgMCAUSCGdyb3VwX2lkEl4KC1NldEdyb3VwQWNsEh0ucm9zdGVyLnYxLlNldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5TZXRHcm91cEFjbFJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkEmoKD0lzc3VlR3JvdXBUb2tlbhIhLnJvc3Rlci52MS5Jc3N1ZUdyb3VwVG9rZW5SZXF1ZXN0GiIucm9zdGVyLnYxLklzc3VlR3JvdXBUb2tlblJlc3BvbnNlIhCKtRgMCAQSCGdyb3VwX2lkYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_group]);
+  fileDesc("Ch1yb3N0ZXIvdjEvZ3JvdXBfc2VydmljZS5wcm90bxIJcm9zdGVyLnYxIoQBChJDcmVhdGVHcm91cFJlcXVlc3QSHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASEgoKcmVxdWVzdF9pZBgCIAEoCRIpCgdtZW1iZXJzGAMgAygLMhgucm9zdGVyLnYxLkluaXRpYWxNZW1iZXISDgoGcmVhc29uGAQgASgJIj4KDUluaXRpYWxNZW1iZXISDgoGbWVtYmVyGAEgASgJEh0KBHJvbGUYAiABKA4yDy5yb3N0ZXIudjEuUm9sZSJRChNDcmVhdGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAIgASgJImsKD0dldEdyb3VwUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEc2x1ZxgDIAEoCRIrCgtjb25zaXN0ZW5jeRgEIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJjChBHZXRHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwEi4KDWNhbGxlcl9hY2Nlc3MYAiABKAsyFy5yb3N0ZXIudjEuQ2FsbGVyQWNjZXNzIlEKFUJhdGNoR2V0R3JvdXBzUmVxdWVzdBILCgNpZHMYASADKAkSKwoLY29uc2lzdGVuY3kYAiABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiTwoWQmF0Y2hHZXRHcm91cHNSZXNwb25zZRIgCgZncm91cHMYASADKAsyEC5yb3N0ZXIudjEuR3JvdXASEwoLbWlzc2luZ19pZHMYAiADKAkisAIKEUxpc3RHcm91cHNSZXF1ZXN0EhYKCW5hbWVzcGFjZRgBIAEoCUgAiAEBEhYKCXBhcmVudF9pZBgCIAEoCUgBiAEBEg0KBXF1ZXJ5GAMgASgJEhQKDHNob3dfZGVsZXRlZBgEIAEoCBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCRIQCghvcmRlcl9ieRgHIAEoCRIpCgpwZXJtaXNzaW9uGAggASgOMhUucm9zdGVyLnYxLlBlcm1pc3Npb24SGQoRbWVtYmVyX3ByaW5jaXBhbHMYCSADKAkSKwoLY29uc2lzdGVuY3kYCiABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3lCDAoKX25hbWVzcGFjZUIMCgpfcGFyZW50X2lkIvkBChJMaXN0R3JvdXBzUmVzcG9uc2USIAoGZ3JvdXBzGAEgAygLMhAucm9zdGVyLnYxLkdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFEkYKDWNhbGxlcl9hY2Nlc3MYBCADKAsyLy5yb3N0ZXIudjEuTGlzdEdyb3Vwc1Jlc3BvbnNlLkNhbGxlckFjY2Vzc0VudHJ5GkwKEUNhbGxlckFjY2Vzc0VudHJ5EgsKA2tleRgBIAEoCRImCgV2YWx1ZRgCIAEoCzIXLnJvc3Rlci52MS5DYWxsZXJBY2Nlc3M6AjgBIoQBChJVcGRhdGVHcm91cFJlcXVlc3QSHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEgwKBGV0YWcYAyABKAkSDgoGcmVhc29uGAQgASgJIlEKE1VwZGF0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASGQoRY29uc2lzdGVuY3lfdG9rZW4YAiABKAkiPgoSRGVsZXRlR3JvdXBSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBGV0YWcYAiABKAkSDgoGcmVhc29uGAMgASgJIlEKE0RlbGV0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASGQoRY29uc2lzdGVuY3lfdG9rZW4YAiABKAkiMgoUVW5kZWxldGVHcm91cFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIlMKFVVuZGVsZXRlR3JvdXBSZXNwb25zZRIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCSJTChJHZXRHcm91cEFjbFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSKwoLY29uc2lzdGVuY3kYAiABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiSQoTR2V0R3JvdXBBY2xSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMucm9zdGVyLnYxLkFjbEVudHJ5EgwKBGV0YWcYAiABKAkiagoSU2V0R3JvdXBBY2xSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEiQKB2VudHJpZXMYAiADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkSDAoEZXRhZxgDIAEoCRIOCgZyZWFzb24YBCABKAkiZAoTU2V0R3JvdXBBY2xSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMucm9zdGVyLnYxLkFjbEVudHJ5EgwKBGV0YWcYAiABKAkSGQoRY29uc2lzdGVuY3lfdG9rZW4YAyABKAkiZAoWSXNzdWVHcm91cFRva2VuUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRImCgN0dGwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iawoXSXNzdWVHcm91cFRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRva2VuX2lkGAMgASgJMo4ICgxHcm91cFNlcnZpY2USZQoLQ3JlYXRlR3JvdXASHS5yb3N0ZXIudjEuQ3JlYXRlR3JvdXBSZXF1ZXN0Gh4ucm9zdGVyLnYxLkNyZWF0ZUdyb3VwUmVzcG9uc2UiF4q1GBMIBhIPZ3JvdXAucGFyZW50X2lkEmMKCEdldEdyb3VwEhoucm9zdGVyLnYxLkdldEdyb3VwUmVxdWVzdBobLnJvc3Rlci52MS5HZXRHcm91cFJlc3BvbnNlIh6QAgGKtRgXCAISAmlkGgluYW1lc3BhY2UiBHNsdWcSYAoOQmF0Y2hHZXRHcm91cHMSIC5yb3N0ZXIudjEuQmF0Y2hHZXRHcm91cHNSZXF1ZXN0GiEucm9zdGVyLnYxLkJhdGNoR2V0R3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJUCgpMaXN0R3JvdXBzEhwucm9zdGVyLnYxLkxpc3RHcm91cHNSZXF1ZXN0Gh0ucm9zdGVyLnYxLkxpc3RHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEpABCgtVcGRhdGVHcm91cBIdLnJvc3Rlci52MS5VcGRhdGVHcm91cFJlcXVlc3QaHi5yb3N0ZXIudjEuVXBkYXRlR3JvdXBSZXNwb25zZSJCirUYPggEEghncm91cC5pZEIOZ3JvdXAucG9saWNpZXNCD2dyb3VwLnBhcmVudF9pZFIPZ3JvdXAucGFyZW50X2lkElgKC0RlbGV0ZUdyb3VwEh0ucm9zdGVyLnYxLkRlbGV0ZUdyb3VwUmVxdWVzdBoeLnJvc3Rlci52MS5EZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEl4KDVVuZGVsZXRlR3JvdXASHy5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlcXVlc3QaIC5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEmEKC0dldEdyb3VwQWNsEh0ucm9zdGVyLnYxLkdldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5HZXRHcm91cEFjbFJlc3BvbnNlIhOQAgGKtRgMCAUSCGdyb3VwX2lkEl4KC1NldEdyb3VwQWNsEh0ucm9zdGVyLnYxLlNldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5TZXRHcm91cEFjbFJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkEmoKD0lzc3VlR3JvdXBUb2tlbhIhLnJvc3Rlci52MS5Jc3N1ZUdyb3VwVG9rZW5SZXF1ZXN0GiIucm9zdGVyLnYxLklzc3VlR3JvdXBUb2tlblJlc3BvbnNlIhCKtRgMCAQSCGdyb3VwX2lkYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_consistency, file_roster_v1_group]);
 
 /**
  * Request of GroupService.CreateGroup.
@@ -110,6 +112,14 @@ export type CreateGroupResponse = Message<"roster.v1.CreateGroupResponse"> & {
    * @generated from field: roster.v1.Group group = 1;
    */
   group?: Group | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the group from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -145,6 +155,13 @@ export type GetGroupRequest = Message<"roster.v1.GetGroupRequest"> & {
    * @generated from field: string slug = 3;
    */
   slug: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 4;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -194,6 +211,13 @@ export type BatchGetGroupsRequest = Message<"roster.v1.BatchGetGroupsRequest"> &
    * @generated from field: repeated string ids = 1;
    */
   ids: string[];
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 2;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -309,6 +333,13 @@ export type ListGroupsRequest = Message<"roster.v1.ListGroupsRequest"> & {
    * @generated from field: repeated string member_principals = 9;
    */
   memberPrincipals: string[];
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 10;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -419,6 +450,14 @@ export type UpdateGroupResponse = Message<"roster.v1.UpdateGroupResponse"> & {
    * @generated from field: roster.v1.Group group = 1;
    */
   group?: Group | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -476,6 +515,14 @@ export type DeleteGroupResponse = Message<"roster.v1.DeleteGroupResponse"> & {
    * @generated from field: roster.v1.Group group = 1;
    */
   group?: Group | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -526,6 +573,14 @@ export type UndeleteGroupResponse = Message<"roster.v1.UndeleteGroupResponse"> &
    * @generated from field: roster.v1.Group group = 1;
    */
   group?: Group | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -547,6 +602,13 @@ export type GetGroupAclRequest = Message<"roster.v1.GetGroupAclRequest"> & {
    * @generated from field: string group_id = 1;
    */
   groupId: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 2;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -646,6 +708,14 @@ export type SetGroupAclResponse = Message<"roster.v1.SetGroupAclResponse"> & {
    * @generated from field: string etag = 2;
    */
   etag: string;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 3;
+   */
+  consistencyToken: string;
 };
 
 /**

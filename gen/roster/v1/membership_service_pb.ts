@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Role } from "./access_pb.ts";
 import { file_roster_v1_access } from "./access_pb.ts";
+import type { Consistency } from "./consistency_pb.ts";
+import { file_roster_v1_consistency } from "./consistency_pb.ts";
 import type { Membership, MembershipOperation, OperationResult, PrincipalGroup, SyncOptions, SyncSummary } from "./membership_pb.ts";
 import { file_roster_v1_membership } from "./membership_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/membership_service.proto.
  */
 export const file_roster_v1_membership_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiYwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBnJlYXNvbhgEIAEoCSJPChFBZGRNZW1iZXJSZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXASDwoHY3JlYXRlZBgCIAEoCCJHChNSZW1vdmVNZW1iZXJSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIOCgZyZWFzb24YAyABKAkiFgoUUmVtb3ZlTWVtYmVyUmVzcG9uc2UiagoXVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZRIOCgZyZWFzb24YBCABKAkiRQoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKEAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFImoKGkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0EhEKCXByaW5jaXBhbBgBIAEoCRISCgp0cmFuc2l0aXZlGAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImIKG0xpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkucm9zdGVyLnYxLlByaW5jaXBhbEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJSChZDaGVja01lbWJlcnNoaXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJZChdDaGVja01lbWJlcnNoaXBSZXNwb25zZRIRCglpc19tZW1iZXIYASABKAgSHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEgwKBHBhdGgYAyADKAkiVAoXQ2hlY2tNZW1iZXJzaGlwc1JlcXVlc3QSEQoJcHJpbmNpcGFsGAEgASgJEhEKCWdyb3VwX2lkcxgCIAMoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJgChhDaGVja01lbWJlcnNoaXBzUmVzcG9uc2USLwoGY2hlY2tzGAEgAygLMh8ucm9zdGVyLnYxLkdyb3VwTWVtYmVyc2hpcENoZWNrEhMKC21pc3NpbmdfaWRzGAIgAygJIlwKFEdyb3VwTWVtYmVyc2hpcENoZWNrEhAKCGdyb3VwX2lkGAEgASgJEjIKBnJlc3VsdBgCIAEoCzIiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSKRAQoXQmF0Y2hNZW1iZXJzaGlwc1JlcXVlc3QSMwoJb3BlcmF0aW9uGAEgASgLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb25IABImCgRzeW5jGAIgASgLMhYucm9zdGVyLnYxLlN5bmNPcHRpb25zSAASDgoGcmVhc29uGAMgASgJQgkKB21lc3NhZ2UifgoYQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlEiwKBnJlc3VsdBgBIAEoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25SZXN1bHRIABIpCgdzdW1tYXJ5GAIgASgLMhYucm9zdGVyLnYxLlN5bmNTdW1tYXJ5SABCCQoHbWVzc2FnZSJjCh1CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBIyCgpvcGVyYXRpb25zGAEgAygLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb24SDgoGcmVhc29uGAIgASgJIk0KHkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZRIrCgdyZXN1bHRzGAEgAygLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdDLwCAoRTWVtYmVyc2hpcFNlcnZpY2USaAoJQWRkTWVtYmVyEhsucm9zdGVyLnYxLkFkZE1lbWJlclJlcXVlc3QaHC5yb3N0ZXIudjEuQWRkTWVtYmVyUmVzcG9uc2UiIIq1GBwIBBIIZ3JvdXBfaWQqBHJvbGUyBm1lbWJlckgBEmsKDFJlbW92ZU1lbWJlchIeLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0Gh8ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlc3BvbnNlIhqKtRgWCAQSCGdyb3VwX2lkMgZtZW1iZXI4ARJtChBVcGRhdGVNZW1iZXJSb2xlEiIucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0GiMucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXNwb25zZSIQirUYDAgFEghncm91cF9pZBJxCg1HZXRNZW1iZXJzaGlwEh8ucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXF1ZXN0GiAucm9zdGVyLnYxLkdldE1lbWJlcnNoaXBSZXNwb25zZSIdkAIBirUYFggDEghncm91cF9pZDIGbWVtYmVyOAESbQoPTGlzdE1lbWJlcnNoaXBzEiEucm9zdGVyLnYxLkxpc3RNZW1iZXJzaGlwc1JlcXVlc3QaIi5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVzcG9uc2UiE5ACAYq1GAwIAxIIZ3JvdXBfaWQSbwoTTGlzdFByaW5jaXBhbEdyb3VwcxIlLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBomLnJvc3Rlci52MS5MaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJ6Cg9DaGVja01lbWJlcnNoaXASIS5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBoiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSIgkAIBirUYGQgDEghncm91cF9pZDIJcHJpbmNpcGFsOAESZgoQQ2hlY2tNZW1iZXJzaGlwcxIiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBzUmVxdWVzdBojLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBzUmVzcG9uc2UiCZACAYq1GAIIBxJnChBCYXRjaE1lbWJlcnNoaXBzEiIucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0GiMucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIKAEwARJ1ChZCYXRjaFVwZGF0ZU1lbWJlcnNoaXBzEigucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXF1ZXN0Gikucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIYgZwcm90bzM", [file_roster_v1_access, file_roster_v1_membership]);
+  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiYwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBnJlYXNvbhgEIAEoCSJqChFBZGRNZW1iZXJSZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXASDwoHY3JlYXRlZBgCIAEoCBIZChFjb25zaXN0ZW5jeV90b2tlbhgDIAEoCSJHChNSZW1vdmVNZW1iZXJSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIOCgZyZWFzb24YAyABKAkiMQoUUmVtb3ZlTWVtYmVyUmVzcG9uc2USGQoRY29uc2lzdGVuY3lfdG9rZW4YASABKAkiagoXVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZRIOCgZyZWFzb24YBCABKAkiYAoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCSJlChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSKwoLY29uc2lzdGVuY3kYAyABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKxAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIrCgtjb25zaXN0ZW5jeRgGIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIpcBChpMaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBIRCglwcmluY2lwYWwYASABKAkSEgoKdHJhbnNpdGl2ZRgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIrCgtjb25zaXN0ZW5jeRgFIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJiChtMaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2USKgoHZW50cmllcxgBIAMoCzIZLnJvc3Rlci52MS5QcmluY2lwYWxHcm91cBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifwoWQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIRCglwcmluY2lwYWwYAiABKAkSEwoLZGlyZWN0X29ubHkYAyABKAgSKwoLY29uc2lzdGVuY3kYBCABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiWQoXQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2USEQoJaXNfbWVtYmVyGAEgASgIEh0KBHJvbGUYAiABKA4yDy5yb3N0ZXIudjEuUm9sZRIMCgRwYXRoGAMgAygJIoEBChdDaGVja01lbWJlcnNoaXBzUmVxdWVzdBIRCglwcmluY2lwYWwYASABKAkSEQoJZ3JvdXBfaWRzGAIgAygJEhMKC2RpcmVjdF9vbmx5GAMgASgIEisKC2NvbnNpc3RlbmN5GAQgASgLMhYucm9zdGVyLnYxLkNvbnNpc3RlbmN5ImAKGENoZWNrTWVtYmVyc2hpcHNSZXNwb25zZRIvCgZjaGVja3MYASADKAsyHy5yb3N0ZXIudjEuR3JvdXBNZW1iZXJzaGlwQ2hlY2sSEwoLbWlzc2luZ19pZHMYAiADKAkiXAoUR3JvdXBNZW1iZXJzaGlwQ2hlY2sSEAoIZ3JvdXBfaWQYASABKAkSMgoGcmVzdWx0GAIgASgLMiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlc3BvbnNlIpEBChdCYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBIzCglvcGVyYXRpb24YASABKAsyHi5yb3N0ZXIudjEuTWVtYmVyc2hpcE9wZXJhdGlvbkgAEiYKBHN5bmMYAiABKAsyFi5yb3N0ZXIudjEuU3luY09wdGlvbnNIABIOCgZyZWFzb24YAyABKAlCCQoHbWVzc2FnZSJ+ChhCYXRjaE1lbWJlcnNoaXBzUmVzcG9uc2USLAoGcmVzdWx0GAEgASgLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdEgAEikKB3N1bW1hcnkYAiABKAsyFi5yb3N0ZXIudjEuU3luY1N1bW1hcnlIAEIJCgdtZXNzYWdlImMKHUJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXF1ZXN0EjIKCm9wZXJhdGlvbnMYASADKAsyHi5yb3N0ZXIudjEuTWVtYmVyc2hpcE9wZXJhdGlvbhIOCgZyZWFzb24YAiABKAkiaAoeQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1Jlc3BvbnNlEisKB3Jlc3VsdHMYASADKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0EhkKEWNvbnNpc3RlbmN5X3Rva2VuGAIgASgJMvAIChFNZW1iZXJzaGlwU2VydmljZRJoCglBZGRNZW1iZXISGy5yb3N0ZXIudjEuQWRkTWVtYmVyUmVxdWVzdBocLnJvc3Rlci52MS5BZGRNZW1iZXJSZXNwb25zZSIgirUYHAgEEghncm91cF9pZCoEcm9sZTIGbWVtYmVySAESawoMUmVtb3ZlTWVtYmVyEh4ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaHy5yb3N0ZXIudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2UiGoq1GBYIBBIIZ3JvdXBfaWQyBm1lbWJlcjgBEm0KEFVwZGF0ZU1lbWJlclJvbGUSIi5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QaIy5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkEnEKDUdldE1lbWJlcnNoaXASHy5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlcXVlc3QaIC5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlc3BvbnNlIh2QAgGKtRgWCAMSCGdyb3VwX2lkMgZtZW1iZXI4ARJtCg9MaXN0TWVtYmVyc2hpcHMSIS5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBoiLnJvc3Rlci52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZSITkAIBirUYDAgDEghncm91cF9pZBJvChNMaXN0UHJpbmNpcGFsR3JvdXBzEiUucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0GiYucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEnoKD0NoZWNrTWVtYmVyc2hpcBIhLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXF1ZXN0GiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlc3BvbnNlIiCQAgGKtRgZCAMSCGdyb3VwX2lkMglwcmluY2lwYWw4ARJmChBDaGVja01lbWJlcnNoaXBzEiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcHNSZXF1ZXN0GiMucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcHNSZXNwb25zZSIJkAIBirUYAggHEmcKEEJhdGNoTWVtYmVyc2hpcHMSIi5yb3N0ZXIudjEuQmF0Y2hNZW1iZXJzaGlwc1JlcXVlc3QaIy5yb3N0ZXIudjEuQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlIgaKtRgCCAgoATABEnUKFkJhdGNoVXBkYXRlTWVtYmVyc2hpcHMSKC5yb3N0ZXIudjEuQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1JlcXVlc3QaKS5yb3N0ZXIudjEuQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1Jlc3BvbnNlIgaKtRgCCAhiBnByb3RvMw", [file_roster_v1_access, file_roster_v1_consistency, file_roster_v1_membership]);
 
 /**
  * Request of MembershipService.AddMember.
@@ -78,6 +80,14 @@ export type AddMemberResponse = Message<"roster.v1.AddMemberResponse"> & {
    * @generated from field: bool created = 2;
    */
   created: boolean;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 3;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -129,6 +139,13 @@ export const RemoveMemberRequestSchema: GenMessage<RemoveMemberRequest> = /*@__P
  * @generated from message roster.v1.RemoveMemberResponse
  */
 export type RemoveMemberResponse = Message<"roster.v1.RemoveMemberResponse"> & {
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 1;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -193,6 +210,14 @@ export type UpdateMemberRoleResponse = Message<"roster.v1.UpdateMemberRoleRespon
    * @generated from field: roster.v1.Membership membership = 1;
    */
   membership?: Membership | undefined;
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the change from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**
@@ -221,6 +246,13 @@ export type GetMembershipRequest = Message<"roster.v1.GetMembershipRequest"> & {
    * @generated from field: string member = 2;
    */
   member: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 3;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -291,6 +323,13 @@ export type ListMembershipsRequest = Message<"roster.v1.ListMembershipsRequest">
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 6;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -374,6 +413,13 @@ export type ListPrincipalGroupsRequest = Message<"roster.v1.ListPrincipalGroupsR
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 5;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -437,6 +483,13 @@ export type CheckMembershipRequest = Message<"roster.v1.CheckMembershipRequest">
    * @generated from field: bool direct_only = 3;
    */
   directOnly: boolean;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 4;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -468,7 +521,8 @@ export type CheckMembershipResponse = Message<"roster.v1.CheckMembershipResponse
 
   /**
    * Group ids from the principal's direct group up to group_id (one entry
-   * for a direct member); empty when not a member.
+   * for a direct member); empty when not a member. When asking about someone
+   * else, the groups on the way that the caller cannot see are left out.
    *
    * @generated from field: repeated string path = 3;
    */
@@ -508,6 +562,13 @@ export type CheckMembershipsRequest = Message<"roster.v1.CheckMembershipsRequest
    * @generated from field: bool direct_only = 3;
    */
   directOnly: boolean;
+
+  /**
+   * How fresh the answer must be; unset means minimize_latency.
+   *
+   * @generated from field: roster.v1.Consistency consistency = 4;
+   */
+  consistency?: Consistency | undefined;
 };
 
 /**
@@ -702,6 +763,14 @@ export type BatchUpdateMembershipsResponse = Message<"roster.v1.BatchUpdateMembe
    * @generated from field: repeated roster.v1.OperationResult results = 1;
    */
   results: OperationResult[];
+
+  /**
+   * The commit's consistency token: send it in a read's
+   * consistency.at_least_as_fresh to read the changes from any replica.
+   *
+   * @generated from field: string consistency_token = 2;
+   */
+  consistencyToken: string;
 };
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The web door's plain-HTTP endpoints for operators and orchestrators:
  * `GET /healthz` (the process is up and serving HTTP), `GET /readyz` (the
- * database is reachable and shutdown has not begun: send traffic here) and
+ * database is reachable and shutdown has not begun: send traffic here; a
+ * replica whose read model is behind stays ready, because it answers from
+ * the database meanwhile, and its body says so) and
  * `GET /metrics` (Prometheus text); and for services that verify Roster's
  * group tokens, `GET /.well-known/jwks.json` (the public signing key, RFC
  * 7517). None needs a token.
@@ -11,6 +13,8 @@ import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 export interface OpsEndpointDeps {
   /** Database reachable and not shutting down. */
   readonly isReady: () => boolean;
+  /** A line about how reads are served (the read model's state), appended to `/readyz`'s body. */
+  readonly readDetail?: () => string | undefined;
   /** True once the door began draining. */
   readonly isDraining: () => boolean;
   readonly renderMetrics: () => Promise<{ readonly contentType: string; readonly body: string }>;
@@ -50,7 +54,10 @@ export function createOpsEndpoints(deps: OpsEndpointDeps): (req: NodeServerReque
       case "/readyz":
         if (deps.isDraining()) text(res, 503, "not ready: shutting down\n");
         else if (!deps.isReady()) text(res, 503, "not ready: database unreachable\n");
-        else text(res, 200, "ready\n");
+        else {
+          const detail = deps.readDetail?.();
+          text(res, 200, detail === undefined ? "ready\n" : `ready\n${detail}\n`);
+        }
         break;
       default:
         deps.renderMetrics().then(

@@ -32,7 +32,14 @@ import type { RosterMetrics } from "../../ops/metrics.ts";
 import { callInfoKey, callStartedKey, deadlineKey, requestIdKey } from "../../rpc/context.ts";
 import { requestIdFor, requestIdHeader } from "../../rpc/request-id.ts";
 import { createCorsPolicy } from "./cors.ts";
-import { answerNotFound, callStarted, logRequestOutsidePipeline, rememberCallContext, reportIfPipelineSkipped, type RejectCall } from "./early-failures.ts";
+import {
+  answerNotFound,
+  callStarted,
+  logRequestOutsidePipeline,
+  rememberCallContext,
+  reportIfPipelineSkipped,
+  type RejectCall,
+} from "./early-failures.ts";
 import { createReadFailureInterceptor, restateReadFailuresOnAbort } from "./read-failures.ts";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 import type { JsonWebKeySet } from "../../auth/signing-key.ts";
@@ -56,7 +63,7 @@ export interface WebDoorOptions {
   readonly pipeline: { readonly interceptors: readonly Interceptor[]; readonly reject?: RejectCall };
   readonly config: WebDoorConfig;
   /** For `GET /readyz`. */
-  readonly health: { isReady(): boolean };
+  readonly health: { isReady(): boolean; readDetail?(): string | undefined };
   /** For `GET /metrics`; RPCs are counted here unless the pipeline already includes its interceptor. */
   readonly metrics: RosterMetrics;
   /** For `GET /.well-known/jwks.json`: the public key of Roster's group tokens (no keys when it has none). */
@@ -137,6 +144,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   const cors = createCorsPolicy(config.corsOrigins);
   const ops = createOpsEndpoints({
     isReady: () => options.health.isReady(),
+    readDetail: () => options.health.readDetail?.(),
     isDraining: () => draining,
     renderMetrics: () => metrics.render(),
     jwks: options.jwks ?? { keys: [] },
@@ -224,7 +232,9 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
     } catch (error) {
       // Addresses bound before the failing one must not stay open.
       for (const bound of servers) bound.close();
-      throw new Error(`web door cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new Error(`web door cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
     }
     servers.push(server);
     port = (server.address() as AddressInfo).port;
@@ -232,7 +242,10 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   const first = config.hosts[0] ?? "127.0.0.1";
   const host = first === "0.0.0.0" || first === "::" ? "127.0.0.1" : first;
   const url = `${tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  logger.info({ door: "web", hosts: config.hosts, port, tls: tls !== undefined, corsOrigins: config.corsOrigins }, "web door listening (Connect, gRPC-web)");
+  logger.info(
+    { door: "web", hosts: config.hosts, port, tls: tls !== undefined, corsOrigins: config.corsOrigins },
+    "web door listening (Connect, gRPC-web)",
+  );
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {

@@ -223,6 +223,49 @@ describe("resuming", () => {
   });
 });
 
+/**
+ * MongoDB's resume tokens are KeyString-encoded: `_data` begins with the
+ * type byte of a Timestamp (0x82) and the cluster time's seconds and
+ * increment, 4 big-endian bytes each. Consumers read a stream's progress out
+ * of it (a high-water mark that advances while the stream is idle).
+ */
+describe("resume token layout", () => {
+  function timeOfToken(token: unknown): Timestamp {
+    const data = (token as { _data?: unknown })._data;
+    if (typeof data !== "string") throw new Error(`not a resume token: ${JSON.stringify(token)}`);
+    const match = /^82([0-9a-f]{8})([0-9a-f]{8})/i.exec(data);
+    if (match === null) throw new Error(`the token does not begin with a Timestamp: ${data}`);
+    return new Timestamp({ t: Number.parseInt(match[1] ?? "", 16), i: Number.parseInt(match[2] ?? "", 16) });
+  }
+
+  it("an event's token begins with 0x82 and the event's cluster time", async () => {
+    const coll = await freshCollection();
+    const stream = await watch(coll);
+    await coll.insertOne({ _id: "a" });
+    await coll.insertOne({ _id: "b" });
+    for (let i = 0; i < 2; i++) {
+      const event = await nextChange(stream);
+      expect(timeOfToken(event._id).equals(event["clusterTime"] as Timestamp)).toBe(true);
+    }
+  });
+
+  it("an idle stream's resumeToken carries a cluster time that reaches a later write elsewhere", async () => {
+    const coll = await freshCollection();
+    const other = await freshCollection();
+    const stream = await watch(coll, [], { maxAwaitTimeMS: 100 });
+    await coll.insertOne({ _id: "seen" });
+    const seen = await nextChange(stream);
+    const write = await ctx().db.command({ insert: other.collectionName, documents: [{ _id: "elsewhere" }] });
+    const writeTime = write["operationTime"] as Timestamp;
+    expect(writeTime.greaterThan(seen["clusterTime"] as Timestamp)).toBe(true);
+    const deadline = Date.now() + 30_000;
+    while (!timeOfToken(stream.resumeToken).greaterThanOrEqual(writeTime)) {
+      if (Date.now() > deadline) throw new Error("the stream's resume token never reached the later write's cluster time");
+      expect(await stream.tryNext()).toBeNull();
+    }
+  });
+});
+
 describe("waiting", () => {
   it("next() waits across empty getMores (maxAwaitTimeMS) for an event written later", async () => {
     const coll = await freshCollection();

@@ -1,0 +1,127 @@
+/**
+ * The read model as a ReadSource: the same read methods as the stores,
+ * answered from the group graph and the principals' memberships in memory.
+ * What is already one indexed range in the database and costs its page —
+ * a page of a group's direct members, a member count by role, one direct
+ * membership with its times — is read there: holding every user membership
+ * would cost more memory than it saves.
+ */
+import type { ClusterTime } from "../../domain/consistency.ts";
+import { confersAt } from "../../domain/membership-standing.ts";
+import type { GroupState, MembershipRecord } from "../../domain/model.ts";
+import { groupIdOfPrincipal } from "../../domain/principal.ts";
+import type { GroupNode } from "../../storage/documents.ts";
+import type { GroupListCriteria } from "../../storage/group-store.ts";
+import type { MembershipEdge } from "../../storage/membership-store.ts";
+import type { StoreCall } from "../../storage/store-call.ts";
+import type { ReadSource } from "../read-source.ts";
+import type { GroupGraph } from "./group-graph.ts";
+import type { PrincipalMemberships } from "./principal-memberships.ts";
+import { visibleGroupsCount, visibleGroupsPage } from "./visible-groups.ts";
+
+export interface ModelReadsDeps {
+  readonly graph: GroupGraph;
+  readonly principals: PrincipalMemberships;
+  /** The database, for what the model leaves there (see the module comment). */
+  readonly database: ReadSource;
+  /** Resolves once the model has applied `time` (or the call must go on without it). */
+  readonly applied: (time: ClusterTime, call: StoreCall) => Promise<void>;
+}
+
+/**
+ * Whether ListGroups uses the permission or member filters (issue 14), which
+ * the in-memory listing does not apply yet: the database answers those, as
+ * it answers an administrator's scope (every group, walked in order by its
+ * index).
+ */
+function filtered(criteria: GroupListCriteria): boolean {
+  const scope = criteria.scope;
+  return criteria.ids !== undefined || (scope.kind === "caller" && (scope.aclPermissions !== undefined || !scope.authenticatedVisible));
+}
+
+export function createModelReads({ graph, principals, database, applied }: ModelReadsDeps): ReadSource {
+  const present = (ids: readonly string[]): GroupNode[] => {
+    const found: GroupNode[] = [];
+    for (const id of ids) {
+      const group = graph.group(id);
+      if (group !== undefined) found.push(group);
+    }
+    return found;
+  };
+
+  return {
+    name: "read model",
+    groups: {
+      get: (id) => Promise.resolve(graph.group(id)),
+      getMany: (ids) => Promise.resolve(present([...new Set(ids)])),
+      getLiveBySlug: (namespace, slug) => Promise.resolve(graph.liveBySlug(namespace, slug)),
+      statesOf(ids) {
+        const states = new Map<string, GroupState>();
+        for (const group of present(ids)) states.set(group.id, group.state);
+        return Promise.resolve(states);
+      },
+      idsGrantingTo(granted, permission) {
+        const names = new Set(granted);
+        const ids = new Set<string>();
+        for (const principal of names) {
+          for (const id of graph.aclGroupsOf(principal) ?? []) {
+            const group = graph.group(id);
+            const grants = group?.acl.some(
+              (entry) => names.has(entry.principal) && (permission === undefined || entry.permission === permission),
+            );
+            if (group?.state === "ACTIVE" && grants === true) ids.add(id);
+          }
+        }
+        return Promise.resolve([...ids]);
+      },
+      listPage(criteria, order, after, limit, call) {
+        // An administrator's scope is every group: the database's index walks it in order.
+        if (criteria.scope.kind === "everything" || filtered(criteria))
+          return database.groups.listPage(criteria, order, after, limit, call);
+        return Promise.resolve(visibleGroupsPage(graph, criteria.scope, criteria, order, after, limit));
+      },
+      count(criteria, call) {
+        if (criteria.scope.kind === "everything" || filtered(criteria)) return database.groups.count(criteria, call);
+        return Promise.resolve(visibleGroupsCount(graph, criteria.scope, criteria));
+      },
+    },
+    memberships: {
+      get(groupId, member, call) {
+        const child = groupIdOfPrincipal(member);
+        if (child === undefined) return database.memberships.get(groupId, member, call);
+        return Promise.resolve(graph.parentsOf(child)?.get(groupId));
+      },
+      async edgesOfMembers(members, call) {
+        // Standing is judged now, at the read, not when the edge was loaded.
+        const now = Date.now();
+        const edges: MembershipEdge[] = [];
+        const others: string[] = [];
+        for (const member of members) {
+          const child = groupIdOfPrincipal(member);
+          if (child === undefined) {
+            others.push(member);
+            continue;
+          }
+          for (const edge of graph.parentsOf(child)?.values() ?? []) if (confersAt(edge, now)) edges.push(edge);
+        }
+        if (others.length > 0) {
+          const { byPrincipal, readAt } = await principals.get(others, call);
+          await applied(readAt, call);
+          for (const memberships of byPrincipal.values())
+            for (const membership of memberships.values()) if (confersAt(membership, now)) edges.push(membership);
+        }
+        return edges;
+      },
+      groupEdgesOf(groupIds) {
+        const now = Date.now();
+        const edges: MembershipRecord[] = [];
+        for (const id of groupIds) for (const edge of graph.memberGroupsOf(id)?.values() ?? []) if (confersAt(edge, now)) edges.push(edge);
+        return Promise.resolve(edges);
+      },
+      listPage: (groupId, role, afterMember, limit, call) => database.memberships.listPage(groupId, role, afterMember, limit, call),
+      countMembers: (groupId, role, call) => database.memberships.countMembers(groupId, role, call),
+      usersAndServicesPage: (groupId, afterMember, limit, call) =>
+        database.memberships.usersAndServicesPage(groupId, afterMember, limit, call),
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Where a read outside a transaction gets its facts: the database (the
+ * stores), or this process's read model (read-model/), which answers the
+ * same questions from memory. Both implement the same read methods, and the
+ * use cases and the authorization step are the same code over either: the
+ * domain decides on the same facts, whichever source supplied them.
+ *
+ * Which source a call reads is decided once per request (and kept in its
+ * request memo, so the authorization step and the use case read the same
+ * one) from the call's `consistency` and the read model's state: see
+ * `readCallOf`. Transactions always read the database.
+ */
+import type { GroupStore } from "../storage/group-store.ts";
+import type { MembershipStore } from "../storage/membership-store.ts";
+import type { StoreCall } from "../storage/store-call.ts";
+import type { AppContext } from "./app-context.ts";
+import { storeCallOf, type CallOptions } from "./call-options.ts";
+import { createMemoSlot, memoized } from "./request-memo.ts";
+
+/** The group reads use cases make outside transactions. */
+export type GroupReads = Pick<GroupStore, "get" | "getMany" | "getLiveBySlug" | "statesOf" | "idsGrantingTo" | "listPage" | "count">;
+
+/** The membership reads use cases make outside transactions. */
+export type MembershipReads = Pick<
+  MembershipStore,
+  "get" | "edgesOfMembers" | "groupEdgesOf" | "listPage" | "countMembers" | "usersAndServicesPage"
+>;
+
+/** The database, or the read model. */
+export interface ReadSource {
+  /** "database" or "read model", for logs and tests. */
+  readonly name: string;
+  readonly groups: GroupReads;
+  readonly memberships: MembershipReads;
+}
+
+/** A StoreCall that may carry the source its reads use (set by `readCallOf`). */
+export interface AppCall extends StoreCall {
+  readonly reads?: ReadSource;
+}
+
+/** The source `call` reads: the database inside a transaction or when none was chosen, else the chosen one. */
+export function readsOf(ctx: AppContext, call: AppCall): ReadSource {
+  if (call.session !== undefined) return ctx.databaseReads;
+  return call.reads ?? ctx.databaseReads;
+}
+
+/** The source of one request, chosen once. */
+const sourceSlot = createMemoSlot<ReadSource>("read source");
+
+/**
+ * The StoreCall of a read use case (or a read RPC's authorization step):
+ * `options`' deadline and signal, and the source its reads use. The read
+ * model when it may answer under `options.consistency` (it is serving within
+ * its staleness bound and has applied what the consistency and this
+ * process's own writes require, waiting for that within the deadline), else
+ * the database. A call without a consistency (a write's authorization step,
+ * start-up work) reads the database, as does `fully_consistent`: a write is
+ * never allowed on facts older than the database's. Chosen once per request
+ * memo, so that the authorization step and the use case read one source.
+ */
+export async function readCallOf(ctx: AppContext, options: CallOptions | undefined): Promise<AppCall> {
+  const call = storeCallOf(options);
+  const model = ctx.readModel;
+  const consistency = options?.consistency;
+  if (model === undefined || consistency === undefined || consistency.kind === "fully_consistent") return call;
+  const choose = async (): Promise<ReadSource> => (await model.sourceFor(consistency, call)) ?? ctx.databaseReads;
+  const reads = await memoized(options?.memo, call, sourceSlot, "", choose);
+  return { ...call, reads };
+}

@@ -1,0 +1,224 @@
+/**
+ * The change stream a read model follows: ONE stream on Roster's database
+ * (its `groups` and `memberships`), from just after a snapshot's cluster
+ * time, turned into neutral changes the app applies in order.
+ *
+ * An update event carries only what changed, so a group update is applied to
+ * the group as the model holds it (`groupBefore`), giving the group as that
+ * commit left it; a membership update or removal names the membership by its
+ * document id only. Events are majority-committed changes, in commit order.
+ *
+ * Changes come in batches, one per request to the database, which the
+ * consumer applies at once (so no reader sees half a transaction). Every
+ * change carries its commit's cluster time and wall-clock time; a batch
+ * carries the stream's high-water mark after it (its `postBatchResumeToken`,
+ * which advances while nothing happens) and, when it held everything there
+ * was, the moment its request was sent: every change committed before then
+ * has been delivered.
+ *
+ * The driver resumes the stream by itself after a transient error. What it
+ * cannot resume is reported as `lost` (the history was trimmed, the token
+ * is unknown, the collections were dropped or renamed): the consumer must
+ * rebuild from a new snapshot. An unreachable database is thrown (a
+ * RosterError "unavailable") and the consumer may `reopen` later from the
+ * last position seen.
+ */
+import { MongoServerError, type ChangeStream, type ChangeStreamDocument, type Document, type ResumeToken } from "mongodb";
+import type { ClusterTime } from "../domain/consistency.ts";
+import { clusterTimeOf, clusterTimeOfResumeToken, timestampOf } from "./cluster-time.ts";
+import type { Database } from "./database.ts";
+import {
+  collectionNames,
+  documentIdOf,
+  groupFromDoc,
+  groupToDoc,
+  storedMembershipFromDoc,
+  storedMembershipToDoc,
+  type GroupDoc,
+  type GroupNode,
+  type MembershipDoc,
+  type StoredMembership,
+} from "./documents.ts";
+import { isClosedClientError, translateDriverError } from "./driver-errors.ts";
+import { applyUpdateDescription } from "./update-description.ts";
+
+/** One change to the groups or their memberships. */
+export type GraphChange =
+  /** A group was created or changed: the group as the commit left it. */
+  | { readonly kind: "group_put"; readonly group: GroupNode }
+  | { readonly kind: "group_removed"; readonly id: string }
+  /** A membership was created (or replaced). */
+  | { readonly kind: "membership_put"; readonly membership: StoredMembership }
+  /**
+   * A membership changed; the event names it by document id only, so the
+   * consumer applies `update` to the membership as it holds it.
+   */
+  | { readonly kind: "membership_changed"; readonly id: string; readonly update: (before: StoredMembership) => StoredMembership }
+  | { readonly kind: "membership_removed"; readonly id: string };
+
+/** One change and its commit's times. */
+export interface TimedChange {
+  readonly change: GraphChange;
+  /** The commit's cluster time. */
+  readonly time: ClusterTime;
+  /** The commit's wall-clock time (epoch ms, by the database's clock). */
+  readonly wallTime: number;
+}
+
+/** What one request to the stream brought. */
+export interface GraphBatch {
+  /** In commit order; a transaction's changes all in one batch (see `batchLimit`). */
+  readonly changes: readonly TimedChange[];
+  /** The stream's high-water mark after the batch: every commit up to it is in this batch or before. */
+  readonly highWater: ClusterTime | undefined;
+  /**
+   * The batch held everything committed when the request was sent, at
+   * `sentAt` (epoch ms): the consumer is current as of then.
+   */
+  readonly complete: boolean;
+  readonly sentAt: number;
+  /** Set when the stream cannot go on (the changes before it are good): why, for the log. */
+  readonly lost?: string;
+  /** Set when the database client was closed: the consumer should stop. */
+  readonly closed?: true;
+}
+
+export interface GraphFeedOptions {
+  /** How long a request waits for a change before answering that there is none. */
+  readonly maxAwaitMs: number;
+  /** The group `id` as the consumer holds it before the batch (an update event is applied to it). */
+  readonly groupBefore: (id: string) => GroupNode | undefined;
+}
+
+export interface GraphFeed {
+  /**
+   * The next batch of changes (empty when none came within `maxAwaitMs`);
+   * throws when the database cannot be reached (RosterError unavailable) or
+   * fails otherwise.
+   */
+  next(): Promise<GraphBatch>;
+  /** After `next` threw: opens the stream again, after the last change or high-water mark seen. */
+  reopen(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Events per batch. A batch is applied at once, and may only end between
+ * transactions: MongoDB cuts a batch at this count or at 16 MiB of events,
+ * both far above Roster's largest transaction (a chunk of at most 5,000
+ * membership operations).
+ */
+const batchLimit = 100_000;
+
+/** Server codes after which a stream cannot be resumed from its token: ChangeStreamFatalError, ChangeStreamHistoryLost, CappedPositionLost. */
+const lostCodes: ReadonlySet<number> = new Set([280, 286, 136]);
+
+const watched = [collectionNames.groups, collectionNames.memberships];
+
+/** Changes of Roster's groups and memberships, and the events that end a stream on them. */
+const pipeline: Document[] = [
+  {
+    $match: {
+      $or: [{ "ns.coll": { $in: watched } }, { operationType: { $in: ["dropDatabase", "invalidate"] } }],
+    },
+  },
+];
+
+/** Follows the changes of `database` committed after `after` (a snapshot's cluster time). */
+export function openGraphFeed(database: Database, after: ClusterTime, options: GraphFeedOptions): GraphFeed {
+  let resumeToken: ResumeToken = undefined;
+  const open = (): ChangeStream<Document, ChangeStreamDocument> =>
+    database.db.watch<Document, ChangeStreamDocument>(pipeline, {
+      maxAwaitTimeMS: options.maxAwaitMs,
+      batchSize: batchLimit,
+      ...(resumeToken === undefined ? { startAtOperationTime: timestampOf(after + 1n) } : { resumeAfter: resumeToken }),
+    });
+  let stream = open();
+
+  /** The stream's next event (undefined: none came), or how it ended. */
+  const nextEvent = async (): Promise<ChangeStreamDocument | undefined | { lost: string } | { closed: true }> => {
+    try {
+      const event = await stream.tryNext();
+      resumeToken = stream.resumeToken;
+      return event ?? undefined;
+    } catch (error) {
+      if (error instanceof MongoServerError && typeof error.code === "number" && lostCodes.has(error.code)) {
+        return { lost: `${error.codeName ?? error.code}: ${error.message}` };
+      }
+      if (isClosedClientError(error)) return { closed: true };
+      throw translateDriverError(error);
+    }
+  };
+
+  return {
+    async next() {
+      const sentAt = Date.now();
+      const changes: TimedChange[] = [];
+      // Groups changed earlier in this batch: a later update of one applies to that version.
+      const changed = new Map<string, GroupNode>();
+      const before = (id: string): GroupNode | undefined => changed.get(id) ?? options.groupBefore(id);
+      let count = 0;
+      for (;;) {
+        const event = await nextEvent();
+        if (event === undefined) break;
+        if ("lost" in event) return { changes, highWater: undefined, complete: false, sentAt, lost: event.lost };
+        if ("closed" in event) return { changes, highWater: undefined, complete: false, sentAt, closed: true };
+        count += 1;
+        const change = timedChangeOf(event, before);
+        if (typeof change === "string") return { changes, highWater: undefined, complete: false, sentAt, lost: change };
+        if (change.change.kind === "group_put") changed.set(change.change.group.id, change.change.group);
+        changes.push(change);
+        if (stream.bufferedCount() === 0) break;
+      }
+      return { changes, highWater: clusterTimeOfResumeToken(resumeToken), complete: count < batchLimit, sentAt };
+    },
+    async reopen() {
+      await stream.close().catch(() => undefined);
+      stream = open();
+    },
+    close: () => stream.close(),
+  };
+}
+
+/** The change an event stands for with its times, or why the stream cannot go on. */
+function timedChangeOf(event: ChangeStreamDocument, groupBefore: (id: string) => GroupNode | undefined): TimedChange | string {
+  const time = "clusterTime" in event ? clusterTimeOf(event.clusterTime) : undefined;
+  if (time === undefined) return `a ${event.operationType} event without a cluster time`;
+  const wallTime = "wallTime" in event && event.wallTime instanceof Date ? event.wallTime.getTime() : Date.now();
+  const change = changeOf(event, groupBefore);
+  return typeof change === "string" ? change : { change, time, wallTime };
+}
+
+/** The neutral change of an event, or why the stream cannot go on. */
+function changeOf(event: ChangeStreamDocument, groupBefore: (id: string) => GroupNode | undefined): GraphChange | string {
+  switch (event.operationType) {
+    case "insert":
+    case "replace":
+      if (event.ns.coll === collectionNames.groups) return { kind: "group_put", group: groupFromDoc(event.fullDocument as GroupDoc) };
+      return { kind: "membership_put", membership: storedMembershipFromDoc(event.fullDocument as MembershipDoc) };
+    case "update": {
+      const id: unknown = event.documentKey._id;
+      const description = event.updateDescription;
+      if (event.ns.coll === collectionNames.groups) {
+        const before = typeof id === "string" ? groupBefore(id) : undefined;
+        if (before === undefined) return `an update of group ${JSON.stringify(id)}, which the snapshot and the changes before did not hold`;
+        return { kind: "group_put", group: groupFromDoc(applyUpdateDescription(groupToDoc(before), description) as GroupDoc) };
+      }
+      const membershipId = documentIdOf(id);
+      return {
+        kind: "membership_changed",
+        id: membershipId,
+        update: (before) => ({
+          ...storedMembershipFromDoc(applyUpdateDescription(storedMembershipToDoc(before), description) as MembershipDoc),
+          id: membershipId,
+        }),
+      };
+    }
+    case "delete":
+      if (event.ns.coll === collectionNames.groups) return { kind: "group_removed", id: String(event.documentKey._id) };
+      return { kind: "membership_removed", id: documentIdOf(event.documentKey._id) };
+    default:
+      // drop, rename, dropDatabase, invalidate: the collections the model mirrors are gone.
+      return `a ${event.operationType} event`;
+  }
+}
