@@ -31,4 +31,6 @@ export interface AppContext {
   /** ROSTER_CREATOR_GROUP, or undefined when anyone may create top-level groups. */
   readonly creatorGroupId: string | undefined;
   readonly logger: AppLogger | undefined;
+  /** How long an invitation without an expire_time lasts (ROSTER_INVITATION_TTL_DAYS), in milliseconds. */
+  readonly invitationTtlMs: number;
 }

@@ -67,6 +67,9 @@ export type GroupUpdatePath =
   | "policies"
   | "policies.visibility"
   | "policies.member_visibility"
+  | "policies.join_policy"
+  | "policies.signup_fields"
+  | "policies.authentication_assurance_timeout"
   | "parent_id";
 
 /**
@@ -286,6 +289,9 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
             labels: draft.labels,
             visibility: draft.visibility,
             memberVisibility: draft.memberVisibility,
+            joinPolicy: draft.joinPolicy,
+            signupFields: draft.signupFields,
+            authenticationAssuranceTimeout: draft.authenticationAssuranceTimeout,
             state: "ACTIVE",
             memberCount: 1,
             acl: [],

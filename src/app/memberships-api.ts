@@ -1,17 +1,25 @@
 /**
  * MembershipService use cases. Access was decided before these run (see
  * index.ts), except ListPrincipalGroups, which filters with the domain's
- * `canListMembers`. AddMember, RemoveMember and UpdateMemberRole are applied
- * by the batch engine as a chunk of one (batch/apply-chunk.ts), so they and
- * every batch operation share one decision (the domain's
- * `decideOperation`): idempotent add, not_found for non-members, the last
- * direct ADMIN stays, nesting without cycles or excessive depth, and an
- * exact member_count (changed in the same transaction as the membership).
+ * `canListMembers`. Every change (AddMember, RemoveMember,
+ * UpdateMemberRole, UpdateMembership, InviteMember, RespondToInvitation,
+ * RequestToJoin, DecideJoinRequest) is applied by the batch engine as a
+ * chunk of one (batch/apply-chunk.ts), so they and every batch operation
+ * share one decision (the domain's `decideOperation`): idempotent add,
+ * not_found for non-members, the last never-expiring direct ADMIN stays,
+ * nesting without cycles or excessive depth, and an exact member_count
+ * (changed in the same transaction as the membership).
+ *
+ * Reads compare with the current time: a membership past its expire_time
+ * is absent for GetMembership, ListMemberships and CheckMembership, swept
+ * or not (membership-status.ts).
  */
 import { canListMembers, groupNotFound } from "../domain/access-policy.ts";
 import { normalizePageSize, validateGroupId } from "../domain/group-validation.ts";
+import { invalidArgument } from "../domain/errors.ts";
 import { notAMember, type MembershipEffect } from "../domain/membership-operation.ts";
-import type { Caller, GroupRecord, MembershipRecord, Role } from "../domain/model.ts";
+import { confers, statusOf, unexpired } from "../domain/membership-status.ts";
+import type { Caller, GroupRecord, MembershipRecord, MembershipStatus, Role } from "../domain/model.ts";
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
@@ -19,6 +27,7 @@ import { accessFactsOf, loadAncestors, loadGroup } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
+import type { MemberFilter } from "../storage/membership-store.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { loadPrincipalClosure, pathTo } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
@@ -33,6 +42,8 @@ export interface ListMembershipsQuery {
   readonly groupId: string;
   /** undefined = any role. */
   readonly role: Role | undefined;
+  /** Empty or absent = ACTIVE only. */
+  readonly statuses?: readonly MembershipStatus[];
   readonly transitive: boolean;
   readonly pageSize: number;
   readonly pageToken: string;
@@ -77,11 +88,57 @@ export interface CheckMembershipResult {
   readonly role: Role | undefined;
   /** Group ids from the principal's direct group up to groupId; [] when not a member. */
   readonly path: readonly string[];
+  /** ACTIVE when a member; else a pending direct membership's status; undefined: none. */
+  readonly status: MembershipStatus | undefined;
+  /** The direct membership's expire_time, when it has one. */
+  readonly expireTime: Date | undefined;
+}
+
+/** UpdateMembership's request: `mask` names what changes ("role", "expire_time"). */
+export interface MembershipUpdate {
+  readonly groupId: string;
+  readonly member: string;
+  readonly role: Role | undefined;
+  readonly expireTime: Date | undefined;
+  readonly mask: readonly string[];
+}
+
+export interface Invitation {
+  readonly groupId: string;
+  readonly member: string;
+  readonly role: Role | undefined;
+  readonly message: string;
+  /** undefined: ROSTER_INVITATION_TTL_DAYS from now. */
+  readonly expireTime: Date | undefined;
+}
+
+export interface JoinRequest {
+  readonly groupId: string;
+  readonly message: string;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export interface JoinDecision {
+  readonly groupId: string;
+  readonly member: string;
+  readonly approve: boolean;
+  readonly role: Role | undefined;
+  readonly reason: string;
 }
 
 export interface MembershipsApi {
   /** Idempotent; `group:<id>` members are checked for cycles and depth. */
-  add(caller: Caller, groupId: string, member: string, role: Role, options?: CallOptions): Promise<AddMemberResult>;
+  add(caller: Caller, groupId: string, member: string, role: Role, options?: CallOptions, expireTime?: Date): Promise<AddMemberResult>;
+  /** Changes role and/or expire_time as `update.mask` says. */
+  update(caller: Caller, update: MembershipUpdate, options?: CallOptions): Promise<MembershipRecord>;
+  /** An INVITED membership; already_exists when the principal has one. */
+  invite(caller: Caller, invitation: Invitation, options?: CallOptions): Promise<MembershipRecord>;
+  /** Accepts (ACTIVE) or declines (removed) `member`'s invitation ("" = the caller). */
+  respond(caller: Caller, groupId: string, member: string, accept: boolean, options?: CallOptions): Promise<MembershipRecord>;
+  /** The caller asks to join: REQUESTED, or ACTIVE at once in an OPEN group. */
+  requestToJoin(caller: Caller, request: JoinRequest, options?: CallOptions): Promise<MembershipRecord>;
+  /** Approves (ACTIVE) or rejects (removed) a pending join request. */
+  decideJoinRequest(caller: Caller, decision: JoinDecision, options?: CallOptions): Promise<MembershipRecord>;
   /** not_found for a non-member; never removes the last direct ADMIN. Returns the removed membership. */
   remove(caller: Caller, groupId: string, member: string, options?: CallOptions): Promise<MembershipRecord>;
   /** `role` undefined → invalid_argument("role", ...); never demotes the last direct ADMIN. */
@@ -122,9 +179,29 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
   }
 
   return {
-    async add(caller, groupId, member, role, options) {
-      const { membership, effect } = await applyAuthorized(caller, { kind: "add", groupId, member, role }, options);
+    async add(caller, groupId, member, role, options, expireTime) {
+      const { membership, effect } = await applyAuthorized(caller, { kind: "add", groupId, member, role, expireTime }, options);
       return { membership, created: effect === "added" };
+    },
+
+    async update(caller, update, options) {
+      return (await applyAuthorized(caller, { kind: "update", ...update }, options)).membership;
+    },
+
+    async invite(caller, invitation, options) {
+      return (await applyAuthorized(caller, { kind: "invite", ...invitation }, options)).membership;
+    },
+
+    async respond(caller, groupId, member, accept, options) {
+      return (await applyAuthorized(caller, { kind: "respond", groupId, member, accept }, options)).membership;
+    },
+
+    async requestToJoin(caller, request, options) {
+      return (await applyAuthorized(caller, { kind: "request", ...request }, options)).membership;
+    },
+
+    async decideJoinRequest(caller, decision, options) {
+      return (await applyAuthorized(caller, { kind: "decide", ...decision }, options)).membership;
     },
 
     async remove(caller, groupId, member, options) {
@@ -138,7 +215,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     async get(_caller, groupId, member, options) {
       validateGroupId(groupId, "group_id");
       const principal = parsePrincipal(member, "member").principal;
-      const membership = await ctx.memberships.get(groupId, principal, storeCallOf(options));
+      const membership = unexpired(await ctx.memberships.get(groupId, principal, storeCallOf(options)), ctx.clock());
       if (membership === undefined) throw notAMember(groupId, principal);
       return membership;
     },
@@ -146,11 +223,18 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     async list(caller, query, options) {
       validateGroupId(query.groupId, "group_id");
       const pageSize = normalizePageSize(query.pageSize);
+      const asked = query.statuses ?? [];
+      const statuses: readonly MembershipStatus[] = asked.length === 0 ? ["ACTIVE"] : [...new Set(asked)].sort();
+      if (query.transitive && statuses.some((status) => status !== "ACTIVE")) {
+        throw invalidArgument("statuses", "a transitive listing has ACTIVE members only");
+      }
       const fingerprint = requestFingerprint({
         caller: caller.principal,
         groupId: query.groupId,
         role: query.role,
         transitive: query.transitive,
+        // Only a non-default filter changes the fingerprint (tokens issued before statuses existed stay valid).
+        ...(asked.length === 0 ? {} : { statuses: statuses.join(",") }),
       });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
       const call = storeCallOf(options);
@@ -162,10 +246,12 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
         const nextPageToken = page.more && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
         return { memberships: page.memberships, nextPageToken, totalSize: page.totalSize };
       }
+      const filter: MemberFilter = { role: query.role, statuses, unexpiredAt: ctx.clock() };
+      const activeOnly = statuses.length === 1 && statuses[0] === "ACTIVE";
       const [rows, totalSize] = await Promise.all([
-        ctx.memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
+        ctx.memberships.listPage(query.groupId, filter, after, pageSize + 1, call),
         // member_count is kept exact with every membership change: counting would read the whole group.
-        query.role === undefined ? Promise.resolve(group.memberCount) : ctx.memberships.countMembers(query.groupId, query.role, call),
+        query.role === undefined && activeOnly ? Promise.resolve(group.memberCount) : ctx.memberships.countMembers(query.groupId, filter, call),
       ]);
       const page = rows.slice(0, pageSize);
       const last = page.at(-1);
@@ -216,20 +302,25 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const call = storeCallOf(options);
       const group = await loadGroup(ctx, query.groupId, call, options?.memo);
       if (group === undefined) throw groupNotFound(query.groupId);
-      const none = { isMember: false, role: undefined, path: [] };
+      const none: CheckMembershipResult = { isMember: false, role: undefined, path: [], status: undefined, expireTime: undefined };
       if (group.state !== "ACTIVE") return none;
       if (query.directOnly) {
         if (principal.kind === "group") {
           const state = (await ctx.groups.statesOf([principal.id], call)).get(principal.id);
           if (state !== "ACTIVE") return none;
         }
-        const membership = await ctx.memberships.get(group.id, principal.principal, call);
-        return membership === undefined ? none : { isMember: true, role: membership.role, path: [group.id] };
+        const now = ctx.clock();
+        const direct = unexpired(await ctx.memberships.get(group.id, principal.principal, call), now);
+        if (direct === undefined) return none;
+        if (!confers(direct, now)) return { ...none, status: statusOf(direct), expireTime: direct.expireTime };
+        return { isMember: true, role: direct.role, path: [group.id], status: "ACTIVE", expireTime: direct.expireTime };
       }
       const closure = await loadPrincipalClosure(ctx, principal.principal, call, options?.memo);
       const role = closure.roles.get(group.id);
-      if (role === undefined) return none;
-      return { isMember: true, role, path: pathTo(closure, group.id) };
+      const expireTime = closure.directExpireTimes.get(group.id);
+      if (role !== undefined) return { isMember: true, role, path: pathTo(closure, group.id), status: "ACTIVE", expireTime };
+      const pending = closure.pending.get(group.id);
+      return pending === undefined ? none : { ...none, status: statusOf(pending), expireTime: pending.expireTime };
     },
   };
 }

@@ -10,7 +10,12 @@
  * it, and $lookup, as scans: measured 10-40x slower than these finds.) DELETED groups
  * break the chain: an edge into one is recorded (its own ADMINs may still
  * manage it) but never followed, and it grants nothing elsewhere.
+ *
+ * Only edges that confer at the walk's instant are followed (the domain's
+ * `confers`: ACTIVE and not past their expire_time); the principal's own
+ * pending invitations are recorded (an invitee may see the group).
  */
+import { confers, hasExpired } from "../domain/membership-status.ts";
 import type { Role } from "../domain/model.ts";
 import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { maxRole } from "../domain/permissions.ts";
@@ -41,6 +46,12 @@ export interface PrincipalClosure {
   readonly bestRoleFrom: ReadonlyMap<string, string>;
   /** The principal and `group:<id>` of each live group in `roles`: whom ACL entries may name. */
   readonly aclPrincipals: ReadonlySet<string>;
+  /** The principal's own pending (INVITED, REQUESTED), unexpired memberships, by group. */
+  readonly pending: ReadonlyMap<string, MembershipEdge>;
+  /** The expire_time of the principal's own conferring memberships that have one, by group. */
+  readonly directExpireTimes: ReadonlyMap<string, Date>;
+  /** The instant the closure was read at: memberships expired then confer nothing in it. */
+  readonly readAt: Date;
 }
 
 /** Closures by principal. */
@@ -57,7 +68,10 @@ export function loadPrincipalClosure(
 }
 
 async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {
+  const readAt = ctx.clock();
   const edgesByMember = new Map<string, MembershipEdge[]>();
+  const pending = new Map<string, MembershipEdge>();
+  const directExpireTimes = new Map<string, Date>();
   const reached = new Set<string>();
   const startGroup = groupIdOfPrincipal(principal);
   if (startGroup !== undefined) reached.add(startGroup);
@@ -74,6 +88,11 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
     }
     const next: string[] = [];
     for (const edge of await ctx.memberships.edgesOfMembers(frontier, call)) {
+      if (!confers(edge, readAt)) {
+        if (level === 0 && !hasExpired(edge, readAt)) pending.set(edge.groupId, edge);
+        continue;
+      }
+      if (level === 0 && edge.expireTime !== undefined) directExpireTimes.set(edge.groupId, edge.expireTime);
       const list = edgesByMember.get(edge.member) ?? [];
       list.push(edge);
       edgesByMember.set(edge.member, list);
@@ -93,7 +112,7 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
   const bestRoleFrom = new Map<string, string>();
   // A deleted (or missing) group is in nothing: its memberships confer nothing.
   if (startGroup !== undefined && states.get(startGroup) !== "ACTIVE") {
-    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom);
+    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending, directExpireTimes, readAt });
   }
   // Breadth-first over live groups, so `reachedFrom` gives shortest paths.
   let queue = [principal];
@@ -125,7 +144,7 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
     }
     queue = nextQueue;
   }
-  return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom);
+  return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending, directExpireTimes, readAt });
 }
 
 function closureOf(
@@ -135,10 +154,11 @@ function closureOf(
   deletedRoles: Map<string, Role>,
   reachedFrom: Map<string, string>,
   bestRoleFrom: Map<string, string>,
+  own: Pick<PrincipalClosure, "pending" | "directExpireTimes" | "readAt">,
 ): PrincipalClosure {
   const aclPrincipals = new Set<string>([principal]);
   for (const id of roles.keys()) aclPrincipals.add(groupPrincipal(id));
-  return { principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, aclPrincipals };
+  return { principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, aclPrincipals, ...own };
 }
 
 /**

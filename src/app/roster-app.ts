@@ -4,6 +4,7 @@
  * so a fresh database is usable as soon as the promise resolves.
  */
 import { validateGroupId } from "../domain/group-validation.ts";
+import { DEFAULT_INVITATION_TTL_DAYS } from "../domain/membership-lifecycle.ts";
 import type { Database } from "../storage/database.ts";
 import { createGroupRequestStore } from "../storage/group-request-store.ts";
 import { createGroupStore } from "../storage/group-store.ts";
@@ -35,6 +36,8 @@ export interface RosterAppDeps {
   readonly logger?: AppLogger;
   /** Limits of the batch engine (ROSTER_BATCH_*); defaults in ./batch/limits.ts. */
   readonly batchLimits?: BatchLimits;
+  /** Lifetime of an invitation without an expire_time (ROSTER_INVITATION_TTL_DAYS); default 14. */
+  readonly invitationTtlDays?: number;
 }
 
 /** The application: one API per service area, each declared beside its factory. */
@@ -64,6 +67,7 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     newEtag,
     creatorGroupId,
     logger: deps.logger,
+    invitationTtlMs: (deps.invitationTtlDays ?? DEFAULT_INVITATION_TTL_DAYS) * 86_400_000,
   };
   return {
     groups: createGroupsApi(ctx),

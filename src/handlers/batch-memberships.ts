@@ -31,7 +31,17 @@ import { compileAccessRule } from "../rpc/access-rules.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { codeOfKind } from "../rpc/error-mapping.ts";
 import { roleFromProto } from "../convert/enums.ts";
-import { membershipToProto } from "../convert/membership.ts";
+import {
+  addOperationFromProto,
+  decideOperationFromProto,
+  inviteOperationFromProto,
+  membershipToProto,
+  respondOperationFromProto,
+  updateOperationFromProto,
+} from "../convert/membership.ts";
+
+/** The message of an operation without one. */
+const operationRequired = "is required (add, remove, change_role, update, invite, respond or decide)";
 
 /** The access rules the batch operations borrow from the unary RPCs, as declared in the proto. */
 export function batchAccessRules(): BatchAccessRules {
@@ -39,6 +49,10 @@ export function batchAccessRules(): BatchAccessRules {
     add: compileAccessRule(MembershipService.method.addMember).spec,
     remove: compileAccessRule(MembershipService.method.removeMember).spec,
     changeRole: compileAccessRule(MembershipService.method.updateMemberRole).spec,
+    update: compileAccessRule(MembershipService.method.updateMembership).spec,
+    invite: compileAccessRule(MembershipService.method.inviteMember).spec,
+    respond: compileAccessRule(MembershipService.method.respondToInvitation).spec,
+    decide: compileAccessRule(MembershipService.method.decideJoinRequest).spec,
   };
 }
 
@@ -49,7 +63,7 @@ export function batchItemFromProto(operation: MembershipOperation): BatchItem {
     const op = operation.operation;
     switch (op.case) {
       case "add":
-        return { tag, operation: { kind: "add", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") } };
+        return { tag, operation: addOperationFromProto(op.value) };
       case "remove":
         return { tag, operation: { kind: "remove", groupId: op.value.groupId, member: op.value.member } };
       case "changeRole":
@@ -57,8 +71,16 @@ export function batchItemFromProto(operation: MembershipOperation): BatchItem {
           tag,
           operation: { kind: "change_role", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") },
         };
+      case "update":
+        return { tag, operation: updateOperationFromProto(op.value) };
+      case "invite":
+        return { tag, operation: inviteOperationFromProto(op.value) };
+      case "respond":
+        return { tag, operation: respondOperationFromProto(op.value) };
+      case "decide":
+        return { tag, operation: decideOperationFromProto(op.value) };
       case undefined:
-        return { tag, operation: invalidArgument("operation", "is required (add, remove or change_role)") };
+        return { tag, operation: invalidArgument("operation", operationRequired) };
     }
   } catch (error) {
     if (isRosterError(error)) return { tag, operation: error };
@@ -75,7 +97,7 @@ export function batchRequestFromProto(request: BatchMembershipsRequest): BatchRe
     case "sync":
       return { kind: "sync", groupId: message.value.groupId, dryRun: message.value.dryRun };
     case undefined:
-      return { kind: "operation", item: { tag: "", operation: invalidArgument("operation", "is required (add, remove or change_role)") } };
+      return { kind: "operation", item: { tag: "", operation: invalidArgument("operation", operationRequired) } };
   }
 }
 

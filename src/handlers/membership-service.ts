@@ -8,8 +8,15 @@ import type { RosterApp } from "../app/index.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { createBatchMembershipHandlers } from "./batch-memberships.ts";
-import { roleFromProto, roleToProto } from "../convert/enums.ts";
-import { membershipToProto, principalGroupToProto } from "../convert/membership.ts";
+import { membershipStatusFromProto, membershipStatusToProto, roleFromProto, roleToProto } from "../convert/enums.ts";
+import {
+  decideOperationFromProto,
+  inviteOperationFromProto,
+  membershipToProto,
+  principalGroupToProto,
+  updateOperationFromProto,
+} from "../convert/membership.ts";
+import { dateOf, timestampOf } from "../convert/timestamps.ts";
 
 /** The MembershipService implementation served by both doors. */
 export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {
@@ -19,8 +26,42 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
     async addMember(req, ctx) {
       // ROLE_UNSPECIFIED on AddMember means MEMBER (proto comment).
       const role = roleFromProto(req.role, "role") ?? "MEMBER";
-      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, callOptionsOf(ctx));
+      const expireTime = dateOf(req.expireTime, "expire_time");
+      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, callOptionsOf(ctx), expireTime);
       return { membership: membershipToProto(result.membership), created: result.created };
+    },
+
+    async updateMembership(req, ctx) {
+      const operation = updateOperationFromProto(req);
+      if (operation.kind !== "update") throw new Error("an update converted to another operation");
+      const membership = await app.memberships.update(requireCaller(ctx), operation, callOptionsOf(ctx));
+      return { membership: membershipToProto(membership) };
+    },
+
+    async inviteMember(req, ctx) {
+      const operation = inviteOperationFromProto(req);
+      if (operation.kind !== "invite") throw new Error("an invitation converted to another operation");
+      return { membership: membershipToProto(await app.memberships.invite(requireCaller(ctx), operation, callOptionsOf(ctx))) };
+    },
+
+    async respondToInvitation(req, ctx) {
+      const membership = await app.memberships.respond(requireCaller(ctx), req.groupId, req.member, req.accept, callOptionsOf(ctx));
+      return { membership: membershipToProto(membership) };
+    },
+
+    async requestToJoin(req, ctx) {
+      const membership = await app.memberships.requestToJoin(
+        requireCaller(ctx),
+        { groupId: req.groupId, message: req.message, fields: { ...req.fields } },
+        callOptionsOf(ctx),
+      );
+      return { membership: membershipToProto(membership) };
+    },
+
+    async decideJoinRequest(req, ctx) {
+      const operation = decideOperationFromProto(req);
+      if (operation.kind !== "decide") throw new Error("a decision converted to another operation");
+      return { membership: membershipToProto(await app.memberships.decideJoinRequest(requireCaller(ctx), operation, callOptionsOf(ctx))) };
     },
 
     async removeMember(req, ctx) {
@@ -45,6 +86,7 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
         {
           groupId: req.groupId,
           role: roleFromProto(req.role, "role"),
+          statuses: req.statuses.map((status, i) => membershipStatusFromProto(status, `statuses[${i}]`)),
           transitive: req.transitive,
           pageSize: req.pageSize,
           pageToken: req.pageToken,
@@ -73,7 +115,13 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
         { groupId: req.groupId, principal: req.principal, directOnly: req.directOnly },
         callOptionsOf(ctx),
       );
-      return { isMember: result.isMember, role: roleToProto(result.role), path: [...result.path] };
+      return {
+        isMember: result.isMember,
+        role: roleToProto(result.role),
+        path: [...result.path],
+        status: membershipStatusToProto(result.status),
+        expireTime: timestampOf(result.expireTime),
+      };
     },
   };
 }

@@ -29,6 +29,7 @@ describe("access-rules-table mirrors the proto's (roster.v1.access) options", ()
       manageFields: [...rule.manageFields],
       memberGroupNeedsRead: rule.memberGroupNeedsRead,
       parentField: rule.parentField,
+      memberDefaultsToCaller: rule.memberDefaultsToCaller,
     }).toEqual(mirrored);
   });
 });

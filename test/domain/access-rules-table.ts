@@ -17,6 +17,7 @@ const none: AccessRuleSpec = {
   manageFields: [],
   memberGroupNeedsRead: false,
   parentField: "",
+  memberDefaultsToCaller: false,
 };
 
 export const accessRules = {
@@ -55,8 +56,31 @@ export const accessRules = {
     memberField: "principal",
     selfAllowed: true,
   },
+  UpdateMembership: { ...none, requires: "WRITE", groupField: "group_id", roleField: "role", memberField: "member" },
+  InviteMember: {
+    ...none,
+    requires: "WRITE",
+    groupField: "group_id",
+    roleField: "role",
+    memberField: "member",
+    memberGroupNeedsRead: true,
+  },
+  RespondToInvitation: { ...none, requires: "INVITEE", groupField: "group_id", memberField: "member", memberDefaultsToCaller: true },
+  RequestToJoin: { ...none, requires: "JOIN", groupField: "group_id" },
+  DecideJoinRequest: { ...none, requires: "WRITE", groupField: "group_id", roleField: "role", memberField: "member" },
   BatchMemberships: { ...none, requires: "PER_ITEM" },
   BatchUpdateMemberships: { ...none, requires: "PER_ITEM" },
 } as const satisfies Record<string, AccessRuleSpec>;
+
+/** The rules batch operations borrow from the unary RPCs (BatchAccessRules). */
+export const batchRules = {
+  add: accessRules.AddMember,
+  remove: accessRules.RemoveMember,
+  changeRole: accessRules.UpdateMemberRole,
+  update: accessRules.UpdateMembership,
+  invite: accessRules.InviteMember,
+  respond: accessRules.RespondToInvitation,
+  decide: accessRules.DecideJoinRequest,
+};
 
 export type RpcName = keyof typeof accessRules;

@@ -24,8 +24,8 @@ import { strangerFacts } from "./stranger-facts.ts";
 
 const now = new Date("2030-01-02T03:04:05Z");
 const earlier = new Date("2029-01-01T00:00:00Z");
-const context: DecisionContext = { addSetsRole: false, now, actor: "user:caller" };
-const live = { id: "g1", state: "ACTIVE" } as const;
+const context: DecisionContext = { addSetsRole: false, now, actor: "user:caller", invitationTtlMs: 14 * 86_400_000 };
+const live = { id: "g1", state: "ACTIVE", joinPolicy: "CLOSED", signupFields: [] } as const;
 
 function membership(member: string, role: Role): MembershipRecord {
   return { groupId: "g1", member, role, createTime: earlier, updateTime: earlier, createdBy: "user:someone" };
@@ -80,9 +80,9 @@ describe("decideOperation on the member's state", () => {
     ["removing a non-member", remove("user:x"), state(undefined), 'not_found: user:x is not a member of group "g1"'],
     ["re-roling a non-member", changeRole("user:x", "ADMIN"), state(undefined), 'not_found: user:x is not a member of group "g1"'],
     ["any change to a missing group", add("user:x"), state(undefined, { group: undefined }), 'not_found: group "g1" not found'],
-    ["any change to a deleted group", remove("user:x"), state(membership("user:x", "MEMBER"), { group: { id: "g1", state: "DELETED" } }), 'failed_precondition: group "g1" is deleted'],
+    ["any change to a deleted group", remove("user:x"), state(membership("user:x", "MEMBER"), { group: { id: "g1", state: "DELETED", joinPolicy: "CLOSED", signupFields: [] } }), 'failed_precondition: group "g1" is deleted'],
     ["adding a missing group", add("group:g2"), state(undefined), 'not_found: group "g2" not found'],
-    ["adding a deleted group", add("group:g2"), state(undefined, { memberGroup: { id: "g2", state: "DELETED" } }), 'failed_precondition: group "g2" is deleted'],
+    ["adding a deleted group", add("group:g2"), state(undefined, { memberGroup: { id: "g2", state: "DELETED", joinPolicy: "CLOSED", signupFields: [] } }), 'failed_precondition: group "g2" is deleted'],
   ])("refuses %s", (_name, operation, operationState, expected) => {
     expect(thrownBy(() => decideOperation(operation, operationState, authorized, context))).toBe(expected);
   });
@@ -94,7 +94,7 @@ describe("decideOperation on the member's state", () => {
     expect(takesAnAdmin(decideOperation(changeRole("user:a", "ADMIN"), state(admin), authorized, context))).toBe(false);
     expect(takesAnAdmin(decideOperation(remove("user:m"), state(membership("user:m", "MANAGER")), authorized, context))).toBe(false);
     const nested = add("group:g2");
-    expect(addsGroupEdge(nested, decideOperation(nested, state(undefined, { memberGroup: { id: "g2", state: "ACTIVE" } }), authorized, context))).toEqual({
+    expect(addsGroupEdge(nested, decideOperation(nested, state(undefined, { memberGroup: { id: "g2", state: "ACTIVE", joinPolicy: "CLOSED", signupFields: [] } }), authorized, context))).toEqual({
       parentId: "g1",
       childId: "g2",
     });
@@ -128,7 +128,7 @@ describe("decideOperation with access decided here (a batch operation)", () => {
     const selfState = state({ ...membership("user:caller", "MEMBER") });
     expect(decideOperation(self, selfState, decide(self, facts({ role: "MEMBER" })), context).effect).toBe("removed");
     const nested = add("group:g2");
-    const nestedState = state(undefined, { memberGroup: { id: "g2", state: "ACTIVE" } });
+    const nestedState = state(undefined, { memberGroup: { id: "g2", state: "ACTIVE", joinPolicy: "CLOSED", signupFields: [] } });
     const readable = { ...facts({ role: "MEMBER" }), groupId: "g2" };
     expect(decideOperation(nested, nestedState, decide(nested, facts({ role: "MANAGER" }), readable), context).effect).toBe("added");
     expect(thrownBy(() => decideOperation(nested, nestedState, decide(nested, facts({ role: "MANAGER" }), undefined), context))).toBe(

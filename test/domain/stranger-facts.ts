@@ -10,4 +10,7 @@ export const strangerFacts: AccessFacts = {
   ancestorManage: false,
   visibility: "PRIVATE",
   memberVisibility: "MEMBERS",
+  joinPolicy: "CLOSED",
+  invited: false,
+  assurance: undefined,
 };

@@ -2,10 +2,10 @@
 // @generated from file roster/v1/membership.proto (package roster.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Role } from "./access_pb.ts";
 import { file_roster_v1_access } from "./access_pb.ts";
 import type { Group } from "./group_pb.ts";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/membership.proto.
  */
 export const file_roster_v1_membership: GenFile = /*@__PURE__*/
-  fileDesc("Chpyb3N0ZXIvdjEvbWVtYmVyc2hpcC5wcm90bxIJcm9zdGVyLnYxItoBCgpNZW1iZXJzaGlwEhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAYgASgJEhUKDXZpYV9ncm91cF9pZHMYByADKAkiYAoOUHJpbmNpcGFsR3JvdXASHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBmRpcmVjdBgDIAEoCCLIAQoTTWVtYmVyc2hpcE9wZXJhdGlvbhILCgN0YWcYASABKAkSLAoDYWRkGAIgASgLMh0ucm9zdGVyLnYxLkFkZE1lbWJlck9wZXJhdGlvbkgAEjIKBnJlbW92ZRgDIAEoCzIgLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJPcGVyYXRpb25IABI1CgtjaGFuZ2Vfcm9sZRgEIAEoCzIeLnJvc3Rlci52MS5DaGFuZ2VSb2xlT3BlcmF0aW9uSABCCwoJb3BlcmF0aW9uIlUKEkFkZE1lbWJlck9wZXJhdGlvbhIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlIjkKFVJlbW92ZU1lbWJlck9wZXJhdGlvbhIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiVgoTQ2hhbmdlUm9sZU9wZXJhdGlvbhIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlIpUBCg9PcGVyYXRpb25SZXN1bHQSDQoFaW5kZXgYASABKAUSCwoDdGFnGAIgASgJEioKBnN0YXR1cxgDIAEoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25TdGF0dXMSKQoKbWVtYmVyc2hpcBgEIAEoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEg8KB2NoYW5nZWQYBSABKAgiMAoPT3BlcmF0aW9uU3RhdHVzEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSIwCgtTeW5jT3B0aW9ucxIQCghncm91cF9pZBgBIAEoCRIPCgdkcnlfcnVuGAIgASgIIo4BCgtTeW5jU3VtbWFyeRIQCghncm91cF9pZBgBIAEoCRINCgVhZGRlZBgCIAEoBRIPCgdjaGFuZ2VkGAMgASgFEg8KB3JlbW92ZWQYBCABKAUSEQoJdW5jaGFuZ2VkGAUgASgFEhgKEGtlcHRfbGFzdF9hZG1pbnMYBiABKAUSDwoHZHJ5X3J1bhgHIAEoCGIGcHJvdG8z", [file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_group]);
+  fileDesc("Chpyb3N0ZXIvdjEvbWVtYmVyc2hpcC5wcm90bxIJcm9zdGVyLnYxIqsDCgpNZW1iZXJzaGlwEhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAYgASgJEhUKDXZpYV9ncm91cF9pZHMYByADKAkSKwoGc3RhdHVzGAggASgOMhsucm9zdGVyLnYxLk1lbWJlcnNoaXBTdGF0dXMSLwoLZXhwaXJlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB21lc3NhZ2UYCiABKAkSMQoGZmllbGRzGAsgAygLMiEucm9zdGVyLnYxLk1lbWJlcnNoaXAuRmllbGRzRW50cnkaLQoLRmllbGRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJgCg5QcmluY2lwYWxHcm91cBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSDgoGZGlyZWN0GAMgASgIIqkDChNNZW1iZXJzaGlwT3BlcmF0aW9uEgsKA3RhZxgBIAEoCRIsCgNhZGQYAiABKAsyHS5yb3N0ZXIudjEuQWRkTWVtYmVyT3BlcmF0aW9uSAASMgoGcmVtb3ZlGAMgASgLMiAucm9zdGVyLnYxLlJlbW92ZU1lbWJlck9wZXJhdGlvbkgAEjUKC2NoYW5nZV9yb2xlGAQgASgLMh4ucm9zdGVyLnYxLkNoYW5nZVJvbGVPcGVyYXRpb25IABIyCgZpbnZpdGUYBSABKAsyIC5yb3N0ZXIudjEuSW52aXRlTWVtYmVyT3BlcmF0aW9uSAASOgoHcmVzcG9uZBgGIAEoCzInLnJvc3Rlci52MS5SZXNwb25kVG9JbnZpdGF0aW9uT3BlcmF0aW9uSAASNwoGZGVjaWRlGAcgASgLMiUucm9zdGVyLnYxLkRlY2lkZUpvaW5SZXF1ZXN0T3BlcmF0aW9uSAASNgoGdXBkYXRlGAggASgLMiQucm9zdGVyLnYxLlVwZGF0ZU1lbWJlcnNoaXBPcGVyYXRpb25IAEILCglvcGVyYXRpb24ihgEKEkFkZE1lbWJlck9wZXJhdGlvbhIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKaAQoVSW52aXRlTWVtYmVyT3BlcmF0aW9uEhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUSDwoHbWVzc2FnZRgEIAEoCRIvCgtleHBpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUAocUmVzcG9uZFRvSW52aXRhdGlvbk9wZXJhdGlvbhIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSDgoGYWNjZXB0GAMgASgIIn4KGkRlY2lkZUpvaW5SZXF1ZXN0T3BlcmF0aW9uEhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIPCgdhcHByb3ZlGAMgASgIEh0KBHJvbGUYBCABKA4yDy5yb3N0ZXIudjEuUm9sZRIOCgZyZWFzb24YBSABKAkivgEKGVVwZGF0ZU1lbWJlcnNoaXBPcGVyYXRpb24SEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZRIvCgtleHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX21hc2sYBSABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjkKFVJlbW92ZU1lbWJlck9wZXJhdGlvbhIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiVgoTQ2hhbmdlUm9sZU9wZXJhdGlvbhIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlIpUBCg9PcGVyYXRpb25SZXN1bHQSDQoFaW5kZXgYASABKAUSCwoDdGFnGAIgASgJEioKBnN0YXR1cxgDIAEoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25TdGF0dXMSKQoKbWVtYmVyc2hpcBgEIAEoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEg8KB2NoYW5nZWQYBSABKAgiMAoPT3BlcmF0aW9uU3RhdHVzEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSIwCgtTeW5jT3B0aW9ucxIQCghncm91cF9pZBgBIAEoCRIPCgdkcnlfcnVuGAIgASgIIo4BCgtTeW5jU3VtbWFyeRIQCghncm91cF9pZBgBIAEoCRINCgVhZGRlZBgCIAEoBRIPCgdjaGFuZ2VkGAMgASgFEg8KB3JlbW92ZWQYBCABKAUSEQoJdW5jaGFuZ2VkGAUgASgFEhgKEGtlcHRfbGFzdF9hZG1pbnMYBiABKAUSDwoHZHJ5X3J1bhgHIAEoCCqTAQoQTWVtYmVyc2hpcFN0YXR1cxIhCh1NRU1CRVJTSElQX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGE1FTUJFUlNISVBfU1RBVFVTX0FDVElWRRABEh0KGU1FTUJFUlNISVBfU1RBVFVTX0lOVklURUQQAhIfChtNRU1CRVJTSElQX1NUQVRVU19SRVFVRVNURUQQA2IGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_group]);
 
 /**
  * A principal's direct membership of a group, or, in transitive listings,
@@ -77,6 +77,39 @@ export type Membership = Message<"roster.v1.Membership"> & {
    * @generated from field: repeated string via_group_ids = 7;
    */
   viaGroupIds: string[];
+
+  /**
+   * ACTIVE, or pending: INVITED (waiting for the invitee's answer) or
+   * REQUESTED (waiting for a manager's decision). Only an ACTIVE membership
+   * confers anything: a pending one is not counted in member_count, not
+   * followed by nesting and grants nothing. Output only.
+   *
+   * @generated from field: roster.v1.MembershipStatus status = 8;
+   */
+  status: MembershipStatus;
+
+  /**
+   * When the membership (or the invitation) ends by itself; unset: never.
+   * From that instant on it confers nothing and reads as removed, whether
+   * or not the expiry sweeper has deleted it yet.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 9;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * The invitation's or the join request's message. Output only.
+   *
+   * @generated from field: string message = 10;
+   */
+  message: string;
+
+  /**
+   * The signup field values of a join request. Output only.
+   *
+   * @generated from field: map<string, string> fields = 11;
+   */
+  fields: { [key: string]: string };
 };
 
 /**
@@ -164,6 +197,38 @@ export type MembershipOperation = Message<"roster.v1.MembershipOperation"> & {
      */
     value: ChangeRoleOperation;
     case: "changeRole";
+  } | {
+    /**
+     * Invite a member, exactly as InviteMember.
+     *
+     * @generated from field: roster.v1.InviteMemberOperation invite = 5;
+     */
+    value: InviteMemberOperation;
+    case: "invite";
+  } | {
+    /**
+     * Answer an invitation, exactly as RespondToInvitation.
+     *
+     * @generated from field: roster.v1.RespondToInvitationOperation respond = 6;
+     */
+    value: RespondToInvitationOperation;
+    case: "respond";
+  } | {
+    /**
+     * Approve or reject a join request, exactly as DecideJoinRequest.
+     *
+     * @generated from field: roster.v1.DecideJoinRequestOperation decide = 7;
+     */
+    value: DecideJoinRequestOperation;
+    case: "decide";
+  } | {
+    /**
+     * Change a member's role or expire_time, exactly as UpdateMembership.
+     *
+     * @generated from field: roster.v1.UpdateMembershipOperation update = 8;
+     */
+    value: UpdateMembershipOperation;
+    case: "update";
   } | { case: undefined; value?: undefined };
 };
 
@@ -200,6 +265,14 @@ export type AddMemberOperation = Message<"roster.v1.AddMemberOperation"> & {
    * @generated from field: roster.v1.Role role = 3;
    */
   role: Role;
+
+  /**
+   * Optional: when the membership ends by itself (in the future). Ignored
+   * for an existing member.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -208,6 +281,189 @@ export type AddMemberOperation = Message<"roster.v1.AddMemberOperation"> & {
  */
 export const AddMemberOperationSchema: GenMessage<AddMemberOperation> = /*@__PURE__*/
   messageDesc(file_roster_v1_membership, 3);
+
+/**
+ * Invites member to group_id (see MembershipService.InviteMember).
+ *
+ * @generated from message roster.v1.InviteMemberOperation
+ */
+export type InviteMemberOperation = Message<"roster.v1.InviteMemberOperation"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The principal to invite.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * The role it gets when it accepts; ROLE_MEMBER when unspecified.
+   *
+   * @generated from field: roster.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * Optional message to the invitee (at most 4096 characters).
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+
+  /**
+   * When the invitation lapses; unset: ROSTER_INVITATION_TTL_DAYS from now.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message roster.v1.InviteMemberOperation.
+ * Use `create(InviteMemberOperationSchema)` to create a new message.
+ */
+export const InviteMemberOperationSchema: GenMessage<InviteMemberOperation> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership, 4);
+
+/**
+ * Answers member's invitation to group_id (see MembershipService.RespondToInvitation).
+ *
+ * @generated from message roster.v1.RespondToInvitationOperation
+ */
+export type RespondToInvitationOperation = Message<"roster.v1.RespondToInvitationOperation"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The invitee; empty means the caller.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * True accepts (the membership becomes ACTIVE), false declines (it is removed).
+   *
+   * @generated from field: bool accept = 3;
+   */
+  accept: boolean;
+};
+
+/**
+ * Describes the message roster.v1.RespondToInvitationOperation.
+ * Use `create(RespondToInvitationOperationSchema)` to create a new message.
+ */
+export const RespondToInvitationOperationSchema: GenMessage<RespondToInvitationOperation> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership, 5);
+
+/**
+ * Approves or rejects member's join request (see MembershipService.DecideJoinRequest).
+ *
+ * @generated from message roster.v1.DecideJoinRequestOperation
+ */
+export type DecideJoinRequestOperation = Message<"roster.v1.DecideJoinRequestOperation"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The principal that asked to join.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * True approves (ACTIVE with role), false rejects (the request is removed).
+   *
+   * @generated from field: bool approve = 3;
+   */
+  approve: boolean;
+
+  /**
+   * The role granted on approval; ROLE_MEMBER when unspecified.
+   *
+   * @generated from field: roster.v1.Role role = 4;
+   */
+  role: Role;
+
+  /**
+   * Optional reason (at most 4096 characters).
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message roster.v1.DecideJoinRequestOperation.
+ * Use `create(DecideJoinRequestOperationSchema)` to create a new message.
+ */
+export const DecideJoinRequestOperationSchema: GenMessage<DecideJoinRequestOperation> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership, 6);
+
+/**
+ * Changes member's role or expire_time (see MembershipService.UpdateMembership).
+ *
+ * @generated from message roster.v1.UpdateMembershipOperation
+ */
+export type UpdateMembershipOperation = Message<"roster.v1.UpdateMembershipOperation"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The member.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * The new role, when update_mask names "role".
+   *
+   * @generated from field: roster.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * The new expire_time, when update_mask names "expire_time"; unset
+   * removes the expiry.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Required: "role", "expire_time" or both.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 5;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message roster.v1.UpdateMembershipOperation.
+ * Use `create(UpdateMembershipOperationSchema)` to create a new message.
+ */
+export const UpdateMembershipOperationSchema: GenMessage<UpdateMembershipOperation> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership, 7);
 
 /**
  * Removes member from group_id.
@@ -235,7 +491,7 @@ export type RemoveMemberOperation = Message<"roster.v1.RemoveMemberOperation"> &
  * Use `create(RemoveMemberOperationSchema)` to create a new message.
  */
 export const RemoveMemberOperationSchema: GenMessage<RemoveMemberOperation> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 4);
+  messageDesc(file_roster_v1_membership, 8);
 
 /**
  * Sets member's role in group_id.
@@ -270,7 +526,7 @@ export type ChangeRoleOperation = Message<"roster.v1.ChangeRoleOperation"> & {
  * Use `create(ChangeRoleOperationSchema)` to create a new message.
  */
 export const ChangeRoleOperationSchema: GenMessage<ChangeRoleOperation> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 5);
+  messageDesc(file_roster_v1_membership, 9);
 
 /**
  * The outcome of one operation of a batch.
@@ -319,7 +575,7 @@ export type OperationResult = Message<"roster.v1.OperationResult"> & {
  * Use `create(OperationResultSchema)` to create a new message.
  */
 export const OperationResultSchema: GenMessage<OperationResult> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 6);
+  messageDesc(file_roster_v1_membership, 10);
 
 /**
  * A gRPC status for one operation.
@@ -348,7 +604,7 @@ export type OperationStatus = Message<"roster.v1.OperationStatus"> & {
  * Use `create(OperationStatusSchema)` to create a new message.
  */
 export const OperationStatusSchema: GenMessage<OperationStatus> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 7);
+  messageDesc(file_roster_v1_membership, 11);
 
 /**
  * Declares a sync stream: the members sent are the complete desired set of
@@ -377,7 +633,7 @@ export type SyncOptions = Message<"roster.v1.SyncOptions"> & {
  * Use `create(SyncOptionsSchema)` to create a new message.
  */
 export const SyncOptionsSchema: GenMessage<SyncOptions> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 8);
+  messageDesc(file_roster_v1_membership, 12);
 
 /**
  * Counts of a sync stream, sent as its last message.
@@ -441,5 +697,46 @@ export type SyncSummary = Message<"roster.v1.SyncSummary"> & {
  * Use `create(SyncSummarySchema)` to create a new message.
  */
 export const SyncSummarySchema: GenMessage<SyncSummary> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 9);
+  messageDesc(file_roster_v1_membership, 13);
+
+/**
+ * Where a membership stands.
+ *
+ * @generated from enum roster.v1.MembershipStatus
+ */
+export enum MembershipStatus {
+  /**
+   * In filters: not set. Never returned.
+   *
+   * @generated from enum value: MEMBERSHIP_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A member: the only status that confers anything.
+   *
+   * @generated from enum value: MEMBERSHIP_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * Invited (InviteMember), waiting for RespondToInvitation.
+   *
+   * @generated from enum value: MEMBERSHIP_STATUS_INVITED = 2;
+   */
+  INVITED = 2,
+
+  /**
+   * Asked to join (RequestToJoin), waiting for DecideJoinRequest.
+   *
+   * @generated from enum value: MEMBERSHIP_STATUS_REQUESTED = 3;
+   */
+  REQUESTED = 3,
+}
+
+/**
+ * Describes the enum roster.v1.MembershipStatus.
+ */
+export const MembershipStatusSchema: GenEnum<MembershipStatus> = /*@__PURE__*/
+  enumDesc(file_roster_v1_membership, 0);
 

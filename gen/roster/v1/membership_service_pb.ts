@@ -4,9 +4,11 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Role } from "./access_pb.ts";
 import { file_roster_v1_access } from "./access_pb.ts";
-import type { Membership, MembershipOperation, OperationResult, PrincipalGroup, SyncOptions, SyncSummary } from "./membership_pb.ts";
+import type { Membership, MembershipOperation, MembershipStatus, OperationResult, PrincipalGroup, SyncOptions, SyncSummary } from "./membership_pb.ts";
 import { file_roster_v1_membership } from "./membership_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/membership_service.proto.
  */
 export const file_roster_v1_membership_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiUwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlIk8KEUFkZE1lbWJlclJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjcmVhdGVkGAIgASgIIjcKE1JlbW92ZU1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJIhYKFFJlbW92ZU1lbWJlclJlc3BvbnNlIloKF1VwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUiRQoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKEAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFImoKGkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0EhEKCXByaW5jaXBhbBgBIAEoCRISCgp0cmFuc2l0aXZlGAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImIKG0xpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkucm9zdGVyLnYxLlByaW5jaXBhbEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJSChZDaGVja01lbWJlcnNoaXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRITCgtkaXJlY3Rfb25seRgDIAEoCCJZChdDaGVja01lbWJlcnNoaXBSZXNwb25zZRIRCglpc19tZW1iZXIYASABKAgSHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEgwKBHBhdGgYAyADKAkigQEKF0JhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0EjMKCW9wZXJhdGlvbhgBIAEoCzIeLnJvc3Rlci52MS5NZW1iZXJzaGlwT3BlcmF0aW9uSAASJgoEc3luYxgCIAEoCzIWLnJvc3Rlci52MS5TeW5jT3B0aW9uc0gAQgkKB21lc3NhZ2UifgoYQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlEiwKBnJlc3VsdBgBIAEoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25SZXN1bHRIABIpCgdzdW1tYXJ5GAIgASgLMhYucm9zdGVyLnYxLlN5bmNTdW1tYXJ5SABCCQoHbWVzc2FnZSJTCh1CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBIyCgpvcGVyYXRpb25zGAEgAygLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb24iTQoeQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1Jlc3BvbnNlEisKB3Jlc3VsdHMYASADKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0MogIChFNZW1iZXJzaGlwU2VydmljZRJoCglBZGRNZW1iZXISGy5yb3N0ZXIudjEuQWRkTWVtYmVyUmVxdWVzdBocLnJvc3Rlci52MS5BZGRNZW1iZXJSZXNwb25zZSIgirUYHAgEEghncm91cF9pZCoEcm9sZTIGbWVtYmVySAESawoMUmVtb3ZlTWVtYmVyEh4ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaHy5yb3N0ZXIudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2UiGoq1GBYIBBIIZ3JvdXBfaWQyBm1lbWJlcjgBEm0KEFVwZGF0ZU1lbWJlclJvbGUSIi5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QaIy5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkEnEKDUdldE1lbWJlcnNoaXASHy5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlcXVlc3QaIC5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlc3BvbnNlIh2QAgGKtRgWCAMSCGdyb3VwX2lkMgZtZW1iZXI4ARJtCg9MaXN0TWVtYmVyc2hpcHMSIS5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBoiLnJvc3Rlci52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZSITkAIBirUYDAgDEghncm91cF9pZBJvChNMaXN0UHJpbmNpcGFsR3JvdXBzEiUucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0GiYucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEnoKD0NoZWNrTWVtYmVyc2hpcBIhLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXF1ZXN0GiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlc3BvbnNlIiCQAgGKtRgZCAMSCGdyb3VwX2lkMglwcmluY2lwYWw4ARJnChBCYXRjaE1lbWJlcnNoaXBzEiIucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXF1ZXN0GiMucm9zdGVyLnYxLkJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIKAEwARJ1ChZCYXRjaFVwZGF0ZU1lbWJlcnNoaXBzEigucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXF1ZXN0Gikucm9zdGVyLnYxLkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZSIGirUYAggIYgZwcm90bzM", [file_roster_v1_access, file_roster_v1_membership]);
+  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEihAEKEEFkZE1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZRIvCgtleHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTwoRQWRkTWVtYmVyUmVzcG9uc2USKQoKbWVtYmVyc2hpcBgBIAEoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEg8KB2NyZWF0ZWQYAiABKAgiNwoTUmVtb3ZlTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiFgoUUmVtb3ZlTWVtYmVyUmVzcG9uc2UiWgoXVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZSJFChhVcGRhdGVNZW1iZXJSb2xlUmVzcG9uc2USKQoKbWVtYmVyc2hpcBgBIAEoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwIrwBChdVcGRhdGVNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfbWFzaxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRQoYVXBkYXRlTWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKYAQoTSW52aXRlTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg8KB21lc3NhZ2UYBCABKAkSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkEKFEludml0ZU1lbWJlclJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCJOChpSZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSDgoGYWNjZXB0GAMgASgIIkgKG1Jlc3BvbmRUb0ludml0YXRpb25SZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXAipQEKFFJlcXVlc3RUb0pvaW5SZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSOwoGZmllbGRzGAMgAygLMisucm9zdGVyLnYxLlJlcXVlc3RUb0pvaW5SZXF1ZXN0LkZpZWxkc0VudHJ5Gi0KC0ZpZWxkc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQgoVUmVxdWVzdFRvSm9pblJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCJ8ChhEZWNpZGVKb2luUmVxdWVzdFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEg8KB2FwcHJvdmUYAyABKAgSHQoEcm9sZRgEIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBnJlYXNvbhgFIAEoCSJGChlEZWNpZGVKb2luUmVxdWVzdFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKzAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRItCghzdGF0dXNlcxgGIAMoDjIbLnJvc3Rlci52MS5NZW1iZXJzaGlwU3RhdHVzInIKF0xpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlEioKC21lbWJlcnNoaXBzGAEgAygLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXASFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUiagoaTGlzdFByaW5jaXBhbEdyb3Vwc1JlcXVlc3QSEQoJcHJpbmNpcGFsGAEgASgJEhIKCnRyYW5zaXRpdmUYAiABKAgSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiYgobTGlzdFByaW5jaXBhbEdyb3Vwc1Jlc3BvbnNlEioKB2VudHJpZXMYASADKAsyGS5yb3N0ZXIudjEuUHJpbmNpcGFsR3JvdXASFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlIKFkNoZWNrTWVtYmVyc2hpcFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEhMKC2RpcmVjdF9vbmx5GAMgASgIIrcBChdDaGVja01lbWJlcnNoaXBSZXNwb25zZRIRCglpc19tZW1iZXIYASABKAgSHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEgwKBHBhdGgYAyADKAkSKwoGc3RhdHVzGAQgASgOMhsucm9zdGVyLnYxLk1lbWJlcnNoaXBTdGF0dXMSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoEBChdCYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBIzCglvcGVyYXRpb24YASABKAsyHi5yb3N0ZXIudjEuTWVtYmVyc2hpcE9wZXJhdGlvbkgAEiYKBHN5bmMYAiABKAsyFi5yb3N0ZXIudjEuU3luY09wdGlvbnNIAEIJCgdtZXNzYWdlIn4KGEJhdGNoTWVtYmVyc2hpcHNSZXNwb25zZRIsCgZyZXN1bHQYASABKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0SAASKQoHc3VtbWFyeRgCIAEoCzIWLnJvc3Rlci52MS5TeW5jU3VtbWFyeUgAQgkKB21lc3NhZ2UiUwodQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1JlcXVlc3QSMgoKb3BlcmF0aW9ucxgBIAMoCzIeLnJvc3Rlci52MS5NZW1iZXJzaGlwT3BlcmF0aW9uIk0KHkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZRIrCgdyZXN1bHRzGAEgAygLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdDLhDAoRTWVtYmVyc2hpcFNlcnZpY2USaAoJQWRkTWVtYmVyEhsucm9zdGVyLnYxLkFkZE1lbWJlclJlcXVlc3QaHC5yb3N0ZXIudjEuQWRkTWVtYmVyUmVzcG9uc2UiIIq1GBwIBBIIZ3JvdXBfaWQqBHJvbGUyBm1lbWJlckgBEmsKDFJlbW92ZU1lbWJlchIeLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0Gh8ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlc3BvbnNlIhqKtRgWCAQSCGdyb3VwX2lkMgZtZW1iZXI4ARJtChBVcGRhdGVNZW1iZXJSb2xlEiIucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0GiMucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXNwb25zZSIQirUYDAgFEghncm91cF9pZBJ7ChBVcGRhdGVNZW1iZXJzaGlwEiIucm9zdGVyLnYxLlVwZGF0ZU1lbWJlcnNoaXBSZXF1ZXN0GiMucm9zdGVyLnYxLlVwZGF0ZU1lbWJlcnNoaXBSZXNwb25zZSIeirUYGggEEghncm91cF9pZCoEcm9sZTIGbWVtYmVyEnEKDEludml0ZU1lbWJlchIeLnJvc3Rlci52MS5JbnZpdGVNZW1iZXJSZXF1ZXN0Gh8ucm9zdGVyLnYxLkludml0ZU1lbWJlclJlc3BvbnNlIiCKtRgcCAQSCGdyb3VwX2lkKgRyb2xlMgZtZW1iZXJIARKAAQoTUmVzcG9uZFRvSW52aXRhdGlvbhIlLnJvc3Rlci52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBomLnJvc3Rlci52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVzcG9uc2UiGoq1GBYICRIIZ3JvdXBfaWQyBm1lbWJlclgBEmQKDVJlcXVlc3RUb0pvaW4SHy5yb3N0ZXIudjEuUmVxdWVzdFRvSm9pblJlcXVlc3QaIC5yb3N0ZXIudjEuUmVxdWVzdFRvSm9pblJlc3BvbnNlIhCKtRgMCAoSCGdyb3VwX2lkEn4KEURlY2lkZUpvaW5SZXF1ZXN0EiMucm9zdGVyLnYxLkRlY2lkZUpvaW5SZXF1ZXN0UmVxdWVzdBokLnJvc3Rlci52MS5EZWNpZGVKb2luUmVxdWVzdFJlc3BvbnNlIh6KtRgaCAQSCGdyb3VwX2lkKgRyb2xlMgZtZW1iZXIScQoNR2V0TWVtYmVyc2hpcBIfLnJvc3Rlci52MS5HZXRNZW1iZXJzaGlwUmVxdWVzdBogLnJvc3Rlci52MS5HZXRNZW1iZXJzaGlwUmVzcG9uc2UiHZACAYq1GBYIAxIIZ3JvdXBfaWQyBm1lbWJlcjgBEm0KD0xpc3RNZW1iZXJzaGlwcxIhLnJvc3Rlci52MS5MaXN0TWVtYmVyc2hpcHNSZXF1ZXN0GiIucm9zdGVyLnYxLkxpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlIhOQAgGKtRgMCAMSCGdyb3VwX2lkEm8KE0xpc3RQcmluY2lwYWxHcm91cHMSJS5yb3N0ZXIudjEuTGlzdFByaW5jaXBhbEdyb3Vwc1JlcXVlc3QaJi5yb3N0ZXIudjEuTGlzdFByaW5jaXBhbEdyb3Vwc1Jlc3BvbnNlIgmQAgGKtRgCCAcSegoPQ2hlY2tNZW1iZXJzaGlwEiEucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlcXVlc3QaIi5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2UiIJACAYq1GBkIAxIIZ3JvdXBfaWQyCXByaW5jaXBhbDgBEmcKEEJhdGNoTWVtYmVyc2hpcHMSIi5yb3N0ZXIudjEuQmF0Y2hNZW1iZXJzaGlwc1JlcXVlc3QaIy5yb3N0ZXIudjEuQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlIgaKtRgCCAgoATABEnUKFkJhdGNoVXBkYXRlTWVtYmVyc2hpcHMSKC5yb3N0ZXIudjEuQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1JlcXVlc3QaKS5yb3N0ZXIudjEuQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1Jlc3BvbnNlIgaKtRgCCAhiBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_membership]);
 
 /**
  * Request of MembershipService.AddMember.
@@ -42,6 +44,15 @@ export type AddMemberRequest = Message<"roster.v1.AddMemberRequest"> & {
    * @generated from field: roster.v1.Role role = 3;
    */
   role: Role;
+
+  /**
+   * Optional: when the new membership ends by itself (in the future). An
+   * ADMIN with an expire_time needs another direct ADMIN without one.
+   * Ignored for an existing member.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -179,6 +190,334 @@ export const UpdateMemberRoleResponseSchema: GenMessage<UpdateMemberRoleResponse
   messageDesc(file_roster_v1_membership_service, 5);
 
 /**
+ * Request of MembershipService.UpdateMembership.
+ *
+ * @generated from message roster.v1.UpdateMembershipRequest
+ */
+export type UpdateMembershipRequest = Message<"roster.v1.UpdateMembershipRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The member.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * The new role, when update_mask names "role".
+   *
+   * @generated from field: roster.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * The new expire_time (in the future), when update_mask names
+   * "expire_time"; unset removes the expiry.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Required: "role", "expire_time" or both.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 5;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message roster.v1.UpdateMembershipRequest.
+ * Use `create(UpdateMembershipRequestSchema)` to create a new message.
+ */
+export const UpdateMembershipRequestSchema: GenMessage<UpdateMembershipRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 6);
+
+/**
+ * Response of MembershipService.UpdateMembership.
+ *
+ * @generated from message roster.v1.UpdateMembershipResponse
+ */
+export type UpdateMembershipResponse = Message<"roster.v1.UpdateMembershipResponse"> & {
+  /**
+   * The updated membership.
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.UpdateMembershipResponse.
+ * Use `create(UpdateMembershipResponseSchema)` to create a new message.
+ */
+export const UpdateMembershipResponseSchema: GenMessage<UpdateMembershipResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 7);
+
+/**
+ * Request of MembershipService.InviteMember.
+ *
+ * @generated from message roster.v1.InviteMemberRequest
+ */
+export type InviteMemberRequest = Message<"roster.v1.InviteMemberRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The principal to invite: `user:<id>`, `service:<id>` or `group:<group id>`.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * The role it gets when it accepts; ROLE_MEMBER when unspecified.
+   *
+   * @generated from field: roster.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * Optional message to the invitee (at most 4096 characters).
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+
+  /**
+   * When the invitation lapses (in the future); unset:
+   * ROSTER_INVITATION_TTL_DAYS from now. The accepted membership does not
+   * expire (UpdateMembership can give it an expire_time).
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message roster.v1.InviteMemberRequest.
+ * Use `create(InviteMemberRequestSchema)` to create a new message.
+ */
+export const InviteMemberRequestSchema: GenMessage<InviteMemberRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 8);
+
+/**
+ * Response of MembershipService.InviteMember.
+ *
+ * @generated from message roster.v1.InviteMemberResponse
+ */
+export type InviteMemberResponse = Message<"roster.v1.InviteMemberResponse"> & {
+  /**
+   * The INVITED membership.
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.InviteMemberResponse.
+ * Use `create(InviteMemberResponseSchema)` to create a new message.
+ */
+export const InviteMemberResponseSchema: GenMessage<InviteMemberResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 9);
+
+/**
+ * Request of MembershipService.RespondToInvitation.
+ *
+ * @generated from message roster.v1.RespondToInvitationRequest
+ */
+export type RespondToInvitationRequest = Message<"roster.v1.RespondToInvitationRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The invitee; empty means the caller. A `group:<id>` invitee is answered
+   * by a caller with MANAGE on that group.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * True accepts (the membership becomes ACTIVE), false declines (the
+   * invitation is removed).
+   *
+   * @generated from field: bool accept = 3;
+   */
+  accept: boolean;
+};
+
+/**
+ * Describes the message roster.v1.RespondToInvitationRequest.
+ * Use `create(RespondToInvitationRequestSchema)` to create a new message.
+ */
+export const RespondToInvitationRequestSchema: GenMessage<RespondToInvitationRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 10);
+
+/**
+ * Response of MembershipService.RespondToInvitation.
+ *
+ * @generated from message roster.v1.RespondToInvitationResponse
+ */
+export type RespondToInvitationResponse = Message<"roster.v1.RespondToInvitationResponse"> & {
+  /**
+   * The ACTIVE membership when accepted; the removed invitation when declined.
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.RespondToInvitationResponse.
+ * Use `create(RespondToInvitationResponseSchema)` to create a new message.
+ */
+export const RespondToInvitationResponseSchema: GenMessage<RespondToInvitationResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 11);
+
+/**
+ * Request of MembershipService.RequestToJoin.
+ *
+ * @generated from message roster.v1.RequestToJoinRequest
+ */
+export type RequestToJoinRequest = Message<"roster.v1.RequestToJoinRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * Optional message to the group's managers (at most 4096 characters).
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * Values of the group's signup fields (each at most 1024 characters):
+   * every signup field must be present and non-empty, and no other.
+   *
+   * @generated from field: map<string, string> fields = 3;
+   */
+  fields: { [key: string]: string };
+};
+
+/**
+ * Describes the message roster.v1.RequestToJoinRequest.
+ * Use `create(RequestToJoinRequestSchema)` to create a new message.
+ */
+export const RequestToJoinRequestSchema: GenMessage<RequestToJoinRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 12);
+
+/**
+ * Response of MembershipService.RequestToJoin.
+ *
+ * @generated from message roster.v1.RequestToJoinResponse
+ */
+export type RequestToJoinResponse = Message<"roster.v1.RequestToJoinResponse"> & {
+  /**
+   * The REQUESTED membership (join_policy REQUEST) or the ACTIVE one (OPEN).
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.RequestToJoinResponse.
+ * Use `create(RequestToJoinResponseSchema)` to create a new message.
+ */
+export const RequestToJoinResponseSchema: GenMessage<RequestToJoinResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 13);
+
+/**
+ * Request of MembershipService.DecideJoinRequest.
+ *
+ * @generated from message roster.v1.DecideJoinRequestRequest
+ */
+export type DecideJoinRequestRequest = Message<"roster.v1.DecideJoinRequestRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The principal that asked to join.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * True approves, false rejects.
+   *
+   * @generated from field: bool approve = 3;
+   */
+  approve: boolean;
+
+  /**
+   * The role granted on approval; ROLE_MEMBER when unspecified.
+   *
+   * @generated from field: roster.v1.Role role = 4;
+   */
+  role: Role;
+
+  /**
+   * Optional reason (at most 4096 characters).
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message roster.v1.DecideJoinRequestRequest.
+ * Use `create(DecideJoinRequestRequestSchema)` to create a new message.
+ */
+export const DecideJoinRequestRequestSchema: GenMessage<DecideJoinRequestRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 14);
+
+/**
+ * Response of MembershipService.DecideJoinRequest.
+ *
+ * @generated from message roster.v1.DecideJoinRequestResponse
+ */
+export type DecideJoinRequestResponse = Message<"roster.v1.DecideJoinRequestResponse"> & {
+  /**
+   * The ACTIVE membership when approved; the removed request when rejected.
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.DecideJoinRequestResponse.
+ * Use `create(DecideJoinRequestResponseSchema)` to create a new message.
+ */
+export const DecideJoinRequestResponseSchema: GenMessage<DecideJoinRequestResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 15);
+
+/**
  * Request of MembershipService.GetMembership.
  *
  * @generated from message roster.v1.GetMembershipRequest
@@ -204,7 +543,7 @@ export type GetMembershipRequest = Message<"roster.v1.GetMembershipRequest"> & {
  * Use `create(GetMembershipRequestSchema)` to create a new message.
  */
 export const GetMembershipRequestSchema: GenMessage<GetMembershipRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 6);
+  messageDesc(file_roster_v1_membership_service, 16);
 
 /**
  * Response of MembershipService.GetMembership.
@@ -225,7 +564,7 @@ export type GetMembershipResponse = Message<"roster.v1.GetMembershipResponse"> &
  * Use `create(GetMembershipResponseSchema)` to create a new message.
  */
 export const GetMembershipResponseSchema: GenMessage<GetMembershipResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 7);
+  messageDesc(file_roster_v1_membership_service, 17);
 
 /**
  * Request of MembershipService.ListMemberships.
@@ -267,6 +606,16 @@ export type ListMembershipsRequest = Message<"roster.v1.ListMembershipsRequest">
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
+
+  /**
+   * Only memberships with these statuses; empty means ACTIVE only (pending
+   * invitations and requests are listed only when asked for). A transitive
+   * listing lists ACTIVE memberships only. Memberships past their
+   * expire_time are never listed.
+   *
+   * @generated from field: repeated roster.v1.MembershipStatus statuses = 6;
+   */
+  statuses: MembershipStatus[];
 };
 
 /**
@@ -274,7 +623,7 @@ export type ListMembershipsRequest = Message<"roster.v1.ListMembershipsRequest">
  * Use `create(ListMembershipsRequestSchema)` to create a new message.
  */
 export const ListMembershipsRequestSchema: GenMessage<ListMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 8);
+  messageDesc(file_roster_v1_membership_service, 18);
 
 /**
  * Response of MembershipService.ListMemberships.
@@ -297,7 +646,9 @@ export type ListMembershipsResponse = Message<"roster.v1.ListMembershipsResponse
   nextPageToken: string;
 
   /**
-   * Number of memberships matching the request. For a transitive listing it
+   * Number of memberships matching the request. Without statuses and role
+   * it is the group's member_count, which counts ACTIVE memberships past
+   * their expire_time until the sweeper removes them. For a transitive listing it
    * is exact when the listing has at most 1,000 members; beyond that it is
    * an upper bound taken from the groups' member counts without reading
    * their members (a page costs what the page costs): a principal reached
@@ -315,7 +666,7 @@ export type ListMembershipsResponse = Message<"roster.v1.ListMembershipsResponse
  * Use `create(ListMembershipsResponseSchema)` to create a new message.
  */
 export const ListMembershipsResponseSchema: GenMessage<ListMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 9);
+  messageDesc(file_roster_v1_membership_service, 19);
 
 /**
  * Request of MembershipService.ListPrincipalGroups.
@@ -357,7 +708,7 @@ export type ListPrincipalGroupsRequest = Message<"roster.v1.ListPrincipalGroupsR
  * Use `create(ListPrincipalGroupsRequestSchema)` to create a new message.
  */
 export const ListPrincipalGroupsRequestSchema: GenMessage<ListPrincipalGroupsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 10);
+  messageDesc(file_roster_v1_membership_service, 20);
 
 /**
  * Response of MembershipService.ListPrincipalGroups.
@@ -385,7 +736,7 @@ export type ListPrincipalGroupsResponse = Message<"roster.v1.ListPrincipalGroups
  * Use `create(ListPrincipalGroupsResponseSchema)` to create a new message.
  */
 export const ListPrincipalGroupsResponseSchema: GenMessage<ListPrincipalGroupsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 11);
+  messageDesc(file_roster_v1_membership_service, 21);
 
 /**
  * Request of MembershipService.CheckMembership.
@@ -420,7 +771,7 @@ export type CheckMembershipRequest = Message<"roster.v1.CheckMembershipRequest">
  * Use `create(CheckMembershipRequestSchema)` to create a new message.
  */
 export const CheckMembershipRequestSchema: GenMessage<CheckMembershipRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 12);
+  messageDesc(file_roster_v1_membership_service, 22);
 
 /**
  * Response of MembershipService.CheckMembership.
@@ -449,6 +800,22 @@ export type CheckMembershipResponse = Message<"roster.v1.CheckMembershipResponse
    * @generated from field: repeated string path = 3;
    */
   path: string[];
+
+  /**
+   * ACTIVE when is_member; otherwise the status of a pending direct
+   * membership (INVITED, REQUESTED), or UNSPECIFIED.
+   *
+   * @generated from field: roster.v1.MembershipStatus status = 4;
+   */
+  status: MembershipStatus;
+
+  /**
+   * The expire_time of the principal's direct membership of group_id, when
+   * it has one.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -456,7 +823,7 @@ export type CheckMembershipResponse = Message<"roster.v1.CheckMembershipResponse
  * Use `create(CheckMembershipResponseSchema)` to create a new message.
  */
 export const CheckMembershipResponseSchema: GenMessage<CheckMembershipResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 13);
+  messageDesc(file_roster_v1_membership_service, 23);
 
 /**
  * Request of MembershipService.BatchMemberships: one message per operation,
@@ -495,7 +862,7 @@ export type BatchMembershipsRequest = Message<"roster.v1.BatchMembershipsRequest
  * Use `create(BatchMembershipsRequestSchema)` to create a new message.
  */
 export const BatchMembershipsRequestSchema: GenMessage<BatchMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 14);
+  messageDesc(file_roster_v1_membership_service, 24);
 
 /**
  * Response of MembershipService.BatchMemberships.
@@ -532,7 +899,7 @@ export type BatchMembershipsResponse = Message<"roster.v1.BatchMembershipsRespon
  * Use `create(BatchMembershipsResponseSchema)` to create a new message.
  */
 export const BatchMembershipsResponseSchema: GenMessage<BatchMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 15);
+  messageDesc(file_roster_v1_membership_service, 25);
 
 /**
  * Request of MembershipService.BatchUpdateMemberships.
@@ -553,7 +920,7 @@ export type BatchUpdateMembershipsRequest = Message<"roster.v1.BatchUpdateMember
  * Use `create(BatchUpdateMembershipsRequestSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsRequestSchema: GenMessage<BatchUpdateMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 16);
+  messageDesc(file_roster_v1_membership_service, 26);
 
 /**
  * Response of MembershipService.BatchUpdateMemberships.
@@ -574,7 +941,7 @@ export type BatchUpdateMembershipsResponse = Message<"roster.v1.BatchUpdateMembe
  * Use `create(BatchUpdateMembershipsResponseSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsResponseSchema: GenMessage<BatchUpdateMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 17);
+  messageDesc(file_roster_v1_membership_service, 27);
 
 /**
  * Members, roles, nested groups and transitive checks. Every call needs
@@ -614,7 +981,8 @@ export const MembershipService: GenService<{
   },
   /**
    * Changes a direct member's role (needs MANAGE). The last direct ADMIN
-   * cannot be demoted.
+   * cannot be demoted (ADMINs with an expire_time do not count: a group
+   * always keeps a direct ADMIN that never expires).
    *
    * @generated from rpc roster.v1.MembershipService.UpdateMemberRole
    */
@@ -624,8 +992,77 @@ export const MembershipService: GenService<{
     output: typeof UpdateMemberRoleResponseSchema;
   },
   /**
+   * Changes a direct member's role and/or expire_time (update_mask "role",
+   * "expire_time"). Needs WRITE, and MANAGE when the member is or becomes a
+   * MANAGER or ADMIN (so every role change needs MANAGE, as with
+   * UpdateMemberRole). The group's last direct ADMIN without an
+   * expire_time can neither be demoted nor given one (FAILED_PRECONDITION).
+   * A membership past its expire_time is NOT_FOUND.
+   *
+   * @generated from rpc roster.v1.MembershipService.UpdateMembership
+   */
+  updateMembership: {
+    methodKind: "unary";
+    input: typeof UpdateMembershipRequestSchema;
+    output: typeof UpdateMembershipResponseSchema;
+  },
+  /**
+   * Invites a principal: its membership is INVITED (confers nothing) until
+   * it accepts. Needs what adding that role needs. The invitation lapses at
+   * expire_time (default ROSTER_INVITATION_TTL_DAYS, 14 days). Inviting a
+   * principal that already has a membership (any status) is ALREADY_EXISTS
+   * naming its status.
+   *
+   * @generated from rpc roster.v1.MembershipService.InviteMember
+   */
+  inviteMember: {
+    methodKind: "unary";
+    input: typeof InviteMemberRequestSchema;
+    output: typeof InviteMemberResponseSchema;
+  },
+  /**
+   * Accepts or declines an invitation. Only the invitee may answer (member
+   * empty or the caller); a `group:<id>` invitee answers through a caller
+   * with MANAGE on that group. Without a pending invitation: NOT_FOUND.
+   *
+   * @generated from rpc roster.v1.MembershipService.RespondToInvitation
+   */
+  respondToInvitation: {
+    methodKind: "unary";
+    input: typeof RespondToInvitationRequestSchema;
+    output: typeof RespondToInvitationResponseSchema;
+  },
+  /**
+   * Asks to join a group the caller can see whose join_policy is not
+   * CLOSED (else PERMISSION_DENIED). With REQUEST the caller's membership
+   * is REQUESTED until DecideJoinRequest; with OPEN the caller joins at
+   * once as MEMBER. Every signup field of the group must be sent
+   * (INVALID_ARGUMENT naming the missing one), and only those.
+   *
+   * @generated from rpc roster.v1.MembershipService.RequestToJoin
+   */
+  requestToJoin: {
+    methodKind: "unary";
+    input: typeof RequestToJoinRequestSchema;
+    output: typeof RequestToJoinResponseSchema;
+  },
+  /**
+   * Approves (ACTIVE with role, MEMBER by default) or rejects (removes) a
+   * pending join request. Needs WRITE; approving as MANAGER or ADMIN needs
+   * MANAGE. Without a pending request: NOT_FOUND.
+   *
+   * @generated from rpc roster.v1.MembershipService.DecideJoinRequest
+   */
+  decideJoinRequest: {
+    methodKind: "unary";
+    input: typeof DecideJoinRequestRequestSchema;
+    output: typeof DecideJoinRequestResponseSchema;
+  },
+  /**
    * Returns a direct membership; NOT_FOUND for a non-member. Anyone may read
-   * their own; otherwise it needs the right to list members.
+   * their own; otherwise it needs the right to list members. Pending
+   * memberships are returned with their status; one past its expire_time
+   * is NOT_FOUND.
    *
    * @generated from rpc roster.v1.MembershipService.GetMembership
    */

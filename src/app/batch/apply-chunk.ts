@@ -56,14 +56,19 @@ import { createMembershipLedger, type MembershipLedger } from "./membership-ledg
 
 /**
  * The declared access rules of the unary RPCs each operation kind stands
- * for (AddMember, RemoveMember, UpdateMemberRole), read from the proto
- * options by the RPC layer. A batch operation is allowed exactly when the
- * matching unary call would be.
+ * for (AddMember, RemoveMember, UpdateMemberRole, UpdateMembership,
+ * InviteMember, RespondToInvitation, DecideJoinRequest), read from the
+ * proto options by the RPC layer. A batch operation is allowed exactly when
+ * the matching unary call would be.
  */
 export interface BatchAccessRules {
   readonly add: AccessRuleSpec;
   readonly remove: AccessRuleSpec;
   readonly changeRole: AccessRuleSpec;
+  readonly update: AccessRuleSpec;
+  readonly invite: AccessRuleSpec;
+  readonly respond: AccessRuleSpec;
+  readonly decide: AccessRuleSpec;
 }
 
 /** How a chunk's operations are authorized. */
@@ -86,7 +91,11 @@ export interface BatchResult {
   readonly outcome: BatchOutcome;
 }
 
-/** Error kinds an operation can fail with on its own; any other error is the stream's. */
+/**
+ * Error kinds an operation's group checks (a direct ADMIN stays, nesting)
+ * fail it with on their own; any other error there is the stream's. Every
+ * refusal of the decision itself fails only its operation.
+ */
 const itemErrorKinds: ReadonlySet<ErrorKind> = new Set(["invalid_argument", "not_found", "permission_denied", "failed_precondition"]);
 
 /** An operation and its position in the stream. */
@@ -139,7 +148,7 @@ export async function applyChunk(
 ): Promise<ChunkOutcome> {
   const checked = items.map(({ index, item }): Checked => {
     try {
-      return { index, tag: item.tag, operation: checkOperation(item, sync) };
+      return { index, tag: item.tag, operation: checkOperation(item, sync, deps.caller.principal) };
     } catch (error) {
       if (isRosterError(error)) return { index, tag: item.tag, error };
       throw error;
@@ -237,7 +246,7 @@ async function readChunkState(
   const groupIds = new Set<string>();
   for (const operation of operations) {
     groupIds.add(operation.groupId);
-    if (operation.kind === "add" && operation.member.kind === "group") groupIds.add(operation.member.id);
+    if (operation.member.kind === "group") groupIds.add(operation.member.id);
     let members = membersByGroup.get(operation.groupId);
     if (members === undefined) membersByGroup.set(operation.groupId, (members = new Set()));
     members.add(operation.member.principal);
@@ -252,7 +261,7 @@ async function readChunkState(
   }
   const sent = sync === undefined ? undefined : membersByGroup.get(sync.groupId);
   const read = sync?.dryRun === true && sent !== undefined ? await withSimulatedRoles(stored, sync, [...sent], now, caller, tx) : stored;
-  const context: DecisionContext = { addSetsRole: sync !== undefined, now, actor: caller.principal };
+  const context: DecisionContext = { addSetsRole: sync !== undefined, now, actor: caller.principal, invitationTtlMs: ctx.invitationTtlMs };
   return { deps, sync, tx, now, groups, access, context, ledger: createMembershipLedger(read), nestingLocked: false };
 }
 
@@ -285,8 +294,9 @@ async function withSimulatedRoles(
  * fails the operation alone.
  */
 async function applyOperation(state: ChunkState, operation: MembershipOperation): Promise<MembershipChange | RosterError> {
+  let change: MembershipChange;
   try {
-    const change = decideOperation(
+    change = decideOperation(
       operation,
       {
         group: state.groups.get(operation.groupId),
@@ -296,6 +306,11 @@ async function applyOperation(state: ChunkState, operation: MembershipOperation)
       accessOf(state, operation),
       state.context,
     );
+  } catch (error) {
+    if (!isRosterError(error)) throw error;
+    return error;
+  }
+  try {
     const edge = addsGroupEdge(operation, change);
     if (takesAnAdmin(change)) await ensureKeepsADirectAdmin(state, change);
     if (edge !== undefined) await ensureEdgeAllowedNow(state, edge);
@@ -313,25 +328,55 @@ function accessOf(state: ChunkState, operation: MembershipOperation): OperationA
   if (authorization.kind === "authorized") return { kind: "authorized" };
   const access = state.access;
   if (access === undefined) throw new Error("a chunk authorized per operation read no access snapshot");
-  const rules = authorization.rules;
   return {
     kind: "decide",
-    rule: operation.kind === "add" ? rules.add : operation.kind === "remove" ? rules.remove : rules.changeRole,
+    rule: batchRuleOf(authorization.rules, operation),
     callerPrincipal: caller.principal,
     facts: access.factsOf(operation.groupId),
     memberGroupFacts: operation.member.kind === "group" ? access.factsOf(operation.member.id) : undefined,
   };
 }
 
-/** A change taking an ADMIN away must leave the group a direct ADMIN. */
+/** The declared rule of the unary RPC a batch operation stands for. */
+function batchRuleOf(rules: BatchAccessRules, operation: MembershipOperation): AccessRuleSpec {
+  switch (operation.kind) {
+    case "add":
+      return rules.add;
+    case "remove":
+      return rules.remove;
+    case "change_role":
+      return rules.changeRole;
+    case "update":
+      return rules.update;
+    case "invite":
+      return rules.invite;
+    case "respond":
+      return rules.respond;
+    case "decide":
+      return rules.decide;
+    case "request":
+    case "expire":
+      // Neither is a batch operation: RequestToJoin is the caller's own unary call, expiry the sweeper's.
+      throw new Error(`a ${operation.kind} operation cannot be authorized per batch operation`);
+  }
+}
+
+/** A change taking a never-expiring ADMIN away must leave the group another. */
 async function ensureKeepsADirectAdmin(state: ChunkState, change: MembershipChange): Promise<void> {
   const directAdminCount = await state.ledger.adminCount(change.groupId, async () => {
-    const stored = await state.deps.ctx.memberships.countWithRole(change.groupId, "ADMIN", state.tx);
+    const stored = await state.deps.ctx.memberships.countPermanentAdmins(change.groupId, state.tx);
     // A dry run's earlier chunks were rolled back: add what they simulated.
     const sync = state.sync;
     return sync?.dryRun === true && change.groupId === sync.groupId ? stored + sync.adminDelta : stored;
   });
-  ensureKeepsAnAdmin({ groupId: change.groupId, member: change.member, currentRole: "ADMIN", newRole: change.after?.role, directAdminCount });
+  ensureKeepsAnAdmin({
+    groupId: change.groupId,
+    member: change.member,
+    currentRole: "ADMIN",
+    newRole: change.after?.role,
+    getsExpireTime: change.after?.expireTime !== undefined,
+    directAdminCount,
+  });
 }
 
 /** A new group edge must close no cycle and nest not too deep, checked on the graph in the database. */
