@@ -12,6 +12,8 @@ import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
 import { defaultBatchLimits, type BatchLimits } from "./app/batch/limits.ts";
+import type { ExpirySweepSettings } from "./app/expiry-sweeper.ts";
+import { DEFAULT_INVITATION_TTL_DAYS } from "./domain/membership-lifecycle.ts";
 import { hs256SecretProblem } from "./auth/dev-key.ts";
 
 /** pino levels accepted by ROSTER_LOG_LEVEL. */
@@ -69,6 +71,10 @@ export interface RosterConfig {
   readonly benchNoop: boolean;
   /** Limits of BatchMemberships / BatchUpdateMemberships (ROSTER_BATCH_*). */
   readonly batchLimits: BatchLimits;
+  /** The expiry sweeper (ROSTER_EXPIRY_SWEEP_*). */
+  readonly expirySweep: ExpirySweepSettings;
+  /** Lifetime of an invitation sent without an expire_time, in days (ROSTER_INVITATION_TTL_DAYS). */
+  readonly invitationTtlDays: number;
   /** OpenTelemetry tracing (OTEL_*); undefined: off, no span is made. */
   readonly tracing: TracingConfig | undefined;
 }
@@ -162,6 +168,9 @@ export const settings: readonly SettingInfo[] = [
   row("ROSTER_BATCH_MAX_DURATION_MS", String(defaultBatchLimits.maxDurationMs), "How long a BatchMemberships stream may run before it ends with DEADLINE_EXCEEDED."),
   row("ROSTER_BATCH_IDLE_TIMEOUT_MS", String(defaultBatchLimits.idleTimeoutMs), "How long a BatchMemberships stream may go without a client message before it ends with DEADLINE_EXCEEDED."),
   row("ROSTER_BATCH_CHUNK_SIZE", String(defaultBatchLimits.chunkSize), "Batch operations applied per transaction (1-5000)."),
+  row("ROSTER_EXPIRY_SWEEP_INTERVAL_MS", "60000", "How often the expiry sweeper removes memberships and invitations past their expire_time (0 turns it off; expired ones confer nothing either way)."),
+  row("ROSTER_EXPIRY_SWEEP_BATCH", "500", "Expired memberships one sweep removes in one transaction at most (1-5000); a full sweep is followed at once by the next."),
+  row("ROSTER_INVITATION_TTL_DAYS", String(DEFAULT_INVITATION_TTL_DAYS), "Lifetime of an invitation sent without an expire_time, in days (1-365)."),
   row("OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP collector base URL, e.g. `http://collector:4318` (spans go to its `/v1/traces`) or, with protocol `grpc`, `http://collector:4317`. Setting it turns tracing on (see Tracing)."),
   row("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", "Full URL for spans, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT and also turns tracing on."),
   row("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", `OTLP transport: ${otlpProtocols.join(", ")}.`),
@@ -328,6 +337,11 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
   const httpCert = read<string | undefined>("ROSTER_HTTP_TLS_CERT", undefined, parseReadableFile);
   const httpKey = read<string | undefined>("ROSTER_HTTP_TLS_KEY", undefined, parseReadableFile);
   const benchNoop = read("ROSTER_BENCH_NOOP", false, parseBoolean);
+  const expirySweep: ExpirySweepSettings = {
+    intervalMs: read("ROSTER_EXPIRY_SWEEP_INTERVAL_MS", 60_000, (v) => parseInteger(v, 0, 86_400_000)),
+    batchSize: read("ROSTER_EXPIRY_SWEEP_BATCH", 500, (v) => parseInteger(v, 1, 5_000)),
+  };
+  const invitationTtlDays = read("ROSTER_INVITATION_TTL_DAYS", DEFAULT_INVITATION_TTL_DAYS, (v) => parseInteger(v, 1, 365));
   const batchLimits: BatchLimits = {
     ...defaultBatchLimits,
     maxOperations: read("ROSTER_BATCH_MAX_OPERATIONS", defaultBatchLimits.maxOperations, (v) => parseInteger(v, 1, 1_000_000_000)),
@@ -389,6 +403,8 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     grpcClientCertIdentity,
     benchNoop,
     batchLimits,
+    expirySweep,
+    invitationTtlDays,
     tracing,
   };
 }

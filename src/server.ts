@@ -14,6 +14,7 @@ import type { DestinationStream, Logger } from "pino";
 import { createCertificateCaller } from "./auth/certificate-caller.ts";
 import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
 import { loadOrCreateDevSecret } from "./auth/dev-key.ts";
+import { startExpirySweeper } from "./app/index.ts";
 import { createRosterApp } from "./app/roster-app.ts";
 import type { RosterApp } from "./app/index.ts";
 import type { RosterConfig } from "./config.ts";
@@ -96,8 +97,11 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       database,
       logger: logger.child({ component: "app" }),
       batchLimits: config.batchLimits,
+      invitationTtlDays: config.invitationTtlDays,
       ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
     });
+    const sweeper = startExpirySweeper(app.expiry, config.expirySweep, logger.child({ component: "expiry" }));
+    cleanups.push(() => sweeper.stop());
     const verifier = createJwtVerifier(await verifierOptions(config, logger));
     const services = createRosterServices(app);
     const pipeline = createRpcPipeline({

@@ -38,7 +38,11 @@ export type {
   AddMemberResult,
   CheckMembershipQuery,
   CheckMembershipResult,
+  Invitation,
+  JoinDecision,
+  JoinRequest,
   ListMembershipsQuery,
+  MembershipUpdate,
   ListPrincipalGroupsQuery,
   MembershipPage,
   MembershipsApi,
@@ -49,4 +53,5 @@ export type { BatchAccessRules, BatchOutcome, BatchResult } from "./batch/apply-
 export type { BatchApi, BatchRequest, BatchResponse, BatchStats } from "./batch/batch-engine.ts";
 export type { BatchItem, BatchOperation } from "./batch/check-operation.ts";
 export type { BatchLimits } from "./batch/limits.ts";
+export { EXPIRY_ACTOR, startExpirySweeper, type ExpiryApi, type ExpirySweeper, type ExpirySweepSettings } from "./expiry-sweeper.ts";
 export type { SyncSummary } from "./batch/sync-run.ts";

@@ -16,6 +16,7 @@ import { createAccessApi, type AccessApi } from "./access-api.ts";
 import { createBatchApi, type BatchApi } from "./batch/batch-engine.ts";
 import type { BatchLimits } from "./batch/limits.ts";
 import type { AppContext, AppLogger } from "./app-context.ts";
+import { createExpiryApi, type ExpiryApi } from "./expiry-sweeper.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
 import { newEtag, newGroupId } from "./ids.ts";
 import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
@@ -47,6 +48,8 @@ export interface RosterApp {
   readonly access: AccessApi;
   /** BatchMemberships / BatchUpdateMemberships, see ./batch/batch-engine.ts. */
   readonly batch: BatchApi;
+  /** Removal of memberships past their expire_time, see ./expiry-sweeper.ts. */
+  readonly expiry: ExpiryApi;
 }
 
 export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
@@ -74,5 +77,6 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
+    expiry: createExpiryApi(ctx),
   };
 }

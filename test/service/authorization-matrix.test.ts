@@ -14,7 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
-import type { AclEntry } from "../../src/domain/model.ts";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { RosterApp } from "../../src/app/index.ts";
+import type { AclEntry, JoinPolicy } from "../../src/domain/model.ts";
+import { accessRules } from "../domain/access-rules-table.ts";
 import type { RosterClient, RpcOptions } from "../support/roster-client.ts";
 import { failureOf } from "../support/roster-client.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
@@ -32,8 +35,11 @@ const OK = "OK";
 const NF = "NOT_FOUND";
 const PD = "PERMISSION_DENIED";
 
-/** Per RPC: the expected code for each caller (in `callers` order) and the permission named on refusal. */
-const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; readonly needs?: string }>> = {
+/**
+ * Per RPC: the expected code for each caller (in `callers` order) and the
+ * permission named on refusal, or the whole refusal when it names none.
+ */
+const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; readonly needs?: string; readonly refusal?: (target: string) => string }>> = {
   //                      stranger member manager admin acl  nested parent system
   CreateGroup: /*      */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   GetGroup: /*         */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
@@ -51,6 +57,19 @@ const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; reado
   ListMemberships: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
   ListPrincipalGroups: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
   CheckMembership: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
+  UpdateMembership: /* */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  InviteMember: /*     */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  DecideJoinRequest: /**/ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  // Only the invitee answers: nobody else, system administrators included.
+  RespondToInvitation: {
+    codes: [NF, PD, PD, PD, PD, PD, PD, PD],
+    refusal: (g) => `permission denied: only the invitee (for a group, a caller with MANAGE on it) may answer an invitation to group ${g}`,
+  },
+  // G's join_policy is CLOSED: whoever sees it is refused, nobody else learns it exists.
+  RequestToJoin: /*    */ {
+    codes: [NF, PD, PD, PD, PD, PD, PD, PD],
+    refusal: (g) => `permission denied: group ${g} does not accept join requests (join_policy CLOSED)`,
+  },
   // PER_ITEM: the call itself only needs authentication; its one `add`
   // operation is refused or applied exactly like AddMember (checked below).
   BatchUpdateMemberships: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
@@ -126,6 +145,20 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
       return { method: m(rpc), request: {}, target: g };
     case "CheckMembership":
       return { method: m(rpc), request: { groupId: g, principal: "user:member" }, target: g };
+    case "UpdateMembership":
+      return {
+        method: m(rpc),
+        request: { groupId: g, member: `user:expiring-${tag}`, expireTime: timestampFromDate(new Date(Date.now() + 86_400_000)), updateMask: { paths: ["expire_time"] } },
+        target: g,
+      };
+    case "InviteMember":
+      return { method: m(rpc), request: { groupId: g, member: `user:invited-${tag}`, message: "join us" }, target: g };
+    case "RespondToInvitation":
+      return { method: m(rpc), request: { groupId: g, member: `user:invitee-${tag}`, accept: true }, target: g };
+    case "RequestToJoin":
+      return { method: m(rpc), request: { groupId: g, message: "let me in" }, target: g };
+    case "DecideJoinRequest":
+      return { method: m(rpc), request: { groupId: g, member: `user:requester-${tag}`, approve: true }, target: g };
     case "BatchUpdateMemberships":
       return {
         method: m(rpc),
@@ -150,11 +183,20 @@ beforeAll(async () => {
     const tag = caller.replaceAll(" ", "-");
     await app.memberships.add(root, groupId, `user:victim-${tag}`, "MEMBER");
     await app.memberships.add(root, groupId, `user:promote-${tag}`, "MEMBER");
+    await app.memberships.add(root, groupId, `user:expiring-${tag}`, "MEMBER");
+    await app.memberships.invite(root, { groupId, member: `user:invitee-${tag}`, role: "MEMBER", message: "", expireTime: undefined });
     deleteTargets[caller] = await makeProfileTarget(app, parentId, acl);
     const undeleteTarget = await makeProfileTarget(app, parentId, acl);
     await app.groups.delete(root, undeleteTarget, "");
     undeleteTargets[caller] = undeleteTarget;
   }
+  // Join requests to decide: G accepts them only while they are made.
+  await setJoinPolicy(app, groupId, "REQUEST");
+  for (const caller of callers) {
+    const requester = { principal: `user:requester-${caller.replaceAll(" ", "-")}`, isSystemAdmin: false };
+    await app.memberships.requestToJoin(requester, { groupId, message: "", fields: {} });
+  }
+  await setJoinPolicy(app, groupId, "CLOSED");
   world = { parentId, groupId, acl, deleteTargets, undeleteTargets };
   for (const caller of callers) tokens.set(caller, await roster.token(principals[caller]));
   tokens.set("expired token", await roster.token("member", { now: new Date(Date.now() - 2 * 3600_000), ttlSeconds: 60 }));
@@ -192,6 +234,11 @@ async function run(
 
 const rpcNames = Object.keys(matrix);
 
+async function setJoinPolicy(app: RosterApp, groupId: string, joinPolicy: JoinPolicy): Promise<void> {
+  const group = await app.groups.get(root, { id: groupId });
+  await app.groups.update(root, { id: groupId, values: { ...group.group, joinPolicy }, mask: ["policies.join_policy"], etag: "" }, accessRules.UpdateGroup);
+}
+
 describe("authorization matrix over gRPC", () => {
   it("covers every unary RPC of both services", () => {
     const unary = [...GroupService.methods, ...MembershipService.methods].filter((m) => m.methodKind === "unary").map((m) => m.name);
@@ -206,7 +253,9 @@ describe("authorization matrix over gRPC", () => {
     const result = await run(roster.client, rpc, caller);
     expect(result.code, result.details).toBe(expected);
     if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
-    if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
+    const refusal = matrix[rpc]?.refusal;
+    if (expected === PD && refusal !== undefined) expect(result.details).toBe(refusal(result.target));
+    else if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
     if (rpc === "BatchUpdateMemberships") {
       // The per-item status is what AddMember would answer the same caller.
       const addMemberExpected = matrix["AddMember"]?.codes[callers.indexOf(caller)] ?? "OK";

@@ -4,7 +4,7 @@
  * gRPC is the call under test and nothing else.
  */
 import type { RosterApp } from "../../src/app/index.ts";
-import type { AclEntry, Caller, MemberVisibility, Role, Visibility } from "../../src/domain/model.ts";
+import type { AclEntry, Caller, JoinPolicy, MemberVisibility, Role, Visibility } from "../../src/domain/model.ts";
 import { groupInput } from "../support/group-input.ts";
 
 /** The system administrator configured in every test server (ROSTER_ADMINS). */
@@ -24,6 +24,9 @@ export interface GroupSpec {
   readonly parentId?: string;
   readonly visibility?: Visibility;
   readonly memberVisibility?: MemberVisibility;
+  readonly joinPolicy?: JoinPolicy;
+  readonly signupFields?: readonly string[];
+  readonly authenticationAssuranceTimeout?: number;
   /** Direct members besides the creator. */
   readonly members?: Readonly<Record<string, Role>>;
   readonly acl?: readonly AclEntry[];

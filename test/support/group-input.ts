@@ -18,5 +18,8 @@ export function groupInput(slug: string, overrides: GroupInputOverrides = {}): G
     labels: overrides.labels ?? {},
     visibility: overrides.visibility ?? "PRIVATE",
     memberVisibility: overrides.memberVisibility ?? "MEMBERS",
+    ...(overrides.joinPolicy === undefined ? {} : { joinPolicy: overrides.joinPolicy }),
+    ...(overrides.signupFields === undefined ? {} : { signupFields: overrides.signupFields }),
+    ...(overrides.authenticationAssuranceTimeout === undefined ? {} : { authenticationAssuranceTimeout: overrides.authenticationAssuranceTimeout }),
   };
 }

@@ -34,6 +34,8 @@ export interface TokenOptions {
   readonly now?: Date;
   /** Sign with another secret (a bad signature). */
   readonly secret?: string;
+  /** The `auth_time` claim; absent: none. */
+  readonly authTime?: Date;
 }
 
 export interface TestRoster {
@@ -100,6 +102,7 @@ export async function startTestRoster(options: TestRosterOptions): Promise<TestR
           ttlSeconds: tokenOptions.ttlSeconds ?? 3600,
           ...(tokenOptions.service === true ? { service: true } : {}),
           ...(tokenOptions.now === undefined ? {} : { now: tokenOptions.now }),
+          ...(tokenOptions.authTime === undefined ? {} : { authTime: tokenOptions.authTime }),
         },
         tokenOptions.secret ?? secret,
       ),
