@@ -92,7 +92,9 @@ export type Group = Message<"roster.v1.Group"> & {
   state: GroupState;
 
   /**
-   * Number of direct members. Output only.
+   * Number of direct ACTIVE members (pending invitations and join requests
+   * are not counted; an expired membership is, until the expiry sweeper
+   * removes it). Output only.
    *
    * @generated from field: int32 member_count = 10;
    */
