@@ -401,7 +401,8 @@ export type DecideJoinRequestOperation = Message<"roster.v1.DecideJoinRequestOpe
   role: Role;
 
   /**
-   * Optional reason (at most 4096 characters).
+   * Optional reason for the requester (at most 4096 characters). It is
+   * validated but not stored with the membership.
    *
    * @generated from field: string reason = 5;
    */

@@ -482,7 +482,8 @@ export type DecideJoinRequestRequest = Message<"roster.v1.DecideJoinRequestReque
   role: Role;
 
   /**
-   * Optional reason (at most 4096 characters).
+   * Optional reason for the requester (at most 4096 characters). It is
+   * validated but not stored with the membership.
    *
    * @generated from field: string reason = 5;
    */
