@@ -16,6 +16,16 @@ const banned = {
   transport: { regex: "^@(connectrpc|grpc)/", message: "Transport packages stay in src/rpc, src/handlers, src/transport and src/ops." },
   doorPackages: { regex: "^(@grpc/|@connectrpc/connect-node)", message: "The pipeline and handlers are door-neutral: door packages belong in src/transport." },
   logger: { regex: "^pino", message: "Pure rules do no logging." },
+  storeInternals: {
+    regex: "^\\.{1,2}/(.*/)?embedded-mongo/|^@roster/embedded-mongo/(?!testing$)",
+    message: "The embedded store is a package: import \"@roster/embedded-mongo\" (or \"@roster/embedded-mongo/testing\"), never its files.",
+  },
+};
+
+/** The embedded store's package (src/embedded-mongo) imports nothing of Roster: it is a product of its own. */
+const outOfStorePackage = {
+  regex: "^(\\.\\./)+(src|gen|test|bench|app|auth|cli|convert|domain|handlers|ops|rpc|storage|transport)/|^(\\.\\./)+(config|server|main)\\.ts$",
+  message: "The embedded store's package imports nothing of Roster (it talks to it only through a mongodb:// URI).",
 };
 
 /** Imports of the listed src/ folders, from anywhere in src. */
@@ -23,7 +33,11 @@ function layers(names, message) {
   return { regex: `^(\\.\\./)+(${names.join("|")})/`, message };
 }
 
-/** One `no-restricted-imports` block per layer (the last block matching a file wins, so each lists all its bans). */
+/**
+ * One `no-restricted-imports` block per layer (the last block matching a file
+ * wins, so each lists all its bans); every file outside the store's package
+ * also may not reach into it.
+ */
 const layering = [
   { files: ["src/**/*.ts"], ignores: ["src/storage/**", "src/embedded-mongo/**"], patterns: [banned.driver] },
   {
@@ -94,7 +108,18 @@ const layering = [
     files: ["src/ops/**/*.ts"],
     patterns: [banned.driver, layers(["app", "handlers", "convert"], "Operations endpoints observe the pipeline and storage, not the use cases.")],
   },
-].map(({ files, ignores, patterns }) => ({
+  { files: ["test/**/*.ts", "bench/**/*.ts", "vitest.config.ts"], patterns: [] },
+]
+  .map((block) => ({ ...block, patterns: [...block.patterns, banned.storeInternals] }))
+  .concat([
+    {
+      files: ["src/embedded-mongo/**/*.ts"],
+      ignores: ["src/embedded-mongo/test/**"],
+      patterns: [outOfStorePackage, { regex: "^mongodb$", message: "The store is the server: only its tests use the driver." }],
+    },
+    { files: ["src/embedded-mongo/test/**/*.ts"], patterns: [outOfStorePackage] },
+  ])
+  .map(({ files, ignores, patterns }) => ({
   files,
   ...(ignores === undefined ? {} : { ignores }),
   rules: { "no-restricted-imports": ["error", { patterns }] },
@@ -116,7 +141,18 @@ export default tseslint.config(
   },
   ...layering,
   {
-    files: ["eslint.config.js", "bin/**"],
+    // no-restricted-imports does not see import(): the same ban for dynamic imports.
+    files: ["**/*.ts"],
+    ignores: ["src/embedded-mongo/**"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        { selector: `ImportExpression[source.value=/${banned.storeInternals.regex.replaceAll("/", "\\/")}/]`, message: banned.storeInternals.message },
+      ],
+    },
+  },
+  {
+    files: ["eslint.config.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
   },
 );

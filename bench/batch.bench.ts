@@ -10,7 +10,7 @@
  *
  * The stream client honours backpressure (waits for 'drain') and reads its
  * results as they come, like a well-behaved client. The command
- * (`node bin/roster.mjs import <group> members.csv`) is timed from its start
+ * (`node src/cli/roster/bin.mjs import <group> members.csv`) is timed from its start
  * to its exit, so its cost over the raw stream is all of its own: start-up,
  * the first pass that counts the rows, CSV parsing, progress, the report;
  * the budget is 10% more time. Stream and command run twice each (stream,
@@ -35,9 +35,9 @@ import { collectionNames, membershipToDoc } from "../src/storage/documents.ts";
 import { rosterIndexes } from "../src/storage/indexes.ts";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { addOp, openBatchStream } from "../test/batch/support/batch-client.ts";
-import { startRosterCommand } from "../test/support/roster-command.ts";
-import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
+import { addOp, openBatchStream } from "../test/fixtures/batch-stream-client.ts";
+import { startRosterCommand } from "../test/fixtures/roster-command-process.ts";
+import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 
 const members = Number(process.env["BENCH_BATCH_MEMBERS"] ?? "100000");

@@ -21,8 +21,8 @@ import { performance } from "node:perf_hooks";
 import { Role } from "../gen/roster/v1/access_pb.ts";
 import { signHs256Token } from "../src/auth/token-signer.ts";
 import { benchNoopPath } from "../src/transport/grpc/bench-noop.ts";
-import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
-import { withDatabase } from "../test/support/roster-server.ts";
+import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
+import { withDatabase } from "../test/fixtures/roster-in-process.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 import { createConnectGetGroup } from "./support/connect-getgroup.ts";
 

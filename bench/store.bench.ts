@@ -30,7 +30,7 @@ import type { Database } from "../src/storage/database.ts";
 import { collectionNames, type GroupDoc } from "../src/storage/documents.ts";
 import { createGroupStore, type GroupListCriteria } from "../src/storage/group-store.ts";
 import { unboundedCall } from "../src/storage/store-call.ts";
-import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../test/support/spawn-embedded-mongo.ts";
+import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "@roster/embedded-mongo";
 import { measureThroughput, seededRandomInts, type Throughput } from "./support/measure.ts";
 
 const concurrency = 16;

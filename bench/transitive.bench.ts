@@ -30,8 +30,8 @@ import { Role } from "../gen/roster/v1/access_pb.ts";
 import { signHs256Token } from "../src/auth/token-signer.ts";
 import { encodePageToken, requestFingerprint } from "../src/domain/page-token.ts";
 import { collectionNames, membershipToDoc, type GroupDoc } from "../src/storage/documents.ts";
-import { createRosterClient, type RosterClient } from "../test/support/roster-client.ts";
-import { withDatabase } from "../test/support/roster-server.ts";
+import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
+import { withDatabase } from "../test/fixtures/roster-in-process.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 
 const members = Number(process.env["BENCH_TRANSITIVE_MEMBERS"] ?? "100000");

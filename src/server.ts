@@ -212,7 +212,7 @@ async function startTracingIfWanted(
 async function storeUri(config: RosterConfig, logger: Logger, cleanups: (() => Promise<void>)[]): Promise<string> {
   if (config.mongodbUri !== undefined) return config.mongodbUri;
   const dataDir = join(config.dataDir, "store");
-  const { startEmbeddedMongo } = await import("./embedded-mongo/index.ts");
+  const { startEmbeddedMongo } = await import("@roster/embedded-mongo");
   const store = await startEmbeddedMongo({ port: 0, dataDir, log: logger.child({ component: "embedded-mongo" }) });
   cleanups.push(() => store.stop());
   logger.warn(

@@ -4,7 +4,7 @@
  * that runs on success, on failure and on Ctrl-C (children are SIGKILLed if
  * this process exits without it).
  *
- * Not test/support/roster-process.ts: that one keeps every log line (the
+ * Not test/fixtures/roster-npm-start-process.ts: that one keeps every log line (the
  * service logs one per RPC, which would grow without bound here), stops the
  * service with SIGKILL rather than a graceful SIGTERM, and has no
  * BENCH_SERVICE_NODE_ARGS.
@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../../test/support/spawn-embedded-mongo.ts";
+import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "@roster/embedded-mongo";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const startTimeoutMs = 30_000;

@@ -165,3 +165,10 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     stop: () => (stopped ??= stop()),
   };
 }
+
+export {
+  spawnEmbeddedMongo,
+  type EmbeddedMongoProcess,
+  type SpawnedEmbeddedMongo,
+  type SpawnEmbeddedMongoOptions,
+} from "./spawn-embedded-mongo.ts";

@@ -7,7 +7,7 @@
 import type { Document } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GroupRecord } from "../../src/domain/model.ts";
-import { addMember, createGroup, groupInput, rejection, startAppFixture, user, type AppFixture } from "./app-fixture.ts";
+import { addMember, createGroup, groupInput, rejection, startAppFixture, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
 const owner = user("bw-owner");

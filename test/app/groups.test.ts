@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GroupValues } from "../../src/app/index.ts";
-import { accessRules } from "../domain/access-rules-table.ts";
-import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "./app-fixture.ts";
+import { accessRules } from "../fixtures/access-rules-table.ts";
+import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
 
 const updateRule = accessRules.UpdateGroup;
 

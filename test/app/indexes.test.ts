@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureIndexes, rosterIndexes } from "../../src/storage/indexes.ts";
-import { startAppFixture, type AppFixture } from "./app-fixture.ts";
+import { startAppFixture, type AppFixture } from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
 beforeAll(async () => {

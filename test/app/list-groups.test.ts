@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ListGroupsQuery } from "../../src/app/index.ts";
 import type { Caller, GroupRecord } from "../../src/domain/model.ts";
-import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "./app-fixture.ts";
+import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
 beforeAll(async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RosterApp } from "../../src/app/index.ts";
 import type { Caller } from "../../src/domain/model.ts";
 import { collectionNames } from "../../src/storage/documents.ts";
-import { groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "./app-fixture.ts";
+import { groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
 
 const T = new Date("2031-03-04T05:06:07.000Z");
 let now = new Date(T.getTime() - 3_600_000);

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GroupRecord } from "../../src/domain/model.ts";
-import { accessRules } from "../domain/access-rules-table.ts";
-import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "./app-fixture.ts";
+import { accessRules } from "../fixtures/access-rules-table.ts";
+import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
 beforeAll(async () => {

@@ -17,8 +17,8 @@ import { maxRole } from "../../src/domain/permissions.ts";
 import type { MembershipRecord, Role } from "../../src/domain/model.ts";
 import { groupIdOfPrincipal } from "../../src/domain/principal.ts";
 import { collectionNames, membershipFromDoc, type GroupDoc, type MembershipDoc } from "../../src/storage/documents.ts";
-import { batchRules } from "../domain/access-rules-table.ts";
-import { groupInput, startAppFixture, systemAdmin, type AppFixture } from "./app-fixture.ts";
+import { batchRules } from "../fixtures/access-rules-table.ts";
+import { groupInput, startAppFixture, systemAdmin, type AppFixture } from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
 beforeAll(async () => {

@@ -6,9 +6,9 @@
  * exact. The server runs in-process, so the engine's counters are visible.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addOp, openBatchStream, removeOp, runBatch } from "./support/batch-client.ts";
-import { openRawBatchStream } from "./support/raw-batch-stream.ts";
-import { startBatchWorld, userCaller, type BatchWorld } from "./support/batch-world.ts";
+import { addOp, openBatchStream, removeOp, runBatch } from "../fixtures/batch-stream-client.ts";
+import { openRawBatchStream } from "../fixtures/raw-http2-batch-stream.ts";
+import { startBatchWorld, userCaller, type BatchWorld } from "../fixtures/roster-with-database-handle.ts";
 
 let world: BatchWorld;
 let aliceToken: string;
@@ -35,7 +35,7 @@ describe("flow control", () => {
     const total = 6000;
     const chunkSize = world.app.batch.limits.chunkSize;
     const start = world.app.batch.stats();
-    // A client that really does not read (see raw-batch-stream.ts), and that
+    // A client that really does not read (see test/fixtures/raw-http2-batch-stream.ts), and that
     // ignores its own backpressure: everything is queued at once.
     const stream = openRawBatchStream(world.roster.address, aliceToken);
     for (let i = 0; i < total; i++) stream.send(addOp(g, member(i)));

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { addOp, openBatchStream, runBatch } from "./support/batch-client.ts";
-import { startBatchWorld, userCaller, type BatchWorld } from "./support/batch-world.ts";
+import { addOp, openBatchStream, runBatch } from "../fixtures/batch-stream-client.ts";
+import { startBatchWorld, userCaller, type BatchWorld } from "../fixtures/roster-with-database-handle.ts";
 
 let world: BatchWorld;
 let aliceToken: string;

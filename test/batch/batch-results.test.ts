@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";
-import { failureOf, type RosterClient } from "../support/roster-client.ts";
-import { addOp, changeRoleOp, openBatchStream, removeOp, runBatch, summarize, type OperationInit } from "./support/batch-client.ts";
-import { root, startBatchWorld, userCaller, type BatchWorld } from "./support/batch-world.ts";
+import { failureOf, type RosterClient } from "../fixtures/roster-grpc-client.ts";
+import { addOp, changeRoleOp, openBatchStream, removeOp, runBatch, summarize, type OperationInit } from "../fixtures/batch-stream-client.ts";
+import { root, startBatchWorld, userCaller, type BatchWorld } from "../fixtures/roster-with-database-handle.ts";
 
 let world: BatchWorld;
 let aliceToken: string;

@@ -7,8 +7,8 @@
  * the same stream is refused with exactly what the unary RPC would answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addOp, openBatchStream, summarize, type BatchStream } from "./support/batch-client.ts";
-import { root, startBatchWorld, type BatchWorld } from "./support/batch-world.ts";
+import { addOp, openBatchStream, summarize, type BatchStream } from "../fixtures/batch-stream-client.ts";
+import { root, startBatchWorld, type BatchWorld } from "../fixtures/roster-with-database-handle.ts";
 
 let world: BatchWorld;
 let bobToken: string;

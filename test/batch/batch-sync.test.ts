@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";
-import { addOp, removeOp, runBatch, summarize } from "./support/batch-client.ts";
-import { root, startBatchWorld, userCaller, type BatchWorld } from "./support/batch-world.ts";
+import { addOp, removeOp, runBatch, summarize } from "../fixtures/batch-stream-client.ts";
+import { root, startBatchWorld, userCaller, type BatchWorld } from "../fixtures/roster-with-database-handle.ts";
 
 let world: BatchWorld;
 let aliceToken: string;

@@ -14,9 +14,9 @@ import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
-import { createProtocolClient, type ProtocolClient } from "../web/support/protocol-clients.ts";
-import { startRosterStack, type RosterStack } from "../web/support/roster-stack.ts";
-import { startStaticServer, type StaticServer } from "./static-server.ts";
+import { createProtocolClient, type ProtocolClient } from "../fixtures/protocol-clients.ts";
+import { startRosterStack, type RosterStack } from "../fixtures/roster-both-doors.ts";
+import { startStaticServer, type StaticServer } from "../fixtures/browser-page-server.ts";
 
 const chromiumPath = "/usr/bin/chromium";
 const hasChromium = existsSync(chromiumPath);

@@ -1,5 +1,5 @@
 /**
- * The `roster` command as a process (`node bin/roster.mjs`, the package's
+ * The `roster` command as a process (`node src/cli/roster/bin.mjs`, the package's
  * bin) against a real server started by the test fixtures: the everyday
  * calls and their exit codes; importing 10,000 rows with bad rows mixed in
  * (the report, the exit code, the stored members); sync and dry run, and a
@@ -18,11 +18,11 @@ import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";
 import { commands } from "../../src/cli/roster/run-roster.ts";
-import type { LatencyProxy } from "../support/latency-proxy.ts";
-import { uniqueDbName } from "../support/mongo.ts";
-import { startRosterBehindProxy, type RosterBehindProxy } from "../support/roster-behind-proxy.ts";
-import { runRosterCommand, startRosterCommand, type CommandRun } from "../support/roster-command.ts";
-import type { TestRoster } from "../support/roster-server.ts";
+import type { LatencyProxy } from "../fixtures/latency-proxy.ts";
+import { uniqueDbName } from "../fixtures/test-mongo.ts";
+import { startRosterBehindProxy, type RosterBehindProxy } from "../fixtures/roster-behind-latency-proxy.ts";
+import { runRosterCommand, startRosterCommand, type CommandRun } from "../fixtures/roster-command-process.ts";
+import type { TestRoster } from "../fixtures/roster-in-process.ts";
 
 let stack: RosterBehindProxy;
 let proxy: LatencyProxy;

@@ -14,9 +14,9 @@ import { fileURLToPath } from "node:url";
 import { decodeJwt, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadOrCreateDevSecret } from "../../src/auth/dev-key.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startRosterProcess, type RosterProcess } from "../support/roster-process.ts";
-import { withDatabase } from "../support/roster-server.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startRosterProcess, type RosterProcess } from "../fixtures/roster-npm-start-process.ts";
+import { withDatabase } from "../fixtures/roster-in-process.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const secret = "a-configured-secret-of-at-least-32-bytes";

@@ -15,8 +15,8 @@ import {
   type ActionName,
 } from "../../src/domain/access-policy.ts";
 import type { Permission } from "../../src/domain/model.ts";
-import { accessRules, type RpcName } from "./access-rules-table.ts";
-import { strangerFacts } from "./stranger-facts.ts";
+import { accessRules, type RpcName } from "../fixtures/access-rules-table.ts";
+import { strangerFacts } from "../fixtures/stranger-facts.ts";
 
 // ---------------------------------------------------------------------------
 // Callers: the facts the app layer would load for each kind of caller on

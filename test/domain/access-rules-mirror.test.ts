@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { access, Requirement } from "../../gen/roster/v1/access_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
-import { accessRules } from "./access-rules-table.ts";
+import { accessRules } from "../fixtures/access-rules-table.ts";
 
 // The domain tables test the rules as written in access-rules-table.ts; this
 // proves that table is what the proto actually declares, so the two cannot drift.

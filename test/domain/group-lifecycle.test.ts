@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../../src/domain/group-lifecycle.ts";
-import { thrownBy } from "./expect-roster-error.ts";
+import { thrownBy } from "../fixtures/expect-roster-error.ts";
 
 describe("group lifecycle", () => {
   it("refuses changes to a deleted group", () => {

@@ -6,7 +6,7 @@ import {
   parseUpdateMask,
 } from "../../src/domain/group-update.ts";
 import type { GroupRecord, GroupValues } from "../../src/domain/model.ts";
-import { thrownBy } from "./expect-roster-error.ts";
+import { thrownBy } from "../fixtures/expect-roster-error.ts";
 
 const stored: GroupRecord = {
   id: "g1",

@@ -16,7 +16,7 @@ import {
   validateSlug,
 } from "../../src/domain/group-validation.ts";
 import type { GroupDraft } from "../../src/domain/model.ts";
-import { thrownBy } from "./expect-roster-error.ts";
+import { thrownBy } from "../fixtures/expect-roster-error.ts";
 
 const slugRule = "must match ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
 

@@ -18,9 +18,9 @@ import {
 } from "../../src/domain/membership-operation.ts";
 import type { MembershipRecord, Role } from "../../src/domain/model.ts";
 import { parsePrincipal } from "../../src/domain/principal.ts";
-import { accessRules } from "./access-rules-table.ts";
-import { thrownBy } from "./expect-roster-error.ts";
-import { strangerFacts } from "./stranger-facts.ts";
+import { accessRules } from "../fixtures/access-rules-table.ts";
+import { thrownBy } from "../fixtures/expect-roster-error.ts";
+import { strangerFacts } from "../fixtures/stranger-facts.ts";
 
 const now = new Date("2030-01-02T03:04:05Z");
 const earlier = new Date("2029-01-01T00:00:00Z");

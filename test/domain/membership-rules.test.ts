@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { adminsToKeep, ensureKeepsAnAdmin, type MemberChange } from "../../src/domain/membership-rules.ts";
 import type { Role } from "../../src/domain/model.ts";
-import { thrownBy } from "./expect-roster-error.ts";
+import { thrownBy } from "../fixtures/expect-roster-error.ts";
 
 describe("ensureKeepsAnAdmin", () => {
   const change = (currentRole: Role, newRole: Role | undefined, directAdminCount: number): MemberChange => ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodePageToken, encodePageToken, requestFingerprint } from "../../src/domain/page-token.ts";
-import { thrownBy } from "./expect-roster-error.ts";
+import { thrownBy } from "../fixtures/expect-roster-error.ts";
 
 type Key = [string, string];
 const isKey = (value: unknown): value is Key =>

@@ -7,7 +7,7 @@ import {
   isValidPrincipalId,
   parsePrincipal,
 } from "../../src/domain/principal.ts";
-import { thrownBy } from "./expect-roster-error.ts";
+import { thrownBy } from "../fixtures/expect-roster-error.ts";
 
 describe("parsePrincipal", () => {
   it.each([

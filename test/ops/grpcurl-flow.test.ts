@@ -9,9 +9,9 @@ import { create, createFileRegistry, fromBinary, fromJson, toBinary, toJson, typ
 import { FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startRosterStack, type RosterStack } from "../web/support/roster-stack.ts";
-import { createHealthClient } from "./health-client.ts";
-import { openReflection, type ReflectionSession } from "./reflection-client.ts";
+import { startRosterStack, type RosterStack } from "../fixtures/roster-both-doors.ts";
+import { createHealthClient } from "../fixtures/health-client.ts";
+import { openReflection, type ReflectionSession } from "../fixtures/reflection-client.ts";
 
 let stack: RosterStack;
 let reflection: ReflectionSession;

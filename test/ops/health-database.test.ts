@@ -9,8 +9,8 @@ import * as grpc from "@grpc/grpc-js";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createHealthMonitor, type HealthMonitor } from "../../src/ops/health.ts";
-import { startEmbeddedMongo, type EmbeddedMongo } from "../../src/embedded-mongo/index.ts";
-import { createHealthClient, type HealthClient, type HealthStatus } from "./health-client.ts";
+import { startEmbeddedMongo, type EmbeddedMongo } from "@roster/embedded-mongo";
+import { createHealthClient, type HealthClient, type HealthStatus } from "../fixtures/health-client.ts";
 
 let mongo: EmbeddedMongo;
 let client: MongoClient;

@@ -6,7 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHealthMonitor, type HealthMonitor } from "../../src/ops/health.ts";
-import { createHealthClient, type HealthClient } from "./health-client.ts";
+import { createHealthClient, type HealthClient } from "../fixtures/health-client.ts";
 
 const services = ["", "roster.v1.GroupService", "roster.v1.MembershipService"];
 

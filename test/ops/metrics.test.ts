@@ -7,7 +7,7 @@ import { MongoClient } from "mongodb";
 import { describe, expect, it } from "vitest";
 import { createMetrics, type RosterMetrics } from "../../src/ops/metrics.ts";
 import { observePool } from "../../src/storage/pool-events.ts";
-import { startTestMongo } from "../support/mongo.ts";
+import { startTestMongo } from "../fixtures/test-mongo.ts";
 
 async function valueOf(metrics: RosterMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   const metric = metrics.registry.getSingleMetric(name);

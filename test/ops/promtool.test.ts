@@ -10,9 +10,9 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
-import { describeWithTool, whyNotRunnable } from "../support/required-tool.ts";
-import { createProtocolClient } from "../web/support/protocol-clients.ts";
-import { startRosterStack, type RosterStack } from "../web/support/roster-stack.ts";
+import { describeWithTool, whyNotRunnable } from "../fixtures/required-tool.ts";
+import { createProtocolClient } from "../fixtures/protocol-clients.ts";
+import { startRosterStack, type RosterStack } from "../fixtures/roster-both-doors.ts";
 
 const promtool = "promtool";
 

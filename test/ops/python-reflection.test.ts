@@ -18,8 +18,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { access, AccessRuleSchema } from "../../gen/roster/v1/access_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
-import { describeWithTool, whyNotRunnable } from "../support/required-tool.ts";
-import { startRosterStack, type RosterStack } from "../web/support/roster-stack.ts";
+import { describeWithTool, whyNotRunnable } from "../fixtures/required-tool.ts";
+import { startRosterStack, type RosterStack } from "../fixtures/roster-both-doors.ts";
 
 const python = "/usr/bin/python3";
 const client = fileURLToPath(new URL("./python/reflection_client.py", import.meta.url));

@@ -16,8 +16,8 @@ import { access, AccessRuleSchema } from "../../gen/roster/v1/access_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { addReflection } from "../../src/ops/reflection.ts";
-import { openReflection, type ReflectionResponse, type ReflectionSession, type ReflectionVersion } from "./reflection-client.ts";
-import { poolProblems } from "./strict-descriptor-pool.ts";
+import { openReflection, type ReflectionResponse, type ReflectionSession, type ReflectionVersion } from "../fixtures/reflection-client.ts";
+import { poolProblems } from "../fixtures/strict-descriptor-pool.ts";
 
 const rosterServices: readonly DescService[] = [GroupService, MembershipService];
 const expectedServices = [

@@ -11,8 +11,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster } from "../support/roster-server.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster } from "../fixtures/roster-in-process.ts";
 
 function tracingOf(env: Record<string, string>, argv: string[] = []): ReturnType<typeof loadConfig>["tracing"] {
   return loadConfig(env, argv, { ipv6: false }).tracing;

@@ -19,11 +19,11 @@ import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trac
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { collectionNames } from "../../src/storage/documents.ts";
-import { addOp, openBatchStream } from "../batch/support/batch-client.ts";
-import type { LatencyProxy } from "../support/latency-proxy.ts";
-import { uniqueDbName } from "../support/mongo.ts";
-import { startRosterBehindProxy, type RosterBehindProxy } from "../support/roster-behind-proxy.ts";
-import type { TestRoster } from "../support/roster-server.ts";
+import { addOp, openBatchStream } from "../fixtures/batch-stream-client.ts";
+import type { LatencyProxy } from "../fixtures/latency-proxy.ts";
+import { uniqueDbName } from "../fixtures/test-mongo.ts";
+import { startRosterBehindProxy, type RosterBehindProxy } from "../fixtures/roster-behind-latency-proxy.ts";
+import type { TestRoster } from "../fixtures/roster-in-process.ts";
 
 const chunkSize = 10;
 const dbDelayMs = 1500;

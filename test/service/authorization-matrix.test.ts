@@ -17,13 +17,13 @@ import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts"
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { RosterApp } from "../../src/app/index.ts";
 import type { AclEntry, JoinPolicy } from "../../src/domain/model.ts";
-import { accessRules } from "../domain/access-rules-table.ts";
-import type { RosterClient, RpcOptions } from "../support/roster-client.ts";
-import { failureOf } from "../support/roster-client.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "./caller-profiles.ts";
-import { makeGroup, root, uniqueSlug } from "./world.ts";
+import { accessRules } from "../fixtures/access-rules-table.ts";
+import type { RosterClient, RpcOptions } from "../fixtures/roster-grpc-client.ts";
+import { failureOf } from "../fixtures/roster-grpc-client.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "../fixtures/caller-profiles.ts";
+import { makeGroup, root, uniqueSlug } from "../fixtures/groups-through-app.ts";
 
 const badCredentialCallers = ["anonymous", "malformed token", "expired token", "bad signature"] as const;
 const callers = callerProfiles;

@@ -14,11 +14,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import type { AclEntry } from "../../src/domain/model.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../web/support/protocol-clients.ts";
-import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "./caller-profiles.ts";
-import { makeGroup, root } from "./world.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../fixtures/protocol-clients.ts";
+import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "../fixtures/caller-profiles.ts";
+import { makeGroup, root } from "../fixtures/groups-through-app.ts";
 
 const callers = [...callerProfiles, "parent admin in the creator group"] as const;
 type CallerName = (typeof callers)[number];

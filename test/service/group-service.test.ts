@@ -5,9 +5,9 @@
 import { describe, expect, it } from "vitest";
 import { Permission, Role } from "../../gen/roster/v1/access_pb.ts";
 import { GroupState, MemberVisibility, Visibility } from "../../gen/roster/v1/group_pb.ts";
-import type { RosterClient } from "../support/roster-client.ts";
-import { expectFailure, useServiceSuite } from "./service-suite.ts";
-import { uniqueSlug } from "./world.ts";
+import type { RosterClient } from "../fixtures/roster-grpc-client.ts";
+import { expectFailure, useServiceSuite } from "../fixtures/roster-with-user-clients.ts";
+import { uniqueSlug } from "../fixtures/groups-through-app.ts";
 
 const suite = useServiceSuite("group_service");
 

@@ -22,8 +22,8 @@ import { createRpcPipeline } from "../../src/rpc/pipeline.ts";
 import { translateDriverError } from "../../src/storage/driver-errors.ts";
 import { benchNoopPath } from "../../src/transport/grpc/bench-noop.ts";
 import { startGrpcDoor, type GrpcDoor } from "../../src/transport/grpc/grpc-door.ts";
-import { strangerFacts } from "../domain/stranger-facts.ts";
-import { createRosterClient, failureOf, type RosterClient } from "../support/roster-client.ts";
+import { strangerFacts } from "../fixtures/stranger-facts.ts";
+import { createRosterClient, failureOf, type RosterClient } from "../fixtures/roster-grpc-client.ts";
 
 /** The request memo each authorization step was given, by the request's id. */
 const authorizeMemos = new Map<string, RequestMemo | undefined>();

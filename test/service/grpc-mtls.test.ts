@@ -16,10 +16,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { createRosterClient, failureOf, type RosterClient } from "../support/roster-client.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { createTestCa, hasOpenssl, type CertificateFiles, type TestCa } from "../support/test-certificates.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { createRosterClient, failureOf, type RosterClient } from "../fixtures/roster-grpc-client.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { createTestCa, hasOpenssl, type CertificateFiles, type TestCa } from "../fixtures/test-certificates.ts";
 
 const opensslAvailable = hasOpenssl();
 const skipReason = opensslAvailable ? "" : " (skipped: openssl not installed, cannot make test certificates)";

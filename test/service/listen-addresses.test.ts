@@ -9,10 +9,10 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultListenHosts, machineFacts } from "../../src/config.ts";
-import { createHealthClient } from "../ops/health-client.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startRosterProcess, type RosterProcess } from "../support/roster-process.ts";
-import { withDatabase } from "../support/roster-server.ts";
+import { createHealthClient } from "../fixtures/health-client.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startRosterProcess, type RosterProcess } from "../fixtures/roster-npm-start-process.ts";
+import { withDatabase } from "../fixtures/roster-in-process.ts";
 
 const machine = machineFacts();
 

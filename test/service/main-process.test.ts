@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { withDatabase } from "../support/roster-server.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { withDatabase } from "../fixtures/roster-in-process.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 

@@ -11,10 +11,10 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../web/support/protocol-clients.ts";
-import { makeGroup } from "./world.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { createProtocolClient, type Outcome, type ProtocolClient, type ProtocolName } from "../fixtures/protocol-clients.ts";
+import { makeGroup } from "../fixtures/groups-through-app.ts";
 
 const doors: readonly ProtocolName[] = ["gRPC", "Connect JSON"];
 const INVALID_ARGUMENT = 3;

@@ -6,9 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";
 import { MemberVisibility } from "../../gen/roster/v1/group_pb.ts";
-import type { RosterClient } from "../support/roster-client.ts";
-import { expectFailure, useServiceSuite } from "./service-suite.ts";
-import { uniqueSlug } from "./world.ts";
+import type { RosterClient } from "../fixtures/roster-grpc-client.ts";
+import { expectFailure, useServiceSuite } from "../fixtures/roster-with-user-clients.ts";
+import { uniqueSlug } from "../fixtures/groups-through-app.ts";
 
 const suite = useServiceSuite("membership_service");
 

@@ -11,11 +11,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission, Role } from "../../gen/roster/v1/access_pb.ts";
-import { failureOf, type RosterClient } from "../support/roster-client.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { expectFailure } from "./service-suite.ts";
-import { makeGroup, root } from "./world.ts";
+import { failureOf, type RosterClient } from "../fixtures/roster-grpc-client.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { expectFailure } from "../fixtures/roster-with-user-clients.ts";
+import { makeGroup, root } from "../fixtures/groups-through-app.ts";
 
 let mongo: TestMongo;
 let roster: TestRoster;

@@ -5,10 +5,10 @@
  * them never appear.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRosterClient, type RosterClient } from "../support/roster-client.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { uniqueSlug } from "./world.ts";
+import { createRosterClient, type RosterClient } from "../fixtures/roster-grpc-client.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { uniqueSlug } from "../fixtures/groups-through-app.ts";
 
 let mongo: TestMongo;
 let roster: TestRoster;

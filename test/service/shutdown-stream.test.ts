@@ -17,12 +17,12 @@ import { credentials } from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { OperationResult } from "../../gen/roster/v1/membership_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
-import { addOp, openBatchStream, type BatchStream } from "../batch/support/batch-client.ts";
-import { createHealthClient } from "../ops/health-client.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { createRosterClient, failureOf, type RosterClient } from "../support/roster-client.ts";
-import { startRosterProcess, type RosterProcess } from "../support/roster-process.ts";
-import { withDatabase } from "../support/roster-server.ts";
+import { addOp, openBatchStream, type BatchStream } from "../fixtures/batch-stream-client.ts";
+import { createHealthClient } from "../fixtures/health-client.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { createRosterClient, failureOf, type RosterClient } from "../fixtures/roster-grpc-client.ts";
+import { startRosterProcess, type RosterProcess } from "../fixtures/roster-npm-start-process.ts";
+import { withDatabase } from "../fixtures/roster-in-process.ts";
 
 let mongo: TestMongo;
 const cleanups: (() => Promise<void> | void)[] = [];

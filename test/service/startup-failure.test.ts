@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, machineFacts } from "../../src/config.ts";
 import { startRoster } from "../../src/server.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { withDatabase } from "../support/roster-server.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { withDatabase } from "../fixtures/roster-in-process.ts";
 
 let mongo: TestMongo;
 beforeAll(async () => {

@@ -16,11 +16,11 @@ import { gzipSync } from "node:zlib";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
-import { failureOf } from "../support/roster-client.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
-import { createTestCa, hasOpenssl } from "../support/test-certificates.ts";
-import { createProtocolClient, protocolNames, type ProtocolClient, type ProtocolName } from "./support/protocol-clients.ts";
+import { failureOf } from "../fixtures/roster-grpc-client.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { createTestCa, hasOpenssl } from "../fixtures/test-certificates.ts";
+import { createProtocolClient, protocolNames, type ProtocolClient, type ProtocolName } from "../fixtures/protocol-clients.ts";
 
 const secret = "a-known-secret-for-client-mistake-tests-0123456789";
 const getGroupRequest = "roster.v1.GetGroupRequest";

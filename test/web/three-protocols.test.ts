@@ -14,8 +14,8 @@ import { Role } from "../../gen/roster/v1/access_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { createConnectGetGroup } from "../../bench/support/connect-getgroup.ts";
-import { createProtocolClient, protocolNames, type Outcome, type ProtocolClient, type ProtocolName } from "./support/protocol-clients.ts";
-import { startRosterStack, type RosterStack } from "./support/roster-stack.ts";
+import { createProtocolClient, protocolNames, type Outcome, type ProtocolClient, type ProtocolName } from "../fixtures/protocol-clients.ts";
+import { startRosterStack, type RosterStack } from "../fixtures/roster-both-doors.ts";
 
 let stack: RosterStack;
 let alice: string;

@@ -12,10 +12,10 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
-import { startLatencyProxy, type LatencyProxy } from "../support/latency-proxy.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { failureOf } from "../support/roster-client.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import { startLatencyProxy, type LatencyProxy } from "../fixtures/latency-proxy.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { failureOf } from "../fixtures/roster-grpc-client.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
 
 const dbDelayMs = 1500;
 const deadlineMs = 300;

@@ -6,8 +6,8 @@
  * Against the whole service (startRoster), real HTTP requests.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../support/mongo.ts";
-import { startTestRoster, type TestRoster } from "../support/roster-server.ts";
+import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
 
 const maxMessageBytes = 2048;
 let mongo: TestMongo;

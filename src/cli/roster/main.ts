@@ -1,6 +1,6 @@
 /**
  * Entry of the `roster` command (`npm run roster -- …`, or the `roster` bin:
- * bin/roster.mjs). Sets the exit code and lets the process end on its own,
+ * src/cli/roster/bin.mjs). Sets the exit code and lets the process end on its own,
  * so everything written to a pipe gets out.
  */
 import { runRoster } from "./run-roster.ts";

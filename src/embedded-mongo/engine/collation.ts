@@ -10,12 +10,9 @@
  */
 import type { Document } from "bson";
 import { bsonTag, compareValues } from "./compare.ts";
-import { EngineError } from "./types.ts";
+import { EngineError, type Collation } from "./types.ts";
 
-export interface Collation {
-  readonly locale: string;
-  readonly strength: 1 | 2 | 3;
-}
+export type { Collation } from "./types.ts";
 
 /** The options MongoDB knows, with the value at which the embedded store accepts them. */
 const defaults: Readonly<Record<string, unknown>> = {

@@ -9,7 +9,6 @@
  * (commit, DDL, close) is asynchronous, so no open transaction can stall others.
  */
 import type { Document, Timestamp, UUID } from "bson";
-import type { Collation } from "./collation.ts";
 
 /**
  * A stored document: BSON as deserialized with `promoteValues: false`, so Int32,
@@ -30,6 +29,12 @@ export interface IndexSpec {
   readonly partialFilterExpression?: Document;
   /** MongoDB's normalised collation document (see collation.ts); absent for binary comparison. */
   readonly collation?: Document;
+}
+
+/** A locale and a strength (1 base letters, 2 also accents, 3 also case); see collation.ts. */
+export interface Collation {
+  readonly locale: string;
+  readonly strength: 1 | 2 | 3;
 }
 
 /** How `Transaction.find` matches besides the filter. */

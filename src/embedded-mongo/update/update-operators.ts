@@ -3,7 +3,7 @@
  * rules. Each operator gets the slots its path resolves to and the argument
  * given for that path.
  */
-import type { Timestamp } from "bson";
+import type { Document, Timestamp } from "bson";
 import { compareValues, matches } from "../bson-values.ts";
 import { addNumbers, ArithmeticError, isNumeric, multiplyNumbers, toNumber, zeroLike } from "../bson-numbers.ts";
 import { isPlainObject, cloneValue } from "../document-paths.ts";
