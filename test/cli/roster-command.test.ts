@@ -272,7 +272,8 @@ describe("roster export", () => {
       expect(imported.code).toBe(0);
       expect((await run(["export", copy])).stdout).toBe(csv.stdout);
     }
-  });
+    // Seven command processes, each starting node and loading the client: on a loaded 2-core machine that alone nears the default 30 s.
+  }, 90_000);
 
   it("--transitive includes the members of nested groups", async () => {
     const outer = await createGroup("outer");
