@@ -29,7 +29,7 @@ import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
 import type { MemberFilter } from "../storage/membership-store.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
-import { loadPrincipalClosure, pathTo } from "./principal-closure.ts";
+import { loadPrincipalClosure, pathTo, type PrincipalClosure } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
 
 export interface AddMemberResult {
@@ -59,6 +59,8 @@ export interface MembershipPage {
 export interface ListPrincipalGroupsQuery {
   /** "" = the caller. */
   readonly principal: string;
+  /** Empty or absent = ACTIVE only; INVITED and REQUESTED add the principal's pending direct memberships. */
+  readonly statuses?: readonly MembershipStatus[];
   readonly transitive: boolean;
   readonly pageSize: number;
   readonly pageToken: string;
@@ -66,9 +68,13 @@ export interface ListPrincipalGroupsQuery {
 
 export interface PrincipalGroupEntry {
   readonly group: GroupRecord;
-  /** Highest role, direct or through nested groups. */
+  /** Highest role, direct or through nested groups (a pending one: the role it asks for). */
   readonly role: Role;
   readonly direct: boolean;
+  /** ACTIVE, or the status of the principal's pending direct membership. */
+  readonly status: MembershipStatus;
+  /** The direct membership's expire_time, when it has one. */
+  readonly expireTime: Date | undefined;
 }
 
 export interface PrincipalGroupPage {
@@ -159,6 +165,17 @@ interface AppliedOperation {
 
 function isString(value: unknown): value is string {
   return typeof value === "string";
+}
+
+/** The entry of group `id` (in the closure's groups, or among its pending memberships) for ListPrincipalGroups. */
+function principalGroupEntry(group: GroupRecord, closure: PrincipalClosure, id: string): PrincipalGroupEntry {
+  const role = closure.roles.get(id);
+  if (role !== undefined) {
+    return { group, role, direct: closure.direct.has(id), status: "ACTIVE", expireTime: closure.directExpireTimes.get(id) };
+  }
+  const pending = closure.pending.get(id);
+  if (pending === undefined) throw new Error(`group ${id} is neither in the closure nor pending`);
+  return { group, role: pending.role, direct: true, status: statusOf(pending), expireTime: pending.expireTime };
 }
 
 export function createMembershipsApi(ctx: AppContext): MembershipsApi {
@@ -262,13 +279,21 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     async listPrincipalGroups(caller, query, options) {
       const principal = query.principal === "" ? caller.principal : parsePrincipal(query.principal, "principal").principal;
       const pageSize = normalizePageSize(query.pageSize);
-      const fingerprint = requestFingerprint({ caller: caller.principal, principal, transitive: query.transitive });
+      const asked = query.statuses ?? [];
+      const statuses = new Set<MembershipStatus>(asked.length === 0 ? ["ACTIVE"] : asked);
+      const fingerprint = requestFingerprint({
+        caller: caller.principal,
+        principal,
+        transitive: query.transitive,
+        // Only a non-default filter changes the fingerprint (tokens issued before statuses existed stay valid).
+        ...(asked.length === 0 ? {} : { statuses: [...statuses].sort().join(",") }),
+      });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
       const call = storeCallOf(options);
       const closure = await loadPrincipalClosure(ctx, principal, call, options?.memo);
-      const candidates = [...(query.transitive ? closure.roles : closure.direct).keys()]
-        .filter((id) => after === undefined || id > after)
-        .sort();
+      const active = statuses.has("ACTIVE") ? [...(query.transitive ? closure.roles : closure.direct).keys()] : [];
+      const pending = [...closure.pending].filter(([id, edge]) => statuses.has(statusOf(edge)) && !closure.roles.has(id)).map(([id]) => id);
+      const candidates = [...active, ...pending].filter((id) => after === undefined || id > after).sort();
       // Someone else's groups: only those whose members the caller may list.
       const filtered = principal !== caller.principal && !caller.isSystemAdmin;
       const callerClosure = filtered ? await loadPrincipalClosure(ctx, caller.principal, call, options?.memo) : undefined;
@@ -287,9 +312,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
             more = true;
             break;
           }
-          const role = closure.roles.get(id) ?? closure.direct.get(id);
-          if (role === undefined) continue;
-          entries.push({ group: groupRecordOf(group), role, direct: closure.direct.has(id) });
+          entries.push(principalGroupEntry(groupRecordOf(group), closure, id));
         }
       }
       const last = entries.at(-1);

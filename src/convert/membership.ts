@@ -95,5 +95,11 @@ export function decideOperationFromProto(message: Omit<DecideJoinRequestOperatio
 
 /** One of a principal's groups as proto PrincipalGroup. */
 export function principalGroupToProto(entry: PrincipalGroupEntry): PrincipalGroup {
-  return create(PrincipalGroupSchema, { group: groupToProto(entry.group), role: roleToProto(entry.role), direct: entry.direct });
+  return create(PrincipalGroupSchema, {
+    group: groupToProto(entry.group),
+    role: roleToProto(entry.role),
+    direct: entry.direct,
+    status: membershipStatusToProto(entry.status),
+    expireTime: timestampOf(entry.expireTime),
+  });
 }

@@ -103,7 +103,13 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
     async listPrincipalGroups(req, ctx) {
       const page = await app.memberships.listPrincipalGroups(
         requireCaller(ctx),
-        { principal: req.principal, transitive: req.transitive, pageSize: req.pageSize, pageToken: req.pageToken },
+        {
+          principal: req.principal,
+          transitive: req.transitive,
+          pageSize: req.pageSize,
+          pageToken: req.pageToken,
+          statuses: req.statuses.map((status, i) => membershipStatusFromProto(status, `statuses[${i}]`)),
+        },
         callOptionsOf(ctx),
       );
       return { entries: page.entries.map(principalGroupToProto), nextPageToken: page.nextPageToken };

@@ -196,6 +196,28 @@ describe("invitations", () => {
     expect(await rejection(fx.app.memberships.respond(bob, g, "", true))).toBe(`not_found: user:bob has no pending invitation to group "${g}"`);
   });
 
+  it("the invitee lists its invitations (and join requests) among its groups when it asks for them", async () => {
+    const g = await group(alice);
+    const mine = await group(alice, { visibility: "AUTHENTICATED", joinPolicy: "REQUEST" });
+    await fx.app.memberships.invite(alice, { groupId: g, member: "user:dave", role: "MANAGER", message: "", expireTime: T });
+    await fx.app.memberships.requestToJoin(user("dave"), { groupId: mine, message: "", fields: {} });
+    const list = (statuses?: ("ACTIVE" | "INVITED" | "REQUESTED")[]) =>
+      fx.app.memberships.listPrincipalGroups(user("dave"), { principal: "", transitive: false, pageSize: 10, pageToken: "", ...(statuses === undefined ? {} : { statuses }) });
+    expect((await list()).entries).toEqual([]);
+    const invited = await list(["INVITED"]);
+    expect(invited.entries.map(({ group: listed, ...entry }) => ({ id: listed.id, ...entry }))).toEqual([
+      { id: g, role: "MANAGER", direct: true, status: "INVITED", expireTime: T },
+    ]);
+    expect((await list(["INVITED", "REQUESTED"])).entries.map((entry) => [entry.group.id, entry.status]).sort()).toEqual(
+      [
+        [g, "INVITED"],
+        [mine, "REQUESTED"],
+      ].sort(),
+    );
+    await fx.app.memberships.respond(user("dave"), g, "", true);
+    expect((await list(["ACTIVE", "INVITED"])).entries.map((entry) => [entry.group.id, entry.status, entry.expireTime])).toEqual([[g, "ACTIVE", undefined]]);
+  });
+
   it("declining removes it; an invitation past its expire_time cannot be answered", async () => {
     const g = await group(alice);
     await fx.app.memberships.invite(alice, { groupId: g, member: "user:bob", role: "MEMBER", message: "", expireTime: undefined });

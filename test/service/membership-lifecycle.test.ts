@@ -72,6 +72,9 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
     expect(Math.abs(expires - (Date.now() + 14 * 86_400_000))).toBeLessThan(60_000);
     expect(ok(await bob("CheckMembership", { groupId: g, principal: "user:bob" }))).toEqual({ status: "MEMBERSHIP_STATUS_INVITED", expireTime: expect.any(String) as unknown });
     expect(ok(await caller(door, "bob")(GroupService, "GetGroup", { id: g }))).toMatchObject({ group: { id: g, memberCount: 1 } });
+    // bob's invitations (other tests of this file invite bob too).
+    const mine = ok(await bob("ListPrincipalGroups", { statuses: [2] }))["entries"] as { group: { id: string } }[];
+    expect(mine.find((entry) => entry.group.id === g)).toMatchObject({ role: "ROLE_MANAGER", direct: true, status: "MEMBERSHIP_STATUS_INVITED" });
     const accepted = ok(await bob("RespondToInvitation", { groupId: g, accept: true }));
     expect(accepted["membership"]).toMatchObject({ member: "user:bob", role: "ROLE_MANAGER", status: "MEMBERSHIP_STATUS_ACTIVE" });
     expect(accepted["membership"]).not.toHaveProperty("expireTime");
