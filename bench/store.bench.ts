@@ -11,8 +11,10 @@
  *     AUTHENTICATED visibility, sorted and limited) for a caller in 5 groups,
  *     on 1,000 and on 100,000 groups of which the caller can see the same 15:
  *     the store-level query rate, and the median of ListGroups page 1 through
- *     the app (closure, page and total). An index union makes both cost what
- *     the caller can see, not the collection.
+ *     the app (closure, page and total), unfiltered and with ListGroups'
+ *     `permission` and `member_principals` filters (each also shown against
+ *     the unfiltered median of the same run). An index union makes all of
+ *     them cost what the caller can see, not the collection.
  * A `ping` round-trip rate, measured in the same run, is the bare-protocol
  * baseline every figure is also shown against. Prints PASS/FAIL for the 30%
  * criterion; the exit code only reflects errors, not the criterion.
@@ -174,6 +176,8 @@ async function seedVisibility(client: MongoClient, total: number): Promise<Visib
   for (let i = 0; i < 5; i++) {
     const group = await create(`mine-${i}`, "PRIVATE");
     await app.memberships.add(benchAdmin, group.id, benchCaller.principal, "MEMBER");
+    // A peer in three of them, for the member_principals filter.
+    if (i < 3) await app.memberships.add(benchAdmin, group.id, "user:bench-peer", "MEMBER");
     memberOf.push(group.id);
   }
   for (let i = 0; i < 10; i++) await create(`open-${i}`, "AUTHENTICATED");
@@ -200,8 +204,10 @@ function visibilityQuery(fixture: VisibilityFixture): () => Promise<void> {
       kind: "caller",
       memberOfIds: fixture.memberOf,
       principals: [benchCaller.principal, ...fixture.memberOf.map((id) => `group:${id}`)],
+      aclPermissions: undefined,
       manageRootIds: [],
       deletedAdminOfIds: [],
+      authenticatedVisible: true,
     },
     includeDeleted: false,
     namespace: undefined,
@@ -214,17 +220,37 @@ function visibilityQuery(fixture: VisibilityFixture): () => Promise<void> {
   };
 }
 
-/** Median milliseconds of ListGroups page 1 through the app, one call at a time. */
-async function listGroupsMedianMs(app: RosterApp): Promise<number> {
+/**
+ * The ListGroups requests measured through the app, with the total_size
+ * each must report: the plain page (the baseline of the filtered ones) and
+ * the issue-14 filters (minimum permission, direct members).
+ */
+const listGroupsCases: readonly { readonly label: string; readonly query: ListGroupsQuery; readonly totalSize: number }[] = [
+  { label: "ListGroups page 1", query: listPage1, totalSize: 15 },
+  { label: "ListGroups page 1, permission READ", query: { ...listPage1, permission: "READ" }, totalSize: 5 },
+  { label: "ListGroups page 1, permission WRITE", query: { ...listPage1, permission: "WRITE" }, totalSize: 0 },
+  { label: "ListGroups page 1, member_principals [self]", query: { ...listPage1, memberPrincipals: [benchCaller.principal] }, totalSize: 5 },
+  { label: "ListGroups page 1, member_principals [peer]", query: { ...listPage1, memberPrincipals: ["user:bench-peer"] }, totalSize: 3 },
+];
+
+/** Median milliseconds of one ListGroups request through the app, one call at a time. */
+async function listGroupsMedianMs(app: RosterApp, query: ListGroupsQuery, totalSize: number): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < listGroupsSamples + 5; i++) {
     const started = performance.now();
-    const page = await app.groups.list(benchCaller, listPage1);
-    if (page.totalSize !== 15) throw new Error(`ListGroups total_size should be 15, got ${page.totalSize}`);
+    const page = await app.groups.list(benchCaller, query);
+    if (page.totalSize !== totalSize) throw new Error(`ListGroups total_size should be ${totalSize}, got ${page.totalSize}`);
     if (i >= 5) times.push(performance.now() - started);
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)] ?? Number.NaN;
+}
+
+/** Medians of every case of `listGroupsCases`, in order (the first is the unfiltered baseline). */
+async function listGroupsMediansMs(app: RosterApp): Promise<number[]> {
+  const medians: number[] = [];
+  for (const c of listGroupsCases) medians.push(await listGroupsMedianMs(app, c.query, c.totalSize));
+  return medians;
 }
 
 async function measureVisibility(): Promise<void> {
@@ -241,8 +267,12 @@ async function measureVisibility(): Promise<void> {
     const rate = await measureThroughput({ total: visibilityQueries, concurrency: 1, budgetMs: phaseBudgetMs }, query);
     console.log(line(`visibility $or query (ListGroups page), ${format(total)} groups`, rate, "ops", ping));
     rates.push(rate.perSecond);
-    const median = await listGroupsMedianMs(fixture.app);
+    const [median = Number.NaN, ...filtered] = await listGroupsMediansMs(fixture.app);
     console.log(`${`ListGroups page 1 median, caller in 5 groups, ${format(total)} groups`.padEnd(labelWidth)} ${median.toFixed(1).padStart(10)} ms`);
+    listGroupsCases.slice(1).forEach((c, i) => {
+      const ms = filtered[i] ?? Number.NaN;
+      console.log(`${`  ${c.label.replace("ListGroups page 1, ", "")} median`.padEnd(labelWidth)} ${ms.toFixed(1).padStart(10)} ms   ${(ms / median).toFixed(2)}× unfiltered`);
+    });
     medians.push(median);
     await fixture.db.dropDatabase();
   }

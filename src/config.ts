@@ -8,6 +8,7 @@
  * The `settings` table is exported so the README's configuration table can be
  * generated from (and checked against) the code: `renderConfigTable()`.
  */
+import { createPrivateKey } from "node:crypto";
 import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
@@ -15,6 +16,8 @@ import { defaultBatchLimits, type BatchLimits } from "./app/batch/limits.ts";
 import type { ExpirySweepSettings } from "./app/expiry-sweeper.ts";
 import { DEFAULT_INVITATION_TTL_DAYS } from "./domain/membership-lifecycle.ts";
 import { hs256SecretProblem } from "./auth/dev-key.ts";
+import { signingAlgorithmOf } from "./auth/signing-key.ts";
+import type { GroupTokenLimits } from "./domain/group-token.ts";
 
 /** pino levels accepted by ROSTER_LOG_LEVEL. */
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -55,6 +58,13 @@ export interface RosterConfig {
   readonly jwtKey: JwtKeySource;
   readonly jwtIssuer: string | undefined;
   readonly jwtAudience: string | undefined;
+  /** ROSTER_SIGNING_KEY as PEM text: Roster's own key for group tokens; undefined = none (generated in development mode). */
+  readonly signingKeyPem: string | undefined;
+  /** ROSTER_SIGNING_KEY_ID; undefined = the key's thumbprint. */
+  readonly signingKeyId: string | undefined;
+  /** `iss` of group tokens. */
+  readonly groupTokenIssuer: string;
+  readonly groupTokenLimits: GroupTokenLimits;
   readonly admins: readonly string[];
   /** Group id whose (transitive) members may create top-level groups; undefined = anyone. */
   readonly creatorGroupId: string | undefined;
@@ -152,6 +162,11 @@ export const settings: readonly SettingInfo[] = [
   row("ROSTER_JWT_PUBLIC_KEY", "", "RS256/ES256 public key: PEM text, or the path of a PEM file. With none of the three JWT key settings Roster runs in development mode with a generated key."),
   row("ROSTER_JWT_ISSUER", "", "Required `iss` claim, when set."),
   row("ROSTER_JWT_AUDIENCE", "", "Required `aud` claim, when set."),
+  row("ROSTER_SIGNING_KEY", "", "Roster's own private key for group tokens (IssueGroupToken): PEM text or the path of a PEM file; RSA signs RS256, P-256 EC ES256. Its public key is served at `/.well-known/jwks.json`. Unset: group tokens are off, except in development mode (a key generated at each start)."),
+  row("ROSTER_SIGNING_KEY_ID", "", "The `kid` of the signing key in tokens and the JWKS; unset: its RFC 7638 thumbprint."),
+  row("ROSTER_GROUP_TOKEN_ISSUER", "roster", "`iss` claim of group tokens."),
+  row("ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS", "900", "Lifetime of a group token requested without `ttl` (at most the maximum)."),
+  row("ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS", "3600", "Longest `ttl` IssueGroupToken accepts; longer is INVALID_ARGUMENT."),
   row("ROSTER_ADMINS", "", "Comma-separated system administrators, e.g. `user:alice,service:ops`."),
   row("ROSTER_CREATOR_GROUP", "", "Group id (or `group:<id>`) whose members, also transitively, may create top-level groups; unset: any authenticated caller."),
   row("ROSTER_LOG_LEVEL", "info", `Log level: ${logLevels.join(", ")}.`),
@@ -324,6 +339,11 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
   const publicKey = read<string | undefined>("ROSTER_JWT_PUBLIC_KEY", undefined, parsePublicKey);
   const jwtIssuer = read<string | undefined>("ROSTER_JWT_ISSUER", undefined, (v) => v);
   const jwtAudience = read<string | undefined>("ROSTER_JWT_AUDIENCE", undefined, (v) => v);
+  const signingKeyPem = read<string | undefined>("ROSTER_SIGNING_KEY", undefined, parseSigningKey);
+  const signingKeyId = read<string | undefined>("ROSTER_SIGNING_KEY_ID", undefined, (v) => v);
+  const groupTokenIssuer = read("ROSTER_GROUP_TOKEN_ISSUER", "roster", (v) => v);
+  const maxTtlSeconds = read("ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS", 3600, (v) => parseInteger(v, 1, 31 * 86_400));
+  const defaultTtlSeconds = read("ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS", Math.min(900, maxTtlSeconds), (v) => parseInteger(v, 1, 31 * 86_400));
   const admins = read<readonly string[]>("ROSTER_ADMINS", [], parseAdmins);
   const creatorGroupId = read<string | undefined>("ROSTER_CREATOR_GROUP", undefined, parseGroupId);
   const logLevel = read<LogLevel>("ROSTER_LOG_LEVEL", "info", parseLogLevel);
@@ -361,6 +381,9 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
   }
   const grpcTls = pairTls("ROSTER_GRPC_TLS_CERT", grpcCert, "ROSTER_GRPC_TLS_KEY", grpcKey, problems);
   const httpTls = pairTls("ROSTER_HTTP_TLS_CERT", httpCert, "ROSTER_HTTP_TLS_KEY", httpKey, problems);
+  if (defaultTtlSeconds > maxTtlSeconds) {
+    problems.push(`ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS: must be at most ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS (${maxTtlSeconds})`);
+  }
   if (grpcClientCaPath !== undefined && grpcTls === undefined) {
     problems.push("ROSTER_GRPC_CLIENT_CA: client certificates need TLS on the gRPC door (set ROSTER_GRPC_TLS_CERT and ROSTER_GRPC_TLS_KEY)");
   }
@@ -391,6 +414,10 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     jwtKey,
     jwtIssuer,
     jwtAudience,
+    signingKeyPem,
+    signingKeyId,
+    groupTokenIssuer,
+    groupTokenLimits: { defaultTtlSeconds, maxTtlSeconds },
     admins,
     creatorGroupId,
     logLevel,
@@ -528,6 +555,18 @@ function parsePublicKey(value: string): string {
   if (!/-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----/.test(pem)) {
     throw new Error("must be a PEM public key (-----BEGIN PUBLIC KEY-----) or the path of a file holding one");
   }
+  return pem;
+}
+
+function parseSigningKey(value: string): string {
+  const pem = value.includes("-----BEGIN") ? value : readText(value);
+  let key;
+  try {
+    key = createPrivateKey(pem);
+  } catch (error) {
+    throw new Error("must be a PEM private key (-----BEGIN PRIVATE KEY-----) or the path of a file holding one", { cause: error });
+  }
+  signingAlgorithmOf(key);
   return pem;
 }
 

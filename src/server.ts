@@ -15,6 +15,7 @@ import { createCertificateCaller } from "./auth/certificate-caller.ts";
 import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
 import { loadOrCreateDevSecret } from "./auth/dev-key.ts";
 import { startExpirySweeper } from "./app/index.ts";
+import { createGroupTokenSigner, generateSigningKey, jwksOf, signingKeyFromPem, type SigningKey } from "./auth/signing-key.ts";
 import { createRosterApp } from "./app/roster-app.ts";
 import type { RosterApp } from "./app/index.ts";
 import type { RosterConfig } from "./config.ts";
@@ -93,12 +94,16 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     await connectDatabase(database);
     cleanups.push(() => closeDatabase(database));
 
+    const signingKey = await loadSigningKey(config, logger);
     const app = await createRosterApp({
       database,
       logger: logger.child({ component: "app" }),
       batchLimits: config.batchLimits,
       invitationTtlDays: config.invitationTtlDays,
       ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
+      ...(signingKey === undefined
+        ? {}
+        : { groupTokenSigner: createGroupTokenSigner(signingKey, config.groupTokenIssuer, config.groupTokenLimits) }),
     });
     const sweeper = startExpirySweeper(app.expiry, config.expirySweep, logger.child({ component: "expiry" }));
     cleanups.push(() => sweeper.stop());
@@ -146,7 +151,8 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     const doors: { close(graceMs: number): Promise<void> }[] = [grpc];
     // Both doors drain in parallel within the same grace period.
     cleanups.push(() => Promise.all(doors.map((door) => door.close(config.shutdownGraceMs))).then(() => undefined));
-    const web = await startWebDoor({ services, pipeline, config, health, metrics, logger: logger.child({ component: "web-door" }) });
+    const jwks = signingKey === undefined ? { keys: [] } : jwksOf(signingKey);
+    const web = await startWebDoor({ services, pipeline, config, health, metrics, jwks, logger: logger.child({ component: "web-door" }) });
     doors.push(web);
     await health.probeNow();
     logger.info({ grpcPort: grpc.port, hosts: config.hosts, benchNoop: config.benchNoop }, "roster gRPC door listening");
@@ -220,6 +226,19 @@ async function storeUri(config: RosterConfig, logger: Logger, cleanups: (() => P
     "MONGODB_URI is not set: using the embedded store (a development default; set MONGODB_URI in production)",
   );
   return store.uri;
+}
+
+/**
+ * Roster's signing key for group tokens: ROSTER_SIGNING_KEY, or in
+ * development mode one generated now (said in the log); otherwise none, and
+ * IssueGroupToken answers FAILED_PRECONDITION.
+ */
+async function loadSigningKey(config: RosterConfig, logger: Logger): Promise<SigningKey | undefined> {
+  if (config.signingKeyPem !== undefined) return signingKeyFromPem(config.signingKeyPem, config.signingKeyId);
+  if (config.jwtKey.kind !== "development") return undefined;
+  const key = await generateSigningKey();
+  logger.warn({ kid: key.kid }, "development mode: group tokens are signed with a key generated at start (set ROSTER_SIGNING_KEY to keep one)");
+  return key;
 }
 
 /** Verifier options from the configuration; development mode generates (or reuses) a key in ROSTER_DATA_DIR. */

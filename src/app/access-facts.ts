@@ -3,8 +3,8 @@
  * closure and the group's ancestors. Pure given its inputs; the loaders at
  * the bottom fetch exactly those inputs (the ancestors in one `$in` query).
  */
-import { canSeeGroup, type AccessFacts } from "../domain/access-policy.ts";
-import type { Caller, Permission } from "../domain/model.ts";
+import { allowedActions, canSeeGroup, effectivePermission, type AccessFacts } from "../domain/access-policy.ts";
+import type { Caller, Permission, Role } from "../domain/model.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
@@ -56,6 +56,20 @@ export function accessFactsOf(
         ? { timeoutSeconds: group.authenticationAssuranceTimeout, authTime: caller.authTime, now: closure.readAt }
         : undefined,
   };
+}
+
+/** What the caller may do on a group (proto CallerAccess): GetGroup's caller_access and every ListGroups entry's. */
+export interface CallerAccess {
+  /** Highest role, direct or through nested groups; undefined when not a member. */
+  readonly role: Role | undefined;
+  readonly effectivePermission: Permission;
+  /** domain allowedActions(facts): "group.read", "members.add", ... */
+  readonly permissions: readonly string[];
+}
+
+/** The caller's access on a group, from its facts there. */
+export function callerAccessOf(facts: AccessFacts): CallerAccess {
+  return { role: facts.role, effectivePermission: effectivePermission(facts), permissions: allowedActions(facts) };
 }
 
 /** Facts by "<principal> <group id> <etag>". */

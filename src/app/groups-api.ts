@@ -6,16 +6,14 @@
  * that keep several documents consistent.
  */
 import {
-  allowedActions,
   canSeeGroup,
-  effectivePermission,
   evaluateAccess,
   groupNotFound,
   groupRefBySlug,
   type AccessRuleSpec,
   type AccessSituation,
 } from "../domain/access-policy.ts";
-import { aborted, failedPrecondition, isRosterError, notFound } from "../domain/errors.ts";
+import { aborted, failedPrecondition, isRosterError, notFound, RosterError } from "../domain/errors.ts";
 import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../domain/group-lifecycle.ts";
 import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
 import {
@@ -23,12 +21,15 @@ import {
   validateBatchGetIds,
   validateGroupDraft,
   validateGroupId,
+  validateInitialMembers,
   validateNamespace,
   validateRequestId,
   validateSlug,
   type AclEntryInput,
+  type InitialMember,
+  type InitialMemberInput,
 } from "../domain/group-validation.ts";
-import type { AclEntry, Caller, GroupDraft, GroupRecord, GroupValues as DomainGroupValues, Permission, Role } from "../domain/model.ts";
+import type { AclEntry, Caller, GroupDraft, GroupRecord, GroupValues as DomainGroupValues } from "../domain/model.ts";
 import { describeCycle, MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
@@ -36,7 +37,9 @@ import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
 import {
   accessFactsOf,
+  callerAccessOf,
   isCreator,
+  type CallerAccess,
   loadAccessFacts,
   loadAccessSnapshot,
   loadAncestors,
@@ -45,6 +48,10 @@ import {
   loadVisibleGroupIds,
 } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
+import { applyChunkInTransaction, type BatchAccessRules } from "./batch/apply-chunk.ts";
+import { defaultBatchLimits, type BatchLimits } from "./batch/limits.ts";
+
+export type { CallerAccess } from "./access-facts.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { listGroups, type GroupPage, type ListGroupsQuery } from "./list-groups.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
@@ -56,8 +63,11 @@ import { loadPrincipalClosure } from "./principal-closure.ts";
  */
 export type GroupValues = DomainGroupValues;
 
-/** CreateGroup input: the mutable fields plus the immutable scope and slug. */
-export type GroupInput = GroupDraft;
+/** CreateGroup input: the mutable fields plus the immutable scope and slug, and the initial members. */
+export interface GroupInput extends GroupDraft {
+  /** Members besides the creator, added in the creating transaction; none when absent. */
+  readonly members?: readonly InitialMemberInput[];
+}
 
 /** The update_mask paths UpdateGroup accepts (proto field names). */
 export type GroupUpdatePath =
@@ -89,15 +99,6 @@ export interface GroupUpdate {
 /** GetGroup: by id, or by namespace and slug. */
 export type GroupRef = { readonly id: string } | { readonly namespace: string; readonly slug: string };
 
-/** What the caller may do on a group (proto CallerAccess). */
-export interface CallerAccess {
-  /** Highest role, direct or through nested groups; undefined when not a member. */
-  readonly role: Role | undefined;
-  readonly effectivePermission: Permission;
-  /** domain allowedActions(facts): "group.read", "members.add", ... */
-  readonly permissions: readonly string[];
-}
-
 export interface GroupWithAccess {
   readonly group: GroupRecord;
   readonly access: CallerAccess;
@@ -122,8 +123,20 @@ export interface GroupsApi {
    * same caller repeating `requestId` (non-empty) gets the group created the
    * first time, even when both requests raced, as GetGroup shows it to the
    * caller now; not_found when it is deleted or the caller cannot see it.
+   *
+   * `input.members` are added in the same transaction by the batch engine,
+   * each decided with `addMemberRule` (AddMember's declared rule, which the
+   * caller as the new group's ADMIN meets but for the READ a `group:` member
+   * needs); the first that fails fails the call, its error prefixed with
+   * "members[i]: ", and nothing is created.
    */
-  create(caller: Caller, input: GroupInput, requestId: string, options?: CallOptions): Promise<GroupRecord>;
+  create(
+    caller: Caller,
+    input: GroupInput,
+    requestId: string,
+    options?: CallOptions,
+    addMemberRule?: AccessRuleSpec,
+  ): Promise<GroupRecord>;
   /**
    * Returns the group with the caller's access. not_found when missing or
    * not visible to the caller (a DELETED group is visible only with MANAGE),
@@ -233,7 +246,45 @@ async function chainUnder(ctx: AppContext, caller: Caller, group: GroupNode, par
   return chain;
 }
 
-export function createGroupsApi(ctx: AppContext): GroupsApi {
+/**
+ * Adds the initial members to the group `groupId` just inserted in `tx`, as
+ * a chunk of the batch engine decided with AddMember's rule; throws the first
+ * failure, naming its entry.
+ */
+async function addInitialMembers(
+  ctx: AppContext,
+  caller: Caller,
+  groupId: string,
+  members: readonly InitialMember[],
+  addMemberRule: AccessRuleSpec | undefined,
+  tx: StoreCall,
+): Promise<void> {
+  if (members.length === 0) return;
+  if (addMemberRule === undefined) throw new Error("CreateGroup with members needs AddMember's access rule");
+  // Only `add` operations are applied here: every kind is decided by AddMember's rule.
+  const rules: BatchAccessRules = {
+    add: addMemberRule,
+    remove: addMemberRule,
+    changeRole: addMemberRule,
+    update: addMemberRule,
+    invite: addMemberRule,
+    respond: addMemberRule,
+    decide: addMemberRule,
+  };
+  const items = members.map(({ member, role }, index) => ({
+    index,
+    item: { tag: "", operation: { kind: "add" as const, groupId, member: member.principal, role } },
+  }));
+  const { results } = await applyChunkInTransaction({ ctx, caller, authorization: { kind: "per_operation", rules } }, items, tx);
+  for (const result of results) {
+    if (!result.outcome.ok) {
+      const error = result.outcome.error;
+      throw new RosterError(error.kind, `members[${result.index}]: ${error.message}`, { field: `members[${result.index}]`, cause: error });
+    }
+  }
+}
+
+export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBatchLimits): GroupsApi {
   /**
    * The answer to a replayed request_id of `caller`: undefined when the id is
    * new; else the group it created exactly as GetGroup shows it to the
@@ -251,9 +302,10 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
   }
 
   const api: GroupsApi = {
-    async create(caller, input, requestId, options) {
+    async create(caller, input, requestId, options, addMemberRule) {
       const draft = validateGroupDraft(input);
       validateRequestId(requestId);
+      const members = validateInitialMembers(input.members ?? [], caller.principal, limits.maxUnaryOperations);
       const call = storeCallOf(options);
       if (requestId !== "") {
         const existing = await replayOf(caller, requestId, call);
@@ -308,8 +360,9 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
             { groupId: group.id, member: caller.principal, role: "ADMIN", createTime: now, updateTime: now, createdBy: caller.principal },
             tx,
           );
+          await addInitialMembers(ctx, caller, group.id, members, addMemberRule, tx);
           if (requestId !== "") await ctx.groupRequests.insert(caller.principal, requestId, group.id, now, tx);
-          return groupRecordOf(group);
+          return groupRecordOf(members.length === 0 ? group : await requireGroup(ctx, group.id, tx));
         });
       } catch (error) {
         // A concurrent request with the same request_id won the race (its
@@ -343,7 +396,7 @@ export function createGroupsApi(ctx: AppContext): GroupsApi {
       if (!canSeeGroup(facts)) throw groupNotFound(name);
       return {
         group: groupRecordOf(group),
-        access: { role: facts.role, effectivePermission: effectivePermission(facts), permissions: allowedActions(facts) },
+        access: callerAccessOf(facts),
       };
     },
 

@@ -2,7 +2,7 @@
  * Opaque identifiers: group ids and etags. Random rather than sequential so
  * that ids reveal nothing about how many groups exist or when they were made.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 
 const base32Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -26,4 +26,9 @@ export function newGroupId(): string {
 /** A fresh etag (72 random bits): every change of a group gets a new one. */
 export function newEtag(): string {
   return randomBytes(9).toString("base64url");
+}
+
+/** A group token's `jti`: a random UUID. */
+export function newTokenId(): string {
+  return randomUUID();
 }

@@ -34,6 +34,7 @@ export type {
   GroupWithAccess,
 } from "./groups-api.ts";
 export type { GroupPage, ListGroupsQuery } from "./list-groups.ts";
+export type { GroupTokenRequest, GroupTokensApi, IssuedGroupToken } from "./group-tokens.ts";
 export type {
   AddMemberResult,
   CheckMembershipQuery,
@@ -41,6 +42,8 @@ export type {
   Invitation,
   JoinDecision,
   JoinRequest,
+  CheckMembershipsQuery,
+  CheckMembershipsResult,
   ListMembershipsQuery,
   MembershipUpdate,
   ListPrincipalGroupsQuery,

@@ -14,9 +14,9 @@
  * is absent for GetMembership, ListMemberships and CheckMembership, swept
  * or not (membership-status.ts).
  */
-import { canListMembers, groupNotFound } from "../domain/access-policy.ts";
-import { normalizePageSize, validateGroupId } from "../domain/group-validation.ts";
+import { canCheckMembership, canListMembers, groupNotFound } from "../domain/access-policy.ts";
 import { invalidArgument } from "../domain/errors.ts";
+import { normalizePageSize, validateBatchGetIds, validateGroupId } from "../domain/group-validation.ts";
 import { notAMember, type MembershipEffect } from "../domain/membership-operation.ts";
 import { confers, statusOf, unexpired } from "../domain/membership-status.ts";
 import type { Caller, GroupRecord, MembershipRecord, MembershipStatus, Role } from "../domain/model.ts";
@@ -29,7 +29,7 @@ import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
 import type { MemberFilter } from "../storage/membership-store.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
-import { loadPrincipalClosure, pathTo, type PrincipalClosure } from "./principal-closure.ts";
+import { loadPrincipalClosure, membershipIn, type MembershipAnswer, type PrincipalClosure } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
 
 export interface AddMemberResult {
@@ -89,15 +89,21 @@ export interface CheckMembershipQuery {
   readonly directOnly: boolean;
 }
 
-export interface CheckMembershipResult {
-  readonly isMember: boolean;
-  readonly role: Role | undefined;
-  /** Group ids from the principal's direct group up to groupId; [] when not a member. */
-  readonly path: readonly string[];
-  /** ACTIVE when a member; else a pending direct membership's status; undefined: none. */
-  readonly status: MembershipStatus | undefined;
-  /** The direct membership's expire_time, when it has one. */
-  readonly expireTime: Date | undefined;
+/** Whether the principal is a member: `role` undefined and `path` [] when not. */
+export type CheckMembershipResult = MembershipAnswer;
+
+export interface CheckMembershipsQuery {
+  readonly principal: string;
+  /** 1-100 ids (invalid_argument "group_ids" otherwise); duplicates are answered once. */
+  readonly groupIds: readonly string[];
+  readonly directOnly: boolean;
+}
+
+export interface CheckMembershipsResult {
+  /** One answer per group the caller may ask about, in request order. */
+  readonly checks: readonly { readonly groupId: string; readonly result: CheckMembershipResult }[];
+  /** Missing, or not for the caller to ask about, in request order. */
+  readonly missingIds: readonly string[];
 }
 
 /** UpdateMembership's request: `mask` names what changes ("role", "expire_time"). */
@@ -155,6 +161,12 @@ export interface MembershipsApi {
   /** FILTERED: for someone else, only groups whose members the caller may list. */
   listPrincipalGroups(caller: Caller, query: ListPrincipalGroupsQuery, options?: CallOptions): Promise<PrincipalGroupPage>;
   check(caller: Caller, query: CheckMembershipQuery, options?: CallOptions): Promise<CheckMembershipResult>;
+  /**
+   * FILTERED: `check` for many groups from one walk up the principal's
+   * groups; groups the caller may not ask about (the domain's
+   * `canCheckMembership`, CheckMembership's rule) are missing ids.
+   */
+  checkMany(caller: Caller, query: CheckMembershipsQuery, options?: CallOptions): Promise<CheckMembershipsResult>;
 }
 
 /** A unary membership change as applied. */
@@ -325,25 +337,35 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const call = storeCallOf(options);
       const group = await loadGroup(ctx, query.groupId, call, options?.memo);
       if (group === undefined) throw groupNotFound(query.groupId);
-      const none: CheckMembershipResult = { isMember: false, role: undefined, path: [], status: undefined, expireTime: undefined };
-      if (group.state !== "ACTIVE") return none;
-      if (query.directOnly) {
-        if (principal.kind === "group") {
-          const state = (await ctx.groups.statesOf([principal.id], call)).get(principal.id);
-          if (state !== "ACTIVE") return none;
-        }
-        const now = ctx.clock();
-        const direct = unexpired(await ctx.memberships.get(group.id, principal.principal, call), now);
-        if (direct === undefined) return none;
-        if (!confers(direct, now)) return { ...none, status: statusOf(direct), expireTime: direct.expireTime };
-        return { isMember: true, role: direct.role, path: [group.id], status: "ACTIVE", expireTime: direct.expireTime };
-      }
       const closure = await loadPrincipalClosure(ctx, principal.principal, call, options?.memo);
-      const role = closure.roles.get(group.id);
-      const expireTime = closure.directExpireTimes.get(group.id);
-      if (role !== undefined) return { isMember: true, role, path: pathTo(closure, group.id), status: "ACTIVE", expireTime };
-      const pending = closure.pending.get(group.id);
-      return pending === undefined ? none : { ...none, status: statusOf(pending), expireTime: pending.expireTime };
+      return membershipIn(closure, group.id, query.directOnly);
+    },
+
+    async checkMany(caller, query, options) {
+      const principal = parsePrincipal(query.principal, "principal");
+      const ids = validateBatchGetIds(query.groupIds, "group_ids");
+      const call = storeCallOf(options);
+      const isSelf = principal.principal === caller.principal;
+      const callerWalk = loadPrincipalClosure(ctx, caller.principal, call, options?.memo);
+      const [found, callerClosure, closure] = await Promise.all([
+        ctx.groups.getMany(ids, call),
+        callerWalk,
+        // One walk when callers ask about themselves, even without a request memo.
+        isSelf ? callerWalk : loadPrincipalClosure(ctx, principal.principal, call, options?.memo),
+      ]);
+      const ancestors = await loadAncestors(ctx, found, call);
+      const byId = new Map(found.map((group) => [group.id, group]));
+      const checks: { groupId: string; result: CheckMembershipResult }[] = [];
+      const missingIds: string[] = [];
+      for (const id of ids) {
+        const group = byId.get(id);
+        if (group !== undefined && canCheckMembership(accessFactsOf(caller, group, callerClosure, ancestors), isSelf)) {
+          checks.push({ groupId: id, result: membershipIn(closure, id, query.directOnly) });
+        } else {
+          missingIds.push(id);
+        }
+      }
+      return { checks, missingIds };
     },
   };
 }

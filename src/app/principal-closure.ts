@@ -15,8 +15,8 @@
  * `confers`: ACTIVE and not past their expire_time); the principal's own
  * pending invitations are recorded (an invitee may see the group).
  */
-import { confers, hasExpired } from "../domain/membership-status.ts";
-import type { Role } from "../domain/model.ts";
+import { confers, hasExpired, statusOf } from "../domain/membership-status.ts";
+import type { MembershipStatus, Role } from "../domain/model.ts";
 import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { maxRole } from "../domain/permissions.ts";
 import { groupIdOfPrincipal, groupPrincipal } from "../domain/principal.ts";
@@ -112,7 +112,7 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
   const bestRoleFrom = new Map<string, string>();
   // A deleted (or missing) group is in nothing: its memberships confer nothing.
   if (startGroup !== undefined && states.get(startGroup) !== "ACTIVE") {
-    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending, directExpireTimes, readAt });
+    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending: new Map(), directExpireTimes: new Map(), readAt });
   }
   // Breadth-first over live groups, so `reachedFrom` gives shortest paths.
   let queue = [principal];
@@ -159,6 +159,34 @@ function closureOf(
   const aclPrincipals = new Set<string>([principal]);
   for (const id of roles.keys()) aclPrincipals.add(groupPrincipal(id));
   return { principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, aclPrincipals, ...own };
+}
+
+/** Whether a principal is a member of a group, as CheckMembership answers it. */
+export interface MembershipAnswer {
+  readonly isMember: boolean;
+  /** Highest role; undefined when not a member. */
+  readonly role: Role | undefined;
+  /** Group ids from the principal's direct group up to the group; [] when not a member. */
+  readonly path: readonly string[];
+  /** ACTIVE when a member; else the status of a pending direct membership; undefined: none. */
+  readonly status: MembershipStatus | undefined;
+  /** The expire_time of the principal's direct membership of the group, when it has one. */
+  readonly expireTime: Date | undefined;
+}
+
+/**
+ * The closure's principal in `groupId`, directly (`directOnly`) or through
+ * nested groups: CheckMembership and every group of CheckMemberships, so
+ * that one walk answers any number of groups alike. A deleted group, or a
+ * deleted principal group, is in nothing (the closure holds live groups only).
+ */
+export function membershipIn(closure: PrincipalClosure, groupId: string, directOnly: boolean): MembershipAnswer {
+  const role = (directOnly ? closure.direct : closure.roles).get(groupId);
+  const expireTime = closure.directExpireTimes.get(groupId);
+  if (role !== undefined) return { isMember: true, role, path: directOnly ? [groupId] : pathTo(closure, groupId), status: "ACTIVE", expireTime };
+  // A pending direct membership, unless the principal is a member through nested groups (a direct check) too.
+  const pending = closure.roles.has(groupId) ? undefined : closure.pending.get(groupId);
+  return { isMember: false, role: undefined, path: [], status: pending === undefined ? undefined : statusOf(pending), expireTime: pending?.expireTime };
 }
 
 /**

@@ -18,7 +18,9 @@ import type { BatchLimits } from "./batch/limits.ts";
 import type { AppContext, AppLogger } from "./app-context.ts";
 import { createExpiryApi, type ExpiryApi } from "./expiry-sweeper.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
-import { newEtag, newGroupId } from "./ids.ts";
+import type { GroupTokenSigner } from "../domain/group-token.ts";
+import { createGroupTokensApi, type GroupTokensApi } from "./group-tokens.ts";
+import { newEtag, newGroupId, newTokenId } from "./ids.ts";
 import { createMembershipsApi, type MembershipsApi } from "./memberships-api.ts";
 
 /** What `createRosterApp` needs. */
@@ -39,6 +41,8 @@ export interface RosterAppDeps {
   readonly batchLimits?: BatchLimits;
   /** Lifetime of an invitation without an expire_time (ROSTER_INVITATION_TTL_DAYS); default 14. */
   readonly invitationTtlDays?: number;
+  /** Signs IssueGroupToken's tokens with Roster's key; without one the RPC answers FAILED_PRECONDITION. */
+  readonly groupTokenSigner?: GroupTokenSigner;
 }
 
 /** The application: one API per service area, each declared beside its factory. */
@@ -50,6 +54,8 @@ export interface RosterApp {
   readonly batch: BatchApi;
   /** Removal of memberships past their expire_time, see ./expiry-sweeper.ts. */
   readonly expiry: ExpiryApi;
+  /** IssueGroupToken. */
+  readonly groupTokens: GroupTokensApi;
 }
 
 export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
@@ -73,10 +79,11 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     invitationTtlMs: (deps.invitationTtlDays ?? DEFAULT_INVITATION_TTL_DAYS) * 86_400_000,
   };
   return {
-    groups: createGroupsApi(ctx),
+    groups: createGroupsApi(ctx, deps.batchLimits),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
     expiry: createExpiryApi(ctx),
+    groupTokens: createGroupTokensApi(ctx, deps.groupTokenSigner, newTokenId),
   };
 }

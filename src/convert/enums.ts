@@ -59,6 +59,11 @@ export function grantablePermissionFromProto(value: ProtoPermission, field: stri
   }
 }
 
+/** A minimum-permission filter: PERMISSION_UNSPECIFIED → undefined (no filter), else as grantablePermissionFromProto. */
+export function permissionFilterFromProto(value: ProtoPermission, field: string): GrantablePermission | undefined {
+  return value === ProtoPermission.UNSPECIFIED ? undefined : grantablePermissionFromProto(value, field);
+}
+
 export function permissionToProto(permission: Permission): ProtoPermission {
   switch (permission) {
     case "NONE":

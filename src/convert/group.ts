@@ -18,7 +18,7 @@ import {
   type CallerAccess,
   type Group,
 } from "../../gen/roster/v1/group_pb.ts";
-import { UpdateGroupRequestSchema, type UpdateGroupRequest } from "../../gen/roster/v1/group_service_pb.ts";
+import { UpdateGroupRequestSchema, type InitialMember, type UpdateGroupRequest } from "../../gen/roster/v1/group_service_pb.ts";
 import {
   grantablePermissionFromProto,
   groupStateToProto,
@@ -27,6 +27,7 @@ import {
   memberVisibilityFromProto,
   memberVisibilityToProto,
   permissionToProto,
+  roleFromProto,
   roleToProto,
   visibilityFromProto,
   visibilityToProto,
@@ -113,9 +114,14 @@ export function groupValuesFromProto(group: Group, prefix = "group"): GroupValue
 }
 
 /** CreateGroup's input: the mutable fields plus namespace and slug. */
-export function groupInputFromProto(group: Group | undefined): GroupInput {
+export function groupInputFromProto(group: Group | undefined, members: readonly InitialMember[] = []): GroupInput {
   const g = requireGroup(group);
-  return { ...groupValuesFromProto(g), namespace: g.namespace, slug: g.slug };
+  return {
+    ...groupValuesFromProto(g),
+    namespace: g.namespace,
+    slug: g.slug,
+    members: members.map((entry, i) => ({ member: entry.member, role: roleFromProto(entry.role, `members[${i}].role`) })),
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Memberships between the domain and protobuf. */
 import { create } from "@bufbuild/protobuf";
-import type { BatchOperation, PrincipalGroupEntry } from "../app/index.ts";
+import type { BatchOperation, CheckMembershipResult, PrincipalGroupEntry } from "../app/index.ts";
 import { statusOf } from "../domain/membership-status.ts";
 import type { MembershipRecord } from "../domain/model.ts";
 import {
@@ -14,6 +14,7 @@ import {
   type RespondToInvitationOperation,
   type UpdateMembershipOperation,
 } from "../../gen/roster/v1/membership_pb.ts";
+import { CheckMembershipResponseSchema, type CheckMembershipResponse } from "../../gen/roster/v1/membership_service_pb.ts";
 import { membershipStatusToProto, roleFromProto, roleToProto } from "./enums.ts";
 import { groupToProto } from "./group.ts";
 import { dateOf, timestampOf } from "./timestamps.ts";
@@ -101,5 +102,16 @@ export function principalGroupToProto(entry: PrincipalGroupEntry): PrincipalGrou
     direct: entry.direct,
     status: membershipStatusToProto(entry.status),
     expireTime: timestampOf(entry.expireTime),
+  });
+}
+
+/** CheckMembership's answer (also each group's answer of CheckMemberships) as proto. */
+export function checkMembershipToProto(result: CheckMembershipResult): CheckMembershipResponse {
+  return create(CheckMembershipResponseSchema, {
+    isMember: result.isMember,
+    role: roleToProto(result.role),
+    path: [...result.path],
+    status: membershipStatusToProto(result.status),
+    expireTime: timestampOf(result.expireTime),
   });
 }

@@ -1,5 +1,5 @@
-/** Dates ↔ google.protobuf.Timestamp, with "unset" kept unset. */
-import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+/** Dates ↔ google.protobuf.Timestamp, with "unset" kept unset; Durations as seconds. */
+import { timestampDate, timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { invalidArgument } from "../domain/errors.ts";
 
 /** A Date as a Timestamp; undefined stays undefined (e.g. delete_time of a live group). */
@@ -18,4 +18,9 @@ export function dateOf(timestamp: Timestamp | undefined, field: string): Date | 
     throw invalidArgument(field, "is not a valid timestamp (0001-01-01 to 9999-12-31, nanos 0-999999999)");
   }
   return timestampDate(timestamp);
+}
+
+/** A Duration in seconds, fractions kept (IssueGroupToken's ttl). */
+export function secondsOf(duration: Duration): number {
+  return Number(duration.seconds) + duration.nanos / 1e9;
 }

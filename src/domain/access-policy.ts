@@ -297,6 +297,18 @@ export function canListMembers(facts: AccessFacts): boolean {
 }
 
 /**
+ * Whether the caller may ask whether a principal is a member of the group:
+ * about itself when it sees the group, about anyone else when it may list
+ * the group's members. CheckMembership's declared rule (LIST_MEMBERS with
+ * self_allowed), for the calls that answer many groups at once and leave
+ * out those the caller may not ask about (CheckMemberships, ListGroups'
+ * member_principals); a table test holds the two equal.
+ */
+export function canCheckMembership(facts: AccessFacts, isSelf: boolean): boolean {
+  return isSelf ? canSeeGroup(facts) : canListMembers(facts);
+}
+
+/**
  * The actions the caller may take on the group, for `CallerAccess.permissions`
  * (Globus allowed_actions). On a DELETED group (visible only with MANAGE) the
  * only actions are reading and undeleting it.

@@ -5,8 +5,8 @@
  * return the value to store.
  */
 import { invalidArgument } from "./errors.ts";
-import type { AclEntry, GroupDraft, JoinPolicy, Permission } from "./model.ts";
-import { checkPrincipalId, parsePrincipal } from "./principal.ts";
+import type { AclEntry, GroupDraft, JoinPolicy, Permission, Role } from "./model.ts";
+import { checkPrincipalId, parsePrincipal, type ParsedPrincipal } from "./principal.ts";
 import { codePointLength as length } from "./text-length.ts";
 
 export const SLUG_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -146,6 +146,43 @@ export function validateJoinPolicies(
     signupFields: validateSignupFields(values.signupFields ?? [], `${prefix}.policies.signup_fields`),
     authenticationAssuranceTimeout: validateAssuranceTimeout(values.authenticationAssuranceTimeout ?? 0, `${prefix}.policies.authentication_assurance_timeout`),
   };
+}
+
+/** One of CreateGroup's initial members as the client sent it; `role` undefined is ROLE_UNSPECIFIED (MEMBER). */
+export interface InitialMemberInput {
+  readonly member: string;
+  readonly role: Role | undefined;
+}
+
+/** A checked initial member. */
+export interface InitialMember {
+  readonly member: ParsedPrincipal;
+  readonly role: Role;
+}
+
+/**
+ * CreateGroup's initial members: at most `max`, each a well-formed
+ * principal listed once ("members[3].member: …"). The creator becomes the
+ * group's ADMIN anyway: listed as ADMIN it is left out, with another role
+ * it is refused (the group would start without its creator's ADMIN).
+ */
+export function validateInitialMembers(members: readonly InitialMemberInput[], creator: string, max: number): InitialMember[] {
+  if (members.length > max) throw invalidArgument("members", `must have at most ${max} entries (got ${members.length})`);
+  const firstIndex = new Map<string, number>();
+  const checked: InitialMember[] = [];
+  members.forEach((input, i) => {
+    const member = parsePrincipal(input.member, `members[${i}].member`);
+    const earlier = firstIndex.get(member.principal);
+    if (earlier !== undefined) throw invalidArgument(`members[${i}].member`, `${member.principal} is already members[${earlier}]`);
+    firstIndex.set(member.principal, i);
+    const role = input.role ?? "MEMBER";
+    if (member.principal !== creator) {
+      checked.push({ member, role });
+    } else if (role !== "ADMIN") {
+      throw invalidArgument(`members[${i}].role`, `the creator ${creator} becomes the group's ADMIN and cannot be listed as ${role}`);
+    }
+  });
+  return checked;
 }
 
 /** Validates and normalises a group to create; fields are named under `prefix` ("group"). */

@@ -6,8 +6,11 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/index.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
+import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { permissionFilterFromProto } from "../convert/enums.ts";
+import { secondsOf, timestampOf } from "../convert/timestamps.ts";
 import {
   aclEntriesFromProto,
   aclEntryToProto,
@@ -22,10 +25,12 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
   // UpdateGroup's rule depends on the stored group (manage_fields,
   // parent_field): the app decides those parts inside its transaction.
   const updateRule = compileAccessRule(GroupService.method.updateGroup).spec;
+  // CreateGroup's initial members are added as AddMember adds members.
+  const addMemberRule = compileAccessRule(MembershipService.method.addMember).spec;
   return {
     async createGroup(req, ctx) {
-      const input = groupInputFromProto(req.group);
-      const group = await app.groups.create(requireCaller(ctx), input, req.requestId, callOptionsOf(ctx));
+      const input = groupInputFromProto(req.group, req.members);
+      const group = await app.groups.create(requireCaller(ctx), input, req.requestId, callOptionsOf(ctx), addMemberRule);
       return { group: groupToProto(group) };
     },
 
@@ -51,10 +56,17 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
           pageSize: req.pageSize,
           pageToken: req.pageToken,
           orderBy: req.orderBy,
+          permission: permissionFilterFromProto(req.permission, "permission"),
+          memberPrincipals: req.memberPrincipals,
         },
         callOptionsOf(ctx),
       );
-      return { groups: page.groups.map(groupToProto), nextPageToken: page.nextPageToken, totalSize: page.totalSize };
+      return {
+        groups: page.groups.map(groupToProto),
+        nextPageToken: page.nextPageToken,
+        totalSize: page.totalSize,
+        callerAccess: Object.fromEntries([...page.access].map(([id, access]) => [id, callerAccessToProto(access)])),
+      };
     },
 
     async updateGroup(req, ctx) {
@@ -75,6 +87,15 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
     async getGroupAcl(req, ctx) {
       const acl = await app.groups.getAcl(requireCaller(ctx), req.groupId, callOptionsOf(ctx));
       return { entries: acl.entries.map(aclEntryToProto), etag: acl.etag };
+    },
+
+    async issueGroupToken(req, ctx) {
+      const issued = await app.groupTokens.issue(
+        requireCaller(ctx),
+        { groupId: req.groupId, audience: req.audience, ttlSeconds: req.ttl === undefined ? undefined : secondsOf(req.ttl) },
+        callOptionsOf(ctx),
+      );
+      return { token: issued.token, expireTime: timestampOf(issued.expireTime), tokenId: issued.tokenId };
     },
 
     async setGroupAcl(req, ctx) {

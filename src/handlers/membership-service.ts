@@ -8,15 +8,16 @@ import type { RosterApp } from "../app/index.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { callOptionsOf, requireCaller } from "../rpc/context.ts";
 import { createBatchMembershipHandlers } from "./batch-memberships.ts";
-import { membershipStatusFromProto, membershipStatusToProto, roleFromProto, roleToProto } from "../convert/enums.ts";
+import { membershipStatusFromProto, roleFromProto } from "../convert/enums.ts";
 import {
+  checkMembershipToProto,
   decideOperationFromProto,
   inviteOperationFromProto,
   membershipToProto,
   principalGroupToProto,
   updateOperationFromProto,
 } from "../convert/membership.ts";
-import { dateOf, timestampOf } from "../convert/timestamps.ts";
+import { dateOf } from "../convert/timestamps.ts";
 
 /** The MembershipService implementation served by both doors. */
 export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {
@@ -121,12 +122,18 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
         { groupId: req.groupId, principal: req.principal, directOnly: req.directOnly },
         callOptionsOf(ctx),
       );
+      return checkMembershipToProto(result);
+    },
+
+    async checkMemberships(req, ctx) {
+      const result = await app.memberships.checkMany(
+        requireCaller(ctx),
+        { principal: req.principal, groupIds: req.groupIds, directOnly: req.directOnly },
+        callOptionsOf(ctx),
+      );
       return {
-        isMember: result.isMember,
-        role: roleToProto(result.role),
-        path: [...result.path],
-        status: membershipStatusToProto(result.status),
-        expireTime: timestampOf(result.expireTime),
+        checks: result.checks.map((check) => ({ groupId: check.groupId, result: checkMembershipToProto(check.result) })),
+        missingIds: [...result.missingIds],
       };
     },
   };

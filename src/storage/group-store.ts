@@ -52,10 +52,14 @@ export type GroupScope =
       readonly memberOfIds: readonly string[];
       /** The caller and the groups it is in, as ACL principals. */
       readonly principals: readonly string[];
+      /** ACL entries to those principals count with these permissions only; undefined = any. */
+      readonly aclPermissions: readonly AclEntry["permission"][] | undefined;
       /** Live groups the caller manages directly (ADMIN role or ACL MANAGE): their descendants are managed too. */
       readonly manageRootIds: readonly string[];
       /** Deleted groups the caller is a (transitive) ADMIN of. */
       readonly deletedAdminOfIds: readonly string[];
+      /** Whether groups with visibility AUTHENTICATED are in scope. */
+      readonly authenticatedVisible: boolean;
     };
 
 export interface GroupListCriteria {
@@ -67,6 +71,8 @@ export interface GroupListCriteria {
   readonly parentId: string | undefined;
   /** Case-insensitive substring of slug, display name or description; "" = any. */
   readonly text: string;
+  /** Only these groups; undefined = no such restriction. */
+  readonly ids?: readonly string[] | undefined;
 }
 
 export type GroupSortField = "sortName" | "createTime";
@@ -305,6 +311,7 @@ function criteriaClauses(criteria: GroupListCriteria): Filter<GroupDoc>[] {
   const clauses: Filter<GroupDoc>[] = [scopeClause(criteria.scope, criteria.includeDeleted)];
   if (criteria.namespace !== undefined) clauses.push({ namespace: criteria.namespace });
   if (criteria.parentId !== undefined) clauses.push({ parentId: criteria.parentId });
+  if (criteria.ids !== undefined) clauses.push({ _id: { $in: [...criteria.ids] } });
   if (criteria.text !== "") {
     const pattern = escapeRegex(criteria.text);
     clauses.push({
@@ -320,13 +327,17 @@ function criteriaClauses(criteria: GroupListCriteria): Filter<GroupDoc>[] {
 
 function scopeClause(scope: GroupScope, includeDeleted: boolean): Filter<GroupDoc> {
   if (scope.kind === "everything") return includeDeleted ? {} : { state: "ACTIVE" };
+  const acl: Filter<GroupDoc> =
+    scope.aclPermissions === undefined
+      ? { "acl.principal": { $in: [...scope.principals] } }
+      : { acl: { $elemMatch: { principal: { $in: [...scope.principals] }, permission: { $in: [...scope.aclPermissions] } } } };
   const live: Filter<GroupDoc> = {
     state: "ACTIVE",
     $or: [
       { _id: { $in: [...scope.memberOfIds] } },
-      { "acl.principal": { $in: [...scope.principals] } },
+      acl,
       { ancestorIds: { $in: [...scope.manageRootIds] } },
-      { visibility: "AUTHENTICATED" },
+      ...(scope.authenticatedVisible ? [{ visibility: "AUTHENTICATED" as const }] : []),
     ],
   };
   if (!includeDeleted) return live;

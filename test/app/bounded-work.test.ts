@@ -61,6 +61,19 @@ describe("transitive resolution", () => {
     for (const read of membershipReads) expect(Object.keys(read.filter)).toEqual(["member"]);
   });
 
+  it("CheckMemberships answers every group from the one walk CheckMembership of a single group makes", async () => {
+    const ids = chain.map((group) => group.id);
+    const reads = await readsDuring(() =>
+      fx.app.memberships.checkMany(reader, { groupIds: ids, principal: "user:bw-reader", directOnly: false }),
+    );
+    const membershipReads = reads.filter((read) => read.collection === "memberships");
+    // The caller asks about itself: one closure (memoised), one `member $in` query per level.
+    expect(membershipReads.length).toBeLessThanOrEqual(6);
+    for (const read of membershipReads) expect(Object.keys(read.filter)).toEqual(["member"]);
+    // The groups themselves and their ancestors: a handful of keyed reads, not one per group.
+    expect(reads.filter((read) => read.collection === "groups").length).toBeLessThanOrEqual(3);
+  });
+
   it("a transitive ListMemberships page reads its page from each group, and the group edges, never whole member lists", async () => {
     const top = chain[4];
     if (top === undefined) throw new Error("setup");

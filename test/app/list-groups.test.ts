@@ -121,6 +121,111 @@ describe("visibility", () => {
   });
 });
 
+describe("permission and member filters, caller access", () => {
+  const ns = "flt";
+  const owner = user("flt-owner");
+  const viewer = user("flt-viewer");
+  const peer = "user:flt-peer";
+  const ids: Record<string, string> = {};
+  const slugsOf = (list: readonly GroupRecord[]) => list.map((group) => group.slug.replace("flt-", "")).sort();
+
+  beforeAll(async () => {
+    const make = async (key: string, members: Record<string, "MEMBER" | "MANAGER" | "ADMIN">, overrides = {}) => {
+      const group = await createGroup(fx, owner, groupInput(`flt-${key}`, { namespace: ns, ...overrides }));
+      for (const [member, role] of Object.entries(members)) await addMember(fx, owner, group.id, member, role);
+      ids[key] = group.id;
+      return group.id;
+    };
+    await make("read", { "user:flt-viewer": "MEMBER", [peer]: "MEMBER" });
+    await make("quiet", { "user:flt-viewer": "MEMBER", [peer]: "MEMBER" }, { memberVisibility: "MANAGERS" });
+    await make("write", { "user:flt-viewer": "MANAGER" });
+    const manage = await make("manage", { "user:flt-viewer": "ADMIN" });
+    await make("child", { [peer]: "MEMBER" }, { parentId: manage });
+    const aclw = await make("aclw", { [peer]: "MEMBER" });
+    await fx.app.groups.setAcl(owner, aclw, [{ principal: "user:flt-viewer", permission: "WRITE" }], "");
+    await make("public", { [peer]: "MEMBER" }, { visibility: "AUTHENTICATED" });
+    await make("hidden", { [peer]: "MEMBER" });
+  });
+
+  it("lists by the caller's minimum permission, exactly as its access on each group says", async () => {
+    const everything = await listAll(viewer, query({ namespace: ns }));
+    expect(slugsOf(everything)).toEqual(["aclw", "child", "manage", "public", "quiet", "read", "write"]);
+    const expected = { READ: ["aclw", "child", "manage", "quiet", "read", "write"], WRITE: ["aclw", "child", "manage", "write"], MANAGE: ["child", "manage"] };
+    for (const permission of ["READ", "WRITE", "MANAGE"] as const) {
+      expect(slugsOf(await listAll(viewer, query({ namespace: ns, permission })))).toEqual(expected[permission]);
+      const page = await fx.app.groups.list(viewer, query({ namespace: ns, permission }));
+      expect(page.totalSize).toBe(expected[permission].length);
+    }
+    // A system administrator has MANAGE everywhere.
+    expect(slugsOf(await listAll(systemAdmin, query({ namespace: ns, permission: "MANAGE" })))).toHaveLength(8);
+  });
+
+  it("gives every listed group the caller's access, as GetGroup gives it", async () => {
+    const page = await fx.app.groups.list(viewer, query({ namespace: ns }));
+    expect([...page.access.keys()].sort()).toEqual(page.groups.map((group) => group.id).sort());
+    for (const group of page.groups) {
+      expect(page.access.get(group.id), group.slug).toEqual((await fx.app.groups.get(viewer, { id: group.id })).access);
+    }
+    const byPermission = Object.fromEntries(page.groups.map((group) => [group.slug, page.access.get(group.id)?.effectivePermission]));
+    expect(byPermission).toEqual({
+      "flt-aclw": "WRITE",
+      "flt-child": "MANAGE",
+      "flt-manage": "MANAGE",
+      "flt-public": "NONE",
+      "flt-quiet": "READ",
+      "flt-read": "READ",
+      "flt-write": "WRITE",
+    });
+  });
+
+  it("lists groups with given direct members, only where the caller may ask about them", async () => {
+    expect(slugsOf(await listAll(viewer, query({ namespace: ns, memberPrincipals: ["user:flt-viewer"] })))).toEqual(["manage", "quiet", "read", "write"]);
+    // peer is also in quiet (only managers list its members), public (the viewer has no READ) and hidden (invisible).
+    expect(slugsOf(await listAll(viewer, query({ namespace: ns, memberPrincipals: [peer] })))).toEqual(["aclw", "child", "read"]);
+    expect(slugsOf(await listAll(viewer, query({ namespace: ns, memberPrincipals: [peer, "user:flt-viewer", peer] })))).toEqual([
+      "aclw",
+      "child",
+      "manage",
+      "quiet",
+      "read",
+      "write",
+    ]);
+    expect(slugsOf(await listAll(viewer, query({ namespace: ns, memberPrincipals: [peer], permission: "MANAGE" })))).toEqual(["child"]);
+    expect(slugsOf(await listAll(viewer, query({ namespace: ns, memberPrincipals: ["user:flt-nobody"] })))).toEqual([]);
+    expect(slugsOf(await listAll(systemAdmin, query({ namespace: ns, memberPrincipals: [peer] })))).toEqual([
+      "aclw",
+      "child",
+      "hidden",
+      "public",
+      "quiet",
+      "read",
+    ]);
+  });
+
+  it("pages through a filtered listing, with tokens bound to the filters", async () => {
+    const filtered = query({ namespace: ns, permission: "READ", memberPrincipals: [peer, "user:flt-viewer"], pageSize: 1 });
+    expect(slugsOf(await listAll(viewer, filtered))).toEqual(["aclw", "child", "manage", "quiet", "read", "write"]);
+    const first = await fx.app.groups.list(viewer, filtered);
+    // The same filters in another order are the same request.
+    const reordered = await fx.app.groups.list(viewer, { ...filtered, memberPrincipals: ["user:flt-viewer", peer], pageToken: first.nextPageToken });
+    expect(reordered.groups).toHaveLength(1);
+    const foreign = "invalid_argument: page_token: was issued for a different request (the other fields must be unchanged)";
+    expect(await rejection(fx.app.groups.list(viewer, { ...filtered, permission: "WRITE", pageToken: first.nextPageToken }))).toBe(foreign);
+    expect(await rejection(fx.app.groups.list(viewer, { ...filtered, permission: undefined, pageToken: first.nextPageToken }))).toBe(foreign);
+    expect(await rejection(fx.app.groups.list(viewer, { ...filtered, memberPrincipals: [peer], pageToken: first.nextPageToken }))).toBe(foreign);
+  });
+
+  it("refuses malformed member principals naming the entry", async () => {
+    expect(await rejection(fx.app.groups.list(viewer, query({ memberPrincipals: ["user:a", "flt-viewer"] })))).toBe(
+      'invalid_argument: member_principals[1]: must be "user:<id>", "group:<group id>" or "service:<id>"',
+    );
+    const many = Array.from({ length: 101 }, (_, i) => `user:u${i}`);
+    expect(await rejection(fx.app.groups.list(viewer, query({ memberPrincipals: many })))).toBe(
+      "invalid_argument: member_principals: must have at most 100 entries (got 101)",
+    );
+  });
+});
+
 describe("search and order", () => {
   const ns = "search";
   const owner = user("search-owner");

@@ -218,6 +218,30 @@ describe("invitations", () => {
     expect((await list(["ACTIVE", "INVITED"])).entries.map((entry) => [entry.group.id, entry.status, entry.expireTime])).toEqual([[g, "ACTIVE", undefined]]);
   });
 
+  it("ListGroups' member_principals matches ACTIVE unexpired memberships only", async () => {
+    const invitedTo = await group(alice);
+    const expiring = await group(alice);
+    await fx.app.memberships.invite(alice, { groupId: invitedTo, member: "user:erin", role: "MEMBER", message: "", expireTime: undefined });
+    await fx.app.memberships.add(alice, expiring, "user:erin", "MEMBER", {}, T);
+    const listed = async () => {
+      const page = await fx.app.groups.list(alice, {
+        namespace: undefined,
+        parentId: undefined,
+        query: "",
+        showDeleted: false,
+        pageSize: 100,
+        pageToken: "",
+        orderBy: "",
+        memberPrincipals: ["user:erin"],
+      });
+      return page.groups.map((g) => g.id).filter((id) => id === invitedTo || id === expiring);
+    };
+    at(ms(-1));
+    expect(await listed()).toEqual([expiring]);
+    at(T);
+    expect(await listed()).toEqual([]);
+  });
+
   it("declining removes it; an invitation past its expire_time cannot be answered", async () => {
     const g = await group(alice);
     await fx.app.memberships.invite(alice, { groupId: g, member: "user:bob", role: "MEMBER", message: "", expireTime: undefined });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   allowedActions,
+  canCheckMembership,
   canListMembers,
   canSeeGroup,
   effectivePermission,
@@ -86,6 +87,22 @@ describe("effectivePermission, canSeeGroup, canListMembers", () => {
     expect(effectivePermission({ ...base, role: "ADMIN", aclGrants: ["READ"] })).toBe("MANAGE");
     expect(effectivePermission({ ...base, role: "MANAGER", aclGrants: ["READ"] })).toBe("WRITE");
     expect(effectivePermission({ ...base, aclGrants: ["NONE"] })).toBe("NONE");
+  });
+});
+
+describe("canCheckMembership", () => {
+  // CheckMemberships and ListGroups' member_principals leave out what CheckMembership would refuse.
+  const cases = callerNames.flatMap((name) => [true, false].map((isSelf) => ({ name, isSelf })));
+  it.each(cases)("%o equals CheckMembership's declared rule", ({ name, isSelf }) => {
+    const facts = callers[name];
+    expect(canCheckMembership(facts, isSelf)).toBe(evaluateAccess(accessRules.CheckMembership, facts, { isSelf }).ok);
+  });
+
+  it("lets a member ask about itself where it may not list members", () => {
+    expect(canCheckMembership(callers.managersVisMember, true)).toBe(true);
+    expect(canCheckMembership(callers.managersVisMember, false)).toBe(false);
+    expect(canCheckMembership(callers.authVisible, true)).toBe(true);
+    expect(canCheckMembership(callers.stranger, true)).toBe(false);
   });
 });
 
@@ -263,6 +280,7 @@ const scenarios: Scenario[] = [
   { name: "UndeleteGroup", rpc: "UndeleteGroup", denied: needs("MANAGE"), outcomes: manageRow },
   { name: "GetGroupAcl", rpc: "GetGroupAcl", denied: needs("MANAGE"), outcomes: manageRow },
   { name: "SetGroupAcl", rpc: "SetGroupAcl", denied: needs("MANAGE"), outcomes: manageRow },
+  { name: "IssueGroupToken", rpc: "IssueGroupToken", denied: needs("WRITE"), outcomes: writeRow },
   {
     name: "AddMember as MEMBER",
     rpc: "AddMember",
@@ -394,6 +412,7 @@ const scenarios: Scenario[] = [
   { name: "BatchGetGroups (filtered)", rpc: "BatchGetGroups", outcomes: everyoneOk },
   { name: "ListGroups (filtered)", rpc: "ListGroups", outcomes: everyoneOk },
   { name: "ListPrincipalGroups (filtered)", rpc: "ListPrincipalGroups", outcomes: everyoneOk },
+  { name: "CheckMemberships (filtered)", rpc: "CheckMemberships", outcomes: everyoneOk },
   { name: "BatchMemberships (per item)", rpc: "BatchMemberships", outcomes: everyoneOk },
   { name: "BatchUpdateMemberships (per item)", rpc: "BatchUpdateMemberships", outcomes: everyoneOk },
 ];

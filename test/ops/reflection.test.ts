@@ -162,6 +162,7 @@ describe.each<ReflectionVersion>(["v1", "v1alpha"])("grpc.reflection.%s", (versi
     expect(poolProblems([...all.values()])).toEqual([]);
     expect([...all.keys()].sort()).toEqual([
       "google/protobuf/descriptor.proto",
+      "google/protobuf/duration.proto",
       "google/protobuf/field_mask.proto",
       "google/protobuf/timestamp.proto",
       "grpc/health/v1/health.proto",

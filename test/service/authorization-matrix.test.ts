@@ -22,6 +22,7 @@ import type { RosterClient, RpcOptions } from "../fixtures/roster-grpc-client.ts
 import { failureOf } from "../fixtures/roster-grpc-client.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
 import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
+import { newPrivateKeyPem } from "../fixtures/signing-keys.ts";
 import { callerProfiles, makeProfileAcl, makeProfileTarget, profilePrincipals } from "../fixtures/caller-profiles.ts";
 import { makeGroup, root, uniqueSlug } from "../fixtures/groups-through-app.ts";
 
@@ -50,6 +51,7 @@ const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; reado
   UndeleteGroup: /*    */ { codes: [NF, NF, NF, OK, NF, NF, OK, OK] },
   GetGroupAcl: /*      */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
   SetGroupAcl: /*      */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
+  IssueGroupToken: /*  */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   AddMember: /*        */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   RemoveMember: /*     */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   UpdateMemberRole: /* */ { codes: [NF, PD, PD, OK, PD, PD, OK, OK], needs: "MANAGE" },
@@ -70,6 +72,8 @@ const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; reado
     codes: [NF, PD, PD, PD, PD, PD, PD, PD],
     refusal: (g) => `permission denied: group ${g} does not accept join requests (join_policy CLOSED)`,
   },
+  // FILTERED: G is answered exactly when CheckMembership would be (checked below).
+  CheckMemberships: /* */ { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
   // PER_ITEM: the call itself only needs authentication; its one `add`
   // operation is refused or applied exactly like AddMember (checked below).
   BatchUpdateMemberships: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
@@ -131,6 +135,8 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
         },
         target: g,
       };
+    case "IssueGroupToken":
+      return { method: m(rpc), request: { groupId: g, audience: "reports" }, target: g };
     case "AddMember":
       return { method: m(rpc), request: { groupId: g, member: `user:new-${tag}`, role: ProtoRole.MEMBER }, target: g };
     case "RemoveMember":
@@ -159,6 +165,8 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
       return { method: m(rpc), request: { groupId: g, message: "let me in" }, target: g };
     case "DecideJoinRequest":
       return { method: m(rpc), request: { groupId: g, member: `user:requester-${tag}`, approve: true }, target: g };
+    case "CheckMemberships":
+      return { method: m(rpc), request: { groupIds: [g], principal: "user:member" }, target: g };
     case "BatchUpdateMemberships":
       return {
         method: m(rpc),
@@ -172,7 +180,12 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
 
 beforeAll(async () => {
   mongo = await startTestMongo();
-  roster = await startTestRoster({ mongoUri: mongo.uri, dbName: uniqueDbName("authz_matrix"), admins: ["user:root"] });
+  roster = await startTestRoster({
+    mongoUri: mongo.uri,
+    dbName: uniqueDbName("authz_matrix"),
+    admins: ["user:root"],
+    env: { ROSTER_SIGNING_KEY: newPrivateKeyPem("ec") },
+  });
   const app = roster.server.app;
   const parentId = await makeGroup(app, { members: { "user:parent-admin": "ADMIN" } });
   const acl = await makeProfileAcl(app);
@@ -256,6 +269,12 @@ describe("authorization matrix over gRPC", () => {
     const refusal = matrix[rpc]?.refusal;
     if (expected === PD && refusal !== undefined) expect(result.details).toBe(refusal(result.target));
     else if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
+    if (rpc === "CheckMemberships") {
+      const checkExpected = matrix["CheckMembership"]?.codes[callers.indexOf(caller)];
+      const response = result.response as { checks: { groupId: string }[]; missingIds: string[] };
+      expect(response.checks.map((check) => check.groupId)).toEqual(checkExpected === OK ? [result.target] : []);
+      expect(response.missingIds).toEqual(checkExpected === OK ? [] : [result.target]);
+    }
     if (rpc === "BatchUpdateMemberships") {
       // The per-item status is what AddMember would answer the same caller.
       const addMemberExpected = matrix["AddMember"]?.codes[callers.indexOf(caller)] ?? "OK";

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig, parseArgs, renderConfigTable, settings, splitConfigArgs } from "../../src/config.ts";
+import { newPrivateKeyPem } from "../fixtures/signing-keys.ts";
 
 let dir: string;
 let certPath: string;
@@ -38,6 +39,39 @@ function problemOf(env: Record<string, string>, argv: string[] = []): string {
 }
 
 const secret = "s".repeat(32);
+
+describe("group token settings", () => {
+  it("reads a PEM private key, inline or from a file, and the token limits", async () => {
+    const key = newPrivateKeyPem("ec");
+    const keyFile = join(dir, "signing.pem");
+    await writeFile(keyFile, key);
+    expect(loadConfig({ ROSTER_SIGNING_KEY: key })).toMatchObject({
+      signingKeyPem: key.trim(),
+      signingKeyId: undefined,
+      groupTokenIssuer: "roster",
+      groupTokenLimits: { defaultTtlSeconds: 900, maxTtlSeconds: 3600 },
+    });
+    expect(loadConfig({ ROSTER_SIGNING_KEY: keyFile, ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS: "300" })).toMatchObject({
+      signingKeyPem: key,
+      groupTokenLimits: { defaultTtlSeconds: 300, maxTtlSeconds: 300 },
+    });
+  });
+
+  it("refuses a key that cannot sign RS256 or ES256, and a default above the maximum", () => {
+    expect(problemOf({ ROSTER_SIGNING_KEY: pemPath })).toBe(
+      "invalid configuration:\n  ROSTER_SIGNING_KEY: must be a PEM private key (-----BEGIN PRIVATE KEY-----) or the path of a file holding one",
+    );
+    const ed = newPrivateKeyPem("ed25519");
+    expect(problemOf({ ROSTER_SIGNING_KEY: ed })).toBe(
+      "invalid configuration:\n  ROSTER_SIGNING_KEY: must be an RSA private key (RS256) or a P-256 EC private key (ES256)",
+    );
+    const small = newPrivateKeyPem("rsa", 1024);
+    expect(problemOf({ ROSTER_SIGNING_KEY: small })).toBe("invalid configuration:\n  ROSTER_SIGNING_KEY: an RSA key must have at least 2048 bits (got 1024)");
+    expect(problemOf({ ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS: "4000" })).toBe(
+      "invalid configuration:\n  ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS: must be at most ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS (3600)",
+    );
+  });
+});
 
 describe("loadConfig", () => {
   it("applies the documented defaults", () => {

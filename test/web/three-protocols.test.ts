@@ -60,7 +60,8 @@ function mask(outcome: Outcome, namespace: string, ids: Map<string, string>): un
     }
     if (Array.isArray(value)) return value.map((v) => walk(v));
     if (value !== null && typeof value === "object") {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k)]));
+      // Map keys may be ids too (ListGroups' caller_access, by group id).
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [text(k), walk(v, k)]));
     }
     return value;
   };

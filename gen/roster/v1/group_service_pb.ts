@@ -4,8 +4,9 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Permission, Role } from "./access_pb.ts";
 import { file_roster_v1_access } from "./access_pb.ts";
 import type { AclEntry, CallerAccess, Group } from "./group_pb.ts";
 import { file_roster_v1_group } from "./group_pb.ts";
@@ -15,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/group_service.proto.
  */
 export const file_roster_v1_group_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1yb3N0ZXIvdjEvZ3JvdXBfc2VydmljZS5wcm90bxIJcm9zdGVyLnYxIkkKEkNyZWF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBISCgpyZXF1ZXN0X2lkGAIgASgJIjYKE0NyZWF0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXAiPgoPR2V0R3JvdXBSZXF1ZXN0EgoKAmlkGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRzbHVnGAMgASgJImMKEEdldEdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASLgoNY2FsbGVyX2FjY2VzcxgCIAEoCzIXLnJvc3Rlci52MS5DYWxsZXJBY2Nlc3MiJAoVQmF0Y2hHZXRHcm91cHNSZXF1ZXN0EgsKA2lkcxgBIAMoCSJPChZCYXRjaEdldEdyb3Vwc1Jlc3BvbnNlEiAKBmdyb3VwcxgBIAMoCzIQLnJvc3Rlci52MS5Hcm91cBITCgttaXNzaW5nX2lkcxgCIAMoCSK9AQoRTGlzdEdyb3Vwc1JlcXVlc3QSFgoJbmFtZXNwYWNlGAEgASgJSACIAQESFgoJcGFyZW50X2lkGAIgASgJSAGIAQESDQoFcXVlcnkYAyABKAkSFAoMc2hvd19kZWxldGVkGAQgASgIEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJEhAKCG9yZGVyX2J5GAcgASgJQgwKCl9uYW1lc3BhY2VCDAoKX3BhcmVudF9pZCJjChJMaXN0R3JvdXBzUmVzcG9uc2USIAoGZ3JvdXBzGAEgAygLMhAucm9zdGVyLnYxLkdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFInQKElVwZGF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSDAoEZXRhZxgDIAEoCSI2ChNVcGRhdGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIi4KEkRlbGV0ZUdyb3VwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRldGFnGAIgASgJIjYKE0RlbGV0ZUdyb3VwUmVzcG9uc2USHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXAiIgoUVW5kZWxldGVHcm91cFJlcXVlc3QSCgoCaWQYASABKAkiOAoVVW5kZWxldGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIiYKEkdldEdyb3VwQWNsUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCSJJChNHZXRHcm91cEFjbFJlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkSDAoEZXRhZxgCIAEoCSJaChJTZXRHcm91cEFjbFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSJAoHZW50cmllcxgCIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAMgASgJIkkKE1NldEdyb3VwQWNsUmVzcG9uc2USJAoHZW50cmllcxgBIAMoCzITLnJvc3Rlci52MS5BY2xFbnRyeRIMCgRldGFnGAIgASgJMqIHCgxHcm91cFNlcnZpY2USZQoLQ3JlYXRlR3JvdXASHS5yb3N0ZXIudjEuQ3JlYXRlR3JvdXBSZXF1ZXN0Gh4ucm9zdGVyLnYxLkNyZWF0ZUdyb3VwUmVzcG9uc2UiF4q1GBMIBhIPZ3JvdXAucGFyZW50X2lkEmMKCEdldEdyb3VwEhoucm9zdGVyLnYxLkdldEdyb3VwUmVxdWVzdBobLnJvc3Rlci52MS5HZXRHcm91cFJlc3BvbnNlIh6QAgGKtRgXCAISAmlkGgluYW1lc3BhY2UiBHNsdWcSYAoOQmF0Y2hHZXRHcm91cHMSIC5yb3N0ZXIudjEuQmF0Y2hHZXRHcm91cHNSZXF1ZXN0GiEucm9zdGVyLnYxLkJhdGNoR2V0R3JvdXBzUmVzcG9uc2UiCZACAYq1GAIIBxJUCgpMaXN0R3JvdXBzEhwucm9zdGVyLnYxLkxpc3RHcm91cHNSZXF1ZXN0Gh0ucm9zdGVyLnYxLkxpc3RHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEpABCgtVcGRhdGVHcm91cBIdLnJvc3Rlci52MS5VcGRhdGVHcm91cFJlcXVlc3QaHi5yb3N0ZXIudjEuVXBkYXRlR3JvdXBSZXNwb25zZSJCirUYPggEEghncm91cC5pZEIOZ3JvdXAucG9saWNpZXNCD2dyb3VwLnBhcmVudF9pZFIPZ3JvdXAucGFyZW50X2lkElgKC0RlbGV0ZUdyb3VwEh0ucm9zdGVyLnYxLkRlbGV0ZUdyb3VwUmVxdWVzdBoeLnJvc3Rlci52MS5EZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEl4KDVVuZGVsZXRlR3JvdXASHy5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlcXVlc3QaIC5yb3N0ZXIudjEuVW5kZWxldGVHcm91cFJlc3BvbnNlIgqKtRgGCAUSAmlkEmEKC0dldEdyb3VwQWNsEh0ucm9zdGVyLnYxLkdldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5HZXRHcm91cEFjbFJlc3BvbnNlIhOQAgGKtRgMCAUSCGdyb3VwX2lkEl4KC1NldEdyb3VwQWNsEh0ucm9zdGVyLnYxLlNldEdyb3VwQWNsUmVxdWVzdBoeLnJvc3Rlci52MS5TZXRHcm91cEFjbFJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkYgZwcm90bzM", [file_google_protobuf_field_mask, file_roster_v1_access, file_roster_v1_group]);
+  fileDesc("Ch1yb3N0ZXIvdjEvZ3JvdXBfc2VydmljZS5wcm90bxIJcm9zdGVyLnYxInQKEkNyZWF0ZUdyb3VwUmVxdWVzdBIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBISCgpyZXF1ZXN0X2lkGAIgASgJEikKB21lbWJlcnMYAyADKAsyGC5yb3N0ZXIudjEuSW5pdGlhbE1lbWJlciI+Cg1Jbml0aWFsTWVtYmVyEg4KBm1lbWJlchgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUiNgoTQ3JlYXRlR3JvdXBSZXNwb25zZRIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cCI+Cg9HZXRHcm91cFJlcXVlc3QSCgoCaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEgwKBHNsdWcYAyABKAkiYwoQR2V0R3JvdXBSZXNwb25zZRIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cBIuCg1jYWxsZXJfYWNjZXNzGAIgASgLMhcucm9zdGVyLnYxLkNhbGxlckFjY2VzcyIkChVCYXRjaEdldEdyb3Vwc1JlcXVlc3QSCwoDaWRzGAEgAygJIk8KFkJhdGNoR2V0R3JvdXBzUmVzcG9uc2USIAoGZ3JvdXBzGAEgAygLMhAucm9zdGVyLnYxLkdyb3VwEhMKC21pc3NpbmdfaWRzGAIgAygJIoMCChFMaXN0R3JvdXBzUmVxdWVzdBIWCgluYW1lc3BhY2UYASABKAlIAIgBARIWCglwYXJlbnRfaWQYAiABKAlIAYgBARINCgVxdWVyeRgDIAEoCRIUCgxzaG93X2RlbGV0ZWQYBCABKAgSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSEAoIb3JkZXJfYnkYByABKAkSKQoKcGVybWlzc2lvbhgIIAEoDjIVLnJvc3Rlci52MS5QZXJtaXNzaW9uEhkKEW1lbWJlcl9wcmluY2lwYWxzGAkgAygJQgwKCl9uYW1lc3BhY2VCDAoKX3BhcmVudF9pZCL5AQoSTGlzdEdyb3Vwc1Jlc3BvbnNlEiAKBmdyb3VwcxgBIAMoCzIQLnJvc3Rlci52MS5Hcm91cBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBRJGCg1jYWxsZXJfYWNjZXNzGAQgAygLMi8ucm9zdGVyLnYxLkxpc3RHcm91cHNSZXNwb25zZS5DYWxsZXJBY2Nlc3NFbnRyeRpMChFDYWxsZXJBY2Nlc3NFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5yb3N0ZXIudjEuQ2FsbGVyQWNjZXNzOgI4ASJ0ChJVcGRhdGVHcm91cFJlcXVlc3QSHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEgwKBGV0YWcYAyABKAkiNgoTVXBkYXRlR3JvdXBSZXNwb25zZRIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cCIuChJEZWxldGVHcm91cFJlcXVlc3QSCgoCaWQYASABKAkSDAoEZXRhZxgCIAEoCSI2ChNEZWxldGVHcm91cFJlc3BvbnNlEh8KBWdyb3VwGAEgASgLMhAucm9zdGVyLnYxLkdyb3VwIiIKFFVuZGVsZXRlR3JvdXBSZXF1ZXN0EgoKAmlkGAEgASgJIjgKFVVuZGVsZXRlR3JvdXBSZXNwb25zZRIfCgVncm91cBgBIAEoCzIQLnJvc3Rlci52MS5Hcm91cCImChJHZXRHcm91cEFjbFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkiSQoTR2V0R3JvdXBBY2xSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMucm9zdGVyLnYxLkFjbEVudHJ5EgwKBGV0YWcYAiABKAkiWgoSU2V0R3JvdXBBY2xSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEiQKB2VudHJpZXMYAiADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkSDAoEZXRhZxgDIAEoCSJJChNTZXRHcm91cEFjbFJlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkSDAoEZXRhZxgCIAEoCSJkChZJc3N1ZUdyb3VwVG9rZW5SZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhAKCGF1ZGllbmNlGAIgASgJEiYKA3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJrChdJc3N1ZUdyb3VwVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdG9rZW5faWQYAyABKAkyjggKDEdyb3VwU2VydmljZRJlCgtDcmVhdGVHcm91cBIdLnJvc3Rlci52MS5DcmVhdGVHcm91cFJlcXVlc3QaHi5yb3N0ZXIudjEuQ3JlYXRlR3JvdXBSZXNwb25zZSIXirUYEwgGEg9ncm91cC5wYXJlbnRfaWQSYwoIR2V0R3JvdXASGi5yb3N0ZXIudjEuR2V0R3JvdXBSZXF1ZXN0Ghsucm9zdGVyLnYxLkdldEdyb3VwUmVzcG9uc2UiHpACAYq1GBcIAhICaWQaCW5hbWVzcGFjZSIEc2x1ZxJgCg5CYXRjaEdldEdyb3VwcxIgLnJvc3Rlci52MS5CYXRjaEdldEdyb3Vwc1JlcXVlc3QaIS5yb3N0ZXIudjEuQmF0Y2hHZXRHcm91cHNSZXNwb25zZSIJkAIBirUYAggHElQKCkxpc3RHcm91cHMSHC5yb3N0ZXIudjEuTGlzdEdyb3Vwc1JlcXVlc3QaHS5yb3N0ZXIudjEuTGlzdEdyb3Vwc1Jlc3BvbnNlIgmQAgGKtRgCCAcSkAEKC1VwZGF0ZUdyb3VwEh0ucm9zdGVyLnYxLlVwZGF0ZUdyb3VwUmVxdWVzdBoeLnJvc3Rlci52MS5VcGRhdGVHcm91cFJlc3BvbnNlIkKKtRg+CAQSCGdyb3VwLmlkQg5ncm91cC5wb2xpY2llc0IPZ3JvdXAucGFyZW50X2lkUg9ncm91cC5wYXJlbnRfaWQSWAoLRGVsZXRlR3JvdXASHS5yb3N0ZXIudjEuRGVsZXRlR3JvdXBSZXF1ZXN0Gh4ucm9zdGVyLnYxLkRlbGV0ZUdyb3VwUmVzcG9uc2UiCoq1GAYIBRICaWQSXgoNVW5kZWxldGVHcm91cBIfLnJvc3Rlci52MS5VbmRlbGV0ZUdyb3VwUmVxdWVzdBogLnJvc3Rlci52MS5VbmRlbGV0ZUdyb3VwUmVzcG9uc2UiCoq1GAYIBRICaWQSYQoLR2V0R3JvdXBBY2wSHS5yb3N0ZXIudjEuR2V0R3JvdXBBY2xSZXF1ZXN0Gh4ucm9zdGVyLnYxLkdldEdyb3VwQWNsUmVzcG9uc2UiE5ACAYq1GAwIBRIIZ3JvdXBfaWQSXgoLU2V0R3JvdXBBY2wSHS5yb3N0ZXIudjEuU2V0R3JvdXBBY2xSZXF1ZXN0Gh4ucm9zdGVyLnYxLlNldEdyb3VwQWNsUmVzcG9uc2UiEIq1GAwIBRIIZ3JvdXBfaWQSagoPSXNzdWVHcm91cFRva2VuEiEucm9zdGVyLnYxLklzc3VlR3JvdXBUb2tlblJlcXVlc3QaIi5yb3N0ZXIudjEuSXNzdWVHcm91cFRva2VuUmVzcG9uc2UiEIq1GAwIBBIIZ3JvdXBfaWRiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_group]);
 
 /**
  * Request of GroupService.CreateGroup.
@@ -41,6 +42,17 @@ export type CreateGroupRequest = Message<"roster.v1.CreateGroupRequest"> & {
    * @generated from field: string request_id = 2;
    */
   requestId: string;
+
+  /**
+   * Members to add besides the caller (who becomes ADMIN), at most 1,000,
+   * each principal once. Each is checked as AddMember checks it (an invalid
+   * one is INVALID_ARGUMENT naming members[i].member or members[i].role;
+   * a group member needs READ on that group); the caller may be listed only
+   * as ADMIN.
+   *
+   * @generated from field: repeated roster.v1.InitialMember members = 3;
+   */
+  members: InitialMember[];
 };
 
 /**
@@ -49,6 +61,34 @@ export type CreateGroupRequest = Message<"roster.v1.CreateGroupRequest"> & {
  */
 export const CreateGroupRequestSchema: GenMessage<CreateGroupRequest> = /*@__PURE__*/
   messageDesc(file_roster_v1_group_service, 0);
+
+/**
+ * A member of a group being created.
+ *
+ * @generated from message roster.v1.InitialMember
+ */
+export type InitialMember = Message<"roster.v1.InitialMember"> & {
+  /**
+   * The principal: `user:<id>`, `service:<id>` or `group:<group id>`.
+   *
+   * @generated from field: string member = 1;
+   */
+  member: string;
+
+  /**
+   * The role to grant; ROLE_MEMBER when unspecified.
+   *
+   * @generated from field: roster.v1.Role role = 2;
+   */
+  role: Role;
+};
+
+/**
+ * Describes the message roster.v1.InitialMember.
+ * Use `create(InitialMemberSchema)` to create a new message.
+ */
+export const InitialMemberSchema: GenMessage<InitialMember> = /*@__PURE__*/
+  messageDesc(file_roster_v1_group_service, 1);
 
 /**
  * Response of GroupService.CreateGroup.
@@ -69,7 +109,7 @@ export type CreateGroupResponse = Message<"roster.v1.CreateGroupResponse"> & {
  * Use `create(CreateGroupResponseSchema)` to create a new message.
  */
 export const CreateGroupResponseSchema: GenMessage<CreateGroupResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 1);
+  messageDesc(file_roster_v1_group_service, 2);
 
 /**
  * Request of GroupService.GetGroup: either id, or namespace and slug.
@@ -104,7 +144,7 @@ export type GetGroupRequest = Message<"roster.v1.GetGroupRequest"> & {
  * Use `create(GetGroupRequestSchema)` to create a new message.
  */
 export const GetGroupRequestSchema: GenMessage<GetGroupRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 2);
+  messageDesc(file_roster_v1_group_service, 3);
 
 /**
  * Response of GroupService.GetGroup.
@@ -132,7 +172,7 @@ export type GetGroupResponse = Message<"roster.v1.GetGroupResponse"> & {
  * Use `create(GetGroupResponseSchema)` to create a new message.
  */
 export const GetGroupResponseSchema: GenMessage<GetGroupResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 3);
+  messageDesc(file_roster_v1_group_service, 4);
 
 /**
  * Request of GroupService.BatchGetGroups.
@@ -153,7 +193,7 @@ export type BatchGetGroupsRequest = Message<"roster.v1.BatchGetGroupsRequest"> &
  * Use `create(BatchGetGroupsRequestSchema)` to create a new message.
  */
 export const BatchGetGroupsRequestSchema: GenMessage<BatchGetGroupsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 4);
+  messageDesc(file_roster_v1_group_service, 5);
 
 /**
  * Response of GroupService.BatchGetGroups.
@@ -181,7 +221,7 @@ export type BatchGetGroupsResponse = Message<"roster.v1.BatchGetGroupsResponse">
  * Use `create(BatchGetGroupsResponseSchema)` to create a new message.
  */
 export const BatchGetGroupsResponseSchema: GenMessage<BatchGetGroupsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 5);
+  messageDesc(file_roster_v1_group_service, 6);
 
 /**
  * Request of GroupService.ListGroups.
@@ -242,6 +282,25 @@ export type ListGroupsRequest = Message<"roster.v1.ListGroupsRequest"> & {
    * @generated from field: string order_by = 7;
    */
   orderBy: string;
+
+  /**
+   * Only groups on which the caller's effective permission is at least this
+   * (Civis's permission filter): READ excludes groups seen only through
+   * visibility AUTHENTICATED. Unspecified lists every visible group.
+   *
+   * @generated from field: roster.v1.Permission permission = 8;
+   */
+  permission: Permission;
+
+  /**
+   * Only groups with at least one of these principals as a direct member
+   * (Civis's user_ids), at most 100. A group matches only through members
+   * the caller may ask about, as with CheckMembership: itself, or anyone in
+   * a group whose members the caller may list.
+   *
+   * @generated from field: repeated string member_principals = 9;
+   */
+  memberPrincipals: string[];
 };
 
 /**
@@ -249,7 +308,7 @@ export type ListGroupsRequest = Message<"roster.v1.ListGroupsRequest"> & {
  * Use `create(ListGroupsRequestSchema)` to create a new message.
  */
 export const ListGroupsRequestSchema: GenMessage<ListGroupsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 6);
+  messageDesc(file_roster_v1_group_service, 7);
 
 /**
  * Response of GroupService.ListGroups.
@@ -277,6 +336,15 @@ export type ListGroupsResponse = Message<"roster.v1.ListGroupsResponse"> & {
    * @generated from field: int32 total_size = 3;
    */
   totalSize: number;
+
+  /**
+   * What the caller may do on each group of the page, keyed by group id
+   * (the same as GetGroup's caller_access): a list of child groups splits
+   * into those the caller may manage, write and read.
+   *
+   * @generated from field: map<string, roster.v1.CallerAccess> caller_access = 4;
+   */
+  callerAccess: { [key: string]: CallerAccess };
 };
 
 /**
@@ -284,7 +352,7 @@ export type ListGroupsResponse = Message<"roster.v1.ListGroupsResponse"> & {
  * Use `create(ListGroupsResponseSchema)` to create a new message.
  */
 export const ListGroupsResponseSchema: GenMessage<ListGroupsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 7);
+  messageDesc(file_roster_v1_group_service, 8);
 
 /**
  * Request of GroupService.UpdateGroup.
@@ -321,7 +389,7 @@ export type UpdateGroupRequest = Message<"roster.v1.UpdateGroupRequest"> & {
  * Use `create(UpdateGroupRequestSchema)` to create a new message.
  */
 export const UpdateGroupRequestSchema: GenMessage<UpdateGroupRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 8);
+  messageDesc(file_roster_v1_group_service, 9);
 
 /**
  * Response of GroupService.UpdateGroup.
@@ -342,7 +410,7 @@ export type UpdateGroupResponse = Message<"roster.v1.UpdateGroupResponse"> & {
  * Use `create(UpdateGroupResponseSchema)` to create a new message.
  */
 export const UpdateGroupResponseSchema: GenMessage<UpdateGroupResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 9);
+  messageDesc(file_roster_v1_group_service, 10);
 
 /**
  * Request of GroupService.DeleteGroup.
@@ -370,7 +438,7 @@ export type DeleteGroupRequest = Message<"roster.v1.DeleteGroupRequest"> & {
  * Use `create(DeleteGroupRequestSchema)` to create a new message.
  */
 export const DeleteGroupRequestSchema: GenMessage<DeleteGroupRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 10);
+  messageDesc(file_roster_v1_group_service, 11);
 
 /**
  * Response of GroupService.DeleteGroup.
@@ -391,7 +459,7 @@ export type DeleteGroupResponse = Message<"roster.v1.DeleteGroupResponse"> & {
  * Use `create(DeleteGroupResponseSchema)` to create a new message.
  */
 export const DeleteGroupResponseSchema: GenMessage<DeleteGroupResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 11);
+  messageDesc(file_roster_v1_group_service, 12);
 
 /**
  * Request of GroupService.UndeleteGroup.
@@ -412,7 +480,7 @@ export type UndeleteGroupRequest = Message<"roster.v1.UndeleteGroupRequest"> & {
  * Use `create(UndeleteGroupRequestSchema)` to create a new message.
  */
 export const UndeleteGroupRequestSchema: GenMessage<UndeleteGroupRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 12);
+  messageDesc(file_roster_v1_group_service, 13);
 
 /**
  * Response of GroupService.UndeleteGroup.
@@ -433,7 +501,7 @@ export type UndeleteGroupResponse = Message<"roster.v1.UndeleteGroupResponse"> &
  * Use `create(UndeleteGroupResponseSchema)` to create a new message.
  */
 export const UndeleteGroupResponseSchema: GenMessage<UndeleteGroupResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 13);
+  messageDesc(file_roster_v1_group_service, 14);
 
 /**
  * Request of GroupService.GetGroupAcl.
@@ -454,7 +522,7 @@ export type GetGroupAclRequest = Message<"roster.v1.GetGroupAclRequest"> & {
  * Use `create(GetGroupAclRequestSchema)` to create a new message.
  */
 export const GetGroupAclRequestSchema: GenMessage<GetGroupAclRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 14);
+  messageDesc(file_roster_v1_group_service, 15);
 
 /**
  * Response of GroupService.GetGroupAcl.
@@ -482,7 +550,7 @@ export type GetGroupAclResponse = Message<"roster.v1.GetGroupAclResponse"> & {
  * Use `create(GetGroupAclResponseSchema)` to create a new message.
  */
 export const GetGroupAclResponseSchema: GenMessage<GetGroupAclResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 15);
+  messageDesc(file_roster_v1_group_service, 16);
 
 /**
  * Request of GroupService.SetGroupAcl.
@@ -517,7 +585,7 @@ export type SetGroupAclRequest = Message<"roster.v1.SetGroupAclRequest"> & {
  * Use `create(SetGroupAclRequestSchema)` to create a new message.
  */
 export const SetGroupAclRequestSchema: GenMessage<SetGroupAclRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 16);
+  messageDesc(file_roster_v1_group_service, 17);
 
 /**
  * Response of GroupService.SetGroupAcl.
@@ -545,7 +613,79 @@ export type SetGroupAclResponse = Message<"roster.v1.SetGroupAclResponse"> & {
  * Use `create(SetGroupAclResponseSchema)` to create a new message.
  */
 export const SetGroupAclResponseSchema: GenMessage<SetGroupAclResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_group_service, 17);
+  messageDesc(file_roster_v1_group_service, 18);
+
+/**
+ * Request of GroupService.IssueGroupToken.
+ *
+ * @generated from message roster.v1.IssueGroupTokenRequest
+ */
+export type IssueGroupTokenRequest = Message<"roster.v1.IssueGroupTokenRequest"> & {
+  /**
+   * The group's id: the token's subject is "group:<group_id>".
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The service the token is for (its `aud` claim): 1-256 characters, no
+   * whitespace or control characters.
+   *
+   * @generated from field: string audience = 2;
+   */
+  audience: string;
+
+  /**
+   * How long the token is valid: unset means ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS;
+   * at least 1 second and at most ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 3;
+   */
+  ttl?: Duration | undefined;
+};
+
+/**
+ * Describes the message roster.v1.IssueGroupTokenRequest.
+ * Use `create(IssueGroupTokenRequestSchema)` to create a new message.
+ */
+export const IssueGroupTokenRequestSchema: GenMessage<IssueGroupTokenRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_group_service, 19);
+
+/**
+ * Response of GroupService.IssueGroupToken.
+ *
+ * @generated from message roster.v1.IssueGroupTokenResponse
+ */
+export type IssueGroupTokenResponse = Message<"roster.v1.IssueGroupTokenResponse"> & {
+  /**
+   * The signed JWT (compact serialization).
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * When it expires (its `exp` claim).
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 2;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Its unique id (its `jti` claim).
+   *
+   * @generated from field: string token_id = 3;
+   */
+  tokenId: string;
+};
+
+/**
+ * Describes the message roster.v1.IssueGroupTokenResponse.
+ * Use `create(IssueGroupTokenResponseSchema)` to create a new message.
+ */
+export const IssueGroupTokenResponseSchema: GenMessage<IssueGroupTokenResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_group_service, 20);
 
 /**
  * Groups: create, read, update, delete, list and search, hierarchy and ACL.
@@ -559,7 +699,9 @@ export const GroupService: GenService<{
   /**
    * Creates a group. The caller becomes its first ADMIN. A top-level group
    * may be created by any authenticated caller unless ROSTER_CREATOR_GROUP is
-   * set; a child group needs WRITE on its parent.
+   * set; a child group needs WRITE on its parent. Initial members are added
+   * in the same transaction, each as AddMember would add it (adding a group
+   * needs READ on it): the group is created with all of them or not at all.
    *
    * @generated from rpc roster.v1.GroupService.CreateGroup
    */
@@ -591,7 +733,10 @@ export const GroupService: GenService<{
     output: typeof BatchGetGroupsResponseSchema;
   },
   /**
-   * Lists and searches the groups the caller can see, with keyset pagination.
+   * Lists and searches the groups the caller can see, with keyset pagination,
+   * optionally only those on which the caller holds a minimum permission or
+   * which have given direct members; each group comes with what the caller
+   * may do on it.
    *
    * @generated from rpc roster.v1.GroupService.ListGroups
    */
@@ -659,6 +804,20 @@ export const GroupService: GenService<{
     methodKind: "unary";
     input: typeof SetGroupAclRequestSchema;
     output: typeof SetGroupAclResponseSchema;
+  },
+  /**
+   * Issues a JWT whose subject is the group (`sub` = "group:<id>"), signed
+   * with Roster's own key, for another service (the audience) that accepts
+   * group tokens (Lookup's getToken). The public key is published at
+   * /.well-known/jwks.json on the web door. Roster itself does not accept
+   * group tokens as callers.
+   *
+   * @generated from rpc roster.v1.GroupService.IssueGroupToken
+   */
+  issueGroupToken: {
+    methodKind: "unary";
+    input: typeof IssueGroupTokenRequestSchema;
+    output: typeof IssueGroupTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_roster_v1_group_service, 0);

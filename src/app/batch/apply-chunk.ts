@@ -146,14 +146,7 @@ export async function applyChunk(
   sync: ChunkSync | undefined,
   call: StoreCall,
 ): Promise<ChunkOutcome> {
-  const checked = items.map(({ index, item }): Checked => {
-    try {
-      return { index, tag: item.tag, operation: checkOperation(item, sync, deps.caller.principal) };
-    } catch (error) {
-      if (isRosterError(error)) return { index, tag: item.tag, error };
-      throw error;
-    }
-  });
+  const checked = checkItems(items, sync, deps.caller.principal);
   const work = (tx: StoreCall) => applyInTransaction(deps, checked, sync, tx);
   for (let attempt = 1; ; attempt++) {
     try {
@@ -166,6 +159,28 @@ export async function applyChunk(
       throw error;
     }
   }
+}
+
+/**
+ * Applies `items` inside a transaction the caller runs (CreateGroup's
+ * initial members, in the transaction that creates the group), exactly as
+ * a chunk of a batch: the same parsing, decisions, checks and writes. No
+ * sync, no retry (the caller's transaction retries as a whole).
+ */
+export function applyChunkInTransaction(deps: ChunkDeps, items: readonly IndexedItem[], tx: StoreCall): Promise<ChunkOutcome> {
+  return applyInTransaction(deps, checkItems(items, undefined, deps.caller.principal), undefined, tx);
+}
+
+/** Parses each item (sent by `callerPrincipal`); a malformed one becomes its own error. */
+function checkItems(items: readonly IndexedItem[], sync: ChunkSync | undefined, callerPrincipal: string): Checked[] {
+  return items.map(({ index, item }): Checked => {
+    try {
+      return { index, tag: item.tag, operation: checkOperation(item, sync, callerPrincipal) };
+    } catch (error) {
+      if (isRosterError(error)) return { index, tag: item.tag, error };
+      throw error;
+    }
+  });
 }
 
 /** Runs the chunk in a transaction that is rolled back, then records the sync marks the real run would. */

@@ -2,7 +2,9 @@
  * The web door's plain-HTTP endpoints for operators and orchestrators:
  * `GET /healthz` (the process is up and serving HTTP), `GET /readyz` (the
  * database is reachable and shutdown has not begun: send traffic here) and
- * `GET /metrics` (Prometheus text). None needs a token.
+ * `GET /metrics` (Prometheus text); and for services that verify Roster's
+ * group tokens, `GET /.well-known/jwks.json` (the public signing key, RFC
+ * 7517). None needs a token.
  */
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 
@@ -12,9 +14,12 @@ export interface OpsEndpointDeps {
   /** True once the door began draining. */
   readonly isDraining: () => boolean;
   readonly renderMetrics: () => Promise<{ readonly contentType: string; readonly body: string }>;
+  /** The JSON Web Key Set served at /.well-known/jwks.json. */
+  readonly jwks: { readonly keys: readonly object[] };
 }
 
-export const opsPaths = ["/healthz", "/readyz", "/metrics"] as const;
+export const jwksPath = "/.well-known/jwks.json";
+export const opsPaths = ["/healthz", "/readyz", "/metrics", jwksPath] as const;
 
 /**
  * Answers the request if it is for an ops endpoint and returns true;
@@ -36,6 +41,11 @@ export function createOpsEndpoints(deps: OpsEndpointDeps): (req: NodeServerReque
     switch (path) {
       case "/healthz":
         text(res, 200, "ok\n");
+        break;
+      case jwksPath:
+        // Verifiers cache it; a rotated key is seen within five minutes.
+        res.writeHead(200, { "Content-Type": "application/jwk-set+json", "Cache-Control": "public, max-age=300" });
+        res.end(JSON.stringify(deps.jwks));
         break;
       case "/readyz":
         if (deps.isDraining()) text(res, 503, "not ready: shutting down\n");

@@ -35,6 +35,7 @@ import { createCorsPolicy } from "./cors.ts";
 import { answerNotFound, callStarted, logRequestOutsidePipeline, rememberCallContext, reportIfPipelineSkipped, type RejectCall } from "./early-failures.ts";
 import { createReadFailureInterceptor, restateReadFailuresOnAbort } from "./read-failures.ts";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
+import type { JsonWebKeySet } from "../../auth/signing-key.ts";
 import { createOpsEndpoints } from "./ops-endpoints.ts";
 
 /** A service and its implementation, as `createRosterServices(app)` returns them. */
@@ -58,6 +59,8 @@ export interface WebDoorOptions {
   readonly health: { isReady(): boolean };
   /** For `GET /metrics`; RPCs are counted here unless the pipeline already includes its interceptor. */
   readonly metrics: RosterMetrics;
+  /** For `GET /.well-known/jwks.json`: the public key of Roster's group tokens (no keys when it has none). */
+  readonly jwks?: JsonWebKeySet;
   readonly logger: Logger;
 }
 
@@ -136,6 +139,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
     isReady: () => options.health.isReady(),
     isDraining: () => draining,
     renderMetrics: () => metrics.render(),
+    jwks: options.jwks ?? { keys: [] },
   });
 
   let inFlight = 0;
