@@ -18,7 +18,7 @@ import { canCheckMembership, canListMembers, groupNotFound } from "../domain/acc
 import { invalidArgument } from "../domain/errors.ts";
 import { normalizePageSize, validateBatchGetIds, validateGroupId } from "../domain/group-validation.ts";
 import { notAMember, type MembershipEffect } from "../domain/membership-operation.ts";
-import { confers, statusOf, unexpired } from "../domain/membership-status.ts";
+import { statusOf, unexpired } from "../domain/membership-status.ts";
 import type { Caller, GroupRecord, MembershipRecord, MembershipStatus, Role } from "../domain/model.ts";
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
