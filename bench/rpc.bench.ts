@@ -25,6 +25,7 @@ import { createRosterClient, type RosterClient } from "../test/fixtures/roster-g
 import { withDatabase } from "../test/fixtures/roster-in-process.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 import { createConnectGetGroup } from "./support/connect-getgroup.ts";
+import { percentile } from "./support/measure.ts";
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? "5");
 const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? "32");
@@ -40,11 +41,6 @@ interface Result {
   readonly perSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /** `concurrency` callers issue `op` back to back for `durationMs`; appends every latency, returns the elapsed time. */

@@ -15,6 +15,7 @@ import { resolve } from "node:path";
 import { defaultBatchLimits, type BatchLimits } from "./app/batch/limits.ts";
 import type { ExpirySweepSettings } from "./app/expiry-sweeper.ts";
 import { DEFAULT_INVITATION_TTL_DAYS } from "./domain/membership-lifecycle.ts";
+import { defaultChangeSettings, type ChangeSettings } from "./app/changes/change-settings.ts";
 import { hs256SecretProblem } from "./auth/dev-key.ts";
 import { signingAlgorithmOf } from "./auth/signing-key.ts";
 import type { GroupTokenLimits } from "./domain/group-token.ts";
@@ -85,6 +86,8 @@ export interface RosterConfig {
   readonly expirySweep: ExpirySweepSettings;
   /** Lifetime of an invitation sent without an expire_time, in days (ROSTER_INVITATION_TTL_DAYS). */
   readonly invitationTtlDays: number;
+  /** The history and the change feed (ROSTER_HISTORY_RETENTION_DAYS, ROSTER_CHANGE_*). */
+  readonly changeSettings: ChangeSettings;
   /** OpenTelemetry tracing (OTEL_*); undefined: off, no span is made. */
   readonly tracing: TracingConfig | undefined;
 }
@@ -186,6 +189,9 @@ export const settings: readonly SettingInfo[] = [
   row("ROSTER_EXPIRY_SWEEP_INTERVAL_MS", "60000", "How often the expiry sweeper removes memberships and invitations past their expire_time (0 turns it off; expired ones confer nothing either way)."),
   row("ROSTER_EXPIRY_SWEEP_BATCH", "500", "Expired memberships one sweep removes in one transaction at most (1-5000); a full sweep is followed at once by the next."),
   row("ROSTER_INVITATION_TTL_DAYS", String(DEFAULT_INVITATION_TTL_DAYS), "Lifetime of an invitation sent without an expire_time, in days (1-365)."),
+  row("ROSTER_HISTORY_RETENTION_DAYS", String(defaultChangeSettings.historyRetentionDays), "Days each change record is kept in the history; older ones are deleted by a sweeper every hour (0: kept forever)."),
+  row("ROSTER_CHANGE_READERS", "", "Group id (or `group:<id>`) whose members, also transitively, receive every change from WatchChanges and ListChanges (sync pipelines); unset: only system administrators do."),
+  row("ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS", String(defaultChangeSettings.checkpointIntervalMs), "Longest a WatchChanges stream goes without a message: a checkpoint with a newer token is sent when no change reaches the caller (100-60000)."),
   row("OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP collector base URL, e.g. `http://collector:4318` (spans go to its `/v1/traces`) or, with protocol `grpc`, `http://collector:4317`. Setting it turns tracing on (see Tracing)."),
   row("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", "Full URL for spans, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT and also turns tracing on."),
   row("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", `OTLP transport: ${otlpProtocols.join(", ")}.`),
@@ -369,6 +375,11 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     idleTimeoutMs: read("ROSTER_BATCH_IDLE_TIMEOUT_MS", defaultBatchLimits.idleTimeoutMs, (v) => parseInteger(v, 1, 86_400_000)),
     chunkSize: read("ROSTER_BATCH_CHUNK_SIZE", defaultBatchLimits.chunkSize, (v) => parseInteger(v, 1, 5_000)),
   };
+  const changeSettings: ChangeSettings = {
+    historyRetentionDays: read("ROSTER_HISTORY_RETENTION_DAYS", defaultChangeSettings.historyRetentionDays, (v) => parseInteger(v, 0, 36_500)),
+    changeReadersGroupId: read<string | undefined>("ROSTER_CHANGE_READERS", undefined, parseGroupId),
+    checkpointIntervalMs: read("ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS", defaultChangeSettings.checkpointIntervalMs, (v) => parseInteger(v, 100, 60_000)),
+  };
   const tracing = readTracingConfig(read);
 
   const keySources = [
@@ -432,6 +443,7 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     batchLimits,
     expirySweep,
     invitationTtlDays,
+    changeSettings,
     tracing,
   };
 }

@@ -33,6 +33,9 @@ import { observePool } from "./storage/pool-events.ts";
 import { startWebDoor } from "./transport/connect/web-door.ts";
 import { startGrpcDoor } from "./transport/grpc/grpc-door.ts";
 
+/** How often each replica deletes the history records past ROSTER_HISTORY_RETENTION_DAYS. */
+const historySweepIntervalMs = 3_600_000;
+
 export interface StartRosterOptions {
   /** Where log lines go (tests capture them); default stdout. */
   readonly logDestination?: DestinationStream;
@@ -100,6 +103,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       logger: logger.child({ component: "app" }),
       batchLimits: config.batchLimits,
       invitationTtlDays: config.invitationTtlDays,
+      changeSettings: config.changeSettings,
       ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
       ...(signingKey === undefined
         ? {}
@@ -107,6 +111,8 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     });
     const sweeper = startExpirySweeper(app.expiry, config.expirySweep, logger.child({ component: "expiry" }));
     cleanups.push(() => sweeper.stop());
+    const stopRetention = app.changes.retention.start(historySweepIntervalMs);
+    cleanups.push(stopRetention);
     const verifier = createJwtVerifier(await verifierOptions(config, logger));
     const services = createRosterServices(app);
     const pipeline = createRpcPipeline({
@@ -154,6 +160,12 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
     const jwks = signingKey === undefined ? { keys: [] } : jwksOf(signingKey);
     const web = await startWebDoor({ services, pipeline, config, health, metrics, jwks, logger: logger.child({ component: "web-door" }) });
     doors.push(web);
+    // First at shutdown: change watches never end by themselves, so they end
+    // (UNAVAILABLE: resume from the last token) instead of holding the drain.
+    cleanups.push(() => {
+      app.changes.closeWatches();
+      return Promise.resolve();
+    });
     await health.probeNow();
     logger.info({ grpcPort: grpc.port, hosts: config.hosts, benchNoop: config.benchNoop }, "roster gRPC door listening");
     logger.info({ httpPort: web.port, url: web.url, hosts: config.hosts, corsOrigins: config.corsOrigins }, "roster web door listening");

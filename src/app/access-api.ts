@@ -124,7 +124,8 @@ export function createAccessApi(ctx: AppContext): AccessApi {
     const { group, groupRef } = await findTargetGroup(rule, target, call, memo);
     const facts = await loadAccessFacts(ctx, caller, group, call, memo);
     const memberValue = target.member === "" && rule.memberDefaultsToCaller ? caller.principal : target.member;
-    const member = rule.memberField !== "" && memberValue !== undefined ? parsePrincipal(memberValue, rule.memberField) : undefined;
+    const named = rule.memberField !== "" && memberValue !== undefined && !(rule.memberOptional && memberValue === "");
+    const member = named ? parsePrincipal(memberValue, rule.memberField) : undefined;
     const stored = member !== undefined && readsMemberRole(rule) ? await ctx.memberships.get(group.id, member.principal, call) : undefined;
     const membership = unexpired(stored, ctx.clock());
     const memberGroup = member !== undefined && readsMemberGroup(rule, member) ? await loadGroup(ctx, member.id, call, memo) : undefined;

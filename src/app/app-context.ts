@@ -6,6 +6,7 @@
 import type { Database } from "../storage/database.ts";
 import type { GroupRequestStore } from "../storage/group-request-store.ts";
 import type { GroupStore } from "../storage/group-store.ts";
+import type { HistoryStore } from "../storage/history-store.ts";
 import type { MembershipBulkStore } from "../storage/membership-bulk-store.ts";
 import type { MembershipStore } from "../storage/membership-store.ts";
 import type { NestingLock } from "../storage/nesting-lock.ts";
@@ -24,6 +25,8 @@ export interface AppContext {
   /** The same collection read and written a chunk of operations at a time. */
   readonly membershipBulk: MembershipBulkStore;
   readonly groupRequests: GroupRequestStore;
+  /** The records of every change, written in the change's transaction. */
+  readonly history: HistoryStore;
   readonly nestingLock: NestingLock;
   readonly clock: () => Date;
   readonly newGroupId: () => string;

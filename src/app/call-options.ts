@@ -2,6 +2,8 @@
  * The per-call options every use case takes, and their translation into the
  * StoreCall that storage methods take (deadline and cancellation, no session).
  */
+import { validateReason, type ChangeOrigin } from "../domain/change-record.ts";
+import type { Caller } from "../domain/model.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { RequestMemo } from "./request-memo.ts";
 
@@ -29,4 +31,27 @@ export function storeCallOf(options: CallOptions | undefined): StoreCall {
   if (options.deadline !== undefined) call.deadline = options.deadline;
   if (options.signal !== undefined) call.signal = options.signal;
   return call;
+}
+
+/**
+ * The options of a call that changes something: besides the CallOptions,
+ * what the history records about the call with each change it makes.
+ */
+export interface ChangeOptions extends CallOptions {
+  /** The request's reason; absent or "": none. Checked by the use case (invalid_argument "reason"). */
+  readonly reason?: string;
+  /** The call's request id (x-request-id). */
+  readonly requestId?: string;
+  /** The RPC, e.g. "roster.v1.GroupService/CreateGroup". */
+  readonly method?: string;
+}
+
+/** Who makes the changes of a call and why, as its records say; invalid_argument "reason" when the reason is too long. */
+export function changeOriginOf(caller: Caller, options: ChangeOptions | undefined): ChangeOrigin {
+  return {
+    actor: caller.principal,
+    reason: validateReason(options?.reason ?? ""),
+    requestId: options?.requestId ?? "",
+    method: options?.method ?? "",
+  };
 }

@@ -18,7 +18,7 @@
 import type { Caller } from "../domain/model.ts";
 import type { AppContext } from "./app-context.ts";
 import { applyChunk, type IndexedItem } from "./batch/apply-chunk.ts";
-import { storeCallOf, type CallOptions } from "./call-options.ts";
+import { changeOriginOf, storeCallOf, type CallOptions } from "./call-options.ts";
 
 /** Who the sweeper's removals are recorded as (createdBy of nothing; the actor of the change). */
 export const EXPIRY_ACTOR: Caller = Object.freeze({ principal: "system:expiry", isSystemAdmin: true });
@@ -38,7 +38,7 @@ export function createExpiryApi(ctx: AppContext): ExpiryApi {
         index,
         item: { tag: "", operation: { kind: "expire", groupId: membership.groupId, member: membership.member } },
       }));
-      const { effects } = await applyChunk({ ctx, caller: EXPIRY_ACTOR, authorization: { kind: "authorized" } }, items, undefined, call);
+      const { effects } = await applyChunk({ ctx, caller: EXPIRY_ACTOR, authorization: { kind: "authorized" }, origin: changeOriginOf(EXPIRY_ACTOR, undefined) }, items, undefined, call);
       return effects.filter((effect) => effect === "removed").length;
     },
   };

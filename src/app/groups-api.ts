@@ -13,6 +13,7 @@ import {
   type AccessRuleSpec,
   type AccessSituation,
 } from "../domain/access-policy.ts";
+import { aclChangedDraft, groupCreatedDraft, groupStateDraft, groupUpdatedDraft, membershipChangeDraft, type ChangeOrigin } from "../domain/change-record.ts";
 import { aborted, failedPrecondition, isRosterError, notFound, RosterError } from "../domain/errors.ts";
 import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../domain/group-lifecycle.ts";
 import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
@@ -29,7 +30,7 @@ import {
   type InitialMember,
   type InitialMemberInput,
 } from "../domain/group-validation.ts";
-import type { AclEntry, Caller, GroupDraft, GroupRecord, GroupValues as DomainGroupValues } from "../domain/model.ts";
+import type { AclEntry, Caller, GroupDraft, GroupRecord, GroupValues as DomainGroupValues, MembershipRecord } from "../domain/model.ts";
 import { describeCycle, MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
@@ -52,7 +53,7 @@ import { applyChunkInTransaction, type BatchAccessRules } from "./batch/apply-ch
 import { defaultBatchLimits, type BatchLimits } from "./batch/limits.ts";
 
 export type { CallerAccess } from "./access-facts.ts";
-import { storeCallOf, type CallOptions } from "./call-options.ts";
+import { changeOriginOf, storeCallOf, type CallOptions, type ChangeOptions } from "./call-options.ts";
 import { listGroups, type GroupPage, type ListGroupsQuery } from "./list-groups.ts";
 import { loadPrincipalClosure } from "./principal-closure.ts";
 
@@ -134,7 +135,7 @@ export interface GroupsApi {
     caller: Caller,
     input: GroupInput,
     requestId: string,
-    options?: CallOptions,
+    options?: ChangeOptions,
     addMemberRule?: AccessRuleSpec,
   ): Promise<GroupRecord>;
   /**
@@ -154,17 +155,17 @@ export interface GroupsApi {
    * manage_fields change and where its parent_field moves the group depend
    * on that version.
    */
-  update(caller: Caller, update: GroupUpdate, rule: AccessRuleSpec, options?: CallOptions): Promise<GroupRecord>;
+  update(caller: Caller, update: GroupUpdate, rule: AccessRuleSpec, options?: ChangeOptions): Promise<GroupRecord>;
   /** Soft delete; failed_precondition with live children. `etag` "" = unchecked. */
-  delete(caller: Caller, id: string, etag: string, options?: CallOptions): Promise<GroupRecord>;
+  delete(caller: Caller, id: string, etag: string, options?: ChangeOptions): Promise<GroupRecord>;
   /** already_exists when the slug is live again in its namespace. */
-  undelete(caller: Caller, id: string, options?: CallOptions): Promise<GroupRecord>;
+  undelete(caller: Caller, id: string, options?: ChangeOptions): Promise<GroupRecord>;
   getAcl(caller: Caller, groupId: string, options?: CallOptions): Promise<AclResult>;
   /**
    * Replaces the ACL (≤ 256 entries, one per principal; permission "NONE"
    * stands for PERMISSION_UNSPECIFIED and is refused) and bumps the etag.
    */
-  setAcl(caller: Caller, groupId: string, entries: readonly AclEntryInput[], etag: string, options?: CallOptions): Promise<AclResult>;
+  setAcl(caller: Caller, groupId: string, entries: readonly AclEntryInput[], etag: string, options?: ChangeOptions): Promise<AclResult>;
 }
 
 function etagMismatch(groupId: string): Error {
@@ -257,6 +258,7 @@ async function addInitialMembers(
   groupId: string,
   members: readonly InitialMember[],
   addMemberRule: AccessRuleSpec | undefined,
+  origin: ChangeOrigin,
   tx: StoreCall,
 ): Promise<void> {
   if (members.length === 0) return;
@@ -275,7 +277,7 @@ async function addInitialMembers(
     index,
     item: { tag: "", operation: { kind: "add" as const, groupId, member: member.principal, role } },
   }));
-  const { results } = await applyChunkInTransaction({ ctx, caller, authorization: { kind: "per_operation", rules } }, items, tx);
+  const { results } = await applyChunkInTransaction({ ctx, caller, authorization: { kind: "per_operation", rules }, origin }, items, tx);
   for (const result of results) {
     if (!result.outcome.ok) {
       const error = result.outcome.error;
@@ -305,6 +307,7 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
     async create(caller, input, requestId, options, addMemberRule) {
       const draft = validateGroupDraft(input);
       validateRequestId(requestId);
+      const origin = changeOriginOf(caller, options);
       const members = validateInitialMembers(input.members ?? [], caller.principal, limits.maxUnaryOperations);
       const call = storeCallOf(options);
       if (requestId !== "") {
@@ -355,12 +358,25 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
             etag: ctx.newEtag(),
             ancestorIds,
           };
+          const creator: MembershipRecord = {
+            groupId: group.id,
+            member: caller.principal,
+            role: "ADMIN",
+            createTime: now,
+            updateTime: now,
+            createdBy: caller.principal,
+          };
           await ctx.groups.insert(group, tx);
-          await ctx.memberships.insert(
-            { groupId: group.id, member: caller.principal, role: "ADMIN", createTime: now, updateTime: now, createdBy: caller.principal },
-            tx,
+          await ctx.memberships.insert(creator, tx);
+          // The group's records first, then the initial members' (written by the batch engine, in this transaction).
+          const joined = membershipChangeDraft(
+            { effect: "added", groupId: group.id, member: caller.principal, before: undefined, after: creator },
+            group.namespace,
+            origin,
+            now,
           );
-          await addInitialMembers(ctx, caller, group.id, members, addMemberRule, tx);
+          await ctx.history.append([groupCreatedDraft(group, origin), ...(joined === undefined ? [] : [joined])], tx);
+          await addInitialMembers(ctx, caller, group.id, members, addMemberRule, origin, tx);
           if (requestId !== "") await ctx.groupRequests.insert(caller.principal, requestId, group.id, now, tx);
           return groupRecordOf(members.length === 0 ? group : await requireGroup(ctx, group.id, tx));
         });
@@ -429,6 +445,7 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
     async update(caller, update, rule, options) {
       validateGroupId(update.id, "group.id");
       const mask = parseUpdateMask(update.mask ?? []);
+      const origin = changeOriginOf(caller, options);
       const call = storeCallOf(options);
       return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, update.id, tx);
@@ -449,22 +466,26 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
             await ctx.groups.touchChildren(parent.id, tx);
           }
         }
+        const now = ctx.clock();
         const groupChanges: GroupChanges = {
           ...changes,
           ...(ancestorIds === undefined ? {} : { ancestorIds }),
-          updateTime: ctx.clock(),
+          updateTime: now,
           updatedBy: caller.principal,
           etag: ctx.newEtag(),
         };
         const updated = await ctx.groups.applyChanges(current, groupChanges, tx);
         if (updated === undefined) throw etagMismatch(current.id);
         if (ancestorIds !== undefined) await ctx.groups.rewriteDescendantChains(current.id, ancestorIds, tx);
+        const record = groupUpdatedDraft(current, changes, origin, now);
+        if (record !== undefined) await ctx.history.append([record], tx);
         return groupRecordOf(updated);
       });
     },
 
     async delete(caller, id, etag, options) {
       validateGroupId(id, "id");
+      const origin = changeOriginOf(caller, options);
       const call = storeCallOf(options);
       return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, id, tx);
@@ -478,12 +499,14 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
           tx,
         );
         if (updated === undefined) throw etagMismatch(id);
+        await ctx.history.append([groupStateDraft(current, "DELETED", origin, now)], tx);
         return groupRecordOf(updated);
       });
     },
 
     async undelete(caller, id, options) {
       validateGroupId(id, "id");
+      const origin = changeOriginOf(caller, options);
       const call = storeCallOf(options);
       return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, id, tx);
@@ -502,6 +525,7 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
           tx,
         );
         if (updated === undefined) throw etagMismatch(id);
+        await ctx.history.append([groupStateDraft(current, "ACTIVE", origin, now)], tx);
         return groupRecordOf(updated);
       });
     },
@@ -516,17 +540,21 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
     async setAcl(caller, groupId, entries, etag, options): Promise<AclResult> {
       validateGroupId(groupId, "group_id");
       const acl = validateAcl(entries);
+      const origin = changeOriginOf(caller, options);
       const call = storeCallOf(options);
       return runTransaction(ctx.database, call, async (tx) => {
         const current = await requireGroup(ctx, groupId, tx);
         ensureGroupActive(current);
         ensureEtag(current, etag);
+        const now = ctx.clock();
         const updated = await ctx.groups.applyChanges(
           current,
-          { acl, updateTime: ctx.clock(), updatedBy: caller.principal, etag: ctx.newEtag() },
+          { acl, updateTime: now, updatedBy: caller.principal, etag: ctx.newEtag() },
           tx,
         );
         if (updated === undefined) throw etagMismatch(groupId);
+        const record = aclChangedDraft(current, acl, origin, now);
+        if (record !== undefined) await ctx.history.append([record], tx);
         return { entries: updated.acl, etag: updated.etag };
       });
     },

@@ -18,7 +18,7 @@
  */
 export { createRosterApp, type RosterApp, type RosterAppDeps } from "./roster-app.ts";
 export { createRequestMemo, type RequestMemo } from "./request-memo.ts";
-export type { CallOptions } from "./call-options.ts";
+export type { CallOptions, ChangeOptions } from "./call-options.ts";
 export type { AppLogger } from "./app-context.ts";
 export type { AccessApi, AccessTarget } from "./access-api.ts";
 export type {
@@ -58,3 +58,8 @@ export type { BatchItem, BatchOperation } from "./batch/check-operation.ts";
 export type { BatchLimits } from "./batch/limits.ts";
 export { EXPIRY_ACTOR, startExpirySweeper, type ExpiryApi, type ExpirySweeper, type ExpirySweepSettings } from "./expiry-sweeper.ts";
 export type { SyncSummary } from "./batch/sync-run.ts";
+export type { ChangesApi } from "./changes/changes-api.ts";
+export type { ChangePage, ChangeQuery, FeedMessage, ListChangesQuery } from "./changes/change-feed.ts";
+export type { ChangeSettings } from "./changes/change-settings.ts";
+export type { GroupHistoryPage, GroupHistoryQuery } from "./changes/group-history.ts";
+export type { HistoryRetention } from "./changes/history-retention.ts";

@@ -28,7 +28,7 @@ import type { AppContext } from "./app-context.ts";
 import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
 import type { MemberFilter } from "../storage/membership-store.ts";
-import { storeCallOf, type CallOptions } from "./call-options.ts";
+import { changeOriginOf, storeCallOf, type CallOptions, type ChangeOptions } from "./call-options.ts";
 import { loadPrincipalClosure, membershipIn, type MembershipAnswer, type PrincipalClosure } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
 
@@ -135,26 +135,25 @@ export interface JoinDecision {
   readonly member: string;
   readonly approve: boolean;
   readonly role: Role | undefined;
-  readonly reason: string;
 }
 
 export interface MembershipsApi {
   /** Idempotent; `group:<id>` members are checked for cycles and depth. */
-  add(caller: Caller, groupId: string, member: string, role: Role, options?: CallOptions, expireTime?: Date): Promise<AddMemberResult>;
+  add(caller: Caller, groupId: string, member: string, role: Role, options?: ChangeOptions, expireTime?: Date): Promise<AddMemberResult>;
   /** Changes role and/or expire_time as `update.mask` says. */
-  update(caller: Caller, update: MembershipUpdate, options?: CallOptions): Promise<MembershipRecord>;
+  update(caller: Caller, update: MembershipUpdate, options?: ChangeOptions): Promise<MembershipRecord>;
   /** An INVITED membership; already_exists when the principal has one. */
-  invite(caller: Caller, invitation: Invitation, options?: CallOptions): Promise<MembershipRecord>;
+  invite(caller: Caller, invitation: Invitation, options?: ChangeOptions): Promise<MembershipRecord>;
   /** Accepts (ACTIVE) or declines (removed) `member`'s invitation ("" = the caller). */
-  respond(caller: Caller, groupId: string, member: string, accept: boolean, options?: CallOptions): Promise<MembershipRecord>;
+  respond(caller: Caller, groupId: string, member: string, accept: boolean, options?: ChangeOptions): Promise<MembershipRecord>;
   /** The caller asks to join: REQUESTED, or ACTIVE at once in an OPEN group. */
-  requestToJoin(caller: Caller, request: JoinRequest, options?: CallOptions): Promise<MembershipRecord>;
+  requestToJoin(caller: Caller, request: JoinRequest, options?: ChangeOptions): Promise<MembershipRecord>;
   /** Approves (ACTIVE) or rejects (removed) a pending join request. */
-  decideJoinRequest(caller: Caller, decision: JoinDecision, options?: CallOptions): Promise<MembershipRecord>;
+  decideJoinRequest(caller: Caller, decision: JoinDecision, options?: ChangeOptions): Promise<MembershipRecord>;
   /** not_found for a non-member; never removes the last direct ADMIN. Returns the removed membership. */
-  remove(caller: Caller, groupId: string, member: string, options?: CallOptions): Promise<MembershipRecord>;
+  remove(caller: Caller, groupId: string, member: string, options?: ChangeOptions): Promise<MembershipRecord>;
   /** `role` undefined → invalid_argument("role", ...); never demotes the last direct ADMIN. */
-  updateRole(caller: Caller, groupId: string, member: string, role: Role | undefined, options?: CallOptions): Promise<MembershipRecord>;
+  updateRole(caller: Caller, groupId: string, member: string, role: Role | undefined, options?: ChangeOptions): Promise<MembershipRecord>;
   /** The direct membership; not_found for a non-member. */
   get(caller: Caller, groupId: string, member: string, options?: CallOptions): Promise<MembershipRecord>;
   list(caller: Caller, query: ListMembershipsQuery, options?: CallOptions): Promise<MembershipPage>;
@@ -196,8 +195,8 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
    * the batch engine: the same parsing, decision, checks and writes as every
    * batch operation, in one transaction. Throws the operation's error.
    */
-  async function applyAuthorized(caller: Caller, operation: BatchOperation, options: CallOptions | undefined): Promise<AppliedOperation> {
-    const deps: ChunkDeps = { ctx, caller, authorization: { kind: "authorized" } };
+  async function applyAuthorized(caller: Caller, operation: BatchOperation, options: ChangeOptions | undefined): Promise<AppliedOperation> {
+    const deps: ChunkDeps = { ctx, caller, authorization: { kind: "authorized" }, origin: changeOriginOf(caller, options) };
     const { results, effects } = await applyChunk(deps, [{ index: 0, item: { tag: "", operation } }], undefined, storeCallOf(options));
     const outcome = results[0]?.outcome;
     const effect = effects[0];

@@ -8,6 +8,7 @@ import { DEFAULT_INVITATION_TTL_DAYS } from "../domain/membership-lifecycle.ts";
 import type { Database } from "../storage/database.ts";
 import { createGroupRequestStore } from "../storage/group-request-store.ts";
 import { createGroupStore } from "../storage/group-store.ts";
+import { createHistoryStore } from "../storage/history-store.ts";
 import { ensureIndexes } from "../storage/indexes.ts";
 import { createMembershipBulkStore } from "../storage/membership-bulk-store.ts";
 import { createMembershipStore } from "../storage/membership-store.ts";
@@ -17,6 +18,8 @@ import { createBatchApi, type BatchApi } from "./batch/batch-engine.ts";
 import type { BatchLimits } from "./batch/limits.ts";
 import type { AppContext, AppLogger } from "./app-context.ts";
 import { createExpiryApi, type ExpiryApi } from "./expiry-sweeper.ts";
+import { createChangesApi, type ChangesApi } from "./changes/changes-api.ts";
+import { defaultChangeSettings, type ChangeSettings } from "./changes/change-settings.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
 import type { GroupTokenSigner } from "../domain/group-token.ts";
 import { createGroupTokensApi, type GroupTokensApi } from "./group-tokens.ts";
@@ -41,6 +44,8 @@ export interface RosterAppDeps {
   readonly batchLimits?: BatchLimits;
   /** Lifetime of an invitation without an expire_time (ROSTER_INVITATION_TTL_DAYS); default 14. */
   readonly invitationTtlDays?: number;
+  /** The history and the change feed (ROSTER_CHANGE_*, ROSTER_HISTORY_*); defaults in ./changes/change-settings.ts. */
+  readonly changeSettings?: ChangeSettings;
   /** Signs IssueGroupToken's tokens with Roster's key; without one the RPC answers FAILED_PRECONDITION. */
   readonly groupTokenSigner?: GroupTokenSigner;
 }
@@ -54,6 +59,8 @@ export interface RosterApp {
   readonly batch: BatchApi;
   /** Removal of memberships past their expire_time, see ./expiry-sweeper.ts. */
   readonly expiry: ExpiryApi;
+  /** ChangeService: the history and the change feed, see ./changes/. */
+  readonly changes: ChangesApi;
   /** IssueGroupToken. */
   readonly groupTokens: GroupTokensApi;
 }
@@ -63,6 +70,14 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     deps.creatorGroupId === undefined || deps.creatorGroupId === ""
       ? undefined
       : validateGroupId(deps.creatorGroupId, "ROSTER_CREATOR_GROUP");
+  const settings = deps.changeSettings ?? defaultChangeSettings;
+  const changeSettings: ChangeSettings = {
+    ...settings,
+    changeReadersGroupId:
+      settings.changeReadersGroupId === undefined || settings.changeReadersGroupId === ""
+        ? undefined
+        : validateGroupId(settings.changeReadersGroupId, "ROSTER_CHANGE_READERS"),
+  };
   await ensureIndexes(deps.database);
   const ctx: AppContext = {
     database: deps.database,
@@ -70,6 +85,7 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     memberships: createMembershipStore(deps.database),
     membershipBulk: createMembershipBulkStore(deps.database),
     groupRequests: createGroupRequestStore(deps.database),
+    history: createHistoryStore(deps.database),
     nestingLock: createNestingLock(deps.database),
     clock: deps.clock ?? (() => new Date()),
     newGroupId: deps.idGenerator ?? newGroupId,
@@ -84,6 +100,7 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
     expiry: createExpiryApi(ctx),
+    changes: createChangesApi(ctx, changeSettings),
     groupTokens: createGroupTokensApi(ctx, deps.groupTokenSigner, newTokenId),
   };
 }

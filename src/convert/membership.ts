@@ -17,7 +17,7 @@ import {
 import { CheckMembershipResponseSchema, type CheckMembershipResponse } from "../../gen/roster/v1/membership_service_pb.ts";
 import { membershipStatusToProto, roleFromProto, roleToProto } from "./enums.ts";
 import { groupToProto } from "./group.ts";
-import { dateOf, timestampOf } from "./timestamps.ts";
+import { dateFromProto, timestampOf } from "./timestamps.ts";
 
 /** A direct (or, in transitive listings, expanded) membership as proto. */
 export function membershipToProto(membership: MembershipRecord): Membership {
@@ -49,7 +49,7 @@ export function addOperationFromProto(message: Pick<AddMemberOperation, "groupId
     groupId: message.groupId,
     member: message.member,
     role: roleFromProto(message.role, "role"),
-    expireTime: dateOf(message.expireTime, "expire_time"),
+    expireTime: dateFromProto(message.expireTime, "expire_time"),
   };
 }
 
@@ -60,7 +60,7 @@ export function updateOperationFromProto(message: Omit<UpdateMembershipOperation
     groupId: message.groupId,
     member: message.member,
     role: roleFromProto(message.role, "role"),
-    expireTime: dateOf(message.expireTime, "expire_time"),
+    expireTime: dateFromProto(message.expireTime, "expire_time"),
     mask: [...(message.updateMask?.paths ?? [])],
   };
 }
@@ -73,7 +73,7 @@ export function inviteOperationFromProto(message: Omit<InviteMemberOperation, "$
     member: message.member,
     role: roleFromProto(message.role, "role"),
     message: message.message,
-    expireTime: dateOf(message.expireTime, "expire_time"),
+    expireTime: dateFromProto(message.expireTime, "expire_time"),
   };
 }
 
@@ -90,7 +90,6 @@ export function decideOperationFromProto(message: Omit<DecideJoinRequestOperatio
     member: message.member,
     approve: message.approve,
     role: roleFromProto(message.role, "role"),
-    reason: message.reason,
   };
 }
 

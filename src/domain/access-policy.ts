@@ -14,6 +14,7 @@
  * grants "confer nothing" applies to OTHER groups (a deleted member group
  * breaks the chain), which is the app's job when it loads facts.
  */
+import { isMembershipChange, type ChangeKind } from "./change-record.ts";
 import { notFound, permissionDenied, type RosterError } from "./errors.ts";
 import { joinRefusal } from "./membership-lifecycle.ts";
 import type { GroupState, JoinPolicy, MembershipStatus, MemberVisibility, Permission, Role, Visibility } from "./model.ts";
@@ -88,6 +89,7 @@ export interface AccessRuleSpec {
   readonly memberGroupNeedsRead: boolean;
   readonly parentField: string;
   readonly memberDefaultsToCaller: boolean;
+  readonly memberOptional: boolean;
 }
 
 /**
@@ -294,6 +296,35 @@ export function listMembersPermission(facts: AccessFacts): Permission {
 /** Whether the caller may list the group's members (and ask about other principals' membership). */
 export function canListMembers(facts: AccessFacts): boolean {
   return canSeeGroup(facts) && includesPermission(effectivePermission(facts), listMembersPermission(facts));
+}
+
+/** Who a change is delivered to, besides its group's facts. */
+export interface ChangeViewer {
+  readonly principal: string;
+  /** A system administrator or a (transitive) member of ROSTER_CHANGE_READERS: receives every change. */
+  readonly readsEverything: boolean;
+}
+
+/**
+ * Whether the feed delivers a change to `viewer`, decided when it is
+ * delivered on the viewer's facts on the change's group then (undefined:
+ * the group does not exist). A group change goes to those who may see the
+ * group, an ACL change only to those who may read the ACL (MANAGE); a
+ * membership change to those who may list the group's members, and to the
+ * member itself while it can see the group (as it may read its own
+ * membership). Everything else is never delivered, so no event names a
+ * group its receiver cannot see.
+ */
+export function mayReceiveChange(
+  viewer: ChangeViewer,
+  facts: AccessFacts | undefined,
+  change: { readonly kind: ChangeKind; readonly member: string | undefined },
+): boolean {
+  if (viewer.readsEverything) return true;
+  if (facts === undefined) return false;
+  if (isMembershipChange(change.kind)) return canListMembers(facts) || (change.member === viewer.principal && canSeeGroup(facts));
+  if (change.kind === "group_acl_changed") return canSeeGroup(facts) && effectivePermission(facts) === "MANAGE";
+  return canSeeGroup(facts);
 }
 
 /**

@@ -148,6 +148,15 @@ export function validateJoinPolicies(
   };
 }
 
+/** A filter of group ids (WatchChanges, ListChanges): 0-100 valid ids; duplicates are dropped, order kept. */
+export function validateGroupIdFilter(ids: readonly string[], field = "group_ids"): string[] {
+  if (ids.length > MAX_BATCH_GET_IDS) {
+    throw invalidArgument(field, `must have at most ${MAX_BATCH_GET_IDS} entries (got ${ids.length})`);
+  }
+  ids.forEach((id, i) => validateGroupId(id, `${field}[${i}]`));
+  return [...new Set(ids)];
+}
+
 /** One of CreateGroup's initial members as the client sent it; `role` undefined is ROLE_UNSPECIFIED (MEMBER). */
 export interface InitialMemberInput {
   readonly member: string;

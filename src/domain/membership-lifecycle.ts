@@ -10,7 +10,7 @@ import { statusOf } from "./membership-status.ts";
 import type { GroupRecord, MembershipRecord } from "./model.ts";
 import { codePointLength } from "./text-length.ts";
 
-/** Longest invitation or join request message, and decision reason. */
+/** Longest invitation or join request message. */
 export const MAX_MESSAGE_LENGTH = 4096;
 /** Longest signup field value. */
 export const MAX_FIELD_VALUE_LENGTH = 1024;
@@ -37,7 +37,7 @@ export function noJoinRequest(groupId: string, member: string): RosterError {
   return notFound(`${member} has no pending join request to group "${groupId}"`);
 }
 
-/** A message or reason: at most 4096 characters. */
+/** An invitation's or a join request's message: at most 4096 characters. */
 export function validateMessage(message: string, field: string): string {
   const length = codePointLength(message);
   if (length > MAX_MESSAGE_LENGTH) throw invalidArgument(field, `must be at most ${MAX_MESSAGE_LENGTH} characters (got ${length})`);

@@ -82,7 +82,6 @@ export type MembershipOperation =
       readonly member: ParsedPrincipal;
       readonly approve: boolean;
       readonly role: Role;
-      readonly reason: string;
     }
   /** The expiry sweeper's removal of a membership past its expire_time. */
   | { readonly kind: "expire"; readonly groupId: string; readonly member: ParsedPrincipal };

@@ -28,7 +28,7 @@ import {
   type BatchMembershipsResponse,
 } from "../../gen/roster/v1/membership_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
-import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { changeOptionsOf, requireCaller } from "../rpc/context.ts";
 import { codeOfKind } from "../rpc/error-mapping.ts";
 import { roleFromProto } from "../convert/enums.ts";
 import {
@@ -58,45 +58,50 @@ export function batchAccessRules(): BatchAccessRules {
 
 /** One proto operation as a batch item; what cannot even be converted becomes the item's error. */
 export function batchItemFromProto(operation: MembershipOperation): BatchItem {
-  const tag = operation.tag;
+  const { tag, reason } = operation;
   try {
     const op = operation.operation;
     switch (op.case) {
       case "add":
-        return { tag, operation: addOperationFromProto(op.value) };
+        return { tag, reason, operation: addOperationFromProto(op.value) };
       case "remove":
-        return { tag, operation: { kind: "remove", groupId: op.value.groupId, member: op.value.member } };
+        return { tag, reason, operation: { kind: "remove", groupId: op.value.groupId, member: op.value.member } };
       case "changeRole":
         return {
           tag,
+          reason,
           operation: { kind: "change_role", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") },
         };
       case "update":
-        return { tag, operation: updateOperationFromProto(op.value) };
+        return { tag, reason, operation: updateOperationFromProto(op.value) };
       case "invite":
-        return { tag, operation: inviteOperationFromProto(op.value) };
+        return { tag, reason, operation: inviteOperationFromProto(op.value) };
       case "respond":
-        return { tag, operation: respondOperationFromProto(op.value) };
+        return { tag, reason, operation: respondOperationFromProto(op.value) };
       case "decide":
-        return { tag, operation: decideOperationFromProto(op.value) };
+        return { tag, reason, operation: decideOperationFromProto(op.value) };
       case undefined:
-        return { tag, operation: invalidArgument("operation", operationRequired) };
+        return { tag, reason, operation: invalidArgument("operation", operationRequired) };
     }
   } catch (error) {
-    if (isRosterError(error)) return { tag, operation: error };
+    if (isRosterError(error)) return { tag, reason, operation: error };
     throw error;
   }
 }
 
-/** One stream message; a message carrying nothing counts as an operation without one. */
+/**
+ * One stream message with the stream's reason it carries; a message
+ * carrying nothing at all counts as an operation without one.
+ */
 export function batchRequestFromProto(request: BatchMembershipsRequest): BatchRequest {
-  const message = request.message;
+  const { message, reason } = request;
   switch (message.case) {
     case "operation":
-      return { kind: "operation", item: batchItemFromProto(message.value) };
+      return { kind: "operation", item: batchItemFromProto(message.value), reason };
     case "sync":
-      return { kind: "sync", groupId: message.value.groupId, dryRun: message.value.dryRun };
+      return { kind: "sync", groupId: message.value.groupId, dryRun: message.value.dryRun, reason };
     case undefined:
+      if (reason !== "") return { kind: "reason_only", reason };
       return { kind: "operation", item: { tag: "", operation: invalidArgument("operation", operationRequired) } };
   }
 }
@@ -138,12 +143,12 @@ export function createBatchMembershipHandlers(
   const rules = batchAccessRules();
   return {
     async *batchMemberships(requests: AsyncIterable<BatchMembershipsRequest>, ctx: HandlerContext) {
-      const responses = batch.stream(requireCaller(ctx), requestsFromProto(requests), rules, callOptionsOf(ctx));
+      const responses = batch.stream(requireCaller(ctx), requestsFromProto(requests), rules, changeOptionsOf(ctx, ""));
       for await (const response of responses) yield batchResponseToProto(response);
     },
 
     async batchUpdateMemberships(req, ctx) {
-      const results = await batch.applyAll(requireCaller(ctx), req.operations.map(batchItemFromProto), rules, callOptionsOf(ctx));
+      const results = await batch.applyAll(requireCaller(ctx), req.operations.map(batchItemFromProto), rules, changeOptionsOf(ctx, req.reason));
       return { results: results.map(batchResultToProto) };
     },
   };

@@ -8,7 +8,7 @@ import type { RosterApp } from "../app/index.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { compileAccessRule } from "../rpc/access-rules.ts";
-import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { callOptionsOf, changeOptionsOf, requireCaller } from "../rpc/context.ts";
 import { permissionFilterFromProto } from "../convert/enums.ts";
 import { secondsOf, timestampOf } from "../convert/timestamps.ts";
 import {
@@ -30,7 +30,7 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
   return {
     async createGroup(req, ctx) {
       const input = groupInputFromProto(req.group, req.members);
-      const group = await app.groups.create(requireCaller(ctx), input, req.requestId, callOptionsOf(ctx), addMemberRule);
+      const group = await app.groups.create(requireCaller(ctx), input, req.requestId, changeOptionsOf(ctx, req.reason), addMemberRule);
       return { group: groupToProto(group) };
     },
 
@@ -70,17 +70,17 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
     },
 
     async updateGroup(req, ctx) {
-      const group = await app.groups.update(requireCaller(ctx), groupUpdateFromProto(req), updateRule, callOptionsOf(ctx));
+      const group = await app.groups.update(requireCaller(ctx), groupUpdateFromProto(req), updateRule, changeOptionsOf(ctx, req.reason));
       return { group: groupToProto(group) };
     },
 
     async deleteGroup(req, ctx) {
-      const group = await app.groups.delete(requireCaller(ctx), req.id, req.etag, callOptionsOf(ctx));
+      const group = await app.groups.delete(requireCaller(ctx), req.id, req.etag, changeOptionsOf(ctx, req.reason));
       return { group: groupToProto(group) };
     },
 
     async undeleteGroup(req, ctx) {
-      const group = await app.groups.undelete(requireCaller(ctx), req.id, callOptionsOf(ctx));
+      const group = await app.groups.undelete(requireCaller(ctx), req.id, changeOptionsOf(ctx, req.reason));
       return { group: groupToProto(group) };
     },
 
@@ -100,7 +100,7 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
 
     async setGroupAcl(req, ctx) {
       const entries = aclEntriesFromProto(req.entries);
-      const acl = await app.groups.setAcl(requireCaller(ctx), req.groupId, entries, req.etag, callOptionsOf(ctx));
+      const acl = await app.groups.setAcl(requireCaller(ctx), req.groupId, entries, req.etag, changeOptionsOf(ctx, req.reason));
       return { entries: acl.entries.map(aclEntryToProto), etag: acl.etag };
     },
   };

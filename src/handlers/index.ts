@@ -1,8 +1,10 @@
 /** The service implementations both doors serve, keyed by service. */
 import type { RosterApp } from "../app/index.ts";
+import { ChangeService } from "../../gen/roster/v1/change_service_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import type { ServiceRegistration } from "../rpc/service-registration.ts";
+import { createChangeServiceHandlers } from "./change-service.ts";
 import { createGroupServiceHandlers } from "./group-service.ts";
 import { createMembershipServiceHandlers } from "./membership-service.ts";
 
@@ -11,5 +13,6 @@ export function createRosterServices(app: RosterApp): readonly ServiceRegistrati
   return [
     { service: GroupService, impl: createGroupServiceHandlers(app) },
     { service: MembershipService, impl: createMembershipServiceHandlers(app) },
+    { service: ChangeService, impl: createChangeServiceHandlers(app) },
   ];
 }

@@ -6,7 +6,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { RosterApp } from "../app/index.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
-import { callOptionsOf, requireCaller } from "../rpc/context.ts";
+import { callOptionsOf, changeOptionsOf, requireCaller } from "../rpc/context.ts";
 import { createBatchMembershipHandlers } from "./batch-memberships.ts";
 import { membershipStatusFromProto, roleFromProto } from "../convert/enums.ts";
 import {
@@ -17,7 +17,7 @@ import {
   principalGroupToProto,
   updateOperationFromProto,
 } from "../convert/membership.ts";
-import { dateOf } from "../convert/timestamps.ts";
+import { dateFromProto } from "../convert/timestamps.ts";
 
 /** The MembershipService implementation served by both doors. */
 export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {
@@ -27,26 +27,26 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
     async addMember(req, ctx) {
       // ROLE_UNSPECIFIED on AddMember means MEMBER (proto comment).
       const role = roleFromProto(req.role, "role") ?? "MEMBER";
-      const expireTime = dateOf(req.expireTime, "expire_time");
-      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, callOptionsOf(ctx), expireTime);
+      const expireTime = dateFromProto(req.expireTime, "expire_time");
+      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, changeOptionsOf(ctx, req.reason), expireTime);
       return { membership: membershipToProto(result.membership), created: result.created };
     },
 
     async updateMembership(req, ctx) {
       const operation = updateOperationFromProto(req);
       if (operation.kind !== "update") throw new Error("an update converted to another operation");
-      const membership = await app.memberships.update(requireCaller(ctx), operation, callOptionsOf(ctx));
+      const membership = await app.memberships.update(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason));
       return { membership: membershipToProto(membership) };
     },
 
     async inviteMember(req, ctx) {
       const operation = inviteOperationFromProto(req);
       if (operation.kind !== "invite") throw new Error("an invitation converted to another operation");
-      return { membership: membershipToProto(await app.memberships.invite(requireCaller(ctx), operation, callOptionsOf(ctx))) };
+      return { membership: membershipToProto(await app.memberships.invite(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason))) };
     },
 
     async respondToInvitation(req, ctx) {
-      const membership = await app.memberships.respond(requireCaller(ctx), req.groupId, req.member, req.accept, callOptionsOf(ctx));
+      const membership = await app.memberships.respond(requireCaller(ctx), req.groupId, req.member, req.accept, changeOptionsOf(ctx, req.reason));
       return { membership: membershipToProto(membership) };
     },
 
@@ -54,7 +54,7 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
       const membership = await app.memberships.requestToJoin(
         requireCaller(ctx),
         { groupId: req.groupId, message: req.message, fields: { ...req.fields } },
-        callOptionsOf(ctx),
+        changeOptionsOf(ctx, req.reason),
       );
       return { membership: membershipToProto(membership) };
     },
@@ -62,17 +62,17 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
     async decideJoinRequest(req, ctx) {
       const operation = decideOperationFromProto(req);
       if (operation.kind !== "decide") throw new Error("a decision converted to another operation");
-      return { membership: membershipToProto(await app.memberships.decideJoinRequest(requireCaller(ctx), operation, callOptionsOf(ctx))) };
+      return { membership: membershipToProto(await app.memberships.decideJoinRequest(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason))) };
     },
 
     async removeMember(req, ctx) {
-      await app.memberships.remove(requireCaller(ctx), req.groupId, req.member, callOptionsOf(ctx));
+      await app.memberships.remove(requireCaller(ctx), req.groupId, req.member, changeOptionsOf(ctx, req.reason));
       return {};
     },
 
     async updateMemberRole(req, ctx) {
       const role = roleFromProto(req.role, "role");
-      const membership = await app.memberships.updateRole(requireCaller(ctx), req.groupId, req.member, role, callOptionsOf(ctx));
+      const membership = await app.memberships.updateRole(requireCaller(ctx), req.groupId, req.member, role, changeOptionsOf(ctx, req.reason));
       return { membership: membershipToProto(membership) };
     },
 

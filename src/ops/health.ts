@@ -21,7 +21,7 @@ interface WatchCall {
 }
 
 /** Service names reported besides the overall status "". */
-export const rosterHealthServices = ["roster.v1.GroupService", "roster.v1.MembershipService"] as const;
+export const rosterHealthServices = ["roster.v1.GroupService", "roster.v1.MembershipService", "roster.v1.ChangeService"] as const;
 
 /** The subset of a pino logger the monitor uses. */
 export interface HealthLog {

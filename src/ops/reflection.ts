@@ -25,6 +25,7 @@ import type { Server, ServerDuplexStream } from "@grpc/grpc-js";
 import { file_grpc_health_v1_health } from "../../gen/grpc/health/v1/health_pb.ts";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { file_roster_v1_change_service } from "../../gen/roster/v1/change_service_pb.ts";
 import { file_roster_v1_group_service } from "../../gen/roster/v1/group_service_pb.ts";
 import { file_roster_v1_membership_service } from "../../gen/roster/v1/membership_service_pb.ts";
 import type { DecodedRequest } from "../transport/grpc/message-codec.ts";
@@ -38,6 +39,7 @@ import { createDescriptorIndex, type DescriptorIndex } from "./descriptor-index.
 const servedFiles: readonly DescFile[] = [
   file_roster_v1_group_service,
   file_roster_v1_membership_service,
+  file_roster_v1_change_service,
   file_grpc_health_v1_health,
   v1.file_grpc_reflection_v1_reflection,
   v1alpha.file_grpc_reflection_v1alpha_reflection,

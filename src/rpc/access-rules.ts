@@ -70,6 +70,7 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
     memberGroupNeedsRead: declared?.memberGroupNeedsRead ?? false,
     parentField: declared?.parentField ?? "",
     memberDefaultsToCaller: declared?.memberDefaultsToCaller ?? false,
+    memberOptional: declared?.memberOptional ?? false,
   };
   const groupless = grouplessRequirements.has(spec.requires) || spec.requires === "UNSPECIFIED";
   const streaming = method.methodKind !== "unary";

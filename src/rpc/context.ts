@@ -7,7 +7,7 @@
 import { Code, ConnectError, createContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { createRequestMemo, type RequestMemo } from "../app/index.ts";
-import type { CallOptions } from "../app/index.ts";
+import type { CallOptions, ChangeOptions } from "../app/index.ts";
 import type { Caller } from "../domain/model.ts";
 
 /** Which door a call came through. */
@@ -97,4 +97,18 @@ export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal })
   }
   const deadline = values.get(deadlineKey);
   return deadline === undefined ? { signal: ctx.signal, memo } : { deadline, signal: ctx.signal, memo };
+}
+
+/**
+ * The app's options for a call that changes something: the CallOptions, and
+ * what its history records say about the call: the request's `reason`, the
+ * call's request id and its RPC.
+ */
+export function changeOptionsOf(ctx: HandlerContext, reason: string): ChangeOptions {
+  return {
+    ...callOptionsOf(ctx),
+    reason,
+    requestId: ctx.values.get(requestIdKey),
+    method: `${ctx.service.typeName}/${ctx.method.name}`,
+  };
 }

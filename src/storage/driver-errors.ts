@@ -17,12 +17,16 @@ import {
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from "mongodb";
-import { alreadyExists, isRosterError, RosterError } from "../domain/errors.ts";
+import { alreadyExists, failedPrecondition, invalidArgument, isRosterError, RosterError } from "../domain/errors.ts";
 
 /** Server error codes Roster reacts to. */
 export const mongoErrorCodes = {
+  badValue: 2,
   maxTimeMSExpired: 50,
   writeConflict: 112,
+  invalidResumeToken: 260,
+  changeStreamFatalError: 280,
+  changeStreamHistoryLost: 286,
   duplicateKey: 11000,
 } as const;
 
@@ -83,4 +87,29 @@ export async function driverCall<T>(operation: () => Promise<T>, duplicateMessag
     if (isTransientTransactionError(error)) throw error;
     throw translateDriverError(error, duplicateMessage);
   }
+}
+
+/**
+ * Translates what opening or reading a change stream from a client's
+ * position threw: a position older than the change history the database
+ * holds (ChangeStreamHistoryLost, also for a stream that falls behind it
+ * later) or one it never issued (a token from another deployment, or from
+ * before its data was restored: ChangeStreamFatalError) is
+ * failed_precondition telling the client to resynchronize; before the
+ * stream's first answer (`opened` false), a position the server cannot
+ * parse is invalid_argument naming `positionField`; the rest as
+ * `translateDriverError`.
+ */
+export function translateChangeStreamError(error: unknown, positionField: string, opened: boolean): unknown {
+  const resynchronize = "resynchronize from the list RPCs (ListGroups, ListMemberships) and continue from a new token";
+  if (hasMongoCode(error, mongoErrorCodes.changeStreamHistoryLost)) {
+    return failedPrecondition(`${positionField}: the change history no longer reaches back to this token; ${resynchronize}`);
+  }
+  if (hasMongoCode(error, mongoErrorCodes.changeStreamFatalError)) {
+    return failedPrecondition(`${positionField}: this token was not issued by this deployment's change history; ${resynchronize}`);
+  }
+  if (!opened && (hasMongoCode(error, mongoErrorCodes.invalidResumeToken) || hasMongoCode(error, mongoErrorCodes.badValue))) {
+    return invalidArgument(positionField, "is not a valid change token");
+  }
+  return translateDriverError(error);
 }

@@ -6,6 +6,7 @@ import type { IndexDescription } from "mongodb";
 import type { Database } from "./database.ts";
 import { collectionNames, type LockDoc } from "./documents.ts";
 import { driverCall, hasMongoCode, mongoErrorCodes } from "./driver-errors.ts";
+import { historyCollection } from "./history-documents.ts";
 
 /** Index specifications per collection (exported for tests and operators). */
 export const rosterIndexes: Readonly<Record<string, readonly IndexDescription[]>> = {
@@ -39,6 +40,14 @@ export const rosterIndexes: Readonly<Record<string, readonly IndexDescription[]>
     { name: "group_role_member", key: { groupId: 1, role: 1, member: 1 } },
     // The expiry sweeper's oldest-first scan of memberships that have an expire_time.
     { name: "expire_time", key: { expireTime: 1 }, partialFilterExpression: { expireTime: { $exists: true } } },
+  ],
+  [historyCollection]: [
+    // ListGroupHistory: a group's records newest first (keyset on time, id).
+    { name: "group_time_id", key: { groupId: 1, time: -1, _id: -1 } },
+    // ListGroupHistory of one member's records (one's own, or a manager's filter).
+    { name: "group_member_time_id", key: { groupId: 1, member: 1, time: -1, _id: -1 } },
+    // The retention sweeper: the oldest records first.
+    { name: "time", key: { time: 1 } },
   ],
 };
 

@@ -133,6 +133,13 @@ describe("the sweeper", () => {
     expect(left.map((doc) => String(doc["member"])).sort()).toEqual(["user:alice", "user:m3"]);
     expect(await memberCount(fx.app, g)).toBe(2);
     expect(await fx.app.expiry.sweep(10)).toBe(0);
+    // Each removal is in the history as the sweeper's: an ACTIVE member's as MEMBER_REMOVED, the invitation's as pending.
+    const { changes } = await fx.app.changes.listGroupHistory(systemAdmin, { groupId: g, member: "", since: ms(1), until: undefined, pageSize: 100, pageToken: "" });
+    expect(changes.map((c) => [c.kind, c.member, c.actor, c.roleBefore]).sort()).toEqual([
+      ["member_removed", "user:m1", "system:expiry", "MEMBER"],
+      ["member_removed", "user:m2", "system:expiry", "MEMBER"],
+      ["pending_membership_removed", "user:inv", "system:expiry", "MEMBER"],
+    ]);
   });
 
   it("several sweepers at once remove each expired membership once", async () => {
@@ -295,12 +302,12 @@ describe("join requests", () => {
       `permission_denied: permission denied: MANAGE on group ${g} is required to grant role MANAGER`,
     );
     const approved = await fx.rpc(mgr, "DecideJoinRequest", { groupId: g, member: "user:bob", role: "MEMBER" }, (o) =>
-      fx.app.memberships.decideJoinRequest(mgr, { groupId: g, member: "user:bob", approve: true, role: undefined, reason: "welcome" }, o),
+      fx.app.memberships.decideJoinRequest(mgr, { groupId: g, member: "user:bob", approve: true, role: undefined }, o),
     );
     expect(approved).toMatchObject({ role: "MEMBER", fields: { institution: "MIT", department: "EE" } });
     expect(approved.status).toBeUndefined();
     expect(await memberCount(fx.app, g)).toBe(3);
-    expect(await rejection(fx.app.memberships.decideJoinRequest(mgr, { groupId: g, member: "user:bob", approve: false, role: undefined, reason: "" }))).toBe(
+    expect(await rejection(fx.app.memberships.decideJoinRequest(mgr, { groupId: g, member: "user:bob", approve: false, role: undefined }))).toBe(
       `not_found: user:bob has no pending join request to group "${g}"`,
     );
   });

@@ -8,6 +8,7 @@ import {
   evaluateAccess,
   groupNotFound,
   groupRefBySlug,
+  mayReceiveChange,
   showsInGroupList,
   type AccessDecision,
   type AccessFacts,
@@ -640,5 +641,62 @@ describe("the lifecycle rules: invitee, join, high assurance", () => {
     ["fresh, but without the permission", assured(checkedAt, { role: "MEMBER" }), "DeleteGroup", "permission_denied: permission denied: MANAGE on group g1 is required"],
   ])("high assurance: %s", (_name, facts, rpc, expected) => {
     expect(describeDecision(evaluateAccess(accessRules[rpc], facts, {}))).toBe(expected);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The change feed: which changes of g1 each caller receives.
+// ---------------------------------------------------------------------------
+
+describe("mayReceiveChange", () => {
+  const viewer = { principal: "user:me", readsEverything: false };
+  const changes = {
+    updated: { kind: "group_updated", member: undefined },
+    deleted: { kind: "group_deleted", member: undefined },
+    acl: { kind: "group_acl_changed", member: undefined },
+    otherAdded: { kind: "member_added", member: "user:other" },
+    selfRemoved: { kind: "member_removed", member: "user:me" },
+  } as const;
+  /** Per caller: updated, deleted, acl, otherAdded, selfRemoved. */
+  const expected: Record<CallerName, readonly boolean[]> = {
+    stranger: [false, false, false, false, false],
+    member: [true, true, false, true, true],
+    manager: [true, true, false, true, true],
+    admin: [true, true, true, true, true],
+    aclRead: [true, true, false, true, true],
+    aclWrite: [true, true, false, true, true],
+    aclManage: [true, true, true, true, true],
+    groupGrantee: [true, true, false, true, true],
+    nestedMember: [true, true, false, true, true],
+    parentAdmin: [true, true, true, true, true],
+    sysAdmin: [true, true, true, true, true],
+    // Sees the group, may not list its members: group changes and its own membership only.
+    authVisible: [true, true, false, false, true],
+    managersVisMember: [true, true, false, false, true],
+    managersVisManager: [true, true, false, true, true],
+    deletedAdmin: [true, true, true, true, true],
+    // A deleted group is invisible to all but MANAGE: nothing, not even one's own membership.
+    deletedMember: [false, false, false, false, false],
+    deletedAuthVisible: [false, false, false, false, false],
+    deletedParentAdmin: [true, true, true, true, true],
+  };
+  it.each(callerNames)("%s", (name) => {
+    const got = Object.values(changes).map((change) => mayReceiveChange(viewer, callers[name], change));
+    expect(got).toEqual(expected[name]);
+  });
+
+  it.each(callerNames)("%s: an invitation, a join request, their removal and an expire_time change reach whoever sees member additions", (name) => {
+    for (const kind of ["member_invited", "join_requested", "pending_membership_removed", "member_expire_time_changed"] as const) {
+      expect(mayReceiveChange(viewer, callers[name], { kind, member: "user:other" })).toBe(mayReceiveChange(viewer, callers[name], changes.otherAdded));
+      expect(mayReceiveChange(viewer, callers[name], { kind, member: "user:me" })).toBe(mayReceiveChange(viewer, callers[name], changes.selfRemoved));
+    }
+  });
+
+  it("a reader of every change receives everything, also of a group that no longer exists; nobody else does", () => {
+    for (const change of Object.values(changes)) {
+      expect(mayReceiveChange({ ...viewer, readsEverything: true }, undefined, change)).toBe(true);
+      expect(mayReceiveChange({ ...viewer, readsEverything: true }, callers.stranger, change)).toBe(true);
+      expect(mayReceiveChange(viewer, undefined, change)).toBe(false);
+    }
   });
 });

@@ -1,13 +1,14 @@
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { access, Requirement } from "../../gen/roster/v1/access_pb.ts";
+import { ChangeService } from "../../gen/roster/v1/change_service_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { accessRules } from "../fixtures/access-rules-table.ts";
 
 // The domain tables test the rules as written in access-rules-table.ts; this
 // proves that table is what the proto actually declares, so the two cannot drift.
-const methods = [...GroupService.methods, ...MembershipService.methods];
+const methods = [...GroupService.methods, ...MembershipService.methods, ...ChangeService.methods];
 
 describe("access-rules-table mirrors the proto's (roster.v1.access) options", () => {
   it("covers exactly the declared RPCs", () => {
@@ -30,6 +31,7 @@ describe("access-rules-table mirrors the proto's (roster.v1.access) options", ()
       memberGroupNeedsRead: rule.memberGroupNeedsRead,
       parentField: rule.parentField,
       memberDefaultsToCaller: rule.memberDefaultsToCaller,
+      memberOptional: rule.memberOptional,
     }).toEqual(mirrored);
   });
 });

@@ -169,7 +169,7 @@ describe("decideOperation on the lifecycle operations", () => {
   });
   const respond = (accept: boolean): MembershipOperation => ({ kind: "respond", groupId: "g1", member: principal("user:x"), accept });
   const request = (fields: Record<string, string> = {}): MembershipOperation => ({ kind: "request", groupId: "g1", member: principal("user:x"), message: "", fields });
-  const decideRequest = (approve: boolean): MembershipOperation => ({ kind: "decide", groupId: "g1", member: principal("user:x"), approve, role: "MANAGER", reason: "" });
+  const decideRequest = (approve: boolean): MembershipOperation => ({ kind: "decide", groupId: "g1", member: principal("user:x"), approve, role: "MANAGER" });
   const expire: MembershipOperation = { kind: "expire", groupId: "g1", member: principal("user:x") };
   const invited: MembershipRecord = { ...membership("user:x", "MANAGER"), status: "INVITED", expireTime: new Date(now.getTime() + 1000) };
   const requested: MembershipRecord = { ...membership("user:x", "MEMBER"), status: "REQUESTED" };

@@ -80,13 +80,14 @@ async function invokeWithJson(registry: FileRegistry, fullMethod: string, json: 
   }
 }
 
-it("grpcurl list: both Roster services, health and reflection, without a token", async () => {
+it("grpcurl list: the Roster services, health and reflection, without a token", async () => {
   const response = await reflection.ask({ listServices: "*" });
   expect(response).toEqual({
     kind: "services",
     services: expect.arrayContaining([
       "roster.v1.GroupService",
       "roster.v1.MembershipService",
+      "roster.v1.ChangeService",
       "grpc.health.v1.Health",
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
@@ -116,7 +117,7 @@ it("grpcurl -d '{json}': CreateGroup and GetGroup with types known only from ref
 it("grpc.health.v1 Check on the real door: overall and per service SERVING, no token", async () => {
   const health = createHealthClient(stack.grpcAddress);
   try {
-    for (const service of ["", "roster.v1.GroupService", "roster.v1.MembershipService"]) {
+    for (const service of ["", "roster.v1.GroupService", "roster.v1.MembershipService", "roster.v1.ChangeService"]) {
       expect(await health.check(service), service).toBe("SERVING");
     }
   } finally {

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHealthMonitor, type HealthMonitor } from "../../src/ops/health.ts";
 import { createHealthClient, type HealthClient } from "../fixtures/health-client.ts";
 
-const services = ["", "roster.v1.GroupService", "roster.v1.MembershipService"];
+const services = ["", "roster.v1.GroupService", "roster.v1.MembershipService", "roster.v1.ChangeService"];
 
 async function startServer(monitor: HealthMonitor): Promise<{ server: grpc.Server; address: string }> {
   const server = new grpc.Server();

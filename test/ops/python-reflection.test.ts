@@ -75,6 +75,7 @@ describeWithTool("Python grpcio reflection client", whyNotRunnable(python, ["-c"
       "grpc.reflection.v1alpha.ServerReflection": "grpc/reflection/v1alpha/reflection.proto",
       "roster.v1.GroupService": "roster/v1/group_service.proto",
       "roster.v1.MembershipService": "roster/v1/membership_service.proto",
+      "roster.v1.ChangeService": "roster/v1/change_service.proto",
     });
     expect(report.v1alphaServices.sort()).toEqual(Object.keys(report.services).sort());
     expect(Object.keys(report.files)).toEqual(

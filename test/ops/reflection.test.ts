@@ -13,17 +13,19 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { access, AccessRuleSchema } from "../../gen/roster/v1/access_pb.ts";
+import { ChangeService } from "../../gen/roster/v1/change_service_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { addReflection } from "../../src/ops/reflection.ts";
 import { openReflection, type ReflectionResponse, type ReflectionSession, type ReflectionVersion } from "../fixtures/reflection-client.ts";
 import { poolProblems } from "../fixtures/strict-descriptor-pool.ts";
 
-const rosterServices: readonly DescService[] = [GroupService, MembershipService];
+const rosterServices: readonly DescService[] = [GroupService, MembershipService, ChangeService];
 const expectedServices = [
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
+  "roster.v1.ChangeService",
   "roster.v1.GroupService",
   "roster.v1.MembershipService",
 ];
@@ -169,6 +171,8 @@ describe.each<ReflectionVersion>(["v1", "v1alpha"])("grpc.reflection.%s", (versi
       "grpc/reflection/v1/reflection.proto",
       "grpc/reflection/v1alpha/reflection.proto",
       "roster/v1/access.proto",
+      "roster/v1/change.proto",
+      "roster/v1/change_service.proto",
       "roster/v1/group.proto",
       "roster/v1/group_service.proto",
       "roster/v1/membership.proto",

@@ -1,15 +1,19 @@
 /**
- * The authorization matrix (README, "Authorization"), through a real gRPC server: every
- * kind of caller × every unary RPC of GroupService and MembershipService,
- * with the exact status code each gets (and, for refusals, the message).
+ * The authorization matrix (README, "Authorization"), through a real server and
+ * both of its doors (gRPC, and Connect on the web door): every kind of caller ×
+ * every unary RPC of GroupService and MembershipService, with the exact status
+ * code each gets (and, for refusals, the message).
  *
  * The target group G is a child of P and PRIVATE with member_visibility
  * MEMBERS; the callers are the profiles of caller-profiles.ts.
  *
- * Mutating calls act on per-caller targets (their own member to remove,
- * their own copy of G to delete) so that cases stay independent.
+ * Mutating calls act on per-door, per-caller targets (their own member to
+ * remove, their own copy of G to delete) so that cases stay independent.
  */
 import type { DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
+import { ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { status as grpcStatus } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
@@ -91,20 +95,30 @@ interface World {
   readonly undeleteTargets: Readonly<Record<string, string>>;
 }
 
+/** The two doors every case runs through. */
+const doors = ["gRPC", "Connect"] as const;
+type Door = (typeof doors)[number];
+
+/** A per-door, per-caller name part for targets only that case touches. */
+function tagOf(door: Door, caller: string): string {
+  return `${door}-${caller}`.replaceAll(" ", "-").toLowerCase();
+}
+
 let mongo: TestMongo;
 let roster: TestRoster;
 let world: World;
 const tokens = new Map<string, string>();
+let connectClients: { groups: Client<typeof GroupService>; memberships: Client<typeof MembershipService> };
 
 /** How each RPC is called by `caller` on the world: the method and its request. */
-function requestFor(rpc: string, caller: string): { method: DescMethodUnary; request: MessageInitShape<DescMethodUnary["input"]>; target: string } {
+function requestFor(rpc: string, caller: string, door: Door): { method: DescMethodUnary; request: MessageInitShape<DescMethodUnary["input"]>; target: string } {
   const g = world.groupId;
   const m = (name: string): DescMethodUnary => {
     const method = [...GroupService.methods, ...MembershipService.methods].find((x) => x.name === name);
     if (method?.methodKind !== "unary") throw new Error(`no unary method ${name}`);
     return method as DescMethodUnary;
   };
-  const tag = caller.replaceAll(" ", "-");
+  const tag = tagOf(door, caller);
   switch (rpc) {
     case "CreateGroup":
       return { method: m(rpc), request: { group: { parentId: g, slug: uniqueSlug("child"), displayName: "Child" } }, target: g };
@@ -117,9 +131,9 @@ function requestFor(rpc: string, caller: string): { method: DescMethodUnary; req
     case "UpdateGroup":
       return { method: m(rpc), request: { group: { id: g, displayName: `G by ${caller}` }, updateMask: { paths: ["display_name"] } }, target: g };
     case "DeleteGroup":
-      return { method: m(rpc), request: { id: world.deleteTargets[caller] ?? "" }, target: world.deleteTargets[caller] ?? "" };
+      return { method: m(rpc), request: { id: world.deleteTargets[tag] ?? "" }, target: world.deleteTargets[tag] ?? "" };
     case "UndeleteGroup":
-      return { method: m(rpc), request: { id: world.undeleteTargets[caller] ?? "" }, target: world.undeleteTargets[caller] ?? "" };
+      return { method: m(rpc), request: { id: world.undeleteTargets[tag] ?? "" }, target: world.undeleteTargets[tag] ?? "" };
     case "GetGroupAcl":
       return { method: m(rpc), request: { groupId: g }, target: g };
     case "SetGroupAcl":
@@ -192,25 +206,26 @@ beforeAll(async () => {
   const groupId = await makeProfileTarget(app, parentId, acl);
   const deleteTargets: Record<string, string> = {};
   const undeleteTargets: Record<string, string> = {};
-  for (const caller of callers) {
-    const tag = caller.replaceAll(" ", "-");
+  for (const tag of doors.flatMap((door) => callers.map((caller) => tagOf(door, caller)))) {
     await app.memberships.add(root, groupId, `user:victim-${tag}`, "MEMBER");
     await app.memberships.add(root, groupId, `user:promote-${tag}`, "MEMBER");
     await app.memberships.add(root, groupId, `user:expiring-${tag}`, "MEMBER");
     await app.memberships.invite(root, { groupId, member: `user:invitee-${tag}`, role: "MEMBER", message: "", expireTime: undefined });
-    deleteTargets[caller] = await makeProfileTarget(app, parentId, acl);
+    deleteTargets[tag] = await makeProfileTarget(app, parentId, acl);
     const undeleteTarget = await makeProfileTarget(app, parentId, acl);
     await app.groups.delete(root, undeleteTarget, "");
-    undeleteTargets[caller] = undeleteTarget;
+    undeleteTargets[tag] = undeleteTarget;
   }
   // Join requests to decide: G accepts them only while they are made.
   await setJoinPolicy(app, groupId, "REQUEST");
-  for (const caller of callers) {
-    const requester = { principal: `user:requester-${caller.replaceAll(" ", "-")}`, isSystemAdmin: false };
+  for (const tag of doors.flatMap((door) => callers.map((caller) => tagOf(door, caller)))) {
+    const requester = { principal: `user:requester-${tag}`, isSystemAdmin: false };
     await app.memberships.requestToJoin(requester, { groupId, message: "", fields: {} });
   }
   await setJoinPolicy(app, groupId, "CLOSED");
   world = { parentId, groupId, acl, deleteTargets, undeleteTargets };
+  const transport = createConnectTransport({ baseUrl: roster.httpUrl, httpVersion: "1.1" });
+  connectClients = { groups: createClient(GroupService, transport), memberships: createClient(MembershipService, transport) };
   for (const caller of callers) tokens.set(caller, await roster.token(principals[caller]));
   tokens.set("expired token", await roster.token("member", { now: new Date(Date.now() - 2 * 3600_000), ttlSeconds: 60 }));
   tokens.set("bad signature", await roster.token("member", { secret: "another-secret-that-is-long-enough-for-hs256" }));
@@ -229,19 +244,46 @@ function optionsFor(caller: string): RpcOptions {
   return { token };
 }
 
-async function run(
+async function run(door: Door, rpc: string, caller: string): Promise<{ code: string; details: string; target: string; response?: unknown }> {
+  const { method, request, target } = requestFor(rpc, caller, door);
+  return door === "gRPC" ? { ...(await runGrpc(roster.client, method, request, caller)), target } : { ...(await runConnect(method, request, caller)), target };
+}
+
+async function runGrpc(
   client: RosterClient,
-  rpc: string,
+  method: DescMethodUnary,
+  request: MessageInitShape<DescMethodUnary["input"]>,
   caller: string,
-): Promise<{ code: string; details: string; target: string; response?: unknown }> {
-  const { method, request, target } = requestFor(rpc, caller);
+): Promise<{ code: string; details: string; response?: unknown }> {
   const call = client.call(method, request, optionsFor(caller));
   try {
     const res = await call;
-    return { code: "OK", details: "", target, response: res.message };
+    return { code: "OK", details: "", response: res.message };
   } catch {
     const failure = await failureOf(call);
-    return { code: failure.code, details: failure.details, target };
+    return { code: failure.code, details: failure.details };
+  }
+}
+
+/** The same call through the web door with the Connect protocol (JSON), its status code named as gRPC names it. */
+async function runConnect(
+  method: DescMethodUnary,
+  request: MessageInitShape<DescMethodUnary["input"]>,
+  caller: string,
+): Promise<{ code: string; details: string; response?: unknown }> {
+  const client = (method.parent.typeName === GroupService.typeName ? connectClients.groups : connectClients.memberships) as unknown as Record<
+    string,
+    (req: unknown, options: { headers: Record<string, string> }) => Promise<unknown>
+  >;
+  const fn = client[method.localName];
+  if (fn === undefined) throw new Error(`no Connect client method ${method.localName}`);
+  const token = optionsFor(caller).token;
+  try {
+    const response = await fn(request, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    return { code: "OK", details: "", response };
+  } catch (error) {
+    const failure = ConnectError.from(error);
+    return { code: grpcStatus[failure.code as number] ?? String(failure.code), details: failure.rawMessage };
   }
 }
 
@@ -252,7 +294,7 @@ async function setJoinPolicy(app: RosterApp, groupId: string, joinPolicy: JoinPo
   await app.groups.update(root, { id: groupId, values: { ...group.group, joinPolicy }, mask: ["policies.join_policy"], etag: "" }, accessRules.UpdateGroup);
 }
 
-describe("authorization matrix over gRPC", () => {
+describe.each(doors)("authorization matrix over %s", (door) => {
   it("covers every unary RPC of both services", () => {
     const unary = [...GroupService.methods, ...MembershipService.methods].filter((m) => m.methodKind === "unary").map((m) => m.name);
     expect(rpcNames.sort()).toEqual(unary.sort());
@@ -263,7 +305,7 @@ describe("authorization matrix over gRPC", () => {
   );
 
   it.each(cases)("$rpc by $caller → $expected", async ({ rpc, caller, expected, needs }) => {
-    const result = await run(roster.client, rpc, caller);
+    const result = await run(door, rpc, caller);
     expect(result.code, result.details).toBe(expected);
     if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
     const refusal = matrix[rpc]?.refusal;
@@ -295,7 +337,7 @@ describe("authorization matrix over gRPC", () => {
   };
 
   it.each(badCases)("$rpc by $caller → UNAUTHENTICATED", async ({ rpc, caller }) => {
-    const result = await run(roster.client, rpc, caller);
+    const result = await run(door, rpc, caller);
     expect(result.code).toBe("UNAUTHENTICATED");
     expect(result.details).toMatch(reasons[caller]);
     const token = tokens.get(caller);

@@ -134,7 +134,10 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
   });
 
   it("names the field of every invalid request", async () => {
-    const g = await makeGroup(roster.server.app, { members: { "user:alice": "ADMIN" } });
+    // OPEN: RequestToJoin by alice passes its access rule and reaches the reason's check.
+    const g = await makeGroup(roster.server.app, { joinPolicy: "OPEN", members: { "user:alice": "ADMIN" } });
+    const longReason = "r".repeat(1025);
+    const reasonTooLong = "reason: must be at most 1024 characters (got 1025)";
     const cases: [string, object, string][] = [
       ["InviteMember", { groupId: g, member: "user:x", message: "m".repeat(4097) }, "message: must be at most 4096 characters (got 4097)"],
       ["InviteMember", { groupId: g, member: "user:x", expireTime: { seconds: 1n, nanos: 0 } }, "expire_time: must be in the future (got 1970-01-01T00:00:01.000Z)"],
@@ -142,14 +145,18 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
       ["UpdateMembership", { groupId: g, member: "user:alice" }, "update_mask: is required (role, expire_time)"],
       ["UpdateMembership", { groupId: g, member: "user:alice", updateMask: { paths: ["message"] } }, 'update_mask: unknown field "message" (allowed: role, expire_time)'],
       ["UpdateMembership", { groupId: g, member: "user:alice", updateMask: { paths: ["role"] } }, "role: is required (MEMBER, MANAGER or ADMIN) when update_mask names it"],
-      ["DecideJoinRequest", { groupId: g, member: "user:x", reason: "r".repeat(4097) }, "reason: must be at most 4096 characters (got 4097)"],
+      ["DecideJoinRequest", { groupId: g, member: "user:x", reason: longReason }, reasonTooLong],
+      ["InviteMember", { groupId: g, member: "user:x", reason: longReason }, reasonTooLong],
+      ["UpdateMembership", { groupId: g, member: "user:alice", updateMask: { paths: ["expire_time"] }, reason: longReason }, reasonTooLong],
+      ["RespondToInvitation", { groupId: g, accept: true, reason: longReason }, reasonTooLong],
+      ["RequestToJoin", { groupId: g, reason: longReason }, reasonTooLong],
       ["ListMemberships", { groupId: g, statuses: [0] }, "statuses[0]: must be ACTIVE, INVITED or REQUESTED (got 0)"],
       ["ListMemberships", { groupId: g, statuses: [2], transitive: true }, "statuses: a transitive listing has ACTIVE members only"],
       ["RespondToInvitation", { groupId: g, member: "nobody" }, 'member: must be "user:<id>", "group:<group id>" or "service:<id>"'],
     ];
     // Binary protobuf carries any seconds; proto JSON cannot even encode a timestamp out of range.
     if (door === "gRPC") {
-      cases.push(["AddMember", { groupId: g, member: "user:x", expireTime: { seconds: 1n << 40n, nanos: 0 } }, "expire_time: is not a valid timestamp (0001-01-01 to 9999-12-31, nanos 0-999999999)"]);
+      cases.push(["AddMember", { groupId: g, member: "user:x", expireTime: { seconds: 1n << 40n, nanos: 0 } }, "expire_time: is not a valid time (years 1-9999)"]);
     }
     for (const [method, request, message] of cases) expect([method, await alice(method, request)]).toEqual([method, { code: INVALID_ARGUMENT, message }]);
     const badFields = await caller(door, "alice")(GroupService, "CreateGroup", {

@@ -19,7 +19,11 @@
  * 4. the net change per member is written with one bulkWrite, and each
  *    group's member_count gets ONE `$inc` with the net delta (member_count
  *    stays equal to the actual members, and concurrent chunks on a group
- *    conflict on that document and are retried by the driver).
+ *    conflict on that document and are retried by the driver);
+ * 5. the record of every change an operation made (its `MembershipChange`,
+ *    with the operation's reason or the stream's) is written with ONE
+ *    insertMany into the history, in the same transaction: no change
+ *    without its record.
  *
  * Checking a new group edge reads the nesting graph in the database, so the
  * writes recorded so far are written (inside the same transaction) first:
@@ -30,6 +34,7 @@
  * ends with them).
  */
 import type { AccessRuleSpec } from "../../domain/access-policy.ts";
+import { membershipChangeDraft, type ChangeDraft, type ChangeOrigin } from "../../domain/change-record.ts";
 import { isRosterError, type ErrorKind, type RosterError } from "../../domain/errors.ts";
 import { ensureKeepsAnAdmin } from "../../domain/membership-rules.ts";
 import {
@@ -118,6 +123,8 @@ export interface ChunkDeps {
   readonly ctx: AppContext;
   readonly caller: Caller;
   readonly authorization: ChunkAuthorization;
+  /** Who makes the chunk's changes and why (the stream's reason; an operation's own wins). */
+  readonly origin: ChangeOrigin;
 }
 
 export interface ChunkOutcome {
@@ -175,7 +182,7 @@ export function applyChunkInTransaction(deps: ChunkDeps, items: readonly Indexed
 function checkItems(items: readonly IndexedItem[], sync: ChunkSync | undefined, callerPrincipal: string): Checked[] {
   return items.map(({ index, item }): Checked => {
     try {
-      return { index, tag: item.tag, operation: checkOperation(item, sync, callerPrincipal) };
+      return { index, tag: item.tag, operation: checkOperation(item, sync, callerPrincipal), reason: item.reason ?? "" };
     } catch (error) {
       if (isRosterError(error)) return { index, tag: item.tag, error };
       throw error;
@@ -205,7 +212,7 @@ async function dryRun(
 }
 
 type Checked =
-  | { readonly index: number; readonly tag: string; readonly operation: MembershipOperation }
+  | { readonly index: number; readonly tag: string; readonly operation: MembershipOperation; readonly reason: string }
   | { readonly index: number; readonly tag: string; readonly error: RosterError };
 
 /** What the chunk read in its transaction, and the ledger its operations are recorded in. */
@@ -220,6 +227,8 @@ interface ChunkState {
   /** How every operation of the chunk is decided (the same for all). */
   readonly context: DecisionContext;
   readonly ledger: MembershipLedger;
+  /** The records of the changes decided so far, written with the chunk's writes. */
+  readonly records: ChangeDraft[];
   /** Whether this transaction holds the nesting lock yet. */
   nestingLocked: boolean;
 }
@@ -235,7 +244,7 @@ async function applyInTransaction(
   const results: BatchResult[] = [];
   const effects: (MembershipEffect | undefined)[] = [];
   for (const entry of checked) {
-    const change = "operation" in entry ? await applyOperation(state, entry.operation) : entry.error;
+    const change = "operation" in entry ? await applyOperation(state, entry.operation, entry.reason) : entry.error;
     results.push({ index: entry.index, tag: entry.tag, outcome: outcomeOf(change) });
     effects.push(isRosterError(change) ? undefined : change.effect);
   }
@@ -277,7 +286,7 @@ async function readChunkState(
   const sent = sync === undefined ? undefined : membersByGroup.get(sync.groupId);
   const read = sync?.dryRun === true && sent !== undefined ? await withSimulatedRoles(stored, sync, [...sent], now, caller, tx) : stored;
   const context: DecisionContext = { addSetsRole: sync !== undefined, now, actor: caller.principal, invitationTtlMs: ctx.invitationTtlMs };
-  return { deps, sync, tx, now, groups, access, context, ledger: createMembershipLedger(read), nestingLocked: false };
+  return { deps, sync, tx, now, groups, access, context, ledger: createMembershipLedger(read), records: [], nestingLocked: false };
 }
 
 /**
@@ -305,10 +314,11 @@ async function withSimulatedRoles(
 /**
  * Decides one operation on the chunk's state, checks the decided change
  * against its whole group (a direct ADMIN stays; a new group edge is
- * allowed), and records it; returns the change, or the RosterError that
- * fails the operation alone.
+ * allowed), and records it in the ledger and, with `reason` (the
+ * operation's, "" for the stream's), in the history to write; returns the
+ * change, or the RosterError that fails the operation alone.
  */
-async function applyOperation(state: ChunkState, operation: MembershipOperation): Promise<MembershipChange | RosterError> {
+async function applyOperation(state: ChunkState, operation: MembershipOperation, reason: string): Promise<MembershipChange | RosterError> {
   let change: MembershipChange;
   try {
     change = decideOperation(
@@ -330,6 +340,9 @@ async function applyOperation(state: ChunkState, operation: MembershipOperation)
     if (takesAnAdmin(change)) await ensureKeepsADirectAdmin(state, change);
     if (edge !== undefined) await ensureEdgeAllowedNow(state, edge);
     state.ledger.record(change);
+    const origin = state.deps.origin;
+    const record = membershipChangeDraft(change, state.groups.get(change.groupId)?.namespace ?? "", reason === "" ? origin : { ...origin, reason }, state.now);
+    if (record !== undefined) state.records.push(record);
     return change;
   } catch (error) {
     if (!isRosterError(error) || !itemErrorKinds.has(error.kind)) throw error;
@@ -406,11 +419,12 @@ async function ensureEdgeAllowedNow(state: ChunkState, edge: { readonly parentId
   await ensureEdgeAllowed(ctx, caller, edge.parentId, edge.childId, state.tx);
 }
 
-/** Writes the net change of every member touched, then each written group's member count. */
+/** Writes the net change of every member touched, then each written group's member count, then the changes' records. */
 async function writeChanges(state: ChunkState): Promise<void> {
   const { ctx } = state.deps;
   await ctx.membershipBulk.applyWrites(state.ledger.drain(), state.tx);
   for (const [groupId, delta] of state.ledger.memberCountDeltas()) await ctx.groups.bumpMembership(groupId, delta, state.tx);
+  await ctx.history.append(state.records, state.tx);
 }
 
 /**

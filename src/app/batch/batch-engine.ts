@@ -24,11 +24,12 @@
  * span, the RPC's when tracing is on; without tracing that is a no-op.
  */
 import { trace } from "@opentelemetry/api";
+import { validateReason } from "../../domain/change-record.ts";
 import { deadlineExceeded, invalidArgument, resourceExhausted } from "../../domain/errors.ts";
 import type { Caller } from "../../domain/model.ts";
 import { createSyncMarkStore } from "../../storage/sync-mark-store.ts";
 import type { AppContext } from "../app-context.ts";
-import { storeCallOf, type CallOptions } from "../call-options.ts";
+import { changeOriginOf, storeCallOf, type ChangeOptions } from "../call-options.ts";
 import { applyChunk, type BatchAccessRules, type BatchResult, type ChunkDeps, type IndexedItem } from "./apply-chunk.ts";
 import type { BatchItem } from "./check-operation.ts";
 import { createChunkReader, waitForClient, type WaitLimits } from "./chunk-reader.ts";
@@ -36,10 +37,16 @@ import { defaultBatchLimits, type BatchLimits } from "./limits.ts";
 import { countEffects, finishSync, startSync, type SyncDeps, type SyncRun, type SyncSummary } from "./sync-run.ts";
 
 /** One message of a batch stream. */
-export type BatchRequest =
+export type BatchRequest = (
   | { readonly kind: "operation"; readonly item: BatchItem }
   /** Only as the first message: the stream is the complete desired member list of `groupId`. */
-  | { readonly kind: "sync"; readonly groupId: string; readonly dryRun: boolean };
+  | { readonly kind: "sync"; readonly groupId: string; readonly dryRun: boolean }
+  /** A message that carries only the stream's reason. */
+  | { readonly kind: "reason_only" }
+) & {
+  /** Only on the first message: the stream's reason, recorded with each change an operation without one makes. */
+  readonly reason?: string;
+};
 
 /** One message of the answer stream. */
 export type BatchResponse =
@@ -69,10 +76,14 @@ export interface BatchApi {
     caller: Caller,
     requests: AsyncIterable<BatchRequest>,
     rules: BatchAccessRules,
-    options?: CallOptions,
+    options?: ChangeOptions,
   ): AsyncGenerator<BatchResponse>;
-  /** The unary form: 1..maxUnaryOperations items (invalid_argument "operations" otherwise), all results. */
-  applyAll(caller: Caller, items: readonly BatchItem[], rules: BatchAccessRules, options?: CallOptions): Promise<BatchResult[]>;
+  /**
+   * The unary form: 1..maxUnaryOperations items (invalid_argument
+   * "operations" otherwise), all results; `options.reason` is the reason of
+   * the operations without one.
+   */
+  applyAll(caller: Caller, items: readonly BatchItem[], rules: BatchAccessRules, options?: ChangeOptions): Promise<BatchResult[]>;
   stats(): BatchStats;
 }
 
@@ -86,8 +97,9 @@ export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBat
     caller: Caller,
     requests: AsyncIterable<BatchRequest>,
     rules: BatchAccessRules,
-    options?: CallOptions,
+    options?: ChangeOptions,
   ): AsyncGenerator<BatchResponse> {
+    let origin = changeOriginOf(caller, options);
     const call = storeCallOf(options);
     const endBy = Date.now() + limits.maxDurationMs;
     const reader = createChunkReader(requests, {
@@ -113,7 +125,6 @@ export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBat
       next.catch(() => undefined);
       return next;
     };
-    const chunkDeps: ChunkDeps = { ctx, caller, authorization: { kind: "per_operation", rules } };
     const syncDeps: SyncDeps = { ctx, caller, rules, marks, pageSize: limits.chunkSize };
     let sync: SyncRun | undefined;
     let first = true;
@@ -126,6 +137,14 @@ export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBat
         const items: IndexedItem[] = [];
         let overLimit = false;
         for (const request of chunk) {
+          if (request.reason !== undefined && request.reason !== "") {
+            if (!first) throw invalidArgument("reason", "is only allowed on the first message of the stream");
+            origin = { ...origin, reason: validateReason(request.reason) };
+          }
+          if (request.kind === "reason_only") {
+            first = false;
+            continue;
+          }
           if (request.kind === "sync") {
             if (!first) throw invalidArgument("sync", "is only allowed as the first message of the stream");
             first = false;
@@ -142,6 +161,7 @@ export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBat
         }
         upcoming = overLimit ? Promise.resolve(undefined) : readAhead();
         if (items.length > 0) {
+          const chunkDeps: ChunkDeps = { ctx, caller, authorization: { kind: "per_operation", rules }, origin };
           const outcome = await applyChunk(
             chunkDeps,
             items,
@@ -166,7 +186,7 @@ export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBat
           );
         }
       }
-      if (sync !== undefined) yield { kind: "summary", summary: await finishSync(syncDeps, sync, call) };
+      if (sync !== undefined) yield { kind: "summary", summary: await finishSync(syncDeps, sync, origin, call) };
     } finally {
       reader.close();
       if (sync !== undefined) {

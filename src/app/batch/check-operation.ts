@@ -4,6 +4,7 @@
  * with exactly the message AddMember, RemoveMember or UpdateMemberRole
  * would give, because those RPCs are parsed here too (as a chunk of one).
  */
+import { validateReason } from "../../domain/change-record.ts";
 import { invalidArgument, isRosterError, type RosterError } from "../../domain/errors.ts";
 import { validateGroupId } from "../../domain/group-validation.ts";
 import { validateMessage } from "../../domain/membership-lifecycle.ts";
@@ -52,7 +53,6 @@ export type BatchOperation =
       readonly member: string;
       readonly approve: boolean;
       readonly role: Role | undefined;
-      readonly reason: string;
     }
   | { readonly kind: "expire"; readonly groupId: string; readonly member: string };
 
@@ -64,6 +64,8 @@ export type BatchOperation =
 export interface BatchItem {
   readonly tag: string;
   readonly operation: BatchOperation | RosterError;
+  /** The operation's own reason (absent or "": the stream's applies). */
+  readonly reason?: string;
 }
 
 /** Longest client tag, in characters (proto comment on MembershipOperation.tag). */
@@ -77,9 +79,10 @@ export interface SyncScope {
 /** The update_mask paths of UpdateMembership. */
 const updatePaths = ["role", "expire_time"] as const;
 
-/** Checks `item` (sent by `callerPrincipal`); throws invalid_argument naming the field. */
+/** Checks `item` (sent by `callerPrincipal`; also its reason); throws invalid_argument naming the field. */
 export function checkOperation(item: BatchItem, sync: SyncScope | undefined, callerPrincipal: string): MembershipOperation {
   if (codePointLength(item.tag) > MAX_TAG_LENGTH) throw invalidArgument("tag", `must be at most ${MAX_TAG_LENGTH} characters`);
+  validateReason(item.reason ?? "");
   const operation = item.operation;
   if (isRosterError(operation)) throw operation;
   if (sync !== undefined && (operation.kind !== "add" || operation.groupId !== sync.groupId)) {
@@ -133,7 +136,6 @@ export function checkOperation(item: BatchItem, sync: SyncScope | undefined, cal
         member,
         approve: operation.approve,
         role: operation.role ?? "MEMBER",
-        reason: validateMessage(operation.reason, "reason"),
       };
     case "expire":
       return { kind: "expire", groupId, member };

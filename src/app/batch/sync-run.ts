@@ -25,6 +25,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { evaluateAccess, groupNotFound, memberSituation, type AccessFacts } from "../../domain/access-policy.ts";
+import { membershipChangeDraft, type ChangeOrigin } from "../../domain/change-record.ts";
 import { ensureGroupActive } from "../../domain/group-lifecycle.ts";
 import { validateGroupId } from "../../domain/group-validation.ts";
 import { adminsToKeep } from "../../domain/membership-rules.ts";
@@ -106,13 +107,16 @@ export function countEffects(run: SyncRun, effects: readonly (MembershipEffect |
   if (run.dryRun) run.adminDelta += adminDelta;
 }
 
-/** Removes (or, in a dry run, counts) the members not sent, and returns the summary. */
-export async function finishSync(deps: SyncDeps, run: SyncRun, call: StoreCall): Promise<SyncSummary> {
+/**
+ * Removes (or, in a dry run, counts) the members not sent, recording each
+ * removal as made by `origin`, and returns the summary.
+ */
+export async function finishSync(deps: SyncDeps, run: SyncRun, origin: ChangeOrigin, call: StoreCall): Promise<SyncSummary> {
   const plan = await planRemovals(deps, run, call);
   let removed = plan.removable - plan.keep.size;
   let kept = plan.keep.size;
   if (!run.dryRun) {
-    const done = await removeUnmarked(deps, run, plan.keep, call);
+    const done = await removeUnmarked(deps, run, plan.keep, origin, call);
     removed = done.removed;
     kept += done.extraKept;
   }
@@ -204,6 +208,7 @@ async function removeUnmarked(
   deps: SyncDeps,
   run: SyncRun,
   keep: ReadonlySet<string>,
+  origin: ChangeOrigin,
   call: StoreCall,
 ): Promise<{ removed: number; extraKept: number }> {
   const { ctx } = deps;
@@ -213,6 +218,7 @@ async function removeUnmarked(
     const page = await runTransaction(ctx.database, call, async (tx) => {
       const group = await ctx.groups.get(run.groupId, tx);
       const facts = await authorizeSync(deps, group, run.groupId, tx);
+      const now = ctx.clock();
       ensureGroupActive({ id: run.groupId, state: facts.state });
       const members = await ctx.memberships.listPage(run.groupId, syncedMembers, after, deps.pageSize, tx);
       const doomed = (await unmarkedOf(deps, run, members, facts, tx)).filter((m) => !keep.has(m.member));
@@ -232,6 +238,16 @@ async function removeUnmarked(
       const writes: MembershipWrite[] = doomed.map((m) => ({ kind: "delete", groupId: m.groupId, member: m.member }));
       await ctx.membershipBulk.applyWrites(writes, tx);
       if (writes.length > 0) await ctx.groups.bumpMembership(run.groupId, -writes.length, tx);
+      const records = doomed.flatMap((m) => {
+        const record = membershipChangeDraft(
+          { effect: "removed", groupId: m.groupId, member: m.member, before: m, after: undefined },
+          group?.namespace ?? "",
+          origin,
+          now,
+        );
+        return record === undefined ? [] : [record];
+      });
+      await ctx.history.append(records, tx);
       return { removed: writes.length, keptHere, last: members.at(-1)?.member, full: members.length === deps.pageSize };
     });
     removed += page.removed;

@@ -107,6 +107,13 @@ export function stringFlag(flags: FlagValues, name: string): string | undefined 
   return typeof value === "string" ? value : undefined;
 }
 
+/** --limit: a whole number, `fallback` when absent; 0 means no limit (Infinity). */
+export function limitFlag(flags: FlagValues, fallback: number): number {
+  const text = stringFlag(flags, "limit") ?? String(fallback);
+  if (!/^\d+$/.test(text)) throw new UsageError(`--limit must be a whole number, got "${text}"`);
+  return Number(text) === 0 ? Infinity : Number(text);
+}
+
 /** `roster <name> --help`. */
 export function renderCommandHelp(spec: CommandSpec): string {
   const lines = [`Usage: roster ${spec.name} ${[...spec.args, "[flags]"].join(" ")}`, "", spec.summary, "", spec.help.trim(), ""];

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import type { SecureClientSessionOptions } from "node:http2";
 import { Code, ConnectError, createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { ChangeService } from "../../../gen/roster/v1/change_service_pb.ts";
 import { GroupService } from "../../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../../gen/roster/v1/membership_service_pb.ts";
 import { statusName } from "../../rpc/status-names.ts";
@@ -36,6 +37,7 @@ export interface ConnectionSettings {
 export interface Connection {
   readonly groups: Client<typeof GroupService>;
   readonly memberships: Client<typeof MembershipService>;
+  readonly changes: Client<typeof ChangeService>;
   /** Options for one call: the token, the deadline, and `signal` to cancel it. */
   callOptions(signal?: AbortSignal): CallOptions;
   /** Closes the HTTP/2 connection (the process can then end on its own). */
@@ -85,6 +87,7 @@ export function openConnection(settings: ConnectionSettings): Connection {
   return {
     groups: createClient(GroupService, transport),
     memberships: createClient(MembershipService, transport),
+    changes: createClient(ChangeService, transport),
     callOptions: (signal) => ({
       headers,
       ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),

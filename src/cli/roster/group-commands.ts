@@ -7,7 +7,7 @@ import { Permission } from "../../../gen/roster/v1/access_pb.ts";
 import { GroupSchema, GroupState, MemberVisibility, Visibility, type Group } from "../../../gen/roster/v1/group_pb.ts";
 import { CreateGroupResponseSchema, GetGroupResponseSchema } from "../../../gen/roster/v1/group_service_pb.ts";
 import type { Command } from "./command.ts";
-import { exitCodes, stringFlag, UsageError } from "./command-line.ts";
+import { exitCodes, limitFlag, stringFlag } from "./command-line.ts";
 import { fetchGroup } from "./group-ref.ts";
 import { formatFields, formatTable, formatTime, jsonLine } from "./output.ts";
 import { roleName } from "./roles.ts";
@@ -51,9 +51,7 @@ export const listCommand: Command = {
   help: "Pages through ListGroups. With --json, one Group per line as proto JSON.",
   examples: ["roster list --namespace acme", "roster list --query plat --limit 0 --json"],
   async run(ctx) {
-    const limitText = stringFlag(ctx.flags, "limit") ?? "100";
-    if (!/^\d+$/.test(limitText)) throw new UsageError(`--limit must be a whole number, got "${limitText}"`);
-    const limit = Number(limitText) === 0 ? Infinity : Number(limitText);
+    const limit = limitFlag(ctx.flags, 100);
     const namespace = stringFlag(ctx.flags, "namespace");
     const parent = stringFlag(ctx.flags, "parent");
     const groups: Group[] = [];

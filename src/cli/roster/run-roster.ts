@@ -13,8 +13,20 @@ import { exportCommand } from "./export-command.ts";
 import { createCommand, getCommand, listCommand } from "./group-commands.ts";
 import { importCommand } from "./import-command.ts";
 import { addCommand, checkCommand, removeCommand } from "./member-commands.ts";
+import { historyCommand, watchCommand } from "./change-commands.ts";
 
-export const commands: readonly Command[] = [getCommand, listCommand, createCommand, addCommand, removeCommand, checkCommand, importCommand, exportCommand];
+export const commands: readonly Command[] = [
+  getCommand,
+  listCommand,
+  createCommand,
+  addCommand,
+  removeCommand,
+  checkCommand,
+  importCommand,
+  exportCommand,
+  historyCommand,
+  watchCommand,
+];
 
 export async function runRoster(argv: readonly string[], env: NodeJS.ProcessEnv, streams: CommandStreams): Promise<number> {
   const [name, ...rest] = argv;

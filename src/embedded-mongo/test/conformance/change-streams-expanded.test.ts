@@ -195,7 +195,9 @@ describe("streams over several collections", () => {
   it("client.watch() follows every database", async () => {
     const otherDb = ctx().client.db(uniqueDbName("csexp_other"));
     try {
-      const stream = await open(ctx().client.watch<Document, Document>([], { maxAwaitTimeMS: 200 }));
+      // The store is shared with other suites writing meanwhile: follow every database, but keep only these two's events.
+      const ours = { $match: { "ns.db": { $in: [ctx().db.databaseName, otherDb.databaseName] } } };
+      const stream = await open(ctx().client.watch<Document, Document>([ours], { maxAwaitTimeMS: 200 }));
       await ctx().db.collection<TestDoc>(freshName()).insertOne({ _id: 1 });
       await otherDb.collection<TestDoc>("elsewhere").insertOne({ _id: 2 });
       const events = (await nextEvents(stream, 2)).filter((e) => e["operationType"] === "insert");

@@ -262,4 +262,29 @@ describe("transactions", () => {
     await coll.insertOne({ _id: "after" });
     expect((await nextChange(stream))["documentKey"]).toEqual({ _id: "after" });
   });
+
+  it("transactions that commit in the other order than they started are reported in commit order; resuming after the first gives the other once", async () => {
+    const coll = await freshCollection();
+    const stream = await watch(coll);
+    const first = ctx().client.startSession();
+    const second = ctx().client.startSession();
+    try {
+      first.startTransaction();
+      await coll.insertOne({ _id: "started-first" }, { session: first });
+      second.startTransaction();
+      await coll.insertOne({ _id: "started-second" }, { session: second });
+      await second.commitTransaction();
+      await first.commitTransaction();
+    } finally {
+      await first.endSession();
+      await second.endSession();
+    }
+    const delivered = await nextChange(stream);
+    expect(delivered["documentKey"]).toEqual({ _id: "started-second" });
+    expect((await nextChange(stream))["documentKey"]).toEqual({ _id: "started-first" });
+    const resumed = coll.watch<Document, Document>([], { maxAwaitTimeMS: 200, resumeAfter: delivered["_id"] as Document });
+    openStreams.push(resumed);
+    expect((await nextChange(resumed))["documentKey"]).toEqual({ _id: "started-first" });
+    expect(await resumed.tryNext()).toBeNull();
+  });
 });
