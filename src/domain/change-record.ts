@@ -9,7 +9,7 @@
  */
 import { invalidArgument } from "./errors.ts";
 import type { MembershipChange } from "./membership-operation.ts";
-import type { AclEntry, GroupRecord, GroupState, GroupValues, MemberVisibility, Role, Visibility } from "./model.ts";
+import type { AclEntry, GroupRecord, GroupState, GroupValues, JoinPolicy, MemberVisibility, Role, Visibility } from "./model.ts";
 import { codePointLength } from "./text-length.ts";
 
 /** What a change did (proto ChangeKind). */
@@ -37,6 +37,9 @@ export type RecordedGroupField =
   | "labels"
   | "policies.visibility"
   | "policies.member_visibility"
+  | "policies.join_policy"
+  | "policies.signup_fields"
+  | "policies.authentication_assurance_timeout"
   | "state"
   | "acl"
   | "expire_time";
@@ -51,6 +54,9 @@ export interface GroupFieldValues {
   readonly labels?: Readonly<Record<string, string>>;
   readonly visibility?: Visibility;
   readonly memberVisibility?: MemberVisibility;
+  readonly joinPolicy?: JoinPolicy;
+  readonly signupFields?: readonly string[];
+  readonly authenticationAssuranceTimeout?: number;
   readonly state?: GroupState;
   readonly acl?: readonly AclEntry[];
 }
@@ -186,6 +192,9 @@ export function groupCreatedDraft(group: GroupRecord, origin: ChangeOrigin): Cha
       "labels",
       "policies.visibility",
       "policies.member_visibility",
+      "policies.join_policy",
+      "policies.signup_fields",
+      "policies.authentication_assurance_timeout",
     ],
     after: {
       namespace: group.namespace,
@@ -196,6 +205,9 @@ export function groupCreatedDraft(group: GroupRecord, origin: ChangeOrigin): Cha
       labels: group.labels,
       visibility: group.visibility,
       memberVisibility: group.memberVisibility,
+      joinPolicy: group.joinPolicy,
+      signupFields: group.signupFields,
+      authenticationAssuranceTimeout: group.authenticationAssuranceTimeout,
     },
   });
 }
@@ -208,6 +220,9 @@ const valueFields: readonly (readonly [keyof GroupValues, RecordedGroupField])[]
   ["labels", "labels"],
   ["visibility", "policies.visibility"],
   ["memberVisibility", "policies.member_visibility"],
+  ["joinPolicy", "policies.join_policy"],
+  ["signupFields", "policies.signup_fields"],
+  ["authenticationAssuranceTimeout", "policies.authentication_assurance_timeout"],
 ];
 
 /** The record of an update at `time` that changed `changes` of `current` (as stored before it); undefined when nothing changed. */

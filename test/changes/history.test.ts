@@ -125,13 +125,25 @@ describe.each(doors)("history over %s", (door) => {
       {
         ...common,
         kind: "CHANGE_KIND_GROUP_CREATED",
-        changedFields: ["namespace", "slug", "display_name", "description", "parent_id", "labels", "policies.visibility", "policies.member_visibility"],
+        changedFields: [
+          "namespace",
+          "slug",
+          "display_name",
+          "description",
+          "parent_id",
+          "labels",
+          "policies.visibility",
+          "policies.member_visibility",
+          "policies.join_policy",
+          "policies.signup_fields",
+          "policies.authentication_assurance_timeout",
+        ],
         after: {
           namespace: "acme",
           slug,
           displayName: "Payroll",
           labels: { cost: "7" },
-          policies: { visibility: "VISIBILITY_PRIVATE", memberVisibility: "MEMBER_VISIBILITY_MEMBERS" },
+          policies: { visibility: "VISIBILITY_PRIVATE", memberVisibility: "MEMBER_VISIBILITY_MEMBERS", joinPolicy: "JOIN_POLICY_CLOSED" },
         },
         reason: "new team",
         requestId: `create-${door}`,
@@ -230,7 +242,19 @@ describe.each(doors)("history over %s", (door) => {
       operations: [{ operation: { case: "invite", value: { groupId: g, member: "user:erin" } }, reason: "batch invite" }],
     });
     expect(results[0]?.status?.code ?? 0).toBe(0);
-    const rows = (await history(g)).slice(0, 8).map((c) => [c["kind"], c["actor"], c["member"], c["roleBefore"], c["roleAfter"], c["changedFields"], c["reason"]]);
+    await alice.groups.updateGroup({
+      group: { id: g, policies: { joinPolicy: JoinPolicy.OPEN, signupFields: ["team"] } },
+      updateMask: { paths: ["policies.join_policy", "policies.signup_fields"] },
+      reason: "open it",
+    });
+    expect((await history(g))[0]).toMatchObject({
+      kind: "CHANGE_KIND_GROUP_UPDATED",
+      changedFields: ["policies.join_policy", "policies.signup_fields"],
+      before: { policies: { joinPolicy: "JOIN_POLICY_REQUEST" } },
+      after: { policies: { joinPolicy: "JOIN_POLICY_OPEN", signupFields: ["team"] } },
+      reason: "open it",
+    });
+    const rows = (await history(g)).slice(1, 9).map((c) => [c["kind"], c["actor"], c["member"], c["roleBefore"], c["roleAfter"], c["changedFields"], c["reason"]]);
     expect(rows).toEqual([
       ["CHANGE_KIND_MEMBER_INVITED", "user:alice", "user:erin", undefined, "ROLE_MEMBER", undefined, "batch invite"],
       ["CHANGE_KIND_MEMBER_EXPIRE_TIME_CHANGED", "user:alice", "user:bob", "ROLE_MANAGER", "ROLE_MANAGER", ["expire_time"], "contract ends"],
