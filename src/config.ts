@@ -13,6 +13,8 @@ import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
 import { defaultBatchLimits, type BatchLimits } from "./app/batch/limits.ts";
+import type { ExpirySweepSettings } from "./app/expiry-sweeper.ts";
+import { DEFAULT_INVITATION_TTL_DAYS } from "./domain/membership-lifecycle.ts";
 import { defaultChangeSettings, type ChangeSettings } from "./app/changes/change-settings.ts";
 import { defaultReadModelSettings, type ReadModelSettings } from "./app/read-model/settings.ts";
 import { hs256SecretProblem } from "./auth/dev-key.ts";
@@ -81,6 +83,10 @@ export interface RosterConfig {
   readonly benchNoop: boolean;
   /** Limits of BatchMemberships / BatchUpdateMemberships (ROSTER_BATCH_*). */
   readonly batchLimits: BatchLimits;
+  /** The expiry sweeper (ROSTER_EXPIRY_SWEEP_*). */
+  readonly expirySweep: ExpirySweepSettings;
+  /** Lifetime of an invitation sent without an expire_time, in days (ROSTER_INVITATION_TTL_DAYS). */
+  readonly invitationTtlDays: number;
   /** The history and the change feed (ROSTER_HISTORY_RETENTION_DAYS, ROSTER_CHANGE_*). */
   readonly changeSettings: ChangeSettings;
   /** OpenTelemetry tracing (OTEL_*); undefined: off, no span is made. */
@@ -223,6 +229,9 @@ export const settings: readonly SettingInfo[] = [
     "How long a BatchMemberships stream may go without a client message before it ends with DEADLINE_EXCEEDED.",
   ),
   row("ROSTER_BATCH_CHUNK_SIZE", String(defaultBatchLimits.chunkSize), "Batch operations applied per transaction (1-5000)."),
+  row("ROSTER_EXPIRY_SWEEP_INTERVAL_MS", "60000", "How often the expiry sweeper removes memberships and invitations past their expire_time (0 turns it off; expired ones confer nothing either way)."),
+  row("ROSTER_EXPIRY_SWEEP_BATCH", "500", "Expired memberships one sweep removes in one transaction at most (1-5000); a full sweep is followed at once by the next."),
+  row("ROSTER_INVITATION_TTL_DAYS", String(DEFAULT_INVITATION_TTL_DAYS), "Lifetime of an invitation sent without an expire_time, in days (1-365)."),
   row("ROSTER_HISTORY_RETENTION_DAYS", String(defaultChangeSettings.historyRetentionDays), "Days each change record is kept in the history; older ones are deleted by a sweeper every hour (0: kept forever)."),
   row("ROSTER_CHANGE_READERS", "", "Group id (or `group:<id>`) whose members, also transitively, receive every change from WatchChanges and ListChanges (sync pipelines); unset: only system administrators do."),
   row("ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS", String(defaultChangeSettings.checkpointIntervalMs), "Longest a WatchChanges stream goes without a message: a checkpoint with a newer token is sent when no change reaches the caller (100-60000)."),
@@ -429,6 +438,11 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
   const httpCert = read<string | undefined>("ROSTER_HTTP_TLS_CERT", undefined, parseReadableFile);
   const httpKey = read<string | undefined>("ROSTER_HTTP_TLS_KEY", undefined, parseReadableFile);
   const benchNoop = read("ROSTER_BENCH_NOOP", false, parseBoolean);
+  const expirySweep: ExpirySweepSettings = {
+    intervalMs: read("ROSTER_EXPIRY_SWEEP_INTERVAL_MS", 60_000, (v) => parseInteger(v, 0, 86_400_000)),
+    batchSize: read("ROSTER_EXPIRY_SWEEP_BATCH", 500, (v) => parseInteger(v, 1, 5_000)),
+  };
+  const invitationTtlDays = read("ROSTER_INVITATION_TTL_DAYS", DEFAULT_INVITATION_TTL_DAYS, (v) => parseInteger(v, 1, 365));
   const batchLimits: BatchLimits = {
     ...defaultBatchLimits,
     maxOperations: read("ROSTER_BATCH_MAX_OPERATIONS", defaultBatchLimits.maxOperations, (v) => parseInteger(v, 1, 1_000_000_000)),
@@ -511,6 +525,8 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     grpcClientCertIdentity,
     benchNoop,
     batchLimits,
+    expirySweep,
+    invitationTtlDays,
     changeSettings,
     tracing,
     readModel: readModelOn ? readModelSettings : false,

@@ -14,6 +14,7 @@ import type { DestinationStream, Logger } from "pino";
 import { createCertificateCaller } from "./auth/certificate-caller.ts";
 import { createJwtVerifier, type JwtVerifierOptions } from "./auth/jwt-verifier.ts";
 import { loadOrCreateDevSecret } from "./auth/dev-key.ts";
+import { startExpirySweeper } from "./app/index.ts";
 import { createGroupTokenSigner, generateSigningKey, jwksOf, signingKeyFromPem, type SigningKey } from "./auth/signing-key.ts";
 import { createRosterApp } from "./app/roster-app.ts";
 import type { ReadModelStatus, RosterApp } from "./app/index.ts";
@@ -102,6 +103,7 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
       database,
       logger: logger.child({ component: "app" }),
       batchLimits: config.batchLimits,
+      invitationTtlDays: config.invitationTtlDays,
       changeSettings: config.changeSettings,
       readModel: config.readModel,
       ...(config.creatorGroupId === undefined ? {} : { creatorGroupId: config.creatorGroupId }),
@@ -109,6 +111,8 @@ export async function startRoster(config: RosterConfig, options: StartRosterOpti
         ? {}
         : { groupTokenSigner: createGroupTokenSigner(signingKey, config.groupTokenIssuer, config.groupTokenLimits) }),
     });
+    const sweeper = startExpirySweeper(app.expiry, config.expirySweep, logger.child({ component: "expiry" }));
+    cleanups.push(() => sweeper.stop());
     const stopRetention = app.changes.retention.start(historySweepIntervalMs);
     cleanups.push(stopRetention);
     // Runs before the database closes (cleanups run in reverse).

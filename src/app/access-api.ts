@@ -19,6 +19,7 @@ import {
   type AccessSituation,
 } from "../domain/access-policy.ts";
 import { invalidArgument } from "../domain/errors.ts";
+import { statusOf, unexpired } from "../domain/membership-status.ts";
 import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
 import { validateGroupId, validateNamespace, validateSlug } from "../domain/group-validation.ts";
 import type { Caller, Role } from "../domain/model.ts";
@@ -105,6 +106,8 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       case "LIST_MEMBERS":
       case "WRITE":
       case "MANAGE":
+      case "INVITEE":
+      case "JOIN":
         return resolveGroupRule(caller, rule, target, call, memo);
     }
   }
@@ -118,17 +121,17 @@ export function createAccessApi(ctx: AppContext): AccessApi {
   ): Promise<ResolvedAccess> {
     const { group, groupRef } = await findTargetGroup(rule, target, call, memo);
     const facts = await loadAccessFacts(ctx, caller, group, call, memo);
-    const named = rule.memberField !== "" && target.member !== undefined && !(rule.memberOptional && target.member === "");
-    const member = named ? parsePrincipal(target.member ?? "", rule.memberField) : undefined;
-    const membership =
-      member !== undefined && readsMemberRole(rule)
-        ? await readsOf(ctx, call).memberships.get(group.id, member.principal, call)
-        : undefined;
+    const memberValue = target.member === "" && rule.memberDefaultsToCaller ? caller.principal : target.member;
+    const named = rule.memberField !== "" && memberValue !== undefined && !(rule.memberOptional && memberValue === "");
+    const member = named ? parsePrincipal(memberValue, rule.memberField) : undefined;
+    const stored = member !== undefined && readsMemberRole(rule) ? await readsOf(ctx, call).memberships.get(group.id, member.principal, call) : undefined;
+    const membership = unexpired(stored, ctx.clock());
     const memberGroup = member !== undefined && readsMemberGroup(rule, member) ? await loadGroup(ctx, member.id, call, memo) : undefined;
     const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = memberSituation(rule, caller.principal, {
       member,
       role: target.role,
       currentRole: membership?.role,
+      currentStatus: membership === undefined ? undefined : statusOf(membership),
       memberGroupFacts: memberGroup === undefined ? undefined : await loadAccessFacts(ctx, caller, memberGroup, call, memo),
     });
     if (groupRef !== undefined) situation.groupRef = groupRef;

@@ -48,6 +48,12 @@ export function accessFactsOf(
     ancestorManage,
     visibility: group.visibility,
     memberVisibility: group.memberVisibility,
+    joinPolicy: group.joinPolicy,
+    invited: group.state === "ACTIVE" && closure.pending.get(group.id)?.status === "INVITED",
+    assurance:
+      group.authenticationAssuranceTimeout > 0
+        ? { timeoutSeconds: group.authenticationAssuranceTimeout, authTime: caller.authTime, now: closure.readAt }
+        : undefined,
   };
 }
 

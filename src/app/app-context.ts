@@ -41,4 +41,6 @@ export interface AppContext {
   readonly databaseReads: ReadSource;
   /** This process's read model (read-model/); undefined when ROSTER_READ_MODEL is off. */
   readonly readModel: ReadModel | undefined;
+  /** How long an invitation without an expire_time lasts (ROSTER_INVITATION_TTL_DAYS), in milliseconds. */
+  readonly invitationTtlMs: number;
 }

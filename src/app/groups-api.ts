@@ -49,7 +49,7 @@ import {
   loadVisibleGroupIds,
 } from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
-import { applyChunkInTransaction } from "./batch/apply-chunk.ts";
+import { applyChunkInTransaction, type BatchAccessRules } from "./batch/apply-chunk.ts";
 import { defaultBatchLimits, type BatchLimits } from "./batch/limits.ts";
 
 export type { CallerAccess } from "./access-facts.ts";
@@ -79,6 +79,9 @@ export type GroupUpdatePath =
   | "policies"
   | "policies.visibility"
   | "policies.member_visibility"
+  | "policies.join_policy"
+  | "policies.signup_fields"
+  | "policies.authentication_assurance_timeout"
   | "parent_id";
 
 /**
@@ -255,7 +258,16 @@ async function addInitialMembers(
 ): Promise<void> {
   if (members.length === 0) return;
   if (addMemberRule === undefined) throw new Error("CreateGroup with members needs AddMember's access rule");
-  const rules = { add: addMemberRule, remove: addMemberRule, changeRole: addMemberRule };
+  // Only `add` operations are applied here: every kind is decided by AddMember's rule.
+  const rules: BatchAccessRules = {
+    add: addMemberRule,
+    remove: addMemberRule,
+    changeRole: addMemberRule,
+    update: addMemberRule,
+    invite: addMemberRule,
+    respond: addMemberRule,
+    decide: addMemberRule,
+  };
   const items = members.map(({ member, role }, index) => ({
     index,
     item: { tag: "", operation: { kind: "add" as const, groupId, member: member.principal, role } },
@@ -327,6 +339,9 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
             labels: draft.labels,
             visibility: draft.visibility,
             memberVisibility: draft.memberVisibility,
+            joinPolicy: draft.joinPolicy,
+            signupFields: draft.signupFields,
+            authenticationAssuranceTimeout: draft.authenticationAssuranceTimeout,
             state: "ACTIVE",
             memberCount: 1,
             acl: [],

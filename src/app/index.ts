@@ -40,9 +40,13 @@ export type {
   AddMemberResult,
   CheckMembershipQuery,
   CheckMembershipResult,
+  Invitation,
+  JoinDecision,
+  JoinRequest,
   CheckMembershipsQuery,
   CheckMembershipsResult,
   ListMembershipsQuery,
+  MembershipUpdate,
   ListPrincipalGroupsQuery,
   MembershipPage,
   MembershipsApi,
@@ -53,6 +57,7 @@ export type { BatchAccessRules, BatchOutcome, BatchResult } from "./batch/apply-
 export type { BatchApi, BatchRequest, BatchResponse, BatchStats } from "./batch/batch-engine.ts";
 export type { BatchItem, BatchOperation } from "./batch/check-operation.ts";
 export type { BatchLimits } from "./batch/limits.ts";
+export { EXPIRY_ACTOR, startExpirySweeper, type ExpiryApi, type ExpirySweeper, type ExpirySweepSettings } from "./expiry-sweeper.ts";
 export type { SyncSummary } from "./batch/sync-run.ts";
 export type { ChangesApi } from "./changes/changes-api.ts";
 export type { ChangePage, ChangeQuery, FeedMessage, ListChangesQuery } from "./changes/change-feed.ts";

@@ -35,6 +35,7 @@
  * that existed throughout is repeated or skipped. A group renamed between
  * pages moves in a display_name ordering, as it would in any keyset scheme.
  */
+import { confers } from "../domain/membership-status.ts";
 import { canCheckMembership } from "../domain/access-policy.ts";
 import { invalidArgument } from "../domain/errors.ts";
 import { normalizePageSize, parseOrderBy, validateNamespace, validateParentId, validateQuery } from "../domain/group-validation.ts";
@@ -153,6 +154,8 @@ async function groupsWithMembers(
   const facts = new Map(groups.map((group) => [group.id, accessFactsOf(caller, group, closure, ancestors)]));
   const ids = new Set<string>();
   for (const edge of edges) {
+    // A direct member: an ACTIVE membership that has not expired (pending ones make nobody a member).
+    if (!confers(edge, closure.readAt)) continue;
     const groupFacts = facts.get(edge.groupId);
     if (groupFacts !== undefined && canCheckMembership(groupFacts, edge.member === caller.principal)) ids.add(edge.groupId);
   }

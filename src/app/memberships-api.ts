@@ -1,17 +1,25 @@
 /**
  * MembershipService use cases. Access was decided before these run (see
  * index.ts), except ListPrincipalGroups, which filters with the domain's
- * `canListMembers`. AddMember, RemoveMember and UpdateMemberRole are applied
- * by the batch engine as a chunk of one (batch/apply-chunk.ts), so they and
- * every batch operation share one decision (the domain's
- * `decideOperation`): idempotent add, not_found for non-members, the last
- * direct ADMIN stays, nesting without cycles or excessive depth, and an
- * exact member_count (changed in the same transaction as the membership).
+ * `canListMembers`. Every change (AddMember, RemoveMember,
+ * UpdateMemberRole, UpdateMembership, InviteMember, RespondToInvitation,
+ * RequestToJoin, DecideJoinRequest) is applied by the batch engine as a
+ * chunk of one (batch/apply-chunk.ts), so they and every batch operation
+ * share one decision (the domain's `decideOperation`): idempotent add,
+ * not_found for non-members, the last never-expiring direct ADMIN stays,
+ * nesting without cycles or excessive depth, and an exact member_count
+ * (changed in the same transaction as the membership).
+ *
+ * Reads compare with the current time: a membership past its expire_time
+ * is absent for GetMembership, ListMemberships and CheckMembership, swept
+ * or not (membership-status.ts).
  */
 import { canCheckMembership, canListMembers, groupNotFound } from "../domain/access-policy.ts";
+import { invalidArgument } from "../domain/errors.ts";
 import { normalizePageSize, validateBatchGetIds, validateGroupId } from "../domain/group-validation.ts";
 import { notAMember, type MembershipEffect } from "../domain/membership-operation.ts";
-import type { Caller, GroupRecord, MembershipRecord, Role } from "../domain/model.ts";
+import { statusOf, unexpired } from "../domain/membership-status.ts";
+import type { Caller, GroupRecord, MembershipRecord, MembershipStatus, Role } from "../domain/model.ts";
 import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/page-token.ts";
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
@@ -20,9 +28,10 @@ import { accessFactsOf, loadAncestors, loadGroup, loadVisibleGroupIds } from "./
 import type { AppContext } from "./app-context.ts";
 import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
+import type { MemberFilter } from "../storage/membership-store.ts";
 import { changeOriginOf, storeCallOf, type CallOptions, type ChangeOptions } from "./call-options.ts";
 import { readCallOf, readsOf } from "./read-source.ts";
-import { loadPrincipalClosure, membershipIn, type MembershipAnswer } from "./principal-closure.ts";
+import { loadPrincipalClosure, membershipIn, type MembershipAnswer, type PrincipalClosure } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
 
 export interface AddMemberResult {
@@ -35,6 +44,8 @@ export interface ListMembershipsQuery {
   readonly groupId: string;
   /** undefined = any role. */
   readonly role: Role | undefined;
+  /** Empty or absent = ACTIVE only. */
+  readonly statuses?: readonly MembershipStatus[];
   readonly transitive: boolean;
   readonly pageSize: number;
   readonly pageToken: string;
@@ -50,6 +61,8 @@ export interface MembershipPage {
 export interface ListPrincipalGroupsQuery {
   /** "" = the caller. */
   readonly principal: string;
+  /** Empty or absent = ACTIVE only; INVITED and REQUESTED add the principal's pending direct memberships. */
+  readonly statuses?: readonly MembershipStatus[];
   readonly transitive: boolean;
   readonly pageSize: number;
   readonly pageToken: string;
@@ -57,9 +70,13 @@ export interface ListPrincipalGroupsQuery {
 
 export interface PrincipalGroupEntry {
   readonly group: GroupRecord;
-  /** Highest role, direct or through nested groups. */
+  /** Highest role, direct or through nested groups (a pending one: the role it asks for). */
   readonly role: Role;
   readonly direct: boolean;
+  /** ACTIVE, or the status of the principal's pending direct membership. */
+  readonly status: MembershipStatus;
+  /** The direct membership's expire_time, when it has one. */
+  readonly expireTime: Date | undefined;
 }
 
 export interface PrincipalGroupPage {
@@ -91,9 +108,50 @@ export interface CheckMembershipsResult {
   readonly missingIds: readonly string[];
 }
 
+/** UpdateMembership's request: `mask` names what changes ("role", "expire_time"). */
+export interface MembershipUpdate {
+  readonly groupId: string;
+  readonly member: string;
+  readonly role: Role | undefined;
+  readonly expireTime: Date | undefined;
+  readonly mask: readonly string[];
+}
+
+export interface Invitation {
+  readonly groupId: string;
+  readonly member: string;
+  readonly role: Role | undefined;
+  readonly message: string;
+  /** undefined: ROSTER_INVITATION_TTL_DAYS from now. */
+  readonly expireTime: Date | undefined;
+}
+
+export interface JoinRequest {
+  readonly groupId: string;
+  readonly message: string;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export interface JoinDecision {
+  readonly groupId: string;
+  readonly member: string;
+  readonly approve: boolean;
+  readonly role: Role | undefined;
+}
+
 export interface MembershipsApi {
   /** Idempotent; `group:<id>` members are checked for cycles and depth. */
-  add(caller: Caller, groupId: string, member: string, role: Role, options?: ChangeOptions): Promise<AddMemberResult>;
+  add(caller: Caller, groupId: string, member: string, role: Role, options?: ChangeOptions, expireTime?: Date): Promise<AddMemberResult>;
+  /** Changes role and/or expire_time as `update.mask` says. */
+  update(caller: Caller, update: MembershipUpdate, options?: ChangeOptions): Promise<MembershipRecord>;
+  /** An INVITED membership; already_exists when the principal has one. */
+  invite(caller: Caller, invitation: Invitation, options?: ChangeOptions): Promise<MembershipRecord>;
+  /** Accepts (ACTIVE) or declines (removed) `member`'s invitation ("" = the caller). */
+  respond(caller: Caller, groupId: string, member: string, accept: boolean, options?: ChangeOptions): Promise<MembershipRecord>;
+  /** The caller asks to join: REQUESTED, or ACTIVE at once in an OPEN group. */
+  requestToJoin(caller: Caller, request: JoinRequest, options?: ChangeOptions): Promise<MembershipRecord>;
+  /** Approves (ACTIVE) or rejects (removed) a pending join request. */
+  decideJoinRequest(caller: Caller, decision: JoinDecision, options?: ChangeOptions): Promise<MembershipRecord>;
   /** not_found for a non-member; never removes the last direct ADMIN. Returns the removed membership. */
   remove(caller: Caller, groupId: string, member: string, options?: ChangeOptions): Promise<MembershipRecord>;
   /** `role` undefined → invalid_argument("role", ...); never demotes the last direct ADMIN. */
@@ -120,6 +178,17 @@ interface AppliedOperation {
 
 function isString(value: unknown): value is string {
   return typeof value === "string";
+}
+
+/** The entry of group `id` (in the closure's groups, or among its pending memberships) for ListPrincipalGroups. */
+function principalGroupEntry(group: GroupRecord, closure: PrincipalClosure, id: string): PrincipalGroupEntry {
+  const role = closure.roles.get(id);
+  if (role !== undefined) {
+    return { group, role, direct: closure.direct.has(id), status: "ACTIVE", expireTime: closure.directExpireTimes.get(id) };
+  }
+  const pending = closure.pending.get(id);
+  if (pending === undefined) throw new Error(`group ${id} is neither in the closure nor pending`);
+  return { group, role: pending.role, direct: true, status: statusOf(pending), expireTime: pending.expireTime };
 }
 
 export function createMembershipsApi(ctx: AppContext): MembershipsApi {
@@ -157,9 +226,29 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
   }
 
   return {
-    async add(caller, groupId, member, role, options) {
-      const { membership, effect } = await applyAuthorized(caller, { kind: "add", groupId, member, role }, options);
+    async add(caller, groupId, member, role, options, expireTime) {
+      const { membership, effect } = await applyAuthorized(caller, { kind: "add", groupId, member, role, expireTime }, options);
       return { membership, created: effect === "added" };
+    },
+
+    async update(caller, update, options) {
+      return (await applyAuthorized(caller, { kind: "update", ...update }, options)).membership;
+    },
+
+    async invite(caller, invitation, options) {
+      return (await applyAuthorized(caller, { kind: "invite", ...invitation }, options)).membership;
+    },
+
+    async respond(caller, groupId, member, accept, options) {
+      return (await applyAuthorized(caller, { kind: "respond", groupId, member, accept }, options)).membership;
+    },
+
+    async requestToJoin(caller, request, options) {
+      return (await applyAuthorized(caller, { kind: "request", ...request }, options)).membership;
+    },
+
+    async decideJoinRequest(caller, decision, options) {
+      return (await applyAuthorized(caller, { kind: "decide", ...decision }, options)).membership;
     },
 
     async remove(caller, groupId, member, options) {
@@ -174,7 +263,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       validateGroupId(groupId, "group_id");
       const principal = parsePrincipal(member, "member").principal;
       const call = await readCallOf(ctx, options);
-      const membership = await readsOf(ctx, call).memberships.get(groupId, principal, call);
+      const membership = unexpired(await readsOf(ctx, call).memberships.get(groupId, principal, call), ctx.clock());
       if (membership === undefined) throw notAMember(groupId, principal);
       return membership;
     },
@@ -182,11 +271,18 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     async list(caller, query, options) {
       validateGroupId(query.groupId, "group_id");
       const pageSize = normalizePageSize(query.pageSize);
+      const asked = query.statuses ?? [];
+      const statuses: readonly MembershipStatus[] = asked.length === 0 ? ["ACTIVE"] : [...new Set(asked)].sort();
+      if (query.transitive && statuses.some((status) => status !== "ACTIVE")) {
+        throw invalidArgument("statuses", "a transitive listing has ACTIVE members only");
+      }
       const fingerprint = requestFingerprint({
         caller: caller.principal,
         groupId: query.groupId,
         role: query.role,
         transitive: query.transitive,
+        // Only a non-default filter changes the fingerprint (tokens issued before statuses existed stay valid).
+        ...(asked.length === 0 ? {} : { statuses: statuses.join(",") }),
       });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
       const call = await readCallOf(ctx, options);
@@ -198,12 +294,12 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
         const nextPageToken = page.more && last !== undefined ? encodePageToken(last.member, fingerprint) : "";
         return { memberships: page.memberships, nextPageToken, totalSize: page.totalSize };
       }
+      const filter: MemberFilter = { role: query.role, statuses, unexpiredAt: ctx.clock() };
+      const activeOnly = statuses.length === 1 && statuses[0] === "ACTIVE";
       const [rows, totalSize] = await Promise.all([
-        readsOf(ctx, call).memberships.listPage(query.groupId, query.role, after, pageSize + 1, call),
+        readsOf(ctx, call).memberships.listPage(query.groupId, filter, after, pageSize + 1, call),
         // member_count is kept exact with every membership change: counting would read the whole group.
-        query.role === undefined
-          ? Promise.resolve(group.memberCount)
-          : readsOf(ctx, call).memberships.countMembers(query.groupId, query.role, call),
+        query.role === undefined && activeOnly ? Promise.resolve(group.memberCount) : readsOf(ctx, call).memberships.countMembers(query.groupId, filter, call),
       ]);
       const page = rows.slice(0, pageSize);
       const last = page.at(-1);
@@ -214,13 +310,21 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     async listPrincipalGroups(caller, query, options) {
       const principal = query.principal === "" ? caller.principal : parsePrincipal(query.principal, "principal").principal;
       const pageSize = normalizePageSize(query.pageSize);
-      const fingerprint = requestFingerprint({ caller: caller.principal, principal, transitive: query.transitive });
+      const asked = query.statuses ?? [];
+      const statuses = new Set<MembershipStatus>(asked.length === 0 ? ["ACTIVE"] : asked);
+      const fingerprint = requestFingerprint({
+        caller: caller.principal,
+        principal,
+        transitive: query.transitive,
+        // Only a non-default filter changes the fingerprint (tokens issued before statuses existed stay valid).
+        ...(asked.length === 0 ? {} : { statuses: [...statuses].sort().join(",") }),
+      });
       const after = decodePageToken(query.pageToken, fingerprint, isString);
       const call = await readCallOf(ctx, options);
       const closure = await loadPrincipalClosure(ctx, principal, call, options?.memo);
-      const candidates = [...(query.transitive ? closure.roles : closure.direct).keys()]
-        .filter((id) => after === undefined || id > after)
-        .sort();
+      const active = statuses.has("ACTIVE") ? [...(query.transitive ? closure.roles : closure.direct).keys()] : [];
+      const pending = [...closure.pending].filter(([id, edge]) => statuses.has(statusOf(edge)) && !closure.roles.has(id)).map(([id]) => id);
+      const candidates = [...active, ...pending].filter((id) => after === undefined || id > after).sort();
       // Someone else's groups: only those whose members the caller may list.
       const filtered = principal !== caller.principal && !caller.isSystemAdmin;
       const callerClosure = filtered ? await loadPrincipalClosure(ctx, caller.principal, call, options?.memo) : undefined;
@@ -239,9 +343,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
             more = true;
             break;
           }
-          const role = closure.roles.get(id) ?? closure.direct.get(id);
-          if (role === undefined) continue;
-          entries.push({ group: groupRecordOf(group), role, direct: closure.direct.has(id) });
+          entries.push(principalGroupEntry(groupRecordOf(group), closure, id));
         }
       }
       const last = entries.at(-1);

@@ -10,8 +10,13 @@
  * it, and $lookup, as scans: measured 10-40x slower than these finds.) DELETED groups
  * break the chain: an edge into one is recorded (its own ADMINs may still
  * manage it) but never followed, and it grants nothing elsewhere.
+ *
+ * Only edges that confer at the walk's instant are followed (the domain's
+ * `confers`: ACTIVE and not past their expire_time); the principal's own
+ * pending invitations are recorded (an invitee may see the group).
  */
-import type { Role } from "../domain/model.ts";
+import { confers, hasExpired, statusOf } from "../domain/membership-status.ts";
+import type { MembershipStatus, Role } from "../domain/model.ts";
 import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { maxRole } from "../domain/permissions.ts";
 import { groupIdOfPrincipal, groupPrincipal } from "../domain/principal.ts";
@@ -42,6 +47,12 @@ export interface PrincipalClosure {
   readonly bestRoleFrom: ReadonlyMap<string, string>;
   /** The principal and `group:<id>` of each live group in `roles`: whom ACL entries may name. */
   readonly aclPrincipals: ReadonlySet<string>;
+  /** The principal's own pending (INVITED, REQUESTED), unexpired memberships, by group. */
+  readonly pending: ReadonlyMap<string, MembershipEdge>;
+  /** The expire_time of the principal's own conferring memberships that have one, by group. */
+  readonly directExpireTimes: ReadonlyMap<string, Date>;
+  /** The instant the closure was read at: memberships expired then confer nothing in it. */
+  readonly readAt: Date;
 }
 
 /** Closures by principal. */
@@ -59,7 +70,10 @@ export function loadPrincipalClosure(
 
 async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {
   const reads = readsOf(ctx, call);
+  const readAt = ctx.clock();
   const edgesByMember = new Map<string, MembershipEdge[]>();
+  const pending = new Map<string, MembershipEdge>();
+  const directExpireTimes = new Map<string, Date>();
   const reached = new Set<string>();
   const startGroup = groupIdOfPrincipal(principal);
   if (startGroup !== undefined) reached.add(startGroup);
@@ -76,6 +90,11 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
     }
     const next: string[] = [];
     for (const edge of await reads.memberships.edgesOfMembers(frontier, call)) {
+      if (!confers(edge, readAt)) {
+        if (level === 0 && !hasExpired(edge, readAt)) pending.set(edge.groupId, edge);
+        continue;
+      }
+      if (level === 0 && edge.expireTime !== undefined) directExpireTimes.set(edge.groupId, edge.expireTime);
       const list = edgesByMember.get(edge.member) ?? [];
       list.push(edge);
       edgesByMember.set(edge.member, list);
@@ -95,7 +114,7 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
   const bestRoleFrom = new Map<string, string>();
   // A deleted (or missing) group is in nothing: its memberships confer nothing.
   if (startGroup !== undefined && states.get(startGroup) !== "ACTIVE") {
-    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom);
+    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending: new Map(), directExpireTimes: new Map(), readAt });
   }
   // Breadth-first over live groups, so `reachedFrom` gives shortest paths.
   let queue = [principal];
@@ -127,7 +146,7 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
     }
     queue = nextQueue;
   }
-  return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom);
+  return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending, directExpireTimes, readAt });
 }
 
 function closureOf(
@@ -137,10 +156,11 @@ function closureOf(
   deletedRoles: Map<string, Role>,
   reachedFrom: Map<string, string>,
   bestRoleFrom: Map<string, string>,
+  own: Pick<PrincipalClosure, "pending" | "directExpireTimes" | "readAt">,
 ): PrincipalClosure {
   const aclPrincipals = new Set<string>([principal]);
   for (const id of roles.keys()) aclPrincipals.add(groupPrincipal(id));
-  return { principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, aclPrincipals };
+  return { principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, aclPrincipals, ...own };
 }
 
 /** Whether a principal is a member of a group, as CheckMembership answers it. */
@@ -150,9 +170,11 @@ export interface MembershipAnswer {
   readonly role: Role | undefined;
   /** Group ids from the principal's direct group up to the group; [] when not a member. */
   readonly path: readonly string[];
+  /** ACTIVE when a member; else the status of a pending direct membership; undefined: none. */
+  readonly status: MembershipStatus | undefined;
+  /** The expire_time of the principal's direct membership of the group, when it has one. */
+  readonly expireTime: Date | undefined;
 }
-
-const notAMemberAnswer: MembershipAnswer = Object.freeze({ isMember: false, role: undefined, path: Object.freeze([]) });
 
 /**
  * The closure's principal in `groupId`, directly (`directOnly`) or through
@@ -162,8 +184,11 @@ const notAMemberAnswer: MembershipAnswer = Object.freeze({ isMember: false, role
  */
 export function membershipIn(closure: PrincipalClosure, groupId: string, directOnly: boolean): MembershipAnswer {
   const role = (directOnly ? closure.direct : closure.roles).get(groupId);
-  if (role === undefined) return notAMemberAnswer;
-  return { isMember: true, role, path: directOnly ? [groupId] : pathTo(closure, groupId) };
+  const expireTime = closure.directExpireTimes.get(groupId);
+  if (role !== undefined) return { isMember: true, role, path: directOnly ? [groupId] : pathTo(closure, groupId), status: "ACTIVE", expireTime };
+  // A pending direct membership, unless the principal is a member through nested groups (a direct check) too.
+  const pending = closure.roles.has(groupId) ? undefined : closure.pending.get(groupId);
+  return { isMember: false, role: undefined, path: [], status: pending === undefined ? undefined : statusOf(pending), expireTime: pending?.expireTime };
 }
 
 /**

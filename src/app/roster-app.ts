@@ -4,6 +4,7 @@
  * so a fresh database is usable as soon as the promise resolves.
  */
 import { validateGroupId } from "../domain/group-validation.ts";
+import { DEFAULT_INVITATION_TTL_DAYS } from "../domain/membership-lifecycle.ts";
 import type { Database } from "../storage/database.ts";
 import { createGroupRequestStore } from "../storage/group-request-store.ts";
 import { createGroupStore } from "../storage/group-store.ts";
@@ -16,6 +17,7 @@ import { createAccessApi, type AccessApi } from "./access-api.ts";
 import { createBatchApi, type BatchApi } from "./batch/batch-engine.ts";
 import type { BatchLimits } from "./batch/limits.ts";
 import type { AppContext, AppLogger } from "./app-context.ts";
+import { createExpiryApi, type ExpiryApi } from "./expiry-sweeper.ts";
 import { createChangesApi, type ChangesApi } from "./changes/changes-api.ts";
 import { defaultChangeSettings, type ChangeSettings } from "./changes/change-settings.ts";
 import { createGroupsApi, type GroupsApi } from "./groups-api.ts";
@@ -43,6 +45,8 @@ export interface RosterAppDeps {
   readonly logger?: AppLogger;
   /** Limits of the batch engine (ROSTER_BATCH_*); defaults in ./batch/limits.ts. */
   readonly batchLimits?: BatchLimits;
+  /** Lifetime of an invitation without an expire_time (ROSTER_INVITATION_TTL_DAYS); default 14. */
+  readonly invitationTtlDays?: number;
   /** The history and the change feed (ROSTER_CHANGE_*, ROSTER_HISTORY_*); defaults in ./changes/change-settings.ts. */
   readonly changeSettings?: ChangeSettings;
   /**
@@ -71,6 +75,8 @@ export interface RosterApp {
   readonly access: AccessApi;
   /** BatchMemberships / BatchUpdateMemberships, see ./batch/batch-engine.ts. */
   readonly batch: BatchApi;
+  /** Removal of memberships past their expire_time, see ./expiry-sweeper.ts. */
+  readonly expiry: ExpiryApi;
   /** ChangeService: the history and the change feed, see ./changes/. */
   readonly changes: ChangesApi;
   /** The read model, when on. */
@@ -131,12 +137,14 @@ export async function createRosterApp(deps: RosterAppDeps): Promise<RosterApp> {
     logger: deps.logger,
     databaseReads,
     readModel,
+    invitationTtlMs: (deps.invitationTtlDays ?? DEFAULT_INVITATION_TTL_DAYS) * 86_400_000,
   };
   return {
     groups: createGroupsApi(ctx, deps.batchLimits),
     memberships: createMembershipsApi(ctx),
     access: createAccessApi(ctx),
     batch: createBatchApi(ctx, deps.batchLimits),
+    expiry: createExpiryApi(ctx),
     changes: createChangesApi(ctx, changeSettings),
     readModel,
     close: async () => {

@@ -20,6 +20,7 @@
  * the longest page, and otherwise an upper bound taken from the groups'
  * member counts (see `transitiveTotalBound`).
  */
+import { confers } from "../domain/membership-status.ts";
 import type { MembershipRecord, Role } from "../domain/model.ts";
 import { MAX_PAGE_SIZE } from "../domain/group-validation.ts";
 import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
@@ -43,8 +44,11 @@ interface Subtree {
   readonly groups: ReadonlyMap<string, GroupNode>;
 }
 
-/** Loads the live subtree below `group`: `group:` edges level by level, never the users and services. */
-async function loadSubtree(ctx: AppContext, group: GroupNode, call: StoreCall): Promise<Subtree> {
+/**
+ * Loads the live subtree below `group`: `group:` edges that confer at `now`
+ * (ACTIVE, unexpired) level by level, never the users and services.
+ */
+async function loadSubtree(ctx: AppContext, group: GroupNode, now: Date, call: StoreCall): Promise<Subtree> {
   const children = new Map<string, string[]>();
   const groupMembers = new Map<string, number>();
   const groups = new Map<string, GroupNode>();
@@ -55,7 +59,7 @@ async function loadSubtree(ctx: AppContext, group: GroupNode, call: StoreCall): 
     const found: string[] = [];
     for (const edge of await readsOf(ctx, call).memberships.groupEdgesOf(frontier, call)) {
       const child = groupIdOfPrincipal(edge.member);
-      if (child === undefined) continue;
+      if (child === undefined || !confers(edge, now)) continue;
       groupMembers.set(edge.groupId, (groupMembers.get(edge.groupId) ?? 0) + 1);
       const list = children.get(edge.groupId) ?? [];
       list.push(child);
@@ -129,10 +133,11 @@ export async function transitivePage(
   pageSize: number,
   call: StoreCall,
 ): Promise<TransitivePage> {
-  const subtree = await loadSubtree(ctx, group, call);
+  const now = ctx.clock();
+  const subtree = await loadSubtree(ctx, group, now, call);
   const matches = (membership: MembershipRecord): boolean => role === undefined || membership.role === role;
   const page: MembershipRecord[] = [];
-  for await (const membership of transitiveMembers(ctx, group, subtree, after, pageSize + 1, call)) {
+  for await (const membership of transitiveMembers(ctx, group, subtree, now, after, pageSize + 1, call)) {
     if (!matches(membership)) continue;
     page.push(membership);
     if (page.length > pageSize) break;
@@ -140,7 +145,7 @@ export async function transitivePage(
   let totalSize = transitiveTotalBound(group, subtree, role);
   if (totalSize <= MAX_PAGE_SIZE) {
     totalSize = 0;
-    for await (const membership of transitiveMembers(ctx, group, subtree, undefined, MAX_PAGE_SIZE + 1, call)) {
+    for await (const membership of transitiveMembers(ctx, group, subtree, now, undefined, MAX_PAGE_SIZE + 1, call)) {
       if (matches(membership)) totalSize += 1;
     }
   }
@@ -156,6 +161,7 @@ async function* transitiveMembers(
   ctx: AppContext,
   group: GroupNode,
   subtree: Subtree,
+  now: Date,
   after: string | undefined,
   batch: number,
   call: StoreCall,
@@ -172,7 +178,7 @@ async function* transitiveMembers(
       sources
         .filter((source) => !source.exhausted && source.buffer.length === 0)
         .map(async (source) => {
-          const read = await readsOf(ctx, call).memberships.usersAndServicesPage(source.groupId, source.last, batch, call);
+          const read = await readsOf(ctx, call).memberships.usersAndServicesPage(source.groupId, now, source.last, batch, call);
           source.buffer = read;
           source.exhausted = read.length < batch;
           source.last = read.at(-1)?.member ?? source.last;

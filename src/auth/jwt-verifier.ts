@@ -11,6 +11,9 @@
  * - `exp` (required: a token that never expires is refused), `nbf`, with a
  *   clock tolerance of 30 s by default.
  * - `iss` / `aud` are checked when an issuer / audience is configured.
+ * - `auth_time` (optional, seconds since the epoch as in OpenID Connect Core
+ *   §2): when the caller last authenticated. High-assurance groups
+ *   (authentication_assurance_timeout) need it recent.
  * - `roster_admin: true` makes the caller a system administrator in
  *   development mode only; otherwise administrators are the principals listed
  *   in `admins` (ROSTER_ADMINS).
@@ -136,7 +139,8 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       if (mistyped !== undefined) throw mistyped;
       const principal = principalOf(payload);
       const isSystemAdmin = admins.has(principal) || (developmentMode && payload[DEV_ADMIN_CLAIM] === true);
-      return { principal, isSystemAdmin };
+      const authTime = payload["auth_time"];
+      return typeof authTime === "number" ? { principal, isSystemAdmin, authTime: new Date(authTime * 1000) } : { principal, isSystemAdmin };
     },
   };
 }

@@ -23,7 +23,8 @@ The key is the server's:
     server ignores the claim (administrators are ROSTER_ADMINS);
   ROSTER_JWKS_URL or ROSTER_JWT_PUBLIC_KEY: none this command can use (the
     private keys are your identity provider's): it refuses.
-iss/aud claims are added when ROSTER_JWT_ISSUER/ROSTER_JWT_AUDIENCE are set.`;
+iss/aud claims are added when ROSTER_JWT_ISSUER/ROSTER_JWT_AUDIENCE are set; auth_time
+is the time the token is made (high-assurance groups check it).`;
 
 /** Parsed arguments. */
 export interface TokenArgs {

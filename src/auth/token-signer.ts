@@ -19,6 +19,8 @@ export interface TokenClaims {
   readonly audience?: string | undefined;
   /** Issue time (default: the current time). */
   readonly now?: Date;
+  /** The `auth_time` claim: when the subject authenticated (high-assurance groups check it). */
+  readonly authTime?: Date;
 }
 
 /** Signs an HS256 token with `secret` (its UTF-8 bytes are the key). */
@@ -28,6 +30,7 @@ export async function signHs256Token(claims: TokenClaims, secret: string): Promi
   const payload: Record<string, unknown> = {};
   if (claims.service === true) payload[PRINCIPAL_TYPE_CLAIM] = "service";
   if (claims.admin === true) payload[DEV_ADMIN_CLAIM] = true;
+  if (claims.authTime !== undefined) payload["auth_time"] = Math.floor(claims.authTime.getTime() / 1000);
   let jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(claims.subject)

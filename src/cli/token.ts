@@ -49,6 +49,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
         admin: args.admin,
         service: args.service,
         ttlSeconds: args.ttlSeconds,
+        // Minting a development token stands for logging in: it authenticates now.
+        authTime: new Date(),
         issuer: config.jwtIssuer,
         audience: config.jwtAudience,
       },

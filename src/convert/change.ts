@@ -4,7 +4,7 @@ import type { FeedMessage } from "../app/index.ts";
 import type { ChangeKind as DomainChangeKind, ChangeRecord, GroupFieldValues } from "../domain/change-record.ts";
 import { ChangeKind, ChangeSchema, GroupFieldsSchema, type Change, type GroupFields } from "../../gen/roster/v1/change_pb.ts";
 import { WatchChangesResponseSchema, type WatchChangesResponse } from "../../gen/roster/v1/change_service_pb.ts";
-import { groupStateToProto, memberVisibilityToProto, roleToProto, visibilityToProto } from "./enums.ts";
+import { groupStateToProto, joinPolicyToProto, memberVisibilityToProto, roleToProto, visibilityToProto } from "./enums.ts";
 import { aclEntryToProto } from "./group.ts";
 import { timestampOf } from "./timestamps.ts";
 
@@ -17,17 +17,24 @@ const kinds: Readonly<Record<DomainChangeKind, ChangeKind>> = {
   member_added: ChangeKind.MEMBER_ADDED,
   member_removed: ChangeKind.MEMBER_REMOVED,
   member_role_changed: ChangeKind.MEMBER_ROLE_CHANGED,
+  member_invited: ChangeKind.MEMBER_INVITED,
+  join_requested: ChangeKind.JOIN_REQUESTED,
+  pending_membership_removed: ChangeKind.PENDING_MEMBERSHIP_REMOVED,
+  member_expire_time_changed: ChangeKind.MEMBER_EXPIRE_TIME_CHANGED,
 };
 
 function groupFieldsToProto(values: GroupFieldValues | undefined): GroupFields | undefined {
   if (values === undefined) return undefined;
-  const { visibility, memberVisibility } = values;
+  const { visibility, memberVisibility, joinPolicy, signupFields, authenticationAssuranceTimeout } = values;
   const policies =
-    visibility === undefined && memberVisibility === undefined
+    visibility === undefined && memberVisibility === undefined && joinPolicy === undefined && signupFields === undefined && authenticationAssuranceTimeout === undefined
       ? undefined
       : {
           ...(visibility === undefined ? {} : { visibility: visibilityToProto(visibility) }),
           ...(memberVisibility === undefined ? {} : { memberVisibility: memberVisibilityToProto(memberVisibility) }),
+          ...(joinPolicy === undefined ? {} : { joinPolicy: joinPolicyToProto(joinPolicy) }),
+          ...(signupFields === undefined ? {} : { signupFields: [...signupFields] }),
+          ...(authenticationAssuranceTimeout === undefined ? {} : { authenticationAssuranceTimeout }),
         };
   return create(GroupFieldsSchema, {
     namespace: values.namespace ?? "",

@@ -5,13 +5,15 @@
  * without permission) are invalid_argument naming the field.
  */
 import { invalidArgument } from "../domain/errors.ts";
-import type { GrantablePermission, GroupState, MemberVisibility, Permission, Role, Visibility } from "../domain/model.ts";
+import type { GrantablePermission, GroupState, JoinPolicy, MembershipStatus, MemberVisibility, Permission, Role, Visibility } from "../domain/model.ts";
 import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
 import {
   GroupState as ProtoGroupState,
+  JoinPolicy as ProtoJoinPolicy,
   MemberVisibility as ProtoMemberVisibility,
   Visibility as ProtoVisibility,
 } from "../../gen/roster/v1/group_pb.ts";
+import { MembershipStatus as ProtoMembershipStatus } from "../../gen/roster/v1/membership_pb.ts";
 
 /** ROLE_UNSPECIFIED → undefined (the caller decides what "unset" means: MEMBER on AddMember, any role in filters). */
 export function roleFromProto(value: ProtoRole, field: string): Role | undefined {
@@ -111,4 +113,51 @@ export function memberVisibilityToProto(memberVisibility: MemberVisibility): Pro
 
 export function groupStateToProto(state: GroupState): ProtoGroupState {
   return state === "DELETED" ? ProtoGroupState.DELETED : ProtoGroupState.ACTIVE;
+}
+
+/** JOIN_POLICY_UNSPECIFIED is CLOSED (proto comment). */
+export function joinPolicyFromProto(value: ProtoJoinPolicy, field: string): JoinPolicy {
+  switch (value) {
+    case ProtoJoinPolicy.UNSPECIFIED:
+    case ProtoJoinPolicy.CLOSED:
+      return "CLOSED";
+    case ProtoJoinPolicy.REQUEST:
+      return "REQUEST";
+    case ProtoJoinPolicy.OPEN:
+      return "OPEN";
+    default:
+      throw invalidArgument(field, `unknown join policy ${String(value)}`);
+  }
+}
+
+export function joinPolicyToProto(policy: JoinPolicy): ProtoJoinPolicy {
+  return policy === "OPEN" ? ProtoJoinPolicy.OPEN : policy === "REQUEST" ? ProtoJoinPolicy.REQUEST : ProtoJoinPolicy.CLOSED;
+}
+
+/** A status filter entry; UNSPECIFIED means nothing in a filter and is refused. */
+export function membershipStatusFromProto(value: ProtoMembershipStatus, field: string): MembershipStatus {
+  switch (value) {
+    case ProtoMembershipStatus.ACTIVE:
+      return "ACTIVE";
+    case ProtoMembershipStatus.INVITED:
+      return "INVITED";
+    case ProtoMembershipStatus.REQUESTED:
+      return "REQUESTED";
+    default:
+      throw invalidArgument(field, `must be ACTIVE, INVITED or REQUESTED (got ${String(value)})`);
+  }
+}
+
+/** undefined (no membership) → UNSPECIFIED. */
+export function membershipStatusToProto(status: MembershipStatus | undefined): ProtoMembershipStatus {
+  switch (status) {
+    case "ACTIVE":
+      return ProtoMembershipStatus.ACTIVE;
+    case "INVITED":
+      return ProtoMembershipStatus.INVITED;
+    case "REQUESTED":
+      return ProtoMembershipStatus.REQUESTED;
+    case undefined:
+      return ProtoMembershipStatus.UNSPECIFIED;
+  }
 }

@@ -11,6 +11,7 @@ import {
   AclEntrySchema,
   CallerAccessSchema,
   GroupSchema,
+  JoinPolicy as ProtoJoinPolicy,
   MemberVisibility as ProtoMemberVisibility,
   Visibility as ProtoVisibility,
   type AclEntry,
@@ -21,6 +22,8 @@ import { UpdateGroupRequestSchema, type InitialMember, type UpdateGroupRequest }
 import {
   grantablePermissionFromProto,
   groupStateToProto,
+  joinPolicyFromProto,
+  joinPolicyToProto,
   memberVisibilityFromProto,
   memberVisibilityToProto,
   permissionToProto,
@@ -39,6 +42,9 @@ export const groupUpdatePaths: readonly GroupUpdatePath[] = [
   "policies",
   "policies.visibility",
   "policies.member_visibility",
+  "policies.join_policy",
+  "policies.signup_fields",
+  "policies.authentication_assurance_timeout",
   "parent_id",
 ];
 
@@ -55,6 +61,9 @@ export function groupToProto(group: GroupRecord): Group {
     policies: {
       visibility: visibilityToProto(group.visibility),
       memberVisibility: memberVisibilityToProto(group.memberVisibility),
+      joinPolicy: joinPolicyToProto(group.joinPolicy),
+      signupFields: [...group.signupFields],
+      authenticationAssuranceTimeout: group.authenticationAssuranceTimeout,
     },
     state: groupStateToProto(group.state),
     memberCount: group.memberCount,
@@ -98,6 +107,9 @@ export function groupValuesFromProto(group: Group, prefix = "group"): GroupValue
       group.policies?.memberVisibility ?? ProtoMemberVisibility.UNSPECIFIED,
       `${prefix}.policies.member_visibility`,
     ),
+    joinPolicy: joinPolicyFromProto(group.policies?.joinPolicy ?? ProtoJoinPolicy.UNSPECIFIED, `${prefix}.policies.join_policy`),
+    signupFields: [...(group.policies?.signupFields ?? [])],
+    authenticationAssuranceTimeout: group.policies?.authenticationAssuranceTimeout ?? 0,
   };
 }
 

@@ -16,7 +16,8 @@
  */
 import { isMembershipChange, type ChangeKind } from "./change-record.ts";
 import { notFound, permissionDenied, type RosterError } from "./errors.ts";
-import type { GroupState, MemberVisibility, Permission, Role, Visibility } from "./model.ts";
+import { joinRefusal } from "./membership-lifecycle.ts";
+import type { GroupState, JoinPolicy, MembershipStatus, MemberVisibility, Permission, Role, Visibility } from "./model.ts";
 import { includesPermission, isPrivilegedRole, maxPermission, maxPermissionOf, roleToPermission } from "./permissions.ts";
 import type { ParsedPrincipal } from "./principal.ts";
 
@@ -36,6 +37,25 @@ export interface AccessFacts {
   readonly ancestorManage: boolean;
   readonly visibility: Visibility;
   readonly memberVisibility: MemberVisibility;
+  /** Whether non-members may ask to join (RequestToJoin). */
+  readonly joinPolicy: JoinPolicy;
+  /** The caller has a pending invitation to the group: it may see the group (to answer). */
+  readonly invited: boolean;
+  /** The group's high-assurance window and the caller's authentication time; undefined when the group has none. */
+  readonly assurance: AssuranceFacts | undefined;
+}
+
+/**
+ * A high-assurance group (policy authentication_assurance_timeout): every
+ * decision that lets the caller act on it needs a token whose `auth_time`
+ * is at most `timeoutSeconds` old at `now`.
+ */
+export interface AssuranceFacts {
+  readonly timeoutSeconds: number;
+  /** The caller's token's `auth_time`; undefined when the token has none. */
+  readonly authTime: Date | undefined;
+  /** When the facts were read: the instant the window is measured at. */
+  readonly now: Date;
 }
 
 /** The base requirement of an RPC, mirroring proto `roster.v1.Requirement`. */
@@ -48,7 +68,9 @@ export type Requirement =
   | "MANAGE"
   | "CREATE_GROUP"
   | "FILTERED"
-  | "PER_ITEM";
+  | "PER_ITEM"
+  | "INVITEE"
+  | "JOIN";
 
 /**
  * A plain mirror of the proto `AccessRule` method option (see
@@ -66,6 +88,7 @@ export interface AccessRuleSpec {
   readonly manageFields: readonly string[];
   readonly memberGroupNeedsRead: boolean;
   readonly parentField: string;
+  readonly memberDefaultsToCaller: boolean;
   readonly memberOptional: boolean;
 }
 
@@ -102,6 +125,8 @@ export interface AccessSituation {
   readonly requestedRole?: Role | undefined;
   /** The current direct role of the member the request acts on (member_field), if a member. */
   readonly targetMemberRole?: Role | undefined;
+  /** The status of that member's direct membership, if it has one (INVITEE rules). */
+  readonly targetMemberStatus?: MembershipStatus | undefined;
   /** The member_field names the caller itself. */
   readonly isSelf?: boolean;
   /** The first manage_fields path the request changes, if any (e.g. "group.policies"). */
@@ -140,18 +165,28 @@ export interface MemberRequest {
   readonly role: Role | undefined;
   /** The member's current direct role when `readsMemberRole(rule)`; undefined for a non-member. */
   readonly currentRole: Role | undefined;
+  /** The status of that membership (same condition); undefined for a non-member. */
+  readonly currentStatus?: MembershipStatus | undefined;
   /** The caller's facts on the member group when `readsMemberGroup(rule, member)`; undefined when it does not exist. */
   readonly memberGroupFacts: AccessFacts | undefined;
 }
 
-/** Whether deciding `rule` needs the current role of the member it names (to act on MANAGER or ADMIN needs MANAGE). */
+/**
+ * Whether deciding `rule` needs the current membership of the member it
+ * names: its role (to act on MANAGER or ADMIN needs MANAGE) or its status
+ * (only a pending invitation may be answered).
+ */
 export function readsMemberRole(rule: AccessRuleSpec): boolean {
-  return rule.memberField !== "" && (rule.requires === "WRITE" || rule.requires === "MANAGE");
+  return rule.memberField !== "" && (rule.requires === "WRITE" || rule.requires === "MANAGE" || rule.requires === "INVITEE");
 }
 
-/** Whether deciding `rule` for `member` needs the caller's facts on the member group (adding `group:<id>` needs READ on it). */
+/**
+ * Whether deciding `rule` for `member` needs the caller's facts on the
+ * member group: adding `group:<id>` needs READ on it; a group's invitation
+ * is answered by its MANAGE holders.
+ */
 export function readsMemberGroup(rule: AccessRuleSpec, member: ParsedPrincipal): boolean {
-  return rule.memberField !== "" && rule.memberGroupNeedsRead && member.kind === "group";
+  return rule.memberField !== "" && (rule.memberGroupNeedsRead || rule.requires === "INVITEE") && member.kind === "group";
 }
 
 /**
@@ -167,6 +202,7 @@ export function memberSituation(rule: AccessRuleSpec, callerPrincipal: string, r
   if (rule.memberField === "" || member === undefined) return situation;
   situation.isSelf = member.principal === callerPrincipal;
   if (readsMemberRole(rule) && request.currentRole !== undefined) situation.targetMemberRole = request.currentRole;
+  if (readsMemberRole(rule) && request.currentStatus !== undefined) situation.targetMemberStatus = request.currentStatus;
   if (readsMemberGroup(rule, member)) {
     situation.memberGroupId = member.id;
     situation.memberGroupFacts = request.memberGroupFacts;
@@ -225,7 +261,22 @@ export function effectivePermission(facts: AccessFacts): Permission {
 export function canSeeGroup(facts: AccessFacts): boolean {
   const permission = effectivePermission(facts);
   if (facts.state === "DELETED") return permission === "MANAGE";
-  return includesPermission(permission, "READ") || facts.visibility === "AUTHENTICATED";
+  return includesPermission(permission, "READ") || facts.visibility === "AUTHENTICATED" || facts.invited;
+}
+
+/**
+ * The refusal of a caller whose authentication is too old for a
+ * high-assurance group (Globus's high-assurance session), or undefined.
+ * Checked after visibility (a group the caller cannot see stays NOT_FOUND)
+ * and before any permission need, for every decision on the group.
+ */
+export function assuranceRefusal(facts: AccessFacts): RosterError | undefined {
+  const assurance = facts.assurance;
+  if (assurance === undefined || assurance.timeoutSeconds <= 0) return undefined;
+  const { authTime, now, timeoutSeconds } = assurance;
+  if (authTime !== undefined && now.getTime() - authTime.getTime() <= timeoutSeconds * 1000) return undefined;
+  const since = authTime === undefined ? "the token has no auth_time" : `token authenticated at ${authTime.toISOString()}`;
+  return permissionDenied(`re-authentication required: group ${facts.groupId} requires authentication within ${timeoutSeconds} s; ${since}`);
 }
 
 /**
@@ -358,6 +409,14 @@ export function evaluateAccess(
     case "WRITE":
     case "MANAGE":
       return evaluateChange(rule, requireFacts(rule, facts), situation);
+    case "INVITEE":
+      return evaluateInvitee(requireFacts(rule, facts), situation);
+    case "JOIN": {
+      const groupFacts = requireFacts(rule, facts);
+      const decision = evaluateNeeds(groupFacts, situation, []);
+      if (!decision.ok || groupFacts.joinPolicy !== "CLOSED") return decision;
+      return deny(joinRefusal(groupFacts.groupId));
+    }
     default:
       // Unreachable for well-typed callers; a value from outside the type still fails closed.
       return deny(permissionDenied("permission denied: the method declares no access rule"));
@@ -423,9 +482,34 @@ function evaluateMemberGroup(memberGroupId: string, situation: AccessSituation):
   return situation.memberGroupReadable === true ? allowed : deny(groupNotFound(memberGroupId));
 }
 
-/** NOT_FOUND unless the caller sees the group; then PERMISSION_DENIED naming the highest unmet need. */
+/**
+ * An invitation is answered by the invitee itself, or for a `group:` invitee
+ * by a caller with MANAGE on that group; a pending invitation lets them see
+ * the group. Anyone else who sees the group is PERMISSION_DENIED; whether
+ * there is an invitation at all is the membership engine's NOT_FOUND.
+ */
+function evaluateInvitee(facts: AccessFacts, situation: AccessSituation): AccessDecision {
+  const memberGroup = situation.memberGroupFacts;
+  const answersFor =
+    situation.isSelf === true || (memberGroup !== undefined && canSeeGroup(memberGroup) && effectivePermission(memberGroup) === "MANAGE");
+  if (answersFor && situation.targetMemberStatus === "INVITED") {
+    const refusal = assuranceRefusal(facts);
+    return refusal === undefined ? allowed : deny(refusal);
+  }
+  if (answersFor) return evaluateNeeds(facts, situation, []);
+  const decision = evaluateNeeds(facts, situation, []);
+  if (!decision.ok) return decision;
+  return deny(permissionDenied(`permission denied: only the invitee (for a group, a caller with MANAGE on it) may answer an invitation to group ${facts.groupId}`));
+}
+
+/**
+ * NOT_FOUND unless the caller sees the group; then re-authentication for a
+ * high-assurance group; then PERMISSION_DENIED naming the highest unmet need.
+ */
 function evaluateNeeds(facts: AccessFacts, situation: AccessSituation, needs: readonly Need[]): AccessDecision {
   if (!canSeeGroup(facts)) return deny(groupNotFound(situation.groupRef ?? facts.groupId));
+  const refusal = assuranceRefusal(facts);
+  if (refusal !== undefined) return deny(refusal);
   const held = effectivePermission(facts);
   let unmet: Need | undefined;
   for (const need of needs) {

@@ -9,7 +9,7 @@
  */
 import { invalidArgument } from "./errors.ts";
 import type { MembershipChange } from "./membership-operation.ts";
-import type { AclEntry, GroupRecord, GroupState, GroupValues, MemberVisibility, Role, Visibility } from "./model.ts";
+import type { AclEntry, GroupRecord, GroupState, GroupValues, JoinPolicy, MemberVisibility, Role, Visibility } from "./model.ts";
 import { codePointLength } from "./text-length.ts";
 
 /** What a change did (proto ChangeKind). */
@@ -21,7 +21,11 @@ export type ChangeKind =
   | "group_acl_changed"
   | "member_added"
   | "member_removed"
-  | "member_role_changed";
+  | "member_role_changed"
+  | "member_invited"
+  | "join_requested"
+  | "pending_membership_removed"
+  | "member_expire_time_changed";
 
 /** A group field a change names, as a field path of the proto Group (proto Change.changed_fields). */
 export type RecordedGroupField =
@@ -33,8 +37,12 @@ export type RecordedGroupField =
   | "labels"
   | "policies.visibility"
   | "policies.member_visibility"
+  | "policies.join_policy"
+  | "policies.signup_fields"
+  | "policies.authentication_assurance_timeout"
   | "state"
-  | "acl";
+  | "acl"
+  | "expire_time";
 
 /** Values of the group fields a change names; the others are absent. */
 export interface GroupFieldValues {
@@ -46,6 +54,9 @@ export interface GroupFieldValues {
   readonly labels?: Readonly<Record<string, string>>;
   readonly visibility?: Visibility;
   readonly memberVisibility?: MemberVisibility;
+  readonly joinPolicy?: JoinPolicy;
+  readonly signupFields?: readonly string[];
+  readonly authenticationAssuranceTimeout?: number;
   readonly state?: GroupState;
   readonly acl?: readonly AclEntry[];
 }
@@ -101,7 +112,7 @@ export function validateReason(reason: string, field = "reason"): string {
 
 /** Whether a change is about a membership (decided for the feed by the group's member rules) rather than the group. */
 export function isMembershipChange(kind: ChangeKind): boolean {
-  return kind === "member_added" || kind === "member_removed" || kind === "member_role_changed";
+  return !kind.startsWith("group_");
 }
 
 function draft(
@@ -134,19 +145,39 @@ function draft(
  * transaction's); undefined when it changed nothing.
  */
 export function membershipChangeDraft(change: MembershipChange, namespace: string, origin: ChangeOrigin, time: Date): ChangeDraft | undefined {
-  const kinds: Record<MembershipChange["effect"], ChangeKind | undefined> = {
-    added: "member_added",
-    removed: "member_removed",
-    changed: "member_role_changed",
-    unchanged: undefined,
-  };
-  const kind = kinds[change.effect];
+  const kind = membershipChangeKind(change);
   if (kind === undefined) return undefined;
+  const pendingBefore = change.before?.status !== undefined;
+  const expireTimeChanged = change.before?.expireTime?.getTime() !== change.after?.expireTime?.getTime();
   return draft(origin, time, kind, { groupId: change.groupId, namespace }, {
     member: change.member,
-    roleBefore: change.before?.role,
+    // A pending membership conferred no role: its acceptance is an addition.
+    roleBefore: kind === "member_added" && pendingBefore ? undefined : change.before?.role,
     roleAfter: change.after?.role,
+    changedFields: change.effect === "changed" && expireTimeChanged && kind !== "member_added" ? ["expire_time"] : [],
   });
+}
+
+/**
+ * What a decided membership operation did: an invitation or a join request
+ * made, accepted (member_added) or removed unaccepted, a role or an
+ * expire_time changed, a member added or removed; undefined for nothing.
+ */
+function membershipChangeKind(change: MembershipChange): ChangeKind | undefined {
+  const { before, after } = change;
+  switch (change.effect) {
+    case "unchanged":
+      return undefined;
+    case "added":
+      if (after?.status === "INVITED") return "member_invited";
+      return after?.status === "REQUESTED" ? "join_requested" : "member_added";
+    case "removed":
+      return before?.status === undefined ? "member_removed" : "pending_membership_removed";
+    case "changed":
+      if (before?.status !== undefined && after?.status === undefined) return "member_added";
+      if (before?.role !== after?.role) return "member_role_changed";
+      return before?.expireTime?.getTime() !== after?.expireTime?.getTime() ? "member_expire_time_changed" : undefined;
+  }
 }
 
 /** The record of a new group: every field it was created with. */
@@ -161,6 +192,9 @@ export function groupCreatedDraft(group: GroupRecord, origin: ChangeOrigin): Cha
       "labels",
       "policies.visibility",
       "policies.member_visibility",
+      "policies.join_policy",
+      "policies.signup_fields",
+      "policies.authentication_assurance_timeout",
     ],
     after: {
       namespace: group.namespace,
@@ -171,6 +205,9 @@ export function groupCreatedDraft(group: GroupRecord, origin: ChangeOrigin): Cha
       labels: group.labels,
       visibility: group.visibility,
       memberVisibility: group.memberVisibility,
+      joinPolicy: group.joinPolicy,
+      signupFields: group.signupFields,
+      authenticationAssuranceTimeout: group.authenticationAssuranceTimeout,
     },
   });
 }
@@ -183,6 +220,9 @@ const valueFields: readonly (readonly [keyof GroupValues, RecordedGroupField])[]
   ["labels", "labels"],
   ["visibility", "policies.visibility"],
   ["memberVisibility", "policies.member_visibility"],
+  ["joinPolicy", "policies.join_policy"],
+  ["signupFields", "policies.signup_fields"],
+  ["authenticationAssuranceTimeout", "policies.authentication_assurance_timeout"],
 ];
 
 /** The record of an update at `time` that changed `changes` of `current` (as stored before it); undefined when nothing changed. */

@@ -9,7 +9,9 @@ import {
   normalizeDisplayName,
   validateDescription,
   validateLabels,
+  validateAssuranceTimeout,
   validateParentId,
+  validateSignupFields,
 } from "./group-validation.ts";
 
 /** A mutable group field, as named in an update mask. */
@@ -19,6 +21,9 @@ export type GroupField =
   | "labels"
   | "policies.visibility"
   | "policies.member_visibility"
+  | "policies.join_policy"
+  | "policies.signup_fields"
+  | "policies.authentication_assurance_timeout"
   | "parent_id";
 
 /** Every mutable field: the effect of an empty mask ("replace every mutable field"). */
@@ -28,9 +33,13 @@ export const mutableGroupFields: readonly GroupField[] = [
   "labels",
   "policies.visibility",
   "policies.member_visibility",
+  "policies.join_policy",
+  "policies.signup_fields",
+  "policies.authentication_assurance_timeout",
   "parent_id",
 ];
 
+const policyFields = mutableGroupFields.filter((field) => field.startsWith("policies."));
 const allowedPaths = ["display_name", "description", "labels", "policies", ...mutableGroupFields.slice(3)];
 
 /**
@@ -42,7 +51,7 @@ export function parseUpdateMask(paths: readonly string[], field = "update_mask")
   const fields = new Set<GroupField>();
   for (const path of paths) {
     if (path === "policies") {
-      fields.add("policies.visibility").add("policies.member_visibility");
+      for (const policy of policyFields) fields.add(policy);
       continue;
     }
     const known = mutableGroupFields.find((f) => f === path);
@@ -82,6 +91,17 @@ export function changedGroupValues(
   if (mask.has("policies.member_visibility") && requested.memberVisibility !== current.memberVisibility) {
     changes.memberVisibility = requested.memberVisibility;
   }
+  if (mask.has("policies.join_policy") && (requested.joinPolicy ?? "CLOSED") !== current.joinPolicy) {
+    changes.joinPolicy = requested.joinPolicy ?? "CLOSED";
+  }
+  if (mask.has("policies.signup_fields")) {
+    const value = validateSignupFields(requested.signupFields ?? []);
+    if (value.join("\n") !== current.signupFields.join("\n")) changes.signupFields = value;
+  }
+  if (mask.has("policies.authentication_assurance_timeout")) {
+    const value = validateAssuranceTimeout(requested.authenticationAssuranceTimeout ?? 0);
+    if (value !== current.authenticationAssuranceTimeout) changes.authenticationAssuranceTimeout = value;
+  }
   if (mask.has("parent_id")) {
     const value = validateParentId(requested.parentId);
     if (value !== current.parentId) changes.parentId = value;
@@ -96,6 +116,9 @@ const requestFieldOf: Readonly<Record<keyof GroupValues, string>> = {
   labels: "group.labels",
   visibility: "group.policies",
   memberVisibility: "group.policies",
+  joinPolicy: "group.policies",
+  signupFields: "group.policies",
+  authenticationAssuranceTimeout: "group.policies",
   parentId: "group.parent_id",
 };
 

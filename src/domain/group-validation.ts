@@ -5,7 +5,7 @@
  * return the value to store.
  */
 import { invalidArgument } from "./errors.ts";
-import type { AclEntry, GroupDraft, Permission, Role } from "./model.ts";
+import type { AclEntry, GroupDraft, JoinPolicy, Permission, Role } from "./model.ts";
 import { checkPrincipalId, parsePrincipal, type ParsedPrincipal } from "./principal.ts";
 import { codePointLength as length } from "./text-length.ts";
 
@@ -20,6 +20,10 @@ export const MAX_ACL_ENTRIES = 256;
 export const MAX_QUERY_LENGTH = 200;
 export const MAX_BATCH_GET_IDS = 100;
 export const DEFAULT_PAGE_SIZE = 50;
+export const SIGNUP_FIELD_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
+export const MAX_SIGNUP_FIELDS = 16;
+/** A year: the longest high-assurance window. */
+export const MAX_ASSURANCE_TIMEOUT_SECONDS = 31_536_000;
 export const MAX_PAGE_SIZE = 1000;
 
 
@@ -114,6 +118,36 @@ export function validateBatchGetIds(ids: readonly string[], field = "ids"): stri
   return [...new Set(ids)];
 }
 
+/** Signup field names: at most 16 distinct names of [a-z0-9_] starting with a letter (1-63 characters). */
+export function validateSignupFields(names: readonly string[], field = "group.policies.signup_fields"): string[] {
+  if (names.length > MAX_SIGNUP_FIELDS) throw invalidArgument(field, `must have at most ${MAX_SIGNUP_FIELDS} entries (got ${names.length})`);
+  names.forEach((name, i) => {
+    if (!SIGNUP_FIELD_PATTERN.test(name)) throw invalidArgument(`${field}[${i}]`, `must match ${SIGNUP_FIELD_PATTERN.source}`);
+    if (names.indexOf(name) !== i) throw invalidArgument(`${field}[${i}]`, `duplicates ${JSON.stringify(name)}`);
+  });
+  return [...names];
+}
+
+/** A high-assurance window in seconds: 0 (off) to a year. */
+export function validateAssuranceTimeout(seconds: number, field = "group.policies.authentication_assurance_timeout"): number {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_ASSURANCE_TIMEOUT_SECONDS) {
+    throw invalidArgument(field, `must be 0 (off) to ${MAX_ASSURANCE_TIMEOUT_SECONDS} seconds (got ${seconds})`);
+  }
+  return seconds;
+}
+
+/** The join policies of a group's values, validated, with their defaults (CLOSED, none, off). */
+export function validateJoinPolicies(
+  values: Pick<GroupDraft, "joinPolicy" | "signupFields" | "authenticationAssuranceTimeout">,
+  prefix = "group",
+): { joinPolicy: JoinPolicy; signupFields: string[]; authenticationAssuranceTimeout: number } {
+  return {
+    joinPolicy: values.joinPolicy ?? "CLOSED",
+    signupFields: validateSignupFields(values.signupFields ?? [], `${prefix}.policies.signup_fields`),
+    authenticationAssuranceTimeout: validateAssuranceTimeout(values.authenticationAssuranceTimeout ?? 0, `${prefix}.policies.authentication_assurance_timeout`),
+  };
+}
+
 /** A filter of group ids (WatchChanges, ListChanges): 0-100 valid ids; duplicates are dropped, order kept. */
 export function validateGroupIdFilter(ids: readonly string[], field = "group_ids"): string[] {
   if (ids.length > MAX_BATCH_GET_IDS) {
@@ -161,7 +195,7 @@ export function validateInitialMembers(members: readonly InitialMemberInput[], c
 }
 
 /** Validates and normalises a group to create; fields are named under `prefix` ("group"). */
-export function validateGroupDraft(draft: GroupDraft, prefix = "group"): GroupDraft {
+export function validateGroupDraft(draft: GroupDraft, prefix = "group"): GroupDraft & ReturnType<typeof validateJoinPolicies> {
   return {
     namespace: validateNamespace(draft.namespace, `${prefix}.namespace`),
     slug: validateSlug(draft.slug, `${prefix}.slug`),
@@ -171,6 +205,7 @@ export function validateGroupDraft(draft: GroupDraft, prefix = "group"): GroupDr
     labels: validateLabels(draft.labels, `${prefix}.labels`),
     visibility: draft.visibility,
     memberVisibility: draft.memberVisibility,
+    ...validateJoinPolicies(draft, prefix),
   };
 }
 

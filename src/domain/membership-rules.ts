@@ -1,7 +1,9 @@
 /**
  * Rules about members that are not "who may" (access-policy.ts, which also
  * decides that touching MANAGER or ADMIN needs MANAGE) but "what may
- * happen": a group never loses its last direct ADMIN.
+ * happen": a group never loses its last direct ADMIN, and that ADMIN never
+ * expires (ADMINs with an expire_time do not count towards keeping one, so
+ * no expiry can leave a group without an administrator).
  */
 import { failedPrecondition } from "./errors.ts";
 import type { Role } from "./model.ts";
@@ -14,7 +16,9 @@ export interface MemberChange {
   readonly currentRole: Role;
   /** The new role, or undefined for a removal. */
   readonly newRole: Role | undefined;
-  /** How many direct ADMINs the group has now, this member included. */
+  /** The member keeps ADMIN but gets an expire_time. */
+  readonly getsExpireTime?: boolean;
+  /** How many direct ADMINs without an expire_time the group has now, this member included. */
   readonly directAdminCount: number;
 }
 
@@ -24,7 +28,13 @@ export interface MemberChange {
  * a system administrator or an ancestor's manager.
  */
 export function ensureKeepsAnAdmin(change: MemberChange): void {
-  if (change.currentRole !== "ADMIN" || change.newRole === "ADMIN" || change.directAdminCount > 1) return;
+  if (change.currentRole !== "ADMIN" || change.directAdminCount > 1) return;
+  if (change.newRole === "ADMIN" && change.getsExpireTime !== true) return;
+  if (change.newRole === "ADMIN") {
+    throw failedPrecondition(
+      `cannot set an expire_time on ${change.member}: it is the last direct ADMIN of group "${change.groupId}" without one`,
+    );
+  }
   const verb = change.newRole === undefined ? "remove" : `change the role of`;
   throw failedPrecondition(
     `cannot ${verb} ${change.member}: it is the last direct ADMIN of group "${change.groupId}"`,

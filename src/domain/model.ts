@@ -20,6 +20,16 @@ export type Visibility = "PRIVATE" | "AUTHENTICATED";
 /** Who may list a group's members. */
 export type MemberVisibility = "MEMBERS" | "MANAGERS";
 
+/** Whether and how non-members may join a group (absent in storage: CLOSED). */
+export type JoinPolicy = "CLOSED" | "REQUEST" | "OPEN";
+
+/**
+ * Where a membership stands: ACTIVE, or pending (INVITED: waiting for the
+ * invitee; REQUESTED: waiting for a manager). Only ACTIVE confers anything
+ * (membership-status.ts).
+ */
+export type MembershipStatus = "ACTIVE" | "INVITED" | "REQUESTED";
+
 /** Lifecycle state of a group. */
 export type GroupState = "ACTIVE" | "DELETED";
 
@@ -35,6 +45,11 @@ export interface Caller {
   readonly principal: string;
   /** Listed in ROSTER_ADMINS (or, in development mode, a roster_admin token claim). */
   readonly isSystemAdmin: boolean;
+  /**
+   * When the caller last authenticated: the token's `auth_time` claim
+   * (high-assurance groups need it recent). Undefined when the token has none.
+   */
+  readonly authTime?: Date | undefined;
 }
 
 /** One grant of a group's access control list. */
@@ -52,6 +67,12 @@ export interface GroupValues {
   readonly labels: Readonly<Record<string, string>>;
   readonly visibility: Visibility;
   readonly memberVisibility: MemberVisibility;
+  /** Absent: CLOSED. */
+  readonly joinPolicy?: JoinPolicy;
+  /** Names of the fields a join request must carry; absent: none. */
+  readonly signupFields?: readonly string[];
+  /** High assurance: callers must have authenticated within this many seconds; absent or 0: off. */
+  readonly authenticationAssuranceTimeout?: number;
 }
 
 /** The fields of a group its creator sets: the mutable ones plus the immutable scope and slug. */
@@ -62,6 +83,9 @@ export interface GroupDraft extends GroupValues {
 
 /** A group as stored and returned: its draft plus the fields the service maintains. */
 export interface GroupRecord extends GroupDraft {
+  readonly joinPolicy: JoinPolicy;
+  readonly signupFields: readonly string[];
+  readonly authenticationAssuranceTimeout: number;
   readonly id: string;
   readonly state: GroupState;
   /** Number of direct members. */
@@ -85,6 +109,14 @@ export interface MembershipRecord {
   readonly createTime: Date;
   readonly updateTime: Date;
   readonly createdBy: string;
+  /** Absent: ACTIVE. */
+  readonly status?: Exclude<MembershipStatus, "ACTIVE"> | undefined;
+  /** When it ends by itself; absent: never. */
+  readonly expireTime?: Date | undefined;
+  /** The invitation's or join request's message; absent: none. */
+  readonly message?: string | undefined;
+  /** A join request's signup field values; absent: none. */
+  readonly fields?: Readonly<Record<string, string>> | undefined;
   /** Transitive listings only: the direct member groups the member is reached through, sorted. */
   readonly viaGroupIds?: readonly string[];
 }

@@ -13,7 +13,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { BatchAccessRules, BatchApi, BatchItem, BatchRequest, BatchResponse, BatchResult } from "../app/index.ts";
-import { invalidArgument, isRosterError, type RosterError } from "../domain/errors.ts";
+import { invalidArgument, isRosterError } from "../domain/errors.ts";
 import {
   OperationResultSchema,
   SyncSummarySchema,
@@ -31,7 +31,17 @@ import { compileAccessRule } from "../rpc/access-rules.ts";
 import { changeOptionsOf, consistencyTokenOf, requireCaller } from "../rpc/context.ts";
 import { codeOfKind } from "../rpc/error-mapping.ts";
 import { roleFromProto } from "../convert/enums.ts";
-import { membershipToProto } from "../convert/membership.ts";
+import {
+  addOperationFromProto,
+  decideOperationFromProto,
+  inviteOperationFromProto,
+  membershipToProto,
+  respondOperationFromProto,
+  updateOperationFromProto,
+} from "../convert/membership.ts";
+
+/** The message of an operation without one. */
+const operationRequired = "is required (add, remove, change_role, update, invite, respond or decide)";
 
 /** The access rules the batch operations borrow from the unary RPCs, as declared in the proto. */
 export function batchAccessRules(): BatchAccessRules {
@@ -39,6 +49,10 @@ export function batchAccessRules(): BatchAccessRules {
     add: compileAccessRule(MembershipService.method.addMember).spec,
     remove: compileAccessRule(MembershipService.method.removeMember).spec,
     changeRole: compileAccessRule(MembershipService.method.updateMemberRole).spec,
+    update: compileAccessRule(MembershipService.method.updateMembership).spec,
+    invite: compileAccessRule(MembershipService.method.inviteMember).spec,
+    respond: compileAccessRule(MembershipService.method.respondToInvitation).spec,
+    decide: compileAccessRule(MembershipService.method.decideJoinRequest).spec,
   };
 }
 
@@ -49,7 +63,7 @@ export function batchItemFromProto(operation: MembershipOperation): BatchItem {
     const op = operation.operation;
     switch (op.case) {
       case "add":
-        return { tag, reason, operation: { kind: "add", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") } };
+        return { tag, reason, operation: addOperationFromProto(op.value) };
       case "remove":
         return { tag, reason, operation: { kind: "remove", groupId: op.value.groupId, member: op.value.member } };
       case "changeRole":
@@ -58,17 +72,21 @@ export function batchItemFromProto(operation: MembershipOperation): BatchItem {
           reason,
           operation: { kind: "change_role", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") },
         };
+      case "update":
+        return { tag, reason, operation: updateOperationFromProto(op.value) };
+      case "invite":
+        return { tag, reason, operation: inviteOperationFromProto(op.value) };
+      case "respond":
+        return { tag, reason, operation: respondOperationFromProto(op.value) };
+      case "decide":
+        return { tag, reason, operation: decideOperationFromProto(op.value) };
       case undefined:
-        return { tag, reason, operation: operationRequired() };
+        return { tag, reason, operation: invalidArgument("operation", operationRequired) };
     }
   } catch (error) {
     if (isRosterError(error)) return { tag, reason, operation: error };
     throw error;
   }
-}
-
-function operationRequired(): RosterError {
-  return invalidArgument("operation", "is required (add, remove or change_role)");
 }
 
 /**
@@ -84,7 +102,7 @@ export function batchRequestFromProto(request: BatchMembershipsRequest): BatchRe
       return { kind: "sync", groupId: message.value.groupId, dryRun: message.value.dryRun, reason };
     case undefined:
       if (reason !== "") return { kind: "reason_only", reason };
-      return { kind: "operation", item: { tag: "", operation: operationRequired() } };
+      return { kind: "operation", item: { tag: "", operation: invalidArgument("operation", operationRequired) } };
   }
 }
 

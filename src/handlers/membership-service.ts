@@ -8,8 +8,16 @@ import type { RosterApp } from "../app/index.ts";
 import type { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
 import { callOptionsOf, changeOptionsOf, consistencyTokenOf, requireCaller } from "../rpc/context.ts";
 import { createBatchMembershipHandlers } from "./batch-memberships.ts";
-import { roleFromProto } from "../convert/enums.ts";
-import { checkMembershipToProto, membershipToProto, principalGroupToProto } from "../convert/membership.ts";
+import { membershipStatusFromProto, roleFromProto } from "../convert/enums.ts";
+import {
+  checkMembershipToProto,
+  decideOperationFromProto,
+  inviteOperationFromProto,
+  membershipToProto,
+  principalGroupToProto,
+  updateOperationFromProto,
+} from "../convert/membership.ts";
+import { dateFromProto } from "../convert/timestamps.ts";
 
 /** The MembershipService implementation served by both doors. */
 export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {
@@ -19,8 +27,42 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
     async addMember(req, ctx) {
       // ROLE_UNSPECIFIED on AddMember means MEMBER (proto comment).
       const role = roleFromProto(req.role, "role") ?? "MEMBER";
-      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, changeOptionsOf(ctx, req.reason));
+      const expireTime = dateFromProto(req.expireTime, "expire_time");
+      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, changeOptionsOf(ctx, req.reason), expireTime);
       return { membership: membershipToProto(result.membership), created: result.created, consistencyToken: consistencyTokenOf(ctx) };
+    },
+
+    async updateMembership(req, ctx) {
+      const operation = updateOperationFromProto(req);
+      if (operation.kind !== "update") throw new Error("an update converted to another operation");
+      const membership = await app.memberships.update(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason));
+      return { membership: membershipToProto(membership) };
+    },
+
+    async inviteMember(req, ctx) {
+      const operation = inviteOperationFromProto(req);
+      if (operation.kind !== "invite") throw new Error("an invitation converted to another operation");
+      return { membership: membershipToProto(await app.memberships.invite(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason))) };
+    },
+
+    async respondToInvitation(req, ctx) {
+      const membership = await app.memberships.respond(requireCaller(ctx), req.groupId, req.member, req.accept, changeOptionsOf(ctx, req.reason));
+      return { membership: membershipToProto(membership) };
+    },
+
+    async requestToJoin(req, ctx) {
+      const membership = await app.memberships.requestToJoin(
+        requireCaller(ctx),
+        { groupId: req.groupId, message: req.message, fields: { ...req.fields } },
+        changeOptionsOf(ctx, req.reason),
+      );
+      return { membership: membershipToProto(membership) };
+    },
+
+    async decideJoinRequest(req, ctx) {
+      const operation = decideOperationFromProto(req);
+      if (operation.kind !== "decide") throw new Error("a decision converted to another operation");
+      return { membership: membershipToProto(await app.memberships.decideJoinRequest(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason))) };
     },
 
     async removeMember(req, ctx) {
@@ -45,6 +87,7 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
         {
           groupId: req.groupId,
           role: roleFromProto(req.role, "role"),
+          statuses: req.statuses.map((status, i) => membershipStatusFromProto(status, `statuses[${i}]`)),
           transitive: req.transitive,
           pageSize: req.pageSize,
           pageToken: req.pageToken,
@@ -61,7 +104,13 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
     async listPrincipalGroups(req, ctx) {
       const page = await app.memberships.listPrincipalGroups(
         requireCaller(ctx),
-        { principal: req.principal, transitive: req.transitive, pageSize: req.pageSize, pageToken: req.pageToken },
+        {
+          principal: req.principal,
+          transitive: req.transitive,
+          pageSize: req.pageSize,
+          pageToken: req.pageToken,
+          statuses: req.statuses.map((status, i) => membershipStatusFromProto(status, `statuses[${i}]`)),
+        },
         callOptionsOf(ctx),
       );
       return { entries: page.entries.map(principalGroupToProto), nextPageToken: page.nextPageToken };

@@ -69,6 +69,7 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
     manageFields: [...(declared?.manageFields ?? [])],
     memberGroupNeedsRead: declared?.memberGroupNeedsRead ?? false,
     parentField: declared?.parentField ?? "",
+    memberDefaultsToCaller: declared?.memberDefaultsToCaller ?? false,
     memberOptional: declared?.memberOptional ?? false,
   };
   const groupless = grouplessRequirements.has(spec.requires) || spec.requires === "UNSPECIFIED";
@@ -142,6 +143,10 @@ function requirementFromProto(value: Requirement): DomainRequirement {
       return "FILTERED";
     case Requirement.PER_ITEM:
       return "PER_ITEM";
+    case Requirement.INVITEE:
+      return "INVITEE";
+    case Requirement.JOIN:
+      return "JOIN";
     default:
       return "UNSPECIFIED";
   }

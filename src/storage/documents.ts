@@ -17,12 +17,12 @@ import type {
   GrantablePermission,
   GroupRecord,
   GroupState,
+  JoinPolicy,
   MemberVisibility,
   MembershipRecord,
   Role,
   Visibility,
 } from "../domain/model.ts";
-import type { MembershipStanding } from "../domain/membership-standing.ts";
 
 export const collectionNames = {
   groups: "groups",
@@ -55,6 +55,12 @@ export interface GroupDoc {
   labels: LabelDoc[];
   visibility: Visibility;
   memberVisibility: MemberVisibility;
+  /** Absent: CLOSED (groups stored before join policies existed need no migration). */
+  joinPolicy?: JoinPolicy;
+  /** Absent: none. */
+  signupFields?: string[];
+  /** Absent: 0 (off). */
+  authenticationAssuranceTimeout?: number;
   state: GroupState;
   memberCount: number;
   acl: AclEntryDoc[];
@@ -68,6 +74,12 @@ export interface GroupDoc {
   childVersion: number;
 }
 
+/**
+ * A direct membership. `status` absent means ACTIVE and `expireTime` absent
+ * means it never expires, so memberships stored before either existed need
+ * no migration; `message` and `fields` (signup field values, an array
+ * because field names become document paths nowhere) only when set.
+ */
 export interface MembershipDoc {
   _id?: ObjectId;
   groupId: string;
@@ -76,6 +88,15 @@ export interface MembershipDoc {
   createTime: Date;
   updateTime: Date;
   createdBy: string;
+  status?: "INVITED" | "REQUESTED";
+  expireTime?: Date;
+  message?: string;
+  fields?: FieldDoc[];
+}
+
+export interface FieldDoc {
+  name: string;
+  value: string;
 }
 
 /** Idempotency record of CreateGroup: `_id` is "<caller principal> <request id>". */
@@ -124,6 +145,9 @@ export function groupFromDoc(doc: GroupDoc): GroupNode {
     labels,
     visibility: doc.visibility,
     memberVisibility: doc.memberVisibility,
+    joinPolicy: doc.joinPolicy ?? "CLOSED",
+    signupFields: [...(doc.signupFields ?? [])],
+    authenticationAssuranceTimeout: doc.authenticationAssuranceTimeout ?? 0,
     state: doc.state,
     memberCount: doc.memberCount,
     acl: doc.acl.map((entry) => ({ principal: entry.principal, permission: entry.permission })),
@@ -163,6 +187,9 @@ export function groupToDoc(group: GroupNode): GroupDoc {
     childVersion: 0,
   };
   if (group.deleteTime !== undefined) doc.deleteTime = group.deleteTime;
+  if (group.joinPolicy !== "CLOSED") doc.joinPolicy = group.joinPolicy;
+  if (group.signupFields.length > 0) doc.signupFields = [...group.signupFields];
+  if (group.authenticationAssuranceTimeout > 0) doc.authenticationAssuranceTimeout = group.authenticationAssuranceTimeout;
   return doc;
 }
 
@@ -173,7 +200,7 @@ export function groupRecordOf(node: GroupNode): GroupRecord {
 }
 
 export function membershipFromDoc(doc: MembershipDoc): MembershipRecord {
-  return {
+  const record: { -readonly [K in keyof MembershipRecord]: MembershipRecord[K] } = {
     groupId: doc.groupId,
     member: doc.member,
     role: doc.role,
@@ -181,14 +208,19 @@ export function membershipFromDoc(doc: MembershipDoc): MembershipRecord {
     updateTime: doc.updateTime,
     createdBy: doc.createdBy,
   };
+  if (doc.status !== undefined) record.status = doc.status;
+  if (doc.expireTime !== undefined) record.expireTime = doc.expireTime;
+  if (doc.message !== undefined) record.message = doc.message;
+  if (doc.fields !== undefined) record.fields = Object.fromEntries(doc.fields.map((field) => [field.name, field.value]));
+  return record;
 }
 
 /**
  * A membership with the id of its document (change events name a changed or
- * removed membership by it alone) and its standing when the document has
- * one (issue 14's `status` and `expireTime`: domain/membership-standing.ts).
+ * removed membership by it alone), status and expiry included: whether it
+ * confers anything is decided at each read (domain/membership-status.ts).
  */
-export interface StoredMembership extends MembershipRecord, MembershipStanding {
+export interface StoredMembership extends MembershipRecord {
   readonly id: string;
 }
 
@@ -198,26 +230,16 @@ export function documentIdOf(id: unknown): string {
 }
 
 export function storedMembershipFromDoc(doc: MembershipDoc): StoredMembership {
-  const standing = doc as { status?: unknown; expireTime?: unknown };
-  return {
-    ...membershipFromDoc(doc),
-    id: documentIdOf(doc._id),
-    ...(typeof standing.status === "string" ? { status: standing.status } : {}),
-    ...(standing.expireTime instanceof Date ? { expireTime: standing.expireTime } : {}),
-  };
+  return { ...membershipFromDoc(doc), id: documentIdOf(doc._id) };
 }
 
-/** The document of a stored membership (without its `_id`), standing included: what an update event is applied to. */
-export function storedMembershipToDoc(membership: StoredMembership): MembershipDoc & MembershipStanding {
-  return {
-    ...membershipToDoc(membership),
-    ...(membership.status === undefined ? {} : { status: membership.status }),
-    ...(membership.expireTime === undefined ? {} : { expireTime: membership.expireTime }),
-  };
+/** The document of a stored membership (without its `_id`): what an update event is applied to. */
+export function storedMembershipToDoc(membership: StoredMembership): MembershipDoc {
+  return membershipToDoc(membership);
 }
 
 export function membershipToDoc(membership: MembershipRecord): MembershipDoc {
-  return {
+  const doc: MembershipDoc = {
     groupId: membership.groupId,
     member: membership.member,
     role: membership.role,
@@ -225,4 +247,10 @@ export function membershipToDoc(membership: MembershipRecord): MembershipDoc {
     updateTime: membership.updateTime,
     createdBy: membership.createdBy,
   };
+  if (membership.status !== undefined) doc.status = membership.status;
+  if (membership.expireTime !== undefined) doc.expireTime = membership.expireTime;
+  if (membership.message !== undefined && membership.message !== "") doc.message = membership.message;
+  const fields = Object.entries(membership.fields ?? {});
+  if (fields.length > 0) doc.fields = fields.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, value]) => ({ name, value }));
+  return doc;
 }

@@ -6,7 +6,7 @@
  */
 import type { Collection, Filter, Sort, UpdateFilter } from "mongodb";
 import type { Database } from "./database.ts";
-import type { AclEntry, GroupState, MemberVisibility, Visibility } from "../domain/model.ts";
+import type { AclEntry, GroupState, JoinPolicy, MemberVisibility, Visibility } from "../domain/model.ts";
 import {
   aclToDoc,
   collectionNames,
@@ -30,6 +30,9 @@ export interface GroupChanges {
   readonly labels?: Readonly<Record<string, string>>;
   readonly visibility?: Visibility;
   readonly memberVisibility?: MemberVisibility;
+  readonly joinPolicy?: JoinPolicy;
+  readonly signupFields?: readonly string[];
+  readonly authenticationAssuranceTimeout?: number;
   readonly state?: GroupState;
   readonly deleteTime?: Date | null;
   readonly acl?: readonly AclEntry[];
@@ -191,6 +194,9 @@ export function createGroupStore({ db }: Database): GroupStore {
       if (changes.labels !== undefined) set.labels = labelsToDoc(changes.labels);
       if (changes.visibility !== undefined) set.visibility = changes.visibility;
       if (changes.memberVisibility !== undefined) set.memberVisibility = changes.memberVisibility;
+      if (changes.joinPolicy !== undefined) set.joinPolicy = changes.joinPolicy;
+      if (changes.signupFields !== undefined) set.signupFields = [...changes.signupFields];
+      if (changes.authenticationAssuranceTimeout !== undefined) set.authenticationAssuranceTimeout = changes.authenticationAssuranceTimeout;
       if (changes.state !== undefined) set.state = changes.state;
       if (changes.acl !== undefined) set.acl = aclToDoc(changes.acl);
       if (changes.deleteTime === null) update.$unset = { deleteTime: "" };

@@ -6,7 +6,7 @@
  */
 import type { ObjectId } from "mongodb";
 import type { ChangeDraft, ChangeKind, ChangeRecord, GroupFieldValues, RecordedGroupField } from "../domain/change-record.ts";
-import type { GroupState, MemberVisibility, Role, Visibility } from "../domain/model.ts";
+import type { GroupState, JoinPolicy, MemberVisibility, Role, Visibility } from "../domain/model.ts";
 import { aclToDoc, labelsToDoc, type AclEntryDoc, type LabelDoc } from "./documents.ts";
 
 export const historyCollection = "history";
@@ -22,6 +22,9 @@ export interface GroupFieldsDoc {
   labels?: LabelDoc[];
   visibility?: Visibility;
   memberVisibility?: MemberVisibility;
+  joinPolicy?: JoinPolicy;
+  signupFields?: string[];
+  authenticationAssuranceTimeout?: number;
   state?: GroupState;
   acl?: AclEntryDoc[];
 }
@@ -55,6 +58,9 @@ function fieldsToDoc(values: GroupFieldValues): GroupFieldsDoc {
   if (values.labels !== undefined) doc.labels = labelsToDoc(values.labels);
   if (values.visibility !== undefined) doc.visibility = values.visibility;
   if (values.memberVisibility !== undefined) doc.memberVisibility = values.memberVisibility;
+  if (values.joinPolicy !== undefined) doc.joinPolicy = values.joinPolicy;
+  if (values.signupFields !== undefined) doc.signupFields = [...values.signupFields];
+  if (values.authenticationAssuranceTimeout !== undefined) doc.authenticationAssuranceTimeout = values.authenticationAssuranceTimeout;
   if (values.state !== undefined) doc.state = values.state;
   if (values.acl !== undefined) doc.acl = aclToDoc(values.acl);
   return doc;
@@ -70,6 +76,9 @@ function fieldsFromDoc(doc: GroupFieldsDoc): GroupFieldValues {
   if (doc.labels !== undefined) values.labels = Object.fromEntries(doc.labels.map((label) => [label.key, label.value]));
   if (doc.visibility !== undefined) values.visibility = doc.visibility;
   if (doc.memberVisibility !== undefined) values.memberVisibility = doc.memberVisibility;
+  if (doc.joinPolicy !== undefined) values.joinPolicy = doc.joinPolicy;
+  if (doc.signupFields !== undefined) values.signupFields = doc.signupFields;
+  if (doc.authenticationAssuranceTimeout !== undefined) values.authenticationAssuranceTimeout = doc.authenticationAssuranceTimeout;
   if (doc.state !== undefined) values.state = doc.state;
   if (doc.acl !== undefined) values.acl = doc.acl.map((entry) => ({ principal: entry.principal, permission: entry.permission }));
   return values;

@@ -38,6 +38,8 @@ export const rosterIndexes: Readonly<Record<string, readonly IndexDescription[]>
     { name: "member_group", key: { member: 1, groupId: 1 } },
     // Members of a group by role (role filter, counting ADMINs).
     { name: "group_role_member", key: { groupId: 1, role: 1, member: 1 } },
+    // The expiry sweeper's oldest-first scan of memberships that have an expire_time.
+    { name: "expire_time", key: { expireTime: 1 }, partialFilterExpression: { expireTime: { $exists: true } } },
   ],
   [historyCollection]: [
     // ListGroupHistory: a group's records newest first (keyset on time, id).

@@ -7,7 +7,7 @@
 import type { Collection, Filter } from "mongodb";
 import type { ClusterTime } from "../domain/consistency.ts";
 import type { Database } from "./database.ts";
-import type { MembershipRecord, Role } from "../domain/model.ts";
+import type { MembershipRecord, MembershipStatus, Role } from "../domain/model.ts";
 import { clusterTimeOf } from "./cluster-time.ts";
 import {
   collectionNames,
@@ -20,11 +20,46 @@ import {
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
 
-/** A membership reduced to what graph walks need. */
+/** A membership reduced to what graph walks need (its status and expiry decide whether it confers). */
 export interface MembershipEdge {
   readonly groupId: string;
   readonly member: string;
   readonly role: Role;
+  readonly status?: Exclude<MembershipStatus, "ACTIVE"> | undefined;
+  readonly expireTime?: Date | undefined;
+}
+
+/** Which direct memberships of a group a listing or count takes. */
+export interface MemberFilter {
+  /** Only this role; undefined: any. */
+  readonly role?: Role | undefined;
+  /** Only these statuses. */
+  readonly statuses: readonly MembershipStatus[];
+  /** Leave out memberships expired at this instant; undefined: keep them (the sweeper's and sync's view). */
+  readonly unexpiredAt?: Date | undefined;
+}
+
+/** ACTIVE memberships that have not expired at `now`: the members that confer something. */
+export function conferringAt(now: Date): MemberFilter {
+  return { statuses: ["ACTIVE"], unexpiredAt: now };
+}
+
+/**
+ * The database translation of `filter`, for queries that page or count and
+ * so cannot filter in memory: `status` absent is ACTIVE, and a membership
+ * is unexpired when it has no `expireTime` or one after the instant (the
+ * domain's `hasExpired`, membership-status.ts).
+ */
+export function memberFilterQuery(groupId: string, filter: MemberFilter): Filter<MembershipDoc> {
+  const query: Filter<MembershipDoc> = { groupId };
+  if (filter.role !== undefined) query.role = filter.role;
+  const pending = (["INVITED", "REQUESTED"] as const).filter((status) => filter.statuses.includes(status));
+  // `$nin` matches an absent status (ACTIVE) too; plain operators keep the embedded store's exact matcher.
+  if (!filter.statuses.includes("ACTIVE")) query.status = { $in: pending };
+  else if (pending.length < 2) query.status = { $nin: (["INVITED", "REQUESTED"] as const).filter((status) => !pending.includes(status)) };
+  // `$not: {$lte}` also matches a missing expireTime.
+  if (filter.unexpiredAt !== undefined) query.expireTime = { $not: { $lte: filter.unexpiredAt } };
+  return query;
 }
 
 export interface MembershipStore {
@@ -33,34 +68,39 @@ export interface MembershipStore {
   insert(membership: MembershipRecord, call: StoreCall): Promise<void>;
   /** Returns the removed membership, or undefined when there was none. */
   delete(groupId: string, member: string, call: StoreCall): Promise<MembershipRecord | undefined>;
-  /** Returns the updated membership, or undefined when there is none. */
-  setRole(groupId: string, member: string, role: Role, time: Date, call: StoreCall): Promise<MembershipRecord | undefined>;
-  countWithRole(groupId: string, role: Role, call: StoreCall): Promise<number>;
-  /** Exact number of direct members (member_count is maintained from this truth). */
-  countMembers(groupId: string, role: Role | undefined, call: StoreCall): Promise<number>;
-  /** Upward step: every membership of any of `members`. */
+  /**
+   * The group's direct ADMINs that are ACTIVE and never expire: a group
+   * always keeps one (`isPermanentAdmin`, membership-status.ts).
+   */
+  countPermanentAdmins(groupId: string, call: StoreCall): Promise<number>;
+  /** Exact number of the group's direct memberships matching `filter`. */
+  countMembers(groupId: string, filter: MemberFilter, call: StoreCall): Promise<number>;
+  /** Upward step: every membership of any of `members`, whatever its status (callers decide with `confers`). */
   edgesOfMembers(members: readonly string[], call: StoreCall): Promise<MembershipEdge[]>;
   /**
    * Every membership of any of `members`, with document ids, and the cluster
    * time of the state read (the read model follows changes after it).
    */
   membershipsOfMembers(members: readonly string[], call: StoreCall): Promise<{ time: ClusterTime; memberships: StoredMembership[] }>;
-  /** Downward step: the `group:` members of any of `groupIds`. */
+  /** Downward step: the `group:` members of any of `groupIds`, whatever their status. */
   groupEdgesOf(groupIds: readonly string[], call: StoreCall): Promise<MembershipRecord[]>;
-  /** One keyset page of a group's direct members ordered by member, strictly after `afterMember`. */
+  /** One keyset page of a group's direct memberships matching `filter`, ordered by member, strictly after `afterMember`. */
   listPage(
     groupId: string,
-    role: Role | undefined,
+    filter: MemberFilter,
     afterMember: string | undefined,
     limit: number,
     call: StoreCall,
   ): Promise<MembershipRecord[]>;
   /**
    * One keyset page of a group's users and services (never its `group:`
-   * members) ordered by member, strictly after `afterMember`: one range of
-   * the `group_member` index, whose cost is the page's, not the group's.
+   * members) that confer at `now`, ordered by member, strictly after
+   * `afterMember`: one range of the `group_member` index, whose cost is the
+   * page's, not the group's.
    */
-  usersAndServicesPage(groupId: string, afterMember: string | undefined, limit: number, call: StoreCall): Promise<MembershipRecord[]>;
+  usersAndServicesPage(groupId: string, now: Date, afterMember: string | undefined, limit: number, call: StoreCall): Promise<MembershipRecord[]>;
+  /** Up to `limit` memberships whose expire_time is at or before `now`, oldest first (the expiry sweeper). */
+  expiredAt(now: Date, limit: number, call: StoreCall): Promise<MembershipRecord[]>;
 }
 
 /**
@@ -96,34 +136,31 @@ export function createMembershipStore({ client, db }: Database): MembershipStore
       return doc === null ? undefined : membershipFromDoc(doc);
     },
 
-    async setRole(groupId, member, role, time, call) {
-      const doc = await driverCall(() =>
-        memberships.findOneAndUpdate(
-          { groupId, member },
-          { $set: { role, updateTime: time } },
-          { ...operationOptions(call), returnDocument: "after" },
-        ),
-      );
-      return doc === null ? undefined : membershipFromDoc(doc);
-    },
-
-    async countWithRole(groupId, role, call) {
-      return driverCall(() => memberships.countDocuments({ groupId, role }, operationOptions(call)));
-    },
-
-    async countMembers(groupId, role, call) {
-      const filter: Filter<MembershipDoc> = role === undefined ? { groupId } : { groupId, role };
+    async countPermanentAdmins(groupId, call) {
+      const filter: Filter<MembershipDoc> = { groupId, role: "ADMIN", status: { $exists: false }, expireTime: { $exists: false } };
       return driverCall(() => memberships.countDocuments(filter, operationOptions(call)));
+    },
+
+    async countMembers(groupId, filter, call) {
+      return driverCall(() => memberships.countDocuments(memberFilterQuery(groupId, filter), operationOptions(call)));
     },
 
     async edgesOfMembers(members, call) {
       if (members.length === 0) return [];
       const docs = await driverCall(() =>
         memberships
-          .find({ member: { $in: [...members] } }, { ...operationOptions(call), projection: { _id: 0, groupId: 1, member: 1, role: 1 } })
+          .find(
+            { member: { $in: [...members] } },
+            { ...operationOptions(call), projection: { _id: 0, groupId: 1, member: 1, role: 1, status: 1, expireTime: 1 } },
+          )
           .toArray(),
       );
-      return docs.map((doc) => ({ groupId: doc.groupId, member: doc.member, role: doc.role }));
+      return docs.map((doc) => {
+        const edge: { -readonly [K in keyof MembershipEdge]: MembershipEdge[K] } = { groupId: doc.groupId, member: doc.member, role: doc.role };
+        if (doc.status !== undefined) edge.status = doc.status;
+        if (doc.expireTime !== undefined) edge.expireTime = doc.expireTime;
+        return edge;
+      });
     },
 
     async membershipsOfMembers(members, call) {
@@ -148,17 +185,27 @@ export function createMembershipStore({ client, db }: Database): MembershipStore
       return docs.map(membershipFromDoc);
     },
 
-    async listPage(groupId, role, afterMember, limit, call) {
-      const filter: Filter<MembershipDoc> = { groupId };
-      if (role !== undefined) filter.role = role;
-      if (afterMember !== undefined) filter.member = { $gt: afterMember };
-      const docs = await driverCall(() => memberships.find(filter, { ...operationOptions(call), sort: { member: 1 }, limit }).toArray());
+    async listPage(groupId, filter, afterMember, limit, call) {
+      const query = memberFilterQuery(groupId, filter);
+      if (afterMember !== undefined) query.member = { $gt: afterMember };
+      const docs = await driverCall(() =>
+        memberships.find(query, { ...operationOptions(call), sort: { member: 1 }, limit }).toArray(),
+      );
       return docs.map(membershipFromDoc);
     },
 
-    usersAndServicesPage(groupId, afterMember, limit, call) {
+    usersAndServicesPage(groupId, now, afterMember, limit, call) {
       const after = afterMember === undefined || afterMember < groupMemberEnd ? groupMemberEnd : afterMember;
-      return store.listPage(groupId, undefined, after, limit, call);
+      return store.listPage(groupId, conferringAt(now), after, limit, call);
+    },
+
+    async expiredAt(now, limit, call) {
+      const docs = await driverCall(() =>
+        memberships
+          .find({ expireTime: { $lte: now } }, { ...operationOptions(call), sort: { expireTime: 1 }, limit })
+          .toArray(),
+      );
+      return docs.map(membershipFromDoc);
     },
   };
   return store;

@@ -78,7 +78,7 @@ describe("diamond", () => {
     const direct = await fx.app.memberships.check(dave, { groupId: T.id, principal: "user:dave", directOnly: true });
     expect(direct).toEqual({ isMember: false, role: undefined, path: [] });
     const own = await fx.app.memberships.check(dave, { groupId: B.id, principal: "user:dave", directOnly: false });
-    expect(own).toEqual({ isMember: true, role: "MEMBER", path: [B.id] });
+    expect(own).toEqual({ isMember: true, role: "MEMBER", status: "ACTIVE", path: [B.id] });
   });
 
   it("reports the longer path when only it carries the highest role", async () => {
@@ -91,7 +91,7 @@ describe("diamond", () => {
     await addMember(fx, owner, low.id, "user:hank", "MEMBER");
     const hank = user("hank");
     const check = await fx.app.memberships.check(hank, { groupId: top.id, principal: "user:hank", directOnly: false });
-    expect(check).toEqual({ isMember: true, role: "MANAGER", path: [low.id, mid.id, top.id] });
+    expect(check).toEqual({ isMember: true, role: "MANAGER", status: "ACTIVE", path: [low.id, mid.id, top.id] });
   });
 
   it("authorizes through the diamond: dave holds WRITE on the top group from the MANAGER edge", async () => {
@@ -105,7 +105,7 @@ describe("diamond", () => {
     const erinCheck = await fx.rpc(dave, "CheckMembership", { groupId: T.id, member: "user:erin" }, (o) =>
       fx.app.memberships.check(dave, { groupId: T.id, principal: "user:erin", directOnly: false }, o),
     );
-    expect(erinCheck).toEqual({ isMember: true, role: "MEMBER", path: [L.id, T.id] });
+    expect(erinCheck).toEqual({ isMember: true, role: "MEMBER", status: "ACTIVE", path: [L.id, T.id] });
     await fx.rpc(owner, "RemoveMember", { groupId: T.id, member: "user:frank" }, (o) =>
       fx.app.memberships.remove(owner, T.id, "user:frank", o),
     );

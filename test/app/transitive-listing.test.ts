@@ -17,7 +17,7 @@ import { maxRole } from "../../src/domain/permissions.ts";
 import type { MembershipRecord, Role } from "../../src/domain/model.ts";
 import { groupIdOfPrincipal } from "../../src/domain/principal.ts";
 import { collectionNames, membershipFromDoc, type GroupDoc, type MembershipDoc } from "../../src/storage/documents.ts";
-import { accessRules } from "../fixtures/access-rules-table.ts";
+import { batchRules } from "../fixtures/access-rules-table.ts";
 import { groupInput, startAppFixture, systemAdmin, type AppFixture } from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
@@ -162,11 +162,7 @@ describe("a listing longer than the longest page", () => {
         tag: "",
         operation: { kind: "add" as const, groupId: big, member: `user:m${String(start + i).padStart(5, "0")}`, role: undefined },
       }));
-      const results = await fx.app.batch.applyAll(systemAdmin, items, {
-        add: accessRules.AddMember,
-        remove: accessRules.RemoveMember,
-        changeRole: accessRules.UpdateMemberRole,
-      });
+      const results = await fx.app.batch.applyAll(systemAdmin, items, batchRules);
       expect(results.every((r) => r.outcome.ok)).toBe(true);
     }
     const expected = await reference(top);

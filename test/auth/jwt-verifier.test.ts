@@ -326,6 +326,12 @@ describe("signHs256Token (npm run token)", () => {
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(60);
   });
 
+  it("carries auth_time (seconds since the epoch) into the caller", async () => {
+    const authTime = new Date("2030-05-06T07:08:09Z");
+    const token = await signHs256Token({ subject: "a", ttlSeconds: 60, authTime }, secret);
+    expect(await outcome(createJwtVerifier({ hs256Secret: secret }), bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false, authTime });
+  });
+
   it("expires after its ttl", async () => {
     const issued = new Date(Date.now() - 2 * 3600_000);
     const token = await signHs256Token({ subject: "a", ttlSeconds: 3600, now: issued }, secret);

@@ -68,7 +68,7 @@ describe("BatchMemberships per-item outcomes", () => {
       { index: 10, tag: "t10", code: 0, message: "", changed: true, role: Role.MANAGER },
       { index: 11, tag: "t11", code: 0, message: "", changed: true, role: Role.ADMIN },
       { index: 12, tag: "t12", code: 3, message: "role: is required (MEMBER, MANAGER or ADMIN)" },
-      { index: 13, tag: "t13", code: 3, message: "operation: is required (add, remove or change_role)" },
+      { index: 13, tag: "t13", code: 3, message: "operation: is required (add, remove, change_role, update, invite, respond or decide)" },
     ]);
     // A removal reports the membership it removed.
     expect(outcome.results[10]?.membership?.member).toBe("user:bob");

@@ -11,6 +11,7 @@ import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Permission, Role } from "../../gen/roster/v1/access_pb.ts";
 import { ChangeSchema, type Change } from "../../gen/roster/v1/change_pb.ts";
+import { JoinPolicy, Visibility } from "../../gen/roster/v1/group_pb.ts";
 import type { BatchMembershipsRequestSchema, BatchMembershipsResponse } from "../../gen/roster/v1/membership_service_pb.ts";
 
 type BatchRequest = MessageInitShape<typeof BatchMembershipsRequestSchema>;
@@ -124,13 +125,25 @@ describe.each(doors)("history over %s", (door) => {
       {
         ...common,
         kind: "CHANGE_KIND_GROUP_CREATED",
-        changedFields: ["namespace", "slug", "display_name", "description", "parent_id", "labels", "policies.visibility", "policies.member_visibility"],
+        changedFields: [
+          "namespace",
+          "slug",
+          "display_name",
+          "description",
+          "parent_id",
+          "labels",
+          "policies.visibility",
+          "policies.member_visibility",
+          "policies.join_policy",
+          "policies.signup_fields",
+          "policies.authentication_assurance_timeout",
+        ],
         after: {
           namespace: "acme",
           slug,
           displayName: "Payroll",
           labels: { cost: "7" },
-          policies: { visibility: "VISIBILITY_PRIVATE", memberVisibility: "MEMBER_VISIBILITY_MEMBERS" },
+          policies: { visibility: "VISIBILITY_PRIVATE", memberVisibility: "MEMBER_VISIBILITY_MEMBERS", joinPolicy: "JOIN_POLICY_CLOSED" },
         },
         reason: "new team",
         requestId: `create-${door}`,
@@ -204,6 +217,54 @@ describe.each(doors)("history over %s", (door) => {
     ]);
     // Then only the creation (group_created, the creator's member_added).
     expect(changes.slice(3).map((c) => c["kind"])).toEqual(["CHANGE_KIND_MEMBER_ADDED", "CHANGE_KIND_GROUP_CREATED"]);
+  });
+
+  it("records invitations, answers, join requests, decisions and expire_time changes of the membership lifecycle", async () => {
+    const carol = doorClients(door, { grpcAddress: suite.roster.address, webUrl: suite.roster.httpUrl }, await suite.roster.token("carol"));
+    const created = await alice.groups.createGroup({
+      group: { slug: uniqueSlug("life"), displayName: "L", policies: { visibility: Visibility.AUTHENTICATED, joinPolicy: JoinPolicy.REQUEST } },
+    });
+    const g = created.group?.id ?? "";
+    await alice.memberships.inviteMember({ groupId: g, member: "user:bob", role: Role.MANAGER, reason: "new lead" });
+    await bob.memberships.respondToInvitation({ groupId: g, accept: true, reason: "glad to" });
+    await alice.memberships.inviteMember({ groupId: g, member: "user:dave", reason: "maybe" });
+    await alice.memberships.removeMember({ groupId: g, member: "user:dave", reason: "revoked" });
+    await carol.memberships.requestToJoin({ groupId: g, reason: "need access" });
+    await bob.memberships.decideJoinRequest({ groupId: g, member: "user:carol", approve: false, reason: "not now" });
+    await alice.memberships.updateMembership({
+      groupId: g,
+      member: "user:bob",
+      expireTime: timestampFromDate(new Date(Date.now() + 86_400_000)),
+      updateMask: { paths: ["expire_time"] },
+      reason: "contract ends",
+    });
+    const { results } = await alice.memberships.batchUpdateMemberships({
+      operations: [{ operation: { case: "invite", value: { groupId: g, member: "user:erin" } }, reason: "batch invite" }],
+    });
+    expect(results[0]?.status?.code ?? 0).toBe(0);
+    await alice.groups.updateGroup({
+      group: { id: g, policies: { joinPolicy: JoinPolicy.OPEN, signupFields: ["team"] } },
+      updateMask: { paths: ["policies.join_policy", "policies.signup_fields"] },
+      reason: "open it",
+    });
+    expect((await history(g))[0]).toMatchObject({
+      kind: "CHANGE_KIND_GROUP_UPDATED",
+      changedFields: ["policies.join_policy", "policies.signup_fields"],
+      before: { policies: { joinPolicy: "JOIN_POLICY_REQUEST" } },
+      after: { policies: { joinPolicy: "JOIN_POLICY_OPEN", signupFields: ["team"] } },
+      reason: "open it",
+    });
+    const rows = (await history(g)).slice(1, 9).map((c) => [c["kind"], c["actor"], c["member"], c["roleBefore"], c["roleAfter"], c["changedFields"], c["reason"]]);
+    expect(rows).toEqual([
+      ["CHANGE_KIND_MEMBER_INVITED", "user:alice", "user:erin", undefined, "ROLE_MEMBER", undefined, "batch invite"],
+      ["CHANGE_KIND_MEMBER_EXPIRE_TIME_CHANGED", "user:alice", "user:bob", "ROLE_MANAGER", "ROLE_MANAGER", ["expire_time"], "contract ends"],
+      ["CHANGE_KIND_PENDING_MEMBERSHIP_REMOVED", "user:bob", "user:carol", "ROLE_MEMBER", undefined, undefined, "not now"],
+      ["CHANGE_KIND_JOIN_REQUESTED", "user:carol", "user:carol", undefined, "ROLE_MEMBER", undefined, "need access"],
+      ["CHANGE_KIND_PENDING_MEMBERSHIP_REMOVED", "user:alice", "user:dave", "ROLE_MEMBER", undefined, undefined, "revoked"],
+      ["CHANGE_KIND_MEMBER_INVITED", "user:alice", "user:dave", undefined, "ROLE_MEMBER", undefined, "maybe"],
+      ["CHANGE_KIND_MEMBER_ADDED", "user:bob", "user:bob", undefined, "ROLE_MANAGER", undefined, "glad to"],
+      ["CHANGE_KIND_MEMBER_INVITED", "user:alice", "user:bob", undefined, "ROLE_MANAGER", undefined, "new lead"],
+    ]);
   });
 
   it("BatchUpdateMemberships: one record per operation that changed something, with its own reason or the request's", async () => {

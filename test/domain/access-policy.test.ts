@@ -584,6 +584,66 @@ describe("allowedActions", () => {
   });
 });
 
+describe("the lifecycle rules: invitee, join, high assurance", () => {
+  const invitee = accessRules.RespondToInvitation;
+  const invited: AccessFacts = { ...base, invited: true };
+
+  it("an invitation lets the invitee see the group, and nothing more", () => {
+    expect(canSeeGroup(invited)).toBe(true);
+    expect(effectivePermission(invited)).toBe("NONE");
+    expect(canListMembers(invited)).toBe(false);
+    expect(canSeeGroup({ ...invited, state: "DELETED" })).toBe(false);
+  });
+
+  it.each<[string, AccessFacts, AccessSituation, string]>([
+    ["the invitee itself", invited, { isSelf: true, targetMemberStatus: "INVITED" }, "ok"],
+    ["a MANAGE holder of an invited group, who cannot see g1", base, { isSelf: false, targetMemberStatus: "INVITED", memberGroupFacts: { ...base, groupId: "g2", role: "ADMIN" } }, "ok"],
+    ["a MANAGER of an invited group", base, { isSelf: false, targetMemberStatus: "INVITED", memberGroupFacts: { ...base, groupId: "g2", role: "MANAGER" } }, 'not_found: group "g1" not found'],
+    ["a stranger asking for itself without an invitation", base, { isSelf: true }, 'not_found: group "g1" not found'],
+    ["a member asking for itself without an invitation (the engine says there is none)", callers.member, { isSelf: true }, "ok"],
+    [
+      "anyone else who sees the group, a system administrator too",
+      callers.sysAdmin,
+      { isSelf: false, targetMemberStatus: "INVITED" },
+      "permission_denied: permission denied: only the invitee (for a group, a caller with MANAGE on it) may answer an invitation to group g1",
+    ],
+  ])("RespondToInvitation by %s", (_name, facts, situation, expected) => {
+    expect(describeDecision(evaluateAccess(invitee, facts, situation))).toBe(expected);
+  });
+
+  it.each<[string, AccessFacts, string]>([
+    ["a stranger on a PRIVATE group", { ...base, joinPolicy: "REQUEST" }, 'not_found: group "g1" not found'],
+    ["anyone who sees a REQUEST group", { ...callers.authVisible, joinPolicy: "REQUEST" }, "ok"],
+    ["anyone who sees an OPEN group", { ...callers.authVisible, joinPolicy: "OPEN" }, "ok"],
+    ["a member of a CLOSED group", callers.member, "permission_denied: permission denied: group g1 does not accept join requests (join_policy CLOSED)"],
+  ])("RequestToJoin by %s", (_name, facts, expected) => {
+    expect(describeDecision(evaluateAccess(accessRules.RequestToJoin, facts, {}))).toBe(expected);
+  });
+
+  const checkedAt = new Date("2030-01-01T00:10:00.000Z");
+  const assured = (authTime: Date | undefined, more: Partial<AccessFacts> = {}): AccessFacts => ({
+    ...callers.admin,
+    ...more,
+    assurance: { timeoutSeconds: 600, authTime, now: checkedAt },
+  });
+
+  it.each<[string, AccessFacts, RpcName, string]>([
+    ["authenticated exactly at the window's edge", assured(new Date("2030-01-01T00:00:00.000Z")), "GetGroup", "ok"],
+    [
+      "authenticated 1 ms too early",
+      assured(new Date("2029-12-31T23:59:59.999Z")),
+      "GetGroup",
+      "permission_denied: re-authentication required: group g1 requires authentication within 600 s; token authenticated at 2029-12-31T23:59:59.999Z",
+    ],
+    ["without auth_time", assured(undefined), "DeleteGroup", "permission_denied: re-authentication required: group g1 requires authentication within 600 s; the token has no auth_time"],
+    ["without auth_time, a group it cannot see", assured(undefined, { role: undefined }), "GetGroup", 'not_found: group "g1" not found'],
+    ["without auth_time, a system administrator too", assured(undefined, { role: undefined, isSystemAdmin: true }), "ListMemberships", "permission_denied: re-authentication required: group g1 requires authentication within 600 s; the token has no auth_time"],
+    ["fresh, but without the permission", assured(checkedAt, { role: "MEMBER" }), "DeleteGroup", "permission_denied: permission denied: MANAGE on group g1 is required"],
+  ])("high assurance: %s", (_name, facts, rpc, expected) => {
+    expect(describeDecision(evaluateAccess(accessRules[rpc], facts, {}))).toBe(expected);
+  });
+});
+
 // ---------------------------------------------------------------------------
 // The change feed: which changes of g1 each caller receives.
 // ---------------------------------------------------------------------------
@@ -623,6 +683,13 @@ describe("mayReceiveChange", () => {
   it.each(callerNames)("%s", (name) => {
     const got = Object.values(changes).map((change) => mayReceiveChange(viewer, callers[name], change));
     expect(got).toEqual(expected[name]);
+  });
+
+  it.each(callerNames)("%s: an invitation, a join request, their removal and an expire_time change reach whoever sees member additions", (name) => {
+    for (const kind of ["member_invited", "join_requested", "pending_membership_removed", "member_expire_time_changed"] as const) {
+      expect(mayReceiveChange(viewer, callers[name], { kind, member: "user:other" })).toBe(mayReceiveChange(viewer, callers[name], changes.otherAdded));
+      expect(mayReceiveChange(viewer, callers[name], { kind, member: "user:me" })).toBe(mayReceiveChange(viewer, callers[name], changes.selfRemoved));
+    }
   });
 
   it("a reader of every change receives everything, also of a group that no longer exists; nobody else does", () => {

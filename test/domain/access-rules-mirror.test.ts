@@ -30,6 +30,7 @@ describe("access-rules-table mirrors the proto's (roster.v1.access) options", ()
       manageFields: [...rule.manageFields],
       memberGroupNeedsRead: rule.memberGroupNeedsRead,
       parentField: rule.parentField,
+      memberDefaultsToCaller: rule.memberDefaultsToCaller,
       memberOptional: rule.memberOptional,
     }).toEqual(mirrored);
   });

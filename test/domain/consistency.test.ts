@@ -1,7 +1,6 @@
 /** Consistency tokens and cluster times; the standing of a membership (issue 14's status and expiry). */
 import { describe, expect, it } from "vitest";
 import { clusterTime, decodeConsistencyToken, encodeConsistencyToken, incrementOf, secondsOf } from "../../src/domain/consistency.ts";
-import { confersAt } from "../../src/domain/membership-standing.ts";
 import { errorText, thrownBy } from "../fixtures/expect-roster-error.ts";
 
 describe("consistency tokens", () => {
@@ -24,20 +23,5 @@ describe("consistency tokens", () => {
     expect(thrownBy(() => decodeConsistencyToken(token, "consistency.at_least_as_fresh"))).toBe(
       errorText("invalid_argument", "consistency.at_least_as_fresh: is not a consistency token issued by Roster"),
     );
-  });
-});
-
-describe("membership standing", () => {
-  const now = Date.parse("2026-12-06T07:00:00Z");
-  it.each([
-    ["no status, no expiry", {}, true],
-    ["ACTIVE", { status: "ACTIVE" }, true],
-    ["INVITED", { status: "INVITED" }, false],
-    ["REQUESTED", { status: "REQUESTED" }, false],
-    ["expiring later", { expireTime: new Date(now + 1) }, true],
-    ["expired now", { expireTime: new Date(now) }, false],
-    ["ACTIVE but expired", { status: "ACTIVE", expireTime: new Date(now - 1000) }, false],
-  ])("%s → %s", (_case, membership, confers) => {
-    expect(confersAt(membership, now)).toBe(confers);
   });
 });

@@ -18,6 +18,9 @@ const stored: GroupRecord = {
   labels: { env: "prod" },
   visibility: "PRIVATE",
   memberVisibility: "MEMBERS",
+  joinPolicy: "CLOSED",
+  signupFields: [],
+  authenticationAssuranceTimeout: 0,
   state: "ACTIVE",
   memberCount: 1,
   acl: [],
@@ -46,12 +49,15 @@ describe("parseUpdateMask", () => {
     expect([...parseUpdateMask(["policies", "display_name"])]).toEqual([
       "policies.visibility",
       "policies.member_visibility",
+      "policies.join_policy",
+      "policies.signup_fields",
+      "policies.authentication_assurance_timeout",
       "display_name",
     ]);
   });
   it.each(["slug", "id", "group.display_name", "policies.other", ""])("refuses %j", (path) => {
     expect(thrownBy(() => parseUpdateMask([path]))).toBe(
-      `invalid_argument: update_mask: unknown or immutable field ${JSON.stringify(path)} (allowed: display_name, description, labels, policies, policies.visibility, policies.member_visibility, parent_id)`,
+      `invalid_argument: update_mask: unknown or immutable field ${JSON.stringify(path)} (allowed: display_name, description, labels, policies, policies.visibility, policies.member_visibility, policies.join_policy, policies.signup_fields, policies.authentication_assurance_timeout, parent_id)`,
     );
   });
 });

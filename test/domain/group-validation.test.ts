@@ -130,7 +130,27 @@ describe("validateGroupDraft", () => {
     memberVisibility: "MEMBERS",
   };
   it("normalises", () => {
-    expect(validateGroupDraft(draft)).toEqual({ ...draft, displayName: "Engineering" });
+    expect(validateGroupDraft(draft)).toEqual({
+      ...draft,
+      displayName: "Engineering",
+      joinPolicy: "CLOSED",
+      signupFields: [],
+      authenticationAssuranceTimeout: 0,
+    });
+  });
+  it("checks the join policies", () => {
+    expect(thrownBy(() => validateGroupDraft({ ...draft, signupFields: ["institution", "Bad"] }))).toBe(
+      "invalid_argument: group.policies.signup_fields[1]: must match ^[a-z][a-z0-9_]{0,62}$",
+    );
+    expect(thrownBy(() => validateGroupDraft({ ...draft, signupFields: ["a", "a"] }))).toBe(
+      'invalid_argument: group.policies.signup_fields[1]: duplicates "a"',
+    );
+    expect(thrownBy(() => validateGroupDraft({ ...draft, signupFields: Array.from({ length: 17 }, (_, i) => `f${i}`) }))).toBe(
+      "invalid_argument: group.policies.signup_fields: must have at most 16 entries (got 17)",
+    );
+    expect(thrownBy(() => validateGroupDraft({ ...draft, authenticationAssuranceTimeout: -1 }))).toBe(
+      "invalid_argument: group.policies.authentication_assurance_timeout: must be 0 (off) to 31536000 seconds (got -1)",
+    );
   });
   it("names fields under the prefix", () => {
     expect(thrownBy(() => validateGroupDraft({ ...draft, slug: "Eng" }))).toBe(`invalid_argument: group.slug: ${slugRule}`);

@@ -39,7 +39,8 @@ it.each([
   expect(await app.memberships.check(root, query, readOptions(consistency))).toEqual({
     isMember: true,
     role: "MEMBER",
+    status: "ACTIVE",
     path: [hidden.id, top.id],
   });
-  expect(await app.memberships.check(alice, query, readOptions(consistency))).toEqual({ isMember: true, role: "MEMBER", path: [top.id] });
+  expect(await app.memberships.check(alice, query, readOptions(consistency))).toEqual({ isMember: true, role: "MEMBER", status: "ACTIVE", path: [top.id] });
 });

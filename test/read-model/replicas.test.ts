@@ -44,7 +44,7 @@ describe("two replicas on one store", () => {
       { groupId: parent.id, principal: `group:${child.id}`, directOnly: false },
       readOptions({ kind: "at_least_as_fresh", time: write.committed() }),
     );
-    expect(answer).toEqual({ isMember: true, role: "MEMBER", path: [parent.id] });
+    expect(answer).toEqual({ isMember: true, role: "MEMBER", status: "ACTIVE", path: [parent.id] });
     // Group-in-group facts come from memory: B asked its database nothing.
     expect(b.readCommands()).toEqual([]);
     const query = { groupId: parent.id, principal: `group:${child.id}`, directOnly: false };

@@ -18,7 +18,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { MembershipService } from "../../gen/roster/v1/membership_service_pb.ts";
-import type { AclEntry } from "../../src/domain/model.ts";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { RosterApp } from "../../src/app/index.ts";
+import type { AclEntry, JoinPolicy } from "../../src/domain/model.ts";
+import { accessRules } from "../fixtures/access-rules-table.ts";
 import type { RosterClient, RpcOptions } from "../fixtures/roster-grpc-client.ts";
 import { failureOf } from "../fixtures/roster-grpc-client.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
@@ -37,8 +40,11 @@ const OK = "OK";
 const NF = "NOT_FOUND";
 const PD = "PERMISSION_DENIED";
 
-/** Per RPC: the expected code for each caller (in `callers` order) and the permission named on refusal. */
-const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; readonly needs?: string }>> = {
+/**
+ * Per RPC: the expected code for each caller (in `callers` order) and the
+ * permission named on refusal, or the whole refusal when it names none.
+ */
+const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; readonly needs?: string; readonly refusal?: (target: string) => string }>> = {
   //                      stranger member manager admin acl  nested parent system
   CreateGroup: /*      */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   GetGroup: /*         */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
@@ -57,6 +63,19 @@ const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; reado
   ListMemberships: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
   ListPrincipalGroups: { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
   CheckMembership: /*  */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
+  UpdateMembership: /* */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  InviteMember: /*     */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  DecideJoinRequest: /**/ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
+  // Only the invitee answers: nobody else, system administrators included.
+  RespondToInvitation: {
+    codes: [NF, PD, PD, PD, PD, PD, PD, PD],
+    refusal: (g) => `permission denied: only the invitee (for a group, a caller with MANAGE on it) may answer an invitation to group ${g}`,
+  },
+  // G's join_policy is CLOSED: whoever sees it is refused, nobody else learns it exists.
+  RequestToJoin: /*    */ {
+    codes: [NF, PD, PD, PD, PD, PD, PD, PD],
+    refusal: (g) => `permission denied: group ${g} does not accept join requests (join_policy CLOSED)`,
+  },
   // FILTERED: G is answered exactly when CheckMembership would be (checked below).
   CheckMemberships: /* */ { codes: [OK, OK, OK, OK, OK, OK, OK, OK] },
   // PER_ITEM: the call itself only needs authentication; its one `add`
@@ -151,6 +170,20 @@ function requestFor(rpc: string, caller: string, door: Door): { method: DescMeth
       return { method: m(rpc), request: {}, target: g };
     case "CheckMembership":
       return { method: m(rpc), request: { groupId: g, principal: "user:member" }, target: g };
+    case "UpdateMembership":
+      return {
+        method: m(rpc),
+        request: { groupId: g, member: `user:expiring-${tag}`, expireTime: timestampFromDate(new Date(Date.now() + 86_400_000)), updateMask: { paths: ["expire_time"] } },
+        target: g,
+      };
+    case "InviteMember":
+      return { method: m(rpc), request: { groupId: g, member: `user:invited-${tag}`, message: "join us" }, target: g };
+    case "RespondToInvitation":
+      return { method: m(rpc), request: { groupId: g, member: `user:invitee-${tag}`, accept: true }, target: g };
+    case "RequestToJoin":
+      return { method: m(rpc), request: { groupId: g, message: "let me in" }, target: g };
+    case "DecideJoinRequest":
+      return { method: m(rpc), request: { groupId: g, member: `user:requester-${tag}`, approve: true }, target: g };
     case "CheckMemberships":
       return { method: m(rpc), request: { groupIds: [g], principal: "user:member" }, target: g };
     case "BatchUpdateMemberships":
@@ -181,11 +214,20 @@ beforeAll(async () => {
   for (const tag of doors.flatMap((door) => callers.map((caller) => tagOf(door, caller)))) {
     await app.memberships.add(root, groupId, `user:victim-${tag}`, "MEMBER");
     await app.memberships.add(root, groupId, `user:promote-${tag}`, "MEMBER");
+    await app.memberships.add(root, groupId, `user:expiring-${tag}`, "MEMBER");
+    await app.memberships.invite(root, { groupId, member: `user:invitee-${tag}`, role: "MEMBER", message: "", expireTime: undefined });
     deleteTargets[tag] = await makeProfileTarget(app, parentId, acl);
     const undeleteTarget = await makeProfileTarget(app, parentId, acl);
     await app.groups.delete(root, undeleteTarget, "");
     undeleteTargets[tag] = undeleteTarget;
   }
+  // Join requests to decide: G accepts them only while they are made.
+  await setJoinPolicy(app, groupId, "REQUEST");
+  for (const tag of doors.flatMap((door) => callers.map((caller) => tagOf(door, caller)))) {
+    const requester = { principal: `user:requester-${tag}`, isSystemAdmin: false };
+    await app.memberships.requestToJoin(requester, { groupId, message: "", fields: {} });
+  }
+  await setJoinPolicy(app, groupId, "CLOSED");
   world = { parentId, groupId, acl, deleteTargets, undeleteTargets };
   const transport = createConnectTransport({ baseUrl: roster.httpUrl, httpVersion: "1.1" });
   connectClients = { groups: createClient(GroupService, transport), memberships: createClient(MembershipService, transport) };
@@ -264,6 +306,11 @@ async function runConnect(
 
 const rpcNames = Object.keys(matrix);
 
+async function setJoinPolicy(app: RosterApp, groupId: string, joinPolicy: JoinPolicy): Promise<void> {
+  const group = await app.groups.get(root, { id: groupId });
+  await app.groups.update(root, { id: groupId, values: { ...group.group, joinPolicy }, mask: ["policies.join_policy"], etag: "" }, accessRules.UpdateGroup);
+}
+
 describe.each(doors)("authorization matrix over %s", (door) => {
   it("covers every unary RPC of both services", () => {
     const unary = [...GroupService.methods, ...MembershipService.methods].filter((m) => m.methodKind === "unary").map((m) => m.name);
@@ -278,8 +325,9 @@ describe.each(doors)("authorization matrix over %s", (door) => {
     const result = await run(door, rpc, caller);
     expect(result.code, result.details).toBe(expected);
     if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
-    if (expected === PD)
-      expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
+    const refusal = matrix[rpc]?.refusal;
+    if (expected === PD && refusal !== undefined) expect(result.details).toBe(refusal(result.target));
+    else if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
     if (rpc === "CheckMemberships") {
       const checkExpected = matrix["CheckMembership"]?.codes[callers.indexOf(caller)];
       const response = result.response as { checks: { groupId: string }[]; missingIds: string[] };

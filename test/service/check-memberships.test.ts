@@ -82,8 +82,8 @@ describe.each(doors)("CheckMemberships over %s", (door) => {
       code: "OK",
       response: {
         checks: [
-          { groupId: g, result: { isMember: true, role: "ROLE_MEMBER", path: [g] } },
-          { groupId: n, result: { isMember: true, role: "ROLE_MEMBER", path: [g, n] } },
+          { groupId: g, result: { isMember: true, role: "ROLE_MEMBER", path: [g], status: "MEMBERSHIP_STATUS_ACTIVE" } },
+          { groupId: n, result: { isMember: true, role: "ROLE_MEMBER", path: [g, n], status: "MEMBERSHIP_STATUS_ACTIVE" } },
           { groupId: d, result: {} },
         ],
       },
@@ -98,7 +98,7 @@ describe.each(doors)("CheckMemberships over %s", (door) => {
       code: "OK",
       response: {
         checks: [
-          { groupId: n, result: { isMember: true, role: "ROLE_MEMBER", path: [n] } },
+          { groupId: n, result: { isMember: true, role: "ROLE_MEMBER", path: [n], status: "MEMBERSHIP_STATUS_ACTIVE" } },
           { groupId: h, result: {} },
         ],
       },
@@ -124,7 +124,7 @@ describe.each(doors)("CheckMemberships over %s", (door) => {
     // On H only managers may list members: a MEMBER may ask about itself, not about others.
     expect(await call(door, "CheckMemberships", { principal: "user:member", groupIds: [h] }, "member")).toEqual({
       code: "OK",
-      response: { checks: [{ groupId: h, result: { isMember: true, role: "ROLE_MEMBER", path: [h] } }] },
+      response: { checks: [{ groupId: h, result: { isMember: true, role: "ROLE_MEMBER", path: [h], status: "MEMBERSHIP_STATUS_ACTIVE" } }] },
     });
     expect(await call(door, "CheckMembership", { groupId: h, principal: "user:manager" }, "member")).toEqual({
       code: 7,
@@ -132,11 +132,11 @@ describe.each(doors)("CheckMemberships over %s", (door) => {
     });
     expect(await call(door, "CheckMemberships", { principal: "user:manager", groupIds: [h, g] }, "member")).toEqual({
       code: "OK",
-      response: { checks: [{ groupId: g, result: { isMember: true, role: "ROLE_MANAGER", path: [g] } }], missingIds: [h] },
+      response: { checks: [{ groupId: g, result: { isMember: true, role: "ROLE_MANAGER", path: [g], status: "MEMBERSHIP_STATUS_ACTIVE" } }], missingIds: [h] },
     });
     expect(await call(door, "CheckMemberships", { principal: "user:member", groupIds: [h] }, "manager")).toEqual({
       code: "OK",
-      response: { checks: [{ groupId: h, result: { isMember: true, role: "ROLE_MEMBER", path: [h] } }] },
+      response: { checks: [{ groupId: h, result: { isMember: true, role: "ROLE_MEMBER", path: [h], status: "MEMBERSHIP_STATUS_ACTIVE" } }] },
     });
     // A stranger asking about itself still sees nothing of a group it cannot see; a deleted group only with MANAGE.
     expect(await call(door, "CheckMemberships", { principal: "user:stranger", groupIds: [h, d] }, "stranger")).toEqual({

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/change.proto.
  */
 export const file_roster_v1_change: GenFile = /*@__PURE__*/
-  fileDesc("ChZyb3N0ZXIvdjEvY2hhbmdlLnByb3RvEglyb3N0ZXIudjEiwwIKC0dyb3VwRmllbGRzEhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRzbHVnGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIRCglwYXJlbnRfaWQYBSABKAkSMgoGbGFiZWxzGAYgAygLMiIucm9zdGVyLnYxLkdyb3VwRmllbGRzLkxhYmVsc0VudHJ5EioKCHBvbGljaWVzGAcgASgLMhgucm9zdGVyLnYxLkdyb3VwUG9saWNpZXMSJAoFc3RhdGUYCCABKA4yFS5yb3N0ZXIudjEuR3JvdXBTdGF0ZRIgCgNhY2wYCSADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKNAwoGQ2hhbmdlEgoKAmlkGAEgASgJEiMKBGtpbmQYAiABKA4yFS5yb3N0ZXIudjEuQ2hhbmdlS2luZBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgEIAEoCRIQCghncm91cF9pZBgFIAEoCRIRCgluYW1lc3BhY2UYBiABKAkSDgoGbWVtYmVyGAcgASgJEiQKC3JvbGVfYmVmb3JlGAggASgOMg8ucm9zdGVyLnYxLlJvbGUSIwoKcm9sZV9hZnRlchgJIAEoDjIPLnJvc3Rlci52MS5Sb2xlEhYKDmNoYW5nZWRfZmllbGRzGAogAygJEiYKBmJlZm9yZRgLIAEoCzIWLnJvc3Rlci52MS5Hcm91cEZpZWxkcxIlCgVhZnRlchgMIAEoCzIWLnJvc3Rlci52MS5Hcm91cEZpZWxkcxIOCgZyZWFzb24YDSABKAkSEgoKcmVxdWVzdF9pZBgOIAEoCRIOCgZtZXRob2QYDyABKAkqrQIKCkNoYW5nZUtpbmQSGwoXQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIdChlDSEFOR0VfS0lORF9HUk9VUF9DUkVBVEVEEAESHQoZQ0hBTkdFX0tJTkRfR1JPVVBfVVBEQVRFRBACEh0KGUNIQU5HRV9LSU5EX0dST1VQX0RFTEVURUQQAxIfChtDSEFOR0VfS0lORF9HUk9VUF9VTkRFTEVURUQQBBIhCh1DSEFOR0VfS0lORF9HUk9VUF9BQ0xfQ0hBTkdFRBAFEhwKGENIQU5HRV9LSU5EX01FTUJFUl9BRERFRBAGEh4KGkNIQU5HRV9LSU5EX01FTUJFUl9SRU1PVkVEEAcSIwofQ0hBTkdFX0tJTkRfTUVNQkVSX1JPTEVfQ0hBTkdFRBAIYgZwcm90bzM", [file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_group]);
+  fileDesc("ChZyb3N0ZXIvdjEvY2hhbmdlLnByb3RvEglyb3N0ZXIudjEiwwIKC0dyb3VwRmllbGRzEhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRzbHVnGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIRCglwYXJlbnRfaWQYBSABKAkSMgoGbGFiZWxzGAYgAygLMiIucm9zdGVyLnYxLkdyb3VwRmllbGRzLkxhYmVsc0VudHJ5EioKCHBvbGljaWVzGAcgASgLMhgucm9zdGVyLnYxLkdyb3VwUG9saWNpZXMSJAoFc3RhdGUYCCABKA4yFS5yb3N0ZXIudjEuR3JvdXBTdGF0ZRIgCgNhY2wYCSADKAsyEy5yb3N0ZXIudjEuQWNsRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKNAwoGQ2hhbmdlEgoKAmlkGAEgASgJEiMKBGtpbmQYAiABKA4yFS5yb3N0ZXIudjEuQ2hhbmdlS2luZBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgEIAEoCRIQCghncm91cF9pZBgFIAEoCRIRCgluYW1lc3BhY2UYBiABKAkSDgoGbWVtYmVyGAcgASgJEiQKC3JvbGVfYmVmb3JlGAggASgOMg8ucm9zdGVyLnYxLlJvbGUSIwoKcm9sZV9hZnRlchgJIAEoDjIPLnJvc3Rlci52MS5Sb2xlEhYKDmNoYW5nZWRfZmllbGRzGAogAygJEiYKBmJlZm9yZRgLIAEoCzIWLnJvc3Rlci52MS5Hcm91cEZpZWxkcxIlCgVhZnRlchgMIAEoCzIWLnJvc3Rlci52MS5Hcm91cEZpZWxkcxIOCgZyZWFzb24YDSABKAkSEgoKcmVxdWVzdF9pZBgOIAEoCRIOCgZtZXRob2QYDyABKAkqxQMKCkNoYW5nZUtpbmQSGwoXQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIdChlDSEFOR0VfS0lORF9HUk9VUF9DUkVBVEVEEAESHQoZQ0hBTkdFX0tJTkRfR1JPVVBfVVBEQVRFRBACEh0KGUNIQU5HRV9LSU5EX0dST1VQX0RFTEVURUQQAxIfChtDSEFOR0VfS0lORF9HUk9VUF9VTkRFTEVURUQQBBIhCh1DSEFOR0VfS0lORF9HUk9VUF9BQ0xfQ0hBTkdFRBAFEhwKGENIQU5HRV9LSU5EX01FTUJFUl9BRERFRBAGEh4KGkNIQU5HRV9LSU5EX01FTUJFUl9SRU1PVkVEEAcSIwofQ0hBTkdFX0tJTkRfTUVNQkVSX1JPTEVfQ0hBTkdFRBAIEh4KGkNIQU5HRV9LSU5EX01FTUJFUl9JTlZJVEVEEAkSHgoaQ0hBTkdFX0tJTkRfSk9JTl9SRVFVRVNURUQQChIqCiZDSEFOR0VfS0lORF9QRU5ESU5HX01FTUJFUlNISVBfUkVNT1ZFRBALEioKJkNIQU5HRV9LSU5EX01FTUJFUl9FWFBJUkVfVElNRV9DSEFOR0VEEAxiBnByb3RvMw", [file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_group]);
 
 /**
  * The fields of a group a change carries: every field on GROUP_CREATED's
@@ -294,6 +294,40 @@ export enum ChangeKind {
    * @generated from enum value: CHANGE_KIND_MEMBER_ROLE_CHANGED = 8;
    */
   MEMBER_ROLE_CHANGED = 8,
+
+  /**
+   * A principal was invited (role_after: the role it gets when it accepts).
+   * An accepted invitation, an approved join request and a join to an OPEN
+   * group are MEMBER_ADDED changes.
+   *
+   * @generated from enum value: CHANGE_KIND_MEMBER_INVITED = 9;
+   */
+  MEMBER_INVITED = 9,
+
+  /**
+   * A principal asked to join (role_after: ROLE_MEMBER).
+   *
+   * @generated from enum value: CHANGE_KIND_JOIN_REQUESTED = 10;
+   */
+  JOIN_REQUESTED = 10,
+
+  /**
+   * An invitation or a join request went away without becoming ACTIVE:
+   * declined, rejected, revoked with RemoveMember, or lapsed (actor
+   * `system:expiry`). role_before is the role it carried.
+   *
+   * @generated from enum value: CHANGE_KIND_PENDING_MEMBERSHIP_REMOVED = 11;
+   */
+  PENDING_MEMBERSHIP_REMOVED = 11,
+
+  /**
+   * A direct member's expire_time was set, changed or removed
+   * (changed_fields "expire_time"). An ACTIVE membership removed by the
+   * expiry sweeper is a MEMBER_REMOVED change with actor `system:expiry`.
+   *
+   * @generated from enum value: CHANGE_KIND_MEMBER_EXPIRE_TIME_CHANGED = 12;
+   */
+  MEMBER_EXPIRE_TIME_CHANGED = 12,
 }
 
 /**

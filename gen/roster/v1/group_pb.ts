@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/group.proto.
  */
 export const file_roster_v1_group: GenFile = /*@__PURE__*/
-  fileDesc("ChVyb3N0ZXIvdjEvZ3JvdXAucHJvdG8SCXJvc3Rlci52MSKABAoFR3JvdXASCgoCaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEgwKBHNsdWcYAyABKAkSFAoMZGlzcGxheV9uYW1lGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEhEKCXBhcmVudF9pZBgGIAEoCRIsCgZsYWJlbHMYByADKAsyHC5yb3N0ZXIudjEuR3JvdXAuTGFiZWxzRW50cnkSKgoIcG9saWNpZXMYCCABKAsyGC5yb3N0ZXIudjEuR3JvdXBQb2xpY2llcxIkCgVzdGF0ZRgJIAEoDjIVLnJvc3Rlci52MS5Hcm91cFN0YXRlEhQKDG1lbWJlcl9jb3VudBgKIAEoBRIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2RlbGV0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GA4gASgJEhIKCnVwZGF0ZWRfYnkYDyABKAkSDAoEZXRhZxgQIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInIKDUdyb3VwUG9saWNpZXMSKQoKdmlzaWJpbGl0eRgBIAEoDjIVLnJvc3Rlci52MS5WaXNpYmlsaXR5EjYKEW1lbWJlcl92aXNpYmlsaXR5GAIgASgOMhsucm9zdGVyLnYxLk1lbWJlclZpc2liaWxpdHkiSAoIQWNsRW50cnkSEQoJcHJpbmNpcGFsGAEgASgJEikKCnBlcm1pc3Npb24YAiABKA4yFS5yb3N0ZXIudjEuUGVybWlzc2lvbiJ3CgxDYWxsZXJBY2Nlc3MSHQoEcm9sZRgBIAEoDjIPLnJvc3Rlci52MS5Sb2xlEjMKFGVmZmVjdGl2ZV9wZXJtaXNzaW9uGAIgASgOMhUucm9zdGVyLnYxLlBlcm1pc3Npb24SEwoLcGVybWlzc2lvbnMYAyADKAkqXgoKVmlzaWJpbGl0eRIaChZWSVNJQklMSVRZX1VOU1BFQ0lGSUVEEAASFgoSVklTSUJJTElUWV9QUklWQVRFEAESHAoYVklTSUJJTElUWV9BVVRIRU5USUNBVEVEEAIqdAoQTWVtYmVyVmlzaWJpbGl0eRIhCh1NRU1CRVJfVklTSUJJTElUWV9VTlNQRUNJRklFRBAAEh0KGU1FTUJFUl9WSVNJQklMSVRZX01FTUJFUlMQARIeChpNRU1CRVJfVklTSUJJTElUWV9NQU5BR0VSUxACKloKCkdyb3VwU3RhdGUSGwoXR1JPVVBfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJHUk9VUF9TVEFURV9BQ1RJVkUQARIXChNHUk9VUF9TVEFURV9ERUxFVEVEEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_roster_v1_access]);
+  fileDesc("ChVyb3N0ZXIvdjEvZ3JvdXAucHJvdG8SCXJvc3Rlci52MSKABAoFR3JvdXASCgoCaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEgwKBHNsdWcYAyABKAkSFAoMZGlzcGxheV9uYW1lGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEhEKCXBhcmVudF9pZBgGIAEoCRIsCgZsYWJlbHMYByADKAsyHC5yb3N0ZXIudjEuR3JvdXAuTGFiZWxzRW50cnkSKgoIcG9saWNpZXMYCCABKAsyGC5yb3N0ZXIudjEuR3JvdXBQb2xpY2llcxIkCgVzdGF0ZRgJIAEoDjIVLnJvc3Rlci52MS5Hcm91cFN0YXRlEhQKDG1lbWJlcl9jb3VudBgKIAEoBRIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2RlbGV0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GA4gASgJEhIKCnVwZGF0ZWRfYnkYDyABKAkSDAoEZXRhZxgQIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIt8BCg1Hcm91cFBvbGljaWVzEikKCnZpc2liaWxpdHkYASABKA4yFS5yb3N0ZXIudjEuVmlzaWJpbGl0eRI2ChFtZW1iZXJfdmlzaWJpbGl0eRgCIAEoDjIbLnJvc3Rlci52MS5NZW1iZXJWaXNpYmlsaXR5EioKC2pvaW5fcG9saWN5GAMgASgOMhUucm9zdGVyLnYxLkpvaW5Qb2xpY3kSFQoNc2lnbnVwX2ZpZWxkcxgEIAMoCRIoCiBhdXRoZW50aWNhdGlvbl9hc3N1cmFuY2VfdGltZW91dBgFIAEoBSJICghBY2xFbnRyeRIRCglwcmluY2lwYWwYASABKAkSKQoKcGVybWlzc2lvbhgCIAEoDjIVLnJvc3Rlci52MS5QZXJtaXNzaW9uIncKDENhbGxlckFjY2VzcxIdCgRyb2xlGAEgASgOMg8ucm9zdGVyLnYxLlJvbGUSMwoUZWZmZWN0aXZlX3Blcm1pc3Npb24YAiABKA4yFS5yb3N0ZXIudjEuUGVybWlzc2lvbhITCgtwZXJtaXNzaW9ucxgDIAMoCSpwCgpKb2luUG9saWN5EhsKF0pPSU5fUE9MSUNZX1VOU1BFQ0lGSUVEEAASFgoSSk9JTl9QT0xJQ1lfQ0xPU0VEEAESFwoTSk9JTl9QT0xJQ1lfUkVRVUVTVBACEhQKEEpPSU5fUE9MSUNZX09QRU4QAypeCgpWaXNpYmlsaXR5EhoKFlZJU0lCSUxJVFlfVU5TUEVDSUZJRUQQABIWChJWSVNJQklMSVRZX1BSSVZBVEUQARIcChhWSVNJQklMSVRZX0FVVEhFTlRJQ0FURUQQAip0ChBNZW1iZXJWaXNpYmlsaXR5EiEKHU1FTUJFUl9WSVNJQklMSVRZX1VOU1BFQ0lGSUVEEAASHQoZTUVNQkVSX1ZJU0lCSUxJVFlfTUVNQkVSUxABEh4KGk1FTUJFUl9WSVNJQklMSVRZX01BTkFHRVJTEAIqWgoKR3JvdXBTdGF0ZRIbChdHUk9VUF9TVEFURV9VTlNQRUNJRklFRBAAEhYKEkdST1VQX1NUQVRFX0FDVElWRRABEhcKE0dST1VQX1NUQVRFX0RFTEVURUQQAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_roster_v1_access]);
 
 /**
  * A named set of principals. Groups nest: a group can be a member of another
@@ -92,7 +92,9 @@ export type Group = Message<"roster.v1.Group"> & {
   state: GroupState;
 
   /**
-   * Number of direct members. Output only.
+   * Number of direct ACTIVE members (pending invitations and join requests
+   * are not counted; an expired membership is, until the expiry sweeper
+   * removes it). Output only.
    *
    * @generated from field: int32 member_count = 10;
    */
@@ -169,6 +171,35 @@ export type GroupPolicies = Message<"roster.v1.GroupPolicies"> & {
    * @generated from field: roster.v1.MemberVisibility member_visibility = 2;
    */
   memberVisibility: MemberVisibility;
+
+  /**
+   * Whether and how principals who are not members may join. Unspecified
+   * means CLOSED.
+   *
+   * @generated from field: roster.v1.JoinPolicy join_policy = 3;
+   */
+  joinPolicy: JoinPolicy;
+
+  /**
+   * Names of the fields a join request must carry (Globus signup fields, for
+   * example "institution", "department"): at most 16, each 1-63 characters
+   * of [a-z0-9_] starting with a letter. The values are kept with the
+   * request's membership and shown to those who may list members.
+   *
+   * @generated from field: repeated string signup_fields = 4;
+   */
+  signupFields: string[];
+
+  /**
+   * High assurance: when above 0, every call acting on the group (any
+   * permission, including reading it) needs a token whose `auth_time` claim
+   * (seconds since the epoch, as in OpenID Connect) is at most this many
+   * seconds old; otherwise PERMISSION_DENIED "re-authentication required".
+   * 0 (default) turns it off; at most 31,536,000 (a year).
+   *
+   * @generated from field: int32 authentication_assurance_timeout = 5;
+   */
+  authenticationAssuranceTimeout: number;
 };
 
 /**
@@ -249,6 +280,48 @@ export const CallerAccessSchema: GenMessage<CallerAccess> = /*@__PURE__*/
   messageDesc(file_roster_v1_group, 3);
 
 /**
+ * Whether principals who are not members may join a group.
+ *
+ * @generated from enum roster.v1.JoinPolicy
+ */
+export enum JoinPolicy {
+  /**
+   * Treated as CLOSED.
+   *
+   * @generated from enum value: JOIN_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Only members with WRITE add or invite members; RequestToJoin is refused.
+   *
+   * @generated from enum value: JOIN_POLICY_CLOSED = 1;
+   */
+  CLOSED = 1,
+
+  /**
+   * Anyone who can see the group may ask to join (RequestToJoin); a caller
+   * with WRITE approves or rejects (DecideJoinRequest).
+   *
+   * @generated from enum value: JOIN_POLICY_REQUEST = 2;
+   */
+  REQUEST = 2,
+
+  /**
+   * Anyone who can see the group joins at once as MEMBER with RequestToJoin.
+   *
+   * @generated from enum value: JOIN_POLICY_OPEN = 3;
+   */
+  OPEN = 3,
+}
+
+/**
+ * Describes the enum roster.v1.JoinPolicy.
+ */
+export const JoinPolicySchema: GenEnum<JoinPolicy> = /*@__PURE__*/
+  enumDesc(file_roster_v1_group, 0);
+
+/**
  * Who may see a group's details.
  *
  * @generated from enum roster.v1.Visibility
@@ -280,7 +353,7 @@ export enum Visibility {
  * Describes the enum roster.v1.Visibility.
  */
 export const VisibilitySchema: GenEnum<Visibility> = /*@__PURE__*/
-  enumDesc(file_roster_v1_group, 0);
+  enumDesc(file_roster_v1_group, 1);
 
 /**
  * Who may list a group's members.
@@ -314,7 +387,7 @@ export enum MemberVisibility {
  * Describes the enum roster.v1.MemberVisibility.
  */
 export const MemberVisibilitySchema: GenEnum<MemberVisibility> = /*@__PURE__*/
-  enumDesc(file_roster_v1_group, 1);
+  enumDesc(file_roster_v1_group, 2);
 
 /**
  * Lifecycle state of a group.
@@ -349,5 +422,5 @@ export enum GroupState {
  * Describes the enum roster.v1.GroupState.
  */
 export const GroupStateSchema: GenEnum<GroupState> = /*@__PURE__*/
-  enumDesc(file_roster_v1_group, 2);
+  enumDesc(file_roster_v1_group, 3);
 

@@ -2,10 +2,10 @@
 // @generated from file roster/v1/membership.proto (package roster.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Role } from "./access_pb.ts";
 import { file_roster_v1_access } from "./access_pb.ts";
 import type { Group } from "./group_pb.ts";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/membership.proto.
  */
 export const file_roster_v1_membership: GenFile = /*@__PURE__*/
-  fileDesc("Chpyb3N0ZXIvdjEvbWVtYmVyc2hpcC5wcm90bxIJcm9zdGVyLnYxItoBCgpNZW1iZXJzaGlwEhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAYgASgJEhUKDXZpYV9ncm91cF9pZHMYByADKAkiYAoOUHJpbmNpcGFsR3JvdXASHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBmRpcmVjdBgDIAEoCCLYAQoTTWVtYmVyc2hpcE9wZXJhdGlvbhILCgN0YWcYASABKAkSLAoDYWRkGAIgASgLMh0ucm9zdGVyLnYxLkFkZE1lbWJlck9wZXJhdGlvbkgAEjIKBnJlbW92ZRgDIAEoCzIgLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJPcGVyYXRpb25IABI1CgtjaGFuZ2Vfcm9sZRgEIAEoCzIeLnJvc3Rlci52MS5DaGFuZ2VSb2xlT3BlcmF0aW9uSAASDgoGcmVhc29uGAUgASgJQgsKCW9wZXJhdGlvbiJVChJBZGRNZW1iZXJPcGVyYXRpb24SEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZSI5ChVSZW1vdmVNZW1iZXJPcGVyYXRpb24SEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJIlYKE0NoYW5nZVJvbGVPcGVyYXRpb24SEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZSKwAQoPT3BlcmF0aW9uUmVzdWx0Eg0KBWluZGV4GAEgASgFEgsKA3RhZxgCIAEoCRIqCgZzdGF0dXMYAyABKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uU3RhdHVzEikKCm1lbWJlcnNoaXAYBCABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjaGFuZ2VkGAUgASgIEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAYgASgJIjAKD09wZXJhdGlvblN0YXR1cxIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiMAoLU3luY09wdGlvbnMSEAoIZ3JvdXBfaWQYASABKAkSDwoHZHJ5X3J1bhgCIAEoCCKpAQoLU3luY1N1bW1hcnkSEAoIZ3JvdXBfaWQYASABKAkSDQoFYWRkZWQYAiABKAUSDwoHY2hhbmdlZBgDIAEoBRIPCgdyZW1vdmVkGAQgASgFEhEKCXVuY2hhbmdlZBgFIAEoBRIYChBrZXB0X2xhc3RfYWRtaW5zGAYgASgFEg8KB2RyeV9ydW4YByABKAgSGQoRY29uc2lzdGVuY3lfdG9rZW4YCCABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_group]);
+  fileDesc("Chpyb3N0ZXIvdjEvbWVtYmVyc2hpcC5wcm90bxIJcm9zdGVyLnYxIqsDCgpNZW1iZXJzaGlwEhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAYgASgJEhUKDXZpYV9ncm91cF9pZHMYByADKAkSKwoGc3RhdHVzGAggASgOMhsucm9zdGVyLnYxLk1lbWJlcnNoaXBTdGF0dXMSLwoLZXhwaXJlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB21lc3NhZ2UYCiABKAkSMQoGZmllbGRzGAsgAygLMiEucm9zdGVyLnYxLk1lbWJlcnNoaXAuRmllbGRzRW50cnkaLQoLRmllbGRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK+AQoOUHJpbmNpcGFsR3JvdXASHwoFZ3JvdXAYASABKAsyEC5yb3N0ZXIudjEuR3JvdXASHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBmRpcmVjdBgDIAEoCBIrCgZzdGF0dXMYBCABKA4yGy5yb3N0ZXIudjEuTWVtYmVyc2hpcFN0YXR1cxIvCgtleHBpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiuQMKE01lbWJlcnNoaXBPcGVyYXRpb24SCwoDdGFnGAEgASgJEiwKA2FkZBgCIAEoCzIdLnJvc3Rlci52MS5BZGRNZW1iZXJPcGVyYXRpb25IABIyCgZyZW1vdmUYAyABKAsyIC5yb3N0ZXIudjEuUmVtb3ZlTWVtYmVyT3BlcmF0aW9uSAASNQoLY2hhbmdlX3JvbGUYBCABKAsyHi5yb3N0ZXIudjEuQ2hhbmdlUm9sZU9wZXJhdGlvbkgAEjIKBmludml0ZRgGIAEoCzIgLnJvc3Rlci52MS5JbnZpdGVNZW1iZXJPcGVyYXRpb25IABI6CgdyZXNwb25kGAcgASgLMicucm9zdGVyLnYxLlJlc3BvbmRUb0ludml0YXRpb25PcGVyYXRpb25IABI3CgZkZWNpZGUYCCABKAsyJS5yb3N0ZXIudjEuRGVjaWRlSm9pblJlcXVlc3RPcGVyYXRpb25IABI2CgZ1cGRhdGUYCSABKAsyJC5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyc2hpcE9wZXJhdGlvbkgAEg4KBnJlYXNvbhgFIAEoCUILCglvcGVyYXRpb24ihgEKEkFkZE1lbWJlck9wZXJhdGlvbhIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKaAQoVSW52aXRlTWVtYmVyT3BlcmF0aW9uEhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUSDwoHbWVzc2FnZRgEIAEoCRIvCgtleHBpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUAocUmVzcG9uZFRvSW52aXRhdGlvbk9wZXJhdGlvbhIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSDgoGYWNjZXB0GAMgASgIInwKGkRlY2lkZUpvaW5SZXF1ZXN0T3BlcmF0aW9uEhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIPCgdhcHByb3ZlGAMgASgIEh0KBHJvbGUYBCABKA4yDy5yb3N0ZXIudjEuUm9sZUoECAUQBlIGcmVhc29uIr4BChlVcGRhdGVNZW1iZXJzaGlwT3BlcmF0aW9uEhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIdCgRyb2xlGAMgASgOMg8ucm9zdGVyLnYxLlJvbGUSLwoLZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV9tYXNrGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI5ChVSZW1vdmVNZW1iZXJPcGVyYXRpb24SEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJIlYKE0NoYW5nZVJvbGVPcGVyYXRpb24SEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZSKwAQoPT3BlcmF0aW9uUmVzdWx0Eg0KBWluZGV4GAEgASgFEgsKA3RhZxgCIAEoCRIqCgZzdGF0dXMYAyABKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uU3RhdHVzEikKCm1lbWJlcnNoaXAYBCABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjaGFuZ2VkGAUgASgIEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAYgASgJIjAKD09wZXJhdGlvblN0YXR1cxIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiMAoLU3luY09wdGlvbnMSEAoIZ3JvdXBfaWQYASABKAkSDwoHZHJ5X3J1bhgCIAEoCCKpAQoLU3luY1N1bW1hcnkSEAoIZ3JvdXBfaWQYASABKAkSDQoFYWRkZWQYAiABKAUSDwoHY2hhbmdlZBgDIAEoBRIPCgdyZW1vdmVkGAQgASgFEhEKCXVuY2hhbmdlZBgFIAEoBRIYChBrZXB0X2xhc3RfYWRtaW5zGAYgASgFEg8KB2RyeV9ydW4YByABKAgSGQoRY29uc2lzdGVuY3lfdG9rZW4YCCABKAkqkwEKEE1lbWJlcnNoaXBTdGF0dXMSIQodTUVNQkVSU0hJUF9TVEFUVVNfVU5TUEVDSUZJRUQQABIcChhNRU1CRVJTSElQX1NUQVRVU19BQ1RJVkUQARIdChlNRU1CRVJTSElQX1NUQVRVU19JTlZJVEVEEAISHwobTUVNQkVSU0hJUF9TVEFUVVNfUkVRVUVTVEVEEANiBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_group]);
 
 /**
  * A principal's direct membership of a group, or, in transitive listings,
@@ -77,6 +77,39 @@ export type Membership = Message<"roster.v1.Membership"> & {
    * @generated from field: repeated string via_group_ids = 7;
    */
   viaGroupIds: string[];
+
+  /**
+   * ACTIVE, or pending: INVITED (waiting for the invitee's answer) or
+   * REQUESTED (waiting for a manager's decision). Only an ACTIVE membership
+   * confers anything: a pending one is not counted in member_count, not
+   * followed by nesting and grants nothing. Output only.
+   *
+   * @generated from field: roster.v1.MembershipStatus status = 8;
+   */
+  status: MembershipStatus;
+
+  /**
+   * When the membership (or the invitation) ends by itself; unset: never.
+   * From that instant on it confers nothing and reads as removed, whether
+   * or not the expiry sweeper has deleted it yet.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 9;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * The invitation's or the join request's message. Output only.
+   *
+   * @generated from field: string message = 10;
+   */
+  message: string;
+
+  /**
+   * The signup field values of a join request. Output only.
+   *
+   * @generated from field: map<string, string> fields = 11;
+   */
+  fields: { [key: string]: string };
 };
 
 /**
@@ -112,6 +145,21 @@ export type PrincipalGroup = Message<"roster.v1.PrincipalGroup"> & {
    * @generated from field: bool direct = 3;
    */
   direct: boolean;
+
+  /**
+   * ACTIVE, or the status of the principal's pending direct membership
+   * (INVITED, REQUESTED) when ListPrincipalGroups asked for it.
+   *
+   * @generated from field: roster.v1.MembershipStatus status = 4;
+   */
+  status: MembershipStatus;
+
+  /**
+   * The expire_time of the principal's direct membership, when it has one.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -164,6 +212,38 @@ export type MembershipOperation = Message<"roster.v1.MembershipOperation"> & {
      */
     value: ChangeRoleOperation;
     case: "changeRole";
+  } | {
+    /**
+     * Invite a member, exactly as InviteMember.
+     *
+     * @generated from field: roster.v1.InviteMemberOperation invite = 6;
+     */
+    value: InviteMemberOperation;
+    case: "invite";
+  } | {
+    /**
+     * Answer an invitation, exactly as RespondToInvitation.
+     *
+     * @generated from field: roster.v1.RespondToInvitationOperation respond = 7;
+     */
+    value: RespondToInvitationOperation;
+    case: "respond";
+  } | {
+    /**
+     * Approve or reject a join request, exactly as DecideJoinRequest.
+     *
+     * @generated from field: roster.v1.DecideJoinRequestOperation decide = 8;
+     */
+    value: DecideJoinRequestOperation;
+    case: "decide";
+  } | {
+    /**
+     * Change a member's role or expire_time, exactly as UpdateMembership.
+     *
+     * @generated from field: roster.v1.UpdateMembershipOperation update = 9;
+     */
+    value: UpdateMembershipOperation;
+    case: "update";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -208,6 +288,14 @@ export type AddMemberOperation = Message<"roster.v1.AddMemberOperation"> & {
    * @generated from field: roster.v1.Role role = 3;
    */
   role: Role;
+
+  /**
+   * Optional: when the membership ends by itself (in the future). Ignored
+   * for an existing member.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -216,6 +304,182 @@ export type AddMemberOperation = Message<"roster.v1.AddMemberOperation"> & {
  */
 export const AddMemberOperationSchema: GenMessage<AddMemberOperation> = /*@__PURE__*/
   messageDesc(file_roster_v1_membership, 3);
+
+/**
+ * Invites member to group_id (see MembershipService.InviteMember).
+ *
+ * @generated from message roster.v1.InviteMemberOperation
+ */
+export type InviteMemberOperation = Message<"roster.v1.InviteMemberOperation"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The principal to invite.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * The role it gets when it accepts; ROLE_MEMBER when unspecified.
+   *
+   * @generated from field: roster.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * Optional message to the invitee (at most 4096 characters).
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+
+  /**
+   * When the invitation lapses; unset: ROSTER_INVITATION_TTL_DAYS from now.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message roster.v1.InviteMemberOperation.
+ * Use `create(InviteMemberOperationSchema)` to create a new message.
+ */
+export const InviteMemberOperationSchema: GenMessage<InviteMemberOperation> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership, 4);
+
+/**
+ * Answers member's invitation to group_id (see MembershipService.RespondToInvitation).
+ *
+ * @generated from message roster.v1.RespondToInvitationOperation
+ */
+export type RespondToInvitationOperation = Message<"roster.v1.RespondToInvitationOperation"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The invitee; empty means the caller.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * True accepts (the membership becomes ACTIVE), false declines (it is removed).
+   *
+   * @generated from field: bool accept = 3;
+   */
+  accept: boolean;
+};
+
+/**
+ * Describes the message roster.v1.RespondToInvitationOperation.
+ * Use `create(RespondToInvitationOperationSchema)` to create a new message.
+ */
+export const RespondToInvitationOperationSchema: GenMessage<RespondToInvitationOperation> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership, 5);
+
+/**
+ * Approves or rejects member's join request (see MembershipService.DecideJoinRequest).
+ *
+ * @generated from message roster.v1.DecideJoinRequestOperation
+ */
+export type DecideJoinRequestOperation = Message<"roster.v1.DecideJoinRequestOperation"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The principal that asked to join.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * True approves (ACTIVE with role), false rejects (the request is removed).
+   *
+   * @generated from field: bool approve = 3;
+   */
+  approve: boolean;
+
+  /**
+   * The role granted on approval; ROLE_MEMBER when unspecified.
+   *
+   * @generated from field: roster.v1.Role role = 4;
+   */
+  role: Role;
+};
+
+/**
+ * Describes the message roster.v1.DecideJoinRequestOperation.
+ * Use `create(DecideJoinRequestOperationSchema)` to create a new message.
+ */
+export const DecideJoinRequestOperationSchema: GenMessage<DecideJoinRequestOperation> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership, 6);
+
+/**
+ * Changes member's role or expire_time (see MembershipService.UpdateMembership).
+ *
+ * @generated from message roster.v1.UpdateMembershipOperation
+ */
+export type UpdateMembershipOperation = Message<"roster.v1.UpdateMembershipOperation"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The member.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * The new role, when update_mask names "role".
+   *
+   * @generated from field: roster.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * The new expire_time, when update_mask names "expire_time"; unset
+   * removes the expiry.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Required: "role", "expire_time" or both.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 5;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message roster.v1.UpdateMembershipOperation.
+ * Use `create(UpdateMembershipOperationSchema)` to create a new message.
+ */
+export const UpdateMembershipOperationSchema: GenMessage<UpdateMembershipOperation> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership, 7);
 
 /**
  * Removes member from group_id.
@@ -243,7 +507,7 @@ export type RemoveMemberOperation = Message<"roster.v1.RemoveMemberOperation"> &
  * Use `create(RemoveMemberOperationSchema)` to create a new message.
  */
 export const RemoveMemberOperationSchema: GenMessage<RemoveMemberOperation> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 4);
+  messageDesc(file_roster_v1_membership, 8);
 
 /**
  * Sets member's role in group_id.
@@ -278,7 +542,7 @@ export type ChangeRoleOperation = Message<"roster.v1.ChangeRoleOperation"> & {
  * Use `create(ChangeRoleOperationSchema)` to create a new message.
  */
 export const ChangeRoleOperationSchema: GenMessage<ChangeRoleOperation> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 5);
+  messageDesc(file_roster_v1_membership, 9);
 
 /**
  * The outcome of one operation of a batch.
@@ -336,7 +600,7 @@ export type OperationResult = Message<"roster.v1.OperationResult"> & {
  * Use `create(OperationResultSchema)` to create a new message.
  */
 export const OperationResultSchema: GenMessage<OperationResult> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 6);
+  messageDesc(file_roster_v1_membership, 10);
 
 /**
  * A gRPC status for one operation.
@@ -365,7 +629,7 @@ export type OperationStatus = Message<"roster.v1.OperationStatus"> & {
  * Use `create(OperationStatusSchema)` to create a new message.
  */
 export const OperationStatusSchema: GenMessage<OperationStatus> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 7);
+  messageDesc(file_roster_v1_membership, 11);
 
 /**
  * Declares a sync stream: the members sent are the complete desired set of
@@ -394,7 +658,7 @@ export type SyncOptions = Message<"roster.v1.SyncOptions"> & {
  * Use `create(SyncOptionsSchema)` to create a new message.
  */
 export const SyncOptionsSchema: GenMessage<SyncOptions> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 8);
+  messageDesc(file_roster_v1_membership, 12);
 
 /**
  * Counts of a sync stream, sent as its last message.
@@ -466,5 +730,46 @@ export type SyncSummary = Message<"roster.v1.SyncSummary"> & {
  * Use `create(SyncSummarySchema)` to create a new message.
  */
 export const SyncSummarySchema: GenMessage<SyncSummary> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership, 9);
+  messageDesc(file_roster_v1_membership, 13);
+
+/**
+ * Where a membership stands.
+ *
+ * @generated from enum roster.v1.MembershipStatus
+ */
+export enum MembershipStatus {
+  /**
+   * In filters: not set. Never returned.
+   *
+   * @generated from enum value: MEMBERSHIP_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A member: the only status that confers anything.
+   *
+   * @generated from enum value: MEMBERSHIP_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * Invited (InviteMember), waiting for RespondToInvitation.
+   *
+   * @generated from enum value: MEMBERSHIP_STATUS_INVITED = 2;
+   */
+  INVITED = 2,
+
+  /**
+   * Asked to join (RequestToJoin), waiting for DecideJoinRequest.
+   *
+   * @generated from enum value: MEMBERSHIP_STATUS_REQUESTED = 3;
+   */
+  REQUESTED = 3,
+}
+
+/**
+ * Describes the enum roster.v1.MembershipStatus.
+ */
+export const MembershipStatusSchema: GenEnum<MembershipStatus> = /*@__PURE__*/
+  enumDesc(file_roster_v1_membership, 0);
 

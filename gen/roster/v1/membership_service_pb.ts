@@ -4,11 +4,13 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Role } from "./access_pb.ts";
 import { file_roster_v1_access } from "./access_pb.ts";
 import type { Consistency } from "./consistency_pb.ts";
 import { file_roster_v1_consistency } from "./consistency_pb.ts";
-import type { Membership, MembershipOperation, OperationResult, PrincipalGroup, SyncOptions, SyncSummary } from "./membership_pb.ts";
+import type { Membership, MembershipOperation, MembershipStatus, OperationResult, PrincipalGroup, SyncOptions, SyncSummary } from "./membership_pb.ts";
 import { file_roster_v1_membership } from "./membership_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roster/v1/membership_service.proto.
  */
 export const file_roster_v1_membership_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEiYwoQQWRkTWVtYmVyUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBnJlYXNvbhgEIAEoCSJqChFBZGRNZW1iZXJSZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXASDwoHY3JlYXRlZBgCIAEoCBIZChFjb25zaXN0ZW5jeV90b2tlbhgDIAEoCSJHChNSZW1vdmVNZW1iZXJSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIOCgZyZWFzb24YAyABKAkiMQoUUmVtb3ZlTWVtYmVyUmVzcG9uc2USGQoRY29uc2lzdGVuY3lfdG9rZW4YASABKAkiagoXVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZRIOCgZyZWFzb24YBCABKAkiYAoYVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCSJlChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSKwoLY29uc2lzdGVuY3kYAyABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiQgoVR2V0TWVtYmVyc2hpcFJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcCKxAQoWTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIdCgRyb2xlGAIgASgOMg8ucm9zdGVyLnYxLlJvbGUSEgoKdHJhbnNpdGl2ZRgDIAEoCBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIrCgtjb25zaXN0ZW5jeRgGIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIpcBChpMaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBIRCglwcmluY2lwYWwYASABKAkSEgoKdHJhbnNpdGl2ZRgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIrCgtjb25zaXN0ZW5jeRgFIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJiChtMaXN0UHJpbmNpcGFsR3JvdXBzUmVzcG9uc2USKgoHZW50cmllcxgBIAMoCzIZLnJvc3Rlci52MS5QcmluY2lwYWxHcm91cBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifwoWQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIRCglwcmluY2lwYWwYAiABKAkSEwoLZGlyZWN0X29ubHkYAyABKAgSKwoLY29uc2lzdGVuY3kYBCABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kiWQoXQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2USEQoJaXNfbWVtYmVyGAEgASgIEh0KBHJvbGUYAiABKA4yDy5yb3N0ZXIudjEuUm9sZRIMCgRwYXRoGAMgAygJIoEBChdDaGVja01lbWJlcnNoaXBzUmVxdWVzdBIRCglwcmluY2lwYWwYASABKAkSEQoJZ3JvdXBfaWRzGAIgAygJEhMKC2RpcmVjdF9vbmx5GAMgASgIEisKC2NvbnNpc3RlbmN5GAQgASgLMhYucm9zdGVyLnYxLkNvbnNpc3RlbmN5ImAKGENoZWNrTWVtYmVyc2hpcHNSZXNwb25zZRIvCgZjaGVja3MYASADKAsyHy5yb3N0ZXIudjEuR3JvdXBNZW1iZXJzaGlwQ2hlY2sSEwoLbWlzc2luZ19pZHMYAiADKAkiXAoUR3JvdXBNZW1iZXJzaGlwQ2hlY2sSEAoIZ3JvdXBfaWQYASABKAkSMgoGcmVzdWx0GAIgASgLMiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlc3BvbnNlIpEBChdCYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBIzCglvcGVyYXRpb24YASABKAsyHi5yb3N0ZXIudjEuTWVtYmVyc2hpcE9wZXJhdGlvbkgAEiYKBHN5bmMYAiABKAsyFi5yb3N0ZXIudjEuU3luY09wdGlvbnNIABIOCgZyZWFzb24YAyABKAlCCQoHbWVzc2FnZSJ+ChhCYXRjaE1lbWJlcnNoaXBzUmVzcG9uc2USLAoGcmVzdWx0GAEgASgLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdEgAEikKB3N1bW1hcnkYAiABKAsyFi5yb3N0ZXIudjEuU3luY1N1bW1hcnlIAEIJCgdtZXNzYWdlImMKHUJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXF1ZXN0EjIKCm9wZXJhdGlvbnMYASADKAsyHi5yb3N0ZXIudjEuTWVtYmVyc2hpcE9wZXJhdGlvbhIOCgZyZWFzb24YAiABKAkiaAoeQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1Jlc3BvbnNlEisKB3Jlc3VsdHMYASADKAsyGi5yb3N0ZXIudjEuT3BlcmF0aW9uUmVzdWx0EhkKEWNvbnNpc3RlbmN5X3Rva2VuGAIgASgJMvAIChFNZW1iZXJzaGlwU2VydmljZRJoCglBZGRNZW1iZXISGy5yb3N0ZXIudjEuQWRkTWVtYmVyUmVxdWVzdBocLnJvc3Rlci52MS5BZGRNZW1iZXJSZXNwb25zZSIgirUYHAgEEghncm91cF9pZCoEcm9sZTIGbWVtYmVySAESawoMUmVtb3ZlTWVtYmVyEh4ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaHy5yb3N0ZXIudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2UiGoq1GBYIBBIIZ3JvdXBfaWQyBm1lbWJlcjgBEm0KEFVwZGF0ZU1lbWJlclJvbGUSIi5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlcXVlc3QaIy5yb3N0ZXIudjEuVXBkYXRlTWVtYmVyUm9sZVJlc3BvbnNlIhCKtRgMCAUSCGdyb3VwX2lkEnEKDUdldE1lbWJlcnNoaXASHy5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlcXVlc3QaIC5yb3N0ZXIudjEuR2V0TWVtYmVyc2hpcFJlc3BvbnNlIh2QAgGKtRgWCAMSCGdyb3VwX2lkMgZtZW1iZXI4ARJtCg9MaXN0TWVtYmVyc2hpcHMSIS5yb3N0ZXIudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBoiLnJvc3Rlci52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZSITkAIBirUYDAgDEghncm91cF9pZBJvChNMaXN0UHJpbmNpcGFsR3JvdXBzEiUucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXF1ZXN0GiYucm9zdGVyLnYxLkxpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZSIJkAIBirUYAggHEnoKD0NoZWNrTWVtYmVyc2hpcBIhLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXF1ZXN0GiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlc3BvbnNlIiCQAgGKtRgZCAMSCGdyb3VwX2lkMglwcmluY2lwYWw4ARJmChBDaGVja01lbWJlcnNoaXBzEiIucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcHNSZXF1ZXN0GiMucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcHNSZXNwb25zZSIJkAIBirUYAggHEmcKEEJhdGNoTWVtYmVyc2hpcHMSIi5yb3N0ZXIudjEuQmF0Y2hNZW1iZXJzaGlwc1JlcXVlc3QaIy5yb3N0ZXIudjEuQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlIgaKtRgCCAgoATABEnUKFkJhdGNoVXBkYXRlTWVtYmVyc2hpcHMSKC5yb3N0ZXIudjEuQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1JlcXVlc3QaKS5yb3N0ZXIudjEuQmF0Y2hVcGRhdGVNZW1iZXJzaGlwc1Jlc3BvbnNlIgaKtRgCCAhiBnByb3RvMw", [file_roster_v1_access, file_roster_v1_consistency, file_roster_v1_membership]);
+  fileDesc("CiJyb3N0ZXIvdjEvbWVtYmVyc2hpcF9zZXJ2aWNlLnByb3RvEglyb3N0ZXIudjEilAEKEEFkZE1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZRIOCgZyZWFzb24YBCABKAkSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImoKEUFkZE1lbWJlclJlc3BvbnNlEikKCm1lbWJlcnNoaXAYASABKAsyFS5yb3N0ZXIudjEuTWVtYmVyc2hpcBIPCgdjcmVhdGVkGAIgASgIEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAMgASgJIkcKE1JlbW92ZU1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEg4KBnJlYXNvbhgDIAEoCSIxChRSZW1vdmVNZW1iZXJSZXNwb25zZRIZChFjb25zaXN0ZW5jeV90b2tlbhgBIAEoCSJqChdVcGRhdGVNZW1iZXJSb2xlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEg4KBnJlYXNvbhgEIAEoCSJgChhVcGRhdGVNZW1iZXJSb2xlUmVzcG9uc2USKQoKbWVtYmVyc2hpcBgBIAEoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhkKEWNvbnNpc3RlbmN5X3Rva2VuGAIgASgJIswBChdVcGRhdGVNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIOCgZtZW1iZXIYAiABKAkSHQoEcm9sZRgDIAEoDjIPLnJvc3Rlci52MS5Sb2xlEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfbWFzaxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSDgoGcmVhc29uGAYgASgJIkUKGFVwZGF0ZU1lbWJlcnNoaXBSZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXAiqAEKE0ludml0ZU1lbWJlclJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEh0KBHJvbGUYAyABKA4yDy5yb3N0ZXIudjEuUm9sZRIPCgdtZXNzYWdlGAQgASgJEi8KC2V4cGlyZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBiABKAkiQQoUSW52aXRlTWVtYmVyUmVzcG9uc2USKQoKbWVtYmVyc2hpcBgBIAEoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwIl4KGlJlc3BvbmRUb0ludml0YXRpb25SZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIOCgZhY2NlcHQYAyABKAgSDgoGcmVhc29uGAQgASgJIkgKG1Jlc3BvbmRUb0ludml0YXRpb25SZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXAitQEKFFJlcXVlc3RUb0pvaW5SZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSOwoGZmllbGRzGAMgAygLMisucm9zdGVyLnYxLlJlcXVlc3RUb0pvaW5SZXF1ZXN0LkZpZWxkc0VudHJ5Eg4KBnJlYXNvbhgEIAEoCRotCgtGaWVsZHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkIKFVJlcXVlc3RUb0pvaW5SZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXAifAoYRGVjaWRlSm9pblJlcXVlc3RSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg4KBm1lbWJlchgCIAEoCRIPCgdhcHByb3ZlGAMgASgIEh0KBHJvbGUYBCABKA4yDy5yb3N0ZXIudjEuUm9sZRIOCgZyZWFzb24YBSABKAkiRgoZRGVjaWRlSm9pblJlcXVlc3RSZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXAiZQoUR2V0TWVtYmVyc2hpcFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDgoGbWVtYmVyGAIgASgJEisKC2NvbnNpc3RlbmN5GAMgASgLMhYucm9zdGVyLnYxLkNvbnNpc3RlbmN5IkIKFUdldE1lbWJlcnNoaXBSZXNwb25zZRIpCgptZW1iZXJzaGlwGAEgASgLMhUucm9zdGVyLnYxLk1lbWJlcnNoaXAi4AEKFkxpc3RNZW1iZXJzaGlwc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSHQoEcm9sZRgCIAEoDjIPLnJvc3Rlci52MS5Sb2xlEhIKCnRyYW5zaXRpdmUYAyABKAgSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSKwoLY29uc2lzdGVuY3kYBiABKAsyFi5yb3N0ZXIudjEuQ29uc2lzdGVuY3kSLQoIc3RhdHVzZXMYByADKA4yGy5yb3N0ZXIudjEuTWVtYmVyc2hpcFN0YXR1cyJyChdMaXN0TWVtYmVyc2hpcHNSZXNwb25zZRIqCgttZW1iZXJzaGlwcxgBIAMoCzIVLnJvc3Rlci52MS5NZW1iZXJzaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIsYBChpMaXN0UHJpbmNpcGFsR3JvdXBzUmVxdWVzdBIRCglwcmluY2lwYWwYASABKAkSEgoKdHJhbnNpdGl2ZRgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIrCgtjb25zaXN0ZW5jeRgFIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeRItCghzdGF0dXNlcxgGIAMoDjIbLnJvc3Rlci52MS5NZW1iZXJzaGlwU3RhdHVzImIKG0xpc3RQcmluY2lwYWxHcm91cHNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkucm9zdGVyLnYxLlByaW5jaXBhbEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ/ChZDaGVja01lbWJlcnNoaXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRITCgtkaXJlY3Rfb25seRgDIAEoCBIrCgtjb25zaXN0ZW5jeRgEIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSK3AQoXQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2USEQoJaXNfbWVtYmVyGAEgASgIEh0KBHJvbGUYAiABKA4yDy5yb3N0ZXIudjEuUm9sZRIMCgRwYXRoGAMgAygJEisKBnN0YXR1cxgEIAEoDjIbLnJvc3Rlci52MS5NZW1iZXJzaGlwU3RhdHVzEi8KC2V4cGlyZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKBAQoXQ2hlY2tNZW1iZXJzaGlwc1JlcXVlc3QSEQoJcHJpbmNpcGFsGAEgASgJEhEKCWdyb3VwX2lkcxgCIAMoCRITCgtkaXJlY3Rfb25seRgDIAEoCBIrCgtjb25zaXN0ZW5jeRgEIAEoCzIWLnJvc3Rlci52MS5Db25zaXN0ZW5jeSJgChhDaGVja01lbWJlcnNoaXBzUmVzcG9uc2USLwoGY2hlY2tzGAEgAygLMh8ucm9zdGVyLnYxLkdyb3VwTWVtYmVyc2hpcENoZWNrEhMKC21pc3NpbmdfaWRzGAIgAygJIlwKFEdyb3VwTWVtYmVyc2hpcENoZWNrEhAKCGdyb3VwX2lkGAEgASgJEjIKBnJlc3VsdBgCIAEoCzIiLnJvc3Rlci52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSKRAQoXQmF0Y2hNZW1iZXJzaGlwc1JlcXVlc3QSMwoJb3BlcmF0aW9uGAEgASgLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb25IABImCgRzeW5jGAIgASgLMhYucm9zdGVyLnYxLlN5bmNPcHRpb25zSAASDgoGcmVhc29uGAMgASgJQgkKB21lc3NhZ2UifgoYQmF0Y2hNZW1iZXJzaGlwc1Jlc3BvbnNlEiwKBnJlc3VsdBgBIAEoCzIaLnJvc3Rlci52MS5PcGVyYXRpb25SZXN1bHRIABIpCgdzdW1tYXJ5GAIgASgLMhYucm9zdGVyLnYxLlN5bmNTdW1tYXJ5SABCCQoHbWVzc2FnZSJjCh1CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBIyCgpvcGVyYXRpb25zGAEgAygLMh4ucm9zdGVyLnYxLk1lbWJlcnNoaXBPcGVyYXRpb24SDgoGcmVhc29uGAIgASgJImgKHkJhdGNoVXBkYXRlTWVtYmVyc2hpcHNSZXNwb25zZRIrCgdyZXN1bHRzGAEgAygLMhoucm9zdGVyLnYxLk9wZXJhdGlvblJlc3VsdBIZChFjb25zaXN0ZW5jeV90b2tlbhgCIAEoCTLJDQoRTWVtYmVyc2hpcFNlcnZpY2USaAoJQWRkTWVtYmVyEhsucm9zdGVyLnYxLkFkZE1lbWJlclJlcXVlc3QaHC5yb3N0ZXIudjEuQWRkTWVtYmVyUmVzcG9uc2UiIIq1GBwIBBIIZ3JvdXBfaWQqBHJvbGUyBm1lbWJlckgBEmsKDFJlbW92ZU1lbWJlchIeLnJvc3Rlci52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0Gh8ucm9zdGVyLnYxLlJlbW92ZU1lbWJlclJlc3BvbnNlIhqKtRgWCAQSCGdyb3VwX2lkMgZtZW1iZXI4ARJtChBVcGRhdGVNZW1iZXJSb2xlEiIucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXF1ZXN0GiMucm9zdGVyLnYxLlVwZGF0ZU1lbWJlclJvbGVSZXNwb25zZSIQirUYDAgFEghncm91cF9pZBJ7ChBVcGRhdGVNZW1iZXJzaGlwEiIucm9zdGVyLnYxLlVwZGF0ZU1lbWJlcnNoaXBSZXF1ZXN0GiMucm9zdGVyLnYxLlVwZGF0ZU1lbWJlcnNoaXBSZXNwb25zZSIeirUYGggEEghncm91cF9pZCoEcm9sZTIGbWVtYmVyEnEKDEludml0ZU1lbWJlchIeLnJvc3Rlci52MS5JbnZpdGVNZW1iZXJSZXF1ZXN0Gh8ucm9zdGVyLnYxLkludml0ZU1lbWJlclJlc3BvbnNlIiCKtRgcCAQSCGdyb3VwX2lkKgRyb2xlMgZtZW1iZXJIARKAAQoTUmVzcG9uZFRvSW52aXRhdGlvbhIlLnJvc3Rlci52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBomLnJvc3Rlci52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVzcG9uc2UiGoq1GBYICRIIZ3JvdXBfaWQyBm1lbWJlcmABEmQKDVJlcXVlc3RUb0pvaW4SHy5yb3N0ZXIudjEuUmVxdWVzdFRvSm9pblJlcXVlc3QaIC5yb3N0ZXIudjEuUmVxdWVzdFRvSm9pblJlc3BvbnNlIhCKtRgMCAoSCGdyb3VwX2lkEn4KEURlY2lkZUpvaW5SZXF1ZXN0EiMucm9zdGVyLnYxLkRlY2lkZUpvaW5SZXF1ZXN0UmVxdWVzdBokLnJvc3Rlci52MS5EZWNpZGVKb2luUmVxdWVzdFJlc3BvbnNlIh6KtRgaCAQSCGdyb3VwX2lkKgRyb2xlMgZtZW1iZXIScQoNR2V0TWVtYmVyc2hpcBIfLnJvc3Rlci52MS5HZXRNZW1iZXJzaGlwUmVxdWVzdBogLnJvc3Rlci52MS5HZXRNZW1iZXJzaGlwUmVzcG9uc2UiHZACAYq1GBYIAxIIZ3JvdXBfaWQyBm1lbWJlcjgBEm0KD0xpc3RNZW1iZXJzaGlwcxIhLnJvc3Rlci52MS5MaXN0TWVtYmVyc2hpcHNSZXF1ZXN0GiIucm9zdGVyLnYxLkxpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlIhOQAgGKtRgMCAMSCGdyb3VwX2lkEm8KE0xpc3RQcmluY2lwYWxHcm91cHMSJS5yb3N0ZXIudjEuTGlzdFByaW5jaXBhbEdyb3Vwc1JlcXVlc3QaJi5yb3N0ZXIudjEuTGlzdFByaW5jaXBhbEdyb3Vwc1Jlc3BvbnNlIgmQAgGKtRgCCAcSegoPQ2hlY2tNZW1iZXJzaGlwEiEucm9zdGVyLnYxLkNoZWNrTWVtYmVyc2hpcFJlcXVlc3QaIi5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2UiIJACAYq1GBkIAxIIZ3JvdXBfaWQyCXByaW5jaXBhbDgBEmYKEENoZWNrTWVtYmVyc2hpcHMSIi5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwc1JlcXVlc3QaIy5yb3N0ZXIudjEuQ2hlY2tNZW1iZXJzaGlwc1Jlc3BvbnNlIgmQAgGKtRgCCAcSZwoQQmF0Y2hNZW1iZXJzaGlwcxIiLnJvc3Rlci52MS5CYXRjaE1lbWJlcnNoaXBzUmVxdWVzdBojLnJvc3Rlci52MS5CYXRjaE1lbWJlcnNoaXBzUmVzcG9uc2UiBoq1GAIICCgBMAESdQoWQmF0Y2hVcGRhdGVNZW1iZXJzaGlwcxIoLnJvc3Rlci52MS5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVxdWVzdBopLnJvc3Rlci52MS5CYXRjaFVwZGF0ZU1lbWJlcnNoaXBzUmVzcG9uc2UiBoq1GAIICGIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_roster_v1_access, file_roster_v1_consistency, file_roster_v1_membership]);
 
 /**
  * Request of MembershipService.AddMember.
@@ -52,6 +54,15 @@ export type AddMemberRequest = Message<"roster.v1.AddMemberRequest"> & {
    * @generated from field: string reason = 4;
    */
   reason: string;
+
+  /**
+   * Optional: when the new membership ends by itself (in the future). An
+   * ADMIN with an expire_time needs another direct ADMIN without one.
+   * Ignored for an existing member.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -228,6 +239,367 @@ export const UpdateMemberRoleResponseSchema: GenMessage<UpdateMemberRoleResponse
   messageDesc(file_roster_v1_membership_service, 5);
 
 /**
+ * Request of MembershipService.UpdateMembership.
+ *
+ * @generated from message roster.v1.UpdateMembershipRequest
+ */
+export type UpdateMembershipRequest = Message<"roster.v1.UpdateMembershipRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The member.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * The new role, when update_mask names "role".
+   *
+   * @generated from field: roster.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * The new expire_time (in the future), when update_mask names
+   * "expire_time"; unset removes the expiry.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Required: "role", "expire_time" or both.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 5;
+   */
+  updateMask?: FieldMask | undefined;
+
+  /**
+   * Optional: why the change is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message roster.v1.UpdateMembershipRequest.
+ * Use `create(UpdateMembershipRequestSchema)` to create a new message.
+ */
+export const UpdateMembershipRequestSchema: GenMessage<UpdateMembershipRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 6);
+
+/**
+ * Response of MembershipService.UpdateMembership.
+ *
+ * @generated from message roster.v1.UpdateMembershipResponse
+ */
+export type UpdateMembershipResponse = Message<"roster.v1.UpdateMembershipResponse"> & {
+  /**
+   * The updated membership.
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.UpdateMembershipResponse.
+ * Use `create(UpdateMembershipResponseSchema)` to create a new message.
+ */
+export const UpdateMembershipResponseSchema: GenMessage<UpdateMembershipResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 7);
+
+/**
+ * Request of MembershipService.InviteMember.
+ *
+ * @generated from message roster.v1.InviteMemberRequest
+ */
+export type InviteMemberRequest = Message<"roster.v1.InviteMemberRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The principal to invite: `user:<id>`, `service:<id>` or `group:<group id>`.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * The role it gets when it accepts; ROLE_MEMBER when unspecified.
+   *
+   * @generated from field: roster.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * Optional message to the invitee (at most 4096 characters).
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+
+  /**
+   * When the invitation lapses (in the future); unset:
+   * ROSTER_INVITATION_TTL_DAYS from now. The accepted membership does not
+   * expire (UpdateMembership can give it an expire_time).
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Optional: why the change is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message roster.v1.InviteMemberRequest.
+ * Use `create(InviteMemberRequestSchema)` to create a new message.
+ */
+export const InviteMemberRequestSchema: GenMessage<InviteMemberRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 8);
+
+/**
+ * Response of MembershipService.InviteMember.
+ *
+ * @generated from message roster.v1.InviteMemberResponse
+ */
+export type InviteMemberResponse = Message<"roster.v1.InviteMemberResponse"> & {
+  /**
+   * The INVITED membership.
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.InviteMemberResponse.
+ * Use `create(InviteMemberResponseSchema)` to create a new message.
+ */
+export const InviteMemberResponseSchema: GenMessage<InviteMemberResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 9);
+
+/**
+ * Request of MembershipService.RespondToInvitation.
+ *
+ * @generated from message roster.v1.RespondToInvitationRequest
+ */
+export type RespondToInvitationRequest = Message<"roster.v1.RespondToInvitationRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The invitee; empty means the caller. A `group:<id>` invitee is answered
+   * by a caller with MANAGE on that group.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * True accepts (the membership becomes ACTIVE), false declines (the
+   * invitation is removed).
+   *
+   * @generated from field: bool accept = 3;
+   */
+  accept: boolean;
+
+  /**
+   * Optional: why the change is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message roster.v1.RespondToInvitationRequest.
+ * Use `create(RespondToInvitationRequestSchema)` to create a new message.
+ */
+export const RespondToInvitationRequestSchema: GenMessage<RespondToInvitationRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 10);
+
+/**
+ * Response of MembershipService.RespondToInvitation.
+ *
+ * @generated from message roster.v1.RespondToInvitationResponse
+ */
+export type RespondToInvitationResponse = Message<"roster.v1.RespondToInvitationResponse"> & {
+  /**
+   * The ACTIVE membership when accepted; the removed invitation when declined.
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.RespondToInvitationResponse.
+ * Use `create(RespondToInvitationResponseSchema)` to create a new message.
+ */
+export const RespondToInvitationResponseSchema: GenMessage<RespondToInvitationResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 11);
+
+/**
+ * Request of MembershipService.RequestToJoin.
+ *
+ * @generated from message roster.v1.RequestToJoinRequest
+ */
+export type RequestToJoinRequest = Message<"roster.v1.RequestToJoinRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * Optional message to the group's managers (at most 4096 characters).
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * Values of the group's signup fields (each at most 1024 characters):
+   * every signup field must be present and non-empty, and no other.
+   *
+   * @generated from field: map<string, string> fields = 3;
+   */
+  fields: { [key: string]: string };
+
+  /**
+   * Optional: why the change is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message roster.v1.RequestToJoinRequest.
+ * Use `create(RequestToJoinRequestSchema)` to create a new message.
+ */
+export const RequestToJoinRequestSchema: GenMessage<RequestToJoinRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 12);
+
+/**
+ * Response of MembershipService.RequestToJoin.
+ *
+ * @generated from message roster.v1.RequestToJoinResponse
+ */
+export type RequestToJoinResponse = Message<"roster.v1.RequestToJoinResponse"> & {
+  /**
+   * The REQUESTED membership (join_policy REQUEST) or the ACTIVE one (OPEN).
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.RequestToJoinResponse.
+ * Use `create(RequestToJoinResponseSchema)` to create a new message.
+ */
+export const RequestToJoinResponseSchema: GenMessage<RequestToJoinResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 13);
+
+/**
+ * Request of MembershipService.DecideJoinRequest.
+ *
+ * @generated from message roster.v1.DecideJoinRequestRequest
+ */
+export type DecideJoinRequestRequest = Message<"roster.v1.DecideJoinRequestRequest"> & {
+  /**
+   * The group's id.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The principal that asked to join.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+
+  /**
+   * True approves, false rejects.
+   *
+   * @generated from field: bool approve = 3;
+   */
+  approve: boolean;
+
+  /**
+   * The role granted on approval; ROLE_MEMBER when unspecified.
+   *
+   * @generated from field: roster.v1.Role role = 4;
+   */
+  role: Role;
+
+  /**
+   * Optional: why the decision is made (at most 1,024 characters), recorded
+   * with it in the group's history and the change feed.
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message roster.v1.DecideJoinRequestRequest.
+ * Use `create(DecideJoinRequestRequestSchema)` to create a new message.
+ */
+export const DecideJoinRequestRequestSchema: GenMessage<DecideJoinRequestRequest> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 14);
+
+/**
+ * Response of MembershipService.DecideJoinRequest.
+ *
+ * @generated from message roster.v1.DecideJoinRequestResponse
+ */
+export type DecideJoinRequestResponse = Message<"roster.v1.DecideJoinRequestResponse"> & {
+  /**
+   * The ACTIVE membership when approved; the removed request when rejected.
+   *
+   * @generated from field: roster.v1.Membership membership = 1;
+   */
+  membership?: Membership | undefined;
+};
+
+/**
+ * Describes the message roster.v1.DecideJoinRequestResponse.
+ * Use `create(DecideJoinRequestResponseSchema)` to create a new message.
+ */
+export const DecideJoinRequestResponseSchema: GenMessage<DecideJoinRequestResponse> = /*@__PURE__*/
+  messageDesc(file_roster_v1_membership_service, 15);
+
+/**
  * Request of MembershipService.GetMembership.
  *
  * @generated from message roster.v1.GetMembershipRequest
@@ -260,7 +632,7 @@ export type GetMembershipRequest = Message<"roster.v1.GetMembershipRequest"> & {
  * Use `create(GetMembershipRequestSchema)` to create a new message.
  */
 export const GetMembershipRequestSchema: GenMessage<GetMembershipRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 6);
+  messageDesc(file_roster_v1_membership_service, 16);
 
 /**
  * Response of MembershipService.GetMembership.
@@ -281,7 +653,7 @@ export type GetMembershipResponse = Message<"roster.v1.GetMembershipResponse"> &
  * Use `create(GetMembershipResponseSchema)` to create a new message.
  */
 export const GetMembershipResponseSchema: GenMessage<GetMembershipResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 7);
+  messageDesc(file_roster_v1_membership_service, 17);
 
 /**
  * Request of MembershipService.ListMemberships.
@@ -330,6 +702,16 @@ export type ListMembershipsRequest = Message<"roster.v1.ListMembershipsRequest">
    * @generated from field: roster.v1.Consistency consistency = 6;
    */
   consistency?: Consistency | undefined;
+
+  /**
+   * Only memberships with these statuses; empty means ACTIVE only (pending
+   * invitations and requests are listed only when asked for). A transitive
+   * listing lists ACTIVE memberships only. Memberships past their
+   * expire_time are never listed.
+   *
+   * @generated from field: repeated roster.v1.MembershipStatus statuses = 7;
+   */
+  statuses: MembershipStatus[];
 };
 
 /**
@@ -337,7 +719,7 @@ export type ListMembershipsRequest = Message<"roster.v1.ListMembershipsRequest">
  * Use `create(ListMembershipsRequestSchema)` to create a new message.
  */
 export const ListMembershipsRequestSchema: GenMessage<ListMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 8);
+  messageDesc(file_roster_v1_membership_service, 18);
 
 /**
  * Response of MembershipService.ListMemberships.
@@ -360,7 +742,9 @@ export type ListMembershipsResponse = Message<"roster.v1.ListMembershipsResponse
   nextPageToken: string;
 
   /**
-   * Number of memberships matching the request. For a transitive listing it
+   * Number of memberships matching the request. Without statuses and role
+   * it is the group's member_count, which counts ACTIVE memberships past
+   * their expire_time until the sweeper removes them. For a transitive listing it
    * is exact when the listing has at most 1,000 members; beyond that it is
    * an upper bound taken from the groups' member counts without reading
    * their members (a page costs what the page costs): a principal reached
@@ -378,7 +762,7 @@ export type ListMembershipsResponse = Message<"roster.v1.ListMembershipsResponse
  * Use `create(ListMembershipsResponseSchema)` to create a new message.
  */
 export const ListMembershipsResponseSchema: GenMessage<ListMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 9);
+  messageDesc(file_roster_v1_membership_service, 19);
 
 /**
  * Request of MembershipService.ListPrincipalGroups.
@@ -420,6 +804,15 @@ export type ListPrincipalGroupsRequest = Message<"roster.v1.ListPrincipalGroupsR
    * @generated from field: roster.v1.Consistency consistency = 5;
    */
   consistency?: Consistency | undefined;
+
+  /**
+   * Only entries with these statuses; empty means ACTIVE only. INVITED and
+   * REQUESTED list the principal's own pending invitations and join
+   * requests ("my invitations"); they are direct memberships only.
+   *
+   * @generated from field: repeated roster.v1.MembershipStatus statuses = 6;
+   */
+  statuses: MembershipStatus[];
 };
 
 /**
@@ -427,7 +820,7 @@ export type ListPrincipalGroupsRequest = Message<"roster.v1.ListPrincipalGroupsR
  * Use `create(ListPrincipalGroupsRequestSchema)` to create a new message.
  */
 export const ListPrincipalGroupsRequestSchema: GenMessage<ListPrincipalGroupsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 10);
+  messageDesc(file_roster_v1_membership_service, 20);
 
 /**
  * Response of MembershipService.ListPrincipalGroups.
@@ -455,7 +848,7 @@ export type ListPrincipalGroupsResponse = Message<"roster.v1.ListPrincipalGroups
  * Use `create(ListPrincipalGroupsResponseSchema)` to create a new message.
  */
 export const ListPrincipalGroupsResponseSchema: GenMessage<ListPrincipalGroupsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 11);
+  messageDesc(file_roster_v1_membership_service, 21);
 
 /**
  * Request of MembershipService.CheckMembership.
@@ -497,7 +890,7 @@ export type CheckMembershipRequest = Message<"roster.v1.CheckMembershipRequest">
  * Use `create(CheckMembershipRequestSchema)` to create a new message.
  */
 export const CheckMembershipRequestSchema: GenMessage<CheckMembershipRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 12);
+  messageDesc(file_roster_v1_membership_service, 22);
 
 /**
  * Response of MembershipService.CheckMembership.
@@ -527,6 +920,22 @@ export type CheckMembershipResponse = Message<"roster.v1.CheckMembershipResponse
    * @generated from field: repeated string path = 3;
    */
   path: string[];
+
+  /**
+   * ACTIVE when is_member; otherwise the status of a pending direct
+   * membership (INVITED, REQUESTED), or UNSPECIFIED.
+   *
+   * @generated from field: roster.v1.MembershipStatus status = 4;
+   */
+  status: MembershipStatus;
+
+  /**
+   * The expire_time of the principal's direct membership of group_id, when
+   * it has one.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -534,7 +943,7 @@ export type CheckMembershipResponse = Message<"roster.v1.CheckMembershipResponse
  * Use `create(CheckMembershipResponseSchema)` to create a new message.
  */
 export const CheckMembershipResponseSchema: GenMessage<CheckMembershipResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 13);
+  messageDesc(file_roster_v1_membership_service, 23);
 
 /**
  * Request of MembershipService.CheckMemberships.
@@ -576,7 +985,7 @@ export type CheckMembershipsRequest = Message<"roster.v1.CheckMembershipsRequest
  * Use `create(CheckMembershipsRequestSchema)` to create a new message.
  */
 export const CheckMembershipsRequestSchema: GenMessage<CheckMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 14);
+  messageDesc(file_roster_v1_membership_service, 24);
 
 /**
  * Response of MembershipService.CheckMemberships.
@@ -604,7 +1013,7 @@ export type CheckMembershipsResponse = Message<"roster.v1.CheckMembershipsRespon
  * Use `create(CheckMembershipsResponseSchema)` to create a new message.
  */
 export const CheckMembershipsResponseSchema: GenMessage<CheckMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 15);
+  messageDesc(file_roster_v1_membership_service, 25);
 
 /**
  * The answer of CheckMemberships for one group.
@@ -632,7 +1041,7 @@ export type GroupMembershipCheck = Message<"roster.v1.GroupMembershipCheck"> & {
  * Use `create(GroupMembershipCheckSchema)` to create a new message.
  */
 export const GroupMembershipCheckSchema: GenMessage<GroupMembershipCheck> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 16);
+  messageDesc(file_roster_v1_membership_service, 26);
 
 /**
  * Request of MembershipService.BatchMemberships: one message per operation,
@@ -682,7 +1091,7 @@ export type BatchMembershipsRequest = Message<"roster.v1.BatchMembershipsRequest
  * Use `create(BatchMembershipsRequestSchema)` to create a new message.
  */
 export const BatchMembershipsRequestSchema: GenMessage<BatchMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 17);
+  messageDesc(file_roster_v1_membership_service, 27);
 
 /**
  * Response of MembershipService.BatchMemberships.
@@ -719,7 +1128,7 @@ export type BatchMembershipsResponse = Message<"roster.v1.BatchMembershipsRespon
  * Use `create(BatchMembershipsResponseSchema)` to create a new message.
  */
 export const BatchMembershipsResponseSchema: GenMessage<BatchMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 18);
+  messageDesc(file_roster_v1_membership_service, 28);
 
 /**
  * Request of MembershipService.BatchUpdateMemberships.
@@ -749,7 +1158,7 @@ export type BatchUpdateMembershipsRequest = Message<"roster.v1.BatchUpdateMember
  * Use `create(BatchUpdateMembershipsRequestSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsRequestSchema: GenMessage<BatchUpdateMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 19);
+  messageDesc(file_roster_v1_membership_service, 29);
 
 /**
  * Response of MembershipService.BatchUpdateMemberships.
@@ -778,7 +1187,7 @@ export type BatchUpdateMembershipsResponse = Message<"roster.v1.BatchUpdateMembe
  * Use `create(BatchUpdateMembershipsResponseSchema)` to create a new message.
  */
 export const BatchUpdateMembershipsResponseSchema: GenMessage<BatchUpdateMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_roster_v1_membership_service, 20);
+  messageDesc(file_roster_v1_membership_service, 30);
 
 /**
  * Members, roles, nested groups and transitive checks. Every call needs
@@ -818,7 +1227,8 @@ export const MembershipService: GenService<{
   },
   /**
    * Changes a direct member's role (needs MANAGE). The last direct ADMIN
-   * cannot be demoted.
+   * cannot be demoted (ADMINs with an expire_time do not count: a group
+   * always keeps a direct ADMIN that never expires).
    *
    * @generated from rpc roster.v1.MembershipService.UpdateMemberRole
    */
@@ -828,8 +1238,77 @@ export const MembershipService: GenService<{
     output: typeof UpdateMemberRoleResponseSchema;
   },
   /**
+   * Changes a direct member's role and/or expire_time (update_mask "role",
+   * "expire_time"). Needs WRITE, and MANAGE when the member is or becomes a
+   * MANAGER or ADMIN (so every role change needs MANAGE, as with
+   * UpdateMemberRole). The group's last direct ADMIN without an
+   * expire_time can neither be demoted nor given one (FAILED_PRECONDITION).
+   * A membership past its expire_time is NOT_FOUND.
+   *
+   * @generated from rpc roster.v1.MembershipService.UpdateMembership
+   */
+  updateMembership: {
+    methodKind: "unary";
+    input: typeof UpdateMembershipRequestSchema;
+    output: typeof UpdateMembershipResponseSchema;
+  },
+  /**
+   * Invites a principal: its membership is INVITED (confers nothing) until
+   * it accepts. Needs what adding that role needs. The invitation lapses at
+   * expire_time (default ROSTER_INVITATION_TTL_DAYS, 14 days). Inviting a
+   * principal that already has a membership (any status) is ALREADY_EXISTS
+   * naming its status.
+   *
+   * @generated from rpc roster.v1.MembershipService.InviteMember
+   */
+  inviteMember: {
+    methodKind: "unary";
+    input: typeof InviteMemberRequestSchema;
+    output: typeof InviteMemberResponseSchema;
+  },
+  /**
+   * Accepts or declines an invitation. Only the invitee may answer (member
+   * empty or the caller); a `group:<id>` invitee answers through a caller
+   * with MANAGE on that group. Without a pending invitation: NOT_FOUND.
+   *
+   * @generated from rpc roster.v1.MembershipService.RespondToInvitation
+   */
+  respondToInvitation: {
+    methodKind: "unary";
+    input: typeof RespondToInvitationRequestSchema;
+    output: typeof RespondToInvitationResponseSchema;
+  },
+  /**
+   * Asks to join a group the caller can see whose join_policy is not
+   * CLOSED (else PERMISSION_DENIED). With REQUEST the caller's membership
+   * is REQUESTED until DecideJoinRequest; with OPEN the caller joins at
+   * once as MEMBER. Every signup field of the group must be sent
+   * (INVALID_ARGUMENT naming the missing one), and only those.
+   *
+   * @generated from rpc roster.v1.MembershipService.RequestToJoin
+   */
+  requestToJoin: {
+    methodKind: "unary";
+    input: typeof RequestToJoinRequestSchema;
+    output: typeof RequestToJoinResponseSchema;
+  },
+  /**
+   * Approves (ACTIVE with role, MEMBER by default) or rejects (removes) a
+   * pending join request. Needs WRITE; approving as MANAGER or ADMIN needs
+   * MANAGE. Without a pending request: NOT_FOUND.
+   *
+   * @generated from rpc roster.v1.MembershipService.DecideJoinRequest
+   */
+  decideJoinRequest: {
+    methodKind: "unary";
+    input: typeof DecideJoinRequestRequestSchema;
+    output: typeof DecideJoinRequestResponseSchema;
+  },
+  /**
    * Returns a direct membership; NOT_FOUND for a non-member. Anyone may read
-   * their own; otherwise it needs the right to list members.
+   * their own; otherwise it needs the right to list members. Pending
+   * memberships are returned with their status; one past its expire_time
+   * is NOT_FOUND.
    *
    * @generated from rpc roster.v1.MembershipService.GetMembership
    */

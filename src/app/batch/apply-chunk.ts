@@ -61,14 +61,19 @@ import { createMembershipLedger, type MembershipLedger } from "./membership-ledg
 
 /**
  * The declared access rules of the unary RPCs each operation kind stands
- * for (AddMember, RemoveMember, UpdateMemberRole), read from the proto
- * options by the RPC layer. A batch operation is allowed exactly when the
- * matching unary call would be.
+ * for (AddMember, RemoveMember, UpdateMemberRole, UpdateMembership,
+ * InviteMember, RespondToInvitation, DecideJoinRequest), read from the
+ * proto options by the RPC layer. A batch operation is allowed exactly when
+ * the matching unary call would be.
  */
 export interface BatchAccessRules {
   readonly add: AccessRuleSpec;
   readonly remove: AccessRuleSpec;
   readonly changeRole: AccessRuleSpec;
+  readonly update: AccessRuleSpec;
+  readonly invite: AccessRuleSpec;
+  readonly respond: AccessRuleSpec;
+  readonly decide: AccessRuleSpec;
 }
 
 /** How a chunk's operations are authorized. */
@@ -91,7 +96,11 @@ export interface BatchResult {
   readonly outcome: BatchOutcome;
 }
 
-/** Error kinds an operation can fail with on its own; any other error is the stream's. */
+/**
+ * Error kinds an operation's group checks (a direct ADMIN stays, nesting)
+ * fail it with on their own; any other error there is the stream's. Every
+ * refusal of the decision itself fails only its operation.
+ */
 const itemErrorKinds: ReadonlySet<ErrorKind> = new Set(["invalid_argument", "not_found", "permission_denied", "failed_precondition"]);
 
 /** An operation and its position in the stream. */
@@ -144,7 +153,7 @@ export async function applyChunk(
   sync: ChunkSync | undefined,
   call: StoreCall,
 ): Promise<ChunkOutcome> {
-  const checked = checkItems(items, sync);
+  const checked = checkItems(items, sync, deps.caller.principal);
   const work = (tx: StoreCall) => applyInTransaction(deps, checked, sync, tx);
   for (let attempt = 1; ; attempt++) {
     try {
@@ -166,14 +175,14 @@ export async function applyChunk(
  * sync, no retry (the caller's transaction retries as a whole).
  */
 export function applyChunkInTransaction(deps: ChunkDeps, items: readonly IndexedItem[], tx: StoreCall): Promise<ChunkOutcome> {
-  return applyInTransaction(deps, checkItems(items, undefined), undefined, tx);
+  return applyInTransaction(deps, checkItems(items, undefined, deps.caller.principal), undefined, tx);
 }
 
-/** Parses each item; a malformed one becomes its own error. */
-function checkItems(items: readonly IndexedItem[], sync: ChunkSync | undefined): Checked[] {
+/** Parses each item (sent by `callerPrincipal`); a malformed one becomes its own error. */
+function checkItems(items: readonly IndexedItem[], sync: ChunkSync | undefined, callerPrincipal: string): Checked[] {
   return items.map(({ index, item }): Checked => {
     try {
-      return { index, tag: item.tag, operation: checkOperation(item, sync), reason: item.reason ?? "" };
+      return { index, tag: item.tag, operation: checkOperation(item, sync, callerPrincipal), reason: item.reason ?? "" };
     } catch (error) {
       if (isRosterError(error)) return { index, tag: item.tag, error };
       throw error;
@@ -261,7 +270,7 @@ async function readChunkState(
   const groupIds = new Set<string>();
   for (const operation of operations) {
     groupIds.add(operation.groupId);
-    if (operation.kind === "add" && operation.member.kind === "group") groupIds.add(operation.member.id);
+    if (operation.member.kind === "group") groupIds.add(operation.member.id);
     let members = membersByGroup.get(operation.groupId);
     if (members === undefined) membersByGroup.set(operation.groupId, (members = new Set()));
     members.add(operation.member.principal);
@@ -276,7 +285,7 @@ async function readChunkState(
   }
   const sent = sync === undefined ? undefined : membersByGroup.get(sync.groupId);
   const read = sync?.dryRun === true && sent !== undefined ? await withSimulatedRoles(stored, sync, [...sent], now, caller, tx) : stored;
-  const context: DecisionContext = { addSetsRole: sync !== undefined, now, actor: caller.principal };
+  const context: DecisionContext = { addSetsRole: sync !== undefined, now, actor: caller.principal, invitationTtlMs: ctx.invitationTtlMs };
   return { deps, sync, tx, now, groups, access, context, ledger: createMembershipLedger(read), records: [], nestingLocked: false };
 }
 
@@ -310,8 +319,9 @@ async function withSimulatedRoles(
  * change, or the RosterError that fails the operation alone.
  */
 async function applyOperation(state: ChunkState, operation: MembershipOperation, reason: string): Promise<MembershipChange | RosterError> {
+  let change: MembershipChange;
   try {
-    const change = decideOperation(
+    change = decideOperation(
       operation,
       {
         group: state.groups.get(operation.groupId),
@@ -321,6 +331,11 @@ async function applyOperation(state: ChunkState, operation: MembershipOperation,
       accessOf(state, operation),
       state.context,
     );
+  } catch (error) {
+    if (!isRosterError(error)) throw error;
+    return error;
+  }
+  try {
     const edge = addsGroupEdge(operation, change);
     if (takesAnAdmin(change)) await ensureKeepsADirectAdmin(state, change);
     if (edge !== undefined) await ensureEdgeAllowedNow(state, edge);
@@ -341,25 +356,55 @@ function accessOf(state: ChunkState, operation: MembershipOperation): OperationA
   if (authorization.kind === "authorized") return { kind: "authorized" };
   const access = state.access;
   if (access === undefined) throw new Error("a chunk authorized per operation read no access snapshot");
-  const rules = authorization.rules;
   return {
     kind: "decide",
-    rule: operation.kind === "add" ? rules.add : operation.kind === "remove" ? rules.remove : rules.changeRole,
+    rule: batchRuleOf(authorization.rules, operation),
     callerPrincipal: caller.principal,
     facts: access.factsOf(operation.groupId),
     memberGroupFacts: operation.member.kind === "group" ? access.factsOf(operation.member.id) : undefined,
   };
 }
 
-/** A change taking an ADMIN away must leave the group a direct ADMIN. */
+/** The declared rule of the unary RPC a batch operation stands for. */
+function batchRuleOf(rules: BatchAccessRules, operation: MembershipOperation): AccessRuleSpec {
+  switch (operation.kind) {
+    case "add":
+      return rules.add;
+    case "remove":
+      return rules.remove;
+    case "change_role":
+      return rules.changeRole;
+    case "update":
+      return rules.update;
+    case "invite":
+      return rules.invite;
+    case "respond":
+      return rules.respond;
+    case "decide":
+      return rules.decide;
+    case "request":
+    case "expire":
+      // Neither is a batch operation: RequestToJoin is the caller's own unary call, expiry the sweeper's.
+      throw new Error(`a ${operation.kind} operation cannot be authorized per batch operation`);
+  }
+}
+
+/** A change taking a never-expiring ADMIN away must leave the group another. */
 async function ensureKeepsADirectAdmin(state: ChunkState, change: MembershipChange): Promise<void> {
   const directAdminCount = await state.ledger.adminCount(change.groupId, async () => {
-    const stored = await state.deps.ctx.memberships.countWithRole(change.groupId, "ADMIN", state.tx);
+    const stored = await state.deps.ctx.memberships.countPermanentAdmins(change.groupId, state.tx);
     // A dry run's earlier chunks were rolled back: add what they simulated.
     const sync = state.sync;
     return sync?.dryRun === true && change.groupId === sync.groupId ? stored + sync.adminDelta : stored;
   });
-  ensureKeepsAnAdmin({ groupId: change.groupId, member: change.member, currentRole: "ADMIN", newRole: change.after?.role, directAdminCount });
+  ensureKeepsAnAdmin({
+    groupId: change.groupId,
+    member: change.member,
+    currentRole: "ADMIN",
+    newRole: change.after?.role,
+    getsExpireTime: change.after?.expireTime !== undefined,
+    directAdminCount,
+  });
 }
 
 /** A new group edge must close no cycle and nest not too deep, checked on the graph in the database. */

@@ -4,26 +4,32 @@
  * decided so far. Operations on the same member therefore see each other's
  * effect exactly as if they were sent one by one, and the writes are the net
  * change per member (one write each, however many operations touched it),
- * computed when asked (`drain`). It also keeps each group's direct ADMIN
- * count current as changes are recorded, and each written group's member
- * count delta, for one `$inc` per group at the end.
+ * computed when asked (`drain`). It also keeps each group's count of direct
+ * ADMINs that never expire current as changes are recorded (the ADMINs a
+ * group must keep one of), and each written group's member count delta
+ * (ACTIVE memberships), for one `$inc` per group at the end.
  */
 import type { MembershipChange } from "../../domain/membership-operation.ts";
+import { countsAsMember, isPermanentAdmin } from "../../domain/membership-status.ts";
 import type { MembershipRecord } from "../../domain/model.ts";
 import type { MembershipWrite } from "../../storage/membership-bulk-store.ts";
 
 export interface MembershipLedger {
-  /** The member's direct membership after the changes recorded so far; undefined for a non-member. */
+  /**
+   * The member's direct membership after the changes recorded so far, as
+   * stored (an expired one too: deciding compares with the time); undefined
+   * for a non-member.
+   */
   current(groupId: string, member: string): MembershipRecord | undefined;
   /** Records a decided change ("unchanged" ones change nothing). */
   record(change: MembershipChange): void;
   /**
-   * The group's direct ADMINs now. `loadStored` counts them in the database,
+   * The group's direct ADMINs that never expire now. `loadStored` counts them in the database,
    * which holds every drained write: called once per group, after which the
    * ledger keeps the count itself.
    */
   adminCount(groupId: string, loadStored: () => Promise<number>): Promise<number>;
-  /** Net change of the group's direct ADMINs over every recorded change. */
+  /** Net change of the group's never-expiring direct ADMINs over every recorded change. */
   adminDelta(groupId: string): number;
   /**
    * The writes that bring the database from what it held at the previous
@@ -32,7 +38,7 @@ export interface MembershipLedger {
    * depends on them.
    */
   drain(): MembershipWrite[];
-  /** Net change of each written group's direct members over every drain; a role change alone counts 0. */
+  /** Net change of each written group's ACTIVE direct members over every drain; a role change alone counts 0. */
   memberCountDeltas(): ReadonlyMap<string, number>;
 }
 
@@ -41,7 +47,18 @@ function keyOf(groupId: string, member: string): string {
 }
 
 function adminness(record: MembershipRecord | undefined): number {
-  return record?.role === "ADMIN" ? 1 : 0;
+  return isPermanentAdmin(record) ? 1 : 0;
+}
+
+/** Whether `after` differs from `before` (the same membership) in its role and update time only. */
+function roleChangeOnly(before: MembershipRecord, after: MembershipRecord): boolean {
+  return (
+    after.createTime === before.createTime &&
+    after.status === before.status &&
+    after.expireTime === before.expireTime &&
+    after.message === before.message &&
+    after.fields === before.fields
+  );
 }
 
 function add(map: Map<string, number>, key: string, delta: number): void {
@@ -95,17 +112,15 @@ export function createMembershipLedger(stored: Iterable<MembershipRecord>): Memb
         if (before === after || record === undefined) continue;
         const groupId = record.groupId;
         // Every group written is bumped, a role change alone too: it serialises with other membership changes.
-        add(memberCountDeltas, groupId, 0);
+        add(memberCountDeltas, groupId, (countsAsMember(after) ? 1 : 0) - (countsAsMember(before) ? 1 : 0));
         if (after === undefined) {
           writes.push({ kind: "delete", groupId, member: record.member });
-          add(memberCountDeltas, groupId, -1);
         } else if (before === undefined) {
           writes.push({ kind: "insert", membership: after });
-          add(memberCountDeltas, groupId, 1);
-        } else if (after.createTime !== before.createTime) {
-          writes.push({ kind: "replace", membership: after });
-        } else {
+        } else if (roleChangeOnly(before, after)) {
           writes.push({ kind: "set_role", groupId, member: after.member, role: after.role, time: after.updateTime });
+        } else {
+          writes.push({ kind: "replace", membership: after });
         }
         written.set(key, after);
       }

@@ -29,11 +29,13 @@ import { membershipChangeDraft, type ChangeOrigin } from "../../domain/change-re
 import { ensureGroupActive } from "../../domain/group-lifecycle.ts";
 import { validateGroupId } from "../../domain/group-validation.ts";
 import { adminsToKeep } from "../../domain/membership-rules.ts";
+import { isPermanentAdmin } from "../../domain/membership-status.ts";
 import type { MembershipEffect } from "../../domain/membership-operation.ts";
 import type { Caller, MembershipRecord } from "../../domain/model.ts";
 import { parsePrincipal } from "../../domain/principal.ts";
 import type { GroupNode } from "../../storage/documents.ts";
 import type { MembershipWrite } from "../../storage/membership-bulk-store.ts";
+import type { MemberFilter } from "../../storage/membership-store.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
 import type { SyncMarkStore } from "../../storage/sync-mark-store.ts";
 import { runTransaction } from "../../storage/transaction.ts";
@@ -175,16 +177,23 @@ async function unmarkedOf(
   return unmarked;
 }
 
+/**
+ * The members a sync manages: ACTIVE ones (an expired one not sent is
+ * removed like any other). Pending invitations and join requests are left
+ * to their own lifecycle.
+ */
+const syncedMembers: MemberFilter = { statuses: ["ACTIVE"] };
+
 async function planRemovals(deps: SyncDeps, run: SyncRun, call: StoreCall): Promise<RemovalPlan> {
   let removable = 0;
   let firstUnmarkedAdmin: string | undefined;
   for (let after: string | undefined; ; ) {
-    const page = await deps.ctx.memberships.listPage(run.groupId, undefined, after, deps.pageSize, call);
+    const page = await deps.ctx.memberships.listPage(run.groupId, syncedMembers, after, deps.pageSize, call);
     if (page.length === 0) break;
     const facts = await authorizeSync(deps, await deps.ctx.groups.get(run.groupId, call), run.groupId, call);
     for (const membership of await unmarkedOf(deps, run, page, facts, call)) {
       removable += 1;
-      if (membership.role === "ADMIN") firstUnmarkedAdmin ??= membership.member;
+      if (isPermanentAdmin(membership)) firstUnmarkedAdmin ??= membership.member;
     }
     after = page.at(-1)?.member;
     if (page.length < deps.pageSize) break;
@@ -211,13 +220,13 @@ async function removeUnmarked(
       const facts = await authorizeSync(deps, group, run.groupId, tx);
       const now = ctx.clock();
       ensureGroupActive({ id: run.groupId, state: facts.state });
-      const members = await ctx.memberships.listPage(run.groupId, undefined, after, deps.pageSize, tx);
+      const members = await ctx.memberships.listPage(run.groupId, syncedMembers, after, deps.pageSize, tx);
       const doomed = (await unmarkedOf(deps, run, members, facts, tx)).filter((m) => !keep.has(m.member));
       let keptHere = 0;
-      const admins = doomed.filter((m) => m.role === "ADMIN");
+      const admins = doomed.filter((m) => isPermanentAdmin(m));
       if (admins.length > 0) {
         // Concurrent changes may have removed the ADMINs the plan counted on: never leave none.
-        const left = (await ctx.memberships.countWithRole(run.groupId, "ADMIN", tx)) - admins.length;
+        const left = (await ctx.memberships.countPermanentAdmins(run.groupId, tx)) - admins.length;
         if (left < 1) {
           const spared = admins[0];
           if (spared !== undefined) {

@@ -7,7 +7,6 @@
  * would cost more memory than it saves.
  */
 import type { ClusterTime } from "../../domain/consistency.ts";
-import { confersAt } from "../../domain/membership-standing.ts";
 import type { GroupState, MembershipRecord } from "../../domain/model.ts";
 import { groupIdOfPrincipal } from "../../domain/principal.ts";
 import type { GroupNode } from "../../storage/documents.ts";
@@ -92,8 +91,8 @@ export function createModelReads({ graph, principals, database, applied }: Model
         return Promise.resolve(graph.parentsOf(child)?.get(groupId));
       },
       async edgesOfMembers(members, call) {
-        // Standing is judged now, at the read, not when the edge was loaded.
-        const now = Date.now();
+        // Every edge, pending and expired ones included, as the database answers: the closure judges
+        // each with the domain's rule (membership-status.ts) at the time of the read.
         const edges: MembershipEdge[] = [];
         const others: string[] = [];
         for (const member of members) {
@@ -102,26 +101,25 @@ export function createModelReads({ graph, principals, database, applied }: Model
             others.push(member);
             continue;
           }
-          for (const edge of graph.parentsOf(child)?.values() ?? []) if (confersAt(edge, now)) edges.push(edge);
+          edges.push(...(graph.parentsOf(child)?.values() ?? []));
         }
         if (others.length > 0) {
           const { byPrincipal, readAt } = await principals.get(others, call);
           await applied(readAt, call);
           for (const memberships of byPrincipal.values())
-            for (const membership of memberships.values()) if (confersAt(membership, now)) edges.push(membership);
+            edges.push(...memberships.values());
         }
         return edges;
       },
       groupEdgesOf(groupIds) {
-        const now = Date.now();
         const edges: MembershipRecord[] = [];
-        for (const id of groupIds) for (const edge of graph.memberGroupsOf(id)?.values() ?? []) if (confersAt(edge, now)) edges.push(edge);
+        for (const id of groupIds) edges.push(...(graph.memberGroupsOf(id)?.values() ?? []));
         return Promise.resolve(edges);
       },
       listPage: (groupId, role, afterMember, limit, call) => database.memberships.listPage(groupId, role, afterMember, limit, call),
       countMembers: (groupId, role, call) => database.memberships.countMembers(groupId, role, call),
-      usersAndServicesPage: (groupId, afterMember, limit, call) =>
-        database.memberships.usersAndServicesPage(groupId, afterMember, limit, call),
+      usersAndServicesPage: (groupId, now, afterMember, limit, call) =>
+        database.memberships.usersAndServicesPage(groupId, now, afterMember, limit, call),
     },
   };
 }

@@ -26,6 +26,14 @@ export function describeChange(change: Change): string {
       return `removed ${change.member} (was ${role(true)})`;
     case ChangeKind.MEMBER_ROLE_CHANGED:
       return `${change.member} ${role(true)} → ${role(false)}`;
+    case ChangeKind.MEMBER_INVITED:
+      return `invited ${change.member} as ${role(false)}`;
+    case ChangeKind.JOIN_REQUESTED:
+      return `${change.member} asked to join`;
+    case ChangeKind.PENDING_MEMBERSHIP_REMOVED:
+      return `removed ${change.member}'s invitation or join request`;
+    case ChangeKind.MEMBER_EXPIRE_TIME_CHANGED:
+      return `changed ${change.member}'s expire_time`;
     case ChangeKind.GROUP_CREATED:
       return `created ${change.namespace}/${change.after?.slug ?? ""}`;
     case ChangeKind.GROUP_UPDATED:

@@ -302,6 +302,17 @@ function scalarTest(op: string, operand: unknown): FieldTest | null {
       return isSimpleScalar(operand) ? (values, present) => present && anyCompared(values, operand, (c) => c < 0) : null;
     case "$lte":
       return isSimpleScalar(operand) ? (values, present) => present && anyCompared(values, operand, (c) => c <= 0) : null;
+    case "$exists":
+      return typeof operand === "boolean" ? (_values, present) => present === operand : null;
+    case "$not": {
+      // `{$not: {<op>: v, ...}}`: the documents the operators do not all match, a missing field included.
+      if (typeof operand !== "object" || operand === null || Array.isArray(operand) || bsonTag(operand) !== undefined) return null;
+      if (operand instanceof Date || operand instanceof RegExp) return null;
+      const inner = Object.entries(operand as Document).map(([innerOp, innerOperand]) => (innerOp === "$not" ? null : scalarTest(innerOp, innerOperand)));
+      if (inner.length === 0 || inner.some((test) => test === null)) return null;
+      const tests = inner as FieldTest[];
+      return (values, present) => !tests.every((test) => test(values, present));
+    }
     default:
       return null;
   }

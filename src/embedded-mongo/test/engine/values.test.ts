@@ -158,6 +158,7 @@ describe("scalar comparisons (evaluated without mingo)", () => {
     { a: { $lte: "5" } }, { a: { $in: [5, "x"] } }, { a: { $nin: [5, true] } }, { a: { $gt: new Date(1) } },
     { a: "x", _id: { $lt: 100 } },
     { $and: [{ a: { $gt: 4 } }, { a: { $lt: 7 } }] },
+    { a: { $exists: true } }, { a: { $exists: false } }, { a: { $not: { $gt: 4 } } },
   ];
   // The expected answers, written out per MongoDB semantics (array fields match through any element).
   const expected: Record<string, number[]> = {
@@ -172,11 +173,21 @@ describe("scalar comparisons (evaluated without mingo)", () => {
     '{"a":{"$gt":"1970-01-01T00:00:00.001Z"}}': [11],
     '{"a":"x","_id":{"$lt":100}}': [9, 15],
     '{"$and":[{"a":{"$gt":4}},{"a":{"$lt":7}}]}': [3, 4, 5, 6, 13],
+    '{"a":{"$exists":true}}': [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+    '{"a":{"$exists":false}}': [0],
+    '{"a":{"$not":{"$gt":4}}}': [0, 1, 2, 8, 9, 10, 11, 12, 14, 16],
   };
 
   it.each(filters)("%j", (filter) => {
     const got = docs.filter((d) => matches(d, filter)).map((d) => d._id);
     expect(got).toEqual(expected[JSON.stringify(filter)]);
+  });
+
+  it("$exists and $not keep a filter on the exact path: strings compare by code point beside them", () => {
+    // U+1F600 sorts after U+FF5E by code point (MongoDB's UTF-8 byte order), before it by UTF-16 unit.
+    const doc = { m: "user:a\u{1F600}", at: new Date(10) };
+    expect(matches(doc, { m: { $gt: "user:a\uFF5E" }, status: { $exists: false }, at: { $not: { $lte: new Date(5) } } })).toBe(true);
+    expect(matches(doc, { m: { $gt: "user:a\uFF5E" }, at: { $not: { $lte: new Date(10) } } })).toBe(false);
   });
 
   it("long $in and $nin lists (hashed) give the same answers as short ones", () => {
