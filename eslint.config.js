@@ -14,17 +14,21 @@ const banned = {
   generated: { regex: "(^|/)gen/", message: "Generated protobuf code stays at the edge: convert in src/convert." },
   protobuf: { regex: "^@bufbuild/", message: "Protobuf stays at the edge: convert in src/convert." },
   transport: { regex: "^@(connectrpc|grpc)/", message: "Transport packages stay in src/rpc, src/handlers, src/transport and src/ops." },
-  doorPackages: { regex: "^(@grpc/|@connectrpc/connect-node)", message: "The pipeline and handlers are door-neutral: door packages belong in src/transport." },
+  doorPackages: {
+    regex: "^(@grpc/|@connectrpc/connect-node)",
+    message: "The pipeline and handlers are door-neutral: door packages belong in src/transport.",
+  },
   logger: { regex: "^pino", message: "Pure rules do no logging." },
   storeInternals: {
     regex: "^\\.{1,2}/(.*/)?embedded-mongo/|^@roster/embedded-mongo/(?!testing$)",
-    message: "The embedded store is a package: import \"@roster/embedded-mongo\" (or \"@roster/embedded-mongo/testing\"), never its files.",
+    message: 'The embedded store is a package: import "@roster/embedded-mongo" (or "@roster/embedded-mongo/testing"), never its files.',
   },
 };
 
 /** The embedded store's package (src/embedded-mongo) imports nothing of Roster: it is a product of its own. */
 const outOfStorePackage = {
-  regex: "^(\\.\\./)+(src|gen|test|bench|app|auth|cli|convert|domain|handlers|ops|rpc|storage|transport)/|^(\\.\\./)+(config|server|main)\\.ts$",
+  regex:
+    "^(\\.\\./)+(src|gen|test|bench|app|auth|cli|convert|domain|handlers|ops|rpc|storage|transport)/|^(\\.\\./)+(config|server|main)\\.ts$",
   message: "The embedded store's package imports nothing of Roster (it talks to it only through a mongodb:// URI).",
 };
 
@@ -48,7 +52,10 @@ const layering = [
       banned.protobuf,
       banned.transport,
       banned.logger,
-      layers(["app", "storage", "rpc", "handlers", "transport", "ops", "auth", "convert", "cli", "embedded-mongo"], "The domain is pure: it imports only the domain."),
+      layers(
+        ["app", "storage", "rpc", "handlers", "transport", "ops", "auth", "convert", "cli", "embedded-mongo"],
+        "The domain is pure: it imports only the domain.",
+      ),
       { regex: "^\\.\\./(config|server|main)\\.ts$", message: "The domain is pure: it imports only the domain." },
     ],
   },
@@ -58,7 +65,10 @@ const layering = [
       banned.generated,
       banned.protobuf,
       banned.transport,
-      layers(["app", "rpc", "handlers", "transport", "ops", "auth", "convert", "cli"], "Storage plugs into the app: it imports only the domain."),
+      layers(
+        ["app", "rpc", "handlers", "transport", "ops", "auth", "convert", "cli"],
+        "Storage plugs into the app: it imports only the domain.",
+      ),
     ],
   },
   {
@@ -68,7 +78,10 @@ const layering = [
       banned.generated,
       banned.protobuf,
       banned.transport,
-      layers(["rpc", "handlers", "transport", "ops", "auth", "convert", "cli"], "The app knows no transport: it imports the domain and storage."),
+      layers(
+        ["rpc", "handlers", "transport", "ops", "auth", "convert", "cli"],
+        "The app knows no transport: it imports the domain and storage.",
+      ),
     ],
   },
   {
@@ -76,7 +89,10 @@ const layering = [
     patterns: [
       banned.driver,
       banned.transport,
-      layers(["storage", "rpc", "handlers", "transport", "ops", "auth", "cli"], "Converters map generated code to the app's types and nothing else."),
+      layers(
+        ["storage", "rpc", "handlers", "transport", "ops", "auth", "cli"],
+        "Converters map generated code to the app's types and nothing else.",
+      ),
     ],
   },
   {
@@ -84,12 +100,19 @@ const layering = [
     patterns: [
       banned.driver,
       banned.doorPackages,
-      layers(["storage", "handlers", "transport", "ops", "cli"], "The pipeline never imports handlers, doors or storage: share through src/convert or the app."),
+      layers(
+        ["storage", "handlers", "transport", "ops", "cli"],
+        "The pipeline never imports handlers, doors or storage: share through src/convert or the app.",
+      ),
     ],
   },
   {
     files: ["src/handlers/**/*.ts"],
-    patterns: [banned.driver, banned.doorPackages, layers(["storage", "transport", "ops", "cli"], "Handlers call the app, never storage or a door.")],
+    patterns: [
+      banned.driver,
+      banned.doorPackages,
+      layers(["storage", "transport", "ops", "cli"], "Handlers call the app, never storage or a door."),
+    ],
   },
   {
     files: ["src/transport/**/*.ts"],
@@ -106,7 +129,10 @@ const layering = [
   },
   {
     files: ["src/ops/**/*.ts"],
-    patterns: [banned.driver, layers(["app", "handlers", "convert"], "Operations endpoints observe the pipeline and storage, not the use cases.")],
+    patterns: [
+      banned.driver,
+      layers(["app", "handlers", "convert"], "Operations endpoints observe the pipeline and storage, not the use cases."),
+    ],
   },
   { files: ["test/**/*.ts", "bench/**/*.ts", "vitest.config.ts"], patterns: [] },
 ]
@@ -120,10 +146,10 @@ const layering = [
     { files: ["src/embedded-mongo/test/**/*.ts"], patterns: [outOfStorePackage] },
   ])
   .map(({ files, ignores, patterns }) => ({
-  files,
-  ...(ignores === undefined ? {} : { ignores }),
-  rules: { "no-restricted-imports": ["error", { patterns }] },
-}));
+    files,
+    ...(ignores === undefined ? {} : { ignores }),
+    rules: { "no-restricted-imports": ["error", { patterns }] },
+  }));
 
 export default tseslint.config(
   { ignores: ["gen/**", "node_modules/**", "data/**", "dist/**", "coverage/**"] },
@@ -147,7 +173,10 @@ export default tseslint.config(
     rules: {
       "no-restricted-syntax": [
         "error",
-        { selector: `ImportExpression[source.value=/${banned.storeInternals.regex.replaceAll("/", "\\/")}/]`, message: banned.storeInternals.message },
+        {
+          selector: `ImportExpression[source.value=/${banned.storeInternals.regex.replaceAll("/", "\\/")}/]`,
+          message: banned.storeInternals.message,
+        },
       ],
     },
   },

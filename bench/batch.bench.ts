@@ -158,7 +158,16 @@ async function insertManyBaseline(uri: string, defer: BenchRun["defer"]): Promis
   for (let start = 0; start < members; start += insertBatch) {
     const docs = [];
     for (let i = start; i < Math.min(members, start + insertBatch); i++) {
-      docs.push(membershipToDoc({ groupId: "baseline", member: member(i), role: "MEMBER", createTime: now, updateTime: now, createdBy: "user:bench" }));
+      docs.push(
+        membershipToDoc({
+          groupId: "baseline",
+          member: member(i),
+          role: "MEMBER",
+          createTime: now,
+          updateTime: now,
+          createdBy: "user:bench",
+        }),
+      );
     }
     await collection.insertMany(docs, { ordered: false });
   }
@@ -251,7 +260,17 @@ async function main({ store, secret, startService, startStore, defer, dataDir }:
       meanOf(commands, "serviceCpu"),
       meanOf(commands, "clientCpu"),
     ],
-    [`raw driver insertMany (batches of ${insertBatch})`, String(members), (baselineMs / 1000).toFixed(1), (baselineMs / 1000).toFixed(1), Math.round(rate(baselineMs)).toString(), "1.00×", "", "", ""],
+    [
+      `raw driver insertMany (batches of ${insertBatch})`,
+      String(members),
+      (baselineMs / 1000).toFixed(1),
+      (baselineMs / 1000).toFixed(1),
+      Math.round(rate(baselineMs)).toString(),
+      "1.00×",
+      "",
+      "",
+      "",
+    ],
   ]);
   printTable([
     ["memory (RSS)", "MiB"],

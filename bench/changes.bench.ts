@@ -27,7 +27,12 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Metadata, type ClientReadableStream } from "@grpc/grpc-js";
-import { ChangeService, WatchChangesRequestSchema, type WatchChangesRequest, type WatchChangesResponse } from "../gen/roster/v1/change_service_pb.ts";
+import {
+  ChangeService,
+  WatchChangesRequestSchema,
+  type WatchChangesRequest,
+  type WatchChangesResponse,
+} from "../gen/roster/v1/change_service_pb.ts";
 import { signHs256Token } from "../src/auth/token-signer.ts";
 import { decodeResponse, encodeMessage } from "../src/transport/grpc/message-codec.ts";
 import { grpcPath } from "../src/transport/grpc/service-definition.ts";
@@ -171,7 +176,9 @@ async function main({ secret, startService, startStore, defer }: BenchRun): Prom
       defer(() => watcher?.close());
       await watcher.ready;
     }
-    process.stdout.write(`streaming ${operations} adds to one group through BatchMemberships${watched ? ", one WatchChanges watcher" : ""}...\n`);
+    process.stdout.write(
+      `streaming ${operations} adds to one group through BatchMemberships${watched ? ", one WatchChanges watcher" : ""}...\n`,
+    );
     const stream = await streamAdds(client, token, groupId);
     if (watcher !== undefined) {
       await watcher.done;
@@ -192,7 +199,13 @@ async function main({ secret, startService, startStore, defer }: BenchRun): Prom
   const ms = (value: number): string => value.toFixed(1);
   printTable([
     ["", "operations", "time (s)", "ops/s", "vs stream alone"],
-    ["BatchMemberships stream alone (adds, one group)", String(operations), (alone.stream.elapsedMs / 1000).toFixed(1), rate(operations, alone.stream.elapsedMs), "1.00×"],
+    [
+      "BatchMemberships stream alone (adds, one group)",
+      String(operations),
+      (alone.stream.elapsedMs / 1000).toFixed(1),
+      rate(operations, alone.stream.elapsedMs),
+      "1.00×",
+    ],
     [
       "BatchMemberships stream, one watcher",
       String(operations),
@@ -210,8 +223,18 @@ async function main({ secret, startService, startStore, defer }: BenchRun): Prom
   ]);
   printTable([
     ["delivery latency (ms)", "p50", "p99", "max"],
-    ["result → event (writer got the result, watcher got the change)", ms(percentile(afterResult, 50)), ms(percentile(afterResult, 99)), ms(afterResult.at(-1) ?? Number.NaN)],
-    ["record time → event (upper bound: includes the chunk's transaction)", ms(percentile(sinceRecord, 50)), ms(percentile(sinceRecord, 99)), ms(sinceRecord.at(-1) ?? Number.NaN)],
+    [
+      "result → event (writer got the result, watcher got the change)",
+      ms(percentile(afterResult, 50)),
+      ms(percentile(afterResult, 99)),
+      ms(afterResult.at(-1) ?? Number.NaN),
+    ],
+    [
+      "record time → event (upper bound: includes the chunk's transaction)",
+      ms(percentile(sinceRecord, 50)),
+      ms(percentile(sinceRecord, 99)),
+      ms(sinceRecord.at(-1) ?? Number.NaN),
+    ],
   ]);
   process.stdout.write(
     `\nEvery one of the ${operations} changes received exactly once by the watcher (the group's creator, not an administrator). ` +

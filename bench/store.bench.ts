@@ -77,13 +77,23 @@ function lookupKey(i: number): string {
 }
 
 function memberDoc(i: number): Document {
-  return { key: lookupKey(i), name: `Member ${i}`, group: i % 100, joined: new Date(1_700_000_000_000 + i * 1000), tags: ["a", "b"], note: "x".repeat(64) };
+  return {
+    key: lookupKey(i),
+    name: `Member ${i}`,
+    group: i % 100,
+    joined: new Date(1_700_000_000_000 + i * 1000),
+    tags: ["a", "b"],
+    note: "x".repeat(64),
+  };
 }
 
 async function fill(coll: Collection, count: number): Promise<void> {
   for (let start = 0; start < count; start += insertBatch) {
     const n = Math.min(insertBatch, count - start);
-    await coll.insertMany(Array.from({ length: n }, (_, j) => memberDoc(start + j)), { ordered: false });
+    await coll.insertMany(
+      Array.from({ length: n }, (_, j) => memberDoc(start + j)),
+      { ordered: false },
+    );
   }
 }
 
@@ -138,7 +148,10 @@ async function measureInserts(db: Db): Promise<Throughput> {
   const coll = db.collection("insert_bench");
   const batches = insertTotal / insertBatch;
   const result = await measureThroughput({ total: batches, concurrency: 1, budgetMs: phaseBudgetMs }, async (b) => {
-    await coll.insertMany(Array.from({ length: insertBatch }, (_, j) => memberDoc(b * insertBatch + j)), { ordered: false });
+    await coll.insertMany(
+      Array.from({ length: insertBatch }, (_, j) => memberDoc(b * insertBatch + j)),
+      { ordered: false },
+    );
   });
   const stored = await coll.countDocuments();
   if (stored !== result.ops * insertBatch) throw new Error(`inserted ${result.ops * insertBatch} documents but ${stored} are stored`);
@@ -150,7 +163,15 @@ const visibilityQueries = 1_000;
 const listGroupsSamples = 25;
 const benchCaller: Caller = { principal: "user:bench-caller", isSystemAdmin: false };
 const benchAdmin: Caller = { principal: "user:bench-admin", isSystemAdmin: true };
-const listPage1: ListGroupsQuery = { namespace: undefined, parentId: undefined, query: "", showDeleted: false, pageSize: 50, pageToken: "", orderBy: "" };
+const listPage1: ListGroupsQuery = {
+  namespace: undefined,
+  parentId: undefined,
+  query: "",
+  showDeleted: false,
+  pageSize: 50,
+  pageToken: "",
+  orderBy: "",
+};
 
 interface VisibilityFixture {
   readonly app: RosterApp;
@@ -171,7 +192,11 @@ async function seedVisibility(client: MongoClient, total: number): Promise<Visib
   const database: Database = { client, db };
   const app = await createRosterApp({ database });
   const create = (slug: string, visibility: "PRIVATE" | "AUTHENTICATED") =>
-    app.groups.create(benchAdmin, { namespace: "", slug, displayName: slug, description: "", parentId: "", labels: {}, visibility, memberVisibility: "MEMBERS" }, "");
+    app.groups.create(
+      benchAdmin,
+      { namespace: "", slug, displayName: slug, description: "", parentId: "", labels: {}, visibility, memberVisibility: "MEMBERS" },
+      "",
+    );
   const memberOf: string[] = [];
   for (let i = 0; i < 5; i++) {
     const group = await create(`mine-${i}`, "PRIVATE");
@@ -229,7 +254,11 @@ const listGroupsCases: readonly { readonly label: string; readonly query: ListGr
   { label: "ListGroups page 1", query: listPage1, totalSize: 15 },
   { label: "ListGroups page 1, permission READ", query: { ...listPage1, permission: "READ" }, totalSize: 5 },
   { label: "ListGroups page 1, permission WRITE", query: { ...listPage1, permission: "WRITE" }, totalSize: 0 },
-  { label: "ListGroups page 1, member_principals [self]", query: { ...listPage1, memberPrincipals: [benchCaller.principal] }, totalSize: 5 },
+  {
+    label: "ListGroups page 1, member_principals [self]",
+    query: { ...listPage1, memberPrincipals: [benchCaller.principal] },
+    totalSize: 5,
+  },
   { label: "ListGroups page 1, member_principals [peer]", query: { ...listPage1, memberPrincipals: ["user:bench-peer"] }, totalSize: 3 },
 ];
 
@@ -268,10 +297,14 @@ async function measureVisibility(): Promise<void> {
     console.log(line(`visibility $or query (ListGroups page), ${format(total)} groups`, rate, "ops", ping));
     rates.push(rate.perSecond);
     const [median = Number.NaN, ...filtered] = await listGroupsMediansMs(fixture.app);
-    console.log(`${`ListGroups page 1 median, caller in 5 groups, ${format(total)} groups`.padEnd(labelWidth)} ${median.toFixed(1).padStart(10)} ms`);
+    console.log(
+      `${`ListGroups page 1 median, caller in 5 groups, ${format(total)} groups`.padEnd(labelWidth)} ${median.toFixed(1).padStart(10)} ms`,
+    );
     listGroupsCases.slice(1).forEach((c, i) => {
       const ms = filtered[i] ?? Number.NaN;
-      console.log(`${`  ${c.label.replace("ListGroups page 1, ", "")} median`.padEnd(labelWidth)} ${ms.toFixed(1).padStart(10)} ms   ${(ms / median).toFixed(2)}× unfiltered`);
+      console.log(
+        `${`  ${c.label.replace("ListGroups page 1, ", "")} median`.padEnd(labelWidth)} ${ms.toFixed(1).padStart(10)} ms   ${(ms / median).toFixed(2)}× unfiltered`,
+      );
     });
     medians.push(median);
     await fixture.db.dropDatabase();
@@ -311,10 +344,14 @@ async function main(): Promise<void> {
   tempDirs.push(dataDir);
   const durable = await startServer(dataDir);
   const durablePing = await measurePing(durable);
-  console.log(`${"ping round trips, --data-dir server (its baseline)".padEnd(labelWidth)} ${format(durablePing.perSecond).padStart(10)} ops/s`);
+  console.log(
+    `${"ping round trips, --data-dir server (its baseline)".padEnd(labelWidth)} ${format(durablePing.perSecond).padStart(10)} ops/s`,
+  );
   const durableInserts = await measureInserts(durable);
   console.log(line(`insertMany ${format(insertTotal)} docs, with --data-dir`, durableInserts, "docs", durablePing));
-  console.log(`${"  data dir / in memory insert rate".padEnd(labelWidth)} ${(durableInserts.perSecond / inMemoryInserts.perSecond).toFixed(2)}`);
+  console.log(
+    `${"  data dir / in memory insert rate".padEnd(labelWidth)} ${(durableInserts.perSecond / inMemoryInserts.perSecond).toFixed(2)}`,
+  );
 
   const small = memory.collection("lookup_10k");
   const big = memory.collection("lookup_100k");
@@ -332,7 +369,9 @@ async function main(): Promise<void> {
   const gap = 1 - Math.min(ratio, 1 / ratio);
   const verdict = gap <= allowedLookupGap ? "PASS" : "FAIL";
   console.log(`${"  100k / 10k lookup rate".padEnd(labelWidth)} ${ratio.toFixed(2)}`);
-  console.log(`${verdict}: lookup rates on 10k and 100k docs within ${allowedLookupGap * 100}% of each other (gap ${(gap * 100).toFixed(1)}%)`);
+  console.log(
+    `${verdict}: lookup rates on 10k and 100k docs within ${allowedLookupGap * 100}% of each other (gap ${(gap * 100).toFixed(1)}%)`,
+  );
   await measureVisibility();
   console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

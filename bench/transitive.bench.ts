@@ -94,13 +94,20 @@ async function timePage(bench: RosterClient, listing: Listing, pageToken: string
   const res = await bench.memberships.listMemberships({ groupId: listing.groupId, transitive: listing.transitive, pageSize, pageToken });
   const elapsed = performance.now() - started;
   if (res.memberships[0]?.member !== expectFirst || res.memberships.length !== pageSize) {
-    throw new Error(`${listing.label}: unexpected page starting at ${res.memberships[0]?.member ?? "nothing"} (${res.memberships.length} members)`);
+    throw new Error(
+      `${listing.label}: unexpected page starting at ${res.memberships[0]?.member ?? "nothing"} (${res.memberships.length} members)`,
+    );
   }
   return elapsed;
 }
 
 /** Pages through `listing` from the start for at most the budget; returns pages done and ms per page. */
-async function pageThrough(bench: RosterClient, listing: Listing, budgetMs: number, stop?: () => boolean): Promise<{ pages: number; complete: boolean; msPerPage: number }> {
+async function pageThrough(
+  bench: RosterClient,
+  listing: Listing,
+  budgetMs: number,
+  stop?: () => boolean,
+): Promise<{ pages: number; complete: boolean; msPerPage: number }> {
   const started = performance.now();
   let pages = 0;
   let pageToken = "";
@@ -109,7 +116,8 @@ async function pageThrough(bench: RosterClient, listing: Listing, budgetMs: numb
     pages += 1;
     pageToken = res.nextPageToken;
     if (pageToken === "") return { pages, complete: true, msPerPage: (performance.now() - started) / pages };
-    if (performance.now() - started > budgetMs || stop?.() === true) return { pages, complete: false, msPerPage: (performance.now() - started) / pages };
+    if (performance.now() - started > budgetMs || stop?.() === true)
+      return { pages, complete: false, msPerPage: (performance.now() - started) / pages };
   }
 }
 

@@ -229,12 +229,36 @@ export const settings: readonly SettingInfo[] = [
     "How long a BatchMemberships stream may go without a client message before it ends with DEADLINE_EXCEEDED.",
   ),
   row("ROSTER_BATCH_CHUNK_SIZE", String(defaultBatchLimits.chunkSize), "Batch operations applied per transaction (1-5000)."),
-  row("ROSTER_EXPIRY_SWEEP_INTERVAL_MS", "60000", "How often the expiry sweeper removes memberships and invitations past their expire_time (0 turns it off; expired ones confer nothing either way)."),
-  row("ROSTER_EXPIRY_SWEEP_BATCH", "500", "Expired memberships one sweep removes in one transaction at most (1-5000); a full sweep is followed at once by the next."),
-  row("ROSTER_INVITATION_TTL_DAYS", String(DEFAULT_INVITATION_TTL_DAYS), "Lifetime of an invitation sent without an expire_time, in days (1-365)."),
-  row("ROSTER_HISTORY_RETENTION_DAYS", String(defaultChangeSettings.historyRetentionDays), "Days each change record is kept in the history; older ones are deleted by a sweeper every hour (0: kept forever)."),
-  row("ROSTER_CHANGE_READERS", "", "Group id (or `group:<id>`) whose members, also transitively, receive every change from WatchChanges and ListChanges (sync pipelines); unset: only system administrators do."),
-  row("ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS", String(defaultChangeSettings.checkpointIntervalMs), "Longest a WatchChanges stream goes without a message: a checkpoint with a newer token is sent when no change reaches the caller (100-60000)."),
+  row(
+    "ROSTER_EXPIRY_SWEEP_INTERVAL_MS",
+    "60000",
+    "How often the expiry sweeper removes memberships and invitations past their expire_time (0 turns it off; expired ones confer nothing either way).",
+  ),
+  row(
+    "ROSTER_EXPIRY_SWEEP_BATCH",
+    "500",
+    "Expired memberships one sweep removes in one transaction at most (1-5000); a full sweep is followed at once by the next.",
+  ),
+  row(
+    "ROSTER_INVITATION_TTL_DAYS",
+    String(DEFAULT_INVITATION_TTL_DAYS),
+    "Lifetime of an invitation sent without an expire_time, in days (1-365).",
+  ),
+  row(
+    "ROSTER_HISTORY_RETENTION_DAYS",
+    String(defaultChangeSettings.historyRetentionDays),
+    "Days each change record is kept in the history; older ones are deleted by a sweeper every hour (0: kept forever).",
+  ),
+  row(
+    "ROSTER_CHANGE_READERS",
+    "",
+    "Group id (or `group:<id>`) whose members, also transitively, receive every change from WatchChanges and ListChanges (sync pipelines); unset: only system administrators do.",
+  ),
+  row(
+    "ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS",
+    String(defaultChangeSettings.checkpointIntervalMs),
+    "Longest a WatchChanges stream goes without a message: a checkpoint with a newer token is sent when no change reaches the caller (100-60000).",
+  ),
   row("ROSTER_READ_MODEL", "true", "`false` turns the read model off: every read then uses the database (see Consistency)."),
   row(
     "ROSTER_READ_MODEL_MAX_LAG_MS",
@@ -451,9 +475,13 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     chunkSize: read("ROSTER_BATCH_CHUNK_SIZE", defaultBatchLimits.chunkSize, (v) => parseInteger(v, 1, 5_000)),
   };
   const changeSettings: ChangeSettings = {
-    historyRetentionDays: read("ROSTER_HISTORY_RETENTION_DAYS", defaultChangeSettings.historyRetentionDays, (v) => parseInteger(v, 0, 36_500)),
+    historyRetentionDays: read("ROSTER_HISTORY_RETENTION_DAYS", defaultChangeSettings.historyRetentionDays, (v) =>
+      parseInteger(v, 0, 36_500),
+    ),
     changeReadersGroupId: read<string | undefined>("ROSTER_CHANGE_READERS", undefined, parseGroupId),
-    checkpointIntervalMs: read("ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS", defaultChangeSettings.checkpointIntervalMs, (v) => parseInteger(v, 100, 60_000)),
+    checkpointIntervalMs: read("ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS", defaultChangeSettings.checkpointIntervalMs, (v) =>
+      parseInteger(v, 100, 60_000),
+    ),
   };
   const tracing = readTracingConfig(read);
   const readModelOn = read("ROSTER_READ_MODEL", true, parseBoolean);

@@ -124,7 +124,10 @@ export function createAccessApi(ctx: AppContext): AccessApi {
     const memberValue = target.member === "" && rule.memberDefaultsToCaller ? caller.principal : target.member;
     const named = rule.memberField !== "" && memberValue !== undefined && !(rule.memberOptional && memberValue === "");
     const member = named ? parsePrincipal(memberValue, rule.memberField) : undefined;
-    const stored = member !== undefined && readsMemberRole(rule) ? await readsOf(ctx, call).memberships.get(group.id, member.principal, call) : undefined;
+    const stored =
+      member !== undefined && readsMemberRole(rule)
+        ? await readsOf(ctx, call).memberships.get(group.id, member.principal, call)
+        : undefined;
     const membership = unexpired(stored, ctx.clock());
     const memberGroup = member !== undefined && readsMemberGroup(rule, member) ? await loadGroup(ctx, member.id, call, memo) : undefined;
     const situation: { -readonly [K in keyof AccessSituation]: AccessSituation[K] } = memberSituation(rule, caller.principal, {

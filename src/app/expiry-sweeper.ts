@@ -38,7 +38,12 @@ export function createExpiryApi(ctx: AppContext): ExpiryApi {
         index,
         item: { tag: "", operation: { kind: "expire", groupId: membership.groupId, member: membership.member } },
       }));
-      const { effects } = await applyChunk({ ctx, caller: EXPIRY_ACTOR, authorization: { kind: "authorized" }, origin: changeOriginOf(EXPIRY_ACTOR, undefined) }, items, undefined, call);
+      const { effects } = await applyChunk(
+        { ctx, caller: EXPIRY_ACTOR, authorization: { kind: "authorized" }, origin: changeOriginOf(EXPIRY_ACTOR, undefined) },
+        items,
+        undefined,
+        call,
+      );
       return effects.filter((effect) => effect === "removed").length;
     },
   };

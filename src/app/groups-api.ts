@@ -13,7 +13,14 @@ import {
   type AccessRuleSpec,
   type AccessSituation,
 } from "../domain/access-policy.ts";
-import { aclChangedDraft, groupCreatedDraft, groupStateDraft, groupUpdatedDraft, membershipChangeDraft, type ChangeOrigin } from "../domain/change-record.ts";
+import {
+  aclChangedDraft,
+  groupCreatedDraft,
+  groupStateDraft,
+  groupUpdatedDraft,
+  membershipChangeDraft,
+  type ChangeOrigin,
+} from "../domain/change-record.ts";
 import { aborted, failedPrecondition, isRosterError, notFound, RosterError } from "../domain/errors.ts";
 import { ensureGroupActive, ensureGroupDeleted, ensureNoLiveChildren } from "../domain/group-lifecycle.ts";
 import { changedGroupValues, manageFieldChanged, parseUpdateMask } from "../domain/group-update.ts";
@@ -132,7 +139,13 @@ export interface GroupsApi {
    * needs); the first that fails fails the call, its error prefixed with
    * "members[i]: ", and nothing is created.
    */
-  create(caller: Caller, input: GroupInput, requestId: string, options?: ChangeOptions, addMemberRule?: AccessRuleSpec): Promise<GroupRecord>;
+  create(
+    caller: Caller,
+    input: GroupInput,
+    requestId: string,
+    options?: ChangeOptions,
+    addMemberRule?: AccessRuleSpec,
+  ): Promise<GroupRecord>;
   /**
    * Returns the group with the caller's access. not_found when missing or
    * not visible to the caller (a DELETED group is visible only with MANAGE),

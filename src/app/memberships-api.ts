@@ -299,7 +299,9 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const [rows, totalSize] = await Promise.all([
         readsOf(ctx, call).memberships.listPage(query.groupId, filter, after, pageSize + 1, call),
         // member_count is kept exact with every membership change: counting would read the whole group.
-        query.role === undefined && activeOnly ? Promise.resolve(group.memberCount) : readsOf(ctx, call).memberships.countMembers(query.groupId, filter, call),
+        query.role === undefined && activeOnly
+          ? Promise.resolve(group.memberCount)
+          : readsOf(ctx, call).memberships.countMembers(query.groupId, filter, call),
       ]);
       const page = rows.slice(0, pageSize);
       const last = page.at(-1);

@@ -65,7 +65,13 @@ export async function loadDepthBelow(ctx: AppContext, groupId: string, call: Sto
  * would close a cycle or nest too deep; a cycle's message names only the
  * groups on it that `caller` can see.
  */
-export async function ensureEdgeAllowed(ctx: AppContext, caller: Caller, parentId: string, childId: string, call: StoreCall): Promise<void> {
+export async function ensureEdgeAllowed(
+  ctx: AppContext,
+  caller: Caller,
+  parentId: string,
+  childId: string,
+  call: StoreCall,
+): Promise<void> {
   const edge = await loadNewEdge(ctx, parentId, childId, call);
   const violation = nestingViolation(edge);
   if (violation === undefined) return;

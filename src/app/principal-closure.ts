@@ -114,7 +114,11 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
   const bestRoleFrom = new Map<string, string>();
   // A deleted (or missing) group is in nothing: its memberships confer nothing.
   if (startGroup !== undefined && states.get(startGroup) !== "ACTIVE") {
-    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending: new Map(), directExpireTimes: new Map(), readAt });
+    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, {
+      pending: new Map(),
+      directExpireTimes: new Map(),
+      readAt,
+    });
   }
   // Breadth-first over live groups, so `reachedFrom` gives shortest paths.
   let queue = [principal];
@@ -185,10 +189,17 @@ export interface MembershipAnswer {
 export function membershipIn(closure: PrincipalClosure, groupId: string, directOnly: boolean): MembershipAnswer {
   const role = (directOnly ? closure.direct : closure.roles).get(groupId);
   const expireTime = closure.directExpireTimes.get(groupId);
-  if (role !== undefined) return { isMember: true, role, path: directOnly ? [groupId] : pathTo(closure, groupId), status: "ACTIVE", expireTime };
+  if (role !== undefined)
+    return { isMember: true, role, path: directOnly ? [groupId] : pathTo(closure, groupId), status: "ACTIVE", expireTime };
   // A pending direct membership, unless the principal is a member through nested groups (a direct check) too.
   const pending = closure.roles.has(groupId) ? undefined : closure.pending.get(groupId);
-  return { isMember: false, role: undefined, path: [], status: pending === undefined ? undefined : statusOf(pending), expireTime: pending?.expireTime };
+  return {
+    isMember: false,
+    role: undefined,
+    path: [],
+    status: pending === undefined ? undefined : statusOf(pending),
+    expireTime: pending?.expireTime,
+  };
 }
 
 /**

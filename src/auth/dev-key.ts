@@ -58,9 +58,7 @@ export async function loadOrCreateDevSecret(dataDir: string): Promise<DevSecret>
  */
 export function hs256SecretProblem(secret: string): string | undefined {
   const bytes = Buffer.byteLength(secret, "utf8");
-  return bytes < MIN_HS256_SECRET_BYTES
-    ? `must be at least ${MIN_HS256_SECRET_BYTES} bytes for HS256 (got ${bytes})`
-    : undefined;
+  return bytes < MIN_HS256_SECRET_BYTES ? `must be at least ${MIN_HS256_SECRET_BYTES} bytes for HS256 (got ${bytes})` : undefined;
 }
 
 async function readSecret(path: string): Promise<string | undefined> {

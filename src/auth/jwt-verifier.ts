@@ -23,14 +23,7 @@
  *   the client's mistake, never an internal error, and never half-read.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
-import {
-  createRemoteJWKSet,
-  errors as joseErrors,
-  jwtVerify,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-} from "jose";
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { RosterError, unauthenticated, unavailable } from "../domain/errors.ts";
 import type { Caller } from "../domain/model.ts";
 import { isValidPrincipalId } from "../domain/principal.ts";
@@ -140,7 +133,9 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       const principal = principalOf(payload);
       const isSystemAdmin = admins.has(principal) || (developmentMode && payload[DEV_ADMIN_CLAIM] === true);
       const authTime = payload["auth_time"];
-      return typeof authTime === "number" ? { principal, isSystemAdmin, authTime: new Date(authTime * 1000) } : { principal, isSystemAdmin };
+      return typeof authTime === "number"
+        ? { principal, isSystemAdmin, authTime: new Date(authTime * 1000) }
+        : { principal, isSystemAdmin };
     },
   };
 }
@@ -177,7 +172,8 @@ interface KeyResolver {
 
 function createKeyResolver(options: JwtVerifierOptions): KeyResolver {
   const algorithms: string[] = [];
-  const secret = options.hs256Secret === undefined || options.hs256Secret === "" ? undefined : new TextEncoder().encode(options.hs256Secret);
+  const secret =
+    options.hs256Secret === undefined || options.hs256Secret === "" ? undefined : new TextEncoder().encode(options.hs256Secret);
   if (secret !== undefined) algorithms.push("HS256");
   const pem = options.publicKeyPem === undefined || options.publicKeyPem === "" ? undefined : importPem(options.publicKeyPem);
   if (pem !== undefined) algorithms.push(pem.algorithm);

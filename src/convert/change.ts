@@ -27,7 +27,11 @@ function groupFieldsToProto(values: GroupFieldValues | undefined): GroupFields |
   if (values === undefined) return undefined;
   const { visibility, memberVisibility, joinPolicy, signupFields, authenticationAssuranceTimeout } = values;
   const policies =
-    visibility === undefined && memberVisibility === undefined && joinPolicy === undefined && signupFields === undefined && authenticationAssuranceTimeout === undefined
+    visibility === undefined &&
+    memberVisibility === undefined &&
+    joinPolicy === undefined &&
+    signupFields === undefined &&
+    authenticationAssuranceTimeout === undefined
       ? undefined
       : {
           ...(visibility === undefined ? {} : { visibility: visibilityToProto(visibility) }),
@@ -77,4 +81,3 @@ export function feedMessageToProto(message: FeedMessage): WatchChangesResponse {
   }
   return create(WatchChangesResponseSchema, { event: { case: "checkpoint", value: {} }, token: message.token });
 }
-

@@ -5,7 +5,16 @@
  * without permission) are invalid_argument naming the field.
  */
 import { invalidArgument } from "../domain/errors.ts";
-import type { GrantablePermission, GroupState, JoinPolicy, MembershipStatus, MemberVisibility, Permission, Role, Visibility } from "../domain/model.ts";
+import type {
+  GrantablePermission,
+  GroupState,
+  JoinPolicy,
+  MembershipStatus,
+  MemberVisibility,
+  Permission,
+  Role,
+  Visibility,
+} from "../domain/model.ts";
 import { Permission as ProtoPermission, Role as ProtoRole } from "../../gen/roster/v1/access_pb.ts";
 import {
   GroupState as ProtoGroupState,

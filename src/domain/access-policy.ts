@@ -276,7 +276,9 @@ export function assuranceRefusal(facts: AccessFacts): RosterError | undefined {
   const { authTime, now, timeoutSeconds } = assurance;
   if (authTime !== undefined && now.getTime() - authTime.getTime() <= timeoutSeconds * 1000) return undefined;
   const since = authTime === undefined ? "the token has no auth_time" : `token authenticated at ${authTime.toISOString()}`;
-  return permissionDenied(`re-authentication required: group ${facts.groupId} requires authentication within ${timeoutSeconds} s; ${since}`);
+  return permissionDenied(
+    `re-authentication required: group ${facts.groupId} requires authentication within ${timeoutSeconds} s; ${since}`,
+  );
 }
 
 /**
@@ -382,11 +384,7 @@ interface Need {
  * @throws Error when a group rule is evaluated without facts: a wiring bug,
  *   which must surface as INTERNAL rather than be mistaken for a denial.
  */
-export function evaluateAccess(
-  rule: AccessRuleSpec,
-  facts: AccessFacts | undefined,
-  situation: AccessSituation = {},
-): AccessDecision {
+export function evaluateAccess(rule: AccessRuleSpec, facts: AccessFacts | undefined, situation: AccessSituation = {}): AccessDecision {
   switch (rule.requires) {
     case "UNSPECIFIED":
       return deny(permissionDenied("permission denied: the method declares no access rule"));
@@ -402,9 +400,7 @@ export function evaluateAccess(
     case "LIST_MEMBERS": {
       const groupFacts = requireFacts(rule, facts);
       if (rule.selfAllowed && situation.isSelf === true) return evaluateNeeds(groupFacts, situation, []);
-      return evaluateNeeds(groupFacts, situation, [
-        { permission: listMembersPermission(groupFacts), reason: " to list its members" },
-      ]);
+      return evaluateNeeds(groupFacts, situation, [{ permission: listMembersPermission(groupFacts), reason: " to list its members" }]);
     }
     case "WRITE":
     case "MANAGE":
@@ -499,7 +495,11 @@ function evaluateInvitee(facts: AccessFacts, situation: AccessSituation): Access
   if (answersFor) return evaluateNeeds(facts, situation, []);
   const decision = evaluateNeeds(facts, situation, []);
   if (!decision.ok) return decision;
-  return deny(permissionDenied(`permission denied: only the invitee (for a group, a caller with MANAGE on it) may answer an invitation to group ${facts.groupId}`));
+  return deny(
+    permissionDenied(
+      `permission denied: only the invitee (for a group, a caller with MANAGE on it) may answer an invitation to group ${facts.groupId}`,
+    ),
+  );
 }
 
 /**

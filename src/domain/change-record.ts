@@ -144,18 +144,29 @@ function draft(
  * The record of a decided membership operation, made at `time` (the
  * transaction's); undefined when it changed nothing.
  */
-export function membershipChangeDraft(change: MembershipChange, namespace: string, origin: ChangeOrigin, time: Date): ChangeDraft | undefined {
+export function membershipChangeDraft(
+  change: MembershipChange,
+  namespace: string,
+  origin: ChangeOrigin,
+  time: Date,
+): ChangeDraft | undefined {
   const kind = membershipChangeKind(change);
   if (kind === undefined) return undefined;
   const pendingBefore = change.before?.status !== undefined;
   const expireTimeChanged = change.before?.expireTime?.getTime() !== change.after?.expireTime?.getTime();
-  return draft(origin, time, kind, { groupId: change.groupId, namespace }, {
-    member: change.member,
-    // A pending membership conferred no role: its acceptance is an addition.
-    roleBefore: kind === "member_added" && pendingBefore ? undefined : change.before?.role,
-    roleAfter: change.after?.role,
-    changedFields: change.effect === "changed" && expireTimeChanged && kind !== "member_added" ? ["expire_time"] : [],
-  });
+  return draft(
+    origin,
+    time,
+    kind,
+    { groupId: change.groupId, namespace },
+    {
+      member: change.member,
+      // A pending membership conferred no role: its acceptance is an addition.
+      roleBefore: kind === "member_added" && pendingBefore ? undefined : change.before?.role,
+      roleAfter: change.after?.role,
+      changedFields: change.effect === "changed" && expireTimeChanged && kind !== "member_added" ? ["expire_time"] : [],
+    },
+  );
 }
 
 /**
@@ -182,34 +193,40 @@ function membershipChangeKind(change: MembershipChange): ChangeKind | undefined 
 
 /** The record of a new group: every field it was created with. */
 export function groupCreatedDraft(group: GroupRecord, origin: ChangeOrigin): ChangeDraft {
-  return draft(origin, group.createTime, "group_created", { groupId: group.id, namespace: group.namespace }, {
-    changedFields: [
-      "namespace",
-      "slug",
-      "display_name",
-      "description",
-      "parent_id",
-      "labels",
-      "policies.visibility",
-      "policies.member_visibility",
-      "policies.join_policy",
-      "policies.signup_fields",
-      "policies.authentication_assurance_timeout",
-    ],
-    after: {
-      namespace: group.namespace,
-      slug: group.slug,
-      displayName: group.displayName,
-      description: group.description,
-      parentId: group.parentId,
-      labels: group.labels,
-      visibility: group.visibility,
-      memberVisibility: group.memberVisibility,
-      joinPolicy: group.joinPolicy,
-      signupFields: group.signupFields,
-      authenticationAssuranceTimeout: group.authenticationAssuranceTimeout,
+  return draft(
+    origin,
+    group.createTime,
+    "group_created",
+    { groupId: group.id, namespace: group.namespace },
+    {
+      changedFields: [
+        "namespace",
+        "slug",
+        "display_name",
+        "description",
+        "parent_id",
+        "labels",
+        "policies.visibility",
+        "policies.member_visibility",
+        "policies.join_policy",
+        "policies.signup_fields",
+        "policies.authentication_assurance_timeout",
+      ],
+      after: {
+        namespace: group.namespace,
+        slug: group.slug,
+        displayName: group.displayName,
+        description: group.description,
+        parentId: group.parentId,
+        labels: group.labels,
+        visibility: group.visibility,
+        memberVisibility: group.memberVisibility,
+        joinPolicy: group.joinPolicy,
+        signupFields: group.signupFields,
+        authenticationAssuranceTimeout: group.authenticationAssuranceTimeout,
+      },
     },
-  });
+  );
 }
 
 /** Each mutable value and the field path a change names it by, in the order records list them. */
@@ -226,7 +243,12 @@ const valueFields: readonly (readonly [keyof GroupValues, RecordedGroupField])[]
 ];
 
 /** The record of an update at `time` that changed `changes` of `current` (as stored before it); undefined when nothing changed. */
-export function groupUpdatedDraft(current: GroupRecord, changes: Partial<GroupValues>, origin: ChangeOrigin, time: Date): ChangeDraft | undefined {
+export function groupUpdatedDraft(
+  current: GroupRecord,
+  changes: Partial<GroupValues>,
+  origin: ChangeOrigin,
+  time: Date,
+): ChangeDraft | undefined {
   const changed = valueFields.filter(([key]) => changes[key] !== undefined);
   if (changed.length === 0) return undefined;
   const before: MutableValues = {};
@@ -235,11 +257,17 @@ export function groupUpdatedDraft(current: GroupRecord, changes: Partial<GroupVa
     copyValue(before, current, key);
     copyValue(after, changes, key);
   }
-  return draft(origin, time, "group_updated", { groupId: current.id, namespace: current.namespace }, {
-    changedFields: changed.map(([, field]) => field),
-    before,
-    after,
-  });
+  return draft(
+    origin,
+    time,
+    "group_updated",
+    { groupId: current.id, namespace: current.namespace },
+    {
+      changedFields: changed.map(([, field]) => field),
+      before,
+      after,
+    },
+  );
 }
 
 type MutableValues = { -readonly [K in keyof GroupValues]?: GroupValues[K] };
@@ -250,21 +278,33 @@ function copyValue<K extends keyof GroupValues>(to: Pick<MutableValues, K>, from
 
 /** The record of a deletion or an undeletion of `group` (as stored before it) at `time`. */
 export function groupStateDraft(group: GroupRecord, state: GroupState, origin: ChangeOrigin, time: Date): ChangeDraft {
-  return draft(origin, time, state === "DELETED" ? "group_deleted" : "group_undeleted", { groupId: group.id, namespace: group.namespace }, {
-    changedFields: ["state"],
-    before: { state: group.state },
-    after: { state },
-  });
+  return draft(
+    origin,
+    time,
+    state === "DELETED" ? "group_deleted" : "group_undeleted",
+    { groupId: group.id, namespace: group.namespace },
+    {
+      changedFields: ["state"],
+      before: { state: group.state },
+      after: { state },
+    },
+  );
 }
 
 /** The record of an ACL replaced on `group` (as stored before it) at `time`; undefined when the grants are the same. */
 export function aclChangedDraft(group: GroupRecord, acl: readonly AclEntry[], origin: ChangeOrigin, time: Date): ChangeDraft | undefined {
   if (sameAcl(group.acl, acl)) return undefined;
-  return draft(origin, time, "group_acl_changed", { groupId: group.id, namespace: group.namespace }, {
-    changedFields: ["acl"],
-    before: { acl: group.acl },
-    after: { acl },
-  });
+  return draft(
+    origin,
+    time,
+    "group_acl_changed",
+    { groupId: group.id, namespace: group.namespace },
+    {
+      changedFields: ["acl"],
+      before: { acl: group.acl },
+      after: { acl },
+    },
+  );
 }
 
 /** ACLs are stored ordered by principal, so equal grants are equal lists. */

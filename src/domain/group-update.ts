@@ -67,11 +67,7 @@ export function parseUpdateMask(paths: readonly string[], field = "update_mask")
  * The masked changes that differ from the stored group, validated and
  * normalised (display name trimmed). Fields are named "group.<field>".
  */
-export function changedGroupValues(
-  current: GroupRecord,
-  requested: GroupValues,
-  mask: ReadonlySet<GroupField>,
-): Partial<GroupValues> {
+export function changedGroupValues(current: GroupRecord, requested: GroupValues, mask: ReadonlySet<GroupField>): Partial<GroupValues> {
   const changes: { -readonly [K in keyof GroupValues]?: GroupValues[K] } = {};
   if (mask.has("display_name")) {
     const value = normalizeDisplayName(requested.displayName);

@@ -26,7 +26,6 @@ export const MAX_SIGNUP_FIELDS = 16;
 export const MAX_ASSURANCE_TIMEOUT_SECONDS = 31_536_000;
 export const MAX_PAGE_SIZE = 1000;
 
-
 function checkMaxLength(value: string, max: number, field: string): void {
   const n = length(value);
   if (n > max) throw invalidArgument(field, `must be at most ${max} characters (got ${n})`);
@@ -62,10 +61,7 @@ export function validateDescription(description: string, field = "group.descript
 }
 
 /** Labels: at most 64; keys 1-63 of [a-z0-9_.-] starting with a letter; values at most 256 characters. */
-export function validateLabels(
-  labels: Readonly<Record<string, string>>,
-  field = "group.labels",
-): Readonly<Record<string, string>> {
+export function validateLabels(labels: Readonly<Record<string, string>>, field = "group.labels"): Readonly<Record<string, string>> {
   const entries = Object.entries(labels);
   if (entries.length > MAX_LABELS) {
     throw invalidArgument(field, `must have at most ${MAX_LABELS} entries (got ${entries.length})`);
@@ -76,10 +72,7 @@ export function validateLabels(
     }
     const n = length(value);
     if (n > MAX_LABEL_VALUE_LENGTH) {
-      throw invalidArgument(
-        field,
-        `value of ${JSON.stringify(key)} must be at most ${MAX_LABEL_VALUE_LENGTH} characters (got ${n})`,
-      );
+      throw invalidArgument(field, `value of ${JSON.stringify(key)} must be at most ${MAX_LABEL_VALUE_LENGTH} characters (got ${n})`);
     }
   }
   return labels;
@@ -120,7 +113,8 @@ export function validateBatchGetIds(ids: readonly string[], field = "ids"): stri
 
 /** Signup field names: at most 16 distinct names of [a-z0-9_] starting with a letter (1-63 characters). */
 export function validateSignupFields(names: readonly string[], field = "group.policies.signup_fields"): string[] {
-  if (names.length > MAX_SIGNUP_FIELDS) throw invalidArgument(field, `must have at most ${MAX_SIGNUP_FIELDS} entries (got ${names.length})`);
+  if (names.length > MAX_SIGNUP_FIELDS)
+    throw invalidArgument(field, `must have at most ${MAX_SIGNUP_FIELDS} entries (got ${names.length})`);
   names.forEach((name, i) => {
     if (!SIGNUP_FIELD_PATTERN.test(name)) throw invalidArgument(`${field}[${i}]`, `must match ${SIGNUP_FIELD_PATTERN.source}`);
     if (names.indexOf(name) !== i) throw invalidArgument(`${field}[${i}]`, `duplicates ${JSON.stringify(name)}`);
@@ -144,7 +138,10 @@ export function validateJoinPolicies(
   return {
     joinPolicy: values.joinPolicy ?? "CLOSED",
     signupFields: validateSignupFields(values.signupFields ?? [], `${prefix}.policies.signup_fields`),
-    authenticationAssuranceTimeout: validateAssuranceTimeout(values.authenticationAssuranceTimeout ?? 0, `${prefix}.policies.authentication_assurance_timeout`),
+    authenticationAssuranceTimeout: validateAssuranceTimeout(
+      values.authenticationAssuranceTimeout ?? 0,
+      `${prefix}.policies.authentication_assurance_timeout`,
+    ),
   };
 }
 
@@ -264,7 +261,10 @@ export interface GroupOrder {
  * " desc" (or " asc"); empty means display_name ascending.
  */
 export function parseOrderBy(orderBy: string, field = "order_by"): GroupOrder {
-  const words = orderBy.trim().split(/\s+/u).filter((w) => w !== "");
+  const words = orderBy
+    .trim()
+    .split(/\s+/u)
+    .filter((w) => w !== "");
   if (words.length === 0) return { field: "display_name", descending: false };
   const [name, direction, ...rest] = words;
   const ok =

@@ -63,7 +63,8 @@ export function validateSignupValues(
   for (const name of Object.keys(fields).sort()) {
     if (!group.signupFields.includes(name)) throw invalidArgument(`${field}.${name}`, `is not a signup field of group "${group.id}"`);
     const length = codePointLength(fields[name] ?? "");
-    if (length > MAX_FIELD_VALUE_LENGTH) throw invalidArgument(`${field}.${name}`, `must be at most ${MAX_FIELD_VALUE_LENGTH} characters (got ${length})`);
+    if (length > MAX_FIELD_VALUE_LENGTH)
+      throw invalidArgument(`${field}.${name}`, `must be at most ${MAX_FIELD_VALUE_LENGTH} characters (got ${length})`);
   }
   for (const name of group.signupFields) {
     if ((fields[name] ?? "").trim() === "") throw invalidArgument(`${field}.${name}`, `is required by group "${group.id}"`);

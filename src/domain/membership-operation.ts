@@ -191,8 +191,13 @@ export function decideOperation(
       if (current !== undefined) throw membershipExists(current);
       ensureMemberGroupLive(operation, state);
       const expireTime =
-        operation.expireTime === undefined ? new Date(now.getTime() + context.invitationTtlMs) : validateExpireTime(operation.expireTime, now);
-      return added(operation, newMembership(operation, operation.role, context, { status: "INVITED", expireTime, message: operation.message }));
+        operation.expireTime === undefined
+          ? new Date(now.getTime() + context.invitationTtlMs)
+          : validateExpireTime(operation.expireTime, now);
+      return added(
+        operation,
+        newMembership(operation, operation.role, context, { status: "INVITED", expireTime, message: operation.message }),
+      );
     }
     case "request": {
       if (current !== undefined) throw membershipExists(current);
@@ -229,7 +234,8 @@ export function decideOperation(
       return changed(current, { role: operation.role }, now);
     case "expire":
       // Only a membership that has expired; one renewed or removed meanwhile is left alone.
-      if (state.current === undefined || !hasExpired(state.current, now)) throw notFound(`${member} has no expired membership of group "${operation.groupId}"`);
+      if (state.current === undefined || !hasExpired(state.current, now))
+        throw notFound(`${member} has no expired membership of group "${operation.groupId}"`);
       return removed(state.current);
   }
 }

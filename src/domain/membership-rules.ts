@@ -36,9 +36,7 @@ export function ensureKeepsAnAdmin(change: MemberChange): void {
     );
   }
   const verb = change.newRole === undefined ? "remove" : `change the role of`;
-  throw failedPrecondition(
-    `cannot ${verb} ${change.member}: it is the last direct ADMIN of group "${change.groupId}"`,
-  );
+  throw failedPrecondition(`cannot ${verb} ${change.member}: it is the last direct ADMIN of group "${change.groupId}"`);
 }
 
 /**

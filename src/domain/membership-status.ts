@@ -52,5 +52,7 @@ export function countsAsMember(membership: StatusFields | undefined): boolean {
  * leave it without an administrator.
  */
 export function isPermanentAdmin(membership: (StatusFields & Pick<MembershipRecord, "role">) | undefined): boolean {
-  return membership !== undefined && membership.role === "ADMIN" && statusOf(membership) === "ACTIVE" && membership.expireTime === undefined;
+  return (
+    membership !== undefined && membership.role === "ADMIN" && statusOf(membership) === "ACTIVE" && membership.expireTime === undefined
+  );
 }

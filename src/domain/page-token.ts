@@ -69,7 +69,9 @@ function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((v: unknown) => stableJson(v)).join(",")}]`;
   if (typeof value === "object") {
     const record = value as Readonly<Record<string, unknown>>;
-    const keys = Object.keys(record).filter((key) => record[key] !== undefined).sort();
+    const keys = Object.keys(record)
+      .filter((key) => record[key] !== undefined)
+      .sort();
     return `{${keys.map((key) => `${JSON.stringify(key)}:${stableJson(record[key])}`).join(",")}}`;
   }
   return JSON.stringify(value);

@@ -10,8 +10,18 @@ import type { Document } from "bson";
 import { fromExpressionView, toExpressionView } from "./engine/values.ts";
 
 export {
-  collatedComparator, collationDocument, compareValues, compareViewValues, compileFilter, compileJsonSchema, foldValue, keyString, matches, parseCollation,
-  typedAccumulatorOperators, typedExpressionOperators,
+  collatedComparator,
+  collationDocument,
+  compareValues,
+  compareViewValues,
+  compileFilter,
+  compileJsonSchema,
+  foldValue,
+  keyString,
+  matches,
+  parseCollation,
+  typedAccumulatorOperators,
+  typedExpressionOperators,
 } from "./engine/values.ts";
 export type { Collation } from "./engine/values.ts";
 

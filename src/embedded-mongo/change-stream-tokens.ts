@@ -36,8 +36,13 @@ const hex = (n: number | bigint, width: number): string => n.toString(16).padSta
 /** KeyString's type byte of a BSON Timestamp, with which MongoDB's tokens begin. */
 const timestampType = "82";
 
-export function encodeResumeToken(position: { readonly seq: bigint; readonly time: Timestamp; readonly kind: TokenKind }, storeId: string): Document {
-  return { _data: `${timestampType}${hex(position.time.t, 8)}${hex(position.time.i, 8)}${hex(position.seq, 16)}${kindCodes[position.kind]}${storeId}` };
+export function encodeResumeToken(
+  position: { readonly seq: bigint; readonly time: Timestamp; readonly kind: TokenKind },
+  storeId: string,
+): Document {
+  return {
+    _data: `${timestampType}${hex(position.time.t, 8)}${hex(position.time.i, 8)}${hex(position.seq, 16)}${kindCodes[position.kind]}${storeId}`,
+  };
 }
 
 const kinds: Readonly<Record<string, TokenKind>> = { "00": "event", "01": "invalidate", "02": "highWaterMark" };
@@ -49,7 +54,12 @@ export function decodeResumeToken(token: unknown, option: string): ResumePositio
   if (typeof data === "string" && /^[0-9a-f]{32}0[0-2][0-9a-f]{16}$/.test(data)) return positionOf(data);
   // The form before tokens carried a cluster time: position and invalidate flag.
   if (typeof data === "string" && /^[0-9a-f]{16}0[01]$/.test(data)) {
-    return { seq: BigInt(`0x${data.slice(0, 16)}`), time: undefined, kind: data.endsWith("01") ? "invalidate" : "event", storeId: undefined };
+    return {
+      seq: BigInt(`0x${data.slice(0, 16)}`),
+      time: undefined,
+      kind: data.endsWith("01") ? "invalidate" : "event",
+      storeId: undefined,
+    };
   }
   throw commandError("BadValue", `${option} is not a resume token issued by this server: ${JSON.stringify(token)}`);
 }

@@ -44,7 +44,15 @@ export function parseCli(argv: readonly string[]): CliOptions {
     strict: true,
   });
   if (values.help === true) {
-    return { help: true, port: 0, dataDir: undefined, logLevel: "info", changeLogRetention: undefined, changeLogRetentionMs: undefined, enableTestCommands: false };
+    return {
+      help: true,
+      port: 0,
+      dataDir: undefined,
+      logLevel: "info",
+      changeLogRetention: undefined,
+      changeLogRetentionMs: undefined,
+      enableTestCommands: false,
+    };
   }
   if (positionals.length > 0) throw new Error(`unexpected argument '${positionals[0] ?? ""}'\n${usage}`);
   if (values.port === undefined) throw new Error(`--port is required\n${usage}`);
@@ -69,4 +77,3 @@ export function parseCli(argv: readonly string[]): CliOptions {
     enableTestCommands: values["enable-test-commands"] === true,
   };
 }
-

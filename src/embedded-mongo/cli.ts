@@ -42,8 +42,12 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on("SIGINT", () => { shutdown("SIGINT"); });
-  process.on("SIGTERM", () => { shutdown("SIGTERM"); });
+  process.on("SIGINT", () => {
+    shutdown("SIGINT");
+  });
+  process.on("SIGTERM", () => {
+    shutdown("SIGTERM");
+  });
 }
 
 main().catch((err: unknown) => {

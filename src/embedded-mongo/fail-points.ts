@@ -72,12 +72,16 @@ function parseMode(mode: unknown): Mode {
     const [key, ...rest] = Object.keys(mode);
     const value = toNumber(mode[key ?? ""]);
     if (rest.length === 0 && value !== undefined) {
-      if (key === "times" && Number.isInteger(value) && value >= 0) return value === 0 ? { kind: "off" } : { kind: "times", remaining: value };
+      if (key === "times" && Number.isInteger(value) && value >= 0)
+        return value === 0 ? { kind: "off" } : { kind: "times", remaining: value };
       if (key === "skip" && Number.isInteger(value) && value >= 0) return { kind: "skip", remaining: value };
       if (key === "activationProbability" && value >= 0 && value <= 1) return { kind: "probability", p: value };
     }
   }
-  throw commandError("BadValue", `'mode' must be 'off', 'alwaysOn', {times: <n>}, {skip: <n>} or {activationProbability: <p>}; got ${describeValue(mode)}`);
+  throw commandError(
+    "BadValue",
+    `'mode' must be 'off', 'alwaysOn', {times: <n>}, {skip: <n>} or {activationProbability: <p>}; got ${describeValue(mode)}`,
+  );
 }
 
 function dataOf(data: unknown, name: string): Document {
@@ -105,9 +109,11 @@ function parseFailCommand(raw: unknown): FailCommandSettings {
   }
   const blockConnection = data["blockConnection"] === true;
   const blockTimeMS = toNumber(data["blockTimeMS"]) ?? 0;
-  if (blockConnection && (!Number.isFinite(blockTimeMS) || blockTimeMS < 0)) throw commandError("BadValue", "'blockTimeMS' must be a non-negative number");
+  if (blockConnection && (!Number.isFinite(blockTimeMS) || blockTimeMS < 0))
+    throw commandError("BadValue", "'blockTimeMS' must be a non-negative number");
   const writeConcernError: unknown = data["writeConcernError"];
-  if (writeConcernError !== undefined && !isPlainObject(writeConcernError)) throw commandError("BadValue", "'writeConcernError' must be a document");
+  if (writeConcernError !== undefined && !isPlainObject(writeConcernError))
+    throw commandError("BadValue", "'writeConcernError' must be a document");
   const appName: unknown = data["appName"];
   if (appName !== undefined && typeof appName !== "string") throw commandError("BadValue", "'appName' must be a string");
   return {
@@ -209,7 +215,10 @@ export function createFailPoints(random: () => number = Math.random): FailPoints
         case "onPrimaryTransactionalWrite":
           return configure(points.onPrimaryTransactionalWrite, mode, data);
         default:
-          throw commandError("BadValue", `unknown fail point: ${describeValue(name)} (supported: failCommand, failGetMoreAfterCursorCheckout, onPrimaryTransactionalWrite)`);
+          throw commandError(
+            "BadValue",
+            `unknown fail point: ${describeValue(name)} (supported: failCommand, failGetMoreAfterCursorCheckout, onPrimaryTransactionalWrite)`,
+          );
       }
     },
     failCommand(command, appName) {

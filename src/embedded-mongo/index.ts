@@ -130,10 +130,13 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
   address = `127.0.0.1:${bound}`;
   // Sweep at least twice per timeout so short (test) timeouts are honoured promptly.
   const shortestTimeout = Math.min(cursorTimeoutMs, transactionLifetimeMs);
-  const sweeper = setInterval(() => {
-    context.cursors.sweep();
-    context.sessions.sweep();
-  }, Math.min(sweepIntervalMs, Math.max(50, shortestTimeout / 2)));
+  const sweeper = setInterval(
+    () => {
+      context.cursors.sweep();
+      context.sessions.sweep();
+    },
+    Math.min(sweepIntervalMs, Math.max(50, shortestTimeout / 2)),
+  );
   sweeper.unref();
   log.info({ address }, "embedded-mongo listening");
 
@@ -141,7 +144,11 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
   const stop = async (): Promise<void> => {
     stopping = true;
     clearInterval(sweeper);
-    const closed = new Promise<void>((resolve) => tcp.close(() => { resolve(); }));
+    const closed = new Promise<void>((resolve) =>
+      tcp.close(() => {
+        resolve();
+      }),
+    );
     for (const socket of sockets) socket.destroy();
     // Ends pending change-stream waits, so in-flight commands finish promptly.
     context.cursors.closeAll();

@@ -70,7 +70,12 @@ export function batchItemFromProto(operation: MembershipOperation): BatchItem {
         return {
           tag,
           reason,
-          operation: { kind: "change_role", groupId: op.value.groupId, member: op.value.member, role: roleFromProto(op.value.role, "role") },
+          operation: {
+            kind: "change_role",
+            groupId: op.value.groupId,
+            member: op.value.member,
+            role: roleFromProto(op.value.role, "role"),
+          },
         };
       case "update":
         return { tag, reason, operation: updateOperationFromProto(op.value) };
@@ -155,7 +160,12 @@ export function createBatchMembershipHandlers(
     },
 
     async batchUpdateMemberships(req, ctx) {
-      const results = await batch.applyAll(requireCaller(ctx), req.operations.map(batchItemFromProto), rules, changeOptionsOf(ctx, req.reason));
+      const results = await batch.applyAll(
+        requireCaller(ctx),
+        req.operations.map(batchItemFromProto),
+        rules,
+        changeOptionsOf(ctx, req.reason),
+      );
       const consistencyToken = consistencyTokenOf(ctx);
       return { results: results.map((result) => batchResultToProto(result, consistencyToken)), consistencyToken };
     },

@@ -28,7 +28,14 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
       // ROLE_UNSPECIFIED on AddMember means MEMBER (proto comment).
       const role = roleFromProto(req.role, "role") ?? "MEMBER";
       const expireTime = dateFromProto(req.expireTime, "expire_time");
-      const result = await app.memberships.add(requireCaller(ctx), req.groupId, req.member, role, changeOptionsOf(ctx, req.reason), expireTime);
+      const result = await app.memberships.add(
+        requireCaller(ctx),
+        req.groupId,
+        req.member,
+        role,
+        changeOptionsOf(ctx, req.reason),
+        expireTime,
+      );
       return { membership: membershipToProto(result.membership), created: result.created, consistencyToken: consistencyTokenOf(ctx) };
     },
 
@@ -42,11 +49,19 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
     async inviteMember(req, ctx) {
       const operation = inviteOperationFromProto(req);
       if (operation.kind !== "invite") throw new Error("an invitation converted to another operation");
-      return { membership: membershipToProto(await app.memberships.invite(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason))) };
+      return {
+        membership: membershipToProto(await app.memberships.invite(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason))),
+      };
     },
 
     async respondToInvitation(req, ctx) {
-      const membership = await app.memberships.respond(requireCaller(ctx), req.groupId, req.member, req.accept, changeOptionsOf(ctx, req.reason));
+      const membership = await app.memberships.respond(
+        requireCaller(ctx),
+        req.groupId,
+        req.member,
+        req.accept,
+        changeOptionsOf(ctx, req.reason),
+      );
       return { membership: membershipToProto(membership) };
     },
 
@@ -62,7 +77,11 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
     async decideJoinRequest(req, ctx) {
       const operation = decideOperationFromProto(req);
       if (operation.kind !== "decide") throw new Error("a decision converted to another operation");
-      return { membership: membershipToProto(await app.memberships.decideJoinRequest(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason))) };
+      return {
+        membership: membershipToProto(
+          await app.memberships.decideJoinRequest(requireCaller(ctx), operation, changeOptionsOf(ctx, req.reason)),
+        ),
+      };
     },
 
     async removeMember(req, ctx) {
@@ -72,7 +91,13 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
 
     async updateMemberRole(req, ctx) {
       const role = roleFromProto(req.role, "role");
-      const membership = await app.memberships.updateRole(requireCaller(ctx), req.groupId, req.member, role, changeOptionsOf(ctx, req.reason));
+      const membership = await app.memberships.updateRole(
+        requireCaller(ctx),
+        req.groupId,
+        req.member,
+        role,
+        changeOptionsOf(ctx, req.reason),
+      );
       return { membership: membershipToProto(membership), consistencyToken: consistencyTokenOf(ctx) };
     },
 

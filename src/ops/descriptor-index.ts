@@ -91,7 +91,8 @@ export function createDescriptorIndex(roots: readonly DescFile[]): DescriptorInd
     fileByName: (name) => byName.get(name),
     fileContainingSymbol: (symbol) => bySymbol.get(symbol),
     fileContainingExtension: (extendee, number) => extensions.get(extendee)?.get(number),
-    extensionNumbersOf: (message) => (messages.has(message) ? [...(extensions.get(message)?.keys() ?? [])].sort((a, b) => a - b) : undefined),
+    extensionNumbersOf: (message) =>
+      messages.has(message) ? [...(extensions.get(message)?.keys() ?? [])].sort((a, b) => a - b) : undefined,
     serialized: (file) => {
       let serialized = bytes.get(file);
       if (serialized === undefined) {

@@ -117,7 +117,9 @@ export function addReflection(server: Pick<Server, "addService">): readonly stri
 /** The answer to one request (see the module comment for the protocol). */
 function answer(index: DescriptorIndex, services: readonly string[], query: ReflectionQuery, sent: Set<string>): ReflectionAnswer {
   const files = (file: DescFile | undefined, notFound: string): ReflectionAnswer =>
-    file === undefined ? errorAnswer(Code.NotFound, notFound) : { case: "fileDescriptorResponse", value: { fileDescriptorProto: withImports(index, file, sent) } };
+    file === undefined
+      ? errorAnswer(Code.NotFound, notFound)
+      : { case: "fileDescriptorResponse", value: { fileDescriptorProto: withImports(index, file, sent) } };
   switch (query.case) {
     case "listServices":
       return { case: "listServicesResponse", value: { service: services.map((name) => ({ name })) } };
@@ -127,7 +129,10 @@ function answer(index: DescriptorIndex, services: readonly string[], query: Refl
       return files(index.fileContainingSymbol(query.value), `Symbol not found: ${query.value}`);
     case "fileContainingExtension": {
       const { containingType, extensionNumber } = query.value;
-      return files(index.fileContainingExtension(containingType, extensionNumber), `Extension not found: ${containingType}(${extensionNumber})`);
+      return files(
+        index.fileContainingExtension(containingType, extensionNumber),
+        `Extension not found: ${containingType}(${extensionNumber})`,
+      );
     }
     case "allExtensionNumbersOfType": {
       const numbers = index.extensionNumbersOf(query.value);

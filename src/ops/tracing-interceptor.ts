@@ -33,7 +33,14 @@ export const rpcAttributes = {
 } as const;
 
 /** Codes that make a server span's status ERROR (the gRPC and Connect conventions agree). */
-const serverFaults: ReadonlySet<Code> = new Set([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
+const serverFaults: ReadonlySet<Code> = new Set([
+  Code.Unknown,
+  Code.DeadlineExceeded,
+  Code.Unimplemented,
+  Code.Internal,
+  Code.Unavailable,
+  Code.DataLoss,
+]);
 
 const headersGetter: TextMapGetter<Headers> = {
   keys: (headers) => {
@@ -78,7 +85,13 @@ export function createTracingInterceptor(tracing: Pick<Tracing, "tracer" | "prop
       finish(undefined);
       return res;
     }
-    return { ...res, message: withContext(active, observeStream(res.message, (error) => error, finish)) };
+    return {
+      ...res,
+      message: withContext(
+        active,
+        observeStream(res.message, (error) => error, finish),
+      ),
+    };
   };
 }
 

@@ -75,7 +75,9 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
   const groupless = grouplessRequirements.has(spec.requires) || spec.requires === "UNSPECIFIED";
   const streaming = method.methodKind !== "unary";
   if (!groupless && streaming) {
-    throw new Error(`${methodName}: requirement ${spec.requires} needs a group from the request, which a streaming method cannot provide before the handler runs`);
+    throw new Error(
+      `${methodName}: requirement ${spec.requires} needs a group from the request, which a streaming method cannot provide before the handler runs`,
+    );
   }
   if (!groupless && spec.groupField === "") {
     throw new Error(`${methodName}: requirement ${spec.requires} declares no group_field`);

@@ -19,4 +19,3 @@ const problems: Readonly<Record<MessageEncoding, string>> = {
 export function undecodableRequest(schema: DescMessage, encoding: MessageEncoding): ConnectError {
   return new ConnectError(`request: not a valid ${schema.typeName} (${problems[encoding]})`, Code.InvalidArgument);
 }
-

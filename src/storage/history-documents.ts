@@ -86,7 +86,14 @@ function fieldsFromDoc(doc: GroupFieldsDoc): GroupFieldValues {
 
 /** The document of a draft, with the id storage gives it. */
 export function historyToDoc(draft: ChangeDraft, id: ObjectId): HistoryDoc {
-  const doc: HistoryDoc = { _id: id, time: draft.time, actor: draft.actor, kind: draft.kind, groupId: draft.groupId, namespace: draft.namespace };
+  const doc: HistoryDoc = {
+    _id: id,
+    time: draft.time,
+    actor: draft.actor,
+    kind: draft.kind,
+    groupId: draft.groupId,
+    namespace: draft.namespace,
+  };
   if (draft.member !== undefined) doc.member = draft.member;
   if (draft.roleBefore !== undefined) doc.roleBefore = draft.roleBefore;
   if (draft.roleAfter !== undefined) doc.roleAfter = draft.roleAfter;

@@ -61,11 +61,13 @@ export function openHistoryFeed({ db }: Database, options: HistoryFeedOptions): 
   const match: Document = { operationType: "insert" };
   if (options.groupIds !== undefined) match["fullDocument.groupId"] = { $in: [...options.groupIds] };
   if (options.namespace !== undefined) match["fullDocument.namespace"] = options.namespace;
-  const stream: ChangeStream<HistoryDoc, HistoryInsert> = db.collection<HistoryDoc>(historyCollection).watch<HistoryDoc, HistoryInsert>([{ $match: match }], {
-    maxAwaitTimeMS: options.awaitMs,
-    batchSize: options.batchSize,
-    ...(options.after === undefined ? {} : { resumeAfter: { _data: options.after } }),
-  });
+  const stream: ChangeStream<HistoryDoc, HistoryInsert> = db
+    .collection<HistoryDoc>(historyCollection)
+    .watch<HistoryDoc, HistoryInsert>([{ $match: match }], {
+      maxAwaitTimeMS: options.awaitMs,
+      batchSize: options.batchSize,
+      ...(options.after === undefined ? {} : { resumeAfter: { _data: options.after } }),
+    });
   let position = options.after;
   let opened = false;
 
@@ -106,4 +108,3 @@ export function openHistoryFeed({ db }: Database, options: HistoryFeedOptions): 
     },
   };
 }
-

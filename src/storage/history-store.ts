@@ -65,9 +65,7 @@ export function createHistoryStore({ db }: Database): HistoryStore {
 
     async deleteOlderThan(cutoff, limit, call) {
       const old = await driverCall(() =>
-        history
-          .find({ time: { $lt: cutoff } }, { ...operationOptions(call), sort: { time: 1 }, limit, projection: { _id: 1 } })
-          .toArray(),
+        history.find({ time: { $lt: cutoff } }, { ...operationOptions(call), sort: { time: 1 }, limit, projection: { _id: 1 } }).toArray(),
       );
       if (old.length === 0) return 0;
       // By id: several replicas sweeping at once delete each record once, and the others find it gone.

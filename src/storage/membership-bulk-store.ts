@@ -35,9 +35,7 @@ export function createMembershipBulkStore({ db }: Database): MembershipBulkStore
   return {
     async findMembers(groupId, members, call) {
       if (members.length === 0) return [];
-      const docs = await driverCall(() =>
-        memberships.find({ groupId, member: { $in: [...members] } }, operationOptions(call)).toArray(),
-      );
+      const docs = await driverCall(() => memberships.find({ groupId, member: { $in: [...members] } }, operationOptions(call)).toArray());
       return docs.map(membershipFromDoc);
     },
 

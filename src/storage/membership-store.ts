@@ -98,7 +98,13 @@ export interface MembershipStore {
    * `afterMember`: one range of the `group_member` index, whose cost is the
    * page's, not the group's.
    */
-  usersAndServicesPage(groupId: string, now: Date, afterMember: string | undefined, limit: number, call: StoreCall): Promise<MembershipRecord[]>;
+  usersAndServicesPage(
+    groupId: string,
+    now: Date,
+    afterMember: string | undefined,
+    limit: number,
+    call: StoreCall,
+  ): Promise<MembershipRecord[]>;
   /** Up to `limit` memberships whose expire_time is at or before `now`, oldest first (the expiry sweeper). */
   expiredAt(now: Date, limit: number, call: StoreCall): Promise<MembershipRecord[]>;
 }
@@ -156,7 +162,11 @@ export function createMembershipStore({ client, db }: Database): MembershipStore
           .toArray(),
       );
       return docs.map((doc) => {
-        const edge: { -readonly [K in keyof MembershipEdge]: MembershipEdge[K] } = { groupId: doc.groupId, member: doc.member, role: doc.role };
+        const edge: { -readonly [K in keyof MembershipEdge]: MembershipEdge[K] } = {
+          groupId: doc.groupId,
+          member: doc.member,
+          role: doc.role,
+        };
         if (doc.status !== undefined) edge.status = doc.status;
         if (doc.expireTime !== undefined) edge.expireTime = doc.expireTime;
         return edge;
@@ -188,9 +198,7 @@ export function createMembershipStore({ client, db }: Database): MembershipStore
     async listPage(groupId, filter, afterMember, limit, call) {
       const query = memberFilterQuery(groupId, filter);
       if (afterMember !== undefined) query.member = { $gt: afterMember };
-      const docs = await driverCall(() =>
-        memberships.find(query, { ...operationOptions(call), sort: { member: 1 }, limit }).toArray(),
-      );
+      const docs = await driverCall(() => memberships.find(query, { ...operationOptions(call), sort: { member: 1 }, limit }).toArray());
       return docs.map(membershipFromDoc);
     },
 
@@ -201,9 +209,7 @@ export function createMembershipStore({ client, db }: Database): MembershipStore
 
     async expiredAt(now, limit, call) {
       const docs = await driverCall(() =>
-        memberships
-          .find({ expireTime: { $lte: now } }, { ...operationOptions(call), sort: { expireTime: 1 }, limit })
-          .toArray(),
+        memberships.find({ expireTime: { $lte: now } }, { ...operationOptions(call), sort: { expireTime: 1 }, limit }).toArray(),
       );
       return docs.map(membershipFromDoc);
     },

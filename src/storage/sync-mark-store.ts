@@ -67,9 +67,7 @@ export function createSyncMarkStore({ db }: Database): SyncMarkStore {
         );
         prepared = true;
       }
-      await driverCall(() =>
-        marks.deleteMany({ createTime: { $lt: new Date(now.getTime() - staleAfterMs) } }, operationOptions(call)),
-      );
+      await driverCall(() => marks.deleteMany({ createTime: { $lt: new Date(now.getTime() - staleAfterMs) } }, operationOptions(call)));
     },
 
     async mark(syncId, entries, now, call) {

@@ -7,7 +7,15 @@
 import type { Document } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GroupRecord } from "../../src/domain/model.ts";
-import { addMember, createGroup, groupInput, rejection, startAppFixture, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
+import {
+  addMember,
+  createGroup,
+  groupInput,
+  rejection,
+  startAppFixture,
+  user,
+  type AppFixture,
+} from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
 const owner = user("bw-owner");
@@ -40,9 +48,9 @@ async function readsDuring(run: () => Promise<unknown>): Promise<{ collection: s
     if (!readCommands.has(event.commandName)) return [];
     const body = event.command;
     const collection = String(body[event.commandName]);
-    const filter = (event.commandName === "aggregate" ? (body["pipeline"] as Document[])[0]?.["$match"] : (body["filter"] ?? body["query"])) as
-      | Document
-      | undefined;
+    const filter = (
+      event.commandName === "aggregate" ? (body["pipeline"] as Document[])[0]?.["$match"] : (body["filter"] ?? body["query"])
+    ) as Document | undefined;
     return [{ collection, filter: filter ?? {} }];
   });
 }
@@ -80,7 +88,9 @@ describe("transitive resolution", () => {
     const from = fx.commands.length;
     const page = await fx.app.memberships.list(owner, { groupId: top.id, role: undefined, transitive: true, pageSize: 2, pageToken: "" });
     expect(page.memberships.map((m) => m.member)).toEqual(["user:bw-owner", "user:bw-reader"]);
-    const reads = fx.commands.slice(from).filter((event) => readCommands.has(event.commandName) && event.command[event.commandName] === "memberships");
+    const reads = fx.commands
+      .slice(from)
+      .filter((event) => readCommands.has(event.commandName) && event.command[event.commandName] === "memberships");
     expect(reads.map((event) => event.commandName).filter((name) => name !== "find")).toEqual([]);
     for (const event of reads) {
       const filter = event.command["filter"] as Document;
@@ -152,7 +162,11 @@ describe("deadlines", () => {
     const top = chain[4];
     if (top === undefined) throw new Error("setup");
     const from = fx.commands.length;
-    await fx.app.memberships.check(reader, { groupId: top.id, principal: "user:bw-reader", directOnly: false }, { deadline: Date.now() + 5_000 });
+    await fx.app.memberships.check(
+      reader,
+      { groupId: top.id, principal: "user:bw-reader", directOnly: false },
+      { deadline: Date.now() + 5_000 },
+    );
     const reads = fx.commands.slice(from).filter((event) => readCommands.has(event.commandName));
     expect(reads.length).toBeGreaterThan(0);
     for (const event of reads) {

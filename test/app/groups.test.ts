@@ -6,7 +6,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GroupValues } from "../../src/app/index.ts";
 import { accessRules } from "../fixtures/access-rules-table.ts";
-import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
+import {
+  addMember,
+  createGroup,
+  groupInput,
+  rejection,
+  startAppFixture,
+  systemAdmin,
+  user,
+  type AppFixture,
+} from "../fixtures/app-over-test-database.ts";
 
 const updateRule = accessRules.UpdateGroup;
 
@@ -67,9 +76,9 @@ describe("CreateGroup and GetGroup", () => {
       fx.app.groups.get(alice, { namespace: "org1", slug: "by-slug" }, o),
     );
     expect(got.group.id).toBe(group.id);
-    expect(
-      await rejection(fx.rpc(alice, "GetGroup", { groupId: "", namespace: "org2", slug: "by-slug" }, () => Promise.resolve())),
-    ).toBe('not_found: group "org2/by-slug" not found');
+    expect(await rejection(fx.rpc(alice, "GetGroup", { groupId: "", namespace: "org2", slug: "by-slug" }, () => Promise.resolve()))).toBe(
+      'not_found: group "org2/by-slug" not found',
+    );
   });
 
   it("refuses a live slug twice in a namespace but allows it in another namespace", async () => {
@@ -119,9 +128,7 @@ describe("request_id idempotency", () => {
   });
 
   it("creates exactly one group when the same request races with itself", async () => {
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () => fx.app.groups.create(carol, groupInput("idem-race"), "race-1")),
-    );
+    const results = await Promise.all(Array.from({ length: 6 }, () => fx.app.groups.create(carol, groupInput("idem-race"), "race-1")));
     const ids = new Set(results.map((group) => group.id));
     expect(ids.size).toBe(1);
     const listed = await fx.app.groups.list(carol, {
@@ -147,7 +154,9 @@ describe("UpdateGroup", () => {
       mask: ["display_name", "labels"],
       etag: group.etag,
     };
-    const updated = await fx.rpc(alice, "UpdateGroup", { groupId: group.id, update }, (o) => fx.app.groups.update(alice, update, updateRule, o));
+    const updated = await fx.rpc(alice, "UpdateGroup", { groupId: group.id, update }, (o) =>
+      fx.app.groups.update(alice, update, updateRule, o),
+    );
     expect(updated).toMatchObject({ displayName: "Renamed", description: "keep", labels: { b: "2" } });
     expect(updated.etag).not.toBe(group.etag);
     expect(updated.updateTime.getTime()).toBeGreaterThanOrEqual(group.updateTime.getTime());
@@ -161,7 +170,9 @@ describe("UpdateGroup", () => {
       mask: undefined,
       etag: "",
     };
-    const updated = await fx.rpc(alice, "UpdateGroup", { groupId: group.id, update }, (o) => fx.app.groups.update(alice, update, updateRule, o));
+    const updated = await fx.rpc(alice, "UpdateGroup", { groupId: group.id, update }, (o) =>
+      fx.app.groups.update(alice, update, updateRule, o),
+    );
     expect(updated).toMatchObject({ displayName: "All", description: "", labels: {}, visibility: "AUTHENTICATED" });
   });
 
@@ -185,7 +196,9 @@ describe("UpdateGroup", () => {
     await fx.rpc(bob, "UpdateGroup", { groupId: group.id, update: rename }, (o) => fx.app.groups.update(bob, rename, updateRule, o));
     const policy = { id: group.id, values: { ...valuesOf(group), visibility: "AUTHENTICATED" as const }, mask: ["policies"], etag: "" };
     expect(
-      await rejection(fx.rpc(bob, "UpdateGroup", { groupId: group.id, update: policy }, (o) => fx.app.groups.update(bob, policy, updateRule, o))),
+      await rejection(
+        fx.rpc(bob, "UpdateGroup", { groupId: group.id, update: policy }, (o) => fx.app.groups.update(bob, policy, updateRule, o)),
+      ),
     ).toBe(`permission_denied: permission denied: MANAGE on group ${group.id} is required to change group.policies`);
   });
 });
@@ -240,9 +253,9 @@ describe("DeleteGroup and UndeleteGroup", () => {
   it("refuses to delete a group with live children, then deletes once they are gone", async () => {
     const parent = await createGroup(fx, alice, groupInput("del-parent"));
     const child = await createGroup(fx, alice, groupInput("del-child", { parentId: parent.id }));
-    expect(await rejection(fx.rpc(alice, "DeleteGroup", { groupId: parent.id }, (o) => fx.app.groups.delete(alice, parent.id, "", o)))).toBe(
-      `failed_precondition: group "${parent.id}" has 1 live child group; delete them first`,
-    );
+    expect(
+      await rejection(fx.rpc(alice, "DeleteGroup", { groupId: parent.id }, (o) => fx.app.groups.delete(alice, parent.id, "", o))),
+    ).toBe(`failed_precondition: group "${parent.id}" has 1 live child group; delete them first`);
     await fx.app.groups.delete(alice, child.id, child.etag);
     const deleted = await fx.app.groups.delete(alice, parent.id, "");
     expect(deleted.state).toBe("DELETED");
@@ -260,16 +273,14 @@ describe("DeleteGroup and UndeleteGroup", () => {
     const original = await createGroup(fx, alice, groupInput("reuse"));
     await fx.app.groups.delete(alice, original.id, "");
     const replacement = await createGroup(fx, bob, groupInput("reuse"));
-    expect(await rejection(fx.rpc(alice, "UndeleteGroup", { groupId: original.id }, (o) => fx.app.groups.undelete(alice, original.id, o)))).toBe(
-      'already_exists: a live group with slug "reuse" already exists in the global namespace',
-    );
+    expect(
+      await rejection(fx.rpc(alice, "UndeleteGroup", { groupId: original.id }, (o) => fx.app.groups.undelete(alice, original.id, o))),
+    ).toBe('already_exists: a live group with slug "reuse" already exists in the global namespace');
     await fx.app.groups.delete(bob, replacement.id, "");
     const restored = await fx.rpc(alice, "UndeleteGroup", { groupId: original.id }, (o) => fx.app.groups.undelete(alice, original.id, o));
     expect(restored.state).toBe("ACTIVE");
     expect(restored.deleteTime).toBeUndefined();
-    expect(await rejection(fx.app.groups.undelete(alice, original.id))).toBe(
-      `failed_precondition: group "${original.id}" is not deleted`,
-    );
+    expect(await rejection(fx.app.groups.undelete(alice, original.id))).toBe(`failed_precondition: group "${original.id}" is not deleted`);
   });
 
   it("hides a deleted group from non-managers, shows it to its ADMIN, and refuses changes to it", async () => {

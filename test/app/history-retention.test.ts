@@ -43,7 +43,9 @@ describe("history retention", () => {
     const recent = await groupAt(fx.app, new Date("2026-02-20T00:00:00Z"), 3);
     expect([await count(old), await count(recent)]).toEqual([32, 5]);
 
-    const other = await fx.withDeps({ changeSettings: { historyRetentionDays: 30, changeReadersGroupId: undefined, checkpointIntervalMs: 5_000 } });
+    const other = await fx.withDeps({
+      changeSettings: { historyRetentionDays: 30, changeReadersGroupId: undefined, checkpointIntervalMs: 5_000 },
+    });
     const sweepAt = new Date(new Date("2026-02-20T00:00:00Z").getTime() + 10 * dayMs);
     const deleted = await Promise.all([fx.app.changes.retention.sweep(sweepAt), other.changes.retention.sweep(sweepAt)]);
     expect(deleted[0] + deleted[1]).toBe(32);
@@ -52,7 +54,9 @@ describe("history retention", () => {
   });
 
   it("keeps everything with a period of 0", async () => {
-    const forever = await fx.withDeps({ changeSettings: { historyRetentionDays: 0, changeReadersGroupId: undefined, checkpointIntervalMs: 5_000 } });
+    const forever = await fx.withDeps({
+      changeSettings: { historyRetentionDays: 0, changeReadersGroupId: undefined, checkpointIntervalMs: 5_000 },
+    });
     const g = await groupAt(forever, new Date("2020-01-01T00:00:00Z"), 1);
     expect(await forever.changes.retention.sweep(new Date("2030-01-01T00:00:00Z"))).toBe(0);
     expect(await count(g)).toBe(3);

@@ -6,7 +6,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ListGroupsQuery } from "../../src/app/index.ts";
 import type { Caller, GroupRecord } from "../../src/domain/model.ts";
-import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
+import {
+  addMember,
+  createGroup,
+  groupInput,
+  rejection,
+  startAppFixture,
+  systemAdmin,
+  user,
+  type AppFixture,
+} from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
 beforeAll(async () => {
@@ -80,7 +89,17 @@ describe("visibility", () => {
   it("lists exactly the groups GetGroup lets the caller see", async () => {
     const listed = (await listAll(viewer, query({ namespace: ns }))).map((group) => group.slug).sort();
     expect(listed).toEqual(
-      ["vis-member", "vis-acl-user", "vis-team", "vis-inner", "vis-acl-group", "vis-managed", "vis-child", "vis-grandchild", "vis-public"].sort(),
+      [
+        "vis-member",
+        "vis-acl-user",
+        "vis-team",
+        "vis-inner",
+        "vis-acl-group",
+        "vis-managed",
+        "vis-child",
+        "vis-grandchild",
+        "vis-public",
+      ].sort(),
     );
     for (const group of Object.values(groups)) {
       const visible = await fx.app.groups.get(viewer, { id: group.id }).then(
@@ -150,7 +169,11 @@ describe("permission and member filters, caller access", () => {
   it("lists by the caller's minimum permission, exactly as its access on each group says", async () => {
     const everything = await listAll(viewer, query({ namespace: ns }));
     expect(slugsOf(everything)).toEqual(["aclw", "child", "manage", "public", "quiet", "read", "write"]);
-    const expected = { READ: ["aclw", "child", "manage", "quiet", "read", "write"], WRITE: ["aclw", "child", "manage", "write"], MANAGE: ["child", "manage"] };
+    const expected = {
+      READ: ["aclw", "child", "manage", "quiet", "read", "write"],
+      WRITE: ["aclw", "child", "manage", "write"],
+      MANAGE: ["child", "manage"],
+    };
     for (const permission of ["READ", "WRITE", "MANAGE"] as const) {
       expect(slugsOf(await listAll(viewer, query({ namespace: ns, permission })))).toEqual(expected[permission]);
       const page = await fx.app.groups.list(viewer, query({ namespace: ns, permission }));
@@ -179,7 +202,12 @@ describe("permission and member filters, caller access", () => {
   });
 
   it("lists groups with given direct members, only where the caller may ask about them", async () => {
-    expect(slugsOf(await listAll(viewer, query({ namespace: ns, memberPrincipals: ["user:flt-viewer"] })))).toEqual(["manage", "quiet", "read", "write"]);
+    expect(slugsOf(await listAll(viewer, query({ namespace: ns, memberPrincipals: ["user:flt-viewer"] })))).toEqual([
+      "manage",
+      "quiet",
+      "read",
+      "write",
+    ]);
     // peer is also in quiet (only managers list its members), public (the viewer has no READ) and hidden (invisible).
     expect(slugsOf(await listAll(viewer, query({ namespace: ns, memberPrincipals: [peer] })))).toEqual(["aclw", "child", "read"]);
     expect(slugsOf(await listAll(viewer, query({ namespace: ns, memberPrincipals: [peer, "user:flt-viewer", peer] })))).toEqual([
@@ -207,12 +235,20 @@ describe("permission and member filters, caller access", () => {
     expect(slugsOf(await listAll(viewer, filtered))).toEqual(["aclw", "child", "manage", "quiet", "read", "write"]);
     const first = await fx.app.groups.list(viewer, filtered);
     // The same filters in another order are the same request.
-    const reordered = await fx.app.groups.list(viewer, { ...filtered, memberPrincipals: ["user:flt-viewer", peer], pageToken: first.nextPageToken });
+    const reordered = await fx.app.groups.list(viewer, {
+      ...filtered,
+      memberPrincipals: ["user:flt-viewer", peer],
+      pageToken: first.nextPageToken,
+    });
     expect(reordered.groups).toHaveLength(1);
     const foreign = "invalid_argument: page_token: was issued for a different request (the other fields must be unchanged)";
     expect(await rejection(fx.app.groups.list(viewer, { ...filtered, permission: "WRITE", pageToken: first.nextPageToken }))).toBe(foreign);
-    expect(await rejection(fx.app.groups.list(viewer, { ...filtered, permission: undefined, pageToken: first.nextPageToken }))).toBe(foreign);
-    expect(await rejection(fx.app.groups.list(viewer, { ...filtered, memberPrincipals: [peer], pageToken: first.nextPageToken }))).toBe(foreign);
+    expect(await rejection(fx.app.groups.list(viewer, { ...filtered, permission: undefined, pageToken: first.nextPageToken }))).toBe(
+      foreign,
+    );
+    expect(await rejection(fx.app.groups.list(viewer, { ...filtered, memberPrincipals: [peer], pageToken: first.nextPageToken }))).toBe(
+      foreign,
+    );
   });
 
   it("refuses malformed member principals naming the entry", async () => {
@@ -252,7 +288,8 @@ describe("search and order", () => {
   });
 
   it("orders by display name (case-insensitively) or create time, ascending or descending", async () => {
-    const names = async (orderBy: string) => (await listAll(owner, query({ namespace: ns, orderBy, pageSize: 1 }))).map((g) => g.displayName);
+    const names = async (orderBy: string) =>
+      (await listAll(owner, query({ namespace: ns, orderBy, pageSize: 1 }))).map((g) => g.displayName);
     expect(await names("")).toEqual(["alpha squad", "Middle", "Zeta Team"]);
     expect(await names("display_name desc")).toEqual(["Zeta Team", "Middle", "alpha squad"]);
     expect(await names("create_time")).toEqual(["Zeta Team", "alpha squad", "Middle"]);
@@ -265,9 +302,11 @@ describe("search and order", () => {
   it("refuses a page token from another request or garbage", async () => {
     const page = await fx.app.groups.list(owner, query({ namespace: ns, pageSize: 1 }));
     expect(page.nextPageToken).not.toBe("");
-    expect(await rejection(fx.app.groups.list(owner, query({ namespace: ns, pageSize: 1, orderBy: "create_time", pageToken: page.nextPageToken })))).toBe(
-      "invalid_argument: page_token: was issued for a different request (the other fields must be unchanged)",
-    );
+    expect(
+      await rejection(
+        fx.app.groups.list(owner, query({ namespace: ns, pageSize: 1, orderBy: "create_time", pageToken: page.nextPageToken })),
+      ),
+    ).toBe("invalid_argument: page_token: was issued for a different request (the other fields must be unchanged)");
     expect(await rejection(fx.app.groups.list(owner, query({ namespace: ns, pageToken: "garbage!" })))).toBe(
       "invalid_argument: page_token: is not a valid page token",
     );

@@ -14,7 +14,9 @@ let fx: AppFixture;
 beforeAll(async () => {
   fx = await startAppFixture("app_member_filter");
   // One group per row, so that each row is matched alone.
-  await fx.db.collection<MembershipDoc>(collectionNames.memberships).insertMany(table.map(([name, record]) => membershipToDoc({ ...record, groupId: name })));
+  await fx.db
+    .collection<MembershipDoc>(collectionNames.memberships)
+    .insertMany(table.map(([name, record]) => membershipToDoc({ ...record, groupId: name })));
 });
 afterAll(async () => {
   await fx.stop();
@@ -23,7 +25,8 @@ afterAll(async () => {
 async function rowsMatching(filter: MemberFilter): Promise<string[]> {
   const names: string[] = [];
   for (const [name] of table) {
-    if ((await fx.db.collection<MembershipDoc>(collectionNames.memberships).countDocuments(memberFilterQuery(name, filter))) > 0) names.push(name);
+    if ((await fx.db.collection<MembershipDoc>(collectionNames.memberships).countDocuments(memberFilterQuery(name, filter))) > 0)
+      names.push(name);
   }
   return names;
 }

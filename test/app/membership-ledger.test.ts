@@ -51,7 +51,12 @@ describe("membership ledger", () => {
     ]);
     ledger.record(change(again, undefined));
     expect(ledger.drain()).toEqual([{ kind: "delete", groupId: "g1", member: "user:a" }]);
-    expect(ledger.memberCountDeltas()).toEqual(new Map([["g1", -1], ["g2", 1]]));
+    expect(ledger.memberCountDeltas()).toEqual(
+      new Map([
+        ["g1", -1],
+        ["g2", 1],
+      ]),
+    );
   });
 
   it("keeps ADMIN counts: the stored count once (with what is not yet written), then its own", async () => {

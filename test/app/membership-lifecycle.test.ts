@@ -60,7 +60,10 @@ describe("expiry is exact, swept or not", () => {
     await fx.rpc(bob, "GetGroup", { groupId: g }, () => Promise.resolve());
     at(T);
     for (const directOnly of [false, true]) {
-      expect(await fx.app.memberships.check(alice, { groupId: g, principal: "user:bob", directOnly })).toMatchObject({ isMember: false, path: [] });
+      expect(await fx.app.memberships.check(alice, { groupId: g, principal: "user:bob", directOnly })).toMatchObject({
+        isMember: false,
+        path: [],
+      });
     }
     expect(await rejection(fx.app.memberships.get(alice, g, "user:bob"))).toBe(`not_found: user:bob is not a member of group "${g}"`);
     const listed = await fx.app.memberships.list(alice, { groupId: g, role: undefined, transitive: false, pageSize: 10, pageToken: "" });
@@ -82,10 +85,18 @@ describe("expiry is exact, swept or not", () => {
       role: "MANAGER",
       path: [inner, top],
     });
-    const transitive = await fx.app.memberships.list(alice, { groupId: top, role: undefined, transitive: true, pageSize: 10, pageToken: "" });
+    const transitive = await fx.app.memberships.list(alice, {
+      groupId: top,
+      role: undefined,
+      transitive: true,
+      pageSize: 10,
+      pageToken: "",
+    });
     expect(transitive.memberships.map((m) => m.member)).toEqual(["user:alice", "user:carol"]);
     at(T);
-    expect(await fx.app.memberships.check(alice, { groupId: top, principal: "user:carol", directOnly: false })).toMatchObject({ isMember: false });
+    expect(await fx.app.memberships.check(alice, { groupId: top, principal: "user:carol", directOnly: false })).toMatchObject({
+      isMember: false,
+    });
     const after = await fx.app.memberships.list(alice, { groupId: top, role: undefined, transitive: true, pageSize: 10, pageToken: "" });
     expect(after.memberships.map((m) => m.member)).toEqual(["user:alice"]);
   });
@@ -96,7 +107,17 @@ describe("expiry is exact, swept or not", () => {
     at(T);
     const gone = `not_found: user:bob is not a member of group "${g}"`;
     expect(await rejection(fx.app.memberships.updateRole(alice, g, "user:bob", "MANAGER"))).toBe(gone);
-    expect(await rejection(fx.app.memberships.update(alice, { groupId: g, member: "user:bob", role: undefined, expireTime: ms(3_600_000), mask: ["expire_time"] }))).toBe(gone);
+    expect(
+      await rejection(
+        fx.app.memberships.update(alice, {
+          groupId: g,
+          member: "user:bob",
+          role: undefined,
+          expireTime: ms(3_600_000),
+          mask: ["expire_time"],
+        }),
+      ),
+    ).toBe(gone);
     expect(await rejection(fx.app.memberships.remove(alice, g, "user:bob"))).toBe(gone);
     const again = await fx.app.memberships.add(alice, g, "user:bob", "MANAGER");
     expect(again).toMatchObject({ created: true, membership: { role: "MANAGER", createTime: T } });
@@ -134,7 +155,14 @@ describe("the sweeper", () => {
     expect(await memberCount(fx.app, g)).toBe(2);
     expect(await fx.app.expiry.sweep(10)).toBe(0);
     // Each removal is in the history as the sweeper's: an ACTIVE member's as MEMBER_REMOVED, the invitation's as pending.
-    const { changes } = await fx.app.changes.listGroupHistory(systemAdmin, { groupId: g, member: "", since: ms(1), until: undefined, pageSize: 100, pageToken: "" });
+    const { changes } = await fx.app.changes.listGroupHistory(systemAdmin, {
+      groupId: g,
+      member: "",
+      since: ms(1),
+      until: undefined,
+      pageSize: 100,
+      pageToken: "",
+    });
     expect(changes.map((c) => [c.kind, c.member, c.actor, c.roleBefore]).sort()).toEqual([
       ["member_removed", "user:m1", "system:expiry", "MEMBER"],
       ["member_removed", "user:m2", "system:expiry", "MEMBER"],
@@ -157,19 +185,35 @@ describe("the sweeper", () => {
 describe("a group always keeps a direct ADMIN that never expires", () => {
   it("refuses an expire_time on the last one, and removing the last one while the others expire", async () => {
     const g = await group(alice);
-    expect(await rejection(fx.app.memberships.update(alice, { groupId: g, member: "user:alice", role: undefined, expireTime: T, mask: ["expire_time"] }))).toBe(
-      `failed_precondition: cannot set an expire_time on user:alice: it is the last direct ADMIN of group "${g}" without one`,
-    );
+    expect(
+      await rejection(
+        fx.app.memberships.update(alice, { groupId: g, member: "user:alice", role: undefined, expireTime: T, mask: ["expire_time"] }),
+      ),
+    ).toBe(`failed_precondition: cannot set an expire_time on user:alice: it is the last direct ADMIN of group "${g}" without one`);
     await fx.app.memberships.add(alice, g, "user:bob", "ADMIN", {}, T);
     expect(await rejection(fx.app.memberships.remove(alice, g, "user:alice"))).toBe(
       `failed_precondition: cannot remove user:alice: it is the last direct ADMIN of group "${g}"`,
     );
-    expect(await rejection(fx.app.memberships.update(bob, { groupId: g, member: "user:alice", role: "MEMBER", expireTime: undefined, mask: ["role"] }))).toBe(
-      `failed_precondition: cannot change the role of user:alice: it is the last direct ADMIN of group "${g}"`,
-    );
+    expect(
+      await rejection(
+        fx.app.memberships.update(bob, { groupId: g, member: "user:alice", role: "MEMBER", expireTime: undefined, mask: ["role"] }),
+      ),
+    ).toBe(`failed_precondition: cannot change the role of user:alice: it is the last direct ADMIN of group "${g}"`);
     // Once bob's expiry is removed, alice may get one.
-    await fx.app.memberships.update(alice, { groupId: g, member: "user:bob", role: undefined, expireTime: undefined, mask: ["expire_time"] });
-    const updated = await fx.app.memberships.update(bob, { groupId: g, member: "user:alice", role: undefined, expireTime: T, mask: ["expire_time"] });
+    await fx.app.memberships.update(alice, {
+      groupId: g,
+      member: "user:bob",
+      role: undefined,
+      expireTime: undefined,
+      mask: ["expire_time"],
+    });
+    const updated = await fx.app.memberships.update(bob, {
+      groupId: g,
+      member: "user:alice",
+      role: undefined,
+      expireTime: T,
+      mask: ["expire_time"],
+    });
     expect(updated).toMatchObject({ role: "ADMIN", expireTime: T });
   });
 });
@@ -177,7 +221,13 @@ describe("a group always keeps a direct ADMIN that never expires", () => {
 describe("invitations", () => {
   it("is INVITED until accepted: confers nothing, not counted, but the invitee sees the group to answer", async () => {
     const g = await group(alice);
-    const invited = await fx.app.memberships.invite(alice, { groupId: g, member: "user:bob", role: "MANAGER", message: "hi", expireTime: undefined });
+    const invited = await fx.app.memberships.invite(alice, {
+      groupId: g,
+      member: "user:bob",
+      role: "MANAGER",
+      message: "hi",
+      expireTime: undefined,
+    });
     expect(invited).toMatchObject({ member: "user:bob", role: "MANAGER", status: "INVITED", message: "hi", createdBy: "user:alice" });
     // The default lifetime: 14 days.
     expect(invited.expireTime).toEqual(new Date(now.getTime() + 14 * 86_400_000));
@@ -190,17 +240,30 @@ describe("invitations", () => {
     expect(await rejection(fx.rpc(bob, "ListMemberships", { groupId: g }, () => Promise.resolve()))).toBe(
       `permission_denied: permission denied: READ on group ${g} is required to list its members`,
     );
-    expect(await rejection(fx.app.memberships.invite(alice, { groupId: g, member: "user:bob", role: "MEMBER", message: "", expireTime: undefined }))).toBe(
-      `already_exists: user:bob already has a membership of group "${g}" (status INVITED)`,
-    );
-    const pending = await fx.app.memberships.list(alice, { groupId: g, role: undefined, statuses: ["INVITED"], transitive: false, pageSize: 10, pageToken: "" });
+    expect(
+      await rejection(
+        fx.app.memberships.invite(alice, { groupId: g, member: "user:bob", role: "MEMBER", message: "", expireTime: undefined }),
+      ),
+    ).toBe(`already_exists: user:bob already has a membership of group "${g}" (status INVITED)`);
+    const pending = await fx.app.memberships.list(alice, {
+      groupId: g,
+      role: undefined,
+      statuses: ["INVITED"],
+      transitive: false,
+      pageSize: 10,
+      pageToken: "",
+    });
     expect(pending).toMatchObject({ memberships: [{ member: "user:bob", status: "INVITED" }], totalSize: 1 });
-    const accepted = await fx.rpc(bob, "RespondToInvitation", { groupId: g, member: "" }, (o) => fx.app.memberships.respond(bob, g, "", true, o));
+    const accepted = await fx.rpc(bob, "RespondToInvitation", { groupId: g, member: "" }, (o) =>
+      fx.app.memberships.respond(bob, g, "", true, o),
+    );
     expect(accepted).toMatchObject({ member: "user:bob", role: "MANAGER" });
     expect(accepted.status).toBeUndefined();
     expect(accepted.expireTime).toBeUndefined();
     expect(await memberCount(fx.app, g)).toBe(2);
-    expect(await rejection(fx.app.memberships.respond(bob, g, "", true))).toBe(`not_found: user:bob has no pending invitation to group "${g}"`);
+    expect(await rejection(fx.app.memberships.respond(bob, g, "", true))).toBe(
+      `not_found: user:bob has no pending invitation to group "${g}"`,
+    );
   });
 
   it("the invitee lists its invitations (and join requests) among its groups when it asks for them", async () => {
@@ -209,7 +272,13 @@ describe("invitations", () => {
     await fx.app.memberships.invite(alice, { groupId: g, member: "user:dave", role: "MANAGER", message: "", expireTime: T });
     await fx.app.memberships.requestToJoin(user("dave"), { groupId: mine, message: "", fields: {} });
     const list = (statuses?: ("ACTIVE" | "INVITED" | "REQUESTED")[]) =>
-      fx.app.memberships.listPrincipalGroups(user("dave"), { principal: "", transitive: false, pageSize: 10, pageToken: "", ...(statuses === undefined ? {} : { statuses }) });
+      fx.app.memberships.listPrincipalGroups(user("dave"), {
+        principal: "",
+        transitive: false,
+        pageSize: 10,
+        pageToken: "",
+        ...(statuses === undefined ? {} : { statuses }),
+      });
     expect((await list()).entries).toEqual([]);
     const invited = await list(["INVITED"]);
     expect(invited.entries.map(({ group: listed, ...entry }) => ({ id: listed.id, ...entry }))).toEqual([
@@ -222,7 +291,9 @@ describe("invitations", () => {
       ].sort(),
     );
     await fx.app.memberships.respond(user("dave"), g, "", true);
-    expect((await list(["ACTIVE", "INVITED"])).entries.map((entry) => [entry.group.id, entry.status, entry.expireTime])).toEqual([[g, "ACTIVE", undefined]]);
+    expect((await list(["ACTIVE", "INVITED"])).entries.map((entry) => [entry.group.id, entry.status, entry.expireTime])).toEqual([
+      [g, "ACTIVE", undefined],
+    ]);
   });
 
   it("ListGroups' member_principals matches ACTIVE unexpired memberships only", async () => {
@@ -256,29 +327,50 @@ describe("invitations", () => {
     expect(await fx.app.memberships.respond(bob, g, "", false)).toMatchObject({ status: "INVITED" });
     expect(await rejection(fx.app.memberships.get(alice, g, "user:bob"))).toBe(`not_found: user:bob is not a member of group "${g}"`);
     at(T);
-    expect(await rejection(fx.app.memberships.respond(carol, g, "", true))).toBe(`not_found: user:carol has no pending invitation to group "${g}"`);
-    expect(await rejection(fx.rpc(carol, "RespondToInvitation", { groupId: g, member: "" }, () => Promise.resolve()))).toBe(`not_found: group "${g}" not found`);
+    expect(await rejection(fx.app.memberships.respond(carol, g, "", true))).toBe(
+      `not_found: user:carol has no pending invitation to group "${g}"`,
+    );
+    expect(await rejection(fx.rpc(carol, "RespondToInvitation", { groupId: g, member: "" }, () => Promise.resolve()))).toBe(
+      `not_found: group "${g}" not found`,
+    );
   });
 
   it("a group invitee is answered by a caller with MANAGE on that group, and no one else", async () => {
     const g = await group(alice);
     const team = await group(carol);
     await fx.app.memberships.add(carol, team, "user:bob", "MEMBER");
-    await fx.app.memberships.invite(systemAdmin, { groupId: g, member: `group:${team}`, role: "MEMBER", message: "", expireTime: undefined });
+    await fx.app.memberships.invite(systemAdmin, {
+      groupId: g,
+      member: `group:${team}`,
+      role: "MEMBER",
+      message: "",
+      expireTime: undefined,
+    });
     expect(await rejection(fx.rpc(bob, "RespondToInvitation", { groupId: g, member: `group:${team}` }, () => Promise.resolve()))).toBe(
       `not_found: group "${g}" not found`,
     );
-    await fx.rpc(carol, "RespondToInvitation", { groupId: g, member: `group:${team}` }, (o) => fx.app.memberships.respond(carol, g, `group:${team}`, true, o));
-    expect(await fx.app.memberships.check(systemAdmin, { groupId: g, principal: "user:bob", directOnly: false })).toMatchObject({ isMember: true, path: [team, g] });
+    await fx.rpc(carol, "RespondToInvitation", { groupId: g, member: `group:${team}` }, (o) =>
+      fx.app.memberships.respond(carol, g, `group:${team}`, true, o),
+    );
+    expect(await fx.app.memberships.check(systemAdmin, { groupId: g, principal: "user:bob", directOnly: false })).toMatchObject({
+      isMember: true,
+      path: [team, g],
+    });
     // Alice cannot see carol's team: the path she is shown leaves it out.
-    expect(await fx.app.memberships.check(alice, { groupId: g, principal: "user:bob", directOnly: false })).toMatchObject({ isMember: true, path: [g] });
+    expect(await fx.app.memberships.check(alice, { groupId: g, principal: "user:bob", directOnly: false })).toMatchObject({
+      isMember: true,
+      path: [g],
+    });
   });
 
   it("a response racing its revocation never leaves an ACTIVE membership after a committed removal", async () => {
     const g = await group(alice);
     for (let run = 0; run < 8; run++) {
       await fx.app.memberships.invite(alice, { groupId: g, member: "user:bob", role: "MEMBER", message: "", expireTime: undefined });
-      const [answer, revoke] = await Promise.allSettled([fx.app.memberships.respond(bob, g, "", true), fx.app.memberships.remove(alice, g, "user:bob")]);
+      const [answer, revoke] = await Promise.allSettled([
+        fx.app.memberships.respond(bob, g, "", true),
+        fx.app.memberships.remove(alice, g, "user:bob"),
+      ]);
       // The removal always finds something to remove: the invitation or the membership it became.
       expect(revoke.status).toBe("fulfilled");
       if (answer.status === "rejected") expect(String(answer.reason)).toMatch(/has no pending invitation/);
@@ -292,40 +384,58 @@ describe("join requests", () => {
   it("REQUEST: signup fields are required and kept; approval needs MANAGE above MEMBER", async () => {
     const g = await group(alice, { joinPolicy: "REQUEST", visibility: "AUTHENTICATED", signupFields: ["institution", "department"] });
     await fx.app.memberships.add(alice, g, "user:mgr", "MANAGER");
-    const ask = (fields: Record<string, string>) => fx.rpc(bob, "RequestToJoin", { groupId: g }, (o) => fx.app.memberships.requestToJoin(bob, { groupId: g, message: "please", fields }, o));
+    const ask = (fields: Record<string, string>) =>
+      fx.rpc(bob, "RequestToJoin", { groupId: g }, (o) =>
+        fx.app.memberships.requestToJoin(bob, { groupId: g, message: "please", fields }, o),
+      );
     expect(await rejection(ask({ institution: "MIT" }))).toBe(`invalid_argument: fields.department: is required by group "${g}"`);
-    expect(await rejection(ask({ institution: "MIT", department: "EE", shoe: "9" }))).toBe(`invalid_argument: fields.shoe: is not a signup field of group "${g}"`);
-    const requested = await ask({ institution: "MIT", department: "EE" });
-    expect(requested).toMatchObject({ status: "REQUESTED", role: "MEMBER", message: "please", fields: { institution: "MIT", department: "EE" } });
-    expect(await memberCount(fx.app, g)).toBe(2);
-    expect(await rejection(ask({ institution: "MIT", department: "EE" }))).toBe(`already_exists: user:bob already has a membership of group "${g}" (status REQUESTED)`);
-    const mgr = user("mgr");
-    expect(await rejection(fx.rpc(mgr, "DecideJoinRequest", { groupId: g, member: "user:bob", role: "MANAGER" }, () => Promise.resolve()))).toBe(
-      `permission_denied: permission denied: MANAGE on group ${g} is required to grant role MANAGER`,
+    expect(await rejection(ask({ institution: "MIT", department: "EE", shoe: "9" }))).toBe(
+      `invalid_argument: fields.shoe: is not a signup field of group "${g}"`,
     );
+    const requested = await ask({ institution: "MIT", department: "EE" });
+    expect(requested).toMatchObject({
+      status: "REQUESTED",
+      role: "MEMBER",
+      message: "please",
+      fields: { institution: "MIT", department: "EE" },
+    });
+    expect(await memberCount(fx.app, g)).toBe(2);
+    expect(await rejection(ask({ institution: "MIT", department: "EE" }))).toBe(
+      `already_exists: user:bob already has a membership of group "${g}" (status REQUESTED)`,
+    );
+    const mgr = user("mgr");
+    expect(
+      await rejection(fx.rpc(mgr, "DecideJoinRequest", { groupId: g, member: "user:bob", role: "MANAGER" }, () => Promise.resolve())),
+    ).toBe(`permission_denied: permission denied: MANAGE on group ${g} is required to grant role MANAGER`);
     const approved = await fx.rpc(mgr, "DecideJoinRequest", { groupId: g, member: "user:bob", role: "MEMBER" }, (o) =>
       fx.app.memberships.decideJoinRequest(mgr, { groupId: g, member: "user:bob", approve: true, role: undefined }, o),
     );
     expect(approved).toMatchObject({ role: "MEMBER", fields: { institution: "MIT", department: "EE" } });
     expect(approved.status).toBeUndefined();
     expect(await memberCount(fx.app, g)).toBe(3);
-    expect(await rejection(fx.app.memberships.decideJoinRequest(mgr, { groupId: g, member: "user:bob", approve: false, role: undefined }))).toBe(
-      `not_found: user:bob has no pending join request to group "${g}"`,
-    );
+    expect(
+      await rejection(fx.app.memberships.decideJoinRequest(mgr, { groupId: g, member: "user:bob", approve: false, role: undefined })),
+    ).toBe(`not_found: user:bob has no pending join request to group "${g}"`);
   });
 
   it("OPEN joins at once as MEMBER; CLOSED refuses whoever sees it; a group the caller cannot see is NOT_FOUND", async () => {
     const open = await group(alice, { joinPolicy: "OPEN", visibility: "AUTHENTICATED" });
-    const joined = await fx.rpc(bob, "RequestToJoin", { groupId: open }, (o) => fx.app.memberships.requestToJoin(bob, { groupId: open, message: "", fields: {} }, o));
+    const joined = await fx.rpc(bob, "RequestToJoin", { groupId: open }, (o) =>
+      fx.app.memberships.requestToJoin(bob, { groupId: open, message: "", fields: {} }, o),
+    );
     expect(joined).toMatchObject({ role: "MEMBER" });
     expect(joined.status).toBeUndefined();
-    expect(await fx.app.memberships.check(alice, { groupId: open, principal: "user:bob", directOnly: true })).toMatchObject({ isMember: true });
+    expect(await fx.app.memberships.check(alice, { groupId: open, principal: "user:bob", directOnly: true })).toMatchObject({
+      isMember: true,
+    });
     const closed = await group(alice, { visibility: "AUTHENTICATED" });
     expect(await rejection(fx.rpc(bob, "RequestToJoin", { groupId: closed }, () => Promise.resolve()))).toBe(
       `permission_denied: permission denied: group ${closed} does not accept join requests (join_policy CLOSED)`,
     );
     const hidden = await group(alice, { joinPolicy: "REQUEST" });
-    expect(await rejection(fx.rpc(bob, "RequestToJoin", { groupId: hidden }, () => Promise.resolve()))).toBe(`not_found: group "${hidden}" not found`);
+    expect(await rejection(fx.rpc(bob, "RequestToJoin", { groupId: hidden }, () => Promise.resolve()))).toBe(
+      `not_found: group "${hidden}" not found`,
+    );
   });
 });
 
@@ -339,7 +449,13 @@ describe("an expiry racing a change", () => {
       const after = await fx.withDeps({ clock: () => ms(1) });
       const renewed = ms(3_600_000);
       const [renewal, swept] = await Promise.allSettled([
-        before.memberships.update(alice, { groupId: g, member: "user:bob", role: "MANAGER", expireTime: renewed, mask: ["role", "expire_time"] }),
+        before.memberships.update(alice, {
+          groupId: g,
+          member: "user:bob",
+          role: "MANAGER",
+          expireTime: renewed,
+          mask: ["role", "expire_time"],
+        }),
         after.expiry.sweep(1000),
       ]);
       const stored = await fx.db.collection(collectionNames.memberships).findOne({ groupId: g, member: "user:bob" });

@@ -6,7 +6,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GroupRecord } from "../../src/domain/model.ts";
 import { accessRules } from "../fixtures/access-rules-table.ts";
-import { addMember, createGroup, groupInput, rejection, startAppFixture, systemAdmin, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
+import {
+  addMember,
+  createGroup,
+  groupInput,
+  rejection,
+  startAppFixture,
+  systemAdmin,
+  user,
+  type AppFixture,
+} from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
 beforeAll(async () => {
@@ -62,9 +71,13 @@ describe("AddMember and RemoveMember", () => {
     expect(await rejection(fx.rpc(ben, "RemoveMember", { groupId: group.id, member: "user:cat" }, () => Promise.resolve()))).toBe(
       `permission_denied: permission denied: WRITE on group ${group.id} is required`,
     );
-    await fx.rpc(ben, "RemoveMember", { groupId: group.id, member: "user:ben" }, (o) => fx.app.memberships.remove(ben, group.id, "user:ben", o));
+    await fx.rpc(ben, "RemoveMember", { groupId: group.id, member: "user:ben" }, (o) =>
+      fx.app.memberships.remove(ben, group.id, "user:ben", o),
+    );
     const dan = user("dan");
-    await fx.rpc(dan, "RemoveMember", { groupId: group.id, member: "user:cat" }, (o) => fx.app.memberships.remove(dan, group.id, "user:cat", o));
+    await fx.rpc(dan, "RemoveMember", { groupId: group.id, member: "user:cat" }, (o) =>
+      fx.app.memberships.remove(dan, group.id, "user:cat", o),
+    );
     expect(await rejection(fx.rpc(dan, "RemoveMember", { groupId: group.id, member: "user:m-owner" }, () => Promise.resolve()))).toBe(
       `permission_denied: permission denied: MANAGE on group ${group.id} is required to act on a member with role ADMIN`,
     );
@@ -95,10 +108,16 @@ describe("AddMember and RemoveMember", () => {
       fx.app.memberships.remove(owner, group.id, "user:other-admin"),
     ]);
     expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
-    const admins = await fx.app.memberships.list(owner, { groupId: group.id, role: "ADMIN", transitive: false, pageSize: 0, pageToken: "" });
+    const admins = await fx.app.memberships.list(owner, {
+      groupId: group.id,
+      role: "ADMIN",
+      transitive: false,
+      pageSize: 0,
+      pageToken: "",
+    });
     expect(admins.memberships).toHaveLength(1);
     const loser = results.find((result) => result.status === "rejected");
-    expect(String((loser)?.reason)).toMatch(/is the last direct ADMIN/);
+    expect(String(loser?.reason)).toMatch(/is the last direct ADMIN/);
   });
 });
 
@@ -113,8 +132,14 @@ describe("member_count", () => {
       ...initial.slice(0, 6).map((member) => fx.app.memberships.remove(owner, group.id, member)),
     ];
     const results = await Promise.allSettled(operations);
-    expect(results.filter((result) => result.status === "rejected").map((r) => String((r).reason))).toEqual([]);
-    const listed = await fx.app.memberships.list(owner, { groupId: group.id, role: undefined, transitive: false, pageSize: 1000, pageToken: "" });
+    expect(results.filter((result) => result.status === "rejected").map((r) => String(r.reason))).toEqual([]);
+    const listed = await fx.app.memberships.list(owner, {
+      groupId: group.id,
+      role: undefined,
+      transitive: false,
+      pageSize: 1000,
+      pageToken: "",
+    });
     expect(listed.totalSize).toBe(1 + 10 + 15 - 6);
     expect(listed.memberships).toHaveLength(listed.totalSize);
     expect(await memberCountOf(group)).toBe(listed.totalSize);
@@ -127,7 +152,13 @@ describe("member_count", () => {
   it("pages direct members by member with a role filter", async () => {
     const group = await createGroup(fx, owner, groupInput("m-pages"));
     for (const name of ["d", "b", "e", "a", "c"]) await fx.app.memberships.add(owner, group.id, `user:${name}`, "MEMBER");
-    const first = await fx.app.memberships.list(owner, { groupId: group.id, role: "MEMBER", transitive: false, pageSize: 3, pageToken: "" });
+    const first = await fx.app.memberships.list(owner, {
+      groupId: group.id,
+      role: "MEMBER",
+      transitive: false,
+      pageSize: 3,
+      pageToken: "",
+    });
     expect(first.memberships.map((m) => m.member)).toEqual(["user:a", "user:b", "user:c"]);
     expect(first.totalSize).toBe(5);
     const second = await fx.app.memberships.list(owner, {

@@ -11,7 +11,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Caller, GroupRecord } from "../../src/domain/model.ts";
-import { addMember, createGroup, groupInput, rejection, startAppFixture, user, type AppFixture } from "../fixtures/app-over-test-database.ts";
+import {
+  addMember,
+  createGroup,
+  groupInput,
+  rejection,
+  startAppFixture,
+  user,
+  type AppFixture,
+} from "../fixtures/app-over-test-database.ts";
 
 let fx: AppFixture;
 const owner = user("owner");
@@ -205,7 +213,7 @@ describe("cycles and depth", () => {
     ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const failure = results.find((r) => r.status === "rejected");
-    expect(String((failure)?.reason)).toMatch(/would close the cycle/);
+    expect(String(failure?.reason)).toMatch(/would close the cycle/);
   });
 });
 

@@ -81,12 +81,24 @@ async function reference(groupId: string): Promise<MembershipRecord[]> {
       const viaGroupIds = e.direct === undefined ? [...e.vias].sort() : [];
       const origin = e.direct ?? edges.get(viaGroupIds[0] ?? "");
       if (origin === undefined || e.role === undefined) throw new Error(`reference: ${member} has no origin`);
-      return { groupId, member, role: e.role, createTime: origin.createTime, updateTime: origin.updateTime, createdBy: origin.createdBy, viaGroupIds };
+      return {
+        groupId,
+        member,
+        role: e.role,
+        createTime: origin.createTime,
+        updateTime: origin.updateTime,
+        createdBy: origin.createdBy,
+        viaGroupIds,
+      };
     });
 }
 
 /** Every page of the listing joined, and the total_size of each page. */
-async function listAll(groupId: string, role: Role | undefined, pageSize: number): Promise<{ members: MembershipRecord[]; totals: number[] }> {
+async function listAll(
+  groupId: string,
+  role: Role | undefined,
+  pageSize: number,
+): Promise<{ members: MembershipRecord[]; totals: number[] }> {
   const members: MembershipRecord[] = [];
   const totals: number[] = [];
   let pageToken = "";
@@ -121,7 +133,8 @@ describe("transitive listing equals the proto's rules", () => {
         if (next() < 0.4) await fx.app.memberships.add(systemAdmin, groups[j] ?? "", `group:${groups[i] ?? ""}`, pick(roles));
       }
       for (let u = 0; u < 12; u++) {
-        if (next() < 0.3) await fx.app.memberships.add(systemAdmin, groups[j] ?? "", `${next() < 0.8 ? "user" : "service"}:p${u}`, pick(roles));
+        if (next() < 0.3)
+          await fx.app.memberships.add(systemAdmin, groups[j] ?? "", `${next() < 0.8 ? "user" : "service"}:p${u}`, pick(roles));
       }
     }
     // Deleted groups break chains.

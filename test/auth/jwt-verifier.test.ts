@@ -13,9 +13,7 @@ const now = () => Math.floor(Date.now() / 1000);
 /** Signs `claims` (exp defaults to +1 h) with HS256 and `key`. */
 async function hs256(claims: Record<string, unknown>, key = secret, header: Record<string, unknown> = {}): Promise<string> {
   // An `undefined` claim (e.g. exp) is dropped by JSON serialisation: that is how "no exp" is made.
-  return new SignJWT({ exp: now() + 3600, ...claims })
-    .setProtectedHeader({ alg: "HS256", ...header })
-    .sign(new TextEncoder().encode(key));
+  return new SignJWT({ exp: now() + 3600, ...claims }).setProtectedHeader({ alg: "HS256", ...header }).sign(new TextEncoder().encode(key));
 }
 
 /** The caller, or "<kind>: <message>" of the RosterError; checks the message never contains the token. */
@@ -77,8 +75,14 @@ describe("HS256", () => {
 
   it("honours roster_admin: true in development mode only", async () => {
     const dev = createJwtVerifier({ hs256Secret: secret, developmentMode: true });
-    expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: true })))).toEqual({ principal: "user:dev", isSystemAdmin: true });
-    expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: false })))).toEqual({ principal: "user:dev", isSystemAdmin: false });
+    expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: true })))).toEqual({
+      principal: "user:dev",
+      isSystemAdmin: true,
+    });
+    expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: false })))).toEqual({
+      principal: "user:dev",
+      isSystemAdmin: false,
+    });
     expect(await outcome(dev, bearer(await hs256({ sub: "dev", roster_admin: "true" })))).toBe(
       "unauthenticated: malformed token: roster_admin claim must be a boolean",
     );
@@ -95,7 +99,11 @@ describe("HS256", () => {
       { sub: "a b" },
       "unauthenticated: token sub claim is not a valid principal id (1-256 characters, no whitespace or control characters)",
     ],
-    ["an unknown principal_type", { sub: "a", principal_type: "robot" }, 'unauthenticated: token principal_type claim must be "user" or "service"'],
+    [
+      "an unknown principal_type",
+      { sub: "a", principal_type: "robot" },
+      'unauthenticated: token principal_type claim must be "user" or "service"',
+    ],
     ["a token without exp", { sub: "a", exp: undefined }, "unauthenticated: token has no exp claim"],
     ["a non-numeric exp", { sub: "a", exp: "soon" as unknown as number }, "unauthenticated: malformed token: exp claim must be a number"],
     // A correctly signed token whose claims have the wrong JSON type: the claim is named, never an internal error.
@@ -112,15 +120,25 @@ describe("HS256", () => {
     ["an array exp", { sub: "a", exp: [1] }, "unauthenticated: malformed token: exp claim must be a number"],
     ["a numeric jti", { sub: "a", jti: 7 }, "unauthenticated: malformed token: jti claim must be a string"],
     ["a string auth_time", { sub: "a", auth_time: "yesterday" }, "unauthenticated: malformed token: auth_time claim must be a number"],
-    ["a numeric principal_type", { sub: "a", principal_type: 1 }, "unauthenticated: malformed token: principal_type claim must be a string"],
+    [
+      "a numeric principal_type",
+      { sub: "a", principal_type: 1 },
+      "unauthenticated: malformed token: principal_type claim must be a string",
+    ],
     ["a string roster_admin", { sub: "a", roster_admin: "yes" }, "unauthenticated: malformed token: roster_admin claim must be a boolean"],
   ])("refuses %s", async (_name, claims, expected) => {
     expect(await outcome(verifier, bearer(await hs256(claims)))).toBe(expected);
   });
 
   it("tolerates 30 s of clock skew on exp and nbf", async () => {
-    expect(await outcome(verifier, bearer(await hs256({ sub: "a", exp: now() - 10 })))).toEqual({ principal: "user:a", isSystemAdmin: false });
-    expect(await outcome(verifier, bearer(await hs256({ sub: "a", nbf: now() + 10 })))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    expect(await outcome(verifier, bearer(await hs256({ sub: "a", exp: now() - 10 })))).toEqual({
+      principal: "user:a",
+      isSystemAdmin: false,
+    });
+    expect(await outcome(verifier, bearer(await hs256({ sub: "a", nbf: now() + 10 })))).toEqual({
+      principal: "user:a",
+      isSystemAdmin: false,
+    });
   });
 
   it("uses the injected clock", async () => {
@@ -161,7 +179,11 @@ describe("HS256", () => {
     ["two tokens", "Bearer aaaaaaaaaa bbbbbbbbbb", "unauthenticated: authorization header is not a Bearer token"],
     ["a non-JWT", "Bearer not-a-jwt-at-all", "unauthenticated: malformed token"],
     ["three garbage parts", "Bearer aaaaaaaaaaa.bbbbbbbbbbb.ccccccccccc", "unauthenticated: malformed token"],
-    ["an unsigned non-JSON payload", `Bearer eyJhbGciOiJIUzI1NiJ9.${Buffer.from("nope").toString("base64url")}.c2lnbmF0dXJl`, "unauthenticated: bad token signature"],
+    [
+      "an unsigned non-JSON payload",
+      `Bearer eyJhbGciOiJIUzI1NiJ9.${Buffer.from("nope").toString("base64url")}.c2lnbmF0dXJl`,
+      "unauthenticated: bad token signature",
+    ],
   ])("refuses %s", async (_name, header, expected) => {
     expect(await outcome(verifier, header)).toBe(expected);
   });
@@ -181,8 +203,16 @@ describe("issuer and audience", () => {
     ["a missing issuer", { sub: "a", aud: "roster" }, "unauthenticated: wrong token issuer"],
     ["a wrong audience", { sub: "a", iss: "https://idp.example", aud: "other" }, "unauthenticated: wrong token audience"],
     ["a missing audience", { sub: "a", iss: "https://idp.example" }, "unauthenticated: wrong token audience"],
-    ["an issuer of the wrong type", { sub: "a", iss: ["https://idp.example"], aud: "roster" }, "unauthenticated: malformed token: iss claim must be a string"],
-    ["an audience of the wrong type", { sub: "a", iss: "https://idp.example", aud: 7 }, "unauthenticated: malformed token: aud claim must be a string or an array of strings"],
+    [
+      "an issuer of the wrong type",
+      { sub: "a", iss: ["https://idp.example"], aud: "roster" },
+      "unauthenticated: malformed token: iss claim must be a string",
+    ],
+    [
+      "an audience of the wrong type",
+      { sub: "a", iss: "https://idp.example", aud: 7 },
+      "unauthenticated: malformed token: aud claim must be a string or an array of strings",
+    ],
   ])("refuses %s", async (_name, claims, expected) => {
     expect(await outcome(verifier, bearer(await hs256(claims)))).toBe(expected);
   });
@@ -210,7 +240,10 @@ describe("RS256 with a PEM public key", () => {
     new SignJWT({ exp: now() + 3600, ...claims }).setProtectedHeader({ alg: "RS256" }).sign(key);
 
   it("accepts a token signed by the matching private key", async () => {
-    expect(await outcome(verifier, bearer(await rs256({ sub: "alice" }, privateKey)))).toEqual({ principal: "user:alice", isSystemAdmin: false });
+    expect(await outcome(verifier, bearer(await rs256({ sub: "alice" }, privateKey)))).toEqual({
+      principal: "user:alice",
+      isSystemAdmin: false,
+    });
   });
 
   it("refuses a token signed by another key", async () => {
@@ -234,9 +267,7 @@ describe("RS256 with a PEM public key", () => {
     expect(await outcome(ec, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
     const p384 = await generateKeyPair("ES384", { extractable: true });
     const pem = await exportSPKI(p384.publicKey);
-    expect(() => createJwtVerifier({ publicKeyPem: pem })).toThrow(
-      "JWT verifier: the public key must be RSA (RS256) or EC P-256 (ES256)",
-    );
+    expect(() => createJwtVerifier({ publicKeyPem: pem })).toThrow("JWT verifier: the public key must be RSA (RS256) or EC P-256 (ES256)");
   });
 
   it("refuses unusable keys at creation", () => {
@@ -269,7 +300,11 @@ describe("ES256 via a JWKS URL", () => {
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
   });
 
   const es256 = (claims: JWTPayload, key: CryptoKey, kid = "k1") =>
@@ -278,7 +313,10 @@ describe("ES256 via a JWKS URL", () => {
   it("accepts a token whose kid is in the key set, fetching it once", async () => {
     const verifier = createJwtVerifier({ jwksUrl, admins: ["user:alice"] });
     const before = requests;
-    expect(await outcome(verifier, bearer(await es256({ sub: "alice" }, signingKey)))).toEqual({ principal: "user:alice", isSystemAdmin: true });
+    expect(await outcome(verifier, bearer(await es256({ sub: "alice" }, signingKey)))).toEqual({
+      principal: "user:alice",
+      isSystemAdmin: true,
+    });
     expect(await outcome(verifier, bearer(await es256({ sub: "bob", principal_type: "service" }, signingKey)))).toEqual({
       principal: "service:bob",
       isSystemAdmin: false,
@@ -308,7 +346,11 @@ describe("ES256 via a JWKS URL", () => {
     const down = createServer();
     await new Promise<void>((resolve) => down.listen(0, "127.0.0.1", resolve));
     const port = (down.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => down.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      down.close(() => {
+        resolve();
+      }),
+    );
     const verifier = createJwtVerifier({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` });
     expect(await outcome(verifier, bearer(await es256({ sub: "alice" }, signingKey)))).toBe(
       "unavailable: cannot fetch the JSON Web Key Set to verify the token",
@@ -319,7 +361,10 @@ describe("ES256 via a JWKS URL", () => {
 describe("signHs256Token (npm run token)", () => {
   it("produces tokens the verifier accepts, with the CLI's claims", async () => {
     const dev = createJwtVerifier({ hs256Secret: secret, developmentMode: true, issuer: "iss", audience: "aud" });
-    const token = await signHs256Token({ subject: "bot", service: true, admin: true, ttlSeconds: 60, issuer: "iss", audience: "aud" }, secret);
+    const token = await signHs256Token(
+      { subject: "bot", service: true, admin: true, ttlSeconds: 60, issuer: "iss", audience: "aud" },
+      secret,
+    );
     expect(await outcome(dev, bearer(token))).toEqual({ principal: "service:bot", isSystemAdmin: true });
     const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as JWTPayload;
     expect(payload).toMatchObject({ sub: "bot", principal_type: "service", roster_admin: true, iss: "iss", aud: "aud" });
@@ -329,7 +374,11 @@ describe("signHs256Token (npm run token)", () => {
   it("carries auth_time (seconds since the epoch) into the caller", async () => {
     const authTime = new Date("2030-05-06T07:08:09Z");
     const token = await signHs256Token({ subject: "a", ttlSeconds: 60, authTime }, secret);
-    expect(await outcome(createJwtVerifier({ hs256Secret: secret }), bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false, authTime });
+    expect(await outcome(createJwtVerifier({ hs256Secret: secret }), bearer(token))).toEqual({
+      principal: "user:a",
+      isSystemAdmin: false,
+      authTime,
+    });
   });
 
   it("expires after its ttl", async () => {

@@ -59,7 +59,12 @@ describe("stream limits", () => {
       code: "DEADLINE_EXCEEDED",
       details: "no message for 400 ms (ROSTER_BATCH_IDLE_TIMEOUT_MS); the stream was closed, results sent so far stand",
     });
-    expect(await world.members(g)).toEqual(new Map([["user:alice", "ADMIN"], ["user:x", "MEMBER"]]));
+    expect(await world.members(g)).toEqual(
+      new Map([
+        ["user:alice", "ADMIN"],
+        ["user:x", "MEMBER"],
+      ]),
+    );
   });
 
   it("ends a stream running longer than ROSTER_BATCH_MAX_DURATION_MS with DEADLINE_EXCEEDED", async () => {

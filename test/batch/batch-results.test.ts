@@ -7,7 +7,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/roster/v1/access_pb.ts";
 import { failureOf, type RosterClient } from "../fixtures/roster-grpc-client.ts";
-import { addOp, changeRoleOp, openBatchStream, removeOp, runBatch, summarize, type OperationInit } from "../fixtures/batch-stream-client.ts";
+import {
+  addOp,
+  changeRoleOp,
+  openBatchStream,
+  removeOp,
+  runBatch,
+  summarize,
+  type OperationInit,
+} from "../fixtures/batch-stream-client.ts";
 import { root, startBatchWorld, userCaller, type BatchWorld } from "../fixtures/roster-with-database-handle.ts";
 
 let world: BatchWorld;
@@ -72,7 +80,12 @@ describe("BatchMemberships per-item outcomes", () => {
     ]);
     // A removal reports the membership it removed.
     expect(outcome.results[10]?.membership?.member).toBe("user:bob");
-    expect(await world.members(g)).toEqual(new Map([["user:alice", "ADMIN"], ["user:bob", "ADMIN"]]));
+    expect(await world.members(g)).toEqual(
+      new Map([
+        ["user:alice", "ADMIN"],
+        ["user:bob", "ADMIN"],
+      ]),
+    );
     expect((await world.getGroup(g)).memberCount).toBe(2);
     expect(await world.members(a)).toEqual(new Map([["user:alice", "ADMIN"]]));
   });
@@ -89,7 +102,11 @@ describe("BatchMemberships per-item outcomes", () => {
         unary: () => alice.memberships.updateMemberRole({ groupId: g, member: "user:alice", role: Role.MEMBER }),
       },
     ];
-    const outcome = await runBatch(world.roster.client.raw, aliceToken, cases.map((c) => c.op));
+    const outcome = await runBatch(
+      world.roster.client.raw,
+      aliceToken,
+      cases.map((c) => c.op),
+    );
     const codeNumbers: Record<string, number> = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, FAILED_PRECONDITION: 9 };
     for (const [i, c] of cases.entries()) {
       const unary = await failureOf(c.unary());
@@ -122,7 +139,12 @@ describe("BatchMemberships per-item outcomes", () => {
       [0, true, Role.MEMBER],
       [0, true, Role.MEMBER],
     ]);
-    expect(await world.members(g)).toEqual(new Map([["user:alice", "MEMBER"], ["user:x", "ADMIN"]]));
+    expect(await world.members(g)).toEqual(
+      new Map([
+        ["user:alice", "MEMBER"],
+        ["user:x", "ADMIN"],
+      ]),
+    );
     expect((await world.getGroup(g)).memberCount).toBe(2);
   });
 
@@ -167,7 +189,12 @@ describe("BatchUpdateMemberships (unary)", () => {
   it("returns one result per operation, in order, with the stream's semantics", async () => {
     const g = await world.group(aliceCaller);
     const response = await alice.memberships.batchUpdateMemberships({
-      operations: [addOp(g, "user:u1", Role.MEMBER, "a"), addOp(g, "nope", Role.MEMBER, "b"), addOp(g, "user:u1", Role.MEMBER, "c"), removeOp(g, "user:u2", "d")],
+      operations: [
+        addOp(g, "user:u1", Role.MEMBER, "a"),
+        addOp(g, "nope", Role.MEMBER, "b"),
+        addOp(g, "user:u1", Role.MEMBER, "c"),
+        removeOp(g, "user:u2", "d"),
+      ],
     });
     expect(response.results.map(summarize)).toEqual([
       { index: 0, tag: "a", code: 0, message: "", changed: true, role: Role.MEMBER },

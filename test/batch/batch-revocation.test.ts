@@ -35,7 +35,11 @@ async function sendAndRead(stream: BatchStream, operation: Parameters<BatchStrea
  * the same stream's add of user:after must get exactly `refusal`, and nothing
  * but user:before is added.
  */
-async function expectRefusedAfterRevocation(g: string, revoke: () => Promise<unknown>, refusal: { code: number; message: string }): Promise<void> {
+async function expectRefusedAfterRevocation(
+  g: string,
+  revoke: () => Promise<unknown>,
+  refusal: { code: number; message: string },
+): Promise<void> {
   const stream = openBatchStream(world.roster.client.raw, bobToken);
   expect(await sendAndRead(stream, addOp(g, "user:before", undefined, "before"))).toMatchObject({ index: 0, code: 0, changed: true });
   await revoke();
@@ -48,7 +52,10 @@ async function expectRefusedAfterRevocation(g: string, revoke: () => Promise<unk
 describe("BatchMemberships honours a revocation from the next chunk on", () => {
   it("the caller removed from the group", async () => {
     const g = await world.group(root, { members: { "user:bob": "MANAGER" } });
-    await expectRefusedAfterRevocation(g, () => world.app.memberships.remove(root, g, "user:bob"), { code: 5, message: `group "${g}" not found` });
+    await expectRefusedAfterRevocation(g, () => world.app.memberships.remove(root, g, "user:bob"), {
+      code: 5,
+      message: `group "${g}" not found`,
+    });
   });
 
   it("the caller removed from the team an ACL grant names", async () => {

@@ -68,7 +68,12 @@ describe("sync", () => {
     const expected = { added: 0, changed: 0, removed: 1, unchanged: 3, keptLastAdmins: 0 };
     expect(dry.summary).toMatchObject({ ...expected, dryRun: true });
     expect(real.summary).toMatchObject({ ...expected, dryRun: false });
-    expect(await world.members(g)).toEqual(new Map([["user:a2", "ADMIN"], ["user:m", "MEMBER"]]));
+    expect(await world.members(g)).toEqual(
+      new Map([
+        ["user:a2", "ADMIN"],
+        ["user:m", "MEMBER"],
+      ]),
+    );
     expect((await world.getGroup(g)).memberCount).toBe(2);
   });
 
@@ -100,12 +105,20 @@ describe("sync", () => {
     ]);
     expect(outcome.summary).toMatchObject({ added: 0, changed: 0, removed: 2, unchanged: 2, keptLastAdmins: 0 });
     expect(await world.members(other)).toEqual(new Map([["user:alice", "ADMIN"]]));
-    expect(await world.members(g)).toEqual(new Map([["user:alice", "ADMIN"], ["user:u1", "MEMBER"]]));
+    expect(await world.members(g)).toEqual(
+      new Map([
+        ["user:alice", "ADMIN"],
+        ["user:u1", "MEMBER"],
+      ]),
+    );
   });
 
   it("refuses demoting the last ADMIN by sync, per item, and keeps it", async () => {
     const g = await world.group(alice, { members: { "user:m": "MEMBER" } });
-    const outcome = await runBatch(world.roster.client.raw, aliceToken, [addOp(g, "user:alice", Role.MEMBER)], { groupId: g, dryRun: false });
+    const outcome = await runBatch(world.roster.client.raw, aliceToken, [addOp(g, "user:alice", Role.MEMBER)], {
+      groupId: g,
+      dryRun: false,
+    });
     expect(outcome.results.map(summarize)).toEqual([
       { index: 0, tag: "", code: 9, message: `cannot change the role of user:alice: it is the last direct ADMIN of group "${g}"` },
     ]);
@@ -116,7 +129,11 @@ describe("sync", () => {
   it("ends the stream when the caller may not sync the group, or may not remove a member not sent", async () => {
     const g = await world.group(root, { visibility: "AUTHENTICATED", members: { "user:bob": "MANAGER", "user:boss": "ADMIN" } });
     const stranger = await runBatch(world.roster.client.raw, aliceToken, [addOp(g, "user:x")], { groupId: g, dryRun: false });
-    expect(stranger).toMatchObject({ code: "PERMISSION_DENIED", details: `permission denied: WRITE on group ${g} is required`, results: [] });
+    expect(stranger).toMatchObject({
+      code: "PERMISSION_DENIED",
+      details: `permission denied: WRITE on group ${g} is required`,
+      results: [],
+    });
 
     // bob (MANAGER: WRITE) may add MEMBERs, not act on MANAGERs (himself included: AddMember's rule),
     // and not remove the ADMINs he did not send. His refused add still counts as sent: he stays.

@@ -85,7 +85,9 @@ describe.skipIf(!hasChromium)(`browser: connect-web from another origin${skipRea
     const { page, errors } = await runDemo(allowedSite, slug, protocol);
     try {
       expect(await page.getAttribute("#status", "data-state"), (await page.textContent("#status")) ?? "").toBe("ok");
-      expect(await page.textContent("#status")).toMatch(new RegExp(`^created ${slug} \\(\\w+\\); read back ${slug} as group\\.read .*; \\d+ listed$`));
+      expect(await page.textContent("#status")).toMatch(
+        new RegExp(`^created ${slug} \\(\\w+\\); read back ${slug} as group\\.read .*; \\d+ listed$`),
+      );
       const item = page.locator(`#groups li[data-slug="${slug}"]`);
       expect(await item.textContent()).toBe(`Browser ${slug} (${slug})`);
       expect(await item.getAttribute("data-id")).toMatch(/^\w+$/);

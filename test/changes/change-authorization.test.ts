@@ -89,7 +89,8 @@ beforeAll(async () => {
   const { entries } = await admin.groups.getGroupAcl({ groupId });
   await admin.groups.setGroupAcl({ groupId, entries: [...entries, { principal: "user:auditor", permission: Permission.READ }] });
   await admin.memberships.addMember({ groupId: unrelatedId, member: "user:u-member" });
-  for (const role of [Role.MANAGER, Role.MEMBER, Role.MANAGER]) await admin.memberships.updateMemberRole({ groupId, member: "user:member", role });
+  for (const role of [Role.MANAGER, Role.MEMBER, Role.MANAGER])
+    await admin.memberships.updateMemberRole({ groupId, member: "user:member", role });
   await admin.memberships.updateMemberRole({ groupId, member: "user:member", role: Role.MEMBER });
 }, 120_000);
 

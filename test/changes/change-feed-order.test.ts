@@ -36,7 +36,12 @@ describe("commit order", () => {
   beforeAll(async () => {
     mongo = await startTestMongo();
     const dbName = uniqueDbName("change_order");
-    roster = await startTestRoster({ mongoUri: mongo.uri, dbName, admins: ["user:root"], env: { ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS: "300" } });
+    roster = await startTestRoster({
+      mongoUri: mongo.uri,
+      dbName,
+      admins: ["user:root"],
+      env: { ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS: "300" },
+    });
     endpoints = { grpcAddress: roster.address, webUrl: roster.httpUrl };
     database = createDatabase(withDatabase(mongo.uri, dbName), { appName: "change-order-test", serverSelectionTimeoutMs: 5_000 });
     await connectDatabase(database);

@@ -41,7 +41,11 @@ async function whenBack<T>(call: () => Promise<T>, timeoutMs = 60_000): Promise<
  * Reads `watch` until it delivers `count` changes or ends; returns the
  * changes, the last token received and how it ended (undefined: still open).
  */
-async function drain(watch: Watch, count: number, timeoutMs: number): Promise<{ changes: Change[]; token: string; end: string | undefined }> {
+async function drain(
+  watch: Watch,
+  count: number,
+  timeoutMs: number,
+): Promise<{ changes: Change[]; token: string; end: string | undefined }> {
   const changes: Change[] = [];
   let token = "";
   const until = Date.now() + timeoutMs;
@@ -90,50 +94,54 @@ describe.skipIf(externalDeployment)("a watcher and a store restart (embedded onl
   // Skipped, visibly: in about half the runs the service's driver does not reach the restarted store within 60 s
   // (every call UNAVAILABLE "database unavailable, try again later"), though a new client pings it at once. When the
   // store is back in time the test passes; the reconnection is an open problem (reported to the lead), not this feed's.
-  it.skip("over both doors at once: the open streams carry on or end UNAVAILABLE, and resuming from the last token loses and repeats nothing", { timeout: 120_000 }, async () => {
-    const alice: DoorClients = doorClients("gRPC", endpoints, await roster.token("alice"));
-    const groupId = (await alice.groups.createGroup({ group: { slug: uniqueSlug("restart"), displayName: "R" } })).group?.id ?? "";
-    const watches = await Promise.all(
-      doors.map(async (door) => ({ door, watch: openWatch(door, endpoints, await roster.token("alice"), { groupIds: [groupId] }) })),
-    );
-    try {
-      for (const { watch } of watches) expect((await watch.next()).event.case).toBe("checkpoint");
-      await alice.memberships.addMember({ groupId, member: "user:before" });
-      const before = new Map<string, string>();
-      for (const { door, watch } of watches) {
-        const change = await watch.nextChange();
-        expect(summary(change.change)).toBe("MEMBER_ADDED user:before");
-        before.set(door, change.token);
-      }
-
-      await store.stop();
-      store = await spawnEmbeddedMongo({ dataDir, port });
-      await whenBack(() => alice.memberships.addMember({ groupId, member: "user:after-1" }));
-      await alice.memberships.addMember({ groupId, member: "user:after-2" });
-      const expected = ["MEMBER_ADDED user:after-1", "MEMBER_ADDED user:after-2"];
-
-      for (const { door, watch } of watches) {
-        // The open stream carries on (the driver resumes it after the restart), or, when the store stays away
-        // longer than the driver's server selection (10 s), ends telling the client to resume.
-        const live = await drain(watch, 2, 20_000);
-        if (live.end !== undefined) expect(live.end).toMatch(/^UNAVAILABLE: /);
-        else expect(live.changes.map(summary)).toEqual(expected);
-        const delivered = live.changes.map(summary);
-        const lastToken = live.token === "" ? (before.get(door) ?? "") : live.token;
-        // The client resumes from its last token: the rest, exactly once.
-        const resumed = openWatch(door, endpoints, await roster.token("alice"), { startToken: lastToken, groupIds: [groupId] });
-        try {
-          const rest = await resumed.changesUntilCheckpoint(20_000);
-          expect([...delivered, ...rest.changes.map(summary)], door).toEqual(expected);
-        } finally {
-          resumed.cancel();
+  it.skip(
+    "over both doors at once: the open streams carry on or end UNAVAILABLE, and resuming from the last token loses and repeats nothing",
+    { timeout: 120_000 },
+    async () => {
+      const alice: DoorClients = doorClients("gRPC", endpoints, await roster.token("alice"));
+      const groupId = (await alice.groups.createGroup({ group: { slug: uniqueSlug("restart"), displayName: "R" } })).group?.id ?? "";
+      const watches = await Promise.all(
+        doors.map(async (door) => ({ door, watch: openWatch(door, endpoints, await roster.token("alice"), { groupIds: [groupId] }) })),
+      );
+      try {
+        for (const { watch } of watches) expect((await watch.next()).event.case).toBe("checkpoint");
+        await alice.memberships.addMember({ groupId, member: "user:before" });
+        const before = new Map<string, string>();
+        for (const { door, watch } of watches) {
+          const change = await watch.nextChange();
+          expect(summary(change.change)).toBe("MEMBER_ADDED user:before");
+          before.set(door, change.token);
         }
+
+        await store.stop();
+        store = await spawnEmbeddedMongo({ dataDir, port });
+        await whenBack(() => alice.memberships.addMember({ groupId, member: "user:after-1" }));
+        await alice.memberships.addMember({ groupId, member: "user:after-2" });
+        const expected = ["MEMBER_ADDED user:after-1", "MEMBER_ADDED user:after-2"];
+
+        for (const { door, watch } of watches) {
+          // The open stream carries on (the driver resumes it after the restart), or, when the store stays away
+          // longer than the driver's server selection (10 s), ends telling the client to resume.
+          const live = await drain(watch, 2, 20_000);
+          if (live.end !== undefined) expect(live.end).toMatch(/^UNAVAILABLE: /);
+          else expect(live.changes.map(summary)).toEqual(expected);
+          const delivered = live.changes.map(summary);
+          const lastToken = live.token === "" ? (before.get(door) ?? "") : live.token;
+          // The client resumes from its last token: the rest, exactly once.
+          const resumed = openWatch(door, endpoints, await roster.token("alice"), { startToken: lastToken, groupIds: [groupId] });
+          try {
+            const rest = await resumed.changesUntilCheckpoint(20_000);
+            expect([...delivered, ...rest.changes.map(summary)], door).toEqual(expected);
+          } finally {
+            resumed.cancel();
+          }
+        }
+        // A token from before the restart is still a valid position.
+        const page = await alice.changes.listChanges({ startToken: before.get("gRPC") ?? "", groupIds: [groupId] });
+        expect(page.changes.map(summary)).toEqual(expected);
+      } finally {
+        for (const { watch } of watches) watch.cancel();
       }
-      // A token from before the restart is still a valid position.
-      const page = await alice.changes.listChanges({ startToken: before.get("gRPC") ?? "", groupIds: [groupId] });
-      expect(page.changes.map(summary)).toEqual(expected);
-    } finally {
-      for (const { watch } of watches) watch.cancel();
-    }
-  });
+    },
+  );
 });

@@ -228,15 +228,24 @@ describe.each(doors)("WatchChanges and ListChanges over %s", (door) => {
     const cases = [
       { request: { startToken: "not a token" }, message: "start_token: is not a valid change token" },
       { request: { startToken: Buffer.from("{}").toString("base64url") }, message: "start_token: is not a valid change token" },
-      { request: { startToken: Buffer.from(JSON.stringify({ v: 2, p: "82" })).toString("base64url") }, message: "start_token: is not a valid change token" },
+      {
+        request: { startToken: Buffer.from(JSON.stringify({ v: 2, p: "82" })).toString("base64url") },
+        message: "start_token: is not a valid change token",
+      },
       { request: { startToken: "A".repeat(3000) }, message: "start_token: is not a valid change token" },
       { request: { startToken: forged }, message: "start_token: is not a valid change token" },
       { request: { groupIds: ["not/an id"] }, message: expect.stringMatching(/^group_ids\[0\]: /) as string },
-      { request: { groupIds: Array.from({ length: 101 }, (_, i) => `g${i}`) }, message: "group_ids: must have at most 100 entries (got 101)" },
+      {
+        request: { groupIds: Array.from({ length: 101 }, (_, i) => `g${i}`) },
+        message: "group_ids: must have at most 100 entries (got 101)",
+      },
       { request: { namespace: "Not A Namespace" }, message: expect.stringMatching(/^namespace: /) as string },
     ];
     for (const { request, message } of cases) {
-      expect(await doorFailure(alice.changes.listChanges(request)), JSON.stringify(request).slice(0, 80)).toEqual({ code: "INVALID_ARGUMENT", message });
+      expect(await doorFailure(alice.changes.listChanges(request)), JSON.stringify(request).slice(0, 80)).toEqual({
+        code: "INVALID_ARGUMENT",
+        message,
+      });
       const watch = openWatch(door, endpoints, tokenOf("alice"), request);
       open.push(watch);
       expect(await watch.ended).toEqual({ code: "INVALID_ARGUMENT", details: message });

@@ -62,11 +62,19 @@ describe.each(doors)("history over %s", (door) => {
     );
     const id = created.group?.id ?? "";
     const { group } = await alice.groups.updateGroup(
-      { group: { id, displayName: "Payroll EU", description: "wages" }, updateMask: { paths: ["display_name", "description"] }, reason: "rename" },
+      {
+        group: { id, displayName: "Payroll EU", description: "wages" },
+        updateMask: { paths: ["display_name", "description"] },
+        reason: "rename",
+      },
       headers(`update-${door}`),
     );
     // An update that sets the stored values again changes nothing and records nothing.
-    await alice.groups.updateGroup({ group: { id, displayName: "Payroll EU" }, updateMask: { paths: ["display_name"] }, etag: group?.etag ?? "" });
+    await alice.groups.updateGroup({
+      group: { id, displayName: "Payroll EU" },
+      updateMask: { paths: ["display_name"] },
+      etag: group?.etag ?? "",
+    });
     await alice.groups.setGroupAcl({ groupId: id, entries: [{ principal: "user:bob", permission: Permission.READ }], reason: "auditor" });
     await alice.groups.setGroupAcl({ groupId: id, entries: [{ principal: "user:bob", permission: Permission.READ }] });
     await alice.groups.deleteGroup({ id, reason: "team merged" });
@@ -222,7 +230,11 @@ describe.each(doors)("history over %s", (door) => {
   it("records invitations, answers, join requests, decisions and expire_time changes of the membership lifecycle", async () => {
     const carol = doorClients(door, { grpcAddress: suite.roster.address, webUrl: suite.roster.httpUrl }, await suite.roster.token("carol"));
     const created = await alice.groups.createGroup({
-      group: { slug: uniqueSlug("life"), displayName: "L", policies: { visibility: Visibility.AUTHENTICATED, joinPolicy: JoinPolicy.REQUEST } },
+      group: {
+        slug: uniqueSlug("life"),
+        displayName: "L",
+        policies: { visibility: Visibility.AUTHENTICATED, joinPolicy: JoinPolicy.REQUEST },
+      },
     });
     const g = created.group?.id ?? "";
     await alice.memberships.inviteMember({ groupId: g, member: "user:bob", role: Role.MANAGER, reason: "new lead" });
@@ -254,10 +266,20 @@ describe.each(doors)("history over %s", (door) => {
       after: { policies: { joinPolicy: "JOIN_POLICY_OPEN", signupFields: ["team"] } },
       reason: "open it",
     });
-    const rows = (await history(g)).slice(1, 9).map((c) => [c["kind"], c["actor"], c["member"], c["roleBefore"], c["roleAfter"], c["changedFields"], c["reason"]]);
+    const rows = (await history(g))
+      .slice(1, 9)
+      .map((c) => [c["kind"], c["actor"], c["member"], c["roleBefore"], c["roleAfter"], c["changedFields"], c["reason"]]);
     expect(rows).toEqual([
       ["CHANGE_KIND_MEMBER_INVITED", "user:alice", "user:erin", undefined, "ROLE_MEMBER", undefined, "batch invite"],
-      ["CHANGE_KIND_MEMBER_EXPIRE_TIME_CHANGED", "user:alice", "user:bob", "ROLE_MANAGER", "ROLE_MANAGER", ["expire_time"], "contract ends"],
+      [
+        "CHANGE_KIND_MEMBER_EXPIRE_TIME_CHANGED",
+        "user:alice",
+        "user:bob",
+        "ROLE_MANAGER",
+        "ROLE_MANAGER",
+        ["expire_time"],
+        "contract ends",
+      ],
       ["CHANGE_KIND_PENDING_MEMBERSHIP_REMOVED", "user:bob", "user:carol", "ROLE_MEMBER", undefined, undefined, "not now"],
       ["CHANGE_KIND_JOIN_REQUESTED", "user:carol", "user:carol", undefined, "ROLE_MEMBER", undefined, "need access"],
       ["CHANGE_KIND_PENDING_MEMBERSHIP_REMOVED", "user:alice", "user:dave", "ROLE_MEMBER", undefined, undefined, "revoked"],
@@ -292,11 +314,30 @@ describe.each(doors)("history over %s", (door) => {
     ]);
     const method = "roster.v1.MembershipService/BatchUpdateMemberships";
     expect((await history(g)).slice(0, 3)).toEqual([
-      expect.objectContaining({ kind: "CHANGE_KIND_MEMBER_REMOVED", member: "user:gone", roleBefore: "ROLE_MANAGER", reason: "left", method }),
-      expect.objectContaining({ kind: "CHANGE_KIND_MEMBER_ROLE_CHANGED", member: "user:carol", roleBefore: "ROLE_MEMBER", roleAfter: "ROLE_MANAGER", reason: "promoted", method }),
-      expect.objectContaining({ kind: "CHANGE_KIND_MEMBER_ADDED", member: "user:dave", roleAfter: "ROLE_MEMBER", reason: "quarterly review", method }),
+      expect.objectContaining({
+        kind: "CHANGE_KIND_MEMBER_REMOVED",
+        member: "user:gone",
+        roleBefore: "ROLE_MANAGER",
+        reason: "left",
+        method,
+      }),
+      expect.objectContaining({
+        kind: "CHANGE_KIND_MEMBER_ROLE_CHANGED",
+        member: "user:carol",
+        roleBefore: "ROLE_MEMBER",
+        roleAfter: "ROLE_MANAGER",
+        reason: "promoted",
+        method,
+      }),
+      expect.objectContaining({
+        kind: "CHANGE_KIND_MEMBER_ADDED",
+        member: "user:dave",
+        roleAfter: "ROLE_MEMBER",
+        reason: "quarterly review",
+        method,
+      }),
     ]);
-    expect((await history(g, "user:erin"))).toEqual([]);
+    expect(await history(g, "user:erin")).toEqual([]);
   });
 
   it("refuses a reason over 1,024 characters on every mutating request, naming the field, and changes nothing", async () => {
@@ -311,12 +352,20 @@ describe.each(doors)("history over %s", (door) => {
       () => alice.memberships.addMember({ groupId: g, member: "user:bob", reason: tooLong }),
       () => alice.memberships.removeMember({ groupId: g, member: "user:alice", reason: tooLong }),
       () => alice.memberships.updateMemberRole({ groupId: g, member: "user:alice", role: Role.MANAGER, reason: tooLong }),
-      () => alice.memberships.batchUpdateMemberships({ operations: [{ operation: { case: "add", value: { groupId: g, member: "user:bob" } } }], reason: tooLong }),
+      () =>
+        alice.memberships.batchUpdateMemberships({
+          operations: [{ operation: { case: "add", value: { groupId: g, member: "user:bob" } } }],
+          reason: tooLong,
+        }),
     ];
     for (const call of calls) expect(await doorFailure(call())).toEqual(refusal);
     // 1,024 characters (also outside the BMP) are fine.
     await alice.memberships.addMember({ groupId: g, member: "user:bob", reason: "😀".repeat(1024) });
-    expect((await history(g)).map((c) => c["kind"])).toEqual(["CHANGE_KIND_MEMBER_ADDED", "CHANGE_KIND_MEMBER_ADDED", "CHANGE_KIND_GROUP_CREATED"]);
+    expect((await history(g)).map((c) => c["kind"])).toEqual([
+      "CHANGE_KIND_MEMBER_ADDED",
+      "CHANGE_KIND_MEMBER_ADDED",
+      "CHANGE_KIND_GROUP_CREATED",
+    ]);
   });
 
   it("ListGroupHistory pages newest first with keyset tokens, filters by member and time, and validates its fields", async () => {
@@ -346,7 +395,11 @@ describe.each(doors)("history over %s", (door) => {
       code: "INVALID_ARGUMENT",
       message: "page_token: was issued for a different request (the other fields must be unchanged)",
     });
-    expect(await doorFailure(alice.changes.listGroupHistory({ groupId: g, since: timestampFromDate(new Date(2000)), until: timestampFromDate(new Date(1000)) }))).toEqual({
+    expect(
+      await doorFailure(
+        alice.changes.listGroupHistory({ groupId: g, since: timestampFromDate(new Date(2000)), until: timestampFromDate(new Date(1000)) }),
+      ),
+    ).toEqual({
       code: "INVALID_ARGUMENT",
       message: "until: must be after since",
     });
@@ -354,7 +407,10 @@ describe.each(doors)("history over %s", (door) => {
       code: "INVALID_ARGUMENT",
       message: 'member: must be "user:<id>", "group:<group id>" or "service:<id>"',
     });
-    expect(await doorFailure(alice.changes.listGroupHistory({ groupId: "" }))).toEqual({ code: "INVALID_ARGUMENT", message: "group_id: is required" });
+    expect(await doorFailure(alice.changes.listGroupHistory({ groupId: "" }))).toEqual({
+      code: "INVALID_ARGUMENT",
+      message: "group_id: is required",
+    });
   });
 
   /** Sends `messages` on one BatchMemberships stream and returns every response. */
@@ -382,7 +438,13 @@ describe.each(doors)("history over %s", (door) => {
 
       const method = "roster.v1.MembershipService/BatchMemberships";
       expect((await history(g)).slice(0, 3)).toEqual([
-        expect.objectContaining({ kind: "CHANGE_KIND_MEMBER_REMOVED", member: "user:old", roleBefore: "ROLE_MEMBER", reason: "nightly sync", method }),
+        expect.objectContaining({
+          kind: "CHANGE_KIND_MEMBER_REMOVED",
+          member: "user:old",
+          roleBefore: "ROLE_MEMBER",
+          reason: "nightly sync",
+          method,
+        }),
         expect.objectContaining({ kind: "CHANGE_KIND_MEMBER_ADDED", member: "user:new2", reason: "contractor", method }),
         expect.objectContaining({ kind: "CHANGE_KIND_MEMBER_ADDED", member: "user:new1", reason: "hr import", method }),
       ]);
@@ -399,7 +461,10 @@ describe.each(doors)("history over %s", (door) => {
 });
 
 function request(operation: { operation: BatchOperationInit; reason?: string }, streamReason = ""): BatchRequest {
-  return { reason: streamReason, message: { case: "operation", value: { reason: operation.reason ?? "", operation: operation.operation } } };
+  return {
+    reason: streamReason,
+    message: { case: "operation", value: { reason: operation.reason ?? "", operation: operation.operation } },
+  };
 }
 
 type BatchOperationInit =

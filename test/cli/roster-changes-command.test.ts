@@ -18,7 +18,10 @@ beforeAll(async () => {
   mongo = await startTestMongo();
   roster = await startTestRoster({ mongoUri: mongo.uri, dbName: uniqueDbName("roster_cli_changes") });
   token = await roster.token("alice");
-  const created = await roster.client.groups.createGroup({ group: { namespace: "acme", slug: "payroll", displayName: "Payroll" }, reason: "new team" }, { token });
+  const created = await roster.client.groups.createGroup(
+    { group: { namespace: "acme", slug: "payroll", displayName: "Payroll" }, reason: "new team" },
+    { token },
+  );
   groupId = created.group?.id ?? "";
 });
 
@@ -32,11 +35,17 @@ const env = (): Record<string, string> => ({ ROSTER_ADDR: roster.address, ROSTER
 /** Waits until the command's stdout has `lines` lines. */
 async function linesOf(running: RunningCommand, stdout: () => string, lines: number): Promise<string[]> {
   const until = Date.now() + 20_000;
-  while (stdout().split("\n").filter((l) => l !== "").length < lines) {
+  while (
+    stdout()
+      .split("\n")
+      .filter((l) => l !== "").length < lines
+  ) {
     if (Date.now() > until) throw new Error(`no ${lines} lines within 20 s: ${stdout()} ${running.stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return stdout().split("\n").filter((l) => l !== "");
+  return stdout()
+    .split("\n")
+    .filter((l) => l !== "");
 }
 
 describe("roster history and roster watch", () => {
@@ -52,7 +61,12 @@ describe("roster history and roster watch", () => {
       "user:alice   created acme/payroll        new team",
     ]);
     const json = await runRosterCommand(["history", groupId, "--member", "user:bob", "--json"], env());
-    expect(json.stdout.trimEnd().split("\n").map((l) => (JSON.parse(l) as { kind: string; member: string }).kind)).toEqual(["CHANGE_KIND_MEMBER_ADDED"]);
+    expect(
+      json.stdout
+        .trimEnd()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { kind: string; member: string }).kind),
+    ).toEqual(["CHANGE_KIND_MEMBER_ADDED"]);
   });
 
   it("watch prints changes as they commit; Ctrl-C prints the token to resume from; resuming misses and repeats nothing", async () => {

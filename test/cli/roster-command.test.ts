@@ -101,8 +101,14 @@ describe("roster: everyday commands", () => {
     expect(shown.stdout).toContain("Name:               Ops team\n");
     expect(shown.stdout).toContain("Your role:          ADMIN\n");
 
-    expect(await run(["add", "acme/ops-team", "user:bob", "--role", "manager"])).toMatchObject({ code: 0, stdout: "added user:bob as MANAGER\n" });
-    expect(await run(["add", id, "user:bob"])).toMatchObject({ code: 0, stdout: "user:bob was already a member (MANAGER); nothing changed\n" });
+    expect(await run(["add", "acme/ops-team", "user:bob", "--role", "manager"])).toMatchObject({
+      code: 0,
+      stdout: "added user:bob as MANAGER\n",
+    });
+    expect(await run(["add", id, "user:bob"])).toMatchObject({
+      code: 0,
+      stdout: "user:bob was already a member (MANAGER); nothing changed\n",
+    });
     expect(await run(["check", id, "user:bob"])).toMatchObject({ code: 0, stdout: "yes (MANAGER, direct)\n" });
     expect(await run(["check", id, "user:carol"])).toMatchObject({ code: 1, stdout: "no\n" });
     expect(await run(["remove", "acme/ops-team", "user:bob"])).toMatchObject({ code: 0, stdout: "removed user:bob\n" });
@@ -115,7 +121,11 @@ describe("roster: everyday commands", () => {
   });
 
   it("print a failed call's gRPC code and message and exit 3", async () => {
-    expect(await run(["get", "no-such-group"])).toMatchObject({ code: 3, stdout: "", stderr: 'roster get: NOT_FOUND: group "no-such-group" not found\n' });
+    expect(await run(["get", "no-such-group"])).toMatchObject({
+      code: 3,
+      stdout: "",
+      stderr: 'roster get: NOT_FOUND: group "no-such-group" not found\n',
+    });
     expect(await run(["add", "acme/ops-team", "bob"])).toMatchObject({
       code: 3,
       stderr: 'roster add: INVALID_ARGUMENT: member: must be "user:<id>", "group:<group id>" or "service:<id>"\n',
@@ -126,11 +136,26 @@ describe("roster: everyday commands", () => {
   });
 
   it("refuse a bad command line with exit code 2, sending nothing", async () => {
-    expect(await run(["import", "g"])).toMatchObject({ code: 2, stderr: "roster import: missing <file>\nRun 'roster import --help' for usage.\n" });
-    expect(await run(["list", "--frobnicate"])).toMatchObject({ code: 2, stderr: "roster list: unknown flag --frobnicate\nRun 'roster list --help' for usage.\n" });
-    expect(await run(["import", "g", "f.csv", "--dry-run"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--dry-run previews a sync: use it with --sync") as unknown });
-    expect(await run(["import", "g", "f.txt"])).toMatchObject({ code: 2, stderr: expect.stringContaining('cannot tell the format of "f.txt"') as unknown });
-    expect(await run(["frobnicate"])).toMatchObject({ code: 2, stderr: "roster: unknown command \"frobnicate\"\nRun 'roster --help' for the commands.\n" });
+    expect(await run(["import", "g"])).toMatchObject({
+      code: 2,
+      stderr: "roster import: missing <file>\nRun 'roster import --help' for usage.\n",
+    });
+    expect(await run(["list", "--frobnicate"])).toMatchObject({
+      code: 2,
+      stderr: "roster list: unknown flag --frobnicate\nRun 'roster list --help' for usage.\n",
+    });
+    expect(await run(["import", "g", "f.csv", "--dry-run"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--dry-run previews a sync: use it with --sync") as unknown,
+    });
+    expect(await run(["import", "g", "f.txt"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('cannot tell the format of "f.txt"') as unknown,
+    });
+    expect(await run(["frobnicate"])).toMatchObject({
+      code: 2,
+      stderr: "roster: unknown command \"frobnicate\"\nRun 'roster --help' for the commands.\n",
+    });
   });
 
   it("have --help for every subcommand, naming each of its flags", async () => {
@@ -141,7 +166,8 @@ describe("roster: everyday commands", () => {
       const help = await run([command.name, "--help"]);
       expect(help.code).toBe(0);
       expect(help.stdout).toContain(`Usage: roster ${command.name} `);
-      for (const flag of [...Object.keys(command.flags), "addr", "token", "plaintext", "cacert", "timeout", "json"]) expect(help.stdout).toContain(`--${flag}`);
+      for (const flag of [...Object.keys(command.flags), "addr", "token", "plaintext", "cacert", "timeout", "json"])
+        expect(help.stdout).toContain(`--${flag}`);
     }
   });
 });
@@ -160,11 +186,25 @@ describe("roster import", () => {
       switch (i % 1000) {
         case 11:
           lines.push(`user:s${i},OWNER,t${i}`);
-          expectedReport.push([String(line), `user:s${i}`, "OWNER", `t${i}`, "INVALID_ARGUMENT", 'role: must be MEMBER, MANAGER or ADMIN, got "OWNER"']);
+          expectedReport.push([
+            String(line),
+            `user:s${i}`,
+            "OWNER",
+            `t${i}`,
+            "INVALID_ARGUMENT",
+            'role: must be MEMBER, MANAGER or ADMIN, got "OWNER"',
+          ]);
           break;
         case 222:
           lines.push(`student-${i},,t${i}`);
-          expectedReport.push([String(line), `student-${i}`, "MEMBER", `t${i}`, "INVALID_ARGUMENT", 'member: must be "user:<id>", "group:<group id>" or "service:<id>"']);
+          expectedReport.push([
+            String(line),
+            `student-${i}`,
+            "MEMBER",
+            `t${i}`,
+            "INVALID_ARGUMENT",
+            'member: must be "user:<id>", "group:<group id>" or "service:<id>"',
+          ]);
           break;
         case 333:
           lines.push(`,MEMBER,t${i}`);
@@ -172,7 +212,14 @@ describe("roster import", () => {
           break;
         case 444:
           lines.push(`user:s${i},MEMBER`);
-          expectedReport.push([String(line), `user:s${i}`, "MEMBER", "", "INVALID_ARGUMENT", "expected 3 columns (member,role,tag), got 2"]);
+          expectedReport.push([
+            String(line),
+            `user:s${i}`,
+            "MEMBER",
+            "",
+            "INVALID_ARGUMENT",
+            "expected 3 columns (member,role,tag), got 2",
+          ]);
           break;
         case 555:
           lines.push(`group:gone-${i},,t${i}`);
@@ -207,11 +254,21 @@ describe("roster import", () => {
       await roster.client.memberships.addMember({ groupId, member, role: Role.MEMBER }, { token });
     }
     const before = await membersOf(groupId);
-    const file = await write("synced.csv", ["member,role", "user:keep1,", "user:keep2,", "user:keep3,member", "user:promote,MANAGER", "user:new1,", "user:new2,"]);
+    const file = await write("synced.csv", [
+      "member,role",
+      "user:keep1,",
+      "user:keep2,",
+      "user:keep3,member",
+      "user:promote,MANAGER",
+      "user:new1,",
+      "user:new2,",
+    ]);
 
     const dryRun = await run(["import", groupId, file, "--sync", "--dry-run", "-q"]);
     expect(dryRun).toMatchObject({ code: 0, stderr: "" });
-    expect(dryRun.stdout).toContain("  sync (dry run: nothing was changed): 2 added, 1 changed, 2 removed, 3 unchanged, 1 last admins kept\n");
+    expect(dryRun.stdout).toContain(
+      "  sync (dry run: nothing was changed): 2 added, 1 changed, 2 removed, 3 unchanged, 1 last admins kept\n",
+    );
     expect(await membersOf(groupId)).toEqual(before);
 
     const synced = await run(["import", groupId, file, "--sync", "--json"]);
@@ -223,7 +280,15 @@ describe("roster import", () => {
       syncSummary: { groupId, added: 2, changed: 1, removed: 2, unchanged: 3, keptLastAdmins: 1 },
     });
     expect(await membersOf(groupId)).toEqual(
-      ["user:alice ADMIN", "user:keep1 MEMBER", "user:keep2 MEMBER", "user:keep3 MEMBER", "user:new1 MEMBER", "user:new2 MEMBER", "user:promote MANAGER"].sort(),
+      [
+        "user:alice ADMIN",
+        "user:keep1 MEMBER",
+        "user:keep2 MEMBER",
+        "user:keep3 MEMBER",
+        "user:new1 MEMBER",
+        "user:new2 MEMBER",
+        "user:promote MANAGER",
+      ].sort(),
     );
   });
 
@@ -249,7 +314,10 @@ describe("roster import", () => {
 describe("roster export", () => {
   it("pages through the members; its CSV and JSONL both import back to the same members", async () => {
     const source = await createGroup("export-source");
-    const rows = Array.from({ length: 2500 }, (_, i) => `user:e${String(i).padStart(4, "0")},${["MEMBER", "MANAGER", "ADMIN"][i % 3] ?? ""}`);
+    const rows = Array.from(
+      { length: 2500 },
+      (_, i) => `user:e${String(i).padStart(4, "0")},${["MEMBER", "MANAGER", "ADMIN"][i % 3] ?? ""}`,
+    );
     expect((await run(["import", source, await write("source.csv", ["member,role", ...rows]), "-q"])).code).toBe(0);
 
     const csv = await run(["export", source]);
@@ -302,7 +370,10 @@ describe("roster import, interrupted", () => {
 
   it("Ctrl-C stops sending, waits for what was sent, says how to resume; --skip resumes exactly there", async () => {
     const groupId = await createGroup("interrupted");
-    const file = await write("many.csv", Array.from({ length: rowCount }, (_, i) => `user:m${i}`));
+    const file = await write(
+      "many.csv",
+      Array.from({ length: rowCount }, (_, i) => `user:m${i}`),
+    );
     const running = await startSlowImport(groupId, file, 500, ["--report", "many-report.csv"]);
     // npm run delivers the terminal's Ctrl-C twice at once: still one Ctrl-C.
     running.child.kill("SIGINT");
@@ -310,13 +381,17 @@ describe("roster import, interrupted", () => {
     const result = await running.done;
 
     expect(result.code).toBe(130);
-    expect(result.stderr).toContain("roster: interrupted: sending no more rows, waiting for the results of those sent (Ctrl-C again to abort)\n");
+    expect(result.stderr).toContain(
+      "roster: interrupted: sending no more rows, waiting for the results of those sent (Ctrl-C again to abort)\n",
+    );
     const resume = /^ {2}resume with: roster import (\S+) (\S+) --report many-report.csv --skip (\d+)$/m.exec(result.stdout);
     expect(resume?.slice(1, 3)).toEqual([groupId, file]);
     const skip = Number(resume?.[3]);
     expect(skip).toBeGreaterThanOrEqual(500);
     expect(skip).toBeLessThan(rowCount);
-    expect(result.stdout).toContain(`: ${n(skip)} of ${n(rowCount)} rows done\n  ${n(skip)} ok (${n(skip)} changed, 0 already so), 0 failed`);
+    expect(result.stdout).toContain(
+      `: ${n(skip)} of ${n(rowCount)} rows done\n  ${n(skip)} ok (${n(skip)} changed, 0 already so), 0 failed`,
+    );
     // Every row up to the resume point is stored, none after it.
     expect(await memberCountOf(groupId)).toBe(skip + 1);
     expect(await readReport(join(dir, "many-report.csv"))).toEqual([["line", "member", "role", "tag", "code", "message"]]);
@@ -324,13 +399,18 @@ describe("roster import, interrupted", () => {
     proxy.setDelay(0);
     const resumed = await run(["import", groupId, file, "--report", "many-report.csv", "--skip", String(skip), "-q"]);
     expect(resumed.code).toBe(0);
-    expect(resumed.stdout).toContain(`: ${n(rowCount - skip)} of ${n(rowCount - skip)} rows done\n  ${n(rowCount - skip)} ok (${n(rowCount - skip)} changed, 0 already so)`);
+    expect(resumed.stdout).toContain(
+      `: ${n(rowCount - skip)} of ${n(rowCount - skip)} rows done\n  ${n(rowCount - skip)} ok (${n(rowCount - skip)} changed, 0 already so)`,
+    );
     expect(await memberCountOf(groupId)).toBe(rowCount + 1);
   });
 
   it("a second Ctrl-C aborts at once", async () => {
     const groupId = await createGroup("aborted");
-    const file = await write("aborted.csv", Array.from({ length: rowCount }, (_, i) => `user:a${i}`));
+    const file = await write(
+      "aborted.csv",
+      Array.from({ length: rowCount }, (_, i) => `user:a${i}`),
+    );
     const running = await startSlowImport(groupId, file, 200);
     running.child.kill("SIGINT");
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -345,14 +425,20 @@ describe("roster import, interrupted", () => {
 
   it("an interrupted --sync is cancelled before it removes anyone", async () => {
     const groupId = await createGroup("sync-interrupted");
-    for (const member of ["user:old1", "user:old2"]) await roster.client.memberships.addMember({ groupId, member, role: Role.MEMBER }, { token });
-    const file = await write("sync-many.csv", Array.from({ length: rowCount }, (_, i) => `user:n${i}`));
+    for (const member of ["user:old1", "user:old2"])
+      await roster.client.memberships.addMember({ groupId, member, role: Role.MEMBER }, { token });
+    const file = await write(
+      "sync-many.csv",
+      Array.from({ length: rowCount }, (_, i) => `user:n${i}`),
+    );
     const running = await startSlowImport(groupId, file, 300, ["--sync"]);
     running.child.kill("SIGINT");
     const result = await running.done;
     expect(result.code).toBe(130);
     expect(result.stderr).toContain("roster: interrupted: cancelling the sync before it removes anyone\n");
-    expect(result.stdout).toContain("  the sync did not finish: no member was removed; rows answered before were applied. Run the whole sync again.\n");
+    expect(result.stdout).toContain(
+      "  the sync did not finish: no member was removed; rows answered before were applied. Run the whole sync again.\n",
+    );
     proxy.setDelay(0);
     const members = await membersOf(groupId);
     expect(members).toContain("user:old1 MEMBER");

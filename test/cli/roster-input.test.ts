@@ -33,8 +33,20 @@ async function rowsOf(name: string, content: string, defaultRole = Role.MEMBER):
   return rows;
 }
 
-const valid = (number: number, line: number, member: string, role: Role, tag = ""): ImportRow => ({ kind: "row", number, line, member, role, tag });
-const malformed = (number: number, line: number, message: string, fields: { member?: string; role?: string; tag?: string } = {}): ImportRow => ({
+const valid = (number: number, line: number, member: string, role: Role, tag = ""): ImportRow => ({
+  kind: "row",
+  number,
+  line,
+  member,
+  role,
+  tag,
+});
+const malformed = (
+  number: number,
+  line: number,
+  message: string,
+  fields: { member?: string; role?: string; tag?: string } = {},
+): ImportRow => ({
   kind: "malformed",
   number,
   line,
@@ -65,14 +77,7 @@ describe("CSV import files", () => {
   it("report malformed rows with their line and reason, in file order, and go on", async () => {
     const rows = await rowsOf(
       "bad.csv",
-      [
-        "member,role,tag",
-        "user:a,OWNER,t1",
-        ",MEMBER,t2",
-        "user:c,MEMBER",
-        "user:e,,t5",
-        "user:f,admin,t6,extra",
-      ].join("\n"),
+      ["member,role,tag", "user:a,OWNER,t1", ",MEMBER,t2", "user:c,MEMBER", "user:e,,t5", "user:f,admin,t6,extra"].join("\n"),
     );
     expect(rows).toEqual([
       malformed(1, 2, 'role: must be MEMBER, MANAGER or ADMIN, got "OWNER"', { member: "user:a", role: "OWNER", tag: "t1" }),
@@ -89,24 +94,37 @@ describe("CSV import files", () => {
     const rows = await rowsOf("quote.csv", ["member,tag", "user:a,t1", 'user:b,"t2"x', "user:c,t3"].join("\n"));
     expect(rows).toEqual([
       valid(1, 2, "user:a", Role.MEMBER, "t1"),
-      malformed(2, 3, 'malformed CSV: Invalid Closing Quote: got "x" at line 3 instead of delimiter, record delimiter, trimable character (if activated) or comment'),
+      malformed(
+        2,
+        3,
+        'malformed CSV: Invalid Closing Quote: got "x" at line 3 instead of delimiter, record delimiter, trimable character (if activated) or comment',
+      ),
       malformed(3, 4, "malformed CSV: Quote Not Closed: the parsing is finished with an opening quote at line 4"),
     ]);
   });
 
   it("accept a report as input: its line, code and message columns are ignored", async () => {
-    const rows = await rowsOf("again.report.csv", 'line,member,role,tag,code,message\n9,user:bob,MEMBER,t7,INVALID_ARGUMENT,"member: must be…"\n');
+    const rows = await rowsOf(
+      "again.report.csv",
+      'line,member,role,tag,code,message\n9,user:bob,MEMBER,t7,INVALID_ARGUMENT,"member: must be…"\n',
+    );
     expect(rows).toEqual([valid(1, 2, "user:bob", Role.MEMBER, "t7")]);
   });
 
   it("refuse a header they cannot understand, as a whole", async () => {
     await writeFile(join(dir, "typo.csv"), "memebr,role\nuser:a,MEMBER\n");
     await expect(countImportRows(join(dir, "typo.csv"), "csv", Role.MEMBER)).rejects.toThrow(
-      new InputFileError('line 1: a CSV file with several columns needs a header row naming its columns (member, and optionally role, tag); got "memebr,role"'),
+      new InputFileError(
+        'line 1: a CSV file with several columns needs a header row naming its columns (member, and optionally role, tag); got "memebr,role"',
+      ),
     );
     await writeFile(join(dir, "extra.csv"), "member,group\nuser:a,x\n");
-    await expect(countImportRows(join(dir, "extra.csv"), "csv", Role.MEMBER)).rejects.toThrow('line 1: unknown column "group" (the columns are member, role, tag)');
-    await expect(countImportRows(join(dir, "missing.csv"), "csv", Role.MEMBER)).rejects.toThrow(`cannot read "${join(dir, "missing.csv")}": ENOENT`);
+    await expect(countImportRows(join(dir, "extra.csv"), "csv", Role.MEMBER)).rejects.toThrow(
+      'line 1: unknown column "group" (the columns are member, role, tag)',
+    );
+    await expect(countImportRows(join(dir, "missing.csv"), "csv", Role.MEMBER)).rejects.toThrow(
+      `cannot read "${join(dir, "missing.csv")}": ENOENT`,
+    );
   });
 });
 
@@ -148,8 +166,12 @@ function jsonErrorOf(text: string): string {
 
 describe("progress", () => {
   it("says done/total, percentage, rate, ETA and failures; at the end the time taken", () => {
-    expect(formatProgressLine({ done: 4500, total: 10_000, failed: 12, elapsedMs: 2000 })).toBe("4,500/10,000 rows (45%), 2,250 rows/s, ETA 2s, 12 failed");
-    expect(formatProgressLine({ done: 10_000, total: 10_000, failed: 0, elapsedMs: 65_000 })).toBe("10,000/10,000 rows (100%), 154 rows/s, in 1m05s, 0 failed");
+    expect(formatProgressLine({ done: 4500, total: 10_000, failed: 12, elapsedMs: 2000 })).toBe(
+      "4,500/10,000 rows (45%), 2,250 rows/s, ETA 2s, 12 failed",
+    );
+    expect(formatProgressLine({ done: 10_000, total: 10_000, failed: 0, elapsedMs: 65_000 })).toBe(
+      "10,000/10,000 rows (100%), 154 rows/s, in 1m05s, 0 failed",
+    );
     expect(formatProgressLine({ done: 0, total: 10, failed: 0, elapsedMs: 0 })).toBe("0/10 rows (0%), 0 rows/s, ETA ?, 0 failed");
   });
 
@@ -175,21 +197,34 @@ describe("the command line", () => {
   });
 
   it("reads the connection from flags over the environment, TLS unless --plaintext", () => {
-    expect(connectionSettingsOf({}, {})).toMatchObject({ address: "localhost:50051", token: undefined, plaintext: false, timeoutMs: undefined });
+    expect(connectionSettingsOf({}, {})).toMatchObject({
+      address: "localhost:50051",
+      token: undefined,
+      plaintext: false,
+      timeoutMs: undefined,
+    });
     expect(connectionSettingsOf({}, { ROSTER_ADDR: "roster:443", ROSTER_TOKEN: "t", ROSTER_PLAINTEXT: "true" })).toMatchObject({
       address: "roster:443",
       token: "t",
       plaintext: true,
     });
-    expect(connectionSettingsOf({ addr: "[::1]:5000", token: "f", timeout: "1.5m" }, { ROSTER_ADDR: "x:1", ROSTER_TOKEN: "t" })).toMatchObject({
+    expect(
+      connectionSettingsOf({ addr: "[::1]:5000", token: "f", timeout: "1.5m" }, { ROSTER_ADDR: "x:1", ROSTER_TOKEN: "t" }),
+    ).toMatchObject({
       address: "[::1]:5000",
       token: "f",
       timeoutMs: 90_000,
     });
-    expect(() => connectionSettingsOf({ addr: "http://x" }, {})).toThrow('address "http://x" must be HOST:PORT (e.g. localhost:50051, [::1]:50051)');
-    expect(() => connectionSettingsOf({ plaintext: true, insecure: true }, {})).toThrow("--plaintext cannot be combined with --cacert, --cert, --key or --insecure");
+    expect(() => connectionSettingsOf({ addr: "http://x" }, {})).toThrow(
+      'address "http://x" must be HOST:PORT (e.g. localhost:50051, [::1]:50051)',
+    );
+    expect(() => connectionSettingsOf({ plaintext: true, insecure: true }, {})).toThrow(
+      "--plaintext cannot be combined with --cacert, --cert, --key or --insecure",
+    );
     expect(() => connectionSettingsOf({ cert: "c.pem" }, {})).toThrow("--cert and --key go together");
-    expect(() => connectionSettingsOf({ cacert: join(dir, "nope.pem") }, {})).toThrow(`--cacert: cannot read "${join(dir, "nope.pem")}": ENOENT`);
+    expect(() => connectionSettingsOf({ cacert: join(dir, "nope.pem") }, {})).toThrow(
+      `--cacert: cannot read "${join(dir, "nope.pem")}": ENOENT`,
+    );
   });
 
   it("reads durations as grpcurl users write them", () => {

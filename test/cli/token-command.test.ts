@@ -34,9 +34,19 @@ function runToken(args: readonly string[], env: Record<string, string> = {}, npm
     ? ["npm", ["run", "-s", "token", "--", ...args]]
     : [process.execPath, ["--import", "tsx", "src/cli/token.ts", ...args]];
   return new Promise((resolve) => {
-    execFile(command, commandArgs, { cwd: repoRoot, env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env }, encoding: "utf8", timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-    });
+    execFile(
+      command,
+      commandArgs,
+      {
+        cwd: repoRoot,
+        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
+        encoding: "utf8",
+        timeout: 30_000,
+      },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -81,7 +91,9 @@ describe("npm run token: development mode", () => {
 
   it("adds iss and aud from ROSTER_JWT_ISSUER and --jwt-audience, and roster_admin with --admin", async () => {
     const dataDir = join(dir, "claims");
-    const run = await runToken(["root", "--admin", "--data-dir", dataDir, "--jwt-audience", "roster"], { ROSTER_JWT_ISSUER: "https://issuer.example" });
+    const run = await runToken(["root", "--admin", "--data-dir", dataDir, "--jwt-audience", "roster"], {
+      ROSTER_JWT_ISSUER: "https://issuer.example",
+    });
     expect(run.code).toBe(0);
     expect(decodeJwt(run.stdout.trim())).toMatchObject({ sub: "root", iss: "https://issuer.example", aud: "roster", roster_admin: true });
   });
@@ -150,7 +162,10 @@ describe("npm start -- --data-dir DIR, then npm run token -- alice --data-dir DI
     mongo = await startTestMongo();
     dataDir = join(dir, "server");
     // Development mode (no key), data directory given as a flag.
-    proc = await startRosterProcess({ MONGODB_URI: withDatabase(mongo.uri, uniqueDbName("token_cli")), ROSTER_JWT_SECRET: "" }, 15_000, ["--data-dir", dataDir]);
+    proc = await startRosterProcess({ MONGODB_URI: withDatabase(mongo.uri, uniqueDbName("token_cli")), ROSTER_JWT_SECRET: "" }, 15_000, [
+      "--data-dir",
+      dataDir,
+    ]);
   });
 
   afterAll(async () => {

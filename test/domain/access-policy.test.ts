@@ -134,10 +134,7 @@ function row(overrides: Partial<Record<CallerName, Outcome>>, rest: Outcome): Re
 const invisible = { stranger: "NF", deletedMember: "NF", deletedAuthVisible: "NF" } as const;
 
 /** WRITE-level outcomes: visible callers below WRITE are denied. */
-const writeRow = row(
-  { ...invisible, member: "PD", aclRead: "PD", nestedMember: "PD", authVisible: "PD", managersVisMember: "PD" },
-  "ok",
-);
+const writeRow = row({ ...invisible, member: "PD", aclRead: "PD", nestedMember: "PD", authVisible: "PD", managersVisMember: "PD" }, "ok");
 
 /** MANAGE-level outcomes: visible callers below MANAGE are denied. */
 const manageRow = row(
@@ -515,9 +512,9 @@ describe("evaluateAccess outside the matrix", () => {
 
   it("treats a deleted member group like a missing one unless the caller manages it", () => {
     const deleted = { ...readableMemberGroup, state: "DELETED" } satisfies AccessFacts;
-    expect(
-      describeDecision(evaluateAccess(accessRules.AddMember, callers.admin, { memberGroupId: "g2", memberGroupFacts: deleted })),
-    ).toBe('not_found: group "g2" not found');
+    expect(describeDecision(evaluateAccess(accessRules.AddMember, callers.admin, { memberGroupId: "g2", memberGroupFacts: deleted }))).toBe(
+      'not_found: group "g2" not found',
+    );
   });
 });
 
@@ -538,14 +535,7 @@ describe("showsInGroupList", () => {
 
 describe("allowedActions", () => {
   const read: ActionName[] = ["group.read", "members.list"];
-  const write: ActionName[] = [
-    "group.read",
-    "group.update",
-    "group.create_child",
-    "members.list",
-    "members.add",
-    "members.remove",
-  ];
+  const write: ActionName[] = ["group.read", "group.update", "group.create_child", "members.list", "members.add", "members.remove"];
   const manage: ActionName[] = [
     "group.read",
     "group.update",
@@ -597,8 +587,18 @@ describe("the lifecycle rules: invitee, join, high assurance", () => {
 
   it.each<[string, AccessFacts, AccessSituation, string]>([
     ["the invitee itself", invited, { isSelf: true, targetMemberStatus: "INVITED" }, "ok"],
-    ["a MANAGE holder of an invited group, who cannot see g1", base, { isSelf: false, targetMemberStatus: "INVITED", memberGroupFacts: { ...base, groupId: "g2", role: "ADMIN" } }, "ok"],
-    ["a MANAGER of an invited group", base, { isSelf: false, targetMemberStatus: "INVITED", memberGroupFacts: { ...base, groupId: "g2", role: "MANAGER" } }, 'not_found: group "g1" not found'],
+    [
+      "a MANAGE holder of an invited group, who cannot see g1",
+      base,
+      { isSelf: false, targetMemberStatus: "INVITED", memberGroupFacts: { ...base, groupId: "g2", role: "ADMIN" } },
+      "ok",
+    ],
+    [
+      "a MANAGER of an invited group",
+      base,
+      { isSelf: false, targetMemberStatus: "INVITED", memberGroupFacts: { ...base, groupId: "g2", role: "MANAGER" } },
+      'not_found: group "g1" not found',
+    ],
     ["a stranger asking for itself without an invitation", base, { isSelf: true }, 'not_found: group "g1" not found'],
     ["a member asking for itself without an invitation (the engine says there is none)", callers.member, { isSelf: true }, "ok"],
     [
@@ -615,7 +615,11 @@ describe("the lifecycle rules: invitee, join, high assurance", () => {
     ["a stranger on a PRIVATE group", { ...base, joinPolicy: "REQUEST" }, 'not_found: group "g1" not found'],
     ["anyone who sees a REQUEST group", { ...callers.authVisible, joinPolicy: "REQUEST" }, "ok"],
     ["anyone who sees an OPEN group", { ...callers.authVisible, joinPolicy: "OPEN" }, "ok"],
-    ["a member of a CLOSED group", callers.member, "permission_denied: permission denied: group g1 does not accept join requests (join_policy CLOSED)"],
+    [
+      "a member of a CLOSED group",
+      callers.member,
+      "permission_denied: permission denied: group g1 does not accept join requests (join_policy CLOSED)",
+    ],
   ])("RequestToJoin by %s", (_name, facts, expected) => {
     expect(describeDecision(evaluateAccess(accessRules.RequestToJoin, facts, {}))).toBe(expected);
   });
@@ -635,10 +639,25 @@ describe("the lifecycle rules: invitee, join, high assurance", () => {
       "GetGroup",
       "permission_denied: re-authentication required: group g1 requires authentication within 600 s; token authenticated at 2029-12-31T23:59:59.999Z",
     ],
-    ["without auth_time", assured(undefined), "DeleteGroup", "permission_denied: re-authentication required: group g1 requires authentication within 600 s; the token has no auth_time"],
+    [
+      "without auth_time",
+      assured(undefined),
+      "DeleteGroup",
+      "permission_denied: re-authentication required: group g1 requires authentication within 600 s; the token has no auth_time",
+    ],
     ["without auth_time, a group it cannot see", assured(undefined, { role: undefined }), "GetGroup", 'not_found: group "g1" not found'],
-    ["without auth_time, a system administrator too", assured(undefined, { role: undefined, isSystemAdmin: true }), "ListMemberships", "permission_denied: re-authentication required: group g1 requires authentication within 600 s; the token has no auth_time"],
-    ["fresh, but without the permission", assured(checkedAt, { role: "MEMBER" }), "DeleteGroup", "permission_denied: permission denied: MANAGE on group g1 is required"],
+    [
+      "without auth_time, a system administrator too",
+      assured(undefined, { role: undefined, isSystemAdmin: true }),
+      "ListMemberships",
+      "permission_denied: re-authentication required: group g1 requires authentication within 600 s; the token has no auth_time",
+    ],
+    [
+      "fresh, but without the permission",
+      assured(checkedAt, { role: "MEMBER" }),
+      "DeleteGroup",
+      "permission_denied: permission denied: MANAGE on group g1 is required",
+    ],
   ])("high assurance: %s", (_name, facts, rpc, expected) => {
     expect(describeDecision(evaluateAccess(accessRules[rpc], facts, {}))).toBe(expected);
   });
@@ -685,12 +704,19 @@ describe("mayReceiveChange", () => {
     expect(got).toEqual(expected[name]);
   });
 
-  it.each(callerNames)("%s: an invitation, a join request, their removal and an expire_time change reach whoever sees member additions", (name) => {
-    for (const kind of ["member_invited", "join_requested", "pending_membership_removed", "member_expire_time_changed"] as const) {
-      expect(mayReceiveChange(viewer, callers[name], { kind, member: "user:other" })).toBe(mayReceiveChange(viewer, callers[name], changes.otherAdded));
-      expect(mayReceiveChange(viewer, callers[name], { kind, member: "user:me" })).toBe(mayReceiveChange(viewer, callers[name], changes.selfRemoved));
-    }
-  });
+  it.each(callerNames)(
+    "%s: an invitation, a join request, their removal and an expire_time change reach whoever sees member additions",
+    (name) => {
+      for (const kind of ["member_invited", "join_requested", "pending_membership_removed", "member_expire_time_changed"] as const) {
+        expect(mayReceiveChange(viewer, callers[name], { kind, member: "user:other" })).toBe(
+          mayReceiveChange(viewer, callers[name], changes.otherAdded),
+        );
+        expect(mayReceiveChange(viewer, callers[name], { kind, member: "user:me" })).toBe(
+          mayReceiveChange(viewer, callers[name], changes.selfRemoved),
+        );
+      }
+    },
+  );
 
   it("a reader of every change receives everything, also of a group that no longer exists; nobody else does", () => {
     for (const change of Object.values(changes)) {

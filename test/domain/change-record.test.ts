@@ -57,29 +57,50 @@ describe("change records", () => {
 
   it("an ACL replaced by the same grants records nothing; other grants record both lists", () => {
     expect(aclChangedDraft(group, [{ principal: "user:bob", permission: "READ" }], origin, at)).toBeUndefined();
-    expect(aclChangedDraft(group, [], origin, at)).toMatchObject({ changedFields: ["acl"], before: { acl: group.acl }, after: { acl: [] } });
+    expect(aclChangedDraft(group, [], origin, at)).toMatchObject({
+      changedFields: ["acl"],
+      before: { acl: group.acl },
+      after: { acl: [] },
+    });
   });
 
   it("deletion and undeletion record the state", () => {
-    expect(groupStateDraft(group, "DELETED", origin, at)).toMatchObject({ kind: "group_deleted", before: { state: "ACTIVE" }, after: { state: "DELETED" } });
+    expect(groupStateDraft(group, "DELETED", origin, at)).toMatchObject({
+      kind: "group_deleted",
+      before: { state: "ACTIVE" },
+      after: { state: "DELETED" },
+    });
   });
 
   it("a membership change records the roles; an unchanged one records nothing", () => {
-    const before: MembershipRecord = { groupId: "g1", member: "user:bob", role: "MEMBER", createTime: at, updateTime: at, createdBy: "user:alice" };
+    const before: MembershipRecord = {
+      groupId: "g1",
+      member: "user:bob",
+      role: "MEMBER",
+      createTime: at,
+      updateTime: at,
+      createdBy: "user:alice",
+    };
     const after: MembershipRecord = { ...before, role: "MANAGER" };
-    expect(membershipChangeDraft({ effect: "changed", groupId: "g1", member: "user:bob", before, after }, "acme", origin, at)).toMatchObject({
+    expect(
+      membershipChangeDraft({ effect: "changed", groupId: "g1", member: "user:bob", before, after }, "acme", origin, at),
+    ).toMatchObject({
       kind: "member_role_changed",
       member: "user:bob",
       roleBefore: "MEMBER",
       roleAfter: "MANAGER",
       changedFields: [],
     });
-    expect(membershipChangeDraft({ effect: "unchanged", groupId: "g1", member: "user:bob", before, after: before }, "acme", origin, at)).toBeUndefined();
+    expect(
+      membershipChangeDraft({ effect: "unchanged", groupId: "g1", member: "user:bob", before, after: before }, "acme", origin, at),
+    ).toBeUndefined();
   });
 
   it("a reason is at most 1,024 characters, counted as code points", () => {
     expect(validateReason("😀".repeat(1024))).toHaveLength(2048);
-    expect(thrownBy(() => validateReason("x".repeat(1025)))).toBe(errorText("invalid_argument", "reason: must be at most 1024 characters (got 1025)"));
+    expect(thrownBy(() => validateReason("x".repeat(1025)))).toBe(
+      errorText("invalid_argument", "reason: must be at most 1024 characters (got 1025)"),
+    );
   });
 });
 
@@ -96,6 +117,8 @@ describe("change tokens", () => {
     ["a position that is not a token's", Buffer.from(JSON.stringify({ v: 1, p: "{}" })).toString("base64url")],
     ["too long", "A".repeat(2049)],
   ])("refuse %s naming the field", (_name, token) => {
-    expect(thrownBy(() => decodeChangeToken(token, "start_token"))).toBe(errorText("invalid_argument", "start_token: is not a valid change token"));
+    expect(thrownBy(() => decodeChangeToken(token, "start_token"))).toBe(
+      errorText("invalid_argument", "start_token: is not a valid change token"),
+    );
   });
 });

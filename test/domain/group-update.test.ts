@@ -1,10 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  changedGroupValues,
-  manageFieldChanged,
-  mutableGroupFields,
-  parseUpdateMask,
-} from "../../src/domain/group-update.ts";
+import { changedGroupValues, manageFieldChanged, mutableGroupFields, parseUpdateMask } from "../../src/domain/group-update.ts";
 import type { GroupRecord, GroupValues } from "../../src/domain/model.ts";
 import { thrownBy } from "../fixtures/expect-roster-error.ts";
 
@@ -91,7 +86,11 @@ describe("changedGroupValues and manageFieldChanged", () => {
     expect(manageFieldChanged(changes, [])).toBeUndefined();
   });
   it("ignores unmasked fields, even when they differ", () => {
-    const changes = changedGroupValues(stored, { ...same, visibility: "AUTHENTICATED", description: "new" }, parseUpdateMask(["description"]));
+    const changes = changedGroupValues(
+      stored,
+      { ...same, visibility: "AUTHENTICATED", description: "new" },
+      parseUpdateMask(["description"]),
+    );
     expect(changes).toEqual({ description: "new" });
     expect(manageFieldChanged(changes, manageFields)).toBeUndefined();
   });

@@ -91,22 +91,16 @@ describe("ids, request ids, queries", () => {
   it("requires group ids shaped like principal ids", () => {
     expect(validateGroupId("g1", "group_id")).toBe("g1");
     expect(thrownBy(() => validateGroupId("", "group_id"))).toBe("invalid_argument: group_id: is required");
-    expect(thrownBy(() => validateGroupId("a b", "id"))).toBe(
-      "invalid_argument: id: id must not contain whitespace or control characters",
-    );
+    expect(thrownBy(() => validateGroupId("a b", "id"))).toBe("invalid_argument: id: id must not contain whitespace or control characters");
     expect(validateParentId("")).toBe("");
-    expect(thrownBy(() => validateParentId("x".repeat(257)))).toBe(
-      "invalid_argument: group.parent_id: id must be 1-256 characters",
-    );
+    expect(thrownBy(() => validateParentId("x".repeat(257)))).toBe("invalid_argument: group.parent_id: id must be 1-256 characters");
   });
   it("limits request ids and queries", () => {
     expect(validateRequestId("r".repeat(128))).toHaveLength(128);
     expect(thrownBy(() => validateRequestId("r".repeat(129)))).toBe(
       "invalid_argument: request_id: must be at most 128 characters (got 129)",
     );
-    expect(thrownBy(() => validateQuery("q".repeat(201)))).toBe(
-      "invalid_argument: query: must be at most 200 characters (got 201)",
-    );
+    expect(thrownBy(() => validateQuery("q".repeat(201)))).toBe("invalid_argument: query: must be at most 200 characters (got 201)");
   });
   it("checks BatchGetGroups ids and answers duplicates once", () => {
     expect(validateBatchGetIds(["b", "a", "b"])).toEqual(["b", "a"]);
@@ -176,7 +170,10 @@ describe("validateAcl", () => {
     expect(validateAcl([])).toEqual([]);
   });
   it.each([
-    [[{ principal: "bob", permission: "READ" }], 'invalid_argument: entries[0].principal: must be "user:<id>", "group:<group id>" or "service:<id>"'],
+    [
+      [{ principal: "bob", permission: "READ" }],
+      'invalid_argument: entries[0].principal: must be "user:<id>", "group:<group id>" or "service:<id>"',
+    ],
     [[{ principal: "user:bob", permission: "NONE" }], "invalid_argument: entries[0].permission: must be READ, WRITE or MANAGE"],
     [
       [
@@ -220,12 +217,9 @@ describe("paging and ordering", () => {
   ])("order_by %j", (orderBy, field, descending) => {
     expect(parseOrderBy(orderBy)).toEqual({ field, descending });
   });
-  it.each(["slug", "display_name descending", "create_time desc extra", "DISPLAY_NAME", "desc"])(
-    "refuses order_by %j",
-    (orderBy) => {
-      expect(thrownBy(() => parseOrderBy(orderBy))).toBe(
-        'invalid_argument: order_by: must be "display_name" or "create_time", optionally followed by " desc"',
-      );
-    },
-  );
+  it.each(["slug", "display_name descending", "create_time desc extra", "DISPLAY_NAME", "desc"])("refuses order_by %j", (orderBy) => {
+    expect(thrownBy(() => parseOrderBy(orderBy))).toBe(
+      'invalid_argument: order_by: must be "display_name" or "create_time", optionally followed by " desc"',
+    );
+  });
 });

@@ -35,9 +35,19 @@ function state(current: MembershipRecord | undefined, more: Partial<OperationSta
   return { group: live, current, memberGroup: undefined, ...more };
 }
 
-const add = (member: string, role: Role = "MEMBER"): MembershipOperation => ({ kind: "add", groupId: "g1", member: parsePrincipal(member, "member"), role });
+const add = (member: string, role: Role = "MEMBER"): MembershipOperation => ({
+  kind: "add",
+  groupId: "g1",
+  member: parsePrincipal(member, "member"),
+  role,
+});
 const remove = (member: string): MembershipOperation => ({ kind: "remove", groupId: "g1", member: parsePrincipal(member, "member") });
-const changeRole = (member: string, role: Role): MembershipOperation => ({ kind: "change_role", groupId: "g1", member: parsePrincipal(member, "member"), role });
+const changeRole = (member: string, role: Role): MembershipOperation => ({
+  kind: "change_role",
+  groupId: "g1",
+  member: parsePrincipal(member, "member"),
+  role,
+});
 const authorized: OperationAccess = { kind: "authorized" };
 
 describe("decideOperation on the member's state", () => {
@@ -54,10 +64,15 @@ describe("decideOperation on the member's state", () => {
 
   it("leaves an existing member's role on add, unless the stream is a sync", () => {
     const current = membership("user:x", "MEMBER");
-    expect(decideOperation(add("user:x", "ADMIN"), state(current), authorized, context)).toMatchObject({ effect: "unchanged", after: current });
+    expect(decideOperation(add("user:x", "ADMIN"), state(current), authorized, context)).toMatchObject({
+      effect: "unchanged",
+      after: current,
+    });
     const synced = decideOperation(add("user:x", "ADMIN"), state(current), authorized, { ...context, addSetsRole: true });
     expect(synced).toMatchObject({ effect: "changed", before: current, after: { ...current, role: "ADMIN", updateTime: now } });
-    expect(decideOperation(add("user:x", "MEMBER"), state(current), authorized, { ...context, addSetsRole: true }).effect).toBe("unchanged");
+    expect(decideOperation(add("user:x", "MEMBER"), state(current), authorized, { ...context, addSetsRole: true }).effect).toBe(
+      "unchanged",
+    );
   });
 
   it("removes a member, and reports the membership removed", () => {
@@ -80,9 +95,19 @@ describe("decideOperation on the member's state", () => {
     ["removing a non-member", remove("user:x"), state(undefined), 'not_found: user:x is not a member of group "g1"'],
     ["re-roling a non-member", changeRole("user:x", "ADMIN"), state(undefined), 'not_found: user:x is not a member of group "g1"'],
     ["any change to a missing group", add("user:x"), state(undefined, { group: undefined }), 'not_found: group "g1" not found'],
-    ["any change to a deleted group", remove("user:x"), state(membership("user:x", "MEMBER"), { group: { id: "g1", state: "DELETED", joinPolicy: "CLOSED", signupFields: [] } }), 'failed_precondition: group "g1" is deleted'],
+    [
+      "any change to a deleted group",
+      remove("user:x"),
+      state(membership("user:x", "MEMBER"), { group: { id: "g1", state: "DELETED", joinPolicy: "CLOSED", signupFields: [] } }),
+      'failed_precondition: group "g1" is deleted',
+    ],
     ["adding a missing group", add("group:g2"), state(undefined), 'not_found: group "g2" not found'],
-    ["adding a deleted group", add("group:g2"), state(undefined, { memberGroup: { id: "g2", state: "DELETED", joinPolicy: "CLOSED", signupFields: [] } }), 'failed_precondition: group "g2" is deleted'],
+    [
+      "adding a deleted group",
+      add("group:g2"),
+      state(undefined, { memberGroup: { id: "g2", state: "DELETED", joinPolicy: "CLOSED", signupFields: [] } }),
+      'failed_precondition: group "g2" is deleted',
+    ],
   ])("refuses %s", (_name, operation, operationState, expected) => {
     expect(thrownBy(() => decideOperation(operation, operationState, authorized, context))).toBe(expected);
   });
@@ -94,7 +119,17 @@ describe("decideOperation on the member's state", () => {
     expect(takesAnAdmin(decideOperation(changeRole("user:a", "ADMIN"), state(admin), authorized, context))).toBe(false);
     expect(takesAnAdmin(decideOperation(remove("user:m"), state(membership("user:m", "MANAGER")), authorized, context))).toBe(false);
     const nested = add("group:g2");
-    expect(addsGroupEdge(nested, decideOperation(nested, state(undefined, { memberGroup: { id: "g2", state: "ACTIVE", joinPolicy: "CLOSED", signupFields: [] } }), authorized, context))).toEqual({
+    expect(
+      addsGroupEdge(
+        nested,
+        decideOperation(
+          nested,
+          state(undefined, { memberGroup: { id: "g2", state: "ACTIVE", joinPolicy: "CLOSED", signupFields: [] } }),
+          authorized,
+          context,
+        ),
+      ),
+    ).toEqual({
       parentId: "g1",
       childId: "g2",
     });
@@ -105,9 +140,18 @@ describe("decideOperation on the member's state", () => {
 
 describe("decideOperation with access decided here (a batch operation)", () => {
   const facts = (more: Partial<AccessFacts> = {}): AccessFacts => ({ ...strangerFacts, ...more });
-  const decide = (operation: MembershipOperation, groupFacts: AccessFacts | undefined, memberGroupFacts?: AccessFacts): OperationAccess => ({
+  const decide = (
+    operation: MembershipOperation,
+    groupFacts: AccessFacts | undefined,
+    memberGroupFacts?: AccessFacts,
+  ): OperationAccess => ({
     kind: "decide",
-    rule: operation.kind === "add" ? accessRules.AddMember : operation.kind === "remove" ? accessRules.RemoveMember : accessRules.UpdateMemberRole,
+    rule:
+      operation.kind === "add"
+        ? accessRules.AddMember
+        : operation.kind === "remove"
+          ? accessRules.RemoveMember
+          : accessRules.UpdateMemberRole,
     callerPrincipal: "user:caller",
     facts: groupFacts,
     memberGroupFacts,
@@ -116,9 +160,27 @@ describe("decideOperation with access decided here (a batch operation)", () => {
   it.each([
     ["a group the caller cannot see, like a missing one", add("user:x"), facts(), state(undefined), 'not_found: group "g1" not found'],
     ["a missing group", add("user:x"), undefined, state(undefined, { group: undefined }), 'not_found: group "g1" not found'],
-    ["adding without WRITE", add("user:x"), facts({ role: "MEMBER" }), state(undefined), "permission_denied: permission denied: WRITE on group g1 is required"],
-    ["granting ADMIN without MANAGE", add("user:x", "ADMIN"), facts({ role: "MANAGER" }), state(undefined), "permission_denied: permission denied: MANAGE on group g1 is required to grant role ADMIN"],
-    ["removing a MANAGER without MANAGE", remove("user:m"), facts({ role: "MANAGER" }), state(membership("user:m", "MANAGER")), "permission_denied: permission denied: MANAGE on group g1 is required to act on a member with role MANAGER"],
+    [
+      "adding without WRITE",
+      add("user:x"),
+      facts({ role: "MEMBER" }),
+      state(undefined),
+      "permission_denied: permission denied: WRITE on group g1 is required",
+    ],
+    [
+      "granting ADMIN without MANAGE",
+      add("user:x", "ADMIN"),
+      facts({ role: "MANAGER" }),
+      state(undefined),
+      "permission_denied: permission denied: MANAGE on group g1 is required to grant role ADMIN",
+    ],
+    [
+      "removing a MANAGER without MANAGE",
+      remove("user:m"),
+      facts({ role: "MANAGER" }),
+      state(membership("user:m", "MANAGER")),
+      "permission_denied: permission denied: MANAGE on group g1 is required to act on a member with role MANAGER",
+    ],
   ])("refuses %s before looking at the member", (_name, operation, groupFacts, operationState, expected) => {
     expect(thrownBy(() => decideOperation(operation, operationState, decide(operation, groupFacts), context))).toBe(expected);
   });
@@ -168,12 +230,26 @@ describe("decideOperation on the lifecycle operations", () => {
     expireTime,
   });
   const respond = (accept: boolean): MembershipOperation => ({ kind: "respond", groupId: "g1", member: principal("user:x"), accept });
-  const request = (fields: Record<string, string> = {}): MembershipOperation => ({ kind: "request", groupId: "g1", member: principal("user:x"), message: "", fields });
-  const decideRequest = (approve: boolean): MembershipOperation => ({ kind: "decide", groupId: "g1", member: principal("user:x"), approve, role: "MANAGER" });
+  const request = (fields: Record<string, string> = {}): MembershipOperation => ({
+    kind: "request",
+    groupId: "g1",
+    member: principal("user:x"),
+    message: "",
+    fields,
+  });
+  const decideRequest = (approve: boolean): MembershipOperation => ({
+    kind: "decide",
+    groupId: "g1",
+    member: principal("user:x"),
+    approve,
+    role: "MANAGER",
+  });
   const expire: MembershipOperation = { kind: "expire", groupId: "g1", member: principal("user:x") };
   const invited: MembershipRecord = { ...membership("user:x", "MANAGER"), status: "INVITED", expireTime: new Date(now.getTime() + 1000) };
   const requested: MembershipRecord = { ...membership("user:x", "MEMBER"), status: "REQUESTED" };
-  const policy = (joinPolicy: "CLOSED" | "REQUEST" | "OPEN", signupFields: string[] = []) => ({ group: { ...live, joinPolicy, signupFields } });
+  const policy = (joinPolicy: "CLOSED" | "REQUEST" | "OPEN", signupFields: string[] = []) => ({
+    group: { ...live, joinPolicy, signupFields },
+  });
 
   it("invites with the context's lifetime, or the expire_time given", () => {
     const change = decideOperation(invite("user:x"), state(undefined), authorized, context);
@@ -201,7 +277,12 @@ describe("decideOperation on the lifecycle operations", () => {
   });
 
   it("asks to join: REQUESTED, or ACTIVE MEMBER in an OPEN group, with the signup values kept", () => {
-    const asked = decideOperation(request({ institution: "MIT" }), state(undefined, policy("REQUEST", ["institution"])), authorized, context);
+    const asked = decideOperation(
+      request({ institution: "MIT" }),
+      state(undefined, policy("REQUEST", ["institution"])),
+      authorized,
+      context,
+    );
     expect(asked.after).toMatchObject({ status: "REQUESTED", role: "MEMBER", fields: { institution: "MIT" } });
     const joined = decideOperation(request(), state(undefined, policy("OPEN")), authorized, context);
     expect(joined.after).toMatchObject({ role: "MEMBER" });
@@ -224,22 +305,67 @@ describe("decideOperation on the lifecycle operations", () => {
   it("expires only a membership that has expired at the decision's time", () => {
     const expired = { ...membership("user:x", "MEMBER"), expireTime: now };
     expect(decideOperation(expire, state(expired), authorized, context)).toMatchObject({ effect: "removed", before: expired });
-    expect(thrownBy(() => decideOperation(expire, state({ ...expired, expireTime: new Date(now.getTime() + 1) }), authorized, context))).toBe(
-      'not_found: user:x has no expired membership of group "g1"',
-    );
+    expect(
+      thrownBy(() => decideOperation(expire, state({ ...expired, expireTime: new Date(now.getTime() + 1) }), authorized, context)),
+    ).toBe('not_found: user:x has no expired membership of group "g1"');
   });
 
   it.each([
-    ["inviting a member", invite("user:x"), state(membership("user:x", "MEMBER")), 'already_exists: user:x already has a membership of group "g1" (status ACTIVE)'],
-    ["inviting an invitee", invite("user:x"), state(invited), 'already_exists: user:x already has a membership of group "g1" (status INVITED)'],
-    ["an invitation in the past", invite("user:x", now), state(undefined), "invalid_argument: expire_time: must be in the future (got 2030-01-02T03:04:05.000Z)"],
+    [
+      "inviting a member",
+      invite("user:x"),
+      state(membership("user:x", "MEMBER")),
+      'already_exists: user:x already has a membership of group "g1" (status ACTIVE)',
+    ],
+    [
+      "inviting an invitee",
+      invite("user:x"),
+      state(invited),
+      'already_exists: user:x already has a membership of group "g1" (status INVITED)',
+    ],
+    [
+      "an invitation in the past",
+      invite("user:x", now),
+      state(undefined),
+      "invalid_argument: expire_time: must be in the future (got 2030-01-02T03:04:05.000Z)",
+    ],
     ["answering without an invitation", respond(true), state(requested), 'not_found: user:x has no pending invitation to group "g1"'],
-    ["answering an expired invitation", respond(true), state({ ...invited, expireTime: now }), 'not_found: user:x has no pending invitation to group "g1"'],
-    ["asking a CLOSED group", request(), state(undefined), "permission_denied: permission denied: group g1 does not accept join requests (join_policy CLOSED)"],
-    ["asking without a signup field", request({}), state(undefined, policy("REQUEST", ["institution"])), 'invalid_argument: fields.institution: is required by group "g1"'],
-    ["asking with a blank signup field", request({ institution: " " }), state(undefined, policy("REQUEST", ["institution"])), 'invalid_argument: fields.institution: is required by group "g1"'],
-    ["asking with another field", request({ shoe: "9" }), state(undefined, policy("REQUEST")), 'invalid_argument: fields.shoe: is not a signup field of group "g1"'],
-    ["asking again", request(), state(requested, policy("REQUEST")), 'already_exists: user:x already has a membership of group "g1" (status REQUESTED)'],
+    [
+      "answering an expired invitation",
+      respond(true),
+      state({ ...invited, expireTime: now }),
+      'not_found: user:x has no pending invitation to group "g1"',
+    ],
+    [
+      "asking a CLOSED group",
+      request(),
+      state(undefined),
+      "permission_denied: permission denied: group g1 does not accept join requests (join_policy CLOSED)",
+    ],
+    [
+      "asking without a signup field",
+      request({}),
+      state(undefined, policy("REQUEST", ["institution"])),
+      'invalid_argument: fields.institution: is required by group "g1"',
+    ],
+    [
+      "asking with a blank signup field",
+      request({ institution: " " }),
+      state(undefined, policy("REQUEST", ["institution"])),
+      'invalid_argument: fields.institution: is required by group "g1"',
+    ],
+    [
+      "asking with another field",
+      request({ shoe: "9" }),
+      state(undefined, policy("REQUEST")),
+      'invalid_argument: fields.shoe: is not a signup field of group "g1"',
+    ],
+    [
+      "asking again",
+      request(),
+      state(requested, policy("REQUEST")),
+      'already_exists: user:x already has a membership of group "g1" (status REQUESTED)',
+    ],
     ["deciding without a request", decideRequest(true), state(invited), 'not_found: user:x has no pending join request to group "g1"'],
   ])("refuses %s", (_name, operation, operationState, expected) => {
     expect(thrownBy(() => decideOperation(operation, operationState, authorized, context))).toBe(expected);
@@ -247,7 +373,13 @@ describe("decideOperation on the lifecycle operations", () => {
 
   it("an ADMIN that gets an expire_time is taken from the never-expiring ADMINs the group must keep", () => {
     const admin = membership("user:a", "ADMIN");
-    const update: MembershipOperation = { kind: "update", groupId: "g1", member: principal("user:a"), role: undefined, expireTime: { value: new Date(now.getTime() + 1) } };
+    const update: MembershipOperation = {
+      kind: "update",
+      groupId: "g1",
+      member: principal("user:a"),
+      role: undefined,
+      expireTime: { value: new Date(now.getTime() + 1) },
+    };
     expect(takesAnAdmin(decideOperation(update, state(admin), authorized, context))).toBe(true);
     const expiring = { ...admin, expireTime: new Date(now.getTime() + 1) };
     expect(takesAnAdmin(decideOperation(remove("user:a"), state(expiring), authorized, context))).toBe(false);

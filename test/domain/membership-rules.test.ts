@@ -13,12 +13,32 @@ describe("ensureKeepsAnAdmin", () => {
   });
 
   it.each([
-    ["removing the only ADMIN", change("ADMIN", undefined, 1), 'failed_precondition: cannot remove user:alice: it is the last direct ADMIN of group "g1"'],
-    ["demoting the only ADMIN to MANAGER", change("ADMIN", "MANAGER", 1), 'failed_precondition: cannot change the role of user:alice: it is the last direct ADMIN of group "g1"'],
-    ["demoting the only ADMIN to MEMBER", change("ADMIN", "MEMBER", 1), 'failed_precondition: cannot change the role of user:alice: it is the last direct ADMIN of group "g1"'],
-    ["removing an ADMIN when the count says none (inconsistent data fails closed)", change("ADMIN", undefined, 0), 'failed_precondition: cannot remove user:alice: it is the last direct ADMIN of group "g1"'],
+    [
+      "removing the only ADMIN",
+      change("ADMIN", undefined, 1),
+      'failed_precondition: cannot remove user:alice: it is the last direct ADMIN of group "g1"',
+    ],
+    [
+      "demoting the only ADMIN to MANAGER",
+      change("ADMIN", "MANAGER", 1),
+      'failed_precondition: cannot change the role of user:alice: it is the last direct ADMIN of group "g1"',
+    ],
+    [
+      "demoting the only ADMIN to MEMBER",
+      change("ADMIN", "MEMBER", 1),
+      'failed_precondition: cannot change the role of user:alice: it is the last direct ADMIN of group "g1"',
+    ],
+    [
+      "removing an ADMIN when the count says none (inconsistent data fails closed)",
+      change("ADMIN", undefined, 0),
+      'failed_precondition: cannot remove user:alice: it is the last direct ADMIN of group "g1"',
+    ],
   ])("refuses %s", (_name, input, expected) => {
-    expect(thrownBy(() => { ensureKeepsAnAdmin(input); })).toBe(expected);
+    expect(
+      thrownBy(() => {
+        ensureKeepsAnAdmin(input);
+      }),
+    ).toBe(expected);
   });
 
   it.each([
@@ -28,7 +48,9 @@ describe("ensureKeepsAnAdmin", () => {
     ["removing a MANAGER from a group with one ADMIN", change("MANAGER", undefined, 1)],
     ["promoting a MEMBER", change("MEMBER", "ADMIN", 1)],
   ])("allows %s", (_name, input) => {
-    expect(() => { ensureKeepsAnAdmin(input); }).not.toThrow();
+    expect(() => {
+      ensureKeepsAnAdmin(input);
+    }).not.toThrow();
   });
 });
 

@@ -50,9 +50,9 @@ describe("nesting rules: cycles", () => {
 
   it("names the cycle in containment order", () => {
     // A ∈ C, C ∈ B (B contains C contains A); adding B to A closes A → B → C → A.
-    expect(
-      verdict({ parentId: "A", childId: "B", upward: upward("A C", "C B"), depthBelowChild: 2 }),
-    ).toBe("failed_precondition: adding group:B to A would close the cycle A → B → C → A");
+    expect(verdict({ parentId: "A", childId: "B", upward: upward("A C", "C B"), depthBelowChild: 2 })).toBe(
+      "failed_precondition: adding group:B to A would close the cycle A → B → C → A",
+    );
   });
 
   it("finds the cycle through a diamond and reports the shortest one", () => {

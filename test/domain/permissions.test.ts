@@ -12,11 +12,7 @@ import {
 
 describe("permissions", () => {
   it("maps roles to permissions", () => {
-    expect([roleToPermission("MEMBER"), roleToPermission("MANAGER"), roleToPermission("ADMIN")]).toEqual([
-      "READ",
-      "WRITE",
-      "MANAGE",
-    ]);
+    expect([roleToPermission("MEMBER"), roleToPermission("MANAGER"), roleToPermission("ADMIN")]).toEqual(["READ", "WRITE", "MANAGE"]);
   });
 
   it("orders NONE < READ < WRITE < MANAGE", () => {

@@ -154,7 +154,11 @@ describe("health monitor driven by a ping function", () => {
 describe("health monitor polling on its own", () => {
   it("flips without being asked, on its interval", async () => {
     let up = true;
-    const monitor = createHealthMonitor({ ping: () => (up ? Promise.resolve() : Promise.reject(new Error("down"))), intervalMs: 20, timeoutMs: 100 });
+    const monitor = createHealthMonitor({
+      ping: () => (up ? Promise.resolve() : Promise.reject(new Error("down"))),
+      intervalMs: 20,
+      timeoutMs: 100,
+    });
     const { server, address } = await startServer(monitor);
     const client = createHealthClient(address);
     try {

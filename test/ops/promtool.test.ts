@@ -65,7 +65,9 @@ describeWithTool("promtool check metrics", whyNotRunnable(promtool, ["--version"
 
   it("parses the exposition, with RPC counters and histograms of both doors in it, and finds only prom-client's naming lint", async () => {
     expect(exposition).toMatch(/^roster_rpc_handled_total\{door="grpc",method="roster\.v1\.GroupService\/GetGroup",code="NOT_FOUND"\} 1$/m);
-    expect(exposition).toMatch(/^roster_rpc_duration_seconds_bucket\{le="\+Inf",door="web",method="roster\.v1\.GroupService\/ListGroups"\} 1$/m);
+    expect(exposition).toMatch(
+      /^roster_rpc_duration_seconds_bucket\{le="\+Inf",door="web",method="roster\.v1\.GroupService\/ListGroups"\} 1$/m,
+    );
     const result = await checkMetrics(exposition);
     expect(result.output.split("\n").filter((line) => line !== "")).toEqual(
       promClientGauges.map((name) => `${name} non-counter metrics should not have "_total" suffix`),
@@ -75,7 +77,10 @@ describeWithTool("promtool check metrics", whyNotRunnable(promtool, ["--version"
   it("finds no problem at all in the rest of it", async () => {
     const rest = exposition
       .split("\n")
-      .filter((line) => !promClientGauges.some((name) => line.startsWith(`${name} `) || line.startsWith(`${name}{`) || line.includes(` ${name} `)))
+      .filter(
+        (line) =>
+          !promClientGauges.some((name) => line.startsWith(`${name} `) || line.startsWith(`${name}{`) || line.includes(` ${name} `)),
+      )
       .join("\n");
     expect(rest).toContain("roster_rpc_handled_total");
     expect(await checkMetrics(rest)).toEqual({ code: 0, output: "" });

@@ -54,62 +54,74 @@ function declaredRules(service: DescService): Record<string, unknown> {
   );
 }
 
-describeWithTool("Python grpcio reflection client", whyNotRunnable(python, ["-c", "import grpc, google.protobuf"]), "python3-grpcio python3-protobuf", () => {
-  let stack: RosterStack | undefined;
-  let report: PythonReport;
+describeWithTool(
+  "Python grpcio reflection client",
+  whyNotRunnable(python, ["-c", "import grpc, google.protobuf"]),
+  "python3-grpcio python3-protobuf",
+  () => {
+    let stack: RosterStack | undefined;
+    let report: PythonReport;
 
-  beforeAll(async () => {
-    const started = await startRosterStack();
-    stack = started;
-    report = await runClient(started.grpcAddress, await started.token("pythonista"));
-  }, 90_000);
+    beforeAll(async () => {
+      const started = await startRosterStack();
+      stack = started;
+      report = await runClient(started.grpcAddress, await started.token("pythonista"));
+    }, 90_000);
 
-  afterAll(async () => {
-    await stack?.stop();
-  });
-
-  it("loads every listed service's file, with its imports, into the strict DescriptorPool under its standard name", () => {
-    expect(Object.fromEntries(Object.entries(report.services).map(([name, s]) => [name, s.file]))).toEqual({
-      "grpc.health.v1.Health": "grpc/health/v1/health.proto",
-      "grpc.reflection.v1.ServerReflection": "grpc/reflection/v1/reflection.proto",
-      "grpc.reflection.v1alpha.ServerReflection": "grpc/reflection/v1alpha/reflection.proto",
-      "roster.v1.GroupService": "roster/v1/group_service.proto",
-      "roster.v1.MembershipService": "roster/v1/membership_service.proto",
-      "roster.v1.ChangeService": "roster/v1/change_service.proto",
+    afterAll(async () => {
+      await stack?.stop();
     });
-    expect(report.v1alphaServices.sort()).toEqual(Object.keys(report.services).sort());
-    expect(Object.keys(report.files)).toEqual(
-      expect.arrayContaining(["google/protobuf/descriptor.proto", "roster/v1/access.proto", "google/protobuf/timestamp.proto"]),
+
+    it("loads every listed service's file, with its imports, into the strict DescriptorPool under its standard name", () => {
+      expect(Object.fromEntries(Object.entries(report.services).map(([name, s]) => [name, s.file]))).toEqual({
+        "grpc.health.v1.Health": "grpc/health/v1/health.proto",
+        "grpc.reflection.v1.ServerReflection": "grpc/reflection/v1/reflection.proto",
+        "grpc.reflection.v1alpha.ServerReflection": "grpc/reflection/v1alpha/reflection.proto",
+        "roster.v1.GroupService": "roster/v1/group_service.proto",
+        "roster.v1.MembershipService": "roster/v1/membership_service.proto",
+        "roster.v1.ChangeService": "roster/v1/change_service.proto",
+      });
+      expect(report.v1alphaServices.sort()).toEqual(Object.keys(report.services).sort());
+      expect(Object.keys(report.files)).toEqual(
+        expect.arrayContaining(["google/protobuf/descriptor.proto", "roster/v1/access.proto", "google/protobuf/timestamp.proto"]),
+      );
+      expect(report.services["grpc.health.v1.Health"]?.methods["Check"]).toEqual([
+        "grpc.health.v1.HealthCheckRequest",
+        "grpc.health.v1.HealthCheckResponse",
+      ]);
+    });
+
+    it("describes the reflection and health requests with their snake_case field names", () => {
+      const reflectionFields = [
+        "host",
+        "file_by_filename",
+        "file_containing_symbol",
+        "file_containing_extension",
+        "all_extension_numbers_of_type",
+        "list_services",
+      ];
+      expect(report.describe).toEqual({
+        "grpc.reflection.v1.ServerReflectionRequest": reflectionFields,
+        "grpc.reflection.v1alpha.ServerReflectionRequest": reflectionFields,
+        "grpc.health.v1.HealthCheckRequest": ["service"],
+      });
+    });
+
+    it.each([GroupService, MembershipService].map((s) => [s.typeName, s] as const))(
+      "reads every %s method's declared (roster.v1.access) rule from the reflected bytes",
+      (name, service) => {
+        const rules = report.services[name]?.access;
+        expect(rules).toEqual(declaredRules(service));
+        // Every method declares a rule (requires is never left unspecified).
+        for (const [method, rule] of Object.entries(rules ?? {})) expect(rule, method).toHaveProperty("requires");
+      },
     );
-    expect(report.services["grpc.health.v1.Health"]?.methods["Check"]).toEqual([
-      "grpc.health.v1.HealthCheckRequest",
-      "grpc.health.v1.HealthCheckResponse",
-    ]);
-  });
 
-  it("describes the reflection and health requests with their snake_case field names", () => {
-    const reflectionFields = ["host", "file_by_filename", "file_containing_symbol", "file_containing_extension", "all_extension_numbers_of_type", "list_services"];
-    expect(report.describe).toEqual({
-      "grpc.reflection.v1.ServerReflectionRequest": reflectionFields,
-      "grpc.reflection.v1alpha.ServerReflectionRequest": reflectionFields,
-      "grpc.health.v1.HealthCheckRequest": ["service"],
+    it("calls Health/Check and Roster with requests built from reflection alone", () => {
+      expect(report.health).toBe("SERVING");
+      expect(report.created.group).toMatchObject({ slug: "python-team", labels: { lang: "python" }, createdBy: "user:pythonista" });
+      expect(report.fetched.group.id).toBe(report.created.group.id);
+      expect(report.fetched.callerAccess.role).toBe("ROLE_ADMIN");
     });
-  });
-
-  it.each([GroupService, MembershipService].map((s) => [s.typeName, s] as const))(
-    "reads every %s method's declared (roster.v1.access) rule from the reflected bytes",
-    (name, service) => {
-      const rules = report.services[name]?.access;
-      expect(rules).toEqual(declaredRules(service));
-      // Every method declares a rule (requires is never left unspecified).
-      for (const [method, rule] of Object.entries(rules ?? {})) expect(rule, method).toHaveProperty("requires");
-    },
-  );
-
-  it("calls Health/Check and Roster with requests built from reflection alone", () => {
-    expect(report.health).toBe("SERVING");
-    expect(report.created.group).toMatchObject({ slug: "python-team", labels: { lang: "python" }, createdBy: "user:pythonista" });
-    expect(report.fetched.group.id).toBe(report.created.group.id);
-    expect(report.fetched.callerAccess.role).toBe("ROLE_ADMIN");
-  });
-});
+  },
+);

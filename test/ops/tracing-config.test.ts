@@ -64,7 +64,12 @@ describe("OTEL_* configuration", () => {
 
   it("reads the service name, sampler and ratio, also from flags", () => {
     expect(
-      tracingOf({ OTEL_TRACES_EXPORTER: "otlp", OTEL_SERVICE_NAME: "roster-eu", OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.25" }),
+      tracingOf({
+        OTEL_TRACES_EXPORTER: "otlp",
+        OTEL_SERVICE_NAME: "roster-eu",
+        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "0.25",
+      }),
     ).toMatchObject({ serviceName: "roster-eu", sampler: "parentbased_traceidratio", samplerRatio: 0.25 });
     expect(tracingOf({}, ["--otel-exporter-otlp-endpoint", "http://c:4318", "--otel-service-name=flagged"])).toMatchObject({
       url: "http://c:4318/v1/traces",
@@ -80,8 +85,12 @@ describe("OTEL_* configuration", () => {
     expect(problemOf({ OTEL_EXPORTER_OTLP_PROTOCOL: "thrift" })).toContain(
       'OTEL_EXPORTER_OTLP_PROTOCOL: must be one of http/protobuf, http/json, grpc, got "thrift"',
     );
-    expect(problemOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toContain('OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL, got "collector:4318"');
-    expect(problemOf({ OTEL_TRACES_EXPORTER: "zipkin" })).toContain('OTEL_TRACES_EXPORTER: must be one of otlp, console, none, got "zipkin"');
+    expect(problemOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toContain(
+      'OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL, got "collector:4318"',
+    );
+    expect(problemOf({ OTEL_TRACES_EXPORTER: "zipkin" })).toContain(
+      'OTEL_TRACES_EXPORTER: must be one of otlp, console, none, got "zipkin"',
+    );
   });
 });
 
@@ -132,7 +141,10 @@ describe("a server with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
       try {
         expect(roster.logs().find((l) => l["msg"] === "tracing on")).toMatchObject({ protocol, url: `${collector.url}/v1/traces` });
         const token = await roster.token("alice");
-        await roster.client.groups.listGroups({}, { token, metadata: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } });
+        await roster.client.groups.listGroups(
+          {},
+          { token, metadata: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } },
+        );
       } finally {
         await roster.stop();
       }
@@ -145,11 +157,10 @@ describe("a server with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
       expect(bodies.includes("roster.v1.GroupService/ListGroups")).toBe(true);
       expect(bodies.includes("roster-under-test")).toBe(true);
       if (protocol === "http/json") {
-        const spans = collector.received.flatMap(
-          (r) =>
-            (JSON.parse(r.body.toString("utf8")) as { resourceSpans: { scopeSpans: { spans: { name: string; traceId: string }[] }[] }[] }).resourceSpans.flatMap(
-              (rs) => rs.scopeSpans.flatMap((ss) => ss.spans),
-            ),
+        const spans = collector.received.flatMap((r) =>
+          (
+            JSON.parse(r.body.toString("utf8")) as { resourceSpans: { scopeSpans: { spans: { name: string; traceId: string }[] }[] }[] }
+          ).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)),
         );
         expect(spans.find((span) => span.name === "roster.v1.GroupService/ListGroups")?.traceId).toBe(traceId);
       } else {

@@ -42,5 +42,10 @@ it.each([
     status: "ACTIVE",
     path: [hidden.id, top.id],
   });
-  expect(await app.memberships.check(alice, query, readOptions(consistency))).toEqual({ isMember: true, role: "MEMBER", status: "ACTIVE", path: [top.id] });
+  expect(await app.memberships.check(alice, query, readOptions(consistency))).toEqual({
+    isMember: true,
+    role: "MEMBER",
+    status: "ACTIVE",
+    path: [top.id],
+  });
 });

@@ -44,7 +44,9 @@ const PD = "PERMISSION_DENIED";
  * Per RPC: the expected code for each caller (in `callers` order) and the
  * permission named on refusal, or the whole refusal when it names none.
  */
-const matrix: Readonly<Record<string, { readonly codes: readonly Expect[]; readonly needs?: string; readonly refusal?: (target: string) => string }>> = {
+const matrix: Readonly<
+  Record<string, { readonly codes: readonly Expect[]; readonly needs?: string; readonly refusal?: (target: string) => string }>
+> = {
   //                      stranger member manager admin acl  nested parent system
   CreateGroup: /*      */ { codes: [NF, PD, OK, OK, OK, PD, OK, OK], needs: "WRITE" },
   GetGroup: /*         */ { codes: [NF, OK, OK, OK, OK, OK, OK, OK] },
@@ -111,7 +113,11 @@ const tokens = new Map<string, string>();
 let connectClients: { groups: Client<typeof GroupService>; memberships: Client<typeof MembershipService> };
 
 /** How each RPC is called by `caller` on the world: the method and its request. */
-function requestFor(rpc: string, caller: string, door: Door): { method: DescMethodUnary; request: MessageInitShape<DescMethodUnary["input"]>; target: string } {
+function requestFor(
+  rpc: string,
+  caller: string,
+  door: Door,
+): { method: DescMethodUnary; request: MessageInitShape<DescMethodUnary["input"]>; target: string } {
   const g = world.groupId;
   const m = (name: string): DescMethodUnary => {
     const method = [...GroupService.methods, ...MembershipService.methods].find((x) => x.name === name);
@@ -173,7 +179,12 @@ function requestFor(rpc: string, caller: string, door: Door): { method: DescMeth
     case "UpdateMembership":
       return {
         method: m(rpc),
-        request: { groupId: g, member: `user:expiring-${tag}`, expireTime: timestampFromDate(new Date(Date.now() + 86_400_000)), updateMask: { paths: ["expire_time"] } },
+        request: {
+          groupId: g,
+          member: `user:expiring-${tag}`,
+          expireTime: timestampFromDate(new Date(Date.now() + 86_400_000)),
+          updateMask: { paths: ["expire_time"] },
+        },
         target: g,
       };
     case "InviteMember":
@@ -262,8 +273,11 @@ async function run(
   consistency: "default" | "fully_consistent" = "default",
 ): Promise<{ code: string; details: string; target: string; response?: unknown }> {
   const { method, request, target } = requestFor(rpc, caller, door);
-  const asked = consistency === "default" ? request : { ...request, consistency: { requirement: { case: "fullyConsistent", value: true } } };
-  return door === "gRPC" ? { ...(await runGrpc(roster.client, method, asked, caller)), target } : { ...(await runConnect(method, asked, caller)), target };
+  const asked =
+    consistency === "default" ? request : { ...request, consistency: { requirement: { case: "fullyConsistent", value: true } } };
+  return door === "gRPC"
+    ? { ...(await runGrpc(roster.client, method, asked, caller)), target }
+    : { ...(await runConnect(method, asked, caller)), target };
 }
 
 async function runGrpc(
@@ -288,7 +302,9 @@ async function runConnect(
   request: MessageInitShape<DescMethodUnary["input"]>,
   caller: string,
 ): Promise<{ code: string; details: string; response?: unknown }> {
-  const client = (method.parent.typeName === GroupService.typeName ? connectClients.groups : connectClients.memberships) as unknown as Record<
+  const client = (method.parent.typeName === GroupService.typeName
+    ? connectClients.groups
+    : connectClients.memberships) as unknown as Record<
     string,
     (req: unknown, options: { headers: Record<string, string> }) => Promise<unknown>
   >;
@@ -308,7 +324,11 @@ const rpcNames = Object.keys(matrix);
 
 async function setJoinPolicy(app: RosterApp, groupId: string, joinPolicy: JoinPolicy): Promise<void> {
   const group = await app.groups.get(root, { id: groupId });
-  await app.groups.update(root, { id: groupId, values: { ...group.group, joinPolicy }, mask: ["policies.join_policy"], etag: "" }, accessRules.UpdateGroup);
+  await app.groups.update(
+    root,
+    { id: groupId, values: { ...group.group, joinPolicy }, mask: ["policies.join_policy"], etag: "" },
+    accessRules.UpdateGroup,
+  );
 }
 
 describe.each(doors)("authorization matrix over %s", (door) => {
@@ -327,7 +347,8 @@ describe.each(doors)("authorization matrix over %s", (door) => {
     if (expected === NF) expect(result.details).toBe(`group "${result.target}" not found`);
     const refusal = matrix[rpc]?.refusal;
     if (expected === PD && refusal !== undefined) expect(result.details).toBe(refusal(result.target));
-    else if (expected === PD) expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
+    else if (expected === PD)
+      expect(result.details).toMatch(new RegExp(`^permission denied: ${needs ?? ""} on group ${result.target} is required`));
     if (rpc === "CheckMemberships") {
       const checkExpected = matrix["CheckMembership"]?.codes[callers.indexOf(caller)];
       const response = result.response as { checks: { groupId: string }[]; missingIds: string[] };

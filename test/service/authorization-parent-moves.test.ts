@@ -151,7 +151,10 @@ describe("authorization matrix of parent moves, over both doors", () => {
     const want = expected(caller, move, config);
     const after = await app.groups.get(root, { id: groupId });
     if (want === "OK") {
-      expect(outcome).toMatchObject({ code: "OK", response: { group: { id: groupId, ...(newParentId === "" ? {} : { parentId: newParentId }) } } });
+      expect(outcome).toMatchObject({
+        code: "OK",
+        response: { group: { id: groupId, ...(newParentId === "" ? {} : { parentId: newParentId }) } },
+      });
       expect(after.group.parentId).toBe(newParentId);
     } else {
       expect(outcome).toEqual({ code: want.code, message: want.message({ g: groupId, p: world.parentId }) });

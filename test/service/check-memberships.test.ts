@@ -124,7 +124,9 @@ describe.each(doors)("CheckMemberships over %s", (door) => {
     // On H only managers may list members: a MEMBER may ask about itself, not about others.
     expect(await call(door, "CheckMemberships", { principal: "user:member", groupIds: [h] }, "member")).toEqual({
       code: "OK",
-      response: { checks: [{ groupId: h, result: { isMember: true, role: "ROLE_MEMBER", path: [h], status: "MEMBERSHIP_STATUS_ACTIVE" } }] },
+      response: {
+        checks: [{ groupId: h, result: { isMember: true, role: "ROLE_MEMBER", path: [h], status: "MEMBERSHIP_STATUS_ACTIVE" } }],
+      },
     });
     expect(await call(door, "CheckMembership", { groupId: h, principal: "user:manager" }, "member")).toEqual({
       code: 7,
@@ -132,11 +134,16 @@ describe.each(doors)("CheckMemberships over %s", (door) => {
     });
     expect(await call(door, "CheckMemberships", { principal: "user:manager", groupIds: [h, g] }, "member")).toEqual({
       code: "OK",
-      response: { checks: [{ groupId: g, result: { isMember: true, role: "ROLE_MANAGER", path: [g], status: "MEMBERSHIP_STATUS_ACTIVE" } }], missingIds: [h] },
+      response: {
+        checks: [{ groupId: g, result: { isMember: true, role: "ROLE_MANAGER", path: [g], status: "MEMBERSHIP_STATUS_ACTIVE" } }],
+        missingIds: [h],
+      },
     });
     expect(await call(door, "CheckMemberships", { principal: "user:member", groupIds: [h] }, "manager")).toEqual({
       code: "OK",
-      response: { checks: [{ groupId: h, result: { isMember: true, role: "ROLE_MEMBER", path: [h], status: "MEMBERSHIP_STATUS_ACTIVE" } }] },
+      response: {
+        checks: [{ groupId: h, result: { isMember: true, role: "ROLE_MEMBER", path: [h], status: "MEMBERSHIP_STATUS_ACTIVE" } }],
+      },
     });
     // A stranger asking about itself still sees nothing of a group it cannot see; a deleted group only with MANAGE.
     expect(await call(door, "CheckMemberships", { principal: "user:stranger", groupIds: [h, d] }, "stranger")).toEqual({

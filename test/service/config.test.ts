@@ -66,7 +66,9 @@ describe("group token settings", () => {
       "invalid configuration:\n  ROSTER_SIGNING_KEY: must be an RSA private key (RS256) or a P-256 EC private key (ES256)",
     );
     const small = newPrivateKeyPem("rsa", 1024);
-    expect(problemOf({ ROSTER_SIGNING_KEY: small })).toBe("invalid configuration:\n  ROSTER_SIGNING_KEY: an RSA key must have at least 2048 bits (got 1024)");
+    expect(problemOf({ ROSTER_SIGNING_KEY: small })).toBe(
+      "invalid configuration:\n  ROSTER_SIGNING_KEY: an RSA key must have at least 2048 bits (got 1024)",
+    );
     expect(problemOf({ ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS: "4000" })).toBe(
       "invalid configuration:\n  ROSTER_GROUP_TOKEN_DEFAULT_TTL_SECONDS: must be at most ROSTER_GROUP_TOKEN_MAX_TTL_SECONDS (3600)",
     );
@@ -158,11 +160,20 @@ describe("loadConfig", () => {
     { env: { ROSTER_GRPC_PORT: "abc" }, problem: 'ROSTER_GRPC_PORT: must be a whole number between 0 and 65535, got "abc"' },
     { env: { ROSTER_HTTP_PORT: "70000" }, problem: "ROSTER_HTTP_PORT: must be between 0 and 65535, got 70000" },
     { env: { MONGODB_URI: "postgres://x" }, problem: "MONGODB_URI: must start with mongodb:// or mongodb+srv://" },
-    { env: { ROSTER_LOG_LEVEL: "loud" }, problem: 'ROSTER_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"' },
+    {
+      env: { ROSTER_LOG_LEVEL: "loud" },
+      problem: 'ROSTER_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    },
     { env: { ROSTER_ADMINS: "alice" }, problem: 'ROSTER_ADMINS: "alice" is not a user:<id> or service:<id> principal' },
-    { env: { ROSTER_CORS_ORIGINS: "https://app.example.com/" }, problem: /^ROSTER_CORS_ORIGINS: "https:\/\/app\.example\.com\/" is not an origin/ },
+    {
+      env: { ROSTER_CORS_ORIGINS: "https://app.example.com/" },
+      problem: /^ROSTER_CORS_ORIGINS: "https:\/\/app\.example\.com\/" is not an origin/,
+    },
     { env: { ROSTER_JWKS_URL: "ftp://keys" }, problem: 'ROSTER_JWKS_URL: must be an http(s) URL, got "ftp://keys"' },
-    { env: { ROSTER_JWT_PUBLIC_KEY: "/no/such/key.pem" }, problem: /^ROSTER_JWT_PUBLIC_KEY: cannot read file "\/no\/such\/key\.pem": ENOENT/ },
+    {
+      env: { ROSTER_JWT_PUBLIC_KEY: "/no/such/key.pem" },
+      problem: /^ROSTER_JWT_PUBLIC_KEY: cannot read file "\/no\/such\/key\.pem": ENOENT/,
+    },
     { env: { ROSTER_MAX_MESSAGE_BYTES: "10" }, problem: "ROSTER_MAX_MESSAGE_BYTES: must be between 1024 and 2147483647, got 10" },
     { env: { ROSTER_SHUTDOWN_GRACE_MS: "-1" }, problem: /^ROSTER_SHUTDOWN_GRACE_MS: must be a whole number/ },
     { env: { ROSTER_BENCH_NOOP: "maybe" }, problem: 'ROSTER_BENCH_NOOP: must be true or false, got "maybe"' },
@@ -175,7 +186,9 @@ describe("loadConfig", () => {
   });
 
   it("names the variable and the flag when a flag is wrong, and refuses unknown flags", () => {
-    expect(problemOf({}, ["--grpc-port", "x"])).toContain('ROSTER_GRPC_PORT (--grpc-port): must be a whole number between 0 and 65535, got "x"');
+    expect(problemOf({}, ["--grpc-port", "x"])).toContain(
+      'ROSTER_GRPC_PORT (--grpc-port): must be a whole number between 0 and 65535, got "x"',
+    );
     expect(problemOf({}, ["--grcp-port", "1"])).toBe("--grcp-port: unknown command-line argument (see --help)");
     expect(problemOf({}, ["--grpc-port"])).toBe("--grpc-port: missing value");
   });
@@ -194,7 +207,12 @@ describe("loadConfig", () => {
       ROSTER_GRPC_CLIENT_CA: certPath,
       ROSTER_GRPC_PORT: "x",
     });
-    expect(message.split("\n").slice(1).map((l) => l.trim())).toEqual([
+    expect(
+      message
+        .split("\n")
+        .slice(1)
+        .map((l) => l.trim()),
+    ).toEqual([
       'ROSTER_GRPC_PORT: must be a whole number between 0 and 65535, got "x"',
       "ROSTER_JWT_SECRET, ROSTER_JWKS_URL: set only one way of verifying tokens",
       "ROSTER_HTTP_TLS_KEY: required when ROSTER_HTTP_TLS_CERT is set",

@@ -14,7 +14,10 @@ const suite = useServiceSuite("group_service");
 // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- deliberately not a Visibility value
 const undefinedVisibility: Visibility = Number("9");
 
-async function createGroup(client: RosterClient, fields: { slug?: string; displayName?: string; parentId?: string; namespace?: string; description?: string } = {}) {
+async function createGroup(
+  client: RosterClient,
+  fields: { slug?: string; displayName?: string; parentId?: string; namespace?: string; description?: string } = {},
+) {
   const slug = fields.slug ?? uniqueSlug("grp");
   const res = await client.groups.createGroup({ group: { displayName: fields.displayName ?? `Group ${slug}`, ...fields, slug } });
   if (res.group === undefined) throw new Error("no group in CreateGroup response");
@@ -71,7 +74,11 @@ describe("CreateGroup", () => {
     const again = await suite.alice.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` });
     expect(again.group?.id).toBe(first.group?.id);
     // Another caller's identical request_id is a different request: the slug is taken now.
-    await expectFailure(suite.bob.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` }), "ALREADY_EXISTS", /slug/);
+    await expectFailure(
+      suite.bob.groups.createGroup({ group: { slug, displayName: "Once" }, requestId: `req-${slug}` }),
+      "ALREADY_EXISTS",
+      /slug/,
+    );
   });
 
   it("answers a replayed request_id with what GetGroup shows the caller now, and NOT_FOUND once it cannot see the group or it is deleted", async () => {
@@ -99,7 +106,10 @@ describe("CreateGroup", () => {
     const openGroup = (await replay(open, Visibility.AUTHENTICATED)).group?.id ?? "";
     await app.memberships.add(root, openGroup, "user:bob", "ADMIN");
     await app.memberships.remove(root, openGroup, "user:alice");
-    await suite.bob.groups.updateGroup({ group: { id: openGroup, displayName: "Renamed by bob" }, updateMask: { paths: ["display_name"] } });
+    await suite.bob.groups.updateGroup({
+      group: { id: openGroup, displayName: "Renamed by bob" },
+      updateMask: { paths: ["display_name"] },
+    });
     const replayed = await replay(open, Visibility.AUTHENTICATED);
     expect(replayed.group).toEqual((await suite.alice.groups.getGroup({ id: openGroup })).group);
     expect(replayed.group?.displayName).toBe("Renamed by bob");
@@ -126,15 +136,27 @@ describe("CreateGroup", () => {
       request: { group: { slug: "ok-slug", displayName: "X", description: "d".repeat(4097) } },
       message: "group.description: must be at most 4096 characters (got 4097)",
     },
-    { name: "bad label key", request: { group: { slug: "ok-slug", displayName: "X", labels: { "Bad Key": "v" } } }, message: /^group\.labels: key "Bad Key"/ },
-    { name: "bad namespace", request: { group: { slug: "ok-slug", displayName: "X", namespace: "Bad NS" } }, message: /^group\.namespace: / },
+    {
+      name: "bad label key",
+      request: { group: { slug: "ok-slug", displayName: "X", labels: { "Bad Key": "v" } } },
+      message: /^group\.labels: key "Bad Key"/,
+    },
+    {
+      name: "bad namespace",
+      request: { group: { slug: "ok-slug", displayName: "X", namespace: "Bad NS" } },
+      message: /^group\.namespace: /,
+    },
     {
       // An enum number the contract does not define, as an outdated or broken client might send.
       name: "unknown visibility",
       request: { group: { slug: "ok-slug", displayName: "X", policies: { visibility: undefinedVisibility } } },
       message: "group.policies.visibility: unknown visibility 9",
     },
-    { name: "long request_id", request: { group: { slug: "ok-slug", displayName: "X" }, requestId: "r".repeat(129) }, message: "request_id: must be at most 128 characters (got 129)" },
+    {
+      name: "long request_id",
+      request: { group: { slug: "ok-slug", displayName: "X" }, requestId: "r".repeat(129) },
+      message: "request_id: must be at most 128 characters (got 129)",
+    },
   ])("refuses $name with INVALID_ARGUMENT naming the field", async ({ request, message }) => {
     await expectFailure(suite.alice.groups.createGroup(request), "INVALID_ARGUMENT", message);
   });
@@ -179,7 +201,11 @@ describe("GetGroup", () => {
   });
 
   it("shows AUTHENTICATED groups to everyone, without membership", async () => {
-    const group = (await suite.alice.groups.createGroup({ group: { slug: uniqueSlug("open"), displayName: "Open", policies: { visibility: Visibility.AUTHENTICATED } } })).group;
+    const group = (
+      await suite.alice.groups.createGroup({
+        group: { slug: uniqueSlug("open"), displayName: "Open", policies: { visibility: Visibility.AUTHENTICATED } },
+      })
+    ).group;
     const res = await suite.bob.groups.getGroup({ id: group?.id ?? "" });
     expect(res.callerAccess?.role).toBe(Role.UNSPECIFIED);
     expect(res.callerAccess?.effectivePermission).toBe(Permission.UNSPECIFIED);
@@ -189,7 +215,11 @@ describe("GetGroup", () => {
   it("refuses an empty request, and answers NOT_FOUND for unknown ids and slugs", async () => {
     await expectFailure(suite.alice.groups.getGroup({}), "INVALID_ARGUMENT", "id: is required (or namespace and slug)");
     await expectFailure(suite.alice.groups.getGroup({ id: "missing-id" }), "NOT_FOUND", 'group "missing-id" not found');
-    await expectFailure(suite.alice.groups.getGroup({ namespace: "acme", slug: "no-such-slug" }), "NOT_FOUND", 'group "acme/no-such-slug" not found');
+    await expectFailure(
+      suite.alice.groups.getGroup({ namespace: "acme", slug: "no-such-slug" }),
+      "NOT_FOUND",
+      'group "acme/no-such-slug" not found',
+    );
     await expectFailure(suite.alice.groups.getGroup({ id: "has space" }), "INVALID_ARGUMENT", /^id: /);
   });
 });
@@ -244,7 +274,7 @@ describe("ListGroups", () => {
     expect(bobs.groups.map((g) => g.displayName)).toEqual(["Bob's secret"]);
   });
 
-  it("lists the children of a parent, and top-level groups with parent_id \"\"", async () => {
+  it('lists the children of a parent, and top-level groups with parent_id ""', async () => {
     const ns = uniqueSlug("tree");
     const parent = await createGroup(suite.alice, { namespace: ns });
     const child = await createGroup(suite.alice, { namespace: ns, parentId: parent.id });
@@ -256,7 +286,11 @@ describe("ListGroups", () => {
 
   it.each([
     { name: "negative page_size", request: { pageSize: -1 }, message: "page_size: must not be negative" },
-    { name: "unknown order_by", request: { orderBy: "slug" }, message: 'order_by: must be "display_name" or "create_time", optionally followed by " desc"' },
+    {
+      name: "unknown order_by",
+      request: { orderBy: "slug" },
+      message: 'order_by: must be "display_name" or "create_time", optionally followed by " desc"',
+    },
     { name: "garbage page_token", request: { pageToken: "garbage" }, message: "page_token: is not a valid page token" },
     { name: "long query", request: { query: "q".repeat(201) }, message: "query: must be at most 200 characters (got 201)" },
   ])("refuses $name with INVALID_ARGUMENT naming the field", async ({ request, message }) => {
@@ -299,9 +333,17 @@ describe("UpdateGroup", () => {
 
   it("answers ABORTED for a stale etag", async () => {
     const group = await createGroup(suite.alice);
-    await suite.alice.groups.updateGroup({ group: { id: group.id, displayName: "First" }, updateMask: { paths: ["display_name"] }, etag: group.etag });
+    await suite.alice.groups.updateGroup({
+      group: { id: group.id, displayName: "First" },
+      updateMask: { paths: ["display_name"] },
+      etag: group.etag,
+    });
     await expectFailure(
-      suite.alice.groups.updateGroup({ group: { id: group.id, displayName: "Second" }, updateMask: { paths: ["display_name"] }, etag: group.etag }),
+      suite.alice.groups.updateGroup({
+        group: { id: group.id, displayName: "Second" },
+        updateMask: { paths: ["display_name"] },
+        etag: group.etag,
+      }),
       "ABORTED",
       /etag/,
     );
@@ -328,7 +370,10 @@ describe("UpdateGroup", () => {
     await suite.alice.memberships.addMember({ groupId: group.id, member: "user:bob", role: Role.MANAGER });
     await suite.bob.groups.updateGroup({ group: { id: group.id, displayName: "By manager" }, updateMask: { paths: ["display_name"] } });
     await expectFailure(
-      suite.bob.groups.updateGroup({ group: { id: group.id, policies: { visibility: Visibility.AUTHENTICATED } }, updateMask: { paths: ["policies.visibility"] } }),
+      suite.bob.groups.updateGroup({
+        group: { id: group.id, policies: { visibility: Visibility.AUTHENTICATED } },
+        updateMask: { paths: ["policies.visibility"] },
+      }),
       "PERMISSION_DENIED",
       /^permission denied: MANAGE on group \S+ is required to change group\.policies/,
     );
@@ -340,7 +385,12 @@ describe("UpdateGroup", () => {
     // bob read the group while it was PRIVATE and replaces every field with
     // what he read plus a new description: no MANAGE-only change, on that version.
     const replace = {
-      group: { id: group.id, displayName: group.displayName, description: "by bob", policies: { visibility: Visibility.PRIVATE, memberVisibility: MemberVisibility.MEMBERS } },
+      group: {
+        id: group.id,
+        displayName: group.displayName,
+        description: "by bob",
+        policies: { visibility: Visibility.PRIVATE, memberVisibility: MemberVisibility.MEMBERS },
+      },
     };
     // Deterministic race: right after the pipeline's authorization step read
     // the group for bob's call, alice's policy change commits.
@@ -351,7 +401,10 @@ describe("UpdateGroup", () => {
       await authorize(caller, rule, target, options);
       if (!raced && caller.principal === "user:bob" && target.groupId === group.id) {
         raced = true;
-        await suite.alice.groups.updateGroup({ group: { id: group.id, policies: { visibility: Visibility.AUTHENTICATED } }, updateMask: { paths: ["policies.visibility"] } });
+        await suite.alice.groups.updateGroup({
+          group: { id: group.id, policies: { visibility: Visibility.AUTHENTICATED } },
+          updateMask: { paths: ["policies.visibility"] },
+        });
       }
     };
     try {

@@ -47,7 +47,11 @@ const verifier = {
   verify(authorization: string | undefined): Promise<Caller> {
     if (authorization === "Bearer ok") return Promise.resolve({ principal: "user:ok", isSystemAdmin: false });
     if (authorization === "Bearer slow") {
-      return new Promise((resolve) => setTimeout(() => { resolve({ principal: "user:ok", isSystemAdmin: false }); }, 400));
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          resolve({ principal: "user:ok", isSystemAdmin: false });
+        }, 400),
+      );
     }
     return Promise.reject(unauthenticated("bad token"));
   },
@@ -96,9 +100,13 @@ function unruledService(): DescService {
     package: "test.v1",
     syntax: "proto3",
     dependency: ["roster/v1/group_service.proto"],
-    service: [{ name: "Unruled", method: [{ name: "Peek", inputType: ".roster.v1.GetGroupRequest", outputType: ".roster.v1.GetGroupResponse" }] }],
+    service: [
+      { name: "Unruled", method: [{ name: "Peek", inputType: ".roster.v1.GetGroupRequest", outputType: ".roster.v1.GetGroupResponse" }] },
+    ],
   });
-  const registry = createFileRegistry(file, (name) => (name === "roster/v1/group_service.proto" ? file_roster_v1_group_service : undefined));
+  const registry = createFileRegistry(file, (name) =>
+    name === "roster/v1/group_service.proto" ? file_roster_v1_group_service : undefined,
+  );
   const service = registry.getService("test.v1.Unruled");
   if (service === undefined) throw new Error("test service missing");
   return service;
@@ -185,7 +193,9 @@ describe("gRPC door", () => {
 
   it("answers INVALID_ARGUMENT (not INTERNAL) for an undecodable request, and logs it", async () => {
     const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]);
-    const failure = await failureOf(client.callRaw(GroupService.method.getGroup, garbage, { token: "ok", metadata: { "x-request-id": "bad-bytes" } }));
+    const failure = await failureOf(
+      client.callRaw(GroupService.method.getGroup, garbage, { token: "ok", metadata: { "x-request-id": "bad-bytes" } }),
+    );
     expect(failure.code).toBe("INVALID_ARGUMENT");
     expect(failure.details).toBe("request: not a valid roster.v1.GetGroupRequest (malformed protobuf)");
     expect(rpcLine("bad-bytes")).toMatchObject({ code: "INVALID_ARGUMENT" });
@@ -197,7 +207,7 @@ describe("gRPC door", () => {
     expect(failure.code).toBe("RESOURCE_EXHAUSTED");
   });
 
-  it("hides unexpected errors as INTERNAL \"internal error\" and logs the cause server-side", async () => {
+  it('hides unexpected errors as INTERNAL "internal error" and logs the cause server-side', async () => {
     const failure = await failureOf(client.groups.getGroupAcl({ groupId: "g1" }, { token: "ok", metadata: { "x-request-id": "boom" } }));
     expect(failure).toMatchObject({ code: "INTERNAL", details: "internal error" });
     expect(logText).toContain("hunter2");
@@ -211,10 +221,14 @@ describe("gRPC door", () => {
 
   it("ends a call past the client's deadline with DEADLINE_EXCEEDED, in the handler and before it", async () => {
     const started = Date.now();
-    const inHandler = await failureOf(client.groups.undeleteGroup({ id: "g1" }, { token: "ok", deadlineMs: 150, metadata: { "x-request-id": "slow-handler" } }));
+    const inHandler = await failureOf(
+      client.groups.undeleteGroup({ id: "g1" }, { token: "ok", deadlineMs: 150, metadata: { "x-request-id": "slow-handler" } }),
+    );
     expect(inHandler.code).toBe("DEADLINE_EXCEEDED");
     expect(Date.now() - started).toBeLessThan(2_000);
-    const inAuth = await failureOf(client.groups.getGroup({ id: "g1" }, { token: "slow", deadlineMs: 100, metadata: { "x-request-id": "slow-auth" } }));
+    const inAuth = await failureOf(
+      client.groups.getGroup({ id: "g1" }, { token: "slow", deadlineMs: 100, metadata: { "x-request-id": "slow-auth" } }),
+    );
     expect(inAuth.code).toBe("DEADLINE_EXCEEDED");
     await new Promise((r) => setTimeout(r, 500));
     expect(rpcLine("slow-handler")).toMatchObject({ code: "DEADLINE_EXCEEDED" });

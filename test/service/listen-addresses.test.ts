@@ -110,7 +110,9 @@ describe.each([
   });
 
   it(development ? "says in its start-up log how to expose the doors" : "says nothing about loopback", () => {
-    const line = proc.logs().find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("development mode: both doors listen on loopback only"));
+    const line = proc
+      .logs()
+      .find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("development mode: both doors listen on loopback only"));
     if (!development) {
       expect(line).toBeUndefined();
       return;

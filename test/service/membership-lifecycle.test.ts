@@ -43,7 +43,10 @@ afterAll(async () => {
   await mongo.stop();
 });
 
-function caller(door: ProtocolName, name: string): (service: typeof MembershipService | typeof GroupService, method: string, request: object) => Promise<Outcome> {
+function caller(
+  door: ProtocolName,
+  name: string,
+): (service: typeof MembershipService | typeof GroupService, method: string, request: object) => Promise<Outcome> {
   const client = clients.get(door);
   const token = tokens.get(name);
   if (client === undefined || token === undefined) throw new Error(`no client for ${door} or token for ${name}`);
@@ -67,18 +70,35 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
   it("invites, and the invitee (who may now see the group) accepts", async () => {
     const g = await makeGroup(roster.server.app, { members: { "user:alice": "ADMIN" } });
     const invited = ok(await alice("InviteMember", { groupId: g, member: "user:bob", role: 2, message: "join us" }));
-    expect(invited["membership"]).toMatchObject({ member: "user:bob", role: "ROLE_MANAGER", status: "MEMBERSHIP_STATUS_INVITED", message: "join us", createdBy: "user:alice" });
+    expect(invited["membership"]).toMatchObject({
+      member: "user:bob",
+      role: "ROLE_MANAGER",
+      status: "MEMBERSHIP_STATUS_INVITED",
+      message: "join us",
+      createdBy: "user:alice",
+    });
     const expires = Date.parse((invited["membership"] as Record<string, string>)["expireTime"] ?? "");
     expect(Math.abs(expires - (Date.now() + 14 * 86_400_000))).toBeLessThan(60_000);
-    expect(ok(await bob("CheckMembership", { groupId: g, principal: "user:bob" }))).toEqual({ status: "MEMBERSHIP_STATUS_INVITED", expireTime: expect.any(String) as unknown });
+    expect(ok(await bob("CheckMembership", { groupId: g, principal: "user:bob" }))).toEqual({
+      status: "MEMBERSHIP_STATUS_INVITED",
+      expireTime: expect.any(String) as unknown,
+    });
     expect(ok(await caller(door, "bob")(GroupService, "GetGroup", { id: g }))).toMatchObject({ group: { id: g, memberCount: 1 } });
     // bob's invitations (other tests of this file invite bob too).
     const mine = ok(await bob("ListPrincipalGroups", { statuses: [2] }))["entries"] as { group: { id: string } }[];
-    expect(mine.find((entry) => entry.group.id === g)).toMatchObject({ role: "ROLE_MANAGER", direct: true, status: "MEMBERSHIP_STATUS_INVITED" });
+    expect(mine.find((entry) => entry.group.id === g)).toMatchObject({
+      role: "ROLE_MANAGER",
+      direct: true,
+      status: "MEMBERSHIP_STATUS_INVITED",
+    });
     const accepted = ok(await bob("RespondToInvitation", { groupId: g, accept: true }));
     expect(accepted["membership"]).toMatchObject({ member: "user:bob", role: "ROLE_MANAGER", status: "MEMBERSHIP_STATUS_ACTIVE" });
     expect(accepted["membership"]).not.toHaveProperty("expireTime");
-    expect(ok(await bob("CheckMembership", { groupId: g, principal: "user:bob" }))).toMatchObject({ isMember: true, status: "MEMBERSHIP_STATUS_ACTIVE", path: [g] });
+    expect(ok(await bob("CheckMembership", { groupId: g, principal: "user:bob" }))).toMatchObject({
+      isMember: true,
+      status: "MEMBERSHIP_STATUS_ACTIVE",
+      path: [g],
+    });
     expect(await alice("InviteMember", { groupId: g, member: "user:bob" })).toEqual({
       code: ALREADY_EXISTS,
       message: `user:bob already has a membership of group "${g}" (status ACTIVE)`,
@@ -105,15 +125,28 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
       signupFields: ["institution"],
       members: { "user:alice": "ADMIN", "user:carol": "MANAGER" },
     });
-    expect(await bob("RequestToJoin", { groupId: g })).toEqual({ code: INVALID_ARGUMENT, message: `fields.institution: is required by group "${g}"` });
+    expect(await bob("RequestToJoin", { groupId: g })).toEqual({
+      code: INVALID_ARGUMENT,
+      message: `fields.institution: is required by group "${g}"`,
+    });
     const requested = ok(await bob("RequestToJoin", { groupId: g, message: "hello", fields: { institution: "CERN" } }));
-    expect(requested["membership"]).toMatchObject({ member: "user:bob", status: "MEMBERSHIP_STATUS_REQUESTED", message: "hello", fields: { institution: "CERN" } });
+    expect(requested["membership"]).toMatchObject({
+      member: "user:bob",
+      status: "MEMBERSHIP_STATUS_REQUESTED",
+      message: "hello",
+      fields: { institution: "CERN" },
+    });
     expect(await carol("DecideJoinRequest", { groupId: g, member: "user:bob", approve: true, role: 3 })).toEqual({
       code: PERMISSION_DENIED,
       message: `permission denied: MANAGE on group ${g} is required to grant role ADMIN`,
     });
     const approved = ok(await carol("DecideJoinRequest", { groupId: g, member: "user:bob", approve: true, reason: "welcome" }));
-    expect(approved["membership"]).toMatchObject({ member: "user:bob", role: "ROLE_MEMBER", status: "MEMBERSHIP_STATUS_ACTIVE", fields: { institution: "CERN" } });
+    expect(approved["membership"]).toMatchObject({
+      member: "user:bob",
+      role: "ROLE_MEMBER",
+      status: "MEMBERSHIP_STATUS_ACTIVE",
+      fields: { institution: "CERN" },
+    });
     expect(await carol("DecideJoinRequest", { groupId: g, member: "user:bob", approve: false })).toEqual({
       code: NOT_FOUND,
       message: `user:bob has no pending join request to group "${g}"`,
@@ -123,11 +156,24 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
   it("changes role and expire_time with UpdateMembership; the last never-expiring ADMIN stays", async () => {
     const g = await makeGroup(roster.server.app, { members: { "user:alice": "ADMIN", "user:bob": "MEMBER" } });
     const expireTime = inAnHour();
-    const updated = ok(await alice("UpdateMembership", { groupId: g, member: "user:bob", role: 2, expireTime, updateMask: { paths: ["role", "expire_time"] } }));
-    expect(updated["membership"]).toMatchObject({ role: "ROLE_MANAGER", expireTime: new Date(Number(expireTime.seconds) * 1000).toISOString().replace(".000Z", "Z") });
+    const updated = ok(
+      await alice("UpdateMembership", {
+        groupId: g,
+        member: "user:bob",
+        role: 2,
+        expireTime,
+        updateMask: { paths: ["role", "expire_time"] },
+      }),
+    );
+    expect(updated["membership"]).toMatchObject({
+      role: "ROLE_MANAGER",
+      expireTime: new Date(Number(expireTime.seconds) * 1000).toISOString().replace(".000Z", "Z"),
+    });
     const cleared = ok(await alice("UpdateMembership", { groupId: g, member: "user:bob", updateMask: { paths: ["expire_time"] } }));
     expect(cleared["membership"]).not.toHaveProperty("expireTime");
-    expect(await alice("UpdateMembership", { groupId: g, member: "user:alice", expireTime, updateMask: { paths: ["expire_time"] } })).toEqual({
+    expect(
+      await alice("UpdateMembership", { groupId: g, member: "user:alice", expireTime, updateMask: { paths: ["expire_time"] } }),
+    ).toEqual({
       code: FAILED_PRECONDITION,
       message: `cannot set an expire_time on user:alice: it is the last direct ADMIN of group "${g}" without one`,
     });
@@ -140,11 +186,23 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
     const reasonTooLong = "reason: must be at most 1024 characters (got 1025)";
     const cases: [string, object, string][] = [
       ["InviteMember", { groupId: g, member: "user:x", message: "m".repeat(4097) }, "message: must be at most 4096 characters (got 4097)"],
-      ["InviteMember", { groupId: g, member: "user:x", expireTime: { seconds: 1n, nanos: 0 } }, "expire_time: must be in the future (got 1970-01-01T00:00:01.000Z)"],
+      [
+        "InviteMember",
+        { groupId: g, member: "user:x", expireTime: { seconds: 1n, nanos: 0 } },
+        "expire_time: must be in the future (got 1970-01-01T00:00:01.000Z)",
+      ],
       ["InviteMember", { groupId: g, member: "user:x", role: 9 }, "role: unknown role 9"],
       ["UpdateMembership", { groupId: g, member: "user:alice" }, "update_mask: is required (role, expire_time)"],
-      ["UpdateMembership", { groupId: g, member: "user:alice", updateMask: { paths: ["message"] } }, 'update_mask: unknown field "message" (allowed: role, expire_time)'],
-      ["UpdateMembership", { groupId: g, member: "user:alice", updateMask: { paths: ["role"] } }, "role: is required (MEMBER, MANAGER or ADMIN) when update_mask names it"],
+      [
+        "UpdateMembership",
+        { groupId: g, member: "user:alice", updateMask: { paths: ["message"] } },
+        'update_mask: unknown field "message" (allowed: role, expire_time)',
+      ],
+      [
+        "UpdateMembership",
+        { groupId: g, member: "user:alice", updateMask: { paths: ["role"] } },
+        "role: is required (MEMBER, MANAGER or ADMIN) when update_mask names it",
+      ],
       ["DecideJoinRequest", { groupId: g, member: "user:x", reason: longReason }, reasonTooLong],
       ["InviteMember", { groupId: g, member: "user:x", reason: longReason }, reasonTooLong],
       ["UpdateMembership", { groupId: g, member: "user:alice", updateMask: { paths: ["expire_time"] }, reason: longReason }, reasonTooLong],
@@ -156,9 +214,14 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
     ];
     // Binary protobuf carries any seconds; proto JSON cannot even encode a timestamp out of range.
     if (door === "gRPC") {
-      cases.push(["AddMember", { groupId: g, member: "user:x", expireTime: { seconds: 1n << 40n, nanos: 0 } }, "expire_time: is not a valid time (years 1-9999)"]);
+      cases.push([
+        "AddMember",
+        { groupId: g, member: "user:x", expireTime: { seconds: 1n << 40n, nanos: 0 } },
+        "expire_time: is not a valid time (years 1-9999)",
+      ]);
     }
-    for (const [method, request, message] of cases) expect([method, await alice(method, request)]).toEqual([method, { code: INVALID_ARGUMENT, message }]);
+    for (const [method, request, message] of cases)
+      expect([method, await alice(method, request)]).toEqual([method, { code: INVALID_ARGUMENT, message }]);
     const badFields = await caller(door, "alice")(GroupService, "CreateGroup", {
       group: { slug: `bad-${door === "gRPC" ? "g" : "c"}-${Date.now()}`, displayName: "Bad", policies: { signupFields: ["Institution"] } },
     });
@@ -172,7 +235,10 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
       code: PERMISSION_DENIED,
       message: `permission denied: only the invitee (for a group, a caller with MANAGE on it) may answer an invitation to group ${g}`,
     });
-    expect(await stranger("RespondToInvitation", { groupId: g, accept: true })).toEqual({ code: NOT_FOUND, message: `group "${g}" not found` });
+    expect(await stranger("RespondToInvitation", { groupId: g, accept: true })).toEqual({
+      code: NOT_FOUND,
+      message: `group "${g}" not found`,
+    });
     expect(await stranger("RequestToJoin", { groupId: g })).toEqual({ code: NOT_FOUND, message: `group "${g}" not found` });
     expect(await carol("RequestToJoin", { groupId: g })).toEqual({
       code: PERMISSION_DENIED,
@@ -185,7 +251,10 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
   });
 
   it("high assurance: a token authenticated too long ago (or without auth_time) must re-authenticate; unseen groups stay NOT_FOUND", async () => {
-    const g = await makeGroup(roster.server.app, { authenticationAssuranceTimeout: 600, members: { "user:alice": "ADMIN", "user:bob": "MEMBER" } });
+    const g = await makeGroup(roster.server.app, {
+      authenticationAssuranceTimeout: 600,
+      members: { "user:alice": "ADMIN", "user:bob": "MEMBER" },
+    });
     const as = (name: string) => (m: string, r: object) => caller(door, name)(MembershipService, m, r);
     expect(ok(await as("bob")("CheckMembership", { groupId: g, principal: "user:bob" }))).toMatchObject({ isMember: true });
     expect(await as("bob without auth_time")("CheckMembership", { groupId: g, principal: "user:bob" })).toEqual({
@@ -195,10 +264,15 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
     const stale = await as("bob authenticated an hour ago")("ListMemberships", { groupId: g });
     expect(stale).toMatchObject({ code: PERMISSION_DENIED });
     expect((stale as { message: string }).message).toMatch(
-      new RegExp(`^re-authentication required: group ${g} requires authentication within 600 s; token authenticated at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.000Z$`),
+      new RegExp(
+        `^re-authentication required: group ${g} requires authentication within 600 s; token authenticated at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.000Z$`,
+      ),
     );
     expect(await caller(door, "bob without auth_time")(GroupService, "GetGroup", { id: g })).toMatchObject({ code: PERMISSION_DENIED });
-    expect(await stranger("CheckMembership", { groupId: g, principal: "user:stranger" })).toEqual({ code: NOT_FOUND, message: `group "${g}" not found` });
+    expect(await stranger("CheckMembership", { groupId: g, principal: "user:stranger" })).toEqual({
+      code: NOT_FOUND,
+      message: `group "${g}" not found`,
+    });
     // A batch operation is decided by the same rule.
     const batch = ok(
       await as("bob without auth_time")("BatchUpdateMemberships", {
@@ -206,7 +280,12 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
       }),
     );
     expect(batch["results"]).toEqual([
-      { status: { code: PERMISSION_DENIED, message: `re-authentication required: group ${g} requires authentication within 600 s; the token has no auth_time` } },
+      {
+        status: {
+          code: PERMISSION_DENIED,
+          message: `re-authentication required: group ${g} requires authentication within 600 s; the token has no auth_time`,
+        },
+      },
     ]);
   });
 
@@ -224,7 +303,13 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
           { tag: "invite", operation: { case: "invite", value: { groupId: g, member: "user:bob", message: "hi" } } },
           { tag: "again", operation: { case: "invite", value: { groupId: g, member: "user:bob" } } },
           { tag: "decide", operation: { case: "decide", value: { groupId: g, member: "user:dave", approve: true } } },
-          { tag: "expire", operation: { case: "update", value: { groupId: g, member: "user:carol", expireTime: inAnHour(), updateMask: { paths: ["expire_time"] } } } },
+          {
+            tag: "expire",
+            operation: {
+              case: "update",
+              value: { groupId: g, member: "user:carol", expireTime: inAnHour(), updateMask: { paths: ["expire_time"] } },
+            },
+          },
           { tag: "respond", operation: { case: "respond", value: { groupId: g, member: "user:stranger", accept: true } } },
           { tag: "mask", operation: { case: "update", value: { groupId: g, member: "user:carol" } } },
         ],
@@ -232,13 +317,26 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
     );
     expect(result["results"]).toMatchObject([
       { tag: "invite", status: {}, changed: true, membership: { member: "user:bob", status: "MEMBERSHIP_STATUS_INVITED", message: "hi" } },
-      { index: 1, tag: "again", status: { code: ALREADY_EXISTS, message: `user:bob already has a membership of group "${g}" (status INVITED)` } },
+      {
+        index: 1,
+        tag: "again",
+        status: { code: ALREADY_EXISTS, message: `user:bob already has a membership of group "${g}" (status INVITED)` },
+      },
       { index: 2, tag: "decide", status: {}, changed: true, membership: { member: "user:dave", status: "MEMBERSHIP_STATUS_ACTIVE" } },
-      { index: 3, tag: "expire", status: {}, changed: true, membership: { member: "user:carol", expireTime: expect.any(String) as unknown } },
+      {
+        index: 3,
+        tag: "expire",
+        status: {},
+        changed: true,
+        membership: { member: "user:carol", expireTime: expect.any(String) as unknown },
+      },
       {
         index: 4,
         tag: "respond",
-        status: { code: PERMISSION_DENIED, message: `permission denied: only the invitee (for a group, a caller with MANAGE on it) may answer an invitation to group ${g}` },
+        status: {
+          code: PERMISSION_DENIED,
+          message: `permission denied: only the invitee (for a group, a caller with MANAGE on it) may answer an invitation to group ${g}`,
+        },
       },
       { index: 5, tag: "mask", status: { code: INVALID_ARGUMENT, message: "update_mask: is required (role, expire_time)" } },
     ]);
@@ -246,6 +344,8 @@ describe.each(doors)("membership lifecycle over %s", (door) => {
     const own = ok(
       await stranger("BatchUpdateMemberships", { operations: [{ operation: { case: "respond", value: { groupId: g, accept: false } } }] }),
     );
-    expect(own["results"]).toMatchObject([{ status: {}, changed: true, membership: { member: "user:stranger", status: "MEMBERSHIP_STATUS_INVITED" } }]);
+    expect(own["results"]).toMatchObject([
+      { status: {}, changed: true, membership: { member: "user:stranger", status: "MEMBERSHIP_STATUS_INVITED" } },
+    ]);
   });
 });

@@ -43,7 +43,9 @@ describe("AddMember", () => {
   it("adds services and groups as members", async () => {
     const g = await newGroup();
     const other = await newGroup();
-    expect((await suite.alice.memberships.addMember({ groupId: g, member: "service:ci", role: Role.MANAGER })).membership?.role).toBe(Role.MANAGER);
+    expect((await suite.alice.memberships.addMember({ groupId: g, member: "service:ci", role: Role.MANAGER })).membership?.role).toBe(
+      Role.MANAGER,
+    );
     expect((await suite.alice.memberships.addMember({ groupId: g, member: `group:${other}` })).created).toBe(true);
   });
 
@@ -62,8 +64,18 @@ describe("AddMember", () => {
       code: "INVALID_ARGUMENT",
       message: "member: id must not contain whitespace or control characters",
     },
-    { name: "unknown role", request: { groupId: "GROUP", member: "user:bob", role: undefinedRole }, code: "INVALID_ARGUMENT", message: "role: unknown role 9" },
-    { name: "unknown member group", request: { groupId: "GROUP", member: "group:nope" }, code: "NOT_FOUND", message: 'group "nope" not found' },
+    {
+      name: "unknown role",
+      request: { groupId: "GROUP", member: "user:bob", role: undefinedRole },
+      code: "INVALID_ARGUMENT",
+      message: "role: unknown role 9",
+    },
+    {
+      name: "unknown member group",
+      request: { groupId: "GROUP", member: "group:nope" },
+      code: "NOT_FOUND",
+      message: 'group "nope" not found',
+    },
   ])("refuses $name", async ({ request, code, message }) => {
     const g = await newGroup();
     const req = { ...request, ...("groupId" in request ? { groupId: g } : {}) };
@@ -73,7 +85,11 @@ describe("AddMember", () => {
   it("needs READ on a group added as a member: an invisible one is NOT_FOUND", async () => {
     const mine = await newGroup();
     const bobs = await newGroup(suite.bob);
-    await expectFailure(suite.alice.memberships.addMember({ groupId: mine, member: `group:${bobs}` }), "NOT_FOUND", `group "${bobs}" not found`);
+    await expectFailure(
+      suite.alice.memberships.addMember({ groupId: mine, member: `group:${bobs}` }),
+      "NOT_FOUND",
+      `group "${bobs}" not found`,
+    );
   });
 
   it("needs MANAGE to grant MANAGER: a manager may add members but not managers", async () => {
@@ -93,7 +109,11 @@ describe("RemoveMember", () => {
     const g = await newGroup();
     await suite.alice.memberships.addMember({ groupId: g, member: "user:bob" });
     expect(await suite.alice.memberships.removeMember({ groupId: g, member: "user:bob" })).toBeDefined();
-    await expectFailure(suite.alice.memberships.removeMember({ groupId: g, member: "user:bob" }), "NOT_FOUND", `user:bob is not a member of group "${g}"`);
+    await expectFailure(
+      suite.alice.memberships.removeMember({ groupId: g, member: "user:bob" }),
+      "NOT_FOUND",
+      `user:bob is not a member of group "${g}"`,
+    );
     expect((await suite.alice.groups.getGroup({ id: g })).group?.memberCount).toBe(1);
   });
 
@@ -155,7 +175,11 @@ describe("GetMembership", () => {
       "PERMISSION_DENIED",
       `permission denied: WRITE on group ${g} is required to list its members`,
     );
-    await expectFailure(suite.alice.memberships.getMembership({ groupId: g, member: "user:zoe" }), "NOT_FOUND", `user:zoe is not a member of group "${g}"`);
+    await expectFailure(
+      suite.alice.memberships.getMembership({ groupId: g, member: "user:zoe" }),
+      "NOT_FOUND",
+      `user:zoe is not a member of group "${g}"`,
+    );
     await expectFailure(suite.alice.memberships.getMembership({ groupId: g, member: "zoe" }), "INVALID_ARGUMENT", /^member: /);
   });
 });
@@ -178,7 +202,11 @@ describe("ListMemberships", () => {
 
   it("refuses a negative page size and a foreign page token", async () => {
     const g = await newGroup();
-    await expectFailure(suite.alice.memberships.listMemberships({ groupId: g, pageSize: -5 }), "INVALID_ARGUMENT", "page_size: must not be negative");
+    await expectFailure(
+      suite.alice.memberships.listMemberships({ groupId: g, pageSize: -5 }),
+      "INVALID_ARGUMENT",
+      "page_size: must not be negative",
+    );
     await expectFailure(suite.alice.memberships.listMemberships({ groupId: g, pageToken: "!!" }), "INVALID_ARGUMENT", /^page_token: /);
     await expectFailure(suite.alice.memberships.listMemberships({}), "INVALID_ARGUMENT", "group_id: is required");
   });
@@ -214,6 +242,10 @@ describe("CheckMembership", () => {
       "PERMISSION_DENIED",
       `permission denied: WRITE on group ${g} is required to list its members`,
     );
-    await expectFailure(suite.alice.memberships.checkMembership({ groupId: g, principal: "" }), "INVALID_ARGUMENT", "principal: is required");
+    await expectFailure(
+      suite.alice.memberships.checkMembership({ groupId: g, principal: "" }),
+      "INVALID_ARGUMENT",
+      "principal: is required",
+    );
   });
 });

@@ -83,7 +83,10 @@ describe("cycles and depth", () => {
 
   it("refuses a group as its own member", async () => {
     const failure = await failureOf(owner.memberships.addMember({ groupId: top, member: `group:${top}` }));
-    expect(failure).toMatchObject({ code: "FAILED_PRECONDITION", details: `adding group:${top} to ${top} would close the cycle ${top} → ${top}` });
+    expect(failure).toMatchObject({
+      code: "FAILED_PRECONDITION",
+      details: `adding group:${top} to ${top} would close the cycle ${top} → ${top}`,
+    });
   });
 
   it("allows 32 levels of nesting and refuses the 33rd", async () => {
@@ -161,7 +164,9 @@ describe("transitive resolution on a diamond", () => {
       expect(check).toMatchObject({ isMember: true, role: Role.MEMBER, path: [bottom, right, top] });
       const access = await dave.groups.getGroup({ id: top });
       expect(access.callerAccess?.effectivePermission).toBe(Permission.READ);
-      const failure = await failureOf(dave.groups.updateGroup({ group: { id: top, displayName: "no" }, updateMask: { paths: ["display_name"] } }));
+      const failure = await failureOf(
+        dave.groups.updateGroup({ group: { id: top, displayName: "no" }, updateMask: { paths: ["display_name"] } }),
+      );
       expect(failure.code).toBe("PERMISSION_DENIED");
     } finally {
       await app.groups.undelete(root, left);

@@ -7,13 +7,7 @@
 import { create, createFileRegistry, setExtension, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, MethodOptionsSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  MongoClientClosedError,
-  MongoNetworkError,
-  MongoOperationTimeoutError,
-  MongoServerError,
-  MongoTopologyClosedError,
-} from "mongodb";
+import { MongoClientClosedError, MongoNetworkError, MongoOperationTimeoutError, MongoServerError, MongoTopologyClosedError } from "mongodb";
 import { describe, expect, it } from "vitest";
 import { access, AccessRuleSchema, Requirement, Role } from "../../gen/roster/v1/access_pb.ts";
 import { file_roster_v1_group_service, GroupService, UpdateGroupRequestSchema } from "../../gen/roster/v1/group_service_pb.ts";
@@ -66,7 +60,7 @@ describe("error mapping", () => {
     expect((warned[0] as { err: Error }).err.message).toBe("connect ECONNREFUSED 10.0.0.1:27017");
   });
 
-  it("hides anything else as INTERNAL \"internal error\" and logs the cause", () => {
+  it('hides anything else as INTERNAL "internal error" and logs the cause', () => {
     const logged: unknown[] = [];
     const logger = { error: (obj: unknown) => logged.push(obj), warn: () => undefined } as never;
     const status = toConnectError(new TypeError("cannot read x of undefined at /srv/secret.ts"), logger);
@@ -137,7 +131,9 @@ describe("access rules from the method options", () => {
         },
       ],
     });
-    const registry = createFileRegistry(file, (name) => (name === "roster/v1/group_service.proto" ? file_roster_v1_group_service : undefined));
+    const registry = createFileRegistry(file, (name) =>
+      name === "roster/v1/group_service.proto" ? file_roster_v1_group_service : undefined,
+    );
     const service = registry.getService("test.v1.Broken");
     if (service === undefined) throw new Error("no service");
     return service;

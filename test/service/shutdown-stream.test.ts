@@ -40,7 +40,9 @@ afterAll(async () => {
 });
 
 /** A running process with a group owned by alice and a BatchMemberships stream open on it. */
-async function startWithStream(graceMs: number): Promise<{ proc: RosterProcess; client: RosterClient; stream: BatchStream; groupId: string }> {
+async function startWithStream(
+  graceMs: number,
+): Promise<{ proc: RosterProcess; client: RosterClient; stream: BatchStream; groupId: string }> {
   const proc = await startRosterProcess({
     MONGODB_URI: withDatabase(mongo.uri, uniqueDbName("sigterm")),
     ROSTER_SHUTDOWN_GRACE_MS: String(graceMs),
@@ -124,16 +126,16 @@ describe("SIGTERM during a BatchMemberships stream (process)", () => {
     const outcome = await stream.finish();
     expect(outcome.code).toBe("OK");
     results.push(...outcome.results);
-    expect(results.map((r) => [r.index, r.tag, r.status?.code, r.changed])).toEqual(
-      [0, 1, 2, 3, 4, 5].map((i) => [i, `op-${i}`, 0, true]),
-    );
+    expect(results.map((r) => [r.index, r.tag, r.status?.code, r.changed])).toEqual([0, 1, 2, 3, 4, 5].map((i) => [i, `op-${i}`, 0, true]));
 
     const exit = await proc.exited;
     expect(exit).toMatchObject({ code: 0, signal: null });
     // It exited as soon as the stream was done, not at the end of the grace period.
     expect(exit.at - signalledAt).toBeLessThan(graceMs);
     expect(proc.stderr()).toBe("");
-    const batchLine = proc.logs().find((line) => line["msg"] === "rpc" && line["method"] === "roster.v1.MembershipService/BatchMemberships");
+    const batchLine = proc
+      .logs()
+      .find((line) => line["msg"] === "rpc" && line["method"] === "roster.v1.MembershipService/BatchMemberships");
     expect(batchLine).toMatchObject({ code: "OK", caller: "user:alice", door: "grpc" });
     expect(proc.logs().some((line) => line["msg"] === "roster stopped")).toBe(true);
   }, 20_000);
@@ -160,7 +162,9 @@ describe("SIGTERM during a BatchMemberships stream (process)", () => {
     expect(exit.at - signalledAt).toBeGreaterThanOrEqual(graceMs);
     expect(exit.at - signalledAt).toBeLessThan(graceMs + 3000);
     expect(proc.stderr()).toBe("");
-    const batchLine = proc.logs().find((line) => line["msg"] === "rpc" && line["method"] === "roster.v1.MembershipService/BatchMemberships");
+    const batchLine = proc
+      .logs()
+      .find((line) => line["msg"] === "rpc" && line["method"] === "roster.v1.MembershipService/BatchMemberships");
     expect(batchLine).toMatchObject({ code: "UNAVAILABLE", caller: "user:alice" });
   }, 20_000);
 });

@@ -31,9 +31,11 @@ function listen(port: number, host = "127.0.0.1"): Promise<Server> {
 }
 
 function close(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => {
-    resolve();
-  }));
+  return new Promise((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
 }
 
 async function freePort(): Promise<number> {

@@ -87,28 +87,55 @@ describe("tokens whose claims have the wrong JSON type: UNAUTHENTICATED naming t
 
 describe("undecodable request messages: Roster's INVALID_ARGUMENT, the same on every decoder", () => {
   const url = (method = "GetGroup") => `${roster.httpUrl}/roster.v1.GroupService/${method}`;
-  const headers = (requestId: string, more: Record<string, string>) => ({ authorization: `Bearer ${token}`, "x-request-id": requestId, ...more });
+  const headers = (requestId: string, more: Record<string, string>) => ({
+    authorization: `Bearer ${token}`,
+    "x-request-id": requestId,
+    ...more,
+  });
 
   it("gRPC door", async () => {
-    const failure = await failureOf(roster.client.callRaw(GroupService.method.getGroup, garbage, { token, metadata: { "x-request-id": "bad-grpc" } }));
+    const failure = await failureOf(
+      roster.client.callRaw(GroupService.method.getGroup, garbage, { token, metadata: { "x-request-id": "bad-grpc" } }),
+    );
     expect(failure).toMatchObject({ code: "INVALID_ARGUMENT", details: malformedProtobuf });
     expect(await logLine("bad-grpc")).toMatchObject({ code: "INVALID_ARGUMENT", door: "grpc" });
   });
 
   it.each([
-    ["Connect binary POST", "bad-connect-post", () => fetch(url(), { method: "POST", headers: headers("bad-connect-post", { "content-type": "application/proto" }), body: garbage }), malformedProtobuf],
+    [
+      "Connect binary POST",
+      "bad-connect-post",
+      () => fetch(url(), { method: "POST", headers: headers("bad-connect-post", { "content-type": "application/proto" }), body: garbage }),
+      malformedProtobuf,
+    ],
     [
       "Connect GET with encoding=proto",
       "bad-connect-get",
-      () => fetch(`${url()}?connect=v1&encoding=proto&base64=1&message=${garbage.toString("base64url")}`, { headers: headers("bad-connect-get", {}) }),
+      () =>
+        fetch(`${url()}?connect=v1&encoding=proto&base64=1&message=${garbage.toString("base64url")}`, {
+          headers: headers("bad-connect-get", {}),
+        }),
       malformedProtobuf,
     ],
-    ["Connect JSON POST, a field of the wrong type", "bad-json-type", () => fetch(url(), { method: "POST", headers: headers("bad-json-type", { "content-type": "application/json" }), body: '{"id": 5}' }), malformedJson],
-    ["Connect JSON POST, not JSON", "bad-json-syntax", () => fetch(url(), { method: "POST", headers: headers("bad-json-syntax", { "content-type": "application/json" }), body: '{"id": ' }), malformedJson],
+    [
+      "Connect JSON POST, a field of the wrong type",
+      "bad-json-type",
+      () => fetch(url(), { method: "POST", headers: headers("bad-json-type", { "content-type": "application/json" }), body: '{"id": 5}' }),
+      malformedJson,
+    ],
+    [
+      "Connect JSON POST, not JSON",
+      "bad-json-syntax",
+      () => fetch(url(), { method: "POST", headers: headers("bad-json-syntax", { "content-type": "application/json" }), body: '{"id": ' }),
+      malformedJson,
+    ],
     [
       "Connect GET with encoding=json, a field of the wrong type",
       "bad-json-get",
-      () => fetch(`${url()}?connect=v1&encoding=json&message=${encodeURIComponent('{"id": ["g1"]}')}`, { headers: headers("bad-json-get", {}) }),
+      () =>
+        fetch(`${url()}?connect=v1&encoding=json&message=${encodeURIComponent('{"id": ["g1"]}')}`, {
+          headers: headers("bad-json-get", {}),
+        }),
       malformedJson,
     ],
     [
@@ -124,12 +151,20 @@ describe("undecodable request messages: Roster's INVALID_ARGUMENT, the same on e
     ],
   ] as const)("%s", async (_name, requestId, send, message) => {
     const res = await send();
-    expect({ status: res.status, body: (await res.json()) as unknown }).toEqual({ status: 400, body: { code: "invalid_argument", message } });
+    expect({ status: res.status, body: (await res.json()) as unknown }).toEqual({
+      status: 400,
+      body: { code: "invalid_argument", message },
+    });
     expect(await logLine(requestId)).toMatchObject({ code: "INVALID_ARGUMENT", door: "web" });
   });
 
   it.each([
-    ["a well-framed message with bad bytes", "bad-grpc-web", Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]), malformedProtobuf],
+    [
+      "a well-framed message with bad bytes",
+      "bad-grpc-web",
+      Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]),
+      malformedProtobuf,
+    ],
     [
       "a message flagged compressed without a compression",
       "bad-grpc-web-flag",
@@ -138,8 +173,15 @@ describe("undecodable request messages: Roster's INVALID_ARGUMENT, the same on e
     ],
   ] as const)("gRPC-web: %s", async (_name, requestId, body, message) => {
     const res = await fetch(url(), { method: "POST", headers: headers(requestId, { "content-type": "application/grpc-web+proto" }), body });
-    const trailer = Buffer.from(await res.arrayBuffer()).subarray(5).toString("latin1");
-    const fields: Record<string, string> = Object.fromEntries(trailer.trim().split("\r\n").map((line) => line.split(": ", 2) as [string, string]));
+    const trailer = Buffer.from(await res.arrayBuffer())
+      .subarray(5)
+      .toString("latin1");
+    const fields: Record<string, string> = Object.fromEntries(
+      trailer
+        .trim()
+        .split("\r\n")
+        .map((line) => line.split(": ", 2) as [string, string]),
+    );
     expect({ status: res.status, trailer: fields }).toEqual({
       status: 200,
       trailer: { "grpc-status": "3", "grpc-message": encodeURIComponent(message) },
@@ -148,74 +190,90 @@ describe("undecodable request messages: Roster's INVALID_ARGUMENT, the same on e
   });
 });
 
-describe.skipIf(!hasOpenssl())(`streamed and gRPC-protocol messages on the web door over HTTP/2${hasOpenssl() ? "" : " (skipped: openssl not installed)"}`, () => {
-  let dir: string;
-  let tls: TestRoster;
-  let session: ClientHttp2Session;
+describe.skipIf(!hasOpenssl())(
+  `streamed and gRPC-protocol messages on the web door over HTTP/2${hasOpenssl() ? "" : " (skipped: openssl not installed)"}`,
+  () => {
+    let dir: string;
+    let tls: TestRoster;
+    let session: ClientHttp2Session;
 
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "roster-mistakes-"));
-    const ca = createTestCa(dir, "mistakes");
-    const server = ca.issueServer("web");
-    tls = await startTestRoster({
-      mongoUri: mongo.uri,
-      dbName: uniqueDbName("client_mistakes_tls"),
-      env: { ROSTER_JWT_SECRET: secret, ROSTER_HTTP_TLS_CERT: server.certPath, ROSTER_HTTP_TLS_KEY: server.keyPath },
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), "roster-mistakes-"));
+      const ca = createTestCa(dir, "mistakes");
+      const server = ca.issueServer("web");
+      tls = await startTestRoster({
+        mongoUri: mongo.uri,
+        dbName: uniqueDbName("client_mistakes_tls"),
+        env: { ROSTER_JWT_SECRET: secret, ROSTER_HTTP_TLS_CERT: server.certPath, ROSTER_HTTP_TLS_KEY: server.keyPath },
+      });
+      session = connectHttp2(tls.httpUrl, { ca: ca.cert });
     });
-    session = connectHttp2(tls.httpUrl, { ca: ca.cert });
-  });
 
-  afterAll(async () => {
-    session.close();
-    await tls.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      session.close();
+      await tls.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  /** POSTs `body` over HTTP/2 and returns the grpc-status and grpc-message, wherever the protocol puts them. */
-  function post(path: string, contentType: string, body: Buffer): Promise<{ status: string; message: string }> {
-    return new Promise((resolve, reject) => {
-      const stream = session.request({ ":method": "POST", ":path": path, "content-type": contentType, authorization: `Bearer ${token}`, te: "trailers" });
-      const chunks: Buffer[] = [];
-      let status = "";
-      let message = "";
-      stream.on("response", (headers) => {
-        status = String(headers["grpc-status"] ?? "");
-        message = String(headers["grpc-message"] ?? "");
-      });
-      stream.on("trailers", (trailers: IncomingHttpHeaders) => {
-        status = String(trailers["grpc-status"] ?? status);
-        message = String(trailers["grpc-message"] ?? message);
-      });
-      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-      stream.on("error", reject);
-      stream.on("end", () => {
-        const bytes = Buffer.concat(chunks);
-        // gRPC-web: the status is the last (trailer) envelope of the body.
-        for (let at = 0; at + 5 <= bytes.length; at += 5 + bytes.readUInt32BE(at + 1)) {
-          if ((bytes[at] ?? 0) & 0x80) {
-            for (const line of bytes.subarray(at + 5, at + 5 + bytes.readUInt32BE(at + 1)).toString("latin1").trim().split("\r\n")) {
-              const [key, value] = line.split(": ", 2);
-              if (key === "grpc-status") status = value ?? "";
-              if (key === "grpc-message") message = value ?? "";
+    /** POSTs `body` over HTTP/2 and returns the grpc-status and grpc-message, wherever the protocol puts them. */
+    function post(path: string, contentType: string, body: Buffer): Promise<{ status: string; message: string }> {
+      return new Promise((resolve, reject) => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": path,
+          "content-type": contentType,
+          authorization: `Bearer ${token}`,
+          te: "trailers",
+        });
+        const chunks: Buffer[] = [];
+        let status = "";
+        let message = "";
+        stream.on("response", (headers) => {
+          status = String(headers["grpc-status"] ?? "");
+          message = String(headers["grpc-message"] ?? "");
+        });
+        stream.on("trailers", (trailers: IncomingHttpHeaders) => {
+          status = String(trailers["grpc-status"] ?? status);
+          message = String(trailers["grpc-message"] ?? message);
+        });
+        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+        stream.on("error", reject);
+        stream.on("end", () => {
+          const bytes = Buffer.concat(chunks);
+          // gRPC-web: the status is the last (trailer) envelope of the body.
+          for (let at = 0; at + 5 <= bytes.length; at += 5 + bytes.readUInt32BE(at + 1)) {
+            if ((bytes[at] ?? 0) & 0x80) {
+              for (const line of bytes
+                .subarray(at + 5, at + 5 + bytes.readUInt32BE(at + 1))
+                .toString("latin1")
+                .trim()
+                .split("\r\n")) {
+                const [key, value] = line.split(": ", 2);
+                if (key === "grpc-status") status = value ?? "";
+                if (key === "grpc-message") message = value ?? "";
+              }
             }
           }
-        }
-        resolve({ status, message: decodeURIComponent(message) });
+          resolve({ status, message: decodeURIComponent(message) });
+        });
+        stream.end(body);
       });
-      stream.end(body);
+    }
+
+    const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);
+
+    it("a streamed BatchMemberships message with bad bytes (gRPC-web, decoded while the handler reads it)", async () => {
+      expect(await post("/roster.v1.MembershipService/BatchMemberships", "application/grpc-web+proto", framed)).toEqual({
+        status: "3",
+        message: "request: not a valid roster.v1.BatchMembershipsRequest (malformed protobuf)",
+      });
     });
-  }
 
-  const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);
-
-  it("a streamed BatchMemberships message with bad bytes (gRPC-web, decoded while the handler reads it)", async () => {
-    expect(await post("/roster.v1.MembershipService/BatchMemberships", "application/grpc-web+proto", framed)).toEqual({
-      status: "3",
-      message: "request: not a valid roster.v1.BatchMembershipsRequest (malformed protobuf)",
+    it("a unary call in the gRPC protocol on the web door", async () => {
+      expect(await post("/roster.v1.GroupService/GetGroup", "application/grpc", framed)).toEqual({
+        status: "3",
+        message: malformedProtobuf,
+      });
     });
-  });
-
-  it("a unary call in the gRPC protocol on the web door", async () => {
-    expect(await post("/roster.v1.GroupService/GetGroup", "application/grpc", framed)).toEqual({ status: "3", message: malformedProtobuf });
-  });
-});
+  },
+);

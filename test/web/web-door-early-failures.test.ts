@@ -55,7 +55,10 @@ async function rpcLines(requestId: string, expected = 1): Promise<Record<string,
 
 async function handledCount(method: string, code: string): Promise<number> {
   const text = (await roster.server.metrics.render()).body;
-  const match = new RegExp(`^roster_rpc_handled_total\\{door="web",method="${method.replaceAll(".", "\\.")}",code="${code}"\\} (\\d+)$`, "m").exec(text);
+  const match = new RegExp(
+    `^roster_rpc_handled_total\\{door="web",method="${method.replaceAll(".", "\\.")}",code="${code}"\\} (\\d+)$`,
+    "m",
+  ).exec(text);
   return match === null ? 0 : Number(match[1]);
 }
 

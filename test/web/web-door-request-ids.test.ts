@@ -61,7 +61,13 @@ describe("x-request-id on every web door response, the same as the request's log
   it.each([
     ["an RPC that succeeds", "/roster.v1.GroupService/ListGroups", "{}", 200, "OK"],
     ["an RPC that fails", "/roster.v1.GroupService/GetGroup", '{"id": "missing"}', 404, "NOT_FOUND"],
-    ["a body connect-node cannot parse (before the pipeline)", "/roster.v1.GroupService/CreateGroup", '{"group": ', 400, "INVALID_ARGUMENT"],
+    [
+      "a body connect-node cannot parse (before the pipeline)",
+      "/roster.v1.GroupService/CreateGroup",
+      '{"group": ',
+      400,
+      "INVALID_ARGUMENT",
+    ],
     ["an unknown method (404)", "/roster.v1.GroupService/NoSuchMethod", "{}", 404, "UNIMPLEMENTED"],
   ])("%s: a generated id, logged on the call's rpc line", async (_what, path, body, status, code) => {
     const { res, id } = await send(path, { method: "POST", headers: { ...connectJson, authorization: `Bearer ${token}` }, body });
@@ -78,7 +84,12 @@ describe("x-request-id on every web door response, the same as the request's log
     frame.set(message, 5);
     const { res, id } = await send("/roster.v1.GroupService/GetGroup", {
       method: "POST",
-      headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1", authorization: `Bearer ${token}`, "x-request-id": "grpc-web-1" },
+      headers: {
+        "content-type": "application/grpc-web+proto",
+        "x-grpc-web": "1",
+        authorization: `Bearer ${token}`,
+        "x-request-id": "grpc-web-1",
+      },
       body: frame,
     });
     expect(res.status).toBe(200);
@@ -87,7 +98,13 @@ describe("x-request-id on every web door response, the same as the request's log
   });
 
   it.each([
-    ["the wrong HTTP method for a method (405)", "/roster.v1.GroupService/CreateGroup", { method: "GET" }, 405, "GET /roster.v1.GroupService/CreateGroup"],
+    [
+      "the wrong HTTP method for a method (405)",
+      "/roster.v1.GroupService/CreateGroup",
+      { method: "GET" },
+      405,
+      "GET /roster.v1.GroupService/CreateGroup",
+    ],
     [
       "an unsupported content type (415)",
       "/roster.v1.GroupService/ListGroups",
@@ -96,7 +113,13 @@ describe("x-request-id on every web door response, the same as the request's log
       "POST /roster.v1.GroupService/ListGroups",
     ],
     ["a path that is no RPC (404)", "/favicon.ico", { method: "GET" }, 404, "GET /favicon.ico"],
-    ["an origin not allowed (403)", "/roster.v1.GroupService/ListGroups", { method: "POST", headers: { ...connectJson, origin: "https://evil.example" }, body: "{}" }, 403, "POST /roster.v1.GroupService/ListGroups"],
+    [
+      "an origin not allowed (403)",
+      "/roster.v1.GroupService/ListGroups",
+      { method: "POST", headers: { ...connectJson, origin: "https://evil.example" }, body: "{}" },
+      403,
+      "POST /roster.v1.GroupService/ListGroups",
+    ],
   ] as const)("%s: a generated id, logged on an http line", async (_what, path, init, status, http) => {
     const { res, id } = await send(path, init);
     expect(res.status).toBe(status);
@@ -113,7 +136,10 @@ describe("x-request-id on every web door response, the same as the request's log
     ["/healthz", { method: "POST" }, 405],
     [
       "/roster.v1.GroupService/ListGroups",
-      { method: "OPTIONS", headers: { origin: allowedOrigin, "access-control-request-method": "POST", "access-control-request-headers": "x-request-id" } },
+      {
+        method: "OPTIONS",
+        headers: { origin: allowedOrigin, "access-control-request-method": "POST", "access-control-request-headers": "x-request-id" },
+      },
       204,
     ],
   ] as const)("%s (%j): an id, logged at debug level (probes and preflights come every few seconds)", async (path, init, status) => {
@@ -127,17 +153,30 @@ describe("x-request-id on every web door response, the same as the request's log
   });
 
   it.each([
-    ["an RPC", "client-rpc:1", "/roster.v1.GroupService/ListGroups", { method: "POST", headers: { ...connectJson, authorization: "Bearer x" }, body: "{}" }],
+    [
+      "an RPC",
+      "client-rpc:1",
+      "/roster.v1.GroupService/ListGroups",
+      { method: "POST", headers: { ...connectJson, authorization: "Bearer x" }, body: "{}" },
+    ],
     ["a 404", "client-404:1", "/roster.v1.GroupService/NoSuchMethod", { method: "POST", headers: connectJson, body: "{}" }],
-    ["a 415", "client-415:1", "/roster.v1.GroupService/ListGroups", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }],
+    [
+      "a 415",
+      "client-415:1",
+      "/roster.v1.GroupService/ListGroups",
+      { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" },
+    ],
     ["/readyz", "client-readyz:1", "/readyz", { method: "GET" }],
-  ] as const)("%s: echoes a sane client id (%s), replaces one that is not", async (_what, sane, path, init: { method: string; headers?: Record<string, string>; body?: string }) => {
-    const echoed = await send(path, { ...init, headers: { ...init.headers, "x-request-id": sane } });
-    expect(echoed.id).toBe(sane);
-    expect((await linesOf(sane)).length).toBe(1);
-    const replaced = await send(path, { ...init, headers: { ...init.headers, "x-request-id": "has spaces in it" } });
-    expect(replaced.id).toMatch(uuidPattern);
-    expect((await linesOf(replaced.id)).length).toBe(1);
-    expect(roster.rawLogs()).not.toContain("has spaces in it");
-  });
+  ] as const)(
+    "%s: echoes a sane client id (%s), replaces one that is not",
+    async (_what, sane, path, init: { method: string; headers?: Record<string, string>; body?: string }) => {
+      const echoed = await send(path, { ...init, headers: { ...init.headers, "x-request-id": sane } });
+      expect(echoed.id).toBe(sane);
+      expect((await linesOf(sane)).length).toBe(1);
+      const replaced = await send(path, { ...init, headers: { ...init.headers, "x-request-id": "has spaces in it" } });
+      expect(replaced.id).toMatch(uuidPattern);
+      expect((await linesOf(replaced.id)).length).toBe(1);
+      expect(roster.rawLogs()).not.toContain("has spaces in it");
+    },
+  );
 });

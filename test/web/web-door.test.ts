@@ -45,7 +45,11 @@ function fakeGroupService(fake: Fake): Record<string, unknown> {
   return {
     createGroup: (req: CreateGroupRequest) => {
       fake.calls++;
-      const group = create(GroupSchema, { id: `g${fake.groups.length + 1}`, slug: req.group?.slug ?? "", description: req.group?.description ?? "" });
+      const group = create(GroupSchema, {
+        id: `g${fake.groups.length + 1}`,
+        slug: req.group?.slug ?? "",
+        description: req.group?.description ?? "",
+      });
       fake.groups.push(group);
       return { group };
     },
@@ -120,7 +124,9 @@ describe("web door over HTTP/1.1", () => {
       await expect(client.getGroup({ id: "missing" })).rejects.toMatchObject({ code: Code.NotFound });
       const res = await fetch(`${door.url}/metrics`);
       expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
-      expect(await res.text()).toContain('roster_rpc_handled_total{door="web",method="roster.v1.GroupService/GetGroup",code="NOT_FOUND"} 1');
+      expect(await res.text()).toContain(
+        'roster_rpc_handled_total{door="web",method="roster.v1.GroupService/GetGroup",code="NOT_FOUND"} 1',
+      );
     });
 
     it("refuses other methods on the ops paths", async () => {
@@ -172,7 +178,17 @@ describe("web door over HTTP/1.1", () => {
       expect(res.headers.get("access-control-allow-origin")).toBe(allowedOrigin);
       expect(res.headers.get("access-control-allow-methods")).toBe("POST, GET");
       const allowed = (res.headers.get("access-control-allow-headers") ?? "").toLowerCase().split(/,\s*/);
-      expect(allowed).toEqual(expect.arrayContaining(["authorization", "content-type", "connect-protocol-version", "connect-timeout-ms", "x-grpc-web", "grpc-timeout", "x-user-agent"]));
+      expect(allowed).toEqual(
+        expect.arrayContaining([
+          "authorization",
+          "content-type",
+          "connect-protocol-version",
+          "connect-timeout-ms",
+          "x-grpc-web",
+          "grpc-timeout",
+          "x-user-agent",
+        ]),
+      );
     });
 
     it("exposes grpc-status, grpc-message and connect headers on actual responses", async () => {
@@ -184,7 +200,9 @@ describe("web door over HTTP/1.1", () => {
       expect(res.status).toBe(200);
       expect(res.headers.get("access-control-allow-origin")).toBe(allowedOrigin);
       const exposed = (res.headers.get("access-control-expose-headers") ?? "").toLowerCase().split(/,\s*/);
-      expect(exposed).toEqual(expect.arrayContaining(["grpc-status", "grpc-message", "content-encoding", "connect-content-encoding", "x-request-id"]));
+      expect(exposed).toEqual(
+        expect.arrayContaining(["grpc-status", "grpc-message", "content-encoding", "connect-content-encoding", "x-request-id"]),
+      );
     });
 
     it("refuses other origins, preflight and actual request alike, without calling the handler", async () => {
@@ -272,7 +290,11 @@ describe("web door shutdown", () => {
 
   it("lets an in-flight call finish within the grace period, then refuses new connections", async () => {
     let release = (): void => undefined;
-    const fake: Fake = { groups: [create(GroupSchema, { id: "g1", slug: "one" })], calls: 0, hold: new Promise<void>((r) => (release = r)) };
+    const fake: Fake = {
+      groups: [create(GroupSchema, { id: "g1", slug: "one" })],
+      calls: 0,
+      hold: new Promise<void>((r) => (release = r)),
+    };
     door = await startDoor(fake);
     const client = createClient(GroupService, createConnectTransport({ baseUrl: door.url, httpVersion: "1.1" }));
     const inFlight = client.getGroup({ id: "g1" });

@@ -305,7 +305,8 @@ async function withSimulatedRoles(
   const inSyncGroup = new Map(stored.filter((record) => record.groupId === sync.groupId).map((record) => [record.member, record]));
   const simulated = [...marked].map(([member, role]): MembershipRecord => {
     const current = inSyncGroup.get(member);
-    if (current === undefined) return { groupId: sync.groupId, member, role, createTime: now, updateTime: now, createdBy: caller.principal };
+    if (current === undefined)
+      return { groupId: sync.groupId, member, role, createTime: now, updateTime: now, createdBy: caller.principal };
     return current.role === role ? current : { ...current, role, updateTime: now };
   });
   return [...stored.filter((record) => record.groupId !== sync.groupId || !marked.has(record.member)), ...simulated];
@@ -341,7 +342,12 @@ async function applyOperation(state: ChunkState, operation: MembershipOperation,
     if (edge !== undefined) await ensureEdgeAllowedNow(state, edge);
     state.ledger.record(change);
     const origin = state.deps.origin;
-    const record = membershipChangeDraft(change, state.groups.get(change.groupId)?.namespace ?? "", reason === "" ? origin : { ...origin, reason }, state.now);
+    const record = membershipChangeDraft(
+      change,
+      state.groups.get(change.groupId)?.namespace ?? "",
+      reason === "" ? origin : { ...origin, reason },
+      state.now,
+    );
     if (record !== undefined) state.records.push(record);
     return change;
   } catch (error) {

@@ -114,7 +114,9 @@ export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBat
       tooLong: () =>
         deadlineExceeded(`the stream ran longer than ${limits.maxDurationMs} ms (ROSTER_BATCH_MAX_DURATION_MS); results sent so far stand`),
       idle: () =>
-        deadlineExceeded(`no message for ${limits.idleTimeoutMs} ms (ROSTER_BATCH_IDLE_TIMEOUT_MS); the stream was closed, results sent so far stand`),
+        deadlineExceeded(
+          `no message for ${limits.idleTimeoutMs} ms (ROSTER_BATCH_IDLE_TIMEOUT_MS); the stream was closed, results sent so far stand`,
+        ),
     };
     /** Reads the next chunk; started while the previous one is applied (one chunk of lookahead, no more). */
     const readAhead = (): Promise<BatchRequest[] | undefined> => {
@@ -165,7 +167,9 @@ export function createBatchApi(ctx: AppContext, limits: BatchLimits = defaultBat
           const outcome = await applyChunk(
             chunkDeps,
             items,
-            sync === undefined ? undefined : { groupId: sync.groupId, syncId: sync.syncId, dryRun: sync.dryRun, adminDelta: sync.adminDelta, marks },
+            sync === undefined
+              ? undefined
+              : { groupId: sync.groupId, syncId: sync.syncId, dryRun: sync.dryRun, adminDelta: sync.adminDelta, marks },
             call,
           );
           if (sync !== undefined) countEffects(sync, outcome.effects, outcome.syncAdminDelta);

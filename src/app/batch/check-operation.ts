@@ -107,9 +107,11 @@ export function checkOperation(item: BatchItem, sync: SyncScope | undefined, cal
     case "update": {
       if (operation.mask.length === 0) throw invalidArgument("update_mask", `is required (${updatePaths.join(", ")})`);
       const unknown = operation.mask.find((path) => !updatePaths.some((known) => known === path));
-      if (unknown !== undefined) throw invalidArgument("update_mask", `unknown field ${JSON.stringify(unknown)} (allowed: ${updatePaths.join(", ")})`);
+      if (unknown !== undefined)
+        throw invalidArgument("update_mask", `unknown field ${JSON.stringify(unknown)} (allowed: ${updatePaths.join(", ")})`);
       const setsRole = operation.mask.includes("role");
-      if (setsRole && operation.role === undefined) throw invalidArgument("role", "is required (MEMBER, MANAGER or ADMIN) when update_mask names it");
+      if (setsRole && operation.role === undefined)
+        throw invalidArgument("role", "is required (MEMBER, MANAGER or ADMIN) when update_mask names it");
       return {
         kind: "update",
         groupId,

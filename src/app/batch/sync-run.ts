@@ -159,7 +159,11 @@ async function unmarkedOf(
   facts: AccessFacts,
   call: StoreCall,
 ): Promise<MembershipRecord[]> {
-  const marked = await deps.marks.find(run.syncId, page.map((m) => m.member), call);
+  const marked = await deps.marks.find(
+    run.syncId,
+    page.map((m) => m.member),
+    call,
+  );
   const unmarked = page.filter((m) => !marked.has(m.member));
   for (const membership of unmarked) {
     const decision = evaluateAccess(

@@ -29,6 +29,9 @@ export async function deliverableEntries(
   const groups = await ctx.groups.getMany([...new Set(entries.map((entry) => entry.record.groupId))], call);
   const snapshot = await loadAccessSnapshot(ctx, caller, groups, call);
   const readers = settings.changeReadersGroupId;
-  const viewer: ChangeViewer = { principal: caller.principal, readsEverything: readers !== undefined && snapshot.closure.roles.has(readers) };
+  const viewer: ChangeViewer = {
+    principal: caller.principal,
+    readsEverything: readers !== undefined && snapshot.closure.roles.has(readers),
+  };
   return entries.filter((entry) => mayReceiveChange(viewer, snapshot.factsOf(entry.record.groupId), entry.record));
 }

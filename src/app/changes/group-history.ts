@@ -44,11 +44,17 @@ function isHistoryKey(value: unknown): value is HistoryKey {
   );
 }
 
-export async function listGroupHistory(ctx: AppContext, caller: Caller, query: GroupHistoryQuery, options?: CallOptions): Promise<GroupHistoryPage> {
+export async function listGroupHistory(
+  ctx: AppContext,
+  caller: Caller,
+  query: GroupHistoryQuery,
+  options?: CallOptions,
+): Promise<GroupHistoryPage> {
   const groupId = validateGroupId(query.groupId, "group_id");
   const member = query.member === "" ? undefined : parsePrincipal(query.member, "member").principal;
   const { since, until } = query;
-  if (since !== undefined && until !== undefined && until.getTime() <= since.getTime()) throw invalidArgument("until", "must be after since");
+  if (since !== undefined && until !== undefined && until.getTime() <= since.getTime())
+    throw invalidArgument("until", "must be after since");
   const pageSize = normalizePageSize(query.pageSize);
   const fingerprint = requestFingerprint({
     caller: caller.principal,

@@ -106,8 +106,7 @@ export function createModelReads({ graph, principals, database, applied }: Model
         if (others.length > 0) {
           const { byPrincipal, readAt } = await principals.get(others, call);
           await applied(readAt, call);
-          for (const memberships of byPrincipal.values())
-            edges.push(...memberships.values());
+          for (const memberships of byPrincipal.values()) edges.push(...memberships.values());
         }
         return edges;
       },

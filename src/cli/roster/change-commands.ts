@@ -64,7 +64,8 @@ export const historyCommand: Command = {
     const limit = limitFlag(ctx.flags, 100);
     const sinceText = stringFlag(ctx.flags, "since");
     const since = sinceText === undefined ? undefined : new Date(sinceText);
-    if (since !== undefined && Number.isNaN(since.getTime())) throw new UsageError(`--since must be an ISO-8601 time, got "${sinceText ?? ""}"`);
+    if (since !== undefined && Number.isNaN(since.getTime()))
+      throw new UsageError(`--since must be an ISO-8601 time, got "${sinceText ?? ""}"`);
     const groupId = await groupIdOf(ctx.connection, ctx.args[0] ?? "");
     const changes: Change[] = [];
     let pageToken = "";
@@ -83,7 +84,13 @@ export const historyCommand: Command = {
       pageToken = page.nextPageToken;
     } while (pageToken !== "" && changes.length < limit);
     if (ctx.json) for (const change of changes) ctx.out.write(jsonLine(ChangeSchema, change));
-    else ctx.out.write(formatTable(["time", "actor", "change", "reason"], changes.map((c) => [formatTime(c.time), c.actor, describeChange(c), c.reason])));
+    else
+      ctx.out.write(
+        formatTable(
+          ["time", "actor", "change", "reason"],
+          changes.map((c) => [formatTime(c.time), c.actor, describeChange(c), c.reason]),
+        ),
+      );
     return exitCodes.ok;
   },
 };
@@ -94,14 +101,14 @@ export const watchCommand: Command = {
   args: [],
   flags: {
     group: { type: "string", value: "GROUPS", description: "only these groups (comma-separated ids or NAMESPACE/SLUG)" },
-    namespace: { type: "string", value: "NS", description: "only groups of this namespace (\"\" is the global one)" },
+    namespace: { type: "string", value: "NS", description: 'only groups of this namespace ("" is the global one)' },
     from: { type: "string", value: "TOKEN", description: "resume after this token (from --json output, or printed at Ctrl-C)" },
   },
   help:
     "Prints each change you may receive as it commits: time, actor, group, what changed, reason. " +
     "On Ctrl-C it prints the token to resume from with --from, so nothing is missed or repeated. " +
     "With --json, each WatchChangesResponse (changes and checkpoints, each with its token) as proto JSON.",
-  examples: ["roster watch --group acme/payroll", "roster watch --json --from \"$(cat last-token)\""],
+  examples: ["roster watch --group acme/payroll", 'roster watch --json --from "$(cat last-token)"'],
   async run(ctx) {
     const refs = (stringFlag(ctx.flags, "group") ?? "").split(",").filter((ref) => ref !== "");
     const groupIds = await Promise.all(refs.map((ref) => groupIdOf(ctx.connection, ref)));
@@ -122,7 +129,9 @@ export const watchCommand: Command = {
         if (ctx.json) ctx.out.write(jsonLine(WatchChangesResponseSchema, message));
         else if (message.event.case === "change") {
           const c = message.event.value;
-          ctx.out.write(`${[formatTime(c.time), c.actor, c.groupId, describeChange(c), c.reason].filter((part) => part !== "").join("  ")}\n`);
+          ctx.out.write(
+            `${[formatTime(c.time), c.actor, c.groupId, describeChange(c), c.reason].filter((part) => part !== "").join("  ")}\n`,
+          );
         }
       }
       return exitCodes.ok;

@@ -42,7 +42,7 @@ export const listCommand: Command = {
   summary: "List the groups you can see (ListGroups)",
   args: [],
   flags: {
-    namespace: { type: "string", value: "NS", description: "only this namespace (\"\" is the global one)" },
+    namespace: { type: "string", value: "NS", description: 'only this namespace ("" is the global one)' },
     parent: { type: "string", value: "ID", description: "only the children of this group" },
     query: { type: "string", value: "TEXT", description: "search slugs and display names" },
     deleted: { type: "boolean", description: "include deleted groups" },
@@ -126,7 +126,12 @@ function groupFields(group: Group): [string, string][] {
     ["Members", String(group.memberCount)],
     ["Visibility", Visibility[group.policies?.visibility ?? Visibility.UNSPECIFIED]],
     ["Member visibility", MemberVisibility[group.policies?.memberVisibility ?? MemberVisibility.UNSPECIFIED]],
-    ["Labels", Object.entries(group.labels).map(([k, v]) => `${k}=${v}`).join(", ")],
+    [
+      "Labels",
+      Object.entries(group.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", "),
+    ],
     ["Created", `${formatTime(group.createTime)} by ${group.createdBy}`],
     ["Updated", `${formatTime(group.updateTime)} by ${group.updatedBy}`],
     ["Deleted", formatTime(group.deleteTime)],

@@ -37,7 +37,16 @@ import { exitCodes, stringFlag, UsageError } from "./command-line.ts";
 import { describeCallError } from "./connection.ts";
 import { describeGroup, fetchGroup } from "./group-ref.ts";
 import { createImportReport, type ImportReport } from "./import-report.ts";
-import { countImportRows, estimateImportRows, formatOfPath, InputFileError, readImportRows, type ImportFormat, type ImportRow, type MalformedRow } from "./import-rows.ts";
+import {
+  countImportRows,
+  estimateImportRows,
+  formatOfPath,
+  InputFileError,
+  readImportRows,
+  type ImportFormat,
+  type ImportRow,
+  type MalformedRow,
+} from "./import-rows.ts";
 import { handleInterrupts } from "./interruption.ts";
 import { roleFlag } from "./member-commands.ts";
 import { createProgress } from "./progress.ts";
@@ -52,7 +61,11 @@ export const importCommand: Command = {
     sync: { type: "boolean", description: "the file is the complete member list: direct members it does not name are removed" },
     "dry-run": { type: "boolean", description: "with --sync: report what would change, change nothing" },
     skip: { type: "string", value: "N", description: "skip the first N rows (to resume an interrupted import)" },
-    report: { type: "string", value: "FILE", description: "where failed rows go (default: ./NAME.report.csv for NAME.csv, written if a row fails)" },
+    report: {
+      type: "string",
+      value: "FILE",
+      description: "where failed rows go (default: ./NAME.report.csv for NAME.csv, written if a row fails)",
+    },
     format: { type: "string", value: "csv|jsonl", description: "the file's format (default: by its extension, .csv or .jsonl)" },
     quiet: { type: "boolean", short: "q", description: "no progress on stderr" },
   },
@@ -108,7 +121,8 @@ function importOptionsOf(ctx: CommandContext): ImportOptions {
   const sync = ctx.flags["sync"] === true;
   const dryRun = ctx.flags["dry-run"] === true;
   if (dryRun && !sync) throw new UsageError("--dry-run previews a sync: use it with --sync");
-  if (sync && skipText !== "0") throw new UsageError("--skip cannot be used with --sync: a sync needs the complete list, run it again whole");
+  if (sync && skipText !== "0")
+    throw new UsageError("--skip cannot be used with --sync: a sync needs the complete list, run it again whole");
   const explicitReport = stringFlag(ctx.flags, "report");
   const reportPath = explicitReport ?? `${basename(path).replace(/\.[^.]*$/, "")}.report.csv`;
   if (resolve(reportPath) === resolve(path)) throw new UsageError(`--report: "${reportPath}" is the input file`);
@@ -204,7 +218,12 @@ async function runImport(ctx: CommandContext): Promise<number> {
         settleMalformedAhead();
         continue;
       }
-      yield { message: { case: "operation", value: { tag: row.tag, operation: { case: "add", value: { groupId, member: row.member, role: row.role } } } } };
+      yield {
+        message: {
+          case: "operation",
+          value: { tag: row.tag, operation: { case: "add", value: { groupId, member: row.member, role: row.role } } },
+        },
+      };
     }
   }
 
@@ -247,7 +266,14 @@ async function runImport(ctx: CommandContext): Promise<number> {
       settle(
         code === 0
           ? undefined
-          : { line: row.line, member: row.member, role: roleName(row.role), tag: row.tag, code: codeName(code), message: result.status?.message ?? "" },
+          : {
+              line: row.line,
+              member: row.member,
+              role: roleName(row.role),
+              tag: row.tag,
+              code: codeName(code),
+              message: result.status?.message ?? "",
+            },
       );
     }
   } catch (error) {
@@ -261,7 +287,16 @@ async function runImport(ctx: CommandContext): Promise<number> {
   const reportWritten = await report.close();
   // The rows whose outcome is known, in order: up to the first still in flight.
   const resumeSkip = (pending.peek()?.number ?? lastRead + 1) - 1;
-  const outcome = { options, group, total: ending.kind === "complete" ? counts.done : total, counts, summary, ending, resumeSkip, reportPath: reportWritten ? report.path : undefined };
+  const outcome = {
+    options,
+    group,
+    total: ending.kind === "complete" ? counts.done : total,
+    counts,
+    summary,
+    ending,
+    resumeSkip,
+    reportPath: reportWritten ? report.path : undefined,
+  };
   if (ctx.json) ctx.out.write(`${JSON.stringify(importJson(outcome, ctx))}\n`);
   else printOutcome(ctx, outcome);
 

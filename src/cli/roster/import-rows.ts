@@ -104,7 +104,11 @@ export async function estimateImportRows(path: string, format: ImportFormat): Pr
   }
   if (content) lines += 1;
   if (format === "jsonl") return lines;
-  const firstLine = first.replace(/^\uFEFF/, "").split("\n").find((line) => line.trim() !== "") ?? "";
+  const firstLine =
+    first
+      .replace(/^\uFEFF/, "")
+      .split("\n")
+      .find((line) => line.trim() !== "") ?? "";
   let header: ColumnIndex | undefined;
   try {
     header = headerOf(parseCsv(firstLine, { relax_column_count: true, trim: true, relax_quotes: true })[0] ?? []);
@@ -116,7 +120,12 @@ export async function estimateImportRows(path: string, format: ImportFormat): Pr
 }
 
 /** Counts the rows of `path` by reading them all (a first pass that checks every row, for a sync); throws InputFileError as reading does. */
-export async function countImportRows(path: string, format: ImportFormat, defaultRole: Role, onMalformed?: (row: MalformedRow) => void): Promise<number> {
+export async function countImportRows(
+  path: string,
+  format: ImportFormat,
+  defaultRole: Role,
+  onMalformed?: (row: MalformedRow) => void,
+): Promise<number> {
   let count = 0;
   for await (const row of readImportRows(path, format, defaultRole)) {
     count = row.number;
@@ -140,11 +149,20 @@ async function openInput(path: string): Promise<ReadStream> {
 }
 
 async function* csvRows(input: NodeJS.ReadableStream, defaultRole: Role): AsyncGenerator<ImportRow> {
-  const parser = parse({ bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, skip_records_with_error: true, info: true });
+  const parser = parse({
+    bom: true,
+    trim: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    skip_records_with_error: true,
+    info: true,
+  });
   // csv-parse reports a broken record as a 'skip' event, possibly before the
   // records read ahead of it are consumed here: they are merged back in line order.
   const broken: { readonly line: number; readonly message: string }[] = [];
-  parser.on("skip", (error: CsvError) => broken.push({ line: typeof error["lines"] === "number" ? error["lines"] : 0, message: error.message }));
+  parser.on("skip", (error: CsvError) =>
+    broken.push({ line: typeof error["lines"] === "number" ? error["lines"] : 0, message: error.message }),
+  );
   input.pipe(parser);
   let columns: ColumnIndex | undefined;
   let number = 0;
@@ -203,7 +221,10 @@ function csvRow(record: readonly string[], columns: ColumnIndex | undefined, num
   const tag = cell(columns?.tag);
   const expected = columns?.names.length ?? 1;
   if (record.length !== expected) {
-    const shape = columns === undefined ? "one column (a principal); a file with more columns needs a header row" : `${expected} columns (${columns.names.join(",")})`;
+    const shape =
+      columns === undefined
+        ? "one column (a principal); a file with more columns needs a header row"
+        : `${expected} columns (${columns.names.join(",")})`;
     return { kind: "malformed", number, line, member, role: roleText, tag, message: `expected ${shape}, got ${record.length}` };
   }
   return rowOf(number, line, member, roleText, tag, defaultRole);
@@ -220,11 +241,27 @@ async function* jsonlRows(input: NodeJS.ReadableStream, defaultRole: Role): Asyn
     try {
       value = JSON.parse(text);
     } catch (error) {
-      yield { kind: "malformed", number, line, member: "", role: "", tag: "", message: `not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
+      yield {
+        kind: "malformed",
+        number,
+        line,
+        member: "",
+        role: "",
+        tag: "",
+        message: `not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+      };
       continue;
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      yield { kind: "malformed", number, line, member: "", role: "", tag: "", message: 'expected a JSON object like {"member": "user:alice"}' };
+      yield {
+        kind: "malformed",
+        number,
+        line,
+        member: "",
+        role: "",
+        tag: "",
+        message: 'expected a JSON object like {"member": "user:alice"}',
+      };
       continue;
     }
     const fields = value as Record<string, unknown>;

@@ -4,7 +4,11 @@
  * exit 0, or "no" and exit 1, so scripts can `if roster check …; then`.
  */
 import { Role } from "../../../gen/roster/v1/access_pb.ts";
-import { AddMemberResponseSchema, CheckMembershipResponseSchema, RemoveMemberResponseSchema } from "../../../gen/roster/v1/membership_service_pb.ts";
+import {
+  AddMemberResponseSchema,
+  CheckMembershipResponseSchema,
+  RemoveMemberResponseSchema,
+} from "../../../gen/roster/v1/membership_service_pb.ts";
 import type { Command } from "./command.ts";
 import { exitCodes, stringFlag, UsageError } from "./command-line.ts";
 import { groupIdOf } from "./group-ref.ts";
@@ -28,7 +32,9 @@ export const addCommand: Command = {
     if (ctx.json) ctx.out.write(jsonLine(AddMemberResponseSchema, response));
     else {
       const current = roleName(response.membership?.role ?? Role.UNSPECIFIED);
-      ctx.out.write(response.created ? `added ${member} as ${current}\n` : `${member} was already a member (${current}); nothing changed\n`);
+      ctx.out.write(
+        response.created ? `added ${member} as ${current}\n` : `${member} was already a member (${current}); nothing changed\n`,
+      );
     }
     return exitCodes.ok;
   },
@@ -43,7 +49,10 @@ export const removeCommand: Command = {
   examples: ["roster remove acme/platform user:alice"],
   async run(ctx) {
     const [ref = "", member = ""] = ctx.args;
-    const response = await ctx.connection.memberships.removeMember({ groupId: await groupIdOf(ctx.connection, ref), member }, ctx.connection.callOptions());
+    const response = await ctx.connection.memberships.removeMember(
+      { groupId: await groupIdOf(ctx.connection, ref), member },
+      ctx.connection.callOptions(),
+    );
     ctx.out.write(ctx.json ? jsonLine(RemoveMemberResponseSchema, response) : `removed ${member}\n`);
     return exitCodes.ok;
   },

@@ -78,12 +78,11 @@ export function createProgress(options: ProgressOptions): Progress {
 export function formatProgressLine(state: ProgressState): string {
   const rate = state.elapsedMs > 0 ? (state.done * 1000) / state.elapsedMs : 0;
   const parts = [
-    state.total === undefined
-      ? `${count(state.done)} rows`
-      : `${count(state.done)}/${count(state.total)} rows (${percent(state)}%)`,
+    state.total === undefined ? `${count(state.done)} rows` : `${count(state.done)}/${count(state.total)} rows (${percent(state)}%)`,
     `${count(Math.round(rate))} rows/s`,
   ];
-  if (state.total !== undefined && state.done < state.total) parts.push(`ETA ${rate > 0 ? formatSeconds((state.total - state.done) / rate) : "?"}`);
+  if (state.total !== undefined && state.done < state.total)
+    parts.push(`ETA ${rate > 0 ? formatSeconds((state.total - state.done) / rate) : "?"}`);
   if (state.total !== undefined && state.done >= state.total) parts.push(`in ${formatSeconds(state.elapsedMs / 1000)}`);
   parts.push(`${count(state.failed)} failed`);
   return parts.join(", ");

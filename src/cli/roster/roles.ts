@@ -9,7 +9,10 @@ const byName: Readonly<Record<string, Role>> = { MEMBER: Role.MEMBER, MANAGER: R
 
 /** The role `text` names, or undefined when it names none. */
 export function parseRoleName(text: string): Role | undefined {
-  const name = text.trim().toUpperCase().replace(/^ROLE_/, "");
+  const name = text
+    .trim()
+    .toUpperCase()
+    .replace(/^ROLE_/, "");
   return Object.hasOwn(byName, name) ? byName[name] : undefined;
 }
 

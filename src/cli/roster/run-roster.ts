@@ -58,7 +58,14 @@ export async function runRoster(argv: readonly string[], env: NodeJS.ProcessEnv,
   }
   const connection = openConnection(settings);
   try {
-    return await command.run({ ...streams, args: parsed.args, flags: parsed.flags, connection, settings, json: parsed.flags["json"] === true });
+    return await command.run({
+      ...streams,
+      args: parsed.args,
+      flags: parsed.flags,
+      connection,
+      settings,
+      json: parsed.flags["json"] === true,
+    });
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(command, error, streams);
     if (!(error instanceof ConnectError)) throw error;

@@ -26,17 +26,51 @@ import { validateHint } from "./index-hint.ts";
 
 /** Stages mingo evaluates that are meaningful here. */
 const supportedStages = new Set([
-  "$match", "$sort", "$skip", "$limit", "$project", "$addFields", "$set", "$unset", "$group", "$count",
-  "$unwind", "$lookup", "$graphLookup", "$facet", "$replaceRoot", "$replaceWith", "$sortByCount",
-  "$bucket", "$bucketAuto", "$sample", "$unionWith", "$documents", "$redact", "$setWindowFields",
-  "$densify", "$fill",
+  "$match",
+  "$sort",
+  "$skip",
+  "$limit",
+  "$project",
+  "$addFields",
+  "$set",
+  "$unset",
+  "$group",
+  "$count",
+  "$unwind",
+  "$lookup",
+  "$graphLookup",
+  "$facet",
+  "$replaceRoot",
+  "$replaceWith",
+  "$sortByCount",
+  "$bucket",
+  "$bucketAuto",
+  "$sample",
+  "$unionWith",
+  "$documents",
+  "$redact",
+  "$setWindowFields",
+  "$densify",
+  "$fill",
 ]);
 
 /** Real MongoDB stages this server does not implement (a distinct message from unknown names). */
 const unsupportedStages = new Set([
-  "$out", "$merge", "$geoNear", "$search", "$searchMeta", "$vectorSearch", "$indexStats", "$collStats",
-  "$currentOp", "$listSessions", "$listLocalSessions", "$planCacheStats", "$listSearchIndexes",
-  "$shardedDataDistribution", "$changeStreamSplitLargeEvent",
+  "$out",
+  "$merge",
+  "$geoNear",
+  "$search",
+  "$searchMeta",
+  "$vectorSearch",
+  "$indexStats",
+  "$collStats",
+  "$currentOp",
+  "$listSessions",
+  "$listLocalSessions",
+  "$planCacheStats",
+  "$listSearchIndexes",
+  "$shardedDataDistribution",
+  "$changeStreamSplitLargeEvent",
 ]);
 
 /** Query operators the engine's matcher does not evaluate; such filters go to mingo. */
@@ -55,7 +89,8 @@ export function validatePipeline(pipeline: readonly unknown[], allowChangeStream
     const name = stageName(stage, index);
     const spec: unknown = (stage as Document)[name];
     if (name === "$changeStream") {
-      if (!allowChangeStream || index !== 0) throw commandError("Location40602", "$changeStream is only valid as the first stage in a pipeline");
+      if (!allowChangeStream || index !== 0)
+        throw commandError("Location40602", "$changeStream is only valid as the first stage in a pipeline");
       return;
     }
     if (unsupportedStages.has(name)) {
@@ -83,12 +118,16 @@ export function rewritePipeline(pipeline: readonly Document[]): Document[] {
     const spec: unknown = stage[name ?? ""];
     if (name === "$count") {
       if (typeof spec !== "string" || spec === "" || spec.startsWith("$") || spec.includes(".")) {
-        throw commandError("BadValue", `the count field must be a non-empty string that does not start with '$' or contain '.', got ${describeValue(spec)}`);
+        throw commandError(
+          "BadValue",
+          `the count field must be a non-empty string that does not start with '$' or contain '.', got ${describeValue(spec)}`,
+        );
       }
       out.push({ $group: { _id: null, [spec]: { $sum: 1 } } }, { $project: { _id: 0 } });
     } else if (name === "$facet" && isPlainObject(spec)) {
       const facets: Document = {};
-      for (const [key, sub] of Object.entries(spec) as [string, unknown][]) facets[key] = Array.isArray(sub) ? rewritePipeline(sub as Document[]) : sub;
+      for (const [key, sub] of Object.entries(spec) as [string, unknown][])
+        facets[key] = Array.isArray(sub) ? rewritePipeline(sub as Document[]) : sub;
       out.push({ $facet: facets });
     } else if ((name === "$lookup" || name === "$unionWith") && isPlainObject(spec) && Array.isArray(spec["pipeline"])) {
       out.push({ [name]: { ...spec, pipeline: rewritePipeline(spec["pipeline"] as Document[]) } });
@@ -126,7 +165,11 @@ function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Documen
         throw commandError("BadValue", `invalid argument to ${name} stage: ${describeValue(spec)}`);
       }
       docs = name === "$skip" ? docs.slice(n) : docs.slice(0, n);
-    } else if (name === "$project" && isPlainObject(spec) && Object.values(spec).every((v) => typeof v === "boolean" || toNumber(v) === 0 || toNumber(v) === 1)) {
+    } else if (
+      name === "$project" &&
+      isPlainObject(spec) &&
+      Object.values(spec).every((v) => typeof v === "boolean" || toNumber(v) === 0 || toNumber(v) === 1)
+    ) {
       const projection = compileProjection(spec);
       if (projection !== undefined) docs = docs.map(projection);
     } else {
@@ -137,7 +180,13 @@ function runStoredPrefix(tx: Transaction, ns: string, pipeline: readonly Documen
 }
 
 /** Runs a validated, non-change-stream pipeline on one snapshot. */
-export function runPipeline(tx: Transaction, db: string, collection: string | undefined, pipeline: readonly Document[], options: FindOptions = {}): Document[] {
+export function runPipeline(
+  tx: Transaction,
+  db: string,
+  collection: string | undefined,
+  pipeline: readonly Document[],
+  options: FindOptions = {},
+): Document[] {
   let input: Document[] = [];
   let rest: readonly Document[] = pipeline;
   if (collection !== undefined) [input, rest] = runStoredPrefix(tx, `${db}.${collection}`, pipeline, options);
@@ -174,7 +223,9 @@ export const aggregate: CommandHandler = (ctx) => {
     throw commandError("FailedToParse", "The 'cursor' option is required, except for aggregate with the explain argument");
   }
   if (args.boolean("explain") === true) throw commandError("BadValue", "explain is not supported by the embedded server");
-  const batchSize = batchSizeOf(cursorOptions === undefined ? undefined : commandArgs(cursorOptions, "aggregate.cursor").integer("batchSize"));
+  const batchSize = batchSizeOf(
+    cursorOptions === undefined ? undefined : commandArgs(cursorOptions, "aggregate.cursor").integer("batchSize"),
+  );
   validatePipeline(pipeline, true);
   const stages = rewritePipeline(pipeline as Document[]);
   const collection = toNumber(target) === 1 ? undefined : namespaceOf(ctx.db, target, "aggregate").slice(ctx.db.length + 1);

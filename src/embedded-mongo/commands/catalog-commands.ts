@@ -18,7 +18,23 @@ import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
 
 /** Command fields of `create` that are not collection options. */
-const ignoredCreateFields = new Set(["create", "$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
+const ignoredCreateFields = new Set([
+  "create",
+  "$db",
+  "lsid",
+  "txnNumber",
+  "autocommit",
+  "startTransaction",
+  "$clusterTime",
+  "$readPreference",
+  "readConcern",
+  "writeConcern",
+  "maxTimeMS",
+  "comment",
+  "apiVersion",
+  "apiStrict",
+  "apiDeprecationErrors",
+]);
 
 /**
  * `changeStreamPreAndPostImages: {enabled: <bool>}`, checked as mongod does;
@@ -28,7 +44,10 @@ function withPreAndPostImages(options: Document, command: string): Document {
   const value: unknown = options["changeStreamPreAndPostImages"];
   if (value === undefined) return options;
   if (!isPlainObject(value) || typeof value["enabled"] !== "boolean" || Object.keys(value).length !== 1) {
-    throw commandError("TypeMismatch", `BSON field '${command}.changeStreamPreAndPostImages' must be {enabled: <bool>}, got ${describeValue(value)}`);
+    throw commandError(
+      "TypeMismatch",
+      `BSON field '${command}.changeStreamPreAndPostImages' must be {enabled: <bool>}, got ${describeValue(value)}`,
+    );
   }
   if (value["enabled"]) return options;
   const rest = { ...options };
@@ -42,13 +61,19 @@ export const create: CommandHandler = async (ctx) => {
   for (const [key, value] of Object.entries(ctx.body) as [string, unknown][]) if (!ignoredCreateFields.has(key)) options[key] = value;
   if (options["capped"] === true) throw commandError("BadValue", "capped collections are not supported by the embedded server");
   if (options["viewOn"] !== undefined) throw commandError("BadValue", "views are not supported by the embedded server");
-  if (options["timeseries"] !== undefined) throw commandError("BadValue", "time-series collections are not supported by the embedded server");
+  if (options["timeseries"] !== undefined)
+    throw commandError("BadValue", "time-series collections are not supported by the embedded server");
   if (options["collation"] !== undefined) {
-    throw commandError("BadValue", "a collection default collation is not supported by the embedded server: give 'collation' to each index and operation instead");
+    throw commandError(
+      "BadValue",
+      "a collection default collation is not supported by the embedded server: give 'collation' to each index and operation instead",
+    );
   }
   const stored = validationOptions(withPreAndPostImages(options, "create"));
   if (ctx.scope.inTransaction) {
-    await ctx.scope.write((tx) => { tx.createCollection(ns, stored); });
+    await ctx.scope.write((tx) => {
+      tx.createCollection(ns, stored);
+    });
     return { ok: 1 };
   }
   const created = await ctx.server.engine.createCollection(ns, stored);
@@ -78,7 +103,8 @@ export const drop: CommandHandler = async (ctx) => {
 
 /** A full namespace argument (`db.coll`), validated as namespaceOf validates its parts. */
 function fullNamespace(value: unknown, field: string): string {
-  if (typeof value !== "string") throw commandError("TypeMismatch", `BSON field 'renameCollection.${field}' is the wrong type, expected type 'string'`);
+  if (typeof value !== "string")
+    throw commandError("TypeMismatch", `BSON field 'renameCollection.${field}' is the wrong type, expected type 'string'`);
   const dot = value.indexOf(".");
   if (dot <= 0) throw commandError("InvalidNamespace", `Invalid ${field} namespace: ${value}`);
   return namespaceOf(value.slice(0, dot), value.slice(dot + 1), "renameCollection");
@@ -115,7 +141,11 @@ export const listCollections: CommandHandler = (ctx) => {
   const args = commandArgs(ctx.body, "listCollections");
   const filter = args.document("filter") ?? {};
   const nameOnly = args.boolean("nameOnly") ?? false;
-  const batchSize = batchSizeOf(args.document("cursor") === undefined ? undefined : commandArgs(args.requireDocument("cursor"), "listCollections.cursor").integer("batchSize"));
+  const batchSize = batchSizeOf(
+    args.document("cursor") === undefined
+      ? undefined
+      : commandArgs(args.requireDocument("cursor"), "listCollections.cursor").integer("batchSize"),
+  );
   const infos = ctx.server.engine.listCollections(ctx.db);
   const docs: Document[] = [];
   for (const info of infos) {
@@ -161,7 +191,10 @@ function parseIndexSpec(raw: unknown): IndexSpec {
   for (const [field, value] of Object.entries(keyDoc)) {
     const direction = toNumber(value);
     if (direction !== 1 && direction !== -1) {
-      throw commandError("BadValue", `Index key '${field}: ${describeValue(value)}' is not supported by the embedded server (only ascending 1 and descending -1 keys)`);
+      throw commandError(
+        "BadValue",
+        `Index key '${field}: ${describeValue(value)}' is not supported by the embedded server (only ascending 1 and descending -1 keys)`,
+      );
     }
     key.push([field, direction]);
   }
@@ -177,7 +210,8 @@ function parseIndexSpec(raw: unknown): IndexSpec {
   }
   const collation = parseCollation(raw["collation"]);
   if (collation !== undefined) spec.collation = collationDocument(collation);
-  if (raw["expireAfterSeconds"] !== undefined) throw commandError("BadValue", "TTL indexes (expireAfterSeconds) are not supported by the embedded server");
+  if (raw["expireAfterSeconds"] !== undefined)
+    throw commandError("BadValue", "TTL indexes (expireAfterSeconds) are not supported by the embedded server");
   return spec;
 }
 
@@ -217,7 +251,9 @@ export const dropIndexes: CommandHandler = async (ctx) => {
     const key = Object.entries(index).map(([field, value]): [string, number] => [field, toNumber(value) ?? 0]);
     const existing = ctx.server.engine.listIndexes(ns);
     if (existing === null) throw commandError("NamespaceNotFound", `ns not found ${ns}`);
-    const found = existing.find((spec) => spec.key.length === key.length && spec.key.every(([f, d], i) => key[i]?.[0] === f && key[i][1] === d));
+    const found = existing.find(
+      (spec) => spec.key.length === key.length && spec.key.every(([f, d], i) => key[i]?.[0] === f && key[i][1] === d),
+    );
     if (found === undefined) throw commandError("IndexNotFound", `can't find index with key: ${describeValue(index)}`);
     names = [found.name];
   } else {

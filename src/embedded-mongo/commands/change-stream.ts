@@ -59,11 +59,17 @@ const scanChunk = 1000;
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], option: string, fallback: T): T {
   if (value === undefined || value === null) return fallback;
   if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
-  throw commandError("BadValue", `'${describeValue(value)}' is not a valid value for $changeStream.${option}; expected one of ${allowed.join(", ")}`);
+  throw commandError(
+    "BadValue",
+    `'${describeValue(value)}' is not a valid value for $changeStream.${option}; expected one of ${allowed.join(", ")}`,
+  );
 }
 
 function historyLost(): Error {
-  return commandError("ChangeStreamHistoryLost", "Resume of change stream was not possible, as the resume point may no longer be in the oplog.");
+  return commandError(
+    "ChangeStreamHistoryLost",
+    "Resume of change stream was not possible, as the resume point may no longer be in the oplog.",
+  );
 }
 
 function tokenNotFound(token: unknown): Error {
@@ -100,7 +106,8 @@ function startPosition(ctx: CommandContext, spec: Document): { seq: bigint; time
   const engine = ctx.server.engine;
   const changes = engine.changes;
   const given = ["resumeAfter", "startAfter", "startAtOperationTime"].filter((k) => spec[k] !== undefined && spec[k] !== null);
-  if (given.length > 1) throw commandError("BadValue", `Only one of resumeAfter, startAfter and startAtOperationTime may be given (got ${given.join(", ")})`);
+  if (given.length > 1)
+    throw commandError("BadValue", `Only one of resumeAfter, startAfter and startAtOperationTime may be given (got ${given.join(", ")})`);
   const option = given[0];
   if (option === undefined) return { seq: changes.latestSeq(), time: engine.clusterTime(), startAt: undefined };
   if (option === "startAtOperationTime") {
@@ -114,7 +121,10 @@ function startPosition(ctx: CommandContext, spec: Document): { seq: bigint; time
   const token: unknown = spec[option];
   const position = decodeResumeToken(token, option);
   if (position.kind === "invalidate" && option === "resumeAfter") {
-    throw commandError("BadValue", "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.");
+    throw commandError(
+      "BadValue",
+      "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.",
+    );
   }
   checkToken(ctx, position, token);
   return { seq: position.seq, time: position.time ?? zeroTime, startAt: undefined };
@@ -165,7 +175,12 @@ function lookupCurrent(ctx: CommandContext, ns: string, id: unknown): Document |
 
 /** A short description of an event for "image not found" errors. */
 function eventSummary(event: ChangeEvent): string {
-  return describeValue({ operationType: event.operationType, ns: event.ns, documentKey: event.documentKey, clusterTime: event.clusterTime });
+  return describeValue({
+    operationType: event.operationType,
+    ns: event.ns,
+    documentKey: event.documentKey,
+    clusterTime: event.clusterTime,
+  });
 }
 
 function namespaceDocument(ns: string): Document {
@@ -220,7 +235,10 @@ function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEve
     } else if (state.fullDocument === "whenAvailable" || state.fullDocument === "required") {
       // The post-image exists only where the collection has changeStreamPreAndPostImages enabled.
       if (event.fullDocument === undefined && state.fullDocument === "required") {
-        throw commandError("NoMatchingDocument", `Change stream was configured to require a post-image for all update events, but the post-image was not found for event: ${eventSummary(event)}`);
+        throw commandError(
+          "NoMatchingDocument",
+          `Change stream was configured to require a post-image for all update events, but the post-image was not found for event: ${eventSummary(event)}`,
+        );
       }
       doc["fullDocument"] = event.fullDocument ?? null;
     }
@@ -237,7 +255,10 @@ function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEve
   }
   if (state.fullDocumentBeforeChange !== "off" && (type === "update" || type === "replace" || type === "delete")) {
     if (event.fullDocumentBeforeChange === undefined && state.fullDocumentBeforeChange === "required") {
-      throw commandError("NoMatchingDocument", `Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: ${eventSummary(event)}`);
+      throw commandError(
+        "NoMatchingDocument",
+        `Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: ${eventSummary(event)}`,
+      );
     }
     doc["fullDocumentBeforeChange"] = event.fullDocumentBeforeChange ?? null;
   }
@@ -265,7 +286,10 @@ function transform(state: StreamState, doc: Document): Document | undefined {
   const token: unknown = doc["_id"];
   const kept: unknown = out["_id"];
   if (!isPlainObject(kept) || !isPlainObject(token) || kept["_data"] !== token["_data"]) {
-    throw commandError("ChangeStreamFatalError", "Encountered an event whose _id field, which contains the resume token, was modified by the pipeline. Modifying the _id field of an event makes it impossible to resume the stream from that point. Only transformations that retain the unmodified _id field are allowed.");
+    throw commandError(
+      "ChangeStreamFatalError",
+      "Encountered an event whose _id field, which contains the resume token, was modified by the pipeline. Modifying the _id field of an event makes it impossible to resume the stream from that point. Only transformations that retain the unmodified _id field are allowed.",
+    );
   }
   return out;
 }
@@ -273,7 +297,10 @@ function transform(state: StreamState, doc: Document): Document | undefined {
 /** Refuses an event document the reply could not carry, as mongod does. */
 function checkEventSize(size: number): void {
   if (size > maxBsonObjectSize) {
-    throw commandError("BSONObjectTooLarge", `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${maxBsonObjectSize}(16MB)`);
+    throw commandError(
+      "BSONObjectTooLarge",
+      `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${maxBsonObjectSize}(16MB)`,
+    );
   }
 }
 
@@ -303,7 +330,12 @@ function scan(ctx: CommandContext, state: StreamState, maxEvents: number): Docum
       state.afterSeq = event.seq;
       state.afterTime = event.clusterTime;
       if (invalidates(state, event)) {
-        out.push({ _id: encodeResumeToken({ seq: event.seq, time: event.clusterTime, kind: "invalidate" }, ctx.server.engine.storeId), operationType: "invalidate", clusterTime: event.clusterTime, wallTime: event.wallTime });
+        out.push({
+          _id: encodeResumeToken({ seq: event.seq, time: event.clusterTime, kind: "invalidate" }, ctx.server.engine.storeId),
+          operationType: "invalidate",
+          clusterTime: event.clusterTime,
+          wallTime: event.wallTime,
+        });
         state.invalidated = true;
         break;
       }
@@ -334,12 +366,21 @@ function streamState(entry: CursorEntry): StreamState {
 }
 
 /** Opens a change stream (`aggregate` whose first stage is `$changeStream`). */
-export function openChangeStream(ctx: CommandContext, collection: string | undefined, spec: unknown, following: readonly Document[], batchSize: number | undefined): Document {
+export function openChangeStream(
+  ctx: CommandContext,
+  collection: string | undefined,
+  spec: unknown,
+  following: readonly Document[],
+  batchSize: number | undefined,
+): Document {
   if (!isPlainObject(spec)) throw commandError("TypeMismatch", "$changeStream stage must be an object");
   const args = commandArgs(spec, "$changeStream");
   const allDatabases = args.boolean("allChangesForCluster") ?? false;
   if (allDatabases && (ctx.db !== "admin" || collection !== undefined)) {
-    throw commandError("BadValue", "A $changeStream with 'allChangesForCluster:true' may only be opened on the 'admin' database, and with aggregate: 1");
+    throw commandError(
+      "BadValue",
+      "A $changeStream with 'allChangesForCluster:true' may only be opened on the 'admin' database, and with aggregate: 1",
+    );
   }
   if (!allDatabases && ctx.db === "admin" && collection === undefined) {
     throw commandError("InvalidNamespace", "$changeStream may not be opened on the internal admin database");
@@ -351,7 +392,12 @@ export function openChangeStream(ctx: CommandContext, collection: string | undef
     collection,
     allDatabases,
     fullDocument: oneOf(spec["fullDocument"], ["default", "updateLookup", "whenAvailable", "required"], "fullDocument", "default"),
-    fullDocumentBeforeChange: oneOf(spec["fullDocumentBeforeChange"], ["off", "whenAvailable", "required"], "fullDocumentBeforeChange", "off"),
+    fullDocumentBeforeChange: oneOf(
+      spec["fullDocumentBeforeChange"],
+      ["off", "whenAvailable", "required"],
+      "fullDocumentBeforeChange",
+      "off",
+    ),
     expanded: args.boolean("showExpandedEvents") ?? false,
     startAt: start.startAt,
     stages,
@@ -362,14 +408,17 @@ export function openChangeStream(ctx: CommandContext, collection: string | undef
   };
   const ns = collection === undefined ? `${ctx.db}.$cmd.aggregate` : `${ctx.db}.${collection}`;
   const batch = scan(ctx, state, batchSize ?? defaultFirstBatchSize);
-  const id = state.invalidated
-    ? Long.ZERO
-    : ctx.server.cursors.open(ns, { kind: "changeStream", abort: new AbortController(), state });
+  const id = state.invalidated ? Long.ZERO : ctx.server.cursors.open(ns, { kind: "changeStream", abort: new AbortController(), state });
   return { cursor: { firstBatch: batch, postBatchResumeToken: postBatchResumeToken(ctx, state), id, ns }, ok: 1 };
 }
 
 /** getMore on a change-stream cursor: waits for events until maxTimeMS. */
-export async function changeStreamGetMore(ctx: CommandContext, entry: CursorEntry, batchSize: number | undefined, maxTimeMS: number | undefined): Promise<Document> {
+export async function changeStreamGetMore(
+  ctx: CommandContext,
+  entry: CursorEntry,
+  batchSize: number | undefined,
+  maxTimeMS: number | undefined,
+): Promise<Document> {
   const state = streamState(entry);
   if (entry.cursor.kind !== "changeStream") throw new Error("not a change-stream cursor");
   // Aborted when the cursor is killed, also by the server stopping (closeAll).

@@ -10,7 +10,10 @@ import { bsonTypeName } from "../describe-value.ts";
 import { commandError, type CommandError } from "../errors.ts";
 
 function wrongType(command: string, field: string, value: unknown, expected: string): never {
-  throw commandError("TypeMismatch", `BSON field '${command}.${field}' is the wrong type '${bsonTypeName(value)}', expected type${expected.includes(",") ? "s" : ""} '${expected}'`);
+  throw commandError(
+    "TypeMismatch",
+    `BSON field '${command}.${field}' is the wrong type '${bsonTypeName(value)}', expected type${expected.includes(",") ? "s" : ""} '${expected}'`,
+  );
 }
 
 /** Accessors bound to one command document; `command` is its name, for messages. */

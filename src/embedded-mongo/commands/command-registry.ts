@@ -6,7 +6,18 @@
  */
 import type { CommandHandler } from "./command-context.ts";
 import { aggregate } from "./aggregate.ts";
-import { collMod, create, createIndexes, drop, dropDatabase, dropIndexes, listCollections, listDatabases, listIndexes, renameCollection } from "./catalog-commands.ts";
+import {
+  collMod,
+  create,
+  createIndexes,
+  drop,
+  dropDatabase,
+  dropIndexes,
+  listCollections,
+  listDatabases,
+  listIndexes,
+  renameCollection,
+} from "./catalog-commands.ts";
 import { count, distinct, find, getMore, killCursors } from "./find-commands.ts";
 import { findAndModify } from "./find-and-modify.ts";
 import { buildInfo, getCmdLineOpts, getParameter, hello, ping, serverStatus, whatsMyUri } from "./hello-commands.ts";

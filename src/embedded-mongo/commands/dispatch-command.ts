@@ -21,7 +21,12 @@ import type { CommandContext, ConnectionState, ServerContext, StatementScope } f
 import { lookupCommand, type CommandSpec } from "./command-registry.ts";
 import { errorLabelsFor, type LabelContext } from "./error-labels.ts";
 import {
-  checkReadConcernSupported, checkTransactionReadConcern, parseReadConcern, readPoint, waitForReadConcern, type ReadConcern,
+  checkReadConcernSupported,
+  checkTransactionReadConcern,
+  parseReadConcern,
+  readPoint,
+  waitForReadConcern,
+  type ReadConcern,
 } from "./read-concern.ts";
 import { noSuchTransaction } from "./session-commands.ts";
 import { autocommitScope, transactionScope } from "./statement-scopes.ts";
@@ -44,7 +49,10 @@ const anonymousUid = new Binary(createHash("sha256").update("").digest(), 0);
 
 /** An error a fail point injected: its labels are exactly the fail point's, when it named any. */
 class InjectedError extends EngineError {
-  constructor(code: number, readonly explicitLabels: readonly string[] | undefined) {
+  constructor(
+    code: number,
+    readonly explicitLabels: readonly string[] | undefined,
+  ) {
     super(code, codeNameFor(code), "Failing command via 'failCommand' failpoint", {}, explicitLabels ?? []);
     this.name = "InjectedError";
   }
@@ -56,12 +64,21 @@ class CloseConnection extends Error {}
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The session transaction a statement with `autocommit:false` belongs to (starting it if asked). */
-function transactionFor(server: ServerContext, session: SessionState, lsid: unknown, txnNumber: bigint, body: Document): SessionTransaction {
+function transactionFor(
+  server: ServerContext,
+  session: SessionState,
+  lsid: unknown,
+  txnNumber: bigint,
+  body: Document,
+): SessionTransaction {
   const start = body["startTransaction"] === true;
   const current = session.txn;
   if (start) {
     if (txnNumber < session.highestTxnNumber) {
-      throw commandError("TransactionTooOld", `Cannot start transaction ${txnNumber} on session because a newer transaction ${session.highestTxnNumber} has already started.`);
+      throw commandError(
+        "TransactionTooOld",
+        `Cannot start transaction ${txnNumber} on session because a newer transaction ${session.highestTxnNumber} has already started.`,
+      );
     }
     if (current?.txnNumber === txnNumber) {
       throw commandError("ConflictingOperationInProgress", `Transaction with { txnNumber: ${txnNumber} } has already been started`);
@@ -109,9 +126,17 @@ function abortTxn(session: SessionState | undefined, txn: SessionTransaction): v
  * attempt's reply. The onPrimaryTransactionalWrite fail point can fail the
  * write before it commits, or drop the connection after it committed.
  */
-async function runRetryableWrite(server: ServerContext, run: () => Promise<Document>, session: SessionState, txnNumber: bigint): Promise<Document> {
+async function runRetryableWrite(
+  server: ServerContext,
+  run: () => Promise<Document>,
+  session: SessionState,
+  txnNumber: bigint,
+): Promise<Document> {
   if (txnNumber < session.highestTxnNumber) {
-    throw commandError("TransactionTooOld", `Retryable write with txnNumber ${txnNumber} is prohibited on session because a newer retryable write with txnNumber ${session.highestTxnNumber} has already started on this session.`);
+    throw commandError(
+      "TransactionTooOld",
+      `Retryable write with txnNumber ${txnNumber} is prohibited on session because a newer retryable write with txnNumber ${session.highestTxnNumber} has already started on this session.`,
+    );
   }
   const previous = session.lastRetryable;
   if (previous?.txnNumber === txnNumber) return previous.reply;
@@ -166,7 +191,14 @@ function labelContext(spec: CommandSpec, body: Document, changeStreamGetMore: bo
   };
 }
 
-async function execute(server: ServerContext, request: CommandRequest, spec: CommandSpec, session: SessionState | undefined, timing: OperationTiming, execution: Execution): Promise<Document> {
+async function execute(
+  server: ServerContext,
+  request: CommandRequest,
+  spec: CommandSpec,
+  session: SessionState | undefined,
+  timing: OperationTiming,
+  execution: Execution,
+): Promise<Document> {
   const body = request.body;
   const db: unknown = request.legacyDb ?? body["$db"];
   if (typeof db !== "string" || db === "") throw commandError("BadValue", "OP_MSG requests require a $db argument");
@@ -175,7 +207,10 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
   const autocommit: unknown = body["autocommit"];
   if (autocommit !== undefined && autocommit !== false) throw commandError("InvalidOptions", "autocommit must be false when given");
   if (txnNumber !== undefined && session === undefined) {
-    throw commandError("InvalidOptions", "txnNumber may only be provided for multi-document transactions and retryable write commands with a session (lsid)");
+    throw commandError(
+      "InvalidOptions",
+      "txnNumber may only be provided for multi-document transactions and retryable write commands with a session (lsid)",
+    );
   }
   const maxTimeMS = commandArgs(body, spec.name).number("maxTimeMS");
   const deadline = maxTimeMS !== undefined && maxTimeMS > 0 ? Date.now() + maxTimeMS : undefined;
@@ -184,8 +219,17 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
   const failPoint = server.failPoints?.failCommand(spec.name, request.connection.appName);
   if (failPoint !== undefined) await applyFailCommand(failPoint);
   const base = {
-    name: spec.name, body, db, connectionId: request.connection.id, connection: request.connection,
-    legacy: request.legacyDb !== undefined, server, session, txnNumber, readConcern, timing,
+    name: spec.name,
+    body,
+    db,
+    connectionId: request.connection.id,
+    connection: request.connection,
+    legacy: request.legacyDb !== undefined,
+    server,
+    session,
+    txnNumber,
+    readConcern,
+    timing,
   };
   const context = (scope: StatementScope): CommandContext => ({ ...base, scope });
   if (failPoint?.writeConcernError !== undefined) {
@@ -195,11 +239,15 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
 
   if (session !== undefined && txnNumber !== undefined && autocommit === false && !transactionCommands.has(spec.name)) {
     if (spec.inTransaction !== true) {
-      throw commandError("OperationNotSupportedInTransaction", spec.name === "count"
-        ? "Cannot run 'count' in a multi-document transaction. Please see http://dochub.mongodb.org/core/transaction-count for a recommended alternative."
-        : `Cannot run '${spec.name}' in a multi-document transaction.`);
+      throw commandError(
+        "OperationNotSupportedInTransaction",
+        spec.name === "count"
+          ? "Cannot run 'count' in a multi-document transaction. Please see http://dochub.mongodb.org/core/transaction-count for a recommended alternative."
+          : `Cannot run '${spec.name}' in a multi-document transaction.`,
+      );
     }
-    if (body["writeConcern"] !== undefined) throw commandError("InvalidOptions", "writeConcern is not allowed within a multi-statement transaction");
+    if (body["writeConcern"] !== undefined)
+      throw commandError("InvalidOptions", "writeConcern is not allowed within a multi-statement transaction");
     const starting = body["startTransaction"] === true;
     checkTransactionReadConcern(readConcern, starting);
     if (starting) await waitForReadConcern(server.engine, readConcern, deadline);
@@ -211,9 +259,12 @@ async function execute(server: ServerContext, request: CommandRequest, spec: Com
     throw commandError("InvalidOptions", "startTransaction requires autocommit:false, a session and a txnNumber");
   }
   checkReadConcernSupported(spec.name, readConcern, spec.reads === true);
-  if (spec.writeConcern === true && execution.writeConcernError === undefined) execution.writeConcernError = writeConcernError(body["writeConcern"]);
+  if (spec.writeConcern === true && execution.writeConcernError === undefined)
+    execution.writeConcernError = writeConcernError(body["writeConcern"]);
   await waitForReadConcern(server.engine, readConcern, deadline);
-  const ctx = context(autocommitScope(server.engine, { maxTimeMS, readAt: readPoint(readConcern), keepSnapshot: readConcern?.level === "snapshot", timing }));
+  const ctx = context(
+    autocommitScope(server.engine, { maxTimeMS, readAt: readPoint(readConcern), keepSnapshot: readConcern?.level === "snapshot", timing }),
+  );
   const run = async (): Promise<Document> => spec.handler(ctx);
   if (session !== undefined && txnNumber !== undefined && spec.retryableWrite === true) {
     return runRetryableWrite(server, run, session, txnNumber);
@@ -256,10 +307,22 @@ export async function dispatchCommand(server: ServerContext, request: CommandReq
   const spec = lookupCommand(name);
   const timing = createOperationTiming();
   if (spec === undefined || (spec.testOnly === true && server.failPoints === undefined)) {
-    return { kind: "reply", reply: stamp(server, { ok: 0, errmsg: `no such command: '${name}'`, code: errorCodes.CommandNotFound, codeName: "CommandNotFound" }, timing) };
+    return {
+      kind: "reply",
+      reply: stamp(
+        server,
+        { ok: 0, errmsg: `no such command: '${name}'`, code: errorCodes.CommandNotFound, codeName: "CommandNotFound" },
+        timing,
+      ),
+    };
   }
   const changeStreamGetMore = isChangeStreamGetMore(server, spec.name, request.body);
-  const execution: Execution = { labels: labelContext(spec, request.body, changeStreamGetMore), readConcern: undefined, writeConcernError: undefined, writeConcernErrorLabels: undefined };
+  const execution: Execution = {
+    labels: labelContext(spec, request.body, changeStreamGetMore),
+    readConcern: undefined,
+    writeConcernError: undefined,
+    writeConcernErrorLabels: undefined,
+  };
   try {
     const gossip = gossipedClusterTime(request.body);
     if (gossip !== undefined) server.engine.advanceClusterTime(gossip);

@@ -75,14 +75,15 @@ function validatorOf(engine: Engine, ns: string): CollectionValidator | null {
   let entry = compiled.get(options);
   if (entry === undefined) {
     const validator: unknown = options["validator"];
-    entry = isPlainObject(validator) && Object.keys(validator).length > 0
-      ? {
-        matches: compileFilter(validator),
-        validator,
-        level: (options["validationLevel"] as CollectionValidator["level"] | undefined) ?? "strict",
-        action: (options["validationAction"] as CollectionValidator["action"] | undefined) ?? "error",
-      }
-      : null;
+    entry =
+      isPlainObject(validator) && Object.keys(validator).length > 0
+        ? {
+            matches: compileFilter(validator),
+            validator,
+            level: (options["validationLevel"] as CollectionValidator["level"] | undefined) ?? "strict",
+            action: (options["validationAction"] as CollectionValidator["action"] | undefined) ?? "error",
+          }
+        : null;
     compiled.set(options, entry);
   }
   return entry;
@@ -104,7 +105,8 @@ function fieldDetails(field: string, condition: unknown, doc: Document): Documen
 /** Why `doc` fails one top-level clause of a validator, in MongoDB's errInfo form. */
 function clauseDetails(key: string, value: unknown, doc: Document): Document {
   if (key === "$jsonSchema") return { operatorName: "$jsonSchema", schemaRulesNotSatisfied: compileJsonSchema(value)(doc) };
-  if (key === "$expr") return { operatorName: "$expr", specifiedAs: { $expr: value }, reason: "expression did not match", expressionResult: false };
+  if (key === "$expr")
+    return { operatorName: "$expr", specifiedAs: { $expr: value }, reason: "expression did not match", expressionResult: false };
   if (key.startsWith("$")) return { operatorName: key, specifiedAs: { [key]: value }, reason: "expression did not match" };
   return fieldDetails(key, value, doc);
 }
@@ -140,7 +142,23 @@ export function documentCheck(ctx: CommandContext, ns: string): DocumentCheck {
 
 /** The collMod options the store implements; others are refused by name. */
 const collModFields = new Set(["validator", "validationLevel", "validationAction", "changeStreamPreAndPostImages"]);
-const genericFields = new Set(["collMod", "$db", "lsid", "txnNumber", "autocommit", "startTransaction", "$clusterTime", "$readPreference", "readConcern", "writeConcern", "maxTimeMS", "comment", "apiVersion", "apiStrict", "apiDeprecationErrors"]);
+const genericFields = new Set([
+  "collMod",
+  "$db",
+  "lsid",
+  "txnNumber",
+  "autocommit",
+  "startTransaction",
+  "$clusterTime",
+  "$readPreference",
+  "readConcern",
+  "writeConcern",
+  "maxTimeMS",
+  "comment",
+  "apiVersion",
+  "apiStrict",
+  "apiDeprecationErrors",
+]);
 
 /** The collection options after a collMod of `body`. */
 export function collModOptions(current: Document, body: Document): Document {

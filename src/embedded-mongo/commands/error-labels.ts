@@ -9,15 +9,27 @@ import { errorCodes } from "../errors.ts";
 
 /** Codes in mongod's RetriableError category. */
 const retriable = new Set<number>([
-  errorCodes.HostUnreachable, errorCodes.HostNotFound, errorCodes.NetworkTimeout, errorCodes.ShutdownInProgress,
-  errorCodes.PrimarySteppedDown, errorCodes.ExceededTimeLimit, errorCodes.SocketException, errorCodes.NotWritablePrimary,
-  errorCodes.InterruptedAtShutdown, errorCodes.InterruptedDueToReplStateChange, errorCodes.NotPrimaryNoSecondaryOk,
+  errorCodes.HostUnreachable,
+  errorCodes.HostNotFound,
+  errorCodes.NetworkTimeout,
+  errorCodes.ShutdownInProgress,
+  errorCodes.PrimarySteppedDown,
+  errorCodes.ExceededTimeLimit,
+  errorCodes.SocketException,
+  errorCodes.NotWritablePrimary,
+  errorCodes.InterruptedAtShutdown,
+  errorCodes.InterruptedDueToReplStateChange,
+  errorCodes.NotPrimaryNoSecondaryOk,
   errorCodes.NotPrimaryOrSecondary,
 ]);
 
 /** Errors a change stream may resume after (mongod's isResumableChangeStreamError). */
 const resumable = new Set<number>([
-  ...retriable, errorCodes.StaleShardVersion, errorCodes.StaleEpoch, 13388, errorCodes.RetryChangeStream,
+  ...retriable,
+  errorCodes.StaleShardVersion,
+  errorCodes.StaleEpoch,
+  13388,
+  errorCodes.RetryChangeStream,
   errorCodes.FailedToSatisfyReadPreference,
 ]);
 
@@ -25,7 +37,12 @@ const resumable = new Set<number>([
 const nonResumable = new Set<number>([errorCodes.ChangeStreamFatalError, errorCodes.ChangeStreamHistoryLost]);
 
 /** Errors that make a transaction worth retrying as a whole. */
-const transient = new Set<number>([errorCodes.WriteConflict, errorCodes.LockTimeout, errorCodes.PreparedTransactionInProgress, errorCodes.SnapshotUnavailable]);
+const transient = new Set<number>([
+  errorCodes.WriteConflict,
+  errorCodes.LockTimeout,
+  errorCodes.PreparedTransactionInProgress,
+  errorCodes.SnapshotUnavailable,
+]);
 
 export interface LabelContext {
   /** The command ran with `autocommit: false` (a transaction statement, commit or abort). */
@@ -40,11 +57,18 @@ export interface LabelContext {
 export function errorLabelsFor(code: number | undefined, wcCode: number | undefined, context: LabelContext): string[] {
   const labels: string[] = [];
   if (context.inTransaction && code !== undefined) {
-    const isTransient = transient.has(code) ||
-      (context.commitOrAbort ? code === errorCodes.NoSuchTransaction && wcCode === undefined : retriable.has(code) || code === errorCodes.NoSuchTransaction);
+    const isTransient =
+      transient.has(code) ||
+      (context.commitOrAbort
+        ? code === errorCodes.NoSuchTransaction && wcCode === undefined
+        : retriable.has(code) || code === errorCodes.NoSuchTransaction);
     if (isTransient) labels.push("TransientTransactionError");
   }
-  if (labels.length === 0 && context.retryableWrite && ((code !== undefined && retriable.has(code)) || (wcCode !== undefined && retriable.has(wcCode)))) {
+  if (
+    labels.length === 0 &&
+    context.retryableWrite &&
+    ((code !== undefined && retriable.has(code)) || (wcCode !== undefined && retriable.has(wcCode)))
+  ) {
     labels.push("RetryableWriteError");
   }
   if (context.changeStreamGetMore && code !== undefined && resumable.has(code)) labels.push("ResumableChangeStreamError");

@@ -30,9 +30,16 @@ export const findAndModify: CommandHandler = async (ctx) => {
   if (remove && hasUpdate) throw commandError("FailedToParse", "Cannot specify both an update and remove=true");
   if (!remove && !hasUpdate) throw commandError("FailedToParse", "Either an update or remove=true must be specified");
   if (remove && upsert) throw commandError("FailedToParse", "Cannot specify both upsert=true and remove=true ");
-  if (remove && returnNew) throw commandError("FailedToParse", "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document");
+  if (remove && returnNew)
+    throw commandError("FailedToParse", "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document");
   const stmt = hasUpdate
-    ? parseUpdateStatement({ q: query, u: ctx.body["update"] as unknown, upsert, multi: false, arrayFilters: ctx.body["arrayFilters"] as unknown })
+    ? parseUpdateStatement({
+        q: query,
+        u: ctx.body["update"] as unknown,
+        upsert,
+        multi: false,
+        arrayFilters: ctx.body["arrayFilters"] as unknown,
+      })
     : undefined;
 
   const result = await ctx.scope.write((tx) => {

@@ -44,7 +44,10 @@ export const find: CommandHandler = (ctx) => {
   validateHint(ctx.server.engine, ns, ctx.body["hint"]);
   const collation = parseCollation(ctx.body["collation"]);
   // With a sort and a limit, an index walked in the sort's order stops at skip + limit (keyset pages).
-  const order = sort?.kind === "fields" && limit > 0 ? { sort: sort.fields.map(([segments, direction]) => [segments.join("."), direction] as const), limit: skip + limit } : undefined;
+  const order =
+    sort?.kind === "fields" && limit > 0
+      ? { sort: sort.fields.map(([segments, direction]) => [segments.join("."), direction] as const), limit: skip + limit }
+      : undefined;
   const matched = ctx.scope.read((tx) => tx.find(ns, filter, { variables, collation, order }));
   let results = sortDocuments(matched, sort, collation);
   if (skip > 0 || limit > 0) results = results.slice(skip, limit > 0 ? skip + limit : undefined);
@@ -74,7 +77,12 @@ export const getMore: CommandHandler = async (ctx) => {
     return changeStreamGetMore(ctx, entry, batchSize, args.integer("maxTimeMS"));
   }
   const cursor = entry.cursor;
-  const batch = takeBatch(cursor.docs, cursor.position, batchSize === undefined || batchSize === 0 ? Number.MAX_SAFE_INTEGER : batchSize, cursor.transform);
+  const batch = takeBatch(
+    cursor.docs,
+    cursor.position,
+    batchSize === undefined || batchSize === 0 ? Number.MAX_SAFE_INTEGER : batchSize,
+    cursor.transform,
+  );
   cursor.position += batch.length;
   let replyId = Long.fromBigInt(id);
   if (cursor.position >= cursor.docs.length) {

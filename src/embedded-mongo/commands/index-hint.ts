@@ -21,11 +21,15 @@ export function validateHint(engine: Engine, ns: string, hint: unknown): void {
   const indexes = engine.listIndexes(ns);
   // On a missing collection there is nothing to scan; mongod does not complain either.
   if (indexes === null) return;
-  const found = typeof hint === "string"
-    ? indexes.some((index) => index.name === hint)
-    : indexes.some((index) => {
-      const pattern = Object.entries(hint);
-      return pattern.length === index.key.length && pattern.every(([field, direction], i) => index.key[i]?.[0] === field && index.key[i][1] === toNumber(direction));
-    });
+  const found =
+    typeof hint === "string"
+      ? indexes.some((index) => index.name === hint)
+      : indexes.some((index) => {
+          const pattern = Object.entries(hint);
+          return (
+            pattern.length === index.key.length &&
+            pattern.every(([field, direction], i) => index.key[i]?.[0] === field && index.key[i][1] === toNumber(direction))
+          );
+        });
   if (!found) throw commandError("BadValue", "hint provided does not correspond to an existing index");
 }

@@ -32,7 +32,8 @@ export function parseReadConcern(value: unknown): ReadConcern | undefined {
   }
   const after: unknown = value["afterClusterTime"];
   const at: unknown = value["atClusterTime"];
-  if (after !== undefined && !(after instanceof Timestamp)) throw commandError("TypeMismatch", "readConcern.afterClusterTime must be a Timestamp");
+  if (after !== undefined && !(after instanceof Timestamp))
+    throw commandError("TypeMismatch", "readConcern.afterClusterTime must be a Timestamp");
   if (at !== undefined && !(at instanceof Timestamp)) throw commandError("TypeMismatch", "readConcern.atClusterTime must be a Timestamp");
   if (at !== undefined && level !== "snapshot") {
     throw commandError("InvalidOptions", "readConcern.atClusterTime is only valid with readConcern level snapshot");
@@ -79,7 +80,10 @@ export async function waitForReadConcern(engine: Engine, concern: ReadConcern | 
   const current = engine.clusterTime();
   if (compareTimestamps(time, current) > 0) {
     const field = concern?.afterClusterTime === undefined ? "atClusterTime" : "afterClusterTime";
-    throw commandError("InvalidOptions", `readConcern ${field} value must not be greater than the current clusterTime. Requested clusterTime: ${describeValue(time)}; current clusterTime: ${describeValue(current)}`);
+    throw commandError(
+      "InvalidOptions",
+      `readConcern ${field} value must not be greater than the current clusterTime. Requested clusterTime: ${describeValue(time)}; current clusterTime: ${describeValue(current)}`,
+    );
   }
   if (readPoint(concern) === "latest") return;
   const target = engine.changes.latestSeq();
@@ -96,6 +100,9 @@ export function checkTransactionReadConcern(concern: ReadConcern | undefined, st
   if (!starting) throw commandError("InvalidOptions", "Only the first command in a transaction may specify a readConcern");
   const level = concern.level ?? "local";
   if (level !== "local" && level !== "majority" && level !== "snapshot") {
-    throw commandError("InvalidOptions", `The readConcern level must be either 'local' (default), 'majority' or 'snapshot' in order to run in a transaction`);
+    throw commandError(
+      "InvalidOptions",
+      `The readConcern level must be either 'local' (default), 'majority' or 'snapshot' in order to run in a transaction`,
+    );
   }
 }

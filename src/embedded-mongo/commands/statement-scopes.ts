@@ -39,7 +39,12 @@ async function awaitBlocker(blocker: Promise<void>, deadline: number | undefined
   }
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => { resolve(true); }, Math.max(0, deadline - Date.now()));
+    timer = setTimeout(
+      () => {
+        resolve(true);
+      },
+      Math.max(0, deadline - Date.now()),
+    );
   });
   const ended = await Promise.race([blocker.then(() => false), timedOut]);
   clearTimeout(timer);
@@ -109,9 +114,10 @@ export function transactionScope(tx: Transaction, timing: OperationTiming): Stat
       return fn(tx);
     },
     // The executor turns a synchronous throw into a rejection.
-    write: (fn) => new Promise((resolve) => {
-      timing.observe(tx.snapshotTime);
-      resolve(fn(tx));
-    }),
+    write: (fn) =>
+      new Promise((resolve) => {
+        timing.observe(tx.snapshotTime);
+        resolve(fn(tx));
+      }),
   };
 }

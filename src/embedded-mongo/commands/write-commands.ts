@@ -46,7 +46,10 @@ function runStatements(count: number, ordered: boolean, result: BatchResult, sta
 function statementsOf(args: CommandArgs, field: string): unknown[] {
   const statements = args.requireArray(field);
   if (statements.length === 0 || statements.length > maxWriteBatchSize) {
-    throw commandError("InvalidLength", `Write batch sizes must be between 1 and ${maxWriteBatchSize}. Got ${statements.length} operations.`);
+    throw commandError(
+      "InvalidLength",
+      `Write batch sizes must be between 1 and ${maxWriteBatchSize}. Got ${statements.length} operations.`,
+    );
   }
   return statements;
 }
@@ -143,7 +146,10 @@ function parseUpdateStatement(raw: unknown): UpdateStatement {
       throw commandError("FailedToParse", "multi update is not supported for replacement-style update");
     }
   } else {
-    throw commandError("FailedToParse", `BSON field 'update.updates.u' is the wrong type '${bsonTypeName(rawUpdate)}', expected type 'object' or 'array'`);
+    throw commandError(
+      "FailedToParse",
+      `BSON field 'update.updates.u' is the wrong type '${bsonTypeName(rawUpdate)}', expected type 'object' or 'array'`,
+    );
   }
   return { q, u, upsert: args.boolean("upsert") ?? false, multi, arrayFilters, sort: args.document("sort") };
 }
@@ -166,7 +172,13 @@ export interface StatementContext {
 }
 
 /** Applies one update statement inside `tx`. Shared by update and findAndModify. */
-export function applyUpdateStatement(tx: Transaction, ns: string, stmt: UpdateStatement, targets: readonly Document[], context: StatementContext): UpdateOutcome {
+export function applyUpdateStatement(
+  tx: Transaction,
+  ns: string,
+  stmt: UpdateStatement,
+  targets: readonly Document[],
+  context: StatementContext,
+): UpdateOutcome {
   const u = stmt.u;
   const { variables, check } = context;
   if (targets.length === 0) {

@@ -25,12 +25,25 @@ export function writeConcernError(value: unknown): Document | undefined {
     return { writeConcern: echoed };
   };
   if (typeof w === "string") {
-    return { code: errorCodes.UnknownReplWriteConcern, codeName: "UnknownReplWriteConcern", errmsg: `No write concern mode named '${w}' found in replica set configuration`, errInfo: errInfo() };
+    return {
+      code: errorCodes.UnknownReplWriteConcern,
+      codeName: "UnknownReplWriteConcern",
+      errmsg: `No write concern mode named '${w}' found in replica set configuration`,
+      errInfo: errInfo(),
+    };
   }
   const n = toNumber(w);
   if (n === undefined || !Number.isInteger(n) || n < 0 || n > 50) {
-    throw commandError("FailedToParse", `w has to be a non-negative number and not greater than 50 or a string; found: ${describeValue(w)}`);
+    throw commandError(
+      "FailedToParse",
+      `w has to be a non-negative number and not greater than 50 or a string; found: ${describeValue(w)}`,
+    );
   }
   if (n <= 1) return undefined;
-  return { code: errorCodes.UnsatisfiableWriteConcern, codeName: "UnsatisfiableWriteConcern", errmsg: "Not enough data-bearing nodes", errInfo: errInfo() };
+  return {
+    code: errorCodes.UnsatisfiableWriteConcern,
+    codeName: "UnsatisfiableWriteConcern",
+    errmsg: "Not enough data-bearing nodes",
+    errInfo: errInfo(),
+  };
 }

@@ -9,7 +9,14 @@ import { calculateObjectSize, type Document } from "bson";
 
 /** Fixed value sizes of the wrappers stored documents hold (`promoteValues: false`). */
 const fixedSizes: Readonly<Record<string, number>> = {
-  Int32: 4, Double: 8, Long: 8, Timestamp: 8, ObjectId: 12, Decimal128: 16, MinKey: 0, MaxKey: 0,
+  Int32: 4,
+  Double: 8,
+  Long: 8,
+  Timestamp: 8,
+  ObjectId: 12,
+  Decimal128: 16,
+  MinKey: 0,
+  MaxKey: 0,
 };
 
 /** UTF-8 bytes of a key or string; ASCII (the usual case) without a call into Buffer. */

@@ -44,7 +44,11 @@ const compactAfter = 4096;
  */
 function positioned(event: PendingEvent, seq: bigint, clusterTime: Timestamp, wallTime: Date): ChangeEvent {
   const full: { -readonly [K in keyof ChangeEvent]: ChangeEvent[K] } = {
-    ns: event.ns, operationType: event.operationType, seq, clusterTime, wallTime,
+    ns: event.ns,
+    operationType: event.operationType,
+    seq,
+    clusterTime,
+    wallTime,
   };
   if (event.documentKey !== undefined) full.documentKey = event.documentKey;
   if (event.fullDocument !== undefined) full.fullDocument = event.fullDocument;

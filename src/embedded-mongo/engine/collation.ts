@@ -26,7 +26,14 @@ const defaults: Readonly<Record<string, unknown>> = {
 };
 
 function isDocument(value: unknown): value is Document {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && bsonTag(value) === undefined && !(value instanceof Date) && !(value instanceof RegExp);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    bsonTag(value) === undefined &&
+    !(value instanceof Date) &&
+    !(value instanceof RegExp)
+  );
 }
 
 function numberOf(value: unknown): number | undefined {
@@ -46,24 +53,31 @@ export function parseCollation(value: unknown): Collation | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isDocument(value)) throw new EngineError(14, "TypeMismatch", "collation must be an object");
   const locale: unknown = value["locale"];
-  if (typeof locale !== "string") throw new EngineError(40414, "Location40414", "BSON field 'collation.locale' is missing but a required field");
+  if (typeof locale !== "string")
+    throw new EngineError(40414, "Location40414", "BSON field 'collation.locale' is missing but a required field");
   let strength: 1 | 2 | 3 = 3;
   for (const [key, option] of Object.entries(value) as [string, unknown][]) {
     if (key === "locale" || key === "version") continue;
     if (key === "strength") {
       const n = numberOf(option);
       if (n === 1 || n === 2 || n === 3) strength = n;
-      else if (n === 4 || n === 5) throw new EngineError(2, "BadValue", `collation option 'strength: ${n}' is not supported by the embedded server (only 1, 2 and 3)`);
+      else if (n === 4 || n === 5)
+        throw new EngineError(2, "BadValue", `collation option 'strength: ${n}' is not supported by the embedded server (only 1, 2 and 3)`);
       else throw new EngineError(2, "BadValue", "Field 'strength' must be an integer 1 through 5");
       continue;
     }
     if (!Object.hasOwn(defaults, key)) throw new EngineError(40415, "Location40415", `BSON field 'collation.${key}' is an unknown field.`);
     if (option !== defaults[key]) {
-      throw new EngineError(2, "BadValue", `collation option '${key}: ${JSON.stringify(option)}' is not supported by the embedded server (only locale and strength)`);
+      throw new EngineError(
+        2,
+        "BadValue",
+        `collation option '${key}: ${JSON.stringify(option)}' is not supported by the embedded server (only locale and strength)`,
+      );
     }
   }
   if (locale === "simple") {
-    if (Object.keys(value).some((k) => k !== "locale")) throw new EngineError(2, "BadValue", "If 'locale' is set to 'simple', no other collation options may be specified");
+    if (Object.keys(value).some((k) => k !== "locale"))
+      throw new EngineError(2, "BadValue", "If 'locale' is set to 'simple', no other collation options may be specified");
     return undefined;
   }
   const tag = locale.replace(/_/g, "-");

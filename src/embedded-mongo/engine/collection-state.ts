@@ -130,7 +130,9 @@ export function indexEntry(key: readonly unknown[], idk: string): IndexEntry {
   const rank = typeRank(v);
   if (rank === NUMBER_RANK) {
     const n = numericValue(v);
-    return typeof n === "number" && !Number.isNaN(n) ? { key, idk, fast: n, fastKind: KIND_NUMBER } : { key, idk, fast: undefined, fastKind: 0 };
+    return typeof n === "number" && !Number.isNaN(n)
+      ? { key, idk, fast: n, fastKind: KIND_NUMBER }
+      : { key, idk, fast: undefined, fastKind: 0 };
   }
   // Fixed-length lowercase hex sorts like the bytes.
   if (bsonTag(v) === "ObjectId") return { key, idk, fast: (v as ObjectId).toHexString(), fastKind: KIND_OBJECT_ID };

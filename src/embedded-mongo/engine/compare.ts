@@ -260,8 +260,16 @@ interface PackedObjectId {
 function compareObjectIds(a: ObjectId, b: ObjectId): number {
   const x = a as unknown as PackedObjectId;
   const y = b as unknown as PackedObjectId;
-  if (typeof x.i0 === "number" && typeof x.i1 === "number" && typeof x.i2 === "number" && typeof x.i3 === "number" &&
-    typeof y.i0 === "number" && typeof y.i1 === "number" && typeof y.i2 === "number" && typeof y.i3 === "number") {
+  if (
+    typeof x.i0 === "number" &&
+    typeof x.i1 === "number" &&
+    typeof x.i2 === "number" &&
+    typeof x.i3 === "number" &&
+    typeof y.i0 === "number" &&
+    typeof y.i1 === "number" &&
+    typeof y.i2 === "number" &&
+    typeof y.i3 === "number"
+  ) {
     if (x.i0 !== y.i0) return x.i0 < y.i0 ? -1 : 1;
     if (x.i1 !== y.i1) return x.i1 < y.i1 ? -1 : 1;
     if (x.i2 !== y.i2) return x.i2 < y.i2 ? -1 : 1;

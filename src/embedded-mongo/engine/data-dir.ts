@@ -52,7 +52,10 @@ function parseSnapshot(data: Uint8Array): { content: SnapshotContent } | { probl
   const [header, ...rest] = docs;
   const last = rest[rest.length - 1];
   if (header?.t !== "snapshot" || last?.t !== "end") return { problem: "missing header or end record" };
-  const byNs = new Map<string, { ns: string; uuid: UUID; options: Document; indexes: ReturnType<typeof specFromDocument>[]; docs: StoredDoc[] }>();
+  const byNs = new Map<
+    string,
+    { ns: string; uuid: UUID; options: Document; indexes: ReturnType<typeof specFromDocument>[]; docs: StoredDoc[] }
+  >();
   for (const rec of rest.slice(0, -1)) {
     if (rec.t === "collection") {
       const ns = String(rec.n);
@@ -88,7 +91,12 @@ async function writeSnapshot(dir: string, gen: number, content: SnapshotContent)
       let offset = 0;
       while (offset < bytes.length) offset += (await handle.write(bytes, offset)).bytesWritten;
     };
-    await write({ t: "snapshot", v: 2, s: Long.fromBigInt(content.seq), ct: new Timestamp({ t: content.clusterTime.t, i: content.clusterTime.i }) });
+    await write({
+      t: "snapshot",
+      v: 2,
+      s: Long.fromBigInt(content.seq),
+      ct: new Timestamp({ t: content.clusterTime.t, i: content.clusterTime.i }),
+    });
     for (const coll of content.collections) {
       await write({ t: "collection", n: coll.ns, u: coll.uuid, o: coll.options, indexes: coll.indexes.map(specToDocument) });
       // Batches bounded by count and bytes, so every record stays far below the BSON limit.
@@ -140,7 +148,9 @@ function replayJournal(core: EngineCore, path: string, data: Uint8Array): Replay
     try {
       entry = recordFromDocument(doc);
     } catch (error) {
-      throw new DataDirError(`journal ${path}: the record at byte ${offset} is intact but not a valid record (${describe(error)}); refusing to start`);
+      throw new DataDirError(
+        `journal ${path}: the record at byte ${offset} is intact but not a valid record (${describe(error)}); refusing to start`,
+      );
     }
     if (entry.kind === "part") {
       pending ??= { ops: [], parts: 0, offset };
@@ -150,13 +160,18 @@ function replayJournal(core: EngineCore, path: string, data: Uint8Array): Replay
     }
     const parts = pending?.parts ?? 0;
     if (entry.parts !== parts) {
-      throw new DataDirError(`journal ${path}: the record at byte ${offset} completes a transaction of ${entry.parts} parts, but ${parts} precede it; refusing to start`);
+      throw new DataDirError(
+        `journal ${path}: the record at byte ${offset} completes a transaction of ${entry.parts} parts, but ${parts} precede it; refusing to start`,
+      );
     }
-    const record = pending === null || entry.record.t !== "txn" ? entry.record : { ...entry.record, ops: [...pending.ops, ...entry.record.ops] };
+    const record =
+      pending === null || entry.record.t !== "txn" ? entry.record : { ...entry.record, ops: [...pending.ops, ...entry.record.ops] };
     try {
       core.replay(record);
     } catch (error) {
-      throw new DataDirError(`journal ${path}: the record at byte ${pending?.offset ?? offset} could not be replayed (${describe(error)}); refusing to start`);
+      throw new DataDirError(
+        `journal ${path}: the record at byte ${pending?.offset ?? offset} could not be replayed (${describe(error)}); refusing to start`,
+      );
     }
     pending = null;
     applied++;
@@ -164,11 +179,14 @@ function replayJournal(core: EngineCore, path: string, data: Uint8Array): Replay
   if (decoded.problem !== undefined) {
     const next = findValidRecord(data, decoded.validBytes + 1);
     if (next >= 0) {
-      throw new DataDirError(`journal ${path} is damaged at byte ${decoded.validBytes} (${decoded.problem}), but valid records follow at byte ${next}; refusing to start rather than drop them. Restore the file from a backup, or move it away to start without its records.`);
+      throw new DataDirError(
+        `journal ${path} is damaged at byte ${decoded.validBytes} (${decoded.problem}), but valid records follow at byte ${next}; refusing to start rather than drop them. Restore the file from a backup, or move it away to start without its records.`,
+      );
     }
     return { cutAt: pending?.offset ?? decoded.validBytes, reason: decoded.problem, applied };
   }
-  if (pending !== null) return { cutAt: pending.offset, reason: `a transaction's ${pending.parts} leading part record(s) without its final record`, applied };
+  if (pending !== null)
+    return { cutAt: pending.offset, reason: `a transaction's ${pending.parts} leading part record(s) without its final record`, applied };
   return { cutAt: undefined, reason: "", applied };
 }
 
@@ -219,7 +237,8 @@ export async function openDataDir(core: EngineCore, dir: string, options: Engine
   if (snapshotGen !== undefined) {
     const path = join(dir, snapshotName(snapshotGen));
     const parsed = parseSnapshot(await readFile(path));
-    if ("problem" in parsed) throw new DataDirError(`snapshot ${path} is unreadable (${parsed.problem}); refusing to start. Restore it from a backup.`);
+    if ("problem" in parsed)
+      throw new DataDirError(`snapshot ${path} is unreadable (${parsed.problem}); refusing to start. Restore it from a backup.`);
     core.restore(parsed.content);
   }
 
@@ -242,12 +261,17 @@ export async function openDataDir(core: EngineCore, dir: string, options: Engine
     for (const laterGen of later) {
       const laterPath = join(dir, journalName(laterGen));
       if (holdsRecords(await readFile(laterPath))) {
-        throw new DataDirError(`journal ${path} ends in damage at byte ${outcome.cutAt} (${outcome.reason}), but the later journal ${laterPath} holds records; refusing to start rather than drop them.`);
+        throw new DataDirError(
+          `journal ${path} ends in damage at byte ${outcome.cutAt} (${outcome.reason}), but the later journal ${laterPath} holds records; refusing to start rather than drop them.`,
+        );
       }
     }
     await truncate(path, outcome.cutAt);
     for (const laterGen of later) await rm(join(dir, journalName(laterGen)), { force: true });
-    log("warn", `embedded-mongo: journal ${journalName(gen)} ends in a torn record (${outcome.reason}); cut off ${data.length - outcome.cutAt} bytes at byte ${outcome.cutAt}, which were never acknowledged${later.length > 0 ? `, and removed ${later.length} empty later journal file(s)` : ""}; ${outcome.applied} records replayed`);
+    log(
+      "warn",
+      `embedded-mongo: journal ${journalName(gen)} ends in a torn record (${outcome.reason}); cut off ${data.length - outcome.cutAt} bytes at byte ${outcome.cutAt}, which were never acknowledged${later.length > 0 ? `, and removed ${later.length} empty later journal file(s)` : ""}; ${outcome.applied} records replayed`,
+    );
     currentSize = outcome.cutAt;
     break;
   }
@@ -283,7 +307,10 @@ function createSink(dir: string, startGen: number, writer: JournalWriter, compac
       }
       log("info", `embedded-mongo: compacted the journal into ${snapshotName(newGen)}`);
     } catch (error) {
-      log("error", `embedded-mongo: compaction failed (the journal stays valid): ${error instanceof Error ? error.message : String(error)}`);
+      log(
+        "error",
+        `embedded-mongo: compaction failed (the journal stays valid): ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 

@@ -112,7 +112,9 @@ export function decimalMultiply(a: Decimal128, b: Decimal128): Decimal128 {
     const zero = (x.kind === "finite" && x.coefficient === 0n) || (y.kind === "finite" && y.coefficient === 0n);
     return toDecimal128(zero ? { kind: "nan" } : { kind: "infinity", negative });
   }
-  return toDecimal128(normalize({ kind: "finite", negative, coefficient: x.coefficient * y.coefficient, exponent: x.exponent + y.exponent }));
+  return toDecimal128(
+    normalize({ kind: "finite", negative, coefficient: x.coefficient * y.coefficient, exponent: x.exponent + y.exponent }),
+  );
 }
 
 /** Division; the caller refuses a zero divisor (MongoDB's error, not IEEE's infinity). */

@@ -14,9 +14,7 @@ import { createChangeLog } from "./change-log.ts";
 import type { ChangeLogWriter, PendingEvent } from "./change-log.ts";
 import { createClusterClock } from "./cluster-clock.ts";
 import type { ClusterClock } from "./cluster-clock.ts";
-import {
-  buildIndex, createCollectionState, idKey, latestVersion, publishVersion, pruneChain, recordsImages,
-} from "./collection-state.ts";
+import { buildIndex, createCollectionState, idKey, latestVersion, publishVersion, pruneChain, recordsImages } from "./collection-state.ts";
 import type { CollectionState } from "./collection-state.ts";
 import { admitSpec } from "./index-specs.ts";
 import { createTransaction } from "./transaction.ts";
@@ -24,9 +22,7 @@ import type { CommitContent, TransactionHost, WriteOp } from "./transaction.ts";
 import { describeUpdate } from "./update-description.ts";
 import { EngineError } from "./types.ts";
 import { freezeCopy } from "./values.ts";
-import type {
-  CollectionInfo, Engine, EngineOptions, IndexSpec, Namespace, StoredDoc, Transaction, TransactionSession,
-} from "./types.ts";
+import type { CollectionInfo, Engine, EngineOptions, IndexSpec, Namespace, StoredDoc, Transaction, TransactionSession } from "./types.ts";
 
 /** Where committed records go; absent for a purely in-memory engine. */
 export interface RecordSink {
@@ -113,12 +109,13 @@ function splitNs(ns: Namespace): [db: string, coll: string] {
 export function createEngineCore(options: EngineOptions): EngineCore {
   const catalog = new Map<Namespace, CollectionState>();
   let clock: ClusterClock = createClusterClock();
-  const newChangeLog = (startSeq: bigint, startTime: Timestamp): ChangeLogWriter => createChangeLog({
-    retention: options.changeLogRetention ?? DEFAULT_RETENTION,
-    retentionMs: options.changeLogRetentionMs ?? DEFAULT_RETENTION_MS,
-    startSeq,
-    startTime,
-  });
+  const newChangeLog = (startSeq: bigint, startTime: Timestamp): ChangeLogWriter =>
+    createChangeLog({
+      retention: options.changeLogRetention ?? DEFAULT_RETENTION,
+      retentionMs: options.changeLogRetentionMs ?? DEFAULT_RETENTION_MS,
+      startSeq,
+      startTime,
+    });
   let changes = newChangeLog(0n, new Timestamp({ t: 0, i: 0 }));
   /** The cluster time of the newest commit. */
   let lastCommitTime = new Timestamp({ t: 0, i: 0 });
@@ -163,7 +160,11 @@ export function createEngineCore(options: EngineOptions): EngineCore {
   }
 
   function snapshotTooOld(time: Timestamp): EngineError {
-    return new EngineError(239, "SnapshotTooOld", `Read timestamp Timestamp(${time.t}, ${time.i}) is older than the oldest available timestamp.`);
+    return new EngineError(
+      239,
+      "SnapshotTooOld",
+      `Read timestamp Timestamp(${time.t}, ${time.i}) is older than the oldest available timestamp.`,
+    );
   }
 
   function collectGarbage(): void {
@@ -205,15 +206,26 @@ export function createEngineCore(options: EngineOptions): EngineCore {
 
   function createEvent(coll: CollectionState, session: TransactionSession | undefined): PendingEvent {
     const event: { -readonly [K in keyof PendingEvent]: PendingEvent[K] } = {
-      ns: coll.ns, operationType: "create", collectionUUID: coll.uuid, operationDescription: { options: coll.options },
+      ns: coll.ns,
+      operationType: "create",
+      collectionUUID: coll.uuid,
+      operationDescription: { options: coll.options },
     };
     if (session !== undefined) event.txn = session;
     return event;
   }
 
-  function indexEvent(coll: CollectionState, type: "createIndexes" | "dropIndexes", indexes: readonly IndexSpec[], session?: TransactionSession): PendingEvent {
+  function indexEvent(
+    coll: CollectionState,
+    type: "createIndexes" | "dropIndexes",
+    indexes: readonly IndexSpec[],
+    session?: TransactionSession,
+  ): PendingEvent {
     const event: { -readonly [K in keyof PendingEvent]: PendingEvent[K] } = {
-      ns: coll.ns, operationType: type, collectionUUID: coll.uuid, operationDescription: { indexes },
+      ns: coll.ns,
+      operationType: type,
+      collectionUUID: coll.uuid,
+      operationDescription: { indexes },
     };
     if (session !== undefined) event.txn = session;
     return event;
@@ -237,7 +249,12 @@ export function createEngineCore(options: EngineOptions): EngineCore {
    * document versions, index entries and change events. `ddlEvents` is false
    * only when replaying records from before DDL had change events.
    */
-  function applyOps(ops: readonly JournalOp[], commitSeq: bigint, session: TransactionSession | undefined, ddlEvents: boolean): PendingEvent[] {
+  function applyOps(
+    ops: readonly JournalOp[],
+    commitSeq: bigint,
+    session: TransactionSession | undefined,
+    ddlEvents: boolean,
+  ): PendingEvent[] {
     const before = new Map<string, StoredDoc | null>();
     const finals = new Map<string, { coll: CollectionState; id: unknown; idk: string; doc: StoredDoc | null }>();
     const events: PendingEvent[] = [];
@@ -265,7 +282,10 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       const images = recordsImages(coll);
       // Built field by field rather than with conditional spreads, which cost microseconds per event.
       const event: { -readonly [K in keyof PendingEvent]: PendingEvent[K] } = {
-        ns: op.n, operationType: op.k, documentKey: { _id: op.id }, collectionUUID: coll.uuid,
+        ns: op.n,
+        operationType: op.k,
+        documentKey: { _id: op.id },
+        collectionUUID: coll.uuid,
       };
       // Inserts and replacements carry their document; an update's post-image and
       // any pre-image exist only where changeStreamPreAndPostImages is enabled.
@@ -287,7 +307,11 @@ export function createEngineCore(options: EngineOptions): EngineCore {
     const ops: JournalOp[] = [];
     for (const { coll, createOptions } of content.touched) {
       if (coll.durable) continue;
-      ops.push(createOptions === undefined ? { k: "create", n: coll.ns, u: coll.uuid } : { k: "create", n: coll.ns, o: createOptions, u: coll.uuid });
+      ops.push(
+        createOptions === undefined
+          ? { k: "create", n: coll.ns, u: coll.uuid }
+          : { k: "create", n: coll.ns, o: createOptions, u: coll.uuid },
+      );
     }
     for (const { coll, indexes } of content.touched) {
       if (indexes.length > 0) ops.push({ k: "createIndexes", n: coll.ns, specs: [...indexes] });
@@ -645,7 +669,12 @@ export function createEngineCore(options: EngineOptions): EngineCore {
       const before = coll.indexes.length;
       const dropped = indexesToDrop(coll, names);
       if (dropped.length === 0) return before;
-      await ddl({ t: "dropIndexes", n: ns, names: dropped.map((spec) => spec.name) }, () => applyDropIndexes(ns, dropped.map((spec) => spec.name)));
+      await ddl({ t: "dropIndexes", n: ns, names: dropped.map((spec) => spec.name) }, () =>
+        applyDropIndexes(
+          ns,
+          dropped.map((spec) => spec.name),
+        ),
+      );
       return before;
     },
     async close() {

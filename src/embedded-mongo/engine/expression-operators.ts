@@ -26,8 +26,18 @@ import { bsonTag, compareValues } from "./compare.ts";
 import { decimalRound } from "./decimal.ts";
 import { fromExpressionView } from "./expression-view.ts";
 import {
-  absNumber, combineNumbers, divideNumbers, int32Of, int64Of, isZero, modNumbers, numericKindOf, toBigInt, toDecimal,
-  toDouble, viewDouble,
+  absNumber,
+  combineNumbers,
+  divideNumbers,
+  int32Of,
+  int64Of,
+  isZero,
+  modNumbers,
+  numericKindOf,
+  toBigInt,
+  toDecimal,
+  toDouble,
+  viewDouble,
 } from "./typed-numbers.ts";
 import { EngineError } from "./types.ts";
 
@@ -129,7 +139,12 @@ const $multiply: ExpressionOperator = (obj, expr, options) => {
 };
 
 /** `$divide` and `$mod`: two numbers, a zero divisor refused with mongod's code for the operator. */
-function division(name: "$divide" | "$mod", typeCode: number, byZero: EngineError, compute: (a: unknown, b: unknown) => unknown): ExpressionOperator {
+function division(
+  name: "$divide" | "$mod",
+  typeCode: number,
+  byZero: EngineError,
+  compute: (a: unknown, b: unknown) => unknown,
+): ExpressionOperator {
   return (obj, expr, options) => {
     const [a, b] = exactlyArgs(obj, expr, options, name, 2);
     if (isNullish(a) || isNullish(b)) return null;
@@ -201,13 +216,21 @@ function rounding(name: "$round" | "$trunc"): ExpressionOperator {
   return (obj, expr, options) => {
     const args = argumentList(obj, expr, options, name);
     if (args.length < 1 || args.length > 2) {
-      throw new EngineError(28667, "Location28667", `Expression ${name} takes at least 1 argument, and at most 2, but ${args.length} were passed in.`);
+      throw new EngineError(
+        28667,
+        "Location28667",
+        `Expression ${name} takes at least 1 argument, and at most 2, but ${args.length} were passed in.`,
+      );
     }
     const [value, placeArg = 0] = args;
     if (isNullish(value) || isNullish(placeArg)) return null;
     const place = toDouble(placeArg);
     if (!Number.isInteger(place) || place < -20 || place > 100) {
-      throw new EngineError(51083, "Location51083", `cannot apply ${name} with precision value ${String(place)} value must be in [-20, 100]`);
+      throw new EngineError(
+        51083,
+        "Location51083",
+        `cannot apply ${name} with precision value ${String(place)} value must be in [-20, 100]`,
+      );
     }
     switch (numericKindOf(value)) {
       case "int":
@@ -248,7 +271,8 @@ function bitwise(name: string, fold: (a: bigint, b: bigint) => bigint, start: bi
 
 const $bitNot = unaryNumber("$bitNot", (value) => {
   const kind = numericKindOf(value);
-  if (kind !== "int" && kind !== "long") throw new EngineError(28765, "Location28765", `$bitNot only supports int and long, not ${describe(value)}`);
+  if (kind !== "int" && kind !== "long")
+    throw new EngineError(28765, "Location28765", `$bitNot only supports int and long, not ${describe(value)}`);
   const n = ~(toBigInt(value) ?? 0n);
   return kind === "long" ? Long.fromBigInt(BigInt.asIntN(64, n)) : Number(BigInt.asIntN(32, n));
 });
@@ -278,7 +302,8 @@ const $cond: ExpressionOperator = (obj, expr, options) => {
   if (Array.isArray(expr)) parts = expr;
   else if (isPlainObject(expr)) parts = [expr["if"], expr["then"], expr["else"]];
   else throw new EngineError(16020, "Location16020", "Expression $cond takes exactly 3 arguments.");
-  if (parts.length !== 3) throw new EngineError(16020, "Location16020", `Expression $cond takes exactly 3 arguments. ${parts.length} were passed in.`);
+  if (parts.length !== 3)
+    throw new EngineError(16020, "Location16020", `Expression $cond takes exactly 3 arguments. ${parts.length} were passed in.`);
   const [ifExpr, thenExpr, elseExpr] = parts;
   return evaluate(obj, isTruthy(evaluate(obj, ifExpr, options)) ? thenExpr : elseExpr, options);
 };
@@ -310,7 +335,8 @@ const $filter: ExpressionOperator = (obj, expr, options) =>
 
 const $in: ExpressionOperator = (obj, expr, options) => {
   const [value, list] = exactlyArgs(obj, expr, options, "$in", 2);
-  if (!Array.isArray(list)) throw new EngineError(40081, "Location40081", `$in requires an array as a second argument, found: ${describe(list)}`);
+  if (!Array.isArray(list))
+    throw new EngineError(40081, "Location40081", `$in requires an array as a second argument, found: ${describe(list)}`);
   return (list as unknown[]).some((item) => compareViewValues(value, item) === 0);
 };
 
@@ -449,7 +475,16 @@ const converters: Readonly<Record<string, (value: unknown) => unknown>> = {
   date: toDateValue,
 };
 
-const typeCodes: Readonly<Record<number, string>> = { 1: "double", 2: "string", 7: "objectId", 8: "bool", 9: "date", 16: "int", 18: "long", 19: "decimal" };
+const typeCodes: Readonly<Record<number, string>> = {
+  1: "double",
+  2: "string",
+  7: "objectId",
+  8: "bool",
+  9: "date",
+  16: "int",
+  18: "long",
+  19: "decimal",
+};
 
 function converter(name: string, convert: (value: unknown) => unknown): ExpressionOperator {
   return (obj, expr, options) => convert(exactlyArgs(obj, expr, options, name, 1)[0]);
@@ -475,7 +510,8 @@ const $convert: ExpressionOperator = (obj, expr, options) => {
 
 const $type: ExpressionOperator = (obj, expr, options) => describe(exactlyArgs(obj, expr, options, "$type", 1)[0]);
 
-const $isNumber: ExpressionOperator = (obj, expr, options) => numericKindOf(exactlyArgs(obj, expr, options, "$isNumber", 1)[0]) !== undefined;
+const $isNumber: ExpressionOperator = (obj, expr, options) =>
+  numericKindOf(exactlyArgs(obj, expr, options, "$isNumber", 1)[0]) !== undefined;
 
 // ---- dates ----
 
@@ -547,7 +583,11 @@ function asLiteral(value: unknown): unknown {
  * arrays or documents, which are data) into JS numbers, and hands them to
  * mingo's operator as literals. `keep` names argument positions that are data.
  */
-function withNumberParameters(operator: ExpressionOperator, result: (value: unknown) => unknown = (v) => v, keep: readonly number[] = []): ExpressionOperator {
+function withNumberParameters(
+  operator: ExpressionOperator,
+  result: (value: unknown) => unknown = (v) => v,
+  keep: readonly number[] = [],
+): ExpressionOperator {
   return (obj, expr, options) => {
     const args = evaluate(obj, expr, options);
     let literal: unknown;
@@ -574,13 +614,44 @@ function asLongResult(value: unknown): unknown {
 }
 
 const numericParameterOperators = [
-  "$arrayElemAt", "$slice", "$range", "$substr", "$substrBytes", "$substrCP", "$indexOfBytes", "$indexOfCP",
-  "$firstN", "$lastN", "$dateAdd", "$dateSubtract", "$dateFromParts", "$dateTrunc", "$pow",
+  "$arrayElemAt",
+  "$slice",
+  "$range",
+  "$substr",
+  "$substrBytes",
+  "$substrCP",
+  "$indexOfBytes",
+  "$indexOfCP",
+  "$firstN",
+  "$lastN",
+  "$dateAdd",
+  "$dateSubtract",
+  "$dateFromParts",
+  "$dateTrunc",
+  "$pow",
 ] as const;
 
 const doubleResultOperators = [
-  "$sqrt", "$exp", "$ln", "$log", "$log10", "$sin", "$cos", "$tan", "$asin", "$acos", "$atan", "$atan2", "$sinh",
-  "$cosh", "$tanh", "$asinh", "$acosh", "$atanh", "$degreesToRadians", "$radiansToDegrees",
+  "$sqrt",
+  "$exp",
+  "$ln",
+  "$log",
+  "$log10",
+  "$sin",
+  "$cos",
+  "$tan",
+  "$asin",
+  "$acos",
+  "$atan",
+  "$atan2",
+  "$sinh",
+  "$cosh",
+  "$tanh",
+  "$asinh",
+  "$acosh",
+  "$atanh",
+  "$degreesToRadians",
+  "$radiansToDegrees",
 ] as const;
 
 function mingoOperator(name: string): ExpressionOperator | undefined {

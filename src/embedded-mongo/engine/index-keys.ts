@@ -41,8 +41,14 @@ export function compileIndex(spec: IndexSpec): IndexDef {
 const MISSING = Symbol("missing");
 
 function isTraversable(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && bsonTag(value) === undefined &&
-    !(value instanceof Date) && !(value instanceof RegExp);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    bsonTag(value) === undefined &&
+    !(value instanceof Date) &&
+    !(value instanceof RegExp)
+  );
 }
 
 function collect(node: unknown, path: readonly string[], at: number, out: unknown[], viaArray: { hit: boolean }): void {
@@ -148,8 +154,11 @@ function rawIndexKeys(def: IndexDef, doc: StoredDoc, ns: Namespace, seen?: { mul
     const { values, multi } = fieldValues(doc, def.paths[i] as readonly string[]);
     if (values.length > 1 || multi) {
       if (multiField !== undefined && values.length > 1) {
-        throw new EngineError(171, "CannotIndexParallelArrays",
-          `cannot index parallel arrays [${def.fields[i] ?? ""}] [${multiField}] in ${ns}`);
+        throw new EngineError(
+          171,
+          "CannotIndexParallelArrays",
+          `cannot index parallel arrays [${def.fields[i] ?? ""}] [${multiField}] in ${ns}`,
+        );
       }
       if (values.length > 1) multiField = def.fields[i];
       if (seen !== undefined) seen.multikey = true;
@@ -205,7 +214,10 @@ export function duplicateKeyError(ns: Namespace, def: IndexDef, key: readonly un
     keyValue[field] = key[i] ?? null;
   });
   const shown = def.fields.map((f, i) => `${f}: ${formatValue(key[i])}`).join(", ");
-  return new EngineError(11000, "DuplicateKey",
+  return new EngineError(
+    11000,
+    "DuplicateKey",
     `E11000 duplicate key error collection: ${ns} index: ${def.spec.name} dup key: { ${shown} }`,
-    { keyPattern, keyValue });
+    { keyPattern, keyValue },
+  );
 }

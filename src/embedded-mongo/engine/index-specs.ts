@@ -10,18 +10,23 @@ import type { IndexSpec } from "./types.ts";
 import { freezeCopy } from "./values.ts";
 
 function sameKey(a: IndexSpec, b: IndexSpec): boolean {
-  return a.key.length === b.key.length && a.key.every(([f, d], i) => {
-    const other = b.key[i];
-    return other !== undefined && other[0] === f && other[1] === d;
-  });
+  return (
+    a.key.length === b.key.length &&
+    a.key.every(([f, d], i) => {
+      const other = b.key[i];
+      return other !== undefined && other[0] === f && other[1] === d;
+    })
+  );
 }
 
 function sameSpec(a: IndexSpec, b: IndexSpec): boolean {
-  return sameKey(a, b) &&
+  return (
+    sameKey(a, b) &&
     (a.unique ?? false) === (b.unique ?? false) &&
     (a.sparse ?? false) === (b.sparse ?? false) &&
     compareValues(a.partialFilterExpression ?? null, b.partialFilterExpression ?? null) === 0 &&
-    compareValues(a.collation ?? null, b.collation ?? null) === 0;
+    compareValues(a.collation ?? null, b.collation ?? null) === 0
+  );
 }
 
 /** A private copy of a spec, with its filter in stored (BSON-typed) form, so replay yields the same spec. */
@@ -70,8 +75,11 @@ export function admitSpec(requested: IndexSpec, existing: readonly IndexSpec[]):
   const byName = existing.find((s) => s.name === spec.name);
   if (byName !== undefined) {
     if (sameSpec(byName, spec)) return null;
-    throw new EngineError(86, "IndexKeySpecsConflict",
-      `An existing index has the same name as the requested index. Requested index: ${spec.name}`);
+    throw new EngineError(
+      86,
+      "IndexKeySpecsConflict",
+      `An existing index has the same name as the requested index. Requested index: ${spec.name}`,
+    );
   }
   const byKey = existing.find((s) => sameSpec(s, spec));
   if (byKey !== undefined) {

@@ -16,10 +16,37 @@ export type SchemaFailure = Document;
 type Check = (value: unknown) => SchemaFailure[];
 
 const supportedKeywords = new Set([
-  "bsonType", "type", "required", "properties", "additionalProperties", "patternProperties", "enum", "minimum",
-  "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern", "items", "additionalItems",
-  "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "allOf", "anyOf", "oneOf", "not",
-  "multipleOf", "dependencies", "title", "description", "encrypt", "encryptMetadata",
+  "bsonType",
+  "type",
+  "required",
+  "properties",
+  "additionalProperties",
+  "patternProperties",
+  "enum",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "minLength",
+  "maxLength",
+  "pattern",
+  "items",
+  "additionalItems",
+  "minItems",
+  "maxItems",
+  "uniqueItems",
+  "minProperties",
+  "maxProperties",
+  "allOf",
+  "anyOf",
+  "oneOf",
+  "not",
+  "multipleOf",
+  "dependencies",
+  "title",
+  "description",
+  "encrypt",
+  "encryptMetadata",
 ]);
 
 const jsonTypes: Readonly<Record<string, readonly string[]>> = {
@@ -32,13 +59,39 @@ const jsonTypes: Readonly<Record<string, readonly string[]>> = {
 };
 
 const bsonTypeAliases = new Set([
-  "double", "string", "object", "array", "binData", "undefined", "objectId", "bool", "date", "null", "regex",
-  "dbPointer", "javascript", "symbol", "javascriptWithScope", "int", "timestamp", "long", "decimal", "minKey", "maxKey", "number",
+  "double",
+  "string",
+  "object",
+  "array",
+  "binData",
+  "undefined",
+  "objectId",
+  "bool",
+  "date",
+  "null",
+  "regex",
+  "dbPointer",
+  "javascript",
+  "symbol",
+  "javascriptWithScope",
+  "int",
+  "timestamp",
+  "long",
+  "decimal",
+  "minKey",
+  "maxKey",
+  "number",
 ]);
 
 function isDocument(value: unknown): value is Document {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && bsonTag(value) === undefined &&
-    !(value instanceof Date) && !(value instanceof RegExp);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    bsonTag(value) === undefined &&
+    !(value instanceof Date) &&
+    !(value instanceof RegExp)
+  );
 }
 
 function invalid(message: string): never {
@@ -109,7 +162,8 @@ function compileSchema(schema: unknown): Check {
   for (const keyword of Object.keys(schema)) {
     if (!supportedKeywords.has(keyword)) invalid(`$jsonSchema keyword '${keyword}' is not currently supported`);
   }
-  if (schema["bsonType"] !== undefined && schema["type"] !== undefined) invalid("Cannot specify both $jsonSchema keywords 'type' and 'bsonType'");
+  if (schema["bsonType"] !== undefined && schema["type"] !== undefined)
+    invalid("Cannot specify both $jsonSchema keywords 'type' and 'bsonType'");
   if (schema["bsonType"] !== undefined) checks.push(typeCheck("bsonType", schema["bsonType"]));
   if (schema["type"] !== undefined) checks.push(typeCheck("type", schema["type"]));
   objectChecks(schema, checks);
@@ -136,7 +190,8 @@ function objectChecks(schema: Document, checks: Check[]): void {
   const propertyChecks = new Map<string, { check: Check; description: unknown }>();
   if (properties !== undefined) {
     if (!isDocument(properties)) invalid("$jsonSchema keyword 'properties' must be an object");
-    for (const [name, sub] of Object.entries(properties)) propertyChecks.set(name, { check: compileSchema(sub), description: isDocument(sub) ? sub["description"] : undefined });
+    for (const [name, sub] of Object.entries(properties))
+      propertyChecks.set(name, { check: compileSchema(sub), description: isDocument(sub) ? sub["description"] : undefined });
     checks.push((value) => {
       if (!isDocument(value)) return [];
       const failed: Document[] = [];
@@ -153,7 +208,8 @@ function objectChecks(schema: Document, checks: Check[]): void {
   const patternProperties: unknown = schema["patternProperties"];
   if (patternProperties !== undefined) {
     if (!isDocument(patternProperties)) invalid("$jsonSchema keyword 'patternProperties' must be an object");
-    for (const [pattern, sub] of Object.entries(patternProperties)) patterns.push([regexOf(pattern, "patternProperties"), compileSchema(sub)]);
+    for (const [pattern, sub] of Object.entries(patternProperties))
+      patterns.push([regexOf(pattern, "patternProperties"), compileSchema(sub)]);
     checks.push((value) => {
       if (!isDocument(value)) return [];
       const failed: Document[] = [];
@@ -170,7 +226,8 @@ function objectChecks(schema: Document, checks: Check[]): void {
   const additional: unknown = schema["additionalProperties"];
   if (additional !== undefined) {
     const extraCheck = typeof additional === "boolean" ? undefined : compileSchema(additional);
-    if (typeof additional !== "boolean" && !isDocument(additional)) invalid("$jsonSchema keyword 'additionalProperties' must be a boolean or an object");
+    if (typeof additional !== "boolean" && !isDocument(additional))
+      invalid("$jsonSchema keyword 'additionalProperties' must be a boolean or an object");
     checks.push((value) => {
       if (!isDocument(value)) return [];
       const extras = Object.keys(value).filter((name) => !propertyChecks.has(name) && !patterns.some(([re]) => re.test(name)));
@@ -180,7 +237,15 @@ function objectChecks(schema: Document, checks: Check[]): void {
         const details = extraCheck(value[name]);
         return details.length === 0 ? [] : [{ propertyName: name, details }];
       });
-      return failed.length === 0 ? [] : [{ operatorName: "additionalProperties", reason: "at least one additional property did not match the subschema", failingProperties: failed }];
+      return failed.length === 0
+        ? []
+        : [
+            {
+              operatorName: "additionalProperties",
+              reason: "at least one additional property did not match the subschema",
+              failingProperties: failed,
+            },
+          ];
     });
   }
   for (const keyword of ["minProperties", "maxProperties"] as const) {
@@ -190,14 +255,18 @@ function objectChecks(schema: Document, checks: Check[]): void {
       if (!isDocument(value)) return [];
       const n = Object.keys(value).length;
       const ok = keyword === "minProperties" ? n >= bound : n <= bound;
-      return ok ? [] : [rule(keyword, schema[keyword], { reason: "specified number of properties was not satisfied", numberOfProperties: n })];
+      return ok
+        ? []
+        : [rule(keyword, schema[keyword], { reason: "specified number of properties was not satisfied", numberOfProperties: n })];
     });
   }
   const dependencies: unknown = schema["dependencies"];
   if (dependencies !== undefined) {
     if (!isDocument(dependencies)) invalid("$jsonSchema keyword 'dependencies' must be an object");
-    const entries = Object.entries(dependencies).map(([name, dep]): [string, string[] | Check] =>
-      [name, Array.isArray(dep) ? (dep as unknown[]).map(String) : compileSchema(dep)]);
+    const entries = Object.entries(dependencies).map(([name, dep]): [string, string[] | Check] => [
+      name,
+      Array.isArray(dep) ? (dep as unknown[]).map(String) : compileSchema(dep),
+    ]);
     checks.push((value) => {
       if (!isDocument(value)) return [];
       const failed: Document[] = [];
@@ -221,7 +290,9 @@ function scalarChecks(schema: Document, checks: Check[]): void {
   if (enumValues !== undefined) {
     if (!Array.isArray(enumValues) || enumValues.length === 0) invalid("$jsonSchema keyword 'enum' must be a non-empty array");
     const keys = new Set((enumValues as unknown[]).map(keyString));
-    checks.push((value) => (keys.has(keyString(value)) ? [] : [rule("enum", enumValues, { reason: "value was not found in enum", consideredValue: value })]));
+    checks.push((value) =>
+      keys.has(keyString(value)) ? [] : [rule("enum", enumValues, { reason: "value was not found in enum", consideredValue: value })],
+    );
   }
   for (const keyword of ["minimum", "maximum"] as const) {
     if (schema[keyword] === undefined) continue;
@@ -231,7 +302,7 @@ function scalarChecks(schema: Document, checks: Check[]): void {
     checks.push((value) => {
       if (typeNameOf(value) === "missing" || !["int", "long", "double", "decimal"].includes(typeNameOf(value))) return [];
       const c = compareValues(value, schema[keyword]);
-      const ok = keyword === "minimum" ? (exclusive ? c > 0 : c >= 0) : (exclusive ? c < 0 : c <= 0);
+      const ok = keyword === "minimum" ? (exclusive ? c > 0 : c >= 0) : exclusive ? c < 0 : c <= 0;
       if (ok) return [];
       const specifiedAs: Document = { [keyword]: schema[keyword] as unknown };
       if (exclusive) specifiedAs[exclusiveKeyword] = true;
@@ -250,7 +321,11 @@ function scalarChecks(schema: Document, checks: Check[]): void {
   }
   if (schema["pattern"] !== undefined) {
     const re = regexOf(schema["pattern"], "pattern");
-    checks.push((value) => (typeof value !== "string" || re.test(value) ? [] : [rule("pattern", schema["pattern"], { reason: "regular expression did not match", consideredValue: value })]));
+    checks.push((value) =>
+      typeof value !== "string" || re.test(value)
+        ? []
+        : [rule("pattern", schema["pattern"], { reason: "regular expression did not match", consideredValue: value })],
+    );
   }
   if (schema["multipleOf"] !== undefined) {
     const divisor = numberOf(schema["multipleOf"], "multipleOf");
@@ -258,7 +333,14 @@ function scalarChecks(schema: Document, checks: Check[]): void {
     checks.push((value) => {
       const n = numericValue(value);
       if (typeof n !== "number" || Number.isNaN(n) || bsonTag(value) === "Timestamp") return [];
-      return n % divisor === 0 ? [] : [rule("multipleOf", schema["multipleOf"], { reason: "considered value was not a multiple of specified value", consideredValue: value })];
+      return n % divisor === 0
+        ? []
+        : [
+            rule("multipleOf", schema["multipleOf"], {
+              reason: "considered value was not a multiple of specified value",
+              consideredValue: value,
+            }),
+          ];
     });
   }
 }
@@ -276,7 +358,13 @@ function arrayChecks(schema: Document, checks: Check[]): void {
         (value as unknown[]).forEach((item, index) => {
           const check = positional[index];
           const details = check === undefined ? (extraCheck?.(item) ?? []) : check(item);
-          if (details.length > 0) failures.push({ operatorName: check === undefined ? "additionalItems" : "items", reason: "At least one item did not match the sub-schema", itemIndex: index, details });
+          if (details.length > 0)
+            failures.push({
+              operatorName: check === undefined ? "additionalItems" : "items",
+              reason: "At least one item did not match the sub-schema",
+              itemIndex: index,
+              details,
+            });
         });
         if (additional === false && value.length > positional.length) {
           failures.push(rule("additionalItems", false, { reason: "array had too many items", consideredValue: value }));
@@ -289,7 +377,8 @@ function arrayChecks(schema: Document, checks: Check[]): void {
         if (!Array.isArray(value)) return [];
         for (let index = 0; index < value.length; index++) {
           const details = check((value as unknown[])[index]);
-          if (details.length > 0) return [{ operatorName: "items", reason: "At least one item did not match the sub-schema", itemIndex: index, details }];
+          if (details.length > 0)
+            return [{ operatorName: "items", reason: "At least one item did not match the sub-schema", itemIndex: index, details }];
         }
         return [];
       });
@@ -310,7 +399,8 @@ function arrayChecks(schema: Document, checks: Check[]): void {
       const seen = new Set<string>();
       for (const item of value as unknown[]) {
         const k = keyString(item);
-        if (seen.has(k)) return [rule("uniqueItems", true, { reason: "found a duplicate item", consideredValue: value, duplicatedValue: item })];
+        if (seen.has(k))
+          return [rule("uniqueItems", true, { reason: "found a duplicate item", consideredValue: value, duplicatedValue: item })];
         seen.add(k);
       }
       return [];
@@ -329,8 +419,17 @@ function combinatorChecks(schema: Document, checks: Check[]): void {
       const passed = results.filter((r) => r.length === 0).length;
       const ok = keyword === "allOf" ? passed === subs.length : keyword === "anyOf" ? passed > 0 : passed === 1;
       if (ok) return [];
-      if (keyword === "oneOf" && passed > 1) return [{ operatorName: keyword, reason: "more than one subschema matched", matchingSchemaIndexes: results.flatMap((r, i) => (r.length === 0 ? [i] : [])) }];
-      return [{ operatorName: keyword, schemasNotSatisfied: results.flatMap((r, index) => (r.length === 0 ? [] : [{ index, details: r }])) }];
+      if (keyword === "oneOf" && passed > 1)
+        return [
+          {
+            operatorName: keyword,
+            reason: "more than one subschema matched",
+            matchingSchemaIndexes: results.flatMap((r, i) => (r.length === 0 ? [i] : [])),
+          },
+        ];
+      return [
+        { operatorName: keyword, schemasNotSatisfied: results.flatMap((r, index) => (r.length === 0 ? [] : [{ index, details: r }])) },
+      ];
     });
   }
   if (schema["not"] !== undefined) {

@@ -28,26 +28,46 @@ export { bsonTypeName };
 export type DocPredicate = (doc: StoredDoc, promoted?: unknown) => boolean;
 
 const TYPE_ALIASES = new Map<string | number, string>([
-  ["double", "double"], [1, "double"],
-  ["string", "string"], [2, "string"],
-  ["object", "object"], [3, "object"],
-  ["array", "array"], [4, "array"],
-  ["binData", "binData"], [5, "binData"],
-  ["undefined", "undefined"], [6, "undefined"],
-  ["objectId", "objectId"], [7, "objectId"],
-  ["bool", "bool"], [8, "bool"],
-  ["date", "date"], [9, "date"],
-  ["null", "null"], [10, "null"],
-  ["regex", "regex"], [11, "regex"],
-  ["dbPointer", "dbPointer"], [12, "dbPointer"],
-  ["javascript", "javascript"], [13, "javascript"],
-  ["symbol", "symbol"], [14, "symbol"],
-  ["int", "int"], [16, "int"],
-  ["timestamp", "timestamp"], [17, "timestamp"],
-  ["long", "long"], [18, "long"],
-  ["decimal", "decimal"], [19, "decimal"],
-  ["minKey", "minKey"], [-1, "minKey"],
-  ["maxKey", "maxKey"], [127, "maxKey"],
+  ["double", "double"],
+  [1, "double"],
+  ["string", "string"],
+  [2, "string"],
+  ["object", "object"],
+  [3, "object"],
+  ["array", "array"],
+  [4, "array"],
+  ["binData", "binData"],
+  [5, "binData"],
+  ["undefined", "undefined"],
+  [6, "undefined"],
+  ["objectId", "objectId"],
+  [7, "objectId"],
+  ["bool", "bool"],
+  [8, "bool"],
+  ["date", "date"],
+  [9, "date"],
+  ["null", "null"],
+  [10, "null"],
+  ["regex", "regex"],
+  [11, "regex"],
+  ["dbPointer", "dbPointer"],
+  [12, "dbPointer"],
+  ["javascript", "javascript"],
+  [13, "javascript"],
+  ["symbol", "symbol"],
+  [14, "symbol"],
+  ["int", "int"],
+  [16, "int"],
+  ["timestamp", "timestamp"],
+  [17, "timestamp"],
+  ["long", "long"],
+  [18, "long"],
+  ["decimal", "decimal"],
+  [19, "decimal"],
+  ["minKey", "minKey"],
+  [-1, "minKey"],
+  ["maxKey", "maxKey"],
+  [127, "maxKey"],
   ["number", "number"],
 ]);
 
@@ -57,9 +77,16 @@ const NUMERIC_TYPES = new Set(["double", "int", "long", "decimal"]);
 const AMBIGUOUS = "ambiguous";
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && bsonTag(value) === undefined &&
-    !(value instanceof Date) && !(value instanceof RegExp) && !(value instanceof PromotedBinary) &&
-    !(value instanceof PromotedTimestamp);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    bsonTag(value) === undefined &&
+    !(value instanceof Date) &&
+    !(value instanceof RegExp) &&
+    !(value instanceof PromotedBinary) &&
+    !(value instanceof PromotedTimestamp)
+  );
 }
 
 /** Values a dotted path reaches, MongoDB style (arrays are traversed; a leaf array also yields its elements). */
@@ -77,7 +104,10 @@ function valuesAt(node: unknown, path: readonly string[], at: number, out: unkno
   if (Array.isArray(node)) {
     if (/^\d+$/.test(field)) valuesAt(node[Number(field)], path, at + 1, out);
     for (const element of node as unknown[]) {
-      if (isPlainObject(element) || (typeof element === "object" && element !== null && originalOf(element) !== undefined && !Array.isArray(element))) {
+      if (
+        isPlainObject(element) ||
+        (typeof element === "object" && element !== null && originalOf(element) !== undefined && !Array.isArray(element))
+      ) {
         valuesAt(element, path, at, out);
       }
     }
@@ -205,7 +235,11 @@ function badValue(error: unknown): EngineError {
   if (error instanceof EngineError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (message === AMBIGUOUS) {
-    return new EngineError(2, "BadValue", "$type with a numeric width (int, long, double, decimal) is not supported on scalar array elements inside $elemMatch");
+    return new EngineError(
+      2,
+      "BadValue",
+      "$type with a numeric width (int, long, double, decimal) is not supported on scalar array elements inside $elemMatch",
+    );
   }
   return new EngineError(2, "BadValue", `unsupported or invalid query: ${message}`);
 }
@@ -308,7 +342,9 @@ function scalarTest(op: string, operand: unknown): FieldTest | null {
       // `{$not: {<op>: v, ...}}`: the documents the operators do not all match, a missing field included.
       if (typeof operand !== "object" || operand === null || Array.isArray(operand) || bsonTag(operand) !== undefined) return null;
       if (operand instanceof Date || operand instanceof RegExp) return null;
-      const inner = Object.entries(operand as Document).map(([innerOp, innerOperand]) => (innerOp === "$not" ? null : scalarTest(innerOp, innerOperand)));
+      const inner = Object.entries(operand as Document).map(([innerOp, innerOperand]) =>
+        innerOp === "$not" ? null : scalarTest(innerOp, innerOperand),
+      );
       if (inner.length === 0 || inner.some((test) => test === null)) return null;
       const tests = inner as FieldTest[];
       return (values, present) => !tests.every((test) => test(values, present));
@@ -346,8 +382,14 @@ function collectSimpleTests(filter: Document, tests: [field: string, test: Field
       tests.push([field, (values, present) => present && anyEqual(values, [condition])]);
       continue;
     }
-    if (typeof condition !== "object" || condition === null || Array.isArray(condition) || bsonTag(condition) !== undefined ||
-      condition instanceof Date || condition instanceof RegExp) {
+    if (
+      typeof condition !== "object" ||
+      condition === null ||
+      Array.isArray(condition) ||
+      bsonTag(condition) !== undefined ||
+      condition instanceof Date ||
+      condition instanceof RegExp
+    ) {
       return false;
     }
     const ops = Object.entries(condition) as [string, unknown][];
@@ -362,11 +404,12 @@ function collectSimpleTests(filter: Document, tests: [field: string, test: Field
 }
 
 function simpleTestsPredicate(tests: readonly [field: string, test: FieldTest][]): DocPredicate {
-  return (doc) => tests.every(([field, test]) => {
-    const present = Object.hasOwn(doc, field);
-    const actual: unknown = present ? doc[field] : undefined;
-    return test(Array.isArray(actual) ? actual : [actual], present);
-  });
+  return (doc) =>
+    tests.every(([field, test]) => {
+      const present = Object.hasOwn(doc, field);
+      const actual: unknown = present ? doc[field] : undefined;
+      return test(Array.isArray(actual) ? actual : [actual], present);
+    });
 }
 
 /**
@@ -381,7 +424,10 @@ export function compileFilter(filter: Document, variables?: Document): DocPredic
   if (simple !== null) return simple;
   let query: Query;
   try {
-    const options = variables === undefined ? { context, jsonSchemaValidator } : { context, jsonSchemaValidator, variables: toExpressionView(variables) as Record<string, unknown> };
+    const options =
+      variables === undefined
+        ? { context, jsonSchemaValidator }
+        : { context, jsonSchemaValidator, variables: toExpressionView(variables) as Record<string, unknown> };
     query = new Query(promoteFilter(cleaned), options);
   } catch (error) {
     throw badValue(error);

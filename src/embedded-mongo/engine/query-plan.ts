@@ -215,8 +215,14 @@ interface OrClause {
 }
 
 function isDocument(value: unknown): value is Document {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && bsonTag(value) === undefined &&
-    !(value instanceof Date) && !(value instanceof RegExp);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    bsonTag(value) === undefined &&
+    !(value instanceof Date) &&
+    !(value instanceof RegExp)
+  );
 }
 
 /** The filter as a list of one-condition documents, with `$and`s flattened. */
@@ -254,12 +260,18 @@ export interface Costed<I extends PlannableIndex> {
 
 class UnionPlanner<I extends PlannableIndex> {
   #budget = MAX_PLANS;
-  constructor(private readonly candidates: readonly I[], private readonly costOf: PlanCost<I>) {}
+  constructor(
+    private readonly candidates: readonly I[],
+    private readonly costOf: PlanCost<I>,
+  ) {}
 
   /** The cheapest plan below `cap` for `filter` and-ed with `pushdown`: a single index, or a union over one of its own `$or`s. */
   best(filter: Document, pushdown: readonly Document[], cap: number): Costed<I> | null {
     const combined = pushdown.length === 0 ? filter : { $and: [...pushdown, filter] };
-    let best = this.cheapestSingle(indexPlans(combined, this.candidates).map((option) => option.plan), cap);
+    let best = this.cheapestSingle(
+      indexPlans(combined, this.candidates).map((option) => option.plan),
+      cap,
+    );
     for (const clause of orClauses(filter, pushdown)) {
       const union = this.union(clause, best?.cost ?? cap);
       if (union !== null) best = union;
@@ -304,7 +316,12 @@ class UnionPlanner<I extends PlannableIndex> {
  * The cheapest index union over one of the filter's own `$or`s, examining
  * fewer than `cap` keys, with that number; null when there is none.
  */
-export function cheapestUnion<I extends PlannableIndex>(filter: Document, candidates: readonly I[], costOf: PlanCost<I>, cap: number): Costed<I> | null {
+export function cheapestUnion<I extends PlannableIndex>(
+  filter: Document,
+  candidates: readonly I[],
+  costOf: PlanCost<I>,
+  cap: number,
+): Costed<I> | null {
   const clauses = orClauses(filter, []);
   if (clauses.length === 0) return null;
   const planner = new UnionPlanner(candidates, costOf);
@@ -323,7 +340,12 @@ export function cheapestUnion<I extends PlannableIndex>(filter: Document, candid
  * cheapest of its indexes and the conditions around the `$or` pushed down).
  * `fullScan` is the cost of scanning the collection. Null for a full scan.
  */
-export function planFind<I extends PlannableIndex>(filter: Document, candidates: readonly I[], costOf: PlanCost<I>, fullScan: number): FindPlan<I> | null {
+export function planFind<I extends PlannableIndex>(
+  filter: Document,
+  candidates: readonly I[],
+  costOf: PlanCost<I>,
+  fullScan: number,
+): FindPlan<I> | null {
   const single = planQuery(filter, candidates);
   const best = cheapestUnion(filter, candidates, costOf, fullScan + 1);
   if (single === null) return best?.plan ?? null;

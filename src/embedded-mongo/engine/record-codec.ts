@@ -156,7 +156,10 @@ export function recordToDocuments(record: EngineRecord): RecordDocument[] {
         chunk.bytes += size;
       }
       const last = chunks.pop() as { ops: JournalOp[]; bytes: number };
-      const out: RecordDocument[] = chunks.map((chunk) => ({ doc: { t: "part", ops: chunk.ops.map(opToDocument) }, bound: chunk.bytes + recordOverhead }));
+      const out: RecordDocument[] = chunks.map((chunk) => ({
+        doc: { t: "part", ops: chunk.ops.map(opToDocument) },
+        bound: chunk.bytes + recordOverhead,
+      }));
       const final: Document = { t: "txn", ...stampToDocument(record), ops: last.ops.map(opToDocument) };
       if (chunks.length > 0) final.p = chunks.length;
       let sessionBytes = 0;
@@ -245,25 +248,35 @@ export function recordFromDocument(doc: Document): DecodedRecord {
       return { kind: "part", ops: arrayField(doc, "ops").map(opFromDocument) };
     case "txn": {
       const ops = arrayField(doc, "ops").map(opFromDocument);
-      const record: EngineRecord = doc.l === undefined
-        ? { t, ...stamp, ops }
-        : { t, ...stamp, ops, session: { lsid: docField(doc, "l"), txnNumber: seq(doc, "x") } };
+      const record: EngineRecord =
+        doc.l === undefined ? { t, ...stamp, ops } : { t, ...stamp, ops, session: { lsid: docField(doc, "l"), txnNumber: seq(doc, "x") } };
       const parts = doc.p === undefined ? 0 : Number(numericValue(doc.p));
       if (!Number.isInteger(parts) || parts < 0) fail("bad part count");
       return { kind: "record", record, parts };
     }
     case "create":
-      return whole(doc.u === undefined ? { t, ...stamp, n: str(doc, "n"), o: docField(doc, "o") } : { t, ...stamp, n: str(doc, "n"), o: docField(doc, "o"), u: uuid(doc, "u") });
+      return whole(
+        doc.u === undefined
+          ? { t, ...stamp, n: str(doc, "n"), o: docField(doc, "o") }
+          : { t, ...stamp, n: str(doc, "n"), o: docField(doc, "o"), u: uuid(doc, "u") },
+      );
     case "collMod":
       return whole({ t, ...stamp, n: str(doc, "n"), o: docField(doc, "o") });
     case "createIndexes": {
       const specs = arrayField(doc, "specs").map(specFromDocument);
-      return whole(doc.u === undefined ? { t, ...stamp, n: str(doc, "n"), specs } : { t, ...stamp, n: str(doc, "n"), specs, u: uuid(doc, "u") });
+      return whole(
+        doc.u === undefined ? { t, ...stamp, n: str(doc, "n"), specs } : { t, ...stamp, n: str(doc, "n"), specs, u: uuid(doc, "u") },
+      );
     }
     case "dropIndexes": {
       const names: unknown = doc.names;
       if (names === "*") return whole({ t, ...stamp, n: str(doc, "n"), names });
-      return whole({ t, ...stamp, n: str(doc, "n"), names: arrayField(doc, "names").map((x) => (typeof x === "string" ? x : fail("bad index name"))) });
+      return whole({
+        t,
+        ...stamp,
+        n: str(doc, "n"),
+        names: arrayField(doc, "names").map((x) => (typeof x === "string" ? x : fail("bad index name"))),
+      });
     }
     case "drop":
       return whole({ t, ...stamp, n: str(doc, "n") });

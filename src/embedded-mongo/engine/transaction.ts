@@ -9,9 +9,7 @@
 import type { Document, Timestamp } from "bson";
 import { documentSize } from "./bson-size.ts";
 import { compareValues, typeRank } from "./compare.ts";
-import {
-  createIndexState, idKey, latestVersion, promotedOf, visibleVersion,
-} from "./collection-state.ts";
+import { createIndexState, idKey, latestVersion, promotedOf, visibleVersion } from "./collection-state.ts";
 import type { CollectionState, IndexEntry, IndexState, IntentHolder } from "./collection-state.ts";
 import { duplicateKeyError, indexKeys, tupleKeyString } from "./index-keys.ts";
 import { compileFilter } from "./match.ts";
@@ -99,7 +97,8 @@ interface TxnCollection {
 function writeConflict(detail: string, holder?: IntentHolder): EngineError {
   return new WriteConflictError(
     `WriteConflict error: this operation conflicted with another operation. Please retry your operation or multi-document transaction. (${detail})`,
-    holder?.ended);
+    holder?.ended,
+  );
 }
 
 /**
@@ -111,7 +110,11 @@ function checkedSize(doc: StoredDoc, operation: "insert" | "upsert" | "update"):
   if (size <= maxBsonObjectSize) return size;
   switch (operation) {
     case "insert":
-      throw new EngineError(10334, "BSONObjectTooLarge", `object to insert too large. size in bytes: ${size}, max size: ${maxBsonObjectSize}`);
+      throw new EngineError(
+        10334,
+        "BSONObjectTooLarge",
+        `object to insert too large. size in bytes: ${size}, max size: ${maxBsonObjectSize}`,
+      );
     case "upsert":
       throw new EngineError(17420, "Location17420", `Document to upsert is larger than ${maxBsonObjectSize}`);
     case "update":
@@ -124,8 +127,13 @@ function notInTransaction(message: string): EngineError {
 }
 
 function noSuchTransaction(state: string): EngineError {
-  return new EngineError(251, "NoSuchTransaction", `Transaction is no longer active (it was ${state})`, {},
-    state === "aborted" ? ["TransientTransactionError"] : []);
+  return new EngineError(
+    251,
+    "NoSuchTransaction",
+    `Transaction is no longer active (it was ${state})`,
+    {},
+    state === "aborted" ? ["TransientTransactionError"] : [],
+  );
 }
 
 function checkId(id: unknown): void {
@@ -198,7 +206,11 @@ function orderedInterval(plan: QueryPlan<IndexState>, order: FindOrder): KeyInte
 
 let nextTxnId = 1;
 
-export function createTransaction(host: TransactionHost, session?: TransactionSession, readAt: "latest" | "durable" | Timestamp = "latest"): Transaction & { readonly id: number } {
+export function createTransaction(
+  host: TransactionHost,
+  session?: TransactionSession,
+  readAt: "latest" | "durable" | Timestamp = "latest",
+): Transaction & { readonly id: number } {
   return new SnapshotTransaction(host, session, readAt);
 }
 
@@ -346,8 +358,14 @@ class SnapshotTransaction implements Transaction {
   }
 
   /** Records a checked write: intents, own indexes, and the op for the journal. */
-  #record(coll: CollectionState, tc: TxnCollection, idk: string, doc: StoredDoc | null,
-    claims: readonly { index: IndexState; key: string }[], op: WriteOp): void {
+  #record(
+    coll: CollectionState,
+    tc: TxnCollection,
+    idk: string,
+    doc: StoredDoc | null,
+    claims: readonly { index: IndexState; key: string }[],
+    op: WriteOp,
+  ): void {
     const previous = tc.writes.get(idk);
     coll.docIntents.set(idk, this);
     for (const claim of claims) {
@@ -407,7 +425,12 @@ class SnapshotTransaction implements Transaction {
   }
 
   /** Document keys to examine for `filter`, from the best index or index union (or all, in `_id` order). */
-  #candidates(coll: CollectionState, tc: TxnCollection | undefined, filter: Document, stats: { keys: number }): { idks: Iterable<string>; index: string | null } {
+  #candidates(
+    coll: CollectionState,
+    tc: TxnCollection | undefined,
+    filter: Document,
+    stats: { keys: number },
+  ): { idks: Iterable<string>; index: string | null } {
     const plan = planFind(filter, coll.indexes, (p, cap) => planCost(p, cap), coll.chains.size);
     const seen = new Set<string>();
     if (plan === null) {
@@ -427,7 +450,13 @@ class SnapshotTransaction implements Transaction {
   }
 
   /** Adds the document keys `plan` selects to `seen`; returns the plan's name for FindStats. */
-  #scanPlan(coll: CollectionState, tc: TxnCollection | undefined, plan: FindPlan<IndexState>, seen: Set<string>, stats: { keys: number }): string {
+  #scanPlan(
+    coll: CollectionState,
+    tc: TxnCollection | undefined,
+    plan: FindPlan<IndexState>,
+    seen: Set<string>,
+    stats: { keys: number },
+  ): string {
     if (plan.kind === "union") {
       return `$or(${plan.branches.map((branch) => this.#scanPlan(coll, tc, branch, seen, stats)).join(", ")})`;
     }
@@ -662,7 +691,11 @@ class SnapshotTransaction implements Transaction {
       try {
         published = this.#host.publish({
           writes: this.#ops,
-          touched: touched.map((tc) => ({ coll: tc.coll, createOptions: tc.createOptions, indexes: tc.pendingIndexes.map((i) => i.def.spec) })),
+          touched: touched.map((tc) => ({
+            coll: tc.coll,
+            createOptions: tc.createOptions,
+            indexes: tc.pendingIndexes.map((i) => i.def.spec),
+          })),
           session: this.#session,
         });
       } catch (error) {

@@ -11,8 +11,17 @@ import { Double, Long } from "bson";
 import type { Decimal128, Int32 } from "bson";
 import { bsonTag } from "./compare.ts";
 import {
-  decimalAdd, decimalDivide, decimalFromBigInt, decimalFromDouble, decimalIsNegative, decimalIsZero, decimalMod,
-  decimalMultiply, decimalNegate, decimalToBigInt, decimalToDouble,
+  decimalAdd,
+  decimalDivide,
+  decimalFromBigInt,
+  decimalFromDouble,
+  decimalIsNegative,
+  decimalIsZero,
+  decimalMod,
+  decimalMultiply,
+  decimalNegate,
+  decimalToBigInt,
+  decimalToDouble,
 } from "./decimal.ts";
 
 export type NumericKind = "int" | "long" | "double" | "decimal";

@@ -56,8 +56,17 @@ export interface CollectionInfo {
 
 /** Data changes, drops, and the DDL events MongoDB shows with `showExpandedEvents`. */
 export type ChangeOperationType =
-  | "insert" | "update" | "replace" | "delete" | "drop" | "rename" | "dropDatabase"
-  | "create" | "createIndexes" | "dropIndexes" | "modify";
+  | "insert"
+  | "update"
+  | "replace"
+  | "delete"
+  | "drop"
+  | "rename"
+  | "dropDatabase"
+  | "create"
+  | "createIndexes"
+  | "dropIndexes"
+  | "modify";
 
 /** The session and transaction number of a multi-document transaction. */
 export interface TransactionSession {
@@ -327,7 +336,10 @@ export class EngineError extends Error {
  * transaction can wait for it and retry, as mongod does.
  */
 export class WriteConflictError extends EngineError {
-  constructor(message: string, readonly blocker: Promise<void> | undefined) {
+  constructor(
+    message: string,
+    readonly blocker: Promise<void> | undefined,
+  ) {
     super(112, "WriteConflict", message, {}, ["TransientTransactionError"]);
     this.name = "WriteConflictError";
   }

@@ -12,8 +12,14 @@ import { bsonTag, keyString } from "./compare.ts";
 import { bsonTypeName } from "./match.ts";
 
 function isPlainObject(value: unknown): value is Document {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && bsonTag(value) === undefined &&
-    !(value instanceof Date) && !(value instanceof RegExp);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    bsonTag(value) === undefined &&
+    !(value instanceof Date) &&
+    !(value instanceof RegExp)
+  );
 }
 
 /** Equal including the BSON type (Int32(1) differs from Double(1) here). */

@@ -24,7 +24,14 @@ import * as windowOperators from "mingo/operators/window";
 import type { AnyObject, Options } from "mingo/types";
 import type { Document } from "bson";
 import {
-  compileFilter, demoteDocument, demoteValue, foldValue, keyString, typedAccumulatorOperators, typedExpressionOperators, type Collation,
+  compileFilter,
+  demoteDocument,
+  demoteValue,
+  foldValue,
+  keyString,
+  typedAccumulatorOperators,
+  typedExpressionOperators,
+  type Collation,
 } from "../bson-values.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { commandError } from "../errors.ts";

@@ -12,16 +12,24 @@ import { commandError } from "../errors.ts";
 const allowedOperators = new Set(["$eq", "$gt", "$gte", "$lt", "$lte", "$type", "$in", "$exists"]);
 
 function unsupported(what: string, filter: Document): never {
-  throw commandError("CannotCreateIndex", `Expression not supported in partial index: ${what} (in partialFilterExpression ${describeValue(filter)})`);
+  throw commandError(
+    "CannotCreateIndex",
+    `Expression not supported in partial index: ${what} (in partialFilterExpression ${describeValue(filter)})`,
+  );
 }
 
 function validateField(field: string, condition: unknown, filter: Document): void {
-  if (condition instanceof RegExp || (isPlainObject(condition) && condition["_bsontype"] === "BSONRegExp")) unsupported(`${field} $regex`, filter);
+  if (condition instanceof RegExp || (isPlainObject(condition) && condition["_bsontype"] === "BSONRegExp"))
+    unsupported(`${field} $regex`, filter);
   if (!isPlainObject(condition) || !Object.keys(condition).some((k) => k.startsWith("$"))) return;
   for (const [op, operand] of Object.entries(condition) as [string, unknown][]) {
     if (!allowedOperators.has(op)) unsupported(`${field} ${op}`, filter);
-    if (op === "$exists" && operand !== true && !(typeof operand === "number" && operand !== 0)) unsupported(`${field} $exists: false`, filter);
-    if ((op === "$eq" || op === "$in") && (operand instanceof RegExp || (Array.isArray(operand) && operand.some((v) => v instanceof RegExp)))) {
+    if (op === "$exists" && operand !== true && !(typeof operand === "number" && operand !== 0))
+      unsupported(`${field} $exists: false`, filter);
+    if (
+      (op === "$eq" || op === "$in") &&
+      (operand instanceof RegExp || (Array.isArray(operand) && operand.some((v) => v instanceof RegExp)))
+    ) {
       unsupported(`${field} ${op} with a regular expression`, filter);
     }
   }

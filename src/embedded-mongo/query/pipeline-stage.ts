@@ -8,4 +8,3 @@ export function stageName(stage: unknown, index: number): string {
   }
   return Object.keys(stage)[0] ?? "";
 }
-

@@ -51,7 +51,8 @@ function parseLeaf(field: string, value: unknown): Leaf | "expression" {
         return { kind: "slice", skip, limit };
       }
       const limit = toNumber(arg);
-      if (limit === undefined) throw commandError("BadValue", `$slice for '${field}' takes a number or [skip, limit], got ${describeValue(arg)}`);
+      if (limit === undefined)
+        throw commandError("BadValue", `$slice for '${field}' takes a number or [skip, limit], got ${describeValue(arg)}`);
       return { kind: "slice", skip: undefined, limit };
     }
     if (keys.length === 1 && keys[0] === "$elemMatch") {
@@ -108,7 +109,8 @@ function includeTree(value: unknown, tree: Tree, positional: number | undefined)
 }
 
 function excludeTree(value: unknown, tree: Tree): unknown {
-  if (Array.isArray(value)) return (value as unknown[]).map((item) => (isPlainObject(item) || Array.isArray(item) ? excludeTree(item, tree) : item));
+  if (Array.isArray(value))
+    return (value as unknown[]).map((item) => (isPlainObject(item) || Array.isArray(item) ? excludeTree(item, tree) : item));
   if (!isPlainObject(value)) return value;
   const out: Document = {};
   for (const [key, item] of Object.entries(value) as [string, unknown][]) {
@@ -168,7 +170,8 @@ function mingoProjection(spec: Document): Projection {
  */
 export function compileProjection(spec: unknown, query: Document = {}): Projection | undefined {
   if (spec === undefined || spec === null) return undefined;
-  if (!isPlainObject(spec)) throw commandError("TypeMismatch", `Expected field projection to be of type object, got ${describeValue(spec)}`);
+  if (!isPlainObject(spec))
+    throw commandError("TypeMismatch", `Expected field projection to be of type object, got ${describeValue(spec)}`);
   if (Object.keys(spec).length === 0) return undefined;
   const tree: Tree = {};
   let mode: "include" | "exclude" | undefined;
@@ -176,7 +179,8 @@ export function compileProjection(spec: unknown, query: Document = {}): Projecti
   let positionalPath: string | undefined;
   for (const [specPath, value] of Object.entries(spec)) {
     let path = specPath;
-    if (path === "$" || path.startsWith("$")) throw commandError("BadValue", `FieldPath field names may not start with '$'. Given: '${path}'`);
+    if (path === "$" || path.startsWith("$"))
+      throw commandError("BadValue", `FieldPath field names may not start with '$'. Given: '${path}'`);
     if (path.endsWith(".$")) {
       if (positionalPath !== undefined) throw commandError("BadValue", "Cannot specify more than one positional projection per query.");
       const positional = parseLeaf(path, value);

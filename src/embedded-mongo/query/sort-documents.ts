@@ -38,7 +38,9 @@ export function parseSort(spec: unknown): SortSpec | undefined {
 }
 
 function sortKey(doc: Document, segments: string[], direction: 1 | -1, compare: (a: unknown, b: unknown) => number): unknown {
-  const values = collectPathValues(doc, segments).flatMap((v) => (Array.isArray(v) ? (v.length === 0 ? [undefined] : (v as unknown[])) : [v]));
+  const values = collectPathValues(doc, segments).flatMap((v) =>
+    Array.isArray(v) ? (v.length === 0 ? [undefined] : (v as unknown[])) : [v],
+  );
   if (values.length === 0) return null;
   let best: unknown = values[0] ?? null;
   for (const value of values.slice(1)) {

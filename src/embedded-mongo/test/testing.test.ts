@@ -36,32 +36,35 @@ describe("startTestMongo", () => {
 const external = (process.env["MONGODB_URI"] ?? "") !== "";
 
 describe("startSharedTestMongo", () => {
-  it.skipIf(external)("starts the store startTestMongo then hands out, except to suites that need test commands (skipped with MONGODB_URI, which is the shared deployment then)", async () => {
-    const shared = await startSharedTestMongo();
-    try {
-      expect(shared.uri).toMatch(/^mongodb:\/\/127\.0\.0\.1:\d+\//);
-      vi.stubEnv(sharedTestMongoVariable, shared.uri ?? "");
-      const mongo = await startTestMongo();
-      expect(mongo).toMatchObject({ uri: shared.uri, embedded: true });
-      await mongo.stop();
-      const client = new MongoClient(mongo.uri, { serverSelectionTimeoutMS: 10_000 });
+  it.skipIf(external)(
+    "starts the store startTestMongo then hands out, except to suites that need test commands (skipped with MONGODB_URI, which is the shared deployment then)",
+    async () => {
+      const shared = await startSharedTestMongo();
       try {
-        // stop() of a suite leaves the shared store serving the others.
-        expect(await client.db("admin").command({ ping: 1 })).toMatchObject({ ok: 1 });
+        expect(shared.uri).toMatch(/^mongodb:\/\/127\.0\.0\.1:\d+\//);
+        vi.stubEnv(sharedTestMongoVariable, shared.uri ?? "");
+        const mongo = await startTestMongo();
+        expect(mongo).toMatchObject({ uri: shared.uri, embedded: true });
+        await mongo.stop();
+        const client = new MongoClient(mongo.uri, { serverSelectionTimeoutMS: 10_000 });
+        try {
+          // stop() of a suite leaves the shared store serving the others.
+          expect(await client.db("admin").command({ ping: 1 })).toMatchObject({ ok: 1 });
+        } finally {
+          await client.close();
+        }
+        const own = await startTestMongo({ enableTestCommands: true });
+        try {
+          expect(own.uri).not.toBe(shared.uri);
+        } finally {
+          await own.stop();
+        }
       } finally {
-        await client.close();
+        vi.unstubAllEnvs();
+        await shared.stop();
       }
-      const own = await startTestMongo({ enableTestCommands: true });
-      try {
-        expect(own.uri).not.toBe(shared.uri);
-      } finally {
-        await own.stop();
-      }
-    } finally {
-      vi.unstubAllEnvs();
-      await shared.stop();
-    }
-  });
+    },
+  );
 });
 
 describe("spawnEmbeddedMongo", () => {

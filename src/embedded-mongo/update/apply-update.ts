@@ -40,9 +40,16 @@ function parseArrayFilters(arrayFilters: readonly Document[] | undefined): Map<s
     for (const key of Object.keys(filter)) {
       const top = key.split(".")[0] ?? "";
       if (!/^[a-z][a-zA-Z0-9]*$/.test(top)) {
-        throw commandError("BadValue", `Error parsing array filter :: caused by :: The top-level field name must be an alphanumeric string beginning with a lowercase letter, found '${top}'`);
+        throw commandError(
+          "BadValue",
+          `Error parsing array filter :: caused by :: The top-level field name must be an alphanumeric string beginning with a lowercase letter, found '${top}'`,
+        );
       }
-      if (id !== undefined && id !== top) throw commandError("FailedToParse", `Error parsing array filter :: caused by :: Expected a single top-level field name, found '${id}' and '${top}'`);
+      if (id !== undefined && id !== top)
+        throw commandError(
+          "FailedToParse",
+          `Error parsing array filter :: caused by :: Expected a single top-level field name, found '${id}' and '${top}'`,
+        );
       id = top;
     }
     if (id === undefined) throw commandError("FailedToParse", "Cannot use an expression without a top-level field name in arrayFilters");
@@ -73,21 +80,32 @@ export function validateOperatorUpdate(update: Document): void {
   const paths: string[] = [];
   for (const [op, arg] of Object.entries(update)) {
     if (!op.startsWith("$")) {
-      throw commandError("FailedToParse", `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
+      throw commandError(
+        "FailedToParse",
+        `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`,
+      );
     }
     if (op !== "$rename" && !(op in updateOperators)) {
-      throw commandError("FailedToParse", `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
+      throw commandError(
+        "FailedToParse",
+        `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`,
+      );
     }
     if (!isPlainObject(arg)) {
-      throw commandError("FailedToParse", `Modifiers operate on fields but we found type ${bsonTypeName(arg)} instead. For example: {$mod: {<field>: ...}} not {${op}: ${describeValue(arg)}}`);
+      throw commandError(
+        "FailedToParse",
+        `Modifiers operate on fields but we found type ${bsonTypeName(arg)} instead. For example: {$mod: {<field>: ...}} not {${op}: ${describeValue(arg)}}`,
+      );
     }
     for (const [path, value] of Object.entries(arg)) {
       if (path === "") throw commandError("BadValue", `An empty update path is not valid.`);
       paths.push(path);
       if (op === "$rename") {
-        if (typeof value !== "string") throw commandError("BadValue", `The 'to' field for $rename must be a string: ${path}: ${describeValue(value)}`);
+        if (typeof value !== "string")
+          throw commandError("BadValue", `The 'to' field for $rename must be a string: ${path}: ${describeValue(value)}`);
         if (value === path) throw commandError("BadValue", `The source and target field for $rename must differ: ${path}: "${value}"`);
-        if (path.includes("$") || value.includes("$")) throw commandError("BadValue", `The source and target field for $rename may not be dynamic: ${path}: "${value}"`);
+        if (path.includes("$") || value.includes("$"))
+          throw commandError("BadValue", `The source and target field for $rename may not be dynamic: ${path}: "${value}"`);
         paths.push(value);
       }
     }
@@ -124,7 +142,8 @@ export function applyOperatorUpdate(doc: Document, update: Document, options: Up
     }
   }
   for (const id of positional.arrayFilters.keys()) {
-    if (!positional.usedFilters.has(id)) throw commandError("FailedToParse", `The array filter for identifier '${id}' was not used in the update ${describeValue(update)}`);
+    if (!positional.usedFilters.has(id))
+      throw commandError("FailedToParse", `The array filter for identifier '${id}' was not used in the update ${describeValue(update)}`);
   }
   if (Object.hasOwn(doc, "_id") && !sameBson(doc["_id"], out["_id"])) {
     throw commandError("ImmutableField", "Performing an update on the path '_id' would modify the immutable field '_id'");
@@ -138,7 +157,10 @@ function applyRename(doc: Document, from: string, to: string, positional: Positi
     const parts = from.split(".");
     for (let i = 1; i < parts.length; i++) {
       if (Array.isArray(getPath(doc, parts.slice(0, i).join(".")))) {
-        throw commandError("BadValue", `The source field cannot be an array element, '${from}' in doc with ${parts.slice(0, i).join(".")} being an array`);
+        throw commandError(
+          "BadValue",
+          `The source field cannot be an array element, '${from}' in doc with ${parts.slice(0, i).join(".")} being an array`,
+        );
       }
     }
   }
@@ -149,7 +171,10 @@ function applyRename(doc: Document, from: string, to: string, positional: Positi
   const toParts = to.split(".");
   for (let i = 1; i < toParts.length; i++) {
     if (Array.isArray(getPath(doc, toParts.slice(0, i).join(".")))) {
-      throw commandError("BadValue", `The destination field cannot be an array element, '${to}' in doc with ${toParts.slice(0, i).join(".")} being an array`);
+      throw commandError(
+        "BadValue",
+        `The destination field cannot be an array element, '${to}' in doc with ${toParts.slice(0, i).join(".")} being an array`,
+      );
     }
   }
   removeSlot(source);
@@ -160,7 +185,10 @@ function applyRename(doc: Document, from: string, to: string, positional: Positi
 export function validateReplacement(replacement: Document): void {
   for (const key of Object.keys(replacement)) {
     if (key.startsWith("$")) {
-      throw commandError("BadValue", `The dollar ($) prefixed field '${key}' in '${key}' is not allowed in the context of an update's replacement document. Consider using an aggregation pipeline with $replaceWith.`);
+      throw commandError(
+        "BadValue",
+        `The dollar ($) prefixed field '${key}' in '${key}' is not allowed in the context of an update's replacement document. Consider using an aggregation pipeline with $replaceWith.`,
+      );
     }
   }
 }
@@ -219,7 +247,11 @@ export function buildUpsertDocument(query: Document, update: Document, arrayFilt
     doc = cloneDocument(update);
     validateReplacement(doc);
     const queryId: unknown = query["_id"];
-    if (!Object.hasOwn(doc, "_id") && queryId !== undefined && !(isPlainObject(queryId) && Object.keys(queryId).some((k) => k.startsWith("$")))) {
+    if (
+      !Object.hasOwn(doc, "_id") &&
+      queryId !== undefined &&
+      !(isPlainObject(queryId) && Object.keys(queryId).some((k) => k.startsWith("$")))
+    ) {
       doc = { _id: queryId, ...doc };
     }
   }

@@ -52,7 +52,10 @@ function arithmetic(name: "$inc" | "$mul"): OperatorSpec {
         writeSlot(slot, name === "$inc" ? addNumbers(current, arg) : multiplyNumbers(current, arg));
       } catch (err) {
         if (err instanceof ArithmeticError) {
-          throw commandError("BadValue", `Failed to apply ${name} operations to current value (${describeValue(current)}) for document ${idText(ctx)}: ${err.message}`);
+          throw commandError(
+            "BadValue",
+            `Failed to apply ${name} operations to current value (${describeValue(current)}) for document ${idText(ctx)}: ${err.message}`,
+          );
         }
         throw err;
       }
@@ -89,7 +92,8 @@ function requireArray(slot: Slot, op: string, ctx: OperatorContext): unknown[] |
 
 function intArg(value: unknown, what: string): number {
   const n = toNumber(value);
-  if (n === undefined || !Number.isInteger(n)) throw commandError("BadValue", `The value for ${what} must be an integer value but was given type: ${bsonTypeName(value)}`);
+  if (n === undefined || !Number.isInteger(n))
+    throw commandError("BadValue", `The value for ${what} must be an integer value but was given type: ${bsonTypeName(value)}`);
   return n;
 }
 
@@ -107,7 +111,8 @@ const push: OperatorSpec = {
         if (!pushModifiers.has(key)) throw commandError("BadValue", `Unrecognized clause in $push: ${key}`);
       }
       const each: unknown = arg["$each"];
-      if (!Array.isArray(each)) throw commandError("BadValue", `The argument to $each in $push must be an array but it was of type: ${bsonTypeName(each)}`);
+      if (!Array.isArray(each))
+        throw commandError("BadValue", `The argument to $each in $push must be an array but it was of type: ${bsonTypeName(each)}`);
       values = each;
       if (arg["$position"] !== undefined) position = intArg(arg["$position"], "$position");
       if (arg["$slice"] !== undefined) slice = intArg(arg["$slice"], "$slice");
@@ -137,7 +142,8 @@ const addToSet: OperatorSpec = {
     let values: unknown[] = [arg];
     if (isPlainObject(arg) && Object.hasOwn(arg, "$each")) {
       const each: unknown = arg["$each"];
-      if (!Array.isArray(each)) throw commandError("TypeMismatch", `The argument to $each in $addToSet must be an array but it was of type ${bsonTypeName(each)}`);
+      if (!Array.isArray(each))
+        throw commandError("TypeMismatch", `The argument to $each in $addToSet must be an array but it was of type ${bsonTypeName(each)}`);
       values = each;
     }
     const current = requireArray(slot, "$addToSet", ctx);
@@ -191,7 +197,8 @@ const pop: OperatorSpec = {
     if (direction !== 1 && direction !== -1) throw commandError("FailedToParse", `$pop expects 1 or -1, found: ${describeValue(arg)}`);
     const current = readSlot(slot);
     if (current === undefined) return;
-    if (!Array.isArray(current)) throw commandError("TypeMismatch", `Path '${slot.path}' contains an element of non-array type '${bsonTypeName(current)}'`);
+    if (!Array.isArray(current))
+      throw commandError("TypeMismatch", `Path '${slot.path}' contains an element of non-array type '${bsonTypeName(current)}'`);
     if (direction === 1) current.pop();
     else current.shift();
   },
@@ -208,15 +215,33 @@ const currentDate: OperatorSpec = {
       writeSlot(slot, arg["$type"] === "date" ? new Date(ctx.now.getTime()) : ctx.nextTimestamp());
       return;
     }
-    throw commandError("BadValue", `${describeValue(arg)} is not valid type for $currentDate. Please use a boolean ('true') or a $type expression ({$type: 'timestamp/date'}).`);
+    throw commandError(
+      "BadValue",
+      `${describeValue(arg)} is not valid type for $currentDate. Please use a boolean ('true') or a $type expression ({$type: 'timestamp/date'}).`,
+    );
   },
 };
 
 /** Operators keyed by name; `$rename` and `$setOnInsert` are handled by the caller. */
 export const updateOperators: Readonly<Record<string, OperatorSpec>> = {
-  $set: { create: true, apply: (slot, arg) => { writeSlot(slot, cloneValue(arg)); } },
-  $setOnInsert: { create: true, apply: (slot, arg) => { writeSlot(slot, cloneValue(arg)); } },
-  $unset: { create: false, apply: (slot) => { removeSlot(slot); } },
+  $set: {
+    create: true,
+    apply: (slot, arg) => {
+      writeSlot(slot, cloneValue(arg));
+    },
+  },
+  $setOnInsert: {
+    create: true,
+    apply: (slot, arg) => {
+      writeSlot(slot, cloneValue(arg));
+    },
+  },
+  $unset: {
+    create: false,
+    apply: (slot) => {
+      removeSlot(slot);
+    },
+  },
   $inc: arithmetic("$inc"),
   $mul: arithmetic("$mul"),
   $min: extremum("$min"),
@@ -228,4 +253,3 @@ export const updateOperators: Readonly<Record<string, OperatorSpec>> = {
   $pop: pop,
   $currentDate: currentDate,
 };
-

@@ -43,7 +43,10 @@ export function writeSlot(slot: Slot, value: unknown): void {
   if (Array.isArray(parent)) {
     const index = arrayIndex(key);
     if (index === undefined) {
-      throw commandError("PathNotViable", `Cannot create field '${key}' in element {${slot.path.split(".").slice(0, -1).join(".")}: ${describeValue(parent)}}`);
+      throw commandError(
+        "PathNotViable",
+        `Cannot create field '${key}' in element {${slot.path.split(".").slice(0, -1).join(".")}: ${describeValue(parent)}}`,
+      );
     }
     while (parent.length < index) parent.push(null);
     parent[index] = value;
@@ -71,7 +74,8 @@ function isPositional(segment: string): boolean {
 function queryConstrains(query: unknown, prefix: string): boolean {
   if (!isPlainObject(query)) return false;
   return Object.entries(query).some(([key, value]: [string, unknown]) => {
-    if (key === "$and" || key === "$or" || key === "$nor") return Array.isArray(value) && value.some((part) => queryConstrains(part, prefix));
+    if (key === "$and" || key === "$or" || key === "$nor")
+      return Array.isArray(value) && value.some((part) => queryConstrains(part, prefix));
     return key === prefix || key.startsWith(`${prefix}.`);
   });
 }

@@ -44,14 +44,25 @@ export function handleConnection(socket: Socket, server: ServerContext, connecti
   const reply = (request: { opCode: number; requestId: number }, doc: Document): void => {
     let bytes: Buffer;
     try {
-      bytes = request.opCode === opCodes.query ? encodeOpReply(nextRequestId(), request.requestId, doc) : encodeOpMsgReply(nextRequestId(), request.requestId, doc);
+      bytes =
+        request.opCode === opCodes.query
+          ? encodeOpReply(nextRequestId(), request.requestId, doc)
+          : encodeOpMsgReply(nextRequestId(), request.requestId, doc);
     } catch (err) {
       const tooLarge = err instanceof ReplyTooLargeError;
       if (!tooLarge) log.error({ err, connectionId }, "could not encode a reply");
       const fallback = tooLarge
         ? { ok: 0, errmsg: err.message, code: errorCodes.BSONObjectTooLarge, codeName: "BSONObjectTooLarge" }
-        : { ok: 0, errmsg: `could not encode the reply: ${err instanceof Error ? err.message : String(err)}`, code: errorCodes.InternalError, codeName: "InternalError" };
-      bytes = request.opCode === opCodes.query ? encodeOpReply(nextRequestId(), request.requestId, fallback) : encodeOpMsgReply(nextRequestId(), request.requestId, fallback);
+        : {
+            ok: 0,
+            errmsg: `could not encode the reply: ${err instanceof Error ? err.message : String(err)}`,
+            code: errorCodes.InternalError,
+            codeName: "InternalError",
+          };
+      bytes =
+        request.opCode === opCodes.query
+          ? encodeOpReply(nextRequestId(), request.requestId, fallback)
+          : encodeOpMsgReply(nextRequestId(), request.requestId, fallback);
     }
     send(bytes);
   };
@@ -65,7 +76,12 @@ export function handleConnection(socket: Socket, server: ServerContext, connecti
       if (body["$query"] !== undefined && typeof body["$query"] === "object" && body["$query"] !== null) body = body["$query"] as Document;
       const name = Object.keys(body)[0] ?? "";
       if (!decoded.collection.endsWith(".$cmd") || !opQueryCommands.has(name)) {
-        reply(header, { ok: 0, errmsg: `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`, code: errorCodes.UnsupportedOpQueryCommand, codeName: "UnsupportedOpQueryCommand" });
+        reply(header, {
+          ok: 0,
+          errmsg: `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`,
+          code: errorCodes.UnsupportedOpQueryCommand,
+          codeName: "UnsupportedOpQueryCommand",
+        });
         return;
       }
       answer(header, await dispatchCommand(server, { body, connection, legacyDb: db }), true);

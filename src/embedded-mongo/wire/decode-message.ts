@@ -56,7 +56,12 @@ function readDocument(frame: Buffer, offset: number, end: number, header: Messag
   }
   // A command (or one document of a sequence) may hold a 16 MiB document plus its envelope, no more.
   if (size > maxBsonInternalSize) {
-    throw new MessageDecodeError(`BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${maxBsonInternalSize}(16MB)`, header, "BSONObjectTooLarge", replyable);
+    throw new MessageDecodeError(
+      `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${maxBsonInternalSize}(16MB)`,
+      header,
+      "BSONObjectTooLarge",
+      replyable,
+    );
   }
   try {
     return [BSON.deserialize(frame.subarray(offset, offset + size), deserializeOptions), size];
@@ -78,7 +83,12 @@ function decodeOpMsg(frame: Buffer, header: MessageHeader): DecodedRequest {
   const replyable = (flags & opMsgFlags.moreToCome) === 0;
   const unknownRequired = flags & 0xffff & ~knownRequiredFlags;
   if (unknownRequired !== 0) {
-    throw new MessageDecodeError(`OP_MSG contains unknown required flag bits 0x${unknownRequired.toString(16)}`, header, "ProtocolError", replyable);
+    throw new MessageDecodeError(
+      `OP_MSG contains unknown required flag bits 0x${unknownRequired.toString(16)}`,
+      header,
+      "ProtocolError",
+      replyable,
+    );
   }
   const checksum = (flags & opMsgFlags.checksumPresent) !== 0;
   const end = frame.length - (checksum ? 4 : 0);
@@ -97,7 +107,8 @@ function decodeOpMsg(frame: Buffer, header: MessageHeader): DecodedRequest {
       if (offset + 4 > end) throw new MessageDecodeError("truncated kind-1 section", header, "ProtocolError", replyable);
       const size = frame.readInt32LE(offset);
       const sectionEnd = offset + size;
-      if (size < 5 || sectionEnd > end) throw new MessageDecodeError(`kind-1 section size ${size} is invalid`, header, "ProtocolError", replyable);
+      if (size < 5 || sectionEnd > end)
+        throw new MessageDecodeError(`kind-1 section size ${size} is invalid`, header, "ProtocolError", replyable);
       const [identifier, docsStart] = readCString(frame, offset + 4, sectionEnd, header, replyable);
       const docs: Document[] = [];
       let at = docsStart;
@@ -115,7 +126,12 @@ function decodeOpMsg(frame: Buffer, header: MessageHeader): DecodedRequest {
   if (body === undefined) throw new MessageDecodeError("OP_MSG has no kind-0 section", header, "ProtocolError", replyable);
   for (const [identifier, docs] of sequences) {
     if (identifier in body) {
-      throw new MessageDecodeError(`duplicate field '${identifier}' in command body and document sequence`, header, "ProtocolError", replyable);
+      throw new MessageDecodeError(
+        `duplicate field '${identifier}' in command body and document sequence`,
+        header,
+        "ProtocolError",
+        replyable,
+      );
     }
     body[identifier] = docs;
   }

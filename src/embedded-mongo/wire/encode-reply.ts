@@ -12,7 +12,9 @@ import { opCodes } from "./op-codes.ts";
 /** The reply document is too large to send. */
 export class ReplyTooLargeError extends Error {
   constructor(readonly size: number) {
-    super(`BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${maxBsonInternalSize}(16MB)`);
+    super(
+      `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${maxBsonInternalSize}(16MB)`,
+    );
     this.name = "ReplyTooLargeError";
   }
 }

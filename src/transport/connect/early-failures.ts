@@ -94,7 +94,16 @@ export function logRequestOutsidePipeline(logger: Logger, exchange: DoorExchange
   const path = (req.url ?? "").split("?", 1)[0] ?? "";
   const ms = Math.round((performance.now() - exchange.started) * 1000) / 1000;
   if (res.statusCode === 404 && rpcPathPattern.test(path) && path.length <= 512) {
-    const line = { requestId, method: path.slice(1), door: "web", protocol: protocolOf(req), code: statusName(Code.Unimplemented), ms, caller: undefined, peer };
+    const line = {
+      requestId,
+      method: path.slice(1),
+      door: "web",
+      protocol: protocolOf(req),
+      code: statusName(Code.Unimplemented),
+      ms,
+      caller: undefined,
+      peer,
+    };
     logger.info(line, "rpc");
     return;
   }

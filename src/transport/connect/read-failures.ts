@@ -43,7 +43,12 @@ export function restateReadFailure(error: unknown, method: DescMethod): ConnectE
   }
   // JSON: ConnectError.from(<protobuf-es error>, INVALID_ARGUMENT) keeps the parser's message and error as its cause.
   const cause: unknown = error.cause;
-  if (error.code === Code.InvalidArgument && cause instanceof Error && !(cause instanceof ConnectError) && error.rawMessage === cause.message) {
+  if (
+    error.code === Code.InvalidArgument &&
+    cause instanceof Error &&
+    !(cause instanceof ConnectError) &&
+    error.rawMessage === cause.message
+  ) {
     return undecodableRequest(method.input, "JSON");
   }
   if ((error.code === Code.Internal || error.code === Code.InvalidArgument) && decompressionFailures.has(error.rawMessage)) {

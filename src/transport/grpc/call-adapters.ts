@@ -35,12 +35,7 @@ export function grpcStatusOf(error: unknown, ctx: GrpcHandlerContext): Partial<S
 }
 
 /** A grpc-js handler for `method`, calling `impl` through `pipeline`. */
-export function createCallAdapter(
-  pipeline: RpcPipeline,
-  method: DescMethod,
-  impl: unknown,
-  options: DoorCallOptions,
-): UntypedHandleCall {
+export function createCallAdapter(pipeline: RpcPipeline, method: DescMethod, impl: unknown, options: DoorCallOptions): UntypedHandleCall {
   if (typeof impl !== "function") throw new Error(`no implementation for ${method.parent.typeName}/${method.name}`);
   switch (method.methodKind) {
     case "unary":
@@ -160,11 +155,7 @@ type ResponseStreamCall = ServerWritableStream<DecodedRequest, Message> | Server
  * reaches the request iterator of a bidi call, which destroys the call
  * before the status goes out (the client would wait past every limit).
  */
-async function pump(
-  call: ResponseStreamCall,
-  ctx: GrpcHandlerContext,
-  run: Promise<StreamResult>,
-): Promise<void> {
+async function pump(call: ResponseStreamCall, ctx: GrpcHandlerContext, run: Promise<StreamResult>): Promise<void> {
   const writes = trackWrites(call);
   let headersSent = false;
   try {

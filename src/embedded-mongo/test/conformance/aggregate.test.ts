@@ -219,9 +219,7 @@ describe("aggregate stages", () => {
     const chainOf = async (maxDepth?: number): Promise<unknown[]> => {
       const [dev] = await employeesColl.aggregate([{ $match: { name: "dev" } }, graph(maxDepth)]).toArray();
       const chain = (dev?.["chain"] ?? []) as Document[];
-      return chain
-        .map((e): unknown[] => [e["name"], e["depth"]])
-        .sort((a, b) => Number(a[1]) - Number(b[1]));
+      return chain.map((e): unknown[] => [e["name"], e["depth"]]).sort((a, b) => Number(a[1]) - Number(b[1]));
     };
     expect(await chainOf()).toEqual([
       ["mgr", 0],

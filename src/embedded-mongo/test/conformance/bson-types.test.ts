@@ -83,7 +83,24 @@ describe("round trip", () => {
     expect(doc["bool"]).toBe(true);
     expect(doc).toHaveProperty("nul", null);
     expect(doc["nested"]).toEqual({ a: [1, { b: [2, 3] }, []], empty: {} });
-    expect(Object.keys(doc)).toEqual(["_id", "i32", "negI32", "long", "smallLong", "dbl", "frac", "date", "oid", "bin", "uuid", "str", "bool", "nul", "nested", "mixed"]);
+    expect(Object.keys(doc)).toEqual([
+      "_id",
+      "i32",
+      "negI32",
+      "long",
+      "smallLong",
+      "dbl",
+      "frac",
+      "date",
+      "oid",
+      "bin",
+      "uuid",
+      "str",
+      "bool",
+      "nul",
+      "nested",
+      "mixed",
+    ]);
   });
 
   it("matches ObjectId, Date, UUID and Binary values in queries", async () => {
@@ -139,7 +156,10 @@ describe("numeric types in queries and updates", () => {
   it("compares Longs above 2^53 exactly", async () => {
     expect(await ids({ n: Long.fromString("9007199254740993") })).toEqual(["big2"]);
     expect(await ids({ n: { $gt: Long.fromString("9007199254740992") } })).toEqual(["big2"]);
-    const sorted = await coll.find({ _id: { $in: ["big1", "big2"] } }).sort({ n: -1 }).toArray();
+    const sorted = await coll
+      .find({ _id: { $in: ["big1", "big2"] } })
+      .sort({ n: -1 })
+      .toArray();
     expect(sorted.map((d) => d._id)).toEqual(["big2", "big1"]);
   });
 
@@ -172,13 +192,7 @@ describe("null and missing", () => {
 
   beforeAll(async () => {
     coll = ctx().db.collection<TestDoc>("nulls");
-    await coll.insertMany([
-      { _id: 1, a: null },
-      { _id: 2 },
-      { _id: 3, a: 1 },
-      { _id: 4, a: [1, null] },
-      { _id: 5, a: { b: null } },
-    ]);
+    await coll.insertMany([{ _id: 1, a: null }, { _id: 2 }, { _id: 3, a: 1 }, { _id: 4, a: [1, null] }, { _id: 5, a: { b: null } }]);
   });
 
   async function ids(filter: Document): Promise<unknown[]> {
@@ -230,9 +244,7 @@ describe("sort order across types", () => {
   });
 
   it("expressions compare whole arrays as their own type: objects < arrays < binary", async () => {
-    const compared = await coll
-      .aggregate([{ $sort: { _id: 1 } }, { $project: { cmp: { $cmp: ["$v", { $literal: [0] }] } } }])
-      .toArray();
+    const compared = await coll.aggregate([{ $sort: { _id: 1 } }, { $project: { cmp: { $cmp: ["$v", { $literal: [0] }] } } }]).toArray();
     expect(compared.map((d): unknown[] => [d._id, d["cmp"]])).toEqual([
       [1, -1],
       [2, -1],
@@ -251,9 +263,15 @@ describe("sort order across types", () => {
   });
 
   it("range operators only compare within a type bracket", async () => {
-    const gt = await coll.find({ v: { $gt: 1 } }).sort({ _id: 1 }).toArray();
+    const gt = await coll
+      .find({ v: { $gt: 1 } })
+      .sort({ _id: 1 })
+      .toArray();
     expect(gt.map((d) => d._id)).toEqual([3, 4, 5]);
-    const lt = await coll.find({ v: { $lt: "zzz" } }).sort({ _id: 1 }).toArray();
+    const lt = await coll
+      .find({ v: { $lt: "zzz" } })
+      .sort({ _id: 1 })
+      .toArray();
     expect(lt.map((d) => d._id)).toEqual([6, 7]);
   });
 

@@ -104,7 +104,11 @@ describe("renaming", () => {
     const stream = await open(coll.watch<Document, Document>([], { maxAwaitTimeMS: 200 }));
     await coll.rename(to);
     const [rename, invalidate] = await nextEvents(stream, 2);
-    expect(rename).toMatchObject({ operationType: "rename", ns: { db: ctx().db.databaseName, coll: from }, to: { db: ctx().db.databaseName, coll: to } });
+    expect(rename).toMatchObject({
+      operationType: "rename",
+      ns: { db: ctx().db.databaseName, coll: from },
+      to: { db: ctx().db.databaseName, coll: to },
+    });
     expect(invalidate?.["operationType"]).toBe("invalidate");
     expect(await ctx().db.collection<TestDoc>(to).find().toArray()).toEqual([{ _id: 1 }]);
     expect(await ctx().db.listCollections({ name: from }).toArray()).toEqual([]);
@@ -120,14 +124,21 @@ describe("renaming", () => {
     await coll.rename(to, { dropTarget: true });
     const [drop, rename] = await nextEvents(stream, 2);
     expect(drop).toMatchObject({ operationType: "drop", ns: { coll: to } });
-    expect(rename).toMatchObject({ operationType: "rename", ns: { coll: from }, operationDescription: { to: { db: ctx().db.databaseName, coll: to } } });
+    expect(rename).toMatchObject({
+      operationType: "rename",
+      ns: { coll: from },
+      operationDescription: { to: { db: ctx().db.databaseName, coll: to } },
+    });
     expect((rename?.["operationDescription"] as Document)["dropTarget"]).toEqual(drop?.["collectionUUID"]);
     expect(await ctx().db.collection<TestDoc>(to).find().toArray()).toEqual([{ _id: "new" }]);
   });
 });
 
 async function expectRenameError(coll: Collection<TestDoc>, to: string): Promise<MongoServerError> {
-  const error = await coll.rename(to).then(() => undefined, (e: unknown) => e);
+  const error = await coll.rename(to).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(error instanceof MongoServerError)) throw new Error(`expected a server error, got ${String(error)}`);
   return error;
 }
@@ -140,13 +151,17 @@ describe("pre- and post-images", () => {
     await coll.updateOne({ _id: 1 }, { $set: { v: 1 } });
     const error = await nextError(stream);
     expect(error.code).toBe(47);
-    expect(error.message).toContain("Change stream was configured to require a post-image for all update events, but the post-image was not found");
+    expect(error.message).toContain(
+      "Change stream was configured to require a post-image for all update events, but the post-image was not found",
+    );
   });
 
   it("fullDocumentBeforeChange 'required' fails likewise; 'whenAvailable' gives null", async () => {
     const coll = await ctx().db.createCollection<TestDoc>(freshName());
     await coll.insertOne({ _id: 1, v: 0 });
-    const lenient = await open(coll.watch<Document, Document>([], { fullDocument: "whenAvailable", fullDocumentBeforeChange: "whenAvailable", maxAwaitTimeMS: 200 }));
+    const lenient = await open(
+      coll.watch<Document, Document>([], { fullDocument: "whenAvailable", fullDocumentBeforeChange: "whenAvailable", maxAwaitTimeMS: 200 }),
+    );
     const strict = await open(coll.watch<Document, Document>([], { fullDocumentBeforeChange: "required", maxAwaitTimeMS: 200 }));
     await coll.updateOne({ _id: 1 }, { $set: { v: 1 } });
     const [update] = await nextEvents(lenient, 1);
@@ -158,7 +173,9 @@ describe("pre- and post-images", () => {
   it("with changeStreamPreAndPostImages enabled, updates and deletes carry the images", async () => {
     const coll = await ctx().db.createCollection<TestDoc>(freshName(), { changeStreamPreAndPostImages: { enabled: true } });
     await coll.insertOne({ _id: 1, v: 0 });
-    const stream = await open(coll.watch<Document, Document>([], { fullDocument: "required", fullDocumentBeforeChange: "required", maxAwaitTimeMS: 200 }));
+    const stream = await open(
+      coll.watch<Document, Document>([], { fullDocument: "required", fullDocumentBeforeChange: "required", maxAwaitTimeMS: 200 }),
+    );
     await coll.updateOne({ _id: 1 }, { $set: { v: 1 } });
     await coll.deleteOne({ _id: 1 });
     const [update, del] = await nextEvents(stream, 2);

@@ -25,7 +25,11 @@ async function freshCollection(): Promise<Collection<TestDoc>> {
  * Opens a stream and waits for its cursor to exist on the server, so that
  * writes made afterwards are guaranteed to be reported.
  */
-async function watch(target: Collection<TestDoc>, pipeline: Document[] = [], options: ChangeStreamOptions = {}): Promise<ChangeStream<Document, Document>> {
+async function watch(
+  target: Collection<TestDoc>,
+  pipeline: Document[] = [],
+  options: ChangeStreamOptions = {},
+): Promise<ChangeStream<Document, Document>> {
   const stream = target.watch<Document, Document>(pipeline, { maxAwaitTimeMS: 200, ...options });
   openStreams.push(stream);
   expect(await stream.tryNext()).toBeNull();

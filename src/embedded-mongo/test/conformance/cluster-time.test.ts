@@ -7,8 +7,14 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  Timestamp, type ChangeStream, type ClientSession, type Collection, type CommandStartedEvent, type CommandSucceededEvent,
-  type Document, type MongoClient,
+  Timestamp,
+  type ChangeStream,
+  type ClientSession,
+  type Collection,
+  type CommandStartedEvent,
+  type CommandSucceededEvent,
+  type Document,
+  type MongoClient,
 } from "mongodb";
 import { expectServerError, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
 
@@ -135,7 +141,9 @@ describe("transactions in change streams", () => {
     for (const event of [x, y, z]) {
       expect(timestampOf(event?.["clusterTime"]).equals(commitTime)).toBe(true);
       const lsid = event?.["lsid"] as Document;
-      expect(Buffer.from((lsid["id"] as { buffer: Uint8Array }).buffer).toString("hex")).toBe(Buffer.from((session.id?.["id"] as { buffer: Uint8Array }).buffer).toString("hex"));
+      expect(Buffer.from((lsid["id"] as { buffer: Uint8Array }).buffer).toString("hex")).toBe(
+        Buffer.from((session.id?.["id"] as { buffer: Uint8Array }).buffer).toString("hex"),
+      );
       expect(String(event?.["txnNumber"])).toBe(String(commit?.["txnNumber"]));
     }
     expect(after(timestampOf(outside?.["clusterTime"]), commitTime)).toBe(true);
@@ -161,14 +169,18 @@ describe("causal consistency", () => {
     const m = await monitored();
     await m.coll.insertOne({ _id: 1 });
     const written = timestampOf(lastReply(m, "insert")["operationTime"]);
-    const reply = await m.client.db(ctx().db.databaseName).command({ find: m.coll.collectionName, filter: {}, readConcern: { level: "majority", afterClusterTime: written } });
+    const reply = await m.client
+      .db(ctx().db.databaseName)
+      .command({ find: m.coll.collectionName, filter: {}, readConcern: { level: "majority", afterClusterTime: written } });
     expect((reply["cursor"] as Document)["firstBatch"]).toEqual([{ _id: 1 }]);
   });
 
   it("refuses an afterClusterTime past the cluster time (InvalidOptions, 72)", async () => {
     const m = await monitored();
     const future = new Timestamp({ t: Math.floor(Date.now() / 1000) + 3_600, i: 1 });
-    const error = await expectServerError(m.client.db(ctx().db.databaseName).command({ find: m.coll.collectionName, filter: {}, readConcern: { afterClusterTime: future } }));
+    const error = await expectServerError(
+      m.client.db(ctx().db.databaseName).command({ find: m.coll.collectionName, filter: {}, readConcern: { afterClusterTime: future } }),
+    );
     expect(error.code).toBe(72);
     expect(error.message).toContain("readConcern afterClusterTime value must not be greater than the current clusterTime");
   });
@@ -177,17 +189,28 @@ describe("causal consistency", () => {
 describe("snapshot sessions", () => {
   it("read one snapshot, at the cluster time the first read reports, while others write", async () => {
     const m = await monitored();
-    await m.coll.insertMany([{ _id: 1, v: "before" }, { _id: 2, v: "before" }]);
+    await m.coll.insertMany([
+      { _id: 1, v: "before" },
+      { _id: 2, v: "before" },
+    ]);
     const session = m.client.startSession({ snapshot: true });
     sessions.push(session);
     expect(await m.coll.findOne({ _id: 1 }, { session })).toEqual({ _id: 1, v: "before" });
     const firstFind = lastReply(m, "find");
     const atClusterTime = timestampOf((firstFind["cursor"] as Document)["atClusterTime"]);
-    await ctx().db.collection<TestDoc>(m.coll.collectionName).updateMany({}, { $set: { v: "after" } });
-    expect(await m.coll.find({}, { session }).sort({ _id: 1 }).toArray()).toEqual([{ _id: 1, v: "before" }, { _id: 2, v: "before" }]);
+    await ctx()
+      .db.collection<TestDoc>(m.coll.collectionName)
+      .updateMany({}, { $set: { v: "after" } });
+    expect(await m.coll.find({}, { session }).sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 1, v: "before" },
+      { _id: 2, v: "before" },
+    ]);
     const secondFind = m.started.filter((e) => e.commandName === "find").at(-1)?.command;
     expect(timestampOf((secondFind?.["readConcern"] as Document | undefined)?.["atClusterTime"]).equals(atClusterTime)).toBe(true);
-    expect(await m.coll.find().sort({ _id: 1 }).toArray()).toEqual([{ _id: 1, v: "after" }, { _id: 2, v: "after" }]);
+    expect(await m.coll.find().sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 1, v: "after" },
+      { _id: 2, v: "after" },
+    ]);
   });
 });
 

@@ -54,17 +54,29 @@ describe("collation", () => {
     it("sort orders by the locale instead of by code point", async () => {
       const binary = (await fruit.find({}).sort({ name: 1 }).toArray()).map((d) => d["name"] as string);
       expect(binary).toEqual(["Apple", "Cherry", "apple", "banana", "cherry"]);
-      const english = (await fruit.find({}, { collation: { locale: "en" } }).sort({ name: 1 }).toArray()).map((d) => d["name"] as string);
+      const english = (
+        await fruit
+          .find({}, { collation: { locale: "en" } })
+          .sort({ name: 1 })
+          .toArray()
+      ).map((d) => d["name"] as string);
       expect(english).toEqual(["apple", "Apple", "banana", "cherry", "Cherry"]);
     });
 
     it("aggregate groups and matches under the collation; updates and deletes match under theirs", async () => {
       const groups = await fruit
-        .aggregate([{ $match: { name: { $ne: "BANANA" } } }, { $group: { _id: "$name", n: { $sum: 1 } } }, { $project: { _id: 0, n: 1 } }], { collation: caseInsensitive })
+        .aggregate(
+          [{ $match: { name: { $ne: "BANANA" } } }, { $group: { _id: "$name", n: { $sum: 1 } } }, { $project: { _id: 0, n: 1 } }],
+          { collation: caseInsensitive },
+        )
         .toArray();
       expect(groups).toEqual([{ n: 2 }, { n: 2 }]);
       const scratch = ctx().db.collection<TestDoc>("fruit_scratch");
-      await scratch.insertMany([{ _id: 1, name: "Apple" }, { _id: 2, name: "apple" }, { _id: 3, name: "pear" }]);
+      await scratch.insertMany([
+        { _id: 1, name: "Apple" },
+        { _id: 2, name: "apple" },
+        { _id: 3, name: "pear" },
+      ]);
       expect((await scratch.updateMany({ name: "APPLE" }, { $set: { seen: true } }, { collation: caseInsensitive })).modifiedCount).toBe(2);
       expect((await scratch.deleteMany({ name: "aPPle" }, { collation: caseInsensitive })).deletedCount).toBe(2);
       expect(await scratch.find().toArray()).toEqual([{ _id: 3, name: "pear" }]);
@@ -83,7 +95,10 @@ describe("hint", () => {
   beforeAll(async () => {
     coll = ctx().db.collection<TestDoc>("hinted");
     await coll.createIndex({ a: 1 }, { name: "a_index" }, undefined);
-    await coll.insertMany([{ _id: 1, a: 1 }, { _id: 2, a: 2 }]);
+    await coll.insertMany([
+      { _id: 1, a: 1 },
+      { _id: 2, a: 2 },
+    ]);
   });
 
   it("naming an existing index, by name or key pattern, answers as without", async () => {
@@ -114,12 +129,21 @@ describe("partialFilterExpression", () => {
   it("refuses expressions MongoDB does not allow in partial indexes with 67 CannotCreateIndex, and creates nothing", async () => {
     const coll = ctx().db.collection<TestDoc>("partial");
     await coll.insertOne({ _id: 1, z: 2 });
-    for (const partialFilterExpression of [{ z: { $ne: 1 } }, { z: { $exists: false } }, { $nor: [{ z: 1 }] }, { z: { $not: { $gt: 1 } } }]) {
+    for (const partialFilterExpression of [
+      { z: { $ne: 1 } },
+      { z: { $exists: false } },
+      { $nor: [{ z: 1 }] },
+      { z: { $not: { $gt: 1 } } },
+    ]) {
       const error = await expectServerError(coll.createIndex({ z: 1 }, { partialFilterExpression }, undefined));
       expect(error.code).toBe(67);
       expect(error.codeName).toBe("CannotCreateIndex");
     }
     expect((await listIndexes(coll)).map((i) => i["name"] as string)).toEqual(["_id_"]);
-    await coll.createIndex({ z: 1 }, { partialFilterExpression: { z: { $gt: 1, $exists: true }, $or: [{ k: "a" }, { k: { $in: ["b"] } }] } }, undefined);
+    await coll.createIndex(
+      { z: 1 },
+      { partialFilterExpression: { z: { $gt: 1, $exists: true }, $or: [{ k: "a" }, { k: { $in: ["b"] } }] } },
+      undefined,
+    );
   });
 });

@@ -16,7 +16,12 @@ describe("indexes", () => {
 
     expect(await coll.createIndex({ a: 1 })).toBe("a_1");
     expect(await coll.createIndex({ b: -1, c: 1 }, { name: "bc" }, undefined)).toBe("bc");
-    expect(await coll.createIndexes([{ key: { d: 1 }, unique: true }, { key: { e: 1 }, sparse: true }])).toEqual(["d_1", "e_1"]);
+    expect(
+      await coll.createIndexes([
+        { key: { d: 1 }, unique: true },
+        { key: { e: 1 }, sparse: true },
+      ]),
+    ).toEqual(["d_1", "e_1"]);
     // An identical index again is a no-op, not an error.
     expect(await coll.createIndex({ a: 1 })).toBe("a_1");
 

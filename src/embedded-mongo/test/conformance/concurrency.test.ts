@@ -106,7 +106,9 @@ describe("atomic single-document updates", () => {
   it("concurrent withTransaction transfers between accounts conserve the total", { timeout }, async () => {
     const accounts = 5;
     const perClientTransfers = 25;
-    await ctx().db.collection<TestDoc>("accounts").insertMany(Array.from({ length: accounts }, (_, i) => ({ _id: i, balance: 1000 })));
+    await ctx()
+      .db.collection<TestDoc>("accounts")
+      .insertMany(Array.from({ length: accounts }, (_, i) => ({ _id: i, balance: 1000 })));
     const all = await clients();
     let attempts = 0;
     await Promise.all(

@@ -53,7 +53,10 @@ describe("insert", () => {
     expect(result.insertedCount).toBe(3);
     expect(Object.keys(result.insertedIds)).toEqual(["0", "1", "2"]);
     expect(result.insertedIds[2]).toBe("given");
-    const docs = await coll.find({}, { projection: { _id: 0 } }).sort({ i: 1 }).toArray();
+    const docs = await coll
+      .find({}, { projection: { _id: 0 } })
+      .sort({ i: 1 })
+      .toArray();
     expect(docs).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
   });
 
@@ -193,11 +196,7 @@ describe("update", () => {
 
   it("upsert inserts a document built from the filter's equalities, $set and $setOnInsert", async () => {
     const coll = freshCollection("update_upsert");
-    const result = await coll.updateOne(
-      { k: "x", n: { $gt: 5 } },
-      { $set: { v: 1 }, $setOnInsert: { created: true } },
-      { upsert: true },
-    );
+    const result = await coll.updateOne({ k: "x", n: { $gt: 5 } }, { $set: { v: 1 }, $setOnInsert: { created: true } }, { upsert: true });
     expect([result.matchedCount, result.modifiedCount, result.upsertedCount]).toEqual([0, 0, 1]);
     expect(result.upsertedId).toBeInstanceOf(ObjectId);
     const doc = await coll.findOne({ _id: result.upsertedId as ObjectId }, { projection: { _id: 0 } });
@@ -259,19 +258,19 @@ describe("update", () => {
     });
     // Typed as a plain Document: the driver's operator types reject $push/$pull on an untyped schema.
     const everyOperator: Document = {
-        $inc: { n: 2, fresh: 1 },
-        $mul: { m: 2.5 },
-        $unset: { gone: "" },
-        $rename: { old: "renamed" },
-        $min: { lo: 3 },
-        $max: { hi: 20 },
-        $push: { arr: 4 },
-        $addToSet: { set: { $each: ["a", "b", "b"] } },
-        $pull: { pulls: { $gte: 10 } },
-        $pop: { pops: -1 },
-        $set: { "nested.a.c": 2, "deep.x.y": true },
-        $currentDate: { at: true },
-      };
+      $inc: { n: 2, fresh: 1 },
+      $mul: { m: 2.5 },
+      $unset: { gone: "" },
+      $rename: { old: "renamed" },
+      $min: { lo: 3 },
+      $max: { hi: 20 },
+      $push: { arr: 4 },
+      $addToSet: { set: { $each: ["a", "b", "b"] } },
+      $pull: { pulls: { $gte: 10 } },
+      $pop: { pops: -1 },
+      $set: { "nested.a.c": 2, "deep.x.y": true },
+      $currentDate: { at: true },
+    };
     await coll.updateOne({ _id: 1 }, everyOperator);
     const doc = await coll.findOne({ _id: 1 });
     expect(doc).toMatchObject({
@@ -495,12 +494,13 @@ describe("find", () => {
 
   it("honours limit across batches and $elemMatch on embedded documents", async () => {
     const limited = freshCollection("find_limit_batches");
-    await limited.insertMany(
-      Array.from({ length: 20 }, (_, i) => ({ _id: i, items: [{ sku: i % 2 === 0 ? "even" : "odd", qty: i }] })),
-    );
+    await limited.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, items: [{ sku: i % 2 === 0 ? "even" : "odd", qty: i }] })));
     const firstFive = await limited.find({}, { sort: { _id: 1 }, limit: 5, batchSize: 2 }).toArray();
     expect(firstFive.map((d) => d._id)).toEqual([0, 1, 2, 3, 4]);
-    const matched = await limited.find({ items: { $elemMatch: { sku: "odd", qty: { $gt: 15 } } } }).sort({ _id: 1 }).toArray();
+    const matched = await limited
+      .find({ items: { $elemMatch: { sku: "odd", qty: { $gt: 15 } } } })
+      .sort({ _id: 1 })
+      .toArray();
     expect(matched.map((d) => d._id)).toEqual([17, 19]);
   });
 
@@ -509,7 +509,10 @@ describe("find", () => {
     await big.insertMany(Array.from({ length: 250 }, (_, i) => ({ _id: i, pad: "x".repeat(20) })));
     const monitored = await ctx().newClient({ monitorCommands: true });
     const getMores = recordReplies(monitored, "getMore");
-    const cursor = monitored.db(ctx().db.databaseName).collection<TestDoc>(big.collectionName).find({}, { batchSize: 10, sort: { _id: 1 } });
+    const cursor = monitored
+      .db(ctx().db.databaseName)
+      .collection<TestDoc>(big.collectionName)
+      .find({}, { batchSize: 10, sort: { _id: 1 } });
     const seen: unknown[] = [];
     for await (const doc of cursor) seen.push(doc._id);
     expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => i));

@@ -211,121 +211,134 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
     expect(await items3.findOne({ _id: 100 })).toEqual({ _id: 100, batch: 5 });
   });
 
-  it("kill -9 in the middle of concurrent writes and transactions loses no acknowledged write and tears no transaction", { timeout: 120_000 }, async () => {
-    const dataDir = await tempDir();
-    const server = await spawnEmbeddedMongo({ dataDir });
-    servers.push(server);
-    // No retries: an acknowledgement must mean "committed by the server that was killed".
-    const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 2_000, retryWrites: false, maxPoolSize: 16 });
-    clients.push(client);
-    await client.connect();
-    const db = client.db(dbName);
-    const accountCount = 5;
-    await db.collection<TestDoc>("accounts").insertMany(Array.from({ length: accountCount }, (_, i) => ({ _id: i, balance: 1000 })));
+  it(
+    "kill -9 in the middle of concurrent writes and transactions loses no acknowledged write and tears no transaction",
+    { timeout: 120_000 },
+    async () => {
+      const dataDir = await tempDir();
+      const server = await spawnEmbeddedMongo({ dataDir });
+      servers.push(server);
+      // No retries: an acknowledgement must mean "committed by the server that was killed".
+      const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 2_000, retryWrites: false, maxPoolSize: 16 });
+      clients.push(client);
+      await client.connect();
+      const db = client.db(dbName);
+      const accountCount = 5;
+      await db.collection<TestDoc>("accounts").insertMany(Array.from({ length: accountCount }, (_, i) => ({ _id: i, balance: 1000 })));
 
-    const acknowledged: string[] = [];
-    let acknowledgedTransfers = 0;
-    let stop = false;
-    let killed = false;
-    const errorsBeforeKill: unknown[] = [];
-    const inserter = async (w: number): Promise<void> => {
-      for (let i = 0; !stop; i += 1) {
-        await db.collection<TestDoc>("stream").insertOne({ _id: `${w}-${i}`, pad: "x".repeat(200) });
-        acknowledged.push(`${w}-${i}`);
-      }
-    };
-    const transferrer = async (w: number): Promise<void> => {
-      for (let i = 0; !stop; i += 1) {
-        const session = client.startSession();
-        try {
-          await session.withTransaction(
-            async () => {
-              const accounts = db.collection<TestDoc>("accounts");
-              await accounts.updateOne({ _id: (w + i) % accountCount }, { $inc: { balance: -3 } }, { session });
-              await accounts.updateOne({ _id: (w + 2 * i + 1) % accountCount }, { $inc: { balance: 3 } }, { session });
-            },
-            { timeoutMS: 5_000 },
-          );
-          acknowledgedTransfers += 1;
-        } finally {
-          await session.endSession().catch(() => undefined);
+      const acknowledged: string[] = [];
+      let acknowledgedTransfers = 0;
+      let stop = false;
+      let killed = false;
+      const errorsBeforeKill: unknown[] = [];
+      const inserter = async (w: number): Promise<void> => {
+        for (let i = 0; !stop; i += 1) {
+          await db.collection<TestDoc>("stream").insertOne({ _id: `${w}-${i}`, pad: "x".repeat(200) });
+          acknowledged.push(`${w}-${i}`);
         }
-      }
-    };
-    const workers = [
-      ...Array.from({ length: 6 }, (_, w) => inserter(w)),
-      ...Array.from({ length: 3 }, (_, w) => transferrer(w)),
-    ].map((p) =>
-      p.catch((error: unknown) => {
-        // Writes in flight fail once the server is gone; any failure before that is a bug.
-        if (!killed) errorsBeforeKill.push(error);
-      }),
-    );
+      };
+      const transferrer = async (w: number): Promise<void> => {
+        for (let i = 0; !stop; i += 1) {
+          const session = client.startSession();
+          try {
+            await session.withTransaction(
+              async () => {
+                const accounts = db.collection<TestDoc>("accounts");
+                await accounts.updateOne({ _id: (w + i) % accountCount }, { $inc: { balance: -3 } }, { session });
+                await accounts.updateOne({ _id: (w + 2 * i + 1) % accountCount }, { $inc: { balance: 3 } }, { session });
+              },
+              { timeoutMS: 5_000 },
+            );
+            acknowledgedTransfers += 1;
+          } finally {
+            await session.endSession().catch(() => undefined);
+          }
+        }
+      };
+      const workers = [...Array.from({ length: 6 }, (_, w) => inserter(w)), ...Array.from({ length: 3 }, (_, w) => transferrer(w))].map(
+        (p) =>
+          p.catch((error: unknown) => {
+            // Writes in flight fail once the server is gone; any failure before that is a bug.
+            if (!killed) errorsBeforeKill.push(error);
+          }),
+      );
 
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    killed = true;
-    server.kill("SIGKILL");
-    expect(await server.exited).toBeNull();
-    stop = true;
-    await Promise.all(workers);
-    await closeQuickly(client);
-    expect(errorsBeforeKill).toEqual([]);
-    expect(acknowledged.length).toBeGreaterThan(20);
-    expect(acknowledgedTransfers).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      killed = true;
+      server.kill("SIGKILL");
+      expect(await server.exited).toBeNull();
+      stop = true;
+      await Promise.all(workers);
+      await closeQuickly(client);
+      expect(errorsBeforeKill).toEqual([]);
+      expect(acknowledged.length).toBeGreaterThan(20);
+      expect(acknowledgedTransfers).toBeGreaterThan(0);
 
-    const second = await start(dataDir);
-    const db2 = second.client.db(dbName);
-    const stored = new Set((await db2.collection<TestDoc>("stream").find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id as string));
-    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
-    const balances = (await db2.collection<TestDoc>("accounts").find().toArray()).map((d) => d["balance"] as number);
-    expect(balances).toHaveLength(accountCount);
-    expect(balances.reduce((a, b) => a + b, 0)).toBe(accountCount * 1000);
-  });
+      const second = await start(dataDir);
+      const db2 = second.client.db(dbName);
+      const stored = new Set(
+        (
+          await db2
+            .collection<TestDoc>("stream")
+            .find({}, { projection: { _id: 1 } })
+            .toArray()
+        ).map((d) => d._id as string),
+      );
+      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+      const balances = (await db2.collection<TestDoc>("accounts").find().toArray()).map((d) => d["balance"] as number);
+      expect(balances).toHaveLength(accountCount);
+      expect(balances.reduce((a, b) => a + b, 0)).toBe(accountCount * 1000);
+    },
+  );
 
-  it("after an oversized update and large writes, SIGTERM and kill -9 restarts keep every acknowledged document", { timeout: 180_000 }, async () => {
-    const MiB = 1024 * 1024;
-    const dataDir = await tempDir();
-    const first = await start(dataDir);
-    const big = first.client.db(dbName).collection<TestDoc>("big");
-    const acknowledged = new Set<unknown>();
+  it(
+    "after an oversized update and large writes, SIGTERM and kill -9 restarts keep every acknowledged document",
+    { timeout: 180_000 },
+    async () => {
+      const MiB = 1024 * 1024;
+      const dataDir = await tempDir();
+      const first = await start(dataDir);
+      const big = first.client.db(dbName).collection<TestDoc>("big");
+      const acknowledged = new Set<unknown>();
 
-    await big.insertOne({ _id: "g", s: "a".repeat(10 * MiB) });
-    acknowledged.add("g");
-    // Refused, as MongoDB refuses it: nothing may change, and nothing after it may be lost.
-    expect((await expectServerError(big.updateOne({ _id: "g" }, { $set: { t: "b".repeat(7 * MiB) } }))).code).toBe(17419);
-    // About 18 MB: more than one document may hold, sent by the driver as several commands.
-    const pad = "p".repeat(900);
-    const many = await big.insertMany(Array.from({ length: 20_000 }, (_, i) => ({ _id: i, pad })));
-    expect(many.insertedCount).toBe(20_000);
-    for (let i = 0; i < 20_000; i++) acknowledged.add(i);
-    // A transaction of three 10 MB documents: more than any single journal record may hold.
-    const session = first.client.startSession();
-    await session.withTransaction(async () => {
-      for (const id of ["t1", "t2", "t3"]) await big.insertOne({ _id: id, s: id.repeat(5 * MiB) }, { session });
-    });
-    await session.endSession();
-    for (const id of ["t1", "t2", "t3"]) acknowledged.add(id);
-    await big.insertOne({ _id: "after" });
-    acknowledged.add("after");
-    await first.client.close();
-    expect(await first.server.stop()).toBe(0);
+      await big.insertOne({ _id: "g", s: "a".repeat(10 * MiB) });
+      acknowledged.add("g");
+      // Refused, as MongoDB refuses it: nothing may change, and nothing after it may be lost.
+      expect((await expectServerError(big.updateOne({ _id: "g" }, { $set: { t: "b".repeat(7 * MiB) } }))).code).toBe(17419);
+      // About 18 MB: more than one document may hold, sent by the driver as several commands.
+      const pad = "p".repeat(900);
+      const many = await big.insertMany(Array.from({ length: 20_000 }, (_, i) => ({ _id: i, pad })));
+      expect(many.insertedCount).toBe(20_000);
+      for (let i = 0; i < 20_000; i++) acknowledged.add(i);
+      // A transaction of three 10 MB documents: more than any single journal record may hold.
+      const session = first.client.startSession();
+      await session.withTransaction(async () => {
+        for (const id of ["t1", "t2", "t3"]) await big.insertOne({ _id: id, s: id.repeat(5 * MiB) }, { session });
+      });
+      await session.endSession();
+      for (const id of ["t1", "t2", "t3"]) acknowledged.add(id);
+      await big.insertOne({ _id: "after" });
+      acknowledged.add("after");
+      await first.client.close();
+      expect(await first.server.stop()).toBe(0);
 
-    const second = await start(dataDir);
-    const big2 = second.client.db(dbName).collection<TestDoc>("big");
-    await expectExactly(big2, acknowledged);
-    const g = await big2.findOne({ _id: "g" });
-    expect(Object.keys(g ?? {})).toEqual(["_id", "s"]);
-    expect((g?.["s"] as string).length).toBe(10 * MiB);
-    expect(((await big2.findOne({ _id: "t2" }))?.["s"] as string).length).toBe(10 * MiB);
-    await big2.insertMany(Array.from({ length: 1_000 }, (_, i) => ({ _id: `later-${i}`, pad })));
-    for (let i = 0; i < 1_000; i++) acknowledged.add(`later-${i}`);
-    await crash(second.server, second.client);
+      const second = await start(dataDir);
+      const big2 = second.client.db(dbName).collection<TestDoc>("big");
+      await expectExactly(big2, acknowledged);
+      const g = await big2.findOne({ _id: "g" });
+      expect(Object.keys(g ?? {})).toEqual(["_id", "s"]);
+      expect((g?.["s"] as string).length).toBe(10 * MiB);
+      expect(((await big2.findOne({ _id: "t2" }))?.["s"] as string).length).toBe(10 * MiB);
+      await big2.insertMany(Array.from({ length: 1_000 }, (_, i) => ({ _id: `later-${i}`, pad })));
+      for (let i = 0; i < 1_000; i++) acknowledged.add(`later-${i}`);
+      await crash(second.server, second.client);
 
-    const third = await start(dataDir);
-    await expectExactly(third.client.db(dbName).collection<TestDoc>("big"), acknowledged);
-    const output = third.server.output();
-    expect(`${output.stdout}\n${output.stderr}`).not.toMatch(tornTailPattern);
-  });
+      const third = await start(dataDir);
+      await expectExactly(third.client.db(dbName).collection<TestDoc>("big"), acknowledged);
+      const output = third.server.output();
+      expect(`${output.stdout}\n${output.stderr}`).not.toMatch(tornTailPattern);
+    },
+  );
 
   it("a journal damaged before valid records stops the start with an error naming the file and byte", { timeout: 120_000 }, async () => {
     const dataDir = await tempDir();
@@ -358,7 +371,10 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
   it("a graceful stop (SIGTERM) exits 0 and keeps everything", { timeout: 120_000 }, async () => {
     const dataDir = await tempDir();
     const first = await start(dataDir);
-    await first.client.db(dbName).collection<TestDoc>("graceful").insertMany([{ _id: 1 }, { _id: 2 }]);
+    await first.client
+      .db(dbName)
+      .collection<TestDoc>("graceful")
+      .insertMany([{ _id: 1 }, { _id: 2 }]);
     await first.client.db(dbName).collection<TestDoc>("graceful").createIndex({ x: 1 });
     await first.client.close();
     expect(await first.server.stop()).toBe(0);

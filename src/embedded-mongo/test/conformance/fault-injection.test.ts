@@ -10,8 +10,16 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  MongoClient, MongoServerError, MongoWriteConcernError, type ChangeStream, type Collection, type CommandFailedEvent, type CommandStartedEvent,
-  type Db, type Document, type MongoClientOptions,
+  MongoClient,
+  MongoServerError,
+  MongoWriteConcernError,
+  type ChangeStream,
+  type Collection,
+  type CommandFailedEvent,
+  type CommandStartedEvent,
+  type Db,
+  type Document,
+  type MongoClientOptions,
 } from "mongodb";
 import { startTestMongo } from "../../testing.ts";
 import { clientOptions, expectServerError, useConformanceDb, type TestDoc } from "../fixtures/conformance-database.ts";
@@ -68,7 +76,9 @@ describe.skipIf(externalDeployment)("without test commands (embedded only: a MON
     const other = new MongoClient(plain.uri, clientOptions);
     try {
       await other.connect();
-      const error = await expectServerError(other.db("admin").command({ configureFailPoint: "failCommand", mode: "alwaysOn", data: { failCommands: ["ping"] } }));
+      const error = await expectServerError(
+        other.db("admin").command({ configureFailPoint: "failCommand", mode: "alwaysOn", data: { failCommands: ["ping"] } }),
+      );
       expect([error.code, error.codeName]).toEqual([59, "CommandNotFound"]);
     } finally {
       await other.close();
@@ -125,10 +135,30 @@ describe("failCommand", () => {
 
   it("writeConcernError answers an applied write with that write concern error", async () => {
     const observed = await observedClient();
-    await failCommand({ times: 1 }, { failCommands: ["insert"], writeConcernError: { code: 64, codeName: "WriteConcernFailed", errmsg: "waiting for replication timed out", errInfo: { wtimeout: true } }, appName: observed.appName });
-    const error = await collectionFor(observed, "wce").insertOne({ _id: 1 }).then(() => undefined, (e: unknown) => e);
+    await failCommand(
+      { times: 1 },
+      {
+        failCommands: ["insert"],
+        writeConcernError: {
+          code: 64,
+          codeName: "WriteConcernFailed",
+          errmsg: "waiting for replication timed out",
+          errInfo: { wtimeout: true },
+        },
+        appName: observed.appName,
+      },
+    );
+    const error = await collectionFor(observed, "wce")
+      .insertOne({ _id: 1 })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(MongoWriteConcernError);
-    expect([(error as MongoWriteConcernError).code, (error as MongoWriteConcernError).message]).toEqual([64, "waiting for replication timed out"]);
+    expect([(error as MongoWriteConcernError).code, (error as MongoWriteConcernError).message]).toEqual([
+      64,
+      "waiting for replication timed out",
+    ]);
     expect(await ctx().db.collection<TestDoc>("wce").find().toArray()).toEqual([{ _id: 1 }]);
   });
 
@@ -169,7 +199,9 @@ describe("failGetMoreAfterCursorCheckout", () => {
     const stream = coll.watch<Document, Document>([], { maxAwaitTimeMS: 200 });
     streams.push(stream);
     expect(await stream.tryNext()).toBeNull();
-    await ctx().client.db("admin").command({ configureFailPoint: "failGetMoreAfterCursorCheckout", mode: { times: 1 }, data: { errorCode: 6 } });
+    await ctx()
+      .client.db("admin")
+      .command({ configureFailPoint: "failGetMoreAfterCursorCheckout", mode: { times: 1 }, data: { errorCode: 6 } });
     await coll.insertOne({ _id: 1 });
     let event: Document | null = null;
     for (let i = 0; i < 50 && event === null; i++) event = await stream.tryNext();
@@ -180,7 +212,9 @@ describe("failGetMoreAfterCursorCheckout", () => {
 describe("onPrimaryTransactionalWrite", () => {
   it("a retryable write whose connection closes after the commit is retried and applied once", async () => {
     const observed = await observedClient();
-    await ctx().client.db("admin").command({ configureFailPoint: "onPrimaryTransactionalWrite", mode: { times: 1 } });
+    await ctx()
+      .client.db("admin")
+      .command({ configureFailPoint: "onPrimaryTransactionalWrite", mode: { times: 1 } });
     const result = await collectionFor(observed, "once").updateOne({ _id: 1 }, { $inc: { n: 1 } }, { upsert: true });
     expect(result.upsertedCount).toBe(1);
     const attempts = observed.started.filter((e) => e.commandName === "update").map((e) => String(e.command["txnNumber"]));
@@ -191,7 +225,13 @@ describe("onPrimaryTransactionalWrite", () => {
 
   it("failBeforeCommitExceptionCode fails the write before it commits; the retry applies it once", async () => {
     const observed = await observedClient();
-    await ctx().client.db("admin").command({ configureFailPoint: "onPrimaryTransactionalWrite", mode: { times: 1 }, data: { closeConnection: false, failBeforeCommitExceptionCode: 91 } });
+    await ctx()
+      .client.db("admin")
+      .command({
+        configureFailPoint: "onPrimaryTransactionalWrite",
+        mode: { times: 1 },
+        data: { closeConnection: false, failBeforeCommitExceptionCode: 91 },
+      });
     await collectionFor(observed, "before").insertOne({ _id: 1 });
     expect(observed.failed.map((e) => codeOf(e.failure))).toEqual([91]);
     expect(count(observed.started, "insert")).toBe(2);

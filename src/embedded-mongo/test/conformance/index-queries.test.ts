@@ -93,19 +93,28 @@ async function mismatches(): Promise<string[]> {
     if (JSON.stringify(got) !== JSON.stringify(expected)) {
       const missing = expected.filter((id) => !got.includes(id));
       const extra = got.filter((id) => !expected.includes(id));
-      found.push(`${what}: indexed answer lacks ${JSON.stringify(missing)}, has extra ${JSON.stringify(extra)}${missing.length + extra.length === 0 ? " (order differs)" : ""}`);
+      found.push(
+        `${what}: indexed answer lacks ${JSON.stringify(missing)}, has extra ${JSON.stringify(extra)}${missing.length + extra.length === 0 ? " (order differs)" : ""}`,
+      );
     }
   };
   for (const filter of queries) {
     compare(`filter ${JSON.stringify(filter)}`, await answer(indexed, filter), await answer(plain, filter));
   }
-  for (const sort of [{ a: 1, _id: 1 }, { a: -1, _id: 1 }, { b: 1, c: -1, _id: 1 }] as Document[]) {
+  for (const sort of [
+    { a: 1, _id: 1 },
+    { a: -1, _id: 1 },
+    { b: 1, c: -1, _id: 1 },
+  ] as Document[]) {
     const expected = (await plain.find({}).sort(sort).limit(40).toArray()).map((d) => d._id);
     const got = (await indexed.find({}).sort(sort).limit(40).toArray()).map((d) => d._id);
     compare(`sort ${JSON.stringify(sort)} limit 40`, got, expected);
   }
   const union = { b: { $in: [0, 1] }, $or: [{ a: { $gte: 3 } }, { u: { $in: ["u1", "u4", "u8", "u12"] } }] };
-  for (const [sort, skip] of [[{ c: -1, _id: 1 }, 0], [{ a: 1, _id: -1 }, 5]] as [Document, number][]) {
+  for (const [sort, skip] of [
+    [{ c: -1, _id: 1 }, 0],
+    [{ a: 1, _id: -1 }, 5],
+  ] as [Document, number][]) {
     const expected = (await plain.find(union).sort(sort).skip(skip).limit(7).toArray()).map((d) => d._id);
     const got = (await indexed.find(union).sort(sort).skip(skip).limit(7).toArray()).map((d) => d._id);
     compare(`$or ${JSON.stringify(union)} sort ${JSON.stringify(sort)} skip ${skip} limit 7`, got, expected);
@@ -161,7 +170,9 @@ describe("keyset pagination over a compound index", () => {
     let last: TestDoc | undefined;
     for (let page = 0; page < 20; page += 1) {
       const filter: Document =
-        last === undefined ? {} : { $or: [{ name: { $gt: last["name"] as string } }, { name: last["name"] as string, _id: { $gt: last._id } }] };
+        last === undefined
+          ? {}
+          : { $or: [{ name: { $gt: last["name"] as string } }, { name: last["name"] as string, _id: { $gt: last._id } }] };
       const batch = await coll.find(filter).sort({ name: 1, _id: 1 }).limit(4).toArray();
       if (batch.length === 0) break;
       seen.push(...batch.map((d) => d._id));

@@ -62,14 +62,19 @@ describe("the 16 MiB document limit", () => {
   it("refuses an upsert whose new document exceeds 16 MiB (17420)", async () => {
     const coll = await fresh();
     // The command stays within 16 MiB plus its envelope; the document built from filter and update does not.
-    const error = await expectServerError(coll.updateOne({ _id: "u", a: "a".repeat(8 * MiB) }, { $set: { b: "b".repeat(8 * MiB) } }, { upsert: true }));
+    const error = await expectServerError(
+      coll.updateOne({ _id: "u", a: "a".repeat(8 * MiB) }, { $set: { b: "b".repeat(8 * MiB) } }, { upsert: true }),
+    );
     expect(error.code).toBe(17420);
     expect(await coll.countDocuments()).toBe(0);
   });
 
   it("the driver splits bulk inserts by the advertised limit, refusing a single oversized document itself", async () => {
     const coll = await fresh();
-    const error = await coll.insertMany([docOfSize(1, maxBsonObjectSize + 1)]).then(() => undefined, (e: unknown) => e);
+    const error = await coll.insertMany([docOfSize(1, maxBsonObjectSize + 1)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MongoInvalidArgumentError);
     expect((error as Error).message).toBe(`Document is larger than the maximum size ${maxBsonObjectSize}`);
   });
@@ -93,7 +98,13 @@ describe("messages larger than one document", () => {
     const coll = await fresh();
     const client = await ctx().newClient({ monitorCommands: true });
     const replies = recordReplies(client, "insert");
-    const result = await client.db(ctx().db.databaseName).collection<TestDoc>(coll.collectionName).bulkWrite(Array.from({ length: 100_001 }, (_, i) => ({ insertOne: { document: { _id: i } } })), { ordered: false });
+    const result = await client
+      .db(ctx().db.databaseName)
+      .collection<TestDoc>(coll.collectionName)
+      .bulkWrite(
+        Array.from({ length: 100_001 }, (_, i) => ({ insertOne: { document: { _id: i } } })),
+        { ordered: false },
+      );
     expect(result.insertedCount).toBe(100_001);
     expect(replies.map((r) => (r.reply as Document)["n"] as number).reduce((a, b) => a + b, 0)).toBe(100_001);
     expect(replies.length).toBeGreaterThanOrEqual(2);
@@ -102,7 +113,9 @@ describe("messages larger than one document", () => {
 
   it("refuses a write command of more than 100,000 statements, or none, with InvalidLength (16)", async () => {
     const coll = await fresh();
-    const tooMany = await expectServerError(ctx().db.command({ insert: coll.collectionName, documents: Array.from({ length: 100_001 }, (_, i) => ({ _id: i })) }));
+    const tooMany = await expectServerError(
+      ctx().db.command({ insert: coll.collectionName, documents: Array.from({ length: 100_001 }, (_, i) => ({ _id: i })) }),
+    );
     expect(tooMany.code).toBe(16);
     expect(tooMany.message).toBe("Write batch sizes must be between 1 and 100000. Got 100001 operations.");
     const none = await expectServerError(ctx().db.command({ delete: coll.collectionName, deletes: [] }));
@@ -125,12 +138,23 @@ describe("ordered and unordered batches report exactly what applied", () => {
     const coll = await fresh();
     await coll.insertOne({ _id: 2 });
     const big = docOfSize(3, maxBsonObjectSize + 1);
-    const ordered = await ctx().db.command({ insert: coll.collectionName, documents: [{ _id: 1 }, { _id: 2 }, big, { _id: 4 }], ordered: true });
+    const ordered = await ctx().db.command({
+      insert: coll.collectionName,
+      documents: [{ _id: 1 }, { _id: 2 }, big, { _id: 4 }],
+      ordered: true,
+    });
     expect(ordered["n"]).toBe(1);
     expect((ordered["writeErrors"] as Document[]).map((e): unknown[] => [e["index"], e["code"]])).toEqual([[1, 11000]]);
-    const unordered = await ctx().db.command({ insert: coll.collectionName, documents: [{ _id: 5 }, { _id: 2 }, big, { _id: 6 }], ordered: false });
+    const unordered = await ctx().db.command({
+      insert: coll.collectionName,
+      documents: [{ _id: 5 }, { _id: 2 }, big, { _id: 6 }],
+      ordered: false,
+    });
     expect(unordered["n"]).toBe(2);
-    expect((unordered["writeErrors"] as Document[]).map((e): unknown[] => [e["index"], e["code"]])).toEqual([[1, 11000], [2, 10334]]);
+    expect((unordered["writeErrors"] as Document[]).map((e): unknown[] => [e["index"], e["code"]])).toEqual([
+      [1, 11000],
+      [2, 10334],
+    ]);
     expect((await coll.find().sort({ _id: 1 }).toArray()).map((d) => d._id)).toEqual([1, 2, 5, 6]);
   });
 });

@@ -37,7 +37,9 @@ describe("the let option", () => {
   });
 
   it("updateOne, updateMany and findOneAndUpdate use them in the filter and in a pipeline update", async () => {
-    const result = await coll.updateMany({ $expr: { $lt: ["$x", "$$limit"] } }, [{ $set: { tag: "$$tag" } }], { let: { limit: 3, tag: "small" } });
+    const result = await coll.updateMany({ $expr: { $lt: ["$x", "$$limit"] } }, [{ $set: { tag: "$$tag" } }], {
+      let: { limit: 3, tag: "small" },
+    });
     expect(result.modifiedCount).toBe(2);
     expect(await coll.find({ tag: "small" }).project({ _id: 1 }).toArray()).toEqual([{ _id: 1 }, { _id: 2 }]);
     const after = await coll.findOneAndUpdate({ $expr: { $eq: ["$x", "$$v"] } }, [{ $set: { seen: "$$v" } }], {
@@ -49,7 +51,10 @@ describe("the let option", () => {
 
   it("deleteMany uses them in the filter", async () => {
     const scratch = ctx().db.collection<TestDoc>("let_delete");
-    await scratch.insertMany([{ _id: 1, x: 1 }, { _id: 2, x: 2 }]);
+    await scratch.insertMany([
+      { _id: 1, x: 1 },
+      { _id: 2, x: 2 },
+    ]);
     expect((await scratch.deleteMany({ $expr: { $eq: ["$x", "$$v"] } }, { let: { v: 2 } })).deletedCount).toBe(1);
     expect(await scratch.find().toArray()).toEqual([{ _id: 1, x: 1 }]);
   });
@@ -61,7 +66,16 @@ describe("array projections", () => {
   beforeAll(async () => {
     coll = ctx().db.collection<TestDoc>("projections");
     await coll.insertMany([
-      { _id: 1, arr: [{ a: 1, b: 1 }, { a: 2, b: 2 }, { a: 2, b: 3 }], name: "one", other: true },
+      {
+        _id: 1,
+        arr: [
+          { a: 1, b: 1 },
+          { a: 2, b: 2 },
+          { a: 2, b: 3 },
+        ],
+        name: "one",
+        other: true,
+      },
       { _id: 2, arr: [{ a: 5, b: 5 }], name: "two", other: false },
     ]);
   });
@@ -85,7 +99,9 @@ describe("array projections", () => {
       { _id: 1, arr: [{ a: 2, b: 3 }], name: "one" },
       { _id: 2, arr: [{ a: 5, b: 5 }], name: "two" },
     ]);
-    expect(await coll.findOne({ arr: { $elemMatch: { a: 5 } } }, { projection: { _id: 0, "arr.$": 1 } })).toEqual({ arr: [{ a: 5, b: 5 }] });
+    expect(await coll.findOne({ arr: { $elemMatch: { a: 5 } } }, { projection: { _id: 0, "arr.$": 1 } })).toEqual({
+      arr: [{ a: 5, b: 5 }],
+    });
   });
 });
 

@@ -40,7 +40,14 @@ async function indexNames(name: string): Promise<string[]> {
 /** Resolves `promise`, or reports that it is still pending after `ms`. */
 async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let settled = false;
-  void promise.then(() => { settled = true; }, () => { settled = true; });
+  void promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
   await new Promise((resolve) => setTimeout(resolve, ms));
   return settled;
 }
@@ -93,7 +100,9 @@ describe("DDL inside a transaction", () => {
     await ctx().db.collection<TestDoc>(existing).insertOne({ _id: 1 }, { session });
     const index = await expectServerError(ctx().db.collection<TestDoc>(existing).createIndex({ k: 1 }, { session }, undefined));
     expect([index.code, index.codeName]).toEqual([263, "OperationNotSupportedInTransaction"]);
-    expect(index.message).toBe(`Cannot create new indexes on existing collection ${ctx().db.databaseName}.${existing} in a multi-document transaction.`);
+    expect(index.message).toBe(
+      `Cannot create new indexes on existing collection ${ctx().db.databaseName}.${existing} in a multi-document transaction.`,
+    );
     await session.abortTransaction();
 
     session.startTransaction();
@@ -114,7 +123,9 @@ describe("what a transaction refuses", () => {
     await ctx().db.collection<TestDoc>(name).insertOne({ _id: 1 }, { session });
     const error = await expectServerError(ctx().db.command({ count: name }, { session }));
     expect([error.code, error.codeName]).toEqual([263, "OperationNotSupportedInTransaction"]);
-    expect(error.message).toBe("Cannot run 'count' in a multi-document transaction. Please see http://dochub.mongodb.org/core/transaction-count for a recommended alternative.");
+    expect(error.message).toBe(
+      "Cannot run 'count' in a multi-document transaction. Please see http://dochub.mongodb.org/core/transaction-count for a recommended alternative.",
+    );
     await session.abortTransaction();
   });
 
@@ -176,7 +187,10 @@ describe("write concerns the deployment cannot satisfy", () => {
   // w: 50 (the largest legal w) cannot be met by any test deployment; a one-member set refuses w: 2 and up alike.
   it("an unsatisfiable w is reported as writeConcernError UnsatisfiableWriteConcern (100), with the write applied", async () => {
     const coll = await ctx().db.createCollection<TestDoc>(freshName());
-    const error = await coll.insertOne({ _id: 1 }, { writeConcern: { w: 50 } }).then(() => undefined, (e: unknown) => e);
+    const error = await coll.insertOne({ _id: 1 }, { writeConcern: { w: 50 } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MongoWriteConcernError);
     const wce = error as MongoWriteConcernError;
     expect([wce.code, wce.codeName]).toEqual([100, "UnsatisfiableWriteConcern"]);
@@ -187,10 +201,19 @@ describe("write concerns the deployment cannot satisfy", () => {
   it("an unknown tag is reported as writeConcernError UnknownReplWriteConcern (79), with the write applied", async () => {
     const coll = await ctx().db.createCollection<TestDoc>(freshName());
     // The driver's types know only numbers and "majority"; a tag goes through a plain command.
-    const error = await ctx().db.command({ insert: coll.collectionName, documents: [{ _id: 1 }], writeConcern: { w: "noSuchTag" } }).then(() => undefined, (e: unknown) => e);
+    const error = await ctx()
+      .db.command({ insert: coll.collectionName, documents: [{ _id: 1 }], writeConcern: { w: "noSuchTag" } })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(MongoWriteConcernError);
     const wce = error as MongoWriteConcernError;
-    expect([wce.code, wce.codeName, wce.message]).toEqual([79, "UnknownReplWriteConcern", "No write concern mode named 'noSuchTag' found in replica set configuration"]);
+    expect([wce.code, wce.codeName, wce.message]).toEqual([
+      79,
+      "UnknownReplWriteConcern",
+      "No write concern mode named 'noSuchTag' found in replica set configuration",
+    ]);
     expect(await coll.find().toArray()).toEqual([{ _id: 1 }]);
   });
 
@@ -200,7 +223,10 @@ describe("write concerns the deployment cannot satisfy", () => {
     sessions.push(session);
     session.startTransaction();
     await coll.insertOne({ _id: 1 }, { session });
-    const error = await session.commitTransaction().then(() => undefined, (e: unknown) => e);
+    const error = await session.commitTransaction().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MongoWriteConcernError);
     expect((error as MongoWriteConcernError).code).toBe(100);
     expect(await coll.find().toArray()).toEqual([{ _id: 1 }]);

@@ -306,27 +306,30 @@ describe("connection string topologies", () => {
   ] as const;
 
   for (const [option, value] of variants) {
-    it.skipIf(externalDeployment)(`${option}=${value} runs a transaction (embedded only: with MONGODB_URI the given URI decides the topology)`, async () => {
-      const client = new MongoClient(withTopologyOption(ctx().mongo.uri, option, value), clientOptions);
-      try {
-        await client.connect();
-        const target = client.db(ctx().db.databaseName).collection<TestDoc>(coll.collectionName);
-        const session = client.startSession();
+    it.skipIf(externalDeployment)(
+      `${option}=${value} runs a transaction (embedded only: with MONGODB_URI the given URI decides the topology)`,
+      async () => {
+        const client = new MongoClient(withTopologyOption(ctx().mongo.uri, option, value), clientOptions);
         try {
-          await session.withTransaction(async () => {
-            await target.insertOne({ _id: 10, via: option }, { session });
-            await target.updateOne({ _id: 1 }, { $set: { via: option } }, { session });
-          });
+          await client.connect();
+          const target = client.db(ctx().db.databaseName).collection<TestDoc>(coll.collectionName);
+          const session = client.startSession();
+          try {
+            await session.withTransaction(async () => {
+              await target.insertOne({ _id: 10, via: option }, { session });
+              await target.updateOne({ _id: 1 }, { $set: { via: option } }, { session });
+            });
+          } finally {
+            await session.endSession();
+          }
+          expect(await coll.find({ via: option }).sort({ _id: 1 }).toArray()).toEqual([
+            { _id: 1, v: 1, via: option },
+            { _id: 10, via: option },
+          ]);
         } finally {
-          await session.endSession();
+          await client.close();
         }
-        expect(await coll.find({ via: option }).sort({ _id: 1 }).toArray()).toEqual([
-          { _id: 1, v: 1, via: option },
-          { _id: 10, via: option },
-        ]);
-      } finally {
-        await client.close();
-      }
-    });
+      },
+    );
   }
 });

@@ -50,7 +50,9 @@ function project(expressions: Record<string, unknown>): Promise<Document[]> {
 
 /** Evaluates each expression on the one document and returns the typed results. */
 async function evaluate(expressions: Record<string, unknown>): Promise<Record<string, string>> {
-  const [doc] = await coll.aggregate([{ $match: { _id: 1 } }, { $project: { _id: 0, ...expressions } }], { promoteValues: false }).toArray();
+  const [doc] = await coll
+    .aggregate([{ $match: { _id: 1 } }, { $project: { _id: 0, ...expressions } }], { promoteValues: false })
+    .toArray();
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc ?? {})) out[key] = typed(value);
   return out;
@@ -169,7 +171,10 @@ describe("comparisons on Longs are exact", () => {
     expect(await coll.countDocuments({ $expr: { $gt: ["$l", Long.fromString("9007199254740992")] } })).toBe(1);
     expect(await coll.find({ $expr: { $lt: ["$l", Long.fromString("9007199254740993")] } }).toArray()).toEqual([]);
     expect(
-      await evaluate({ eq: { $eq: ["$l", Long.fromString("9007199254740992")] }, cmp: { $cmp: ["$l", Long.fromString("9007199254740992")] } }),
+      await evaluate({
+        eq: { $eq: ["$l", Long.fromString("9007199254740992")] },
+        cmp: { $cmp: ["$l", Long.fromString("9007199254740992")] },
+      }),
     ).toEqual({ eq: "false", cmp: "Int32(1)" });
   });
 });
@@ -221,13 +226,19 @@ describe("accumulators and $group keys keep types", () => {
   });
 
   it("$group on a Long key keeps it exact; Int32 5, Long 5 and Double 5 are one group", async () => {
-    const rows = await sales.aggregate([{ $match: { k: "long" } }, { $group: { _id: "$v", n: { $sum: 1 } } }, { $sort: { _id: -1 } }], { promoteValues: false }).toArray();
+    const rows = await sales
+      .aggregate([{ $match: { k: "long" } }, { $group: { _id: "$v", n: { $sum: 1 } } }, { $sort: { _id: -1 } }], { promoteValues: false })
+      .toArray();
     expect(rows.map((row) => [typed(row["_id"]), typed(row["n"])])).toEqual([
       ["Long(9007199254740993)", "Int32(1)"],
       ["Int32(1)", "Int32(1)"],
     ]);
     const fives = ctx().db.collection<TestDoc>("fives");
-    await fives.insertMany([{ _id: 1, v: new Int32(5) }, { _id: 2, v: Long.fromNumber(5) }, { _id: 3, v: new Double(5) }]);
+    await fives.insertMany([
+      { _id: 1, v: new Int32(5) },
+      { _id: 2, v: Long.fromNumber(5) },
+      { _id: 3, v: new Double(5) },
+    ]);
     const groups = await fives.aggregate([{ $group: { _id: "$v", n: { $sum: 1 } } }]).toArray();
     expect(groups).toHaveLength(1);
     expect(groups[0]?.["n"]).toBe(3);
@@ -249,7 +260,9 @@ describe("pipeline-style updates", () => {
     for (const field of Object.keys(before).filter((f) => f !== "name")) {
       expect(bsonOf(after[field]).equals(bsonOf(before[field])), field).toBe(true);
     }
-    await docs.updateOne({ _id: 1 }, [{ $set: { l: { $add: ["$l", 1] }, dec1: { $add: ["$dec1", "$dec2"] }, i: { $multiply: ["$i", 2] }, half: { $divide: ["$i", 2] } } }]);
+    await docs.updateOne({ _id: 1 }, [
+      { $set: { l: { $add: ["$l", 1] }, dec1: { $add: ["$dec1", "$dec2"] }, i: { $multiply: ["$i", 2] }, half: { $divide: ["$i", 2] } } },
+    ]);
     const computed = (await docs.findOne({ _id: 1 }, { promoteValues: false })) as Document;
     expect([computed["l"], computed["dec1"], computed["i"], computed["half"]].map(typed)).toEqual([
       "Long(9007199254740994)",
@@ -269,7 +282,9 @@ describe("pipeline-style updates", () => {
 
   it("$group, $project and $addFields pass values through untouched", async () => {
     const [doc] = await coll
-      .aggregate([{ $addFields: { copy: "$l", alsoD1: "$d1" } }, { $project: { _id: 0, l: 1, copy: 1, alsoD1: 1, dec1: 1 } }], { promoteValues: false })
+      .aggregate([{ $addFields: { copy: "$l", alsoD1: "$d1" } }, { $project: { _id: 0, l: 1, copy: 1, alsoD1: 1, dec1: 1 } }], {
+        promoteValues: false,
+      })
       .toArray();
     expect(Object.fromEntries(Object.entries(doc ?? {}).map(([k, v]) => [k, typed(v)]))).toEqual({
       l: "Long(9007199254740993)",

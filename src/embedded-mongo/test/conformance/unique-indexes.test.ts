@@ -4,7 +4,14 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { Double, Long, type Collection, type Document, type IndexOptions, type MongoServerError } from "mongodb";
-import { expectBulkError, expectServerError, recordReplies, useConformanceDb, listIndexes, type TestDoc } from "../fixtures/conformance-database.ts";
+import {
+  expectBulkError,
+  expectServerError,
+  recordReplies,
+  useConformanceDb,
+  listIndexes,
+  type TestDoc,
+} from "../fixtures/conformance-database.ts";
 
 const ctx = useConformanceDb("unique");
 let counter = 0;
@@ -54,11 +61,7 @@ describe("kinds of unique index", () => {
     ]);
     expectDuplicate(await expectServerError(coll.insertOne({ code: "A", active: true })), { code: 1 }, { code: "A" });
     // Moving a document into the filter can collide too.
-    expectDuplicate(
-      await expectServerError(coll.updateOne({ _id: 1 }, { $set: { active: true } })),
-      { code: 1 },
-      { code: "A" },
-    );
+    expectDuplicate(await expectServerError(coll.updateOne({ _id: 1 }, { $set: { active: true } })), { code: 1 }, { code: "A" });
     // Leaving the filter frees the key.
     await coll.updateOne({ _id: 4 }, { $set: { active: false } });
     await coll.updateOne({ _id: 1 }, { $set: { active: true } });
@@ -163,7 +166,13 @@ describe("duplicate key on every write path", () => {
     const monitored = await ctx().newClient({ monitorCommands: true });
     const replies = recordReplies(monitored, "insert");
     const mcoll = monitored.db(ctx().db.databaseName).collection<TestDoc>(coll.collectionName);
-    const error = await expectBulkError(mcoll.insertMany([{ _id: 3, email: "c" }, { _id: 4, email: "a" }, { _id: 5, email: "d" }]));
+    const error = await expectBulkError(
+      mcoll.insertMany([
+        { _id: 3, email: "c" },
+        { _id: 4, email: "a" },
+        { _id: 5, email: "d" },
+      ]),
+    );
     expect(error.code).toBe(11000);
     expect(error.insertedCount).toBe(1);
     const writeErrors = replies.flatMap((r) => (r.reply as { writeErrors?: Document[] }).writeErrors ?? []);
@@ -187,11 +196,7 @@ describe("duplicate key on every write path", () => {
   });
 
   it("upsert inserting a duplicate", async () => {
-    expectDuplicate(
-      await expectServerError(coll.updateOne({ _id: 3 }, { $set: { email: "a" } }, { upsert: true })),
-      pattern,
-      dupA,
-    );
+    expectDuplicate(await expectServerError(coll.updateOne({ _id: 3 }, { $set: { email: "a" } }, { upsert: true })), pattern, dupA);
     await expectUnchanged();
   });
 
@@ -206,11 +211,7 @@ describe("duplicate key on every write path", () => {
   });
 
   it("findOneAndUpdate upserting a duplicate", async () => {
-    expectDuplicate(
-      await expectServerError(coll.findOneAndUpdate({ _id: 9 }, { $set: { email: "a" } }, { upsert: true })),
-      pattern,
-      dupA,
-    );
+    expectDuplicate(await expectServerError(coll.findOneAndUpdate({ _id: 9 }, { $set: { email: "a" } }, { upsert: true })), pattern, dupA);
     await expectUnchanged();
   });
 

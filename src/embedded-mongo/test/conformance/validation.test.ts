@@ -51,7 +51,15 @@ describe("$jsonSchema validators", () => {
             propertiesNotSatisfied: [
               {
                 propertyName: "year",
-                details: [{ operatorName: "bsonType", specifiedAs: { bsonType: "int" }, reason: "type did not match", consideredValue: "2003", consideredType: "string" }],
+                details: [
+                  {
+                    operatorName: "bsonType",
+                    specifiedAs: { bsonType: "int" },
+                    reason: "type did not match",
+                    consideredValue: "2003",
+                    consideredType: "string",
+                  },
+                ],
               },
             ],
           },
@@ -84,7 +92,13 @@ describe("$jsonSchema validators", () => {
     const { db } = ctx();
     await db.createCollection("students3", { validator: studentSchema });
     const students = db.collection<TestDoc>("students3");
-    const error = await expectBulkError(students.insertMany([{ _id: 1, name: "a", year: 2001 }, { _id: 2, name: "b" }, { _id: 3, name: "c", year: 2003 }]));
+    const error = await expectBulkError(
+      students.insertMany([
+        { _id: 1, name: "a", year: 2001 },
+        { _id: 2, name: "b" },
+        { _id: 3, name: "c", year: 2003 },
+      ]),
+    );
     const writeErrors = ([] as WriteError[]).concat(error.writeErrors);
     expect(writeErrors.map((w) => [w.index, w.code])).toEqual([[1, 121]]);
     expect(await students.countDocuments()).toBe(1);
@@ -110,7 +124,10 @@ describe("query validators, levels, actions and bypass", () => {
   it("collMod adds a validator; moderate lets invalid documents be updated; warn and bypassDocumentValidation let writes through", async () => {
     const { db } = ctx();
     const items = db.collection<TestDoc>("items");
-    await items.insertMany([{ _id: 1, qty: 5 }, { _id: 2, qty: -1 }]);
+    await items.insertMany([
+      { _id: 1, qty: 5 },
+      { _id: 2, qty: -1 },
+    ]);
     await db.command({ collMod: "items", validator: { qty: { $gte: 0 } }, validationLevel: "moderate" });
     // Already invalid: moderate does not check it. Valid: it must stay valid.
     await items.updateOne({ _id: 2 }, { $set: { note: "legacy" } });

@@ -58,7 +58,9 @@ describe("change events", () => {
   });
 
   it("describes array changes element by element, as MongoDB's diff does", async () => {
-    await insertAll(engine, NS, [{ _id: 1, tags: ["a", "b", "c"], list: ["foo", { a: "bar" }, 1, 2, 3], nested: [{ "1": 1 }], whole: [1, 2] }]);
+    await insertAll(engine, NS, [
+      { _id: 1, tags: ["a", "b", "c"], list: ["foo", { a: "bar" }, 1, 2, 3], nested: [{ "1": 1 }], whole: [1, 2] },
+    ]);
     const txn = engine.begin();
     txn.replace(NS, 1, { _id: 1, tags: ["a", "B", "c", "d"], list: ["foo", { a: "bar" }], nested: [{ "1": 2 }], whole: [3, 4] }, "update");
     await txn.commit();
@@ -130,11 +132,20 @@ describe("change events", () => {
     ]);
     expect(events[1]?.operationDescription?.indexes?.map((s) => s.name)).toEqual(["k_1"]);
     expect(events[4]?.operationDescription?.options).toEqual({ changeStreamPreAndPostImages: { enabled: true } });
-    expect(events[0]?.collectionUUID?.toHexString()).toBe(engine.listCollections("a").find((c) => c.name === "x")?.uuid.toHexString());
+    expect(events[0]?.collectionUUID?.toHexString()).toBe(
+      engine
+        .listCollections("a")
+        .find((c) => c.name === "x")
+        ?.uuid.toHexString(),
+    );
   });
 
   it("pages with since(after, limit)", async () => {
-    await insertAll(engine, NS, Array.from({ length: 10 }, (_, i) => ({ _id: i })));
+    await insertAll(
+      engine,
+      NS,
+      Array.from({ length: 10 }, (_, i) => ({ _id: i })),
+    );
     expect(engine.changes.since(3n, 2).map((e) => e.seq)).toEqual([4n, 5n]);
     expect(engine.changes.since(10n, 5).map((e) => e.seq)).toEqual([11n]);
     expect(engine.changes.since(11n, 5)).toEqual([]);

@@ -6,7 +6,13 @@
 import { Decimal128 } from "bson";
 import { describe, expect, it } from "vitest";
 import {
-  decimalAdd, decimalDivide, decimalFromDouble, decimalMod, decimalMultiply, decimalRound, decimalToBigInt,
+  decimalAdd,
+  decimalDivide,
+  decimalFromDouble,
+  decimalMod,
+  decimalMultiply,
+  decimalRound,
+  decimalToBigInt,
 } from "../../engine/decimal.ts";
 
 const d = (s: string): Decimal128 => Decimal128.fromString(s);

@@ -18,7 +18,14 @@ describe("journal replay", () => {
     await engine.createCollection("db.opts", { validator: { a: { $exists: true } } });
     await engine.createIndexes(NS, [
       { name: "email_1", key: [["email", 1]], unique: true },
-      { name: "g_1_n_-1", key: [["g", 1], ["n", -1]], partialFilterExpression: { g: { $gt: 0 } } },
+      {
+        name: "g_1_n_-1",
+        key: [
+          ["g", 1],
+          ["n", -1],
+        ],
+        partialFilterExpression: { g: { $gt: 0 } },
+      },
     ]);
     await insertAll(engine, NS, [
       { _id: oid, email: "a", i: new Int32(1), d: new Double(2), l: Long.fromNumber(3), u: uuid, when: new Date(7), nil: null },
@@ -56,11 +63,16 @@ describe("journal replay", () => {
     ]);
     // The unique index is enforced after replay.
     const t = reopened.begin();
-    expect(engineError(() => { t.insert(NS, { _id: 9, email: "b2" }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        t.insert(NS, { _id: 9, email: "b2" });
+      }).code,
+    ).toBe(11000);
     t.abort();
     // The change log is rebuilt from the journal.
-    expect(reopened.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.ns]))
-      .toEqual(engine.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.ns]));
+    expect(reopened.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.ns])).toEqual(
+      engine.changes.since(0n, 100).map((e) => [e.seq, e.operationType, e.ns]),
+    );
   });
 
   it("keeps appending after a restart", async () => {
@@ -194,7 +206,11 @@ describe("compaction", () => {
     expect(reopened.changes.latestSeq()).toBe(seq);
     expect(reopened.listIndexes(NS)?.map((s) => s.name)).toEqual(["_id_", "k_1"]);
     const txn = reopened.begin();
-    expect(engineError(() => { txn.insert(NS, { _id: 1000, k: "key-5" }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        txn.insert(NS, { _id: 1000, k: "key-5" });
+      }).code,
+    ).toBe(11000);
     expect(txn.find(NS, { k: "key-7" }).map(idOf)).toEqual([7]);
     expect(txn.lastFind?.index).toBe("k_1");
     txn.abort();

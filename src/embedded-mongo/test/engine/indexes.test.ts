@@ -16,7 +16,9 @@ describe("the _id index", () => {
   it("rejects a second document with an equal _id, whatever the numeric width", async () => {
     await insertAll(engine, NS, [{ _id: new Int32(5), name: "a" }]);
     const txn = engine.begin();
-    const error = engineError(() => { txn.insert(NS, { _id: Long.fromNumber(5), name: "b" }); });
+    const error = engineError(() => {
+      txn.insert(NS, { _id: Long.fromNumber(5), name: "b" });
+    });
     expect(error.code).toBe(11000);
     expect(error.codeName).toBe("DuplicateKey");
     expect(error.message).toBe("E11000 duplicate key error collection: db.people index: _id_ dup key: { _id: 5 }");
@@ -39,7 +41,9 @@ describe("unique indexes", () => {
   it("reject a duplicate on insert with keyPattern and keyValue", async () => {
     await insertAll(engine, NS, [{ _id: 1, email: "a@x" }]);
     const txn = engine.begin();
-    const error = engineError(() => { txn.insert(NS, { _id: 2, email: "a@x" }); });
+    const error = engineError(() => {
+      txn.insert(NS, { _id: 2, email: "a@x" });
+    });
     expect(error.code).toBe(11000);
     expect(error.message).toBe('E11000 duplicate key error collection: db.people index: email_1 dup key: { email: "a@x" }');
     expect(error.extra).toEqual({ keyPattern: { email: 1 }, keyValue: { email: "a@x" } });
@@ -47,10 +51,17 @@ describe("unique indexes", () => {
   });
 
   it("reject a duplicate on replace, and allow replacing a document with its own key", async () => {
-    await insertAll(engine, NS, [{ _id: 1, email: "a@x" }, { _id: 2, email: "b@x" }]);
+    await insertAll(engine, NS, [
+      { _id: 1, email: "a@x" },
+      { _id: 2, email: "b@x" },
+    ]);
     const txn = engine.begin();
     txn.replace(NS, 1, { _id: 1, email: "a@x", n: 1 }, "update");
-    expect(engineError(() => { txn.replace(NS, 2, { _id: 2, email: "a@x" }, "replace"); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        txn.replace(NS, 2, { _id: 2, email: "a@x" }, "replace");
+      }).code,
+    ).toBe(11000);
     await txn.commit();
     expect(read(engine, NS, { _id: 1 })).toEqual([{ _id: 1, email: "a@x", n: 1 }]);
   });
@@ -60,7 +71,11 @@ describe("unique indexes", () => {
     const txn = engine.begin();
     txn.delete(NS, 1);
     txn.insert(NS, { _id: 2, email: "a@x" });
-    expect(engineError(() => { txn.insert(NS, { _id: 3, email: "a@x" }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        txn.insert(NS, { _id: 3, email: "a@x" });
+      }).code,
+    ).toBe(11000);
     await txn.commit();
     expect(read(engine, NS).map(idOf)).toEqual([2]);
   });
@@ -68,7 +83,9 @@ describe("unique indexes", () => {
   it("treat a missing field as null, so only one document may lack it", async () => {
     await insertAll(engine, NS, [{ _id: 1 }]);
     const txn = engine.begin();
-    const error = engineError(() => { txn.insert(NS, { _id: 2, email: null }); });
+    const error = engineError(() => {
+      txn.insert(NS, { _id: 2, email: null });
+    });
     expect(error.code).toBe(11000);
     expect(error.extra).toEqual({ keyPattern: { email: 1 }, keyValue: { email: null } });
     txn.abort();
@@ -78,7 +95,11 @@ describe("unique indexes", () => {
     await engine.createIndexes(NS, [{ name: "n_1", key: [["n", 1]], unique: true }]);
     await insertAll(engine, NS, [{ _id: 1, email: "a", n: new Int32(5) }]);
     const txn = engine.begin();
-    expect(engineError(() => { txn.insert(NS, { _id: 2, email: "b", n: new Double(5) }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        txn.insert(NS, { _id: 2, email: "b", n: new Double(5) });
+      }).code,
+    ).toBe(11000);
     txn.abort();
   });
 
@@ -86,7 +107,11 @@ describe("unique indexes", () => {
     await engine.createIndexes(NS, [{ name: "tags_1", key: [["tags", 1]], unique: true }]);
     await insertAll(engine, NS, [{ _id: 1, email: "a", tags: ["x", "y"] }]);
     const txn = engine.begin();
-    expect(engineError(() => { txn.insert(NS, { _id: 2, email: "b", tags: ["z", "y"] }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        txn.insert(NS, { _id: 2, email: "b", tags: ["z", "y"] });
+      }).code,
+    ).toBe(11000);
     txn.insert(NS, { _id: 3, email: "c", tags: ["z"] });
     expect(txn.find(NS, { tags: "y" }).map(idOf)).toEqual([1]);
     expect(txn.lastFind?.index).toBe("tags_1");
@@ -94,11 +119,16 @@ describe("unique indexes", () => {
   });
 
   it("cannot be created over existing duplicates, and then nothing is created", async () => {
-    await insertAll(engine, NS, [{ _id: 1, email: "a", k: 1 }, { _id: 2, email: "b", k: 1 }]);
-    const error = await engineRejection(engine.createIndexes(NS, [
-      { name: "j_1", key: [["j", 1]] },
-      { name: "k_1", key: [["k", 1]], unique: true },
-    ]));
+    await insertAll(engine, NS, [
+      { _id: 1, email: "a", k: 1 },
+      { _id: 2, email: "b", k: 1 },
+    ]);
+    const error = await engineRejection(
+      engine.createIndexes(NS, [
+        { name: "j_1", key: [["j", 1]] },
+        { name: "k_1", key: [["k", 1]], unique: true },
+      ]),
+    );
     expect(error.code).toBe(11000);
     expect(engine.listIndexes(NS)?.map((s) => s.name)).toEqual(["_id_", "email_1"]);
   });
@@ -106,10 +136,25 @@ describe("unique indexes", () => {
 
 describe("compound indexes", () => {
   it("enforce uniqueness of the combination only", async () => {
-    await engine.createIndexes(NS, [{ name: "g_1_u_1", key: [["g", 1], ["u", 1]], unique: true }]);
-    await insertAll(engine, NS, [{ _id: 1, g: "a", u: 1 }, { _id: 2, g: "a", u: 2 }, { _id: 3, g: "b", u: 1 }]);
+    await engine.createIndexes(NS, [
+      {
+        name: "g_1_u_1",
+        key: [
+          ["g", 1],
+          ["u", 1],
+        ],
+        unique: true,
+      },
+    ]);
+    await insertAll(engine, NS, [
+      { _id: 1, g: "a", u: 1 },
+      { _id: 2, g: "a", u: 2 },
+      { _id: 3, g: "b", u: 1 },
+    ]);
     const txn = engine.begin();
-    const error = engineError(() => { txn.insert(NS, { _id: 4, g: "a", u: 2 }); });
+    const error = engineError(() => {
+      txn.insert(NS, { _id: 4, g: "a", u: 2 });
+    });
     expect(error.message).toBe('E11000 duplicate key error collection: db.people index: g_1_u_1 dup key: { g: "a", u: 2 }');
     expect(error.extra).toEqual({ keyPattern: { g: 1, u: 1 }, keyValue: { g: "a", u: new Int32(2) } });
     expect(txn.find(NS, { g: "a", u: 2 }).map(idOf)).toEqual([2]);
@@ -120,9 +165,21 @@ describe("compound indexes", () => {
   });
 
   it("reject documents with two array fields (parallel arrays)", async () => {
-    await engine.createIndexes(NS, [{ name: "a_1_b_1", key: [["a", 1], ["b", 1]] }]);
+    await engine.createIndexes(NS, [
+      {
+        name: "a_1_b_1",
+        key: [
+          ["a", 1],
+          ["b", 1],
+        ],
+      },
+    ]);
     const txn = engine.begin();
-    expect(engineError(() => { txn.insert(NS, { _id: 1, a: [1, 2], b: [3, 4] }); }).code).toBe(171);
+    expect(
+      engineError(() => {
+        txn.insert(NS, { _id: 1, a: [1, 2], b: [3, 4] });
+      }).code,
+    ).toBe(171);
     txn.abort();
   });
 });
@@ -132,26 +189,42 @@ describe("sparse and partial indexes", () => {
     await engine.createIndexes(NS, [{ name: "nick_1", key: [["nick", 1]], unique: true, sparse: true }]);
     await insertAll(engine, NS, [{ _id: 1 }, { _id: 2 }, { _id: 3, nick: "z" }]);
     const txn = engine.begin();
-    expect(engineError(() => { txn.insert(NS, { _id: 4, nick: "z" }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        txn.insert(NS, { _id: 4, nick: "z" });
+      }).code,
+    ).toBe(11000);
     // A sparse index cannot answer a null query (it lacks the missing ones): still correct.
     expect(txn.find(NS, { nick: null }).map(idOf)).toEqual([1, 2]);
     txn.abort();
   });
 
   it("partial unique indexes only enforce on documents matching the filter", async () => {
-    await engine.createIndexes(NS, [{
-      name: "email_active", key: [["email", 1]], unique: true,
-      partialFilterExpression: { active: true },
-    }]);
+    await engine.createIndexes(NS, [
+      {
+        name: "email_active",
+        key: [["email", 1]],
+        unique: true,
+        partialFilterExpression: { active: true },
+      },
+    ]);
     await insertAll(engine, NS, [
       { _id: 1, email: "a", active: true },
       { _id: 2, email: "a", active: false },
       { _id: 3, email: "a" },
     ]);
     const txn = engine.begin();
-    expect(engineError(() => { txn.insert(NS, { _id: 4, email: "a", active: true }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        txn.insert(NS, { _id: 4, email: "a", active: true });
+      }).code,
+    ).toBe(11000);
     // Becoming active makes the document subject to the index.
-    expect(engineError(() => { txn.replace(NS, 2, { _id: 2, email: "a", active: true }, "update"); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        txn.replace(NS, 2, { _id: 2, email: "a", active: true }, "update");
+      }).code,
+    ).toBe(11000);
     txn.abort();
   });
 });
@@ -161,7 +234,11 @@ describe("index use", () => {
 
   beforeEach(async () => {
     await engine.createIndexes(NS, [{ name: "age_1", key: [["age", 1]] }]);
-    await insertAll(engine, NS, Array.from({ length: N }, (_, i) => ({ _id: i, age: new Int32(i % 100), name: `n${i}` })));
+    await insertAll(
+      engine,
+      NS,
+      Array.from({ length: N }, (_, i) => ({ _id: i, age: new Int32(i % 100), name: `n${i}` })),
+    );
   });
 
   it("point lookups on _id examine one document", () => {
@@ -175,12 +252,12 @@ describe("index use", () => {
     const txn = engine.begin();
     expect(txn.find(NS, { age: 7 })).toHaveLength(N / 100);
     expect(txn.lastFind).toEqual({ index: "age_1", keysExamined: N / 100, docsExamined: N / 100 });
-    expect(txn.find(NS, { age: { $in: [1, 2, 3] } })).toHaveLength(3 * N / 100);
-    expect(txn.lastFind?.docsExamined).toBe(3 * N / 100);
-    expect(txn.find(NS, { age: { $gte: 10, $lt: 12 } })).toHaveLength(2 * N / 100);
-    expect(txn.lastFind?.docsExamined).toBe(2 * N / 100);
-    expect(txn.find(NS, { age: { $gt: 97 } })).toHaveLength(2 * N / 100);
-    expect(txn.lastFind?.docsExamined).toBe(2 * N / 100);
+    expect(txn.find(NS, { age: { $in: [1, 2, 3] } })).toHaveLength((3 * N) / 100);
+    expect(txn.lastFind?.docsExamined).toBe((3 * N) / 100);
+    expect(txn.find(NS, { age: { $gte: 10, $lt: 12 } })).toHaveLength((2 * N) / 100);
+    expect(txn.lastFind?.docsExamined).toBe((2 * N) / 100);
+    expect(txn.find(NS, { age: { $gt: 97 } })).toHaveLength((2 * N) / 100);
+    expect(txn.lastFind?.docsExamined).toBe((2 * N) / 100);
     // Type bracketing: a string bound never scans the numbers.
     expect(txn.find(NS, { age: { $gt: "a" } })).toHaveLength(0);
     expect(txn.lastFind?.docsExamined).toBe(0);
@@ -190,8 +267,21 @@ describe("index use", () => {
   });
 
   it("a compound $in longer than a thousand values still uses the index points, not the whole prefix", async () => {
-    await engine.createIndexes("db.m", [{ name: "g_m", key: [["g", 1], ["m", 1]], unique: true }]);
-    await insertAll(engine, "db.m", Array.from({ length: 6000 }, (_, i) => ({ _id: i, g: "G", m: `m${i}` })));
+    await engine.createIndexes("db.m", [
+      {
+        name: "g_m",
+        key: [
+          ["g", 1],
+          ["m", 1],
+        ],
+        unique: true,
+      },
+    ]);
+    await insertAll(
+      engine,
+      "db.m",
+      Array.from({ length: 6000 }, (_, i) => ({ _id: i, g: "G", m: `m${i}` })),
+    );
     const wanted = Array.from({ length: 2500 }, (_, i) => `m${i * 2}`);
     const txn = engine.begin();
     const found = txn.find("db.m", { g: "G", m: { $in: [...wanted, "absent"] } });
@@ -201,8 +291,20 @@ describe("index use", () => {
   });
 
   it("falls back to a shorter prefix when several $in lists multiply past the bound", async () => {
-    await engine.createIndexes("db.p", [{ name: "a_b", key: [["a", 1], ["b", 1]] }]);
-    await insertAll(engine, "db.p", Array.from({ length: 400 }, (_, i) => ({ _id: i, a: i % 4, b: i })));
+    await engine.createIndexes("db.p", [
+      {
+        name: "a_b",
+        key: [
+          ["a", 1],
+          ["b", 1],
+        ],
+      },
+    ]);
+    await insertAll(
+      engine,
+      "db.p",
+      Array.from({ length: 400 }, (_, i) => ({ _id: i, a: i % 4, b: i })),
+    );
     const as = Array.from({ length: 400 }, (_, i) => i);
     const bs = Array.from({ length: 400 }, (_, i) => i);
     const txn = engine.begin();
@@ -216,7 +318,7 @@ describe("index use", () => {
     const txn = engine.begin();
     expect(txn.find(NS, { name: "n7" })).toHaveLength(1);
     expect(txn.lastFind).toEqual({ index: null, keysExamined: N, docsExamined: N });
-    expect(txn.find(NS, { $or: [{ age: 1 }, { age: 2 }] })).toHaveLength(2 * N / 100);
+    expect(txn.find(NS, { $or: [{ age: 1 }, { age: 2 }] })).toHaveLength((2 * N) / 100);
     txn.abort();
   });
 
@@ -231,8 +333,21 @@ describe("index use", () => {
   });
 
   it("walks a compound index in sort order and stops at the limit: a keyset page costs its length", async () => {
-    await engine.createIndexes("db.k", [{ name: "g_m", key: [["g", 1], ["m", 1]], unique: true }]);
-    await insertAll(engine, "db.k", Array.from({ length: 5000 }, (_, i) => ({ _id: i, g: i % 2 === 0 ? "G" : "H", m: `m${String(i).padStart(5, "0")}`, r: i % 3 })));
+    await engine.createIndexes("db.k", [
+      {
+        name: "g_m",
+        key: [
+          ["g", 1],
+          ["m", 1],
+        ],
+        unique: true,
+      },
+    ]);
+    await insertAll(
+      engine,
+      "db.k",
+      Array.from({ length: 5000 }, (_, i) => ({ _id: i, g: i % 2 === 0 ? "G" : "H", m: `m${String(i).padStart(5, "0")}`, r: i % 3 })),
+    );
     const txn = engine.begin();
     const order = { sort: [["m", 1]] as const, limit: 10 };
     const page = txn.find("db.k", { g: "G", m: { $gt: "m03000" } }, { order });
@@ -242,10 +357,29 @@ describe("index use", () => {
     expect(txn.find("db.k", { g: "G", m: { $gt: "m03000" }, r: 0 }, { order }).map((d) => d["m"] as string)[0]).toBe("m03006");
     expect(txn.lastFind?.ordered).toBe(true);
     // A sort field in the equality prefix is constant: still the index order.
-    txn.find("db.k", { g: "G" }, { order: { sort: [["g", 1], ["m", 1]], limit: 3 } });
+    txn.find(
+      "db.k",
+      { g: "G" },
+      {
+        order: {
+          sort: [
+            ["g", 1],
+            ["m", 1],
+          ],
+          limit: 3,
+        },
+      },
+    );
     expect(txn.lastFind).toEqual({ index: "g_m", keysExamined: 3, docsExamined: 3, ordered: true });
     // Orders the index cannot give: every match, as without an order (the caller sorts).
-    for (const sort of [[["m", -1]], [["r", 1]], [["m", 1], ["r", 1]]] as const) {
+    for (const sort of [
+      [["m", -1]],
+      [["r", 1]],
+      [
+        ["m", 1],
+        ["r", 1],
+      ],
+    ] as const) {
       expect(txn.find("db.k", { g: "G", m: { $gt: "m04000" } }, { order: { sort, limit: 3 } })).toHaveLength(499);
       expect(txn.lastFind?.ordered).toBeUndefined();
     }
@@ -255,8 +389,20 @@ describe("index use", () => {
   });
 
   it("puts a document whose key changed after the snapshot at the key the snapshot sees, once", async () => {
-    await engine.createIndexes("db.s", [{ name: "g_m", key: [["g", 1], ["m", 1]] }]);
-    await insertAll(engine, "db.s", ["b", "d", "f"].map((m, i) => ({ _id: i, g: "G", m })));
+    await engine.createIndexes("db.s", [
+      {
+        name: "g_m",
+        key: [
+          ["g", 1],
+          ["m", 1],
+        ],
+      },
+    ]);
+    await insertAll(
+      engine,
+      "db.s",
+      ["b", "d", "f"].map((m, i) => ({ _id: i, g: "G", m })),
+    );
     const reader = engine.begin();
     const writer = engine.begin();
     writer.replace("db.s", 0, { _id: 0, g: "G", m: "e" }, "update");
@@ -264,25 +410,50 @@ describe("index use", () => {
     const order = { sort: [["m", 1]] as const, limit: 10 };
     expect(reader.find("db.s", { g: "G" }, { order }).map((d) => d["m"] as string)).toEqual(["b", "d", "f"]);
     reader.abort();
-    expect(read(engine, "db.s", { g: "G" }).map((d) => d["m"] as string).sort()).toEqual(["d", "e", "f"]);
+    expect(
+      read(engine, "db.s", { g: "G" })
+        .map((d) => d["m"] as string)
+        .sort(),
+    ).toEqual(["d", "e", "f"]);
     const fresh = engine.begin();
     expect(fresh.find("db.s", { g: "G" }, { order }).map((d) => d["m"] as string)).toEqual(["d", "e", "f"]);
     fresh.abort();
   });
 
   it("keeps the unordered answer inside a transaction that wrote to the collection", async () => {
-    await engine.createIndexes("db.w", [{ name: "g_m", key: [["g", 1], ["m", 1]] }]);
-    await insertAll(engine, "db.w", ["b", "d"].map((m, i) => ({ _id: i, g: "G", m })));
+    await engine.createIndexes("db.w", [
+      {
+        name: "g_m",
+        key: [
+          ["g", 1],
+          ["m", 1],
+        ],
+      },
+    ]);
+    await insertAll(
+      engine,
+      "db.w",
+      ["b", "d"].map((m, i) => ({ _id: i, g: "G", m })),
+    );
     const txn = engine.begin();
     txn.insert("db.w", { _id: 9, g: "G", m: "a" });
-    expect(txn.find("db.w", { g: "G" }, { order: { sort: [["m", 1]], limit: 1 } }).map((d) => d["m"] as string).sort()).toEqual(["a", "b", "d"]);
+    expect(
+      txn
+        .find("db.w", { g: "G" }, { order: { sort: [["m", 1]], limit: 1 } })
+        .map((d) => d["m"] as string)
+        .sort(),
+    ).toEqual(["a", "b", "d"]);
     expect(txn.lastFind?.ordered).toBeUndefined();
     txn.abort();
   });
 
   it("uses the index for ObjectId keys too", async () => {
     const ids = [new ObjectId(), new ObjectId()];
-    await insertAll(engine, "db.o", ids.map((_id, i) => ({ _id, i })));
+    await insertAll(
+      engine,
+      "db.o",
+      ids.map((_id, i) => ({ _id, i })),
+    );
     const txn = engine.begin();
     expect(plain(txn.find("db.o", { _id: ids[1] }))).toEqual([{ _id: ids[1], i: 1 }]);
     expect(txn.lastFind?.docsExamined).toBe(1);
@@ -299,7 +470,10 @@ describe("index DDL", () => {
   });
 
   it("dropIndexes reports the count before and rejects unknown names", async () => {
-    await engine.createIndexes(NS, [{ name: "a_1", key: [["a", 1]] }, { name: "b_1", key: [["b", 1]] }]);
+    await engine.createIndexes(NS, [
+      { name: "a_1", key: [["a", 1]] },
+      { name: "b_1", key: [["b", 1]] },
+    ]);
     expect((await engineRejection(engine.dropIndexes(NS, ["nope"]))).code).toBe(27);
     expect(await engine.dropIndexes(NS, ["a_1"])).toBe(3);
     expect(await engine.dropIndexes(NS, "*")).toBe(2);
@@ -309,14 +483,30 @@ describe("index DDL", () => {
 });
 
 describe("indexKeys on top-level fields (the walk-free path)", () => {
-  const def = compileIndex({ name: "a_b", key: [["a", 1], ["b", 1]] });
-  const sparse = compileIndex({ name: "a_b_sparse", key: [["a", 1], ["b", 1]], sparse: true });
+  const def = compileIndex({
+    name: "a_b",
+    key: [
+      ["a", 1],
+      ["b", 1],
+    ],
+  });
+  const sparse = compileIndex({
+    name: "a_b_sparse",
+    key: [
+      ["a", 1],
+      ["b", 1],
+    ],
+    sparse: true,
+  });
 
   it("gives one key per document, a missing field as null, and arrays fan out as before", () => {
     expect(indexKeys(def, { _id: 1, a: 1, b: "x" }, NS)).toEqual([[1, "x"]]);
     expect(indexKeys(def, { _id: 1, b: "x" }, NS)).toEqual([[null, "x"]]);
     expect(indexKeys(def, { _id: 1, a: { c: 1 }, b: null }, NS)).toEqual([[{ c: 1 }, null]]);
-    expect(indexKeys(def, { _id: 1, a: [1, 2], b: "x" }, NS)).toEqual([[1, "x"], [2, "x"]]);
+    expect(indexKeys(def, { _id: 1, a: [1, 2], b: "x" }, NS)).toEqual([
+      [1, "x"],
+      [2, "x"],
+    ]);
     expect(indexKeys(def, { _id: 1, a: [], b: "x" }, NS)).toEqual([[null, "x"]]);
   });
 

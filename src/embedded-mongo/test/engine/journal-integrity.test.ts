@@ -28,13 +28,19 @@ describe("the 16 MiB document limit", () => {
     const engine = await createEngine({});
     const txn = engine.begin();
     const tooBig = { _id: 1, s: "x".repeat(16 * MiB) };
-    const insert = engineError(() => { txn.insert(NS, tooBig); });
+    const insert = engineError(() => {
+      txn.insert(NS, tooBig);
+    });
     expect([insert.code, insert.codeName]).toEqual([10334, "BSONObjectTooLarge"]);
     expect(insert.message).toMatch(/^object to insert too large\. size in bytes: 16777\d+, max size: 16777216$/);
-    const upsert = engineError(() => { txn.insert(NS, tooBig, "upsert"); });
+    const upsert = engineError(() => {
+      txn.insert(NS, tooBig, "upsert");
+    });
     expect([upsert.code, upsert.message]).toEqual([17420, "Document to upsert is larger than 16777216"]);
     txn.insert(NS, sized(2, 10));
-    const update = engineError(() => { txn.replace(NS, 2, { ...sized(2, 10), t: "y".repeat(7 * MiB) }, "update"); });
+    const update = engineError(() => {
+      txn.replace(NS, 2, { ...sized(2, 10), t: "y".repeat(7 * MiB) }, "update");
+    });
     expect([update.code, update.message]).toEqual([17419, "Resulting document after update is larger than 16777216"]);
     await txn.commit();
     expect(read(engine, NS).map((d): unknown[] => [d._id, (d.s as string).length, d.t])).toEqual([[2, 10 * MiB - 40, undefined]]);
@@ -76,7 +82,9 @@ describe("records larger than one journal record", () => {
 
     const { engine: reopened, logs } = await dirs.start(crashed);
     expect(logs.filter((l) => l.level !== "info")).toEqual([]);
-    expect(read(reopened, NS).map((d): unknown[] => [d._id, typeof d.s === "string" ? d.s.length : d.s, (d.s as string | undefined)?.[0]])).toEqual([
+    expect(
+      read(reopened, NS).map((d): unknown[] => [d._id, typeof d.s === "string" ? d.s.length : d.s, (d.s as string | undefined)?.[0]]),
+    ).toEqual([
       [1, 15 * MiB - 40, "1"],
       [2, 15 * MiB - 40, "2"],
       [3, 15 * MiB - 40, "3"],
@@ -173,7 +181,10 @@ describe("damage that is not a torn tail", () => {
   it("refuses to start from a record that is intact but not one of ours", async () => {
     const { dir, journal } = await threeCommits();
     const { encodeRecord } = await import("../../engine/record-file.ts");
-    await appendFile(journal, encodeRecord({ t: "mystery", n: Long.fromNumber(1), b: new Binary(Buffer.from([1])), at: new Timestamp({ t: 1, i: 1 }) }));
+    await appendFile(
+      journal,
+      encodeRecord({ t: "mystery", n: Long.fromNumber(1), b: new Binary(Buffer.from([1])), at: new Timestamp({ t: 1, i: 1 }) }),
+    );
     const failure = await engineRejectionOrError(createEngine({ dataDir: dir }));
     expect(failure.message).toContain("is intact but not a valid record (unknown record type mystery)");
   });
@@ -194,7 +205,10 @@ describe("a change that cannot be journaled", () => {
     const dir = dirs.path("live");
     const { engine } = await dirs.start(dir);
     // A collection option this large has no legal command behind it; it stands in for any unjournalable record.
-    const error = await engine.createCollection("db.huge", { note: "x".repeat(17 * MiB) }).then(() => new Error("created"), (e: unknown) => e as Error);
+    const error = await engine.createCollection("db.huge", { note: "x".repeat(17 * MiB) }).then(
+      () => new Error("created"),
+      (e: unknown) => e as Error,
+    );
     expect(error.name).toBe("RecordTooLargeError");
     expect(engine.listCollections("db")).toEqual([]);
     expect(engine.changes.latestSeq()).toBe(0n);

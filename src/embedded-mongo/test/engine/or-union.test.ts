@@ -21,7 +21,13 @@ function group(i: number): Document {
     state: i % 10 === 9 ? "DELETED" : "ACTIVE",
     visibility: i % 1000 === 0 ? "AUTHENTICATED" : "PRIVATE",
     sortName: `name ${(N - i).toString().padStart(5, "0")}`,
-    acl: i % 500 === 1 ? [{ principal: "user:alice", permission: "READ" }, { principal: `user:u${i}`, permission: "MANAGE" }] : [],
+    acl:
+      i % 500 === 1
+        ? [
+            { principal: "user:alice", permission: "READ" },
+            { principal: `user:u${i}`, permission: "MANAGE" },
+          ]
+        : [],
     ancestorIds: i % 700 === 2 ? ["g00002"] : [],
     note: i % 3,
   };
@@ -32,8 +38,21 @@ beforeAll(async () => {
   await engine.createIndexes(NS, [
     { name: "ancestors", key: [["ancestorIds", 1]] },
     { name: "acl_principal", key: [["acl.principal", 1]] },
-    { name: "state_sortname_id", key: [["state", 1], ["sortName", 1], ["_id", 1]] },
-    { name: "visibility_state", key: [["visibility", 1], ["state", 1]] },
+    {
+      name: "state_sortname_id",
+      key: [
+        ["state", 1],
+        ["sortName", 1],
+        ["_id", 1],
+      ],
+    },
+    {
+      name: "visibility_state",
+      key: [
+        ["visibility", 1],
+        ["state", 1],
+      ],
+    },
   ]);
   const docs = Array.from({ length: N }, (_, i) => group(i));
   for (let start = 0; start < N; start += 5000) await insertAll(engine, NS, docs.slice(start, start + 5000));
@@ -116,7 +135,13 @@ describe("$or index union", () => {
   });
 
   it("with a sort and limit, races the index walked in sort order against the union (the ListGroups page)", () => {
-    const order = { sort: [["sortName", 1], ["_id", 1]] as const, limit: 51 };
+    const order = {
+      sort: [
+        ["sortName", 1],
+        ["_id", 1],
+      ] as const,
+      limit: 51,
+    };
     const txn = engine.begin();
     // Few visible groups: the sorted walk would pass 18,000 live groups to find 51; the union answers.
     const few = txn.find(NS, visibility(["g00010", "g00011"]), { order });

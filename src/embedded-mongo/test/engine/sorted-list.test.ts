@@ -15,15 +15,31 @@ function random(seed: number): () => number {
 }
 
 const pool: unknown[] = [
-  null, 0, -1, 2.5, new Int32(7), new Double(7), Long.fromNumber(3), Long.fromString("9007199254740993"),
-  Number.NaN, "", "a", "b", "\u0000x", "\uff5e", "\u{1f600}", new ObjectId("000000000000000000000001"),
-  new ObjectId("ffffffffffffffffffffffff"), true, new Date(3), { a: 1 }, [1, 2],
+  null,
+  0,
+  -1,
+  2.5,
+  new Int32(7),
+  new Double(7),
+  Long.fromNumber(3),
+  Long.fromString("9007199254740993"),
+  Number.NaN,
+  "",
+  "a",
+  "b",
+  "\u0000x",
+  "\uff5e",
+  "\u{1f600}",
+  new ObjectId("000000000000000000000001"),
+  new ObjectId("ffffffffffffffffffffffff"),
+  true,
+  new Date(3),
+  { a: 1 },
+  [1, 2],
 ];
 
 function reference(entries: readonly IndexEntry[]): string[] {
-  return [...entries]
-    .sort((a, b) => compareKeys(a.key, b.key) || (a.idk < b.idk ? -1 : a.idk > b.idk ? 1 : 0))
-    .map((e) => e.idk);
+  return [...entries].sort((a, b) => compareKeys(a.key, b.key) || (a.idk < b.idk ? -1 : a.idk > b.idk ? 1 : 0)).map((e) => e.idk);
 }
 
 describe("index entry order", () => {
@@ -40,10 +56,32 @@ describe("index entry order", () => {
 
   it("compound keys compare exactly as compareKeys does, pair by pair (encoded tuples and fallbacks alike)", () => {
     const components: unknown[] = [
-      ...pool, undefined, -0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE, -Number.MIN_VALUE,
-      -1e300, 1e300, 2 ** 53, new Int32(-7), Long.fromNumber(-3), Decimal128.fromString("7"), Decimal128.fromString("0.1"),
-      "ab", "abc", "a\u0001", "a ", "\u007f", "\u0080", "\uffff", false, new Date(-1), new Date(Number.NaN),
-      new Date(8_640_000_000_000_000), new ObjectId("000000000000000000000000"),
+      ...pool,
+      undefined,
+      -0,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      Number.MIN_VALUE,
+      -Number.MIN_VALUE,
+      -1e300,
+      1e300,
+      2 ** 53,
+      new Int32(-7),
+      Long.fromNumber(-3),
+      Decimal128.fromString("7"),
+      Decimal128.fromString("0.1"),
+      "ab",
+      "abc",
+      "a\u0001",
+      "a ",
+      "\u007f",
+      "\u0080",
+      "\uffff",
+      false,
+      new Date(-1),
+      new Date(Number.NaN),
+      new Date(8_640_000_000_000_000),
+      new ObjectId("000000000000000000000000"),
     ];
     const next = random(7);
     const pick = (): unknown => components[Math.floor(next() * components.length)];
@@ -56,7 +94,9 @@ describe("index entry order", () => {
         if (a.key.length !== b.key.length) continue;
         const expected = Math.sign(compareKeys(a.key, b.key) || (a.idk < b.idk ? -1 : a.idk > b.idk ? 1 : 0));
         if (Math.sign(compareEntries(a, b)) !== expected) {
-          throw new Error(`compareEntries(${String(a.key)} / ${a.idk}, ${String(b.key)} / ${b.idk}) disagrees with compareKeys (${expected})`);
+          throw new Error(
+            `compareEntries(${String(a.key)} / ${a.idk}, ${String(b.key)} / ${b.idk}) disagrees with compareKeys (${expected})`,
+          );
         }
         compared++;
       }
@@ -92,7 +132,10 @@ describe("sorted list", () => {
     const bound = indexEntry([1500], "");
     const tail = [...list.from((e) => compareEntries(e, bound) >= 0)];
     expect(tail.map((e) => e.idk + String(e.key[0]))).toEqual(
-      [...model.values()].filter((e) => compareEntries(e, bound) >= 0).sort(compareEntries).map((e) => e.idk + String(e.key[0])),
+      [...model.values()]
+        .filter((e) => compareEntries(e, bound) >= 0)
+        .sort(compareEntries)
+        .map((e) => e.idk + String(e.key[0])),
     );
   });
 });

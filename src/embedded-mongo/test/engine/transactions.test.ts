@@ -52,14 +52,21 @@ describe("type fidelity", () => {
     await insertAll(engine, NS, [{ a: 1, _id: 7 }]);
     expect(Object.keys(read(engine, NS)[0] ?? {})).toEqual(["_id", "a"]);
     const txn = engine.begin();
-    expect(engineError(() => { txn.replace(NS, 7, { _id: 8, a: 2 }, "replace"); }).code).toBe(66);
+    expect(
+      engineError(() => {
+        txn.replace(NS, 7, { _id: 8, a: 2 }, "replace");
+      }).code,
+    ).toBe(66);
     txn.abort();
   });
 });
 
 describe("snapshot isolation", () => {
   beforeEach(async () => {
-    await insertAll(engine, NS, [{ _id: 1, v: 1 }, { _id: 2, v: 1 }]);
+    await insertAll(engine, NS, [
+      { _id: 1, v: 1 },
+      { _id: 2, v: 1 },
+    ]);
   });
 
   it("other transactions do not see uncommitted writes", async () => {
@@ -67,10 +74,19 @@ describe("snapshot isolation", () => {
     writer.replace(NS, 1, { _id: 1, v: 2 }, "update");
     writer.insert(NS, { _id: 3, v: 1 });
     writer.delete(NS, 2);
-    expect(plain(writer.find(NS, {})).map((d): unknown[] => [d._id, d.v])).toEqual([[1, 2], [3, 1]]);
-    expect(read(engine, NS).map((d): unknown[] => [d._id, d.v])).toEqual([[1, 1], [2, 1]]);
+    expect(plain(writer.find(NS, {})).map((d): unknown[] => [d._id, d.v])).toEqual([
+      [1, 2],
+      [3, 1],
+    ]);
+    expect(read(engine, NS).map((d): unknown[] => [d._id, d.v])).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
     await writer.commit();
-    expect(read(engine, NS).map((d): unknown[] => [d._id, d.v])).toEqual([[1, 2], [3, 1]]);
+    expect(read(engine, NS).map((d): unknown[] => [d._id, d.v])).toEqual([
+      [1, 2],
+      [3, 1],
+    ]);
   });
 
   it("a transaction keeps seeing its snapshot after others commit, through indexes too", async () => {
@@ -112,11 +128,17 @@ describe("write conflicts", () => {
     const first = engine.begin();
     const second = engine.begin();
     first.replace(NS, 1, { _id: 1, v: 2 }, "update");
-    const error = engineError(() => { second.replace(NS, 1, { _id: 1, v: 3 }, "update"); });
+    const error = engineError(() => {
+      second.replace(NS, 1, { _id: 1, v: 3 }, "update");
+    });
     expect(error.code).toBe(112);
     expect(error.codeName).toBe("WriteConflict");
     expect(error.errorLabels).toEqual(["TransientTransactionError"]);
-    expect(engineError(() => { second.delete(NS, 1); }).code).toBe(112);
+    expect(
+      engineError(() => {
+        second.delete(NS, 1);
+      }).code,
+    ).toBe(112);
     await first.commit();
     second.abort();
     expect(read(engine, NS)).toEqual([{ _id: 1, v: 2 }]);
@@ -127,7 +149,11 @@ describe("write conflicts", () => {
     const early = engine.begin();
     early.replace(NS, 1, { _id: 1, v: 2 }, "update");
     await early.commit();
-    expect(engineError(() => { late.replace(NS, 1, { _id: 1, v: 3 }, "update"); }).code).toBe(112);
+    expect(
+      engineError(() => {
+        late.replace(NS, 1, { _id: 1, v: 3 }, "update");
+      }).code,
+    ).toBe(112);
     late.abort();
   });
 
@@ -135,11 +161,19 @@ describe("write conflicts", () => {
     const a = engine.begin();
     const b = engine.begin();
     a.insert(NS, { _id: 2, who: "a" });
-    expect(engineError(() => { b.insert(NS, { _id: 2, who: "b" }); }).code).toBe(112);
+    expect(
+      engineError(() => {
+        b.insert(NS, { _id: 2, who: "b" });
+      }).code,
+    ).toBe(112);
     await a.commit();
     b.abort();
     const c = engine.begin();
-    expect(engineError(() => { c.insert(NS, { _id: 2, who: "c" }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        c.insert(NS, { _id: 2, who: "c" });
+      }).code,
+    ).toBe(11000);
     c.abort();
   });
 
@@ -148,10 +182,18 @@ describe("write conflicts", () => {
     const a = engine.begin();
     const b = engine.begin();
     a.insert(NS, { _id: 10, email: "x" });
-    expect(engineError(() => { b.insert(NS, { _id: 11, email: "x" }); }).code).toBe(112);
+    expect(
+      engineError(() => {
+        b.insert(NS, { _id: 11, email: "x" });
+      }).code,
+    ).toBe(112);
     await a.commit();
     // b's snapshot predates a's commit: still a conflict, not a silent duplicate.
-    expect(engineError(() => { b.insert(NS, { _id: 12, email: "x" }); }).code).toBe(112);
+    expect(
+      engineError(() => {
+        b.insert(NS, { _id: 12, email: "x" });
+      }).code,
+    ).toBe(112);
     b.abort();
     expect(read(engine, NS, { email: "x" }).map(idOf)).toEqual([10]);
   });
@@ -229,7 +271,10 @@ describe("catalog", () => {
     await insertAll(engine, "a.y", [{ _id: 1 }]);
     await insertAll(engine, "b.z", [{ _id: 1 }]);
     expect(engine.listDatabases()).toEqual(["a", "b"]);
-    expect(engine.listCollections("a").map((c) => [c.name, c.options])).toEqual([["x", { capped: false }], ["y", {}]]);
+    expect(engine.listCollections("a").map((c) => [c.name, c.options])).toEqual([
+      ["x", { capped: false }],
+      ["y", {}],
+    ]);
     expect(await engine.dropCollection("a.x")).toEqual({ nIndexesWas: 1 });
     expect(await engine.dropCollection("a.x")).toBeNull();
     await engine.dropDatabase("a");
@@ -244,15 +289,25 @@ describe("DDL inside a transaction", () => {
     txn.createCollection("db.fresh", { changeStreamPreAndPostImages: { enabled: true } });
     expect(txn.createIndexes("db.fresh", [{ name: "k_1", key: [["k", 1]], unique: true }])).toEqual({ before: 1, after: 2 });
     txn.insert("db.fresh", { _id: 1, k: "a" });
-    expect(engineError(() => { txn.insert("db.fresh", { _id: 2, k: "a" }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        txn.insert("db.fresh", { _id: 2, k: "a" });
+      }).code,
+    ).toBe(11000);
     expect(engine.listCollections("db")).toEqual([]);
     expect(engine.listIndexes("db.fresh")).toBeNull();
     expect(read(engine, "db.fresh")).toEqual([]);
     await txn.commit();
-    expect(engine.listCollections("db").map((c) => [c.name, c.options])).toEqual([["fresh", { changeStreamPreAndPostImages: { enabled: true } }]]);
+    expect(engine.listCollections("db").map((c) => [c.name, c.options])).toEqual([
+      ["fresh", { changeStreamPreAndPostImages: { enabled: true } }],
+    ]);
     expect(engine.listIndexes("db.fresh")?.map((s) => s.name)).toEqual(["_id_", "k_1"]);
     const later = engine.begin();
-    expect(engineError(() => { later.insert("db.fresh", { _id: 3, k: "a" }); }).code).toBe(11000);
+    expect(
+      engineError(() => {
+        later.insert("db.fresh", { _id: 3, k: "a" });
+      }).code,
+    ).toBe(11000);
     later.abort();
   });
 
@@ -263,7 +318,10 @@ describe("DDL inside a transaction", () => {
     txn.insert("db.fresh", { _id: 1, k: "a" });
     txn.abort();
     expect(engine.listCollections("db")).toEqual([]);
-    await insertAll(engine, "db.fresh", [{ _id: 1, k: "a" }, { _id: 2, k: "a" }]);
+    await insertAll(engine, "db.fresh", [
+      { _id: 1, k: "a" },
+      { _id: 2, k: "a" },
+    ]);
     expect(engine.listIndexes("db.fresh")?.map((s) => s.name)).toEqual(["_id_"]);
   });
 
@@ -280,11 +338,21 @@ describe("DDL inside a transaction", () => {
     await insertAll(engine, NS, [{ _id: 1 }]);
     const txn = engine.begin();
     const indexes = engineError(() => txn.createIndexes(NS, [{ name: "k_1", key: [["k", 1]] }]));
-    expect([indexes.code, indexes.codeName, indexes.message]).toEqual([263, "OperationNotSupportedInTransaction", `Cannot create new indexes on existing collection ${NS} in a multi-document transaction.`]);
-    const create = engineError(() => { txn.createCollection(NS, {}); });
+    expect([indexes.code, indexes.codeName, indexes.message]).toEqual([
+      263,
+      "OperationNotSupportedInTransaction",
+      `Cannot create new indexes on existing collection ${NS} in a multi-document transaction.`,
+    ]);
+    const create = engineError(() => {
+      txn.createCollection(NS, {});
+    });
     expect([create.code, create.message]).toEqual([48, `Collection ${NS} already exists.`]);
     txn.createCollection("db.other", {});
-    expect(engineError(() => { txn.createCollection("db.other", {}); }).code).toBe(48);
+    expect(
+      engineError(() => {
+        txn.createCollection("db.other", {});
+      }).code,
+    ).toBe(48);
     txn.abort();
   });
 
@@ -320,11 +388,15 @@ describe("sessions, blockers and read points", () => {
     const holder = engine.begin();
     holder.replace(NS, 1, { _id: 1, v: 1 }, "update");
     const blocked = engine.begin();
-    const error = engineError(() => { blocked.insert(NS, { _id: 1 }); });
+    const error = engineError(() => {
+      blocked.insert(NS, { _id: 1 });
+    });
     expect(error.code).toBe(112);
     if (!(error instanceof WriteConflictError)) throw new Error(`expected a WriteConflictError, got ${error.name}`);
     let ended = false;
-    void error.blocker?.then(() => { ended = true; });
+    void error.blocker?.then(() => {
+      ended = true;
+    });
     await Promise.resolve();
     expect(ended).toBe(false);
     await holder.commit();

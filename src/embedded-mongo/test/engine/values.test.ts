@@ -1,6 +1,4 @@
-import {
-  Binary, BSONRegExp, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID,
-} from "bson";
+import { Binary, BSONRegExp, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID } from "bson";
 import { describe, expect, it } from "vitest";
 import { EngineError } from "../../engine/index.ts";
 import { compareValues, keyString, matches, toPromoted } from "../../engine/values.ts";
@@ -142,23 +140,50 @@ describe("toPromoted", () => {
     const id = new ObjectId();
     const date = new Date(5);
     expect(toPromoted({ a: new Int32(1), b: [Long.fromNumber(2), new Double(2.5)], id, date })).toEqual({
-      a: 1, b: [2, 2.5], id, date,
+      a: 1,
+      b: [2, 2.5],
+      id,
+      date,
     });
   });
 });
 
 describe("scalar comparisons (evaluated without mingo)", () => {
   const values: unknown[] = [
-    undefined, null, 0, 5, new Int32(5), Long.fromNumber(5), new Double(5.5), 7, "5", "x", true,
-    new Date(5), new ObjectId("000000000000000000000005"), [1, 5], [], ["x", 9], { n: 5 },
+    undefined,
+    null,
+    0,
+    5,
+    new Int32(5),
+    Long.fromNumber(5),
+    new Double(5.5),
+    7,
+    "5",
+    "x",
+    true,
+    new Date(5),
+    new ObjectId("000000000000000000000005"),
+    [1, 5],
+    [],
+    ["x", 9],
+    { n: 5 },
   ];
   const docs = values.map((v, i) => (v === undefined ? { _id: i } : { _id: i, a: v }));
   const filters = [
-    { a: 5 }, { a: { $eq: 5.5 } }, { a: { $ne: 5 } }, { a: { $gt: 4 } }, { a: { $gte: 5, $lt: 7 } },
-    { a: { $lte: "5" } }, { a: { $in: [5, "x"] } }, { a: { $nin: [5, true] } }, { a: { $gt: new Date(1) } },
+    { a: 5 },
+    { a: { $eq: 5.5 } },
+    { a: { $ne: 5 } },
+    { a: { $gt: 4 } },
+    { a: { $gte: 5, $lt: 7 } },
+    { a: { $lte: "5" } },
+    { a: { $in: [5, "x"] } },
+    { a: { $nin: [5, true] } },
+    { a: { $gt: new Date(1) } },
     { a: "x", _id: { $lt: 100 } },
     { $and: [{ a: { $gt: 4 } }, { a: { $lt: 7 } }] },
-    { a: { $exists: true } }, { a: { $exists: false } }, { a: { $not: { $gt: 4 } } },
+    { a: { $exists: true } },
+    { a: { $exists: false } },
+    { a: { $not: { $gt: 4 } } },
   ];
   // The expected answers, written out per MongoDB semantics (array fields match through any element).
   const expected: Record<string, number[]> = {
@@ -227,6 +252,8 @@ describe("scalar comparisons (evaluated without mingo)", () => {
     expect(matches(doc, { n: { $gt: Long.fromString("9007199254740992") } })).toBe(true);
     expect(matches(doc, { n: Long.fromString("9007199254740992") })).toBe(false);
     expect(matches(doc, { n: { $in: [Long.fromString("9007199254740993")] } })).toBe(true);
-    expect(matches(doc, { $and: [{ n: { $lt: Long.fromString("9007199254740994") } }, { n: { $gt: Long.fromString("9007199254740992") } }] })).toBe(true);
+    expect(
+      matches(doc, { $and: [{ n: { $lt: Long.fromString("9007199254740994") } }, { n: { $gt: Long.fromString("9007199254740992") } }] }),
+    ).toBe(true);
   });
 });

@@ -67,7 +67,10 @@ describe("change streams", () => {
     let token: ResumeToken;
     try {
       await stream.tryNext();
-      await coll.insertMany([{ _id: 1, v: 1 }, { _id: 2, v: 2 }]);
+      await coll.insertMany([
+        { _id: 1, v: 1 },
+        { _id: 2, v: 2 },
+      ]);
       const first = await stream.next();
       token = first._id;
     } finally {
@@ -142,9 +145,10 @@ describe("change streams", () => {
       await stream.close();
     }
     await coll.insertMany(Array.from({ length: 120 }, (_, i) => ({ _id: i + 1, v: i })));
-    const err = await db
-      .command({ aggregate: "history", pipeline: [{ $changeStream: { resumeAfter: token } }], cursor: {} })
-      .then(() => undefined, (e: unknown) => e);
+    const err = await db.command({ aggregate: "history", pipeline: [{ $changeStream: { resumeAfter: token } }], cursor: {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MongoServerError);
     expect((err as MongoServerError).code).toBe(286);
     expect((err as MongoServerError).codeName).toBe("ChangeStreamHistoryLost");
@@ -164,7 +168,10 @@ describe("the change-log window and foreign tokens", () => {
   }
 
   async function openError(own: Db, spec: Document): Promise<MongoServerError> {
-    const err = await own.command({ aggregate: "w", pipeline: [{ $changeStream: spec }], cursor: {} }).then(() => undefined, (e: unknown) => e);
+    const err = await own.command({ aggregate: "w", pipeline: [{ $changeStream: spec }], cursor: {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     if (!(err instanceof MongoServerError)) throw new Error(`expected a server error, got ${String(err)}`);
     return err;
   }
@@ -202,7 +209,10 @@ describe("the change-log window and foreign tokens", () => {
       const opened = await own.command({ aggregate: "w", pipeline: [{ $changeStream: {} }], cursor: { batchSize: 0 } });
       const id = (opened["cursor"] as { id: unknown }).id;
       for (let i = 0; i < 10; i++) await own.command({ insert: "w", documents: [{ _id: i }] });
-      const err = await own.command({ getMore: id, collection: "w", maxTimeMS: 100 }).then(() => undefined, (e: unknown) => e);
+      const err = await own.command({ getMore: id, collection: "w", maxTimeMS: 100 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(MongoServerError);
       expect((err as MongoServerError).code).toBe(286);
       expect((err as MongoServerError).errorLabels).toContain("NonResumableChangeStreamError");
@@ -240,7 +250,10 @@ describe("stopping", () => {
     try {
       const opened = await c.db("stop").command({ aggregate: "w", pipeline: [{ $changeStream: {} }], cursor: {} });
       const id = (opened["cursor"] as { id: unknown }).id;
-      const waiting = c.db("stop").command({ getMore: id, collection: "w", maxTimeMS: 10_000 }).catch((e: unknown) => e);
+      const waiting = c
+        .db("stop")
+        .command({ getMore: id, collection: "w", maxTimeMS: 10_000 })
+        .catch((e: unknown) => e);
       await new Promise((r) => setTimeout(r, 100));
       const started = Date.now();
       await own.stop();

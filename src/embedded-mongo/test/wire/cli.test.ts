@@ -45,7 +45,10 @@ describe("embedded-mongo CLI", () => {
       expect(line).toMatch(/^embedded-mongo listening on mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true$/);
       const uri = /mongodb:\/\/\S+/.exec(line)?.[0] ?? "";
       const client = new MongoClient(uri);
-      await client.db("cli").collection("c").insertOne({ _id: 1 } as never);
+      await client
+        .db("cli")
+        .collection("c")
+        .insertOne({ _id: 1 } as never);
       await client.close();
       const rest = collect(child);
       child.kill("SIGTERM");
@@ -84,9 +87,24 @@ describe("parseCli", () => {
   it("accepts a port, a data directory and a log level", () => {
     const defaults = { changeLogRetention: undefined, changeLogRetentionMs: undefined, enableTestCommands: false };
     expect(parseCli(["--port", "0"])).toEqual({ help: false, port: 0, dataDir: undefined, logLevel: "info", ...defaults });
-    expect(parseCli(["--port", "27017", "--data-dir", "/tmp/x", "--log-level", "debug"])).toEqual({ help: false, port: 27017, dataDir: "/tmp/x", logLevel: "debug", ...defaults });
-    expect(parseCli(["--port", "0", "--enable-test-commands", "--change-log-retention", "500", "--change-log-retention-seconds", "60"]))
-      .toEqual({ help: false, port: 0, dataDir: undefined, logLevel: "info", changeLogRetention: 500, changeLogRetentionMs: 60_000, enableTestCommands: true });
+    expect(parseCli(["--port", "27017", "--data-dir", "/tmp/x", "--log-level", "debug"])).toEqual({
+      help: false,
+      port: 27017,
+      dataDir: "/tmp/x",
+      logLevel: "debug",
+      ...defaults,
+    });
+    expect(
+      parseCli(["--port", "0", "--enable-test-commands", "--change-log-retention", "500", "--change-log-retention-seconds", "60"]),
+    ).toEqual({
+      help: false,
+      port: 0,
+      dataDir: undefined,
+      logLevel: "info",
+      changeLogRetention: 500,
+      changeLogRetentionMs: 60_000,
+      enableTestCommands: true,
+    });
   });
 
   it.each([

@@ -77,13 +77,23 @@ describe("protocol edges through the driver", () => {
   });
 
   it("names an unknown query operator", async () => {
-    const err = await serverError(db.collection<Loose>("ops").find({ a: { $frobnicate: 1 } }).toArray());
+    const err = await serverError(
+      db
+        .collection<Loose>("ops")
+        .find({ a: { $frobnicate: 1 } })
+        .toArray(),
+    );
     expect(err.code).toBe(2);
     expect(err.message).toContain("$frobnicate");
   });
 
   it("names an unknown aggregation stage (40324)", async () => {
-    const err = await serverError(db.collection<Loose>("ops").aggregate([{ $match: {} }, { $frobnicate: {} }]).toArray());
+    const err = await serverError(
+      db
+        .collection<Loose>("ops")
+        .aggregate([{ $match: {} }, { $frobnicate: {} }])
+        .toArray(),
+    );
     expect(err.code).toBe(40324);
     expect(err.message).toBe("Unrecognized pipeline stage name: '$frobnicate'");
   });
@@ -91,9 +101,20 @@ describe("protocol edges through the driver", () => {
   it("applies pipeline-style updates, keeping the BSON types of untouched values", async () => {
     const coll = db.collection<Loose>("pipeline");
     await coll.insertOne({ _id: 1, count: Long.fromNumber(7), ratio: new Double(2), name: "ada", nested: { keep: new Int32(1), drop: 1 } });
-    await coll.updateOne({ _id: 1 }, [{ $set: { upper: { $toUpper: "$name" }, total: { $add: ["$count", 1] } } }, { $unset: "nested.drop" }]);
+    await coll.updateOne({ _id: 1 }, [
+      { $set: { upper: { $toUpper: "$name" }, total: { $add: ["$count", 1] } } },
+      { $unset: "nested.drop" },
+    ]);
     const doc = await coll.findOne({ _id: 1 }, { promoteValues: false });
-    expect(doc).toEqual({ _id: new Int32(1), count: Long.fromNumber(7), ratio: new Double(2), name: "ada", nested: { keep: new Int32(1) }, upper: "ADA", total: expect.anything() as unknown });
+    expect(doc).toEqual({
+      _id: new Int32(1),
+      count: Long.fromNumber(7),
+      ratio: new Double(2),
+      name: "ada",
+      nested: { keep: new Int32(1) },
+      upper: "ADA",
+      total: expect.anything() as unknown,
+    });
     expect(Number(doc?.["total"])).toBe(8);
     const upserted = await coll.updateOne({ _id: 2 }, [{ $set: { made: { $literal: true } } }], { upsert: true });
     expect(upserted.upsertedId).toBe(2);
@@ -107,9 +128,14 @@ describe("protocol edges through the driver", () => {
 
   it("passes aggregate `let` variables to $match/$expr and expressions", async () => {
     const coll = db.collection<Loose>("let");
-    await coll.insertMany([{ _id: 1, qty: 5 }, { _id: 2, qty: 15 }]);
+    await coll.insertMany([
+      { _id: 1, qty: 5 },
+      { _id: 2, qty: 15 },
+    ]);
     const result = await coll
-      .aggregate([{ $match: { $expr: { $gt: ["$qty", "$$limit"] } } }, { $project: { over: { $subtract: ["$qty", "$$limit"] } } }], { let: { limit: 10 } })
+      .aggregate([{ $match: { $expr: { $gt: ["$qty", "$$limit"] } } }, { $project: { over: { $subtract: ["$qty", "$$limit"] } } }], {
+        let: { limit: 10 },
+      })
       .toArray();
     expect(result).toEqual([{ _id: 2, over: 5 }]);
   });
@@ -177,7 +203,10 @@ describe("cursor lifetime", () => {
       const more = await c.db("lifetime").command({ getMore: id, collection: "idle", batchSize: 2 });
       expect((more["cursor"] as { nextBatch: unknown[] }).nextBatch).toEqual([{ _id: 2 }, { _id: 3 }]);
       await new Promise((r) => setTimeout(r, 600));
-      await expect(c.db("lifetime").command({ getMore: id, collection: "idle" })).rejects.toMatchObject({ code: 43, codeName: "CursorNotFound" });
+      await expect(c.db("lifetime").command({ getMore: id, collection: "idle" })).rejects.toMatchObject({
+        code: 43,
+        codeName: "CursorNotFound",
+      });
     } finally {
       await c.close();
       await shortLived.stop();

@@ -70,11 +70,13 @@ describe("framing", () => {
 
   it("answers several messages from one chunk in order", async () => {
     const c = await connection();
-    c.send(Buffer.concat([
-      opMsg({ body: { insert: "pipelined", documents: [{ _id: 1 }], $db: "raw" }, requestId: 101 }),
-      opMsg({ body: { insert: "pipelined", documents: [{ _id: 2 }], $db: "raw" }, requestId: 102 }),
-      opMsg({ body: { count: "pipelined", $db: "raw" }, requestId: 103 }),
-    ]));
+    c.send(
+      Buffer.concat([
+        opMsg({ body: { insert: "pipelined", documents: [{ _id: 1 }], $db: "raw" }, requestId: 101 }),
+        opMsg({ body: { insert: "pipelined", documents: [{ _id: 2 }], $db: "raw" }, requestId: 102 }),
+        opMsg({ body: { count: "pipelined", $db: "raw" }, requestId: 103 }),
+      ]),
+    );
     const replies = [await c.next(), await c.next(), await c.next()];
     expect(replies.map((r) => r.responseTo)).toEqual([101, 102, 103]);
     expect(replies[2]?.doc).toMatchObject({ ok: 1, n: 2 });
@@ -115,7 +117,7 @@ describe("framing", () => {
     const c = await connection();
     c.send(opMsg({ body: { insert: "quiet", documents: [{ _id: 1 }], writeConcern: { w: 0 }, $db: "raw" }, flags: 2 }));
     c.send(opMsg({ body: { nosuchcommand: 1, $db: "raw" }, flags: 2 }));
-    c.send(opMsg({ body: { ping: 1, $db: "admin" }, flags: 1 << 4 | 2 }));
+    c.send(opMsg({ body: { ping: 1, $db: "admin" }, flags: (1 << 4) | 2 }));
     expect(await c.silentFor(150)).toBe(true);
     c.send(opMsg({ body: { count: "quiet", $db: "raw" }, requestId: 555 }));
     const reply = await c.next();

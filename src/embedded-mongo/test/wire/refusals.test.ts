@@ -32,7 +32,10 @@ describe("refused by name", () => {
   it("collation options beyond locale and strength", async () => {
     const coll = db.collection("c");
     const numeric = await refusal(coll.find({}, { collation: { locale: "en", numericOrdering: true } }).toArray());
-    expect([numeric.code, numeric.message]).toEqual([2, "collation option 'numericOrdering: true' is not supported by the embedded server (only locale and strength)"]);
+    expect([numeric.code, numeric.message]).toEqual([
+      2,
+      "collation option 'numericOrdering: true' is not supported by the embedded server (only locale and strength)",
+    ]);
     const caseFirst = await refusal(coll.createIndex({ a: 1 }, { collation: { locale: "en", caseFirst: "upper" } }, undefined));
     expect(caseFirst.message).toContain("'caseFirst: \"upper\"'");
     const quaternary = await refusal(coll.updateMany({}, { $set: { x: 1 } }, { collation: { locale: "en", strength: 4 } }));
@@ -41,7 +44,10 @@ describe("refused by name", () => {
 
   it("a collection default collation", async () => {
     const error = await refusal(db.createCollection("defaulted", { collation: { locale: "en", strength: 2 } }));
-    expect([error.code, error.message]).toEqual([2, "a collection default collation is not supported by the embedded server: give 'collation' to each index and operation instead"]);
+    expect([error.code, error.message]).toEqual([
+      2,
+      "a collection default collation is not supported by the embedded server: give 'collation' to each index and operation instead",
+    ]);
   });
 
   it("collMod changes other than the validator's, and collMod of a missing collection", async () => {
@@ -52,9 +58,13 @@ describe("refused by name", () => {
   });
 
   it("$jsonSchema keywords MongoDB does not support, and the integer type", async () => {
-    const format = await refusal(db.createCollection("schema1", { validator: { $jsonSchema: { properties: { a: { format: "email" } } } } }));
+    const format = await refusal(
+      db.createCollection("schema1", { validator: { $jsonSchema: { properties: { a: { format: "email" } } } } }),
+    );
     expect(format.message).toBe("$jsonSchema keyword 'format' is not currently supported");
-    const integer = await refusal(db.createCollection("schema2", { validator: { $jsonSchema: { properties: { a: { type: "integer" } } } } }));
+    const integer = await refusal(
+      db.createCollection("schema2", { validator: { $jsonSchema: { properties: { a: { type: "integer" } } } } }),
+    );
     expect(integer.message).toBe("$jsonSchema type 'integer' is not currently supported.");
     expect(await db.listCollections({ name: { $in: ["schema1", "schema2"] } }).toArray()).toEqual([]);
   });

@@ -75,7 +75,10 @@ describe("transactions", () => {
     const session = client.startSession();
     try {
       await session.withTransaction(async () => {
-        await coll.insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: `k${i}`, n: i })), { session });
+        await coll.insertMany(
+          Array.from({ length: 5 }, (_, i) => ({ _id: `k${i}`, n: i })),
+          { session },
+        );
         const seen = await coll.find({}, { session, batchSize: 2 }).toArray();
         expect(seen.map((d) => d.n)).toEqual([0, 1, 2, 3, 4]);
       });
@@ -113,7 +116,10 @@ describe("transactions", () => {
       session.startTransaction();
       await coll.updateOne({ _id: "c" }, { $inc: { n: 1 } }, { session });
       const started = Date.now();
-      await expect(coll.updateOne({ _id: "c" }, { $inc: { n: 10 } }, { maxTimeMS: 200 })).rejects.toMatchObject({ code: 50, codeName: "MaxTimeMSExpired" });
+      await expect(coll.updateOne({ _id: "c" }, { $inc: { n: 10 } }, { maxTimeMS: 200 })).rejects.toMatchObject({
+        code: 50,
+        codeName: "MaxTimeMSExpired",
+      });
       expect(Date.now() - started).toBeGreaterThanOrEqual(150);
       await session.abortTransaction();
       expect(await coll.findOne({ _id: "c" })).toEqual({ _id: "c", n: 0 });
@@ -161,10 +167,25 @@ describe("transactions", () => {
   it("answers NoSuchTransaction (251, transient) for an unknown txnNumber and repeats a commit idempotently", async () => {
     const r = await raw();
     const session = lsid();
-    const unknown = await rawCommand(r, { find: "nst", filter: {}, lsid: session, txnNumber: Long.fromNumber(7), autocommit: false, $db: "txn" });
+    const unknown = await rawCommand(r, {
+      find: "nst",
+      filter: {},
+      lsid: session,
+      txnNumber: Long.fromNumber(7),
+      autocommit: false,
+      $db: "txn",
+    });
     expect(unknown).toMatchObject({ ok: 0, code: 251, codeName: "NoSuchTransaction", errorLabels: ["TransientTransactionError"] });
 
-    const start = await rawCommand(r, { insert: "nst", documents: [{ _id: 1 }], lsid: session, txnNumber: Long.fromNumber(8), autocommit: false, startTransaction: true, $db: "txn" });
+    const start = await rawCommand(r, {
+      insert: "nst",
+      documents: [{ _id: 1 }],
+      lsid: session,
+      txnNumber: Long.fromNumber(8),
+      autocommit: false,
+      startTransaction: true,
+      $db: "txn",
+    });
     expect(start).toMatchObject({ ok: 1, n: 1 });
     const commit = { commitTransaction: 1, lsid: session, txnNumber: Long.fromNumber(8), autocommit: false, $db: "admin" };
     expect(await rawCommand(r, commit)).toMatchObject({ ok: 1 });
@@ -172,11 +193,35 @@ describe("transactions", () => {
     expect(await rawCommand(r, { count: "nst", $db: "txn" })).toMatchObject({ ok: 1, n: 1 });
 
     // A newer txnNumber aborts the older, still-open transaction.
-    await rawCommand(r, { insert: "nst", documents: [{ _id: 2 }], lsid: session, txnNumber: Long.fromNumber(9), autocommit: false, startTransaction: true, $db: "txn" });
-    await rawCommand(r, { insert: "nst", documents: [{ _id: 3 }], lsid: session, txnNumber: Long.fromNumber(10), autocommit: false, startTransaction: true, $db: "txn" });
-    const stale = await rawCommand(r, { commitTransaction: 1, lsid: session, txnNumber: Long.fromNumber(9), autocommit: false, $db: "admin" });
+    await rawCommand(r, {
+      insert: "nst",
+      documents: [{ _id: 2 }],
+      lsid: session,
+      txnNumber: Long.fromNumber(9),
+      autocommit: false,
+      startTransaction: true,
+      $db: "txn",
+    });
+    await rawCommand(r, {
+      insert: "nst",
+      documents: [{ _id: 3 }],
+      lsid: session,
+      txnNumber: Long.fromNumber(10),
+      autocommit: false,
+      startTransaction: true,
+      $db: "txn",
+    });
+    const stale = await rawCommand(r, {
+      commitTransaction: 1,
+      lsid: session,
+      txnNumber: Long.fromNumber(9),
+      autocommit: false,
+      $db: "admin",
+    });
     expect(stale).toMatchObject({ ok: 0, code: 251 });
-    expect(await rawCommand(r, { commitTransaction: 1, lsid: session, txnNumber: Long.fromNumber(10), autocommit: false, $db: "admin" })).toMatchObject({ ok: 1 });
+    expect(
+      await rawCommand(r, { commitTransaction: 1, lsid: session, txnNumber: Long.fromNumber(10), autocommit: false, $db: "admin" }),
+    ).toMatchObject({ ok: 1 });
     const ids = await rawCommand(r, { distinct: "nst", key: "_id", $db: "txn" });
     expect(ids["values"]).toEqual([1, 3]);
   });
@@ -202,7 +247,13 @@ describe("retryable writes", () => {
     const r = await raw();
     const session = lsid();
     await rawCommand(r, { insert: "retry", documents: [{ _id: "r", n: 0 }], $db: "txn" });
-    const write = { update: "retry", updates: [{ q: { _id: "r" }, u: { $inc: { n: 1 } } }], lsid: session, txnNumber: Long.fromNumber(1), $db: "txn" };
+    const write = {
+      update: "retry",
+      updates: [{ q: { _id: "r" }, u: { $inc: { n: 1 } } }],
+      lsid: session,
+      txnNumber: Long.fromNumber(1),
+      $db: "txn",
+    };
     const first = await rawCommand(r, write);
     const second = await rawCommand(r, write);
     expect(first).toMatchObject({ ok: 1, n: 1, nModified: 1 });
