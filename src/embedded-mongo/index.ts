@@ -5,7 +5,7 @@
  * transactions, retryable writes, change streams).
  */
 import { createServer, type AddressInfo, type Socket } from "node:net";
-import { ObjectId } from "bson";
+import { Long, ObjectId } from "bson";
 import { pino, type Logger } from "pino";
 import { createEngine } from "./engine/index.ts";
 import type { Engine } from "./engine/types.ts";
@@ -92,6 +92,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     address: () => address,
     log,
     electionId: new ObjectId("7fffffff0000000000000001"),
+    topologyVersion: { processId: new ObjectId(), counter: Long.fromNumber(0) },
     failPoints: options.enableTestCommands === true ? createFailPoints() : undefined,
   };
 

@@ -37,14 +37,6 @@ export function createDatabase(
 ): Database {
   const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMs,
-    // Polled heartbeats (every 10 s, every 0.5 s while an operation waits for
-    // a server). With the default ("auto"), against a server whose hello
-    // carries no topologyVersion (the embedded store), a network error seen
-    // first by an operation — the read model's change stream always has one
-    // in flight — left the driver's monitor silent for good: after the store
-    // was stopped and restarted, every operation failed for minutes
-    // (test/read-model/two-processes.test.ts); polled, it reconnects at once.
-    serverMonitoringMode: "poll",
     appName: options.appName,
     monitorCommands: options.monitorCommands ?? false,
   });

@@ -3,7 +3,7 @@
  * state, and the statement scope through which it reads and writes (the
  * session's transaction, or a one-statement engine transaction).
  */
-import type { Document, ObjectId } from "bson";
+import type { Document, Long, ObjectId } from "bson";
 import type { Logger } from "pino";
 import type { Engine, Transaction } from "../engine/types.ts";
 import type { CursorRegistry } from "../cursor-registry.ts";
@@ -20,6 +20,11 @@ export interface ServerContext {
   readonly address: () => string;
   readonly log: Logger;
   readonly electionId: ObjectId;
+  /**
+   * hello's topologyVersion: a new processId per start, a counter that never
+   * moves (a one-member set's topology never changes while it runs).
+   */
+  readonly topologyVersion: { readonly processId: ObjectId; readonly counter: Long };
   /** Fail points, when the server runs with test commands enabled. */
   readonly failPoints: FailPoints | undefined;
 }
@@ -29,6 +34,8 @@ export interface ConnectionState {
   readonly id: number;
   /** `client.application.name` from the handshake (failCommand's `appName` filter). */
   appName: string | undefined;
+  /** Aborted when the connection closes (ends an awaitable hello's wait). */
+  readonly closed: AbortSignal;
 }
 
 /** How a statement reaches the data. */

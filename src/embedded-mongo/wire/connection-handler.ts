@@ -1,13 +1,17 @@
 /**
  * One client connection: frames the byte stream, decodes each message,
  * runs the commands strictly in arrival order and writes the replies. OP_MSG
- * requests with `moreToCome` get no reply. A stream that cannot be framed
+ * requests with `moreToCome` get no reply. An awaitable hello sent with
+ * `exhaustAllowed` is streamed, as mongod streams it: each reply carries
+ * `moreToCome` and the server runs the hello again, until the connection
+ * closes (the driver's streaming server monitoring). A stream that cannot be framed
  * closes the connection; a message that cannot be decoded gets an error reply.
  */
 import type { Socket } from "node:net";
 import type { Document } from "bson";
 import type { Logger } from "pino";
 import { dispatchCommand, type DispatchResult } from "../commands/dispatch-command.ts";
+import { isAwaitableHello } from "../commands/hello-commands.ts";
 import type { ConnectionState, ServerContext } from "../commands/command-context.ts";
 import { errorCodes } from "../errors.ts";
 import { decodeMessage, MessageDecodeError, readHeader, type DecodedRequest } from "./decode-message.ts";
@@ -33,7 +37,12 @@ export interface ConnectionHandle {
 
 export function handleConnection(socket: Socket, server: ServerContext, connectionId: number, log: Logger): ConnectionHandle {
   const framer = createMessageFramer();
-  const connection: ConnectionState = { id: connectionId, appName: undefined };
+  const closing = new AbortController();
+  socket.once("close", () => {
+    closing.abort();
+  });
+  const isClosed = (): boolean => closing.signal.aborted;
+  const connection: ConnectionState = { id: connectionId, appName: undefined, closed: closing.signal };
   let tail: Promise<void> = Promise.resolve();
   let queued = 0;
 
@@ -41,13 +50,13 @@ export function handleConnection(socket: Socket, server: ServerContext, connecti
     if (!socket.destroyed && socket.writable) socket.write(bytes);
   };
 
-  const reply = (request: { opCode: number; requestId: number }, doc: Document): void => {
+  const reply = (request: { opCode: number; requestId: number }, doc: Document, flags = 0): void => {
     let bytes: Buffer;
     try {
       bytes =
         request.opCode === opCodes.query
           ? encodeOpReply(nextRequestId(), request.requestId, doc)
-          : encodeOpMsgReply(nextRequestId(), request.requestId, doc);
+          : encodeOpMsgReply(nextRequestId(), request.requestId, doc, flags);
     } catch (err) {
       const tooLarge = err instanceof ReplyTooLargeError;
       if (!tooLarge) log.error({ err, connectionId }, "could not encode a reply");
@@ -87,8 +96,32 @@ export function handleConnection(socket: Socket, server: ServerContext, connecti
       answer(header, await dispatchCommand(server, { body, connection, legacyDb: db }), true);
       return;
     }
+    if ((decoded.flags & opMsgFlags.exhaustAllowed) !== 0 && isAwaitableHello(decoded.command)) {
+      await stream(header, decoded.command);
+      return;
+    }
     const result = await dispatchCommand(server, { body: decoded.command, connection });
     answer(header, result, (decoded.flags & opMsgFlags.moreToCome) === 0);
+  };
+
+  /**
+   * Streams an awaitable hello: replies with moreToCome until the connection
+   * closes or a reply is an error (the last). Each round asks with the
+   * topologyVersion of the previous reply, as mongod does, so every round
+   * after the first waits its maxAwaitTimeMS.
+   */
+  const stream = async (header: { opCode: number; requestId: number }, request: Document): Promise<void> => {
+    let body = request;
+    while (!isClosed()) {
+      const result = await dispatchCommand(server, { body, connection });
+      if (isClosed()) return;
+      if (result.kind === "close" || result.reply["ok"] !== 1) {
+        answer(header, result, true);
+        return;
+      }
+      reply(header, result.reply, opMsgFlags.moreToCome);
+      body = { ...body, topologyVersion: result.reply["topologyVersion"] as unknown };
+    }
   };
 
   /** Sends the reply (unless the request wanted none), or closes the connection (failCommand closeConnection). */

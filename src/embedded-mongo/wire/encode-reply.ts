@@ -47,10 +47,11 @@ function encodeMessage(prefix: number, reply: Document): Buffer {
   return out;
 }
 
-export function encodeOpMsgReply(requestId: number, responseTo: number, reply: Document): Buffer {
+/** `flags`: 0, or moreToCome for each but the last reply of a streamed (exhaust) command. */
+export function encodeOpMsgReply(requestId: number, responseTo: number, reply: Document, flags = 0): Buffer {
   const out = encodeMessage(headerSize + 5, reply);
   writeHeader(out, requestId, responseTo, opCodes.msg);
-  out.writeUInt32LE(0, headerSize);
+  out.writeUInt32LE(flags, headerSize);
   out.writeUInt8(0, headerSize + 4);
   return out;
 }

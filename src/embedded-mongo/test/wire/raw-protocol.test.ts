@@ -37,7 +37,7 @@ describe("framing", () => {
     expect(reply.responseTo).toBe(77);
     expect(reply.doc).toMatchObject({ ok: 1, ismaster: true, helloOk: true, maxWireVersion: 21, setName: "rs0" });
     expect(reply.doc).not.toHaveProperty("compression");
-    expect(reply.doc).not.toHaveProperty("topologyVersion");
+    expect(reply.doc).toHaveProperty("topologyVersion");
   });
 
   it("refuses other commands over OP_QUERY", async () => {
