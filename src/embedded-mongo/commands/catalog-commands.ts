@@ -12,29 +12,10 @@ import { isPlainObject } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
 import { commandError } from "../errors.ts";
 import { validatePartialFilter } from "../query/partial-filter.ts";
-import { commandArgs, namespaceOf } from "./command-args.ts";
+import { commandArgs, genericCommandFields, namespaceOf } from "./command-args.ts";
 import { collModOptions, validationOptions } from "./document-validation.ts";
 import type { CommandHandler } from "./command-context.ts";
 import { batchSizeOf, firstBatchReply } from "./cursor-replies.ts";
-
-/** Command fields of `create` that are not collection options. */
-const ignoredCreateFields = new Set([
-  "create",
-  "$db",
-  "lsid",
-  "txnNumber",
-  "autocommit",
-  "startTransaction",
-  "$clusterTime",
-  "$readPreference",
-  "readConcern",
-  "writeConcern",
-  "maxTimeMS",
-  "comment",
-  "apiVersion",
-  "apiStrict",
-  "apiDeprecationErrors",
-]);
 
 /**
  * `changeStreamPreAndPostImages: {enabled: <bool>}`, checked as mongod does;
@@ -58,7 +39,8 @@ function withPreAndPostImages(options: Document, command: string): Document {
 export const create: CommandHandler = async (ctx) => {
   const ns = namespaceOf(ctx.db, ctx.body["create"], "create");
   const options: Document = {};
-  for (const [key, value] of Object.entries(ctx.body) as [string, unknown][]) if (!ignoredCreateFields.has(key)) options[key] = value;
+  for (const [key, value] of Object.entries(ctx.body) as [string, unknown][])
+    if (key !== "create" && !genericCommandFields.has(key)) options[key] = value;
   if (options["capped"] === true) throw commandError("BadValue", "capped collections are not supported by the embedded server");
   if (options["viewOn"] !== undefined) throw commandError("BadValue", "views are not supported by the embedded server");
   if (options["timeseries"] !== undefined)

@@ -128,3 +128,25 @@ export function splitNamespace(ns: string): { db: string; collection: string } {
 function missingField(command: string, field: string): CommandError {
   return commandError("FailedToParse", `BSON field '${command}.${field}' is missing but a required field`);
 }
+
+/**
+ * Fields any command may carry besides its own arguments (session,
+ * transaction, cluster time, read preference and concerns, API version):
+ * commands that refuse unknown options skip these.
+ */
+export const genericCommandFields: ReadonlySet<string> = new Set([
+  "$db",
+  "lsid",
+  "txnNumber",
+  "autocommit",
+  "startTransaction",
+  "$clusterTime",
+  "$readPreference",
+  "readConcern",
+  "writeConcern",
+  "maxTimeMS",
+  "comment",
+  "apiVersion",
+  "apiStrict",
+  "apiDeprecationErrors",
+]);

@@ -13,6 +13,7 @@ import { compileFilter, compileJsonSchema } from "../bson-values.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { describeValue } from "../describe-value.ts";
 import { commandError } from "../errors.ts";
+import { genericCommandFields } from "./command-args.ts";
 import type { CommandContext } from "./command-context.ts";
 
 interface CollectionValidator {
@@ -142,29 +143,11 @@ export function documentCheck(ctx: CommandContext, ns: string): DocumentCheck {
 
 /** The collMod options the store implements; others are refused by name. */
 const collModFields = new Set(["validator", "validationLevel", "validationAction", "changeStreamPreAndPostImages"]);
-const genericFields = new Set([
-  "collMod",
-  "$db",
-  "lsid",
-  "txnNumber",
-  "autocommit",
-  "startTransaction",
-  "$clusterTime",
-  "$readPreference",
-  "readConcern",
-  "writeConcern",
-  "maxTimeMS",
-  "comment",
-  "apiVersion",
-  "apiStrict",
-  "apiDeprecationErrors",
-]);
-
 /** The collection options after a collMod of `body`. */
 export function collModOptions(current: Document, body: Document): Document {
   const changes: Document = {};
   for (const [key, value] of Object.entries(body) as [string, unknown][]) {
-    if (genericFields.has(key)) continue;
+    if (key === "collMod" || genericCommandFields.has(key)) continue;
     if (!collModFields.has(key)) throw commandError("InvalidOptions", `collMod option '${key}' is not supported by the embedded server`);
     changes[key] = value;
   }
