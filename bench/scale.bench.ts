@@ -11,7 +11,8 @@
  * Roster did before its read model) and from the read model — and each
  * operation is called sequentially — GetGroup, CheckMembership through 5
  * levels, ListGroups page 1, a ListGroups search that matches 5 groups and
- * one that matches nothing,
+ * one that matches nothing, ListGroups page 1 with permission READ and with
+ * member_principals the caller itself,
  * ListPrincipalGroups page 1 — and reported as the median latency, next to
  * the same run's smallest size (the ratio the issue's targets are about).
  * For the read model: how long it took to load (service start until
@@ -32,6 +33,7 @@
  * store (NODE_OPTIONS=--max-old-space-size=...), see the README.
  */
 import { performance } from "node:perf_hooks";
+import { Permission } from "../gen/roster/v1/access_pb.ts";
 import { signHs256Token } from "../src/auth/token-signer.ts";
 import { closeDatabase, connectDatabase, createDatabase } from "../src/storage/database.ts";
 import { ensureIndexes } from "../src/storage/indexes.ts";
@@ -89,6 +91,20 @@ const operations: readonly Operation[] = [
     call: async (client) => {
       const res = await client.groups.listGroups({ query: "matches-nothing" });
       if (res.groups.length !== 0) throw new Error("the search matched something");
+    },
+  },
+  {
+    label: "ListGroups page 1, permission READ",
+    call: async (client) => {
+      const res = await client.groups.listGroups({ permission: Permission.READ });
+      if (res.groups.length === 0) throw new Error("ListGroups with permission READ is empty");
+    },
+  },
+  {
+    label: "ListGroups page 1, member_principals self",
+    call: async (client, _world, principal) => {
+      const res = await client.groups.listGroups({ memberPrincipals: [principal] });
+      if (res.groups.length !== 5 && res.groups.length !== 50) throw new Error(`ListGroups by member has ${res.groups.length}`);
     },
   },
   {
@@ -184,7 +200,7 @@ async function measureSize(run: BenchRun, size: number): Promise<SizeResult> {
       `  ${world.groups} groups, ${world.memberships} memberships in ${seedSeconds.toFixed(1)} s; weighing the model in this process...\n`,
     );
     const graph = await measureGraph(database);
-    const memberships = await measureMemberships(database, coldPrincipals(size));
+    const memberships = await measureMemberships(database, coldPrincipals(size), manyGroupCaller);
     model = { graph, memberships };
     process.stdout.write(
       `  graph: ${graph.groups} groups, ${graph.edges} edges, ${mib(graph.bytes)} MiB, loaded in ${(graph.loadMs / 1000).toFixed(2)} s; ` +
@@ -337,6 +353,7 @@ async function main(run: BenchRun): Promise<void> {
       "all held MiB",
       "B/membership",
       "B/principal",
+      "B/membership, 1 principal",
       "all load s",
       "cold get ms",
       "warm get ms",
@@ -352,6 +369,7 @@ async function main(run: BenchRun): Promise<void> {
       mib(memberships.allBytes),
       per(memberships.allBytes, memberships.memberships),
       per(memberships.allBytes, memberships.principals),
+      memberships.bytesPerMembershipOfOne.toFixed(0),
       (memberships.allLoadMs / 1000).toFixed(2),
       memberships.coldMs.toFixed(3),
       memberships.warmMs.toFixed(3),

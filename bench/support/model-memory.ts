@@ -99,6 +99,8 @@ export interface MembershipFigures {
   readonly allBytes: number;
   /** Reading them all (one pass over the collection) and holding them. */
   readonly allLoadMs: number;
+  /** One principal with many memberships held alone, per membership: what a membership costs beyond its principal. */
+  readonly bytesPerMembershipOfOne: number;
   /** A principal's first `get` (one indexed query), median. */
   readonly coldMs: number;
   /** The same principal's next `get`, median. */
@@ -110,7 +112,9 @@ export interface MembershipFigures {
  * from one pass over the collection) and weighs it; then times cold and warm
  * `get`s of `sample` principals on a fresh bounded cache over the store.
  */
-export async function measureMemberships(database: Database, sample: readonly string[]): Promise<MembershipFigures> {
+export async function measureMemberships(database: Database, sample: readonly string[], many: string): Promise<MembershipFigures> {
+  const store = createMembershipStore(database);
+  const bytesPerMembershipOfOne = await weighOne(store, many);
   const before = heapAfterGc();
   const started = performance.now();
   const byMember = new Map<string, StoredMembership[]>();
@@ -135,7 +139,6 @@ export async function measureMemberships(database: Database, sample: readonly st
   const allBytes = heapAfterGc() - before;
   if (all.membershipCount !== memberships) throw new Error(`held ${all.membershipCount} of ${memberships} memberships`);
 
-  const store = createMembershipStore(database);
   const cache = createPrincipalMemberships((members, call) => store.membershipsOfMembers(members, call), 1_000_000);
   const cold: number[] = [];
   const warm: number[] = [];
@@ -147,5 +150,25 @@ export async function measureMemberships(database: Database, sample: readonly st
     cold.push(t1 - t0);
     warm.push(performance.now() - t1);
   }
-  return { memberships, principals: principals.length, allBytes, allLoadMs, coldMs: median(cold), warmMs: median(warm) };
+  return {
+    memberships,
+    principals: principals.length,
+    allBytes,
+    allLoadMs,
+    bytesPerMembershipOfOne,
+    coldMs: median(cold),
+    warmMs: median(warm),
+  };
+}
+
+/** Bytes per membership of `principal` held alone in a cache (read from the store, as a cold `get` reads it). */
+async function weighOne(store: ReturnType<typeof createMembershipStore>, principal: string): Promise<number> {
+  const before = heapAfterGc();
+  const read = await store.membershipsOfMembers([principal], {});
+  const cache = createPrincipalMemberships(() => Promise.resolve(read), Number.MAX_SAFE_INTEGER);
+  await cache.get([principal], {});
+  read.memberships = [];
+  const bytes = heapAfterGc() - before;
+  if (cache.membershipCount === 0) throw new Error(`${principal} has no memberships`);
+  return bytes / cache.membershipCount;
 }
