@@ -197,7 +197,7 @@ async function insertManyBaseline(uri: string, defer: BenchRun["defer"]): Promis
 async function startRun(
   { startService, startStore, defer }: BenchRun,
   mode: ReadModelMode,
-): Promise<{ client: RosterClient; grpcPort: number; pid: number }> {
+): Promise<{ client: RosterClient; grpcPort: number; pid: number; storePid: number }> {
   const runStore = await startStore();
   const service = await startService({
     mongodbUri: runStore.uri.replace(/\/?(\?.*)?$/, "/roster$1"),
@@ -219,7 +219,7 @@ async function startRun(
   defer(() => {
     client.close();
   });
-  return { client, grpcPort: service.grpcPort, pid: service.pid };
+  return { client, grpcPort: service.grpcPort, pid: service.pid, storePid: runStore.process.pid ?? 0 };
 }
 
 /** Latencies of `count` calls of `op(i)` from `callers` concurrent callers, and their rate. */
@@ -289,7 +289,7 @@ async function main(run: BenchRun): Promise<void> {
   // one store, the runs after the first would find it fuller, and the one
   // whose writes cross 64 MiB of journal would also pay for the snapshot of
   // everything the store then writes.)
-  const streams: (StreamRun & { readonly serviceCpu: number; readonly mode: ReadModelMode })[] = [];
+  const streams: (StreamRun & { readonly serviceCpu: number; readonly storeCpu: number; readonly mode: ReadModelMode })[] = [];
   const commands: (CommandImport & { readonly serviceCpu: number })[] = [];
   const runsInOrder = [
     { what: "stream", mode: "on" },
@@ -300,7 +300,7 @@ async function main(run: BenchRun): Promise<void> {
     { what: "stream", mode: "on" },
   ] as const;
   for (const { what, mode } of runsInOrder) {
-    const { client, grpcPort, pid } = await startRun(run, mode);
+    const { client, grpcPort, pid, storePid } = await startRun(run, mode);
     const newGroup = async (slug: string): Promise<string> => {
       const created = await client.as(token).groups.createGroup({ group: { slug, displayName: "Batch bench" } });
       return created.group?.id ?? "";
@@ -314,10 +314,16 @@ async function main(run: BenchRun): Promise<void> {
 
     const groupId = await newGroup("bench-batch");
     const serviceCpuBefore = await cpuSecondsOf(pid);
+    const storeCpuBefore = await cpuSecondsOf(storePid);
     if (what === "stream") {
       process.stdout.write(`streaming ${members} adds to one group through BatchMemberships (read model ${mode})...\n`);
       const streamed = await streamAdds(client, token, groupId, pid);
-      streams.push({ ...streamed, mode, serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore });
+      streams.push({
+        ...streamed,
+        mode,
+        serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore,
+        storeCpu: (await cpuSecondsOf(storePid)) - storeCpuBefore,
+      });
     } else {
       process.stdout.write(`importing the same ${members} members from a CSV file with \`roster import\`...\n`);
       const imported = await commandImport(grpcPort, token, groupId, file);
@@ -386,6 +392,17 @@ async function main(run: BenchRun): Promise<void> {
       "",
       "",
       "",
+    ],
+  ]);
+  const storeCpuOf = (list: readonly { storeCpu: number }[]): string => list.map((r) => r.storeCpu.toFixed(1)).join(", ");
+  printTable([
+    ["BatchMemberships stream: CPU seconds per run", "service, model on", "service, model off", "store, model on", "store, model off"],
+    [
+      `${members} adds`,
+      streamsOn.map((r) => r.serviceCpu.toFixed(1)).join(", "),
+      streamsOff.map((r) => r.serviceCpu.toFixed(1)).join(", "),
+      storeCpuOf(streamsOn),
+      storeCpuOf(streamsOff),
     ],
   ]);
   const unaryRows = unaryOperations.flatMap((operation) =>
