@@ -22,8 +22,8 @@
  *   malformed, naming the claim: a correctly signed token with odd claims is
  *   the client's mistake, never an internal error, and never half-read.
  *
- * A token verified once is answered from a bounded cache while its exp/nbf
- * hold (src/auth/verified-token-cache.ts), so the same token on every call
+ * A token verified once is answered from a bounded cache while its exp
+ * holds (src/auth/verified-token-cache.ts), so the same token on every call
  * is verified once, not per call.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
@@ -147,16 +147,8 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       const authTime = payload["auth_time"];
       const caller: Caller =
         typeof authTime === "number" ? { principal, isSystemAdmin, authTime: new Date(authTime * 1000) } : { principal, isSystemAdmin };
-      // jose required exp and checked both claims' types (mistypedClaim too), so they are numbers here.
-      cache.set(
-        token,
-        caller,
-        {
-          validUntilSeconds: (payload.exp ?? 0) + clockTolerance,
-          validFromSeconds: payload.nbf === undefined ? undefined : payload.nbf - clockTolerance,
-        },
-        now.getTime(),
-      );
+      // jose required exp and checked its type (mistypedClaim too), so it is a number here.
+      cache.set(token, caller, (payload.exp ?? 0) + clockTolerance, now.getTime());
       return caller;
     },
   };

@@ -8,9 +8,10 @@
  * The key is the whole token, signature included, so a hit is a token
  * already proven: any other bytes are a miss and are verified in full. What
  * can change for the same bytes is time, so an entry is used only while its
- * `exp` and `nbf` hold under the same clock tolerance as the full check (the
- * expired token is then verified again and refused with its usual message),
- * and at most `maxAgeMs` after it was verified, so a key withdrawn from a
+ * `exp` holds under the same clock tolerance as the full check (the expired
+ * token is then verified again and refused with its usual message), never
+ * at a time before its verification (so `nbf`, which held then, still
+ * holds), and at most `maxAgeMs` after it was verified, so a key withdrawn from a
  * JSON Web Key Set stops accepting its tokens within that time (jose itself
  * trusts a fetched key set for 10 minutes). Only successes are kept, at
  * most `maxEntries`, least recently used first out.
@@ -28,24 +29,19 @@ export interface VerifiedTokenCacheOptions {
 /** Defaults: enough for every active client of a replica; a minute bounds the life of a withdrawn key's tokens. */
 export const defaultVerifiedTokenCacheOptions: VerifiedTokenCacheOptions = { maxEntries: 10_000, maxAgeMs: 60_000 };
 
-/** The time claims of a verified token, in seconds since the epoch as in the token, widened by the clock tolerance. */
-export interface TokenValidity {
-  /** The token is valid while the current second is before this (`exp` + tolerance). */
-  readonly validUntilSeconds: number;
-  /** …and not before this (`nbf` − tolerance); undefined without `nbf`. */
-  readonly validFromSeconds?: number | undefined;
-}
+/** How long a verified token stays valid: while the current second (since the epoch) is before this, its `exp` + clock tolerance. */
+export type ValidUntilSeconds = number;
 
 export interface VerifiedTokenCache {
   /** The caller of `token` if it was verified and is still valid at `nowMs`; drops an entry that no longer is. */
   get(token: string, nowMs: number): Caller | undefined;
   /** Remembers the caller of a token that was just verified at `nowMs`. */
-  set(token: string, caller: Caller, validity: TokenValidity, nowMs: number): void;
+  set(token: string, caller: Caller, validUntilSeconds: ValidUntilSeconds, nowMs: number): void;
 }
 
 interface Entry {
   readonly caller: Caller;
-  readonly validity: TokenValidity;
+  readonly validUntilSeconds: ValidUntilSeconds;
   readonly verifiedAtMs: number;
 }
 
@@ -58,22 +54,17 @@ export function createVerifiedTokenCache(options: VerifiedTokenCacheOptions = de
       const entry = entries.get(token);
       if (entry === undefined) return undefined;
       entries.delete(token);
-      // Whole seconds, as jose compares exp and nbf, so the cache accepts exactly what a full check would.
-      const nowSeconds = Math.floor(nowMs / 1000);
-      const { validUntilSeconds, validFromSeconds } = entry.validity;
+      // Whole seconds, as jose compares exp, so the cache accepts exactly what a full check would.
       const valid =
-        nowSeconds < validUntilSeconds &&
-        (validFromSeconds === undefined || nowSeconds >= validFromSeconds) &&
-        nowMs >= entry.verifiedAtMs &&
-        nowMs - entry.verifiedAtMs < options.maxAgeMs;
+        Math.floor(nowMs / 1000) < entry.validUntilSeconds && nowMs >= entry.verifiedAtMs && nowMs - entry.verifiedAtMs < options.maxAgeMs;
       if (!valid) return undefined;
       entries.set(token, entry);
       return entry.caller;
     },
-    set(token, caller, validity, nowMs) {
+    set(token, caller, validUntilSeconds, nowMs) {
       if (options.maxEntries <= 0) return;
       entries.delete(token);
-      entries.set(token, { caller: Object.freeze({ ...caller }), validity, verifiedAtMs: nowMs });
+      entries.set(token, { caller: Object.freeze({ ...caller }), validUntilSeconds, verifiedAtMs: nowMs });
       for (const oldest of entries.keys()) {
         if (entries.size <= options.maxEntries) break;
         entries.delete(oldest);
