@@ -8,31 +8,16 @@
  * leaves it as soon as another one is loaded), so a walk shows as a store read.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { AccessRuleSpec } from "../../src/domain/access-policy.ts";
 import { minimizeLatency } from "../../src/domain/consistency.ts";
 import { RosterError } from "../../src/domain/errors.ts";
 import type { Caller } from "../../src/domain/model.ts";
 import { collectionNames } from "../../src/storage/documents.ts";
+import { accessRules } from "../fixtures/access-rules-table.ts";
 import { groupInput } from "../fixtures/group-input.ts";
 import { eventually, readOptions, startReplica, type Replica } from "../fixtures/read-model-replicas.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
 
 const root: Caller = { principal: "user:root", isSystemAdmin: true };
-/** GetGroup's rule (the authorization step of a read RPC). */
-const seeGroupRule: AccessRuleSpec = {
-  requires: "SEE_GROUP",
-  groupField: "id",
-  namespaceField: "",
-  slugField: "",
-  roleField: "",
-  memberField: "",
-  selfAllowed: false,
-  manageFields: [],
-  memberGroupNeedsRead: false,
-  parentField: "",
-  memberDefaultsToCaller: false,
-  memberOptional: false,
-};
 
 let mongo: TestMongo;
 let dbName: string;
@@ -110,7 +95,7 @@ it("judges the caller's authentication age at the time of each read, not of the 
   const group = await replica.app.groups.create(root, groupInput("kept-assurance", { authenticationAssuranceTimeout: 1 }), "", {});
   await replica.app.memberships.add(root, group.id, "user:recent", "MEMBER", {});
   const caller: Caller = { principal: "user:recent", isSystemAdmin: false, authTime: new Date() };
-  const seeGroup = () => replica.app.access.authorize(caller, seeGroupRule, { groupId: group.id }, readOptions(minimizeLatency));
+  const seeGroup = () => replica.app.access.authorize(caller, accessRules.GetGroup, { groupId: group.id }, readOptions(minimizeLatency));
   await seeGroup();
   await new Promise((resolve) => setTimeout(resolve, 1_200));
   const refused = await seeGroup().catch((error: unknown) => error);
