@@ -22,6 +22,8 @@ export interface SpawnEmbeddedMongoOptions {
   readonly port?: number;
   /** How long to wait for the URI line before giving up. */
   readonly startTimeoutMs?: number;
+  /** Flags for the child's node, before the loader (e.g. `--cpu-prof` to profile the store). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface SpawnedEmbeddedMongo {
@@ -52,7 +54,7 @@ function installExitHook(): void {
 }
 
 /**
- * Spawns `node --import tsx cli.ts --port N [--data-dir DIR]`
+ * Spawns `node [nodeArgs] --import tsx cli.ts --port N [--data-dir DIR]`
  * and resolves once the server printed its URI.
  *
  * Runs node with the tsx loader rather than `node_modules/.bin/tsx`: the tsx
@@ -61,7 +63,7 @@ function installExitHook(): void {
  * the data directory) as an orphan, which defeats crash tests.
  */
 export async function spawnEmbeddedMongo(options: SpawnEmbeddedMongoOptions = {}): Promise<SpawnedEmbeddedMongo> {
-  const args = ["--import", "tsx", cliPath, "--port", String(options.port ?? 0)];
+  const args = [...(options.nodeArgs ?? []), "--import", "tsx", cliPath, "--port", String(options.port ?? 0)];
   if (options.dataDir !== undefined) args.push("--data-dir", options.dataDir);
   const child = spawn(process.execPath, args, { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] });
   installExitHook();
