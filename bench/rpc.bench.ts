@@ -13,13 +13,17 @@
  * measured twice: answered by the read model (the default), and by a second
  * service on the same database with ROSTER_READ_MODEL=false (reads from the
  * database: what Roster did before its read model). Every figure is
- * printed next to the no-op's with the ratio. Children are stopped on exit,
- * on errors and on Ctrl-C.
+ * printed next to the no-op's with the ratio, and with the CPU time the
+ * answering service process spent per call (from /proc, Linux only): on a
+ * shared machine req/s and latency move with everyone else's load, the
+ * service's own CPU per call much less. Children are stopped on exit, on
+ * errors and on Ctrl-C.
  *
  * Knobs: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (default 32),
  * BENCH_SERVICE_NODE_ARGS (extra node arguments for the service process,
  * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
  */
+import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Role } from "../gen/roster/v1/access_pb.ts";
 import { signHs256Token } from "../src/auth/token-signer.ts";
@@ -44,6 +48,23 @@ interface Result {
   readonly perSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU time (user + system) of the answering service per call, in µs; undefined where /proc cannot tell. */
+  readonly serviceCpuUs: number | undefined;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const ticksPerSecond = 100;
+
+/** CPU time (user + system) process `pid` has used so far, in µs; undefined off Linux. */
+function cpuUsOf(pid: number): number | undefined {
+  try {
+    // Fields after the parenthesised command name: state is the 1st, utime the 12th, stime the 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1_000_000) / ticksPerSecond : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `concurrency` callers issue `op` back to back for `durationMs`; appends every latency, returns the elapsed time. */
@@ -64,6 +85,8 @@ async function run(durationMs: number, op: () => Promise<void>, latencies: numbe
 interface Operation {
   readonly label: string;
   readonly op: () => Promise<void>;
+  /** The service process that answers it, for its CPU time. */
+  readonly pid: number;
 }
 
 /** Warms every operation up, then measures them in alternating rounds. */
@@ -71,9 +94,15 @@ async function measureAll(operations: readonly Operation[]): Promise<Result[]> {
   for (const { op } of operations) await run(warmupMs, op, []);
   const latencies = operations.map(() => [] as number[]);
   const elapsed = operations.map(() => 0);
+  const cpuUs = operations.map(() => 0);
+  let cpuKnown = true;
   for (let round = 0; round < rounds; round++) {
-    for (const [i, { op }] of operations.entries()) {
+    for (const [i, { op, pid }] of operations.entries()) {
+      const cpuBefore = cpuUsOf(pid);
       elapsed[i] = (elapsed[i] ?? 0) + (await run((seconds * 1000) / rounds, op, latencies[i] ?? []));
+      const cpuAfter = cpuUsOf(pid);
+      if (cpuBefore === undefined || cpuAfter === undefined) cpuKnown = false;
+      else cpuUs[i] = (cpuUs[i] ?? 0) + cpuAfter - cpuBefore;
     }
   }
   return operations.map(({ label }, i) => {
@@ -84,6 +113,7 @@ async function measureAll(operations: readonly Operation[]): Promise<Result[]> {
       perSecond: (sorted.length / (elapsed[i] ?? 1)) * 1000,
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
+      serviceCpuUs: cpuKnown && sorted.length > 0 ? (cpuUs[i] ?? 0) / sorted.length : undefined,
     };
     process.stdout.write(`  measured ${label}: ${Math.round(result.perSecond)} req/s over ${result.calls} calls\n`);
     return result;
@@ -109,7 +139,7 @@ function noopCall(client: RosterClient): () => Promise<void> {
 
 function printResults(noop: Result, results: readonly Result[]): void {
   printTable([
-    ["RPC (32 callers)", "req/s", "p50 ms", "p99 ms", "req/s vs no-op", "p50 vs no-op"],
+    ["RPC (32 callers)", "req/s", "p50 ms", "p99 ms", "req/s vs no-op", "p50 vs no-op", "p99 vs no-op", "service CPU µs/call"],
     ...[noop, ...results].map((r) => [
       r.label,
       r.perSecond.toFixed(0),
@@ -117,6 +147,8 @@ function printResults(noop: Result, results: readonly Result[]): void {
       r.p99Ms.toFixed(2),
       r === noop ? "1.00×" : `${(r.perSecond / noop.perSecond).toFixed(2)}×`,
       r === noop ? "1.00×" : `${(r.p50Ms / noop.p50Ms).toFixed(2)}×`,
+      r === noop ? "1.00×" : `${(r.p99Ms / noop.p99Ms).toFixed(2)}×`,
+      r.serviceCpuUs === undefined ? "—" : r.serviceCpuUs.toFixed(0),
     ]),
   ]);
   process.stdout.write(
@@ -126,7 +158,7 @@ function printResults(noop: Result, results: readonly Result[]): void {
 }
 
 async function main({ store, startService, secret, defer }: BenchRun): Promise<void> {
-  const { grpcPort, httpUrl } = await startService({
+  const { grpcPort, httpUrl, pid } = await startService({
     mongodbUri: withDatabase(store.uri, "roster_bench"),
     env: { ROSTER_BENCH_NOOP: "1" },
     webDoor: true,
@@ -174,17 +206,18 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
   });
   process.stdout.write(`measuring at ${concurrency} concurrent callers, ${seconds} s each in ${rounds} rounds...\n`);
   const [noop, ...results] = await measureAll([
-    { label: "no-op (bare grpc-js, no pipeline)", op: noopCall(client) },
+    { label: "no-op (bare grpc-js, no pipeline)", op: noopCall(client), pid },
     ...[
-      { source: "read model", as: bench, web: connect },
-      { source: "database", as: benchDatabase, web: connectDatabase },
-    ].flatMap(({ source, as, web }) => [
+      { source: "read model", as: bench, web: connect, pid },
+      { source: "database", as: benchDatabase, web: connectDatabase, pid: database.pid },
+    ].flatMap(({ source, as, web, pid }) => [
       {
         label: `GetGroup (gRPC, ${source})`,
         op: async () => {
           const res = await as.groups.getGroup({ id: groupId });
           if (res.group?.id !== groupId) throw new Error("GetGroup returned the wrong group");
         },
+        pid,
       },
       {
         label: `CheckMembership, ${nestingLevels} levels (gRPC, ${source})`,
@@ -192,8 +225,9 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
           const res = await as.memberships.checkMembership({ groupId: top, principal: "user:deep" });
           if (!res.isMember) throw new Error("CheckMembership said no");
         },
+        pid,
       },
-      { label: `GetGroup (web door, ${web.label}, ${source})`, op: () => web.call(groupId) },
+      { label: `GetGroup (web door, ${web.label}, ${source})`, op: () => web.call(groupId), pid },
     ]),
   ]);
   if (noop === undefined) throw new Error("no results");

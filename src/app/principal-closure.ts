@@ -58,19 +58,43 @@ export interface PrincipalClosure {
 /** Closures by principal. */
 const closureSlot = createMemoSlot<PrincipalClosure>("principal closure");
 
-/** Loads the closure, reusing the request memo's copy when there is one. */
+/**
+ * Loads the closure, reusing the request memo's copy when there is one, and
+ * the read model's copy while its facts are unchanged (facts-memo.ts): a
+ * caller in 2,000 groups walked them all on every call, which cost more as
+ * the graph around them grew (`npm run bench:scale`).
+ */
 export function loadPrincipalClosure(
   ctx: AppContext,
   principal: string,
   call: StoreCall,
   memo: RequestMemo | undefined,
 ): Promise<PrincipalClosure> {
-  return memoized(memo, call, closureSlot, principal, () => walkUpward(ctx, principal, call));
+  return memoized(memo, call, closureSlot, principal, () => keptOrWalked(ctx, principal, call));
 }
 
-async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {
+async function keptOrWalked(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {
+  const facts = readsOf(ctx, call).facts;
+  if (facts === undefined) return (await walkUpward(ctx, principal, call)).closure;
+  const readAt = ctx.clock();
+  const kept = facts.get(closureSlot, principal, readAt.getTime());
+  // Nothing it holds changes before validUntil, so it is the closure at this instant too.
+  if (kept !== undefined) return { ...kept, readAt };
+  const generation = facts.generation();
+  const { closure, validUntilMs } = await walkUpward(ctx, principal, call);
+  facts.set(closureSlot, principal, closure, { generation, validUntilMs, weight: closure.roles.size + closure.pending.size });
+  return closure;
+}
+
+/** The closure, and the instant (epoch ms) the first membership it saw reaches its expire_time: the closure holds until then. */
+async function walkUpward(
+  ctx: AppContext,
+  principal: string,
+  call: StoreCall,
+): Promise<{ closure: PrincipalClosure; validUntilMs: number }> {
   const reads = readsOf(ctx, call);
   const readAt = ctx.clock();
+  let validUntilMs = Number.POSITIVE_INFINITY;
   const edgesByMember = new Map<string, MembershipEdge[]>();
   const pending = new Map<string, MembershipEdge>();
   const directExpireTimes = new Map<string, Date>();
@@ -90,6 +114,8 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
     }
     const next: string[] = [];
     for (const edge of await reads.memberships.edgesOfMembers(frontier, call)) {
+      const expiresAt = edge.expireTime?.getTime();
+      if (expiresAt !== undefined && expiresAt > readAt.getTime() && expiresAt < validUntilMs) validUntilMs = expiresAt;
       if (!confers(edge, readAt)) {
         if (level === 0 && !hasExpired(edge, readAt)) pending.set(edge.groupId, edge);
         continue;
@@ -114,11 +140,12 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
   const bestRoleFrom = new Map<string, string>();
   // A deleted (or missing) group is in nothing: its memberships confer nothing.
   if (startGroup !== undefined && states.get(startGroup) !== "ACTIVE") {
-    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, {
+    const closure = closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, {
       pending: new Map(),
       directExpireTimes: new Map(),
       readAt,
     });
+    return { closure, validUntilMs };
   }
   // Breadth-first over live groups, so `reachedFrom` gives shortest paths.
   let queue = [principal];
@@ -150,7 +177,10 @@ async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): 
     }
     queue = nextQueue;
   }
-  return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending, directExpireTimes, readAt });
+  return {
+    closure: closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending, directExpireTimes, readAt }),
+    validUntilMs,
+  };
 }
 
 function closureOf(

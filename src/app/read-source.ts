@@ -14,6 +14,7 @@ import type { GroupStore } from "../storage/group-store.ts";
 import type { MembershipStore } from "../storage/membership-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
+import type { FactsMemo } from "./read-model/facts-memo.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
 import { createMemoSlot, memoized } from "./request-memo.ts";
 
@@ -32,6 +33,12 @@ export interface ReadSource {
   readonly name: string;
   readonly groups: GroupReads;
   readonly memberships: MembershipReads;
+  /**
+   * What reads derived from this source may keep across requests, valid while
+   * its facts are unchanged (the read model's); undefined for the database,
+   * whose facts may change at any moment.
+   */
+  readonly facts?: FactsMemo;
 }
 
 /** A StoreCall that may carry the source its reads use (set by `readCallOf`). */

@@ -21,12 +21,17 @@
  *   `claimTypes`) must have it when present, or the token is refused as
  *   malformed, naming the claim: a correctly signed token with odd claims is
  *   the client's mistake, never an internal error, and never half-read.
+ *
+ * A token verified once is answered from a bounded cache while its exp
+ * holds (src/auth/verified-token-cache.ts), so the same token on every call
+ * is verified once, not per call.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { RosterError, unauthenticated, unavailable } from "../domain/errors.ts";
 import type { Caller } from "../domain/model.ts";
 import { isValidPrincipalId } from "../domain/principal.ts";
+import { createVerifiedTokenCache, defaultVerifiedTokenCacheOptions, type VerifiedTokenCacheOptions } from "./verified-token-cache.ts";
 
 /** The claim that marks a token's subject as a service. */
 export const PRINCIPAL_TYPE_CLAIM = "principal_type";
@@ -58,6 +63,8 @@ export interface JwtVerifierOptions {
   readonly clockToleranceSeconds?: number | undefined;
   /** The current time, for tests. */
   readonly now?: (() => Date) | undefined;
+  /** Bounds of the cache of verified tokens (default `defaultVerifiedTokenCacheOptions`; `maxEntries: 0` turns it off). */
+  readonly cache?: VerifiedTokenCacheOptions | undefined;
 }
 
 /** The JSON types of the claims Roster reads or the JWT and OIDC specifications define (RFC 7519 §4.1, OIDC Core §2). */
@@ -110,21 +117,26 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const getKey = createKeyResolver(options);
   const admins = new Set(options.admins ?? []);
   const developmentMode = options.developmentMode === true;
-  const verifyOptions = (): JWTVerifyOptions => ({
+  const clockTolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
+  const cache = createVerifiedTokenCache(options.cache ?? defaultVerifiedTokenCacheOptions);
+  const verifyOptions = (currentDate: Date): JWTVerifyOptions => ({
     algorithms: getKey.algorithms,
-    clockTolerance: options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
+    clockTolerance,
     requiredClaims: ["exp"],
+    currentDate,
     ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
     ...(options.audience === undefined ? {} : { audience: options.audience }),
-    ...(options.now === undefined ? {} : { currentDate: options.now() }),
   });
 
   return {
     async verify(authorization) {
       const token = extractBearerToken(authorization);
+      const now = options.now?.() ?? new Date();
+      const cached = cache.get(token, now.getTime());
+      if (cached !== undefined) return cached;
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, getKey.resolve, verifyOptions()));
+        ({ payload } = await jwtVerify(token, getKey.resolve, verifyOptions(now)));
       } catch (error) {
         throw toRosterError(error);
       }
@@ -133,9 +145,11 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       const principal = principalOf(payload);
       const isSystemAdmin = admins.has(principal) || (developmentMode && payload[DEV_ADMIN_CLAIM] === true);
       const authTime = payload["auth_time"];
-      return typeof authTime === "number"
-        ? { principal, isSystemAdmin, authTime: new Date(authTime * 1000) }
-        : { principal, isSystemAdmin };
+      const caller: Caller =
+        typeof authTime === "number" ? { principal, isSystemAdmin, authTime: new Date(authTime * 1000) } : { principal, isSystemAdmin };
+      // jose required exp and checked its type (mistypedClaim too), so it is a number here.
+      cache.set(token, caller, (payload.exp ?? 0) + clockTolerance, now.getTime());
+      return caller;
     },
   };
 }

@@ -147,6 +147,38 @@ describe("HS256", () => {
     expect(await outcome(later, bearer(token))).toBe("unauthenticated: token expired");
   });
 
+  it("answers a repeated token only while it is valid: past exp it is refused as expired, as on first sight", async () => {
+    let clock = Date.now();
+    // A cache age bound longer than the test's jumps, so exp and nbf alone decide.
+    const clocked = createJwtVerifier({ hs256Secret: secret, now: () => new Date(clock), cache: { maxEntries: 10, maxAgeMs: 3_600_000 } });
+    const token = await hs256({ sub: "a", exp: now() + 60 });
+    expect(await outcome(clocked, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    expect(await outcome(clocked, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    clock += 91_000; // past exp + 30 s of tolerance
+    expect(await outcome(clocked, bearer(token))).toBe("unauthenticated: token expired");
+    clock -= 91_000; // an expired answer is not remembered either way: back in time it verifies again
+    expect(await outcome(clocked, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
+  });
+
+  it("refuses a token before nbf even after accepting it later (a clock set back)", async () => {
+    let clock = Date.now();
+    // A cache age bound longer than the test's jumps, so exp and nbf alone decide.
+    const clocked = createJwtVerifier({ hs256Secret: secret, now: () => new Date(clock), cache: { maxEntries: 10, maxAgeMs: 3_600_000 } });
+    const token = await hs256({ sub: "a", nbf: now() + 60 });
+    clock += 60_000;
+    expect(await outcome(clocked, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    clock -= 60_000; // before nbf - 30 s
+    expect(await outcome(clocked, bearer(token))).toBe("unauthenticated: token not yet valid");
+  });
+
+  it("trusts no other bytes than a verified token's: a forgery of a verified token is still refused", async () => {
+    const token = await hs256({ sub: "alice" });
+    expect(await outcome(verifier, bearer(token))).toEqual({ principal: "user:alice", isSystemAdmin: false });
+    const [header, , signature] = token.split(".");
+    const forged = Buffer.from(JSON.stringify({ sub: "root", exp: now() + 3600 })).toString("base64url");
+    expect(await outcome(verifier, bearer(`${header}.${forged}.${signature}`))).toBe("unauthenticated: bad token signature");
+  });
+
   it("refuses a token signed with another secret", async () => {
     expect(await outcome(verifier, bearer(await hs256({ sub: "a" }, otherSecret)))).toBe("unauthenticated: bad token signature");
   });

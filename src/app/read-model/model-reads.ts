@@ -14,6 +14,7 @@ import type { GroupListCriteria } from "../../storage/group-store.ts";
 import type { MembershipEdge } from "../../storage/membership-store.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
 import type { ReadSource } from "../read-source.ts";
+import type { FactsMemo } from "./facts-memo.ts";
 import type { GroupGraph } from "./group-graph.ts";
 import type { PrincipalMemberships } from "./principal-memberships.ts";
 import { visibleGroupsCount, visibleGroupsPage } from "./visible-groups.ts";
@@ -25,6 +26,8 @@ export interface ModelReadsDeps {
   readonly database: ReadSource;
   /** Resolves once the model has applied `time` (or the call must go on without it). */
   readonly applied: (time: ClusterTime, call: StoreCall) => Promise<void>;
+  /** The model's memo of derived reads, forgotten at every change it applies. */
+  readonly facts: FactsMemo;
 }
 
 /**
@@ -38,7 +41,7 @@ function filtered(criteria: GroupListCriteria): boolean {
   return criteria.ids !== undefined || (scope.kind === "caller" && (scope.aclPermissions !== undefined || !scope.authenticatedVisible));
 }
 
-export function createModelReads({ graph, principals, database, applied }: ModelReadsDeps): ReadSource {
+export function createModelReads({ graph, principals, database, applied, facts }: ModelReadsDeps): ReadSource {
   const present = (ids: readonly string[]): GroupNode[] => {
     const found: GroupNode[] = [];
     for (const id of ids) {
@@ -50,6 +53,7 @@ export function createModelReads({ graph, principals, database, applied }: Model
 
   return {
     name: "read model",
+    facts,
     groups: {
       get: (id) => Promise.resolve(graph.group(id)),
       getMany: (ids) => Promise.resolve(present([...new Set(ids)])),

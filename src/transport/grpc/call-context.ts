@@ -8,7 +8,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createHandlerContext } from "@connectrpc/connect";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { callInfoKey, clientCertificateCnKey, deadlineKey } from "../../rpc/context.ts";
-import { metadataToHeaders } from "./metadata.ts";
+import { metadataToHeaderEntries } from "./metadata.ts";
 import { grpcPath } from "./service-definition.ts";
 
 /** What every call of the door shares. */
@@ -59,7 +59,7 @@ export function createGrpcHandlerContext(
     requestMethod: "POST",
     url: grpcPath(method),
     shutdownSignal: options.shutdownSignal,
-    requestHeader: metadataToHeaders(call.metadata),
+    requestHeader: metadataToHeaderEntries(call.metadata),
     contextValues: values,
   };
   const ctx = createHandlerContext(deadline === undefined ? init : { ...init, timeoutMs: Math.max(0, deadline - Date.now()) });

@@ -5,15 +5,18 @@
  */
 import { Metadata } from "@grpc/grpc-js";
 
-/** All request metadata as Headers (repeated keys joined as fetch does). */
-export function metadataToHeaders(metadata: Metadata): Headers {
-  const headers = new Headers();
-  for (const key of Object.keys(metadata.getMap())) {
-    for (const value of metadata.get(key)) {
-      headers.append(key, typeof value === "string" ? value : value.toString("base64"));
-    }
+/**
+ * All request metadata as header entries (repeated keys become repeated
+ * entries, which Headers joins as fetch does). Entries rather than Headers:
+ * connect's HandlerContext copies whatever it is given into a Headers of its
+ * own, and building a Headers twice per call showed in the door's profile.
+ */
+export function metadataToHeaderEntries(metadata: Metadata): [string, string][] {
+  const entries: [string, string][] = [];
+  for (const [key, values] of Object.entries(metadata.toJSON())) {
+    for (const value of values) entries.push([key, typeof value === "string" ? value : value.toString("base64")]);
   }
-  return headers;
+  return entries;
 }
 
 /** Headers as gRPC metadata; reserved transport headers are left to grpc-js. */
