@@ -24,8 +24,12 @@ import type { StoredDoc } from "./types.ts";
 
 export { bsonTypeName };
 
-/** A compiled filter; `promoted` may be passed when the caller has it cached. */
-export type DocPredicate = (doc: StoredDoc, promoted?: unknown) => boolean;
+/**
+ * A compiled filter. `promoted` gives the document's promoted view where the
+ * caller caches one; it is called only by filters that need the view, so a
+ * scan with a simple (or empty) filter promotes, and keeps, nothing.
+ */
+export type DocPredicate = (doc: StoredDoc, promoted?: () => unknown) => boolean;
 
 const TYPE_ALIASES = new Map<string | number, string>([
   ["double", "double"],
@@ -458,7 +462,9 @@ export function compileFilter(filter: Document, variables?: Document): DocPredic
   const fields = read === undefined ? undefined : [...read];
   return (doc, promoted) => {
     try {
-      return query.test((promoted ?? (fields === undefined ? toPromoted(doc) : toPromotedFields(doc, fields))) as Record<string, unknown>);
+      return query.test(
+        (promoted?.() ?? (fields === undefined ? toPromoted(doc) : toPromotedFields(doc, fields))) as Record<string, unknown>,
+      );
     } catch (error) {
       throw badValue(error);
     }
