@@ -2,7 +2,8 @@
  * The web door: Roster's services for browsers and HTTP clients on
  * `ROSTER_HTTP_PORT`, served by `@connectrpc/connect-node` — the Connect
  * protocol (JSON and binary, GET for side-effect-free methods) and gRPC-web,
- * over HTTP/1.1, or HTTP/2 (and HTTP/1.1) under TLS.
+ * over HTTP/1.1 and HTTP/2 on the same port: without TLS, HTTP/2 with prior
+ * knowledge (h2c, see h2c.ts); under TLS, HTTP/2 by ALPN.
  *
  * It runs the SAME handler objects through the SAME pipeline interceptors as
  * the gRPC door (authentication, authorization, deadlines, error mapping,
@@ -44,6 +45,7 @@ import { createReadFailureInterceptor, restateReadFailuresOnAbort } from "./read
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 import type { JsonWebKeySet } from "../../auth/signing-key.ts";
 import { createOpsEndpoints } from "./ops-endpoints.ts";
+import { serveH2c, type H2c } from "./h2c.ts";
 
 /** A service and its implementation, as `createRosterServices(app)` returns them. */
 export interface WebDoorService {
@@ -197,10 +199,18 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
 
   const tls = config.httpTls;
   const sessions = new Set<Http2Session>();
+  const trackSession = (session: Http2Session): void => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    // A connection accepted just before the listener closed: no new streams on it.
+    if (draining) session.close();
+  };
+  const h2cListeners: H2c[] = [];
   /** One server per listening address, all with the same handler. */
   const createListener = (): HttpServer | Http2SecureServer => {
     if (tls === undefined) {
       const server = createServer(handle);
+      h2cListeners.push(serveH2c(server, { handle, onSession: trackSession }));
       // Keep idle keep-alive connections open longer than clients do (Node's
       // agent: 5 s), so a client never reuses a socket the server just closed.
       server.keepAliveTimeout = 65_000;
@@ -210,10 +220,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
       return server;
     }
     const server = createSecureServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true }, handle);
-    server.on("session", (session: Http2Session) => {
-      sessions.add(session);
-      session.once("close", () => sessions.delete(session));
-    });
+    server.on("session", trackSession);
     return server;
   };
 
@@ -244,7 +251,9 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   const url = `${tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger.info(
     { door: "web", hosts: config.hosts, port, tls: tls !== undefined, corsOrigins: config.corsOrigins },
-    "web door listening (Connect, gRPC-web)",
+    tls === undefined
+      ? "web door listening (Connect, gRPC-web; HTTP/1.1 and h2c)"
+      : "web door listening (Connect, gRPC-web; HTTP/1.1 and HTTP/2 over TLS)",
   );
 
   let closing: Promise<void> | undefined;
@@ -262,6 +271,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
         ),
       );
       for (const server of servers) if (server instanceof HttpServer) server.closeIdleConnections();
+      for (const h2c of h2cListeners) h2c.destroyUndecided();
       for (const session of sessions) session.close();
 
       const finished = new Promise<void>((resolve) => {
