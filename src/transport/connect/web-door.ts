@@ -154,46 +154,52 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
 
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  const reject = options.pipeline.reject;
+  /** What a request's one close listener needs; the door answers hundreds per second, so no closures per request. */
+  interface Exchange {
+    readonly req: NodeServerRequest;
+    readonly res: NodeServerResponse;
+    readonly requestId: string;
+    readonly started: number;
+    /** Who answered: an RPC (the pipeline or connect-node), or the door itself (routine: probes and preflights). */
+    answeredBy: "rpc" | "door" | "door-routine";
+  }
+  const exchanges = new WeakMap<NodeServerResponse, Exchange>();
+  function onResponseClose(this: NodeServerResponse): void {
+    inFlight--;
+    if (inFlight === 0) idle?.();
+    const exchange = exchanges.get(this);
+    if (exchange === undefined) return;
+    const { req, res, requestId, started, answeredBy } = exchange;
+    const values = answeredBy === "rpc" ? valuesByRequest.get(req) : undefined;
+    // A call: the pipeline logged it, or `reject` does now. No call: the door logs it.
+    if (answeredBy === "rpc" && values !== undefined && callStarted(values)) {
+      if (reject !== undefined) reportIfPipelineSkipped(values, reject);
+      return;
+    }
+    const routine = answeredBy === "door-routine";
+    logRequestOutsidePipeline(logger, { req, res, requestId, started, peer: peerOf(req.socket), routine });
+  }
   const handle = (req: NodeServerRequest, res: NodeServerResponse): void => {
-    const started = performance.now();
     inFlight++;
-    res.once("close", () => {
-      inFlight--;
-      if (inFlight === 0) idle?.();
-    });
     // Every response carries the request's id, whoever answers it; its log line has the same.
     const given = req.headers[requestIdHeader];
     const requestId = requestIdFor(typeof given === "string" ? given : undefined);
     requestIds.set(req, requestId);
     res.setHeader(requestIdHeader, requestId);
-    /** The log line of a request answered outside the pipeline (call once its response is over). */
-    const logOutside = (routine: boolean): void => {
-      logRequestOutsidePipeline(logger, { req, res, requestId, started, peer: peerOf(req.socket), routine });
-    };
-    if (req instanceof IncomingMessage && res instanceof ServerResponse) {
-      if (draining) res.setHeader("Connection", "close");
-      else closeIfAnsweredEarly(req, res);
-    }
+    const exchange: Exchange = { req, res, requestId, started: performance.now(), answeredBy: "rpc" };
+    exchanges.set(res, exchange);
+    res.once("close", onResponseClose);
+    if (draining && req instanceof IncomingMessage) res.setHeader("Connection", "close");
     const verdict = cors.apply(req, res);
     if (verdict !== "serve") {
-      res.once("close", () => {
-        logOutside(verdict === "answered");
-      });
+      exchange.answeredBy = verdict === "answered" ? "door-routine" : "door";
       return;
     }
     if (ops(req, res)) {
-      res.once("close", () => {
-        logOutside(true);
-      });
+      exchange.answeredBy = "door-routine";
       return;
     }
-    const reject = options.pipeline.reject;
-    res.once("close", () => {
-      const values = valuesByRequest.get(req);
-      // A call: the pipeline logged it, or `reject` does now. No call: the door logs it.
-      if (values === undefined || !callStarted(values)) logOutside(false);
-      else if (reject !== undefined) reportIfPipelineSkipped(values, reject);
-    });
     rpcHandler(req, res);
   };
 
@@ -209,7 +215,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   /** One server per listening address, all with the same handler. */
   const createListener = (): HttpServer | Http2SecureServer => {
     if (tls === undefined) {
-      const server = createServer(handle);
+      const server = createServer({ ServerResponse: EarlyAnswerAwareResponse }, handle);
       h2cListeners.push(serveH2c(server, { handle, onSession: trackSession }));
       // Keep idle keep-alive connections open longer than clients do (Node's
       // agent: 5 s), so a client never reuses a socket the server just closed.
@@ -219,7 +225,15 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
       server.requestTimeout = 0;
       return server;
     }
-    const server = createSecureServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true }, handle);
+    const server = createSecureServer(
+      {
+        cert: readFileSync(tls.certPath),
+        key: readFileSync(tls.keyPath),
+        allowHTTP1: true,
+        Http1ServerResponse: EarlyAnswerAwareResponse,
+      },
+      handle,
+    );
     server.on("session", trackSession);
     return server;
   };
@@ -307,16 +321,20 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
  * received — connect refusing an oversized message after reading only its
  * length prefix — the connection ends with the response (`Connection: close`).
  * Otherwise the client may send its next request on a socket whose previous
- * body is still in flight, and that request hangs or is reset.
+ * body is still in flight, and that request hangs or is reset. A subclass
+ * given to `createServer` rather than a `writeHead` patched per request: the
+ * patch cost a bound function and an own property on every response.
  */
-function closeIfAnsweredEarly(req: IncomingMessage, res: ServerResponse): void {
-  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
-  const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
-  if (!hasBody) return;
-  res.writeHead = (...args: unknown[]) => {
-    if (!req.complete) res.setHeader("Connection", "close");
-    return writeHead(...args);
-  };
+class EarlyAnswerAwareResponse extends ServerResponse {
+  override writeHead(statusCode: number, ...rest: unknown[]): this {
+    const req = this.req as IncomingMessage | undefined;
+    if (req !== undefined && !req.complete && !this.headersSent && hasBody(req)) this.setHeader("Connection", "close");
+    return (super.writeHead as (statusCode: number, ...rest: unknown[]) => this).call(this, statusCode, ...rest);
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
 }
 
 /** The client address as grpc-js reports it on the gRPC door ("127.0.0.1:53122", "[::1]:53122"), for the request log. */
