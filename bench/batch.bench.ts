@@ -22,6 +22,16 @@
  * unordered. The service's resident memory is sampled from /proc/<pid>/status
  * every 50 ms during the first stream, the command's likewise.
  *
+ * Writes with the read model on and off (ROSTER_READ_MODEL: the model
+ * follows the store's change stream in the service's own process, and a
+ * process's reads after its own write wait for the model to apply it, so
+ * whether that costs writes anything is measured, not assumed): the stream
+ * is run twice more with the model off (on, off, off, on in all, with the
+ * commands between), and the unary write RPCs — CreateGroup, AddMember,
+ * RemoveMember — are timed on a fresh store and service per mode (on, off,
+ * off, on): BENCH_UNARY_WRITES sequential calls each (300), then the same
+ * number again from BENCH_UNARY_CALLERS concurrent callers (8).
+ *
  * BENCH_BATCH_MEMBERS overrides the 100,000 (e.g. for a quick try);
  * ROSTER_BATCH_CHUNK_SIZE is passed on to the service;
  * BENCH_SERVICE_NODE_ARGS passes node flags to the service, e.g.
@@ -39,11 +49,17 @@ import { addOp, openBatchStream } from "../test/fixtures/batch-stream-client.ts"
 import { startRosterCommand } from "../test/fixtures/roster-command-process.ts";
 import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
+import { percentile } from "./support/measure.ts";
 
 const members = Number(process.env["BENCH_BATCH_MEMBERS"] ?? "100000");
 const insertBatch = 1_000;
 const warmUpMembers = 5_000;
 const sampleEveryMs = 50;
+const unaryWrites = Number(process.env["BENCH_UNARY_WRITES"] ?? "300");
+const unaryCallers = Number(process.env["BENCH_UNARY_CALLERS"] ?? "8");
+
+/** The service's read model setting of a run. */
+type ReadModelMode = "on" | "off";
 
 /** VmRSS and VmHWM of a process, in MiB. */
 async function memoryOf(pid: number): Promise<{ rss: number; hwm: number }> {
@@ -177,29 +193,114 @@ async function insertManyBaseline(uri: string, defer: BenchRun["defer"]): Promis
   return elapsedMs;
 }
 
-async function main({ store, secret, startService, startStore, defer, dataDir }: BenchRun): Promise<void> {
+/** A store and a service of its own with the read model `mode`, serving once returned (its model loaded when on). */
+async function startRun(
+  { startService, startStore, defer }: BenchRun,
+  mode: ReadModelMode,
+): Promise<{ client: RosterClient; grpcPort: number; pid: number; storePid: number }> {
+  const runStore = await startStore();
+  const service = await startService({
+    mongodbUri: runStore.uri.replace(/\/?(\?.*)?$/, "/roster$1"),
+    // The bench makes only a handful of RPCs besides the stream.
+    env: {
+      ROSTER_READ_MODEL: mode === "on" ? "true" : "false",
+      ...(process.env["ROSTER_BATCH_CHUNK_SIZE"] === undefined ? {} : { ROSTER_BATCH_CHUNK_SIZE: process.env["ROSTER_BATCH_CHUNK_SIZE"] }),
+    },
+    webDoor: true,
+  });
+  if (mode === "on") {
+    for (;;) {
+      const text = await fetch(`${service.httpUrl}/metrics`).then((res) => res.text());
+      if (/^roster_read_model_serving 1$/m.test(text)) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  const client = createRosterClient(`127.0.0.1:${service.grpcPort}`);
+  defer(() => {
+    client.close();
+  });
+  return { client, grpcPort: service.grpcPort, pid: service.pid, storePid: runStore.process.pid ?? 0 };
+}
+
+/** Latencies of `count` calls of `op(i)` from `callers` concurrent callers, and their rate. */
+async function timeCalls(
+  count: number,
+  callers: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<{ sorted: number[]; perSecond: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const t0 = performance.now();
+        await op(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  return { sorted: latencies.sort((a, b) => a - b), perSecond: (count * 1000) / elapsed };
+}
+
+const unaryOperations = ["CreateGroup", "AddMember", "RemoveMember"] as const;
+type UnaryFigures = Record<`${(typeof unaryOperations)[number]} ${"sequential" | "concurrent"}`, { sorted: number[]; perSecond: number }>;
+
+/** CreateGroup, AddMember and RemoveMember, sequential and then concurrent (see the module comment). */
+async function timeUnaryWrites(client: RosterClient, token: string): Promise<UnaryFigures> {
+  const as = client.as(token);
+  const figures: Partial<UnaryFigures> = {};
+  for (const [how, callers] of [
+    ["sequential", 1],
+    ["concurrent", unaryCallers],
+  ] as const) {
+    const groupId = (await as.groups.createGroup({ group: { slug: `unary-${how}`, displayName: "Unary writes" } })).group?.id ?? "";
+    figures[`CreateGroup ${how}`] = await timeCalls(unaryWrites, callers, (i) =>
+      as.groups.createGroup({ group: { slug: `unary-${how}-${i}`, displayName: "Unary write" } }),
+    );
+    figures[`AddMember ${how}`] = await timeCalls(unaryWrites, callers, (i) => as.memberships.addMember({ groupId, member: member(i) }));
+    figures[`RemoveMember ${how}`] = await timeCalls(unaryWrites, callers, (i) =>
+      as.memberships.removeMember({ groupId, member: member(i) }),
+    );
+  }
+  return figures as UnaryFigures;
+}
+
+async function main(run: BenchRun): Promise<void> {
+  const { store, secret, defer, dataDir } = run;
   const token = await signHs256Token({ subject: "bench", ttlSeconds: 3600 }, secret);
   const file = join(dataDir, "members.csv");
   await writeFile(file, `member\n${Array.from({ length: members }, (_, i) => member(i)).join("\n")}\n`);
 
-  // Stream, command, command, stream, each on a store and service of its
-  // own started for it, warmed up by a short unmeasured stream: every run
-  // starts from the same state. (On one store, the runs after the first
-  // would find it fuller, and the one whose writes cross 64 MiB of journal
-  // would also pay for the snapshot of everything the store then writes.)
-  const streams: (StreamRun & { readonly serviceCpu: number })[] = [];
+  // Unary writes first, model on, off, off, on, each run on a fresh store and service.
+  const unary: { mode: ReadModelMode; figures: UnaryFigures }[] = [];
+  for (const mode of ["on", "off", "off", "on"] as const) {
+    process.stdout.write(
+      `unary writes, read model ${mode}: ${unaryWrites} sequential calls of each, then from ${unaryCallers} callers...\n`,
+    );
+    const { client } = await startRun(run, mode);
+    unary.push({ mode, figures: await timeUnaryWrites(client, token) });
+  }
+
+  // Stream, command, command, stream — and the stream twice with the model
+  // off — each on a store and service of its own started for it, warmed up
+  // by a short unmeasured stream: every run starts from the same state. (On
+  // one store, the runs after the first would find it fuller, and the one
+  // whose writes cross 64 MiB of journal would also pay for the snapshot of
+  // everything the store then writes.)
+  const streams: (StreamRun & { readonly serviceCpu: number; readonly storeCpu: number; readonly mode: ReadModelMode })[] = [];
   const commands: (CommandImport & { readonly serviceCpu: number })[] = [];
-  for (const what of ["stream", "command", "command", "stream"] as const) {
-    const runStore = await startStore();
-    const { grpcPort, pid } = await startService({
-      mongodbUri: runStore.uri.replace(/\/?(\?.*)?$/, "/roster$1"),
-      // The bench makes only a handful of RPCs besides the stream.
-      env: process.env["ROSTER_BATCH_CHUNK_SIZE"] === undefined ? {} : { ROSTER_BATCH_CHUNK_SIZE: process.env["ROSTER_BATCH_CHUNK_SIZE"] },
-    });
-    const client = createRosterClient(`127.0.0.1:${grpcPort}`);
-    defer(() => {
-      client.close();
-    });
+  const runsInOrder = [
+    { what: "stream", mode: "on" },
+    { what: "stream", mode: "off" },
+    { what: "command", mode: "on" },
+    { what: "command", mode: "on" },
+    { what: "stream", mode: "off" },
+    { what: "stream", mode: "on" },
+  ] as const;
+  for (const { what, mode } of runsInOrder) {
+    const { client, grpcPort, pid, storePid } = await startRun(run, mode);
     const newGroup = async (slug: string): Promise<string> => {
       const created = await client.as(token).groups.createGroup({ group: { slug, displayName: "Batch bench" } });
       return created.group?.id ?? "";
@@ -213,14 +314,20 @@ async function main({ store, secret, startService, startStore, defer, dataDir }:
 
     const groupId = await newGroup("bench-batch");
     const serviceCpuBefore = await cpuSecondsOf(pid);
+    const storeCpuBefore = await cpuSecondsOf(storePid);
     if (what === "stream") {
-      process.stdout.write(`streaming ${members} adds to one group through BatchMemberships...\n`);
-      const run = await streamAdds(client, token, groupId, pid);
-      streams.push({ ...run, serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore });
+      process.stdout.write(`streaming ${members} adds to one group through BatchMemberships (read model ${mode})...\n`);
+      const streamed = await streamAdds(client, token, groupId, pid);
+      streams.push({
+        ...streamed,
+        mode,
+        serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore,
+        storeCpu: (await cpuSecondsOf(storePid)) - storeCpuBefore,
+      });
     } else {
       process.stdout.write(`importing the same ${members} members from a CSV file with \`roster import\`...\n`);
-      const run = await commandImport(grpcPort, token, groupId, file);
-      commands.push({ ...run, serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore });
+      const imported = await commandImport(grpcPort, token, groupId, file);
+      commands.push({ ...imported, serviceCpu: (await cpuSecondsOf(pid)) - serviceCpuBefore });
     }
     const stored = await client.as(token).groups.getGroup({ id: groupId });
     if (stored.group?.memberCount !== members + 1) throw new Error(`member_count is ${stored.group?.memberCount}, expected ${members + 1}`);
@@ -229,25 +336,40 @@ async function main({ store, secret, startService, startStore, defer, dataDir }:
   process.stdout.write(`inserting the same ${members} documents with insertMany (batches of ${insertBatch})...\n`);
   const baselineMs = await insertManyBaseline(store.uri, defer);
 
-  const streamMs = streams.reduce((sum, run) => sum + run.elapsedMs, 0) / streams.length;
-  const commandMs = commands.reduce((sum, run) => sum + run.elapsedMs, 0) / commands.length;
+  const streamsOn = streams.filter((run) => run.mode === "on");
+  const streamsOff = streams.filter((run) => run.mode === "off");
+  const meanMs = (list: readonly { elapsedMs: number }[]): number => list.reduce((sum, run) => sum + run.elapsedMs, 0) / list.length;
+  const streamMs = meanMs(streamsOn);
+  const streamOffMs = meanMs(streamsOff);
+  const commandMs = meanMs(commands);
   const rate = (ms: number): number => (members * 1000) / ms;
   const runs = (list: readonly { elapsedMs: number }[]): string => list.map((run) => (run.elapsedMs / 1000).toFixed(1)).join(", ");
   const meanOf = (list: readonly { serviceCpu: number; clientCpu: number }[], key: "serviceCpu" | "clientCpu"): string =>
     (list.reduce((sum, run) => sum + run[key], 0) / list.length).toFixed(1);
-  const stream = streams[0] ?? { elapsedMs: 0, rssBefore: 0, rssPeak: 0, results: 0 };
+  const stream = streamsOn[0] ?? { elapsedMs: 0, rssBefore: 0, rssPeak: 0, results: 0 };
   printTable([
     ["", "operations", "runs (s)", "mean (s)", "ops/s", "vs insertMany", "time vs stream", "service CPU (s)", "client CPU (s)"],
     [
       "BatchMemberships stream (adds, one group)",
       String(members),
-      runs(streams),
+      runs(streamsOn),
       (streamMs / 1000).toFixed(1),
       Math.round(rate(streamMs)).toString(),
       `${(rate(streamMs) / rate(baselineMs)).toFixed(2)}×`,
       "1.00×",
-      meanOf(streams, "serviceCpu"),
-      meanOf(streams, "clientCpu"),
+      meanOf(streamsOn, "serviceCpu"),
+      meanOf(streamsOn, "clientCpu"),
+    ],
+    [
+      "the same stream, read model off",
+      String(members),
+      runs(streamsOff),
+      (streamOffMs / 1000).toFixed(1),
+      Math.round(rate(streamOffMs)).toString(),
+      `${(rate(streamOffMs) / rate(baselineMs)).toFixed(2)}×`,
+      `${(streamOffMs / streamMs).toFixed(2)}×`,
+      meanOf(streamsOff, "serviceCpu"),
+      meanOf(streamsOff, "clientCpu"),
     ],
     [
       "`roster import` of a CSV file (own process, start to exit)",
@@ -271,6 +393,49 @@ async function main({ store, secret, startService, startStore, defer, dataDir }:
       "",
       "",
     ],
+  ]);
+  const storeCpuOf = (list: readonly { storeCpu: number }[]): string => list.map((r) => r.storeCpu.toFixed(1)).join(", ");
+  printTable([
+    ["BatchMemberships stream: CPU seconds per run", "service, model on", "service, model off", "store, model on", "store, model off"],
+    [
+      `${members} adds`,
+      streamsOn.map((r) => r.serviceCpu.toFixed(1)).join(", "),
+      streamsOff.map((r) => r.serviceCpu.toFixed(1)).join(", "),
+      storeCpuOf(streamsOn),
+      storeCpuOf(streamsOff),
+    ],
+  ]);
+  const unaryRows = unaryOperations.flatMap((operation) =>
+    (["sequential", "concurrent"] as const).map((how) => {
+      const key = `${operation} ${how}` as const;
+      const of = (mode: ReadModelMode): { p50: number; p99: number; perSecond: number } => {
+        const figures = unary.filter((u) => u.mode === mode).map((u) => u.figures[key]);
+        const mean = (pick: (f: { sorted: number[]; perSecond: number }) => number): number =>
+          figures.reduce((sum, f) => sum + pick(f), 0) / figures.length;
+        return {
+          p50: mean((f) => percentile(f.sorted, 50)),
+          p99: mean((f) => percentile(f.sorted, 99)),
+          perSecond: mean((f) => f.perSecond),
+        };
+      };
+      const on = of("on");
+      const off = of("off");
+      return [
+        `${operation}, ${how === "sequential" ? "1 caller" : `${unaryCallers} callers`}`,
+        off.p50.toFixed(2),
+        on.p50.toFixed(2),
+        off.p99.toFixed(2),
+        on.p99.toFixed(2),
+        off.perSecond.toFixed(0),
+        on.perSecond.toFixed(0),
+        `${(on.perSecond / off.perSecond).toFixed(2)}×`,
+      ];
+    }),
+  );
+  process.stdout.write(`\nUnary writes (${unaryWrites} calls per row and run; the mean of two runs per mode, run on, off, off, on):\n`);
+  printTable([
+    ["unary write", "p50 ms, model off", "p50 ms, model on", "p99 ms, off", "p99 ms, on", "req/s, off", "req/s, on", "on / off req/s"],
+    ...unaryRows,
   ]);
   printTable([
     ["memory (RSS)", "MiB"],

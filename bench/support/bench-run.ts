@@ -8,6 +8,11 @@
  * service logs one per RPC, which would grow without bound here), stops the
  * service with SIGKILL rather than a graceful SIGTERM, and has no
  * BENCH_SERVICE_NODE_ARGS.
+ *
+ * BENCH_STORE_IN_MEMORY=true runs the bench's stores without a data
+ * directory: for data too large to snapshot on the way (a million groups
+ * stalled the store past the driver's 30 s monitor timeout while it wrote
+ * its snapshot).
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -21,6 +26,12 @@ import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "@roster/embedded-
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const startTimeoutMs = 30_000;
 const gracefulStopMs = 5_000;
+const storesInMemory = process.env["BENCH_STORE_IN_MEMORY"] === "true";
+
+/** Where a store keeps its data: `dir`, or nowhere with BENCH_STORE_IN_MEMORY. */
+function storeDataDir(dir: string): { dataDir?: string } {
+  return storesInMemory ? {} : { dataDir: dir };
+}
 
 type ServiceProcess = ChildProcessByStdio<null, Readable, Readable>;
 
@@ -172,7 +183,7 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
   const start = async (): Promise<void> => {
     dataDir = await mkdtemp(join(tmpdir(), tempPrefix));
     process.stdout.write("starting the embedded store and the service (separate processes)...\n");
-    const store = await spawnEmbeddedMongo({ port: 0, dataDir: join(dataDir, "store") });
+    const store = await spawnEmbeddedMongo({ port: 0, ...storeDataDir(join(dataDir, "store")) });
     stores.push(store);
     const runDir = dataDir;
     await main({
@@ -181,7 +192,7 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
       secret,
       startService,
       startStore: async () => {
-        const another = await spawnEmbeddedMongo({ port: 0, dataDir: join(runDir, `store-${stores.length + 1}`) });
+        const another = await spawnEmbeddedMongo({ port: 0, ...storeDataDir(join(runDir, `store-${stores.length + 1}`)) });
         stores.push(another);
         return another;
       },

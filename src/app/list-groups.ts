@@ -145,11 +145,12 @@ async function groupsWithMembers(
   call: StoreCall,
   memo: RequestMemo | undefined,
 ): Promise<string[]> {
+  const reads = readsOf(ctx, call);
   const [edges, closure] = await Promise.all([
-    ctx.memberships.edgesOfMembers(principals, call),
+    reads.memberships.edgesOfMembers(principals, call),
     loadPrincipalClosure(ctx, caller.principal, call, memo),
   ]);
-  const groups = await ctx.groups.getMany([...new Set(edges.map((edge) => edge.groupId))], call);
+  const groups = await reads.groups.getMany([...new Set(edges.map((edge) => edge.groupId))], call);
   const ancestors = await loadAncestors(ctx, groups, call);
   const facts = new Map(groups.map((group) => [group.id, accessFactsOf(caller, group, closure, ancestors)]));
   const ids = new Set<string>();

@@ -347,11 +347,13 @@ function keysetClause(order: GroupListOrder, after: GroupKeyset): Filter<GroupDo
  * `keysetClause`.
  */
 
-/** The test of `criteria`'s filters other than the scope (state, namespace, parent, text) on a group. */
+/** The test of `criteria`'s filters other than the scope (state, namespace, parent, ids, text) on a group. */
 export function listFilterOf(criteria: GroupListCriteria): (group: GroupNode) => boolean {
   const pattern = criteria.text === "" ? undefined : new RegExp(escapeRegex(criteria.text), "i");
+  const ids = criteria.ids === undefined ? undefined : new Set(criteria.ids);
   return (group) =>
     (group.state === "ACTIVE" || criteria.includeDeleted) &&
+    (ids === undefined || ids.has(group.id)) &&
     (criteria.namespace === undefined || group.namespace === criteria.namespace) &&
     (criteria.parentId === undefined || group.parentId === criteria.parentId) &&
     (pattern === undefined || pattern.test(group.slug) || pattern.test(group.displayName) || pattern.test(group.description));

@@ -1,12 +1,14 @@
 /**
- * `roster history` and `roster watch` as a process against a real server:
+ * `roster history` and `roster watch` against a real server, run in the
+ * test's process (roster-command.test.ts proves the process around them):
  * the history table and its JSON; a watch that prints changes as they
  * commit, stops on Ctrl-C with the token to resume from, and resumed from
  * it prints exactly the changes made meanwhile.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
-import { runRosterCommand, startRosterCommand, type RunningCommand } from "../fixtures/roster-command-process.ts";
+import { runRosterInProcess, startRosterInProcess } from "../fixtures/roster-command-in-process.ts";
+import type { RunningCommand } from "../fixtures/roster-command-process.ts";
 import { startTestRoster, type TestRoster } from "../fixtures/roster-in-process.ts";
 
 let mongo: TestMongo;
@@ -32,18 +34,22 @@ afterAll(async () => {
 
 const env = (): Record<string, string> => ({ ROSTER_ADDR: roster.address, ROSTER_TOKEN: token, ROSTER_PLAINTEXT: "true" });
 
+const cwd = process.cwd();
+
 /** Waits until the command's stdout has `lines` lines. */
-async function linesOf(running: RunningCommand, stdout: () => string, lines: number): Promise<string[]> {
+async function linesOf(running: RunningCommand, lines: number): Promise<string[]> {
   const until = Date.now() + 20_000;
   while (
-    stdout()
+    running
+      .stdout()
       .split("\n")
       .filter((l) => l !== "").length < lines
   ) {
-    if (Date.now() > until) throw new Error(`no ${lines} lines within 20 s: ${stdout()} ${running.stderr()}`);
+    if (Date.now() > until) throw new Error(`no ${lines} lines within 20 s: ${running.stdout()} ${running.stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return stdout()
+  return running
+    .stdout()
     .split("\n")
     .filter((l) => l !== "");
 }
@@ -51,7 +57,7 @@ async function linesOf(running: RunningCommand, stdout: () => string, lines: num
 describe("roster history and roster watch", () => {
   it("history prints the group's changes newest first, as a table or JSON", async () => {
     await roster.client.memberships.addMember({ groupId, member: "user:bob", reason: "joins" }, { token });
-    const table = await runRosterCommand(["history", "acme/payroll"], env());
+    const table = await runRosterInProcess(["history", "acme/payroll"], env(), cwd);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^TIME +ACTOR +CHANGE +REASON$/);
@@ -60,7 +66,7 @@ describe("roster history and roster watch", () => {
       "user:alice   added user:alice as ADMIN   new team",
       "user:alice   created acme/payroll        new team",
     ]);
-    const json = await runRosterCommand(["history", groupId, "--member", "user:bob", "--json"], env());
+    const json = await runRosterInProcess(["history", groupId, "--member", "user:bob", "--json"], env(), cwd);
     expect(
       json.stdout
         .trimEnd()
@@ -70,27 +76,23 @@ describe("roster history and roster watch", () => {
   });
 
   it("watch prints changes as they commit; Ctrl-C prints the token to resume from; resuming misses and repeats nothing", async () => {
-    const running = startRosterCommand(["watch", "--group", "acme/payroll", "--json"], env());
-    let stdout = "";
-    running.child.stdout.on("data", (chunk: string) => (stdout += chunk));
-    await linesOf(running, () => stdout, 1); // the start checkpoint
+    const running = startRosterInProcess(["watch", "--group", "acme/payroll", "--json"], env(), cwd);
+    await linesOf(running, 1); // the start checkpoint
     await roster.client.memberships.addMember({ groupId, member: "user:carol", reason: "hired" }, { token });
-    const lines = await linesOf(running, () => stdout, 2);
+    const lines = await linesOf(running, 2);
     const change = JSON.parse(lines[1] ?? "{}") as { change?: { member: string; reason: string }; token: string };
     expect(change.change).toMatchObject({ member: "user:carol", reason: "hired" });
-    running.child.kill("SIGINT");
+    running.interrupt();
     const stopped = await running.done;
     expect(stopped.code).toBe(130);
     const resume = /resume with: roster watch --from (\S+)/.exec(stopped.stderr)?.[1] ?? "";
     expect(resume).not.toBe("");
 
     await roster.client.memberships.removeMember({ groupId, member: "user:carol" }, { token });
-    const resumed = startRosterCommand(["watch", "--group", groupId, "--from", resume], env());
-    let text = "";
-    resumed.child.stdout.on("data", (chunk: string) => (text += chunk));
-    const printed = await linesOf(resumed, () => text, 1);
+    const resumed = startRosterInProcess(["watch", "--group", groupId, "--from", resume], env(), cwd);
+    const printed = await linesOf(resumed, 1);
     expect(printed[0]).toMatch(new RegExp(`^\\S+  user:alice  ${groupId}  removed user:carol \\(was MEMBER\\)$`));
-    resumed.child.kill("SIGINT");
+    resumed.interrupt();
     expect((await resumed.done).code).toBe(130);
   });
 });

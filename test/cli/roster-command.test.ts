@@ -1,10 +1,12 @@
 /**
- * The `roster` command as a process (`node src/cli/roster/bin.mjs`, the package's
- * bin) against a real server started by the test fixtures: the everyday
- * calls and their exit codes; importing 10,000 rows with bad rows mixed in
+ * The `roster` command against a real server started by the test fixtures,
+ * run in the test's process (roster-command-in-process.ts: the command's own
+ * entry, runRoster) and, where the launcher is what is proved, as a process
+ * (`node src/cli/roster/bin.mjs`, the package's bin: exit codes, stdio,
+ * SIGINT): the everyday calls and their exit codes; importing 10,000 rows with bad rows mixed in
  * (the report, the exit code, the stored members); sync and dry run, and a
  * sync refused for a malformed row; export round trips in both formats;
- * Ctrl-C (SIGINT to the child) mid-import, then resuming with --skip; a
+ * Ctrl-C (SIGINT to the process, or in process) mid-import, then resuming with --skip; a
  * second Ctrl-C; an interrupted sync that removes nobody.
  *
  * The database sits behind a latency proxy, slowed down only for the
@@ -21,7 +23,8 @@ import { commands } from "../../src/cli/roster/run-roster.ts";
 import type { LatencyProxy } from "../fixtures/latency-proxy.ts";
 import { uniqueDbName } from "../fixtures/test-mongo.ts";
 import { startRosterBehindProxy, type RosterBehindProxy } from "../fixtures/roster-behind-latency-proxy.ts";
-import { runRosterCommand, startRosterCommand, type CommandRun } from "../fixtures/roster-command-process.ts";
+import { runRosterInProcess, startRosterInProcess } from "../fixtures/roster-command-in-process.ts";
+import { runRosterCommand, startRosterCommand, type CommandRun, type RunningCommand } from "../fixtures/roster-command-process.ts";
 import type { TestRoster } from "../fixtures/roster-in-process.ts";
 
 let stack: RosterBehindProxy;
@@ -51,7 +54,13 @@ function commandEnv(extra: Record<string, string> = {}): Record<string, string> 
   return { ROSTER_ADDR: roster.address, ROSTER_TOKEN: token, ROSTER_PLAINTEXT: "true", ...extra };
 }
 
+/** `roster <args>` in this process. */
 function run(args: readonly string[], extra: Record<string, string> = {}): Promise<CommandRun> {
+  return runRosterInProcess(args, commandEnv(extra), dir);
+}
+
+/** `roster <args>` as a process: node running the package's bin. */
+function runProcess(args: readonly string[], extra: Record<string, string> = {}): Promise<CommandRun> {
   return runRosterCommand(args, commandEnv(extra), dir);
 }
 
@@ -120,13 +129,13 @@ describe("roster: everyday commands", () => {
     expect(listed.stdout).toContain(`\n${id}   acme        ops-team   Ops team   1         ACTIVE\n`);
   });
 
-  it("print a failed call's gRPC code and message and exit 3", async () => {
-    expect(await run(["get", "no-such-group"])).toMatchObject({
+  it("print a failed call's gRPC code and message and exit 3 (as a process: the bin's exit code and stdio)", async () => {
+    expect(await runProcess(["get", "no-such-group"])).toMatchObject({
       code: 3,
       stdout: "",
       stderr: 'roster get: NOT_FOUND: group "no-such-group" not found\n',
     });
-    expect(await run(["add", "acme/ops-team", "bob"])).toMatchObject({
+    expect(await runProcess(["add", "acme/ops-team", "bob"])).toMatchObject({
       code: 3,
       stderr: 'roster add: INVALID_ARGUMENT: member: must be "user:<id>", "group:<group id>" or "service:<id>"\n',
     });
@@ -340,8 +349,7 @@ describe("roster export", () => {
       expect(imported.code).toBe(0);
       expect((await run(["export", copy])).stdout).toBe(csv.stdout);
     }
-    // Seven command processes, each starting node and loading the client: on a loaded 2-core machine that alone nears the default 30 s.
-  }, 90_000);
+  });
 
   it("--transitive includes the members of nested groups", async () => {
     const outer = await createGroup("outer");
@@ -360,24 +368,34 @@ describe("roster import, interrupted", () => {
   const rowCount = 6000;
   const slowDbMs = 40;
 
-  /** Starts an import while the database is slow; resolves once `threshold` members are stored. */
-  async function startSlowImport(groupId: string, file: string, threshold: number, extraArgs: readonly string[] = []) {
+  /**
+   * Starts an import while the database is slow (in this process, or as a
+   * process with `asProcess`); resolves once `threshold` members are stored.
+   */
+  async function startSlowImport(
+    groupId: string,
+    file: string,
+    threshold: number,
+    extraArgs: readonly string[] = [],
+    asProcess = false,
+  ): Promise<RunningCommand> {
     proxy.setDelay(slowDbMs);
-    const running = startRosterCommand(["import", groupId, file, ...extraArgs], commandEnv(), dir);
+    const args = ["import", groupId, file, ...extraArgs];
+    const running = asProcess ? startRosterCommand(args, commandEnv(), dir) : startRosterInProcess(args, commandEnv(), dir);
     await expect.poll(() => memberCountOf(groupId), { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(threshold);
     return running;
   }
 
-  it("Ctrl-C stops sending, waits for what was sent, says how to resume; --skip resumes exactly there", async () => {
+  it("Ctrl-C stops sending, waits for what was sent, says how to resume; --skip resumes exactly there (as a process: SIGINT)", async () => {
     const groupId = await createGroup("interrupted");
     const file = await write(
       "many.csv",
       Array.from({ length: rowCount }, (_, i) => `user:m${i}`),
     );
-    const running = await startSlowImport(groupId, file, 500, ["--report", "many-report.csv"]);
+    const running = await startSlowImport(groupId, file, 500, ["--report", "many-report.csv"], true);
     // npm run delivers the terminal's Ctrl-C twice at once: still one Ctrl-C.
-    running.child.kill("SIGINT");
-    running.child.kill("SIGINT");
+    running.interrupt();
+    running.interrupt();
     const result = await running.done;
 
     expect(result.code).toBe(130);
@@ -412,10 +430,10 @@ describe("roster import, interrupted", () => {
       Array.from({ length: rowCount }, (_, i) => `user:a${i}`),
     );
     const running = await startSlowImport(groupId, file, 200);
-    running.child.kill("SIGINT");
+    running.interrupt();
     await new Promise((resolve) => setTimeout(resolve, 500));
     const aborted = performance.now();
-    running.child.kill("SIGINT");
+    running.interrupt();
     const result = await running.done;
     expect(performance.now() - aborted).toBeLessThan(3000);
     expect(result.code).toBe(130);
@@ -432,7 +450,7 @@ describe("roster import, interrupted", () => {
       Array.from({ length: rowCount }, (_, i) => `user:n${i}`),
     );
     const running = await startSlowImport(groupId, file, 300, ["--sync"]);
-    running.child.kill("SIGINT");
+    running.interrupt();
     const result = await running.done;
     expect(result.code).toBe(130);
     expect(result.stderr).toContain("roster: interrupted: cancelling the sync before it removes anyone\n");

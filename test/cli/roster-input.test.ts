@@ -29,7 +29,7 @@ async function rowsOf(name: string, content: string, defaultRole = Role.MEMBER):
   const path = join(dir, name);
   await writeFile(path, content);
   const rows: ImportRow[] = [];
-  for await (const row of readImportRows(path, name.endsWith(".csv") ? "csv" : "jsonl", defaultRole)) rows.push(row);
+  for await (const row of readImportRows(path, dir, name.endsWith(".csv") ? "csv" : "jsonl", defaultRole)) rows.push(row);
   return rows;
 }
 
@@ -113,16 +113,16 @@ describe("CSV import files", () => {
 
   it("refuse a header they cannot understand, as a whole", async () => {
     await writeFile(join(dir, "typo.csv"), "memebr,role\nuser:a,MEMBER\n");
-    await expect(countImportRows(join(dir, "typo.csv"), "csv", Role.MEMBER)).rejects.toThrow(
+    await expect(countImportRows(join(dir, "typo.csv"), dir, "csv", Role.MEMBER)).rejects.toThrow(
       new InputFileError(
         'line 1: a CSV file with several columns needs a header row naming its columns (member, and optionally role, tag); got "memebr,role"',
       ),
     );
     await writeFile(join(dir, "extra.csv"), "member,group\nuser:a,x\n");
-    await expect(countImportRows(join(dir, "extra.csv"), "csv", Role.MEMBER)).rejects.toThrow(
+    await expect(countImportRows(join(dir, "extra.csv"), dir, "csv", Role.MEMBER)).rejects.toThrow(
       'line 1: unknown column "group" (the columns are member, role, tag)',
     );
-    await expect(countImportRows(join(dir, "missing.csv"), "csv", Role.MEMBER)).rejects.toThrow(
+    await expect(countImportRows(join(dir, "missing.csv"), dir, "csv", Role.MEMBER)).rejects.toThrow(
       `cannot read "${join(dir, "missing.csv")}": ENOENT`,
     );
   });
@@ -197,32 +197,32 @@ describe("the command line", () => {
   });
 
   it("reads the connection from flags over the environment, TLS unless --plaintext", () => {
-    expect(connectionSettingsOf({}, {})).toMatchObject({
+    expect(connectionSettingsOf({}, {}, dir)).toMatchObject({
       address: "localhost:50051",
       token: undefined,
       plaintext: false,
       timeoutMs: undefined,
     });
-    expect(connectionSettingsOf({}, { ROSTER_ADDR: "roster:443", ROSTER_TOKEN: "t", ROSTER_PLAINTEXT: "true" })).toMatchObject({
+    expect(connectionSettingsOf({}, { ROSTER_ADDR: "roster:443", ROSTER_TOKEN: "t", ROSTER_PLAINTEXT: "true" }, dir)).toMatchObject({
       address: "roster:443",
       token: "t",
       plaintext: true,
     });
     expect(
-      connectionSettingsOf({ addr: "[::1]:5000", token: "f", timeout: "1.5m" }, { ROSTER_ADDR: "x:1", ROSTER_TOKEN: "t" }),
+      connectionSettingsOf({ addr: "[::1]:5000", token: "f", timeout: "1.5m" }, { ROSTER_ADDR: "x:1", ROSTER_TOKEN: "t" }, dir),
     ).toMatchObject({
       address: "[::1]:5000",
       token: "f",
       timeoutMs: 90_000,
     });
-    expect(() => connectionSettingsOf({ addr: "http://x" }, {})).toThrow(
+    expect(() => connectionSettingsOf({ addr: "http://x" }, {}, dir)).toThrow(
       'address "http://x" must be HOST:PORT (e.g. localhost:50051, [::1]:50051)',
     );
-    expect(() => connectionSettingsOf({ plaintext: true, insecure: true }, {})).toThrow(
+    expect(() => connectionSettingsOf({ plaintext: true, insecure: true }, {}, dir)).toThrow(
       "--plaintext cannot be combined with --cacert, --cert, --key or --insecure",
     );
-    expect(() => connectionSettingsOf({ cert: "c.pem" }, {})).toThrow("--cert and --key go together");
-    expect(() => connectionSettingsOf({ cacert: join(dir, "nope.pem") }, {})).toThrow(
+    expect(() => connectionSettingsOf({ cert: "c.pem" }, {}, dir)).toThrow("--cert and --key go together");
+    expect(() => connectionSettingsOf({ cacert: join(dir, "nope.pem") }, {}, dir)).toThrow(
       `--cacert: cannot read "${join(dir, "nope.pem")}": ENOENT`,
     );
   });

@@ -1,5 +1,7 @@
 /**
- * `npm run token` as a process: it reads the configuration `npm start` reads
+ * `npm run token` (run in the test's process through run-token.ts, what
+ * token.ts runs, and once as npm runs it, as the README writes it): it reads
+ * the configuration `npm start` reads
  * (the same flags and environment, through loadConfig), so a token minted with
  * the server's flags is accepted by that server — proved end to end against a
  * real `npm start` process with another data directory — and it says clearly
@@ -14,9 +16,11 @@ import { fileURLToPath } from "node:url";
 import { decodeJwt, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadOrCreateDevSecret } from "../../src/auth/dev-key.ts";
+import { runToken as runTokenCommand } from "../../src/cli/run-token.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
 import { startRosterProcess, type RosterProcess } from "../fixtures/roster-npm-start-process.ts";
 import { withDatabase } from "../fixtures/roster-in-process.ts";
+import { captureText } from "../fixtures/text-capture.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const secret = "a-configured-secret-of-at-least-32-bytes";
@@ -28,15 +32,20 @@ interface Run {
   readonly stderr: string;
 }
 
-/** `npm run -s token -- <args>` (npm: true, as the README writes it), or the script run directly by node. */
-function runToken(args: readonly string[], env: Record<string, string> = {}, npm = false): Promise<Run> {
-  const [command, commandArgs] = npm
-    ? ["npm", ["run", "-s", "token", "--", ...args]]
-    : [process.execPath, ["--import", "tsx", "src/cli/token.ts", ...args]];
+/** `npm run token -- <args>` with only `env` in its environment, run in this process. */
+async function runToken(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+  const out = captureText();
+  const err = captureText();
+  const code = await runTokenCommand(args, { ...env }, { out: out.stream, err: err.stream });
+  return { code, stdout: out.text(), stderr: err.text() };
+}
+
+/** `npm run -s token -- <args>` as a process, as the README writes it. */
+function runNpmToken(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
-      command,
-      commandArgs,
+      "npm",
+      ["run", "-s", "token", "--", ...args],
       {
         cwd: repoRoot,
         env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
@@ -83,7 +92,7 @@ describe("npm run token: development mode", () => {
 
   it("works as the README writes it: npm run -s token -- alice --data-dir DIR (only the token on stdout)", async () => {
     const dataDir = join(dir, "readme");
-    const run = await runToken(["alice", "--data-dir", dataDir], {}, true);
+    const run = await runNpmToken(["alice", "--data-dir", dataDir]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(await verifiedWith(run.stdout, (await loadOrCreateDevSecret(dataDir)).secret)).toMatchObject({ sub: "alice" });

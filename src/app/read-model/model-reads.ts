@@ -10,7 +10,6 @@ import type { ClusterTime } from "../../domain/consistency.ts";
 import type { GroupState, MembershipRecord } from "../../domain/model.ts";
 import { groupIdOfPrincipal } from "../../domain/principal.ts";
 import type { GroupNode } from "../../storage/documents.ts";
-import type { GroupListCriteria } from "../../storage/group-store.ts";
 import type { MembershipEdge } from "../../storage/membership-store.ts";
 import type { StoreCall } from "../../storage/store-call.ts";
 import type { ReadSource } from "../read-source.ts";
@@ -28,17 +27,6 @@ export interface ModelReadsDeps {
   readonly applied: (time: ClusterTime, call: StoreCall) => Promise<void>;
   /** The model's memo of derived reads, forgotten at every change it applies. */
   readonly facts: FactsMemo;
-}
-
-/**
- * Whether ListGroups uses the permission or member filters (issue 14), which
- * the in-memory listing does not apply yet: the database answers those, as
- * it answers an administrator's scope (every group, walked in order by its
- * index).
- */
-function filtered(criteria: GroupListCriteria): boolean {
-  const scope = criteria.scope;
-  return criteria.ids !== undefined || (scope.kind === "caller" && (scope.aclPermissions !== undefined || !scope.authenticatedVisible));
 }
 
 export function createModelReads({ graph, principals, database, applied, facts }: ModelReadsDeps): ReadSource {
@@ -79,12 +67,11 @@ export function createModelReads({ graph, principals, database, applied, facts }
       },
       listPage(criteria, order, after, limit, call) {
         // An administrator's scope is every group: the database's index walks it in order.
-        if (criteria.scope.kind === "everything" || filtered(criteria))
-          return database.groups.listPage(criteria, order, after, limit, call);
+        if (criteria.scope.kind === "everything") return database.groups.listPage(criteria, order, after, limit, call);
         return Promise.resolve(visibleGroupsPage(graph, criteria.scope, criteria, order, after, limit));
       },
       count(criteria, call) {
-        if (criteria.scope.kind === "everything" || filtered(criteria)) return database.groups.count(criteria, call);
+        if (criteria.scope.kind === "everything") return database.groups.count(criteria, call);
         return Promise.resolve(visibleGroupsCount(graph, criteria.scope, criteria));
       },
     },

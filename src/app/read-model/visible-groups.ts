@@ -6,7 +6,10 @@
  * the descendants of those it manages — are gathered and sorted (their
  * number is the caller's, not the store's); the groups everyone may see come
  * in order from their sorted index, so a page of them costs its length; the
- * two are merged. The total counts both once.
+ * two are merged. The total counts both once. A minimum permission leaves
+ * out the groups everyone sees and the ACL entries granting less; a member
+ * filter's ids restrict both sets (the ids are the member filter's, computed
+ * by list-groups.ts with the same rules over either source).
  */
 import type { GroupNode } from "../../storage/documents.ts";
 import {
@@ -32,10 +35,19 @@ function ownGroups(graph: GroupGraph, scope: CallerScope, criteria: GroupListCri
     if (group?.state === state && !found.has(id) && matches(group)) found.set(id, group);
   };
   const principals = new Set(scope.principals);
+  const { aclPermissions } = scope;
+  // With a minimum permission, only ACL entries granting one of the permissions that reach it count (as the query's $elemMatch).
+  const aclGrants = (id: string): boolean =>
+    aclPermissions === undefined ||
+    graph.group(id)?.acl.some((entry) => principals.has(entry.principal) && aclPermissions.includes(entry.permission)) === true;
   const descendants = descendantsOf(graph, scope.manageRootIds);
   for (const id of scope.memberOfIds) consider(id, "ACTIVE");
-  for (const principal of principals) for (const id of graph.aclGroupsOf(principal) ?? []) consider(id, "ACTIVE");
+  for (const principal of principals) for (const id of graph.aclGroupsOf(principal) ?? []) if (aclGrants(id)) consider(id, "ACTIVE");
   for (const id of descendants) consider(id, "ACTIVE");
+  // Restricted to given ids (the member filter), the groups everyone sees are taken from those ids, not walked.
+  if (criteria.ids !== undefined && scope.authenticatedVisible) {
+    for (const id of criteria.ids) if (graph.group(id)?.visibility === "AUTHENTICATED") consider(id, "ACTIVE");
+  }
   if (criteria.includeDeleted) {
     for (const id of scope.deletedAdminOfIds) consider(id, "DELETED");
     for (const principal of principals) {
@@ -47,6 +59,15 @@ function ownGroups(graph: GroupGraph, scope: CallerScope, criteria: GroupListCri
     for (const id of descendants) consider(id, "DELETED");
   }
   return found;
+}
+
+/**
+ * Whether the listing takes the groups everyone sees from their sorted index:
+ * when they are in scope (no minimum permission) and not restricted to given
+ * ids (then `ownGroups` has taken them from the ids).
+ */
+function walksEveryone(scope: CallerScope, criteria: GroupListCriteria): boolean {
+  return scope.authenticatedVisible && criteria.ids === undefined;
 }
 
 /** Every group below `roots` in the parent hierarchy (whatever their state), roots excluded. */
@@ -85,7 +106,9 @@ export function visibleGroupsPage(
   const matches = listFilterOf(criteria);
   const page: GroupNode[] = [];
   let next = 0;
-  const everyone = graph.everyonesGroups(order).walk(order.descending, (group) => !beyondStart(group));
+  const everyone = walksEveryone(scope, criteria)
+    ? graph.everyonesGroups(order).walk(order.descending, (group) => !beyondStart(group))
+    : [];
   for (const group of everyone) {
     if (page.length >= limit) break;
     if (own.has(group.id) || !matches(group)) continue;
@@ -108,6 +131,7 @@ export function visibleGroupsCount(graph: GroupGraph, scope: CallerScope, criter
   const own = ownGroups(graph, scope, criteria);
   const matches = listFilterOf(criteria);
   let count = own.size;
+  if (!walksEveryone(scope, criteria)) return count;
   for (const group of graph.everyonesGroups({ field: "sortName", descending: false }).walk(false, () => false)) {
     if (!own.has(group.id) && matches(group)) count += 1;
   }

@@ -117,7 +117,7 @@ export const watchCommand: Command = {
     const stop = (): void => {
       abort.abort();
     };
-    const removeHandler = handleInterrupts({ stop, abort: stop });
+    const removeHandler = handleInterrupts(ctx.onInterrupt, { stop, abort: stop });
     let token = stringFlag(ctx.flags, "from") ?? "";
     try {
       const messages = ctx.connection.changes.watchChanges(

@@ -2,7 +2,7 @@
  * What a `roster` subcommand is: its declaration (command-line.ts) and the
  * function that runs it with the parsed command line, an open connection,
  * and the streams to print on. Commands return their exit code; a failed
- * call may simply throw (main.ts prints it with its gRPC code, exit 3).
+ * call may simply throw (run-roster.ts prints it with its gRPC code, exit 3).
  */
 import type { CommandSpec, FlagValues } from "./command-line.ts";
 import type { Connection, ConnectionSettings } from "./connection.ts";
@@ -13,7 +13,20 @@ export interface CommandStreams {
   readonly err: NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number };
 }
 
-export interface CommandContext extends CommandStreams {
+/**
+ * What one run of the command gets from the process that runs it (main.ts:
+ * the real process; tests run it in their own): the environment, the
+ * directory relative file names are resolved against, where it prints, and
+ * Ctrl-C.
+ */
+export interface CommandHost extends CommandStreams {
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  /** Calls `listener` on each Ctrl-C (SIGINT); returns the function that stops listening. */
+  readonly onInterrupt: (listener: () => void) => () => void;
+}
+
+export interface CommandContext extends CommandHost {
   readonly args: readonly string[];
   readonly flags: FlagValues;
   readonly connection: Connection;

@@ -9,6 +9,7 @@
  * door exactly as any gRPC client does, with HTTP/2 flow control on streams.
  */
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { SecureClientSessionOptions } from "node:http2";
 import { Code, ConnectError, createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
@@ -44,8 +45,8 @@ export interface Connection {
   close(): void;
 }
 
-/** The settings of this invocation; throws UsageError for contradictory or unreadable options. */
-export function connectionSettingsOf(flags: FlagValues, env: NodeJS.ProcessEnv): ConnectionSettings {
+/** The settings of this invocation (PEM paths relative to `cwd`); throws UsageError for contradictory or unreadable options. */
+export function connectionSettingsOf(flags: FlagValues, env: NodeJS.ProcessEnv, cwd: string): ConnectionSettings {
   const plaintext = flags["plaintext"] === true || /^(1|true|yes)$/i.test(env["ROSTER_PLAINTEXT"] ?? "");
   const certPath = stringFlag(flags, "cert");
   const keyPath = stringFlag(flags, "key");
@@ -64,9 +65,9 @@ export function connectionSettingsOf(flags: FlagValues, env: NodeJS.ProcessEnv):
     address,
     token: stringFlag(flags, "token") ?? nonEmpty(env["ROSTER_TOKEN"]),
     plaintext,
-    ca: readPem("--cacert", caPath),
-    cert: readPem("--cert", certPath),
-    key: readPem("--key", keyPath),
+    ca: readPem("--cacert", caPath, cwd),
+    cert: readPem("--cert", certPath, cwd),
+    key: readPem("--key", keyPath, cwd),
     insecure,
     timeoutMs: timeout === undefined ? undefined : parseDuration("--timeout", timeout),
   };
@@ -123,10 +124,10 @@ export function parseDuration(flag: string, text: string): number {
   return Math.ceil(ms);
 }
 
-function readPem(flag: string, path: string | undefined): Buffer | undefined {
+function readPem(flag: string, path: string | undefined, cwd: string): Buffer | undefined {
   if (path === undefined) return undefined;
   try {
-    return readFileSync(path);
+    return readFileSync(resolve(cwd, path));
   } catch (error) {
     throw new UsageError(`${flag}: cannot read "${path}": ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }

@@ -125,9 +125,9 @@ function importOptionsOf(ctx: CommandContext): ImportOptions {
     throw new UsageError("--skip cannot be used with --sync: a sync needs the complete list, run it again whole");
   const explicitReport = stringFlag(ctx.flags, "report");
   const reportPath = explicitReport ?? `${basename(path).replace(/\.[^.]*$/, "")}.report.csv`;
-  if (resolve(reportPath) === resolve(path)) throw new UsageError(`--report: "${reportPath}" is the input file`);
+  if (resolve(ctx.cwd, reportPath) === resolve(ctx.cwd, path)) throw new UsageError(`--report: "${reportPath}" is the input file`);
   try {
-    accessSync(dirname(resolve(reportPath)), fsConstants.W_OK);
+    accessSync(dirname(resolve(ctx.cwd, reportPath)), fsConstants.W_OK);
   } catch {
     throw new UsageError(`cannot write the report "${reportPath}" (choose another place with --report FILE)`);
   }
@@ -154,17 +154,17 @@ async function runImport(ctx: CommandContext): Promise<number> {
   const options = importOptionsOf(ctx);
   const group = (await fetchGroup(ctx.connection, options.groupRef)).group;
   const groupId = group?.id ?? "";
-  const report = createImportReport(options.reportPath, options.reportExplicit);
+  const report = createImportReport(options.reportPath, ctx.cwd, options.reportExplicit);
 
   let rows: number;
   try {
     // A sync reads the file twice: first to check every row, since a row it
     // could not send would be a member removed.
     rows = options.sync
-      ? await countImportRows(options.path, options.format, options.role, (row) => {
+      ? await countImportRows(options.path, ctx.cwd, options.format, options.role, (row) => {
           report.add(reportEntryOf(row));
         })
-      : await estimateImportRows(options.path, options.format);
+      : await estimateImportRows(options.path, ctx.cwd, options.format);
   } catch (error) {
     await report.close();
     if (error instanceof InputFileError) throw new UsageError(error.message);
@@ -209,7 +209,7 @@ async function runImport(ctx: CommandContext): Promise<number> {
 
   async function* requests(): AsyncGenerator<BatchRequestInit> {
     if (options.sync) yield { message: { case: "sync", value: { groupId, dryRun: options.dryRun } } };
-    for await (const row of readImportRows(options.path, options.format, options.role)) {
+    for await (const row of readImportRows(options.path, ctx.cwd, options.format, options.role)) {
       if (stopping) return;
       if (row.number <= options.skip) continue;
       lastRead = row.number;
@@ -227,7 +227,7 @@ async function runImport(ctx: CommandContext): Promise<number> {
     }
   }
 
-  const stopHandling = handleInterrupts({
+  const stopHandling = handleInterrupts(ctx.onInterrupt, {
     stop: () => {
       ending = { kind: "interrupted" };
       if (options.sync) {

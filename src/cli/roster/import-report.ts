@@ -6,6 +6,7 @@
  * the failed rows can be fixed and imported again from it.
  */
 import { createWriteStream, type WriteStream } from "node:fs";
+import { resolve } from "node:path";
 import { stringify, type Stringifier } from "csv-stringify";
 
 export interface ReportEntry {
@@ -30,16 +31,16 @@ export interface ImportReport {
 export const reportColumns = ["line", "member", "role", "tag", "code", "message"] as const;
 
 /**
- * A report at `path`, created with the first failure, or at once when
- * `always` (an explicit --report: scripts may rely on finding the file).
+ * A report at `path` (relative to `cwd`), created with the first failure, or
+ * at once when `always` (an explicit --report: scripts may rely on finding the file).
  */
-export function createImportReport(path: string, always: boolean): ImportReport {
+export function createImportReport(path: string, cwd: string, always: boolean): ImportReport {
   let writer: { csv: Stringifier; file: WriteStream; closed: Promise<void> } | undefined;
   let count = 0;
   const open = (): NonNullable<typeof writer> => {
     if (writer !== undefined) return writer;
     const csv = stringify({ header: true, columns: [...reportColumns] });
-    const file = createWriteStream(path);
+    const file = createWriteStream(resolve(cwd, path));
     const closed = new Promise<void>((resolve, reject) => {
       file.once("close", resolve);
       file.once("error", reject);

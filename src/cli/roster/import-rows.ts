@@ -20,6 +20,7 @@
  * cannot be understood, stops the import (InputFileError).
  */
 import { createReadStream, type ReadStream } from "node:fs";
+import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parse, type CsvError } from "csv-parse";
 import { parse as parseCsv } from "csv-parse/sync";
@@ -67,9 +68,9 @@ export function formatOfPath(path: string): ImportFormat | undefined {
 /** Columns a CSV header may name; a report's others (line, code, message) are ignored. */
 const knownColumns: readonly string[] = ["member", "role", "tag"];
 
-/** Reads `path` row by row; `defaultRole` is the role of rows that name none. */
-export async function* readImportRows(path: string, format: ImportFormat, defaultRole: Role): AsyncGenerator<ImportRow> {
-  const input = await openInput(path);
+/** Reads `path` (relative to `cwd`) row by row; `defaultRole` is the role of rows that name none. */
+export async function* readImportRows(path: string, cwd: string, format: ImportFormat, defaultRole: Role): AsyncGenerator<ImportRow> {
+  const input = await openInput(path, cwd);
   try {
     if (format === "csv") yield* csvRows(input, defaultRole);
     else yield* jsonlRows(input, defaultRole);
@@ -85,8 +86,8 @@ export async function* readImportRows(path: string, format: ImportFormat, defaul
  * unless quoted CSV fields span lines. Checks that the file can be read and
  * its CSV header understood, so an import fails before it sends anything.
  */
-export async function estimateImportRows(path: string, format: ImportFormat): Promise<number> {
-  const input = await openInput(path);
+export async function estimateImportRows(path: string, cwd: string, format: ImportFormat): Promise<number> {
+  const input = await openInput(path, cwd);
   let lines = 0;
   let content = false;
   let first = "";
@@ -122,21 +123,25 @@ export async function estimateImportRows(path: string, format: ImportFormat): Pr
 /** Counts the rows of `path` by reading them all (a first pass that checks every row, for a sync); throws InputFileError as reading does. */
 export async function countImportRows(
   path: string,
+  cwd: string,
   format: ImportFormat,
   defaultRole: Role,
   onMalformed?: (row: MalformedRow) => void,
 ): Promise<number> {
   let count = 0;
-  for await (const row of readImportRows(path, format, defaultRole)) {
+  for await (const row of readImportRows(path, cwd, format, defaultRole)) {
     count = row.number;
     if (row.kind === "malformed") onMalformed?.(row);
   }
   return count;
 }
 
-/** The file as a stream, once open: opening errors (ENOENT, EACCES) surface here rather than mid-iteration. */
-async function openInput(path: string): Promise<ReadStream> {
-  const input = createReadStream(path);
+/**
+ * The file as a stream, once open: opening errors (ENOENT, EACCES) surface here rather than mid-iteration.
+ * Messages name `path` as the user wrote it.
+ */
+async function openInput(path: string, cwd: string): Promise<ReadStream> {
+  const input = createReadStream(resolve(cwd, path));
   await new Promise<void>((resolve, reject) => {
     input.once("open", () => {
       resolve();

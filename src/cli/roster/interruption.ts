@@ -6,10 +6,15 @@
  * gets it from the terminal itself, so one keypress can arrive twice within
  * a few milliseconds: a repeat within `repeatWindowMs` is the same press.
  */
+import type { CommandHost } from "./command.ts";
+
 const repeatWindowMs = 300;
 
-/** Installs the handler; the returned function removes it. */
-export function handleInterrupts(handlers: { readonly stop: () => void; readonly abort: () => void }): () => void {
+/** Installs the handler on `onInterrupt` (the host's Ctrl-C); the returned function removes it. */
+export function handleInterrupts(
+  onInterrupt: CommandHost["onInterrupt"],
+  handlers: { readonly stop: () => void; readonly abort: () => void },
+): () => void {
   let first: number | undefined;
   const onSignal = (): void => {
     const now = performance.now();
@@ -20,8 +25,5 @@ export function handleInterrupts(handlers: { readonly stop: () => void; readonly
       handlers.abort();
     }
   };
-  process.on("SIGINT", onSignal);
-  return () => {
-    process.off("SIGINT", onSignal);
-  };
+  return onInterrupt(onSignal);
 }

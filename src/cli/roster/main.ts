@@ -11,7 +11,18 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-runRoster(process.argv.slice(2), process.env, { out: process.stdout, err: process.stderr }).then(
+runRoster(process.argv.slice(2), {
+  env: process.env,
+  cwd: process.cwd(),
+  out: process.stdout,
+  err: process.stderr,
+  onInterrupt: (listener) => {
+    process.on("SIGINT", listener);
+    return () => {
+      process.off("SIGINT", listener);
+    };
+  },
+}).then(
   (code) => {
     process.exitCode = code;
   },

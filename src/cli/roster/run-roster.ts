@@ -1,12 +1,13 @@
 /**
- * The `roster` command as a function of its arguments, environment and
- * output streams: picks the subcommand, parses its command line, connects,
+ * The `roster` command as a function of its arguments and its host (the
+ * environment, working directory, output streams and Ctrl-C of the process
+ * that runs it, or of a test): picks the subcommand, parses its command line, connects,
  * runs it, and turns what went wrong into a message and an exit code
  * (command-line.ts: exitCodes). Failed calls print their gRPC code name and
  * the server's message.
  */
 import { ConnectError } from "@connectrpc/connect";
-import type { Command, CommandStreams } from "./command.ts";
+import type { Command, CommandHost, CommandStreams } from "./command.ts";
 import { exitCodes, parseCommand, renderCommandHelp, renderOverview, UsageError } from "./command-line.ts";
 import { connectionSettingsOf, describeCallError, openConnection, type ConnectionSettings } from "./connection.ts";
 import { exportCommand } from "./export-command.ts";
@@ -28,19 +29,20 @@ export const commands: readonly Command[] = [
   watchCommand,
 ];
 
-export async function runRoster(argv: readonly string[], env: NodeJS.ProcessEnv, streams: CommandStreams): Promise<number> {
+/** Runs `roster <argv>` in `host` and resolves with its exit code; throws only what is a bug (main.ts prints it, exit 1). */
+export async function runRoster(argv: readonly string[], host: CommandHost): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
-    (name === undefined ? streams.err : streams.out).write(`${renderOverview(commands)}\n`);
+    (name === undefined ? host.err : host.out).write(`${renderOverview(commands)}\n`);
     return name === undefined ? exitCodes.usage : exitCodes.ok;
   }
   const command = commands.find((c) => c.name === (name === "help" ? rest[0] : name));
   if (command === undefined) {
-    streams.err.write(`roster: unknown command "${name === "help" ? (rest[0] ?? "") : name}"\nRun 'roster --help' for the commands.\n`);
+    host.err.write(`roster: unknown command "${name === "help" ? (rest[0] ?? "") : name}"\nRun 'roster --help' for the commands.\n`);
     return exitCodes.usage;
   }
   if (name === "help") {
-    streams.out.write(`${renderCommandHelp(command)}\n`);
+    host.out.write(`${renderCommandHelp(command)}\n`);
     return exitCodes.ok;
   }
 
@@ -49,17 +51,17 @@ export async function runRoster(argv: readonly string[], env: NodeJS.ProcessEnv,
   try {
     parsed = parseCommand(command, rest);
     if (parsed.flags["help"] === true) {
-      streams.out.write(`${renderCommandHelp(command)}\n`);
+      host.out.write(`${renderCommandHelp(command)}\n`);
       return exitCodes.ok;
     }
-    settings = connectionSettingsOf(parsed.flags, env);
+    settings = connectionSettingsOf(parsed.flags, host.env, host.cwd);
   } catch (error) {
-    return usageFailure(command, error, streams);
+    return usageFailure(command, error, host);
   }
   const connection = openConnection(settings);
   try {
     return await command.run({
-      ...streams,
+      ...host,
       args: parsed.args,
       flags: parsed.flags,
       connection,
@@ -67,9 +69,9 @@ export async function runRoster(argv: readonly string[], env: NodeJS.ProcessEnv,
       json: parsed.flags["json"] === true,
     });
   } catch (error) {
-    if (error instanceof UsageError) return usageFailure(command, error, streams);
+    if (error instanceof UsageError) return usageFailure(command, error, host);
     if (!(error instanceof ConnectError)) throw error;
-    streams.err.write(`roster ${command.name}: ${describeCallError(error, settings)}\n`);
+    host.err.write(`roster ${command.name}: ${describeCallError(error, settings)}\n`);
     return exitCodes.rpc;
   } finally {
     connection.close();

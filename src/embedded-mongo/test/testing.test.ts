@@ -1,7 +1,7 @@
 /** The testing helpers (testing.ts, spawn-embedded-mongo.ts) behave as every suite relies on. */
 import { describe, expect, it, vi } from "vitest";
 import { MongoClient } from "mongodb";
-import { spawnEmbeddedMongo } from "../spawn-embedded-mongo.ts";
+import { spawnEmbeddedMongo, storeCliBundleVariable } from "../spawn-embedded-mongo.ts";
 import { sharedTestMongoVariable, startSharedTestMongo, startTestMongo, uniqueDbName } from "../testing.ts";
 
 describe("uniqueDbName", () => {
@@ -72,8 +72,14 @@ describe("spawnEmbeddedMongo", () => {
     await expect(spawnEmbeddedMongo({ port: 70_000 })).rejects.toThrow(/exited \(code 2.*--port must be an integer/s);
   });
 
-  it("starts the CLI, serves requests and exits 0 on SIGTERM", { timeout: 60_000 }, async () => {
-    const server = await spawnEmbeddedMongo();
+  // Test runs set the bundle (shared-store-env.ts); without it the CLI runs through tsx's loader, as benchmarks run it.
+  it.each([
+    ["from the run's bundle of the CLI", process.env[storeCliBundleVariable] ?? ""],
+    ["through tsx's loader", ""],
+  ])("starts the CLI %s, serves requests and exits 0 on SIGTERM", { timeout: 60_000 }, async (_how, bundle) => {
+    vi.stubEnv(storeCliBundleVariable, bundle);
+    const server = await spawnEmbeddedMongo().finally(() => vi.unstubAllEnvs());
+    expect(server.process.spawnargs.slice(1, 3)).toEqual(bundle === "" ? ["--import", "tsx"] : [bundle, "--port"]);
     const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 10_000 });
     try {
       expect(server.uri).toMatch(/^mongodb:\/\//);

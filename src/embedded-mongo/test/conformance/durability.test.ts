@@ -11,7 +11,7 @@ import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Decimal128, Double, Int32, Long, MongoClient, type Collection, type Document } from "mongodb";
+import { Decimal128, Double, Int32, Long, MongoClient, type Collection, type Document, type ServerDescriptionChangedEvent } from "mongodb";
 import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../../spawn-embedded-mongo.ts";
 import { clientOptions, expectServerError, listIndexes, type TestDoc } from "../fixtures/conformance-database.ts";
 
@@ -33,10 +33,17 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
+/**
+ * The clients of servers these tests crash select a server for at most 2 s:
+ * closing a client ends its open sessions (aborting their transactions),
+ * which waits that long for a server that is gone.
+ */
+const crashedClientOptions = { ...clientOptions, serverSelectionTimeoutMS: 2_000 };
+
 async function start(dataDir: string): Promise<{ server: SpawnedEmbeddedMongo; client: MongoClient }> {
   const server = await spawnEmbeddedMongo({ dataDir });
   servers.push(server);
-  const client = new MongoClient(server.uri, clientOptions);
+  const client = new MongoClient(server.uri, crashedClientOptions);
   clients.push(client);
   await client.connect();
   return { server, client };
@@ -54,10 +61,33 @@ async function closeQuickly(client: MongoClient): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * kill -9, then close the client once its monitor has seen the server go:
+ * closed before that, it would send endSessions to the dead server and wait
+ * out closeQuickly's bound (3 s a crash).
+ */
 async function crash(server: SpawnedEmbeddedMongo, client: MongoClient): Promise<void> {
+  const gone = serverGone(client);
   server.kill("SIGKILL");
   expect(await server.exited).toBeNull();
+  await gone;
   await closeQuickly(client);
+}
+
+/** Resolves when `client` marks its server Unknown (its monitor's connection failed), or after 3 s. */
+function serverGone(client: MongoClient): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, 3_000);
+    function done(): void {
+      clearTimeout(timer);
+      client.off("serverDescriptionChanged", onChange);
+      resolve();
+    }
+    function onChange(event: ServerDescriptionChangedEvent): void {
+      if (event.newDescription.type === "Unknown") done();
+    }
+    client.on("serverDescriptionChanged", onChange);
+  });
 }
 
 /** Every regular file under `dir`, recursively. */
@@ -263,12 +293,20 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
           }),
       );
 
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // The kill lands once every worker is well under way (or one failed, which the expectation below reports).
+      await expect
+        .poll(() => (acknowledged.length >= 200 && acknowledgedTransfers >= 5) || errorsBeforeKill.length > 0, {
+          timeout: 30_000,
+          interval: 20,
+        })
+        .toBe(true);
       killed = true;
+      const gone = serverGone(client);
       server.kill("SIGKILL");
       expect(await server.exited).toBeNull();
       stop = true;
       await Promise.all(workers);
+      await gone;
       await closeQuickly(client);
       expect(errorsBeforeKill).toEqual([]);
       expect(acknowledged.length).toBeGreaterThan(20);
