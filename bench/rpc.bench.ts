@@ -9,7 +9,10 @@
  * bounded duration: a bare no-op RPC (`/roster.bench.v1.Noop/Ping`, enabled
  * in the service by ROSTER_BENCH_NOOP=1; raw bytes, no pipeline, no token),
  * `GetGroup`, and `CheckMembership` through 5 levels of nested groups; then
- * `GetGroup` through the web door's Connect protocol. Each Roster RPC is
+ * `GetGroup` through the web door's Connect protocol, over HTTP/1.1
+ * keep-alive and over HTTP/2 with prior knowledge (h2c), each also printed
+ * as a ratio to the gRPC door's `GetGroup` (issue 12's target for the web
+ * door: at least 0.5×). Each Roster RPC is
  * measured twice: answered by the read model (the default), and by a second
  * service on the same database with ROSTER_READ_MODEL=false (reads from the
  * database: what Roster did before its read model). Every figure is
@@ -31,7 +34,7 @@ import { benchNoopPath } from "../src/transport/grpc/bench-noop.ts";
 import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
 import { withDatabase } from "../test/fixtures/roster-in-process.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
-import { createConnectGetGroup } from "./support/connect-getgroup.ts";
+import { createConnectGetGroup, type ConnectGetGroup } from "./support/connect-getgroup.ts";
 import { percentile } from "./support/measure.ts";
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? "5");
@@ -137,7 +140,13 @@ function noopCall(client: RosterClient): () => Promise<void> {
     });
 }
 
-function printResults(noop: Result, results: readonly Result[]): void {
+/** A web door row and the gRPC row it is held against. */
+interface WebVersusGrpc {
+  readonly web: string;
+  readonly grpc: string;
+}
+
+function printResults(noop: Result, results: readonly Result[], pairs: readonly WebVersusGrpc[]): void {
   printTable([
     ["RPC (32 callers)", "req/s", "p50 ms", "p99 ms", "req/s vs no-op", "p50 vs no-op", "p99 vs no-op", "service CPU µs/call"],
     ...[noop, ...results].map((r) => [
@@ -155,6 +164,17 @@ function printResults(noop: Result, results: readonly Result[]): void {
     `\n${seconds} s per row (${rounds} alternating rounds) after ${warmupMs / 1000} s warm-up of each, ${concurrency} concurrent callers, one client channel; ` +
       `service and embedded store each in their own process (node ${process.version}).\n`,
   );
+  const byLabel = new Map(results.map((r) => [r.label, r]));
+  process.stdout.write("\nWeb door against the gRPC door (target: Connect GetGroup ≥ 0.5× gRPC GetGroup):\n");
+  printTable([
+    ["web door row", "req/s vs gRPC GetGroup", "service CPU per call vs gRPC GetGroup"],
+    ...pairs.map(({ web, grpc }) => {
+      const w = byLabel.get(web);
+      const g = byLabel.get(grpc);
+      const cpu = w?.serviceCpuUs !== undefined && g?.serviceCpuUs !== undefined ? `${(w.serviceCpuUs / g.serviceCpuUs).toFixed(2)}×` : "—";
+      return [web, w === undefined || g === undefined ? "—" : `${(w.perSecond / g.perSecond).toFixed(2)}×`, cpu];
+    }),
+  ]);
 }
 
 async function main({ store, startService, secret, defer }: BenchRun): Promise<void> {
@@ -198,12 +218,16 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
     throw new Error(`setup: expected user:deep in ${top} through ${nestingLevels} levels, got ${JSON.stringify(check.path)}`);
   }
 
-  const connect = createConnectGetGroup({ baseUrl: httpUrl, token, maxSockets: concurrency });
-  const connectDatabase = createConnectGetGroup({ baseUrl: database.httpUrl, token, maxSockets: concurrency });
+  const webClients = (baseUrl: string): ConnectGetGroup[] => [
+    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency }),
+    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency, h2c: true }),
+  ];
+  const connect = webClients(httpUrl);
+  const connectDatabase = webClients(database.httpUrl);
   defer(() => {
-    connect.close();
-    connectDatabase.close();
+    for (const web of [...connect, ...connectDatabase]) web.close();
   });
+  const pairs: WebVersusGrpc[] = [];
   process.stdout.write(`measuring at ${concurrency} concurrent callers, ${seconds} s each in ${rounds} rounds...\n`);
   const [noop, ...results] = await measureAll([
     { label: "no-op (bare grpc-js, no pipeline)", op: noopCall(client), pid },
@@ -227,11 +251,15 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
         },
         pid,
       },
-      { label: `GetGroup (web door, ${web.label}, ${source})`, op: () => web.call(groupId), pid },
+      ...web.map((client) => {
+        const label = `GetGroup (web door, ${client.label}, ${source})`;
+        pairs.push({ web: label, grpc: `GetGroup (gRPC, ${source})` });
+        return { label, op: () => client.call(groupId), pid };
+      }),
     ]),
   ]);
   if (noop === undefined) throw new Error("no results");
-  printResults(noop, results);
+  printResults(noop, results, pairs);
 }
 
 runBench("bench:rpc", "roster-bench-", main);

@@ -211,7 +211,11 @@ export const settings: readonly SettingInfo[] = [
     "none",
     "`service-cn`: a verified client certificate's subject CN identifies `service:<CN>` when no bearer token is sent; `none`: certificates only authenticate the connection.",
   ),
-  row("ROSTER_HTTP_TLS_CERT", "", "PEM certificate (chain) file of the web door; with ROSTER_HTTP_TLS_KEY enables HTTPS and HTTP/2."),
+  row(
+    "ROSTER_HTTP_TLS_CERT",
+    "",
+    "PEM certificate (chain) file of the web door; with ROSTER_HTTP_TLS_KEY enables HTTPS (HTTP/2 by ALPN, and HTTP/1.1); without it the port serves HTTP/1.1 and h2c.",
+  ),
   row("ROSTER_HTTP_TLS_KEY", "", "PEM private key file of the web door."),
   row(
     "ROSTER_BATCH_MAX_OPERATIONS",

@@ -2,14 +2,16 @@
  * `GetGroup` through the web door's Connect protocol, for `npm run bench:rpc`
  * to measure next to the same call on the gRPC door: a connect-node client
  * over HTTP/1.1 keep-alive (what browsers and most HTTP clients use against
- * the web door; the door speaks HTTP/2 only under TLS), binary protobuf by
- * default so the comparison with gRPC is about the transport, not JSON.
+ * the web door) or over HTTP/2 with prior knowledge (h2c: one multiplexed
+ * connection, what a mesh client uses on the plaintext port), binary
+ * protobuf by default so the comparison with gRPC is about the transport,
+ * not JSON.
  *
  * The bench owns the measuring loop; this only builds the call.
  */
 import { Agent } from "node:http";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 
 export interface ConnectGetGroupOptions {
@@ -19,6 +21,8 @@ export interface ConnectGetGroupOptions {
   readonly token: string;
   /** Upper bound on parallel HTTP/1.1 connections; set to the bench's concurrency. */
   readonly maxSockets: number;
+  /** HTTP/2 with prior knowledge (one session) instead of HTTP/1.1 keep-alive; default false. */
+  readonly h2c?: boolean;
   /** JSON instead of binary protobuf; default false. */
   readonly json?: boolean;
   /** Cacheable GET instead of POST (GetGroup is NO_SIDE_EFFECTS); default false. */
@@ -35,14 +39,13 @@ export interface ConnectGetGroup {
 }
 
 export function createConnectGetGroup(options: ConnectGetGroupOptions): ConnectGetGroup {
+  const format = { baseUrl: options.baseUrl, useBinaryFormat: options.json !== true, useHttpGet: options.httpGet === true };
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
-  const transport = createConnectTransport({
-    baseUrl: options.baseUrl,
-    httpVersion: "1.1",
-    nodeOptions: { agent },
-    useBinaryFormat: options.json !== true,
-    useHttpGet: options.httpGet === true,
-  });
+  const sessions = new Http2SessionManager(options.baseUrl);
+  const transport =
+    options.h2c === true
+      ? createConnectTransport({ ...format, httpVersion: "2", sessionManager: sessions })
+      : createConnectTransport({ ...format, httpVersion: "1.1", nodeOptions: { agent } });
   const client = createClient(GroupService, transport);
   const headers = { authorization: `Bearer ${options.token}` };
   return {
@@ -52,7 +55,8 @@ export function createConnectGetGroup(options: ConnectGetGroupOptions): ConnectG
     },
     close: () => {
       agent.destroy();
+      sessions.abort();
     },
-    label: `Connect (${options.json === true ? "JSON" : "binary"}, ${options.httpGet === true ? "GET" : "POST"}, HTTP/1.1)`,
+    label: `Connect (${options.json === true ? "JSON" : "binary"}, ${options.httpGet === true ? "GET" : "POST"}, ${options.h2c === true ? "HTTP/2 h2c" : "HTTP/1.1"})`,
   };
 }

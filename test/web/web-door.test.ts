@@ -15,6 +15,7 @@ import { GroupSchema, type Group } from "../../gen/roster/v1/group_pb.ts";
 import { GroupService, type CreateGroupRequest, type GetGroupRequest } from "../../gen/roster/v1/group_service_pb.ts";
 import { createMetrics } from "../../src/ops/metrics.ts";
 import { callInfoKey, deadlineKey } from "../../src/rpc/context.ts";
+import { waitUntil } from "../fixtures/wait-until.ts";
 import { startWebDoor, type WebDoor, type WebDoorOptions } from "../../src/transport/connect/web-door.ts";
 
 const allowedOrigin = "http://127.0.0.1:1";
@@ -282,7 +283,11 @@ describe("web door over HTTP/1.1", () => {
   });
 });
 
-describe("web door shutdown", () => {
+// HTTP/2 with prior knowledge (h2c): the in-flight call is a stream on an open session, drained like a connection.
+describe.each([
+  ["HTTP/1.1", "1.1"],
+  ["h2c", "2"],
+] as const)("web door shutdown, calls over %s", (_name, httpVersion) => {
   let door: WebDoor | undefined;
   afterEach(async () => {
     await door?.close(0);
@@ -296,7 +301,7 @@ describe("web door shutdown", () => {
       hold: new Promise<void>((r) => (release = r)),
     };
     door = await startDoor(fake);
-    const client = createClient(GroupService, createConnectTransport({ baseUrl: door.url, httpVersion: "1.1" }));
+    const client = createClient(GroupService, createConnectTransport({ baseUrl: door.url, httpVersion }));
     const inFlight = client.getGroup({ id: "g1" });
     await waitUntil(() => fake.calls === 1);
 
@@ -315,7 +320,7 @@ describe("web door shutdown", () => {
   it("cancels calls still running when the grace period ends, with UNAVAILABLE", async () => {
     const fake: Fake = { groups: [create(GroupSchema, { id: "g1", slug: "one" })], calls: 0, hold: new Promise<void>(() => undefined) };
     door = await startDoor(fake);
-    const client = createClient(GroupService, createGrpcWebTransport({ baseUrl: door.url, httpVersion: "1.1" }));
+    const client = createClient(GroupService, createGrpcWebTransport({ baseUrl: door.url, httpVersion }));
     const inFlight = client.getGroup({ id: "g1" }).then(
       () => undefined,
       (e: unknown) => ConnectError.from(e),
@@ -329,11 +334,3 @@ describe("web door shutdown", () => {
     expect(error?.rawMessage).toBe("server is shutting down");
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -2,7 +2,8 @@
  * The web door: Roster's services for browsers and HTTP clients on
  * `ROSTER_HTTP_PORT`, served by `@connectrpc/connect-node` — the Connect
  * protocol (JSON and binary, GET for side-effect-free methods) and gRPC-web,
- * over HTTP/1.1, or HTTP/2 (and HTTP/1.1) under TLS.
+ * over HTTP/1.1 and HTTP/2 on the same port: without TLS, HTTP/2 with prior
+ * knowledge (h2c, see h2c.ts); under TLS, HTTP/2 by ALPN.
  *
  * It runs the SAME handler objects through the SAME pipeline interceptors as
  * the gRPC door (authentication, authorization, deadlines, error mapping,
@@ -44,6 +45,7 @@ import { createReadFailureInterceptor, restateReadFailuresOnAbort } from "./read
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.ts";
 import type { JsonWebKeySet } from "../../auth/signing-key.ts";
 import { createOpsEndpoints } from "./ops-endpoints.ts";
+import { serveH2c, type H2c } from "./h2c.ts";
 
 /** A service and its implementation, as `createRosterServices(app)` returns them. */
 export interface WebDoorService {
@@ -152,55 +154,69 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
 
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  const reject = options.pipeline.reject;
+  /** What a request's one close listener needs; the door answers hundreds per second, so no closures per request. */
+  interface Exchange {
+    readonly req: NodeServerRequest;
+    readonly res: NodeServerResponse;
+    readonly requestId: string;
+    readonly started: number;
+    /** Who answered: an RPC (the pipeline or connect-node), or the door itself (routine: probes and preflights). */
+    answeredBy: "rpc" | "door" | "door-routine";
+  }
+  const exchanges = new WeakMap<NodeServerResponse, Exchange>();
+  function onResponseClose(this: NodeServerResponse): void {
+    inFlight--;
+    if (inFlight === 0) idle?.();
+    const exchange = exchanges.get(this);
+    if (exchange === undefined) return;
+    const { req, res, requestId, started, answeredBy } = exchange;
+    const values = answeredBy === "rpc" ? valuesByRequest.get(req) : undefined;
+    // A call: the pipeline logged it, or `reject` does now. No call: the door logs it.
+    if (answeredBy === "rpc" && values !== undefined && callStarted(values)) {
+      if (reject !== undefined) reportIfPipelineSkipped(values, reject);
+      return;
+    }
+    const routine = answeredBy === "door-routine";
+    logRequestOutsidePipeline(logger, { req, res, requestId, started, peer: peerOf(req.socket), routine });
+  }
   const handle = (req: NodeServerRequest, res: NodeServerResponse): void => {
-    const started = performance.now();
     inFlight++;
-    res.once("close", () => {
-      inFlight--;
-      if (inFlight === 0) idle?.();
-    });
     // Every response carries the request's id, whoever answers it; its log line has the same.
     const given = req.headers[requestIdHeader];
     const requestId = requestIdFor(typeof given === "string" ? given : undefined);
     requestIds.set(req, requestId);
     res.setHeader(requestIdHeader, requestId);
-    /** The log line of a request answered outside the pipeline (call once its response is over). */
-    const logOutside = (routine: boolean): void => {
-      logRequestOutsidePipeline(logger, { req, res, requestId, started, peer: peerOf(req.socket), routine });
-    };
-    if (req instanceof IncomingMessage && res instanceof ServerResponse) {
-      if (draining) res.setHeader("Connection", "close");
-      else closeIfAnsweredEarly(req, res);
-    }
+    const exchange: Exchange = { req, res, requestId, started: performance.now(), answeredBy: "rpc" };
+    exchanges.set(res, exchange);
+    res.once("close", onResponseClose);
+    if (draining && req instanceof IncomingMessage) res.setHeader("Connection", "close");
     const verdict = cors.apply(req, res);
     if (verdict !== "serve") {
-      res.once("close", () => {
-        logOutside(verdict === "answered");
-      });
+      exchange.answeredBy = verdict === "answered" ? "door-routine" : "door";
       return;
     }
     if (ops(req, res)) {
-      res.once("close", () => {
-        logOutside(true);
-      });
+      exchange.answeredBy = "door-routine";
       return;
     }
-    const reject = options.pipeline.reject;
-    res.once("close", () => {
-      const values = valuesByRequest.get(req);
-      // A call: the pipeline logged it, or `reject` does now. No call: the door logs it.
-      if (values === undefined || !callStarted(values)) logOutside(false);
-      else if (reject !== undefined) reportIfPipelineSkipped(values, reject);
-    });
     rpcHandler(req, res);
   };
 
   const tls = config.httpTls;
   const sessions = new Set<Http2Session>();
+  const trackSession = (session: Http2Session): void => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    // A connection accepted just before the listener closed: no new streams on it.
+    if (draining) session.close();
+  };
+  const h2cListeners: H2c[] = [];
   /** One server per listening address, all with the same handler. */
   const createListener = (): HttpServer | Http2SecureServer => {
     if (tls === undefined) {
-      const server = createServer(handle);
+      const server = createServer({ ServerResponse: EarlyAnswerAwareResponse }, handle);
+      h2cListeners.push(serveH2c(server, { handle, onSession: trackSession }));
       // Keep idle keep-alive connections open longer than clients do (Node's
       // agent: 5 s), so a client never reuses a socket the server just closed.
       server.keepAliveTimeout = 65_000;
@@ -209,11 +225,16 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
       server.requestTimeout = 0;
       return server;
     }
-    const server = createSecureServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true }, handle);
-    server.on("session", (session: Http2Session) => {
-      sessions.add(session);
-      session.once("close", () => sessions.delete(session));
-    });
+    const server = createSecureServer(
+      {
+        cert: readFileSync(tls.certPath),
+        key: readFileSync(tls.keyPath),
+        allowHTTP1: true,
+        Http1ServerResponse: EarlyAnswerAwareResponse,
+      },
+      handle,
+    );
+    server.on("session", trackSession);
     return server;
   };
 
@@ -244,7 +265,9 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
   const url = `${tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger.info(
     { door: "web", hosts: config.hosts, port, tls: tls !== undefined, corsOrigins: config.corsOrigins },
-    "web door listening (Connect, gRPC-web)",
+    tls === undefined
+      ? "web door listening (Connect, gRPC-web; HTTP/1.1 and h2c)"
+      : "web door listening (Connect, gRPC-web; HTTP/1.1 and HTTP/2 over TLS)",
   );
 
   let closing: Promise<void> | undefined;
@@ -262,6 +285,7 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
         ),
       );
       for (const server of servers) if (server instanceof HttpServer) server.closeIdleConnections();
+      for (const h2c of h2cListeners) h2c.destroyUndecided();
       for (const session of sessions) session.close();
 
       const finished = new Promise<void>((resolve) => {
@@ -297,16 +321,20 @@ export async function startWebDoor(options: WebDoorOptions): Promise<WebDoor> {
  * received — connect refusing an oversized message after reading only its
  * length prefix — the connection ends with the response (`Connection: close`).
  * Otherwise the client may send its next request on a socket whose previous
- * body is still in flight, and that request hangs or is reset.
+ * body is still in flight, and that request hangs or is reset. A subclass
+ * given to `createServer` rather than a `writeHead` patched per request: the
+ * patch cost a bound function and an own property on every response.
  */
-function closeIfAnsweredEarly(req: IncomingMessage, res: ServerResponse): void {
-  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
-  const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
-  if (!hasBody) return;
-  res.writeHead = (...args: unknown[]) => {
-    if (!req.complete) res.setHeader("Connection", "close");
-    return writeHead(...args);
-  };
+class EarlyAnswerAwareResponse extends ServerResponse {
+  override writeHead(statusCode: number, ...rest: unknown[]): this {
+    const req = this.req as IncomingMessage | undefined;
+    if (req !== undefined && !req.complete && !this.headersSent && hasBody(req)) this.setHeader("Connection", "close");
+    return (super.writeHead as (statusCode: number, ...rest: unknown[]) => this).call(this, statusCode, ...rest);
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
 }
 
 /** The client address as grpc-js reports it on the gRPC door ("127.0.0.1:53122", "[::1]:53122"), for the request log. */
