@@ -9,6 +9,11 @@
  * service with SIGKILL rather than a graceful SIGTERM, and has no
  * BENCH_SERVICE_NODE_ARGS.
  *
+ * BENCH_STORE_NODE_ARGS passes node flags to the stores as
+ * BENCH_SERVICE_NODE_ARGS does to the service, e.g. `--cpu-prof
+ * --cpu-prof-dir=/tmp/store-prof` (a profile per store, written when it
+ * stops).
+ *
  * BENCH_STORE_IN_MEMORY=true runs the bench's stores without a data
  * directory: for data too large to snapshot on the way (a million groups
  * stalled the store past the driver's 30 s monitor timeout while it wrote
@@ -29,8 +34,11 @@ const gracefulStopMs = 5_000;
 const storesInMemory = process.env["BENCH_STORE_IN_MEMORY"] === "true";
 
 /** Where a store keeps its data: `dir`, or nowhere with BENCH_STORE_IN_MEMORY. */
-function storeDataDir(dir: string): { dataDir?: string } {
-  return storesInMemory ? {} : { dataDir: dir };
+const storeNodeArgs = (process.env["BENCH_STORE_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+
+/** How a bench store is spawned: where it keeps its data (`dir`, or nowhere with BENCH_STORE_IN_MEMORY), and its node flags. */
+function storeOptions(dir: string): { dataDir?: string; nodeArgs: readonly string[] } {
+  return storesInMemory ? { nodeArgs: storeNodeArgs } : { dataDir: dir, nodeArgs: storeNodeArgs };
 }
 
 type ServiceProcess = ChildProcessByStdio<null, Readable, Readable>;
@@ -183,7 +191,7 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
   const start = async (): Promise<void> => {
     dataDir = await mkdtemp(join(tmpdir(), tempPrefix));
     process.stdout.write("starting the embedded store and the service (separate processes)...\n");
-    const store = await spawnEmbeddedMongo({ port: 0, ...storeDataDir(join(dataDir, "store")) });
+    const store = await spawnEmbeddedMongo({ port: 0, ...storeOptions(join(dataDir, "store")) });
     stores.push(store);
     const runDir = dataDir;
     await main({
@@ -192,7 +200,7 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
       secret,
       startService,
       startStore: async () => {
-        const another = await spawnEmbeddedMongo({ port: 0, ...storeDataDir(join(runDir, `store-${stores.length + 1}`)) });
+        const another = await spawnEmbeddedMongo({ port: 0, ...storeOptions(join(runDir, `store-${stores.length + 1}`)) });
         stores.push(another);
         return another;
       },

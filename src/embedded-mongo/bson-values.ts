@@ -23,7 +23,7 @@ export {
   typedAccumulatorOperators,
   typedExpressionOperators,
 } from "./engine/values.ts";
-export type { Collation } from "./engine/values.ts";
+export type { Collation, DocPredicate } from "./engine/values.ts";
 
 /** The expression view of a stored document (or of a pipeline stage, a `let` document, …). */
 export function promoteDocument(doc: Document): Document {

@@ -30,6 +30,8 @@ export interface SpawnEmbeddedMongoOptions {
   readonly port?: number;
   /** How long to wait for the URI line before giving up. */
   readonly startTimeoutMs?: number;
+  /** Flags for the child's node, before the loader (e.g. `--cpu-prof` to profile the store). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface SpawnedEmbeddedMongo {
@@ -60,8 +62,8 @@ function installExitHook(): void {
 }
 
 /**
- * Spawns `node --import tsx cli.ts --port N [--data-dir DIR]` (or `node
- * <bundle> …` given storeCliBundleVariable) and resolves once the server
+ * Spawns `node [nodeArgs] --import tsx cli.ts --port N [--data-dir DIR]` (or
+ * `node [nodeArgs] <bundle> …` given storeCliBundleVariable) and resolves once the server
  * printed its URI.
  *
  * Runs node with the tsx loader rather than `node_modules/.bin/tsx`: the tsx
@@ -72,7 +74,7 @@ function installExitHook(): void {
 export async function spawnEmbeddedMongo(options: SpawnEmbeddedMongoOptions = {}): Promise<SpawnedEmbeddedMongo> {
   const bundle = process.env[storeCliBundleVariable];
   const entry = bundle === undefined || bundle === "" ? ["--import", "tsx", cliPath] : [bundle];
-  const args = [...entry, "--port", String(options.port ?? 0)];
+  const args = [...(options.nodeArgs ?? []), ...entry, "--port", String(options.port ?? 0)];
   if (options.dataDir !== undefined) args.push("--data-dir", options.dataDir);
   const child = spawn(process.execPath, args, { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] });
   installExitHook();

@@ -14,7 +14,7 @@ import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
 import type { Document } from "bson";
 import { bsonTag, compareValues, keyString, typeRank } from "./compare.ts";
-import { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
+import { originalOf, PromotedBinary, PromotedTimestamp, toPromoted, toPromotedFields } from "./promote.ts";
 import { bsonTypeName } from "./bson-type-name.ts";
 import { isTruthy, typedAccumulatorOperators, typedExpressionOperators } from "./expression-operators.ts";
 import { toExpressionView } from "./expression-view.ts";
@@ -24,8 +24,12 @@ import type { StoredDoc } from "./types.ts";
 
 export { bsonTypeName };
 
-/** A compiled filter; `promoted` may be passed when the caller has it cached. */
-export type DocPredicate = (doc: StoredDoc, promoted?: unknown) => boolean;
+/**
+ * A compiled filter. `promoted` gives the document's promoted view where the
+ * caller caches one; it is called only by filters that need the view, so a
+ * scan with a simple (or empty) filter promotes, and keeps, nothing.
+ */
+export type DocPredicate = (doc: StoredDoc, promoted?: () => unknown) => boolean;
 
 const TYPE_ALIASES = new Map<string | number, string>([
   ["double", "double"],
@@ -413,6 +417,27 @@ function simpleTestsPredicate(tests: readonly [field: string, test: FieldTest][]
 }
 
 /**
+ * The top-level fields a filter reads (of `a.b`, `a`), or undefined when it
+ * may read the whole document (`$expr`, `$jsonSchema`, or anything else
+ * that is not a field or a logical operator over filters).
+ */
+function topLevelFieldsRead(filter: Document, into = new Set<string>()): Set<string> | undefined {
+  for (const [field, condition] of Object.entries(filter) as [string, unknown][]) {
+    if (field === "$and" || field === "$or" || field === "$nor") {
+      if (!Array.isArray(condition)) return undefined;
+      for (const part of condition as unknown[]) {
+        if (!isPlainObject(part) || topLevelFieldsRead(part, into) === undefined) return undefined;
+      }
+    } else if (field.startsWith("$")) {
+      return undefined;
+    } else {
+      into.add(field.split(".", 1)[0] ?? field);
+    }
+  }
+  return into;
+}
+
+/**
  * Compiles a filter once for many documents; `variables` are the command's
  * `let` variables, visible in `$expr` as `$$name`. Throws `EngineError` 2
  * (BadValue) for unknown operators or malformed operands.
@@ -432,9 +457,14 @@ export function compileFilter(filter: Document, variables?: Document): DocPredic
   } catch (error) {
     throw badValue(error);
   }
+  // Only the fields the filter reads are promoted: a change-stream event filtered on `ns` need not promote its fullDocument.
+  const read = topLevelFieldsRead(cleaned);
+  const fields = read === undefined ? undefined : [...read];
   return (doc, promoted) => {
     try {
-      return query.test((promoted ?? toPromoted(doc)) as Record<string, unknown>);
+      return query.test(
+        (promoted?.() ?? (fields === undefined ? toPromoted(doc) : toPromotedFields(doc, fields))) as Record<string, unknown>,
+      );
     } catch (error) {
       throw badValue(error);
     }

@@ -81,6 +81,18 @@ export function toPromoted(value: unknown): unknown {
 }
 
 /**
+ * The promoted view of only `fields` of a document (the top-level fields a
+ * filter reads): promoting the rest would be work nothing looks at. Its
+ * original is the whole document.
+ */
+export function toPromotedFields(doc: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of fields) if (Object.hasOwn(doc, field)) out[field] = toPromoted(doc[field]);
+  originals.set(out, doc);
+  return out;
+}
+
+/**
  * What both the query view and the expression view hold for a bson wrapper
  * mingo cannot compare: comparable stand-ins for Binary and Timestamp, a
  * RegExp for a BSONRegExp; any other wrapper itself.

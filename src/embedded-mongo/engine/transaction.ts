@@ -526,14 +526,13 @@ class SnapshotTransaction implements Transaction {
       if (own !== undefined) {
         if (own.doc === null) continue;
         docsExamined++;
-        if (own.promoted === undefined) own.promoted = toPromoted(own.doc);
-        if (predicate(own.doc, own.promoted)) result.push(own.doc);
+        if (predicate(own.doc, () => (own.promoted ??= toPromoted(own.doc)))) result.push(own.doc);
         continue;
       }
       const version = visibleVersion(coll.chains.get(idk), this.snapshotSeq);
       if (version?.doc == null) continue;
       docsExamined++;
-      if (predicate(version.doc, promotedOf(version))) result.push(version.doc);
+      if (predicate(version.doc, () => promotedOf(version))) result.push(version.doc);
     }
     this.#lastFind = { index, keysExamined: stats.keys, docsExamined };
     return result;
@@ -565,7 +564,7 @@ class SnapshotTransaction implements Transaction {
         const version = visibleVersion(coll.chains.get(entry.idk), this.snapshotSeq);
         if (version?.doc == null || !hasKey(index, coll, version.doc, tupleKeyString(entry.key))) continue;
         docsExamined++;
-        if (!predicate(version.doc, promotedOf(version))) continue;
+        if (!predicate(version.doc, () => promotedOf(version))) continue;
         result.push(version.doc);
         if (result.length >= limit) break;
       }

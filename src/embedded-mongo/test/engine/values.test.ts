@@ -109,6 +109,23 @@ describe("matches", () => {
     expect(matches({ a: 1 }, { $comment: "why", a: 1 })).toBe(true);
   });
 
+  it("answers logical filters over dotted paths as over the whole document, and $expr and $jsonSchema see every field", () => {
+    const event = {
+      operationType: "insert",
+      ns: { db: "roster", coll: "memberships" },
+      fullDocument: { _id: "m1", tags: [{ k: new Int32(1) }, { k: Long.fromNumber(2) }] },
+    };
+    const graph = { $or: [{ "ns.coll": { $in: ["groups", "memberships"] } }, { operationType: { $in: ["dropDatabase", "invalidate"] } }] };
+    expect(matches(event, graph)).toBe(true);
+    expect(matches({ ...event, ns: { db: "roster", coll: "other" } }, graph)).toBe(false);
+    expect(matches({ operationType: "dropDatabase", ns: { db: "roster" } }, graph)).toBe(true);
+    expect(matches(event, { $nor: [{ "fullDocument.tags.k": 2 }] })).toBe(false);
+    expect(matches(event, { $and: [{ "fullDocument.tags.k": { $type: "long" } }, { "ns.db": "roster" }] })).toBe(true);
+    expect(matches(event, { $or: [{ missing: { $exists: true } }, { "fullDocument._id": "m1" }] })).toBe(true);
+    expect(matches(event, { $or: [{ "ns.coll": "other" }, { $expr: { $eq: ["$fullDocument._id", "m1"] } }] })).toBe(true);
+    expect(matches(event, { $jsonSchema: { required: ["fullDocument", "ns"] } })).toBe(true);
+  });
+
   it("rejects unsupported operators with BadValue naming the operator", () => {
     const attempt = (filter: object): unknown => {
       try {
