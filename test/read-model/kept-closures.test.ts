@@ -7,53 +7,41 @@
  * The cache of users' memberships holds next to nothing here (a principal
  * leaves it as soon as another one is loaded), so a walk shows as a store read.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { minimizeLatency } from "../../src/domain/consistency.ts";
 import { RosterError } from "../../src/domain/errors.ts";
 import type { Caller } from "../../src/domain/model.ts";
 import { collectionNames } from "../../src/storage/documents.ts";
 import { accessRules } from "../fixtures/access-rules-table.ts";
 import { groupInput } from "../fixtures/group-input.ts";
-import { eventually, readOptions, startReplica, type Replica } from "../fixtures/read-model-replicas.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { eventually, readOptions, replicaForSuite } from "../fixtures/read-model-replicas.ts";
 
 const root: Caller = { principal: "user:root", isSystemAdmin: true };
 
-let mongo: TestMongo;
-let dbName: string;
-let replica: Replica;
+const suite = replicaForSuite("kept", { maxLagMs: 5_000, cachedMemberships: 0 });
+const dbName = suite.dbName;
 
-beforeAll(async () => {
-  mongo = await startTestMongo();
-  dbName = uniqueDbName("kept");
-  replica = await startReplica(mongo.uri, dbName, { maxLagMs: 5_000, cachedMemberships: 0 });
-});
-
-afterAll(async () => {
-  await replica.close();
-  await mongo.stop();
-});
-
-const memberships = () => replica.client.db(dbName).collection(collectionNames.memberships);
+const memberships = () => suite.replica.client.db(dbName).collection(collectionNames.memberships);
 
 async function isMember(groupId: string, principal: string): Promise<boolean> {
-  return (await replica.app.memberships.check(root, { groupId, principal, directOnly: false }, readOptions(minimizeLatency))).isMember;
+  return (await suite.replica.app.memberships.check(root, { groupId, principal, directOnly: false }, readOptions(minimizeLatency)))
+    .isMember;
 }
 
 it("answers a repeated check without walking again, until the model applies a change", async () => {
-  const top = await replica.app.groups.create(root, groupInput("kept-top"), "", {});
-  const inner = await replica.app.groups.create(root, groupInput("kept-inner"), "", {});
-  await replica.app.memberships.add(root, top.id, `group:${inner.id}`, "MEMBER", {});
-  await replica.app.memberships.add(root, inner.id, "user:kept", "MEMBER", {});
+  const top = await suite.replica.app.groups.create(root, groupInput("kept-top"), "", {});
+  const inner = await suite.replica.app.groups.create(root, groupInput("kept-inner"), "", {});
+  await suite.replica.app.memberships.add(root, top.id, `group:${inner.id}`, "MEMBER", {});
+  await suite.replica.app.memberships.add(root, inner.id, "user:kept", "MEMBER", {});
 
-  replica.clearCommands();
+  suite.replica.clearCommands();
   expect(await isMember(top.id, "user:kept")).toBe(true);
-  expect(replica.readCommands().length).toBeGreaterThan(0); // the walk read user:kept's memberships
+  expect(suite.replica.readCommands().length).toBeGreaterThan(0); // the walk read user:kept's memberships
   expect(await isMember(top.id, "user:someone-else")).toBe(false); // loading them evicts user:kept's memberships
-  replica.clearCommands();
+  suite.replica.clearCommands();
   expect(await isMember(top.id, "user:kept")).toBe(true);
   expect(await isMember(inner.id, "user:kept")).toBe(true);
-  expect(replica.readCommands()).toEqual([]); // no walk: it would have read user:kept's memberships again
+  expect(suite.replica.readCommands()).toEqual([]); // no walk: it would have read user:kept's memberships again
 
   // A change this process did not make: only the change stream tells the model.
   await memberships().deleteOne({ groupId: inner.id, member: "user:kept" });
@@ -62,9 +50,9 @@ it("answers a repeated check without walking again, until the model applies a ch
 });
 
 it("forgets a kept closure when a group edge it went through changes", async () => {
-  const top = await replica.app.groups.create(root, groupInput("kept-edge-top"), "", {});
-  const inner = await replica.app.groups.create(root, groupInput("kept-edge-inner"), "", {});
-  await replica.app.memberships.add(root, inner.id, "user:edge", "MEMBER", {});
+  const top = await suite.replica.app.groups.create(root, groupInput("kept-edge-top"), "", {});
+  const inner = await suite.replica.app.groups.create(root, groupInput("kept-edge-inner"), "", {});
+  await suite.replica.app.memberships.add(root, inner.id, "user:edge", "MEMBER", {});
   expect(await isMember(top.id, "user:edge")).toBe(false);
   await memberships().insertOne({
     groupId: top.id,
@@ -78,24 +66,25 @@ it("forgets a kept closure when a group edge it went through changes", async () 
 });
 
 it("judges a kept closure's memberships at the time of each read: one that expires stops counting with no change applied", async () => {
-  const group = await replica.app.groups.create(root, groupInput("kept-expiring"), "", {});
+  const group = await suite.replica.app.groups.create(root, groupInput("kept-expiring"), "", {});
   const expiresAt = new Date(Date.now() + 1_500);
-  await replica.app.memberships.add(root, group.id, "user:expiring", "MEMBER", {}, expiresAt);
-  await replica.app.memberships.add(root, group.id, "user:staying", "MEMBER", {});
+  await suite.replica.app.memberships.add(root, group.id, "user:expiring", "MEMBER", {}, expiresAt);
+  await suite.replica.app.memberships.add(root, group.id, "user:staying", "MEMBER", {});
   expect(await isMember(group.id, "user:expiring")).toBe(true);
-  replica.clearCommands();
+  suite.replica.clearCommands();
   expect(await isMember(group.id, "user:expiring")).toBe(true);
-  expect(replica.readCommands()).toEqual([]); // kept
+  expect(suite.replica.readCommands()).toEqual([]); // kept
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt.getTime() - Date.now() + 50)));
   expect(await isMember(group.id, "user:expiring")).toBe(false);
   expect(await isMember(group.id, "user:staying")).toBe(true);
 });
 
 it("judges the caller's authentication age at the time of each read, not of the kept walk", async () => {
-  const group = await replica.app.groups.create(root, groupInput("kept-assurance", { authenticationAssuranceTimeout: 1 }), "", {});
-  await replica.app.memberships.add(root, group.id, "user:recent", "MEMBER", {});
+  const group = await suite.replica.app.groups.create(root, groupInput("kept-assurance", { authenticationAssuranceTimeout: 1 }), "", {});
+  await suite.replica.app.memberships.add(root, group.id, "user:recent", "MEMBER", {});
   const caller: Caller = { principal: "user:recent", isSystemAdmin: false, authTime: new Date() };
-  const seeGroup = () => replica.app.access.authorize(caller, accessRules.GetGroup, { groupId: group.id }, readOptions(minimizeLatency));
+  const seeGroup = () =>
+    suite.replica.app.access.authorize(caller, accessRules.GetGroup, { groupId: group.id }, readOptions(minimizeLatency));
   await seeGroup();
   await new Promise((resolve) => setTimeout(resolve, 1_200));
   const refused = await seeGroup().catch((error: unknown) => error);

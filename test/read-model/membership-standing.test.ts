@@ -5,33 +5,20 @@
  * question is asked (an edge that expires while held stops counting).
  * Documents are written straight into the store, as issue 14 will store them.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { minimizeLatency } from "../../src/domain/consistency.ts";
 import type { Caller } from "../../src/domain/model.ts";
 import { collectionNames } from "../../src/storage/documents.ts";
 import { groupInput } from "../fixtures/group-input.ts";
-import { eventually, readOptions, startReplica, type Replica } from "../fixtures/read-model-replicas.ts";
-import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
+import { eventually, readOptions, replicaForSuite } from "../fixtures/read-model-replicas.ts";
 
 const root: Caller = { principal: "user:root", isSystemAdmin: true };
 
-let mongo: TestMongo;
-let dbName: string;
-let replica: Replica;
-
-beforeAll(async () => {
-  mongo = await startTestMongo();
-  dbName = uniqueDbName("standing");
-  replica = await startReplica(mongo.uri, dbName, { maxLagMs: 5_000, cachedMemberships: 1_000 });
-});
-
-afterAll(async () => {
-  await replica.close();
-  await mongo.stop();
-});
+const suite = replicaForSuite("standing", { maxLagMs: 5_000, cachedMemberships: 1_000 });
+const dbName = suite.dbName;
 
 it("counts only ACTIVE, unexpired memberships, at the time of the read", async () => {
-  const app = replica.app;
+  const app = suite.replica.app;
   const top = await app.groups.create(root, groupInput("standing-top"), "", {});
   const invitedGroup = await app.groups.create(root, groupInput("standing-invited"), "", {});
   const expiringGroup = await app.groups.create(root, groupInput("standing-expiring"), "", {});
@@ -46,7 +33,7 @@ it("counts only ACTIVE, unexpired memberships, at the time of the read", async (
     ...extra,
   });
   const expiresAt = new Date(Date.now() + 1_500);
-  await replica.client
+  await suite.replica.client
     .db(dbName)
     .collection(collectionNames.memberships)
     .insertMany([
