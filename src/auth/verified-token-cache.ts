@@ -17,6 +17,7 @@
  * most `maxEntries`, least recently used first out.
  */
 import type { Caller } from "../domain/model.ts";
+import { createWeightedLru } from "../domain/weighted-lru.ts";
 
 /** Bounds of the cache. */
 export interface VerifiedTokenCacheOptions {
@@ -47,28 +48,20 @@ interface Entry {
 
 /** A bounded cache of verified tokens (see the module comment for what makes an entry usable). */
 export function createVerifiedTokenCache(options: VerifiedTokenCacheOptions = defaultVerifiedTokenCacheOptions): VerifiedTokenCache {
-  /** In least recently used order: a Map keeps insertion order, and a hit moves its entry to the end. */
-  const entries = new Map<string, Entry>();
+  const entries = createWeightedLru<Entry>(options.maxEntries);
   return {
     get(token, nowMs) {
       const entry = entries.get(token);
       if (entry === undefined) return undefined;
-      entries.delete(token);
       // Whole seconds, as jose compares exp, so the cache accepts exactly what a full check would.
       const valid =
         Math.floor(nowMs / 1000) < entry.validUntilSeconds && nowMs >= entry.verifiedAtMs && nowMs - entry.verifiedAtMs < options.maxAgeMs;
-      if (!valid) return undefined;
-      entries.set(token, entry);
-      return entry.caller;
+      if (valid) return entry.caller;
+      entries.delete(token);
+      return undefined;
     },
     set(token, caller, validUntilSeconds, nowMs) {
-      if (options.maxEntries <= 0) return;
-      entries.delete(token);
       entries.set(token, { caller: Object.freeze({ ...caller }), validUntilSeconds, verifiedAtMs: nowMs });
-      for (const oldest of entries.keys()) {
-        if (entries.size <= options.maxEntries) break;
-        entries.delete(oldest);
-      }
     },
   };
 }

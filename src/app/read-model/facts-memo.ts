@@ -12,6 +12,7 @@
  * used out first; the database has no such memo (its facts change at any
  * time).
  */
+import { createWeightedLru } from "../../domain/weighted-lru.ts";
 import type { MemoSlot } from "../request-memo.ts";
 
 /** What `set` needs besides the value. */
@@ -40,25 +41,19 @@ export interface FactsMemo {
 interface Stored {
   readonly value: unknown;
   readonly validUntilMs: number;
-  readonly weight: number;
 }
 
 /** A memo whose entries weigh at most `maxWeight` in total (0 turns it off). */
 export function createFactsMemo(maxWeight: number): FactsMemo {
   let generation = 0;
-  let weight = 0;
   /** A number per slot, for the keys of `entries`. */
   const slotIds = new Map<MemoSlot<unknown>, number>();
-  /** By `<slot number>\0<key>`, in least recently used order: a Map keeps insertion order, and a hit moves its entry to the end. */
-  const entries = new Map<string, Stored>();
+  /** By `<slot number>\0<key>`. */
+  const entries = createWeightedLru<Stored>(maxWeight);
   const keyOf = (slot: MemoSlot<unknown>, key: string): string => {
     let id = slotIds.get(slot);
     if (id === undefined) slotIds.set(slot, (id = slotIds.size));
     return `${id}\0${key}`;
-  };
-  const remove = (key: string, stored: Stored): void => {
-    entries.delete(key);
-    weight -= stored.weight;
   };
 
   return {
@@ -67,32 +62,22 @@ export function createFactsMemo(maxWeight: number): FactsMemo {
       const k = keyOf(slot, key);
       const stored = entries.get(k);
       if (stored === undefined) return undefined;
-      remove(k, stored);
-      if (nowMs >= stored.validUntilMs) return undefined;
-      entries.set(k, stored);
-      weight += stored.weight;
+      if (nowMs >= stored.validUntilMs) {
+        entries.delete(k);
+        return undefined;
+      }
       return stored.value as V;
     },
     set<V>(slot: MemoSlot<V>, key: string, value: V, entry: FactsMemoEntry): void {
-      const entryWeight = Math.max(1, entry.weight);
-      if (entry.generation !== generation || entryWeight > maxWeight) return;
-      const k = keyOf(slot, key);
-      const before = entries.get(k);
-      if (before !== undefined) remove(k, before);
-      entries.set(k, { value, validUntilMs: entry.validUntilMs, weight: entryWeight });
-      weight += entryWeight;
-      for (const [oldest, stored] of entries) {
-        if (weight <= maxWeight) break;
-        remove(oldest, stored);
-      }
+      if (entry.generation !== generation) return;
+      entries.set(keyOf(slot, key), { value, validUntilMs: entry.validUntilMs }, entry.weight);
     },
     invalidate() {
       generation += 1;
       entries.clear();
-      weight = 0;
     },
     get weight() {
-      return weight;
+      return entries.weight;
     },
   };
 }

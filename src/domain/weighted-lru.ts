@@ -1,0 +1,67 @@
+/**
+ * A map bounded by the total weight of its entries, least recently used out
+ * first: the one eviction rule behind the caches that outlive a request (the
+ * verified-token cache weighs each token 1, the read model's kept closures
+ * weigh each closure by the groups it holds). What makes an entry still
+ * usable (an expiry, a generation) is the caller's: it reads, judges and
+ * deletes.
+ */
+export interface WeightedLru<V> {
+  /** The value under `key`, marked as just used. */
+  get(key: string): V | undefined;
+  /** Stores `value` as the most recently used, then evicts the least recently used until the bound holds; a value heavier than the bound is not stored. */
+  set(key: string, value: V, weight?: number): void;
+  delete(key: string): void;
+  clear(): void;
+  /** The total weight held. */
+  readonly weight: number;
+}
+
+interface Held<V> {
+  readonly value: V;
+  readonly weight: number;
+}
+
+/** An LRU map holding at most `maxWeight` in total (0 holds nothing); each entry weighs at least 1. */
+export function createWeightedLru<V>(maxWeight: number): WeightedLru<V> {
+  /** In least recently used order: a Map keeps insertion order, and a use moves its entry to the end. */
+  const entries = new Map<string, Held<V>>();
+  let total = 0;
+  const remove = (key: string): Held<V> | undefined => {
+    const held = entries.get(key);
+    if (held === undefined) return undefined;
+    entries.delete(key);
+    total -= held.weight;
+    return held;
+  };
+  return {
+    get(key) {
+      const held = entries.get(key);
+      if (held === undefined) return undefined;
+      entries.delete(key);
+      entries.set(key, held);
+      return held.value;
+    },
+    set(key, value, weight = 1) {
+      const entryWeight = Math.max(1, weight);
+      if (entryWeight > maxWeight) return;
+      remove(key);
+      entries.set(key, { value, weight: entryWeight });
+      total += entryWeight;
+      for (const oldest of entries.keys()) {
+        if (total <= maxWeight) break;
+        remove(oldest);
+      }
+    },
+    delete(key) {
+      remove(key);
+    },
+    clear() {
+      entries.clear();
+      total = 0;
+    },
+    get weight() {
+      return total;
+    },
+  };
+}
