@@ -61,6 +61,20 @@ export const clientCertificateCnKey = createContextKey<string | undefined>(undef
  * log measures the call's duration from here.
  */
 export const callStartedKey = createContextKey<number | undefined>(undefined, { description: "roster call start" });
+/**
+ * How a door tells the pipeline its call has ended early (client cancel,
+ * deadline, shutdown) without making the call's AbortSignal: cheaper than a
+ * signal and a listener per call, and most calls never need the signal.
+ */
+export interface CallAbort {
+  /** Why the call ended; undefined while it runs. */
+  readonly reason: unknown;
+  /** Calls `listener` once when the call ends; returns a function that stops listening. */
+  whenAborted(listener: (reason: unknown) => void): () => void;
+}
+
+/** The call's CallAbort, set by a door that has one (the gRPC door); otherwise steps watch the request's AbortSignal. */
+export const callAbortKey = createContextKey<CallAbort | undefined>(undefined, { description: "roster call abort" });
 /** Epoch milliseconds by which the call must finish; undefined without a client deadline. Set by the door. */
 export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "roster call deadline" });
 /** The app's per-request cache; created on first use, never shared between calls. */
@@ -125,7 +139,10 @@ export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal })
   const deadline = values.get(deadlineKey);
   const consistency = values.get(readConsistencyKey);
   return {
-    signal: ctx.signal,
+    // Read when the app asks: a door may make the signal on first use (call-context.ts).
+    get signal() {
+      return ctx.signal;
+    },
     memo,
     onCommit,
     ...(deadline === undefined ? {} : { deadline }),
