@@ -9,6 +9,7 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { fixedFieldLogger } from "./logger.ts";
 import { callerKey, callInfoKey, callStartedKey, loggerKey, requestIdKey, traceIdKey } from "./context.ts";
 import { requestIdFrom, requestIdHeader } from "./request-id.ts";
 import { statusName } from "./status-names.ts";
@@ -17,8 +18,13 @@ import { observeStream } from "./stream-observer.ts";
 /** Codes that mean the server (not the client) has a problem: logged at error / warn level. */
 const serverFaults: ReadonlySet<Code> = new Set([Code.Internal, Code.Unknown, Code.DataLoss]);
 
-/** One line per RPC to `logger` (see the module comment for the fields). */
+/**
+ * One line per RPC to `logger` (see the module comment for the fields),
+ * written through its fixed-field sibling (logger.ts): the line is made only
+ * of the scalar fields above.
+ */
 export function createRequestLogInterceptor(logger: Logger): Interceptor {
+  const lines = fixedFieldLogger(logger);
   return (next) => async (req) => {
     const started = req.contextValues.get(callStartedKey) ?? performance.now();
     const requestId = req.contextValues.get(requestIdKey) || requestIdFrom(req.header);
@@ -42,9 +48,9 @@ export function createRequestLogInterceptor(logger: Logger): Interceptor {
         caller: req.contextValues.get(callerKey)?.principal,
         peer: info?.peer,
       };
-      if (code !== undefined && serverFaults.has(code)) logger.error(line, "rpc");
-      else if (code === Code.Unavailable) logger.warn(line, "rpc");
-      else logger.info(line, "rpc");
+      if (code !== undefined && serverFaults.has(code)) lines.error(line, "rpc");
+      else if (code === Code.Unavailable) lines.warn(line, "rpc");
+      else lines.info(line, "rpc");
     };
     const tag = (error: unknown): ConnectError => {
       const status = ConnectError.from(error);
