@@ -132,10 +132,6 @@ export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal })
     const created: { latest: ClusterTime | undefined } = { latest: undefined };
     values.set(commitsKey, (commits = created));
   }
-  const seen = commits;
-  const onCommit = (time: ClusterTime): void => {
-    if (seen.latest === undefined || time > seen.latest) seen.latest = time;
-  };
   const deadline = values.get(deadlineKey);
   const consistency = values.get(readConsistencyKey);
   return {
@@ -144,9 +140,20 @@ export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal })
       return ctx.signal;
     },
     memo,
-    onCommit,
+    onCommit: commitObserver(commits),
     ...(deadline === undefined ? {} : { deadline }),
     ...(consistency === undefined ? {} : { consistency }),
+  };
+}
+
+/**
+ * Records each commit's time in `seen`, keeping the latest. Made by a
+ * function rather than bound to a name in callOptionsOf: under tsx, esbuild
+ * names every such closure with a property definition, per call.
+ */
+function commitObserver(seen: { latest: ClusterTime | undefined }): (time: ClusterTime) => void {
+  return (time) => {
+    if (seen.latest === undefined || time > seen.latest) seen.latest = time;
   };
 }
 
