@@ -31,7 +31,9 @@
  * row sends the same request, so it is encoded once (with its metadata's
  * token); the first response is decoded and checked, and every later one
  * must carry status OK and the same bytes (a response that differs is
- * decoded and checked too). Nothing the service does is skipped.
+ * decoded and checked too). The web door rows do the same over node:http
+ * and node:http2 (connect-getgroup.ts, `prepared`). Nothing the service
+ * does is skipped.
  *
  * Knobs: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (default 32),
  * BENCH_SERVICE_NODE_ARGS (extra node arguments for the service process,
@@ -318,8 +320,8 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
   }
 
   const webClients = (baseUrl: string): ConnectGetGroup[] => [
-    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency }),
-    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency, h2c: true }),
+    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency, prepared: true }),
+    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency, h2c: true, prepared: true }),
   ];
   const connect = webClients(httpUrl);
   const connectDatabase = webClients(database.httpUrl);
