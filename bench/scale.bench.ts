@@ -165,6 +165,9 @@ interface Figures {
   readonly gcUs: number;
 }
 
+/** The least CPU time a row's figure is printed for: 20 ticks of /proc/<pid>/stat. */
+const minCpuUs = 200_000;
+
 function figuresOf(sample: Sample): Figures {
   const sorted = [...sample.times].sort((a, b) => a - b);
   const calls = sorted.length;
@@ -173,7 +176,8 @@ function figuresOf(sample: Sample): Figures {
     p25: percentile(sorted, 25),
     p75: percentile(sorted, 75),
     calls,
-    cpuUs: sample.cpuUs / calls,
+    // /proc counts in ticks of 10 ms: too few of them (the cold and warm rows' 15 calls) tell nothing.
+    cpuUs: sample.cpuUs >= minCpuUs ? sample.cpuUs / calls : Number.NaN,
     gcUs: sample.gcUs / calls,
   };
 }
@@ -465,7 +469,10 @@ async function main(run: BenchRun): Promise<void> {
       ],
       ...keys.map(({ key, label }) => [
         label,
-        ...results.map((r) => (figure(r, mode.label, key)?.cpuUs ?? Number.NaN).toFixed(0)),
+        ...results.map((r) => {
+          const cpuUs = figure(r, mode.label, key)?.cpuUs ?? Number.NaN;
+          return Number.isNaN(cpuUs) ? "-" : cpuUs.toFixed(0);
+        }),
         ...others.map((r) => ratio(figure(r, mode.label, key)?.cpuUs, figure(base, mode.label, key)?.cpuUs)),
         ...results.map((r) => (figure(r, mode.label, key)?.gcUs ?? Number.NaN).toFixed(0)),
         ...results.map((r) => (figure(r, mode.label, key)?.calls ?? 0).toString()),

@@ -12,7 +12,7 @@ import { expect, it } from "vitest";
 import type { ListGroupsQuery } from "../../src/app/index.ts";
 import { fullyConsistent, minimizeLatency, type ReadConsistency } from "../../src/domain/consistency.ts";
 import type { Caller } from "../../src/domain/model.ts";
-import { collectionNames } from "../../src/storage/documents.ts";
+import { collectionNames, type GroupDoc } from "../../src/storage/documents.ts";
 import { groupInput } from "../fixtures/group-input.ts";
 import { eventually, readOptions, replicaForSuite } from "../fixtures/read-model-replicas.ts";
 
@@ -84,7 +84,7 @@ it("lists afresh after every change the model applies: this process's writes and
 
   // Changes only the change stream tells of: a rename that moves a group to the end, a removed membership.
   await db()
-    .collection(collectionNames.groups)
+    .collection<GroupDoc>(collectionNames.groups)
     .updateOne({ _id: a }, { $set: { displayName: "Zulu", sortName: "zulu", etag: "renamed" } });
   await eventually(async () => (await listed(caller, ns)).join() === "kl-b,kl-c,kl-a,total 3", 5_000, "the rename reorders the listing");
   await db().collection(collectionNames.memberships).deleteOne({ groupId: b, member: caller.principal });
