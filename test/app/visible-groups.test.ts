@@ -12,37 +12,15 @@ import { createGroupGraph, type GroupGraph } from "../../src/app/read-model/grou
 import { visibleGroupsCount, visibleGroupsPage } from "../../src/app/read-model/visible-groups.ts";
 import type { GroupNode } from "../../src/storage/documents.ts";
 import type { GroupKeyset, GroupListCriteria, GroupListOrder, GroupScope } from "../../src/storage/group-store.ts";
+import { groupNode } from "../fixtures/group-node.ts";
 
 type CallerScope = Extract<GroupScope, { kind: "caller" }>;
 
 const created = new Date("2024-01-01T00:00:00Z");
 
+/** Group `id`, created at the number in its id (seconds after `created`). */
 function node(id: string, overrides: Partial<GroupNode> = {}): GroupNode {
-  return {
-    id,
-    namespace: "",
-    slug: id,
-    displayName: `Group ${id}`,
-    description: "",
-    parentId: "",
-    labels: {},
-    visibility: "PRIVATE",
-    memberVisibility: "MEMBERS",
-    joinPolicy: "CLOSED",
-    signupFields: [],
-    authenticationAssuranceTimeout: 0,
-    state: "ACTIVE",
-    memberCount: 0,
-    acl: [],
-    createTime: new Date(created.getTime() + Number(id.replace(/\D/gu, "") || "0") * 1000),
-    updateTime: created,
-    deleteTime: undefined,
-    createdBy: "user:test",
-    updatedBy: "user:test",
-    etag: `etag-${id}`,
-    ancestorIds: [],
-    ...overrides,
-  };
+  return groupNode(id, new Date(created.getTime() + Number(id.replace(/\D/gu, "") || "0") * 1000), overrides);
 }
 
 /** Groups g0…g9 (the caller's), p0…p2 seen by everyone (created after them), x0 nobody's. */
