@@ -3,10 +3,11 @@
  * from the caller's closure, as for the database) and the same filters and
  * order (storage's `listFilterOf`, `compareListPositions`), evaluated in
  * memory. A caller's own groups — those it is in, those its ACL grants name,
- * the descendants of those it manages — are gathered and sorted (their
- * number is the caller's, not the store's); the groups everyone may see come
- * in order from their sorted index, so a page of them costs its length; the
- * two are merged. The total counts both once. A minimum permission leaves
+ * the descendants of those it manages — are gathered and sorted once and
+ * kept until the model applies a change (their number is the caller's, not
+ * the store's), and a page walks them from its keyset; the groups everyone
+ * may see come in order from their sorted index; so a page costs its length,
+ * and the two are merged. The total counts both once. A minimum permission leaves
  * out the groups everyone sees and the ACL entries granting less; a member
  * filter's ids restrict both sets (the ids are the member filter's, computed
  * by list-groups.ts with the same rules over either source).
