@@ -26,7 +26,6 @@
  * BENCH_SERVICE_NODE_ARGS (extra node arguments for the service process,
  * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
  */
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Role } from "../gen/roster/v1/access_pb.ts";
 import { signHs256Token } from "../src/auth/token-signer.ts";
@@ -36,6 +35,7 @@ import { withDatabase } from "../test/fixtures/roster-in-process.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 import { createConnectGetGroup, type ConnectGetGroup } from "./support/connect-getgroup.ts";
 import { percentile } from "./support/measure.ts";
+import { processCpuUs } from "./support/process-cpu.ts";
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? "5");
 const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? "32");
@@ -53,21 +53,6 @@ interface Result {
   readonly p99Ms: number;
   /** CPU time (user + system) of the answering service per call, in µs; undefined where /proc cannot tell. */
   readonly serviceCpuUs: number | undefined;
-}
-
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
-const ticksPerSecond = 100;
-
-/** CPU time (user + system) process `pid` has used so far, in µs; undefined off Linux. */
-function cpuUsOf(pid: number): number | undefined {
-  try {
-    // Fields after the parenthesised command name: state is the 1st, utime the 12th, stime the 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? (ticks * 1_000_000) / ticksPerSecond : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `concurrency` callers issue `op` back to back for `durationMs`; appends every latency, returns the elapsed time. */
@@ -101,9 +86,9 @@ async function measureAll(operations: readonly Operation[]): Promise<Result[]> {
   let cpuKnown = true;
   for (let round = 0; round < rounds; round++) {
     for (const [i, { op, pid }] of operations.entries()) {
-      const cpuBefore = cpuUsOf(pid);
+      const cpuBefore = processCpuUs(pid);
       elapsed[i] = (elapsed[i] ?? 0) + (await run((seconds * 1000) / rounds, op, latencies[i] ?? []));
-      const cpuAfter = cpuUsOf(pid);
+      const cpuAfter = processCpuUs(pid);
       if (cpuBefore === undefined || cpuAfter === undefined) cpuKnown = false;
       else cpuUs[i] = (cpuUs[i] ?? 0) + cpuAfter - cpuBefore;
     }
