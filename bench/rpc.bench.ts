@@ -41,7 +41,6 @@
  * (label fragments separated by "|": only rows whose label contains one are
  * measured, the no-op always; e.g. "gRPC, read model" while profiling).
  */
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { create, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Metadata } from "@grpc/grpc-js";
@@ -57,6 +56,7 @@ import { withDatabase } from "../test/fixtures/roster-in-process.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 import { createConnectGetGroup, type ConnectGetGroup } from "./support/connect-getgroup.ts";
 import { percentile } from "./support/measure.ts";
+import { processCpuUs } from "./support/process-cpu.ts";
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? "5");
 const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? "32");
@@ -79,21 +79,6 @@ interface Result {
   readonly clientCpuUs: number;
   /** Event-loop iterations of the answering service per call; undefined for a service without the bench methods. */
   readonly serviceLoopTurns: number | undefined;
-}
-
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
-const ticksPerSecond = 100;
-
-/** CPU time (user + system) process `pid` has used so far, in µs; undefined off Linux. */
-function cpuUsOf(pid: number): number | undefined {
-  try {
-    // Fields after the parenthesised command name: state is the 1st, utime the 12th, stime the 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? (ticks * 1_000_000) / ticksPerSecond : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `concurrency` callers issue `op` back to back for `durationMs`; appends every latency, returns the elapsed time. */
@@ -133,7 +118,7 @@ async function measureAll(all: readonly Operation[]): Promise<Result[]> {
   for (let round = 0; round < rounds; round++) {
     for (const [i, { op, pid, loopStats }] of operations.entries()) {
       const loopsBefore = await loopStats?.();
-      const cpuBefore = cpuUsOf(pid);
+      const cpuBefore = processCpuUs(pid);
       const clientBefore = process.cpuUsage();
       elapsed[i] = (elapsed[i] ?? 0) + (await run((seconds * 1000) / rounds, op, latencies[i] ?? []));
       const client = process.cpuUsage(clientBefore);
@@ -141,7 +126,7 @@ async function measureAll(all: readonly Operation[]): Promise<Result[]> {
       const loopsAfter = await loopStats?.();
       if (loopsBefore !== undefined && loopsAfter !== undefined)
         loopTurns[i] = (loopTurns[i] ?? 0) + loopsAfter.loopCount - loopsBefore.loopCount;
-      const cpuAfter = cpuUsOf(pid);
+      const cpuAfter = processCpuUs(pid);
       if (cpuBefore === undefined || cpuAfter === undefined) cpuKnown = false;
       else cpuUs[i] = (cpuUs[i] ?? 0) + cpuAfter - cpuBefore;
     }
