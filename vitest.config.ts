@@ -20,7 +20,16 @@ export default defineConfig({
     isolate: false,
     // `npm run test:service` / `npm run test:store` run one of them (vitest --project).
     projects: [
-      { extends: true, test: { name: "service", include: ["test/**/*.test.ts"], ...sharedStore } },
+      {
+        extends: true,
+        test: {
+          name: "service",
+          include: ["test/**/*.test.ts"],
+          ...sharedStore,
+          // The Roster processes tests start run from one bundle of src/main.ts per run.
+          globalSetup: [...sharedStore.globalSetup, "test/fixtures/roster-main-bundle.ts"],
+        },
+      },
       { extends: true, test: { name: "store", include: ["src/embedded-mongo/test/**/*.test.ts"], ...sharedStore } },
     ],
   },

@@ -92,7 +92,11 @@ interface World {
   readonly parentId: string;
   readonly groupId: string;
   readonly acl: readonly AclEntry[];
-  /** Per caller: a copy of G to delete, and a deleted copy to undelete. */
+  /**
+   * Per door and caller: a copy of G to delete, and a deleted copy to
+   * undelete. Callers refused both share one copy of each, which a refusal
+   * leaves as it is (checked by a later case's code if it did not).
+   */
   readonly deleteTargets: Readonly<Record<string, string>>;
   readonly undeleteTargets: Readonly<Record<string, string>>;
 }
@@ -222,15 +226,23 @@ beforeAll(async () => {
   const groupId = await makeProfileTarget(app, parentId, acl);
   const deleteTargets: Record<string, string> = {};
   const undeleteTargets: Record<string, string> = {};
-  for (const tag of doors.flatMap((door) => callers.map((caller) => tagOf(door, caller)))) {
-    await app.memberships.add(root, groupId, `user:victim-${tag}`, "MEMBER");
-    await app.memberships.add(root, groupId, `user:promote-${tag}`, "MEMBER");
-    await app.memberships.add(root, groupId, `user:expiring-${tag}`, "MEMBER");
-    await app.memberships.invite(root, { groupId, member: `user:invitee-${tag}`, role: "MEMBER", message: "", expireTime: undefined });
-    deleteTargets[tag] = await makeProfileTarget(app, parentId, acl);
-    const undeleteTarget = await makeProfileTarget(app, parentId, acl);
-    await app.groups.delete(root, undeleteTarget, "");
-    undeleteTargets[tag] = undeleteTarget;
+  const deletedTarget = async (): Promise<string> => {
+    const target = await makeProfileTarget(app, parentId, acl);
+    await app.groups.delete(root, target, "");
+    return target;
+  };
+  const sharedDeleteTarget = await makeProfileTarget(app, parentId, acl);
+  const sharedUndeleteTarget = await deletedTarget();
+  for (const door of doors) {
+    for (const [i, caller] of callers.entries()) {
+      const tag = tagOf(door, caller);
+      await app.memberships.add(root, groupId, `user:victim-${tag}`, "MEMBER");
+      await app.memberships.add(root, groupId, `user:promote-${tag}`, "MEMBER");
+      await app.memberships.add(root, groupId, `user:expiring-${tag}`, "MEMBER");
+      await app.memberships.invite(root, { groupId, member: `user:invitee-${tag}`, role: "MEMBER", message: "", expireTime: undefined });
+      deleteTargets[tag] = matrix["DeleteGroup"]?.codes[i] === OK ? await makeProfileTarget(app, parentId, acl) : sharedDeleteTarget;
+      undeleteTargets[tag] = matrix["UndeleteGroup"]?.codes[i] === OK ? await deletedTarget() : sharedUndeleteTarget;
+    }
   }
   // Join requests to decide: G accepts them only while they are made.
   await setJoinPolicy(app, groupId, "REQUEST");

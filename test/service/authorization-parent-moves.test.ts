@@ -6,9 +6,11 @@
  * and Connect JSON on the web door), with the exact code and message each
  * gets.
  *
- * Each case moves a fresh group G, child of P, as caller-profiles.ts
- * describes it, with one more profile: parent-creator, ADMIN of P like
- * parent-admin. Both are MANAGERs of P2, the destination of moves, and so is
+ * G is a child of P as caller-profiles.ts describes it, with one more
+ * profile: parent-creator, ADMIN of P like parent-admin. A case expected to
+ * move G moves a fresh G of its own; the refused cases of a configuration
+ * share one G, which each of them checks is still under P afterwards (a
+ * refusal that moved it anyway fails that case, or the next one). Both are MANAGERs of P2, the destination of moves, and so is
  * admin. The creator group C holds admin and parent-creator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,6 +75,8 @@ interface World {
   readonly parentId: string;
   readonly destinationId: string;
   readonly acl: readonly AclEntry[];
+  /** The G the refused cases share (they leave it where it is). */
+  readonly refusedTargetId: string;
   readonly tokens: ReadonlyMap<CallerName, string>;
   readonly clients: ReadonlyMap<ProtocolName, ProtocolClient>;
 }
@@ -90,7 +94,8 @@ async function makeWorld(roster: TestRoster, acl: readonly AclEntry[]): Promise<
   for (const caller of callers) tokens.set(caller, await roster.token(principals[caller]));
   const endpoints = { grpcAddress: roster.address, webUrl: roster.httpUrl };
   const clients = new Map(doors.map((door) => [door, createProtocolClient(door, endpoints)] as const));
-  return { roster, parentId, destinationId, acl, tokens, clients };
+  const refusedTargetId = await makeProfileTarget(app, parentId, acl);
+  return { roster, parentId, destinationId, acl, refusedTargetId, tokens, clients };
 }
 
 beforeAll(async () => {
@@ -130,7 +135,8 @@ describe("authorization matrix of parent moves, over both doors", () => {
     const client = world?.clients.get(door);
     if (world === undefined || client === undefined) throw new Error("world not set up");
     const app = world.roster.server.app;
-    const groupId = await makeProfileTarget(app, world.parentId, world.acl);
+    const want = expected(caller, move, config);
+    const groupId = want === "OK" ? await makeProfileTarget(app, world.parentId, world.acl) : world.refusedTargetId;
     const stored = await app.groups.get(root, { id: groupId });
     const newParentId = move === "detach" ? "" : world.destinationId;
     const group =
@@ -148,7 +154,6 @@ describe("authorization matrix of parent moves, over both doors", () => {
     const request = mask === "no mask" ? { group } : { group, updateMask: { paths: ["parent_id"] } };
     const outcome: Outcome = await client.call(GroupService, "UpdateGroup", request, world.tokens.get(caller));
 
-    const want = expected(caller, move, config);
     const after = await app.groups.get(root, { id: groupId });
     if (want === "OK") {
       expect(outcome).toMatchObject({
