@@ -497,7 +497,7 @@ function collectSimpleChecks(filter: Document, checks: DocCheck[]): boolean {
  * may read the whole document (`$expr`, `$jsonSchema`, or anything else
  * that is not a field or a logical operator over filters).
  */
-function topLevelFieldsRead(filter: Document, into = new Set<string>()): Set<string> | undefined {
+export function topLevelFieldsRead(filter: Document, into = new Set<string>()): Set<string> | undefined {
   for (const [field, condition] of Object.entries(filter) as [string, unknown][]) {
     if (field === "$and" || field === "$or" || field === "$nor") {
       if (!Array.isArray(condition)) return undefined;
