@@ -115,13 +115,19 @@ const lostCodes: ReadonlySet<number> = new Set([280, 286, 136]);
 
 const watched = [collectionNames.groups, collectionNames.memberships];
 
-/** Changes of Roster's groups and memberships, and the events that end a stream on them. */
+/**
+ * Changes of Roster's groups and memberships, and the events that end a
+ * stream on them, with only the fields `changeOf` reads (and the resume
+ * token): a transaction's `lsid` and `txnNumber` on every event would cost
+ * the store their encoding and this process their decoding, per event.
+ */
 const pipeline: Document[] = [
   {
     $match: {
       $or: [{ "ns.coll": { $in: watched } }, { operationType: { $in: ["dropDatabase", "invalidate"] } }],
     },
   },
+  { $project: { operationType: 1, clusterTime: 1, wallTime: 1, ns: 1, documentKey: 1, fullDocument: 1, updateDescription: 1 } },
 ];
 
 /** Follows the changes of `database` committed after `after` (a snapshot's cluster time). */
