@@ -47,8 +47,8 @@ interface StreamState {
   readonly stages: Aggregator | undefined;
   /** The further stages when each can run without mingo (see `FastStage`); undefined otherwise. */
   readonly fast: readonly FastStage[] | undefined;
-  /** The leading `$match` stages an event is filtered by before the whole event is built (see `leadingMatchesOf`). */
-  readonly leading: LeadingMatches | undefined;
+  /** How much of an event is built, and when (see `eventPlanOf`); undefined: all of it, then every stage. */
+  readonly plan: EventPlan | undefined;
   /** Last change-log position examined, and its cluster time. */
   afterSeq: bigint;
   afterTime: Timestamp;
@@ -144,12 +144,21 @@ function startPosition(ctx: CommandContext, spec: Document): { seq: bigint; time
  */
 type FastStage =
   | { readonly kind: "match"; readonly filter: unknown; predicate: DocPredicate | undefined }
-  | { readonly kind: "project"; readonly project: (doc: Document) => Document };
+  | {
+      readonly kind: "project";
+      readonly project: (doc: Document) => Document;
+      /** For an inclusion of top-level fields only: those fields and `_id` (the projection keeps exactly them). */
+      readonly keeps: ReadonlySet<string> | undefined;
+    };
 
-/** The leading `$match` stages of the fast ones (`count`), and the top-level event fields they read. */
-interface LeadingMatches {
-  readonly count: number;
-  readonly fields: ReadonlySet<string>;
+/** What of an event is built before which of the fast stages. */
+interface EventPlan {
+  /** The leading `$match` stages (how many) and the top-level fields they read: an event is filtered on those first. */
+  readonly filter: { readonly count: number; readonly fields: ReadonlySet<string> } | undefined;
+  /** The fields the event that passes is built with (an inclusion `$project` right after the filter, which is then done). */
+  readonly fields: ReadonlySet<string> | undefined;
+  /** The first stage left to run on the event built. */
+  readonly rest: number;
 }
 
 /**
@@ -158,15 +167,20 @@ interface LeadingMatches {
  * same find projection does. Undefined for anything else (expressions, a
  * mix, dropping the resume token), which mingo runs and refuses as MongoDB.
  */
-function pathProjection(spec: unknown): ((doc: Document) => Document) | undefined {
+function pathProjection(spec: unknown): Extract<FastStage, { kind: "project" }> | undefined {
   if (!isPlainObject(spec) || Object.keys(spec).length === 0) return undefined;
+  const keeps = new Set<string>(["_id"]);
+  let topLevelInclusion = true;
   for (const [path, value] of Object.entries(spec)) {
     if (path.startsWith("$") || path.includes(".$") || path.startsWith("_id.")) return undefined;
     const flag = typeof value === "boolean" ? Number(value) : toNumber(value);
     if (flag === undefined || (path === "_id" && flag === 0)) return undefined;
+    if (flag === 0 || path.includes(".")) topLevelInclusion = false;
+    keeps.add(path);
   }
   try {
-    return compileProjection(spec);
+    const project = compileProjection(spec);
+    return project === undefined ? undefined : { kind: "project", project, keeps: topLevelInclusion ? keeps : undefined };
   } catch {
     return undefined;
   }
@@ -174,9 +188,7 @@ function pathProjection(spec: unknown): ((doc: Document) => Document) | undefine
 
 function fastStageOf(stage: Document): FastStage | undefined {
   if ("$match" in stage) return { kind: "match", filter: stage["$match"], predicate: undefined };
-  if (!("$project" in stage)) return undefined;
-  const project = pathProjection(stage["$project"]);
-  return project === undefined ? undefined : { kind: "project", project };
+  return "$project" in stage ? pathProjection(stage["$project"]) : undefined;
 }
 
 /** The further stages: all of them as mingo runs them, and the same without mingo when each can be. */
@@ -200,24 +212,30 @@ function compileFollowingStages(stages: readonly Document[]): { stages: Aggregat
 }
 
 /**
- * The leading `$match` stages, when an event can be filtered by them on the
- * fields they read before the rest of it is built: a stream on Roster's
- * database that keeps `groups` and `memberships` then skips every other
- * collection's event (the history written with each change) at the cost of
- * its `ns` and `operationType`. Not when building an event may fail (a
- * required pre- or post-image), which must fail whether or not it matches.
+ * How to build an event for fast stages that begin with `$match` stages on
+ * known fields or with an inclusion `$project` of top-level fields: filtered
+ * on only the fields those `$match` stages read before the rest is built (a
+ * stream on Roster's database that keeps `groups` and `memberships` skips
+ * every other collection's event, such as the history written with each
+ * change, at the cost of its `ns` and `operationType`), and built with only
+ * the fields the `$project` keeps (a read model's stream builds no `lsid`).
+ * None when building an event may fail (a required pre- or post-image),
+ * which must fail whether or not the event matches and whatever is kept.
  */
-function leadingMatchesOf(fast: readonly FastStage[] | undefined, spec: Document): LeadingMatches | undefined {
+function eventPlanOf(fast: readonly FastStage[] | undefined, spec: Document): EventPlan | undefined {
   if (fast === undefined || spec["fullDocument"] === "required" || spec["fullDocumentBeforeChange"] === "required") return undefined;
-  const fields = new Set<string>();
+  const read = new Set<string>();
   let count = 0;
   for (const stage of fast) {
-    const read = stage.kind === "match" && isPlainObject(stage.filter) ? topLevelFieldsRead(stage.filter) : undefined;
-    if (read === undefined) break;
-    for (const field of read) fields.add(field);
+    const fields = stage.kind === "match" && isPlainObject(stage.filter) ? topLevelFieldsRead(stage.filter) : undefined;
+    if (fields === undefined) break;
+    for (const field of fields) read.add(field);
     count += 1;
   }
-  return count === 0 ? undefined : { count, fields };
+  const next = fast[count];
+  const keeps = next?.kind === "project" ? next.keeps : undefined;
+  if (count === 0 && keeps === undefined) return undefined;
+  return { filter: count === 0 ? undefined : { count, fields: read }, fields: keeps, rest: keeps === undefined ? count : count + 1 };
 }
 
 /**
@@ -318,7 +336,7 @@ function eventDocument(ctx: CommandContext, state: StreamState, event: ChangeEve
   const doc: Document = {};
   if (wants(only, "_id"))
     doc["_id"] = encodeResumeToken({ seq: event.seq, time: event.clusterTime, kind: "event" }, ctx.server.engine.storeId);
-  doc["operationType"] = event.operationType;
+  if (wants(only, "operationType")) doc["operationType"] = event.operationType;
   if (wants(only, "clusterTime")) doc["clusterTime"] = event.clusterTime;
   if (wants(only, "wallTime")) doc["wallTime"] = event.wallTime;
   if (state.expanded && event.collectionUUID !== undefined && wants(only, "collectionUUID")) doc["collectionUUID"] = event.collectionUUID;
@@ -395,16 +413,17 @@ function runFastStages(fast: readonly FastStage[], doc: Document, from: number, 
 
 /**
  * Builds the event document of `event` and applies the user's further
- * stages; undefined when the event is filtered out (by the leading `$match`
- * stages, on only the fields they read, before the rest is built).
+ * stages, as `state.plan` says; undefined when the event is filtered out.
  */
 function eventOut(ctx: CommandContext, state: StreamState, event: ChangeEvent): Document | undefined {
-  const { fast, leading } = state;
+  const { fast, plan } = state;
   if (fast === undefined) return transform(state, eventDocument(ctx, state, event));
-  if (leading !== undefined && runFastStages(fast, eventDocument(ctx, state, event, leading.fields), 0, leading.count) === undefined) {
+  if (plan === undefined) return runFastStages(fast, eventDocument(ctx, state, event), 0, fast.length);
+  const { filter } = plan;
+  if (filter !== undefined && runFastStages(fast, eventDocument(ctx, state, event, filter.fields), 0, filter.count) === undefined) {
     return undefined;
   }
-  return runFastStages(fast, eventDocument(ctx, state, event), leading?.count ?? 0, fast.length);
+  return runFastStages(fast, eventDocument(ctx, state, event, plan.fields), plan.rest, fast.length);
 }
 
 /** Applies the user's further stages through mingo; undefined when the event is filtered out. */
@@ -537,7 +556,7 @@ export function openChangeStream(
     startAt: start.startAt,
     stages,
     fast,
-    leading: leadingMatchesOf(fast, spec),
+    plan: eventPlanOf(fast, spec),
     afterSeq: start.seq,
     afterTime: start.time,
     invalidated: false,
