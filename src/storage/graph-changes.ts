@@ -47,8 +47,12 @@ export type GraphChange =
   /** A group was created or changed: the group as the commit left it. */
   | { readonly kind: "group_put"; readonly group: GroupNode }
   | { readonly kind: "group_removed"; readonly id: string }
-  /** A membership was created (or replaced). */
-  | { readonly kind: "membership_put"; readonly membership: StoredMembership }
+  /**
+   * A membership was created (or replaced). `membership` is converted from
+   * the event when first read: most members added are users whose
+   * memberships no one holds, and their changes are looked at by `member`.
+   */
+  | { readonly kind: "membership_put"; readonly member: string; readonly membership: StoredMembership }
   /**
    * A membership changed; the event names it by document id only, so the
    * consumer applies `update` to the membership as it holds it.
@@ -195,13 +199,25 @@ function timedChangeOf(event: ChangeStreamDocument, groupBefore: (id: string) =>
   return typeof change === "string" ? change : { change, time, wallTime };
 }
 
+/** The change of a membership document inserted or replaced, converted when its `membership` is first read. */
+function membershipPutOf(doc: MembershipDoc): GraphChange {
+  let membership: StoredMembership | undefined;
+  return {
+    kind: "membership_put",
+    member: doc.member,
+    get membership() {
+      return (membership ??= storedMembershipFromDoc(doc));
+    },
+  };
+}
+
 /** The neutral change of an event, or why the stream cannot go on. */
 function changeOf(event: ChangeStreamDocument, groupBefore: (id: string) => GroupNode | undefined): GraphChange | string {
   switch (event.operationType) {
     case "insert":
     case "replace":
       if (event.ns.coll === collectionNames.groups) return { kind: "group_put", group: groupFromDoc(event.fullDocument as GroupDoc) };
-      return { kind: "membership_put", membership: storedMembershipFromDoc(event.fullDocument as MembershipDoc) };
+      return membershipPutOf(event.fullDocument as MembershipDoc);
     case "update": {
       const id: unknown = event.documentKey._id;
       const description = event.updateDescription;
