@@ -366,29 +366,21 @@ function scalarTest(op: string, operand: unknown): FieldTest | null {
  */
 type DocCheck = (doc: StoredDoc) => boolean | undefined;
 
-/** Of the conditions of one filter (all must hold): false as soon as one fails, undefined when one could not tell. */
-function allOf(checks: readonly DocCheck[]): DocCheck {
+/**
+ * `checks` combined: all must hold (`decisive` false: false as soon as one
+ * fails) or one must (`decisive` true: true as soon as one holds); undefined
+ * when no check decided and one could not tell.
+ */
+function combined(checks: readonly DocCheck[], decisive: boolean): DocCheck {
+  if (checks.length === 1) return checks[0] as DocCheck;
   return (doc) => {
     let unknown = false;
     for (const check of checks) {
       const answer = check(doc);
-      if (answer === false) return false;
+      if (answer === decisive) return decisive;
       if (answer === undefined) unknown = true;
     }
-    return unknown ? undefined : true;
-  };
-}
-
-/** Of the branches of an `$or`: true as soon as one holds, undefined when none held and one could not tell. */
-function anyOf(branches: readonly DocCheck[]): DocCheck {
-  return (doc) => {
-    let unknown = false;
-    for (const branch of branches) {
-      const answer = branch(doc);
-      if (answer === true) return true;
-      if (answer === undefined) unknown = true;
-    }
-    return unknown ? undefined : false;
+    return unknown ? undefined : !decisive;
   };
 }
 
@@ -440,7 +432,7 @@ function fieldCheck(field: string, test: FieldTest): DocCheck | null {
 function simplePredicate(filter: Document, full: () => DocPredicate): DocPredicate | null {
   const checks: DocCheck[] = [];
   if (!collectSimpleChecks(filter, checks)) return null;
-  const check = checks.length === 1 ? (checks[0] as DocCheck) : allOf(checks);
+  const check = combined(checks, false);
   return (doc, promoted) => check(doc) ?? full()(doc, promoted);
 }
 
@@ -457,10 +449,10 @@ function collectSimpleChecks(filter: Document, checks: DocCheck[]): boolean {
       for (const part of condition as unknown[]) {
         const partChecks: DocCheck[] = [];
         if (!isFilterPart(part) || !collectSimpleChecks(part, partChecks)) return false;
-        parts.push(partChecks.length === 1 ? (partChecks[0] as DocCheck) : allOf(partChecks));
+        parts.push(combined(partChecks, false));
       }
       if (field === "$and") checks.push(...parts);
-      else checks.push(parts.length === 1 ? (parts[0] as DocCheck) : anyOf(parts));
+      else checks.push(combined(parts, true));
       continue;
     }
     if (field.startsWith("$")) return false;
