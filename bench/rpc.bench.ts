@@ -22,23 +22,45 @@
  * service's own CPU per call much less. Children are stopped on exit, on
  * errors and on Ctrl-C.
  *
+ * The load generator is this one process, and its CPU per call is printed
+ * too: at 32 callers on one channel the client and the service take turns
+ * (a batch of requests, then a batch of responses), so req/s is bounded by
+ * the sum of both processes' CPU per call, not by the service's alone. The
+ * no-op's client sends and receives raw bytes; so, to measure the service
+ * rather than protobuf-es in the client, do the gRPC rows: every call of a
+ * row sends the same request, so it is encoded once (with its metadata's
+ * token); the first response is decoded and checked, and every later one
+ * must carry status OK and the same bytes (a response that differs is
+ * decoded and checked too). The web door rows do the same over node:http
+ * and node:http2 (connect-getgroup.ts, `prepared`). Nothing the service
+ * does is skipped.
+ *
  * Knobs: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (default 32),
  * BENCH_SERVICE_NODE_ARGS (extra node arguments for the service process,
- * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
+ * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it), BENCH_ROWS
+ * (label fragments separated by "|": only rows whose label contains one are
+ * measured, the no-op always; e.g. "gRPC, read model" while profiling).
  */
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { create, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { Metadata } from "@grpc/grpc-js";
 import { Role } from "../gen/roster/v1/access_pb.ts";
+import { GroupService } from "../gen/roster/v1/group_service_pb.ts";
+import { MembershipService } from "../gen/roster/v1/membership_service_pb.ts";
 import { signHs256Token } from "../src/auth/token-signer.ts";
-import { benchNoopPath } from "../src/transport/grpc/bench-noop.ts";
+import { benchLoopStatsPath, benchNoopPath, type BenchLoopStats } from "../src/transport/grpc/bench-noop.ts";
+import { decodeResponse, encodeMessage } from "../src/transport/grpc/message-codec.ts";
+import { grpcPath } from "../src/transport/grpc/service-definition.ts";
 import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
 import { withDatabase } from "../test/fixtures/roster-in-process.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
 import { createConnectGetGroup, type ConnectGetGroup } from "./support/connect-getgroup.ts";
 import { percentile } from "./support/measure.ts";
+import { processCpuUs } from "./support/process-cpu.ts";
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? "5");
 const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? "32");
+const rowFilter = (process.env["BENCH_ROWS"] ?? "").split("|").filter((f) => f !== "");
 /** Warm-up per operation, all operations first, so JIT and caches of the service and store are hot for every row. */
 const warmupMs = 1_500;
 /** Each row is measured in this many alternating rounds (seconds split between them), so load drift affects all rows alike. */
@@ -53,21 +75,10 @@ interface Result {
   readonly p99Ms: number;
   /** CPU time (user + system) of the answering service per call, in µs; undefined where /proc cannot tell. */
   readonly serviceCpuUs: number | undefined;
-}
-
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
-const ticksPerSecond = 100;
-
-/** CPU time (user + system) process `pid` has used so far, in µs; undefined off Linux. */
-function cpuUsOf(pid: number): number | undefined {
-  try {
-    // Fields after the parenthesised command name: state is the 1st, utime the 12th, stime the 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? (ticks * 1_000_000) / ticksPerSecond : undefined;
-  } catch {
-    return undefined;
-  }
+  /** CPU time (user + system) of this process, the load generator, per call, in µs. */
+  readonly clientCpuUs: number;
+  /** Event-loop iterations of the answering service per call; undefined for a service without the bench methods. */
+  readonly serviceLoopTurns: number | undefined;
 }
 
 /** `concurrency` callers issue `op` back to back for `durationMs`; appends every latency, returns the elapsed time. */
@@ -90,25 +101,37 @@ interface Operation {
   readonly op: () => Promise<void>;
   /** The service process that answers it, for its CPU time. */
   readonly pid: number;
+  /** Its event-loop counters, when it serves the bench methods (ROSTER_BENCH_NOOP=1). */
+  readonly loopStats: (() => Promise<BenchLoopStats>) | undefined;
 }
 
 /** Warms every operation up, then measures them in alternating rounds. */
-async function measureAll(operations: readonly Operation[]): Promise<Result[]> {
+async function measureAll(all: readonly Operation[]): Promise<Result[]> {
+  const operations = all.filter((o, i) => i === 0 || rowFilter.length === 0 || rowFilter.some((f) => o.label.includes(f)));
   for (const { op } of operations) await run(warmupMs, op, []);
   const latencies = operations.map(() => [] as number[]);
   const elapsed = operations.map(() => 0);
   const cpuUs = operations.map(() => 0);
+  const clientCpuUs = operations.map(() => 0);
+  const loopTurns = operations.map(() => 0);
   let cpuKnown = true;
   for (let round = 0; round < rounds; round++) {
-    for (const [i, { op, pid }] of operations.entries()) {
-      const cpuBefore = cpuUsOf(pid);
+    for (const [i, { op, pid, loopStats }] of operations.entries()) {
+      const loopsBefore = await loopStats?.();
+      const cpuBefore = processCpuUs(pid);
+      const clientBefore = process.cpuUsage();
       elapsed[i] = (elapsed[i] ?? 0) + (await run((seconds * 1000) / rounds, op, latencies[i] ?? []));
-      const cpuAfter = cpuUsOf(pid);
+      const client = process.cpuUsage(clientBefore);
+      clientCpuUs[i] = (clientCpuUs[i] ?? 0) + client.user + client.system;
+      const loopsAfter = await loopStats?.();
+      if (loopsBefore !== undefined && loopsAfter !== undefined)
+        loopTurns[i] = (loopTurns[i] ?? 0) + loopsAfter.loopCount - loopsBefore.loopCount;
+      const cpuAfter = processCpuUs(pid);
       if (cpuBefore === undefined || cpuAfter === undefined) cpuKnown = false;
       else cpuUs[i] = (cpuUs[i] ?? 0) + cpuAfter - cpuBefore;
     }
   }
-  return operations.map(({ label }, i) => {
+  return operations.map(({ label, loopStats }, i) => {
     const sorted = (latencies[i] ?? []).sort((a, b) => a - b);
     const result = {
       label,
@@ -117,24 +140,75 @@ async function measureAll(operations: readonly Operation[]): Promise<Result[]> {
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
       serviceCpuUs: cpuKnown && sorted.length > 0 ? (cpuUs[i] ?? 0) / sorted.length : undefined,
+      clientCpuUs: (clientCpuUs[i] ?? 0) / Math.max(1, sorted.length),
+      serviceLoopTurns: loopStats === undefined || sorted.length === 0 ? undefined : (loopTurns[i] ?? 0) / sorted.length,
     };
     process.stdout.write(`  measured ${label}: ${Math.round(result.perSecond)} req/s over ${result.calls} calls\n`);
     return result;
   });
 }
 
-function noopCall(client: RosterClient): () => Promise<void> {
+/** A call of one of the service's raw bench methods (bench-noop.ts); resolves to the response bytes. */
+function rawCall(client: RosterClient, path: string): () => Promise<Buffer> {
   const empty = Buffer.alloc(0);
   return () =>
     new Promise((resolve, reject) => {
       client.raw.makeUnaryRequest(
-        benchNoopPath,
+        path,
         (b: Buffer) => b,
         (b: Buffer) => b,
         empty,
-        (error) => {
+        (error, response?: Buffer) => {
           if (error) reject(error);
-          else resolve();
+          else resolve(response ?? empty);
+        },
+      );
+    });
+}
+
+/**
+ * A gRPC row's call: `request` encoded once, sent with `token` on every call;
+ * the first response decoded and passed to `check` (which throws if it is
+ * wrong), each later one compared byte for byte with it and checked only if
+ * it differs.
+ */
+function preparedCall<I extends DescMethodUnary>(
+  client: RosterClient,
+  method: I,
+  request: MessageInitShape<I["input"]>,
+  token: string,
+  check: (response: MessageShape<I["output"]>) => void,
+): () => Promise<void> {
+  const bytes = encodeMessage(method.input, create(method.input, request));
+  const path = grpcPath(method);
+  const authorization = `Bearer ${token}`;
+  let verified: Buffer | undefined;
+  const accept = (response: Buffer): void => {
+    if (verified !== undefined && response.equals(verified)) return;
+    check(decodeResponse(method.output, response) as MessageShape<I["output"]>);
+    verified ??= response;
+  };
+  return () =>
+    new Promise((resolve, reject) => {
+      const metadata = new Metadata();
+      metadata.set("authorization", authorization);
+      client.raw.makeUnaryRequest(
+        path,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        bytes,
+        metadata,
+        (error, response?: Buffer) => {
+          if (error) reject(error);
+          else if (response === undefined) reject(new Error(`${path}: no response`));
+          else {
+            try {
+              accept(response);
+              resolve();
+            } catch (failure) {
+              reject(failure instanceof Error ? failure : new Error(String(failure)));
+            }
+          }
         },
       );
     });
@@ -148,7 +222,18 @@ interface WebVersusGrpc {
 
 function printResults(noop: Result, results: readonly Result[], pairs: readonly WebVersusGrpc[]): void {
   printTable([
-    ["RPC (32 callers)", "req/s", "p50 ms", "p99 ms", "req/s vs no-op", "p50 vs no-op", "p99 vs no-op", "service CPU µs/call"],
+    [
+      `RPC (${concurrency} callers)`,
+      "req/s",
+      "p50 ms",
+      "p99 ms",
+      "req/s vs no-op",
+      "p50 vs no-op",
+      "p99 vs no-op",
+      "service CPU µs/call",
+      "client CPU µs/call",
+      "service loop turns/call",
+    ],
     ...[noop, ...results].map((r) => [
       r.label,
       r.perSecond.toFixed(0),
@@ -158,6 +243,8 @@ function printResults(noop: Result, results: readonly Result[], pairs: readonly 
       r === noop ? "1.00×" : `${(r.p50Ms / noop.p50Ms).toFixed(2)}×`,
       r === noop ? "1.00×" : `${(r.p99Ms / noop.p99Ms).toFixed(2)}×`,
       r.serviceCpuUs === undefined ? "—" : r.serviceCpuUs.toFixed(0),
+      r.clientCpuUs.toFixed(0),
+      r.serviceLoopTurns === undefined ? "—" : r.serviceLoopTurns.toFixed(2),
     ]),
   ]);
   process.stdout.write(
@@ -198,7 +285,6 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
     databaseClient.close();
   });
   const bench = client.as(token);
-  const benchDatabase = databaseClient.as(token);
 
   // The data: a group to read, and a chain L0 ⊃ L1 ⊃ … ⊃ L4 ⊃ user:deep.
   const created = await bench.groups.createGroup({ group: { slug: "bench-target", displayName: "Bench target" } });
@@ -219,47 +305,53 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
   }
 
   const webClients = (baseUrl: string): ConnectGetGroup[] => [
-    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency }),
-    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency, h2c: true }),
+    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency, prepared: true }),
+    createConnectGetGroup({ baseUrl, token, maxSockets: concurrency, h2c: true, prepared: true }),
   ];
   const connect = webClients(httpUrl);
   const connectDatabase = webClients(database.httpUrl);
   defer(() => {
     for (const web of [...connect, ...connectDatabase]) web.close();
   });
+  const noopPing = rawCall(client, benchNoopPath);
+  const noop = async (): Promise<void> => {
+    await noopPing();
+  };
+  const readLoopStats = rawCall(client, benchLoopStatsPath);
+  const loopStats = async (): Promise<BenchLoopStats> => JSON.parse((await readLoopStats()).toString("utf8")) as BenchLoopStats;
   const pairs: WebVersusGrpc[] = [];
   process.stdout.write(`measuring at ${concurrency} concurrent callers, ${seconds} s each in ${rounds} rounds...\n`);
-  const [noop, ...results] = await measureAll([
-    { label: "no-op (bare grpc-js, no pipeline)", op: noopCall(client), pid },
+  const [noopResult, ...results] = await measureAll([
+    { label: "no-op (bare grpc-js, no pipeline)", op: noop, pid, loopStats },
     ...[
-      { source: "read model", as: bench, web: connect, pid },
-      { source: "database", as: benchDatabase, web: connectDatabase, pid: database.pid },
-    ].flatMap(({ source, as, web, pid }) => [
+      { source: "read model", grpcClient: client, web: connect, pid, loopStats },
+      { source: "database", grpcClient: databaseClient, web: connectDatabase, pid: database.pid, loopStats: undefined },
+    ].flatMap(({ source, grpcClient, web, pid, loopStats }) => [
       {
         label: `GetGroup (gRPC, ${source})`,
-        op: async () => {
-          const res = await as.groups.getGroup({ id: groupId });
+        op: preparedCall(grpcClient, GroupService.method.getGroup, { id: groupId }, token, (res) => {
           if (res.group?.id !== groupId) throw new Error("GetGroup returned the wrong group");
-        },
+        }),
         pid,
+        loopStats,
       },
       {
         label: `CheckMembership, ${nestingLevels} levels (gRPC, ${source})`,
-        op: async () => {
-          const res = await as.memberships.checkMembership({ groupId: top, principal: "user:deep" });
-          if (!res.isMember) throw new Error("CheckMembership said no");
-        },
+        op: preparedCall(grpcClient, MembershipService.method.checkMembership, { groupId: top, principal: "user:deep" }, token, (res) => {
+          if (!res.isMember || res.path.length !== nestingLevels) throw new Error("CheckMembership said no");
+        }),
         pid,
+        loopStats,
       },
       ...web.map((client) => {
         const label = `GetGroup (web door, ${client.label}, ${source})`;
         pairs.push({ web: label, grpc: `GetGroup (gRPC, ${source})` });
-        return { label, op: () => client.call(groupId), pid };
+        return { label, op: () => client.call(groupId), pid, loopStats };
       }),
     ]),
   ]);
-  if (noop === undefined) throw new Error("no results");
-  printResults(noop, results, pairs);
+  if (noopResult === undefined) throw new Error("no results");
+  printResults(noopResult, results, pairs);
 }
 
 runBench("bench:rpc", "roster-bench-", main);

@@ -79,7 +79,7 @@ export interface RosterConfig {
   /** CA bundle path for verifying gRPC client certificates (mTLS); needs grpcTls. */
   readonly grpcClientCaPath: string | undefined;
   readonly grpcClientCertIdentity: ClientCertIdentity;
-  /** Benchmarks only: registers the hidden `roster.bench.v1.Noop/Ping` method. */
+  /** Benchmarks only: registers the hidden `roster.bench.v1.Noop` methods (Ping, LoopStats). */
   readonly benchNoop: boolean;
   /** Limits of BatchMemberships / BatchUpdateMemberships (ROSTER_BATCH_*). */
   readonly batchLimits: BatchLimits;
@@ -297,7 +297,7 @@ export const settings: readonly SettingInfo[] = [
   row(
     "ROSTER_BENCH_NOOP",
     "false",
-    "Benchmarks only: `true`/`1` registers the hidden no-op RPC `/roster.bench.v1.Noop/Ping` on the gRPC door (not part of the public contract).",
+    "Benchmarks only: `true`/`1` registers the hidden no-op RPC `/roster.bench.v1.Noop/Ping` and `/roster.bench.v1.Noop/LoopStats` (the process's event-loop counters) on the gRPC door (not part of the public contract).",
   ),
 ];
 

@@ -21,6 +21,7 @@
  */
 import type { Db } from "mongodb";
 import type { Role } from "../../src/domain/model.ts";
+import { groupNode } from "../../test/fixtures/group-node.ts";
 import {
   collectionNames,
   groupToDoc,
@@ -48,31 +49,13 @@ export const manyGroupCaller = "user:many";
 export const manyGroupCount = 2_000;
 
 function group(id: string, slug: string, namespace: string, visibility: GroupNode["visibility"], createdIndex: number): GroupNode {
-  const time = new Date(created.getTime() + createdIndex * 1000);
-  return {
-    id,
+  return groupNode(id, new Date(created.getTime() + createdIndex * 1000), {
     namespace,
     slug,
     displayName: `Group ${slug}`,
     description: `Scale bench group ${slug}`,
-    parentId: "",
-    labels: {},
     visibility,
-    memberVisibility: "MEMBERS",
-    joinPolicy: "CLOSED",
-    signupFields: [],
-    authenticationAssuranceTimeout: 0,
-    state: "ACTIVE",
-    memberCount: 0,
-    acl: [],
-    createTime: time,
-    updateTime: time,
-    deleteTime: undefined,
-    createdBy: "user:bench",
-    updatedBy: "user:bench",
-    etag: `etag-${id}`,
-    ancestorIds: [],
-  };
+  });
 }
 
 function membership(groupId: string, member: string, role: Role): MembershipDoc {

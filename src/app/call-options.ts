@@ -37,9 +37,17 @@ export function storeCallOf(options: CallOptions | undefined): StoreCall {
   if (options === undefined) return {};
   const call: { -readonly [K in keyof StoreCall]: StoreCall[K] } = {};
   if (options.deadline !== undefined) call.deadline = options.deadline;
-  if (options.signal !== undefined) call.signal = options.signal;
+  // Passed on unread: the gRPC door makes a call's AbortSignal when it is
+  // first read (src/transport/grpc/call-context.ts), and a read the read
+  // model answers never reads it.
+  if ("signal" in options) Object.defineProperty(call, "signal", { enumerable: true, get: signalOf(options) });
   if (options.onCommit !== undefined) call.onCommit = options.onCommit;
   return call;
+}
+
+/** A getter of `options.signal` (not an arrow bound to a name: under tsx each costs a property definition, per call). */
+function signalOf(options: CallOptions): () => AbortSignal | undefined {
+  return () => options.signal;
 }
 
 /**

@@ -112,12 +112,19 @@ export async function loadGroupScope(
   const closure = await loadPrincipalClosure(ctx, caller.principal, call, memo);
   const principals = [...closure.aclPrincipals];
   const manageGrants = await readsOf(ctx, call).groups.idsGrantingTo(principals, "MANAGE", call);
-  const adminOf = [...closure.roles].filter(([, role]) => role === "ADMIN").map(([id]) => id);
-  const deletedAdminOf = [...closure.deletedRoles].filter(([, role]) => role === "ADMIN").map(([id]) => id);
   const grants = (permission: Permission) => minimum === undefined || includesPermission(permission, minimum);
+  // One pass, no entry arrays: a caller may be in thousands of groups, and this runs on every ListGroups.
+  const memberOfIds: string[] = [];
+  const adminOf: string[] = [];
+  for (const [id, role] of closure.roles) {
+    if (grants(roleToPermission(role))) memberOfIds.push(id);
+    if (role === "ADMIN") adminOf.push(id);
+  }
+  const deletedAdminOf: string[] = [];
+  for (const [id, role] of closure.deletedRoles) if (role === "ADMIN") deletedAdminOf.push(id);
   return {
     kind: "caller",
-    memberOfIds: [...closure.roles].filter(([, role]) => grants(roleToPermission(role))).map(([id]) => id),
+    memberOfIds,
     principals,
     aclPermissions: minimum === undefined ? undefined : permissions.filter((p): p is GrantablePermission => p !== "NONE" && grants(p)),
     manageRootIds: [...new Set([...adminOf, ...manageGrants])],

@@ -31,7 +31,7 @@ import type { BatchOperation } from "./batch/check-operation.ts";
 import type { MemberFilter } from "../storage/membership-store.ts";
 import { changeOriginOf, storeCallOf, type CallOptions, type ChangeOptions } from "./call-options.ts";
 import { readCallOf, readsOf } from "./read-source.ts";
-import { loadPrincipalClosure, membershipIn, type MembershipAnswer, type PrincipalClosure } from "./principal-closure.ts";
+import { groupIdsAfter, loadPrincipalClosure, membershipIn, type MembershipAnswer, type PrincipalClosure } from "./principal-closure.ts";
 import { transitivePage } from "./transitive-members.ts";
 
 export interface AddMemberResult {
@@ -324,9 +324,11 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const after = decodePageToken(query.pageToken, fingerprint, isString);
       const call = await readCallOf(ctx, options);
       const closure = await loadPrincipalClosure(ctx, principal, call, options?.memo);
-      const active = statuses.has("ACTIVE") ? [...(query.transitive ? closure.roles : closure.direct).keys()] : [];
-      const pending = [...closure.pending].filter(([id, edge]) => statuses.has(statusOf(edge)) && !closure.roles.has(id)).map(([id]) => id);
-      const candidates = [...active, ...pending].filter((id) => after === undefined || id > after).sort();
+      const active = statuses.has("ACTIVE") ? groupIdsAfter(query.transitive ? closure.roles : closure.direct, after) : [];
+      const pending = [...closure.pending]
+        .filter(([id, edge]) => statuses.has(statusOf(edge)) && !closure.roles.has(id) && (after === undefined || id > after))
+        .map(([id]) => id);
+      const candidates = pending.length === 0 ? active : [...active, ...pending].sort();
       // Someone else's groups: only those whose members the caller may list.
       const filtered = principal !== caller.principal && !caller.isSystemAdmin;
       const callerClosure = filtered ? await loadPrincipalClosure(ctx, caller.principal, call, options?.memo) : undefined;

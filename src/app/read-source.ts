@@ -73,5 +73,6 @@ export async function readCallOf(ctx: AppContext, options: CallOptions | undefin
   if (model === undefined || consistency === undefined || consistency.kind === "fully_consistent") return call;
   const choose = async (): Promise<ReadSource> => (await model.sourceFor(consistency, call)) ?? ctx.databaseReads;
   const reads = await memoized(options?.memo, call, sourceSlot, "", choose);
-  return { ...call, reads };
+  // Not a spread: that would read the call's signal (see storeCallOf).
+  return Object.assign(call, { reads });
 }

@@ -28,6 +28,11 @@ export function metricsInterceptorFor(observer: RpcObserver): Interceptor {
   return interceptor;
 }
 
+/** The status code number a call ends with: 0 (OK) without an error. */
+function codeOf(error: unknown): number {
+  return error === undefined ? 0 : ConnectError.from(error).code;
+}
+
 function createMetricsInterceptor(observer: RpcObserver): Interceptor {
   return (next) => async (req) => {
     const finish = observer.rpcStarted({
@@ -35,7 +40,6 @@ function createMetricsInterceptor(observer: RpcObserver): Interceptor {
       method: `${req.service.typeName}/${req.method.name}`,
       streaming: req.method.methodKind !== "unary",
     });
-    const codeOf = (error: unknown): number => (error === undefined ? 0 : ConnectError.from(error).code);
     let res;
     try {
       res = await next(req);

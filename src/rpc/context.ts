@@ -61,6 +61,20 @@ export const clientCertificateCnKey = createContextKey<string | undefined>(undef
  * log measures the call's duration from here.
  */
 export const callStartedKey = createContextKey<number | undefined>(undefined, { description: "roster call start" });
+/**
+ * How a door tells the pipeline its call has ended early (client cancel,
+ * deadline, shutdown) without making the call's AbortSignal: cheaper than a
+ * signal and a listener per call, and most calls never need the signal.
+ */
+export interface CallAbort {
+  /** Why the call ended; undefined while it runs. */
+  readonly reason: unknown;
+  /** Calls `listener` once when the call ends; returns a function that stops listening. */
+  whenAborted(listener: (reason: unknown) => void): () => void;
+}
+
+/** The call's CallAbort, set by a door that has one (the gRPC door); otherwise steps watch the request's AbortSignal. */
+export const callAbortKey = createContextKey<CallAbort | undefined>(undefined, { description: "roster call abort" });
 /** Epoch milliseconds by which the call must finish; undefined without a client deadline. Set by the door. */
 export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "roster call deadline" });
 /** The app's per-request cache; created on first use, never shared between calls. */
@@ -118,18 +132,28 @@ export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal })
     const created: { latest: ClusterTime | undefined } = { latest: undefined };
     values.set(commitsKey, (commits = created));
   }
-  const seen = commits;
-  const onCommit = (time: ClusterTime): void => {
-    if (seen.latest === undefined || time > seen.latest) seen.latest = time;
-  };
   const deadline = values.get(deadlineKey);
   const consistency = values.get(readConsistencyKey);
   return {
-    signal: ctx.signal,
+    // Read when the app asks: a door may make the signal on first use (call-context.ts).
+    get signal() {
+      return ctx.signal;
+    },
     memo,
-    onCommit,
+    onCommit: commitObserver(commits),
     ...(deadline === undefined ? {} : { deadline }),
     ...(consistency === undefined ? {} : { consistency }),
+  };
+}
+
+/**
+ * Records each commit's time in `seen`, keeping the latest. Made by a
+ * function rather than bound to a name in callOptionsOf: under tsx, esbuild
+ * names every such closure with a property definition, per call.
+ */
+function commitObserver(seen: { latest: ClusterTime | undefined }): (time: ClusterTime) => void {
+  return (time) => {
+    if (seen.latest === undefined || time > seen.latest) seen.latest = time;
   };
 }
 

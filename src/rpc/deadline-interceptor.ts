@@ -1,35 +1,59 @@
 /**
  * Makes the client's deadline (and cancellation, and server shutdown) end the
- * call promptly with the signal's status — DEADLINE_EXCEEDED for a deadline —
- * even when the work below does not watch the signal. The app also receives
- * the deadline and bounds its database work with it; this is the backstop.
+ * call promptly with the abort's status — DEADLINE_EXCEEDED for a deadline —
+ * even when the work below does not watch for it. The app also receives the
+ * deadline and bounds its database work with it; this is the backstop. It
+ * watches the door's CallAbort when the door gives one (the gRPC door: no
+ * AbortSignal is made for a call that does not need one), else the request's
+ * AbortSignal.
  */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type UnaryRequest, type StreamRequest } from "@connectrpc/connect";
+import { callAbortKey, type CallAbort } from "./context.ts";
 
-/** The status an aborted call ends with. */
-export function abortStatus(signal: AbortSignal): ConnectError {
-  const reason: unknown = signal.reason;
+/** The status an aborted call ends with, from the abort's reason. */
+export function abortStatus(reason: unknown): ConnectError {
   if (reason instanceof ConnectError) return reason;
   if (reason instanceof Error && reason.name === "TimeoutError") return new ConnectError("deadline exceeded", Code.DeadlineExceeded);
   return new ConnectError("the call was cancelled", Code.Canceled);
 }
 
-export function createDeadlineInterceptor(): Interceptor {
-  return (next) => (req) => {
-    const signal = req.signal;
-    if (signal.aborted) return Promise.reject(abortStatus(signal));
-    return new Promise((resolve, reject) => {
+/** `req`'s end as a CallAbort: the door's, or one over the request's AbortSignal. */
+function callAbortOf(req: UnaryRequest | StreamRequest): CallAbort {
+  const door = req.contextValues.get(callAbortKey);
+  if (door !== undefined) return door;
+  const signal = req.signal;
+  return {
+    get reason(): unknown {
+      const reason: unknown = signal.reason;
+      return signal.aborted ? (reason ?? new Error("aborted")) : undefined;
+    },
+    whenAborted(listener) {
       const onAbort = (): void => {
-        reject(abortStatus(signal));
+        listener(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
+      return () => {
+        signal.removeEventListener("abort", onAbort);
+      };
+    },
+  };
+}
+
+export function createDeadlineInterceptor(): Interceptor {
+  return (next) => (req) => {
+    const abort = callAbortOf(req);
+    if (abort.reason !== undefined) return Promise.reject(abortStatus(abort.reason));
+    return new Promise((resolve, reject) => {
+      const stop = abort.whenAborted((reason) => {
+        reject(abortStatus(reason));
+      });
       next(req).then(
         (res) => {
-          signal.removeEventListener("abort", onAbort);
+          stop();
           resolve(res);
         },
         (error: unknown) => {
-          signal.removeEventListener("abort", onAbort);
+          stop();
           reject(error instanceof Error ? error : new Error(String(error)));
         },
       );

@@ -9,15 +9,22 @@ import { toConnectError } from "./error-mapping.ts";
 import { observeStream } from "./stream-observer.ts";
 
 export function createErrorMappingInterceptor(): Interceptor {
+  // No closure bound to a name per call: under tsx each costs a property definition.
   return (next) => async (req) => {
-    const map = (error: unknown): unknown => toConnectError(error, loggerOf(req), req.signal);
     let res;
     try {
       res = await next(req);
     } catch (error) {
-      throw map(error);
+      throw toConnectError(error, loggerOf(req), req.signal);
     }
     if (!res.stream) return res;
-    return { ...res, message: observeStream(res.message, map, () => undefined) };
+    return {
+      ...res,
+      message: observeStream(
+        res.message,
+        (error) => toConnectError(error, loggerOf(req), req.signal),
+        () => undefined,
+      ),
+    };
   };
 }

@@ -215,7 +215,10 @@ function requestOf(ctx: HandlerContext, method: DescMethod, stream: boolean, mes
     service: method.parent,
     requestMethod: ctx.requestMethod,
     url: ctx.url,
-    signal: ctx.signal,
+    // Read when a step asks: a door may make the signal on first use (call-context.ts).
+    get signal() {
+      return ctx.signal;
+    },
     header: ctx.requestHeader,
     contextValues: ctx.values,
   } as AnyRequest;

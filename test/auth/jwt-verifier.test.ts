@@ -160,6 +160,27 @@ describe("HS256", () => {
     expect(await outcome(clocked, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
   });
 
+  it("answers verified() without a promise only for a token verify accepted, and only while verify would", async () => {
+    let clock = Date.now();
+    const clocked = createJwtVerifier({ hs256Secret: secret, now: () => new Date(clock), cache: { maxEntries: 10, maxAgeMs: 3_600_000 } });
+    const token = await hs256({ sub: "a", exp: now() + 60 });
+    expect(clocked.verified(bearer(token))).toBeUndefined();
+    expect(await outcome(clocked, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    expect(clocked.verified(bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    expect(clocked.verified(`bearer  ${token} `)).toEqual({ principal: "user:a", isSystemAdmin: false });
+    for (const header of [undefined, "", "Basic x", "Bearer", bearer(`${token}x`)]) expect(clocked.verified(header)).toBeUndefined();
+    clock += 91_000; // past exp + 30 s of tolerance
+    expect(clocked.verified(bearer(token))).toBeUndefined();
+    expect(await outcome(clocked, bearer(token))).toBe("unauthenticated: token expired");
+  });
+
+  it("answers verified() with nothing for a verifier whose cache is off", async () => {
+    const uncached = createJwtVerifier({ hs256Secret: secret, cache: { maxEntries: 0, maxAgeMs: 0 } });
+    const token = await hs256({ sub: "a" });
+    expect(await outcome(uncached, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    expect(uncached.verified(bearer(token))).toBeUndefined();
+  });
+
   it("refuses a token before nbf even after accepting it later (a clock set back)", async () => {
     let clock = Date.now();
     // A cache age bound longer than the test's jumps, so exp and nbf alone decide.

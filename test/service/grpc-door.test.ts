@@ -20,7 +20,7 @@ import { callOptionsOf } from "../../src/rpc/context.ts";
 import { createRootLogger } from "../../src/rpc/logger.ts";
 import { createRpcPipeline } from "../../src/rpc/pipeline.ts";
 import { translateDriverError } from "../../src/storage/driver-errors.ts";
-import { benchNoopPath } from "../../src/transport/grpc/bench-noop.ts";
+import { benchLoopStatsPath, benchNoopPath, type BenchLoopStats } from "../../src/transport/grpc/bench-noop.ts";
 import { startGrpcDoor, type GrpcDoor } from "../../src/transport/grpc/grpc-door.ts";
 import { strangerFacts } from "../fixtures/stranger-facts.ts";
 import { createRosterClient, failureOf, type RosterClient } from "../fixtures/roster-grpc-client.ts";
@@ -257,6 +257,28 @@ describe("gRPC door", () => {
       );
     });
     expect(response.length).toBe(0);
+  });
+
+  it("serves the benchmark's event-loop counters next to the no-op, counting up", async () => {
+    const stats = (): Promise<BenchLoopStats> =>
+      new Promise((resolve, reject) => {
+        client.raw.makeUnaryRequest(
+          benchLoopStatsPath,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          (error, value?: Buffer) => {
+            if (error) reject(error);
+            else resolve(JSON.parse((value ?? Buffer.alloc(0)).toString("utf8")) as BenchLoopStats);
+          },
+        );
+      });
+    const first = await stats();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = await stats();
+    expect(Object.keys(first).sort()).toEqual(["events", "loopCount"]);
+    expect(second.loopCount).toBeGreaterThan(first.loopCount);
+    expect(second.events).toBeGreaterThanOrEqual(first.events);
   });
 
   it("never logs tokens or authorization headers", () => {

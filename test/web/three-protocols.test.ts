@@ -264,7 +264,7 @@ describe("across protocols", () => {
     grpcClient.close();
     if (created.code !== "OK") throw new Error("CreateGroup failed");
     const id = ((created.response as Record<string, JsonValue>)["group"] as Record<string, JsonValue>)["id"] as string;
-    for (const variant of [{}, { json: true }, { httpGet: true }, { h2c: true }]) {
+    for (const variant of [{}, { json: true }, { httpGet: true }, { h2c: true }, { prepared: true }, { prepared: true, h2c: true }]) {
       const bench = createConnectGetGroup({ baseUrl: stack.webUrl, token: alice, maxSockets: 4, ...variant });
       try {
         await Promise.all([bench.call(id), bench.call(id), bench.call(id)]);

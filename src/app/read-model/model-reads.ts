@@ -52,10 +52,14 @@ export function createModelReads({ graph, principals, database, applied, facts }
         return Promise.resolve(states);
       },
       idsGrantingTo(granted, permission) {
-        const names = new Set(granted);
+        // Built only when some principal is named by an ACL: most of a caller's thousands of groups are not.
+        let grantedSet: Set<string> | undefined;
         const ids = new Set<string>();
-        for (const principal of names) {
-          for (const id of graph.aclGroupsOf(principal) ?? []) {
+        for (const principal of granted) {
+          const named = graph.aclGroupsOf(principal);
+          if (named === undefined) continue;
+          const names = (grantedSet ??= new Set(granted));
+          for (const id of named) {
             const group = graph.group(id);
             const grants = group?.acl.some(
               (entry) => names.has(entry.principal) && (permission === undefined || entry.permission === permission),
@@ -68,11 +72,11 @@ export function createModelReads({ graph, principals, database, applied, facts }
       listPage(criteria, order, after, limit, call) {
         // An administrator's scope is every group: the database's index walks it in order.
         if (criteria.scope.kind === "everything") return database.groups.listPage(criteria, order, after, limit, call);
-        return Promise.resolve(visibleGroupsPage(graph, criteria.scope, criteria, order, after, limit));
+        return Promise.resolve(visibleGroupsPage(graph, facts, criteria.scope, criteria, order, after, limit));
       },
       count(criteria, call) {
         if (criteria.scope.kind === "everything") return database.groups.count(criteria, call);
-        return Promise.resolve(visibleGroupsCount(graph, criteria.scope, criteria));
+        return Promise.resolve(visibleGroupsCount(graph, facts, criteria.scope, criteria));
       },
     },
     memberships: {

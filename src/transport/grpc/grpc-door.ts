@@ -4,7 +4,6 @@
  * descriptors. Operator services (health, reflection) are added by the caller
  * through `register`, outside the pipeline (they need no token).
  */
-import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
@@ -12,6 +11,7 @@ import type { ServiceRegistration } from "../../rpc/service-registration.ts";
 import type { RpcPipeline } from "../../rpc/pipeline.ts";
 import { addBenchNoop } from "./bench-noop.ts";
 import { createCallAdapter } from "./call-adapters.ts";
+import { abortCallsInFlight, type GrpcHandlerContext } from "./call-context.ts";
 import { createServerServiceDefinition } from "./service-definition.ts";
 
 /** TLS material of the door; `clientCa` turns on client-certificate verification (mTLS). */
@@ -59,14 +59,13 @@ const forceDelayMs = 200;
 /** Starts the gRPC door and resolves once it is listening. */
 export async function startGrpcDoor(options: GrpcDoorOptions): Promise<GrpcDoor> {
   const shutdown = new AbortController();
-  // Every in-flight call's context links to this signal (and unlinks when the call ends).
-  setMaxListeners(0, shutdown.signal);
+  const inFlight = { shutdownSignal: shutdown.signal, calls: new Set<GrpcHandlerContext>() };
   const server = new Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
   });
   const callOptions = {
-    shutdownSignal: shutdown.signal,
+    inFlight,
     readClientCertificate: options.tls?.clientCaPath !== undefined && options.tls.readClientCertificate === true,
   };
   for (const { service, impl } of options.services) {
@@ -101,7 +100,9 @@ export async function startGrpcDoor(options: GrpcDoorOptions): Promise<GrpcDoor>
     closing ??= new Promise<void>((resolve) => {
       let forceTimer: NodeJS.Timeout | undefined;
       const graceTimer = setTimeout(() => {
-        shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
+        const reason = new ConnectError("server is shutting down", Code.Unavailable);
+        shutdown.abort(reason);
+        abortCallsInFlight(inFlight, reason);
         forceTimer = setTimeout(() => {
           server.forceShutdown();
         }, forceDelayMs);
