@@ -20,6 +20,7 @@ export {
   keyString,
   matches,
   parseCollation,
+  topLevelFieldsRead,
   typedAccumulatorOperators,
   typedExpressionOperators,
 } from "./engine/values.ts";

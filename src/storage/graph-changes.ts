@@ -47,8 +47,12 @@ export type GraphChange =
   /** A group was created or changed: the group as the commit left it. */
   | { readonly kind: "group_put"; readonly group: GroupNode }
   | { readonly kind: "group_removed"; readonly id: string }
-  /** A membership was created (or replaced). */
-  | { readonly kind: "membership_put"; readonly membership: StoredMembership }
+  /**
+   * A membership was created (or replaced). `membership` is converted from
+   * the event when first read: most members added are users whose
+   * memberships no one holds, and their changes are looked at by `member`.
+   */
+  | { readonly kind: "membership_put"; readonly member: string; readonly membership: StoredMembership }
   /**
    * A membership changed; the event names it by document id only, so the
    * consumer applies `update` to the membership as it holds it.
@@ -115,13 +119,19 @@ const lostCodes: ReadonlySet<number> = new Set([280, 286, 136]);
 
 const watched = [collectionNames.groups, collectionNames.memberships];
 
-/** Changes of Roster's groups and memberships, and the events that end a stream on them. */
+/**
+ * Changes of Roster's groups and memberships, and the events that end a
+ * stream on them, with only the fields `changeOf` reads (and the resume
+ * token): a transaction's `lsid` and `txnNumber` on every event would cost
+ * the store their encoding and this process their decoding, per event.
+ */
 const pipeline: Document[] = [
   {
     $match: {
       $or: [{ "ns.coll": { $in: watched } }, { operationType: { $in: ["dropDatabase", "invalidate"] } }],
     },
   },
+  { $project: { operationType: 1, clusterTime: 1, wallTime: 1, ns: 1, documentKey: 1, fullDocument: 1, updateDescription: 1 } },
 ];
 
 /** Follows the changes of `database` committed after `after` (a snapshot's cluster time). */
@@ -189,13 +199,25 @@ function timedChangeOf(event: ChangeStreamDocument, groupBefore: (id: string) =>
   return typeof change === "string" ? change : { change, time, wallTime };
 }
 
+/** The change of a membership document inserted or replaced, converted when its `membership` is first read. */
+function membershipPutOf(doc: MembershipDoc): GraphChange {
+  let membership: StoredMembership | undefined;
+  return {
+    kind: "membership_put",
+    member: doc.member,
+    get membership() {
+      return (membership ??= storedMembershipFromDoc(doc));
+    },
+  };
+}
+
 /** The neutral change of an event, or why the stream cannot go on. */
 function changeOf(event: ChangeStreamDocument, groupBefore: (id: string) => GroupNode | undefined): GraphChange | string {
   switch (event.operationType) {
     case "insert":
     case "replace":
       if (event.ns.coll === collectionNames.groups) return { kind: "group_put", group: groupFromDoc(event.fullDocument as GroupDoc) };
-      return { kind: "membership_put", membership: storedMembershipFromDoc(event.fullDocument as MembershipDoc) };
+      return membershipPutOf(event.fullDocument as MembershipDoc);
     case "update": {
       const id: unknown = event.documentKey._id;
       const description = event.updateDescription;

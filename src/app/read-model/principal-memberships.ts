@@ -83,7 +83,7 @@ export function createPrincipalMemberships(load: MembershipLoader, maxMembership
   const applyTo = (change: GraphChange, only: (principal: string) => boolean): void => {
     switch (change.kind) {
       case "membership_put": {
-        const principal = change.membership.member;
+        const principal = change.member;
         const entry = only(principal) ? entries.get(principal) : undefined;
         if (entry !== undefined) put(principal, entry, change.membership);
         break;

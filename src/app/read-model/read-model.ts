@@ -208,7 +208,7 @@ export function startReadModel(deps: ReadModelDeps): ReadModel {
     // Before the first change is applied: a read that started on the old facts then cannot store what it derived.
     if (batch.changes.length > 0) facts.invalidate();
     for (const { change, time } of batch.changes) {
-      const member = change.kind === "membership_put" ? change.membership.member : undefined;
+      const member = change.kind === "membership_put" ? change.member : undefined;
       const ofGraph =
         change.kind === "group_put" ||
         change.kind === "group_removed" ||

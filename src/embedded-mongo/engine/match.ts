@@ -359,31 +359,107 @@ function scalarTest(op: string, operand: unknown): FieldTest | null {
 }
 
 /**
- * A predicate for the commonest filters: comparisons of top-level fields with
- * scalars (`{_id: x}`, `{email: e, n: {$gte: 1, $lt: 9}}`, `$in`, `$ne`, …),
- * evaluated exactly with `compareValues` (so Longs beyond 2^53 compare
- * exactly) and without building a mingo query. MongoDB semantics: an array
- * field matches when one of its elements does, and comparisons only match
- * values of the operand's canonical type. Anything else returns null (mingo).
+ * One condition of a simple filter on a document: true or false when it can
+ * tell exactly, undefined when the document needs the full matcher (an array
+ * or a BSON value on the way of a dotted path, whose traversal rules mingo
+ * keeps).
  */
-function simplePredicate(filter: Document): DocPredicate | null {
-  const tests: [field: string, test: FieldTest][] = [];
-  return collectSimpleTests(filter, tests) ? simpleTestsPredicate(tests) : null;
+type DocCheck = (doc: StoredDoc) => boolean | undefined;
+
+/**
+ * `checks` combined: all must hold (`decisive` false: false as soon as one
+ * fails) or one must (`decisive` true: true as soon as one holds); undefined
+ * when no check decided and one could not tell.
+ */
+function combined(checks: readonly DocCheck[], decisive: boolean): DocCheck {
+  if (checks.length === 1) return checks[0] as DocCheck;
+  return (doc) => {
+    let unknown = false;
+    for (const check of checks) {
+      const answer = check(doc);
+      if (answer === decisive) return decisive;
+      if (answer === undefined) unknown = true;
+    }
+    return unknown ? undefined : !decisive;
+  };
 }
 
-/** Adds the tests of `filter` (and of a top-level `$and` of such filters); false if anything is not simple. */
-function collectSimpleTests(filter: Document, tests: [field: string, test: FieldTest][]): boolean {
+/** A plain sub-document (what a dotted path descends into without the full matcher's array and BSON rules). */
+function isPlainDocument(value: object): value is Record<string, unknown> {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) && bsonTag(value) === undefined;
+}
+
+/**
+ * `test` on the value at `field` (`a` or `a.b.c`). A leaf array yields its
+ * elements, as on a top-level field. On the way of a dotted path, a missing
+ * field, null or a scalar means the path is missing (MongoDB descends only
+ * into documents and arrays); an array or any object other than a plain
+ * document leaves the document to the full matcher.
+ */
+function fieldCheck(field: string, test: FieldTest): DocCheck | null {
+  const path = field.split(".");
+  if (path.some((part) => part === "" || part.startsWith("$"))) return null;
+  const last = path.length - 1;
+  const leaf = path[last] ?? field;
+  return (doc) => {
+    let node: Record<string, unknown> = doc;
+    for (let i = 0; i < last; i++) {
+      const key = path[i] ?? "";
+      const next: unknown = Object.hasOwn(node, key) ? node[key] : undefined;
+      if (typeof next !== "object" || next === null) return test([undefined], false);
+      if (Array.isArray(next) || !isPlainDocument(next)) return undefined;
+      node = next;
+    }
+    const present = Object.hasOwn(node, leaf);
+    const actual: unknown = present ? node[leaf] : undefined;
+    return test(Array.isArray(actual) ? actual : [actual], present);
+  };
+}
+
+/**
+ * A predicate for the commonest filters: comparisons of fields (top-level or
+ * dotted) with scalars (`{_id: x}`, `{email: e, n: {$gte: 1, $lt: 9}}`,
+ * `$in`, `$ne`, …), combined with `$and` and `$or`, evaluated exactly with
+ * `compareValues` (so Longs beyond 2^53 compare exactly) and without building
+ * a mingo query: a change stream's `{$or: [{"ns.coll": {$in: [...]}},
+ * {operationType: ...}]}` costs a few property reads per event. MongoDB
+ * semantics: an array field matches when one of its elements does, and
+ * comparisons only match values of the operand's canonical type. A document
+ * the checks cannot tell (see `fieldCheck`) goes to `full`; a filter with
+ * anything else returns null (mingo).
+ */
+function simplePredicate(filter: Document, full: () => DocPredicate): DocPredicate | null {
+  const checks: DocCheck[] = [];
+  if (!collectSimpleChecks(filter, checks)) return null;
+  const check = combined(checks, false);
+  return (doc, promoted) => check(doc) ?? full()(doc, promoted);
+}
+
+/** A non-empty filter document (a part of `$and`/`$or`). */
+function isFilterPart(part: unknown): part is Document {
+  return typeof part === "object" && part !== null && !Array.isArray(part) && bsonTag(part) === undefined && Object.keys(part).length > 0;
+}
+
+/** Adds the checks of `filter` (its fields, `$and` of such filters, `$or` of them); false if anything is not simple. */
+function collectSimpleChecks(filter: Document, checks: DocCheck[]): boolean {
   for (const [field, condition] of Object.entries(filter) as [string, unknown][]) {
-    if (field === "$and" && Array.isArray(condition) && condition.length > 0) {
+    if ((field === "$and" || field === "$or") && Array.isArray(condition) && condition.length > 0) {
+      const parts: DocCheck[] = [];
       for (const part of condition as unknown[]) {
-        if (typeof part !== "object" || part === null || Array.isArray(part) || bsonTag(part) !== undefined) return false;
-        if (Object.keys(part).length === 0 || !collectSimpleTests(part, tests)) return false;
+        const partChecks: DocCheck[] = [];
+        if (!isFilterPart(part) || !collectSimpleChecks(part, partChecks)) return false;
+        parts.push(combined(partChecks, false));
       }
+      if (field === "$and") checks.push(...parts);
+      else checks.push(combined(parts, true));
       continue;
     }
-    if (field.startsWith("$") || field.includes(".")) return false;
+    if (field.startsWith("$")) return false;
     if (isSimpleScalar(condition)) {
-      tests.push([field, (values, present) => present && anyEqual(values, [condition])]);
+      const check = fieldCheck(field, (values, present) => present && anyEqual(values, [condition]));
+      if (check === null) return false;
+      checks.push(check);
       continue;
     }
     if (
@@ -400,20 +476,12 @@ function collectSimpleTests(filter: Document, tests: [field: string, test: Field
     if (ops.length === 0) return false;
     for (const [op, operand] of ops) {
       const test = scalarTest(op, operand);
-      if (test === null) return false;
-      tests.push([field, test]);
+      const check = test === null ? null : fieldCheck(field, test);
+      if (check === null) return false;
+      checks.push(check);
     }
   }
   return true;
-}
-
-function simpleTestsPredicate(tests: readonly [field: string, test: FieldTest][]): DocPredicate {
-  return (doc) =>
-    tests.every(([field, test]) => {
-      const present = Object.hasOwn(doc, field);
-      const actual: unknown = present ? doc[field] : undefined;
-      return test(Array.isArray(actual) ? actual : [actual], present);
-    });
 }
 
 /**
@@ -421,7 +489,7 @@ function simpleTestsPredicate(tests: readonly [field: string, test: FieldTest][]
  * may read the whole document (`$expr`, `$jsonSchema`, or anything else
  * that is not a field or a logical operator over filters).
  */
-function topLevelFieldsRead(filter: Document, into = new Set<string>()): Set<string> | undefined {
+export function topLevelFieldsRead(filter: Document, into = new Set<string>()): Set<string> | undefined {
   for (const [field, condition] of Object.entries(filter) as [string, unknown][]) {
     if (field === "$and" || field === "$or" || field === "$nor") {
       if (!Array.isArray(condition)) return undefined;
@@ -445,8 +513,13 @@ function topLevelFieldsRead(filter: Document, into = new Set<string>()): Set<str
 export function compileFilter(filter: Document, variables?: Document): DocPredicate {
   const cleaned = withoutComment(filter);
   if (Object.keys(cleaned).length === 0) return () => true;
-  const simple = simplePredicate(cleaned);
-  if (simple !== null) return simple;
+  let full: DocPredicate | undefined;
+  const simple = simplePredicate(cleaned, () => (full ??= mingoPredicate(cleaned, variables)));
+  return simple ?? mingoPredicate(cleaned, variables);
+}
+
+/** `filter` (without `$comment`) as mingo evaluates it on the promoted view. */
+function mingoPredicate(cleaned: Document, variables: Document | undefined): DocPredicate {
   let query: Query;
   try {
     const options =

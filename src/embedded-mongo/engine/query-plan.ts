@@ -147,6 +147,24 @@ function rangeOf(c: FieldConstraint, multikey: boolean): KeyInterval["range"] | 
   return { rank, ...(lower === undefined ? {} : { lower }), ...(upper === undefined ? {} : { upper }) };
 }
 
+/**
+ * Whether every document a filter with `constraints` admits is in a partial
+ * index with the filter `partial`. The one form recognised is
+ * `{field: {$exists: true}}`, implied by a bound or by non-null points on
+ * that field (MongoDB's planner proves more): the expiry sweeper's
+ * `{expireTime: {$lte: now}}` then reads the memberships that expire, not
+ * every membership.
+ */
+function impliesPartialFilter(partial: Document | undefined, constraints: ReadonlyMap<string, FieldConstraint>): boolean {
+  const entries = partial === undefined ? [] : Object.entries(partial);
+  if (entries.length !== 1) return false;
+  const [field, condition] = entries[0] as [string, unknown];
+  if (!isOperatorObject(condition) || Object.keys(condition).length !== 1 || condition["$exists"] !== true) return false;
+  const c = constraints.get(field);
+  if (c === undefined) return false;
+  return c.lower !== undefined || c.upper !== undefined || (c.points !== undefined && c.points.every((point) => point !== null));
+}
+
 /** Every single-index plan for `filter`, with the heuristic score that ranks them. */
 function indexPlans<I extends PlannableIndex>(filter: Document, candidates: readonly I[]): { plan: QueryPlan<I>; score: number }[] {
   const constraints = new Map<string, FieldConstraint>();
@@ -155,8 +173,13 @@ function indexPlans<I extends PlannableIndex>(filter: Document, candidates: read
   const out: { plan: QueryPlan<I>; score: number }[] = [];
   for (const candidate of candidates) {
     const index = candidate.def;
-    // Partial indexes may lack matching documents; collated ones hold folded strings.
-    if (index.partial !== undefined || index.collation !== undefined) continue;
+    // A partial index may lack matching documents unless the filter implies its own; collated ones hold folded strings.
+    if (
+      (index.partial !== undefined && !impliesPartialFilter(index.spec.partialFilterExpression, constraints)) ||
+      index.collation !== undefined
+    ) {
+      continue;
+    }
     let prefixes: unknown[][] = [[]];
     let range: KeyInterval["range"] | undefined;
     let eqFields = 0;
@@ -187,8 +210,8 @@ function indexPlans<I extends PlannableIndex>(filter: Document, candidates: read
 
 /**
  * The best single-index plan for `filter` over `indexes` by the heuristic
- * score, or null for a full scan. Partial indexes are never used; sparse
- * ones not for null lookups.
+ * score, or null for a full scan. Partial indexes only when the filter
+ * implies theirs (`impliesPartialFilter`); sparse ones not for null lookups.
  */
 export function planQuery<I extends PlannableIndex>(filter: Document, candidates: readonly I[]): QueryPlan<I> | null {
   let best: { plan: QueryPlan<I>; score: number } | null = null;

@@ -8,7 +8,7 @@ import type { Document } from "bson";
 import { bsonTag } from "./compare.ts";
 
 export { bsonTag, compareKeys, compareValues, keyString, typeRank } from "./compare.ts";
-export { bsonTypeName, compileFilter, matches } from "./match.ts";
+export { bsonTypeName, compileFilter, matches, topLevelFieldsRead } from "./match.ts";
 export type { DocPredicate } from "./match.ts";
 export { originalOf, PromotedBinary, PromotedTimestamp, toPromoted } from "./promote.ts";
 export { fromExpressionView, toExpressionView } from "./expression-view.ts";

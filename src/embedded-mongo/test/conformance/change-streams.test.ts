@@ -148,6 +148,67 @@ describe("events", () => {
   });
 });
 
+describe("pipelines", () => {
+  it("a $project of field paths keeps the resume token and the fields it names, in the event's order; an exclusion drops what it names", async () => {
+    const coll = await freshCollection();
+    const included = await watch(coll, [{ $project: { fullDocument: 1, operationType: true } }]);
+    const excluded = await watch(coll, [{ $project: { "fullDocument.secret": 0, ns: false, clusterTime: 0 } }]);
+    await coll.insertOne({ _id: 1, secret: "s", kept: true });
+    const inclusion = await nextChange(included);
+    expect(Object.keys(inclusion)).toEqual(["_id", "operationType", "fullDocument"]);
+    expect(inclusion["fullDocument"]).toEqual({ _id: 1, secret: "s", kept: true });
+    const exclusion = await nextChange(excluded);
+    expect(Object.keys(exclusion)).toEqual(["_id", "operationType", "wallTime", "fullDocument", "documentKey"]);
+    expect(exclusion["fullDocument"]).toEqual({ _id: 1, kept: true });
+    // The token kept is the event's own: resuming after it yields what followed.
+    await coll.insertOne({ _id: 2 });
+    const resumed = coll.watch<Document, Document>([{ $project: { documentKey: 1 } }], { resumeAfter: inclusion._id as Document });
+    openStreams.push(resumed);
+    expect(await nextChange(resumed)).toEqual({ _id: expect.anything() as unknown, documentKey: { _id: 2 } });
+  });
+
+  it("a database stream filtered on ns.coll or operationType and projected keeps only those collections' events, projected", async () => {
+    const kept = await freshCollection();
+    const skipped = await freshCollection();
+    const also = await freshCollection();
+    const pipeline = [
+      {
+        $match: { $or: [{ "ns.coll": { $in: [kept.collectionName, also.collectionName] } }, { operationType: { $in: ["dropDatabase"] } }] },
+      },
+      { $project: { operationType: 1, ns: 1, documentKey: 1 } },
+    ];
+    const stream = ctx().db.watch<Document, Document>(pipeline, { maxAwaitTimeMS: 200 });
+    openStreams.push(stream);
+    expect(await stream.tryNext()).toBeNull();
+    await skipped.insertOne({ _id: "no" });
+    await kept.insertOne({ _id: "yes" });
+    await skipped.updateOne({ _id: "no" }, { $set: { a: 1 } });
+    await also.deleteOne({ _id: "absent" });
+    await also.insertOne({ _id: "too" });
+    await kept.updateOne({ _id: "yes" }, { $set: { a: 1 } });
+    const events = [await nextChange(stream), await nextChange(stream), await nextChange(stream)];
+    expect(events.map(({ _id: _token, ...rest }) => rest)).toEqual([
+      { operationType: "insert", ns: { db: ctx().db.databaseName, coll: kept.collectionName }, documentKey: { _id: "yes" } },
+      { operationType: "insert", ns: { db: ctx().db.databaseName, coll: also.collectionName }, documentKey: { _id: "too" } },
+      { operationType: "update", ns: { db: ctx().db.databaseName, coll: kept.collectionName }, documentKey: { _id: "yes" } },
+    ]);
+  });
+
+  it("a stage that drops the resume token fails the stream with ChangeStreamFatalError (280)", async () => {
+    const coll = await freshCollection();
+    const stream = await watch(coll, [{ $project: { _id: 0, operationType: 1 } }]);
+    await coll.insertOne({ _id: 1 });
+    const error = await stream.next().then(
+      () => undefined,
+      (err: unknown) => err as { code?: number; message?: string },
+    );
+    expect(error?.code).toBe(280);
+    expect(error?.message).toContain(
+      "Encountered an event whose _id field, which contains the resume token, was modified by the pipeline.",
+    );
+  });
+});
+
 describe("database-level streams", () => {
   it("db.watch() reports changes of every collection in that database only", async () => {
     const first = await freshCollection();

@@ -229,6 +229,39 @@ describe("sparse and partial indexes", () => {
   });
 });
 
+describe("a partial index on {field: {$exists: true}}", () => {
+  beforeEach(async () => {
+    await engine.createIndexes(NS, [
+      { name: "expire_time", key: [["expireTime", 1]], partialFilterExpression: { expireTime: { $exists: true } } },
+    ]);
+    // 1,000 documents without the field, 10 with it (the expiring memberships among all).
+    await insertAll(engine, NS, [
+      ...Array.from({ length: 1000 }, (_, i) => ({ _id: i })),
+      ...Array.from({ length: 10 }, (_, i) => ({ _id: 1000 + i, expireTime: new Date(i * 1000) })),
+    ]);
+  });
+
+  it("answers a bound or a non-null equality on the field, which imply it exists", () => {
+    const txn = engine.begin();
+    expect(txn.find(NS, { expireTime: { $lte: new Date(4000) } }).map(idOf)).toEqual([1000, 1001, 1002, 1003, 1004]);
+    expect(txn.lastFind).toEqual({ index: "expire_time", keysExamined: 5, docsExamined: 5 });
+    expect(txn.find(NS, { expireTime: { $gt: new Date(7000) } }).map(idOf)).toEqual([1008, 1009]);
+    expect(txn.lastFind?.index).toBe("expire_time");
+    expect(txn.find(NS, { expireTime: { $in: [new Date(0), new Date(9000)] } }).map(idOf)).toEqual([1000, 1009]);
+    expect(txn.lastFind?.index).toBe("expire_time");
+    txn.abort();
+  });
+
+  it("is not used where documents without the field may match", () => {
+    const txn = engine.begin();
+    expect(txn.find(NS, { expireTime: { $in: [null, new Date(0)] } })).toHaveLength(1001);
+    expect(txn.lastFind?.index).toBeNull();
+    expect(txn.find(NS, { expireTime: { $not: { $lte: new Date(8000) } } })).toHaveLength(1001);
+    expect(txn.lastFind?.index).toBeNull();
+    txn.abort();
+  });
+});
+
 describe("index use", () => {
   const N = 2000;
 
