@@ -19,6 +19,7 @@ import { confers, hasExpired, statusOf } from "../domain/membership-status.ts";
 import type { MembershipStatus, Role } from "../domain/model.ts";
 import { MAX_NESTING_DEPTH } from "../domain/nesting.ts";
 import { maxRole } from "../domain/permissions.ts";
+import { partitionPoint } from "../domain/partition-point.ts";
 import { groupIdOfPrincipal, groupPrincipal } from "../domain/principal.ts";
 import type { MembershipEdge } from "../storage/membership-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
@@ -211,14 +212,8 @@ export function groupIdsAfter(groups: ReadonlyMap<string, Role>, after: string |
   let ids = idsInOrder.get(groups);
   if (ids === undefined) idsInOrder.set(groups, (ids = [...groups.keys()].sort()));
   if (after === undefined) return ids.slice();
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((ids[mid] as string) <= after) lo = mid + 1;
-    else hi = mid;
-  }
-  return ids.slice(lo);
+  const sorted = ids;
+  return ids.slice(partitionPoint(0, ids.length, (mid) => (sorted[mid] as string) <= after));
 }
 
 /** Whether a principal is a member of a group, as CheckMembership answers it. */

@@ -6,6 +6,7 @@
  * see (visibility AUTHENTICATED) in one per ListGroups order, so that a page
  * of them costs its length, at a million groups as at a thousand.
  */
+import { partitionPoint } from "../../domain/partition-point.ts";
 
 const runLength = 256;
 
@@ -32,28 +33,15 @@ export function createSortedIndex<T>(compare: (a: T, b: T) => number, items: rea
 
   /** The run that holds, or would hold, `item`: the first whose last item is not below it. */
   const runOf = (item: T): number => {
-    let lo = 0;
-    let hi = runs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
+    const r = partitionPoint(0, runs.length, (mid) => {
       const last = runs[mid]?.at(-1);
-      if (last !== undefined && compare(last, item) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return Math.min(lo, runs.length - 1);
+      return last !== undefined && compare(last, item) < 0;
+    });
+    return Math.min(r, runs.length - 1);
   };
 
   /** Position of the first item of `run` not below `item`. */
-  const positionIn = (run: readonly T[], item: T): number => {
-    let lo = 0;
-    let hi = run.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compare(run[mid] as T, item) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const positionIn = (run: readonly T[], item: T): number => partitionPoint(0, run.length, (mid) => compare(run[mid] as T, item) < 0);
 
   return {
     get size() {
@@ -85,27 +73,13 @@ export function createSortedIndex<T>(compare: (a: T, b: T) => number, items: rea
       // Binary search over the runs, then within the run, for the walk's first item.
       const inOrder = (r: number): readonly T[] => runs[descending ? runs.length - 1 - r : r] ?? [];
       const at = (run: readonly T[], i: number): T => run[descending ? run.length - 1 - i : i] as T;
-      let lo = 0;
-      let hi = runs.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
+      const first = partitionPoint(0, runs.length, (mid) => {
         const run = inOrder(mid);
-        if (before(at(run, run.length - 1))) lo = mid + 1;
-        else hi = mid;
-      }
-      for (let r = lo; r < runs.length; r++) {
+        return before(at(run, run.length - 1));
+      });
+      for (let r = first; r < runs.length; r++) {
         const run = inOrder(r);
-        let i = 0;
-        if (r === lo) {
-          let l = 0;
-          let h = run.length;
-          while (l < h) {
-            const mid = (l + h) >>> 1;
-            if (before(at(run, mid))) l = mid + 1;
-            else h = mid;
-          }
-          i = l;
-        }
+        let i = r === first ? partitionPoint(0, run.length, (mid) => before(at(run, mid))) : 0;
         for (; i < run.length; i++) yield at(run, i);
       }
     },

@@ -12,6 +12,7 @@
  * filter's ids restrict both sets (the ids are the member filter's, computed
  * by list-groups.ts with the same rules over either source).
  */
+import { partitionPoint } from "../../domain/partition-point.ts";
 import type { GroupNode } from "../../storage/documents.ts";
 import {
   compareListPositions,
@@ -230,15 +231,15 @@ function* ownInOrder(
   }
   const { groups, positions } = sortedOwn(own, order.field);
   // The walk starts after `start`: ascending at the first position above it, descending at the last one below it.
-  let lo = 0;
-  let hi = positions.length;
-  if (start === undefined) lo = order.descending ? positions.length : 0;
-  while (start !== undefined && lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const cmp = compareListPositions(positions[mid] as ListPosition, start);
-    if (order.descending ? cmp < 0 : cmp <= 0) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo =
+    start === undefined
+      ? order.descending
+        ? positions.length
+        : 0
+      : partitionPoint(0, positions.length, (mid) => {
+          const cmp = compareListPositions(positions[mid] as ListPosition, start);
+          return order.descending ? cmp < 0 : cmp <= 0;
+        });
   if (order.descending) {
     for (let i = lo - 1; i >= 0; i--) if (matches(groups[i] as GroupNode)) yield groups[i] as GroupNode;
   } else {
