@@ -45,7 +45,7 @@ const names = {
 };
 
 function encodeName(name: string): Uint8Array {
-  return new TextEncoder().encode(name);
+  return Buffer.from(name, "utf8");
 }
 
 /** Reads the head of the change event whose BSON document is `bytes`. */
@@ -65,8 +65,10 @@ export function readChangeEventHead(bytes: Uint8Array): ChangeEventHead {
     else if (type === documentType && nameIs(buffer, nameAt, valueAt, names.ns)) coll = stringField(buffer, valueAt, names.coll) ?? "";
     else if (type === timestampType && nameIs(buffer, nameAt, valueAt, names.clusterTime)) {
       time = clusterTime(buffer.readUInt32LE(valueAt + 4), buffer.readUInt32LE(valueAt));
-    } else if (type === dateType && nameIs(buffer, nameAt, valueAt, names.wallTime)) wallTime = Number(buffer.readBigInt64LE(valueAt));
-    else if (type === documentType && nameIs(buffer, nameAt, valueAt, names.fullDocument)) fullDocumentAt = valueAt;
+    } else if (type === dateType && nameIs(buffer, nameAt, valueAt, names.wallTime)) {
+      // An int64 of milliseconds, read as two halves (exact to 2^53, as a Date is): no BigInt per event.
+      wallTime = buffer.readInt32LE(valueAt + 4) * 2 ** 32 + buffer.readUInt32LE(valueAt);
+    } else if (type === documentType && nameIs(buffer, nameAt, valueAt, names.fullDocument)) fullDocumentAt = valueAt;
     at = valueEnd(buffer, type, valueAt);
   }
   return { operationType, coll, time, wallTime, fullDocumentAt };
@@ -74,13 +76,13 @@ export function readChangeEventHead(bytes: Uint8Array): ChangeEventHead {
 
 /** The string field `name` of the embedded document at `at` in `bytes`; undefined when it has none (or not a string). */
 export function stringFieldAt(bytes: Uint8Array, at: number, name: string): string | undefined {
-  return stringField(asBuffer(bytes), at, encodeName(name));
+  let encoded = encodedNames.get(name);
+  if (encoded === undefined) encodedNames.set(name, (encoded = encodeName(name)));
+  return stringField(asBuffer(bytes), at, encoded);
 }
 
-/** The bytes of the embedded document at `at` (a view, not a copy). */
-export function documentBytesAt(bytes: Uint8Array, at: number): Uint8Array {
-  return bytes.subarray(at, documentEnd(asBuffer(bytes), at) + 1);
-}
+/** The names `stringFieldAt` was asked for, encoded once each (a reader asks for one or two). */
+const encodedNames = new Map<string, Uint8Array>();
 
 function stringField(buffer: Buffer, documentAt: number, name: Uint8Array): string | undefined {
   const end = documentEnd(buffer, documentAt);

@@ -27,7 +27,7 @@
  */
 import { BSON, MongoServerError, type ChangeStreamDocument, type Document } from "mongodb";
 import type { ClusterTime } from "../domain/consistency.ts";
-import { documentBytesAt, readChangeEventHead, stringFieldAt } from "./change-event-bytes.ts";
+import { readChangeEventHead, stringFieldAt } from "./change-event-bytes.ts";
 import { clusterTimeOf, clusterTimeOfResumeToken } from "./cluster-time.ts";
 import type { Database } from "./database.ts";
 import {
@@ -189,9 +189,9 @@ function timedChangeOfBytes(bytes: Uint8Array, groupBefore: (id: string) => Grou
   const membershipPut = (head.operationType === "insert" || head.operationType === "replace") && head.coll === collectionNames.memberships;
   const member = membershipPut && head.fullDocumentAt >= 0 ? stringFieldAt(bytes, head.fullDocumentAt, "member") : undefined;
   if (member === undefined || head.time === undefined) return timedChangeOf(BSON.deserialize(bytes) as ChangeStreamDocument, groupBefore);
-  const documentBytes = documentBytesAt(bytes, head.fullDocumentAt);
+  const at = head.fullDocumentAt;
   return {
-    change: membershipPutOf(member, () => BSON.deserialize(documentBytes) as MembershipDoc),
+    change: membershipPutOf(member, () => BSON.deserialize(bytes, { index: at, allowObjectSmallerThanBufferSize: true }) as MembershipDoc),
     time: head.time,
     wallTime: head.wallTime ?? Date.now(),
   };

@@ -27,7 +27,7 @@ import {
 } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { clusterTime } from "../../src/domain/consistency.ts";
-import { documentBytesAt, readChangeEventHead, stringFieldAt } from "../../src/storage/change-event-bytes.ts";
+import { readChangeEventHead, stringFieldAt } from "../../src/storage/change-event-bytes.ts";
 import { clusterTimeOf } from "../../src/storage/cluster-time.ts";
 import type { Database } from "../../src/storage/database.ts";
 import { openRawChangeCursor, type RawChangeCursor } from "../../src/storage/raw-change-cursor.ts";
@@ -56,6 +56,11 @@ afterAll(async () => {
   await admin.close();
   await mongo.stop();
 });
+
+/** The document at `at` in `bytes`, as the library decodes it. */
+function documentAt(bytes: Uint8Array, at: number): Document {
+  return BSON.deserialize(bytes, { index: at, allowObjectSmallerThanBufferSize: true });
+}
 
 /** A document with a field of every BSON type a server sends, then `member` (the reader skips them all to reach it). */
 function everyTypeThenMember(member: string): Document {
@@ -105,13 +110,19 @@ describe("reading an event's bytes", () => {
       wallTime: 1_733_490_000_123,
       fullDocumentAt: head.fullDocumentAt,
     });
-    const decoded = BSON.deserialize(documentBytesAt(bytes, head.fullDocumentAt));
+    const decoded = documentAt(bytes, head.fullDocumentAt);
     expect(decoded).toEqual(BSON.deserialize(bytes)["fullDocument"]);
     expect(stringFieldAt(bytes, head.fullDocumentAt, "member")).toBe("user:ümlaut");
     expect(stringFieldAt(bytes, head.fullDocumentAt, "after")).toBe("a field after member");
     // Not a string, or absent: undefined.
     expect(stringFieldAt(bytes, head.fullDocumentAt, "int32")).toBeUndefined();
     expect(stringFieldAt(bytes, head.fullDocumentAt, "absent")).toBeUndefined();
+  });
+
+  it("reads a wall time before 1970 (a negative int64) as the library does", () => {
+    const wallTime = new Date(-86_400_000 * 365 - 123);
+    const bytes = BSON.serialize({ operationType: "insert", clusterTime: new Timestamp({ t: 1, i: 1 }), wallTime });
+    expect(readChangeEventHead(bytes).wallTime).toBe(wallTime.getTime());
   });
 
   it("reads an event without a collection, wall time or full document as such", () => {
@@ -182,7 +193,7 @@ describe("the raw change cursor", () => {
       expect(head.coll).toBe((decoded["ns"] as { coll: string }).coll);
       expect(head.time).toBe(clusterTimeOf(decoded["clusterTime"] as Timestamp));
       expect(head.wallTime).toBe((decoded["wallTime"] as Date).getTime());
-      expect(BSON.deserialize(documentBytesAt(bytes, head.fullDocumentAt))).toEqual(decoded["fullDocument"]);
+      expect(documentAt(bytes, head.fullDocumentAt)).toEqual(decoded["fullDocument"]);
     }
     expect(stringFieldAt(raw[0] ?? new Uint8Array(), readChangeEventHead(raw[0] ?? new Uint8Array()).fullDocumentAt, "member")).toBe(
       "user:a",
