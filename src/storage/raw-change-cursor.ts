@@ -51,6 +51,12 @@ export interface RawChangeCursorOptions {
   readonly maxAwaitMs: number;
 }
 
+/** A cursor the server opened, in its session; its id is zero once the server closed it. */
+interface OpenCursor {
+  readonly session: ClientSession;
+  id: Long;
+}
+
 /** The namespace of a database-wide change stream's cursor. */
 const aggregateCollection = "$cmd.aggregate";
 
@@ -58,7 +64,7 @@ const aggregateCollection = "$cmd.aggregate";
 export function openRawChangeCursor(database: Database, pipeline: readonly Document[], options: RawChangeCursorOptions): RawChangeCursor {
   const { db, client } = database;
   let resumeToken: unknown;
-  let open: { readonly session: ClientSession; id: Long } | undefined;
+  let open: OpenCursor | undefined;
   let closed = false;
   /** `close()` was called (a function, so that a check after an await is not narrowed away). */
   const isClosed = (): boolean => closed;
@@ -76,37 +82,38 @@ export function openRawChangeCursor(database: Database, pipeline: readonly Docum
     }
   };
 
-  /** Takes the position and the cursor id of an answer; its events. */
-  const take = (cursor: Document | undefined, batchField: string): RawChangeBatch => {
-    const events = (cursor?.[batchField] ?? []) as Uint8Array[];
-    const postBatch: unknown = cursor?.["postBatchResumeToken"];
+  /** Takes the position of `cursor`'s answer (`reply`) and the cursor's id in it; its events. */
+  const take = (cursor: OpenCursor, reply: Document, batchField: string): RawChangeBatch => {
+    const answer = reply["cursor"] as Document | undefined;
+    const events = (answer?.[batchField] ?? []) as Uint8Array[];
+    const postBatch: unknown = answer?.["postBatchResumeToken"];
     const last = events.at(-1);
     if (postBatch !== undefined && postBatch !== null) resumeToken = postBatch;
     else if (last !== undefined) resumeToken = (BSON.deserialize(last) as { _id?: unknown })._id;
-    const id: unknown = cursor?.["id"];
-    if (open !== undefined) open.id = id instanceof Long ? id : Long.fromNumber(Number(id ?? 0));
+    const id: unknown = answer?.["id"];
+    cursor.id = id instanceof Long ? id : Long.fromNumber(Number(id ?? 0));
     return { events, resumeToken };
   };
 
   const openStream = async (): Promise<RawChangeBatch> => {
-    const session = client.startSession({ causalConsistency: false });
-    open = { session, id: Long.ZERO };
+    const cursor: OpenCursor = { session: client.startSession({ causalConsistency: false }), id: Long.ZERO };
+    open = cursor;
     const position = resumeToken === undefined ? { startAtOperationTime: timestampOf(options.after + 1n) } : { resumeAfter: resumeToken };
-    const answer = await send(
+    const reply = await send(
       { aggregate: 1, pipeline: [{ $changeStream: position }, ...pipeline], cursor: { batchSize: options.batchSize } },
-      session,
+      cursor.session,
       "firstBatch",
     );
-    return take(answer["cursor"] as Document | undefined, "firstBatch");
+    return take(cursor, reply, "firstBatch");
   };
 
-  const getMore = async (cursor: { readonly session: ClientSession; readonly id: Long }): Promise<RawChangeBatch> => {
-    const answer = await send(
+  const getMore = async (cursor: OpenCursor): Promise<RawChangeBatch> => {
+    const reply = await send(
       { getMore: cursor.id, collection: aggregateCollection, batchSize: options.batchSize, maxTimeMS: options.maxAwaitMs },
       cursor.session,
       "nextBatch",
     );
-    return take(answer["cursor"] as Document | undefined, "nextBatch");
+    return take(cursor, reply, "nextBatch");
   };
 
   /** Kills the cursor (best effort) and ends its session. */
