@@ -16,19 +16,24 @@
  * was, the moment its request was sent: every change committed before then
  * has been delivered.
  *
- * The stream is read raw (raw-change-cursor.ts) and each event decoded only
- * as far as its change needs (change-event-bytes.ts). It is opened again by
- * itself after a resumable error, as the driver's ChangeStream would. What it
+ * The stream is the driver's ChangeStream rather than aggregate/getMore sent
+ * as commands: a command selects a server each time, so on a sharded cluster
+ * (several mongos) or behind a load balancer a getMore or killCursors would
+ * reach a server that does not hold the cursor; the ChangeStream keeps its
+ * cursor's server. It decodes every event whole (bson's `fieldsAsRaw` leaves
+ * only arrays as bytes, not an embedded `fullDocument`), so what is saved is
+ * the conversion of the memberships the model does not keep.
+ *
+ * The driver resumes the stream by itself after a transient error. What it
  * cannot resume is reported as `lost` (the history was trimmed, the token
  * is unknown, the collections were dropped or renamed): the consumer must
  * rebuild from a new snapshot. An unreachable database is thrown (a
  * RosterError "unavailable") and the consumer may `reopen` later from the
  * last position seen.
  */
-import { BSON, MongoServerError, type ChangeStreamDocument, type Document } from "mongodb";
+import { MongoServerError, type ChangeStream, type ChangeStreamDocument, type Document, type ResumeToken } from "mongodb";
 import type { ClusterTime } from "../domain/consistency.ts";
-import { readChangeEventHead, stringFieldAt } from "./change-event-bytes.ts";
-import { clusterTimeOf, clusterTimeOfResumeToken } from "./cluster-time.ts";
+import { clusterTimeOf, clusterTimeOfResumeToken, timestampOf } from "./cluster-time.ts";
 import type { Database } from "./database.ts";
 import {
   collectionNames,
@@ -43,7 +48,6 @@ import {
   type StoredMembership,
 } from "./documents.ts";
 import { isClosedClientError, translateDriverError } from "./driver-errors.ts";
-import { openRawChangeCursor, type RawChangeBatch } from "./raw-change-cursor.ts";
 import { applyUpdateDescription } from "./update-description.ts";
 
 /** One change to the groups or their memberships. */
@@ -140,12 +144,21 @@ const pipeline: Document[] = [
 
 /** Follows the changes of `database` committed after `after` (a snapshot's cluster time). */
 export function openGraphFeed(database: Database, after: ClusterTime, options: GraphFeedOptions): GraphFeed {
-  const cursor = openRawChangeCursor(database, pipeline, { after, batchSize: batchLimit, maxAwaitMs: options.maxAwaitMs });
+  let resumeToken: ResumeToken = undefined;
+  const open = (): ChangeStream<Document, ChangeStreamDocument> =>
+    database.db.watch<Document, ChangeStreamDocument>(pipeline, {
+      maxAwaitTimeMS: options.maxAwaitMs,
+      batchSize: batchLimit,
+      ...(resumeToken === undefined ? { startAtOperationTime: timestampOf(after + 1n) } : { resumeAfter: resumeToken }),
+    });
+  let stream = open();
 
-  /** The stream's next batch of raw events, or how it ended. */
-  const nextRaw = async (): Promise<RawChangeBatch | { lost: string } | { closed: true }> => {
+  /** The stream's next event (undefined: none came), or how it ended. */
+  const nextEvent = async (): Promise<ChangeStreamDocument | undefined | { lost: string } | { closed: true }> => {
     try {
-      return await cursor.next();
+      const event = await stream.tryNext();
+      resumeToken = stream.resumeToken;
+      return event ?? undefined;
     } catch (error) {
       if (error instanceof MongoServerError && typeof error.code === "number" && lostCodes.has(error.code)) {
         return { lost: `${error.codeName ?? error.code}: ${error.message}` };
@@ -159,41 +172,29 @@ export function openGraphFeed(database: Database, after: ClusterTime, options: G
     async next() {
       const sentAt = Date.now();
       const changes: TimedChange[] = [];
-      const raw = await nextRaw();
-      if ("lost" in raw) return { changes, highWater: undefined, complete: false, sentAt, lost: raw.lost };
-      if ("closed" in raw) return { changes, highWater: undefined, complete: false, sentAt, closed: true };
       // Groups changed earlier in this batch: a later update of one applies to that version.
       const changed = new Map<string, GroupNode>();
       const before = (id: string): GroupNode | undefined => changed.get(id) ?? options.groupBefore(id);
-      for (const event of raw.events) {
-        const change = timedChangeOfBytes(event, before);
+      let count = 0;
+      for (;;) {
+        const event = await nextEvent();
+        if (event === undefined) break;
+        if ("lost" in event) return { changes, highWater: undefined, complete: false, sentAt, lost: event.lost };
+        if ("closed" in event) return { changes, highWater: undefined, complete: false, sentAt, closed: true };
+        count += 1;
+        const change = timedChangeOf(event, before);
         if (typeof change === "string") return { changes, highWater: undefined, complete: false, sentAt, lost: change };
         if (change.change.kind === "group_put") changed.set(change.change.group.id, change.change.group);
         changes.push(change);
+        if (stream.bufferedCount() === 0) break;
       }
-      return { changes, highWater: clusterTimeOfResumeToken(raw.resumeToken), complete: raw.events.length < batchLimit, sentAt };
+      return { changes, highWater: clusterTimeOfResumeToken(resumeToken), complete: count < batchLimit, sentAt };
     },
-    reopen: () => cursor.reopen(),
-    close: () => cursor.close(),
-  };
-}
-
-/**
- * The change an event's bytes stand for. A membership inserted is read from
- * the bytes (its `member`; the membership itself is decoded when first
- * read): most of a stream's events are these. Any other event is decoded
- * whole.
- */
-function timedChangeOfBytes(bytes: Uint8Array, groupBefore: (id: string) => GroupNode | undefined): TimedChange | string {
-  const head = readChangeEventHead(bytes);
-  const membershipPut = (head.operationType === "insert" || head.operationType === "replace") && head.coll === collectionNames.memberships;
-  const member = membershipPut && head.fullDocumentAt >= 0 ? stringFieldAt(bytes, head.fullDocumentAt, "member") : undefined;
-  if (member === undefined || head.time === undefined) return timedChangeOf(BSON.deserialize(bytes) as ChangeStreamDocument, groupBefore);
-  const at = head.fullDocumentAt;
-  return {
-    change: membershipPutOf(member, () => BSON.deserialize(bytes, { index: at, allowObjectSmallerThanBufferSize: true }) as MembershipDoc),
-    time: head.time,
-    wallTime: head.wallTime ?? Date.now(),
+    async reopen() {
+      await stream.close().catch(() => undefined);
+      stream = open();
+    },
+    close: () => stream.close(),
   };
 }
 
@@ -206,14 +207,14 @@ function timedChangeOf(event: ChangeStreamDocument, groupBefore: (id: string) =>
   return typeof change === "string" ? change : { change, time, wallTime };
 }
 
-/** The change of a membership document of `member` inserted or replaced, decoded and converted when its `membership` is first read. */
-function membershipPutOf(member: string, doc: () => MembershipDoc): GraphChange {
+/** The change of a membership document inserted or replaced, converted when its `membership` is first read. */
+function membershipPutOf(doc: MembershipDoc): GraphChange {
   let membership: StoredMembership | undefined;
   return {
     kind: "membership_put",
-    member,
+    member: doc.member,
     get membership() {
-      return (membership ??= storedMembershipFromDoc(doc()));
+      return (membership ??= storedMembershipFromDoc(doc));
     },
   };
 }
@@ -224,7 +225,7 @@ function changeOf(event: ChangeStreamDocument, groupBefore: (id: string) => Grou
     case "insert":
     case "replace":
       if (event.ns.coll === collectionNames.groups) return { kind: "group_put", group: groupFromDoc(event.fullDocument as GroupDoc) };
-      return membershipPutOf((event.fullDocument as MembershipDoc).member, () => event.fullDocument as MembershipDoc);
+      return membershipPutOf(event.fullDocument as MembershipDoc);
     case "update": {
       const id: unknown = event.documentKey._id;
       const description = event.updateDescription;
