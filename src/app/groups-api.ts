@@ -419,7 +419,10 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
       // bypassed, an invisible group still reads as a missing one.
       if (!canSeeGroup(facts)) throw groupNotFound(name);
       return {
-        group: groupRecordOf(group),
+        // The object the source holds, not a copy: the read model replaces it
+        // whenever the group changes, so its identity is the version the
+        // handlers keep GetGroup's response by (src/convert/read-responses.ts).
+        group,
         access: callerAccessOf(facts),
       };
     },
