@@ -9,6 +9,7 @@
  */
 import { Code, ConnectError, type Interceptor, type StreamRequest, type UnaryRequest } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { methodKey } from "./access-rules.ts";
 import { fixedFieldLogger } from "./logger.ts";
 import { callerKey, callInfoKey, callStartedKey, loggerKey, requestIdKey, traceIdKey } from "./context.ts";
 import { requestIdFrom, requestIdHeader } from "./request-id.ts";
@@ -76,7 +77,7 @@ export function createRequestLogInterceptor(logger: Logger): Interceptor {
     const ids = traceId === "" ? { requestId } : { requestId, traceId };
     let child: Logger | undefined;
     req.contextValues.set(requestIdKey, requestId).set(loggerKey, () => (child ??= logger.child(ids)));
-    const call: CallLine = { req, ids, method: `${req.service.typeName}/${req.method.name}`, started };
+    const call: CallLine = { req, ids, method: methodKey(req.method), started };
 
     let res;
     try {
