@@ -8,10 +8,11 @@
  * message itself.
  *
  * - GetGroup: by the group *object* the app answered with and the caller's
- *   access on it. The read model replaces a group's object whenever it
- *   applies a change to it (group-graph.ts, `putGroup`), so a changed group
- *   is a different key and can never get an older response; a group read
- *   from the database is a new object on every read.
+ *   access on it. The read model replaces a group's node whenever it
+ *   applies a change to it (group-graph.ts, `putGroup`), and the app answers
+ *   with one record object per node (storage's `keptGroupRecordOf`), so a
+ *   changed group is a different key and can never get an older response; a
+ *   group read from the database is a new object on every read.
  * - CheckMembership: by the answer's value (it depends on the caller: the
  *   path leaves out groups the caller cannot see), so no change can make a
  *   kept response wrong.
