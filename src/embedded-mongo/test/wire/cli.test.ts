@@ -36,8 +36,10 @@ async function firstLine(child: ChildProcessWithoutNullStreams): Promise<string>
   return text.split("\n")[0] ?? "";
 }
 
-describe("embedded-mongo CLI", () => {
-  it("prints one URI line, serves clients, persists to --data-dir and exits 0 on SIGTERM", async () => {
+// Each test starts processes of its own (through tsx, as `npm run embedded-mongo` does) and
+// mostly waits for them, so the three run at once.
+describe.concurrent("embedded-mongo CLI", () => {
+  it("prints one URI line, serves clients, persists to --data-dir and exits 0 on SIGTERM", async ({ expect }) => {
     const dataDir = await mkdtemp(join(tmpdir(), "embedded-mongo-cli-"));
     try {
       const child = start(["--port", "0", "--data-dir", dataDir, "--log-level", "warn"]);
@@ -69,13 +71,13 @@ describe("embedded-mongo CLI", () => {
     }
   });
 
-  it("prints usage for --help and exits 0", async () => {
+  it("prints usage for --help and exits 0", async ({ expect }) => {
     const result = await collect(start(["--help"]));
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("usage: npm run embedded-mongo -- --port <0..65535> [--data-dir <dir>]");
   });
 
-  it("exits 2 with the problem on stderr for invalid arguments", async () => {
+  it("exits 2 with the problem on stderr for invalid arguments", async ({ expect }) => {
     const result = await collect(start(["--port", "70000"]));
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
