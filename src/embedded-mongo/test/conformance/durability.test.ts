@@ -58,7 +58,8 @@ function scratch(onTestFinished: TestContext["onTestFinished"]): Scratch {
       return dir;
     },
     start: async (dataDir) => {
-      const server = await spawnEmbeddedMongo({ dataDir });
+      // A restart replays the journal (tens of MB in some tests) while the other tests run.
+      const server = await spawnEmbeddedMongo({ dataDir, startTimeoutMs: 60_000 });
       servers.push(server);
       const client = new MongoClient(server.uri, crashedClientOptions);
       clients.push(client);
