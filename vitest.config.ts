@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-/** One store per run, a database per suite (src/embedded-mongo/test/fixtures/shared-store-setup.ts). */
+/** A store per worker, a database per suite (src/embedded-mongo/test/fixtures/shared-store-setup.ts). */
 const sharedStore = {
   globalSetup: ["src/embedded-mongo/test/fixtures/shared-store-setup.ts"],
   setupFiles: ["src/embedded-mongo/test/fixtures/shared-store-env.ts"],
