@@ -16,7 +16,7 @@ const sharedStore = {
  * first one's termination: the run ended in an unhandled "Terminating worker
  * thread" once the queue ran dry with three or more workers.
  */
-const serviceWorkers = 3;
+const serviceWorkers = 4;
 const storeWorkers = 2;
 
 export default defineConfig({
