@@ -35,19 +35,36 @@ export interface CallOptions {
 /** The StoreCall of `options`: its deadline, signal and commit observer, outside any transaction. */
 export function storeCallOf(options: CallOptions | undefined): StoreCall {
   if (options === undefined) return {};
+  if ("signal" in options) return new SignalledStoreCall(options);
   const call: { -readonly [K in keyof StoreCall]: StoreCall[K] } = {};
   if (options.deadline !== undefined) call.deadline = options.deadline;
-  // Passed on unread: the gRPC door makes a call's AbortSignal when it is
-  // first read (src/transport/grpc/call-context.ts), and a read the read
-  // model answers never reads it.
-  if ("signal" in options) Object.defineProperty(call, "signal", { enumerable: true, get: signalOf(options) });
   if (options.onCommit !== undefined) call.onCommit = options.onCommit;
   return call;
 }
 
-/** A getter of `options.signal` (not an arrow bound to a name: under tsx each costs a property definition, per call). */
-function signalOf(options: CallOptions): () => AbortSignal | undefined {
-  return () => options.signal;
+/**
+ * The StoreCall of CallOptions that carry a signal. Its signal is a getter passed on unread: the
+ * gRPC door makes a call's AbortSignal when it is first read
+ * (src/transport/grpc/call-context.ts), and a read the read model answers
+ * never reads it. A class rather than a property defined on a literal per
+ * call (twice per read RPC: its authorization step and its use case).
+ */
+class SignalledStoreCall implements StoreCall {
+  declare readonly deadline?: number;
+  declare readonly onCommit?: (time: ClusterTime) => void;
+  readonly #options: CallOptions;
+
+  constructor(options: CallOptions) {
+    this.#options = options;
+    const optional = this as { deadline?: number; onCommit?: (time: ClusterTime) => void };
+    if (options.deadline !== undefined) optional.deadline = options.deadline;
+    if (options.onCommit !== undefined) optional.onCommit = options.onCommit;
+  }
+
+  get signal(): AbortSignal {
+    // Made only for options with a signal (storeCallOf).
+    return this.#options.signal as AbortSignal;
+  }
 }
 
 /**

@@ -39,7 +39,7 @@ import {
 } from "../domain/group-validation.ts";
 import type { AclEntry, Caller, GroupDraft, GroupRecord, GroupValues as DomainGroupValues, MembershipRecord } from "../domain/model.ts";
 import { describeCycle, MAX_NESTING_DEPTH } from "../domain/nesting.ts";
-import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
+import { groupRecordOf, keptGroupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { GroupChanges } from "../storage/group-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import { runTransaction } from "../storage/transaction.ts";
@@ -419,7 +419,9 @@ export function createGroupsApi(ctx: AppContext, limits: BatchLimits = defaultBa
       // bypassed, an invisible group still reads as a missing one.
       if (!canSeeGroup(facts)) throw groupNotFound(name);
       return {
-        group: groupRecordOf(group),
+        // One record per node: its identity is the version the handlers keep
+        // GetGroup's response by (src/convert/read-responses.ts).
+        group: keptGroupRecordOf(group),
         access: callerAccessOf(facts),
       };
     },

@@ -13,6 +13,7 @@
 import type { GroupStore } from "../storage/group-store.ts";
 import type { MembershipStore } from "../storage/membership-store.ts";
 import type { StoreCall } from "../storage/store-call.ts";
+import type { ReadConsistency } from "../domain/consistency.ts";
 import type { AppContext } from "./app-context.ts";
 import type { FactsMemo } from "./read-model/facts-memo.ts";
 import { storeCallOf, type CallOptions } from "./call-options.ts";
@@ -52,6 +53,21 @@ export function readsOf(ctx: AppContext, call: AppCall): ReadSource {
   return call.reads ?? ctx.databaseReads;
 }
 
+/**
+ * Chooses a request's source (the model, or the database when the model may
+ * not answer). Made by a function rather than bound to a name in readCallOf:
+ * under tsx, esbuild names every such closure with a property definition,
+ * per call.
+ */
+function sourceChooser(
+  ctx: AppContext,
+  model: NonNullable<AppContext["readModel"]>,
+  consistency: ReadConsistency,
+  call: StoreCall,
+): () => Promise<ReadSource> {
+  return async () => (await model.sourceFor(consistency, call)) ?? ctx.databaseReads;
+}
+
 /** The source of one request, chosen once. */
 const sourceSlot = createMemoSlot<ReadSource>("read source");
 
@@ -71,8 +87,7 @@ export async function readCallOf(ctx: AppContext, options: CallOptions | undefin
   const model = ctx.readModel;
   const consistency = options?.consistency;
   if (model === undefined || consistency === undefined || consistency.kind === "fully_consistent") return call;
-  const choose = async (): Promise<ReadSource> => (await model.sourceFor(consistency, call)) ?? ctx.databaseReads;
-  const reads = await memoized(options?.memo, call, sourceSlot, "", choose);
+  const reads = await memoized(options?.memo, call, sourceSlot, "", sourceChooser(ctx, model, consistency, call));
   // Not a spread: that would read the call's signal (see storeCallOf).
   return Object.assign(call, { reads });
 }

@@ -19,9 +19,13 @@ import {
   groupToProto,
   groupUpdateFromProto,
 } from "../convert/group.ts";
+import { createReadResponses, type ReadResponses } from "../convert/read-responses.ts";
 
-/** The GroupService implementation served by both doors. */
-export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof GroupService> {
+/** The GroupService implementation served by both doors; `responses` keeps GetGroup's answers per group version. */
+export function createGroupServiceHandlers(
+  app: RosterApp,
+  responses: ReadResponses = createReadResponses(),
+): ServiceImpl<typeof GroupService> {
   // UpdateGroup's rule depends on the stored group (manage_fields,
   // parent_field): the app decides those parts inside its transaction.
   const updateRule = compileAccessRule(GroupService.method.updateGroup).spec;
@@ -37,7 +41,7 @@ export function createGroupServiceHandlers(app: RosterApp): ServiceImpl<typeof G
     async getGroup(req, ctx) {
       const ref = req.id !== "" ? { id: req.id } : { namespace: req.namespace, slug: req.slug };
       const { group, access } = await app.groups.get(requireCaller(ctx), ref, callOptionsOf(ctx));
-      return { group: groupToProto(group), callerAccess: callerAccessToProto(access) };
+      return responses.getGroup(group, access);
     },
 
     async batchGetGroups(req, ctx) {

@@ -17,10 +17,14 @@ import {
   principalGroupToProto,
   updateOperationFromProto,
 } from "../convert/membership.ts";
+import { createReadResponses, type ReadResponses } from "../convert/read-responses.ts";
 import { dateFromProto } from "../convert/timestamps.ts";
 
-/** The MembershipService implementation served by both doors. */
-export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typeof MembershipService> {
+/** The MembershipService implementation served by both doors; `responses` keeps CheckMembership's answers. */
+export function createMembershipServiceHandlers(
+  app: RosterApp,
+  responses: ReadResponses = createReadResponses(),
+): ServiceImpl<typeof MembershipService> {
   return {
     ...createBatchMembershipHandlers(app.batch),
 
@@ -147,7 +151,7 @@ export function createMembershipServiceHandlers(app: RosterApp): ServiceImpl<typ
         { groupId: req.groupId, principal: req.principal, directOnly: req.directOnly },
         callOptionsOf(ctx),
       );
-      return checkMembershipToProto(result);
+      return responses.checkMembership(result);
     },
 
     async checkMemberships(req, ctx) {

@@ -8,6 +8,7 @@
  * what was sent.
  */
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { methodKey } from "../rpc/access-rules.ts";
 import { callInfoKey } from "../rpc/context.ts";
 import { observeStream } from "../rpc/stream-observer.ts";
 import type { RpcObserver } from "./metrics.ts";
@@ -37,7 +38,7 @@ function createMetricsInterceptor(observer: RpcObserver): Interceptor {
   return (next) => async (req) => {
     const finish = observer.rpcStarted({
       door: req.contextValues.get(callInfoKey)?.door ?? "unknown",
-      method: `${req.service.typeName}/${req.method.name}`,
+      method: methodKey(req.method),
       streaming: req.method.methodKind !== "unary",
     });
     let res;

@@ -77,8 +77,6 @@ export interface CallAbort {
 export const callAbortKey = createContextKey<CallAbort | undefined>(undefined, { description: "roster call abort" });
 /** Epoch milliseconds by which the call must finish; undefined without a client deadline. Set by the door. */
 export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "roster call deadline" });
-/** The app's per-request cache; created on first use, never shared between calls. */
-const requestMemoKey = createContextKey<RequestMemo | undefined>(undefined, { description: "roster request memo" });
 /** A read RPC's consistency (set by the consistency step); undefined for other calls. */
 const readConsistencyKey = createContextKey<ReadConsistency | undefined>(undefined, { description: "roster read consistency" });
 /** The latest commit of the call's transactions, for its response's consistency_token. */
@@ -113,37 +111,58 @@ export function setReadConsistency(ctx: HasValues, consistency: ReadConsistency)
   valuesOf(ctx).set(readConsistencyKey, consistency);
 }
 
+/** The call's CallOptions, made once (the authorization step and the handler both ask). */
+const callOptionsKey = createContextKey<CallOptions | undefined>(undefined, { description: "roster call options" });
+
 /**
  * The app's per-call options: the door's deadline (so database work gets
  * `maxTimeMS` from the time left), the call's AbortSignal, the call's
  * request memo, shared by the authorization step and the handler so the
  * caller's transitive groups are loaded once per call, a read RPC's
  * consistency, and an observer of the call's commits (`consistencyTokenOf`).
+ * Made on the first request (after the consistency step has run) and the
+ * same object after that.
  */
 export function callOptionsOf(ctx: HasValues & { readonly signal: AbortSignal }): CallOptions {
   const values = valuesOf(ctx);
-  let memo = values.get(requestMemoKey);
-  if (memo === undefined) {
-    memo = createRequestMemo();
-    values.set(requestMemoKey, memo);
+  const made = values.get(callOptionsKey);
+  if (made !== undefined) return made;
+  const commits: { latest: ClusterTime | undefined } = { latest: undefined };
+  values.set(commitsKey, commits);
+  const options = new PipelineCallOptions(ctx, commits, values.get(deadlineKey), values.get(readConsistencyKey));
+  values.set(callOptionsKey, options);
+  return options;
+}
+
+/**
+ * CallOptions whose signal is read when the app asks (a door may make the
+ * signal on first use, call-context.ts). A class: a getter in an object
+ * literal is a new function per call, and the optional fields are absent
+ * rather than undefined, as CallOptions declares them.
+ */
+class PipelineCallOptions implements CallOptions {
+  readonly memo: RequestMemo = createRequestMemo();
+  readonly onCommit: (time: ClusterTime) => void;
+  declare readonly deadline?: number;
+  declare readonly consistency?: ReadConsistency;
+  readonly #source: { readonly signal: AbortSignal };
+
+  constructor(
+    source: { readonly signal: AbortSignal },
+    commits: { latest: ClusterTime | undefined },
+    deadline: number | undefined,
+    consistency: ReadConsistency | undefined,
+  ) {
+    this.#source = source;
+    this.onCommit = commitObserver(commits);
+    const optional = this as { deadline?: number; consistency?: ReadConsistency };
+    if (deadline !== undefined) optional.deadline = deadline;
+    if (consistency !== undefined) optional.consistency = consistency;
   }
-  let commits = values.get(commitsKey);
-  if (commits === undefined) {
-    const created: { latest: ClusterTime | undefined } = { latest: undefined };
-    values.set(commitsKey, (commits = created));
+
+  get signal(): AbortSignal {
+    return this.#source.signal;
   }
-  const deadline = values.get(deadlineKey);
-  const consistency = values.get(readConsistencyKey);
-  return {
-    // Read when the app asks: a door may make the signal on first use (call-context.ts).
-    get signal() {
-      return ctx.signal;
-    },
-    memo,
-    onCommit: commitObserver(commits),
-    ...(deadline === undefined ? {} : { deadline }),
-    ...(consistency === undefined ? {} : { consistency }),
-  };
 }
 
 /**
@@ -169,7 +188,9 @@ export function consistencyTokenOf(ctx: HasValues): string {
  */
 export function changeOptionsOf(ctx: HandlerContext, reason: string): ChangeOptions {
   return {
+    // The spread copies own fields only: the signal is a getter of the class.
     ...callOptionsOf(ctx),
+    signal: ctx.signal,
     reason,
     requestId: ctx.values.get(requestIdKey),
     method: `${ctx.service.typeName}/${ctx.method.name}`,

@@ -13,6 +13,7 @@
  */
 import { pino, type DestinationStream, type Logger } from "pino";
 import type { LogLevel } from "../config.ts";
+import { createTurnBatchedDestination } from "./turn-batched-destination.ts";
 
 export interface LoggerOptions {
   readonly level: LogLevel;
@@ -41,13 +42,13 @@ export function createRootLogger(options: LoggerOptions): Logger {
 }
 
 /**
- * pino's own default, made here so two loggers can share it: its
- * asynchronous writer on stdout's descriptor, or process.stdout itself when
+ * Made here so two loggers can share it: a turn-batched writer on stdout's
+ * descriptor (turn-batched-destination.ts), or process.stdout itself when
  * something (a test runner) replaced its write.
  */
 function stdoutDestination(): DestinationStream {
   const replaced = process.stdout.write !== (Object.getPrototypeOf(process.stdout) as typeof process.stdout).write;
-  return replaced ? process.stdout : pino.destination({ dest: process.stdout.fd, sync: false });
+  return replaced ? process.stdout : createTurnBatchedDestination(process.stdout.fd);
 }
 
 /**

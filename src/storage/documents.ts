@@ -199,6 +199,21 @@ export function groupRecordOf(node: GroupNode): GroupRecord {
   return record;
 }
 
+/** Records made by `keptGroupRecordOf`, by the node they were made from. */
+const keptRecords = new WeakMap<GroupNode, GroupRecord>();
+
+/**
+ * `groupRecordOf`, the same object for as long as `node` lives: the read
+ * model replaces a group's node whenever the group changes, so the record's
+ * identity stands for the version read, and GetGroup keeps its response by
+ * it (src/convert/read-responses.ts). Weak: it goes with the node.
+ */
+export function keptGroupRecordOf(node: GroupNode): GroupRecord {
+  let record = keptRecords.get(node);
+  if (record === undefined) keptRecords.set(node, (record = groupRecordOf(node)));
+  return record;
+}
+
 export function membershipFromDoc(doc: MembershipDoc): MembershipRecord {
   const record: { -readonly [K in keyof MembershipRecord]: MembershipRecord[K] } = {
     groupId: doc.groupId,

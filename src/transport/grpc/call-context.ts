@@ -21,7 +21,7 @@ import { Code, ConnectError, createContextValues, type ContextValues, type Handl
 import type { Metadata } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { callAbortKey, callInfoKey, clientCertificateCnKey, deadlineKey, type CallAbort } from "../../rpc/context.ts";
-import { metadataToHeaderEntries } from "./metadata.ts";
+import { MetadataHeaders } from "./metadata.ts";
 import { grpcPath } from "./service-definition.ts";
 
 /** The calls of a door that have started and not finished, so shutdown can end each. */
@@ -86,7 +86,7 @@ export class GrpcHandlerContext implements HandlerContext, CallAbort {
     this.deadline = deadline;
     this.#inFlight = inFlight;
     this.service = method.parent;
-    this.requestHeader = new Headers(metadataToHeaderEntries(metadata));
+    this.requestHeader = new MetadataHeaders(metadata);
     this.values = values.set(callAbortKey, this);
     if (inFlight.shutdownSignal.aborted) {
       this.reason = inFlight.shutdownSignal.reason;

@@ -21,9 +21,26 @@ export function decodeRequest(schema: DescMessage, bytes: Buffer): DecodedReques
   }
 }
 
-/** Encodes a message for the wire. */
+/**
+ * Encodings of frozen messages: one that cannot change always encodes to the
+ * same bytes, so they are made once (the read responses the handlers keep
+ * per group version, src/convert/read-responses.ts). Weak: they go when the
+ * message goes.
+ */
+const frozenEncodings = new WeakMap<Message, Buffer>();
+
+/** Encodes a message for the wire; a frozen message's bytes are made once and reused. */
 export function encodeMessage(schema: DescMessage, message: Message): Buffer {
-  const bytes = toBinary(schema, message);
+  if (!Object.isFrozen(message)) return toBuffer(toBinary(schema, message));
+  let encoded = frozenEncodings.get(message);
+  if (encoded === undefined) {
+    encoded = toBuffer(toBinary(schema, message));
+    frozenEncodings.set(message, encoded);
+  }
+  return encoded;
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

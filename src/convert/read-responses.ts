@@ -1,0 +1,103 @@
+/**
+ * The responses of the two hottest reads, GetGroup and CheckMembership, kept
+ * as frozen messages and answered again while what they were made from is
+ * unchanged. A frozen message cannot change, so the gRPC door keeps its
+ * encoding too (src/transport/grpc/message-codec.ts): a repeated read then
+ * costs neither `create` nor `toBinary` (together ~10% of the service's CPU
+ * per GetGroup in `npm run bench:rpc`). The web door serializes the same
+ * message itself.
+ *
+ * - GetGroup: by the group *object* the app answered with and the caller's
+ *   access on it. The read model replaces a group's node whenever it
+ *   applies a change to it (group-graph.ts, `putGroup`), and the app answers
+ *   with one record object per node (storage's `keptGroupRecordOf`), so a
+ *   changed group is a different key and can never get an older response; a
+ *   group read from the database is a new object on every read.
+ * - CheckMembership: by the answer's value (it depends on the caller: the
+ *   path leaves out groups the caller cannot see), so no change can make a
+ *   kept response wrong.
+ *
+ * Each is bounded (oldest entry out first).
+ */
+import type { CallerAccess as AppCallerAccess, CheckMembershipResult } from "../app/index.ts";
+import type { GroupRecord } from "../domain/model.ts";
+import { create } from "@bufbuild/protobuf";
+import { GetGroupResponseSchema, type GetGroupResponse } from "../../gen/roster/v1/group_service_pb.ts";
+import type { CheckMembershipResponse } from "../../gen/roster/v1/membership_service_pb.ts";
+import { callerAccessToProto, groupToProto } from "./group.ts";
+import { checkMembershipToProto } from "./membership.ts";
+
+/** Groups (GetGroup) and distinct answers (CheckMembership) kept by default. */
+const defaultMaxEntries = 10_000;
+
+export interface ReadResponses {
+  /** GetGroup's response for `group` (as the app answered it) and the caller's `access` on it. */
+  getGroup(group: GroupRecord, access: AppCallerAccess): GetGroupResponse;
+  /** CheckMembership's response for `result`. */
+  checkMembership(result: CheckMembershipResult): CheckMembershipResponse;
+}
+
+interface KeptGroup {
+  readonly group: GroupRecord;
+  /** By accessKey. */
+  readonly responses: Map<string, GetGroupResponse>;
+}
+
+export function createReadResponses(maxEntries = defaultMaxEntries): ReadResponses {
+  /** By group id: a newer object for the same id replaces the entry. */
+  const groups = new Map<string, KeptGroup>();
+  const checks = new Map<string, CheckMembershipResponse>();
+
+  return {
+    getGroup(group, access) {
+      let kept = groups.get(group.id);
+      if (kept?.group !== group) {
+        kept = { group, responses: new Map() };
+        keep(groups, group.id, kept, maxEntries);
+      }
+      const key = accessKey(access);
+      let response = kept.responses.get(key);
+      if (response === undefined) {
+        response = deepFreeze(create(GetGroupResponseSchema, { group: groupToProto(group), callerAccess: callerAccessToProto(access) }));
+        kept.responses.set(key, response);
+      }
+      return response;
+    },
+    checkMembership(result) {
+      const key = checkKey(result);
+      let response = checks.get(key);
+      if (response === undefined) {
+        response = deepFreeze(checkMembershipToProto(result));
+        keep(checks, key, response, maxEntries);
+      }
+      return response;
+    },
+  };
+}
+
+function keep<V>(map: Map<string, V>, key: string, value: V, maxEntries: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > maxEntries) {
+    const oldest = map.keys().next();
+    if (oldest.done !== true) map.delete(oldest.value);
+  }
+}
+
+/** Every field of CallerAccess. */
+function accessKey(access: AppCallerAccess): string {
+  return `${access.role ?? ""}\n${access.effectivePermission}\n${access.permissions.join(",")}`;
+}
+
+/** Every field of CheckMembershipResponse. */
+function checkKey(result: CheckMembershipResult): string {
+  return `${String(result.isMember)}\n${result.role ?? ""}\n${result.status ?? ""}\n${result.expireTime?.getTime() ?? ""}\n${result.path.join(",")}`;
+}
+
+/** Freezes `value` and everything it holds (a message's fields, lists, maps, nested messages; bytes cannot be frozen and no kept response has any). */
+function deepFreeze<T extends object>(value: T): T {
+  for (const field of Object.values(value)) {
+    if (typeof field === "object" && field !== null && !ArrayBuffer.isView(field) && !Object.isFrozen(field)) deepFreeze(field as object);
+  }
+  return Object.freeze(value);
+}
