@@ -1,19 +1,35 @@
 import { defineConfig } from "vitest/config";
 
-/** One store per run, a database per suite (src/embedded-mongo/test/fixtures/shared-store-setup.ts). */
+/** A store per worker, a database per suite (src/embedded-mongo/test/fixtures/shared-store-setup.ts). */
 const sharedStore = {
   globalSetup: ["src/embedded-mongo/test/fixtures/shared-store-setup.ts"],
   setupFiles: ["src/embedded-mongo/test/fixtures/shared-store-env.ts"],
 };
+
+/**
+ * Workers per pool. The suites mostly wait (on servers and processes they
+ * start, on the store, on timers): two workers kept about 1.2 of 2 cores
+ * busy. The minimum equals the maximum: tinypool 1.1 removes a worker that
+ * goes idle while more than the minimum run, and a worker it is already
+ * removing can be handed that idle removal again (its teardown reply makes
+ * it "available"), so the second removal's teardown is cut short by the
+ * first one's termination: the run ended in an unhandled "Terminating worker
+ * thread" once the queue ran dry with three or more workers.
+ */
+const serviceWorkers = 4;
+const storeWorkers = 2;
 
 export default defineConfig({
   test: {
     reporters: ["default", "./test/reporters/summary.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Suites start real servers on port 0; two workers fit a 2-core machine.
+    // Suites start real servers on port 0; the service's run in child processes.
     pool: "forks",
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    poolOptions: {
+      forks: { maxForks: serviceWorkers, minForks: serviceWorkers },
+      threads: { maxThreads: storeWorkers, minThreads: storeWorkers },
+    },
     // Test files of a worker share one module graph (the driver, grpc-js and the
     // store load once per worker, not once per file); suites keep no state in
     // shared modules beyond what they undo in their hooks.
@@ -30,7 +46,19 @@ export default defineConfig({
           globalSetup: [...sharedStore.globalSetup, "test/fixtures/roster-main-bundle.ts"],
         },
       },
-      { extends: true, test: { name: "store", include: ["src/embedded-mongo/test/**/*.test.ts"], ...sharedStore } },
+      {
+        extends: true,
+        test: {
+          name: "store",
+          include: ["src/embedded-mongo/test/**/*.test.ts"],
+          ...sharedStore,
+          // A pool of its own, so the two projects run side by side: with
+          // isolate off, vitest runs a pool's projects one after the other.
+          // The store's suites touch no process-wide state (no chdir, exit
+          // or signals to themselves), so worker threads suit them.
+          pool: "threads",
+        },
+      },
     ],
   },
 });

@@ -70,8 +70,8 @@ export function uniqueDbName(prefix: string): string {
 }
 
 /**
- * For a test runner's global setup: starts the one store a run's suites share
- * (in a process of its own, so its work never waits on the runner's), unless
+ * For a test runner's global setup: starts a store the suites of a worker
+ * share (in a process of its own, so its work never waits on the runner's), unless
  * `MONGODB_URI` names a deployment. Give the URI to the test processes as
  * `sharedTestMongoVariable`; call `stop` at teardown.
  */

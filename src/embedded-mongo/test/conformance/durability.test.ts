@@ -10,28 +10,13 @@
 import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, type TestContext } from "vitest";
 import { Decimal128, Double, Int32, Long, MongoClient, type Collection, type Document, type ServerDescriptionChangedEvent } from "mongodb";
 import { spawnEmbeddedMongo, type SpawnedEmbeddedMongo } from "../../spawn-embedded-mongo.ts";
 import { clientOptions, expectServerError, listIndexes, type TestDoc } from "../fixtures/conformance-database.ts";
 
 const externalDeployment = Boolean(process.env["MONGODB_URI"]);
-const servers: SpawnedEmbeddedMongo[] = [];
-const clients: MongoClient[] = [];
-const dirs: string[] = [];
 const dbName = "durable";
-
-afterEach(async () => {
-  await Promise.allSettled(clients.splice(0).map((c) => closeQuickly(c)));
-  await Promise.allSettled(servers.splice(0).map((s) => s.stop(5_000)));
-  await Promise.allSettled(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "roster-durability-"));
-  dirs.push(dir);
-  return dir;
-}
 
 /**
  * The clients of servers these tests crash select a server for at most 2 s:
@@ -40,13 +25,48 @@ async function tempDir(): Promise<string> {
  */
 const crashedClientOptions = { ...clientOptions, serverSelectionTimeoutMS: 2_000 };
 
-async function start(dataDir: string): Promise<{ server: SpawnedEmbeddedMongo; client: MongoClient }> {
-  const server = await spawnEmbeddedMongo({ dataDir });
-  servers.push(server);
-  const client = new MongoClient(server.uri, crashedClientOptions);
-  clients.push(client);
-  await client.connect();
-  return { server, client };
+/** What one test started: closed, stopped and removed when that test ends. */
+interface Scratch {
+  readonly servers: SpawnedEmbeddedMongo[];
+  readonly clients: MongoClient[];
+  /** A data directory of the test's own. */
+  readonly tempDir: () => Promise<string>;
+  /** A server on `dataDir` and a connected client of it. */
+  readonly start: (dataDir: string) => Promise<{ server: SpawnedEmbeddedMongo; client: MongoClient }>;
+}
+
+/**
+ * The tests run at once (each mostly waits on the processes it starts: their
+ * starts, fsyncs and crashes), so what one starts is cleaned up when that
+ * test ends rather than after each test of the file.
+ */
+function scratch(onTestFinished: TestContext["onTestFinished"]): Scratch {
+  const servers: SpawnedEmbeddedMongo[] = [];
+  const clients: MongoClient[] = [];
+  const dirs: string[] = [];
+  onTestFinished(async () => {
+    await Promise.allSettled(clients.splice(0).map((c) => closeQuickly(c)));
+    await Promise.allSettled(servers.splice(0).map((s) => s.stop(5_000)));
+    await Promise.allSettled(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  });
+  return {
+    servers,
+    clients,
+    tempDir: async () => {
+      const dir = await mkdtemp(join(tmpdir(), "roster-durability-"));
+      dirs.push(dir);
+      return dir;
+    },
+    start: async (dataDir) => {
+      // A restart replays the journal (tens of MB in some tests) while the other tests run.
+      const server = await spawnEmbeddedMongo({ dataDir, startTimeoutMs: 60_000 });
+      servers.push(server);
+      const client = new MongoClient(server.uri, crashedClientOptions);
+      clients.push(client);
+      await client.connect();
+      return { server, client };
+    },
+  };
 }
 
 /** Closing a client whose server was killed must not wait for server selection. */
@@ -120,131 +140,144 @@ async function expectExactly(coll: Collection<TestDoc>, ids: ReadonlySet<unknown
 }
 
 describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: needs to crash the server process)", () => {
-  it("acknowledged inserts, updates, deletes, a committed transaction and an index survive kill -9", { timeout: 120_000 }, async () => {
-    const dataDir = await tempDir();
-    const first = await start(dataDir);
-    const db = first.client.db(dbName);
-    const users = db.collection<TestDoc>("users");
-    const accounts = db.collection<TestDoc>("accounts");
+  it.concurrent(
+    "acknowledged inserts, updates, deletes, a committed transaction and an index survive kill -9",
+    { timeout: 120_000 },
+    async ({ onTestFinished }) => {
+      const { tempDir, start } = scratch(onTestFinished);
+      const dataDir = await tempDir();
+      const first = await start(dataDir);
+      const db = first.client.db(dbName);
+      const users = db.collection<TestDoc>("users");
+      const accounts = db.collection<TestDoc>("accounts");
 
-    await users.createIndex({ email: 1 }, { unique: true }, undefined);
-    await users.insertMany([
-      { _id: 1, email: "a@x", n: 1 },
-      { _id: 2, email: "b@x", n: 2 },
-      { _id: 3, email: "c@x", n: 3 },
-    ]);
-    await users.updateOne({ _id: 1 }, { $inc: { n: 10 }, $set: { tags: ["t"] } });
-    await users.replaceOne({ _id: 2 }, { email: "b2@x" });
-    await users.deleteOne({ _id: 3 });
-    await users.insertOne({
-      _id: 4,
-      email: "types@x",
-      i32: new Int32(7),
-      long: Long.fromString("9007199254740993"),
-      dbl: new Double(1),
-      dec: Decimal128.fromString("2.50"),
-      at: new Date("2020-05-05T05:05:05.005Z"),
-    });
-    await db.createCollection("empty_but_created");
-    await db.collection<TestDoc>("dropped").insertOne({ gone: true });
-    await db.collection<TestDoc>("dropped").drop();
-    await users.createIndex({ n: 1 }, { name: "n_dropped" }, undefined);
-    await users.dropIndex("n_dropped");
-    await accounts.insertMany([
-      { _id: "alice", balance: 100 },
-      { _id: "bob", balance: 0 },
-    ]);
+      await users.createIndex({ email: 1 }, { unique: true }, undefined);
+      await users.insertMany([
+        { _id: 1, email: "a@x", n: 1 },
+        { _id: 2, email: "b@x", n: 2 },
+        { _id: 3, email: "c@x", n: 3 },
+      ]);
+      await users.updateOne({ _id: 1 }, { $inc: { n: 10 }, $set: { tags: ["t"] } });
+      await users.replaceOne({ _id: 2 }, { email: "b2@x" });
+      await users.deleteOne({ _id: 3 });
+      await users.insertOne({
+        _id: 4,
+        email: "types@x",
+        i32: new Int32(7),
+        long: Long.fromString("9007199254740993"),
+        dbl: new Double(1),
+        dec: Decimal128.fromString("2.50"),
+        at: new Date("2020-05-05T05:05:05.005Z"),
+      });
+      await db.createCollection("empty_but_created");
+      await db.collection<TestDoc>("dropped").insertOne({ gone: true });
+      await db.collection<TestDoc>("dropped").drop();
+      await users.createIndex({ n: 1 }, { name: "n_dropped" }, undefined);
+      await users.dropIndex("n_dropped");
+      await accounts.insertMany([
+        { _id: "alice", balance: 100 },
+        { _id: "bob", balance: 0 },
+      ]);
 
-    const committed = first.client.startSession();
-    await committed.withTransaction(async () => {
-      await accounts.updateOne({ _id: "alice" }, { $inc: { balance: -30 } }, { session: committed });
-      await accounts.updateOne({ _id: "bob" }, { $inc: { balance: 30 } }, { session: committed });
-      await accounts.insertOne({ _id: "ledger-1", amount: 30 }, { session: committed });
-    });
-    await committed.endSession();
+      const committed = first.client.startSession();
+      await committed.withTransaction(async () => {
+        await accounts.updateOne({ _id: "alice" }, { $inc: { balance: -30 } }, { session: committed });
+        await accounts.updateOne({ _id: "bob" }, { $inc: { balance: 30 } }, { session: committed });
+        await accounts.insertOne({ _id: "ledger-1", amount: 30 }, { session: committed });
+      });
+      await committed.endSession();
 
-    const aborted = first.client.startSession();
-    aborted.startTransaction();
-    await accounts.insertOne({ _id: "aborted" }, { session: aborted });
-    await accounts.updateOne({ _id: "alice" }, { $set: { balance: -1 } }, { session: aborted });
-    await aborted.abortTransaction();
+      const aborted = first.client.startSession();
+      aborted.startTransaction();
+      await accounts.insertOne({ _id: "aborted" }, { session: aborted });
+      await accounts.updateOne({ _id: "alice" }, { $set: { balance: -1 } }, { session: aborted });
+      await aborted.abortTransaction();
 
-    const open = first.client.startSession();
-    open.startTransaction();
-    await accounts.insertOne({ _id: "uncommitted" }, { session: open });
-    await accounts.updateOne({ _id: "bob" }, { $set: { balance: -1 } }, { session: open });
+      const open = first.client.startSession();
+      open.startTransaction();
+      await accounts.insertOne({ _id: "uncommitted" }, { session: open });
+      await accounts.updateOne({ _id: "bob" }, { $set: { balance: -1 } }, { session: open });
 
-    await crash(first.server, first.client);
+      await crash(first.server, first.client);
 
-    const second = await start(dataDir);
-    const db2 = second.client.db(dbName);
-    expect(await db2.collection<TestDoc>("users").find().sort({ _id: 1 }).project({ _id: 1, email: 1, n: 1, tags: 1 }).toArray()).toEqual([
-      { _id: 1, email: "a@x", n: 11, tags: ["t"] },
-      { _id: 2, email: "b2@x" },
-      { _id: 4, email: "types@x" },
-    ]);
-    const typed = (await db2.collection<TestDoc>("users").findOne({ _id: 4 }, { promoteValues: false })) as Document;
-    expect(typed["i32"]).toBeInstanceOf(Int32);
-    expect((typed["long"] as Long).toString()).toBe("9007199254740993");
-    expect(typed["dbl"]).toBeInstanceOf(Double);
-    expect((typed["dec"] as Decimal128).toString()).toBe("2.50");
-    expect((typed["at"] as Date).toISOString()).toBe("2020-05-05T05:05:05.005Z");
+      const second = await start(dataDir);
+      const db2 = second.client.db(dbName);
+      expect(await db2.collection<TestDoc>("users").find().sort({ _id: 1 }).project({ _id: 1, email: 1, n: 1, tags: 1 }).toArray()).toEqual(
+        [
+          { _id: 1, email: "a@x", n: 11, tags: ["t"] },
+          { _id: 2, email: "b2@x" },
+          { _id: 4, email: "types@x" },
+        ],
+      );
+      const typed = (await db2.collection<TestDoc>("users").findOne({ _id: 4 }, { promoteValues: false })) as Document;
+      expect(typed["i32"]).toBeInstanceOf(Int32);
+      expect((typed["long"] as Long).toString()).toBe("9007199254740993");
+      expect(typed["dbl"]).toBeInstanceOf(Double);
+      expect((typed["dec"] as Decimal128).toString()).toBe("2.50");
+      expect((typed["at"] as Date).toISOString()).toBe("2020-05-05T05:05:05.005Z");
 
-    expect(await db2.collection<TestDoc>("accounts").find().sort({ _id: 1 }).toArray()).toEqual([
-      { _id: "alice", balance: 70 },
-      { _id: "bob", balance: 30 },
-      { _id: "ledger-1", amount: 30 },
-    ]);
+      expect(await db2.collection<TestDoc>("accounts").find().sort({ _id: 1 }).toArray()).toEqual([
+        { _id: "alice", balance: 70 },
+        { _id: "bob", balance: 30 },
+        { _id: "ledger-1", amount: 30 },
+      ]);
 
-    const collections = (await db2.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
-    expect(collections).toEqual(["accounts", "empty_but_created", "users"]);
-    const indexes = await listIndexes(db2.collection<TestDoc>("users"));
-    expect(indexes.map((ix) => ix["name"] as string).sort()).toEqual(["_id_", "email_1"]);
-    expect(indexes.find((ix) => ix["name"] === "email_1")).toMatchObject({ key: { email: 1 }, unique: true });
-    const dup = await expectServerError(db2.collection<TestDoc>("users").insertOne({ email: "a@x" }));
-    expect(dup.code).toBe(11000);
-    expect(dup["keyValue"]).toEqual({ email: "a@x" });
+      const collections = (await db2.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+      expect(collections).toEqual(["accounts", "empty_but_created", "users"]);
+      const indexes = await listIndexes(db2.collection<TestDoc>("users"));
+      expect(indexes.map((ix) => ix["name"] as string).sort()).toEqual(["_id_", "email_1"]);
+      expect(indexes.find((ix) => ix["name"] === "email_1")).toMatchObject({ key: { email: 1 }, unique: true });
+      const dup = await expectServerError(db2.collection<TestDoc>("users").insertOne({ email: "a@x" }));
+      expect(dup.code).toBe(11000);
+      expect(dup["keyValue"]).toEqual({ email: "a@x" });
 
-    expect(await second.server.stop()).toBe(0);
-  });
+      expect(await second.server.stop()).toBe(0);
+    },
+  );
 
-  it("a torn journal tail is cut off with one log line, and later writes still persist", { timeout: 120_000 }, async () => {
-    const dataDir = await tempDir();
-    const first = await start(dataDir);
-    const items = first.client.db(dbName).collection<TestDoc>("items");
-    for (let batch = 0; batch < 5; batch += 1) {
-      await items.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: batch * 20 + i, batch })));
-    }
-    await items.updateOne({ _id: 0 }, { $set: { last: true } });
-    await crash(first.server, first.client);
+  it.concurrent(
+    "a torn journal tail is cut off with one log line, and later writes still persist",
+    { timeout: 120_000 },
+    async ({ onTestFinished }) => {
+      const { tempDir, start } = scratch(onTestFinished);
+      const dataDir = await tempDir();
+      const first = await start(dataDir);
+      const items = first.client.db(dbName).collection<TestDoc>("items");
+      for (let batch = 0; batch < 5; batch += 1) {
+        await items.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: batch * 20 + i, batch })));
+      }
+      await items.updateOne({ _id: 0 }, { $set: { last: true } });
+      await crash(first.server, first.client);
 
-    // A partial record: what a crash in the middle of an append leaves behind.
-    await appendFile(await currentJournal(dataDir), Buffer.from([0x57, 0x00, 0x00, 0x00, 0xff, 0x13, 0x37]));
+      // A partial record: what a crash in the middle of an append leaves behind.
+      await appendFile(await currentJournal(dataDir), Buffer.from([0x57, 0x00, 0x00, 0x00, 0xff, 0x13, 0x37]));
 
-    const second = await start(dataDir);
-    const output = second.server.output();
-    const tornLines = `${output.stdout}\n${output.stderr}`.split("\n").filter((line) => tornTailPattern.test(line));
-    expect(tornLines, `server output:\n${output.stdout}\n${output.stderr}`).toHaveLength(1);
-    const items2 = second.client.db(dbName).collection<TestDoc>("items");
-    expect(await items2.countDocuments()).toBe(100);
-    expect(await items2.findOne({ _id: 0 })).toEqual({ _id: 0, batch: 0, last: true });
-    expect(await items2.findOne({ _id: 99 })).toEqual({ _id: 99, batch: 4 });
+      const second = await start(dataDir);
+      const output = second.server.output();
+      const tornLines = `${output.stdout}\n${output.stderr}`.split("\n").filter((line) => tornTailPattern.test(line));
+      expect(tornLines, `server output:\n${output.stdout}\n${output.stderr}`).toHaveLength(1);
+      const items2 = second.client.db(dbName).collection<TestDoc>("items");
+      expect(await items2.countDocuments()).toBe(100);
+      expect(await items2.findOne({ _id: 0 })).toEqual({ _id: 0, batch: 0, last: true });
+      expect(await items2.findOne({ _id: 99 })).toEqual({ _id: 99, batch: 4 });
 
-    await items2.insertOne({ _id: 100, batch: 5 });
-    await crash(second.server, second.client);
+      await items2.insertOne({ _id: 100, batch: 5 });
+      await crash(second.server, second.client);
 
-    const third = await start(dataDir);
-    const thirdOutput = third.server.output();
-    expect(`${thirdOutput.stdout}\n${thirdOutput.stderr}`).not.toMatch(tornTailPattern);
-    const items3 = third.client.db(dbName).collection<TestDoc>("items");
-    expect(await items3.countDocuments()).toBe(101);
-    expect(await items3.findOne({ _id: 100 })).toEqual({ _id: 100, batch: 5 });
-  });
+      const third = await start(dataDir);
+      const thirdOutput = third.server.output();
+      expect(`${thirdOutput.stdout}\n${thirdOutput.stderr}`).not.toMatch(tornTailPattern);
+      const items3 = third.client.db(dbName).collection<TestDoc>("items");
+      expect(await items3.countDocuments()).toBe(101);
+      expect(await items3.findOne({ _id: 100 })).toEqual({ _id: 100, batch: 5 });
+    },
+  );
 
-  it(
+  it.concurrent(
     "kill -9 in the middle of concurrent writes and transactions loses no acknowledged write and tears no transaction",
     { timeout: 120_000 },
-    async () => {
+    async ({ onTestFinished }) => {
+      const { tempDir, start, servers, clients } = scratch(onTestFinished);
       const dataDir = await tempDir();
       const server = await spawnEmbeddedMongo({ dataDir });
       servers.push(server);
@@ -329,10 +362,11 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
     },
   );
 
-  it(
+  it.concurrent(
     "after an oversized update and large writes, SIGTERM and kill -9 restarts keep every acknowledged document",
     { timeout: 180_000 },
-    async () => {
+    async ({ onTestFinished }) => {
+      const { tempDir, start } = scratch(onTestFinished);
       const MiB = 1024 * 1024;
       const dataDir = await tempDir();
       const first = await start(dataDir);
@@ -378,35 +412,41 @@ describe.skipIf(externalDeployment)("durability across kill -9 (embedded only: n
     },
   );
 
-  it("a journal damaged before valid records stops the start with an error naming the file and byte", { timeout: 120_000 }, async () => {
-    const dataDir = await tempDir();
-    const first = await start(dataDir);
-    const items = first.client.db(dbName).collection<TestDoc>("items");
-    for (let i = 0; i < 3; i++) await items.insertOne({ _id: i, v: `value-${i}` });
-    await first.client.close();
-    expect(await first.server.stop()).toBe(0);
-    const journal = await currentJournal(dataDir);
-    const bytes = await readFile(journal);
-    // A byte in the middle of the file: records before and after it are intact.
-    const middle = Math.floor(bytes.length / 2);
-    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
-    await writeFile(journal, bytes);
+  it.concurrent(
+    "a journal damaged before valid records stops the start with an error naming the file and byte",
+    { timeout: 120_000 },
+    async ({ onTestFinished }) => {
+      const { tempDir, start, servers } = scratch(onTestFinished);
+      const dataDir = await tempDir();
+      const first = await start(dataDir);
+      const items = first.client.db(dbName).collection<TestDoc>("items");
+      for (let i = 0; i < 3; i++) await items.insertOne({ _id: i, v: `value-${i}` });
+      await first.client.close();
+      expect(await first.server.stop()).toBe(0);
+      const journal = await currentJournal(dataDir);
+      const bytes = await readFile(journal);
+      // A byte in the middle of the file: records before and after it are intact.
+      const middle = Math.floor(bytes.length / 2);
+      bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
+      await writeFile(journal, bytes);
 
-    const failure = await spawnEmbeddedMongo({ dataDir }).then(
-      (server) => {
-        servers.push(server);
-        return "started";
-      },
-      (error: unknown) => (error instanceof Error ? error.message : String(error)),
-    );
-    expect(failure).toMatch(/exited \(code 1,/);
-    expect(failure).toContain(`journal ${journal} is damaged at byte `);
-    expect(failure).toMatch(/\(checksum mismatch in record at byte \d+\), but valid records follow at byte \d+; refusing to start/);
-    // Nothing was cut off: the file is exactly as it was.
-    expect((await readFile(journal)).equals(bytes)).toBe(true);
-  });
+      const failure = await spawnEmbeddedMongo({ dataDir }).then(
+        (server) => {
+          servers.push(server);
+          return "started";
+        },
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+      expect(failure).toMatch(/exited \(code 1,/);
+      expect(failure).toContain(`journal ${journal} is damaged at byte `);
+      expect(failure).toMatch(/\(checksum mismatch in record at byte \d+\), but valid records follow at byte \d+; refusing to start/);
+      // Nothing was cut off: the file is exactly as it was.
+      expect((await readFile(journal)).equals(bytes)).toBe(true);
+    },
+  );
 
-  it("a graceful stop (SIGTERM) exits 0 and keeps everything", { timeout: 120_000 }, async () => {
+  it.concurrent("a graceful stop (SIGTERM) exits 0 and keeps everything", { timeout: 120_000 }, async ({ onTestFinished }) => {
+    const { tempDir, start } = scratch(onTestFinished);
     const dataDir = await tempDir();
     const first = await start(dataDir);
     await first.client

@@ -251,10 +251,10 @@ describe("message and document size limits", () => {
     ]);
   });
 
-  it("answers a command document above 16 MiB plus envelope with BSONObjectTooLarge and stays usable", async () => {
+  it("answers a command document above 16 MiB plus envelope with BSONObjectTooLarge and stays usable", { timeout: 60_000 }, async () => {
     const c = await connection();
     c.send(opMsg({ body: { insert: "huge", documents: [{ _id: 1, s: "x".repeat(16 * MiB + 16 * 1024) }], $db: "raw" } }));
-    const reply = (await c.next()).doc;
+    const reply = (await c.next(30_000)).doc;
     expect(reply).toMatchObject({ ok: 0, code: 10334, codeName: "BSONObjectTooLarge" });
     expect(String(reply["errmsg"])).toMatch(/^BSONObj size: \d+ \(0x[0-9A-F]+\) is invalid\. Size must be between 0 and 16793600\(16MB\)$/);
     c.send(opMsg({ body: { count: "huge", $db: "raw" } }));
@@ -273,11 +273,11 @@ describe("message and document size limits", () => {
     expect((await c.next()).doc["ok"]).toBe(1);
   });
 
-  it("gives a document above 16 MiB in a sequence its own write error (10334), the others are inserted", async () => {
+  it("gives a document above 16 MiB in a sequence its own write error (10334), the others are inserted", { timeout: 60_000 }, async () => {
     const c = await connection();
     const docs = [{ _id: 1 }, { _id: 2, s: "x".repeat(16 * MiB) }, { _id: 3 }];
     c.send(opMsg({ body: { insert: "seq", ordered: false, $db: "raw" }, sequences: [["documents", docs]] }));
-    const reply = (await c.next()).doc;
+    const reply = (await c.next(30_000)).doc;
     expect(reply).toMatchObject({ ok: 1, n: 2, writeErrors: [{ index: 1, code: 10334, codeName: "BSONObjectTooLarge" }] });
   });
 });
