@@ -16,6 +16,14 @@
  * was, the moment its request was sent: every change committed before then
  * has been delivered.
  *
+ * The stream is the driver's ChangeStream rather than aggregate/getMore sent
+ * as commands: a command selects a server each time, so on a sharded cluster
+ * (several mongos) or behind a load balancer a getMore or killCursors would
+ * reach a server that does not hold the cursor; the ChangeStream keeps its
+ * cursor's server. It decodes every event whole (bson's `fieldsAsRaw` leaves
+ * only arrays as bytes, not an embedded `fullDocument`), so what is saved is
+ * the conversion of the memberships the model does not keep.
+ *
  * The driver resumes the stream by itself after a transient error. What it
  * cannot resume is reported as `lost` (the history was trimmed, the token
  * is unknown, the collections were dropped or renamed): the consumer must
