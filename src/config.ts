@@ -191,7 +191,11 @@ export const settings: readonly SettingInfo[] = [
     "",
     "Group id (or `group:<id>`) whose members, also transitively, may create top-level groups; unset: any authenticated caller.",
   ),
-  row("ROSTER_LOG_LEVEL", "info", `Log level: ${logLevels.join(", ")}.`),
+  row(
+    "ROSTER_LOG_LEVEL",
+    "info",
+    `Log level: ${logLevels.join(", ")}. Logs are JSON lines on stdout; the lines of one event-loop turn leave in one write at its end, and any still pending at exit are written then.`,
+  ),
   row("ROSTER_CORS_ORIGINS", "", "Comma-separated browser origins allowed to call the web door, e.g. `https://app.example.com`."),
   row(
     "ROSTER_MAX_MESSAGE_BYTES",
