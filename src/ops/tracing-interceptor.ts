@@ -19,6 +19,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter } from "@opentelemetry/api";
+import { methodKey } from "../rpc/access-rules.ts";
 import { callInfoKey, traceIdKey } from "../rpc/context.ts";
 import { observeStream } from "../rpc/stream-observer.ts";
 import type { Tracing } from "./tracing.ts";
@@ -57,7 +58,7 @@ export function createTracingInterceptor(tracing: Pick<Tracing, "tracer" | "prop
     const parent = tracing.propagator.extract(ROOT_CONTEXT, req.header, headersGetter);
     const connect = req.contextValues.get(callInfoKey)?.protocol === "connect";
     const span = tracing.tracer.startSpan(
-      `${req.service.typeName}/${req.method.name}`,
+      methodKey(req.method),
       {
         kind: SpanKind.SERVER,
         attributes: {

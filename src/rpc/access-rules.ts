@@ -35,14 +35,14 @@ export interface CompiledAccessRule {
 /** The rule set of every served method, keyed by `methodKey`. */
 export type AccessRules = ReadonlyMap<string, CompiledAccessRule>;
 
-/** The key of a method in `AccessRules`: its gRPC path without the leading slash. */
+/** A method's name as Roster gives it everywhere (`AccessRules` keys, log lines, metrics, spans, history records): its gRPC path without the leading slash. */
 export function methodKey(method: DescMethod): string {
   let key = methodKeys.get(method);
   if (key === undefined) methodKeys.set(method, (key = `${method.parent.typeName}/${method.name}`));
   return key;
 }
 
-/** Made once per method: every call's authorization step, request log line and metrics ask. */
+/** Made once per method: every call's authorization step, request log line, metrics and span ask. */
 const methodKeys = new WeakMap<DescMethod, string>();
 
 /** Requirements the interceptor satisfies with authentication alone. */

@@ -11,6 +11,7 @@ import type { CallOptions, ChangeOptions } from "../app/index.ts";
 import type { ClusterTime, ReadConsistency } from "../domain/consistency.ts";
 import type { Caller } from "../domain/model.ts";
 import { consistencyTokenToProto } from "../convert/consistency.ts";
+import { methodKey } from "./access-rules.ts";
 
 /** Which door a call came through. */
 export type Door = "grpc" | "web";
@@ -193,6 +194,6 @@ export function changeOptionsOf(ctx: HandlerContext, reason: string): ChangeOpti
     signal: ctx.signal,
     reason,
     requestId: ctx.values.get(requestIdKey),
-    method: `${ctx.service.typeName}/${ctx.method.name}`,
+    method: methodKey(ctx.method),
   };
 }
