@@ -67,9 +67,17 @@ export interface CallerAccess {
   readonly permissions: readonly string[];
 }
 
-/** The caller's access on a group, from its facts there. */
+/** Accesses by the facts they were made from (facts never change; the read model keeps them across requests). */
+const accessByFacts = new WeakMap<AccessFacts, CallerAccess>();
+
+/** The caller's access on a group, from its facts there (made once per facts object). */
 export function callerAccessOf(facts: AccessFacts): CallerAccess {
-  return { role: facts.role, effectivePermission: effectivePermission(facts), permissions: allowedActions(facts) };
+  let access = accessByFacts.get(facts);
+  if (access === undefined) {
+    access = Object.freeze({ role: facts.role, effectivePermission: effectivePermission(facts), permissions: Object.freeze(allowedActions(facts)) });
+    accessByFacts.set(facts, access);
+  }
+  return access;
 }
 
 /** Facts by "<principal> <group id> <etag>". */

@@ -84,9 +84,17 @@ function keep<V>(map: Map<string, V>, key: string, value: V, maxEntries: number)
   }
 }
 
+/** Keys by access object: the app answers with one access per facts object, which the read model keeps across requests. */
+const accessKeys = new WeakMap<AppCallerAccess, string>();
+
 /** Every field of CallerAccess. */
 function accessKey(access: AppCallerAccess): string {
-  return `${access.role ?? ""}\n${access.effectivePermission}\n${access.permissions.join(",")}`;
+  let key = accessKeys.get(access);
+  if (key === undefined) {
+    key = `${access.role ?? ""}\n${access.effectivePermission}\n${access.permissions.join(",")}`;
+    accessKeys.set(access, key);
+  }
+  return key;
 }
 
 /** Every field of CheckMembershipResponse. */

@@ -133,6 +133,19 @@ export class GrpcHandlerContext implements HandlerContext, CallAbort {
     };
   }
 
+  /**
+   * The call's "cancelled" listener. grpc-js reports its own deadline expiry
+   * as a cancellation, and a client whose deadline passed cancels the
+   * stream, which can arrive a moment before the server's copy of the
+   * deadline (computed from grpc-timeout after transit) expires: both are
+   * the deadline, not a user's cancel.
+   */
+  readonly cancelled = (): void => {
+    const deadline = this.deadline;
+    const expired = deadline !== undefined && Date.now() >= deadline - deadlineSlackMs;
+    this.abort(expired ? new ConnectError("deadline exceeded", Code.DeadlineExceeded) : cancelledByClient);
+  };
+
   /** Ends the call with `reason` (the first reason wins): clears its timer, aborts its signal if one was made, tells the listeners. */
   abort(reason: unknown): void {
     if (this.reason !== undefined) return;
@@ -164,14 +177,10 @@ export function createGrpcHandlerContext(
     if (cn !== undefined) values.set(clientCertificateCnKey, cn);
   }
   const ctx = new GrpcHandlerContext(method, deadline, call.metadata, values, options.inFlight);
-  call.once("cancelled", () => {
-    // grpc-js reports its own deadline expiry as a cancellation, and a client
-    // whose deadline passed cancels the stream, which can arrive a moment
-    // before the server's copy of the deadline (computed from grpc-timeout
-    // after transit) expires: both are the deadline, not a user's cancel.
-    const expired = deadline !== undefined && Date.now() >= deadline - deadlineSlackMs;
-    ctx.abort(expired ? new ConnectError("deadline exceeded", Code.DeadlineExceeded) : cancelledByClient);
-  });
+  // `on`, not `once`: once wraps the listener in a bound function and a state
+  // object per call, and a second "cancelled" (none is sent) would find the
+  // call already ended (abort keeps the first reason).
+  call.on("cancelled", ctx.cancelled);
   return ctx;
 }
 
