@@ -95,6 +95,24 @@ describe("gRPC call context", () => {
     expect(ctx.reason).toBe(heard[0]);
   });
 
+  it("races work against the call's end: the work's outcome while it runs, the end's error at once when it ends first (two races alike)", async () => {
+    const toError = (reason: unknown): Error => new Error(`ended: ${(reason as ConnectError).rawMessage}`);
+    const finished = start(door());
+    await expect(finished.race(Promise.resolve("answer"), toError)).resolves.toBe("answer");
+    await expect(finished.race(Promise.reject(new Error("work failed")), toError)).rejects.toThrow("work failed");
+    finishCall(finished);
+    await expect(finished.race(Promise.resolve("late"), toError)).rejects.toThrow("ended: the call has finished");
+
+    const call = fakeCall();
+    const cancelled = start(door(), call);
+    const never = new Promise<string>(() => undefined);
+    const first = cancelled.race(never, toError);
+    const second = cancelled.race(never, toError);
+    call.emit("cancelled");
+    await expect(first).rejects.toThrow("ended: the call was cancelled by the client");
+    await expect(second).rejects.toThrow("ended: the call was cancelled by the client");
+  });
+
   it("ends the call at the client's deadline, and not after it finished", () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const late = start(door(), fakeCall(1_000_000 + 100));

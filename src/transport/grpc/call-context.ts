@@ -21,6 +21,7 @@ import { Code, ConnectError, createContextValues, type ContextValues, type Handl
 import type { Metadata } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { callAbortKey, callInfoKey, clientCertificateCnKey, deadlineKey, type CallAbort } from "../../rpc/context.ts";
+import { raceWithListener } from "../../rpc/deadline-interceptor.ts";
 import { MetadataHeaders } from "./metadata.ts";
 import { grpcPath } from "./service-definition.ts";
 
@@ -80,6 +81,9 @@ export class GrpcHandlerContext implements HandlerContext, CallAbort {
   #controller: AbortController | undefined = undefined;
   #listeners: ((reason: unknown) => void)[] | undefined = undefined;
   #timer: NodeJS.Timeout | undefined = undefined;
+  /** The pending `race` (the pipeline's deadline step races once per call): its rejection and the error it rejects with. */
+  #racing: ((error: Error) => void) | undefined = undefined;
+  #raceError: ((reason: unknown) => Error) | undefined = undefined;
 
   constructor(method: DescMethod, deadline: number | undefined, metadata: Metadata, values: ContextValues, inFlight: CallsInFlight) {
     this.method = method;
@@ -146,6 +150,22 @@ export class GrpcHandlerContext implements HandlerContext, CallAbort {
     this.abort(expired ? new ConnectError("deadline exceeded", Code.DeadlineExceeded) : cancelledByClient);
   };
 
+  /**
+   * CallAbort's race with fewer objects per call than a `whenAborted`
+   * listener (a promise and its executor; no listener, no list, no stop
+   * function): the abort rejects the pending race directly. A second race
+   * while one is pending goes through `whenAborted`.
+   */
+  race<T>(work: Promise<T>, toError: (reason: unknown) => Error): Promise<T> {
+    if (this.reason !== undefined) return Promise.reject(toError(this.reason));
+    if (this.#racing !== undefined) return raceWithListener(this, work, toError);
+    return new Promise<T>((resolve, reject) => {
+      this.#racing = reject;
+      this.#raceError = toError;
+      work.then(resolve, reject);
+    });
+  }
+
   /** Ends the call with `reason` (the first reason wins): clears its timer, aborts its signal if one was made, tells the listeners. */
   abort(reason: unknown): void {
     if (this.reason !== undefined) return;
@@ -153,6 +173,12 @@ export class GrpcHandlerContext implements HandlerContext, CallAbort {
     this.#inFlight.calls.delete(this);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#controller?.abort(reason);
+    const racing = this.#racing;
+    if (racing !== undefined) {
+      this.#racing = undefined;
+      // A race already settled ignores this (the call finished first).
+      racing((this.#raceError as (reason: unknown) => Error)(reason));
+    }
     const listeners = this.#listeners;
     this.#listeners = undefined;
     if (listeners !== undefined) for (const listener of listeners) listener(reason);
