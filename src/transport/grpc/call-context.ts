@@ -144,11 +144,11 @@ export class GrpcHandlerContext implements HandlerContext, CallAbort {
    * deadline (computed from grpc-timeout after transit) expires: both are
    * the deadline, not a user's cancel.
    */
-  readonly cancelled = (): void => {
+  cancelled(): void {
     const deadline = this.deadline;
     const expired = deadline !== undefined && Date.now() >= deadline - deadlineSlackMs;
     this.abort(expired ? new ConnectError("deadline exceeded", Code.DeadlineExceeded) : cancelledByClient);
-  };
+  }
 
   /**
    * CallAbort's race with fewer objects per call than a `whenAborted`
@@ -203,11 +203,22 @@ export function createGrpcHandlerContext(
     if (cn !== undefined) values.set(clientCertificateCnKey, cn);
   }
   const ctx = new GrpcHandlerContext(method, deadline, call.metadata, values, options.inFlight);
-  // `on`, not `once`: once wraps the listener in a bound function and a state
-  // object per call, and a second "cancelled" (none is sent) would find the
-  // call already ended (abort keeps the first reason).
-  call.on("cancelled", ctx.cancelled);
+  // One listener for every call, not a closure per call (under tsx, a closure
+  // in a class field or bound to a name also gets its name defined per call:
+  // ~2 µs), and `on`, not `once` (once wraps it in a bound function and a
+  // state object per call; a second "cancelled", which grpc-js never sends,
+  // would find the call ended: abort keeps the first reason).
+  contextsOfCalls.set(call, ctx);
+  call.on("cancelled", onCancelled);
   return ctx;
+}
+
+/** Each grpc-js call's context, for `onCancelled`. */
+const contextsOfCalls = new WeakMap<ServerSurfaceCall, GrpcHandlerContext>();
+
+/** The "cancelled" listener of every call (grpc-js emits it with the call as `this`). */
+function onCancelled(this: ServerSurfaceCall): void {
+  contextsOfCalls.get(this)?.cancelled();
 }
 
 /**
