@@ -74,7 +74,11 @@ const accessByFacts = new WeakMap<AccessFacts, CallerAccess>();
 export function callerAccessOf(facts: AccessFacts): CallerAccess {
   let access = accessByFacts.get(facts);
   if (access === undefined) {
-    access = Object.freeze({ role: facts.role, effectivePermission: effectivePermission(facts), permissions: Object.freeze(allowedActions(facts)) });
+    access = Object.freeze({
+      role: facts.role,
+      effectivePermission: effectivePermission(facts),
+      permissions: Object.freeze(allowedActions(facts)),
+    });
     accessByFacts.set(facts, access);
   }
   return access;

@@ -90,7 +90,11 @@ async function keptOrWalked(ctx: AppContext, principal: string, call: StoreCall)
   if (kept !== undefined) return { ...kept, readAt };
   const generation = facts.generation();
   const closure = await walkUpward(ctx, principal, call);
-  facts.set(closureSlot, principal, closure, { generation, validUntilMs: closure.validUntilMs, weight: closure.roles.size + closure.pending.size });
+  facts.set(closureSlot, principal, closure, {
+    generation,
+    validUntilMs: closure.validUntilMs,
+    weight: closure.roles.size + closure.pending.size,
+  });
   return closure;
 }
 
