@@ -6,7 +6,7 @@
  * a signal.
  */
 import { EventEmitter } from "node:events";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
 import { Metadata } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -93,6 +93,15 @@ describe("gRPC call context", () => {
     expect(heard).toHaveLength(1);
     expect((heard[0] as ConnectError).code).toBe(Code.Canceled);
     expect(ctx.reason).toBe(heard[0]);
+  });
+
+  it("keeps the call's context values as connect's do: a key's default until set, the value once set, the default again once deleted", () => {
+    const ctx = start(door());
+    const key = createContextKey<string>("unset", { description: "test key" });
+    expect(ctx.values.get(key)).toBe("unset");
+    expect(ctx.values.set(key, "set").get(key)).toBe("set");
+    expect(ctx.values.delete(key).get(key)).toBe("unset");
+    expect(ctx.values.get(callInfoKey)).toEqual({ door: "grpc", protocol: "grpc", peer: "ipv4:127.0.0.1:5000" });
   });
 
   it("races work against the call's end: the work's outcome while it runs, the end's error at once when it ends first (two races alike)", async () => {

@@ -17,7 +17,7 @@
  * a listener per call.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { Metadata } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { callAbortKey, callInfoKey, clientCertificateCnKey, deadlineKey, type CallAbort } from "../../rpc/context.ts";
@@ -186,6 +186,28 @@ export class GrpcHandlerContext implements HandlerContext, CallAbort {
 }
 
 /**
+ * connect's ContextValues (the same behaviour as its `createContextValues`:
+ * values are properties keyed by each key's symbol) as a class: that
+ * factory's object literal makes its three methods anew for every call.
+ */
+class CallValues implements ContextValues {
+  get<T>(key: ContextKey<T>): T {
+    return key.id in this ? ((this as unknown as Record<symbol, T>)[key.id] as T) : key.defaultValue;
+  }
+
+  set<T>(key: ContextKey<T>, value: T): this {
+    (this as unknown as Record<symbol, T>)[key.id] = value;
+    return this;
+  }
+
+  delete(key: ContextKey<unknown>): this {
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a key's own property, as connect's ContextValues does
+    delete (this as unknown as Record<symbol, unknown>)[key.id];
+    return this;
+  }
+}
+
+/**
  * Creates the HandlerContext of `call`. The caller must call `finishCall`
  * when the call is over (it clears the deadline timer and leaves the set of
  * calls in flight).
@@ -196,7 +218,7 @@ export function createGrpcHandlerContext(
   options: DoorCallOptions,
 ): GrpcHandlerContext {
   const deadline = deadlineOf(call);
-  const values = createContextValues().set(callInfoKey, { door: "grpc", protocol: "grpc", peer: call.getPeer() });
+  const values = new CallValues().set(callInfoKey, { door: "grpc", protocol: "grpc", peer: call.getPeer() });
   if (deadline !== undefined) values.set(deadlineKey, deadline);
   if (options.readClientCertificate) {
     const cn = verifiedClientCn(call);
