@@ -97,15 +97,18 @@ function needsTargetGroup(requires: AccessRuleSpec["requires"]): boolean {
   }
 }
 
+/** Finds what the domain decides a rule on, for the request values in `target`. */
+type RuleResolver = (
+  caller: Caller,
+  rule: AccessRuleSpec,
+  target: AccessTarget,
+  call: StoreCall,
+  memo: RequestMemo | undefined,
+) => Promise<ResolvedAccess>;
+
 export function createAccessApi(ctx: AppContext): AccessApi {
   /** What a rule without a target group decides on (CREATE_GROUP's parent is its group, when given). */
-  async function resolveGrouplessRule(
-    caller: Caller,
-    rule: AccessRuleSpec,
-    target: AccessTarget,
-    call: StoreCall,
-    memo: RequestMemo | undefined,
-  ): Promise<ResolvedAccess> {
+  const resolveGrouplessRule: RuleResolver = async (caller, rule, target, call, memo) => {
     if (rule.requires !== "CREATE_GROUP") return { facts: undefined, situation: {} };
     const parentId = target.groupId ?? "";
     if (parentId === "") {
@@ -119,15 +122,10 @@ export function createAccessApi(ctx: AppContext): AccessApi {
     const parent = await loadGroup(ctx, parentId, call, memo);
     if (parent === undefined) throw groupNotFound(parentId);
     return { facts: await loadAccessFacts(ctx, caller, parent, call, memo), situation: {} };
-  }
+  };
 
-  async function resolveGroupRule(
-    caller: Caller,
-    rule: AccessRuleSpec,
-    target: AccessTarget,
-    call: StoreCall,
-    memo: RequestMemo | undefined,
-  ): Promise<ResolvedAccess> {
+  /** What a rule on a target group decides on: the caller's facts there, and the member's situation when the rule names one. */
+  const resolveGroupRule: RuleResolver = async (caller, rule, target, call, memo) => {
     const found = findTargetGroup(rule, target, call, memo);
     const group = await found.group;
     if (group === undefined) throw groupNotFound(found.name);
@@ -157,7 +155,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       situation.manageFieldChanged = manageFieldChanged(changes, rule.manageFields);
     }
     return { facts, situation };
-  }
+  };
 
   /**
    * The rule's group, by id or (GetGroup) by namespace and slug, as the load
