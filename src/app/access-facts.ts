@@ -67,21 +67,21 @@ export interface CallerAccess {
   readonly permissions: readonly string[];
 }
 
-/** Accesses by the facts they were made from (facts never change; the read model keeps them across requests). */
-const accessByFacts = new WeakMap<AccessFacts, CallerAccess>();
+/**
+ * The access made from each facts object the read model keeps (below), once,
+ * frozen: a kept GetGroup answer's access is the same object on every call
+ * (read-responses.ts keys by it). Only kept facts are entered: a weak entry
+ * per call for facts made afresh would be work for every young collection.
+ */
+const keptAccesses = new WeakMap<AccessFacts, CallerAccess>();
 
-/** The caller's access on a group, from its facts there (made once per facts object). */
+/** The caller's access on a group, from its facts there. */
 export function callerAccessOf(facts: AccessFacts): CallerAccess {
-  let access = accessByFacts.get(facts);
-  if (access === undefined) {
-    access = Object.freeze({
-      role: facts.role,
-      effectivePermission: effectivePermission(facts),
-      permissions: Object.freeze(allowedActions(facts)),
-    });
-    accessByFacts.set(facts, access);
-  }
-  return access;
+  return keptAccesses.get(facts) ?? accessOf(facts);
+}
+
+function accessOf(facts: AccessFacts): CallerAccess {
+  return { role: facts.role, effectivePermission: effectivePermission(facts), permissions: allowedActions(facts) };
 }
 
 /** Facts by "<principal> <group id> <etag>". */
@@ -142,6 +142,8 @@ function factsLoader(
       () => loadAncestors(ctx, [group], call),
     );
     const facts = accessFactsOf(caller, group, closure, ancestors);
+    const access = accessOf(facts);
+    keptAccesses.set(facts, Object.freeze({ ...access, permissions: Object.freeze(access.permissions) }));
     kept.set(keptFactsSlot, key, facts, { generation, validUntilMs: closure.validUntilMs, weight: 1 });
     return facts;
   };

@@ -17,7 +17,7 @@
  * a listener per call.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { Metadata } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { callAbortKey, callInfoKey, clientCertificateCnKey, deadlineKey, type CallAbort } from "../../rpc/context.ts";
@@ -186,28 +186,6 @@ export class GrpcHandlerContext implements HandlerContext, CallAbort {
 }
 
 /**
- * connect's ContextValues (the same behaviour as its `createContextValues`:
- * values are properties keyed by each key's symbol) as a class: that
- * factory's object literal makes its three methods anew for every call.
- */
-class CallValues implements ContextValues {
-  get<T>(key: ContextKey<T>): T {
-    return key.id in this ? ((this as unknown as Record<symbol, T>)[key.id] as T) : key.defaultValue;
-  }
-
-  set<T>(key: ContextKey<T>, value: T): this {
-    (this as unknown as Record<symbol, T>)[key.id] = value;
-    return this;
-  }
-
-  delete(key: ContextKey<unknown>): this {
-    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a key's own property, as connect's ContextValues does
-    delete (this as unknown as Record<symbol, unknown>)[key.id];
-    return this;
-  }
-}
-
-/**
  * Creates the HandlerContext of `call`. The caller must call `finishCall`
  * when the call is over (it clears the deadline timer and leaves the set of
  * calls in flight).
@@ -218,29 +196,22 @@ export function createGrpcHandlerContext(
   options: DoorCallOptions,
 ): GrpcHandlerContext {
   const deadline = deadlineOf(call);
-  const values = new CallValues().set(callInfoKey, { door: "grpc", protocol: "grpc", peer: call.getPeer() });
+  const values = createContextValues().set(callInfoKey, { door: "grpc", protocol: "grpc", peer: call.getPeer() });
   if (deadline !== undefined) values.set(deadlineKey, deadline);
   if (options.readClientCertificate) {
     const cn = verifiedClientCn(call);
     if (cn !== undefined) values.set(clientCertificateCnKey, cn);
   }
   const ctx = new GrpcHandlerContext(method, deadline, call.metadata, values, options.inFlight);
-  // One listener for every call, not a closure per call (under tsx, a closure
-  // in a class field or bound to a name also gets its name defined per call:
-  // ~2 µs), and `on`, not `once` (once wraps it in a bound function and a
-  // state object per call; a second "cancelled", which grpc-js never sends,
-  // would find the call ended: abort keeps the first reason).
-  contextsOfCalls.set(call, ctx);
-  call.on("cancelled", onCancelled);
+  // `on`, not `once` (once wraps the listener in a bound function and a state
+  // object per call; a second "cancelled", which grpc-js never sends, would
+  // find the call ended: abort keeps the first reason). An arrow passed as
+  // it is: one bound to a name (or a class field) also gets its name defined
+  // per call under tsx (~2 µs).
+  call.on("cancelled", () => {
+    ctx.cancelled();
+  });
   return ctx;
-}
-
-/** Each grpc-js call's context, for `onCancelled`. */
-const contextsOfCalls = new WeakMap<ServerSurfaceCall, GrpcHandlerContext>();
-
-/** The "cancelled" listener of every call (grpc-js emits it with the call as `this`). */
-function onCancelled(this: ServerSurfaceCall): void {
-  contextsOfCalls.get(this)?.cancelled();
 }
 
 /**
