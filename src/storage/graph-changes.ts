@@ -122,10 +122,15 @@ export interface GraphFeed {
 }
 
 /**
- * Events per batch. A batch is applied at once, and may only end between
- * transactions: MongoDB cuts a batch at this count or at 16 MiB of events,
- * both far above Roster's largest transaction (a chunk of at most 5,000
- * membership operations).
+ * Events per batch. A batch is applied at once. MongoDB (and the embedded
+ * store) cut a batch at this count or at 16 MiB of events; both are far above
+ * Roster's largest transaction (a chunk of at most 5,000 membership
+ * operations), so a transaction arriving alone is never split. But with a
+ * backlog of more than 16 MiB of events waiting (after a reconnect, under a
+ * burst of writers) the cut can fall inside a transaction, and the model then
+ * holds that transaction's first part until the next batch, moments later.
+ * Not yet closed: the stream gives no end-of-transaction mark that works on
+ * every deployment (`endOfTransaction` is single-shard only, MongoDB 7.1+).
  */
 const batchLimit = 100_000;
 
