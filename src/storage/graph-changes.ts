@@ -86,7 +86,7 @@ export interface TimedChange {
 
 /** What one request to the stream brought. */
 export interface GraphBatch {
-  /** In commit order; a transaction's changes all in one batch (see `batchLimit`). */
+  /** In commit order; a transaction's changes in one batch unless a backlog's 16 MiB cut splits it (see `batchLimit`). */
   readonly changes: readonly TimedChange[];
   /** The stream's high-water mark after the batch: every commit up to it is in this batch or before. */
   readonly highWater: ClusterTime | undefined;
