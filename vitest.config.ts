@@ -10,7 +10,9 @@ const projectDefaults = {
   hookTimeout: 60_000,
   // Test files of a worker share one module graph (the driver, grpc-js and the
   // store load once per worker, not once per file); suites keep no state in
-  // shared modules beyond what they undo in their hooks.
+  // shared modules beyond what they undo in their hooks. The pools read it
+  // from the root config (a worker per file otherwise), the workers from
+  // their project's: both say it.
   isolate: false,
   // A store per worker, a database per suite: the worker's store's URI.
   setupFiles: ["src/embedded-mongo/test/fixtures/shared-store-env.ts"],
@@ -32,6 +34,7 @@ const storeWorkers = 2;
 export default defineConfig({
   test: {
     reporters: ["default", "./test/reporters/summary.ts"],
+    isolate: projectDefaults.isolate,
     // Once for the run: the stores of every project's workers, started at
     // once, and the bundle of src/main.ts the Roster processes the service's
     // tests start run from.
