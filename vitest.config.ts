@@ -1,8 +1,20 @@
 import { defineConfig } from "vitest/config";
 
-/** A store per worker, a database per suite (src/embedded-mongo/test/fixtures/shared-store-setup.ts). */
-const sharedStore = {
-  globalSetup: ["src/embedded-mongo/test/fixtures/shared-store-setup.ts"],
+/**
+ * What both projects share. Spread into each rather than inherited from the
+ * root config (`extends: true`): a project that extends the root takes its
+ * global setup too, and the run's setup must run once, not once per project.
+ */
+const projectDefaults = {
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+  // Test files of a worker share one module graph (the driver, grpc-js and the
+  // store load once per worker, not once per file); suites keep no state in
+  // shared modules beyond what they undo in their hooks. The pools read it
+  // from the root config (a worker per file otherwise), the workers from
+  // their project's: both say it.
+  isolate: false,
+  // A store per worker, a database per suite: the worker's store's URI.
   setupFiles: ["src/embedded-mongo/test/fixtures/shared-store-env.ts"],
 };
 
@@ -22,36 +34,31 @@ const storeWorkers = 2;
 export default defineConfig({
   test: {
     reporters: ["default", "./test/reporters/summary.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // Suites start real servers on port 0; the service's run in child processes.
-    pool: "forks",
+    isolate: projectDefaults.isolate,
+    // Once for the run: the stores of every project's workers, started at
+    // once, and the bundle of src/main.ts the Roster processes the service's
+    // tests start run from.
+    globalSetup: ["src/embedded-mongo/test/fixtures/shared-store-setup.ts", "test/fixtures/roster-main-bundle.ts"],
     poolOptions: {
       forks: { maxForks: serviceWorkers, minForks: serviceWorkers },
       threads: { maxThreads: storeWorkers, minThreads: storeWorkers },
     },
-    // Test files of a worker share one module graph (the driver, grpc-js and the
-    // store load once per worker, not once per file); suites keep no state in
-    // shared modules beyond what they undo in their hooks.
-    isolate: false,
     // `npm run test:service` / `npm run test:store` run one of them (vitest --project).
     projects: [
       {
-        extends: true,
         test: {
           name: "service",
           include: ["test/**/*.test.ts"],
-          ...sharedStore,
-          // The Roster processes tests start run from one bundle of src/main.ts per run.
-          globalSetup: [...sharedStore.globalSetup, "test/fixtures/roster-main-bundle.ts"],
+          ...projectDefaults,
+          // Suites start real servers on port 0; the service's run in child processes.
+          pool: "forks",
         },
       },
       {
-        extends: true,
         test: {
           name: "store",
           include: ["src/embedded-mongo/test/**/*.test.ts"],
-          ...sharedStore,
+          ...projectDefaults,
           // A pool of its own, so the two projects run side by side: with
           // isolate off, vitest runs a pool's projects one after the other.
           // The store's suites touch no process-wide state (no chdir, exit

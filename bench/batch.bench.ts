@@ -38,6 +38,15 @@
  * off, on): BENCH_UNARY_WRITES sequential calls each (300), then the same
  * number again from BENCH_UNARY_CALLERS concurrent callers (8).
  *
+ * What the model's reading of the changes costs per event, apart from the
+ * rest of the service and next to what any reader of the same events pays
+ * the driver: BENCH_FEED_EVENTS adds (20,000),
+ * committed 500 per transaction into a store of its own, are read by this
+ * process after each commit, with Roster's graph feed (the model's reader)
+ * and, alternating, with a bare driver ChangeStream (the baseline); the CPU
+ * µs per event of this process and of the store while reading, five rounds
+ * each after one unmeasured, and their median.
+ *
  * BENCH_BATCH_MEMBERS overrides the 100,000 (e.g. for a quick try);
  * ROSTER_BATCH_CHUNK_SIZE is passed on to the service;
  * BENCH_SERVICE_NODE_ARGS passes node flags to the service, e.g.
@@ -45,9 +54,13 @@
  * smaller than its 100,000 operations would need if they were buffered.
  */
 import { readFile } from "node:fs/promises";
-import { MongoClient } from "mongodb";
+import { MongoClient, type ChangeStreamDocument } from "mongodb";
 import { signHs256Token } from "../src/auth/token-signer.ts";
+import { timestampOf } from "../src/storage/cluster-time.ts";
+import { closeDatabase, connectDatabase, createDatabase, type Database } from "../src/storage/database.ts";
 import { collectionNames, membershipToDoc } from "../src/storage/documents.ts";
+import { openGraphFeed } from "../src/storage/graph-changes.ts";
+import { loadGraphSnapshot } from "../src/storage/graph-snapshot.ts";
 import { rosterIndexes } from "../src/storage/indexes.ts";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -63,6 +76,11 @@ const warmUpMembers = 5_000;
 const sampleEveryMs = 50;
 const unaryWrites = Number(process.env["BENCH_UNARY_WRITES"] ?? "300");
 const unaryCallers = Number(process.env["BENCH_UNARY_CALLERS"] ?? "8");
+const feedEvents = Number(process.env["BENCH_FEED_EVENTS"] ?? "20000");
+/** Rounds of each reader, after one unmeasured round each; the readers alternate. */
+const feedRounds = 5;
+/** Adds per transaction, as the service commits a BatchMemberships chunk. */
+const feedChunk = 500;
 
 /** The service's read model setting of a run. */
 type ReadModelMode = "on" | "off";
@@ -197,6 +215,105 @@ async function insertManyBaseline(uri: string, defer: BenchRun["defer"]): Promis
   const count = await collection.countDocuments({ groupId: "baseline" });
   if (count !== members) throw new Error(`baseline stored ${count} documents, expected ${members}`);
   return elapsedMs;
+}
+
+/** Which reader follows the store's changes in a feed round. */
+type FeedReader = "graph feed" | "driver ChangeStream";
+
+/** A reader of the changes committed after `after`: `drain(n)` returns once it has read n more. */
+interface ChangeReader {
+  drain(count: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+function openReader(reader: FeedReader, database: Database, after: bigint): ChangeReader {
+  if (reader === "graph feed") {
+    // As the read model opens it (its stream of an idle second is beside the point here).
+    const feed = openGraphFeed(database, after, { maxAwaitMs: 1_000, groupBefore: () => undefined });
+    return {
+      async drain(count) {
+        for (let read = 0; read < count; ) read += (await feed.next()).changes.length;
+      },
+      close: () => feed.close(),
+    };
+  }
+  // The plainest consumer: every event of the database, whole, nothing done with it.
+  const stream = database.db.watch<ChangeStreamDocument>([], { startAtOperationTime: timestampOf(after + 1n), maxAwaitTimeMS: 1_000 });
+  return {
+    async drain(count) {
+      for (let read = 0; read < count; ) if ((await stream.tryNext()) !== null) read += 1;
+    },
+    close: () => stream.close(),
+  };
+}
+
+interface FeedFigures {
+  /** CPU µs of this process per event read, per measured round. */
+  readonly readerUs: number[];
+  /** CPU µs of the store per event, while the reader read, per measured round. */
+  readonly storeUs: number[];
+}
+
+/**
+ * What following the store's changes costs per event, the read model's
+ * share of a write: `feedEvents` adds committed `feedChunk` per transaction
+ * (as the service commits a BatchMemberships chunk) into a store of its own,
+ * read after each commit by this process, with Roster's graph feed (the
+ * read model's reader: its pipeline, the driver's decoding, the conversion
+ * to changes) and, alternating, with a bare driver ChangeStream on the same
+ * database (the baseline). Only the reading is timed: the CPU of this
+ * process (nothing else runs in it meanwhile) and of the store while each
+ * chunk's events are read.
+ */
+async function measureFeed(run: BenchRun): Promise<Record<FeedReader, FeedFigures>> {
+  const feedStore = await run.startStore();
+  const database = createDatabase(feedStore.uri.replace(/\/?(\?.*)?$/, "/roster$1"), {
+    appName: "bench-feed",
+    serverSelectionTimeoutMs: 10_000,
+  });
+  run.defer(() => closeDatabase(database));
+  await connectDatabase(database);
+  const collection = database.db.collection(collectionNames.memberships);
+  await collection.createIndexes([...(rosterIndexes[collectionNames.memberships] ?? [])]);
+  const storePid = feedStore.process.pid ?? 0;
+  const figures: Record<FeedReader, FeedFigures> = {
+    "graph feed": { readerUs: [], storeUs: [] },
+    "driver ChangeStream": { readerUs: [], storeUs: [] },
+  };
+  let added = 0;
+  for (let round = 0; round < 2 * (feedRounds + 1); round++) {
+    const reader: FeedReader = round % 2 === 0 ? "graph feed" : "driver ChangeStream";
+    const changes = openReader(reader, database, (await loadGraphSnapshot(database)).time);
+    let readerUs = 0;
+    let storeUs = 0;
+    for (let start = 0; start < feedEvents; start += feedChunk) {
+      const now = new Date();
+      const docs = Array.from({ length: Math.min(feedChunk, feedEvents - start) }, () =>
+        membershipToDoc({
+          groupId: "feed",
+          member: member(added++),
+          role: "MEMBER",
+          createTime: now,
+          updateTime: now,
+          createdBy: "user:bench",
+        }),
+      );
+      await database.client.withSession((session) => session.withTransaction(() => collection.insertMany(docs, { session })));
+      const storeBefore = await cpuSecondsOf(storePid);
+      const before = process.cpuUsage();
+      await changes.drain(docs.length);
+      const cpu = process.cpuUsage(before);
+      readerUs += cpu.user + cpu.system;
+      storeUs += ((await cpuSecondsOf(storePid)) - storeBefore) * 1e6;
+    }
+    await changes.close();
+    // The first round of each reader warms it up.
+    if (round >= 2) {
+      figures[reader].readerUs.push(readerUs / feedEvents);
+      figures[reader].storeUs.push(storeUs / feedEvents);
+    }
+  }
+  return figures;
 }
 
 /** A store and a service of its own with the read model `mode`, serving once returned (its model loaded when on). */
@@ -351,6 +468,10 @@ async function main(run: BenchRun): Promise<void> {
 
   process.stdout.write(`inserting the same ${members} documents with insertMany (batches of ${insertBatch})...\n`);
   const baselineMs = await insertManyBaseline(store.uri, defer);
+  process.stdout.write(
+    `reading ${feedEvents} adds (transactions of ${feedChunk}) from a store's change stream, ${feedRounds + 1} rounds per reader...\n`,
+  );
+  const feed = await measureFeed(run);
 
   const streamsOn = streams.filter((run) => run.mode === "on");
   const streamsOff = streams.filter((run) => run.mode === "off");
@@ -452,6 +573,36 @@ async function main(run: BenchRun): Promise<void> {
   printTable([
     ["unary write", "p50 ms, model off", "p50 ms, model on", "p99 ms, off", "p99 ms, on", "req/s, off", "req/s, on", "on / off req/s"],
     ...unaryRows,
+  ]);
+  const median = (values: readonly number[]): number =>
+    percentile(
+      [...values].sort((a, b) => a - b),
+      50,
+    );
+  const usList = (values: readonly number[]): string => values.map((us) => us.toFixed(1)).join(", ");
+  const graphFeed = feed["graph feed"];
+  const bareStream = feed["driver ChangeStream"];
+  process.stdout.write(
+    `\nThe read model's reading of the changes, per event (${feedRounds} rounds of ${feedEvents} each, alternated; the median):\n`,
+  );
+  printTable([
+    ["reader of a store's changes", "reader CPU µs/event", "rounds", "vs ChangeStream", "store CPU µs/event", "rounds (store)"],
+    [
+      "Roster's graph feed (openGraphFeed, as the read model reads)",
+      median(graphFeed.readerUs).toFixed(1),
+      usList(graphFeed.readerUs),
+      `${(median(graphFeed.readerUs) / median(bareStream.readerUs)).toFixed(2)}×`,
+      median(graphFeed.storeUs).toFixed(1),
+      usList(graphFeed.storeUs),
+    ],
+    [
+      "driver ChangeStream, no pipeline, events dropped",
+      median(bareStream.readerUs).toFixed(1),
+      usList(bareStream.readerUs),
+      "1.00×",
+      median(bareStream.storeUs).toFixed(1),
+      usList(bareStream.storeUs),
+    ],
   ]);
   printTable([
     ["memory (RSS)", "MiB"],
