@@ -78,48 +78,57 @@ export interface AccessApi {
   authorize(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<void>;
 }
 
-export function createAccessApi(ctx: AppContext): AccessApi {
-  async function resolve(caller: Caller, rule: AccessRuleSpec, target: AccessTarget, options?: CallOptions): Promise<ResolvedAccess> {
-    const call = await readCallOf(ctx, options);
-    const memo = options?.memo;
-    switch (rule.requires) {
-      case "UNSPECIFIED":
-      case "AUTHENTICATED":
-      case "FILTERED":
-      case "PER_ITEM":
-        return { facts: undefined, situation: {} };
-      case "CREATE_GROUP": {
-        const parentId = target.groupId ?? "";
-        if (parentId === "") {
-          const creator =
-            caller.isSystemAdmin ||
-            ctx.creatorGroupId === undefined ||
-            isCreator(ctx, await loadPrincipalClosure(ctx, caller.principal, call, memo));
-          return { facts: undefined, situation: { isCreator: creator, isSystemAdmin: caller.isSystemAdmin } };
-        }
-        validateGroupId(parentId, rule.groupField);
-        const parent = await loadGroup(ctx, parentId, call, memo);
-        if (parent === undefined) throw groupNotFound(parentId);
-        return { facts: await loadAccessFacts(ctx, caller, parent, call, memo), situation: {} };
-      }
-      case "SEE_GROUP":
-      case "LIST_MEMBERS":
-      case "WRITE":
-      case "MANAGE":
-      case "INVITEE":
-      case "JOIN":
-        return resolveGroupRule(caller, rule, target, call, memo);
-    }
+/** Whether a rule's decision rests on a target group (resolveGroupRule). Exhaustive: a new requirement must be placed here. */
+function needsTargetGroup(requires: AccessRuleSpec["requires"]): boolean {
+  switch (requires) {
+    case "UNSPECIFIED":
+    case "AUTHENTICATED":
+    case "FILTERED":
+    case "PER_ITEM":
+    case "CREATE_GROUP":
+      return false;
+    case "SEE_GROUP":
+    case "LIST_MEMBERS":
+    case "WRITE":
+    case "MANAGE":
+    case "INVITEE":
+    case "JOIN":
+      return true;
   }
+}
 
-  async function resolveGroupRule(
-    caller: Caller,
-    rule: AccessRuleSpec,
-    target: AccessTarget,
-    call: StoreCall,
-    memo: RequestMemo | undefined,
-  ): Promise<ResolvedAccess> {
-    const { group, groupRef } = await findTargetGroup(rule, target, call, memo);
+/** Finds what the domain decides a rule on, for the request values in `target`. */
+type RuleResolver = (
+  caller: Caller,
+  rule: AccessRuleSpec,
+  target: AccessTarget,
+  call: StoreCall,
+  memo: RequestMemo | undefined,
+) => Promise<ResolvedAccess>;
+
+export function createAccessApi(ctx: AppContext): AccessApi {
+  /** What a rule without a target group decides on (CREATE_GROUP's parent is its group, when given). */
+  const resolveGrouplessRule: RuleResolver = async (caller, rule, target, call, memo) => {
+    if (rule.requires !== "CREATE_GROUP") return { facts: undefined, situation: {} };
+    const parentId = target.groupId ?? "";
+    if (parentId === "") {
+      const creator =
+        caller.isSystemAdmin ||
+        ctx.creatorGroupId === undefined ||
+        isCreator(ctx, await loadPrincipalClosure(ctx, caller.principal, call, memo));
+      return { facts: undefined, situation: { isCreator: creator, isSystemAdmin: caller.isSystemAdmin } };
+    }
+    validateGroupId(parentId, rule.groupField);
+    const parent = await loadGroup(ctx, parentId, call, memo);
+    if (parent === undefined) throw groupNotFound(parentId);
+    return { facts: await loadAccessFacts(ctx, caller, parent, call, memo), situation: {} };
+  };
+
+  /** What a rule on a target group decides on: the caller's facts there, and the member's situation when the rule names one. */
+  const resolveGroupRule: RuleResolver = async (caller, rule, target, call, memo) => {
+    const found = findTargetGroup(rule, target, call, memo);
+    const group = await found.group;
+    if (group === undefined) throw groupNotFound(found.name);
     const facts = await loadAccessFacts(ctx, caller, group, call, memo);
     const memberValue = target.member === "" && rule.memberDefaultsToCaller ? caller.principal : target.member;
     const named = rule.memberField !== "" && memberValue !== undefined && !(rule.memberOptional && memberValue === "");
@@ -137,7 +146,7 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       currentStatus: membership === undefined ? undefined : statusOf(membership),
       memberGroupFacts: memberGroup === undefined ? undefined : await loadAccessFacts(ctx, caller, memberGroup, call, memo),
     });
-    if (groupRef !== undefined) situation.groupRef = groupRef;
+    if (found.groupRef !== undefined) situation.groupRef = found.groupRef;
     if (rule.manageFields.length > 0 && target.update !== undefined) {
       // On the group as read now, so that a refusal comes early and names the
       // highest need; the update decides again inside its transaction, on the
@@ -146,36 +155,40 @@ export function createAccessApi(ctx: AppContext): AccessApi {
       situation.manageFieldChanged = manageFieldChanged(changes, rule.manageFields);
     }
     return { facts, situation };
-  }
+  };
 
-  /** The rule's group, by id or (GetGroup) by namespace and slug; not_found when missing. */
-  async function findTargetGroup(
+  /**
+   * The rule's group, by id or (GetGroup) by namespace and slug, as the load
+   * to await (undefined: not_found naming `name`); malformed values throw
+   * here. Not an async function: one promise layer less per call.
+   */
+  function findTargetGroup(
     rule: AccessRuleSpec,
     target: AccessTarget,
     call: StoreCall,
     memo: RequestMemo | undefined,
-  ): Promise<{ group: GroupNode; groupRef: string | undefined }> {
+  ): { group: Promise<GroupNode | undefined>; name: string; groupRef: string | undefined } {
     const id = target.groupId ?? "";
     if (id === "" && rule.slugField !== "" && (target.slug ?? "") !== "") {
       const namespace = validateNamespace(target.namespace ?? "", rule.namespaceField);
       const slug = validateSlug(target.slug ?? "", rule.slugField);
       const groupRef = groupRefBySlug(namespace, slug);
-      const group = await loadLiveGroupBySlug(ctx, namespace, slug, call, memo);
-      if (group === undefined) throw groupNotFound(groupRef);
-      return { group, groupRef };
+      return { group: loadLiveGroupBySlug(ctx, namespace, slug, call, memo), name: groupRef, groupRef };
     }
     if (id === "" && rule.slugField !== "") {
       throw invalidArgument(rule.groupField, `is required (or ${rule.namespaceField} and ${rule.slugField})`);
     }
     validateGroupId(id, rule.groupField);
-    const group = await loadGroup(ctx, id, call, memo);
-    if (group === undefined) throw groupNotFound(id);
-    return { group, groupRef: undefined };
+    return { group: loadGroup(ctx, id, call, memo), name: id, groupRef: undefined };
   }
 
   return {
     async authorize(caller, rule, target, options) {
-      const resolved = await resolve(caller, rule, target, options);
+      const call = await readCallOf(ctx, options);
+      const memo = options?.memo;
+      const resolved = needsTargetGroup(rule.requires)
+        ? await resolveGroupRule(caller, rule, target, call, memo)
+        : await resolveGrouplessRule(caller, rule, target, call, memo);
       const decision = evaluateAccess(rule, resolved.facts, resolved.situation);
       if (!decision.ok) throw decision.error;
     },

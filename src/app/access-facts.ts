@@ -8,6 +8,7 @@ import type { Caller, Permission, Role } from "../domain/model.ts";
 import type { GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
 import type { AppContext } from "./app-context.ts";
+import type { FactsMemo } from "./read-model/facts-memo.ts";
 import { loadPrincipalClosure, type PrincipalClosure } from "./principal-closure.ts";
 import { readsOf } from "./read-source.ts";
 import { createMemoSlot, memoized, type RequestMemo } from "./request-memo.ts";
@@ -66,8 +67,20 @@ export interface CallerAccess {
   readonly permissions: readonly string[];
 }
 
+/**
+ * The access made from each facts object the read model keeps (below), once,
+ * frozen: a kept GetGroup answer's access is the same object on every call
+ * (read-responses.ts keys by it). Only kept facts are entered: a weak entry
+ * per call for facts made afresh would be work for every young collection.
+ */
+const keptAccesses = new WeakMap<AccessFacts, CallerAccess>();
+
 /** The caller's access on a group, from its facts there. */
 export function callerAccessOf(facts: AccessFacts): CallerAccess {
+  return keptAccesses.get(facts) ?? accessOf(facts);
+}
+
+function accessOf(facts: AccessFacts): CallerAccess {
   return { role: facts.role, effectivePermission: effectivePermission(facts), permissions: allowedActions(facts) };
 }
 
@@ -77,6 +90,10 @@ const factsSlot = createMemoSlot<AccessFacts>("access facts");
 const groupSlot = createMemoSlot<GroupNode | undefined>("group");
 /** Live groups by "<namespace>\n<slug>" (undefined: none). */
 const liveSlugSlot = createMemoSlot<GroupNode | undefined>("live group by slug");
+/** In the read model's memo, across requests: facts by keptFactsKey. */
+const keptFactsSlot = createMemoSlot<AccessFacts>("kept access facts");
+/** In the read model's memo, across requests: the visible ones of some group ids, by keptVisibleKey. */
+const keptVisibleSlot = createMemoSlot<ReadonlySet<string>>("kept visible group ids");
 
 /** The caller's facts on one group (closure memoised per request). */
 export function loadAccessFacts(
@@ -104,13 +121,52 @@ function factsLoader(
   memo: RequestMemo | undefined,
 ): () => Promise<AccessFacts> {
   return async () => {
+    const kept = keptFactsOf(ctx, group, call);
+    if (kept === undefined) {
+      const [closure, ancestors] = await both(
+        call,
+        () => loadPrincipalClosure(ctx, caller.principal, call, memo),
+        () => loadAncestors(ctx, [group], call),
+      );
+      return accessFactsOf(caller, group, closure, ancestors);
+    }
+    const key = keptFactsKey(caller, group);
+    const found = kept.get(keptFactsSlot, key, ctx.clock().getTime());
+    if (found !== undefined) return found;
+    const generation = kept.generation();
+    // Not the request memo's closure: one loaded before `generation` was read
+    // could come from older facts and be kept as if it were current.
     const [closure, ancestors] = await both(
       call,
-      () => loadPrincipalClosure(ctx, caller.principal, call, memo),
+      () => loadPrincipalClosure(ctx, caller.principal, call, undefined),
       () => loadAncestors(ctx, [group], call),
     );
-    return accessFactsOf(caller, group, closure, ancestors);
+    const facts = accessFactsOf(caller, group, closure, ancestors);
+    const access = accessOf(facts);
+    keptAccesses.set(facts, Object.freeze({ ...access, permissions: Object.freeze(access.permissions) }));
+    kept.set(keptFactsSlot, key, facts, { generation, validUntilMs: closure.validUntilMs, weight: 1 });
+    return facts;
   };
+}
+
+/**
+ * The read model's memo (facts-memo.ts), when the caller's facts on `group`
+ * may be kept there across requests: read from the model, and not depending
+ * on the clock or the token's auth_time (no authentication assurance
+ * timeout; everything else in them is the model's facts and the closure's,
+ * which hold until the model applies a change or the closure's
+ * `validUntilMs`). Computing them on every call (a closure copy, an
+ * ancestors read, two promise layers), with the visible path groups below,
+ * cost CheckMembership ~30 µs of the service's CPU per call in
+ * `npm run bench:rpc` (~170 → ~135 µs with both kept).
+ */
+function keptFactsOf(ctx: AppContext, group: GroupNode, call: StoreCall): FactsMemo | undefined {
+  return group.authenticationAssuranceTimeout > 0 ? undefined : readsOf(ctx, call).facts;
+}
+
+/** Everything of the caller and the group the kept facts depend on (the token's isSystemAdmin; the group's version). */
+function keptFactsKey(caller: Caller, group: GroupNode): string {
+  return `${caller.principal}\n${String(caller.isSystemAdmin)}\n${group.id}\n${group.etag}`;
 }
 
 /** A group by id, memoised for the request (reads outside transactions only). */
@@ -173,17 +229,38 @@ function lookupIn(facts: ReadonlyMap<string, AccessFacts>): (groupId: string) =>
 
 /**
  * Which of `groupIds` the caller can see now (the domain's `canSeeGroup`):
- * for error messages built from stored data, which name only those.
+ * for error messages built from stored data, which name only those. From
+ * the read model, kept in its memo across requests (visibility does not
+ * depend on the clock or the token's auth_time: no assurance in it), so a
+ * repeated CheckMembership about someone else reads nothing to filter its path.
  */
 export async function loadVisibleGroupIds(
   ctx: AppContext,
   caller: Caller,
   groupIds: readonly string[],
   call: StoreCall,
-): Promise<Set<string>> {
+): Promise<ReadonlySet<string>> {
+  const kept = readsOf(ctx, call).facts;
+  if (kept === undefined) return (await visibleAmong(ctx, caller, groupIds, call)).visible;
+  const key = `${caller.principal}\n${String(caller.isSystemAdmin)}\n${groupIds.join("\n")}`;
+  const found = kept.get(keptVisibleSlot, key, ctx.clock().getTime());
+  if (found !== undefined) return found;
+  const generation = kept.generation();
+  const { visible, validUntilMs } = await visibleAmong(ctx, caller, groupIds, call);
+  kept.set(keptVisibleSlot, key, visible, { generation, validUntilMs, weight: 1 });
+  return visible;
+}
+
+/** The visible ones of `groupIds`, and until when (epoch ms) that holds without a change: the caller's closure's `validUntilMs`. */
+async function visibleAmong(
+  ctx: AppContext,
+  caller: Caller,
+  groupIds: readonly string[],
+  call: StoreCall,
+): Promise<{ visible: ReadonlySet<string>; validUntilMs: number }> {
   const groups = await readsOf(ctx, call).groups.getMany([...new Set(groupIds)], call);
   const snapshot = await loadAccessSnapshot(ctx, caller, groups, call);
-  return new Set(
+  const visible = new Set(
     groups
       .filter((group) => {
         const facts = snapshot.factsOf(group.id);
@@ -191,6 +268,7 @@ export async function loadVisibleGroupIds(
       })
       .map((group) => group.id),
   );
+  return { visible, validUntilMs: snapshot.closure.validUntilMs };
 }
 
 /**

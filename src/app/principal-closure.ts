@@ -54,6 +54,13 @@ export interface PrincipalClosure {
   readonly directExpireTimes: ReadonlyMap<string, Date>;
   /** The instant the closure was read at: memberships expired then confer nothing in it. */
   readonly readAt: Date;
+  /**
+   * Epoch ms of the first expire_time after `readAt` among the memberships
+   * the walk saw (Infinity: none): the closure holds until then, and so does
+   * whatever is derived from it and the same facts (access-facts.ts keeps
+   * such values in the read model's memo that long).
+   */
+  readonly validUntilMs: number;
 }
 
 /** Closures by principal. */
@@ -76,23 +83,23 @@ export function loadPrincipalClosure(
 
 async function keptOrWalked(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {
   const facts = readsOf(ctx, call).facts;
-  if (facts === undefined) return (await walkUpward(ctx, principal, call)).closure;
+  if (facts === undefined) return walkUpward(ctx, principal, call);
   const readAt = ctx.clock();
   const kept = facts.get(closureSlot, principal, readAt.getTime());
   // Nothing it holds changes before validUntil, so it is the closure at this instant too.
   if (kept !== undefined) return { ...kept, readAt };
   const generation = facts.generation();
-  const { closure, validUntilMs } = await walkUpward(ctx, principal, call);
-  facts.set(closureSlot, principal, closure, { generation, validUntilMs, weight: closure.roles.size + closure.pending.size });
+  const closure = await walkUpward(ctx, principal, call);
+  facts.set(closureSlot, principal, closure, {
+    generation,
+    validUntilMs: closure.validUntilMs,
+    weight: closure.roles.size + closure.pending.size,
+  });
   return closure;
 }
 
-/** The closure, and the instant (epoch ms) the first membership it saw reaches its expire_time: the closure holds until then. */
-async function walkUpward(
-  ctx: AppContext,
-  principal: string,
-  call: StoreCall,
-): Promise<{ closure: PrincipalClosure; validUntilMs: number }> {
+/** The closure, holding until its `validUntilMs` (the first expire_time of a membership it saw). */
+async function walkUpward(ctx: AppContext, principal: string, call: StoreCall): Promise<PrincipalClosure> {
   const reads = readsOf(ctx, call);
   const readAt = ctx.clock();
   let validUntilMs = Number.POSITIVE_INFINITY;
@@ -141,12 +148,12 @@ async function walkUpward(
   const bestRoleFrom = new Map<string, string>();
   // A deleted (or missing) group is in nothing: its memberships confer nothing.
   if (startGroup !== undefined && states.get(startGroup) !== "ACTIVE") {
-    const closure = closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, {
+    return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, {
       pending: new Map(),
       directExpireTimes: new Map(),
       readAt,
+      validUntilMs,
     });
-    return { closure, validUntilMs };
   }
   // Breadth-first over live groups, so `reachedFrom` gives shortest paths.
   let queue = [principal];
@@ -178,10 +185,7 @@ async function walkUpward(
     }
     queue = nextQueue;
   }
-  return {
-    closure: closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending, directExpireTimes, readAt }),
-    validUntilMs,
-  };
+  return closureOf(principal, roles, direct, deletedRoles, reachedFrom, bestRoleFrom, { pending, directExpireTimes, readAt, validUntilMs });
 }
 
 function closureOf(
@@ -191,7 +195,7 @@ function closureOf(
   deletedRoles: Map<string, Role>,
   reachedFrom: Map<string, string>,
   bestRoleFrom: Map<string, string>,
-  own: Pick<PrincipalClosure, "pending" | "directExpireTimes" | "readAt">,
+  own: Pick<PrincipalClosure, "pending" | "directExpireTimes" | "readAt" | "validUntilMs">,
 ): PrincipalClosure {
   const aclPrincipals = new Set<string>([principal]);
   for (const id of roles.keys()) aclPrincipals.add(groupPrincipal(id));

@@ -54,22 +54,28 @@ export function readsOf(ctx: AppContext, call: AppCall): ReadSource {
 }
 
 /**
- * Chooses a request's source (the model, or the database when the model may
- * not answer). Made by a function rather than bound to a name in readCallOf:
- * under tsx, esbuild names every such closure with a property definition,
- * per call.
+ * Makes the request's call on the source it may read. Made by a function
+ * rather than bound to a name in readCallOf: under tsx, esbuild names every
+ * such closure with a property definition, per call.
  */
-function sourceChooser(
+function readCallMaker(
   ctx: AppContext,
   model: NonNullable<AppContext["readModel"]>,
   consistency: ReadConsistency,
-  call: StoreCall,
-): () => Promise<ReadSource> {
-  return async () => (await model.sourceFor(consistency, call)) ?? ctx.databaseReads;
+  options: CallOptions | undefined,
+): () => Promise<AppCall> {
+  return async () => {
+    const call = storeCallOf(options);
+    const reads = (await model.sourceFor(consistency, call)) ?? ctx.databaseReads;
+    // Not a spread: that would read the call's signal (see storeCallOf).
+    return Object.assign(call, { reads });
+  };
 }
 
-/** The source of one request, chosen once. */
-const sourceSlot = createMemoSlot<ReadSource>("read source");
+/** The call of one request, made once. */
+const readCallSlot = createMemoSlot<AppCall>("read call");
+/** What `memoized` is told of the read call: never in a transaction (options carry no session). */
+const outsideTransactions: StoreCall = {};
 
 /**
  * The StoreCall of a read use case (or a read RPC's authorization step):
@@ -79,15 +85,16 @@ const sourceSlot = createMemoSlot<ReadSource>("read source");
  * process's own writes require, waiting for that within the deadline), else
  * the database. A call without a consistency (a write's authorization step,
  * start-up work) reads the database, as does `fully_consistent`: a write is
- * never allowed on facts older than the database's. Chosen once per request
- * memo, so that the authorization step and the use case read one source.
+ * never allowed on facts older than the database's. Made once per request
+ * memo (the same call for the authorization step and the use case, so they
+ * read one source; made twice per request, with an async layer each, it was
+ * the largest allocation of a GetGroup in `npm run bench:rpc`).
  */
-export async function readCallOf(ctx: AppContext, options: CallOptions | undefined): Promise<AppCall> {
-  const call = storeCallOf(options);
+export function readCallOf(ctx: AppContext, options: CallOptions | undefined): Promise<AppCall> {
   const model = ctx.readModel;
   const consistency = options?.consistency;
-  if (model === undefined || consistency === undefined || consistency.kind === "fully_consistent") return call;
-  const reads = await memoized(options?.memo, call, sourceSlot, "", sourceChooser(ctx, model, consistency, call));
-  // Not a spread: that would read the call's signal (see storeCallOf).
-  return Object.assign(call, { reads });
+  if (model === undefined || consistency === undefined || consistency.kind === "fully_consistent") {
+    return Promise.resolve(storeCallOf(options));
+  }
+  return memoized(options?.memo, outsideTransactions, readCallSlot, "", readCallMaker(ctx, model, consistency, options));
 }

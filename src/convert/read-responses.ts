@@ -84,9 +84,22 @@ function keep<V>(map: Map<string, V>, key: string, value: V, maxEntries: number)
   }
 }
 
+/**
+ * Keys of frozen accesses: the app answers with one frozen access per facts
+ * object the read model keeps across requests (access-facts.ts), and with a
+ * fresh one otherwise, whose key is made each time (a weak entry per call
+ * would be work for every young collection).
+ */
+const accessKeys = new WeakMap<AppCallerAccess, string>();
+
 /** Every field of CallerAccess. */
 function accessKey(access: AppCallerAccess): string {
-  return `${access.role ?? ""}\n${access.effectivePermission}\n${access.permissions.join(",")}`;
+  let key = accessKeys.get(access);
+  if (key === undefined) {
+    key = `${access.role ?? ""}\n${access.effectivePermission}\n${access.permissions.join(",")}`;
+    if (Object.isFrozen(access)) accessKeys.set(access, key);
+  }
+  return key;
 }
 
 /** Every field of CheckMembershipResponse. */

@@ -72,6 +72,12 @@ export interface CallAbort {
   readonly reason: unknown;
   /** Calls `listener` once when the call ends; returns a function that stops listening. */
   whenAborted(listener: (reason: unknown) => void): () => void;
+  /**
+   * `work`'s outcome, unless the call ends first: then a rejection with
+   * `toError(reason)` at once. Optional: without it, steps race `work`
+   * against `whenAborted` (a door may do it with fewer objects per call).
+   */
+  race?<T>(work: Promise<T>, toError: (reason: unknown) => Error): Promise<T>;
 }
 
 /** The call's CallAbort, set by a door that has one (the gRPC door); otherwise steps watch the request's AbortSignal. */

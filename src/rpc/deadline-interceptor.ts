@@ -39,24 +39,33 @@ function callAbortOf(req: UnaryRequest | StreamRequest): CallAbort {
   };
 }
 
+/**
+ * `work`'s outcome, or a rejection with `toError(reason)` as soon as `abort`
+ * ends first: through a `whenAborted` listener (what a CallAbort without its
+ * own `race` gets).
+ */
+export function raceWithListener<T>(abort: CallAbort, work: Promise<T>, toError: (reason: unknown) => Error): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const stop = abort.whenAborted((reason) => {
+      reject(toError(reason));
+    });
+    work.then(
+      (res) => {
+        stop();
+        resolve(res);
+      },
+      (error: unknown) => {
+        stop();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
 export function createDeadlineInterceptor(): Interceptor {
   return (next) => (req) => {
     const abort = callAbortOf(req);
     if (abort.reason !== undefined) return Promise.reject(abortStatus(abort.reason));
-    return new Promise((resolve, reject) => {
-      const stop = abort.whenAborted((reason) => {
-        reject(abortStatus(reason));
-      });
-      next(req).then(
-        (res) => {
-          stop();
-          resolve(res);
-        },
-        (error: unknown) => {
-          stop();
-          reject(error instanceof Error ? error : new Error(String(error)));
-        },
-      );
-    });
+    return abort.race !== undefined ? abort.race(next(req), abortStatus) : raceWithListener(abort, next(req), abortStatus);
   };
 }

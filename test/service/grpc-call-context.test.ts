@@ -6,7 +6,7 @@
  * a signal.
  */
 import { EventEmitter } from "node:events";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
 import { Metadata } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -93,6 +93,33 @@ describe("gRPC call context", () => {
     expect(heard).toHaveLength(1);
     expect((heard[0] as ConnectError).code).toBe(Code.Canceled);
     expect(ctx.reason).toBe(heard[0]);
+  });
+
+  it("keeps the call's context values as connect's do: a key's default until set, the value once set, the default again once deleted", () => {
+    const ctx = start(door());
+    const key = createContextKey<string>("unset", { description: "test key" });
+    expect(ctx.values.get(key)).toBe("unset");
+    expect(ctx.values.set(key, "set").get(key)).toBe("set");
+    expect(ctx.values.delete(key).get(key)).toBe("unset");
+    expect(ctx.values.get(callInfoKey)).toEqual({ door: "grpc", protocol: "grpc", peer: "ipv4:127.0.0.1:5000" });
+  });
+
+  it("races work against the call's end: the work's outcome while it runs, the end's error at once when it ends first (two races alike)", async () => {
+    const toError = (reason: unknown): Error => new Error(`ended: ${(reason as ConnectError).rawMessage}`);
+    const finished = start(door());
+    await expect(finished.race(Promise.resolve("answer"), toError)).resolves.toBe("answer");
+    await expect(finished.race(Promise.reject(new Error("work failed")), toError)).rejects.toThrow("work failed");
+    finishCall(finished);
+    await expect(finished.race(Promise.resolve("late"), toError)).rejects.toThrow("ended: the call has finished");
+
+    const call = fakeCall();
+    const cancelled = start(door(), call);
+    const never = new Promise<string>(() => undefined);
+    const first = cancelled.race(never, toError);
+    const second = cancelled.race(never, toError);
+    call.emit("cancelled");
+    await expect(first).rejects.toThrow("ended: the call was cancelled by the client");
+    await expect(second).rejects.toThrow("ended: the call was cancelled by the client");
   });
 
   it("ends the call at the client's deadline, and not after it finished", () => {
