@@ -17,10 +17,12 @@
  *   path leaves out groups the caller cannot see), so no change can make a
  *   kept response wrong.
  *
- * Each is bounded (oldest entry out first).
+ * Each is bounded, least recently used out first (the domain's one eviction
+ * rule for caches that outlive a request, weighted-lru.ts).
  */
 import type { CallerAccess as AppCallerAccess, CheckMembershipResult } from "../app/index.ts";
 import type { GroupRecord } from "../domain/model.ts";
+import { createWeightedLru } from "../domain/weighted-lru.ts";
 import { create } from "@bufbuild/protobuf";
 import { GetGroupResponseSchema, type GetGroupResponse } from "../../gen/roster/v1/group_service_pb.ts";
 import type { CheckMembershipResponse } from "../../gen/roster/v1/membership_service_pb.ts";
@@ -45,15 +47,15 @@ interface KeptGroup {
 
 export function createReadResponses(maxEntries = defaultMaxEntries): ReadResponses {
   /** By group id: a newer object for the same id replaces the entry. */
-  const groups = new Map<string, KeptGroup>();
-  const checks = new Map<string, CheckMembershipResponse>();
+  const groups = createWeightedLru<KeptGroup>(maxEntries);
+  const checks = createWeightedLru<CheckMembershipResponse>(maxEntries);
 
   return {
     getGroup(group, access) {
       let kept = groups.get(group.id);
       if (kept?.group !== group) {
         kept = { group, responses: new Map() };
-        keep(groups, group.id, kept, maxEntries);
+        groups.set(group.id, kept);
       }
       const key = accessKey(access);
       let response = kept.responses.get(key);
@@ -68,20 +70,11 @@ export function createReadResponses(maxEntries = defaultMaxEntries): ReadRespons
       let response = checks.get(key);
       if (response === undefined) {
         response = deepFreeze(checkMembershipToProto(result));
-        keep(checks, key, response, maxEntries);
+        checks.set(key, response);
       }
       return response;
     },
   };
-}
-
-function keep<V>(map: Map<string, V>, key: string, value: V, maxEntries: number): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > maxEntries) {
-    const oldest = map.keys().next();
-    if (oldest.done !== true) map.delete(oldest.value);
-  }
 }
 
 /**
