@@ -122,31 +122,35 @@ function factsLoader(
 ): () => Promise<AccessFacts> {
   return async () => {
     const kept = keptFactsOf(ctx, group, call);
-    if (kept === undefined) {
-      const [closure, ancestors] = await both(
-        call,
-        () => loadPrincipalClosure(ctx, caller.principal, call, memo),
-        () => loadAncestors(ctx, [group], call),
-      );
-      return accessFactsOf(caller, group, closure, ancestors);
-    }
+    if (kept === undefined) return (await freshFacts(ctx, caller, group, call, memo)).facts;
     const key = keptFactsKey(caller, group);
     const found = kept.get(keptFactsSlot, key, ctx.clock().getTime());
     if (found !== undefined) return found;
     const generation = kept.generation();
     // Not the request memo's closure: one loaded before `generation` was read
     // could come from older facts and be kept as if it were current.
-    const [closure, ancestors] = await both(
-      call,
-      () => loadPrincipalClosure(ctx, caller.principal, call, undefined),
-      () => loadAncestors(ctx, [group], call),
-    );
-    const facts = accessFactsOf(caller, group, closure, ancestors);
+    const { facts, closure } = await freshFacts(ctx, caller, group, call, undefined);
     const access = accessOf(facts);
     keptAccesses.set(facts, Object.freeze({ ...access, permissions: Object.freeze(access.permissions) }));
     kept.set(keptFactsSlot, key, facts, { generation, validUntilMs: closure.validUntilMs, weight: 1 });
     return facts;
   };
+}
+
+/** The caller's facts on `group` computed now, with the closure they came from (through `memo`, when given). */
+async function freshFacts(
+  ctx: AppContext,
+  caller: Caller,
+  group: GroupNode,
+  call: StoreCall,
+  memo: RequestMemo | undefined,
+): Promise<{ facts: AccessFacts; closure: PrincipalClosure }> {
+  const [closure, ancestors] = await both(
+    call,
+    () => loadPrincipalClosure(ctx, caller.principal, call, memo),
+    () => loadAncestors(ctx, [group], call),
+  );
+  return { facts: accessFactsOf(caller, group, closure, ancestors), closure };
 }
 
 /**
@@ -164,9 +168,19 @@ function keptFactsOf(ctx: AppContext, group: GroupNode, call: StoreCall): FactsM
   return group.authenticationAssuranceTimeout > 0 ? undefined : readsOf(ctx, call).facts;
 }
 
-/** Everything of the caller and the group the kept facts depend on (the token's isSystemAdmin; the group's version). */
+/** Everything of the caller the kept values depend on: the principal and the token's isSystemAdmin (auth_time never: see keptFactsOf). */
+function keptCallerKey(caller: Caller): string {
+  return `${caller.principal}\n${String(caller.isSystemAdmin)}`;
+}
+
+/** Everything of the caller and the group the kept facts depend on (the group's version). */
 function keptFactsKey(caller: Caller, group: GroupNode): string {
-  return `${caller.principal}\n${String(caller.isSystemAdmin)}\n${group.id}\n${group.etag}`;
+  return `${keptCallerKey(caller)}\n${group.id}\n${group.etag}`;
+}
+
+/** Everything the kept visible ones of `groupIds` depend on besides the model's facts. */
+function keptVisibleKey(caller: Caller, groupIds: readonly string[]): string {
+  return `${keptCallerKey(caller)}\n${groupIds.join("\n")}`;
 }
 
 /** A group by id, memoised for the request (reads outside transactions only). */
@@ -242,7 +256,7 @@ export async function loadVisibleGroupIds(
 ): Promise<ReadonlySet<string>> {
   const kept = readsOf(ctx, call).facts;
   if (kept === undefined) return (await visibleAmong(ctx, caller, groupIds, call)).visible;
-  const key = `${caller.principal}\n${String(caller.isSystemAdmin)}\n${groupIds.join("\n")}`;
+  const key = keptVisibleKey(caller, groupIds);
   const found = kept.get(keptVisibleSlot, key, ctx.clock().getTime());
   if (found !== undefined) return found;
   const generation = kept.generation();
