@@ -9,13 +9,19 @@ function listed(headers: Headers, how: "for-of" | "entries" | "keys"): unknown[]
   return [...(iterable ?? [])];
 }
 
+/** Request metadata with a text value, a repeated key and a binary value. */
+function sampleMetadata(): Metadata {
+  const metadata = new Metadata();
+  metadata.set("authorization", "Bearer t");
+  metadata.add("x-tag", "a");
+  metadata.add("x-tag", "b");
+  metadata.set("x-trace-bin", Buffer.from([0, 1, 254, 255]));
+  return metadata;
+}
+
 describe("gRPC metadata and Headers", () => {
   it("gives every request metadata value as a header entry, binary values in base64, repeated keys joined by Headers", () => {
-    const metadata = new Metadata();
-    metadata.set("authorization", "Bearer t");
-    metadata.add("x-tag", "a");
-    metadata.add("x-tag", "b");
-    metadata.set("x-trace-bin", Buffer.from([0, 1, 254, 255]));
+    const metadata = sampleMetadata();
     const entries = metadataToHeaderEntries(metadata);
     expect(entries).toEqual([
       ["authorization", "Bearer t"],
@@ -39,11 +45,7 @@ describe("gRPC metadata and Headers", () => {
   });
 
   it("reads request metadata as Headers: the same answers as Headers built from its entries, before and after any change", () => {
-    const metadata = new Metadata();
-    metadata.set("authorization", "Bearer t");
-    metadata.add("x-tag", "a");
-    metadata.add("x-tag", "b");
-    metadata.set("x-trace-bin", Buffer.from([0, 1, 254, 255]));
+    const metadata = sampleMetadata();
     const plain = new Headers(metadataToHeaderEntries(metadata));
     const read = new MetadataHeaders(metadata);
     for (const name of ["authorization", "Authorization", "x-tag", "x-trace-bin", "x-request-id"]) {
