@@ -68,7 +68,7 @@ import { addOp, openBatchStream } from "../test/fixtures/batch-stream-client.ts"
 import { startRosterCommand } from "../test/fixtures/roster-command-process.ts";
 import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
-import { percentile } from "./support/measure.ts";
+import { median, percentile } from "./support/measure.ts";
 
 const members = Number(process.env["BENCH_BATCH_MEMBERS"] ?? "100000");
 const insertBatch = 1_000;
@@ -574,11 +574,6 @@ async function main(run: BenchRun): Promise<void> {
     ["unary write", "p50 ms, model off", "p50 ms, model on", "p99 ms, off", "p99 ms, on", "req/s, off", "req/s, on", "on / off req/s"],
     ...unaryRows,
   ]);
-  const median = (values: readonly number[]): number =>
-    percentile(
-      [...values].sort((a, b) => a - b),
-      50,
-    );
   const usList = (values: readonly number[]): string => values.map((us) => us.toFixed(1)).join(", ");
   const graphFeed = feed["graph feed"];
   const bareStream = feed["driver ChangeStream"];

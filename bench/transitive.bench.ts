@@ -35,6 +35,7 @@ import { collectionNames, membershipToDoc, type GroupDoc } from "../src/storage/
 import { createRosterClient, type RosterClient } from "../test/fixtures/roster-grpc-client.ts";
 import { withDatabase } from "../test/fixtures/roster-in-process.ts";
 import { printTable, runBench, type BenchRun } from "./support/bench-run.ts";
+import { median } from "./support/measure.ts";
 
 const members = Number(process.env["BENCH_TRANSITIVE_MEMBERS"] ?? "100000");
 const reps = Number(process.env["BENCH_REPS"] ?? "10");
@@ -48,11 +49,6 @@ const caller = "user:bench";
 
 function member(i: number): string {
   return `user:bench-${String(i).padStart(7, "0")}`;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 function percentile(values: readonly number[], p: number): number {

@@ -28,6 +28,7 @@ import {
 } from "../../src/storage/documents.ts";
 import { loadGraphSnapshot } from "../../src/storage/graph-snapshot.ts";
 import { createMembershipStore } from "../../src/storage/membership-store.ts";
+import { median } from "./measure.ts";
 
 /** The heap in use after full collections (the process must run with --expose-gc). */
 function heapAfterGc(): number {
@@ -48,11 +49,6 @@ function weigh(before: number, build: () => GroupGraph, release: () => void): { 
   release();
   const bytes = heapAfterGc() - before;
   return { groupCount: graph.groupCount, bytes, buildEndedAt };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 export interface GraphFigures {
