@@ -219,13 +219,21 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
     }
     const { visible, validUntilMs } = await loadVisibleGroupIdsUntil(ctx, caller, [...onTheWay], call);
     return {
-      answers: answers.map((answer) => ({ ...answer, path: answer.path.filter((id, i) => i === answer.path.length - 1 || visible.has(id)) })),
+      answers: answers.map((answer) => ({
+        ...answer,
+        path: answer.path.filter((id, i) => i === answer.path.length - 1 || visible.has(id)),
+      })),
       validUntilMs,
     };
   }
 
   /** CheckMembership's answer to `question` for `caller` now (closures through `memo`), and until when it holds without a change. */
-  async function answerNow(caller: Caller, question: MembershipQuestion, call: StoreCall, memo: RequestMemo | undefined): Promise<AnswerUntil> {
+  async function answerNow(
+    caller: Caller,
+    question: MembershipQuestion,
+    call: StoreCall,
+    memo: RequestMemo | undefined,
+  ): Promise<AnswerUntil> {
     const closure = await loadPrincipalClosure(ctx, question.principal, call, memo);
     const answer = membershipIn(closure, question.group.id, question.directOnly);
     const visible = await withVisiblePaths(caller, question.principal, [answer], call);

@@ -87,7 +87,12 @@ it("holds a kept answer only until a membership it rests on expires, with no cha
 });
 
 it("keeps no answer about a group with an authentication assurance timeout, nor one read from the database", async () => {
-  const assured = await suite.replica.app.groups.create(root, groupInput("kept-answer-assured", { authenticationAssuranceTimeout: 3600 }), "", {});
+  const assured = await suite.replica.app.groups.create(
+    root,
+    groupInput("kept-answer-assured", { authenticationAssuranceTimeout: 3600 }),
+    "",
+    {},
+  );
   await suite.replica.app.memberships.add(root, assured.id, "user:assured", "MEMBER", {});
   const first = await check(root, assured.id, "user:assured");
   expect(first.isMember).toBe(true);

@@ -41,4 +41,3 @@ describe("kept read responses", () => {
     expect(responses.checkMembership(Object.freeze({ ...kept }))).not.toBe(response);
   });
 });
-
