@@ -35,41 +35,42 @@ const membersEach = 1_000;
 
 /**
  * Holds a change stream's requests to the store: while closed, each waits
- * until `step` lets exactly one through; `waiting` resolves once one waits
- * (the reader has applied everything before it).
+ * until `step` lets exactly one through. A request waiting means the reader
+ * has applied every reply before it.
  */
 function createRequestGate() {
   let closed = false;
-  let release: (() => void) | undefined;
+  /** Lets the request waiting at the gate through. */
+  let waiting: (() => void) | undefined;
+  /** Resolves the promise of the next request to wait. */
   let arrived: (() => void) | undefined;
-  let arrival = Promise.resolve();
-  const expectArrival = (): void => {
-    arrival = new Promise((resolve) => (arrived = resolve));
-  };
+  const nextArrival = (): Promise<void> => new Promise((resolve) => (arrived = resolve));
   return {
     async pass(): Promise<void> {
       if (!closed) return;
       await new Promise<void>((resolve) => {
-        release = resolve;
+        waiting = resolve;
         arrived?.();
+        arrived = undefined;
       });
     },
+    /** Closes the gate; resolves once a request waits at it. */
     close(): Promise<void> {
       closed = true;
-      expectArrival();
-      return arrival;
+      return waiting === undefined ? nextArrival() : Promise.resolve();
     },
     /** Lets the waiting request through; resolves when the next one waits. */
     step(): Promise<void> {
-      expectArrival();
-      const go = release;
-      release = undefined;
+      const go = waiting;
+      waiting = undefined;
+      const next = nextArrival();
       go?.();
-      return arrival;
+      return next;
     },
     open(): void {
       closed = false;
-      release?.();
+      waiting?.();
+      waiting = undefined;
     },
   };
 }
@@ -100,6 +101,7 @@ function gateStreams(db: Db, gate: RequestGate, replies: Replies): void {
 }
 
 let mongo: TestMongo;
+const dbName = uniqueDbName("whole-tx");
 let writer: Replica;
 let reader: Database;
 let model: ReadModel;
@@ -108,7 +110,6 @@ const replies: Replies = [];
 
 beforeAll(async () => {
   mongo = await startTestMongo();
-  const dbName = uniqueDbName("whole-tx");
   writer = await startReplica(mongo.uri, dbName, false);
   reader = createDatabase(withDatabase(mongo.uri, dbName), { appName: "gated-reader", serverSelectionTimeoutMs: 10_000 });
   gateStreams(reader.db, gate, replies);
@@ -181,4 +182,40 @@ it("applies a backlog cut inside transactions one whole transaction at a time, a
   expect(nonEmpty.length).toBeGreaterThan(1);
   const cutInside = nonEmpty.slice(1).some((reply, i) => reply[0] === nonEmpty[i]?.at(-1));
   expect(cutInside).toBe(true);
+});
+
+/** Lets the model's requests through one at a time until `done` holds (at most `max`); returns how many it took. */
+async function stepUntil(done: () => Promise<boolean>, max: number): Promise<number> {
+  for (let steps = 0; ; steps++) {
+    if (await done()) return steps;
+    if (steps === max) throw new Error(`not done after ${max} replies`);
+    await gate.step();
+  }
+}
+
+it("applies a transaction that writes the graph and records nothing (an ACL set as it was) with the reply that brings it: its session's mark ends it", async () => {
+  await gate.close();
+  const created = writeOptions();
+  const group = await writer.app.groups.create(root, groupInput("same-acl"), "", created.options);
+  await stepUntil(() => hasApplied(created.committed()), 5);
+
+  const { options, committed } = writeOptions();
+  const acl = await writer.app.groups.setAcl(root, group.id, [], group.etag, options);
+  expect(acl.etag).not.toBe(group.etag);
+  await gate.step();
+  expect(await hasApplied(committed())).toBe(true);
+  expect((await (await modelNow()).groups.get(group.id, unboundedCall))?.etag).toBe(acl.etag);
+});
+
+it("applies a change made outside Roster (no mark) once the stream has gone idle after it", async () => {
+  await gate.close();
+  const created = writeOptions();
+  const group = await writer.app.groups.create(root, groupInput("outside"), "", created.options);
+  await stepUntil(() => hasApplied(created.committed()), 5);
+
+  await writer.client.db(dbName).collection("groups").updateOne({ _id: group.id as never }, { $set: { displayName: "Renamed outside" } });
+  const renamed = async (): Promise<boolean> =>
+    (await (await modelNow()).groups.get(group.id, unboundedCall))?.displayName === "Renamed outside";
+  // The reply that brings it, then (at most) one that brings nothing.
+  expect(await stepUntil(renamed, 2)).toBeGreaterThanOrEqual(1);
 });
