@@ -143,13 +143,17 @@ export interface GraphFeed {
  *   same request as the rest unless a cut came between): every change
  *   before the mark is whole, on a replica set and on the embedded store,
  *   whose streams give a transaction's events together;
- * - a later cluster time came (an event, or the high-water mark): every
- *   change before it is whole, on any deployment (a sharded cluster's
- *   stream is merged in cluster-time order too);
+ * - for a change made outside a transaction (its event has no
+ *   `txnNumber`), a later cluster time came (an event, or the high-water
+ *   mark), on any deployment (a sharded cluster's stream is merged in
+ *   cluster-time order too); not for a transaction's, whose events need not
+ *   share one time (MongoDB writes one of more than 16 MiB of oplog as
+ *   several entries, each with its own);
  * - a request brought nothing: the one before held everything there was.
- * So a write made outside Roster (no mark) is applied when the stream moves
- * past it or at the next idle request (within `maxAwaitMs`), and a Roster
- * write at once. What stays open: on a sharded cluster whose Roster
+ * So a Roster write is applied with the reply that brings its mark, and a
+ * write made outside Roster (no mark) when the stream moves past it (outside
+ * a transaction) or at the next idle request (within `maxAwaitMs`). What
+ * stays open: on a sharded cluster whose Roster
  * collections are themselves sharded, a transaction spanning shards has its
  * events merged by their index within each shard's part, so its mark may
  * come before another shard's last events and that part could be applied
