@@ -189,7 +189,9 @@ const pipeline: Document[] = [
       ],
     },
   },
-  { $project: { operationType: 1, clusterTime: 1, wallTime: 1, ns: 1, documentKey: 1, fullDocument: 1, updateDescription: 1, txnNumber: 1 } },
+  {
+    $project: { operationType: 1, clusterTime: 1, wallTime: 1, ns: 1, documentKey: 1, fullDocument: 1, updateDescription: 1, txnNumber: 1 },
+  },
 ];
 
 /** A change read and not yet given to the consumer. */

@@ -214,7 +214,9 @@ export function createGroupStore({ db }: Database): GroupStore {
     },
 
     async bumpMembership(id, delta, call) {
-      await driverCall(() => groups.updateOne({ _id: id }, { $inc: { memberCount: delta, membershipVersion: 1 } }, graphWriteOptions(call)));
+      await driverCall(() =>
+        groups.updateOne({ _id: id }, { $inc: { memberCount: delta, membershipVersion: 1 } }, graphWriteOptions(call)),
+      );
     },
 
     async touchChildren(id, call) {

@@ -149,40 +149,44 @@ async function hasApplied(time: ClusterTime): Promise<boolean> {
   return source !== undefined;
 }
 
-it("applies a backlog cut inside transactions one whole transaction at a time, and tokens wait for all of it", { timeout: 180_000 }, async () => {
-  await gate.close();
-  const created: { id: string; time: ClusterTime }[] = [];
-  for (let i = 0; i < transactions; i++) {
-    const members = Array.from({ length: membersEach }, (_, j) => ({
-      member: `user:${String(j).padStart(6, "0")}-${"m".repeat(240)}`,
-      role: "MEMBER" as const,
-    }));
-    const { options, committed } = writeOptions();
-    const group = await writer.app.groups.create(root, { ...groupInput(`whole-${i}`), members }, "", options, accessRules.AddMember);
-    created.push({ id: group.id, time: committed() });
-  }
-  const ids = created.map((c) => c.id);
+it(
+  "applies a backlog cut inside transactions one whole transaction at a time, and tokens wait for all of it",
+  { timeout: 180_000 },
+  async () => {
+    await gate.close();
+    const created: { id: string; time: ClusterTime }[] = [];
+    for (let i = 0; i < transactions; i++) {
+      const members = Array.from({ length: membersEach }, (_, j) => ({
+        member: `user:${String(j).padStart(6, "0")}-${"m".repeat(240)}`,
+        role: "MEMBER" as const,
+      }));
+      const { options, committed } = writeOptions();
+      const group = await writer.app.groups.create(root, { ...groupInput(`whole-${i}`), members }, "", options, accessRules.AddMember);
+      created.push({ id: group.id, time: committed() });
+    }
+    const ids = created.map((c) => c.id);
 
-  let seen = 0;
-  for (let step = 0; seen < transactions; step++) {
-    if (step > 10 * transactions) throw new Error(`the model applied ${seen} of ${transactions} transactions in ${step} replies`);
-    await gate.step();
-    const inModel = await (await modelNow()).groups.getMany(ids, unboundedCall);
-    // All of a transaction or none of it: the group with its 1,000 members (and its creator) counted, or no group.
-    expect(inModel.map((group) => [group.id, group.memberCount])).toEqual(inModel.map((group) => [group.id, membersEach + 1]));
-    const present = new Set(inModel.map((group) => group.id));
-    // Commit order: the transactions applied are the first ones.
-    expect(ids.filter((id) => present.has(id))).toEqual(ids.slice(0, present.size));
-    for (const { id, time } of created) expect({ id, applied: await hasApplied(time) }).toEqual({ id, applied: present.has(id) });
-    seen = present.size;
-  }
+    let seen = 0;
+    for (let step = 0; seen < transactions; step++) {
+      if (step > 10 * transactions) throw new Error(`the model applied ${seen} of ${transactions} transactions in ${step} replies`);
+      await gate.step();
+      const inModel = await (await modelNow()).groups.getMany(ids, unboundedCall);
+      // All of a transaction or none of it: the group with its 1,000 members (and its creator) counted, or no group.
+      expect(inModel.map((group) => [group.id, group.memberCount])).toEqual(inModel.map((group) => [group.id, membersEach + 1]));
+      const present = new Set(inModel.map((group) => group.id));
+      // Commit order: the transactions applied are the first ones.
+      expect(ids.filter((id) => present.has(id))).toEqual(ids.slice(0, present.size));
+      for (const { id, time } of created) expect({ id, applied: await hasApplied(time) }).toEqual({ id, applied: present.has(id) });
+      seen = present.size;
+    }
 
-  // The backlog came in several replies, and a reply ended inside a transaction (the case this test is about).
-  const nonEmpty = replies.filter((reply) => reply.length > 0);
-  expect(nonEmpty.length).toBeGreaterThan(1);
-  const cutInside = nonEmpty.slice(1).some((reply, i) => reply[0] === nonEmpty[i]?.at(-1));
-  expect(cutInside).toBe(true);
-});
+    // The backlog came in several replies, and a reply ended inside a transaction (the case this test is about).
+    const nonEmpty = replies.filter((reply) => reply.length > 0);
+    expect(nonEmpty.length).toBeGreaterThan(1);
+    const cutInside = nonEmpty.slice(1).some((reply, i) => reply[0] === nonEmpty[i]?.at(-1));
+    expect(cutInside).toBe(true);
+  },
+);
 
 /** Lets the model's requests through one at a time until `done` holds (at most `max`); returns how many it took. */
 async function stepUntil(done: () => Promise<boolean>, max: number): Promise<number> {
@@ -213,7 +217,10 @@ it("applies a change made outside Roster (no mark) once the stream has gone idle
   const group = await writer.app.groups.create(root, groupInput("outside"), "", created.options);
   await stepUntil(() => hasApplied(created.committed()), 5);
 
-  await writer.client.db(dbName).collection("groups").updateOne({ _id: group.id as never }, { $set: { displayName: "Renamed outside" } });
+  await writer.client
+    .db(dbName)
+    .collection("groups")
+    .updateOne({ _id: group.id as never }, { $set: { displayName: "Renamed outside" } });
   const renamed = async (): Promise<boolean> =>
     (await (await modelNow()).groups.get(group.id, unboundedCall))?.displayName === "Renamed outside";
   // The reply that brings it, then (at most) one that brings nothing.
