@@ -299,18 +299,28 @@ async function measureFeed(run: BenchRun): Promise<Record<FeedReader, FeedFigure
     let storeUs = 0;
     for (let start = 0; start < feedEvents; start += feedChunk) {
       const now = new Date();
-      const memberships = Array.from({ length: Math.min(feedChunk, feedEvents - start) }, (): MembershipRecord => ({
-        groupId: "feed",
-        member: member(added++),
-        role: "MEMBER",
-        createTime: now,
-        updateTime: now,
-        createdBy: "user:bench",
-      }));
+      const memberships = Array.from(
+        { length: Math.min(feedChunk, feedEvents - start) },
+        (): MembershipRecord => ({
+          groupId: "feed",
+          member: member(added++),
+          role: "MEMBER",
+          createTime: now,
+          updateTime: now,
+          createdBy: "user:bench",
+        }),
+      );
       const docs = memberships.map(membershipToDoc);
       // Ended as Roster ends a transaction (transaction-end.ts): by its last history record, which both readers read.
       const last = memberships.at(-1);
-      const mark = last && membershipChangeDraft({ effect: "added", groupId: "feed", member: last.member, before: undefined, after: last }, "", benchOrigin, now);
+      const mark =
+        last &&
+        membershipChangeDraft(
+          { effect: "added", groupId: "feed", member: last.member, before: undefined, after: last },
+          "",
+          benchOrigin,
+          now,
+        );
       await runTransaction(database, {}, async (tx) => {
         await collection.insertMany(docs, operationOptions(tx));
         await history.append(mark === undefined ? [] : [mark], tx);
