@@ -51,8 +51,8 @@ export function newTransactionEnd(): TransactionEnd {
 /**
  * Driver options for a write to `groups` or `memberships`, noting the write
  * on the call's transaction. A graph write that skipped this and had no
- * history record would still be applied, only later (graph-changes.ts: once
- * the stream shows it whole).
+ * history record would still be applied, only later (graph-changes.ts: at
+ * the next mark or idle request).
  */
 export function graphWriteOptions(call: StoreCall): OperationOptions {
   if (call.transactionEnd !== undefined) call.transactionEnd.graphWritten = true;
