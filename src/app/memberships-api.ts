@@ -24,7 +24,15 @@ import { decodePageToken, encodePageToken, requestFingerprint } from "../domain/
 import { parsePrincipal } from "../domain/principal.ts";
 import { groupRecordOf, type GroupNode } from "../storage/documents.ts";
 import type { StoreCall } from "../storage/store-call.ts";
-import { accessFactsOf, loadAncestors, loadGroup, loadVisibleGroupIds } from "./access-facts.ts";
+import {
+  accessFactsOf,
+  keptMembershipAnswer,
+  loadAncestors,
+  loadGroup,
+  loadVisibleGroupIdsUntil,
+  type AnswerUntil,
+  type MembershipQuestion,
+} from "./access-facts.ts";
 import type { AppContext } from "./app-context.ts";
 import { applyChunk, type ChunkDeps } from "./batch/apply-chunk.ts";
 import type { BatchOperation } from "./batch/check-operation.ts";
@@ -32,6 +40,7 @@ import type { MemberFilter } from "../storage/membership-store.ts";
 import { changeOriginOf, storeCallOf, type CallOptions, type ChangeOptions } from "./call-options.ts";
 import { readCallOf, readsOf } from "./read-source.ts";
 import { groupIdsAfter, loadPrincipalClosure, membershipIn, type MembershipAnswer, type PrincipalClosure } from "./principal-closure.ts";
+import type { RequestMemo } from "./request-memo.ts";
 import { transitivePage } from "./transitive-members.ts";
 
 export interface AddMemberResult {
@@ -195,18 +204,40 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
   /**
    * `answers` about `principal` with paths naming only groups the caller can
    * see: someone else's path may go through groups hidden from the caller
-   * (the group asked about is always visible to a caller who may ask).
+   * (the group asked about is always visible to a caller who may ask); and
+   * until when (epoch ms) that filter holds without a change.
    */
   async function withVisiblePaths(
     caller: Caller,
     principal: string,
     answers: readonly MembershipAnswer[],
     call: StoreCall,
-  ): Promise<MembershipAnswer[]> {
+  ): Promise<{ answers: MembershipAnswer[]; validUntilMs: number }> {
     const onTheWay = new Set(answers.flatMap((answer) => answer.path.slice(0, -1)));
-    if (principal === caller.principal || caller.isSystemAdmin || onTheWay.size === 0) return [...answers];
-    const visible = await loadVisibleGroupIds(ctx, caller, [...onTheWay], call);
-    return answers.map((answer) => ({ ...answer, path: answer.path.filter((id, i) => i === answer.path.length - 1 || visible.has(id)) }));
+    if (principal === caller.principal || caller.isSystemAdmin || onTheWay.size === 0) {
+      return { answers: [...answers], validUntilMs: Number.POSITIVE_INFINITY };
+    }
+    const { visible, validUntilMs } = await loadVisibleGroupIdsUntil(ctx, caller, [...onTheWay], call);
+    return {
+      answers: answers.map((answer) => ({
+        ...answer,
+        path: answer.path.filter((id, i) => i === answer.path.length - 1 || visible.has(id)),
+      })),
+      validUntilMs,
+    };
+  }
+
+  /** CheckMembership's answer to `question` for `caller` now (closures through `memo`), and until when it holds without a change. */
+  async function answerNow(
+    caller: Caller,
+    question: MembershipQuestion,
+    call: StoreCall,
+    memo: RequestMemo | undefined,
+  ): Promise<AnswerUntil> {
+    const closure = await loadPrincipalClosure(ctx, question.principal, call, memo);
+    const answer = membershipIn(closure, question.group.id, question.directOnly);
+    const visible = await withVisiblePaths(caller, question.principal, [answer], call);
+    return { answer: visible.answers[0] ?? answer, validUntilMs: Math.min(closure.validUntilMs, visible.validUntilMs) };
   }
 
   /**
@@ -360,9 +391,8 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const call = await readCallOf(ctx, options);
       const group = await loadGroup(ctx, query.groupId, call, options?.memo);
       if (group === undefined) throw groupNotFound(query.groupId);
-      const closure = await loadPrincipalClosure(ctx, principal.principal, call, options?.memo);
-      const answer = membershipIn(closure, group.id, query.directOnly);
-      return (await withVisiblePaths(caller, principal.principal, [answer], call))[0] ?? answer;
+      const question = { principal: principal.principal, group, directOnly: query.directOnly };
+      return keptMembershipAnswer(ctx, caller, question, call, options?.memo, (memo) => answerNow(caller, question, call, memo));
     },
 
     async checkMany(caller, query, options) {
@@ -386,7 +416,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
         if (group !== undefined && canCheckMembership(accessFactsOf(caller, group, callerClosure, ancestors), isSelf)) asked.push(id);
         else missingIds.push(id);
       }
-      const answers = await withVisiblePaths(
+      const { answers } = await withVisiblePaths(
         caller,
         principal.principal,
         asked.map((id) => membershipIn(closure, id, query.directOnly)),

@@ -9,7 +9,9 @@
  *   `principal_type` is "service" ("user" or absent means a user; any other
  *   value is refused rather than guessed).
  * - `exp` (required: a token that never expires is refused), `nbf`, with a
- *   clock tolerance of 30 s by default.
+ *   clock tolerance of 30 s by default. The caller carries the instant its
+ *   token stops being accepted (`credentialExpiresAt`): a stream opened with
+ *   it ends then (src/rpc/credential-expiry-interceptor.ts).
  * - `iss` / `aud` are checked when an issuer / audience is configured.
  * - `auth_time` (optional, seconds since the epoch as in OpenID Connect Core
  *   §2): when the caller last authenticated. High-assurance groups
@@ -164,10 +166,14 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       const principal = principalOf(payload);
       const isSystemAdmin = admins.has(principal) || (developmentMode && payload[DEV_ADMIN_CLAIM] === true);
       const authTime = payload["auth_time"];
-      const caller: Caller =
-        typeof authTime === "number" ? { principal, isSystemAdmin, authTime: new Date(authTime * 1000) } : { principal, isSystemAdmin };
       // jose required exp and checked its type (mistypedClaim too), so it is a number here.
-      cache.set(token, caller, (payload.exp ?? 0) + clockTolerance, now.getTime());
+      const validUntil = (payload.exp ?? 0) + clockTolerance;
+      const credentialExpiresAt = new Date(validUntil * 1000);
+      const caller: Caller =
+        typeof authTime === "number"
+          ? { principal, isSystemAdmin, authTime: new Date(authTime * 1000), credentialExpiresAt }
+          : { principal, isSystemAdmin, credentialExpiresAt };
+      cache.set(token, caller, validUntil, now.getTime());
       return caller;
     },
   };

@@ -15,7 +15,9 @@
  *   group read from the database is a new object on every read.
  * - CheckMembership: by the answer's value (it depends on the caller: the
  *   path leaves out groups the caller cannot see), so no change can make a
- *   kept response wrong.
+ *   kept response wrong; and an answer the read model keeps across requests
+ *   (frozen: access-facts.ts, keptMembershipAnswer) by the answer object, so
+ *   its repeats do not even build the key.
  *
  * Each is bounded, least recently used out first (the domain's one eviction
  * rule for caches that outlive a request, weighted-lru.ts).
@@ -66,15 +68,32 @@ export function createReadResponses(maxEntries = defaultMaxEntries): ReadRespons
       return response;
     },
     checkMembership(result) {
+      if (Object.isFrozen(result)) {
+        let kept = keptChecks.get(result);
+        if (kept === undefined) keptChecks.set(result, (kept = checkResponse(result)));
+        return kept;
+      }
       const key = checkKey(result);
       let response = checks.get(key);
       if (response === undefined) {
-        response = deepFreeze(checkMembershipToProto(result));
+        response = checkResponse(result);
         checks.set(key, response);
       }
       return response;
     },
   };
+}
+
+/**
+ * Responses to the answers the app keeps across requests, by answer: they go
+ * when the app forgets the answer (its memo is bounded). Only frozen answers
+ * are entered (a weak entry per call for answers made afresh would be work
+ * for every young collection).
+ */
+const keptChecks = new WeakMap<CheckMembershipResult, CheckMembershipResponse>();
+
+function checkResponse(result: CheckMembershipResult): CheckMembershipResponse {
+  return deepFreeze(checkMembershipToProto(result));
 }
 
 /**

@@ -50,6 +50,13 @@ export interface Caller {
    * (high-assurance groups need it recent). Undefined when the token has none.
    */
   readonly authTime?: Date | undefined;
+  /**
+   * When the caller's credential stops being accepted (a token's `exp` plus
+   * the allowed clock skew): a stream still open then is ended. Undefined for
+   * a credential without one (a client certificate, checked by its
+   * connection's TLS handshake).
+   */
+  readonly credentialExpiresAt?: Date | undefined;
 }
 
 /** One grant of a group's access control list. */

@@ -41,6 +41,7 @@ import { compileAccessRules, type AccessRules } from "./access-rules.ts";
 import { createAuthenticationInterceptor, type CallerVerifier } from "./authentication-interceptor.ts";
 import { createAuthorizationInterceptor } from "./authorization-interceptor.ts";
 import { createConsistencyInterceptor } from "./consistency-interceptor.ts";
+import { createCredentialExpiryInterceptor } from "./credential-expiry-interceptor.ts";
 import { createDeadlineInterceptor } from "./deadline-interceptor.ts";
 import { createErrorMappingInterceptor } from "./error-interceptor.ts";
 import { createRequestLogInterceptor } from "./request-log-interceptor.ts";
@@ -117,6 +118,7 @@ export function createRpcPipeline(deps: RpcPipelineDeps): RpcPipeline {
   const inner: Interceptor[] = [
     createDeadlineInterceptor(),
     createAuthenticationInterceptor(deps.verifier, deps.certificateCaller),
+    createCredentialExpiryInterceptor(),
     createConsistencyInterceptor(),
     createAuthorizationInterceptor(rules, deps.access),
   ];

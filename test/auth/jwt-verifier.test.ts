@@ -16,10 +16,16 @@ async function hs256(claims: Record<string, unknown>, key = secret, header: Reco
   return new SignJWT({ exp: now() + 3600, ...claims }).setProtectedHeader({ alg: "HS256", ...header }).sign(new TextEncoder().encode(key));
 }
 
-/** The caller, or "<kind>: <message>" of the RosterError; checks the message never contains the token. */
+/**
+ * The caller, or "<kind>: <message>" of the RosterError; checks the message
+ * never contains the token. The caller is given without its
+ * `credentialExpiresAt` (its token's exp plus the tolerance), which the
+ * tests of that field assert with `verify` itself.
+ */
 async function outcome(verifier: JwtVerifier, authorization: string | undefined): Promise<unknown> {
   try {
-    return await verifier.verify(authorization);
+    const { credentialExpiresAt: _expiry, ...caller } = await verifier.verify(authorization);
+    return caller;
   } catch (error) {
     expect(error).toBeInstanceOf(RosterError);
     const { kind, message } = error as RosterError;
@@ -141,6 +147,14 @@ describe("HS256", () => {
     });
   });
 
+  it("gives the caller the instant its token stops being accepted: exp plus the clock tolerance", async () => {
+    const exp = now() + 600;
+    const caller = await verifier.verify(bearer(await hs256({ sub: "alice", exp })));
+    expect(caller.credentialExpiresAt).toEqual(new Date((exp + 30) * 1000));
+    const strict = createJwtVerifier({ hs256Secret: secret, clockToleranceSeconds: 0 });
+    expect((await strict.verify(bearer(await hs256({ sub: "alice", exp })))).credentialExpiresAt).toEqual(new Date(exp * 1000));
+  });
+
   it("uses the injected clock", async () => {
     const token = await hs256({ sub: "a", exp: now() + 60 });
     const later = createJwtVerifier({ hs256Secret: secret, now: () => new Date(Date.now() + 3_600_000) });
@@ -163,11 +177,13 @@ describe("HS256", () => {
   it("answers verified() without a promise only for a token verify accepted, and only while verify would", async () => {
     let clock = Date.now();
     const clocked = createJwtVerifier({ hs256Secret: secret, now: () => new Date(clock), cache: { maxEntries: 10, maxAgeMs: 3_600_000 } });
-    const token = await hs256({ sub: "a", exp: now() + 60 });
+    const exp = now() + 60;
+    const token = await hs256({ sub: "a", exp });
+    const caller = { principal: "user:a", isSystemAdmin: false, credentialExpiresAt: new Date((exp + 30) * 1000) };
     expect(clocked.verified(bearer(token))).toBeUndefined();
     expect(await outcome(clocked, bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
-    expect(clocked.verified(bearer(token))).toEqual({ principal: "user:a", isSystemAdmin: false });
-    expect(clocked.verified(`bearer  ${token} `)).toEqual({ principal: "user:a", isSystemAdmin: false });
+    expect(clocked.verified(bearer(token))).toEqual(caller);
+    expect(clocked.verified(`bearer  ${token} `)).toEqual(caller);
     for (const header of [undefined, "", "Basic x", "Bearer", bearer(`${token}x`)]) expect(clocked.verified(header)).toBeUndefined();
     clock += 91_000; // past exp + 30 s of tolerance
     expect(clocked.verified(bearer(token))).toBeUndefined();

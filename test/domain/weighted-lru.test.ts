@@ -39,4 +39,26 @@ describe("createWeightedLru", () => {
     expect(lru.get("b")).toBeUndefined();
     expect(lru.weight).toBe(0);
   });
+
+  it("reorders on a get only an entry in the older half: a newer one keeps its place, and a hot entry never leaves", () => {
+    const lru = createWeightedLru<string>(4);
+    for (const key of ["a", "b", "c", "d"]) lru.set(key, key.toUpperCase());
+    expect(lru.get("c")).toBe("C"); // in the newer half (only d is newer): not moved
+    expect(lru.get("a")).toBe("A"); // the oldest: moved to the newest end
+    lru.set("e", "E");
+    expect(lru.get("b")).toBeUndefined(); // b is the least recently used
+    lru.set("f", "F");
+    // c was read after d but kept its place before d, so it goes first (the approximation);
+    // reading it any later, once in the older half, would have moved it.
+    expect(lru.get("c")).toBeUndefined();
+    expect([lru.get("d"), lru.get("a"), lru.get("e"), lru.get("f")]).toEqual(["D", "A", "E", "F"]);
+
+    const hot = createWeightedLru<number>(10);
+    hot.set("hot", 0);
+    for (let i = 0; i < 1_000; i++) {
+      hot.set(`cold-${i}`, i);
+      expect(hot.get("hot")).toBe(0);
+      expect(hot.weight).toBeLessThanOrEqual(10);
+    }
+  });
 });

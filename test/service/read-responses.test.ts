@@ -28,4 +28,16 @@ describe("kept read responses", () => {
     expect(Object.isFrozen(member)).toBe(true);
     expect(member.path).toEqual(["g1"]);
   });
+
+  it("answers a frozen answer (one the read model keeps) by the answer object, outside the bound of the others", () => {
+    const responses = createReadResponses(1);
+    const kept = Object.freeze({ ...memberOf("g1"), path: Object.freeze(["g1"]) });
+    const response = responses.checkMembership(kept);
+    expect(response).toEqual(responses.checkMembership(memberOf("g1")));
+    responses.checkMembership(memberOf("g2")); // fills the bound of unfrozen answers
+    expect(responses.checkMembership(kept)).toBe(response);
+    expect(Object.isFrozen(response)).toBe(true);
+    // Another answer object, even an equal one, is not the kept one.
+    expect(responses.checkMembership(Object.freeze({ ...kept }))).not.toBe(response);
+  });
 });

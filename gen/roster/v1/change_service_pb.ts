@@ -321,8 +321,9 @@ export const ChangeService: GenService<{
    * starting with a checkpoint carrying the start position; while no change
    * reaches the caller, a checkpoint with a newer token at least every
    * ROSTER_CHANGE_CHECKPOINT_INTERVAL_MS (5 s). The stream runs until the
-   * client cancels it or the server shuts down (UNAVAILABLE: resume from the
-   * last token, here or on another replica).
+   * client cancels it, the server shuts down (UNAVAILABLE: resume from the
+   * last token, here or on another replica), or the caller's token expires
+   * (UNAUTHENTICATED: resume from the last token with a new one).
    *
    * @generated from rpc roster.v1.ChangeService.WatchChanges
    */

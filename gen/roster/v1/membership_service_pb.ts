@@ -1377,6 +1377,8 @@ export const MembershipService: GenService<{
    * complete desired member list of that group. Each chunk of operations is
    * authorized on the caller's access as read when the chunk starts: a
    * permission revoked during the stream stops working from the next chunk.
+   * The stream ends UNAUTHENTICATED when the caller's token expires; an
+   * operation sent after that is not applied.
    *
    * @generated from rpc roster.v1.MembershipService.BatchMemberships
    */
