@@ -41,7 +41,9 @@
  * What the model's reading of the changes costs per event, apart from the
  * rest of the service and next to what any reader of the same events pays
  * the driver: BENCH_FEED_EVENTS adds (20,000),
- * committed 500 per transaction into a store of its own, are read by this
+ * committed 500 per transaction into a store of its own (each ended as
+ * Roster's transactions end, by a flagged history record, which both readers
+ * read: src/storage/transaction-end.ts), are read by this
  * process after each commit, with Roster's graph feed (the model's reader)
  * and, alternating, with a bare driver ChangeStream (the baseline); the CPU
  * µs per event of this process and of the store while reading, five rounds
@@ -56,12 +58,17 @@
 import { readFile } from "node:fs/promises";
 import { MongoClient, type ChangeStreamDocument } from "mongodb";
 import { signHs256Token } from "../src/auth/token-signer.ts";
+import { membershipChangeDraft, type ChangeOrigin } from "../src/domain/change-record.ts";
+import type { MembershipRecord } from "../src/domain/model.ts";
 import { timestampOf } from "../src/storage/cluster-time.ts";
 import { closeDatabase, connectDatabase, createDatabase, type Database } from "../src/storage/database.ts";
 import { collectionNames, membershipToDoc } from "../src/storage/documents.ts";
 import { openGraphFeed } from "../src/storage/graph-changes.ts";
 import { loadGraphSnapshot } from "../src/storage/graph-snapshot.ts";
+import { createHistoryStore } from "../src/storage/history-store.ts";
 import { rosterIndexes } from "../src/storage/indexes.ts";
+import { operationOptions } from "../src/storage/store-call.ts";
+import { runTransaction } from "../src/storage/transaction.ts";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { addOp, openBatchStream } from "../test/fixtures/batch-stream-client.ts";
@@ -91,6 +98,9 @@ async function memoryOf(pid: number): Promise<{ rss: number; hwm: number }> {
   const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? "0");
   return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
 }
+
+/** Who the feed rounds' writes are recorded as made by. */
+const benchOrigin: ChangeOrigin = { actor: "user:bench", requestId: "", method: "", reason: "" };
 
 function member(i: number): string {
   return `user:bench-${String(i).padStart(7, "0")}`;
@@ -237,11 +247,11 @@ function openReader(reader: FeedReader, database: Database, after: bigint): Chan
       close: () => feed.close(),
     };
   }
-  // The plainest consumer: every event of the database, whole, nothing done with it.
+  // The plainest consumer: every event of the database, whole, nothing done with it (a chunk's end mark too).
   const stream = database.db.watch<ChangeStreamDocument>([], { startAtOperationTime: timestampOf(after + 1n), maxAwaitTimeMS: 1_000 });
   return {
     async drain(count) {
-      for (let read = 0; read < count; ) if ((await stream.tryNext()) !== null) read += 1;
+      for (let read = 0; read < count + 1; ) if ((await stream.tryNext()) !== null) read += 1;
     },
     close: () => stream.close(),
   };
@@ -274,6 +284,7 @@ async function measureFeed(run: BenchRun): Promise<Record<FeedReader, FeedFigure
   run.defer(() => closeDatabase(database));
   await connectDatabase(database);
   const collection = database.db.collection(collectionNames.memberships);
+  const history = createHistoryStore(database);
   await collection.createIndexes([...(rosterIndexes[collectionNames.memberships] ?? [])]);
   const storePid = feedStore.process.pid ?? 0;
   const figures: Record<FeedReader, FeedFigures> = {
@@ -288,8 +299,9 @@ async function measureFeed(run: BenchRun): Promise<Record<FeedReader, FeedFigure
     let storeUs = 0;
     for (let start = 0; start < feedEvents; start += feedChunk) {
       const now = new Date();
-      const docs = Array.from({ length: Math.min(feedChunk, feedEvents - start) }, () =>
-        membershipToDoc({
+      const memberships = Array.from(
+        { length: Math.min(feedChunk, feedEvents - start) },
+        (): MembershipRecord => ({
           groupId: "feed",
           member: member(added++),
           role: "MEMBER",
@@ -298,7 +310,21 @@ async function measureFeed(run: BenchRun): Promise<Record<FeedReader, FeedFigure
           createdBy: "user:bench",
         }),
       );
-      await database.client.withSession((session) => session.withTransaction(() => collection.insertMany(docs, { session })));
+      const docs = memberships.map(membershipToDoc);
+      // Ended as Roster ends a transaction (transaction-end.ts): by its last history record, which both readers read.
+      const last = memberships.at(-1);
+      const mark =
+        last &&
+        membershipChangeDraft(
+          { effect: "added", groupId: "feed", member: last.member, before: undefined, after: last },
+          "",
+          benchOrigin,
+          now,
+        );
+      await runTransaction(database, {}, async (tx) => {
+        await collection.insertMany(docs, operationOptions(tx));
+        await history.append(mark === undefined ? [] : [mark], tx);
+      });
       const storeBefore = await cpuSecondsOf(storePid);
       const before = process.cpuUsage();
       await changes.drain(docs.length);

@@ -128,11 +128,14 @@ export async function spawnEmbeddedMongo(options: SpawnEmbeddedMongoOptions = {}
     function cleanup(): void {
       clearTimeout(timer);
       child.stdout.off("data", onData);
-      child.off("exit", onExit);
+      child.off("close", onExit);
       child.off("error", onError);
     }
     child.stdout.on("data", onData);
-    child.once("exit", onExit);
+    // "close", not "exit": at "exit" the pipes may still hold the child's
+    // last words (why it did not start), and under load the error went out
+    // without its stderr.
+    child.once("close", onExit);
     child.once("error", onError);
   });
 

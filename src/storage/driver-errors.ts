@@ -22,6 +22,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, isRosterError, Rost
 /** Server error codes Roster reacts to. */
 export const mongoErrorCodes = {
   badValue: 2,
+  namespaceExists: 48,
   maxTimeMSExpired: 50,
   writeConflict: 112,
   invalidResumeToken: 260,

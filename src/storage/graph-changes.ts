@@ -9,12 +9,14 @@
  * document id only. Events are majority-committed changes, in commit order.
  *
  * Changes come in batches, one per request to the database, which the
- * consumer applies at once (so no reader sees half a transaction). Every
+ * consumer applies at once; a batch holds whole transactions only, so no
+ * reader sees half of one (see `batchLimit` for why the database's own
+ * batches do not, and how the feed knows a transaction is whole). Every
  * change carries its commit's cluster time and wall-clock time; a batch
- * carries the stream's high-water mark after it (its `postBatchResumeToken`,
- * which advances while nothing happens) and, when it held everything there
- * was, the moment its request was sent: every change committed before then
- * has been delivered.
+ * carries the time through which every commit is in it or before (the
+ * stream's high-water mark, its `postBatchResumeToken`, which advances while
+ * nothing happens, unless a transaction is held back) and the wall-clock
+ * time as of which the consumer is current.
  *
  * The stream is the driver's ChangeStream rather than aggregate/getMore sent
  * as commands: a command selects a server each time, so on a sharded cluster
@@ -55,6 +57,8 @@ import {
   type StoredMembership,
 } from "./documents.ts";
 import { isClosedClientError, translateDriverError } from "./driver-errors.ts";
+import { historyCollection } from "./history-documents.ts";
+import { transactionEndsCollection } from "./transaction-end.ts";
 import { applyUpdateDescription } from "./update-description.ts";
 
 /** One change to the groups or their memberships. */
@@ -84,19 +88,23 @@ export interface TimedChange {
   readonly wallTime: number;
 }
 
-/** What one request to the stream brought. */
+/** What one request to the stream brought: the changes it completed. */
 export interface GraphBatch {
-  /** In commit order; a transaction's changes in one batch unless a backlog's 16 MiB cut splits it (see `batchLimit`). */
+  /** In commit order, whole transactions only (see `batchLimit`); may be empty while a transaction is held back. */
   readonly changes: readonly TimedChange[];
-  /** The stream's high-water mark after the batch: every commit up to it is in this batch or before. */
+  /**
+   * Every commit up to this cluster time is in this batch or before: the
+   * stream's high-water mark, or just before the first change held back.
+   */
   readonly highWater: ClusterTime | undefined;
   /**
-   * The batch held everything committed when the request was sent, at
-   * `sentAt` (epoch ms): the consumer is current as of then.
+   * The wall-clock time (epoch ms) as of which the consumer holds every
+   * commit once it applies this batch: when the request was sent if it held
+   * everything there was, else the newest whole commit's (or, with a change
+   * held back, that change's) time; undefined when unknown.
    */
-  readonly complete: boolean;
-  readonly sentAt: number;
-  /** Set when the stream cannot go on (the changes before it are good): why, for the log. */
+  readonly currentAt: number | undefined;
+  /** Set when the stream cannot go on (the changes before it are good, what was held back is dropped): why, for the log. */
   readonly lost?: string;
   /** Set when the database client was closed: the consumer should stop. */
   readonly closed?: true;
@@ -116,21 +124,42 @@ export interface GraphFeed {
    * fails otherwise.
    */
   next(): Promise<GraphBatch>;
-  /** After `next` threw: opens the stream again, after the last change or high-water mark seen. */
+  /** After `next` threw: opens the stream again, after the last change or high-water mark seen (what is held back stays held). */
   reopen(): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * Events per batch. A batch is applied at once. MongoDB (and the embedded
- * store) cut a batch at this count or at 16 MiB of events; both are far above
- * Roster's largest transaction (a chunk of at most 5,000 membership
- * operations), so a transaction arriving alone is never split. But with a
- * backlog of more than 16 MiB of events waiting (after a reconnect, under a
- * burst of writers) the cut can fall inside a transaction, and the model then
- * holds that transaction's first part until the next batch, moments later.
- * Not yet closed: the stream gives no end-of-transaction mark that works on
- * every deployment (`endOfTransaction` is single-shard only, MongoDB 7.1+).
+ * Events per request. MongoDB and the embedded store cut a batch at this
+ * count or at 16 MiB of events. A transaction arriving alone (at most a
+ * chunk of 5,000 membership operations) is never cut, but with a backlog of
+ * more than 16 MiB waiting (after a reconnect, under a burst of writers) the
+ * cut can fall inside a transaction, and the batch does not say so: its
+ * postBatchResumeToken is the last event's whether it was cut or the stream
+ * exhausted. So the feed holds back every change it has not seen to be whole
+ * and gives the consumer a change only once it knows it is:
+ * - the transaction's end mark came (transaction-end.ts: every Roster
+ *   transaction that writes the graph ends with one, its last write, in the
+ *   same request as the rest unless a cut came between): every change
+ *   before the mark is whole, on a replica set and on the embedded store,
+ *   whose streams give a transaction's events together;
+ * - a request brought nothing: the one before held everything there was.
+ * A later cluster time does not say a transaction is whole: MongoDB writes
+ * one of more than 16 MiB of oplog as several entries, each with its own
+ * time (telling a transaction's events from others' would take `txnNumber`
+ * on every event: see `pipeline`). So a Roster write is applied with the
+ * reply that brings its mark, and a write made outside Roster (no mark)
+ * with the next Roster write's mark or at the next idle request (within
+ * `maxAwaitMs`); meanwhile the model's lag shows it. What stays open: on a
+ * sharded cluster whose Roster collections are themselves sharded, a
+ * transaction spanning shards has its events merged by their index within
+ * each shard's part, so its mark may come before another shard's last
+ * events and that part could be applied first (collections left unsharded,
+ * one shard per transaction, are exact).
+ * Considered and not taken: holding the last cluster time of a batch only
+ * when it may have been cut (near 16 MiB or this count), which needs each
+ * event's size (the driver does not give it) and does not hold on a mongos,
+ * which also ends a batch where a shard's reply has not come yet.
  */
 const batchLimit = 100_000;
 
@@ -140,18 +169,28 @@ const lostCodes: ReadonlySet<number> = new Set([280, 286, 136]);
 const watched = [collectionNames.groups, collectionNames.memberships];
 
 /**
- * Changes of Roster's groups and memberships, and the events that end a
- * stream on them, with only the fields `changeOf` reads (and the resume
- * token): a transaction's `lsid` and `txnNumber` on every event would cost
- * the store their encoding and this process their decoding, per event.
+ * Changes of Roster's groups and memberships, the events that end a stream
+ * on them, and the end marks of transactions (one event per transaction:
+ * the flagged history record, whole, or the session's mark), with only the
+ * fields `changeOf` reads (and the resume token): a transaction's `lsid` and
+ * `txnNumber` on every event would cost the store their encoding and this
+ * process their decoding, per event (`txnNumber` alone, measured: 20% more
+ * CPU per event in this process and 50% more in the embedded store).
  */
 const pipeline: Document[] = [
   {
     $match: {
-      $or: [{ "ns.coll": { $in: watched } }, { operationType: { $in: ["dropDatabase", "invalidate"] } }],
+      $or: [
+        { "ns.coll": { $in: watched } },
+        { operationType: { $in: ["dropDatabase", "invalidate"] } },
+        { "ns.coll": historyCollection, operationType: "insert", "fullDocument.endsCommit": true },
+        { "ns.coll": transactionEndsCollection, operationType: { $in: ["insert", "update", "replace"] } },
+      ],
     },
   },
-  { $project: { operationType: 1, clusterTime: 1, wallTime: 1, ns: 1, documentKey: 1, fullDocument: 1, updateDescription: 1 } },
+  {
+    $project: { operationType: 1, clusterTime: 1, wallTime: 1, ns: 1, documentKey: 1, fullDocument: 1, updateDescription: 1 },
+  },
 ];
 
 /** Follows the changes of `database` committed after `after` (a snapshot's cluster time). */
@@ -180,27 +219,52 @@ export function openGraphFeed(database: Database, after: ClusterTime, options: G
     }
   };
 
+  /** Changes read and not yet known whole, in stream order: kept across requests and resumes, dropped with the feed. */
+  let held: TimedChange[] = [];
+
   return {
     async next() {
       const sentAt = Date.now();
-      const changes: TimedChange[] = [];
-      // Groups changed earlier in this batch: a later update of one applies to that version.
+      const read = held;
+      // Groups changed by what is held and earlier in this batch: a later update of one applies to that version.
       const changed = new Map<string, GroupNode>();
+      for (const { change } of read) if (change.kind === "group_put") changed.set(change.group.id, change.group);
       const before = (id: string): GroupNode | undefined => changed.get(id) ?? options.groupBefore(id);
+      /** read[0, whole) are whole transactions. */
+      let whole = 0;
+      /** The latest cluster time the stream has shown. */
+      let latest: ClusterTime | undefined;
       let count = 0;
+      const ended = (how: { lost: string } | { closed: true }): GraphBatch => {
+        held = [];
+        return { changes: read.slice(0, whole), highWater: undefined, currentAt: undefined, ...how };
+      };
       for (;;) {
         const event = await nextEvent();
         if (event === undefined) break;
-        if ("lost" in event) return { changes, highWater: undefined, complete: false, sentAt, lost: event.lost };
-        if ("closed" in event) return { changes, highWater: undefined, complete: false, sentAt, closed: true };
+        if ("lost" in event || "closed" in event) return ended(event);
         count += 1;
-        const change = timedChangeOf(event, before);
-        if (typeof change === "string") return { changes, highWater: undefined, complete: false, sentAt, lost: change };
-        if (change.change.kind === "group_put") changed.set(change.change.group.id, change.change.group);
-        changes.push(change);
+        if (endsTransaction(event)) {
+          whole = read.length;
+          if ("clusterTime" in event) latest = clusterTimeOf(event.clusterTime);
+        } else {
+          const timed = timedChangeOf(event, before);
+          if (typeof timed === "string") return ended({ lost: timed });
+          if (timed.change.kind === "group_put") changed.set(timed.change.group.id, timed.change.group);
+          read.push(timed);
+          latest = timed.time;
+        }
         if (stream.bufferedCount() === 0) break;
       }
-      return { changes, highWater: clusterTimeOfResumeToken(resumeToken), complete: count < batchLimit, sentAt };
+      const mark = clusterTimeOfResumeToken(resumeToken);
+      if (mark !== undefined && (latest === undefined || mark > latest)) latest = mark;
+      // Nothing came: the request before held everything there was.
+      if (count === 0) whole = read.length;
+      const changes = whole === read.length ? read : read.slice(0, whole);
+      held = read.slice(whole);
+      const firstHeld = held[0];
+      if (firstHeld !== undefined) return { changes, highWater: firstHeld.time - 1n, currentAt: firstHeld.wallTime };
+      return { changes, highWater: latest, currentAt: count < batchLimit ? sentAt : changes.at(-1)?.wallTime };
     },
     async reopen() {
       await stream.close().catch(() => undefined);
@@ -208,6 +272,12 @@ export function openGraphFeed(database: Database, after: ClusterTime, options: G
     },
     close: () => stream.close(),
   };
+}
+
+/** Whether `event` is a transaction's end mark (the pipeline lets no other event of these collections through). */
+function endsTransaction(event: ChangeStreamDocument): boolean {
+  const coll = "ns" in event ? (event.ns as { coll?: string }).coll : undefined;
+  return coll === historyCollection || coll === transactionEndsCollection;
 }
 
 /** The change an event stands for with its times, or why the stream cannot go on. */

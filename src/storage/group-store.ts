@@ -20,6 +20,7 @@ import {
 import { compareByCodePoint } from "../domain/text-length.ts";
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
+import { graphWriteOptions } from "./transaction-end.ts";
 
 /** The fields a group change may set; `deleteTime: null` removes it. */
 export interface GroupChanges {
@@ -171,7 +172,7 @@ export function createGroupStore({ db }: Database): GroupStore {
     },
 
     async insert(group, call) {
-      await driverCall(() => groups.insertOne(groupToDoc(group), operationOptions(call)), slugTakenMessage(group.namespace, group.slug));
+      await driverCall(() => groups.insertOne(groupToDoc(group), graphWriteOptions(call)), slugTakenMessage(group.namespace, group.slug));
     },
 
     async applyChanges(current, changes, call) {
@@ -204,7 +205,7 @@ export function createGroupStore({ db }: Database): GroupStore {
       const doc = await driverCall(
         () =>
           groups.findOneAndUpdate({ _id: current.id, etag: current.etag }, update, {
-            ...operationOptions(call),
+            ...graphWriteOptions(call),
             returnDocument: "after",
           }),
         slugTakenMessage(current.namespace, current.slug),
@@ -213,11 +214,13 @@ export function createGroupStore({ db }: Database): GroupStore {
     },
 
     async bumpMembership(id, delta, call) {
-      await driverCall(() => groups.updateOne({ _id: id }, { $inc: { memberCount: delta, membershipVersion: 1 } }, operationOptions(call)));
+      await driverCall(() =>
+        groups.updateOne({ _id: id }, { $inc: { memberCount: delta, membershipVersion: 1 } }, graphWriteOptions(call)),
+      );
     },
 
     async touchChildren(id, call) {
-      await driverCall(() => groups.updateOne({ _id: id }, { $inc: { childVersion: 1 } }, operationOptions(call)));
+      await driverCall(() => groups.updateOne({ _id: id }, { $inc: { childVersion: 1 } }, graphWriteOptions(call)));
     },
 
     async countLiveChildren(id, call) {
@@ -242,7 +245,7 @@ export function createGroupStore({ db }: Database): GroupStore {
         );
         for (const [parentId, chain] of frontier) {
           await driverCall(() =>
-            groups.updateMany({ parentId }, { $set: { ancestorIds: [...chain], depth: chain.length } }, operationOptions(call)),
+            groups.updateMany({ parentId }, { $set: { ancestorIds: [...chain], depth: chain.length } }, graphWriteOptions(call)),
           );
         }
         const next = new Map<string, readonly string[]>();

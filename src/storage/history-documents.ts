@@ -46,6 +46,8 @@ export interface HistoryDoc {
   reason?: string;
   requestId?: string;
   method?: string;
+  /** On the last record a transaction writes: its end, for readers of the change stream (transaction-end.ts). */
+  endsCommit?: true;
 }
 
 function fieldsToDoc(values: GroupFieldValues): GroupFieldsDoc {

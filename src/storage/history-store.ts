@@ -1,8 +1,9 @@
 /**
  * Queries and writes on the `history` collection: the records of every
- * change, written by the change's own transaction (`append`, one insertMany
- * however many records), read a group's page at a time newest first, and
- * deleted past the retention period in bounded batches.
+ * change, written by the change's own transaction (`append`; in a
+ * transaction, held and written as its last write, one insertMany however
+ * many records: transaction-end.ts), read a group's page at a time newest
+ * first, and deleted past the retention period in bounded batches.
  */
 import { ObjectId, type Collection, type Filter } from "mongodb";
 import type { ChangeDraft, ChangeRecord } from "../domain/change-record.ts";
@@ -30,7 +31,11 @@ export interface HistoryKeyset {
 }
 
 export interface HistoryStore {
-  /** Writes the records of one transaction's changes (pass its StoreCall), in order, with one insertMany. */
+  /**
+   * Writes the records of one transaction's changes (pass its StoreCall), in
+   * order: in `runTransaction`, with the transaction's other records as its
+   * last write (the transaction reads none of them back).
+   */
   append(drafts: readonly ChangeDraft[], call: StoreCall): Promise<void>;
   /** One page of at most `limit` records, newest first (time, then id), strictly after `after`. */
   listPage(query: HistoryQuery, after: HistoryKeyset | undefined, limit: number, call: StoreCall): Promise<ChangeRecord[]>;
@@ -45,6 +50,10 @@ export function createHistoryStore({ db }: Database): HistoryStore {
       if (drafts.length === 0) return;
       // ObjectIds made in order increase: records of one commit (one time) keep their order in pages.
       const docs = drafts.map((draft) => historyToDoc(draft, new ObjectId()));
+      if (call.transactionEnd !== undefined) {
+        call.transactionEnd.history.push(...docs);
+        return;
+      }
       await driverCall(() => history.insertMany(docs, { ...operationOptions(call), ordered: true }));
     },
 

@@ -7,6 +7,7 @@ import type { Database } from "./database.ts";
 import { collectionNames, type LockDoc } from "./documents.ts";
 import { driverCall, hasMongoCode, mongoErrorCodes } from "./driver-errors.ts";
 import { historyCollection } from "./history-documents.ts";
+import { transactionEndsCollection } from "./transaction-end.ts";
 
 /** Index specifications per collection (exported for tests and operators). */
 export const rosterIndexes: Readonly<Record<string, readonly IndexDescription[]>> = {
@@ -58,6 +59,12 @@ export const nestingLockId = "nesting";
 export async function ensureIndexes({ db }: Database): Promise<void> {
   for (const [collection, indexes] of Object.entries(rosterIndexes)) {
     await driverCall(() => db.collection(collection).createIndexes([...indexes]));
+  }
+  // Written only inside transactions, which may not create a collection on every deployment (a cross-shard one).
+  try {
+    await db.createCollection(transactionEndsCollection);
+  } catch (error) {
+    if (!hasMongoCode(error, mongoErrorCodes.namespaceExists)) throw error;
   }
   try {
     await db.collection<LockDoc>(collectionNames.locks).insertOne({ _id: nestingLockId, version: 0 });

@@ -13,6 +13,7 @@ import { collectionNames, membershipFromDoc, membershipToDoc, type MembershipDoc
 import { driverCall } from "./driver-errors.ts";
 import { memberExistsMessage } from "./membership-store.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
+import { graphWriteOptions } from "./transaction-end.ts";
 
 /** One net change of a direct membership. */
 export type MembershipWrite =
@@ -47,7 +48,7 @@ export function createMembershipBulkStore({ db }: Database): MembershipBulkStore
       // Ordered: a later write may depend on an earlier one of the same
       // document never happening twice; the batch engine emits one write per
       // (group, member) per flush, so ordering costs nothing here.
-      await driverCall(() => memberships.bulkWrite(operations, { ...operationOptions(call), ordered: true }), duplicate);
+      await driverCall(() => memberships.bulkWrite(operations, { ...graphWriteOptions(call), ordered: true }), duplicate);
     },
   };
 }

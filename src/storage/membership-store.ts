@@ -19,6 +19,7 @@ import {
 } from "./documents.ts";
 import { driverCall } from "./driver-errors.ts";
 import { operationOptions, type StoreCall } from "./store-call.ts";
+import { graphWriteOptions } from "./transaction-end.ts";
 
 /** A membership reduced to what graph walks need (its status and expiry decide whether it confers). */
 export interface MembershipEdge {
@@ -132,13 +133,13 @@ export function createMembershipStore({ client, db }: Database): MembershipStore
 
     async insert(membership, call) {
       await driverCall(
-        () => memberships.insertOne(membershipToDoc(membership), operationOptions(call)),
+        () => memberships.insertOne(membershipToDoc(membership), graphWriteOptions(call)),
         memberExistsMessage(membership.groupId, membership.member),
       );
     },
 
     async delete(groupId, member, call) {
-      const doc = await driverCall(() => memberships.findOneAndDelete({ groupId, member }, operationOptions(call)));
+      const doc = await driverCall(() => memberships.findOneAndDelete({ groupId, member }, graphWriteOptions(call)));
       return doc === null ? undefined : membershipFromDoc(doc);
     },
 

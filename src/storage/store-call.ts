@@ -7,6 +7,7 @@
 import type { ClientSession } from "mongodb";
 import type { ClusterTime } from "../domain/consistency.ts";
 import { deadlineExceeded } from "../domain/errors.ts";
+import type { TransactionEnd } from "./transaction-end.ts";
 
 export interface StoreCall {
   /** Set inside `runTransaction`; every operation of the transaction must carry it. */
@@ -21,6 +22,8 @@ export interface StoreCall {
    * last write that its read model must have applied before it answers).
    */
   readonly onCommit?: (time: ClusterTime) => void;
+  /** Set inside `runTransaction`: what the transaction's last write is made of (transaction-end.ts). */
+  readonly transactionEnd?: TransactionEnd;
 }
 
 /** A StoreCall with no session and no deadline, for start-up work and tests. */

@@ -2,7 +2,8 @@
  * Multi-document changes (a membership plus its group's member_count, a
  * group plus its idempotency record) run in one transaction. The driver's
  * `withTransaction` retries on write conflicts (TransientTransactionError);
- * we bound those retries by the request's deadline.
+ * we bound those retries by the request's deadline. Every transaction ends
+ * with the write that marks its end in the change stream (transaction-end.ts).
  */
 import { WriteConcern, type ClientSession, type MongoClient } from "mongodb";
 import { deadlineExceeded } from "../domain/errors.ts";
@@ -10,6 +11,7 @@ import { clusterTimeOf } from "./cluster-time.ts";
 import type { Database } from "./database.ts";
 import { translateDriverError } from "./driver-errors.ts";
 import { ensureTimeLeft, type StoreCall } from "./store-call.ts";
+import { newTransactionEnd, writeTransactionEnd } from "./transaction-end.ts";
 
 /** Without a deadline, a transaction (with its retries) gets this long. */
 const defaultTransactionBudgetMs = 30_000;
@@ -18,20 +20,25 @@ const defaultTransactionBudgetMs = 30_000;
  * Runs `work` in a snapshot transaction with majority writes, retrying it on
  * write conflicts until the deadline. `work` receives a StoreCall carrying the
  * session and must pass it to every store operation, and must be safe to run
- * more than once (it re-reads what it depends on). Once committed, the
- * commit's cluster time (the session's operationTime after the commit) goes
- * to `database.onCommit` and `call.onCommit`.
+ * more than once (it re-reads what it depends on). The history records it
+ * appends are written after it returns, as the transaction's last write.
+ * Once committed, the commit's cluster time (the session's operationTime
+ * after the commit) goes to `database.onCommit` and `call.onCommit`.
  */
 export async function runTransaction<T>(database: Database, call: StoreCall, work: (txCall: StoreCall) => Promise<T>): Promise<T> {
   ensureTimeLeft(call);
   const deadline = call.deadline ?? Date.now() + defaultTransactionBudgetMs;
   const session = startSession(database.client);
   try {
-    const txCall: StoreCall = call.signal === undefined ? { session, deadline } : { session, deadline, signal: call.signal };
     const result = await session.withTransaction(
       async () => {
         if (Date.now() >= deadline) throw deadlineExceeded("deadline exceeded while retrying a conflicting change");
-        return work(txCall);
+        const transactionEnd = newTransactionEnd();
+        const txCall: StoreCall =
+          call.signal === undefined ? { session, deadline, transactionEnd } : { session, deadline, signal: call.signal, transactionEnd };
+        const done = await work(txCall);
+        await writeTransactionEnd(database, transactionEnd, txCall);
+        return done;
       },
       {
         readConcern: { level: "snapshot" },

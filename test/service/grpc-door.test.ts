@@ -288,6 +288,24 @@ describe("gRPC door", () => {
 });
 
 describe("graceful stop of the gRPC door", () => {
+  /**
+   * Resolves `inHandler` once the call is in the handler, so the door closes
+   * with the call in flight: a fixed 100 ms wait closed it, under load, before
+   * the client had even connected (ECONNRESET instead of the answer).
+   */
+  function callReachingHandler(): { readonly inHandler: Promise<void>; reached(): void } {
+    let resolveReached: () => void = () => undefined;
+    const inHandler = new Promise<void>((resolve) => {
+      resolveReached = resolve;
+    });
+    return {
+      inHandler,
+      reached() {
+        resolveReached();
+      },
+    };
+  }
+
   async function startDoor(impl: Record<string, unknown>): Promise<{ door: GrpcDoor; client: RosterClient }> {
     const logger = createRootLogger({ level: "silent" });
     const services = [{ service: GroupService, impl: { ...groupImpl, ...impl } }];
@@ -297,15 +315,17 @@ describe("graceful stop of the gRPC door", () => {
   }
 
   it("lets an in-flight call finish within the grace period", async () => {
+    const handling = callReachingHandler();
     const { door: d, client: c } = await startDoor({
       getGroup: async (_req: unknown, ctx: { signal: AbortSignal }) => {
+        handling.reached();
         await sleep(300, ctx.signal);
         return { group: { id: "g1" } };
       },
     });
     try {
       const inFlight = c.groups.getGroup({ id: "g1" }, { token: "ok" });
-      await new Promise((r) => setTimeout(r, 100));
+      await handling.inHandler;
       const closing = d.close(3_000);
       expect((await inFlight).group?.id).toBe("g1");
       await closing;
@@ -315,15 +335,17 @@ describe("graceful stop of the gRPC door", () => {
   });
 
   it("cancels calls still running when the grace period ends with UNAVAILABLE", async () => {
+    const handling = callReachingHandler();
     const { door: d, client: c } = await startDoor({
       getGroup: async (_req: unknown, ctx: { signal: AbortSignal }) => {
+        handling.reached();
         await sleep(10_000, ctx.signal);
         return { group: { id: "g1" } };
       },
     });
     try {
       const inFlight = failureOf(c.groups.getGroup({ id: "g1" }, { token: "ok" }));
-      await new Promise((r) => setTimeout(r, 100));
+      await handling.inHandler;
       const started = Date.now();
       await d.close(200);
       expect(await inFlight).toMatchObject({ code: "UNAVAILABLE", details: "server is shutting down" });

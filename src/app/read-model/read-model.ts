@@ -7,11 +7,13 @@
  *
  * Freshness, in two measures:
  * - `applied`: the cluster time through which every commit is applied (a
- *   consistency token's time is compared with it);
+ *   consistency token's time is compared with it); a transaction the feed
+ *   holds back until it has all of it (graph-changes.ts, `batchLimit`) is
+ *   not applied, so `applied` stays just before it;
  * - `currentAt`: the wall-clock time as of which the model is known to hold
  *   every commit (a batch that held everything there was: the moment its
- *   request was sent; otherwise the newest applied commit's time). The lag
- *   is now − currentAt.
+ *   request was sent; otherwise the newest applied commit's time, or that
+ *   of the transaction held back). The lag is now − currentAt.
  * It answers only while following its stream with a lag within
  * ROSTER_READ_MODEL_MAX_LAG_MS; otherwise (loading, the stream broken,
  * lagging) `sourceFor` says "the database", whose answers are current.
@@ -217,10 +219,9 @@ export function startReadModel(deps: ReadModelDeps): ReadModel {
       if (ofGraph) current.graph.apply(change);
       else current.principals.apply(change, time);
     }
-    const last = batch.changes.at(-1);
-    if (batch.complete) currentAt = Math.max(currentAt ?? 0, batch.sentAt);
-    else if (last !== undefined) currentAt = Math.max(currentAt ?? 0, last.wallTime);
-    advance(batch.highWater !== undefined && (last === undefined || batch.highWater >= last.time) ? batch.highWater : last?.time);
+    if (batch.currentAt !== undefined) currentAt = Math.max(currentAt ?? 0, batch.currentAt);
+    // Never past a transaction the feed holds back: a token of its commit waits for all of it.
+    advance(batch.highWater);
   };
 
   /** Loads a snapshot and follows its changes; returns when the stream has lost its position. */

@@ -16,7 +16,7 @@ import { compileFilter, demoteDocument, promoteDocument, topLevelFieldsRead, typ
 import { toNumber } from "../bson-numbers.ts";
 import { documentSize } from "../engine/bson-size.ts";
 import { compileProjection } from "../query/project-document.ts";
-import { maxBatchBytes, type CursorEntry } from "../cursor-registry.ts";
+import { batchEntrySize, maxBatchBytes, type CursorEntry } from "../cursor-registry.ts";
 import { isPlainObject } from "../document-paths.ts";
 import { decodeResumeToken, encodeResumeToken, type ResumePosition } from "../change-stream-tokens.ts";
 import { commandError } from "../errors.ts";
@@ -475,8 +475,9 @@ function scan(ctx: CommandContext, state: StreamState, maxEvents: number): Docum
       }
       const doc = eventOut(ctx, state, event);
       if (doc !== undefined) {
-        const size = documentSize(doc);
-        checkEventSize(size);
+        const docSize = documentSize(doc);
+        checkEventSize(docSize);
+        const size = batchEntrySize(out.length, docSize);
         if (out.length > 0 && bytes + size > maxBatchBytes) return out;
         out.push(doc);
         bytes += size;

@@ -513,6 +513,21 @@ const $type: ExpressionOperator = (obj, expr, options) => describe(exactlyArgs(o
 const $isNumber: ExpressionOperator = (obj, expr, options) =>
   numericKindOf(exactlyArgs(obj, expr, options, "$isNumber", 1)[0]) !== undefined;
 
+// ---- strings ----
+
+const mingoStrLenBytes: ExpressionOperator = mingoExpressions.$strLenBytes;
+
+/**
+ * `$strLenBytes` of a string is its UTF-8 length, counted without copying it:
+ * mingo's percent-encodes the string and splits the copy into a string per
+ * character, about 1.5 s for a 15 MiB string on a loaded 2-core machine
+ * (against milliseconds here). Anything else goes to mingo, which refuses it.
+ */
+const $strLenBytes: ExpressionOperator = (obj, expr, options) => {
+  const value = evaluate(obj, expr, options);
+  return typeof value === "string" ? Buffer.byteLength(value, "utf8") : mingoStrLenBytes(obj, expr, options);
+};
+
 // ---- dates ----
 
 /** `$week`: weeks start on Sunday; the days before the year's first Sunday are week 0 (strftime %U). */
@@ -773,6 +788,7 @@ export const typedExpressionOperators: Readonly<Record<string, ExpressionOperato
   $convert,
   $type,
   $isNumber,
+  $strLenBytes,
   $week,
   $isoWeekYear,
   $dateToString,

@@ -75,6 +75,24 @@ describe("aggregate stages", () => {
     expect(await run([{ $match: { _id: 4 } }, { $project: { ship: 0, status: 0 } }])).toEqual([{ _id: 4, cust: "c", total: 40 }]);
   });
 
+  it("$strLenBytes counts UTF-8 bytes and $strLenCP code points, for characters of one to four bytes", async () => {
+    const text = ctx().db.collection<TestDoc>("text");
+    await text.insertMany([
+      { _id: 1, s: "" },
+      { _id: 2, s: "abc" },
+      { _id: 3, s: "é€😀" },
+      { _id: 4, s: "x".repeat(70_000) },
+    ]);
+    expect(
+      await text.aggregate([{ $sort: { _id: 1 } }, { $project: { bytes: { $strLenBytes: "$s" }, points: { $strLenCP: "$s" } } }]).toArray(),
+    ).toEqual([
+      { _id: 1, bytes: 0, points: 0 },
+      { _id: 2, bytes: 3, points: 3 },
+      { _id: 3, bytes: 9, points: 3 },
+      { _id: 4, bytes: 70_000, points: 70_000 },
+    ]);
+  });
+
   it("$addFields, $set and $unset", async () => {
     expect(
       await run([
