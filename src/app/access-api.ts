@@ -40,19 +40,19 @@ import type { RequestMemo } from "./request-memo.ts";
  */
 export interface AccessTarget {
   /** Value of group_field ("" when empty; for CREATE_GROUP the parent id). */
-  readonly groupId?: string;
+  readonly groupId?: string | undefined;
   /** namespace_field / slug_field (GetGroup by name when groupId is ""). */
-  readonly namespace?: string;
-  readonly slug?: string;
+  readonly namespace?: string | undefined;
+  readonly slug?: string | undefined;
   /** Value of role_field, when the rule has one and it is set. */
-  readonly role?: Role;
+  readonly role?: Role | undefined;
   /** Value of member_field, when the rule has one. */
-  readonly member?: string;
+  readonly member?: string | undefined;
   /**
    * UpdateGroup: the update, so that the resolver can tell which of the
    * rule's manage_fields ("group.policies", "group.parent_id") would change.
    */
-  readonly update?: GroupUpdate;
+  readonly update?: GroupUpdate | undefined;
 }
 
 /** What the facts loader found: the domain's `evaluateAccess` decides on `facts` and `situation`. */

@@ -112,19 +112,17 @@ export function compileAccessRule(method: DescMethod): CompiledAccessRule {
   }
   const roleFieldName = spec.roleField;
 
-  const target = (request: Message): AccessTarget => {
-    const t: { -readonly [K in keyof AccessTarget]: AccessTarget[K] } = {};
-    if (group) t.groupId = stringValue(group(request));
-    if (namespace) t.namespace = stringValue(namespace(request));
-    if (slug) t.slug = stringValue(slug(request));
-    if (role) {
-      const value = roleFromProto(role(request) as ProtoRole, roleFieldName);
-      if (value !== undefined) t.role = value;
-    }
-    if (member) t.member = stringValue(member(request));
-    if (readUpdate) t.update = readUpdate(request);
-    return t;
-  };
+  // Every target has every key, in one order (undefined where the rule has
+  // no such field): one object shape for all methods, so the app's reads of
+  // a target stay monomorphic whichever RPC built it.
+  const target = (request: Message): AccessTarget => ({
+    groupId: group ? stringValue(group(request)) : undefined,
+    namespace: namespace ? stringValue(namespace(request)) : undefined,
+    slug: slug ? stringValue(slug(request)) : undefined,
+    role: role ? roleFromProto(role(request) as ProtoRole, roleFieldName) : undefined,
+    member: member ? stringValue(member(request)) : undefined,
+    update: readUpdate ? readUpdate(request) : undefined,
+  });
   return { methodName, spec, groupless, target };
 }
 
