@@ -99,9 +99,10 @@ export interface GraphBatch {
   readonly highWater: ClusterTime | undefined;
   /**
    * The wall-clock time (epoch ms) as of which the consumer holds every
-   * commit once it applies this batch: when the request was sent if it held
-   * everything there was, else the newest whole commit's (or, with a change
-   * held back, that change's) time; undefined when unknown.
+   * commit once it applies this batch: when the request was sent if it
+   * brought nothing, else the newest whole commit's time if that is earlier
+   * (the reply may have been cut with more waiting), or, with a change held
+   * back, that change's time; undefined when unknown.
    */
   readonly currentAt: number | undefined;
   /** Set when the stream cannot go on (the changes before it are good, what was held back is dropped): why, for the log. */
@@ -264,7 +265,15 @@ export function openGraphFeed(database: Database, after: ClusterTime, options: G
       held = read.slice(whole);
       const firstHeld = held[0];
       if (firstHeld !== undefined) return { changes, highWater: firstHeld.time - 1n, currentAt: firstHeld.wallTime };
-      return { changes, highWater: latest, currentAt: count < batchLimit ? sentAt : changes.at(-1)?.wallTime };
+      // A reply that brought changes may have been cut (16 MiB) with more
+      // waiting, and does not say so: the consumer is current only as of its
+      // newest change, or as of the request if that change committed after
+      // the request was sent (it was waited for, so nothing else was waiting).
+      // Claiming the request's time for a cut reply would report a backlog of
+      // any age as no lag at all. (A change's time is the database's clock: a
+      // database clock behind this process's shows as lag while changes come.)
+      const newest = changes.at(-1)?.wallTime;
+      return { changes, highWater: latest, currentAt: count === 0 || newest === undefined ? sentAt : Math.min(sentAt, newest) };
     },
     async reopen() {
       await stream.close().catch(() => undefined);

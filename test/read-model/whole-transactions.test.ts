@@ -154,7 +154,7 @@ it(
   { timeout: 180_000 },
   async () => {
     await gate.close();
-    const created: { id: string; time: ClusterTime }[] = [];
+    const created: { id: string; time: ClusterTime; committedBy: number }[] = [];
     for (let i = 0; i < transactions; i++) {
       const members = Array.from({ length: membersEach }, (_, j) => ({
         member: `user:${String(j).padStart(6, "0")}-${"m".repeat(240)}`,
@@ -162,7 +162,7 @@ it(
       }));
       const { options, committed } = writeOptions();
       const group = await writer.app.groups.create(root, { ...groupInput(`whole-${i}`), members }, "", options, accessRules.AddMember);
-      created.push({ id: group.id, time: committed() });
+      created.push({ id: group.id, time: committed(), committedBy: Date.now() });
     }
     const ids = created.map((c) => c.id);
 
@@ -178,6 +178,14 @@ it(
       expect(ids.filter((id) => present.has(id))).toEqual(ids.slice(0, present.size));
       for (const { id, time } of created) expect({ id, applied: await hasApplied(time) }).toEqual({ id, applied: present.has(id) });
       seen = present.size;
+      // The lag covers the backlog still waiting: the model cannot be current
+      // past the first transaction it has not applied, whatever the cut.
+      const firstMissing = created[seen];
+      if (firstMissing !== undefined) {
+        const lagMs = model.status().lagMs;
+        expect(lagMs).toBeDefined();
+        expect(lagMs ?? 0).toBeGreaterThanOrEqual(Date.now() - firstMissing.committedBy);
+      }
     }
 
     // The backlog came in several replies, and a reply ended inside a transaction (the case this test is about).
