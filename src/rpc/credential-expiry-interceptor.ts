@@ -83,27 +83,35 @@ function endedAt(res: StreamResponse, expiresAt: Date, now: () => number): Strea
 async function* messagesUntil<T>(messages: AsyncIterable<T>, expiresAt: Date, now: () => number): AsyncGenerator<T> {
   const iterator = messages[Symbol.asyncIterator]();
   let timer: NodeJS.Timeout | undefined;
-  let expire: () => void = () => undefined;
-  const expired = new Promise<"expired">((resolve) => {
-    expire = () => {
-      resolve("expired");
-    };
-  });
+  /** Ends the wait for the next message, while there is one. */
+  let interrupt: (() => void) | undefined;
   const arm = (): void => {
     const left = expiresAt.getTime() - now();
-    if (left <= 0) {
-      expire();
+    if (left > 0) {
+      timer = setTimeout(arm, Math.min(left, longestTimerMs));
+      timer.unref();
       return;
     }
-    timer = setTimeout(arm, Math.min(left, longestTimerMs));
-    timer.unref();
+    interrupt?.();
   };
   arm();
   let done = false;
   try {
     for (;;) {
-      const step = await Promise.race([iterator.next(), expired]);
-      if (step === "expired" || now() >= expiresAt.getTime()) throw expiredDuringStream(expiresAt);
+      // A promise per wait rather than Promise.race with one expiry promise:
+      // race leaves a reaction on its promises, and one that never settles
+      // would gather one per message for the stream's life (days of changes).
+      const step =
+        now() >= expiresAt.getTime()
+          ? undefined
+          : await new Promise<IteratorResult<T> | undefined>((resolve, reject) => {
+              interrupt = () => {
+                resolve(undefined);
+              };
+              iterator.next().then(resolve, reject);
+            });
+      interrupt = undefined;
+      if (step === undefined || now() >= expiresAt.getTime()) throw expiredDuringStream(expiresAt);
       if (step.done === true) {
         done = true;
         return;
