@@ -9,7 +9,7 @@
  * reports 0 there once): exactly what a cut between two transactions is to
  * the feed.
  */
-import type { ChangeStream, Db } from "mongodb";
+import type { Db } from "mongodb";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ClusterTime } from "../../src/domain/consistency.ts";
 import type { Caller } from "../../src/domain/model.ts";
@@ -19,15 +19,14 @@ import { openGraphFeed, type GraphFeed } from "../../src/storage/graph-changes.t
 import { groupInput } from "../fixtures/group-input.ts";
 import { startReplica, writeOptions, type Replica } from "../fixtures/read-model-replicas.ts";
 import { withDatabase } from "../fixtures/roster-in-process.ts";
+import { wrapChangeStreams } from "../fixtures/wrapped-change-streams.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
 
 const root: Caller = { principal: "user:root", isSystemAdmin: true };
 
 /** Makes the next `db.watch` stream end its reply after the first end mark it returns, once. */
 function cutAfterFirstMark(db: Db): void {
-  const watch = db.watch.bind(db);
-  db.watch = ((...args: Parameters<Db["watch"]>) => {
-    const stream: ChangeStream = watch(...args);
+  wrapChangeStreams(db, (stream) => {
     const tryNext = stream.tryNext.bind(stream);
     const bufferedCount = stream.bufferedCount.bind(stream);
     let cut: "armed" | "now" | "done" = "armed";
@@ -41,8 +40,7 @@ function cutAfterFirstMark(db: Db): void {
       cut = "done";
       return 0;
     };
-    return stream;
-  }) as Db["watch"];
+  });
 }
 
 let mongo: TestMongo;

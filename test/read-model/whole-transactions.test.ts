@@ -12,7 +12,7 @@
  * member_count written last), so half of one shows as a group whose
  * member_count is not yet 1,001.
  */
-import type { ChangeStream, Db } from "mongodb";
+import type { Db } from "mongodb";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ReadSource } from "../../src/app/read-source.ts";
 import { startReadModel, type ReadModel } from "../../src/app/read-model/read-model.ts";
@@ -27,6 +27,7 @@ import { accessRules } from "../fixtures/access-rules-table.ts";
 import { groupInput } from "../fixtures/group-input.ts";
 import { startReplica, writeOptions, type Replica } from "../fixtures/read-model-replicas.ts";
 import { withDatabase } from "../fixtures/roster-in-process.ts";
+import { wrapChangeStreams } from "../fixtures/wrapped-change-streams.ts";
 import { startTestMongo, uniqueDbName, type TestMongo } from "../fixtures/test-mongo.ts";
 
 const root: Caller = { principal: "user:root", isSystemAdmin: true };
@@ -82,9 +83,7 @@ type Replies = ClusterTime[][];
 
 /** Makes `db.watch` streams wait at `gate` before each request, and records what each reply brought. */
 function gateStreams(db: Db, gate: RequestGate, replies: Replies): void {
-  const watch = db.watch.bind(db);
-  db.watch = ((...args: Parameters<Db["watch"]>) => {
-    const stream: ChangeStream = watch(...args);
+  wrapChangeStreams(db, (stream) => {
     const tryNext = stream.tryNext.bind(stream);
     stream.tryNext = async () => {
       const request = stream.bufferedCount() === 0;
@@ -96,8 +95,7 @@ function gateStreams(db: Db, gate: RequestGate, replies: Replies): void {
       }
       return event;
     };
-    return stream;
-  }) as Db["watch"];
+  });
 }
 
 let mongo: TestMongo;
