@@ -22,7 +22,7 @@ import type { Metadata } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { callAbortKey, callInfoKey, clientCertificateCnKey, deadlineKey, type CallAbort } from "../../rpc/context.ts";
 import { raceWithListener } from "../../rpc/deadline-interceptor.ts";
-import { MetadataHeaders } from "./metadata.ts";
+import { MetadataHeaders, ResponseHeaders } from "./metadata.ts";
 import { grpcPath } from "./service-definition.ts";
 
 /** The calls of a door that have started and not finished, so shutdown can end each. */
@@ -69,8 +69,8 @@ export class GrpcHandlerContext implements HandlerContext, CallAbort {
   readonly requestMethod = "POST";
   readonly protocolName = "grpc";
   readonly requestHeader: Headers;
-  readonly responseHeader = new Headers();
-  readonly responseTrailer = new Headers();
+  readonly responseHeader: Headers = new ResponseHeaders();
+  readonly responseTrailer: Headers = new ResponseHeaders();
   readonly values: ContextValues;
   /** Why the call ended (deadline, client cancel, shutdown, or finished); undefined while it runs. */
   reason: unknown = undefined;

@@ -93,28 +93,140 @@ export class MetadataHeaders extends Headers {
   }
 }
 
-// Iteration (entries, keys, values, for…of) fills first, then is Headers' own.
-for (const name of ["entries", "keys", "values", Symbol.iterator] as const) {
-  const iterate = (Headers.prototype as unknown as Record<typeof name, (this: Headers) => unknown>)[name];
-  Object.defineProperty(MetadataHeaders.prototype, name, {
-    configurable: true,
-    writable: true,
-    value(this: MetadataHeaders): unknown {
-      this.fill();
-      return iterate.call(this);
-    },
-  });
+fillBeforeIterating(MetadataHeaders);
+
+/**
+ * A call's response headers or trailers (its HandlerContext's
+ * `responseHeader` and `responseTrailer`). A call usually gets one header,
+ * `x-request-id`, and no trailer: so a `set` of a plain lower-case name to
+ * a plain value (one Headers would store unchanged and never reject) goes
+ * to a small map, and the door turns the map into metadata directly, where
+ * undici's Headers would validate the entry on the way in and sort and copy
+ * its list to iterate it on the way out. Any other use (another write, a
+ * name that is not plain, iteration) first copies the map in, once, and from
+ * then on it is a plain Headers, as MetadataHeaders does for requests.
+ */
+export class ResponseHeaders extends Headers {
+  /** Entries set plainly, until they are copied in; undefined until the first such set. */
+  #plain: Map<string, string> | undefined = undefined;
+  #copied = false;
+
+  #fill(): void {
+    if (this.#copied) return;
+    this.#copied = true;
+    const plain = this.#plain;
+    this.#plain = undefined;
+    if (plain !== undefined) for (const [name, value] of plain) super.set(name, value);
+  }
+
+  /** The entries set so far when all were plain and none was copied in (empty: nothing was written); undefined otherwise. */
+  plainEntries(): ReadonlyMap<string, string> | undefined {
+    return this.#copied ? undefined : (this.#plain ?? noEntries);
+  }
+
+  override set(name: string, value: string): void {
+    if (!this.#copied && plainName.test(name) && plainValue.test(value)) (this.#plain ??= new Map()).set(name, value);
+    else {
+      this.#fill();
+      super.set(name, value);
+    }
+  }
+
+  override get(name: string): string | null {
+    if (!this.#copied && plainName.test(name)) return this.#plain?.get(name) ?? null;
+    this.#fill();
+    return super.get(name);
+  }
+
+  override has(name: string): boolean {
+    if (!this.#copied && plainName.test(name)) return this.#plain?.has(name) ?? false;
+    this.#fill();
+    return super.has(name);
+  }
+
+  override append(name: string, value: string): void {
+    this.#fill();
+    super.append(name, value);
+  }
+
+  override delete(name: string): void {
+    this.#fill();
+    super.delete(name);
+  }
+
+  override getSetCookie(): string[] {
+    this.#fill();
+    return super.getSetCookie();
+  }
+
+  override forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
+    this.#fill();
+    super.forEach(callback, thisArg);
+  }
+
+  /** Copies the plain entries in now (the iterators below: the compiler's DOM lib declares no Headers iteration). */
+  fill(): void {
+    this.#fill();
+  }
+}
+
+fillBeforeIterating(ResponseHeaders);
+
+const noEntries: ReadonlyMap<string, string> = new Map();
+/** A header name Headers keeps as it is: lower-case token characters only. */
+const plainName = /^[a-z0-9-]+$/;
+/** A header value Headers keeps as it is and accepts: visible ASCII, nothing to trim. */
+const plainValue = /^[!-~]+$/;
+
+/** Iteration (entries, keys, values, for…of) of `type` fills first, then is Headers' own. */
+function fillBeforeIterating(type: { readonly prototype: Headers & { fill(): void } }): void {
+  for (const name of ["entries", "keys", "values", Symbol.iterator] as const) {
+    const iterate = (Headers.prototype as unknown as Record<typeof name, (this: Headers) => unknown>)[name];
+    Object.defineProperty(type.prototype, name, {
+      configurable: true,
+      writable: true,
+      value(this: Headers & { fill(): void }): unknown {
+        this.fill();
+        return iterate.call(this);
+      },
+    });
+  }
 }
 
 /** Headers as gRPC metadata; reserved transport headers are left to grpc-js. */
 export function headersToMetadata(...sources: readonly Headers[]): Metadata {
   const metadata = new Metadata();
-  for (const headers of sources) {
-    headers.forEach((value, key) => {
-      if (key.startsWith("grpc-") || key === "content-type" || key === "te") return;
-      if (key.endsWith("-bin")) metadata.add(key, Buffer.from(value, "base64"));
-      else metadata.add(key, value);
-    });
-  }
+  for (const headers of sources) addHeaders(metadata, headers);
   return metadata;
+}
+
+/**
+ * Response headers or trailers as the metadata to send, or undefined when
+ * there is none (grpc-js sends the same for an absent trailer as for an
+ * empty one, without copying an empty Metadata first).
+ */
+export function responseMetadata(headers: Headers): Metadata | undefined {
+  if (headers instanceof ResponseHeaders && headers.plainEntries()?.size === 0) return undefined;
+  const metadata = new Metadata();
+  addHeaders(metadata, headers);
+  return metadata;
+}
+
+function addHeaders(metadata: Metadata, headers: Headers): void {
+  const plain = headers instanceof ResponseHeaders ? headers.plainEntries() : undefined;
+  if (plain === undefined) {
+    headers.forEach((value, key) => {
+      addHeader(metadata, key, value);
+    });
+    return;
+  }
+  // In the order Headers iterates them.
+  const names = plain.size > 1 ? [...plain.keys()].sort() : plain.keys();
+  for (const name of names) addHeader(metadata, name, plain.get(name) as string);
+}
+
+function addHeader(metadata: Metadata, key: string, value: string): void {
+  if (key.startsWith("grpc-") || key === "content-type" || key === "te") return;
+  if (key.endsWith("-bin")) metadata.add(key, Buffer.from(value, "base64"));
+  else metadata.add(key, value);
 }
