@@ -94,6 +94,11 @@ describe("gRPC metadata and Headers", () => {
       h.set("x-a", "2");
       h.set("x-z", "3");
     },
+    "a value that is also a name": (h) => {
+      h.set("x-a", "x-b");
+      h.set("x-b", "1");
+      h.set("x-b", "2");
+    },
     "a name in upper case": (h) => {
       h.set("x-request-id", "r-1");
       h.set("X-Upper", "u");

@@ -107,8 +107,8 @@ fillBeforeIterating(MetadataHeaders);
  * then on it is a plain Headers, as MetadataHeaders does for requests.
  */
 export class ResponseHeaders extends Headers {
-  /** Entries set plainly, until they are copied in; undefined until the first such set. */
-  #plain: Map<string, string> | undefined = undefined;
+  /** Names and values set plainly, alternating (a call has one or two), until they are copied in; undefined until the first such set. */
+  #plain: string[] | undefined = undefined;
   #copied = false;
 
   #fill(): void {
@@ -116,32 +116,57 @@ export class ResponseHeaders extends Headers {
     this.#copied = true;
     const plain = this.#plain;
     this.#plain = undefined;
-    if (plain !== undefined) for (const [name, value] of plain) super.set(name, value);
+    if (plain !== undefined) for (let i = 0; i < plain.length; i += 2) super.set(plain[i] as string, plain[i + 1] as string);
   }
 
-  /** The entries set so far when all were plain and none was copied in (empty: nothing was written); undefined otherwise. */
-  plainEntries(): ReadonlyMap<string, string> | undefined {
+  /**
+   * The names and values set so far, alternating, when all were plain and
+   * none was copied in (empty: nothing was written); undefined otherwise.
+   */
+  plainEntries(): readonly string[] | undefined {
     return this.#copied ? undefined : (this.#plain ?? noEntries);
   }
 
   override set(name: string, value: string): void {
-    if (!this.#copied && plainName.test(name) && plainValue.test(value)) (this.#plain ??= new Map()).set(name, value);
-    else {
+    if (this.#copied || !plainName.test(name) || !plainValue.test(value)) {
       this.#fill();
       super.set(name, value);
+      return;
     }
+    const plain = this.#plain;
+    if (plain === undefined) {
+      this.#plain = [name, value];
+      return;
+    }
+    for (let i = 0; i < plain.length; i += 2) {
+      if (plain[i] === name) {
+        plain[i + 1] = value;
+        return;
+      }
+    }
+    plain.push(name, value);
   }
 
   override get(name: string): string | null {
-    if (!this.#copied && plainName.test(name)) return this.#plain?.get(name) ?? null;
-    this.#fill();
-    return super.get(name);
+    if (this.#copied || !plainName.test(name)) {
+      this.#fill();
+      return super.get(name);
+    }
+    return this.#plainValue(name);
   }
 
   override has(name: string): boolean {
-    if (!this.#copied && plainName.test(name)) return this.#plain?.has(name) ?? false;
-    this.#fill();
-    return super.has(name);
+    if (this.#copied || !plainName.test(name)) {
+      this.#fill();
+      return super.has(name);
+    }
+    return this.#plainValue(name) !== null;
+  }
+
+  #plainValue(name: string): string | null {
+    const plain = this.#plain;
+    if (plain !== undefined) for (let i = 0; i < plain.length; i += 2) if (plain[i] === name) return plain[i + 1] as string;
+    return null;
   }
 
   override append(name: string, value: string): void {
@@ -172,7 +197,7 @@ export class ResponseHeaders extends Headers {
 
 fillBeforeIterating(ResponseHeaders);
 
-const noEntries: ReadonlyMap<string, string> = new Map();
+const noEntries: readonly string[] = [];
 /** A header name Headers keeps as it is: lower-case token characters only. */
 const plainName = /^[a-z0-9-]+$/;
 /** A header value Headers keeps as it is and accepts: visible ASCII, nothing to trim. */
@@ -206,7 +231,7 @@ export function headersToMetadata(...sources: readonly Headers[]): Metadata {
  * empty one, without copying an empty Metadata first).
  */
 export function responseMetadata(headers: Headers): Metadata | undefined {
-  if (headers instanceof ResponseHeaders && headers.plainEntries()?.size === 0) return undefined;
+  if (headers instanceof ResponseHeaders && headers.plainEntries()?.length === 0) return undefined;
   const metadata = new Metadata();
   addHeaders(metadata, headers);
   return metadata;
@@ -220,9 +245,14 @@ function addHeaders(metadata: Metadata, headers: Headers): void {
     });
     return;
   }
+  if (plain.length === 2) {
+    addHeader(metadata, plain[0] as string, plain[1] as string);
+    return;
+  }
   // In the order Headers iterates them.
-  const names = plain.size > 1 ? [...plain.keys()].sort() : plain.keys();
-  for (const name of names) addHeader(metadata, name, plain.get(name) as string);
+  const names: string[] = [];
+  for (let i = 0; i < plain.length; i += 2) names.push(plain[i] as string);
+  for (const name of names.sort()) addHeader(metadata, name, headers.get(name) as string);
 }
 
 function addHeader(metadata: Metadata, key: string, value: string): void {
