@@ -7,12 +7,13 @@
  */
 import { EventEmitter } from "node:events";
 import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
-import { Client, credentials, Metadata, Server, ServerCredentials, type handleUnaryCall } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, Server, ServerCredentials, type handleUnaryCall, type MethodDefinition } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { storeCallOf } from "../../src/app/call-options.ts";
 import { callAbortKey, callInfoKey, deadlineKey, type CallInfo } from "../../src/rpc/context.ts";
+import { benchNoopDefinition, benchNoopPath } from "../../src/transport/grpc/bench-noop.ts";
 import {
   abortCallsInFlight,
   callInfoOf,
@@ -170,19 +171,9 @@ describe("gRPC call context", () => {
 });
 
 describe("gRPC call info on a real server", () => {
-  const path = "/roster.test.v1.Peer/Ping";
+  // The benchmark's raw-bytes method, with a handler of the test's own.
+  const definition = { Ping: benchNoopDefinition["Ping"] as MethodDefinition<Buffer, Buffer> };
   const identity = (bytes: Buffer): Buffer => bytes;
-  const definition = {
-    Ping: {
-      path,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-  };
 
   it("shares one CallInfo among the calls of a connection, with grpc-js's peer, and gives another connection its own", async () => {
     const seen: { info: CallInfo; peer: string }[] = [];
@@ -204,7 +195,7 @@ describe("gRPC call info on a real server", () => {
     );
     const call = (client: Client): Promise<void> =>
       new Promise((resolve, reject) => {
-        client.makeUnaryRequest(path, identity, identity, Buffer.alloc(0), (error) => {
+        client.makeUnaryRequest(benchNoopPath, identity, identity, Buffer.alloc(0), (error) => {
           if (error) reject(error);
           else resolve();
         });

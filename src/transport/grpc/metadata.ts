@@ -25,6 +25,55 @@ function headerValueOf(value: string | Buffer): string {
 }
 
 /**
+ * A Headers whose entries are kept elsewhere until a use needs them: a
+ * subclass answers the uses it can from its own store, and every other use
+ * first copies the entries in (`fill`, once); from then on it is a plain
+ * Headers.
+ */
+abstract class DeferredHeaders extends Headers {
+  /** Copies the entries in now, if not done yet (the iterators below: the compiler's DOM lib declares no Headers iteration). */
+  abstract fill(): void;
+
+  override set(name: string, value: string): void {
+    this.fill();
+    super.set(name, value);
+  }
+
+  override append(name: string, value: string): void {
+    this.fill();
+    super.append(name, value);
+  }
+
+  override delete(name: string): void {
+    this.fill();
+    super.delete(name);
+  }
+
+  override getSetCookie(): string[] {
+    this.fill();
+    return super.getSetCookie();
+  }
+
+  override forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
+    this.fill();
+    super.forEach(callback, thisArg);
+  }
+}
+
+// Iteration (entries, keys, values, for…of) fills first, then is Headers' own.
+for (const name of ["entries", "keys", "values", Symbol.iterator] as const) {
+  const iterate = (Headers.prototype as unknown as Record<typeof name, (this: Headers) => unknown>)[name];
+  Object.defineProperty(DeferredHeaders.prototype, name, {
+    configurable: true,
+    writable: true,
+    value(this: DeferredHeaders): unknown {
+      this.fill();
+      return iterate.call(this);
+    },
+  });
+}
+
+/**
  * A call's request metadata as its HandlerContext's request Headers. The
  * pipeline only reads a few of them per call (authorization, x-request-id,
  * traceparent), so `get` and `has` answer from the metadata; any other use
@@ -32,7 +81,7 @@ function headerValueOf(value: string | Buffer): string {
  * it is a plain Headers. Copying on every call (undici validates each name
  * and value) cost more than the rest of building the call's context.
  */
-export class MetadataHeaders extends Headers {
+export class MetadataHeaders extends DeferredHeaders {
   /** The metadata, until it has been copied in. */
   #metadata: Metadata | undefined;
 
@@ -41,7 +90,7 @@ export class MetadataHeaders extends Headers {
     this.#metadata = metadata;
   }
 
-  #fill(): void {
+  fill(): void {
     const metadata = this.#metadata;
     if (metadata === undefined) return;
     this.#metadata = undefined;
@@ -61,39 +110,7 @@ export class MetadataHeaders extends Headers {
     const metadata = this.#metadata;
     return metadata === undefined ? super.has(name) : metadata.get(name.toLowerCase()).length > 0;
   }
-
-  override set(name: string, value: string): void {
-    this.#fill();
-    super.set(name, value);
-  }
-
-  override append(name: string, value: string): void {
-    this.#fill();
-    super.append(name, value);
-  }
-
-  override delete(name: string): void {
-    this.#fill();
-    super.delete(name);
-  }
-
-  override getSetCookie(): string[] {
-    this.#fill();
-    return super.getSetCookie();
-  }
-
-  override forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
-    this.#fill();
-    super.forEach(callback, thisArg);
-  }
-
-  /** Copies the metadata in now (the iterators below: the compiler's DOM lib declares no Headers iteration). */
-  fill(): void {
-    this.#fill();
-  }
 }
-
-fillBeforeIterating(MetadataHeaders);
 
 /**
  * A call's response headers or trailers (its HandlerContext's
@@ -106,12 +123,12 @@ fillBeforeIterating(MetadataHeaders);
  * name that is not plain, iteration) first copies the map in, once, and from
  * then on it is a plain Headers, as MetadataHeaders does for requests.
  */
-export class ResponseHeaders extends Headers {
+export class ResponseHeaders extends DeferredHeaders {
   /** Names and values set plainly, alternating (a call has one or two), until they are copied in; undefined until the first such set. */
   #plain: string[] | undefined = undefined;
   #copied = false;
 
-  #fill(): void {
+  fill(): void {
     if (this.#copied) return;
     this.#copied = true;
     const plain = this.#plain;
@@ -129,7 +146,6 @@ export class ResponseHeaders extends Headers {
 
   override set(name: string, value: string): void {
     if (this.#copied || !plainName.test(name) || !plainValue.test(value)) {
-      this.#fill();
       super.set(name, value);
       return;
     }
@@ -149,7 +165,7 @@ export class ResponseHeaders extends Headers {
 
   override get(name: string): string | null {
     if (this.#copied || !plainName.test(name)) {
-      this.#fill();
+      this.fill();
       return super.get(name);
     }
     return this.#plainValue(name);
@@ -157,7 +173,7 @@ export class ResponseHeaders extends Headers {
 
   override has(name: string): boolean {
     if (this.#copied || !plainName.test(name)) {
-      this.#fill();
+      this.fill();
       return super.has(name);
     }
     return this.#plainValue(name) !== null;
@@ -168,55 +184,13 @@ export class ResponseHeaders extends Headers {
     if (plain !== undefined) for (let i = 0; i < plain.length; i += 2) if (plain[i] === name) return plain[i + 1] as string;
     return null;
   }
-
-  override append(name: string, value: string): void {
-    this.#fill();
-    super.append(name, value);
-  }
-
-  override delete(name: string): void {
-    this.#fill();
-    super.delete(name);
-  }
-
-  override getSetCookie(): string[] {
-    this.#fill();
-    return super.getSetCookie();
-  }
-
-  override forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
-    this.#fill();
-    super.forEach(callback, thisArg);
-  }
-
-  /** Copies the plain entries in now (the iterators below: the compiler's DOM lib declares no Headers iteration). */
-  fill(): void {
-    this.#fill();
-  }
 }
-
-fillBeforeIterating(ResponseHeaders);
 
 const noEntries: readonly string[] = [];
 /** A header name Headers keeps as it is: lower-case token characters only. */
 const plainName = /^[a-z0-9-]+$/;
 /** A header value Headers keeps as it is and accepts: visible ASCII, nothing to trim. */
 const plainValue = /^[!-~]+$/;
-
-/** Iteration (entries, keys, values, for…of) of `type` fills first, then is Headers' own. */
-function fillBeforeIterating(type: { readonly prototype: Headers & { fill(): void } }): void {
-  for (const name of ["entries", "keys", "values", Symbol.iterator] as const) {
-    const iterate = (Headers.prototype as unknown as Record<typeof name, (this: Headers) => unknown>)[name];
-    Object.defineProperty(type.prototype, name, {
-      configurable: true,
-      writable: true,
-      value(this: Headers & { fill(): void }): unknown {
-        this.fill();
-        return iterate.call(this);
-      },
-    });
-  }
-}
 
 /** Headers as gRPC metadata; reserved transport headers are left to grpc-js. */
 export function headersToMetadata(...sources: readonly Headers[]): Metadata {
