@@ -134,7 +134,14 @@ async function measureAll(all: readonly Operation[]): Promise<Result[]> {
   const loopTurns = operations.map(() => 0);
   let cpuKnown = true;
   for (let round = 0; round < rounds; round++) {
-    for (const [i, { op, pid, loopStats }] of operations.entries()) {
+    // Each round starts one row later, so every row follows every other
+    // equally often: whatever a row leaves behind in the service (garbage,
+    // a pending log write) is paid by all rows alike, not always by the next.
+    for (let turn = 0; turn < operations.length; turn++) {
+      const i = (round + turn) % operations.length;
+      const operation = operations[i];
+      if (operation === undefined) continue;
+      const { op, pid, loopStats } = operation;
       const loopsBefore = await loopStats?.();
       const cpuBefore = processCpuUs(pid);
       const clientBefore = process.cpuUsage();
