@@ -7,14 +7,16 @@
  */
 import { EventEmitter } from "node:events";
 import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
-import { Metadata } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, Server, ServerCredentials, type handleUnaryCall, type MethodDefinition } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { GroupService } from "../../gen/roster/v1/group_service_pb.ts";
 import { storeCallOf } from "../../src/app/call-options.ts";
-import { callAbortKey, callInfoKey, deadlineKey } from "../../src/rpc/context.ts";
+import { callAbortKey, callInfoKey, deadlineKey, type CallInfo } from "../../src/rpc/context.ts";
+import { benchNoopDefinition, benchNoopPath } from "../../src/transport/grpc/bench-noop.ts";
 import {
   abortCallsInFlight,
+  callInfoOf,
   createGrpcHandlerContext,
   finishCall,
   type CallsInFlight,
@@ -165,5 +167,54 @@ describe("gRPC call context", () => {
     expect(reads).toBe(0);
     expect(call.signal).toBe(signal);
     expect(reads).toBe(1);
+  });
+});
+
+describe("gRPC call info on a real server", () => {
+  // The benchmark's raw-bytes method, with a handler of the test's own.
+  const definition = { Ping: benchNoopDefinition["Ping"] as MethodDefinition<Buffer, Buffer> };
+  const identity = (bytes: Buffer): Buffer => bytes;
+
+  it("shares one CallInfo among the calls of a connection, with grpc-js's peer, and gives another connection its own", async () => {
+    const seen: { info: CallInfo; peer: string }[] = [];
+    const ping: handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+      seen.push({ info: callInfoOf(call), peer: call.getPeer() });
+      callback(null, Buffer.alloc(0));
+    };
+    const server = new Server();
+    server.addService(definition, { Ping: ping });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) => {
+        if (error) reject(error);
+        else resolve(bound);
+      });
+    });
+    // A local subchannel pool each: two connections, not one shared.
+    const clients = [0, 1].map(
+      () => new Client(`127.0.0.1:${port}`, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+    );
+    const call = (client: Client): Promise<void> =>
+      new Promise((resolve, reject) => {
+        client.makeUnaryRequest(benchNoopPath, identity, identity, Buffer.alloc(0), (error) => {
+          if (error) reject(error);
+          else resolve();
+        });
+      });
+    try {
+      for (const client of clients) {
+        await call(client);
+        await call(client);
+      }
+    } finally {
+      for (const client of clients) client.close();
+      server.forceShutdown();
+    }
+    const [a1, a2, b1, b2] = seen;
+    expect(a1?.info).toEqual({ door: "grpc", protocol: "grpc", peer: a1?.peer });
+    expect(a1?.peer).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(a2?.info).toBe(a1?.info);
+    expect(b1?.info).toEqual({ door: "grpc", protocol: "grpc", peer: b1?.peer });
+    expect(b1?.peer).not.toBe(a1?.peer);
+    expect(b2?.info).toBe(b1?.info);
   });
 });

@@ -7,21 +7,22 @@
  */
 import type { DescMethod, DescMethodStreaming, DescMethodUnary, Message } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
-import type {
-  handleBidiStreamingCall,
-  handleClientStreamingCall,
-  handleServerStreamingCall,
-  handleUnaryCall,
-  ServerDuplexStream,
-  ServerWritableStream,
-  status as GrpcStatus,
-  StatusObject,
-  UntypedHandleCall,
+import {
+  Metadata,
+  type handleBidiStreamingCall,
+  type handleClientStreamingCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type ServerDuplexStream,
+  type ServerWritableStream,
+  type status as GrpcStatus,
+  type StatusObject,
+  type UntypedHandleCall,
 } from "@grpc/grpc-js";
 import type { RpcPipeline, StreamResult } from "../../rpc/pipeline.ts";
 import { createGrpcHandlerContext, finishCall, type DoorCallOptions, type GrpcHandlerContext } from "./call-context.ts";
 import type { DecodedRequest } from "./message-codec.ts";
-import { headersToMetadata } from "./metadata.ts";
+import { headersToMetadata, responseMetadata } from "./metadata.ts";
 
 /** The gRPC status of a failed call: code, message, and its metadata plus the context's trailers. */
 export function grpcStatusOf(error: unknown, ctx: GrpcHandlerContext): Partial<StatusObject> {
@@ -62,8 +63,10 @@ function unaryAdapter(
     const run = "error" in decoded ? pipeline.reject(method, ctx, decoded.error).then(throwIt) : invoke(ctx, decoded.message);
     run.then(
       (res) => {
-        call.sendMetadata(headersToMetadata(res.header));
-        callback(null, res.message, headersToMetadata(res.trailer));
+        // Without headers of its own, grpc-js sends the empty headers with the message.
+        const header = responseMetadata(res.header);
+        if (header !== undefined) call.sendMetadata(header);
+        callback(null, res.message, responseMetadata(res.trailer));
         finishCall(ctx);
       },
       (error: unknown) => {
@@ -103,8 +106,9 @@ function clientStreamAdapter(
         let response: Message | undefined;
         for await (const message of res.message) response = message;
         if (response === undefined) throw new Error(`${method.name}: client-streaming implementation returned no response`);
-        call.sendMetadata(headersToMetadata(res.header));
-        callback(null, response, headersToMetadata(res.trailer));
+        const header = responseMetadata(res.header);
+        if (header !== undefined) call.sendMetadata(header);
+        callback(null, response, responseMetadata(res.trailer));
       })
       .catch((error: unknown) => {
         callback(grpcStatusOf(error, ctx));
@@ -128,6 +132,11 @@ function bidiStreamAdapter(
     // when the client half-closes, and the status could then never be sent.
     void pump(call, ctx, invoke(ctx, readRequests(call.iterator({ destroyOnReturn: false }))));
   };
+}
+
+/** A call's response headers as the initial metadata to send, empty if it has none. */
+function sentHeader(header: Headers): Metadata {
+  return responseMetadata(header) ?? new Metadata();
 }
 
 /** The single request of a server-streaming call, as the stream the pipeline expects. */
@@ -162,14 +171,15 @@ async function pump(call: ResponseStreamCall, ctx: GrpcHandlerContext, run: Prom
     const res = await run;
     for await (const message of res.message) {
       if (!headersSent) {
-        call.sendMetadata(headersToMetadata(res.header));
+        call.sendMetadata(sentHeader(res.header));
         headersSent = true;
       }
       if (call.cancelled) break;
       if (!writes.write(message)) await writes.flushed(ctx.signal);
     }
-    if (!headersSent) call.sendMetadata(headersToMetadata(res.header));
-    call.end(headersToMetadata(res.trailer));
+    // Sent even when empty: a stream's status after its headers, never trailers-only.
+    if (!headersSent) call.sendMetadata(sentHeader(res.header));
+    call.end(responseMetadata(res.trailer));
   } catch (error) {
     const status = grpcStatusOf(error, ctx);
     // Bounded: a client that stops reading must not keep the call open forever.

@@ -25,6 +25,55 @@ function headerValueOf(value: string | Buffer): string {
 }
 
 /**
+ * A Headers whose entries are kept elsewhere until a use needs them: a
+ * subclass answers the uses it can from its own store, and every other use
+ * first copies the entries in (`fill`, once); from then on it is a plain
+ * Headers.
+ */
+abstract class DeferredHeaders extends Headers {
+  /** Copies the entries in now, if not done yet (the iterators below: the compiler's DOM lib declares no Headers iteration). */
+  abstract fill(): void;
+
+  override set(name: string, value: string): void {
+    this.fill();
+    super.set(name, value);
+  }
+
+  override append(name: string, value: string): void {
+    this.fill();
+    super.append(name, value);
+  }
+
+  override delete(name: string): void {
+    this.fill();
+    super.delete(name);
+  }
+
+  override getSetCookie(): string[] {
+    this.fill();
+    return super.getSetCookie();
+  }
+
+  override forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
+    this.fill();
+    super.forEach(callback, thisArg);
+  }
+}
+
+// Iteration (entries, keys, values, for…of) fills first, then is Headers' own.
+for (const name of ["entries", "keys", "values", Symbol.iterator] as const) {
+  const iterate = (Headers.prototype as unknown as Record<typeof name, (this: Headers) => unknown>)[name];
+  Object.defineProperty(DeferredHeaders.prototype, name, {
+    configurable: true,
+    writable: true,
+    value(this: DeferredHeaders): unknown {
+      this.fill();
+      return iterate.call(this);
+    },
+  });
+}
+
+/**
  * A call's request metadata as its HandlerContext's request Headers. The
  * pipeline only reads a few of them per call (authorization, x-request-id,
  * traceparent), so `get` and `has` answer from the metadata; any other use
@@ -32,7 +81,7 @@ function headerValueOf(value: string | Buffer): string {
  * it is a plain Headers. Copying on every call (undici validates each name
  * and value) cost more than the rest of building the call's context.
  */
-export class MetadataHeaders extends Headers {
+export class MetadataHeaders extends DeferredHeaders {
   /** The metadata, until it has been copied in. */
   #metadata: Metadata | undefined;
 
@@ -41,7 +90,7 @@ export class MetadataHeaders extends Headers {
     this.#metadata = metadata;
   }
 
-  #fill(): void {
+  fill(): void {
     const metadata = this.#metadata;
     if (metadata === undefined) return;
     this.#metadata = undefined;
@@ -61,60 +110,127 @@ export class MetadataHeaders extends Headers {
     const metadata = this.#metadata;
     return metadata === undefined ? super.has(name) : metadata.get(name.toLowerCase()).length > 0;
   }
+}
+
+/**
+ * A call's response headers or trailers (its HandlerContext's
+ * `responseHeader` and `responseTrailer`). A call usually gets one header,
+ * `x-request-id`, and no trailer: so a `set` of a plain lower-case name to
+ * a plain value (one Headers would store unchanged and never reject) goes
+ * to a small map, and the door turns the map into metadata directly, where
+ * undici's Headers would validate the entry on the way in and sort and copy
+ * its list to iterate it on the way out. Any other use (another write, a
+ * name that is not plain, iteration) first copies the map in, once, and from
+ * then on it is a plain Headers, as MetadataHeaders does for requests.
+ */
+export class ResponseHeaders extends DeferredHeaders {
+  /** Names and values set plainly, alternating (a call has one or two), until they are copied in; undefined until the first such set. */
+  #plain: string[] | undefined = undefined;
+  #copied = false;
+
+  fill(): void {
+    if (this.#copied) return;
+    this.#copied = true;
+    const plain = this.#plain;
+    this.#plain = undefined;
+    if (plain !== undefined) for (let i = 0; i < plain.length; i += 2) super.set(plain[i] as string, plain[i + 1] as string);
+  }
+
+  /**
+   * The names and values set so far, alternating, when all were plain and
+   * none was copied in (empty: nothing was written); undefined otherwise.
+   */
+  plainEntries(): readonly string[] | undefined {
+    return this.#copied ? undefined : (this.#plain ?? noEntries);
+  }
 
   override set(name: string, value: string): void {
-    this.#fill();
-    super.set(name, value);
+    if (this.#copied || !plainName.test(name) || !plainValue.test(value)) {
+      super.set(name, value);
+      return;
+    }
+    const plain = this.#plain;
+    if (plain === undefined) {
+      this.#plain = [name, value];
+      return;
+    }
+    for (let i = 0; i < plain.length; i += 2) {
+      if (plain[i] === name) {
+        plain[i + 1] = value;
+        return;
+      }
+    }
+    plain.push(name, value);
   }
 
-  override append(name: string, value: string): void {
-    this.#fill();
-    super.append(name, value);
-  }
-
-  override delete(name: string): void {
-    this.#fill();
-    super.delete(name);
-  }
-
-  override getSetCookie(): string[] {
-    this.#fill();
-    return super.getSetCookie();
-  }
-
-  override forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
-    this.#fill();
-    super.forEach(callback, thisArg);
-  }
-
-  /** Copies the metadata in now (the iterators below: the compiler's DOM lib declares no Headers iteration). */
-  fill(): void {
-    this.#fill();
-  }
-}
-
-// Iteration (entries, keys, values, for…of) fills first, then is Headers' own.
-for (const name of ["entries", "keys", "values", Symbol.iterator] as const) {
-  const iterate = (Headers.prototype as unknown as Record<typeof name, (this: Headers) => unknown>)[name];
-  Object.defineProperty(MetadataHeaders.prototype, name, {
-    configurable: true,
-    writable: true,
-    value(this: MetadataHeaders): unknown {
+  override get(name: string): string | null {
+    if (this.#copied || !plainName.test(name)) {
       this.fill();
-      return iterate.call(this);
-    },
-  });
+      return super.get(name);
+    }
+    return this.#plainValue(name);
+  }
+
+  override has(name: string): boolean {
+    if (this.#copied || !plainName.test(name)) {
+      this.fill();
+      return super.has(name);
+    }
+    return this.#plainValue(name) !== null;
+  }
+
+  #plainValue(name: string): string | null {
+    const plain = this.#plain;
+    if (plain !== undefined) for (let i = 0; i < plain.length; i += 2) if (plain[i] === name) return plain[i + 1] as string;
+    return null;
+  }
 }
+
+const noEntries: readonly string[] = [];
+/** A header name Headers keeps as it is: lower-case token characters only. */
+const plainName = /^[a-z0-9-]+$/;
+/** A header value Headers keeps as it is and accepts: visible ASCII, nothing to trim. */
+const plainValue = /^[!-~]+$/;
 
 /** Headers as gRPC metadata; reserved transport headers are left to grpc-js. */
 export function headersToMetadata(...sources: readonly Headers[]): Metadata {
   const metadata = new Metadata();
-  for (const headers of sources) {
-    headers.forEach((value, key) => {
-      if (key.startsWith("grpc-") || key === "content-type" || key === "te") return;
-      if (key.endsWith("-bin")) metadata.add(key, Buffer.from(value, "base64"));
-      else metadata.add(key, value);
-    });
-  }
+  for (const headers of sources) addHeaders(metadata, headers);
   return metadata;
+}
+
+/**
+ * Response headers or trailers as the metadata to send, or undefined when
+ * there is none (grpc-js sends the same for an absent trailer as for an
+ * empty one, without copying an empty Metadata first).
+ */
+export function responseMetadata(headers: Headers): Metadata | undefined {
+  if (headers instanceof ResponseHeaders && headers.plainEntries()?.length === 0) return undefined;
+  const metadata = new Metadata();
+  addHeaders(metadata, headers);
+  return metadata;
+}
+
+function addHeaders(metadata: Metadata, headers: Headers): void {
+  const plain = headers instanceof ResponseHeaders ? headers.plainEntries() : undefined;
+  if (plain === undefined) {
+    headers.forEach((value, key) => {
+      addHeader(metadata, key, value);
+    });
+    return;
+  }
+  if (plain.length === 2) {
+    addHeader(metadata, plain[0] as string, plain[1] as string);
+    return;
+  }
+  // In the order Headers iterates them.
+  const names: string[] = [];
+  for (let i = 0; i < plain.length; i += 2) names.push(plain[i] as string);
+  for (const name of names.sort()) addHeader(metadata, name, headers.get(name) as string);
+}
+
+function addHeader(metadata: Metadata, key: string, value: string): void {
+  if (key.startsWith("grpc-") || key === "content-type" || key === "te") return;
+  if (key.endsWith("-bin")) metadata.add(key, Buffer.from(value, "base64"));
+  else metadata.add(key, value);
 }
