@@ -153,9 +153,8 @@ interface InFlight {
 /** What a (door, method) series counts, as plain numbers. */
 interface SeriesCounts {
   readonly labels: { readonly door: string; readonly method: string };
-  /** Calls ended, by code number (0-16), then by any other code. */
-  readonly handled: (HandledCount | undefined)[];
-  readonly otherHandled: Map<number, HandledCount>;
+  /** Calls ended, by status code number. */
+  readonly handled: Map<number, HandledCount>;
   /** Calls whose duration fell in each bucket (not cumulative; the last is +Inf only). */
   readonly buckets: Float64Array;
   sum: number;
@@ -208,18 +207,16 @@ function createRpcMetrics(
     const inFlight = inFlightOf(door, streaming);
     const counts: SeriesCounts = {
       labels: { door, method },
-      handled: [],
-      otherHandled: new Map(),
+      handled: new Map(),
       buckets: new Float64Array(latencyBuckets.length + 1),
       sum: 0,
       count: 0,
     };
     const handledOf = (code: number): HandledCount => {
-      let handled = code >= 0 && code < statusCodeNames.length ? counts.handled[code] : counts.otherHandled.get(code);
+      let handled = counts.handled.get(code);
       if (handled === undefined) {
         handled = { labels: { door, method, code: statusCodeNames[code] ?? String(code) }, count: 0 };
-        if (code >= 0 && code < statusCodeNames.length) counts.handled[code] = handled;
-        else counts.otherHandled.set(code, handled);
+        counts.handled.set(code, handled);
         handledOrder.push(handled);
       }
       return handled;
