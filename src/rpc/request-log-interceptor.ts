@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import { methodKey } from "./access-rules.ts";
 import { callerKey, callInfoKey, callStartedKey, loggerKey, requestIdKey, traceIdKey } from "./context.ts";
 import { requestIdFrom, requestIdHeader } from "./request-id.ts";
-import { createRequestLineWriter, type RequestLineWriter, type RequestLogLine } from "./request-log-line.ts";
+import { createRequestLineWriter, type RequestLineLevel, type RequestLineWriter, type RequestLogLine } from "./request-log-line.ts";
 import { statusName } from "./status-names.ts";
 import { observeStream } from "./stream-observer.ts";
 
@@ -46,7 +46,14 @@ function writeLine(write: RequestLineWriter, call: CallLine, error: unknown): vo
     caller: call.req.contextValues.get(callerKey)?.principal,
     peer: info?.peer,
   };
-  write(code !== undefined && serverFaults.has(code) ? "error" : code === Code.Unavailable ? "warn" : "info", line);
+  write(levelOf(code), line);
+}
+
+/** A server fault is an error, an unavailable dependency a warning, anything else (the client's business) info. */
+function levelOf(code: Code | undefined): RequestLineLevel {
+  if (code === undefined) return "info";
+  if (serverFaults.has(code)) return "error";
+  return code === Code.Unavailable ? "warn" : "info";
 }
 
 /** `error` as the status sent, carrying the request id in its metadata (trailers). */
@@ -62,7 +69,7 @@ function tagged(error: unknown, requestId: string): ConnectError {
  * the line is made only of the scalar fields above.
  */
 export function createRequestLogInterceptor(logger: Logger): Interceptor {
-  const lines = createRequestLineWriter(logger);
+  const write = createRequestLineWriter(logger);
   return (next) => async (req) => {
     const started = req.contextValues.get(callStartedKey) ?? performance.now();
     const requestId = req.contextValues.get(requestIdKey) || requestIdFrom(req.header);
@@ -78,12 +85,12 @@ export function createRequestLogInterceptor(logger: Logger): Interceptor {
       res = await next(req);
     } catch (error) {
       const status = tagged(error, requestId);
-      writeLine(lines, call, status);
+      writeLine(write, call, status);
       throw status;
     }
     res.header.set(requestIdHeader, requestId);
     if (!res.stream) {
-      writeLine(lines, call, undefined);
+      writeLine(write, call, undefined);
       return res;
     }
     return {
@@ -92,7 +99,7 @@ export function createRequestLogInterceptor(logger: Logger): Interceptor {
         res.message,
         (error) => tagged(error, requestId),
         (error) => {
-          writeLine(lines, call, error);
+          writeLine(write, call, error);
         },
       ),
     };

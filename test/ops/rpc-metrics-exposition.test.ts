@@ -70,7 +70,7 @@ describe("RPC metrics exposition", () => {
     const metrics = createMetrics({ processMetrics: false, clock: () => now });
     const reference = createReference();
     const get = "roster.v1.GroupService/GetGroup";
-    const check = "roster.v1.GroupService/CheckMembership";
+    const check = "roster.v1.MembershipService/CheckMembership";
     const batch = "roster.v1.MembershipService/BatchMemberships";
     interface Open {
       readonly door: string;
@@ -114,9 +114,9 @@ describe("RPC metrics exposition", () => {
     const got = await rpcSections(metrics.registry);
     const want = await rpcSections(reference.registry);
     expect(got).toEqual(want);
-    expect(got[0]).toContain('roster_rpc_handled_total{door="web",method="roster.v1.GroupService/CheckMembership",code="99"} 2');
+    expect(got[0]).toContain('roster_rpc_handled_total{door="web",method="roster.v1.MembershipService/CheckMembership",code="99"} 2');
     expect(got[1]).toContain(
-      'roster_rpc_duration_seconds_bucket{le="0.0005",door="grpc",method="roster.v1.GroupService/CheckMembership"} ',
+      'roster_rpc_duration_seconds_bucket{le="0.0005",door="grpc",method="roster.v1.MembershipService/CheckMembership"} ',
     );
     expect(got[2]).toBe(
       '# HELP roster_rpcs_in_flight Unary RPCs being served, by door.\n# TYPE roster_rpcs_in_flight gauge\nroster_rpcs_in_flight{door="grpc"} 1\nroster_rpcs_in_flight{door="web"} 0',
