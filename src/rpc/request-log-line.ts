@@ -12,7 +12,7 @@
  * make, e.g. a test's own pino) still goes through pino.
  */
 import type { Logger } from "pino";
-import { fixedFieldLogger, fixedLineTarget } from "./logger.ts";
+import { fixedLineTarget } from "./logger.ts";
 
 /** The fields of a call's line, in the order they are written. */
 export interface RequestLogLine {
@@ -41,7 +41,7 @@ export type RequestLineWriter = (level: RequestLineLevel, line: RequestLogLine) 
 /** The request line writer of `logger` (see the module comment). */
 export function createRequestLineWriter(logger: Logger): RequestLineWriter {
   const target = fixedLineTarget(logger);
-  if (target === undefined) return pinoLineWriter(fixedFieldLogger(logger));
+  if (target === undefined) return pinoLineWriter(logger);
   const { logger: sibling, bindings, destination } = target;
   return (level, line) => {
     const number = requestLineLevels[level];
