@@ -152,7 +152,7 @@ const layering = [
   }));
 
 export default tseslint.config(
-  { ignores: ["gen/**", "node_modules/**", "data/**", "dist/**", "coverage/**"] },
+  { ignores: ["gen/**", "node_modules/**", "data/**", "dist/**", "coverage/**", ".scratch/**"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

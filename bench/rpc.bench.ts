@@ -35,7 +35,9 @@
  * and node:http2 (connect-getgroup.ts, `prepared`). Nothing the service
  * does is skipped.
  *
- * Knobs: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (default 32),
+ * Knobs: BENCH_SECONDS (default 5), BENCH_ROUNDS (alternating rounds each
+ * row's seconds are split into; default about one round per second),
+ * BENCH_CONCURRENCY (default 32),
  * BENCH_SERVICE_NODE_ARGS (extra node arguments for the service process,
  * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it), BENCH_ROWS
  * (label fragments separated by "|": only rows whose label contains one are
@@ -63,9 +65,23 @@ const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? "32");
 const rowFilter = (process.env["BENCH_ROWS"] ?? "").split("|").filter((f) => f !== "");
 /** Warm-up per operation, all operations first, so JIT and caches of the service and store are hot for every row. */
 const warmupMs = 1_500;
-/** Each row is measured in this many alternating rounds (seconds split between them), so load drift affects all rows alike. */
-const rounds = 2;
+/**
+ * Each row is measured in this many alternating rounds (seconds split
+ * between them), so load drift affects all rows alike. Default: rounds of
+ * about a second. This machine's slow spells (other tenants of the host)
+ * last seconds: with two long rounds per row, one spell could fall on one
+ * row and not on the other (the no-op measured twice in two rounds of 4 s
+ * differed by 13-17% in three runs at load 4-9). The row "no-op, again"
+ * shows what is left of that noise in each run.
+ */
+const rounds = Math.max(2, Number(process.env["BENCH_ROUNDS"] ?? Math.round(seconds)));
 const nestingLevels = 5;
+/**
+ * The no-op measured a second time, in the same rounds: its ratio to the
+ * first is the run's noise floor (1.00× on a quiet machine), so a reader can
+ * tell how far any other ratio of the run is to be trusted.
+ */
+const noopAgainLabel = "no-op, again (this run's noise floor)";
 
 interface Result {
   readonly label: string;
@@ -107,7 +123,9 @@ interface Operation {
 
 /** Warms every operation up, then measures them in alternating rounds. */
 async function measureAll(all: readonly Operation[]): Promise<Result[]> {
-  const operations = all.filter((o, i) => i === 0 || rowFilter.length === 0 || rowFilter.some((f) => o.label.includes(f)));
+  const operations = all.filter(
+    (o, i) => i === 0 || o.label === noopAgainLabel || rowFilter.length === 0 || rowFilter.some((f) => o.label.includes(f)),
+  );
   for (const { op } of operations) await run(warmupMs, op, []);
   const latencies = operations.map(() => [] as number[]);
   const elapsed = operations.map(() => 0);
@@ -116,7 +134,14 @@ async function measureAll(all: readonly Operation[]): Promise<Result[]> {
   const loopTurns = operations.map(() => 0);
   let cpuKnown = true;
   for (let round = 0; round < rounds; round++) {
-    for (const [i, { op, pid, loopStats }] of operations.entries()) {
+    // Each round starts one row later, so every row follows every other
+    // equally often: whatever a row leaves behind in the service (garbage,
+    // a pending log write) is paid by all rows alike, not always by the next.
+    for (let turn = 0; turn < operations.length; turn++) {
+      const i = (round + turn) % operations.length;
+      const operation = operations[i];
+      if (operation === undefined) continue;
+      const { op, pid, loopStats } = operation;
       const loopsBefore = await loopStats?.();
       const cpuBefore = processCpuUs(pid);
       const clientBefore = process.cpuUsage();
@@ -181,7 +206,12 @@ function preparedCall<I extends DescMethodUnary>(
 ): () => Promise<void> {
   const bytes = encodeMessage(method.input, create(method.input, request));
   const path = grpcPath(method);
-  const authorization = `Bearer ${token}`;
+  // One Metadata for every call of the row: grpc-js clones it when each
+  // call starts (resolving-call.js), so every call still sends the token;
+  // the load generator just does not build and validate the same header
+  // again per call, work that is the client's and not the service's.
+  const metadata = new Metadata();
+  metadata.set("authorization", `Bearer ${token}`);
   let verified: Buffer | undefined;
   const accept = (response: Buffer): void => {
     if (verified !== undefined && response.equals(verified)) return;
@@ -190,8 +220,6 @@ function preparedCall<I extends DescMethodUnary>(
   };
   return () =>
     new Promise((resolve, reject) => {
-      const metadata = new Metadata();
-      metadata.set("authorization", authorization);
       client.raw.makeUnaryRequest(
         path,
         (b: Buffer) => b,
@@ -323,6 +351,7 @@ async function main({ store, startService, secret, defer }: BenchRun): Promise<v
   process.stdout.write(`measuring at ${concurrency} concurrent callers, ${seconds} s each in ${rounds} rounds...\n`);
   const [noopResult, ...results] = await measureAll([
     { label: "no-op (bare grpc-js, no pipeline)", op: noop, pid, loopStats },
+    { label: noopAgainLabel, op: noop, pid, loopStats },
     ...[
       { source: "read model", grpcClient: client, web: connect, pid, loopStats },
       { source: "database", grpcClient: databaseClient, web: connectDatabase, pid: database.pid, loopStats: undefined },

@@ -392,7 +392,7 @@ export function createMembershipsApi(ctx: AppContext): MembershipsApi {
       const group = await loadGroup(ctx, query.groupId, call, options?.memo);
       if (group === undefined) throw groupNotFound(query.groupId);
       const question = { principal: principal.principal, group, directOnly: query.directOnly };
-      return keptMembershipAnswer(ctx, caller, question, call, options?.memo, (memo) => answerNow(caller, question, call, memo));
+      return await keptMembershipAnswer(ctx, caller, question, call, options?.memo, (memo) => answerNow(caller, question, call, memo));
     },
 
     async checkMany(caller, query, options) {

@@ -6,30 +6,43 @@
  * load what they answer with from the app (the call's request memo makes
  * those loads free). Methods without a rule are refused (fail closed).
  */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type UnaryRequest } from "@connectrpc/connect";
 import type { AccessApi } from "../app/index.ts";
 import { evaluateAccess } from "../domain/access-policy.ts";
-import { methodKey, type AccessRules } from "./access-rules.ts";
+import { methodKey, type AccessRules, type CompiledAccessRule } from "./access-rules.ts";
 import { callOptionsOf, requireCaller } from "./context.ts";
 
 export function createAuthorizationInterceptor(rules: AccessRules, access: AccessApi): Interceptor {
-  return (next) => async (req) => {
-    const rule = rules.get(methodKey(req.method));
-    if (rule === undefined) {
-      throw new ConnectError(`permission denied: ${methodKey(req.method)} has no access rule`, Code.PermissionDenied);
+  // Only a rule on a target group waits for anything (the app's loads): the
+  // other decisions are made at once and the call goes on (or is refused)
+  // without an async frame of this step's own.
+  return (next) => (req) => {
+    let rule: CompiledAccessRule | undefined;
+    try {
+      rule = rules.get(methodKey(req.method));
+      if (rule === undefined) {
+        throw new ConnectError(`permission denied: ${methodKey(req.method)} has no access rule`, Code.PermissionDenied);
+      }
+      requireCaller(req);
+      if (rule.groupless) {
+        const decision = evaluateAccess(rule.spec, undefined);
+        if (!decision.ok) throw decision.error;
+        return next(req);
+      }
+      if (req.stream) {
+        // compileAccessRule refuses group rules on streaming methods; never
+        // let a misconfiguration through silently.
+        throw new ConnectError(`permission denied: ${rule.methodName} cannot be authorized per call`, Code.PermissionDenied);
+      }
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    const caller = requireCaller(req);
-    if (rule.groupless) {
-      const decision = evaluateAccess(rule.spec, undefined);
-      if (!decision.ok) throw decision.error;
-      return next(req);
-    }
-    if (req.stream) {
-      // compileAccessRule refuses group rules on streaming methods; never
-      // let a misconfiguration through silently.
-      throw new ConnectError(`permission denied: ${rule.methodName} cannot be authorized per call`, Code.PermissionDenied);
-    }
-    await access.authorize(caller, rule.spec, rule.target(req.message), callOptionsOf(req));
-    return next(req);
+    return authorizedCall(access, rule, req, next);
   };
+}
+
+/** A unary call on a target group: the app authorizes it, then it goes on. */
+async function authorizedCall(access: AccessApi, rule: CompiledAccessRule, req: UnaryRequest, next: Parameters<Interceptor>[0]) {
+  await access.authorize(requireCaller(req), rule.spec, rule.target(req.message), callOptionsOf(req));
+  return next(req);
 }

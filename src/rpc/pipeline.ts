@@ -176,25 +176,33 @@ export function createRpcPipeline(deps: RpcPipelineDeps): RpcPipeline {
     };
   });
 
+  // The bound functions hand the chain's own promise to the door, without an
+  // async frame of their own (one promise and two microtasks less per call):
+  // the response is the chain's, whose kind is the innermost step's (every
+  // step passes its `next`'s response on, or a copy of it).
   return {
     interceptors,
     rules,
     bindUnary(method, impl) {
       unaryImpls.set(method, impl);
-      return async (ctx, request) => {
+      return (ctx, request) => {
         ctx.values.set(handlerContextKey, ctx);
-        const res = await unaryChain(requestOf(ctx, method, false, request));
-        if (res.stream) throw new ConnectError("internal error: unary call produced a stream", Code.Internal);
-        return { message: res.message, header: res.header, trailer: res.trailer };
+        try {
+          return unaryChain(requestOf(ctx, method, false, request)) as Promise<UnaryResponse>;
+        } catch (error) {
+          return rejection(error);
+        }
       };
     },
     bindStream(method, impl) {
       streamImpls.set(method, impl);
-      return async (ctx, requests) => {
+      return (ctx, requests) => {
         ctx.values.set(handlerContextKey, ctx);
-        const res = await streamChain(requestOf(ctx, method, true, requests));
-        if (!res.stream) throw new ConnectError("internal error: streaming call produced a unary response", Code.Internal);
-        return { message: res.message, header: res.header, trailer: res.trailer };
+        try {
+          return streamChain(requestOf(ctx, method, true, requests)) as Promise<StreamResponse>;
+        } catch (error) {
+          return rejection(error);
+        }
       };
     },
     async reject(method, ctx, error) {
@@ -207,6 +215,11 @@ export function createRpcPipeline(deps: RpcPipelineDeps): RpcPipeline {
       return new ConnectError("internal error", Code.Internal);
     },
   };
+}
+
+/** A step's synchronous throw as the rejection the door expects (it is handed a promise either way). */
+function rejection(error: unknown): Promise<never> {
+  return Promise.reject(error instanceof Error ? error : new Error(String(error)));
 }
 
 /** connect's onion order: the first interceptor is the outermost. */

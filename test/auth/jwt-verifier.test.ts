@@ -190,6 +190,22 @@ describe("HS256", () => {
     expect(await outcome(clocked, bearer(token))).toBe("unauthenticated: token expired");
   });
 
+  it("answers each of several headers used in turn with its own caller, and a malformed one between them with its error", async () => {
+    const verifier = createJwtVerifier({ hs256Secret: secret });
+    const [a, b] = [await hs256({ sub: "a" }), await hs256({ sub: "b" })];
+    expect(await outcome(verifier, bearer(a))).toEqual({ principal: "user:a", isSystemAdmin: false });
+    expect(await outcome(verifier, bearer(b))).toEqual({ principal: "user:b", isSystemAdmin: false });
+    for (let i = 0; i < 3; i++) {
+      expect(verifier.verified(bearer(a))?.principal).toBe("user:a");
+      expect(verifier.verified(bearer(a))?.principal).toBe("user:a");
+      expect(verifier.verified(bearer(b))?.principal).toBe("user:b");
+      expect(verifier.verified("Basic x")).toBeUndefined();
+      expect(await outcome(verifier, "Basic x")).toBe("unauthenticated: authorization header is not a Bearer token");
+      expect(await outcome(verifier, "Bearer ")).toBe("unauthenticated: malformed token: empty Bearer token");
+      expect(verifier.verified(bearer(`${a}x`))).toBeUndefined();
+    }
+  });
+
   it("answers verified() with nothing for a verifier whose cache is off", async () => {
     const uncached = createJwtVerifier({ hs256Secret: secret, cache: { maxEntries: 0, maxAgeMs: 0 } });
     const token = await hs256({ sub: "a" });

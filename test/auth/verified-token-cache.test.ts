@@ -48,6 +48,29 @@ describe("verified token cache", () => {
     expect(cache.get("c", t0)).toEqual(alice);
   });
 
+  it("answers tokens used in turn each with its own caller, and the last one answered by the same rules as any other", () => {
+    const cache = createVerifiedTokenCache({ maxEntries: 10, maxAgeMs: 600_000 });
+    const bob = { principal: "user:bob", isSystemAdmin: true };
+    const until = seconds(t0) + 30;
+    cache.set("token-a", alice, until, t0);
+    cache.set("token-b", bob, seconds(t0) + 300, t0);
+    for (let i = 0; i < 3; i++) {
+      expect(cache.get("token-a", t0)).toEqual(alice);
+      expect(cache.get("token-a", t0)).toEqual(alice);
+      expect(cache.get("token-b", t0)).toEqual(bob);
+    }
+    expect(cache.get("token-a", t0)).toEqual(alice); // the last one answered
+    expect(cache.get("token-a", t0 - 1)).toBeUndefined(); // before its verification: dropped
+    expect(cache.get("token-a", t0)).toBeUndefined();
+    expect(cache.get("token-b", until * 1000)).toEqual(bob);
+    const one = createVerifiedTokenCache({ maxEntries: 1, maxAgeMs: 600_000 });
+    one.set("token-a", alice, until, t0);
+    expect(one.get("token-a", t0)).toEqual(alice);
+    one.set("token-b", bob, until, t0);
+    expect(one.get("token-a", t0)).toBeUndefined(); // evicted, though it was the last one answered before token-b came
+    expect(one.get("token-b", t0)).toEqual(bob);
+  });
+
   it("keeps nothing with maxEntries 0", () => {
     const cache = createVerifiedTokenCache({ maxEntries: 0, maxAgeMs: 60_000 });
     cache.set("a", alice, seconds(t0) + 60, t0);

@@ -53,6 +53,18 @@ describe("createWeightedLru", () => {
     expect(lru.get("c")).toBeUndefined();
     expect([lru.get("d"), lru.get("a"), lru.get("e"), lru.get("f")]).toEqual(["D", "A", "E", "F"]);
 
+    // Up to half the bound a read moves nothing; the first read past it moves an old entry.
+    const roomy = createWeightedLru<string>(10);
+    for (const key of ["a", "b", "c"]) roomy.set(key, key.toUpperCase());
+    expect(roomy.get("a")).toBe("A"); // 3 of 10: stays the oldest
+    for (const key of ["d", "e", "f"]) roomy.set(key, key.toUpperCase());
+    roomy.set("g", "G", 4); // 10 of 10, nothing evicted yet
+    roomy.set("h", "H");
+    expect(roomy.get("a")).toBeUndefined(); // a was the oldest still
+    expect(roomy.get("b")).toBe("B"); // 10 of 10: b, in the older half, moves to the newest end
+    roomy.set("i", "I");
+    expect([roomy.get("c"), roomy.get("b")]).toEqual([undefined, "B"]);
+
     const hot = createWeightedLru<number>(10);
     hot.set("hot", 0);
     for (let i = 0; i < 1_000; i++) {
