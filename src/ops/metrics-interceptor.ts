@@ -34,33 +34,34 @@ function codeOf(error: unknown): number {
   return error === undefined ? 0 : ConnectError.from(error).code;
 }
 
+function keepError(error: unknown): unknown {
+  return error;
+}
+
 function createMetricsInterceptor(observer: RpcObserver): Interceptor {
   return (next) => async (req) => {
-    const finish = observer.rpcStarted({
-      door: req.contextValues.get(callInfoKey)?.door ?? "unknown",
-      method: methodKey(req.method),
-      streaming: req.method.methodKind !== "unary",
-    });
+    const series = observer.seriesFor(
+      req.contextValues.get(callInfoKey)?.door ?? "unknown",
+      methodKey(req.method),
+      req.method.methodKind !== "unary",
+    );
+    const started = series.start();
     let res;
     try {
       res = await next(req);
     } catch (error) {
-      finish(codeOf(error));
+      series.finish(started, codeOf(error));
       throw error;
     }
     if (!res.stream) {
-      finish(0);
+      series.finish(started, 0);
       return res;
     }
     return {
       ...res,
-      message: observeStream(
-        res.message,
-        (error) => error,
-        (error) => {
-          finish(codeOf(error));
-        },
-      ),
+      message: observeStream(res.message, keepError, (error) => {
+        series.finish(started, codeOf(error));
+      }),
     };
   };
 }

@@ -13,7 +13,7 @@
  *   (read from the model at each scrape, see `observeReadModel`);
  * - prom-client's default process metrics (CPU, memory, event loop lag, GC).
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "prom-client";
 import type { PoolEvent } from "../storage/pool-events.ts";
 
 /** gRPC status names by code number, as Prometheus label values (`code="NOT_FOUND"`). */
@@ -54,6 +54,20 @@ export interface ObservedCall {
  */
 export interface RpcObserver {
   rpcStarted(call: ObservedCall): (code: number) => void;
+  /**
+   * The figures of `method` on `door`, the same object for every call: the
+   * pipeline finds it once per call, then starts and finishes the call on it
+   * without a closure per call. Exactly one `finish` per `start`.
+   */
+  seriesFor(door: string, method: string, streaming: boolean): RpcSeries;
+}
+
+/** One (door, method)'s RPC figures (see RpcObserver.seriesFor). */
+export interface RpcSeries {
+  /** Counts a call in flight; returns its start, to pass to `finish`. */
+  start(): number;
+  /** Ends the call started at `started` with status `code` (0 = OK). */
+  finish(started: number, code: number): void;
 }
 
 export interface RosterMetrics extends RpcObserver {
@@ -88,6 +102,8 @@ const readModelPhases = ["loading", "following", "recovering", "stopped"] as con
 export interface MetricsOptions {
   /** Collect prom-client's default process metrics; default true. */
   readonly processMetrics?: boolean;
+  /** Milliseconds for RPC durations (tests set their own); default performance.now. */
+  readonly clock?: () => number;
 }
 
 /** Latency buckets in seconds: sub-millisecond cache hits to multi-second stragglers. */
@@ -96,56 +112,201 @@ const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 export function createMetrics(options: MetricsOptions = {}): RosterMetrics {
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
-
-  const handled = new Counter({
-    name: "roster_rpc_handled_total",
-    help: "RPCs completed, by door, method and status code.",
-    labelNames: ["door", "method", "code"] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: "roster_rpc_duration_seconds",
-    help: "Time from the start of an RPC to its status, by door and method.",
-    labelNames: ["door", "method"] as const,
-    buckets: latencyBuckets,
-    registers: [registry],
-  });
-  const rpcsInFlight = new Gauge({
-    name: "roster_rpcs_in_flight",
-    help: "Unary RPCs being served, by door.",
-    labelNames: ["door"] as const,
-    registers: [registry],
-  });
-  const streamsInFlight = new Gauge({
-    name: "roster_streams_in_flight",
-    help: "Streaming RPCs open, by door.",
-    labelNames: ["door"] as const,
-    registers: [registry],
-  });
-
+  const rpcs = createRpcMetrics(registry, options.clock ?? performanceClock);
   const pool = createPoolMetrics(registry);
 
   return {
     registry,
     rpcStarted: (call) => {
-      const inFlight = call.streaming ? streamsInFlight : rpcsInFlight;
-      inFlight.inc({ door: call.door });
-      const stopTimer = duration.startTimer({ door: call.door, method: call.method });
+      const series = rpcs.seriesFor(call.door, call.method, call.streaming);
+      const started = series.start();
       let finished = false;
       return (code) => {
         if (finished) return;
         finished = true;
-        inFlight.dec({ door: call.door });
-        stopTimer();
-        handled.inc({ door: call.door, method: call.method, code: statusCodeNames[code] ?? String(code) });
+        series.finish(started, code);
       };
     },
+    seriesFor: rpcs.seriesFor,
     recordPoolEvent: pool.record,
     observeReadModel: (read) => {
       createReadModelMetrics(registry, read);
     },
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
+}
+
+const performanceClock = (): number => performance.now();
+
+/** One status code's count in one (door, method) series, in the order it first ended a call. */
+interface HandledCount {
+  readonly labels: { readonly door: string; readonly method: string; readonly code: string };
+  count: number;
+}
+
+/** A door's calls in flight of one kind (unary or streaming). */
+interface InFlight {
+  readonly labels: { readonly door: string };
+  count: number;
+}
+
+/** What a (door, method) series counts, as plain numbers. */
+interface SeriesCounts {
+  readonly labels: { readonly door: string; readonly method: string };
+  /** Calls ended, by status code number. */
+  readonly handled: Map<number, HandledCount>;
+  /** Calls whose duration fell in each bucket (not cumulative; the last is +Inf only). */
+  readonly buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * The RPC series, kept as plain numbers per (door, method) and handed to
+ * prom-client at scrape time: recording a call is a few additions, where
+ * prom-client's `inc`/`observe` with labels validated and hashed the labels of
+ * three metrics per call. What `/metrics` shows is unchanged: the same
+ * metrics, registered in the same order, with the same label sets in the
+ * same order (the order their first call started or ended), buckets, sums
+ * and counts.
+ */
+function createRpcMetrics(
+  registry: Registry,
+  clock: () => number,
+): { seriesFor: (door: string, method: string, streaming: boolean) => RpcSeries } {
+  /** Handled counts and histogram series in the order prom-client would have created them. */
+  const handledOrder: HandledCount[] = [];
+  const observedOrder: SeriesCounts[] = [];
+  const unaryInFlight = new Map<string, InFlight>();
+  const streamsInFlight = new Map<string, InFlight>();
+  /** door → method → series, for unary and streaming calls alike (a method is one or the other). */
+  const series = new Map<string, Map<string, RpcSeries>>();
+
+  new Counter({
+    name: "roster_rpc_handled_total",
+    help: "RPCs completed, by door, method and status code.",
+    labelNames: ["door", "method", "code"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const handled of handledOrder) this.inc(handled.labels, handled.count);
+    },
+  });
+  registry.registerMetric(createLatencyHistogram(observedOrder));
+  inFlightGauge(registry, "roster_rpcs_in_flight", "Unary RPCs being served, by door.", unaryInFlight);
+  inFlightGauge(registry, "roster_streams_in_flight", "Streaming RPCs open, by door.", streamsInFlight);
+
+  const inFlightOf = (door: string, streaming: boolean): InFlight => {
+    const byDoor = streaming ? streamsInFlight : unaryInFlight;
+    let inFlight = byDoor.get(door);
+    if (inFlight === undefined) byDoor.set(door, (inFlight = { labels: { door }, count: 0 }));
+    return inFlight;
+  };
+
+  const createSeries = (door: string, method: string, streaming: boolean): RpcSeries => {
+    const inFlight = inFlightOf(door, streaming);
+    const counts: SeriesCounts = {
+      labels: { door, method },
+      handled: new Map(),
+      buckets: new Float64Array(latencyBuckets.length + 1),
+      sum: 0,
+      count: 0,
+    };
+    const handledOf = (code: number): HandledCount => {
+      let handled = counts.handled.get(code);
+      if (handled === undefined) {
+        handled = { labels: { door, method, code: statusCodeNames[code] ?? String(code) }, count: 0 };
+        counts.handled.set(code, handled);
+        handledOrder.push(handled);
+      }
+      return handled;
+    };
+    return {
+      start: () => {
+        inFlight.count++;
+        return clock();
+      },
+      finish: (started, code) => {
+        inFlight.count--;
+        // Whole nanoseconds, as prom-client's timer measured them (process.hrtime).
+        const seconds = Math.round((clock() - started) * 1e6) / 1e9;
+        let bucket = 0;
+        while (bucket < latencyBuckets.length && !(seconds <= (latencyBuckets[bucket] as number))) bucket++;
+        counts.buckets[bucket] = (counts.buckets[bucket] as number) + 1;
+        counts.sum += seconds;
+        if (counts.count++ === 0) observedOrder.push(counts);
+        handledOf(code).count++;
+      },
+    };
+  };
+
+  return {
+    seriesFor: (door, method, streaming) => {
+      let byMethod = series.get(door);
+      if (byMethod === undefined) series.set(door, (byMethod = new Map<string, RpcSeries>()));
+      let found = byMethod.get(method);
+      if (found === undefined) byMethod.set(method, (found = createSeries(door, method, streaming)));
+      return found;
+    },
+  };
+}
+
+/** A gauge of calls in flight by door, set from `byDoor` at each scrape. */
+function inFlightGauge(registry: Registry, name: string, help: string, byDoor: ReadonlyMap<string, InFlight>): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ["door"] as const,
+    registers: [registry],
+    collect() {
+      for (const inFlight of byDoor.values()) this.set(inFlight.labels, inFlight.count);
+    },
+  });
+}
+
+/** A sample as prom-client's registry reads it from a metric's `get()`. */
+interface Sample {
+  readonly value: number;
+  readonly metricName: string;
+  readonly labels: Readonly<Record<string, string | number>>;
+  readonly exemplar?: null;
+}
+
+/**
+ * `roster_rpc_duration_seconds` as prom-client's registry reads a metric
+ * (`name`, `help`, `type` and `get()`), made from the series' counts at each
+ * scrape: the same samples, in the same shape and order, as a prom-client
+ * Histogram with these buckets fed the same observations. A metric of its own
+ * because a Histogram's counts can only be fed one observation at a time.
+ */
+function createLatencyHistogram(observed: readonly SeriesCounts[]): Metric {
+  const name = "roster_rpc_duration_seconds";
+  const help = "Time from the start of an RPC to its status, by door and method.";
+  const samples = (): Sample[] => {
+    const values: Sample[] = [];
+    for (const counts of observed) {
+      const { door, method } = counts.labels;
+      let cumulative = 0;
+      latencyBuckets.forEach((le, i) => {
+        cumulative += counts.buckets[i] ?? 0;
+        values.push({ value: cumulative, metricName: `${name}_bucket`, exemplar: null, labels: { le, door, method } });
+      });
+      values.push({ value: counts.count, metricName: `${name}_bucket`, exemplar: null, labels: { le: "+Inf", door, method } });
+      values.push({ value: counts.sum, metricName: `${name}_sum`, labels: { door, method } });
+      values.push({ value: counts.count, metricName: `${name}_count`, labels: { door, method } });
+    }
+    return values;
+  };
+  const metric = {
+    name,
+    help,
+    type: "histogram",
+    aggregator: "sum",
+    get: () => Promise.resolve({ name, help, type: "histogram", values: samples(), aggregator: "sum" }),
+    reset: () => undefined,
+  };
+  // The registry reads only the members above; prom-client's types know no metric but its own classes.
+  return metric as unknown as Metric;
 }
 
 /** Gauges read from the read model at each scrape. */
