@@ -21,6 +21,7 @@
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +42,7 @@ function storeOptions(dir: string): { dataDir?: string; nodeArgs: readonly strin
   return storesInMemory ? { nodeArgs: storeNodeArgs } : { dataDir: dir, nodeArgs: storeNodeArgs };
 }
 
-type ServiceProcess = ChildProcessByStdio<null, Readable, Readable>;
+type ServiceProcess = ChildProcessByStdio<null, null, Readable>;
 
 export interface ServiceOptions {
   /** MONGODB_URI, database included. */
@@ -54,7 +55,7 @@ export interface StartedService {
   /** The service's own pid (it is spawned directly, not through a wrapper, so /proc/<pid> is the service). */
   readonly pid: number;
   readonly grpcPort: number;
-  /** Its log lines as parsed JSON, as far as they were read (until it listened). */
+  /** Its log lines as parsed JSON, as far as they were read (until it listened; the rest stay in `<dataDir>/service-N.log`). */
   readonly startLog: readonly Record<string, unknown>[];
   /** Stops it now (SIGTERM, then SIGKILL), rather than at teardown; idempotent. */
   stop(): Promise<void>;
@@ -126,38 +127,66 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
   function startService(options: ServiceOptions & { readonly webDoor?: boolean }): Promise<StartedService & { readonly httpUrl?: string }> {
     const startLog: Record<string, unknown>[] = [];
     const nodeArgs = (process.env["BENCH_SERVICE_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
-    const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env["PATH"] ?? "",
-        MONGODB_URI: options.mongodbUri,
-        ROSTER_DATA_DIR: dataDir ?? "",
-        ROSTER_HOST: "127.0.0.1",
-        ROSTER_GRPC_PORT: "0",
-        ROSTER_HTTP_PORT: "0",
-        ROSTER_JWT_SECRET: secret,
-        // info: the "listening" lines carry the ports.
-        ROSTER_LOG_LEVEL: "info",
-        ...options.env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    // The service's log (one JSON line per RPC) goes to a file, as it would
+    // to a log collector, not through a pipe into this process: reading and
+    // decoding every line here made the load generator pay for the
+    // service's logging on every Roster call (and not on the no-op's).
+    const logPath = join(dataDir ?? tmpdir(), `service-${services.length + 1}.log`);
+    const logFd = openSync(logPath, "a");
+    let child: ServiceProcess;
+    try {
+      child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
+        cwd: repoRoot,
+        env: {
+          PATH: process.env["PATH"] ?? "",
+          MONGODB_URI: options.mongodbUri,
+          ROSTER_DATA_DIR: dataDir ?? "",
+          ROSTER_HOST: "127.0.0.1",
+          ROSTER_GRPC_PORT: "0",
+          ROSTER_HTTP_PORT: "0",
+          ROSTER_JWT_SECRET: secret,
+          // info: the "listening" lines carry the ports.
+          ROSTER_LOG_LEVEL: "info",
+          ...options.env,
+        },
+        stdio: ["ignore", logFd, "pipe"],
+      }) as ServiceProcess;
+    } finally {
+      closeSync(logFd);
+    }
     services.push(child);
     let stderr = "";
-    let pending = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     return new Promise((resolve, reject) => {
       let grpcPort: number | undefined;
       let httpUrl: string | undefined;
-      let listening = false;
+      let read = 0;
+      let pending = "";
+      const finish = (): void => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        child.off("exit", exitedEarly);
+      };
+      const exitedEarly = (code: number | null): void => {
+        finish();
+        reject(new Error(`the service exited with code ${code ?? "?"} before listening\n${stderr}`));
+      };
       const timer = setTimeout(() => {
+        finish();
         reject(new Error(`the service did not start within ${startTimeoutMs / 1000} s\n${stderr}`));
       }, startTimeoutMs);
-      // The service logs one JSON line per RPC: keep reading (and dropping)
-      // stdout so the pipe never blocks it.
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-        if (listening) return;
-        pending += chunk;
+      // Reads the log's new lines until both doors have said where they listen.
+      const poll = setInterval(() => {
+        const size = statSync(logPath).size;
+        if (size <= read) return;
+        const bytes = Buffer.alloc(size - read);
+        const fd = openSync(logPath, "r");
+        try {
+          read += readSync(fd, bytes, 0, bytes.length, read);
+        } finally {
+          closeSync(fd);
+        }
+        pending += bytes.toString("utf8");
         const lines = pending.split("\n");
         pending = lines.pop() ?? "";
         for (const line of lines) {
@@ -167,8 +196,7 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
           if (entry.msg === "roster gRPC door listening" && entry.grpcPort !== undefined) grpcPort = entry.grpcPort;
           if (entry.msg === "roster web door listening" && entry.url !== undefined) httpUrl = entry.url;
           if (grpcPort !== undefined && (options.webDoor !== true || httpUrl !== undefined)) {
-            listening = true;
-            clearTimeout(timer);
+            finish();
             resolve({
               pid: child.pid ?? 0,
               grpcPort,
@@ -179,11 +207,8 @@ export function runBench(name: string, tempPrefix: string, main: (run: BenchRun)
             return;
           }
         }
-      });
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`the service exited with code ${code ?? "?"} before listening\n${stderr}`));
-      });
+      }, 20);
+      child.once("exit", exitedEarly);
     });
   }
 
