@@ -15,12 +15,6 @@
  * JSON Web Key Set stops accepting its tokens within that time (jose itself
  * trusts a fetched key set for 10 minutes). Only successes are kept, at
  * most `maxEntries`, least recently used first out.
- *
- * The last key answered is also held aside and compared first: most calls
- * of a replica come from a few clients, each repeating its token, and a
- * string comparison (an identity check for the token string the verifier
- * kept from the same header) costs less than hashing a ~250-character token
- * for the map (`npm run bench:rpc`'s callers all send one token).
  */
 import type { Caller } from "../domain/model.ts";
 import { createWeightedLru } from "../domain/weighted-lru.ts";
@@ -55,31 +49,19 @@ interface Entry {
 /** A bounded cache of verified tokens (see the module comment for what makes an entry usable). */
 export function createVerifiedTokenCache(options: VerifiedTokenCacheOptions = defaultVerifiedTokenCacheOptions): VerifiedTokenCache {
   const entries = createWeightedLru<Entry>(options.maxEntries);
-  /** The last token answered or stored, and its entry (never with `maxEntries` 0: then nothing is kept). */
-  let lastToken: string | undefined;
-  let lastEntry: Entry | undefined;
   return {
     get(token, nowMs) {
-      const entry = token === lastToken ? lastEntry : entries.get(token);
+      const entry = entries.get(token);
       if (entry === undefined) return undefined;
       // Whole seconds, as jose compares exp, so the cache accepts exactly what a full check would.
       const valid =
         Math.floor(nowMs / 1000) < entry.validUntilSeconds && nowMs >= entry.verifiedAtMs && nowMs - entry.verifiedAtMs < options.maxAgeMs;
-      if (valid) {
-        lastToken = token;
-        lastEntry = entry;
-        return entry.caller;
-      }
+      if (valid) return entry.caller;
       entries.delete(token);
-      if (token === lastToken) lastToken = lastEntry = undefined;
       return undefined;
     },
     set(token, caller, validUntilSeconds, nowMs) {
-      if (options.maxEntries <= 0) return;
-      const entry: Entry = { caller: Object.freeze({ ...caller }), validUntilSeconds, verifiedAtMs: nowMs };
-      entries.set(token, entry);
-      lastToken = token;
-      lastEntry = entry;
+      entries.set(token, { caller: Object.freeze({ ...caller }), validUntilSeconds, verifiedAtMs: nowMs });
     },
   };
 }
