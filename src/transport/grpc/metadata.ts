@@ -195,7 +195,7 @@ const plainValue = /^[!-~]+$/;
 /** Headers as gRPC metadata; reserved transport headers are left to grpc-js. */
 export function headersToMetadata(...sources: readonly Headers[]): Metadata {
   const metadata = new Metadata();
-  for (const headers of sources) addHeaders(metadata, headers);
+  for (const headers of sources) addHeaders(metadata, headers, plainEntriesOf(headers));
   return metadata;
 }
 
@@ -205,14 +205,20 @@ export function headersToMetadata(...sources: readonly Headers[]): Metadata {
  * empty one, without copying an empty Metadata first).
  */
 export function responseMetadata(headers: Headers): Metadata | undefined {
-  if (headers instanceof ResponseHeaders && headers.plainEntries()?.length === 0) return undefined;
+  const plain = plainEntriesOf(headers);
+  if (plain?.length === 0) return undefined;
   const metadata = new Metadata();
-  addHeaders(metadata, headers);
+  addHeaders(metadata, headers, plain);
   return metadata;
 }
 
-function addHeaders(metadata: Metadata, headers: Headers): void {
-  const plain = headers instanceof ResponseHeaders ? headers.plainEntries() : undefined;
+/** The plain entries of a ResponseHeaders that has only those (see ResponseHeaders.plainEntries); undefined for any other Headers. */
+function plainEntriesOf(headers: Headers): readonly string[] | undefined {
+  return headers instanceof ResponseHeaders ? headers.plainEntries() : undefined;
+}
+
+/** Adds `headers` to `metadata`, from `plain` (its plainEntriesOf) when it has it. */
+function addHeaders(metadata: Metadata, headers: Headers, plain: readonly string[] | undefined): void {
   if (plain === undefined) {
     headers.forEach((value, key) => {
       addHeader(metadata, key, value);
