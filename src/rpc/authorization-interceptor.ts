@@ -9,6 +9,7 @@
 import { Code, ConnectError, type Interceptor, type UnaryRequest } from "@connectrpc/connect";
 import type { AccessApi } from "../app/index.ts";
 import { evaluateAccess } from "../domain/access-policy.ts";
+import type { Caller } from "../domain/model.ts";
 import { methodKey, type AccessRules, type CompiledAccessRule } from "./access-rules.ts";
 import { callOptionsOf, requireCaller } from "./context.ts";
 
@@ -18,12 +19,13 @@ export function createAuthorizationInterceptor(rules: AccessRules, access: Acces
   // without an async frame of this step's own.
   return (next) => (req) => {
     let rule: CompiledAccessRule | undefined;
+    let caller: Caller;
     try {
       rule = rules.get(methodKey(req.method));
       if (rule === undefined) {
         throw new ConnectError(`permission denied: ${methodKey(req.method)} has no access rule`, Code.PermissionDenied);
       }
-      requireCaller(req);
+      caller = requireCaller(req);
       if (rule.groupless) {
         const decision = evaluateAccess(rule.spec, undefined);
         if (!decision.ok) throw decision.error;
@@ -37,12 +39,18 @@ export function createAuthorizationInterceptor(rules: AccessRules, access: Acces
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    return authorizedCall(access, rule, req, next);
+    return authorizedCall(access, caller, rule, req, next);
   };
 }
 
 /** A unary call on a target group: the app authorizes it, then it goes on. */
-async function authorizedCall(access: AccessApi, rule: CompiledAccessRule, req: UnaryRequest, next: Parameters<Interceptor>[0]) {
-  await access.authorize(requireCaller(req), rule.spec, rule.target(req.message), callOptionsOf(req));
+async function authorizedCall(
+  access: AccessApi,
+  caller: Caller,
+  rule: CompiledAccessRule,
+  req: UnaryRequest,
+  next: Parameters<Interceptor>[0],
+) {
+  await access.authorize(caller, rule.spec, rule.target(req.message), callOptionsOf(req));
   return next(req);
 }
